@@ -1,0 +1,1 @@
+//! hyperflow: hyperparameter optimization with experiment tracking built in.
