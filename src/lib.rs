@@ -1,1 +1,6 @@
 //! hyperflow: hyperparameter optimization with experiment tracking built in.
+
+pub mod algo;
+pub mod rng;
+pub mod space;
+pub mod trials;

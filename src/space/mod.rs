@@ -1,0 +1,411 @@
+//! Search spaces: the hyperparameters, their distributions, conditional sub-spaces, and
+//! the points sampled from them.
+//!
+//! A [`Space`] is declared with [`Space::builder`] (or parsed from TOML/JSON, see
+//! [`Space::from_toml_str`]) and validated once, when built. Internally it is a flat list of
+//! [`Param`]s in declaration order (depth first), each knowing the `choice` option it is
+//! conditional on, so samplers can work on plain vectors.
+//!
+//! ```
+//! use hyperflow::space::Space;
+//!
+//! let space = Space::builder()
+//!     .loguniform("lr", 1e-5, 1e-1)
+//!     .quniform("max_depth", 2.0, 16.0, 1.0)
+//!     .choice("model", [
+//!         ("svm", Space::builder().loguniform("C", 1e-2, 1e3)),
+//!         ("tree", Space::builder().randint("min_leaf", 1, 20)),
+//!     ])
+//!     .build()?;
+//! assert_eq!(space.len(), 5);
+//! # Ok::<(), hyperflow::space::SpaceError>(())
+//! ```
+
+mod builder;
+mod point;
+mod schema;
+mod value;
+
+pub use builder::{ChoiceOption, SpaceBuilder};
+pub use point::{Point, PointError};
+pub use schema::SchemaError;
+pub use value::{FromValue, Value};
+
+use rand::RngExt;
+use rand_distr::StandardNormal;
+
+use crate::rng::TrialRng;
+
+/// The distribution a hyperparameter is drawn from.
+///
+/// Bounds are in value space for every kind, log kinds included.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Dist {
+    /// Real, uniform on `[low, high]`.
+    Uniform { low: f64, high: f64 },
+    /// Real, `exp(uniform(ln low, ln high))`; `0 < low < high`.
+    LogUniform { low: f64, high: f64 },
+    /// Real on the multiples of `q` inside `[low, high]`, drawn as `round(uniform(low, high) / q) * q`
+    /// (so the end points carry half the mass of inner points, as in hyperopt).
+    QUniform { low: f64, high: f64, q: f64 },
+    /// Real on the multiples of `q` inside `[low, high]`, drawn as
+    /// `round(exp(uniform(ln low, ln high)) / q) * q`; `0 < low < high`.
+    QLogUniform { low: f64, high: f64, q: f64 },
+    /// Real, Gaussian `N(mu, sigma)`, unbounded.
+    Normal { mu: f64, sigma: f64 },
+    /// Real, `exp(N(mu, sigma))`: `mu` and `sigma` are in log space, as in hyperopt.
+    LogNormal { mu: f64, sigma: f64 },
+    /// Integer, uniform on `low..high`: **`high` is exclusive**, as in hyperopt and numpy.
+    RandInt { low: i64, high: i64 },
+    /// One of `options`; each option may carry a conditional sub-space (its params have
+    /// this param as [`Param::parent`]).
+    Choice { options: Vec<Value> },
+    /// Always this value.
+    Const(Value),
+}
+
+impl Dist {
+    /// The kind's name as written in TOML/JSON spaces (`"uniform"`, `"randint"`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Dist::Uniform { .. } => "uniform",
+            Dist::LogUniform { .. } => "loguniform",
+            Dist::QUniform { .. } => "quniform",
+            Dist::QLogUniform { .. } => "qloguniform",
+            Dist::Normal { .. } => "normal",
+            Dist::LogNormal { .. } => "lognormal",
+            Dist::RandInt { .. } => "randint",
+            Dist::Choice { .. } => "choice",
+            Dist::Const(_) => "const",
+        }
+    }
+
+    /// Whether the kind is sampled and modelled in log space.
+    pub fn is_log(&self) -> bool {
+        matches!(
+            self,
+            Dist::LogUniform { .. } | Dist::QLogUniform { .. } | Dist::LogNormal { .. }
+        )
+    }
+
+    /// The smallest and largest multiples of `q` inside `[low, high]`.
+    fn grid_bounds(low: f64, high: f64, q: f64) -> (f64, f64) {
+        ((low / q).ceil(), (high / q).floor())
+    }
+
+    /// Every value of a discrete kind, in order, as encoded numbers (see [`Space::encode`]);
+    /// `None` for continuous kinds.
+    pub fn grid(&self) -> Option<Vec<f64>> {
+        match *self {
+            Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+                let (first, last) = Dist::grid_bounds(low, high, q);
+                Some((first as i64..=last as i64).map(|k| k as f64 * q).collect())
+            }
+            Dist::RandInt { low, high } => Some((low..high).map(|i| i as f64).collect()),
+            Dist::Choice { ref options } => Some((0..options.len()).map(|i| i as f64).collect()),
+            Dist::Const(_) => Some(vec![0.0]),
+            _ => None,
+        }
+    }
+
+    /// Draws an encoded value from the prior.
+    pub fn sample_prior(&self, rng: &mut TrialRng) -> f64 {
+        match *self {
+            Dist::Uniform { low, high } => low + rng.random::<f64>() * (high - low),
+            Dist::LogUniform { low, high } => (low.ln()
+                + rng.random::<f64>() * (high.ln() - low.ln()))
+            .exp()
+            .clamp(low, high),
+            Dist::QUniform { low, high, q } => {
+                self.quantize(low + rng.random::<f64>() * (high - low), low, high, q)
+            }
+            Dist::QLogUniform { low, high, q } => {
+                let x = (low.ln() + rng.random::<f64>() * (high.ln() - low.ln())).exp();
+                self.quantize(x, low, high, q)
+            }
+            Dist::Normal { mu, sigma } => mu + sigma * rng.sample::<f64, _>(StandardNormal),
+            Dist::LogNormal { mu, sigma } => {
+                (mu + sigma * rng.sample::<f64, _>(StandardNormal)).exp()
+            }
+            Dist::RandInt { low, high } => rng.random_range(low..high) as f64,
+            Dist::Choice { ref options } => rng.random_range(0..options.len()) as f64,
+            Dist::Const(_) => 0.0,
+        }
+    }
+
+    /// Rounds `x` to the nearest multiple of `q` inside `[low, high]`.
+    fn quantize(&self, x: f64, low: f64, high: f64, q: f64) -> f64 {
+        let (first, last) = Dist::grid_bounds(low, high, q);
+        (x / q).round().clamp(first, last) * q
+    }
+
+    /// Snaps an encoded value onto the kind's support: quantized kinds to their grid,
+    /// integers and choice indices to whole numbers, bounded kinds into their bounds.
+    /// Samplers that model values continuously call this before returning them.
+    pub fn snap(&self, x: f64) -> f64 {
+        match *self {
+            Dist::Uniform { low, high } | Dist::LogUniform { low, high } => x.clamp(low, high),
+            Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+                self.quantize(x, low, high, q)
+            }
+            Dist::Normal { .. } => x,
+            Dist::LogNormal { .. } => x.max(f64::MIN_POSITIVE),
+            Dist::RandInt { low, high } => x.round().clamp(low as f64, (high - 1) as f64),
+            Dist::Choice { ref options } => x.round().clamp(0.0, (options.len() - 1) as f64),
+            Dist::Const(_) => 0.0,
+        }
+    }
+
+    /// The value an encoded number stands for.
+    fn decode(&self, x: f64) -> Value {
+        match self {
+            Dist::RandInt { .. } => Value::Int(x as i64),
+            Dist::Choice { options } => options[(x as usize).min(options.len() - 1)].clone(),
+            Dist::Const(v) => v.clone(),
+            _ => Value::Float(x),
+        }
+    }
+}
+
+/// The `choice` option a conditional parameter depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    /// Index (in [`Space::params`]) of the `choice` parameter.
+    pub param: usize,
+    /// Index of the option of that choice under which this parameter is active.
+    pub option: usize,
+}
+
+/// One hyperparameter of a [`Space`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// The name, unique in the whole space.
+    pub name: String,
+    /// Its distribution.
+    pub dist: Dist,
+    /// The choice option it is conditional on; `None` at the top level.
+    pub parent: Option<Condition>,
+}
+
+/// A validated search space: a flat list of parameters, parents before their children.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Space {
+    params: Vec<Param>,
+}
+
+impl Space {
+    /// Starts declaring a space.
+    pub fn builder() -> SpaceBuilder {
+        SpaceBuilder::default()
+    }
+
+    /// The parameters, depth first in declaration order; a parameter's parent comes before it.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// The number of parameters, conditional ones included.
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Whether the space has no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+
+    /// The index of the parameter called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p.name == name)
+    }
+
+    /// Whether parameter `index` is active in the encoded point `x`.
+    ///
+    /// Relies on parents being decided before children, which holds for every encoded
+    /// point this crate produces: an inactive parent is `NaN`, so its children are inactive.
+    pub fn is_active(&self, index: usize, x: &[f64]) -> bool {
+        match self.params[index].parent {
+            None => true,
+            Some(c) => x[c.param] == c.option as f64,
+        }
+    }
+
+    /// Draws an encoded point from the prior: one number per parameter, `NaN` where the
+    /// parameter is inactive.
+    pub fn sample_prior(&self, rng: &mut TrialRng) -> Vec<f64> {
+        let mut x = vec![f64::NAN; self.params.len()];
+        for (i, p) in self.params.iter().enumerate() {
+            if self.is_active(i, &x) {
+                x[i] = p.dist.sample_prior(rng);
+            }
+        }
+        x
+    }
+
+    /// Turns an encoded point into the point users see: values by name, choices as their
+    /// option values, inactive parameters left out.
+    pub fn decode(&self, x: &[f64]) -> Point {
+        let entries = self
+            .params
+            .iter()
+            .zip(x)
+            .filter(|(_, v)| !v.is_nan())
+            .map(|(p, &v)| (p.name.clone(), p.dist.decode(v)))
+            .collect();
+        Point::from_entries(entries)
+    }
+
+    /// Turns a user's point into the encoded form samplers work on.
+    ///
+    /// Every parameter active under the point's choices must be given and lie in its
+    /// distribution's support; names the space does not know are an error.
+    pub fn encode(&self, point: &Point) -> Result<Vec<f64>, PointError> {
+        if let Some((name, _)) = point.iter().find(|(name, _)| self.index_of(name).is_none()) {
+            return Err(PointError::UnknownParam {
+                name: name.to_string(),
+            });
+        }
+        let mut x = vec![f64::NAN; self.params.len()];
+        for (i, p) in self.params.iter().enumerate() {
+            if !self.is_active(i, &x) {
+                continue;
+            }
+            let value = point.value(&p.name).ok_or_else(|| PointError::Missing {
+                name: p.name.clone(),
+            })?;
+            x[i] = encode_value(p, value)?;
+        }
+        Ok(x)
+    }
+}
+
+fn encode_value(p: &Param, value: &Value) -> Result<f64, PointError> {
+    let outside = || PointError::OutOfSpace {
+        name: p.name.clone(),
+        value: value.clone(),
+        expected: describe_support(&p.dist),
+    };
+    match &p.dist {
+        Dist::Choice { options } => options
+            .iter()
+            .position(|o| o == value || (o.as_f64().is_some() && o.as_f64() == value.as_f64()))
+            .map(|i| i as f64)
+            .ok_or_else(outside),
+        Dist::Const(v) => (v == value).then_some(0.0).ok_or_else(outside),
+        dist => {
+            let x = value.as_f64().ok_or_else(outside)?;
+            let inside = match *dist {
+                Dist::Uniform { low, high } | Dist::LogUniform { low, high } => {
+                    (low..=high).contains(&x)
+                }
+                Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+                    (low..=high).contains(&x)
+                        && ((x / q).round() * q - x).abs() <= 1e-9 * q.max(x.abs())
+                }
+                Dist::Normal { .. } => x.is_finite(),
+                Dist::LogNormal { .. } => x.is_finite() && x > 0.0,
+                Dist::RandInt { low, high } => {
+                    x.fract() == 0.0 && x >= low as f64 && x < high as f64
+                }
+                Dist::Choice { .. } | Dist::Const(_) => false,
+            };
+            if inside {
+                Ok(dist.snap(x))
+            } else {
+                Err(outside())
+            }
+        }
+    }
+}
+
+/// A short description of a distribution's support, for error messages.
+pub(crate) fn describe_support(dist: &Dist) -> String {
+    match dist {
+        Dist::Uniform { low, high } | Dist::LogUniform { low, high } => {
+            format!("a number in [{low}, {high}]")
+        }
+        Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+            format!("a multiple of {q} in [{low}, {high}]")
+        }
+        Dist::Normal { .. } => "a finite number".to_string(),
+        Dist::LogNormal { .. } => "a positive number".to_string(),
+        Dist::RandInt { low, high } => format!("an integer in [{low}, {high}) (high is exclusive)"),
+        Dist::Choice { options } => {
+            let list: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+            format!("one of [{}]", list.join(", "))
+        }
+        Dist::Const(v) => format!("the constant {v:?}"),
+    }
+}
+
+/// Why a space could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpaceError {
+    /// The lower bound is not below the upper bound.
+    #[error("parameter `{param}`: {kind} needs low < high, got low = {low}, high = {high}")]
+    EmptyRange {
+        param: String,
+        kind: &'static str,
+        low: f64,
+        high: f64,
+    },
+    /// A log kind has a bound that is not positive.
+    #[error(
+        "parameter `{param}`: {kind} bounds are in value space and must be positive, got low = {low}"
+    )]
+    NonPositiveLogBound {
+        param: String,
+        kind: &'static str,
+        low: f64,
+    },
+    /// A quantized kind has a step that is not positive.
+    #[error("parameter `{param}`: {kind} needs a step q > 0, got q = {q}")]
+    NonPositiveStep {
+        param: String,
+        kind: &'static str,
+        q: f64,
+    },
+    /// No multiple of the step lies inside the bounds.
+    #[error("parameter `{param}`: no multiple of q = {q} lies in [{low}, {high}]")]
+    EmptyGrid {
+        param: String,
+        low: f64,
+        high: f64,
+        q: f64,
+    },
+    /// A normal kind has a sigma that is not positive.
+    #[error("parameter `{param}`: {kind} needs sigma > 0, got sigma = {sigma}")]
+    NonPositiveSigma {
+        param: String,
+        kind: &'static str,
+        sigma: f64,
+    },
+    /// A number is NaN or infinite.
+    #[error("parameter `{param}`: {field} must be a finite number, got {value}")]
+    NotFinite {
+        param: String,
+        field: &'static str,
+        value: f64,
+    },
+    /// A choice has no options.
+    #[error("parameter `{param}`: a choice needs at least one option")]
+    EmptyChoice { param: String },
+    /// Two options of a choice have the same value.
+    #[error("parameter `{param}`: option {value} is listed twice")]
+    DuplicateOption { param: String, value: Value },
+    /// Two parameters have the same name.
+    #[error(
+        "parameter `{param}` is declared twice; names must be unique in the whole space, sub-spaces included"
+    )]
+    DuplicateName { param: String },
+    /// A name is empty or has characters tracking cannot store.
+    #[error(
+        "parameter name {param:?} is not valid: use 1 to 250 letters, digits, `_`, `-`, `.`, `/`, `:` or spaces"
+    )]
+    InvalidName { param: String },
+    /// A TOML or JSON space could not be parsed.
+    #[error(transparent)]
+    Schema(#[from] Box<SchemaError>),
+}

@@ -1,0 +1,188 @@
+//! Points: the values of one trial, by name.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{FromValue, Value};
+
+/// The hyperparameter values of one trial, by name, in the space's order.
+///
+/// Holds values, never indices: a `choice` between `"svm"` and `"tree"` reads back as the
+/// string. Parameters inactive under the point's choices are absent.
+///
+/// ```
+/// use hyperflow::space::{Point, Value};
+///
+/// let p = Point::from_entries(vec![("lr".into(), Value::Float(0.01)), ("depth".into(), Value::Int(6))]);
+/// assert_eq!(p.get::<f64>("lr")?, 0.01);
+/// assert_eq!(p.get::<u32>("depth")?, 6);
+///
+/// #[derive(serde::Deserialize)]
+/// struct Params { lr: f64, depth: usize }
+/// let params: Params = p.deserialize()?;
+/// assert_eq!(params.depth, 6);
+/// # Ok::<(), hyperflow::space::PointError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Point {
+    entries: Vec<(String, Value)>,
+}
+
+impl Point {
+    /// A point with these values, in this order.
+    pub fn from_entries(entries: Vec<(String, Value)>) -> Self {
+        Point { entries }
+    }
+
+    /// Reads a value by name as `T` (see [`FromValue`] for the conversions allowed).
+    pub fn get<T: FromValue>(&self, name: &str) -> Result<T, PointError> {
+        let value = self.value(name).ok_or_else(|| PointError::Missing {
+            name: name.to_string(),
+        })?;
+        T::from_value(value).ok_or_else(|| PointError::WrongType {
+            name: name.to_string(),
+            value: value.clone(),
+            wanted: T::type_name(),
+        })
+    }
+
+    /// The value called `name`, if the point has it.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.entries.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The names and values, in the space's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the point has no values.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sets a value, replacing one of the same name or appending.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+        let name = name.into();
+        let value = value.into();
+        match self.entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    /// The point as a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.entries
+                .iter()
+                .map(|(n, v)| (n.clone(), v.to_json()))
+                .collect(),
+        )
+    }
+
+    /// Converts the point into the user's own type through serde, as if it were the JSON
+    /// object `{name: value, ...}`.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, PointError> {
+        serde_json::from_value(self.to_json()).map_err(|e| PointError::Deserialize {
+            message: e.to_string(),
+        })
+    }
+}
+
+impl Serialize for Point {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (n, v) in &self.entries {
+            map.serialize_entry(n, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Point {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Point;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from parameter names to values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Point, A::Error> {
+                let mut point = Point::default();
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    point.insert(name, value);
+                }
+                Ok(point)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// `{lr: 0.01, model: "svm"}`
+impl fmt::Display for Point {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (n, v)) in self.entries.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            match v {
+                Value::Str(s) => write!(f, "{sep}{n}: {s:?}")?,
+                v => write!(f, "{sep}{n}: {v}")?,
+            }
+        }
+        f.write_str("}")
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Point {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut point = Point::default();
+        for (k, v) in iter {
+            point.insert(k, v);
+        }
+        point
+    }
+}
+
+/// Why a value could not be read from a point, or a point does not fit a space.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PointError {
+    /// The point has no value of that name (it may be inactive under the point's choices).
+    #[error(
+        "the point has no parameter `{name}` (is it conditional on a choice that was not taken?)"
+    )]
+    Missing { name: String },
+    /// The value cannot be read as the type asked for.
+    #[error("parameter `{name}` is {value:?}, which cannot be read as {wanted}")]
+    WrongType {
+        name: String,
+        value: Value,
+        wanted: &'static str,
+    },
+    /// The point names a parameter the space does not have.
+    #[error("the space has no parameter `{name}`")]
+    UnknownParam { name: String },
+    /// A value lies outside its parameter's distribution.
+    #[error("parameter `{name}` = {value:?} is outside the space: expected {expected}")]
+    OutOfSpace {
+        name: String,
+        value: Value,
+        expected: String,
+    },
+    /// The point does not deserialize into the requested type.
+    #[error("the point does not fit the requested type: {message}")]
+    Deserialize { message: String },
+}
