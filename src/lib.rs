@@ -3,4 +3,5 @@
 pub mod algo;
 pub mod rng;
 pub mod space;
+mod suggest;
 pub mod trials;
