@@ -417,3 +417,58 @@ pub enum SpaceError {
     #[error(transparent)]
     Schema(#[from] Box<SchemaError>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantized_grids_stay_inside_decimal_bounds() {
+        // -29.7 / 0.1 rounds to exactly -297, but -297 * 0.1 is -29.700000000000003 < low.
+        let dist = Dist::QUniform {
+            low: -29.7,
+            high: -20.0,
+            q: 0.1,
+        };
+        let grid = dist.grid().unwrap();
+        assert!(grid.iter().all(|x| (-29.7..=-20.0).contains(x)), "{grid:?}");
+        assert_eq!(dist.snap(-40.0), grid[0]);
+        let space = Space::builder()
+            .quniform("x", -29.7, -20.0, 0.1)
+            .build()
+            .unwrap();
+        let lowest = space.decode(&[dist.snap(-29.7)]);
+        assert_eq!(space.encode(&lowest).unwrap(), [grid[0]]);
+    }
+
+    #[test]
+    fn prior_draws_stay_finite_for_wide_gaussians() {
+        let mut rng = TrialRng::from_seed(1);
+        let normal = Dist::Normal {
+            mu: 1e308,
+            sigma: 1e308,
+        };
+        let lognormal = Dist::LogNormal {
+            mu: 700.0,
+            sigma: 100.0,
+        };
+        for _ in 0..100 {
+            assert!(normal.sample_prior(&mut rng).is_finite());
+            let x = lognormal.sample_prior(&mut rng);
+            assert!(x.is_finite() && x > 0.0);
+        }
+    }
+
+    #[test]
+    fn numerically_equal_values_match_choices_and_constants() {
+        let space = Space::builder()
+            .choice("c", [Value::from(1), Value::from(2.5)])
+            .constant("k", 2.0)
+            .build()
+            .unwrap();
+        let point: Point = [("c", Value::from(1.0)), ("k", Value::from(2))]
+            .into_iter()
+            .collect();
+        assert_eq!(space.encode(&point).unwrap(), [0.0, 0.0]);
+    }
+}
