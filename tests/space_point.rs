@@ -45,7 +45,10 @@ fn get_refuses_lossy_or_mismatched_reads() {
     assert_eq!(wrong(p.get::<u32>("i").unwrap_err()), ("i".into(), "u32"));
     assert_eq!(wrong(p.get::<u8>("big").unwrap_err()), ("big".into(), "u8"));
     assert_eq!(wrong(p.get::<f64>("s").unwrap_err()), ("s".into(), "f64"));
-    assert_eq!(wrong(p.get::<String>("b").unwrap_err()), ("b".into(), "String"));
+    assert_eq!(
+        wrong(p.get::<String>("b").unwrap_err()),
+        ("b".into(), "String")
+    );
     assert_eq!(wrong(p.get::<bool>("i").unwrap_err()), ("i".into(), "bool"));
     let e = p.get::<i64>("f").unwrap_err();
     assert_eq!(
@@ -144,11 +147,20 @@ fn encode_reports_missing_unknown_and_out_of_space_values() {
     };
     assert_eq!(outside("u", Value::Float(1.5)), "a number in [0, 1]");
     assert_eq!(outside("u", Value::from("0.5")), "a number in [0, 1]");
-    assert_eq!(outside("q", Value::Float(3.0)), "a multiple of 2.5 in [0, 10]");
-    assert_eq!(outside("q", Value::Float(12.5)), "a multiple of 2.5 in [0, 10]");
+    assert_eq!(
+        outside("q", Value::Float(3.0)),
+        "a multiple of 2.5 in [0, 10]"
+    );
+    assert_eq!(
+        outside("q", Value::Float(12.5)),
+        "a multiple of 2.5 in [0, 10]"
+    );
     assert_eq!(outside("ln", Value::Float(0.0)), "a positive number");
     assert_eq!(outside("C", Value::Float(1e4)), "a number in [0.01, 1000]");
-    assert_eq!(outside("model", Value::from("knn")), "one of [Str(\"svm\"), Str(\"tree\")]");
+    assert_eq!(
+        outside("model", Value::from("knn")),
+        "one of [Str(\"svm\"), Str(\"tree\")]"
+    );
     assert_eq!(outside("n", Value::Int(99)), "the constant Int(100)");
 
     let mut tree = without(&svm(), "C");
@@ -160,7 +172,10 @@ fn encode_reports_missing_unknown_and_out_of_space_values() {
         "parameter `min_leaf` = Int(20) is outside the space: expected an integer in [1, 20) (high is exclusive)"
     );
     tree.insert("min_leaf", 2.5);
-    assert!(matches!(space.encode(&tree), Err(PointError::OutOfSpace { .. })));
+    assert!(matches!(
+        space.encode(&tree),
+        Err(PointError::OutOfSpace { .. })
+    ));
 }
 
 #[test]
@@ -183,5 +198,8 @@ fn deserialize_reports_what_does_not_fit() {
         model: u32,
     }
     let e = svm().deserialize::<Typed>().unwrap_err();
-    assert!(e.to_string().contains("invalid type: string \"svm\""), "{e}");
+    assert!(
+        e.to_string().contains("invalid type: string \"svm\""),
+        "{e}"
+    );
 }

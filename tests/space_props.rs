@@ -33,13 +33,27 @@ fn leaf() -> impl Strategy<Value = Node> {
     prop_oneof![
         (-1e3f64..1e3, 1e-3f64..1e3).prop_map(|(low, w)| Node::Uniform(low, low + w)),
         (1e-6f64..10.0, 1.01f64..1e4).prop_map(|(low, f)| Node::LogUniform(low, low * f)),
-        (-100f64..100.0, 0.05f64..5.0, 2u32..50)
-            .prop_map(|(low, q, k)| Node::QUniform(low, low + q * f64::from(k), q)),
+        (-100f64..100.0, 0.05f64..5.0, 2u32..50).prop_map(|(low, q, k)| Node::QUniform(
+            low,
+            low + q * f64::from(k),
+            q
+        )),
         // Decimal bounds on a decimal step, where `low / q` rounds across an integer.
-        (-300i32..300, 2i32..100, prop::sample::select(vec![0.1, 0.2, 0.05, 0.3, 0.7]))
-            .prop_map(|(k, w, q)| Node::QUniform(f64::from(k) / 10.0, f64::from(k + w) / 10.0, q)),
-        (0.01f64..10.0, 0.01f64..5.0, 2u32..50)
-            .prop_map(|(low, q, k)| Node::QLogUniform(low, low + q * f64::from(k), q)),
+        (
+            -300i32..300,
+            15i32..200,
+            prop::sample::select(vec![0.1, 0.2, 0.05, 0.3, 0.7])
+        )
+            .prop_map(|(k, w, q)| Node::QUniform(
+                f64::from(k) / 10.0,
+                f64::from(k + w) / 10.0,
+                q
+            )),
+        (0.01f64..10.0, 0.01f64..5.0, 2u32..50).prop_map(|(low, q, k)| Node::QLogUniform(
+            low,
+            low + q * f64::from(k),
+            q
+        )),
         (-100f64..100.0, 0.01f64..100.0).prop_map(|(mu, s)| Node::Normal(mu, s)),
         (-5f64..5.0, 0.01f64..3.0).prop_map(|(mu, s)| Node::LogNormal(mu, s)),
         (-1000i64..1000, 1i64..100).prop_map(|(low, w)| Node::RandInt(low, low + w)),

@@ -1,8 +1,9 @@
 //! Search spaces: the hyperparameters, their distributions, conditional sub-spaces, and
 //! the points sampled from them.
 //!
-//! A [`Space`] is declared with [`Space::builder`] (or parsed from TOML/JSON, see
-//! [`Space::from_toml_str`]) and validated once, when built. Internally it is a flat list of
+//! A [`Space`] is declared with [`Space::builder`], or written in TOML or JSON (see
+//! [`schema`] for the format and [`Space::from_path`]), and validated once, when built or
+//! parsed. Internally it is a flat list of
 //! [`Param`]s in declaration order (depth first), each knowing the `choice` option it is
 //! conditional on, so samplers can work on plain vectors.
 //!
@@ -23,12 +24,12 @@
 
 mod builder;
 mod point;
-mod schema;
+pub mod schema;
 mod value;
 
 pub use builder::{ChoiceOption, SpaceBuilder};
 pub use point::{Point, PointError};
-pub use schema::SchemaError;
+pub use schema::{SchemaError, SchemaErrorKind};
 pub use value::{FromValue, Value};
 
 use rand::RngExt;
@@ -415,7 +416,7 @@ pub enum SpaceError {
     InvalidName { param: String },
     /// A TOML or JSON space could not be parsed.
     #[error(transparent)]
-    Schema(#[from] Box<SchemaError>),
+    Schema(#[from] SchemaError),
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 use serde::Serialize;
+use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
 use super::{FromValue, Value};
 
@@ -98,13 +98,17 @@ impl Point {
     /// fields, except under `#[serde(flatten)]`, where serde buffers values without knowing
     /// their target type: declare such fields `f64` there.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, PointError> {
-        let entries = self
-            .entries
-            .iter()
-            .map(|(n, v)| (n.as_str(), ValueDeserializer::<serde::de::value::Error>::new(v)));
-        T::deserialize(serde::de::value::MapDeserializer::new(entries)).map_err(|e| PointError::Deserialize {
+        let entries = self.entries.iter().map(|(n, v)| {
+            (
+                n.as_str(),
+                ValueDeserializer::<serde::de::value::Error>::new(v),
+            )
+        });
+        T::deserialize(serde::de::value::MapDeserializer::new(entries)).map_err(|e| {
+            PointError::Deserialize {
                 message: e.to_string(),
-            })
+            }
+        })
     }
 }
 

@@ -303,7 +303,11 @@ impl fmt::Display for SchemaErrorKind {
 ///   |               ^^^^^^^^^^^^
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct SchemaError {
+pub struct SchemaError(Box<Located>);
+
+/// The parts of a [`SchemaError`], boxed so that results stay small.
+#[derive(Debug, Clone, PartialEq)]
+struct Located {
     kind: SchemaErrorKind,
     file: Option<PathBuf>,
     position: Option<(usize, usize)>,
@@ -312,36 +316,36 @@ pub struct SchemaError {
 
 impl SchemaError {
     fn new(kind: SchemaErrorKind) -> Self {
-        SchemaError {
+        SchemaError(Box::new(Located {
             kind,
             file: None,
             position: None,
             snippet: None,
-        }
+        }))
     }
 
     /// What is wrong.
     pub fn kind(&self) -> &SchemaErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The file the space was read from, for [`Space::from_path`].
     pub fn file(&self) -> Option<&Path> {
-        self.file.as_deref()
+        self.0.file.as_deref()
     }
 
     /// The line (from 1) of the problem, when known.
     pub fn line(&self) -> Option<usize> {
-        self.position.map(|(line, _)| line)
+        self.0.position.map(|(line, _)| line)
     }
 
     /// The column (from 1, in characters) of the problem, when known.
     pub fn column(&self) -> Option<usize> {
-        self.position.map(|(_, column)| column)
+        self.0.position.map(|(_, column)| column)
     }
 
     fn in_file(mut self, file: &Path) -> Self {
-        self.file = Some(file.to_path_buf());
+        self.0.file = Some(file.to_path_buf());
         self
     }
 
@@ -392,8 +396,8 @@ impl SchemaError {
         let end = floor_char_boundary(source, span.end.clamp(start, line_end));
         let width = source[start..end].chars().count().max(1);
         let gutter = " ".repeat(line_no.to_string().len());
-        self.position = Some((line_no, column));
-        self.snippet = Some(format!(
+        self.0.position = Some((line_no, column));
+        self.0.snippet = Some(format!(
             "{gutter} |\n{line_no} | {text}\n{gutter} | {}{}",
             " ".repeat(column - 1),
             "^".repeat(width)
@@ -417,7 +421,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.file, self.position) {
+        match (&self.0.file, self.0.position) {
             (Some(file), Some((line, column))) => {
                 write!(f, "{}:{line}:{column}: ", file.display())?;
             }
@@ -425,8 +429,8 @@ impl fmt::Display for SchemaError {
             (None, Some((line, column))) => write!(f, "line {line}, column {column}: ")?,
             (None, None) => {}
         }
-        write!(f, "{}", self.kind)?;
-        if let Some(snippet) = &self.snippet {
+        write!(f, "{}", self.0.kind)?;
+        if let Some(snippet) = &self.0.snippet {
             write!(f, "\n{snippet}")?;
         }
         Ok(())
@@ -435,16 +439,10 @@ impl fmt::Display for SchemaError {
 
 impl std::error::Error for SchemaError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &self.0.kind {
             SchemaErrorKind::Invalid(e) => Some(e),
             _ => None,
         }
-    }
-}
-
-impl From<SchemaError> for SpaceError {
-    fn from(e: SchemaError) -> Self {
-        SpaceError::Schema(Box::new(e))
     }
 }
 
@@ -531,8 +529,9 @@ impl Space {
             "toml" => Space::from_toml_str,
             "json" => Space::from_json_str,
             _ => {
-                return Err(SchemaError::new(SchemaErrorKind::UnknownFormat { extension })
-                    .in_file(path));
+                return Err(
+                    SchemaError::new(SchemaErrorKind::UnknownFormat { extension }).in_file(path),
+                );
             }
         };
         let source = std::fs::read_to_string(path).map_err(|e| {
@@ -1389,7 +1388,6 @@ impl<'de> Visitor<'de> for OptionSeed<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1439,8 +1437,10 @@ mod tests {
 
     #[test]
     fn example_files_are_the_same_space() {
-        let from_toml = Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.toml")).unwrap();
-        let from_json = Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.json")).unwrap();
+        let from_toml =
+            Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.toml")).unwrap();
+        let from_json =
+            Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.json")).unwrap();
         assert_eq!(from_toml, from_json);
         assert_eq!(from_toml, example_space());
     }
@@ -1510,8 +1510,14 @@ mod tests {
             parents,
             [None, Some((0, 0)), Some((1, 0)), Some((2, 0)), None]
         );
-        assert_eq!(Space::from_json_str(&space.to_json_string()).unwrap(), space);
-        assert_eq!(Space::from_toml_str(&space.to_toml_string()).unwrap(), space);
+        assert_eq!(
+            Space::from_json_str(&space.to_json_string()).unwrap(),
+            space
+        );
+        assert_eq!(
+            Space::from_toml_str(&space.to_toml_string()).unwrap(),
+            space
+        );
     }
 
     #[test]
@@ -1530,10 +1536,19 @@ mod tests {
             .build()
             .unwrap();
         let toml = space.to_toml_string();
-        assert!(toml.contains("\"a.b/c: d\" = 0.30000000000000004"), "{toml}");
+        assert!(
+            toml.contains("\"a.b/c: d\" = 0.30000000000000004"),
+            "{toml}"
+        );
         assert_eq!(Space::from_toml_str(&toml).unwrap(), space);
-        assert_eq!(Space::from_json_str(&space.to_json_string()).unwrap(), space);
-        assert_eq!(serde_json::from_value::<Space>(space.to_json()).unwrap(), space);
+        assert_eq!(
+            Space::from_json_str(&space.to_json_string()).unwrap(),
+            space
+        );
+        assert_eq!(
+            serde_json::from_value::<Space>(space.to_json()).unwrap(),
+            space
+        );
     }
 
     #[test]
@@ -1546,7 +1561,10 @@ mod tests {
                 if param == "lr" && found == "logunifrom"
         ));
         let text = e.to_string();
-        assert!(text.contains("expected one of `uniform`, `loguniform`"), "{text}");
+        assert!(
+            text.contains("expected one of `uniform`, `loguniform`"),
+            "{text}"
+        );
         assert!(text.contains("did you mean `loguniform`?"), "{text}");
         assert!(
             text.ends_with("1 | lr = { kind = \"logunifrom\", low = 1e-5, high = 0.1 }\n  |               ^^^^^^^^^^^^"),
@@ -1557,7 +1575,10 @@ mod tests {
         assert_eq!(e.line(), Some(2));
         assert!(matches!(
             e.kind(),
-            SchemaErrorKind::UnknownKind { suggestion: None, .. }
+            SchemaErrorKind::UnknownKind {
+                suggestion: None,
+                ..
+            }
         ));
         assert!(!e.to_string().contains("did you mean"));
     }
@@ -1575,7 +1596,9 @@ mod tests {
         // A field another kind takes is still unknown for this one.
         let e = toml_err("x = { kind = \"uniform\", low = 0, high = 1, q = 1 }");
         assert_eq!(at(&e), (1, 44));
-        assert!(matches!(e.kind(), SchemaErrorKind::UnknownField { field, kind: Some("uniform"), .. } if field == "q"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::UnknownField { field, kind: Some("uniform"), .. } if field == "q")
+        );
 
         // Before `kind` is read, any spec field is fine; the check comes at the table.
         let e = toml_err("x = { q = 1, low = 0, high = 1, kind = \"uniform\" }");
@@ -1583,54 +1606,126 @@ mod tests {
         assert!(matches!(e.kind(), SchemaErrorKind::UnknownField { field, .. } if field == "q"));
 
         let e = json_err(r#"{"m": {"kind": "choice", "options": [{"value": 1, "spcae": {}}]}}"#);
-        assert!(e.to_string().contains("in a choice option; expected `value`, `space`; did you mean `space`?"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("in a choice option; expected `value`, `space`; did you mean `space`?"),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_fields_say_what_is_needed() {
         let e = toml_err("x = { low = 0, high = 1 }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "kind", kind: None, .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField {
+                field: "kind",
+                kind: None,
+                ..
+            }
+        ));
         assert!(e.to_string().contains("or a bare value for a constant"));
         let e = toml_err("x = { kind = \"quniform\", low = 0, high = 1 }");
         assert_eq!(at(&e), (1, 5));
-        assert!(e.to_string().contains("missing field `q`; kind `quniform` needs `low`, `high`, `q`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("missing field `q`; kind `quniform` needs `low`, `high`, `q`"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"choice\" }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "options", .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField {
+                field: "options",
+                ..
+            }
+        ));
         let e = toml_err("x = { kind = \"const\" }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "value", .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField { field: "value", .. }
+        ));
         let e = toml_err("x = { kind = \"choice\", options = [{ space = {} }] }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "value", kind: None, .. }));
-        assert!(e.to_string().contains("a choice option written as a table needs `value`"));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField {
+                field: "value",
+                kind: None,
+                ..
+            }
+        ));
+        assert!(
+            e.to_string()
+                .contains("a choice option written as a table needs `value`")
+        );
     }
 
     #[test]
     fn wrong_types_name_field_expected_and_found() {
         let e = toml_err("x = { kind = \"uniform\", low = \"0\", high = 1 }");
         assert_eq!(at(&e), (1, 31));
-        assert!(e.to_string().contains("`low` must be a number, found the string \"0\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`low` must be a number, found the string \"0\""),
+            "{e}"
+        );
         let e = toml_err("x = { kind = 3 }");
-        assert!(e.to_string().contains("`kind` must be a string naming the kind, found the integer 3"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`kind` must be a string naming the kind, found the integer 3"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"randint\", low = 1.5, high = 3 }");
         assert_eq!(at(&e), (1, 31));
-        assert!(e.to_string().contains("`low` must be an integer, found the float 1.5"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`low` must be an integer, found the float 1.5"),
+            "{e}"
+        );
         // With `kind` last, the integer check waits for the end of the table.
         let e = toml_err("x = { low = 1.5, high = 3, kind = \"randint\" }");
-        assert!(matches!(e.kind(), SchemaErrorKind::WrongType { field: Some("low"), .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::WrongType {
+                field: Some("low"),
+                ..
+            }
+        ));
         // Integral reals are integers (JSON writers often emit `1.0`).
         let space = Space::from_json_str(r#"{"x": {"kind": "randint", "low": 1.0, "high": 3}}"#);
-        assert_eq!(space.unwrap(), Space::builder().randint("x", 1, 3).build().unwrap());
+        assert_eq!(
+            space.unwrap(),
+            Space::builder().randint("x", 1, 3).build().unwrap()
+        );
         let e = toml_err("x = [1, 2]");
         assert!(e.to_string().contains("must be a spec table like"), "{e}");
         let e = toml_err("x = { kind = \"choice\", options = \"a\" }");
-        assert!(e.to_string().contains("`options` must be an array of options"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`options` must be an array of options"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"choice\", options = [{ value = \"a\", space = 3 }] }");
-        assert!(e.to_string().contains("`space` must be a table of `name = spec` entries"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`space` must be a table of `name = spec` entries"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"choice\", options = [[1]] }");
-        assert!(matches!(e.kind(), SchemaErrorKind::WrongType { field: Some("options"), .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::WrongType {
+                field: Some("options"),
+                ..
+            }
+        ));
         let e = json_err("[1, 2]");
         assert!(matches!(e.kind(), SchemaErrorKind::NotATable { found } if found == "an array"));
         let e = json_err(r#"{"x": null}"#);
-        assert!(matches!(e.kind(), SchemaErrorKind::WrongType { field: None, .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::WrongType { field: None, .. }
+        ));
     }
 
     #[test]
@@ -1641,7 +1736,11 @@ mod tests {
         };
         assert!(matches!(
             invalid("x = { kind = \"uniform\", low = 2, high = 1 }"),
-            SpaceError::EmptyRange { low: 2.0, high: 1.0, .. }
+            SpaceError::EmptyRange {
+                low: 2.0,
+                high: 1.0,
+                ..
+            }
         ));
         assert!(matches!(
             invalid("x = { kind = \"randint\", low = 3, high = 3 }"),
@@ -1684,11 +1783,18 @@ mod tests {
             invalid("x = { kind = \"choice\", options = [2, 2.0] }"),
             SpaceError::DuplicateOption { .. }
         ));
-        assert!(matches!(invalid("\"\" = 1"), SpaceError::InvalidName { .. }));
+        assert!(matches!(
+            invalid("\"\" = 1"),
+            SpaceError::InvalidName { .. }
+        ));
 
         let e = toml_err("\nx = { kind = \"uniform\", low = 2, high = 1 }");
         assert_eq!(at(&e), (2, 5));
-        assert!(e.to_string().contains("parameter `x`: uniform needs low < high, got low = 2, high = 1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("parameter `x`: uniform needs low < high, got low = 2, high = 1"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1697,7 +1803,9 @@ mod tests {
         let source = "m = { kind = \"choice\", options = [{ value = \"a\", space = { lr = 1 } }] }\nlr = 2\n";
         let e = toml_err(source);
         assert_eq!(at(&e), (2, 1));
-        assert!(matches!(e.kind(), SchemaErrorKind::Invalid(SpaceError::DuplicateName { param }) if param == "lr"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::Invalid(SpaceError::DuplicateName { param }) if param == "lr")
+        );
         // In two branches of the same choice.
         let e = json_err(
             r#"{"m": {"kind": "choice", "options": [
@@ -1705,12 +1813,20 @@ mod tests {
                 {"value": "b", "space": {"lr": 2}}]}}"#,
         );
         assert_eq!(e.line(), Some(3));
-        assert!(e.to_string().contains("parameter `lr` is declared twice"), "{e}");
+        assert!(
+            e.to_string().contains("parameter `lr` is declared twice"),
+            "{e}"
+        );
         // Twice in one JSON object (TOML rejects that as a syntax error).
         let e = json_err(r#"{"a": 1, "a": 2}"#);
-        assert!(matches!(e.kind(), SchemaErrorKind::Invalid(SpaceError::DuplicateName { .. })));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::Invalid(SpaceError::DuplicateName { .. })
+        ));
         let e = json_err(r#"{"a": {"kind": "uniform", "low": 0, "low": 1, "high": 2}}"#);
-        assert!(matches!(e.kind(), SchemaErrorKind::DuplicateField { field, .. } if field == "low"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::DuplicateField { field, .. } if field == "low")
+        );
     }
 
     #[test]
@@ -1737,19 +1853,31 @@ mod tests {
     fn files_are_named_in_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("space.toml");
-        std::fs::write(&path, "a = 1\nb = { kind = \"unifrom\", low = 0, high = 1 }\n").unwrap();
+        std::fs::write(
+            &path,
+            "a = 1\nb = { kind = \"unifrom\", low = 0, high = 1 }\n",
+        )
+        .unwrap();
         let e = Space::from_path(&path).unwrap_err();
         assert_eq!(e.file(), Some(path.as_path()));
-        let prefix = format!("{}:2:14: parameter `b`: unknown kind `unifrom`", path.display());
+        let prefix = format!(
+            "{}:2:14: parameter `b`: unknown kind `unifrom`",
+            path.display()
+        );
         assert!(e.to_string().starts_with(&prefix), "{e}");
 
         let missing = dir.path().join("nope.json");
         let e = Space::from_path(&missing).unwrap_err();
         assert!(matches!(e.kind(), SchemaErrorKind::Io { .. }));
-        assert!(e.to_string().starts_with(&format!("{}: cannot read", missing.display())));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: cannot read", missing.display()))
+        );
 
         let e = Space::from_path(dir.path().join("space.yaml")).unwrap_err();
-        assert!(matches!(e.kind(), SchemaErrorKind::UnknownFormat { extension } if extension == "yaml"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::UnknownFormat { extension } if extension == "yaml")
+        );
         assert!(e.to_string().contains("expected `.toml` or `.json`"));
 
         let upper = dir.path().join("SPACE.JSON");
@@ -1773,7 +1901,13 @@ mod tests {
         let err = toml::from_str::<Config>(&bad).unwrap_err();
         let e = SchemaError::from_toml(&err, &bad);
         assert_eq!(at(&e), (4, 15));
-        assert!(matches!(e.kind(), SchemaErrorKind::UnknownKind { suggestion: Some("loguniform"), .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::UnknownKind {
+                suggestion: Some("loguniform"),
+                ..
+            }
+        ));
     }
 
     #[test]
