@@ -269,25 +269,40 @@ pub enum PointError {
     #[error(
         "the point has no parameter `{name}` (is it conditional on a choice that was not taken?)"
     )]
-    Missing { name: String },
+    Missing {
+        /// The parameter.
+        name: String,
+    },
     /// The value cannot be read as the type asked for.
     #[error("parameter `{name}` is {value:?}, which cannot be read as {wanted}")]
     WrongType {
+        /// The parameter.
         name: String,
+        /// The value the point holds.
         value: Value,
+        /// The type asked for.
         wanted: &'static str,
     },
     /// The point names a parameter the space does not have.
     #[error("the space has no parameter `{name}`")]
-    UnknownParam { name: String },
+    UnknownParam {
+        /// The parameter.
+        name: String,
+    },
     /// A value lies outside its parameter's distribution.
     #[error("parameter `{name}` = {value:?} is outside the space: expected {expected}")]
     OutOfSpace {
+        /// The parameter.
         name: String,
+        /// The value the point holds.
         value: Value,
+        /// What the space accepts for it.
         expected: String,
     },
     /// The point does not deserialize into the requested type.
     #[error("the point does not fit the requested type: {message}")]
-    Deserialize { message: String },
+    Deserialize {
+        /// serde's description of the mismatch.
+        message: String,
+    },
 }
