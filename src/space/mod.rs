@@ -503,11 +503,8 @@ mod tests {
     fn quantized_grids_stay_inside_decimal_bounds() {
         // -29.7 / 0.1 rounds to exactly -297, but -297 * 0.1 is -29.700000000000003 < low.
         let dist = Dist::QUniform {
-            /// The lower bound given.
             low: -29.7,
-            /// The upper bound given.
             high: -20.0,
-            /// The step given.
             q: 0.1,
         };
         let grid = dist.grid().unwrap();
@@ -526,12 +523,10 @@ mod tests {
         let mut rng = TrialRng::from_seed(1);
         let normal = Dist::Normal {
             mu: 1e308,
-            /// The sigma given.
             sigma: 1e308,
         };
         let lognormal = Dist::LogNormal {
             mu: 700.0,
-            /// The sigma given.
             sigma: 100.0,
         };
         for _ in 0..100 {
