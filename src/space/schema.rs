@@ -350,8 +350,7 @@ impl SchemaError {
     }
 
     /// Converts a `toml` error met while reading `source` (a whole space, or a document
-    /// embedding one) into a located error. The sweep config reuses this for its own
-    /// `[space]` table.
+    /// embedding one, such as a sweep config with a `[space]` table) into a located error.
     pub(crate) fn from_toml(error: &toml::de::Error, source: &str) -> Self {
         let message = error.message().trim_end();
         let kind = take_raised(message).unwrap_or_else(|| SchemaErrorKind::Syntax {
@@ -405,11 +404,15 @@ impl SchemaError {
     }
 }
 
+/// The byte offset where line `line` (from 1) begins.
 fn line_start(source: &str, line: usize) -> usize {
+    if line <= 1 {
+        return 0;
+    }
     source
         .match_indices('\n')
-        .nth(line.saturating_sub(2))
-        .map_or(0, |(i, _)| if line <= 1 { 0 } else { i + 1 })
+        .nth(line - 2)
+        .map_or(source.len(), |(i, _)| i + 1)
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -437,14 +440,9 @@ impl fmt::Display for SchemaError {
     }
 }
 
-impl std::error::Error for SchemaError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.0.kind {
-            SchemaErrorKind::Invalid(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// No `source`: the message already includes the underlying [`SpaceError`], and error
+/// reporters that walk the chain would print it twice.
+impl std::error::Error for SchemaError {}
 
 thread_local! {
     /// The typed error behind the last `de::Error::custom` this module raised on this
@@ -1549,6 +1547,39 @@ mod tests {
             serde_json::from_value::<Space>(space.to_json()).unwrap(),
             space
         );
+    }
+
+    #[test]
+    fn standard_tables_and_arrays_of_tables_work_too() {
+        let toml = "[lr]\r\nkind = \"loguniform\"\r\nlow = 1e-5\r\nhigh = 1e-1\r\n\r\n\
+                    [model]\r\nkind = \"choice\"\r\n\
+                    [[model.options]]\r\nvalue = \"svm\"\r\n\
+                    [model.options.space]\r\n\"größe\" = { kind = \"uniform\", low = 0, high = 1 }\r\n\
+                    [[model.options]]\r\nvalue = \"tree\"\r\n";
+        let space = Space::from_toml_str(toml).unwrap();
+        let expected = Space::builder()
+            .loguniform("lr", 1e-5, 1e-1)
+            .choice(
+                "model",
+                [
+                    ("svm", Space::builder().uniform("größe", 0.0, 1.0)),
+                    ("tree", Space::builder()),
+                ],
+            )
+            .build()
+            .unwrap();
+        assert_eq!(space, expected);
+        assert_eq!(
+            Space::from_toml_str(&space.to_toml_string()).unwrap(),
+            space
+        );
+
+        let e = toml_err(&toml.replace("high = 1e-1", "hihg = 1e-1"));
+        assert_eq!(at(&e), (4, 1));
+        assert!(e.to_string().ends_with("4 | hihg = 1e-1\n  | ^^^^"), "{e}");
+        let e = toml_err(&toml.replace("high = 1 }", "high = 1, q = 2 }"));
+        // Columns count characters, not bytes (`ö` and `ß` take two each).
+        assert_eq!(at(&e), (11, 50));
     }
 
     #[test]
