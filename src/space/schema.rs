@@ -700,6 +700,33 @@ impl<'de> Deserialize<'de> for Space {
     }
 }
 
+/// Implements a visitor's scalar `visit_*` methods by handing the scalar, as a [`Value`],
+/// to `self.$method`: every reader treats strings, numbers and bools alike and differs
+/// only in what it does with one.
+macro_rules! visit_scalars {
+    ($method:ident) => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            self.$method(Value::Bool(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.$method(Value::Int(v))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.$method(scalar_from_u64(v))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            self.$method(Value::Float(v))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            self.$method(Value::Str(v.to_string()))
+        }
+    };
+}
+
 /// Names declared so far, anywhere in the tree, in declaration order.
 type Seen = RefCell<Vec<String>>;
 
@@ -728,6 +755,10 @@ impl<'de> DeserializeSeed<'de> for SpaceSeed<'_> {
 }
 
 impl SpaceSeed<'_> {
+    fn reject_scalar<E: de::Error>(self, value: Value) -> Result<SpaceBuilder, E> {
+        Err(self.wrong_type(&describe(&value)))
+    }
+
     fn wrong_type<E: de::Error>(&self, found: &str) -> E {
         raise(match self.parent {
             None => SchemaErrorKind::NotATable {
@@ -766,25 +797,7 @@ impl<'de> Visitor<'de> for SpaceSeed<'_> {
         Err(self.wrong_type("an array"))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<SpaceBuilder, E> {
-        Err(self.wrong_type(&describe(&Value::Bool(v))))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<SpaceBuilder, E> {
-        Err(self.wrong_type(&describe(&Value::Int(v))))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<SpaceBuilder, E> {
-        Err(self.wrong_type(&format!("the integer {v}")))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<SpaceBuilder, E> {
-        Err(self.wrong_type(&describe(&Value::Float(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<SpaceBuilder, E> {
-        Err(self.wrong_type(&format!("the string {v:?}")))
-    }
+    visit_scalars!(reject_scalar);
 
     fn visit_unit<E: de::Error>(self) -> Result<SpaceBuilder, E> {
         Err(self.wrong_type("null"))
@@ -858,25 +871,7 @@ impl<'de> Visitor<'de> for SpecSeed<'_> {
         f.write_str("a spec table or a constant")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Spec, E> {
-        self.constant(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Spec, E> {
-        self.constant(Value::Int(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Spec, E> {
-        self.constant(scalar_from_u64(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Spec, E> {
-        self.constant(Value::Float(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Spec, E> {
-        self.constant(Value::Str(v.to_string()))
-    }
+    visit_scalars!(constant);
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Spec, A::Error> {
         Err(self.wrong_type("an array"))
@@ -1190,25 +1185,7 @@ impl<'de> Visitor<'de> for ScalarSeed<'_> {
         f.write_str(self.expect.describe())
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        self.scalar(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        self.scalar(Value::Int(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        self.scalar(scalar_from_u64(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        self.scalar(Value::Float(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        self.scalar(Value::Str(v.to_string()))
-    }
+    visit_scalars!(scalar);
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Value, A::Error> {
         Err(self.expect.wrong_type(self.param, self.field, "an array"))
@@ -1237,6 +1214,10 @@ impl<'de> DeserializeSeed<'de> for OptionsSeed<'_> {
 }
 
 impl OptionsSeed<'_> {
+    fn reject_scalar<E: de::Error>(self, value: Value) -> Result<Vec<ChoiceOption>, E> {
+        Err(self.wrong_type(&describe(&value)))
+    }
+
     fn wrong_type<E: de::Error>(&self, found: &str) -> E {
         raise(SchemaErrorKind::WrongType {
             param: self.param.to_string(),
@@ -1269,25 +1250,7 @@ impl<'de> Visitor<'de> for OptionsSeed<'_> {
         Err(self.wrong_type("a table"))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Err(self.wrong_type(&describe(&Value::Bool(v))))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Err(self.wrong_type(&describe(&Value::Int(v))))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Err(self.wrong_type(&describe(&scalar_from_u64(v))))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Err(self.wrong_type(&describe(&Value::Float(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Err(self.wrong_type(&format!("the string {v:?}")))
-    }
+    visit_scalars!(reject_scalar);
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Err(self.wrong_type("null"))
@@ -1307,6 +1270,12 @@ impl<'de> DeserializeSeed<'de> for OptionSeed<'_> {
     }
 }
 
+impl OptionSeed<'_> {
+    fn plain<E: de::Error>(self, value: Value) -> Result<ChoiceOption, E> {
+        Ok(value.into())
+    }
+}
+
 impl<'de> Visitor<'de> for OptionSeed<'_> {
     type Value = ChoiceOption;
 
@@ -1314,25 +1283,7 @@ impl<'de> Visitor<'de> for OptionSeed<'_> {
         f.write_str("a string, number, bool, or `{ value = ..., space = { ... } }`")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<ChoiceOption, E> {
-        Ok(Value::Bool(v).into())
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<ChoiceOption, E> {
-        Ok(Value::Int(v).into())
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ChoiceOption, E> {
-        Ok(scalar_from_u64(v).into())
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<ChoiceOption, E> {
-        Ok(Value::Float(v).into())
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<ChoiceOption, E> {
-        Ok(Value::Str(v.to_string()).into())
-    }
+    visit_scalars!(plain);
 
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<ChoiceOption, A::Error> {
         Err(raise(SchemaErrorKind::WrongType {
