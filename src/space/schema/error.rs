@@ -74,7 +74,7 @@ pub enum SchemaErrorKind {
         found: String,
     },
     /// The spec is well formed but breaks a rule of its kind (`low >= high`, `q <= 0`,
-    /// duplicate names, ...), as [`SpaceBuilder::build`] would report it.
+    /// duplicate names, ...), as [`SpaceBuilder::build`](crate::space::SpaceBuilder::build) would report it.
     Invalid(SpaceError),
     /// The file could not be read.
     Io {
@@ -219,7 +219,7 @@ impl SchemaError {
         &self.0.kind
     }
 
-    /// The file the space was read from, for [`Space::from_path`].
+    /// The file the space was read from, for [`Space::from_path`](crate::space::Space::from_path).
     pub fn file(&self) -> Option<&Path> {
         self.0.file.as_deref()
     }
