@@ -1,0 +1,22 @@
+//! Experiment tracking with MLflow's data model.
+//!
+//! - [`model`]: experiments, runs, params, metrics (with history), tags, queries, pages.
+//! - [`store`]: the [`Store`] trait every backend implements, [`StoreError`] with MLflow
+//!   error codes, and the validation rules all stores share.
+//! - [`sqlite`]: the embedded SQLite store (default).
+//! - [`filter`]: MLflow's search filter language.
+//! - [`artifacts`]: the local artifact repository.
+//! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
+//! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
+//! - [`uri`]: tracking URI resolution.
+
+pub mod filter;
+pub mod model;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+pub mod store;
+
+pub use model::*;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use store::{Result, Store, StoreError};
