@@ -10,13 +10,21 @@
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
 //! - [`uri`]: tracking URI resolution.
 
+pub mod artifacts;
+pub mod client;
 pub mod filter;
 pub mod model;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
+pub mod table;
+pub mod uri;
 
+pub use artifacts::LocalArtifactRepo;
+pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
 pub use model::*;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Result, Store, StoreError};
+pub use table::RunsTable;
+pub use uri::{TrackingUri, open_store, resolve_tracking_uri};
