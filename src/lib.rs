@@ -1,1 +1,3 @@
 //! hyperflow: hyperparameter optimization with experiment tracking built in.
+
+pub mod tracking;

@@ -1,0 +1,2 @@
+//! Experiment tracking: the MLflow-shaped data model and everything that queries it.
+pub mod filter;
