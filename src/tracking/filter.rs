@@ -634,6 +634,8 @@ enum Tok {
     LParen,
     RParen,
     Comma,
+    /// A character that starts no token; the parser reports it in context.
+    Unknown(char),
     Eof,
 }
 
@@ -721,17 +723,8 @@ impl<'a> Lexer<'a> {
                     let word = trimmed.get(..len).unwrap_or("").to_owned();
                     (Tok::Word(word), len)
                 } else {
-                    let hint = if c == '!' {
-                        "unexpected character '!'; did you mean '!='?".to_owned()
-                    } else {
-                        format!("unexpected character '{}'", c.escape_debug())
-                    };
-                    return Err(self.err(
-                        start,
-                        hint,
-                        "an identifier, a comparison operator, a quoted string, a number, \
-                         '(', ')', ',' or AND",
-                    ));
+                    // Reported by the parser, which knows what it expected here.
+                    (Tok::Unknown(c), c.len_utf8())
                 }
             }
         };
@@ -1112,6 +1105,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_comparator(&mut self, lhs: &str) -> Result<(Comparator, Range<usize>), FilterError> {
+        let lhs_end = self.last_end;
         let token = self.bump()?;
         let start = token.span.start;
         let op = match &token.tok {
@@ -1156,10 +1150,15 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
+                let hint = if start == lhs_end {
+                    "; keys with special characters must be quoted, e.g. metrics.`val-loss`"
+                } else {
+                    ""
+                };
                 return Err(self.err(
                     start,
                     format!(
-                        "Expected a comparison operator after '{lhs}', found {}",
+                        "Expected a comparison operator after '{lhs}', found {}{hint}",
                         self.describe(&token)
                     ),
                     OPERATORS,
@@ -1800,4 +1799,805 @@ where
         out.push(entry);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> Filter {
+        match parse_filter(input) {
+            Ok(f) => f,
+            Err(e) => panic!("{input:?} should parse, got:\n{e}"),
+        }
+    }
+
+    fn one(input: &str) -> Clause {
+        let f = ok(input);
+        assert_eq!(f.clauses.len(), 1, "{input:?}");
+        f.clauses.into_iter().next().unwrap()
+    }
+
+    fn err(input: &str) -> FilterError {
+        match parse_filter(input) {
+            Ok(f) => panic!("{input:?} should fail, got {f:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// Asserts the error position and that the message contains `needle`.
+    fn err_at(input: &str, position: usize, needle: &str) -> FilterError {
+        let e = err(input);
+        assert!(
+            e.message.contains(needle),
+            "{input:?}: message {:?} lacks {needle:?}",
+            e.message
+        );
+        assert_eq!(e.position, position, "{input:?}: {}", e.message);
+        e
+    }
+
+    fn id(kind: EntityKind, key: &str) -> Identifier {
+        Identifier::new(kind, key)
+    }
+
+    fn s(v: &str) -> Literal {
+        Literal::Str(v.to_owned())
+    }
+
+    // ----- basics ---------------------------------------------------------------------------
+
+    #[test]
+    fn blank_input_is_empty_filter() {
+        for input in ["", " ", "\t\n  ", "\u{3000}"] {
+            assert_eq!(ok(input), Filter::default());
+            assert_eq!(
+                parse_experiment_filter(input).unwrap(),
+                ExperimentFilter::default()
+            );
+        }
+    }
+
+    #[test]
+    fn metric_comparators() {
+        for (text, op) in [
+            ("=", Comparator::Eq),
+            ("!=", Comparator::NotEq),
+            ("<", Comparator::Lt),
+            ("<=", Comparator::Le),
+            (">", Comparator::Gt),
+            (">=", Comparator::Ge),
+        ] {
+            let c = one(&format!("metrics.rmse {text} 0.5"));
+            assert_eq!(c.ident, id(EntityKind::Metric, "rmse"));
+            assert_eq!(c.op, op);
+            assert_eq!(c.value, Literal::Number(0.5));
+            // No whitespace needed around operators.
+            assert_eq!(one(&format!("metrics.rmse{text}0.5")).op, op);
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        for (text, n) in [
+            ("1", 1.0),
+            ("-1", -1.0),
+            ("0.25", 0.25),
+            ("-0.25", -0.25),
+            (".5", 0.5),
+            ("-.5", -0.5),
+            ("2.", 2.0),
+            ("1e3", 1000.0),
+            ("1E-3", 0.001),
+            ("-2.5e+2", -250.0),
+            ("007", 7.0),
+        ] {
+            assert_eq!(
+                one(&format!("metrics.m > {text}")).value,
+                Literal::Number(n),
+                "{text}"
+            );
+        }
+        err_at("metrics.m > 1abc", 12, "Invalid number '1abc'");
+        err_at("metrics.m > 1.2.3", 12, "Invalid number '1.2.3'");
+        err_at("metrics.m > 1e", 12, "Invalid number '1e'");
+        err_at("metrics.m > 1e999", 12, "out of range");
+        err_at("metrics.m > - 1", 12, "Expected a value after >, found '-'");
+    }
+
+    #[test]
+    fn and_is_case_insensitive_and_spans_are_byte_ranges() {
+        let input = "metrics.a > 1 and params.b = 'x' AND tags.c != \"y\" aNd status = 'OK'";
+        let f = ok(input);
+        assert_eq!(f.clauses.len(), 4);
+        let texts: Vec<&str> = f.clauses.iter().map(|c| &input[c.span.clone()]).collect();
+        assert_eq!(
+            texts,
+            [
+                "metrics.a > 1",
+                "params.b = 'x'",
+                "tags.c != \"y\"",
+                "status = 'OK'"
+            ]
+        );
+        // Multi-byte characters before a clause shift byte positions, not char positions.
+        let input = "tags.é = 'ü' AND metrics.m < 2";
+        let f = ok(input);
+        assert_eq!(&input[f.clauses[1].span.clone()], "metrics.m < 2");
+        assert_eq!(f.clauses[0].ident.key, "é");
+        // Newlines and tabs are whitespace.
+        assert_eq!(ok("metrics.a > 1\n\tAND\r\nmetrics.b < 2").clauses.len(), 2);
+    }
+
+    #[test]
+    fn entity_type_aliases() {
+        let cases = [
+            ("metric", EntityKind::Metric),
+            ("metrics", EntityKind::Metric),
+            ("param", EntityKind::Param),
+            ("params", EntityKind::Param),
+            ("parameter", EntityKind::Param),
+            ("parameters", EntityKind::Param),
+            ("tag", EntityKind::Tag),
+            ("tags", EntityKind::Tag),
+        ];
+        for (prefix, kind) in cases {
+            let value = if kind == EntityKind::Metric {
+                "1"
+            } else {
+                "'v'"
+            };
+            assert_eq!(one(&format!("{prefix}.k = {value}")).ident, id(kind, "k"));
+            // The type may be backticked.
+            assert_eq!(one(&format!("`{prefix}`.k = {value}")).ident, id(kind, "k"));
+        }
+        for prefix in ["attribute", "attributes", "attr", "run"] {
+            assert_eq!(
+                one(&format!("{prefix}.status = 'FAILED'")).ident,
+                id(EntityKind::Attribute, "status")
+            );
+        }
+        for prefix in ["dataset", "datasets"] {
+            assert_eq!(
+                one(&format!("{prefix}.digest = 'abc'")).ident,
+                id(EntityKind::Dataset, "digest")
+            );
+        }
+        // Types are case-sensitive, as in MLflow.
+        err_at("Metrics.a > 1", 0, "Invalid entity type 'Metrics'");
+    }
+
+    #[test]
+    fn invalid_entity_type() {
+        let e = err_at(
+            "metrics.a > 1 AND foo.bar = 'x'",
+            18,
+            "Invalid entity type 'foo'. Valid values are metric, parameter, tag, attribute, dataset",
+        );
+        assert!(e.expected.contains("attr"));
+        err_at("`foo`.bar = 'x'", 0, "Invalid entity type 'foo'");
+        err_at(".bar = 'x'", 0, "Invalid entity type ''");
+    }
+
+    #[test]
+    fn attributes_and_aliases() {
+        for key in RUN_ATTRIBUTE_KEYS {
+            let value = if key.ends_with("_time") { "5" } else { "'v'" };
+            assert_eq!(
+                one(&format!("{key} = {value}")).ident,
+                id(EntityKind::Attribute, key)
+            );
+            assert_eq!(
+                one(&format!("attributes.{key} = {value}")).ident,
+                id(EntityKind::Attribute, key)
+            );
+        }
+        for alias in ["created", "Created", "attributes.created", "attr.Created"] {
+            assert_eq!(
+                one(&format!("{alias} >= 17")).ident,
+                id(EntityKind::Attribute, "start_time")
+            );
+        }
+        for alias in [
+            "`run name`",
+            "\"Run name\"",
+            "`Run Name`",
+            "attributes.`run name`",
+            "run.\"Run Name\"",
+        ] {
+            assert_eq!(
+                one(&format!("{alias} = 'x'")).ident,
+                id(EntityKind::Attribute, "run_name")
+            );
+        }
+        err_at(
+            "metrics.a > 1 AND lifecycle_stage = 'active'",
+            18,
+            "Invalid attribute key 'lifecycle_stage'",
+        );
+        err_at("attributes.foo = 'x'", 11, "Invalid attribute key 'foo'");
+        err_at("RUN_ID = 'x'", 0, "Invalid attribute key 'RUN_ID'");
+    }
+
+    #[test]
+    fn dotted_and_quoted_keys() {
+        assert_eq!(
+            one("tags.mlflow.parentRunId = 'abc'").ident,
+            id(EntityKind::Tag, "mlflow.parentRunId")
+        );
+        assert_eq!(
+            one("metrics.`my metric` > 1").ident,
+            id(EntityKind::Metric, "my metric")
+        );
+        assert_eq!(
+            one("params.\"a b\" = 'x'").ident,
+            id(EntityKind::Param, "a b")
+        );
+        assert_eq!(
+            one("`metrics`.`val-loss` < 1").ident,
+            id(EntityKind::Metric, "val-loss")
+        );
+        assert_eq!(
+            one("`params`.lr = '0.1'").ident,
+            id(EntityKind::Param, "lr")
+        );
+        assert_eq!(one("tags.`a``b` = 'x'").ident, id(EntityKind::Tag, "a`b"));
+        assert_eq!(
+            one("tags.\"say \"\"hi\"\"\" = 'x'").ident,
+            id(EntityKind::Tag, "say \"hi\"")
+        );
+        // A key with a dot inside quotes stays whole.
+        assert_eq!(
+            one("metrics.`a.b c` > 0").ident,
+            id(EntityKind::Metric, "a.b c")
+        );
+        // Special characters need quotes.
+        err_at(
+            "metrics.val-loss < 1",
+            11,
+            "keys with special characters must be quoted",
+        );
+        err_at(
+            "metrics.val-1 < 1",
+            11,
+            "keys with special characters must be quoted",
+        );
+        err_at("metrics.a`b` < 1", 0, "quote the whole key");
+        err_at("metrics`a` < 1", 0, "quote the whole key");
+        err_at("`metrics``a` < 1", 0, "Invalid attribute key 'metrics`a'");
+        err_at("metrics. < 1", 8, "Missing key after 'metrics.'");
+        err_at("metrics.`` < 1", 8, "Missing key after 'metrics.'");
+        err_at("params.'a b' = 'x'", 0, "quote the whole key");
+        err_at("'status' = 'x'", 0, "not single quotes");
+    }
+
+    #[test]
+    fn string_values_and_escapes() {
+        assert_eq!(one("params.a = 'x'").value, s("x"));
+        assert_eq!(one("params.a = \"x\"").value, s("x"));
+        assert_eq!(one("params.a = ''").value, s(""));
+        assert_eq!(one("params.a = 'it''s'").value, s("it's"));
+        assert_eq!(one("params.a = \"say \"\"hi\"\"\"").value, s("say \"hi\""));
+        assert_eq!(one("params.a = 'say \"hi\"'").value, s("say \"hi\""));
+        assert_eq!(one("params.a = 'C:\\dir\\'").value, s("C:\\dir\\"));
+        assert_eq!(one("params.a = 'a AND b'").value, s("a AND b"));
+        assert_eq!(one("params.a = 'ünï'").value, s("ünï"));
+        err_at("params.a = 'abc", 11, "Unterminated string");
+        err_at("params.a = \"abc", 11, "Unterminated string");
+        err_at("params.`abc = 'x'", 7, "Unterminated quoted key");
+        // A backslash does not escape: the string ends at the second quote.
+        err_at("params.a = 'it\\'s'", 16, "found 's'");
+    }
+
+    #[test]
+    fn param_and_tag_rules() {
+        for prefix in ["params", "tags"] {
+            for (op, c) in [
+                ("=", Comparator::Eq),
+                ("!=", Comparator::NotEq),
+                ("LIKE", Comparator::Like),
+                ("like", Comparator::Like),
+                ("ILIKE", Comparator::ILike),
+                ("iLike", Comparator::ILike),
+            ] {
+                let clause = one(&format!("{prefix}.k {op} 'v%'"));
+                assert_eq!(clause.op, c);
+                assert_eq!(clause.value, s("v%"));
+            }
+            let c = one(&format!("{prefix}.k IS NULL"));
+            assert_eq!((c.op, c.value), (Comparator::IsNull, Literal::Null));
+            let c = one(&format!("{prefix}.k is not null"));
+            assert_eq!((c.op, c.value), (Comparator::IsNotNull, Literal::Null));
+            let input = format!("{prefix}.k Is Not Null AND metrics.m > 0");
+            let f = ok(&input);
+            assert_eq!(
+                &input[f.clauses[0].span.clone()],
+                &input[..prefix.len() + 14]
+            );
+            err_at(
+                &format!("{prefix}.k < 'v'"),
+                prefix.len() + 3,
+                "Invalid comparator '<'",
+            );
+            err_at(
+                &format!("{prefix}.k IN ('v')"),
+                prefix.len() + 3,
+                "Invalid comparator 'IN'",
+            );
+        }
+        let e = err_at(
+            "params.lr = 0.1",
+            12,
+            "Expected a quoted string value for parameter 'lr', found 0.1",
+        );
+        assert!(e.expected.contains("quotes"));
+        err_at(
+            "tags.t = abc",
+            9,
+            "Expected a quoted string value for tag 't', found abc",
+        );
+        err_at("tags.t = `abc`", 9, "found `abc`");
+        err_at("tags.t = NULL", 9, "use IS NULL");
+        err_at("tags.t IS 'x'", 10, "Expected NULL or NOT NULL after IS");
+        err_at("tags.t IS NOT 'x'", 14, "Expected NULL after IS NOT");
+        err_at("tags.t IS NULL 'x'", 15, "Expected AND or end of input");
+    }
+
+    #[test]
+    fn metric_rules() {
+        let e = err_at(
+            "metrics.rmse < 'abc'",
+            15,
+            "Expected numeric value type for metric 'rmse', found 'abc'",
+        );
+        assert_eq!(e.expected, NUMBER_EXPECTED);
+        err_at("metrics.rmse < abc", 15, "found abc");
+        err_at(
+            "metrics.rmse LIKE '1'",
+            13,
+            "Invalid comparator 'LIKE' for metric 'rmse'",
+        );
+        err_at("metrics.rmse IS NULL", 13, "Invalid comparator 'IS NULL'");
+        err_at("metrics.rmse IN ('1')", 13, "Invalid comparator 'IN'");
+        let e = err("metrics.rmse ILIKE '1'");
+        assert_eq!(e.expected, "one of =, !=, <, <=, >, >=");
+    }
+
+    #[test]
+    fn string_attribute_rules() {
+        for key in ["status", "run_name", "user_id", "artifact_uri", "run_id"] {
+            for op in ["=", "!=", "LIKE", "ILIKE"] {
+                assert_eq!(one(&format!("{key} {op} 'x'")).value, s("x"));
+            }
+            err_at(
+                &format!("{key} > 'x'"),
+                key.len() + 1,
+                "Invalid comparator '>'",
+            );
+            err_at(
+                &format!("{key} = 1"),
+                key.len() + 3,
+                "Expected a quoted string value",
+            );
+        }
+        err_at(
+            "status IN ('FAILED')",
+            7,
+            "Only the 'run_id' attribute supports IN and NOT IN",
+        );
+        err_at(
+            "attributes.status NOT IN ('FAILED')",
+            18,
+            "Only the 'run_id'",
+        );
+        err_at(
+            "params.p IN ('a')",
+            9,
+            "only supported for attributes.run_id",
+        );
+    }
+
+    #[test]
+    fn in_lists() {
+        let c = one("attributes.run_id IN ('a', \"b\",'c')");
+        assert_eq!(c.op, Comparator::In);
+        assert_eq!(
+            c.value,
+            Literal::List(vec!["a".into(), "b".into(), "c".into()])
+        );
+        let c = one("run_id not in ('a')");
+        assert_eq!(c.op, Comparator::NotIn);
+        assert_eq!(c.value, Literal::List(vec!["a".into()]));
+        let input = "run_id NOT IN ('a','b') AND metrics.m > 1";
+        assert_eq!(
+            &input[ok(input).clauses[0].span.clone()],
+            "run_id NOT IN ('a','b')"
+        );
+        for key in DATASET_KEYS {
+            let c = one(&format!("datasets.{key} IN ('x', 'y')"));
+            assert_eq!(c.ident, id(EntityKind::Dataset, key));
+        }
+        err_at("run_id IN ()", 11, "must not be empty");
+        err_at(
+            "run_id IN (1, 2)",
+            11,
+            "Expected a quoted string in the list after IN, found '1'",
+        );
+        err_at(
+            "run_id IN ('a',)",
+            15,
+            "Expected a quoted string in the list",
+        );
+        err_at("run_id IN ('a' 'b')", 15, "Expected ',' or ')'");
+        err_at("run_id IN ('a'", 14, "found end of input");
+        err_at("run_id IN 'a'", 10, "Expected '(' after IN");
+        err_at("run_id = ('a')", 9, "only allowed after IN or NOT IN");
+        err_at("run_id NOT LIKE 'a'", 11, "Expected IN after NOT");
+    }
+
+    #[test]
+    fn time_attributes() {
+        let c = one("start_time >= 1700000000000");
+        assert_eq!(c.value, Literal::Number(1.7e12));
+        assert_eq!(one("end_time < 1e3").value, Literal::Number(1000.0));
+        err_at(
+            "end_time < 1.5",
+            11,
+            "Expected an integer value for attribute 'end_time'",
+        );
+        err_at("start_time = '5'", 13, "found '5'");
+        err_at(
+            "created LIKE '5'",
+            8,
+            "Invalid comparator 'LIKE' for attribute 'start_time'",
+        );
+    }
+
+    #[test]
+    fn dataset_rules() {
+        let c = one("datasets.name = 'train'");
+        assert_eq!((c.op, c.value), (Comparator::Eq, s("train")));
+        assert_eq!(one("dataset.context ILIKE 'TR%'").op, Comparator::ILike);
+        err_at("datasets.size = 'x'", 9, "Invalid dataset key 'size'");
+        err_at("datasets.name > 'x'", 14, "Invalid comparator '>'");
+        err_at(
+            "datasets.name = 3",
+            16,
+            "Expected a quoted string value for dataset 'name'",
+        );
+        err_at("datasets.name IS NULL", 14, "Invalid comparator 'IS NULL'");
+    }
+
+    #[test]
+    fn rejected_connectives() {
+        let e = err_at(
+            "metrics.a > 1 OR metrics.b > 2",
+            14,
+            "Invalid clause(s) in filter string: 'OR'",
+        );
+        assert_eq!(e.expected, "AND or end of input");
+        err_at("metrics.a > 1 or metrics.b > 2", 14, "'or'");
+        err_at("NOT metrics.a > 1", 0, "'NOT'. NOT is only supported");
+        err_at("metrics.a > 1 AND not params.b = 'x'", 18, "'not'");
+        err_at("(metrics.a > 1)", 0, "'('. Parentheses");
+        err_at("metrics.a > 1 AND (params.b = 'x')", 18, "Parentheses");
+        err_at("metrics.a > 1)", 13, "')'. Parentheses");
+        err_at("metrics.a > 1 AND", 17, "Expected a comparison after AND");
+        err_at(
+            "metrics.a > 1 AND AND metrics.b > 1",
+            18,
+            "'AND'. Expected a comparison",
+        );
+        err_at("AND metrics.a > 1", 0, "'AND'");
+        err_at("OR", 0, "'OR'");
+        err_at(
+            "metrics.a > 1 metrics.b > 2",
+            14,
+            "Expected AND or end of input",
+        );
+        err_at(
+            "metrics.a > 1; DROP TABLE runs",
+            13,
+            "Expected AND or end of input after a comparison, found ';'",
+        );
+    }
+
+    #[test]
+    fn operator_errors() {
+        let e = err_at(
+            "metrics.a ~ 1",
+            10,
+            "Expected a comparison operator after 'metrics.a', found",
+        );
+        assert!(e.expected.starts_with("a comparison operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL, IS NOT NULL)"));
+        err_at("metrics.a", 9, "found end of input");
+        err_at("metrics.a 1", 10, "found '1'");
+        err_at("metrics.a == 1", 10, "'==' is not an operator");
+        err_at("metrics.a <> 1", 10, "use '!='");
+        err_at("metrics.a ! 1", 10, "found '!'");
+        err_at(
+            "metrics.a >",
+            11,
+            "Expected a value after >, found end of input",
+        );
+        err_at("metrics.a > AND", 12, "found AND");
+        err_at("= 1", 0, "Expected an identifier, found '='");
+        err_at("1 = 1", 0, "Expected an identifier");
+    }
+
+    #[test]
+    fn errors_report_first_problem_in_order() {
+        // The semantic error in the first clause wins over the lexical error later on.
+        err_at(
+            "foo.a = 'x' AND metrics.b > 'unterminated",
+            0,
+            "Invalid entity type",
+        );
+    }
+
+    #[test]
+    fn error_positions_are_char_boundaries() {
+        let input = "tags.ü = 'x' AND status ¬";
+        let e = err_at(input, input.find('¬').unwrap(), "found '¬'");
+        assert!(e.input.is_char_boundary(e.position));
+        let e = err_at("metrics.m > ¬", 12, "Expected a value after >, found '¬'");
+        assert!(e.input.is_char_boundary(e.position));
+    }
+
+    #[test]
+    fn error_display_has_caret_and_expected() {
+        let e = err("metrics.rmse < 'abc'");
+        assert_eq!(
+            e.to_string(),
+            "Expected numeric value type for metric 'rmse', found 'abc'\n  \
+             metrics.rmse < 'abc'\n                 ^\nexpected: a number, e.g. 0.5, -3 or 1e-4"
+        );
+        // Caret column counts characters, not bytes, and only the offending line is shown.
+        let e = err("tags.é = 'x'\nAND metrics.m > 'y'");
+        assert_eq!(
+            e.to_string().lines().skip(1).take(2).collect::<Vec<_>>(),
+            ["  AND metrics.m > 'y'", "                  ^"]
+        );
+        let e = err("tags.é = 'x' OR");
+        let shown: Vec<String> = e.to_string().lines().map(str::to_owned).collect();
+        assert_eq!(shown[1], "  tags.é = 'x' OR");
+        assert_eq!(shown[2], "               ^");
+        // End of input.
+        let e = err("metrics.m >");
+        assert!(e.to_string().contains("\n  metrics.m >\n             ^\n"));
+    }
+
+    #[test]
+    fn display_renders_parseable_syntax() {
+        let input = "metrics.`my metric` >= -1.5e-7 and params.\"a'b\" LIKE 'it''s' AND \
+                     Created < 5 AND `run name` = 'r' AND tags.x IS NOT NULL AND \
+                     run_id NOT IN ('a', 'b') AND datasets.name = 'd' AND tags.`a``b` = ''";
+        let f = ok(input);
+        let rendered = f.to_string();
+        assert_eq!(
+            rendered,
+            "metrics.`my metric` >= -1.5e-7 AND params.`a'b` LIKE 'it''s' AND \
+             attributes.start_time < 5.0 AND attributes.run_name = 'r' AND tags.x IS NOT NULL \
+             AND attributes.run_id NOT IN ('a', 'b') AND datasets.name = 'd' AND tags.`a``b` = ''"
+        );
+        let again = ok(&rendered);
+        assert_eq!(again.clauses.len(), f.clauses.len());
+        for (a, b) in again.clauses.iter().zip(&f.clauses) {
+            assert_eq!((&a.ident, a.op, &a.value), (&b.ident, b.op, &b.value));
+            assert_eq!(rendered[a.span.clone()], a.to_string());
+        }
+    }
+
+    // ----- order_by -------------------------------------------------------------------------
+
+    #[test]
+    fn order_by() {
+        let o = parse_order_by("metrics.rmse").unwrap();
+        assert_eq!(
+            (o.ident, o.ascending),
+            (id(EntityKind::Metric, "rmse"), true)
+        );
+        for (input, kind, key, asc) in [
+            ("metrics.rmse ASC", EntityKind::Metric, "rmse", true),
+            ("metrics.rmse desc", EntityKind::Metric, "rmse", false),
+            ("params.lr Desc", EntityKind::Param, "lr", false),
+            (
+                "tags.mlflow.runName asc",
+                EntityKind::Tag,
+                "mlflow.runName",
+                true,
+            ),
+            (
+                "start_time DESC",
+                EntityKind::Attribute,
+                "start_time",
+                false,
+            ),
+            ("Created", EntityKind::Attribute, "start_time", true),
+            ("`Run Name` DESC", EntityKind::Attribute, "run_name", false),
+            (
+                "`metrics`.`my metric` DESC",
+                EntityKind::Metric,
+                "my metric",
+                false,
+            ),
+            (
+                "  metrics.\"a b\"   DESC  ",
+                EntityKind::Metric,
+                "a b",
+                false,
+            ),
+        ] {
+            let o = parse_order_by(input).unwrap();
+            assert_eq!((o.ident, o.ascending), (id(kind, key), asc), "{input}");
+        }
+        let e = parse_order_by("metrics.rmse up").unwrap_err();
+        assert_eq!(e.position, 13);
+        assert_eq!(
+            e.message,
+            "Invalid ordering key in order_by clause 'metrics.rmse up'."
+        );
+        assert_eq!(e.expected, "ASC or DESC");
+        let e = parse_order_by("").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid order_by clause ''. Could not be parsed."
+        );
+        assert_eq!(e.position, 0);
+        assert!(parse_order_by("metrics.a DESC ASC").unwrap_err().position == 15);
+        assert!(parse_order_by("metrics.a, metrics.b").unwrap_err().position == 9);
+        assert!(parse_order_by("metrics.a = 1").is_err());
+        assert!(
+            parse_order_by("DESC")
+                .unwrap_err()
+                .message
+                .contains("Invalid attribute key 'DESC'")
+        );
+        assert!(
+            parse_order_by("foo.a")
+                .unwrap_err()
+                .message
+                .contains("Invalid entity type")
+        );
+        assert!(
+            parse_order_by("datasets.name")
+                .unwrap_err()
+                .message
+                .contains("dataset")
+        );
+        assert!(parse_order_by("status").is_ok());
+        assert!(parse_order_by("nope").is_err());
+        assert_eq!(
+            parse_order_by("metrics.`a b` DESC").unwrap().to_string(),
+            "metrics.`a b` DESC"
+        );
+    }
+
+    #[test]
+    fn order_by_list_rejects_duplicates() {
+        let list = parse_order_by_list(&["metrics.a DESC", "params.a", "start_time"]).unwrap();
+        assert_eq!(list.len(), 3);
+        assert!(parse_order_by_list::<&str>(&[]).unwrap().is_empty());
+        let e = parse_order_by_list(&["created DESC", "metrics.a", "start_time ASC"]).unwrap_err();
+        assert!(
+            e.message.starts_with("order_by[2]: duplicate order_by key"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.input, "start_time ASC");
+        let e =
+            parse_order_by_list(&vec!["metrics.a".to_owned(), "metric.a".to_owned()]).unwrap_err();
+        assert!(e.message.contains("duplicate"));
+        // Same key in different namespaces is fine.
+        assert!(parse_order_by_list(&["metrics.a", "params.a", "tags.a"]).is_ok());
+        let e = parse_order_by_list(&["metrics.a", "metrics.b sideways"]).unwrap_err();
+        assert!(e.message.starts_with("order_by[1]: Invalid ordering key"));
+        assert_eq!(e.position, 10);
+    }
+
+    // ----- experiments ----------------------------------------------------------------------
+
+    fn exp_one(input: &str) -> ExperimentClause {
+        let f = parse_experiment_filter(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        assert_eq!(f.clauses.len(), 1);
+        f.clauses.into_iter().next().unwrap()
+    }
+
+    fn exp_err(input: &str, position: usize, needle: &str) {
+        let e = parse_experiment_filter(input).unwrap_err();
+        assert!(e.message.contains(needle), "{input:?}: {}", e.message);
+        assert_eq!(e.position, position, "{input:?}: {}", e.message);
+    }
+
+    #[test]
+    fn experiment_filters() {
+        use ExperimentAttribute as A;
+        let c = exp_one("name LIKE 'sweep-%'");
+        assert_eq!(
+            (c.key, c.op, c.value),
+            (
+                ExperimentKey::Attribute(A::Name),
+                Comparator::Like,
+                s("sweep-%")
+            )
+        );
+        let c = exp_one("attribute.name = 'x'");
+        assert_eq!(c.key, ExperimentKey::Attribute(A::Name));
+        let c = exp_one("attributes.experiment_id IN ('1', '2')");
+        assert_eq!(c.value, Literal::List(vec!["1".into(), "2".into()]));
+        assert_eq!(exp_one("experiment_id not in ('0')").op, Comparator::NotIn);
+        assert_eq!(exp_one("experiment_id = '3'").value, s("3"));
+        assert_eq!(
+            exp_one("creation_time > 1700000000000").key,
+            ExperimentKey::Attribute(A::CreationTime)
+        );
+        assert_eq!(exp_one("last_update_time <= 5").op, Comparator::Le);
+        let c = exp_one("tags.`team name` ILIKE '%ml%'");
+        assert_eq!(c.key, ExperimentKey::Tag("team name".into()));
+        assert_eq!(exp_one("tag.owner IS NULL").op, Comparator::IsNull);
+        let input = "name = 'a' and tags.k = 'v'";
+        let f = parse_experiment_filter(input).unwrap();
+        assert_eq!(&input[f.clauses[1].span.clone()], "tags.k = 'v'");
+        assert_eq!(f.to_string(), "attributes.name = 'a' AND tags.k = 'v'");
+
+        exp_err(
+            "metrics.a > 1",
+            0,
+            "Invalid entity type 'metrics'. Valid values for experiments are attribute, tag",
+        );
+        exp_err("status = 'x'", 0, "Invalid attribute key 'status'");
+        exp_err("name IN ('a')", 5, "only supported for experiment_id");
+        exp_err(
+            "experiment_id LIKE '1%'",
+            14,
+            "Invalid comparator 'LIKE' for experiment attribute 'experiment_id'",
+        );
+        exp_err("experiment_id = 1", 16, "Expected a quoted string value");
+        exp_err(
+            "creation_time > 'yesterday'",
+            16,
+            "Expected an integer value",
+        );
+        exp_err("creation_time > 1.5", 16, "Expected an integer value");
+        exp_err(
+            "tags.k = 1",
+            9,
+            "Expected a quoted string value for tag 'k'",
+        );
+        exp_err("name = 'a' OR name = 'b'", 11, "'OR'");
+    }
+
+    #[test]
+    fn experiment_order_by() {
+        use ExperimentAttribute as A;
+        let o = parse_experiment_order_by("creation_time DESC").unwrap();
+        assert_eq!((o.key, o.ascending), (A::CreationTime, false));
+        let o = parse_experiment_order_by("attributes.name").unwrap();
+        assert_eq!((o.key, o.ascending), (A::Name, true));
+        assert_eq!(
+            parse_experiment_order_by("experiment_id asc").unwrap().key,
+            A::ExperimentId
+        );
+        assert!(
+            parse_experiment_order_by("tags.k")
+                .unwrap_err()
+                .message
+                .contains("Invalid order_by entity: tag")
+        );
+        assert!(
+            parse_experiment_order_by("status")
+                .unwrap_err()
+                .message
+                .contains("Invalid attribute key")
+        );
+        assert!(
+            parse_experiment_order_by("name upward")
+                .unwrap_err()
+                .message
+                .contains("Invalid ordering key")
+        );
+        let list = parse_experiment_order_by_list(&["name", "last_update_time DESC"]).unwrap();
+        assert_eq!(list[1].to_string(), "last_update_time DESC");
+        assert!(parse_experiment_order_by_list(&["name", "attribute.name DESC"]).is_err());
+    }
 }
