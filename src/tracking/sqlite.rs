@@ -863,88 +863,80 @@ impl Store for SqliteStore {
             ViewType::All => {}
         }
         for clause in &parsed.clauses {
-            let key = clause.ident.key.as_str();
-            if clause.ident.kind == EntityKind::Tag {
-                let mut b = vec![SqlValue::Text(key.to_string())];
-                let cond = match clause.op {
-                    Comparator::IsNull | Comparator::IsNotNull => None,
-                    _ => Some(string_condition(
-                        "t.value",
-                        &format!("tag '{key}'"),
-                        &clause.op,
-                        &clause.value,
-                        &mut b,
-                    )?),
-                };
-                let not = if clause.op == Comparator::IsNull {
-                    "NOT "
-                } else {
-                    ""
-                };
-                wheres.push(format!(
-                    "{not}EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ?{})",
-                    cond.map(|c| format!(" AND {c}")).unwrap_or_default()
-                ));
-                binds.extend(b);
-                continue;
-            }
-            let cond = match key {
-                "name" => {
-                    string_condition("e.name", "name", &clause.op, &clause.value, &mut binds)?
+            let cond = match &clause.key {
+                filter::ExperimentKey::Tag(key) => {
+                    let mut b = vec![SqlValue::Text(key.to_string())];
+                    let cond = match clause.op {
+                        Comparator::IsNull | Comparator::IsNotNull => None,
+                        _ => Some(string_condition(
+                            "t.value",
+                            &format!("tag '{key}'"),
+                            &clause.op,
+                            &clause.value,
+                            &mut b,
+                        )?),
+                    };
+                    binds.extend(b);
+                    let not = if clause.op == Comparator::IsNull {
+                        "NOT "
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{not}EXISTS (SELECT 1 FROM experiment_tags t WHERE \
+                         t.experiment_id = e.experiment_id AND t.key = ?{})",
+                        cond.map(|c| format!(" AND {c}")).unwrap_or_default()
+                    )
                 }
-                "experiment_id" => {
-                    // ids compare as text, like MLflow's string ids.
-                    string_condition(
-                        "CAST(e.experiment_id AS TEXT)",
-                        "experiment_id",
-                        &clause.op,
-                        &clause.value,
-                        &mut binds,
-                    )?
-                }
-                "creation_time" | "last_update_time" => number_condition(
-                    &format!("e.{key}"),
-                    key,
-                    &clause.op,
-                    &clause.value,
-                    &mut binds,
-                )?,
-                other => {
-                    return Err(bad_filter(format!(
-                        "invalid experiment search key '{other}'; valid keys are name, \
-                         experiment_id, creation_time, last_update_time and tags.<key>"
-                    )));
+                filter::ExperimentKey::Attribute(a) => {
+                    use filter::ExperimentAttribute as A;
+                    match a {
+                        A::Name => string_condition(
+                            "e.name",
+                            "name",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                        // Ids compare as text, like MLflow's string ids.
+                        A::ExperimentId => string_condition(
+                            "CAST(e.experiment_id AS TEXT)",
+                            "experiment_id",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                        A::CreationTime => number_condition(
+                            "e.creation_time",
+                            "creation_time",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                        A::LastUpdateTime => number_condition(
+                            "e.last_update_time",
+                            "last_update_time",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                    }
                 }
             };
             wheres.push(cond);
         }
-        let mut order = Vec::new();
-        for o in &query.order_by {
-            let mut parts = o.split_whitespace();
-            let key = parts.next().unwrap_or("");
-            let dir = match parts.next().map(|d| d.to_ascii_uppercase()) {
-                None => "ASC",
-                Some(d) if d == "ASC" => "ASC",
-                Some(d) if d == "DESC" => "DESC",
-                Some(d) => {
-                    return Err(bad_filter(format!(
-                        "Invalid ordering key '{d}' in order_by clause '{o}'; use ASC or DESC"
-                    )));
-                }
-            };
-            let key = key.strip_prefix("attributes.").unwrap_or(key);
-            if !matches!(
-                key,
-                "name" | "experiment_id" | "creation_time" | "last_update_time"
-            ) || parts.next().is_some()
-            {
-                return Err(bad_filter(format!(
-                    "Invalid order_by clause '{o}'; order experiments by name, experiment_id, \
-                     creation_time or last_update_time, optionally followed by ASC or DESC"
-                )));
-            }
-            order.push(format!("e.{key} {dir}"));
-        }
+        let order_by = filter::parse_experiment_order_by_list(&query.order_by)
+            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+        let mut order: Vec<String> = order_by
+            .iter()
+            .map(|o| {
+                format!(
+                    "e.{} {}",
+                    o.key.as_str(),
+                    if o.ascending { "ASC" } else { "DESC" }
+                )
+            })
+            .collect();
         if order.is_empty() {
             order.push("e.creation_time DESC".into());
         }
