@@ -1300,12 +1300,10 @@ impl Store for SqliteStore {
         if query.experiment_ids.is_empty() {
             return Ok(Page::last(Vec::new()));
         }
-        let filter = filter::parse_filter(&query.filter).map_err(|e| {
-            StoreError::InvalidFilter(format!("{e} (in filter '{}')", query.filter))
-        })?;
-        let order = filter::parse_order_by_list(&query.order_by).map_err(|e| {
-            StoreError::InvalidFilter(format!("{e} (in order_by {:?})", query.order_by))
-        })?;
+        let filter = filter::parse_filter(&query.filter)
+            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+        let order = filter::parse_order_by_list(&query.order_by)
+            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
         let mut c = Compiled::default();
         let ids = query
             .experiment_ids
