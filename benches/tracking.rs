@@ -9,7 +9,8 @@ use hyperflow::tracking::*;
 use std::sync::Arc;
 
 fn open(dir: &std::path::Path) -> Tracker {
-    let store = SqliteStore::open_with_artifact_root(dir.join("bench.db"), dir.join("art")).unwrap();
+    let store =
+        SqliteStore::open_with_artifact_root(dir.join("bench.db"), dir.join("art")).unwrap();
     Tracker::new(Arc::new(store))
 }
 
@@ -24,7 +25,12 @@ fn log_batch(c: &mut Criterion) {
         b.iter(|| {
             let now = now_ms();
             let metrics: Vec<Metric> = (0..1000)
-                .map(|i| Metric { key: format!("m{}", i % 10), value: i as f64, timestamp: now, step: step + i / 10 })
+                .map(|i| Metric {
+                    key: format!("m{}", i % 10),
+                    value: i as f64,
+                    timestamp: now,
+                    step: step + i / 10,
+                })
                 .collect();
             step += 100;
             t.log_batch(run.id(), &metrics, &[], &[]).unwrap();
@@ -40,7 +46,38 @@ fn child_run(c: &mut Criterion) {
     let parent = t.start_run(RunOptions::new().experiment(&exp)).unwrap();
     let parent_id = parent.id().to_string();
     let mut n = 0u64;
-    c.bench_function("child_run_10_params_5_metrics", |b| {
+    c.bench_function("child_run_record_run", |b| {
+        b.iter(|| {
+            n += 1;
+            let now = now_ms();
+            let rec = RunRecord {
+                start: RunStart {
+                    run_name: Some(format!("trial-{n}")),
+                    user_id: None,
+                    start_time: Some(now),
+                    tags: vec![
+                        Tag::new(tags::PARENT_RUN_ID, parent_id.clone()),
+                        Tag::new("hyperflow.trial", n.to_string()),
+                    ],
+                },
+                params: (0..10)
+                    .map(|i| Param::new(format!("x{i}"), format!("{}", i as f64 * 0.1)))
+                    .collect(),
+                metrics: (0..5)
+                    .map(|i| Metric {
+                        key: format!("m{i}"),
+                        value: i as f64,
+                        timestamp: now,
+                        step: 0,
+                    })
+                    .collect(),
+                status: RunStatus::Finished,
+                end_time: Some(now),
+            };
+            t.record_run(&exp, &rec).unwrap();
+        })
+    });
+    c.bench_function("child_run_three_calls", |b| {
         b.iter(|| {
             n += 1;
             let now = now_ms();
@@ -59,11 +96,27 @@ fn child_run(c: &mut Criterion) {
                     },
                 )
                 .unwrap();
-            let params: Vec<Param> = (0..10).map(|i| Param::new(format!("x{i}"), format!("{}", i as f64 * 0.1))).collect();
-            let metrics: Vec<Metric> = (0..5).map(|i| Metric { key: format!("m{i}"), value: i as f64, timestamp: now, step: 0 }).collect();
+            let params: Vec<Param> = (0..10)
+                .map(|i| Param::new(format!("x{i}"), format!("{}", i as f64 * 0.1)))
+                .collect();
+            let metrics: Vec<Metric> = (0..5)
+                .map(|i| Metric {
+                    key: format!("m{i}"),
+                    value: i as f64,
+                    timestamp: now,
+                    step: 0,
+                })
+                .collect();
             store.log_batch(run.id(), &metrics, &params, &[]).unwrap();
             store
-                .update_run(run.id(), RunUpdate { status: Some(RunStatus::Finished), end_time: Some(now), run_name: None })
+                .update_run(
+                    run.id(),
+                    RunUpdate {
+                        status: Some(RunStatus::Finished),
+                        end_time: Some(now),
+                        run_name: None,
+                    },
+                )
                 .unwrap();
         })
     });
@@ -76,19 +129,35 @@ fn search_100k(c: &mut Criterion) {
     let store = t.store().clone();
     let opts = ["adam", "sgd", "rmsprop", "adamw"];
     for i in 0..100_000u64 {
-        let run = store
-            .create_run(&exp, RunStart { run_name: Some(format!("r{i}")), start_time: Some(i as i64), ..RunStart::default() })
-            .unwrap();
         let x = (i.wrapping_mul(2654435761) % 100_000) as f64 / 100_000.0;
-        store
-            .log_batch(
-                run.id(),
-                &[Metric { key: "loss".into(), value: x, timestamp: 1, step: 0 }, Metric { key: "acc".into(), value: 1.0 - x, timestamp: 1, step: 0 }],
-                &[Param::new("opt", opts[(i % 4) as usize]), Param::new("lr", format!("{}", x / 10.0))],
-                &[],
-            )
-            .unwrap();
-        store.update_run(run.id(), RunUpdate { status: Some(RunStatus::Finished), end_time: Some(i as i64 + 1), run_name: None }).unwrap();
+        let rec = RunRecord {
+            start: RunStart {
+                run_name: Some(format!("r{i}")),
+                start_time: Some(i as i64),
+                ..RunStart::default()
+            },
+            metrics: vec![
+                Metric {
+                    key: "loss".into(),
+                    value: x,
+                    timestamp: 1,
+                    step: 0,
+                },
+                Metric {
+                    key: "acc".into(),
+                    value: 1.0 - x,
+                    timestamp: 1,
+                    step: 0,
+                },
+            ],
+            params: vec![
+                Param::new("opt", opts[(i % 4) as usize]),
+                Param::new("lr", format!("{}", x / 10.0)),
+            ],
+            status: RunStatus::Finished,
+            end_time: Some(i as i64 + 1),
+        };
+        store.record_run(&exp, &rec).unwrap();
     }
     let mut g = c.benchmark_group("search_100k");
     g.sample_size(20);
@@ -101,7 +170,9 @@ fn search_100k(c: &mut Criterion) {
             ..RunQuery::default()
         };
         assert_eq!(store.search_runs(&q).unwrap().items.len(), max);
-        g.bench_function(format!("two_clause_filter_order_by_max{max}"), |b| b.iter(|| store.search_runs(&q).unwrap()));
+        g.bench_function(format!("two_clause_filter_order_by_max{max}"), |b| {
+            b.iter(|| store.search_runs(&q).unwrap())
+        });
     }
     g.finish();
 }

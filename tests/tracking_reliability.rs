@@ -15,20 +15,31 @@ const STEPS: i64 = 10;
 fn child(role: &str, db: &Path, worker: usize) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(exe);
-    cmd.args(["child_worker", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("HF_CHILD_ROLE", role)
-        .env("HF_CHILD_DB", db)
-        .env("HF_CHILD_WORKER", worker.to_string());
+    cmd.args([
+        "child_worker",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("HF_CHILD_ROLE", role)
+    .env("HF_CHILD_DB", db)
+    .env("HF_CHILD_WORKER", worker.to_string());
     cmd
 }
 
 /// One trial-like run: 10 params, 5 metrics with STEPS points each, a tag, FINISHED.
 fn log_one_run(t: &Tracker, exp: &ExperimentId, name: &str) -> Result<String> {
     let run = t.start_run(RunOptions::new().experiment(exp).run_name(name))?;
-    let params: Vec<(String, String)> = (0..10).map(|i| (format!("p{i}"), format!("{name}-{i}"))).collect();
+    let params: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("p{i}"), format!("{name}-{i}")))
+        .collect();
     run.log_params(params)?;
     for step in 0..STEPS {
-        run.log_metrics((0..5).map(|k| (format!("m{k}"), step as f64 + k as f64 / 10.0)), step)?;
+        run.log_metrics(
+            (0..5).map(|k| (format!("m{k}"), step as f64 + k as f64 / 10.0)),
+            step,
+        )?;
     }
     run.set_tag("worker.run", name)?;
     let id = run.id().to_string();
@@ -97,13 +108,28 @@ fn eight_processes_write_into_one_database() {
         let out = c.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "writer {w} failed:\n{stdout}\n{stderr}");
-        assert!(stdout.contains("WRITER-DONE"), "writer {w} did not run:\n{stdout}\n{stderr}");
-        assert!(!stderr.contains("locked") && !stdout.contains("locked"), "{stdout}{stderr}");
+        assert!(
+            out.status.success(),
+            "writer {w} failed:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stdout.contains("WRITER-DONE"),
+            "writer {w} did not run:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            !stderr.contains("locked") && !stdout.contains("locked"),
+            "{stdout}{stderr}"
+        );
     }
     let t = Tracker::open(db.to_str().unwrap()).unwrap();
-    let exp = t.get_experiment_by_name("reliability").unwrap().unwrap().experiment_id;
-    let runs = t.search_all_runs(&SearchRuns::new().experiment(&exp)).unwrap();
+    let exp = t
+        .get_experiment_by_name("reliability")
+        .unwrap()
+        .unwrap()
+        .experiment_id;
+    let runs = t
+        .search_all_runs(&SearchRuns::new().experiment(&exp))
+        .unwrap();
     assert_eq!(runs.len(), WRITERS * RUNS_PER_WRITER);
     let mut names: Vec<&str> = runs.iter().map(|r| r.info.run_name.as_str()).collect();
     names.sort();
@@ -111,7 +137,10 @@ fn eight_processes_write_into_one_database() {
     assert_eq!(names.len(), WRITERS * RUNS_PER_WRITER);
     for r in &runs {
         check_run(r);
-        assert_eq!(t.get_metric_history(r.id(), "m3").unwrap().len(), STEPS as usize);
+        assert_eq!(
+            t.get_metric_history(r.id(), "m3").unwrap().len(),
+            STEPS as usize
+        );
     }
 }
 
@@ -141,14 +170,19 @@ fn sigkill_mid_logging_keeps_committed_runs() {
     assert!(committed.len() >= 30, "child stopped early");
 
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
     drop(conn);
     let t = Tracker::open(db.to_str().unwrap()).unwrap();
     for id in &committed {
         let r = t.get_run(id).unwrap();
         check_run(&r);
-        assert_eq!(t.get_metric_history(id, "m0").unwrap().len(), STEPS as usize);
+        assert_eq!(
+            t.get_metric_history(id, "m0").unwrap().len(),
+            STEPS as usize
+        );
     }
     // The store stays writable.
     let exp = t.get_or_create_experiment("reliability").unwrap();

@@ -479,6 +479,12 @@ impl Tracker {
         }
     }
 
+    /// Write a whole run (params, metrics, final status) in one go, e.g. a finished trial;
+    /// one transaction on SQLite. Adds no system tags.
+    pub fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
+        self.store.record_run(experiment_id, record)
+    }
+
     /// Get a run.
     pub fn get_run(&self, run_id: &str) -> Result<Run> {
         self.store.get_run(run_id)

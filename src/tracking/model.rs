@@ -343,6 +343,34 @@ pub struct RunUpdate {
     pub run_name: Option<String>,
 }
 
+/// A whole run written at once ([`crate::tracking::Store::record_run`]): what a finished
+/// trial produces. `metrics` and `params` obey the log_batch limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// Name, user, start time and initial tags.
+    pub start: RunStart,
+    /// Metric points.
+    pub metrics: Vec<Metric>,
+    /// Params.
+    pub params: Vec<Param>,
+    /// Final status (RUNNING leaves the run open).
+    pub status: RunStatus,
+    /// End time, ms (now when `None` and the status is terminal).
+    pub end_time: Option<i64>,
+}
+
+impl Default for RunRecord {
+    fn default() -> Self {
+        RunRecord {
+            start: RunStart::default(),
+            metrics: Vec::new(),
+            params: Vec::new(),
+            status: RunStatus::Finished,
+            end_time: None,
+        }
+    }
+}
+
 /// Default page size of run searches (MLflow's).
 pub const DEFAULT_MAX_RESULTS: usize = 1000;
 /// Largest accepted page size of run searches (MLflow's).

@@ -168,6 +168,8 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 /// The embedded SQLite tracking store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// `max(run_key)` when this store last ran ANALYZE (planner statistics).
+    analyzed_runs: Mutex<i64>,
     path: PathBuf,
     artifact_root: PathBuf,
 }
@@ -203,6 +205,7 @@ impl SqliteStore {
         migrate(&conn, &path, &artifact_root, SCHEMA_VERSION)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            analyzed_runs: Mutex::new(0),
             path,
             artifact_root,
         })
@@ -265,6 +268,25 @@ impl SqliteStore {
         }
     }
 
+    /// Refresh the query planner's statistics when the number of runs has doubled since
+    /// the last refresh (and is at least 1000): with them SQLite drives a search from its
+    /// most selective clause. `analysis_limit` keeps this to a few milliseconds.
+    fn maybe_analyze(&self) {
+        let conn = self.lock();
+        let Ok(max) = conn.query_row("SELECT coalesce(max(run_key), 0) FROM runs", [], |r| {
+            r.get::<_, i64>(0)
+        }) else {
+            return;
+        };
+        let mut last = self.analyzed_runs.lock().unwrap_or_else(|e| e.into_inner());
+        if max >= 1000 && max > 2 * *last {
+            // Best effort: statistics only speed queries up; a busy database can skip it.
+            if conn.execute_batch("ANALYZE").is_ok() {
+                *last = max;
+            }
+        }
+    }
+
     fn write<T>(&self, context: &str, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
         self.tx(context, TransactionBehavior::Immediate, f)
     }
@@ -288,7 +310,10 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.set_prepared_statement_cache_capacity(128);
     retry_busy(|| {
         conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL;")
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; \
+             PRAGMA cache_size=-65536; PRAGMA analysis_limit=1000;",
+        )
     })
     .map_err(|e| db_err(&ctx, e))?;
     Ok(conn)
@@ -636,6 +661,8 @@ fn attribute_column(key: &str) -> Result<(&'static str, bool)> {
 /// A compiled run search: joins (with their binds), where conditions (with theirs), order.
 #[derive(Default)]
 struct Compiled {
+    /// Inner-joined filter aliases: (kind, key, alias); order_by reuses them.
+    inner: Vec<(EntityKind, String, String)>,
     joins: String,
     join_binds: Vec<SqlValue>,
     wheres: Vec<String>,
@@ -670,6 +697,7 @@ fn compile_filter(f: &filter::Filter, c: &mut Compiled) -> Result<()> {
                 c.joins.push_str(&format!(
                     " JOIN latest_metrics {a} ON {a}.run_key = r.run_key AND {a}.key = ? AND {cond}"
                 ));
+                c.inner.push((EntityKind::Metric, key.clone(), a));
             }
             EntityKind::Param | EntityKind::Tag => {
                 let (table, what) = if clause.ident.kind == EntityKind::Param {
@@ -702,6 +730,7 @@ fn compile_filter(f: &filter::Filter, c: &mut Compiled) -> Result<()> {
                         c.joins.push_str(&format!(
                             " JOIN {table} {a} ON {a}.run_key = r.run_key AND {a}.key = ? AND {cond}"
                         ));
+                        c.inner.push((clause.ident.kind, key.clone(), a));
                     }
                 }
             }
@@ -743,6 +772,20 @@ fn compile_order(order: &[filter::OrderBy], c: &mut Compiled) -> Result<()> {
         }
         seen.push((kind, o.ident.key.clone()));
         let a = format!("o{i}");
+        let joined = c
+            .inner
+            .iter()
+            .find(|(k, key, _)| *k == o.ident.kind && *key == o.ident.key)
+            .map(|(_, _, alias)| alias.clone());
+        if let Some(f) = joined {
+            // The filter already inner-joins this key: every row has it.
+            if o.ident.kind == EntityKind::Metric {
+                c.order.push(format!("{f}.is_nan, {f}.value {dir}"));
+            } else {
+                c.order.push(format!("{f}.value {dir}"));
+            }
+            continue;
+        }
         match o.ident.kind {
             EntityKind::Metric => {
                 c.join_binds.push(SqlValue::Text(o.ident.key.clone()));
@@ -782,6 +825,229 @@ fn compile_order(order: &[filter::OrderBy], c: &mut Compiled) -> Result<()> {
         c.order.push("r.start_time DESC".to_string());
     }
     c.order.push("r.run_id ASC".to_string());
+    Ok(())
+}
+
+/// A validated run start: the run's name and its initial tags (deduplicated, sorted).
+struct PreparedStart {
+    run_name: String,
+    tags: Vec<Tag>,
+}
+
+fn prepare_run_start(start: &RunStart) -> Result<PreparedStart> {
+    validate_batch("<new run>", &[], &[], &start.tags)?;
+    let tag_name = start
+        .tags
+        .iter()
+        .rev()
+        .find(|t| t.key == tags::RUN_NAME)
+        .map(|t| t.value.clone());
+    let run_name = match (&start.run_name, &tag_name) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(StoreError::InvalidParameter(format!(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                     different values (run_name='{a}', mlflow.runName='{b}'); give one of them"
+            )));
+        }
+        (Some(a), _) => a.clone(),
+        (None, Some(b)) => b.clone(),
+        (None, None) => generate_run_name(),
+    };
+    let mut run_tags: Vec<Tag> = start
+        .tags
+        .iter()
+        .filter(|t| t.key != tags::RUN_NAME)
+        .cloned()
+        .collect();
+    run_tags.push(Tag::new(tags::RUN_NAME, run_name.clone()));
+    // Last value of a duplicated key wins, like repeated upserts.
+    let mut dedup: Vec<Tag> = Vec::with_capacity(run_tags.len());
+    for t in run_tags {
+        if let Some(existing) = dedup.iter_mut().find(|d| d.key == t.key) {
+            existing.value = t.value;
+        } else {
+            dedup.push(t);
+        }
+    }
+    dedup.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(PreparedStart {
+        run_name,
+        tags: dedup,
+    })
+}
+
+fn create_run_tx(
+    tx: &Connection,
+    experiment_id: &ExperimentId,
+    start: &RunStart,
+    prepared: &PreparedStart,
+) -> TxResult<(i64, Run)> {
+    let run_id = new_run_id();
+    let run_name = &prepared.run_name;
+    let dedup = &prepared.tags;
+    let start_time = start.start_time.unwrap_or_else(now_ms);
+    let user_id = start.user_id.clone().unwrap_or_default();
+    let (n, exp) = get_experiment_tx(tx, experiment_id)?;
+    if exp.lifecycle_stage != LifecycleStage::Active {
+        return Err(StoreError::InvalidParameter(format!(
+            "The experiment {experiment_id} must be in the 'active' state to create \
+                     runs in it. Current state is deleted."
+        ))
+        .into());
+    }
+    let artifact_uri = format!(
+        "{}/{run_id}/artifacts",
+        exp.artifact_location.trim_end_matches('/')
+    );
+    tx.prepare_cached(
+        "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, \
+                 end_time, artifact_uri, lifecycle_stage) \
+                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, NULL, ?6, 'active')",
+    )?
+    .execute(params![
+        run_id,
+        n,
+        run_name,
+        user_id,
+        start_time,
+        artifact_uri
+    ])?;
+    let key = tx.last_insert_rowid();
+    let mut st = tx.prepare_cached("INSERT INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)")?;
+    for t in dedup {
+        st.execute(params![key, t.key, t.value])?;
+    }
+    Ok((
+        key,
+        Run {
+            info: RunInfo {
+                run_id: run_id.clone(),
+                experiment_id: exp.experiment_id.clone(),
+                run_name: run_name.clone(),
+                user_id: user_id.clone(),
+                status: RunStatus::Running,
+                start_time,
+                end_time: None,
+                artifact_uri,
+                lifecycle_stage: LifecycleStage::Active,
+            },
+            data: RunData {
+                metrics: Vec::new(),
+                params: Vec::new(),
+                tags: dedup.clone(),
+            },
+        },
+    ))
+}
+
+fn update_run_tx(
+    tx: &Connection,
+    key: i64,
+    mut info: RunInfo,
+    update: &RunUpdate,
+) -> TxResult<RunInfo> {
+    if let Some(status) = update.status {
+        info.status = status;
+        if !status.is_terminal() && update.end_time.is_none() {
+            info.end_time = None;
+        }
+    }
+    if let Some(end) = update.end_time {
+        info.end_time = Some(end);
+    }
+    if let Some(name) = &update.run_name {
+        info.run_name = name.clone();
+        tx.prepare_cached("INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)")?
+            .execute(params![key, tags::RUN_NAME, name])?;
+    }
+    tx.prepare_cached("UPDATE runs SET status = ?1, end_time = ?2, name = ?3 WHERE run_key = ?4")?
+        .execute(params![
+            info.status.as_str(),
+            info.end_time,
+            info.run_name,
+            key
+        ])?;
+    Ok(info)
+}
+
+fn log_batch_tx(
+    tx: &Connection,
+    key: i64,
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[Tag],
+) -> TxResult<()> {
+    // Params first: a conflict aborts the whole transaction before anything lands.
+    if !params.is_empty() {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR IGNORE INTO params (run_key, key, value) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut get =
+            tx.prepare_cached("SELECT value FROM params WHERE run_key = ?1 AND key = ?2")?;
+        let mut conflicts = Vec::new();
+        for p in params {
+            if ins.execute(params![key, p.key, p.value])? == 0 {
+                let old: String = get.query_row(params![key, p.key], |r| r.get(0))?;
+                if old != p.value {
+                    conflicts.push((p.key.clone(), old, p.value.clone()));
+                }
+            }
+        }
+        if let [(k, old, new)] = conflicts.as_slice() {
+            return Err(StoreError::InvalidParameter(format!(
+                "Changing param values is not allowed. Param with key='{k}' was already \
+                         logged with value='{old}' for run ID='{run_id}'. Attempted logging new \
+                         value '{new}'."
+            ))
+            .into());
+        } else if !conflicts.is_empty() {
+            let list: Vec<String> = conflicts
+                .iter()
+                .map(|(k, o, n)| {
+                    format!("{{'key': '{k}', 'old_value': '{o}', 'new_value': '{n}'}}")
+                })
+                .collect();
+            return Err(StoreError::InvalidParameter(format!(
+                "Changing param values is not allowed. Params were already logged='[{}]' \
+                         for run ID='{run_id}'.",
+                list.join(", ")
+            ))
+            .into());
+        }
+    }
+    if !metrics.is_empty() {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR IGNORE INTO metrics (run_key, key, value, is_nan, timestamp, step) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut latest = tx.prepare_cached(
+                    "INSERT INTO latest_metrics (run_key, key, value, is_nan, timestamp, step) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (run_key, key) DO UPDATE SET value = excluded.value, \
+                       is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step \
+                     WHERE (excluded.step, excluded.timestamp, excluded.value) \
+                         > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+                )?;
+        for m in metrics {
+            let (v, nan) = split_nan(m.value);
+            if ins.execute(params![key, m.key, v, nan, m.timestamp, m.step])? > 0 {
+                latest.execute(params![key, m.key, v, nan, m.timestamp, m.step])?;
+            }
+        }
+    }
+    if !tags.is_empty() {
+        let mut up = tx.prepare_cached(
+            "INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)",
+        )?;
+        for t in tags {
+            up.execute(params![key, t.key, t.value])?;
+            if t.key == tags::RUN_NAME {
+                tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_key = ?2")?
+                    .execute(params![t.value, key])?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -1027,94 +1293,37 @@ impl Store for SqliteStore {
     }
 
     fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
-        validate_batch("<new run>", &[], &[], &start.tags)?;
-        let tag_name = start
-            .tags
-            .iter()
-            .rev()
-            .find(|t| t.key == tags::RUN_NAME)
-            .map(|t| t.value.clone());
-        let run_name = match (&start.run_name, &tag_name) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(StoreError::InvalidParameter(format!(
-                    "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
-                     different values (run_name='{a}', mlflow.runName='{b}'); give one of them"
-                )));
-            }
-            (Some(a), _) => a.clone(),
-            (None, Some(b)) => b.clone(),
-            (None, None) => generate_run_name(),
-        };
-        let mut run_tags: Vec<Tag> = start
-            .tags
-            .iter()
-            .filter(|t| t.key != tags::RUN_NAME)
-            .cloned()
-            .collect();
-        run_tags.push(Tag::new(tags::RUN_NAME, run_name.clone()));
-        // Last value of a duplicated key wins, like repeated upserts.
-        let mut dedup: Vec<Tag> = Vec::with_capacity(run_tags.len());
-        for t in run_tags {
-            if let Some(existing) = dedup.iter_mut().find(|d| d.key == t.key) {
-                existing.value = t.value;
-            } else {
-                dedup.push(t);
-            }
-        }
-        dedup.sort_by(|a, b| a.key.cmp(&b.key));
-        let run_id = new_run_id();
-        let start_time = start.start_time.unwrap_or_else(now_ms);
-        let user_id = start.user_id.clone().unwrap_or_default();
+        let prepared = prepare_run_start(&start)?;
         self.write("creating a run", |tx| {
-            let (n, exp) = get_experiment_tx(tx, experiment_id)?;
-            if exp.lifecycle_stage != LifecycleStage::Active {
-                return Err(StoreError::InvalidParameter(format!(
-                    "The experiment {experiment_id} must be in the 'active' state to create \
-                     runs in it. Current state is deleted."
-                ))
-                .into());
+            Ok(create_run_tx(tx, experiment_id, &start, &prepared)?.1)
+        })
+    }
+
+    fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
+        let prepared = prepare_run_start(&record.start)?;
+        validate_batch("<new run>", &record.metrics, &record.params, &[])?;
+        self.write("recording a run", |tx| {
+            let (key, mut run) = create_run_tx(tx, experiment_id, &record.start, &prepared)?;
+            log_batch_tx(
+                tx,
+                key,
+                &run.info.run_id,
+                &record.metrics,
+                &record.params,
+                &[],
+            )?;
+            if record.status != RunStatus::Running || record.end_time.is_some() {
+                let update = RunUpdate {
+                    status: Some(record.status),
+                    end_time: record
+                        .end_time
+                        .or_else(|| record.status.is_terminal().then(now_ms)),
+                    run_name: None,
+                };
+                run.info = update_run_tx(tx, key, run.info.clone(), &update)?;
             }
-            let artifact_uri = format!(
-                "{}/{run_id}/artifacts",
-                exp.artifact_location.trim_end_matches('/')
-            );
-            tx.prepare_cached(
-                "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, \
-                 end_time, artifact_uri, lifecycle_stage) \
-                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, NULL, ?6, 'active')",
-            )?
-            .execute(params![
-                run_id,
-                n,
-                run_name,
-                user_id,
-                start_time,
-                artifact_uri
-            ])?;
-            let key = tx.last_insert_rowid();
-            let mut st =
-                tx.prepare_cached("INSERT INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)")?;
-            for t in &dedup {
-                st.execute(params![key, t.key, t.value])?;
-            }
-            Ok(Run {
-                info: RunInfo {
-                    run_id: run_id.clone(),
-                    experiment_id: exp.experiment_id.clone(),
-                    run_name: run_name.clone(),
-                    user_id: user_id.clone(),
-                    status: RunStatus::Running,
-                    start_time,
-                    end_time: None,
-                    artifact_uri,
-                    lifecycle_stage: LifecycleStage::Active,
-                },
-                data: RunData {
-                    metrics: Vec::new(),
-                    params: Vec::new(),
-                    tags: dedup.clone(),
-                },
-            })
+            run.data = load_run_data(tx, key)?;
+            Ok(run)
         })
     }
 
@@ -1133,33 +1342,8 @@ impl Store for SqliteStore {
             validate_batch(run_id, &[], &[], &[Tag::new(tags::RUN_NAME, name.clone())])?;
         }
         self.write("updating a run", |tx| {
-            let (key, mut info) = find_active_run(tx, run_id)?;
-            if let Some(status) = update.status {
-                info.status = status;
-                if !status.is_terminal() && update.end_time.is_none() {
-                    info.end_time = None;
-                }
-            }
-            if let Some(end) = update.end_time {
-                info.end_time = Some(end);
-            }
-            if let Some(name) = &update.run_name {
-                info.run_name = name.clone();
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![key, tags::RUN_NAME, name])?;
-            }
-            tx.prepare_cached(
-                "UPDATE runs SET status = ?1, end_time = ?2, name = ?3 WHERE run_key = ?4",
-            )?
-            .execute(params![
-                info.status.as_str(),
-                info.end_time,
-                info.run_name,
-                key
-            ])?;
-            Ok(info)
+            let (key, info) = find_active_run(tx, run_id)?;
+            update_run_tx(tx, key, info, &update)
         })
     }
 
@@ -1187,75 +1371,7 @@ impl Store for SqliteStore {
         }
         self.write("logging a batch", |tx| {
             let (key, _) = find_active_run(tx, run_id)?;
-            // Params first: a conflict aborts the whole transaction before anything lands.
-            if !params.is_empty() {
-                let mut ins = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO params (run_key, key, value) VALUES (?1, ?2, ?3)",
-                )?;
-                let mut get =
-                    tx.prepare_cached("SELECT value FROM params WHERE run_key = ?1 AND key = ?2")?;
-                let mut conflicts = Vec::new();
-                for p in params {
-                    if ins.execute(params![key, p.key, p.value])? == 0 {
-                        let old: String = get.query_row(params![key, p.key], |r| r.get(0))?;
-                        if old != p.value {
-                            conflicts.push((p.key.clone(), old, p.value.clone()));
-                        }
-                    }
-                }
-                if let [(k, old, new)] = conflicts.as_slice() {
-                    return Err(StoreError::InvalidParameter(format!(
-                        "Changing param values is not allowed. Param with key='{k}' was already \
-                         logged with value='{old}' for run ID='{run_id}'. Attempted logging new \
-                         value '{new}'."
-                    ))
-                    .into());
-                } else if !conflicts.is_empty() {
-                    let list: Vec<String> = conflicts
-                        .iter()
-                        .map(|(k, o, n)| format!("{{'key': '{k}', 'old_value': '{o}', 'new_value': '{n}'}}"))
-                        .collect();
-                    return Err(StoreError::InvalidParameter(format!(
-                        "Changing param values is not allowed. Params were already logged='[{}]' \
-                         for run ID='{run_id}'.",
-                        list.join(", ")
-                    ))
-                    .into());
-                }
-            }
-            if !metrics.is_empty() {
-                let mut ins = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO metrics (run_key, key, value, is_nan, timestamp, step) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                let mut latest = tx.prepare_cached(
-                    "INSERT INTO latest_metrics (run_key, key, value, is_nan, timestamp, step) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                     ON CONFLICT (run_key, key) DO UPDATE SET value = excluded.value, \
-                       is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step \
-                     WHERE (excluded.step, excluded.timestamp, excluded.value) \
-                         > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-                )?;
-                for m in metrics {
-                    let (v, nan) = split_nan(m.value);
-                    if ins.execute(params![key, m.key, v, nan, m.timestamp, m.step])? > 0 {
-                        latest.execute(params![key, m.key, v, nan, m.timestamp, m.step])?;
-                    }
-                }
-            }
-            if !tags.is_empty() {
-                let mut up = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)",
-                )?;
-                for t in tags {
-                    up.execute(params![key, t.key, t.value])?;
-                    if t.key == tags::RUN_NAME {
-                        tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_key = ?2")?
-                            .execute(params![t.value, key])?;
-                    }
-                }
-            }
-            Ok(())
+            log_batch_tx(tx, key, run_id, metrics, params, tags)
         })
     }
 
@@ -1323,7 +1439,7 @@ impl Store for SqliteStore {
         compile_filter(&filter, &mut c)?;
         compile_order(&order, &mut c)?;
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r{} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+            "SELECT r.run_key FROM runs r{} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
             c.joins,
             c.wheres.join(" AND "),
             c.order.join(", ")
@@ -1332,14 +1448,19 @@ impl Store for SqliteStore {
         binds.extend(c.where_binds);
         binds.push(SqlValue::Integer(query.max_results as i64 + 1));
         binds.push(SqlValue::Integer(offset as i64));
+        self.maybe_analyze();
         self.read("searching runs", |tx| {
             let mut st = tx.prepare_cached(&sql)?;
-            let rows: Vec<(i64, RunInfo)> = st
-                .query_map(rusqlite::params_from_iter(binds.iter()), run_info_from_row)?
+            let keys: Vec<i64> = st
+                .query_map(rusqlite::params_from_iter(binds.iter()), |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            let more = rows.len() > query.max_results;
-            let mut items = Vec::with_capacity(rows.len().min(query.max_results));
-            for (key, info) in rows.into_iter().take(query.max_results) {
+            let more = keys.len() > query.max_results;
+            let mut info_st = tx.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_key = ?1"
+            ))?;
+            let mut items = Vec::with_capacity(keys.len().min(query.max_results));
+            for key in keys.into_iter().take(query.max_results) {
+                let (_, info) = info_st.query_row([key], run_info_from_row)?;
                 items.push(Run {
                     info,
                     data: load_run_data(tx, key)?,

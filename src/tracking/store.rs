@@ -171,6 +171,29 @@ pub trait Store: Send + Sync {
     /// Search runs with MLflow's filter and order_by language.
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>>;
 
+    /// Create a run with its params and metrics and set its final status, as one write
+    /// where the store can (SQLite: one transaction). The default composes
+    /// `create_run`, `log_batch`, `update_run` and `get_run`.
+    fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
+        validate_batch("<new run>", &record.metrics, &record.params, &[])?;
+        let run = self.create_run(experiment_id, record.start.clone())?;
+        self.log_batch(run.id(), &record.metrics, &record.params, &[])?;
+        if record.status != RunStatus::Running || record.end_time.is_some() {
+            let end_time = record
+                .end_time
+                .or_else(|| record.status.is_terminal().then(now_ms));
+            self.update_run(
+                run.id(),
+                RunUpdate {
+                    status: Some(record.status),
+                    end_time,
+                    run_name: None,
+                },
+            )?;
+        }
+        self.get_run(run.id())
+    }
+
     /// Log one metric point.
     fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
         self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])

@@ -17,7 +17,7 @@ macro_rules! conformance_suite {
             writes_to_deleted_run_rejected, params_immutable, metrics_history_and_latest,
             tags_upsert_delete, batch_limits_and_validation, nested_runs,
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
-            search_order_by, search_pagination_and_views, search_errors);
+            search_order_by, search_pagination_and_views, search_errors, record_run_in_one_go);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
@@ -925,7 +925,19 @@ pub fn search_order_by(s: &dyn Store) {
         o(&["start_time ASC"]),
         names(&["r1", "r2", "r3", "r4", "r5"])
     );
-    // Filter and order together.
+    // Filter and order together (also on the same key).
+    assert_eq!(
+        search(s, &exp, "metrics.loss < 2", &["metrics.loss DESC"]),
+        names(&["r5", "r1", "r2"])
+    );
+    assert_eq!(
+        search(s, &exp, "metrics.loss != 7", &["metrics.loss DESC"]),
+        names(&["r5", "r1", "r2", "r3"])
+    );
+    assert_eq!(
+        search(s, &exp, "params.opt LIKE 'adam%'", &["params.opt DESC"]),
+        names(&["r5", "r1"])
+    );
     assert_eq!(
         search(s, &exp, "metrics.acc > 0.75", &["metrics.loss ASC"]),
         names(&["r1", "r5", "r4"])
@@ -1040,4 +1052,50 @@ pub fn search_errors(s: &dyn Store) {
         e.to_string().contains("Expected") && e.to_string().contains('^'),
         "{e}"
     );
+}
+
+pub fn record_run_in_one_go(s: &dyn Store) {
+    let exp = s.create_experiment("record", None, &[]).unwrap();
+    let parent = new_run(s, &exp, "parent", 1);
+    let rec = RunRecord {
+        start: RunStart {
+            run_name: Some("trial-1".into()),
+            start_time: Some(10),
+            tags: vec![Tag::new(tags::PARENT_RUN_ID, parent.id())],
+            ..RunStart::default()
+        },
+        metrics: vec![m("loss", 0.5, 11, 0), m("loss", 0.25, 12, 1)],
+        params: vec![Param::new("x", "1.5")],
+        status: RunStatus::Finished,
+        end_time: Some(20),
+    };
+    let run = s.record_run(&exp, &rec).unwrap();
+    assert_eq!(run, s.get_run(run.id()).unwrap());
+    assert_eq!(
+        (run.info.status, run.info.end_time),
+        (RunStatus::Finished, Some(20))
+    );
+    assert_eq!(run.data.metric("loss"), Some(0.25));
+    assert_eq!(run.data.param("x"), Some("1.5"));
+    assert_eq!(run.data.tag(tags::PARENT_RUN_ID), Some(parent.id()));
+    assert_eq!(s.get_metric_history(run.id(), "loss").unwrap().len(), 2);
+    // Without an end time, a terminal status gets "now".
+    let failed = s
+        .record_run(
+            &exp,
+            &RunRecord {
+                status: RunStatus::Failed,
+                ..RunRecord::default()
+            },
+        )
+        .unwrap();
+    assert!(failed.info.end_time.is_some_and(|t| t > 0));
+    // Invalid records write nothing.
+    let before = search(s, &exp, "", &[]).len();
+    let bad = RunRecord {
+        params: vec![Param::new("../x", "1")],
+        ..RunRecord::default()
+    };
+    assert_eq!(code(s.record_run(&exp, &bad)), "INVALID_PARAMETER_VALUE");
+    assert_eq!(search(s, &exp, "", &[]).len(), before);
 }
