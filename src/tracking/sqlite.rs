@@ -20,7 +20,7 @@ use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The schema version this build writes.
@@ -167,6 +167,8 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 
 /// The embedded SQLite tracking store.
 pub struct SqliteStore {
+    /// Declared first: stopped (and joined) before the connection closes.
+    _checkpointer: Checkpointer,
     conn: Mutex<Connection>,
     /// `max(run_key)` when this store last ran ANALYZE (planner statistics).
     analyzed_runs: Mutex<i64>,
@@ -204,6 +206,7 @@ impl SqliteStore {
         let conn = connect(&path)?;
         migrate(&conn, &path, &artifact_root, SCHEMA_VERSION)?;
         Ok(SqliteStore {
+            _checkpointer: Checkpointer::start(&path),
             conn: Mutex::new(conn),
             analyzed_runs: Mutex::new(0),
             path,
@@ -296,6 +299,58 @@ impl SqliteStore {
     }
 }
 
+/// Moves WAL pages into the database file from a background thread, so that the fsyncs
+/// of checkpoints never stall a write (with `synchronous=NORMAL`, commits themselves do not
+/// fsync). The writing connection keeps a large `wal_autocheckpoint` as a backstop.
+struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    const INTERVAL: Duration = Duration::from_millis(500);
+
+    fn start(path: &Path) -> Checkpointer {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = Arc::clone(&stop);
+        let path = path.to_path_buf();
+        let handle = std::thread::Builder::new()
+            .name("hyperflow-sqlite-checkpoint".into())
+            .spawn(move || {
+                let Ok(conn) = Connection::open(&path) else {
+                    return;
+                };
+                let checkpoint = || {
+                    // PASSIVE never blocks writers or readers; failures just wait for the
+                    // next tick (or the writer's autocheckpoint backstop).
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                };
+                let (lock, cvar) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while !*stopped {
+                    let (guard, _) = cvar
+                        .wait_timeout(stopped, Self::INTERVAL)
+                        .unwrap_or_else(|e| e.into_inner());
+                    stopped = guard;
+                    checkpoint();
+                }
+            })
+            .ok();
+        Checkpointer { stop, handle }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 fn connect(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -312,7 +367,8 @@ fn connect(path: &Path) -> Result<Connection> {
         conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; \
-             PRAGMA cache_size=-65536; PRAGMA analysis_limit=1000;",
+             PRAGMA cache_size=-65536; PRAGMA analysis_limit=1000; \
+             PRAGMA wal_autocheckpoint=16384;",
         )
     })
     .map_err(|e| db_err(&ctx, e))?;
