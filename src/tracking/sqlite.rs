@@ -526,6 +526,69 @@ fn load_run_data(conn: &Connection, run_key: i64) -> rusqlite::Result<RunData> {
     Ok(data)
 }
 
+/// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
+fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
+    use std::collections::HashMap;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = format!(
+        "[{}]",
+        keys.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut infos: HashMap<i64, RunInfo> = HashMap::with_capacity(keys.len());
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_key IN (SELECT value FROM json_each(?1))"
+    ))?;
+    for row in st.query_map([&list], run_info_from_row)? {
+        let (k, info) = row?;
+        infos.insert(k, info);
+    }
+    let mut data: HashMap<i64, RunData> = HashMap::with_capacity(keys.len());
+    let mut st = conn.prepare_cached(
+        "SELECT run_key, key, value, is_nan, timestamp, step FROM latest_metrics \
+         WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key",
+    )?;
+    let mut rows = st.query([&list])?;
+    while let Some(r) = rows.next()? {
+        data.entry(r.get(0)?).or_default().metrics.push(Metric {
+            key: r.get(1)?,
+            value: metric_value(r.get(2)?, r.get(3)?),
+            timestamp: r.get(4)?,
+            step: r.get(5)?,
+        });
+    }
+    for (table, is_param) in [("params", true), ("tags", false)] {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT run_key, key, value FROM {table} \
+             WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key"
+        ))?;
+        let mut rows = st.query([&list])?;
+        while let Some(r) = rows.next()? {
+            let d = data.entry(r.get(0)?).or_default();
+            if is_param {
+                d.params
+                    .push(Param::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+            } else {
+                d.tags
+                    .push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+            }
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|k| {
+            infos.remove(k).map(|info| Run {
+                info,
+                data: data.remove(k).unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
 fn parse_experiment_id(id: &ExperimentId) -> Result<i64> {
     id.0.trim().parse::<i64>().map_err(|_| {
         StoreError::InvalidParameter(format!(
@@ -937,35 +1000,43 @@ fn create_run_tx(
     experiment_id: &ExperimentId,
     start: &RunStart,
     prepared: &PreparedStart,
+    status: RunStatus,
+    end_time: Option<i64>,
 ) -> TxResult<(i64, Run)> {
     let run_id = new_run_id();
     let run_name = &prepared.run_name;
     let dedup = &prepared.tags;
     let start_time = start.start_time.unwrap_or_else(now_ms);
     let user_id = start.user_id.clone().unwrap_or_default();
-    let (n, exp) = get_experiment_tx(tx, experiment_id)?;
-    if exp.lifecycle_stage != LifecycleStage::Active {
+    let n = parse_experiment_id(experiment_id)?;
+    let (location, stage): (String, String) = tx
+        .prepare_cached(
+            "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?1",
+        )?
+        .query_row([n], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::experiment_not_found(experiment_id))?;
+    if stage_from(&stage) != LifecycleStage::Active {
         return Err(StoreError::InvalidParameter(format!(
             "The experiment {experiment_id} must be in the 'active' state to create \
-                     runs in it. Current state is deleted."
+             runs in it. Current state is deleted."
         ))
         .into());
     }
-    let artifact_uri = format!(
-        "{}/{run_id}/artifacts",
-        exp.artifact_location.trim_end_matches('/')
-    );
+    let artifact_uri = format!("{}/{run_id}/artifacts", location.trim_end_matches('/'));
     tx.prepare_cached(
         "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, \
                  end_time, artifact_uri, lifecycle_stage) \
-                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, NULL, ?6, 'active')",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active')",
     )?
     .execute(params![
         run_id,
         n,
         run_name,
         user_id,
+        status.as_str(),
         start_time,
+        end_time,
         artifact_uri
     ])?;
     let key = tx.last_insert_rowid();
@@ -978,12 +1049,12 @@ fn create_run_tx(
         Run {
             info: RunInfo {
                 run_id: run_id.clone(),
-                experiment_id: exp.experiment_id.clone(),
+                experiment_id: ExperimentId(n.to_string()),
                 run_name: run_name.clone(),
                 user_id: user_id.clone(),
-                status: RunStatus::Running,
+                status,
                 start_time,
-                end_time: None,
+                end_time,
                 artifact_uri,
                 lifecycle_stage: LifecycleStage::Active,
             },
@@ -1351,15 +1422,33 @@ impl Store for SqliteStore {
     fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
         let prepared = prepare_run_start(&start)?;
         self.write("creating a run", |tx| {
-            Ok(create_run_tx(tx, experiment_id, &start, &prepared)?.1)
+            Ok(create_run_tx(
+                tx,
+                experiment_id,
+                &start,
+                &prepared,
+                RunStatus::Running,
+                None,
+            )?
+            .1)
         })
     }
 
     fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
         let prepared = prepare_run_start(&record.start)?;
         validate_batch("<new run>", &record.metrics, &record.params, &[])?;
-        self.write("recording a run", |tx| {
-            let (key, mut run) = create_run_tx(tx, experiment_id, &record.start, &prepared)?;
+        let end_time = record
+            .end_time
+            .or_else(|| record.status.is_terminal().then(now_ms));
+        let mut run = self.write("recording a run", |tx| {
+            let (key, run) = create_run_tx(
+                tx,
+                experiment_id,
+                &record.start,
+                &prepared,
+                record.status,
+                end_time,
+            )?;
             log_batch_tx(
                 tx,
                 key,
@@ -1368,19 +1457,31 @@ impl Store for SqliteStore {
                 &record.params,
                 &[],
             )?;
-            if record.status != RunStatus::Running || record.end_time.is_some() {
-                let update = RunUpdate {
-                    status: Some(record.status),
-                    end_time: record
-                        .end_time
-                        .or_else(|| record.status.is_terminal().then(now_ms)),
-                    run_name: None,
-                };
-                run.info = update_run_tx(tx, key, run.info.clone(), &update)?;
-            }
-            run.data = load_run_data(tx, key)?;
             Ok(run)
-        })
+        })?;
+        // The run is new: its data is exactly the record's (latest metric per key).
+        let mut params = record.params.clone();
+        params.sort_by(|a, b| a.key.cmp(&b.key));
+        params.dedup_by(|a, b| a.key == b.key);
+        let mut latest: Vec<Metric> = Vec::new();
+        for m in &record.metrics {
+            let newer = |old: &Metric| {
+                (m.step, m.timestamp).cmp(&(old.step, old.timestamp)).then(
+                    m.value
+                        .partial_cmp(&old.value)
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                ) == std::cmp::Ordering::Greater
+            };
+            match latest.iter_mut().find(|l| l.key == m.key) {
+                Some(old) if newer(old) => *old = m.clone(),
+                Some(_) => {}
+                None => latest.push(m.clone()),
+            }
+        }
+        latest.sort_by(|a, b| a.key.cmp(&b.key));
+        run.data.metrics = latest;
+        run.data.params = params;
+        Ok(run)
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
@@ -1511,17 +1612,8 @@ impl Store for SqliteStore {
                 .query_map(rusqlite::params_from_iter(binds.iter()), |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             let more = keys.len() > query.max_results;
-            let mut info_st = tx.prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_key = ?1"
-            ))?;
-            let mut items = Vec::with_capacity(keys.len().min(query.max_results));
-            for key in keys.into_iter().take(query.max_results) {
-                let (_, info) = info_st.query_row([key], run_info_from_row)?;
-                items.push(Run {
-                    info,
-                    data: load_run_data(tx, key)?,
-                });
-            }
+            let page: Vec<i64> = keys.into_iter().take(query.max_results).collect();
+            let items = load_runs(tx, &page)?;
             Ok(Page {
                 items,
                 next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
