@@ -558,7 +558,9 @@ pub struct FilterError {
 }
 
 impl FilterError {
-    fn new(
+    /// Build an error about `input` at byte `position` (clamped to the input and moved back to
+    /// a char boundary), saying what was wrong and what would have been accepted.
+    pub fn new(
         input: &str,
         position: usize,
         message: impl Into<String>,
@@ -923,6 +925,14 @@ fn ops_list(ops: &[Comparator]) -> String {
     names.join(", ")
 }
 
+/// A clause as the shared parser returns it, keyed by the schema's key type.
+struct Parsed<K> {
+    key: K,
+    op: Comparator,
+    value: Literal,
+    span: Range<usize>,
+}
+
 /// Gives identifiers their meaning: runs and experiments differ only here.
 trait Schema {
     type Key;
@@ -1150,8 +1160,15 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                let hint = if start == lhs_end {
+                let key_continues = start == lhs_end
+                    && matches!(
+                        token.tok,
+                        Tok::Number(_) | Tok::Unknown('-' | '/' | ':' | '+' | '@' | '#' | '$')
+                    );
+                let hint = if key_continues {
                     "; keys with special characters must be quoted, e.g. metrics.`val-loss`"
+                } else if token.tok == Tok::Unknown('!') {
+                    "; did you mean '!='?"
                 } else {
                     ""
                 };
@@ -1249,10 +1266,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parse one `identifier comparator value` clause, checking it against `schema`.
-    fn parse_clause<S: Schema>(
-        &mut self,
-        schema: &S,
-    ) -> Result<(S::Key, Comparator, Literal, Range<usize>), FilterError> {
+    fn parse_clause<S: Schema>(&mut self, schema: &S) -> Result<Parsed<S::Key>, FilterError> {
         let token = self.peek()?.clone();
         let start = token.span.start;
         if token.tok == Tok::LParen {
@@ -1309,14 +1323,16 @@ impl<'a> Parser<'a> {
         }
         let (raw, value_span) = self.parse_value(op)?;
         let value = check_value(self, &spec, raw, &value_span)?;
-        Ok((key, op, value, start..self.last_end))
+        Ok(Parsed {
+            key,
+            op,
+            value,
+            span: start..self.last_end,
+        })
     }
 
     /// `clause (AND clause)*`, or nothing at all for blank input.
-    fn parse_filter<S: Schema>(
-        &mut self,
-        schema: &S,
-    ) -> Result<Vec<(S::Key, Comparator, Literal, Range<usize>)>, FilterError> {
+    fn parse_filter<S: Schema>(&mut self, schema: &S) -> Result<Vec<Parsed<S::Key>>, FilterError> {
         let mut clauses = Vec::new();
         if self.peek()?.tok == Tok::Eof {
             return Ok(clauses);
@@ -1537,7 +1553,7 @@ impl Schema for RunSchema {
                             "Invalid attribute key '{key}' specified. Valid keys are {}",
                             RUN_ATTRIBUTE_KEYS.join(", ")
                         ),
-                        &format!(
+                        format!(
                             "one of {} (aliases: created, Created, `run name`, `Run name`, \
                              `Run Name`)",
                             RUN_ATTRIBUTE_KEYS.join(", ")
@@ -1694,11 +1710,11 @@ pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
     Ok(Filter {
         clauses: clauses
             .into_iter()
-            .map(|(ident, op, value, span)| Clause {
-                ident,
-                op,
-                value,
-                span,
+            .map(|c| Clause {
+                ident: c.key,
+                op: c.op,
+                value: c.value,
+                span: c.span,
             })
             .collect(),
     })
@@ -1729,11 +1745,11 @@ pub fn parse_experiment_filter(input: &str) -> Result<ExperimentFilter, FilterEr
     Ok(ExperimentFilter {
         clauses: clauses
             .into_iter()
-            .map(|(key, op, value, span)| ExperimentClause {
-                key,
-                op,
-                value,
-                span,
+            .map(|c| ExperimentClause {
+                key: c.key,
+                op: c.op,
+                value: c.value,
+                span: c.span,
             })
             .collect(),
     })
@@ -2314,7 +2330,9 @@ mod tests {
         err_at("metrics.a 1", 10, "found '1'");
         err_at("metrics.a == 1", 10, "'==' is not an operator");
         err_at("metrics.a <> 1", 10, "use '!='");
-        err_at("metrics.a ! 1", 10, "found '!'");
+        err_at("metrics.a ! 1", 10, "found '!'; did you mean '!='?");
+        err_at("metrics.a~1", 9, "found '~'");
+        assert!(!err("metrics.a~1").message.contains("quoted"));
         err_at(
             "metrics.a >",
             11,
@@ -2342,6 +2360,14 @@ mod tests {
         assert!(e.input.is_char_boundary(e.position));
         let e = err_at("metrics.m > ¬", 12, "Expected a value after >, found '¬'");
         assert!(e.input.is_char_boundary(e.position));
+    }
+
+    #[test]
+    fn filter_error_new_clamps_position() {
+        assert_eq!(FilterError::new("é", 1, "m", "x").position, 0);
+        assert_eq!(FilterError::new("ab", 10, "m", "x").position, 2);
+        let e = FilterError::new("", 0, "Empty", "");
+        assert_eq!(e.to_string(), "Empty\n  \n  ^");
     }
 
     #[test]
@@ -2485,8 +2511,7 @@ mod tests {
             e.message
         );
         assert_eq!(e.input, "start_time ASC");
-        let e =
-            parse_order_by_list(&vec!["metrics.a".to_owned(), "metric.a".to_owned()]).unwrap_err();
+        let e = parse_order_by_list(&["metrics.a".to_owned(), "metric.a".to_owned()]).unwrap_err();
         assert!(e.message.contains("duplicate"));
         // Same key in different namespaces is fine.
         assert!(parse_order_by_list(&["metrics.a", "params.a", "tags.a"]).is_ok());
