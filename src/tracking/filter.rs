@@ -978,10 +978,12 @@ impl<'a> Parser<'a> {
         self.src.get(span.clone()).unwrap_or("")
     }
 
-    /// `'<token text>'`, or `end of input`.
+    /// `'<token text>'` (quoted tokens as written), or `end of input`.
     fn describe(&self, token: &Token) -> String {
         match token.tok {
             Tok::Eof => "end of input".to_owned(),
+            // Already delimited by its own quotes.
+            Tok::Quoted(_, _) => self.text(&token.span).to_owned(),
             _ => format!("'{}'", self.text(&token.span)),
         }
     }
@@ -2084,7 +2086,12 @@ mod tests {
         err_at("metrics. < 1", 8, "Missing key after 'metrics.'");
         err_at("metrics.`` < 1", 8, "Missing key after 'metrics.'");
         err_at("params.'a b' = 'x'", 0, "quote the whole key");
-        err_at("'status' = 'x'", 0, "not single quotes");
+        err_at(
+            "'status' = 'x'",
+            0,
+            "found the string 'status'; quote keys with",
+        );
+        err_at("metrics.a > 1 \"b\"", 14, "found \"b\"");
     }
 
     #[test]
@@ -2244,7 +2251,11 @@ mod tests {
             15,
             "Expected a quoted string in the list",
         );
-        err_at("run_id IN ('a' 'b')", 15, "Expected ',' or ')'");
+        err_at(
+            "run_id IN ('a' 'b')",
+            15,
+            "Expected ',' or ')' in the list after IN, found 'b'",
+        );
         err_at("run_id IN ('a'", 14, "found end of input");
         err_at("run_id IN 'a'", 10, "Expected '(' after IN");
         err_at("run_id = ('a')", 9, "only allowed after IN or NOT IN");
