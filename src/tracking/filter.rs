@@ -15,9 +15,13 @@
 //! key        := bare | `back ticked` | "double quoted"
 //! bare       := (alphanumeric | "_" | ".")+            so tags.mlflow.parentRunId needs no quotes
 //! comparator := = | != | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN | IS NULL | IS NOT NULL
-//! value      := number | 'string' | "string" | "(" string ("," string)* ")"
-//! number     := -?(digits[.digits*] | .digits)([eE][+-]?digits)?
+//! value      := number | string | "(" string ("," string)* ")"     lists only after [NOT] IN
+//! string     := 'single quoted' | "double quoted"
+//! number     := ["-"] (digits ["." [digits]] | "." digits) [("e"|"E") ["+"|"-"] digits]
 //! ```
+//!
+//! Whitespace (any Unicode white space) may surround every token; none is needed around
+//! operators (`metrics.rmse<0.5`). A bare word is made of Unicode alphanumerics, `_` and `.`.
 //!
 //! * Without a type prefix, an identifier names an attribute (`status = 'FAILED'`). The type
 //!   itself may be quoted too (`` `metrics`.rmse ``).
@@ -41,9 +45,14 @@
 //! | dataset `name`, `digest`, `context` | quoted string, or a list for `IN` | `= != LIKE ILIKE IN NOT IN` |
 //!
 //! Where we deliberately differ from MLflow: a trailing `AND` and a number on a time attribute
-//! that is not an integer are errors (MLflow accepts the first and fails with a 500 on the
-//! second); ordering by a dataset key is rejected; duplicate `order_by` keys are a normal
-//! (400-style) error.
+//! that is not an integer are errors (MLflow accepts the first and fails to convert the second
+//! to an integer deep in the store); ordering by a dataset key is rejected; duplicate
+//! `order_by` keys are a normal (400-style) error.
+//!
+//! Left to the stores (this module only parses): `LIKE` is case-sensitive and `ILIKE` is not;
+//! metric clauses compare the latest value and never match a run without the metric;
+//! `attributes.run_name` is evaluated against the `mlflow.runName` tag; MLflow drops run ids
+//! that are not lower-case from `run_id IN (...)` lists, which we keep as written.
 //!
 //! # Experiments
 //!
