@@ -2383,6 +2383,14 @@ mod tests {
     }
 
     #[test]
+    fn filter_error_is_a_std_error() {
+        fn assert_error<E: std::error::Error + Send + Sync + 'static>(_: &E) {}
+        let e = err("OR");
+        assert_error(&e);
+        assert!(std::error::Error::source(&e).is_none());
+    }
+
+    #[test]
     fn filter_error_new_clamps_position() {
         assert_eq!(FilterError::new("é", 1, "m", "x").position, 0);
         assert_eq!(FilterError::new("ab", 10, "m", "x").position, 2);
