@@ -661,19 +661,22 @@ pub fn nested_runs(s: &dyn Store) {
     );
 }
 
+/// (name, start, loss, acc, opt param, group tag, status)
+type FixtureRow = (
+    &'static str,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<&'static str>,
+    Option<&'static str>,
+    RunStatus,
+);
+
 /// Five runs with metrics, params and tags for the search checks.
 fn search_fixture(s: &dyn Store) -> ExperimentId {
     let exp = s.create_experiment("search", None, &[]).unwrap();
     // (name, start, loss, acc, opt, lr tag, status)
-    let rows: [(
-        &str,
-        i64,
-        Option<f64>,
-        Option<f64>,
-        Option<&str>,
-        Option<&str>,
-        RunStatus,
-    ); 5] = [
+    let rows: [FixtureRow; 5] = [
         (
             "r1",
             1000,
