@@ -334,3 +334,12 @@ fn search_builder_and_table_export() {
     assert_eq!(json[1]["params.i"], "2");
     assert!(table.to_text().starts_with("run_id"));
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tracker>();
+    assert_send_sync::<ActiveRun>();
+    assert_send_sync::<SqliteStore>();
+    assert_send_sync::<Arc<dyn Store>>();
+}

@@ -1240,11 +1240,7 @@ impl Store for SqliteStore {
     }
 
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
-        if query.max_results == 0 {
-            return Err(StoreError::InvalidParameter(
-                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
-            ));
-        }
+        validate_max_results(query.max_results)?;
         let offset = decode_page_token(query.page_token.as_deref())?;
         let parsed = filter::parse_experiment_filter(&query.filter)
             .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
@@ -1415,6 +1411,34 @@ impl Store for SqliteStore {
             .execute(params![n, tag.key, tag.value])?;
             tx.prepare_cached("UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2")?
                 .execute(params![now_ms(), n])?;
+            Ok(())
+        })
+    }
+
+    fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()> {
+        self.write("deleting an experiment tag", |tx| {
+            let (n, exp) = get_experiment_tx(tx, id)?;
+            if exp.lifecycle_stage != LifecycleStage::Active {
+                return Err(StoreError::InvalidParameter(format!(
+                    "The experiment {id} must be in the 'active' state. Current state is deleted."
+                ))
+                .into());
+            }
+            let changed = tx
+                .prepare_cached(
+                    "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                )?
+                .execute(params![n, key])?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "No tag with name: {key} in experiment with id {id}"
+                ))
+                .into());
+            }
+            tx.prepare_cached(
+                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
+            )?
+            .execute(params![now_ms(), n])?;
             Ok(())
         })
     }

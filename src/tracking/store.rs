@@ -144,6 +144,8 @@ pub trait Store: Send + Sync {
     fn restore_experiment(&self, id: &ExperimentId) -> Result<()>;
     /// Set (upsert) an experiment tag.
     fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()>;
+    /// Delete an experiment tag; a missing tag is [`StoreError::NotFound`].
+    fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()>;
 
     /// Create a run (status RUNNING) in an active experiment.
     fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run>;
@@ -439,7 +441,8 @@ pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
     })?;
     v.get("offset")
         .and_then(|o| o.as_u64())
-        .map(|o| o as usize)
+        .filter(|o| *o <= i64::MAX as u64)
+        .and_then(|o| usize::try_from(o).ok())
         .ok_or_else(|| {
             StoreError::InvalidParameter(format!(
                 "Invalid page token '{token}', it has no non-negative 'offset'"
