@@ -196,6 +196,30 @@ pub trait Store: Send + Sync {
         self.get_run(run.id())
     }
 
+    /// One page of a metric's history (`max_results` ≥ 1), in the order of
+    /// [`Store::get_metric_history`], with the same page tokens as searches.
+    fn get_metric_history_page(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<Page<Metric>> {
+        if max_results == 0 {
+            return Err(StoreError::InvalidParameter(
+                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
+            ));
+        }
+        let offset = decode_page_token(page_token)?;
+        let all = self.get_metric_history(run_id, key)?;
+        let end = offset.saturating_add(max_results).min(all.len());
+        let items = all.get(offset.min(end)..end).unwrap_or_default().to_vec();
+        Ok(Page {
+            items,
+            next_page_token: (end < all.len()).then(|| encode_page_token(end)),
+        })
+    }
+
     /// Log one metric point.
     fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
         self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])

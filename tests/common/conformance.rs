@@ -517,6 +517,17 @@ pub fn metrics_history_and_latest(s: &dyn Store) {
         vec![m("big", 1e300, 5, -3)]
     );
     assert!(s.get_metric_history(id, "unknown").unwrap().is_empty());
+    let p1 = s.get_metric_history_page(id, "loss", 3, None).unwrap();
+    assert_eq!(p1.items.len(), 3);
+    let p2 = s
+        .get_metric_history_page(id, "loss", 3, p1.next_page_token.as_deref())
+        .unwrap();
+    assert_eq!(p2.items.len(), 3);
+    assert!(p2.next_page_token.is_none());
+    assert_eq!(
+        [p1.items, p2.items].concat(),
+        s.get_metric_history(id, "loss").unwrap()
+    );
     assert_eq!(
         code(s.get_metric_history("missing", "loss")),
         "RESOURCE_DOES_NOT_EXIST"
