@@ -1508,6 +1508,10 @@ impl Store for SqliteStore {
         Ok(run)
     }
 
+    fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+        self.read("reading a run", |tx| Ok(find_run(tx, run_id)?.1))
+    }
+
     fn get_run(&self, run_id: &str) -> Result<Run> {
         self.read("reading a run", |tx| {
             let (key, info) = find_run(tx, run_id)?;

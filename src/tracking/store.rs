@@ -220,6 +220,11 @@ pub trait Store: Send + Sync {
         })
     }
 
+    /// A run's info without its data (cheaper than [`Store::get_run`] where stores can).
+    fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+        Ok(self.get_run(run_id)?.info)
+    }
+
     /// Log one metric point.
     fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
         self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])

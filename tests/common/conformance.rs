@@ -276,6 +276,8 @@ pub fn run_create_defaults(s: &dyn Store) {
     assert!((r.info.start_time - now_ms()).abs() < 60_000);
     let got = s.get_run(r.id()).unwrap();
     assert_eq!(got.info, r.info);
+    assert_eq!(s.get_run_info(r.id()).unwrap(), r.info);
+    assert_eq!(code(s.get_run_info("nope")), "RESOURCE_DOES_NOT_EXIST");
     assert_eq!(got.data.tag(tags::RUN_NAME), Some(r.info.run_name.as_str()));
 
     // Name from the tag; name and tag conflicting is an error.
