@@ -27,6 +27,7 @@ pub mod fmin;
 pub mod rng;
 pub mod space;
 mod suggest;
+pub mod tracking;
 pub mod trials;
 
 pub use fmin::{FminError, FminResult, Outcome, Schedule, TrialContext, fmin, fmin_with_context};

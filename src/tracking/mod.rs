@@ -1,0 +1,44 @@
+//! Experiment tracking with MLflow's data model.
+//!
+//! - [`model`]: experiments, runs, params, metrics (with history), tags, queries, pages.
+//! - [`store`]: the [`Store`] trait every backend implements, [`StoreError`] with MLflow
+//!   error codes, and the validation rules all stores share.
+//! - [`sqlite`]: the embedded SQLite store (default).
+//! - [`filter`]: MLflow's search filter language.
+//! - [`artifacts`]: the local artifact repository.
+//! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
+//! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
+//! - [`uri`]: tracking URI resolution.
+//!
+//! # Which call to use
+//!
+//! - Interactive or long-running work: [`Tracker::start_run`] returns an [`ActiveRun`] guard
+//!   that logs through the store and ends the run FINISHED on drop (FAILED during a panic);
+//!   [`Tracker::with_run`] does the same around a closure returning `Result`.
+//! - Many small finished runs (one per trial): [`Tracker::record_run`] /
+//!   [`Store::record_run`] writes the run, its params, metrics and final status in one
+//!   transaction.
+//! - Searching: [`Tracker::search_runs`] with a [`SearchRuns`] builder, in MLflow's filter and
+//!   order_by language; [`RunsTable`] turns the results into CSV or JSON.
+//!
+//! Every error is a [`StoreError`]; [`StoreError::error_code`] gives the MLflow error code
+//! (`RESOURCE_DOES_NOT_EXIST`, `INVALID_PARAMETER_VALUE`, ...).
+
+pub mod artifacts;
+pub mod client;
+pub mod filter;
+pub mod model;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+pub mod store;
+pub mod table;
+pub mod uri;
+
+pub use artifacts::LocalArtifactRepo;
+pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
+pub use model::*;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use store::{Result, Store, StoreError};
+pub use table::RunsTable;
+pub use uri::{TrackingUri, open_store, resolve_tracking_uri};

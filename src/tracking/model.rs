@@ -1,0 +1,546 @@
+//! The tracking data model: experiments, runs, params, metrics, tags, queries and pages.
+//!
+//! The shapes follow MLflow's (see `mlflow-api.md` §3): a [`Run`] is a [`RunInfo`] plus
+//! [`RunData`] holding the *latest* value of each metric, the params and the tags.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Experiment identifier: a decimal integer as a string (`"0"` is the `Default` experiment).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExperimentId(pub String);
+
+impl ExperimentId {
+    /// The pre-created `Default` experiment, id `"0"`.
+    pub fn default_experiment() -> Self {
+        ExperimentId("0".to_string())
+    }
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExperimentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for ExperimentId {
+    fn from(s: &str) -> Self {
+        ExperimentId(s.to_string())
+    }
+}
+
+impl From<String> for ExperimentId {
+    fn from(s: String) -> Self {
+        ExperimentId(s)
+    }
+}
+
+impl From<i64> for ExperimentId {
+    fn from(n: i64) -> Self {
+        ExperimentId(n.to_string())
+    }
+}
+
+/// Whether an experiment or run is active or (soft-)deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleStage {
+    /// Visible in default searches; writable.
+    Active,
+    /// Soft-deleted; readable, restorable, not writable.
+    Deleted,
+}
+
+impl LifecycleStage {
+    /// MLflow's name: `"active"` or `"deleted"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleStage::Active => "active",
+            LifecycleStage::Deleted => "deleted",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which lifecycle stages a search returns (MLflow `ViewType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ViewType {
+    /// Active only (the default).
+    #[default]
+    ActiveOnly,
+    /// Deleted only.
+    DeletedOnly,
+    /// Both.
+    All,
+}
+
+impl ViewType {
+    /// Parse MLflow's names (`ACTIVE_ONLY`, `DELETED_ONLY`, `ALL`, any case) or numbers
+    /// (`1`, `2`, `3`).
+    pub fn parse(s: &str) -> Option<ViewType> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "ACTIVE_ONLY" | "1" => Some(ViewType::ActiveOnly),
+            "DELETED_ONLY" | "2" => Some(ViewType::DeletedOnly),
+            "ALL" | "3" => Some(ViewType::All),
+            _ => None,
+        }
+    }
+
+    /// MLflow's name, e.g. `"ACTIVE_ONLY"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewType::ActiveOnly => "ACTIVE_ONLY",
+            ViewType::DeletedOnly => "DELETED_ONLY",
+            ViewType::All => "ALL",
+        }
+    }
+
+    /// Does an entity in `stage` show up under this view?
+    pub fn includes(self, stage: LifecycleStage) -> bool {
+        matches!(
+            (self, stage),
+            (ViewType::All, _)
+                | (ViewType::ActiveOnly, LifecycleStage::Active)
+                | (ViewType::DeletedOnly, LifecycleStage::Deleted)
+        )
+    }
+}
+
+/// Run status, with MLflow's names and numbers (`RUNNING=1` … `KILLED=5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RunStatus {
+    /// In progress.
+    Running,
+    /// Scheduled, not yet started.
+    Scheduled,
+    /// Ended successfully.
+    Finished,
+    /// Ended with an error.
+    Failed,
+    /// Stopped from outside.
+    Killed,
+}
+
+impl RunStatus {
+    /// All statuses in MLflow's numeric order.
+    pub const ALL: [RunStatus; 5] = [
+        RunStatus::Running,
+        RunStatus::Scheduled,
+        RunStatus::Finished,
+        RunStatus::Failed,
+        RunStatus::Killed,
+    ];
+
+    /// MLflow's name, e.g. `"FINISHED"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Scheduled => "SCHEDULED",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+
+    /// Parse MLflow's name (case-insensitive) or number (`"1"` … `"5"`).
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        let s = s.trim();
+        RunStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s) || st.number().to_string() == s)
+    }
+
+    /// MLflow's enum number (`RUNNING=1` … `KILLED=5`).
+    pub fn number(self) -> i32 {
+        match self {
+            RunStatus::Running => 1,
+            RunStatus::Scheduled => 2,
+            RunStatus::Finished => 3,
+            RunStatus::Failed => 4,
+            RunStatus::Killed => 5,
+        }
+    }
+
+    /// Is this a terminal status (FINISHED, FAILED, KILLED)?
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Finished | RunStatus::Failed | RunStatus::Killed
+        )
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string key/value tag (on a run or an experiment). Tags are mutable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Tag {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+impl Tag {
+    /// A new tag.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A string key/value parameter of a run. Params are immutable once logged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Param {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+impl Param {
+    /// A new param.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Param {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// One metric point. `value` may be NaN or ±infinity; stores keep it faithfully.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: f64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: i64,
+    /// Step (default 0).
+    pub step: i64,
+}
+
+impl Metric {
+    /// A point at step 0 stamped now.
+    pub fn new(key: impl Into<String>, value: f64) -> Self {
+        Metric {
+            key: key.into(),
+            value,
+            timestamp: now_ms(),
+            step: 0,
+        }
+    }
+
+    /// A point at `step`, stamped now.
+    pub fn at_step(key: impl Into<String>, value: f64, step: i64) -> Self {
+        Metric {
+            step,
+            ..Metric::new(key, value)
+        }
+    }
+}
+
+/// An experiment: a named group of runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Id.
+    pub experiment_id: ExperimentId,
+    /// Unique name (over active and deleted experiments).
+    pub name: String,
+    /// Root under which runs' artifacts go.
+    pub artifact_location: String,
+    /// Active or deleted.
+    pub lifecycle_stage: LifecycleStage,
+    /// Creation time, ms.
+    pub creation_time: i64,
+    /// Last update time, ms.
+    pub last_update_time: i64,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+/// A run's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// uuid4 hex, 32 chars.
+    pub run_id: String,
+    /// Experiment the run belongs to.
+    pub experiment_id: ExperimentId,
+    /// Name (also in the `mlflow.runName` tag).
+    pub run_name: String,
+    /// User who created the run.
+    pub user_id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Start time, ms.
+    pub start_time: i64,
+    /// End time, ms; `None` while running.
+    pub end_time: Option<i64>,
+    /// Where the run's artifacts live.
+    pub artifact_uri: String,
+    /// Active or deleted.
+    pub lifecycle_stage: LifecycleStage,
+}
+
+/// A run's data: latest metric values, params and tags, each sorted by key.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunData {
+    /// Latest value of each metric (max by `(step, timestamp, value)`).
+    pub metrics: Vec<Metric>,
+    /// Params.
+    pub params: Vec<Param>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
+impl RunData {
+    /// The latest value of metric `key`.
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        self.metrics.iter().find(|m| m.key == key).map(|m| m.value)
+    }
+    /// The value of param `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| p.value.as_str())
+    }
+    /// The value of tag `key`.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|t| t.key == key)
+            .map(|t| t.value.as_str())
+    }
+}
+
+/// A run: info plus data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Metadata.
+    pub info: RunInfo,
+    /// Metrics, params, tags.
+    pub data: RunData,
+}
+
+impl Run {
+    /// Shorthand for `self.info.run_id`.
+    pub fn id(&self) -> &str {
+        &self.info.run_id
+    }
+}
+
+/// What to create a run with ([`crate::tracking::Store::create_run`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunStart {
+    /// Run name; else the `mlflow.runName` tag; else a generated `adjective-noun-NNN`.
+    pub run_name: Option<String>,
+    /// User id (stored as given; empty when `None`).
+    pub user_id: Option<String>,
+    /// Start time in ms (now when `None`).
+    pub start_time: Option<i64>,
+    /// Initial tags.
+    pub tags: Vec<Tag>,
+}
+
+/// Changes to a run's info ([`crate::tracking::Store::update_run`]); `None` leaves a field alone.
+///
+/// Setting the status to RUNNING or SCHEDULED without an `end_time` clears the end time
+/// (a reopened run is running again).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunUpdate {
+    /// New status.
+    pub status: Option<RunStatus>,
+    /// New end time, ms.
+    pub end_time: Option<i64>,
+    /// New name (also rewrites the `mlflow.runName` tag).
+    pub run_name: Option<String>,
+}
+
+/// A whole run written at once ([`crate::tracking::Store::record_run`]): what a finished
+/// trial produces. `metrics` and `params` obey the log_batch limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// Name, user, start time and initial tags.
+    pub start: RunStart,
+    /// Metric points.
+    pub metrics: Vec<Metric>,
+    /// Params.
+    pub params: Vec<Param>,
+    /// Final status (RUNNING leaves the run open).
+    pub status: RunStatus,
+    /// End time, ms (now when `None` and the status is terminal).
+    pub end_time: Option<i64>,
+}
+
+impl Default for RunRecord {
+    fn default() -> Self {
+        RunRecord {
+            start: RunStart::default(),
+            metrics: Vec::new(),
+            params: Vec::new(),
+            status: RunStatus::Finished,
+            end_time: None,
+        }
+    }
+}
+
+/// Default page size of run searches (MLflow's).
+pub const DEFAULT_MAX_RESULTS: usize = 1000;
+/// Largest accepted page size of run searches (MLflow's).
+pub const MAX_RESULTS_LIMIT: usize = 50_000;
+
+/// A run search, in store terms: filter and order_by are strings in MLflow's language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunQuery {
+    /// Experiments to search (empty → empty result).
+    pub experiment_ids: Vec<ExperimentId>,
+    /// Filter string (`""` = everything).
+    pub filter: String,
+    /// Which lifecycle stages.
+    pub view_type: ViewType,
+    /// Page size, 1..=50000.
+    pub max_results: usize,
+    /// order_by entries, e.g. `"metrics.loss ASC"`.
+    pub order_by: Vec<String>,
+    /// Token from a previous page.
+    pub page_token: Option<String>,
+}
+
+impl Default for RunQuery {
+    fn default() -> Self {
+        RunQuery {
+            experiment_ids: Vec::new(),
+            filter: String::new(),
+            view_type: ViewType::ActiveOnly,
+            max_results: DEFAULT_MAX_RESULTS,
+            order_by: Vec::new(),
+            page_token: None,
+        }
+    }
+}
+
+/// An experiment search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentQuery {
+    /// Filter string over `name`, `experiment_id`, `creation_time`, `last_update_time`,
+    /// `tags.<k>` (`""` = everything).
+    pub filter: String,
+    /// Which lifecycle stages.
+    pub view_type: ViewType,
+    /// Page size, ≥ 1.
+    pub max_results: usize,
+    /// order_by entries, e.g. `"name ASC"` (default `creation_time DESC, experiment_id ASC`).
+    pub order_by: Vec<String>,
+    /// Token from a previous page.
+    pub page_token: Option<String>,
+}
+
+impl Default for ExperimentQuery {
+    fn default() -> Self {
+        ExperimentQuery {
+            filter: String::new(),
+            view_type: ViewType::ActiveOnly,
+            max_results: DEFAULT_MAX_RESULTS,
+            order_by: Vec::new(),
+            page_token: None,
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Token for the next page; present only when more items exist.
+    pub next_page_token: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page without a successor.
+    pub fn last(items: Vec<T>) -> Self {
+        Page {
+            items,
+            next_page_token: None,
+        }
+    }
+}
+
+/// A file or directory in a run's artifacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Path relative to the run's artifact root, `/`-separated.
+    pub path: String,
+    /// Is it a directory?
+    pub is_dir: bool,
+    /// Size in bytes (files only).
+    pub file_size: Option<u64>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// System tag names (MLflow's).
+pub mod tags {
+    /// Run name.
+    pub const RUN_NAME: &str = "mlflow.runName";
+    /// Parent run of a nested run.
+    pub const PARENT_RUN_ID: &str = "mlflow.parentRunId";
+    /// User.
+    pub const USER: &str = "mlflow.user";
+    /// Source program.
+    pub const SOURCE_NAME: &str = "mlflow.source.name";
+    /// Source type (`LOCAL`).
+    pub const SOURCE_TYPE: &str = "mlflow.source.type";
+    /// Git commit of the source checkout.
+    pub const GIT_COMMIT: &str = "mlflow.source.git.commit";
+    /// Run description.
+    pub const NOTE: &str = "mlflow.note.content";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_names_and_numbers() {
+        for st in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(st.as_str()), Some(st));
+            assert_eq!(RunStatus::parse(&st.number().to_string()), Some(st));
+        }
+        assert_eq!(RunStatus::parse("finished"), Some(RunStatus::Finished));
+        assert_eq!(RunStatus::parse("DONE"), None);
+        for v in [ViewType::ActiveOnly, ViewType::DeletedOnly, ViewType::All] {
+            assert_eq!(ViewType::parse(v.as_str()), Some(v));
+        }
+        assert_eq!(ViewType::parse("3"), Some(ViewType::All));
+        assert_eq!(
+            serde_json::to_string(&RunStatus::Killed).ok().as_deref(),
+            Some("\"KILLED\"")
+        );
+    }
+}

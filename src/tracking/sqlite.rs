@@ -1,0 +1,1729 @@
+//! The embedded SQLite [`Store`] (the default backend).
+//!
+//! - One connection per store behind a mutex; WAL journal, `synchronous=NORMAL`, a busy
+//!   timeout, `BEGIN IMMEDIATE` write transactions and a retry loop on `SQLITE_BUSY`, so
+//!   many processes can log into one file without "database is locked" reaching the user.
+//! - Runs are keyed internally by an integer `run_key`; params, tags, the full metric
+//!   history and a `latest_metrics` table (one row per run and key, maintained on insert,
+//!   max by `(step, timestamp, value)`) reference it. Searches compile MLflow's filter
+//!   language into one parameterized SQL query over these tables.
+//! - NaN metric values are stored as `value = 0, is_nan = 1` (SQLite turns NaN into NULL),
+//!   ±infinity as IEEE infinities.
+//! - The schema version lives in `PRAGMA user_version`; older files are migrated on open,
+//!   newer ones are refused with [`StoreError::SchemaTooNew`].
+
+use super::filter::{self, Comparator, EntityKind, Literal};
+use super::model::*;
+use super::store::*;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Migration `i` takes a database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // v0 -> v1: experiments, runs, params, tags, metric history.
+    r#"
+    CREATE TABLE experiments (
+        experiment_id     INTEGER PRIMARY KEY,
+        name              TEXT NOT NULL UNIQUE,
+        artifact_location TEXT NOT NULL,
+        lifecycle_stage   TEXT NOT NULL DEFAULT 'active',
+        creation_time     INTEGER NOT NULL,
+        last_update_time  INTEGER NOT NULL
+    );
+    CREATE TABLE experiment_tags (
+        experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        key           TEXT NOT NULL,
+        value         TEXT NOT NULL,
+        PRIMARY KEY (experiment_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        run_key         INTEGER PRIMARY KEY,
+        run_id          TEXT NOT NULL UNIQUE,
+        experiment_id   INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        name            TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        start_time      INTEGER NOT NULL,
+        end_time        INTEGER,
+        artifact_uri    TEXT NOT NULL,
+        lifecycle_stage TEXT NOT NULL DEFAULT 'active'
+    );
+    CREATE INDEX runs_by_experiment ON runs(experiment_id, lifecycle_stage, start_time DESC, run_id);
+    CREATE TABLE metrics (
+        run_key   INTEGER NOT NULL REFERENCES runs(run_key),
+        key       TEXT NOT NULL,
+        value     REAL NOT NULL,
+        is_nan    INTEGER NOT NULL,
+        timestamp INTEGER NOT NULL,
+        step      INTEGER NOT NULL,
+        PRIMARY KEY (run_key, key, timestamp, step, value, is_nan)
+    ) WITHOUT ROWID;
+    CREATE TABLE params (
+        run_key INTEGER NOT NULL REFERENCES runs(run_key),
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (run_key, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX params_by_key ON params(key, value);
+    CREATE TABLE tags (
+        run_key INTEGER NOT NULL REFERENCES runs(run_key),
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (run_key, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_by_key ON tags(key, value);
+    "#,
+    // v1 -> v2: latest value per (run, metric key), for search and run data.
+    r#"
+    CREATE TABLE latest_metrics (
+        run_key   INTEGER NOT NULL REFERENCES runs(run_key),
+        key       TEXT NOT NULL,
+        value     REAL NOT NULL,
+        is_nan    INTEGER NOT NULL,
+        timestamp INTEGER NOT NULL,
+        step      INTEGER NOT NULL,
+        PRIMARY KEY (run_key, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX latest_metrics_by_key ON latest_metrics(key, is_nan, value);
+    INSERT INTO latest_metrics (run_key, key, value, is_nan, timestamp, step)
+        SELECT run_key, key, value, is_nan, timestamp, step FROM (
+            SELECT *, row_number() OVER (
+                PARTITION BY run_key, key ORDER BY step DESC, timestamp DESC, value DESC
+            ) AS rn FROM metrics
+        ) WHERE rn = 1;
+    "#,
+];
+
+/// How long a write keeps retrying on a busy database before giving up.
+const BUSY_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Internal error inside a transaction: SQL errors may be retried, store errors not.
+enum TxError {
+    Sql(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for TxError {
+    fn from(e: rusqlite::Error) -> Self {
+        TxError::Sql(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+type TxResult<T> = std::result::Result<T, TxError>;
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn db_err(context: &str, e: rusqlite::Error) -> StoreError {
+    StoreError::Database {
+        context: context.to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn backoff(attempt: u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let base = 2u64.saturating_pow(attempt.min(6)); // 1..64 ms
+    let jitter = u64::from(nanos % 1000) * base / 1000;
+    std::thread::sleep(Duration::from_millis(base + jitter));
+}
+
+/// Run `f` until it does not fail with SQLITE_BUSY / SQLITE_LOCKED, for at most
+/// [`BUSY_DEADLINE`].
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && start.elapsed() < BUSY_DEADLINE => {
+                attempt += 1;
+                backoff(attempt);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The embedded SQLite tracking store.
+pub struct SqliteStore {
+    /// Declared first: stopped (and joined) before the connection closes.
+    _checkpointer: Checkpointer,
+    conn: Mutex<Connection>,
+    /// `max(run_key)` when this store last ran ANALYZE (planner statistics).
+    analyzed_runs: Mutex<i64>,
+    path: PathBuf,
+    artifact_root: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("artifact_root", &self.artifact_root)
+            .finish()
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| StoreError::io(format!("resolving {}", p.display()), e))
+}
+
+impl SqliteStore {
+    /// Open (creating or migrating) the database at `path`. New experiments get their
+    /// artifacts under `./hyperflow-artifacts/<experiment_id>` (made absolute now).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_artifact_root(path, "hyperflow-artifacts")
+    }
+
+    /// Open with an explicit default artifact root for new experiments.
+    pub fn open_with_artifact_root(
+        path: impl AsRef<Path>,
+        artifact_root: impl AsRef<Path>,
+    ) -> Result<Self> {
+        let path = absolute(path.as_ref())?;
+        let artifact_root = absolute(artifact_root.as_ref())?;
+        let conn = connect(&path)?;
+        migrate(&conn, &path, &artifact_root, SCHEMA_VERSION)?;
+        Ok(SqliteStore {
+            _checkpointer: Checkpointer::start(&path),
+            conn: Mutex::new(conn),
+            analyzed_runs: Mutex::new(0),
+            path,
+            artifact_root,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The default artifact root of new experiments.
+    pub fn artifact_root(&self) -> &Path {
+        &self.artifact_root
+    }
+
+    /// Create a database at an older schema `version` (for migration tests).
+    #[doc(hidden)]
+    pub fn create_at_version(path: impl AsRef<Path>, version: i64) -> Result<()> {
+        let path = absolute(path.as_ref())?;
+        let conn = connect(&path)?;
+        migrate(
+            &conn,
+            &path,
+            &absolute(Path::new("hyperflow-artifacts"))?,
+            version,
+        )
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no open transaction (dropped = rolled back).
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `f` in a transaction, retrying the whole transaction while the database is busy.
+    fn tx<T>(
+        &self,
+        context: &str,
+        behavior: TransactionBehavior,
+        mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
+    ) -> Result<T> {
+        let mut conn = self.lock();
+        let start = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let result = (|| -> TxResult<T> {
+                let tx = conn.transaction_with_behavior(behavior)?;
+                let v = f(&tx)?;
+                tx.commit()?;
+                Ok(v)
+            })();
+            match result {
+                Ok(v) => return Ok(v),
+                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Sql(e)) if is_busy(&e) && start.elapsed() < BUSY_DEADLINE => {
+                    attempt += 1;
+                    backoff(attempt);
+                }
+                Err(TxError::Sql(e)) => return Err(db_err(context, e)),
+            }
+        }
+    }
+
+    /// Refresh the query planner's statistics when the number of runs has doubled since
+    /// the last refresh (and is at least 1000): with them SQLite drives a search from its
+    /// most selective clause. `analysis_limit` keeps this to a few milliseconds.
+    fn maybe_analyze(&self) {
+        let conn = self.lock();
+        let Ok(max) = conn.query_row("SELECT coalesce(max(run_key), 0) FROM runs", [], |r| {
+            r.get::<_, i64>(0)
+        }) else {
+            return;
+        };
+        let mut last = self.analyzed_runs.lock().unwrap_or_else(|e| e.into_inner());
+        if max >= 1000 && max > 2 * *last {
+            // Best effort: statistics only speed queries up; a busy database can skip it.
+            if conn.execute_batch("ANALYZE").is_ok() {
+                *last = max;
+            }
+        }
+    }
+
+    fn write<T>(&self, context: &str, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        self.tx(context, TransactionBehavior::Immediate, f)
+    }
+
+    fn read<T>(&self, context: &str, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        self.tx(context, TransactionBehavior::Deferred, f)
+    }
+}
+
+/// Moves WAL pages into the database file from a background thread, so that the fsyncs
+/// of checkpoints never stall a write (with `synchronous=NORMAL`, commits themselves do not
+/// fsync). The writing connection keeps a large `wal_autocheckpoint` as a backstop.
+struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    const INTERVAL: Duration = Duration::from_millis(500);
+
+    fn start(path: &Path) -> Checkpointer {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let flag = Arc::clone(&stop);
+        let path = path.to_path_buf();
+        let handle = std::thread::Builder::new()
+            .name("hyperflow-sqlite-checkpoint".into())
+            .spawn(move || {
+                let Ok(conn) = Connection::open(&path) else {
+                    return;
+                };
+                let checkpoint = || {
+                    // PASSIVE never blocks writers or readers; failures just wait for the
+                    // next tick (or the writer's autocheckpoint backstop).
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                };
+                let (lock, cvar) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while !*stopped {
+                    let (guard, _) = cvar
+                        .wait_timeout(stopped, Self::INTERVAL)
+                        .unwrap_or_else(|e| e.into_inner());
+                    stopped = guard;
+                    checkpoint();
+                }
+            })
+            .ok();
+        Checkpointer { stop, handle }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::io(format!("creating directory {}", dir.display()), e))?;
+    }
+    let ctx = format!("opening database {}", path.display());
+    let conn = retry_busy(|| Connection::open(path)).map_err(|e| db_err(&ctx, e))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| db_err(&ctx, e))?;
+    conn.set_prepared_statement_cache_capacity(128);
+    retry_busy(|| {
+        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; \
+             PRAGMA cache_size=-65536; PRAGMA analysis_limit=1000; \
+             PRAGMA wal_autocheckpoint=16384;",
+        )
+    })
+    .map_err(|e| db_err(&ctx, e))?;
+    Ok(conn)
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) -> Result<()> {
+    let ctx = format!("migrating database {}", path.display());
+    let too_new = |found| StoreError::SchemaTooNew {
+        path: path.display().to_string(),
+        found,
+        supported: SCHEMA_VERSION,
+    };
+    let v = retry_busy(|| user_version(conn)).map_err(|e| db_err(&ctx, e))?;
+    if v > SCHEMA_VERSION {
+        return Err(too_new(v));
+    }
+    if v >= target {
+        return Ok(());
+    }
+    let result = retry_busy(|| {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let r = (|| -> rusqlite::Result<std::result::Result<(), i64>> {
+            let v = user_version(conn)?; // re-read under the write lock
+            if v > SCHEMA_VERSION {
+                return Ok(Err(v));
+            }
+            for (i, sql) in MIGRATIONS
+                .iter()
+                .enumerate()
+                .take(target as usize)
+                .skip(v.max(0) as usize)
+            {
+                conn.execute_batch(sql)?;
+                if i == 0 {
+                    let now = now_ms();
+                    let loc = artifact_root.join("0").display().to_string();
+                    conn.execute(
+                        "INSERT INTO experiments (experiment_id, name, artifact_location, \
+                         lifecycle_stage, creation_time, last_update_time) \
+                         VALUES (0, 'Default', ?1, 'active', ?2, ?2)",
+                        params![loc, now],
+                    )?;
+                }
+            }
+            if v < target {
+                conn.execute_batch(&format!("PRAGMA user_version = {target}"))?;
+            }
+            Ok(Ok(()))
+        })();
+        match r {
+            Ok(Ok(())) => conn.execute_batch("COMMIT").map(|_| Ok(())),
+            other => {
+                let _ = conn.execute_batch("ROLLBACK");
+                other
+            }
+        }
+    })
+    .map_err(|e| db_err(&ctx, e))?;
+    result.map_err(too_new)
+}
+
+// ---------------------------------------------------------------------------------------
+// Row helpers.
+
+const RUN_COLUMNS: &str = "r.run_key, r.run_id, r.experiment_id, r.name, r.user_id, r.status, \
+                           r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
+
+fn stage_from(s: &str) -> LifecycleStage {
+    if s == "deleted" {
+        LifecycleStage::Deleted
+    } else {
+        LifecycleStage::Active
+    }
+}
+
+fn run_info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RunInfo)> {
+    let status: String = row.get(5)?;
+    let stage: String = row.get(9)?;
+    Ok((
+        row.get(0)?,
+        RunInfo {
+            run_id: row.get(1)?,
+            experiment_id: ExperimentId(row.get::<_, i64>(2)?.to_string()),
+            run_name: row.get(3)?,
+            user_id: row.get(4)?,
+            status: RunStatus::parse(&status).unwrap_or(RunStatus::Running),
+            start_time: row.get(6)?,
+            end_time: row.get(7)?,
+            artifact_uri: row.get(8)?,
+            lifecycle_stage: stage_from(&stage),
+        },
+    ))
+}
+
+fn metric_value(value: f64, is_nan: bool) -> f64 {
+    if is_nan { f64::NAN } else { value }
+}
+
+fn split_nan(v: f64) -> (f64, i64) {
+    if v.is_nan() { (0.0, 1) } else { (v, 0) }
+}
+
+fn find_run(conn: &Connection, run_id: &str) -> TxResult<(i64, RunInfo)> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_id = ?1"
+    ))?;
+    st.query_row([run_id], run_info_from_row)
+        .optional()?
+        .ok_or_else(|| TxError::Store(StoreError::run_not_found(run_id)))
+}
+
+fn find_active_run(conn: &Connection, run_id: &str) -> TxResult<(i64, RunInfo)> {
+    let (key, info) = find_run(conn, run_id)?;
+    if info.lifecycle_stage != LifecycleStage::Active {
+        return Err(run_not_active(run_id).into());
+    }
+    Ok((key, info))
+}
+
+fn load_run_data(conn: &Connection, run_key: i64) -> rusqlite::Result<RunData> {
+    let mut data = RunData::default();
+    let mut st = conn.prepare_cached(
+        "SELECT key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_key = ?1 ORDER BY key",
+    )?;
+    let rows = st.query_map([run_key], |r| {
+        Ok(Metric {
+            key: r.get(0)?,
+            value: metric_value(r.get(1)?, r.get(2)?),
+            timestamp: r.get(3)?,
+            step: r.get(4)?,
+        })
+    })?;
+    for m in rows {
+        data.metrics.push(m?);
+    }
+    let mut st =
+        conn.prepare_cached("SELECT key, value FROM params WHERE run_key = ?1 ORDER BY key")?;
+    for p in st.query_map([run_key], |r| {
+        Ok(Param::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        data.params.push(p?);
+    }
+    let mut st =
+        conn.prepare_cached("SELECT key, value FROM tags WHERE run_key = ?1 ORDER BY key")?;
+    for t in st.query_map([run_key], |r| {
+        Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        data.tags.push(t?);
+    }
+    Ok(data)
+}
+
+/// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
+fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
+    use std::collections::HashMap;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = format!(
+        "[{}]",
+        keys.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut infos: HashMap<i64, RunInfo> = HashMap::with_capacity(keys.len());
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_key IN (SELECT value FROM json_each(?1))"
+    ))?;
+    for row in st.query_map([&list], run_info_from_row)? {
+        let (k, info) = row?;
+        infos.insert(k, info);
+    }
+    let mut data: HashMap<i64, RunData> = HashMap::with_capacity(keys.len());
+    let mut st = conn.prepare_cached(
+        "SELECT run_key, key, value, is_nan, timestamp, step FROM latest_metrics \
+         WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key",
+    )?;
+    let mut rows = st.query([&list])?;
+    while let Some(r) = rows.next()? {
+        data.entry(r.get(0)?).or_default().metrics.push(Metric {
+            key: r.get(1)?,
+            value: metric_value(r.get(2)?, r.get(3)?),
+            timestamp: r.get(4)?,
+            step: r.get(5)?,
+        });
+    }
+    for (table, is_param) in [("params", true), ("tags", false)] {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT run_key, key, value FROM {table} \
+             WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key"
+        ))?;
+        let mut rows = st.query([&list])?;
+        while let Some(r) = rows.next()? {
+            let d = data.entry(r.get(0)?).or_default();
+            if is_param {
+                d.params
+                    .push(Param::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+            } else {
+                d.tags
+                    .push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
+            }
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|k| {
+            infos.remove(k).map(|info| Run {
+                info,
+                data: data.remove(k).unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+fn parse_experiment_id(id: &ExperimentId) -> Result<i64> {
+    id.0.trim().parse::<i64>().map_err(|_| {
+        StoreError::InvalidParameter(format!(
+            "invalid experiment id '{id}': experiment ids are decimal integers such as \"0\""
+        ))
+    })
+}
+
+fn load_experiment(conn: &Connection, id: i64) -> rusqlite::Result<Option<Experiment>> {
+    let mut st = conn.prepare_cached(
+        "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
+         last_update_time FROM experiments WHERE experiment_id = ?1",
+    )?;
+    let exp = st
+        .query_row([id], |r| {
+            Ok(Experiment {
+                experiment_id: ExperimentId(r.get::<_, i64>(0)?.to_string()),
+                name: r.get(1)?,
+                artifact_location: r.get(2)?,
+                lifecycle_stage: stage_from(&r.get::<_, String>(3)?),
+                creation_time: r.get(4)?,
+                last_update_time: r.get(5)?,
+                tags: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut exp) = exp else { return Ok(None) };
+    let mut st = conn.prepare_cached(
+        "SELECT key, value FROM experiment_tags WHERE experiment_id = ?1 ORDER BY key",
+    )?;
+    for t in st.query_map([id], |r| {
+        Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        exp.tags.push(t?);
+    }
+    Ok(Some(exp))
+}
+
+fn get_experiment_tx(conn: &Connection, id: &ExperimentId) -> TxResult<(i64, Experiment)> {
+    let n = parse_experiment_id(id)?;
+    load_experiment(conn, n)?
+        .map(|e| (n, e))
+        .ok_or_else(|| TxError::Store(StoreError::experiment_not_found(id)))
+}
+
+fn name_taken(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM experiments WHERE name = ?1")?
+        .exists([name])
+}
+
+/// Translate a SQL LIKE pattern (`%`, `_`) into a case-sensitive GLOB pattern.
+fn like_to_glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    for c in pattern.chars() {
+        match c {
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            '*' => out.push_str("[*]"),
+            '?' => out.push_str("[?]"),
+            '[' => out.push_str("[[]"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn op_name(op: &Comparator) -> &'static str {
+    match op {
+        Comparator::Eq => "=",
+        Comparator::NotEq => "!=",
+        Comparator::Lt => "<",
+        Comparator::Le => "<=",
+        Comparator::Gt => ">",
+        Comparator::Ge => ">=",
+        Comparator::Like => "LIKE",
+        Comparator::ILike => "ILIKE",
+        Comparator::In => "IN",
+        Comparator::NotIn => "NOT IN",
+        Comparator::IsNull => "IS NULL",
+        Comparator::IsNotNull => "IS NOT NULL",
+    }
+}
+
+fn bad_filter(msg: String) -> StoreError {
+    StoreError::InvalidFilter(msg)
+}
+
+/// SQL for `<column> <op> <value>` on a string column; pushes the bound values.
+fn string_condition(
+    col: &str,
+    what: &str,
+    op: &Comparator,
+    value: &Literal,
+    binds: &mut Vec<SqlValue>,
+) -> Result<String> {
+    let text = |v: &Literal| match v {
+        Literal::Str(s) => Ok(s.clone()),
+        other => Err(bad_filter(format!(
+            "expected a quoted string value for {what}, found {other:?}"
+        ))),
+    };
+    Ok(match op {
+        Comparator::Eq | Comparator::NotEq => {
+            binds.push(SqlValue::Text(text(value)?));
+            format!("{col} {} ?", op_name(op))
+        }
+        Comparator::Like => {
+            binds.push(SqlValue::Text(like_to_glob(&text(value)?)));
+            format!("{col} GLOB ?")
+        }
+        Comparator::ILike => {
+            binds.push(SqlValue::Text(text(value)?));
+            format!("lower({col}) LIKE lower(?)")
+        }
+        Comparator::In | Comparator::NotIn => {
+            let Literal::List(items) = value else {
+                return Err(bad_filter(format!(
+                    "{} for {what} expects a parenthesized list of quoted strings",
+                    op_name(op)
+                )));
+            };
+            if items.is_empty() {
+                return Err(bad_filter(format!(
+                    "the {} list for {what} is empty",
+                    op_name(op)
+                )));
+            }
+            binds.extend(items.iter().map(|s| SqlValue::Text(s.clone())));
+            let marks = vec!["?"; items.len()].join(", ");
+            format!("{col} {} ({marks})", op_name(op))
+        }
+        other => {
+            return Err(bad_filter(format!(
+                "operator {} is not supported for {what}; use =, !=, LIKE, ILIKE, IN or NOT IN",
+                op_name(other)
+            )));
+        }
+    })
+}
+
+fn number_condition(
+    col: &str,
+    what: &str,
+    op: &Comparator,
+    value: &Literal,
+    binds: &mut Vec<SqlValue>,
+) -> Result<String> {
+    let Literal::Number(n) = value else {
+        return Err(bad_filter(format!(
+            "expected a numeric value for {what}, found {value:?}"
+        )));
+    };
+    match op {
+        Comparator::Eq
+        | Comparator::NotEq
+        | Comparator::Lt
+        | Comparator::Le
+        | Comparator::Gt
+        | Comparator::Ge => {
+            binds.push(SqlValue::Real(*n));
+            Ok(format!("{col} {} ?", op_name(op)))
+        }
+        other => Err(bad_filter(format!(
+            "operator {} is not supported for {what}; use =, !=, <, <=, > or >=",
+            op_name(other)
+        ))),
+    }
+}
+
+fn attribute_column(key: &str) -> Result<(&'static str, bool)> {
+    // (column, is_numeric)
+    Ok(match key {
+        "run_id" => ("r.run_id", false),
+        "run_name" => ("r.name", false),
+        "status" => ("r.status", false),
+        "user_id" => ("r.user_id", false),
+        "artifact_uri" => ("r.artifact_uri", false),
+        "start_time" => ("r.start_time", true),
+        "end_time" => ("r.end_time", true),
+        other => {
+            return Err(bad_filter(format!(
+                "Invalid attribute key '{other}'; valid keys are run_id, run_name, status, \
+                 user_id, artifact_uri, start_time, end_time"
+            )));
+        }
+    })
+}
+
+/// A compiled run search: joins (with their binds), where conditions (with theirs), order.
+#[derive(Default)]
+struct Compiled {
+    /// Inner-joined filter aliases: (kind, key, alias); order_by reuses them.
+    inner: Vec<(EntityKind, String, String)>,
+    joins: String,
+    join_binds: Vec<SqlValue>,
+    wheres: Vec<String>,
+    where_binds: Vec<SqlValue>,
+    order: Vec<String>,
+}
+
+fn compile_filter(f: &filter::Filter, c: &mut Compiled) -> Result<()> {
+    for (i, clause) in f.clauses.iter().enumerate() {
+        let key = &clause.ident.key;
+        match clause.ident.kind {
+            EntityKind::Metric => {
+                let a = format!("f{i}");
+                c.join_binds.push(SqlValue::Text(key.clone()));
+                let what = format!("metric '{key}'");
+                let cond = match (&clause.op, &clause.value) {
+                    (Comparator::NotEq, Literal::Number(n)) => {
+                        c.join_binds.push(SqlValue::Real(*n));
+                        format!("({a}.is_nan = 1 OR {a}.value != ?)")
+                    }
+                    _ => {
+                        let s = number_condition(
+                            &format!("{a}.value"),
+                            &what,
+                            &clause.op,
+                            &clause.value,
+                            &mut c.join_binds,
+                        )?;
+                        format!("{a}.is_nan = 0 AND {s}")
+                    }
+                };
+                c.joins.push_str(&format!(
+                    " JOIN latest_metrics {a} ON {a}.run_key = r.run_key AND {a}.key = ? AND {cond}"
+                ));
+                c.inner.push((EntityKind::Metric, key.clone(), a));
+            }
+            EntityKind::Param | EntityKind::Tag => {
+                let (table, what) = if clause.ident.kind == EntityKind::Param {
+                    ("params", format!("param '{key}'"))
+                } else {
+                    ("tags", format!("tag '{key}'"))
+                };
+                match clause.op {
+                    Comparator::IsNull | Comparator::IsNotNull => {
+                        let not = if clause.op == Comparator::IsNull {
+                            "NOT "
+                        } else {
+                            ""
+                        };
+                        c.where_binds.push(SqlValue::Text(key.clone()));
+                        c.wheres.push(format!(
+                            "{not}EXISTS (SELECT 1 FROM {table} x WHERE x.run_key = r.run_key AND x.key = ?)"
+                        ));
+                    }
+                    _ => {
+                        let a = format!("f{i}");
+                        c.join_binds.push(SqlValue::Text(key.clone()));
+                        let cond = string_condition(
+                            &format!("{a}.value"),
+                            &what,
+                            &clause.op,
+                            &clause.value,
+                            &mut c.join_binds,
+                        )?;
+                        c.joins.push_str(&format!(
+                            " JOIN {table} {a} ON {a}.run_key = r.run_key AND {a}.key = ? AND {cond}"
+                        ));
+                        c.inner.push((clause.ident.kind, key.clone(), a));
+                    }
+                }
+            }
+            EntityKind::Attribute => {
+                let (col, numeric) = attribute_column(key)?;
+                let what = format!("attribute '{key}'");
+                let cond = match clause.op {
+                    Comparator::IsNull => format!("{col} IS NULL"),
+                    Comparator::IsNotNull => format!("{col} IS NOT NULL"),
+                    _ if numeric => {
+                        number_condition(col, &what, &clause.op, &clause.value, &mut c.where_binds)?
+                    }
+                    _ => {
+                        string_condition(col, &what, &clause.op, &clause.value, &mut c.where_binds)?
+                    }
+                };
+                c.wheres.push(cond);
+            }
+            EntityKind::Dataset => {
+                // Runs carry no dataset inputs in this store: nothing matches.
+                c.wheres.push("0".to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn compile_order(order: &[filter::OrderBy], c: &mut Compiled) -> Result<()> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut has_start_time = false;
+    for (i, o) in order.iter().enumerate() {
+        let dir = if o.ascending { "ASC" } else { "DESC" };
+        let kind = format!("{:?}", o.ident.kind);
+        if seen.contains(&(kind.clone(), o.ident.key.clone())) {
+            return Err(bad_filter(format!(
+                "order_by key '{}' is given more than once; give each key once",
+                o.ident.key
+            )));
+        }
+        seen.push((kind, o.ident.key.clone()));
+        let a = format!("o{i}");
+        let joined = c
+            .inner
+            .iter()
+            .find(|(k, key, _)| *k == o.ident.kind && *key == o.ident.key)
+            .map(|(_, _, alias)| alias.clone());
+        if let Some(f) = joined {
+            // The filter already inner-joins this key: every row has it.
+            if o.ident.kind == EntityKind::Metric {
+                c.order.push(format!("{f}.is_nan, {f}.value {dir}"));
+            } else {
+                c.order.push(format!("{f}.value {dir}"));
+            }
+            continue;
+        }
+        match o.ident.kind {
+            EntityKind::Metric => {
+                c.join_binds.push(SqlValue::Text(o.ident.key.clone()));
+                c.joins.push_str(&format!(
+                    " LEFT JOIN latest_metrics {a} ON {a}.run_key = r.run_key AND {a}.key = ?"
+                ));
+                c.order
+                    .push(format!("{a}.run_key IS NULL, {a}.is_nan, {a}.value {dir}"));
+            }
+            EntityKind::Param | EntityKind::Tag => {
+                let table = if o.ident.kind == EntityKind::Param {
+                    "params"
+                } else {
+                    "tags"
+                };
+                c.join_binds.push(SqlValue::Text(o.ident.key.clone()));
+                c.joins.push_str(&format!(
+                    " LEFT JOIN {table} {a} ON {a}.run_key = r.run_key AND {a}.key = ?"
+                ));
+                c.order.push(format!("{a}.value IS NULL, {a}.value {dir}"));
+            }
+            EntityKind::Attribute => {
+                let (col, _) = attribute_column(&o.ident.key)?;
+                has_start_time |= o.ident.key == "start_time";
+                c.order.push(format!("{col} IS NULL, {col} {dir}"));
+            }
+            EntityKind::Dataset => {
+                return Err(bad_filter(
+                    "ordering by dataset fields is not supported; order by metrics, params, \
+                     tags or attributes"
+                        .to_string(),
+                ));
+            }
+        }
+    }
+    if !has_start_time {
+        c.order.push("r.start_time DESC".to_string());
+    }
+    c.order.push("r.run_id ASC".to_string());
+    Ok(())
+}
+
+/// A validated run start: the run's name and its initial tags (deduplicated, sorted).
+struct PreparedStart {
+    run_name: String,
+    tags: Vec<Tag>,
+}
+
+fn prepare_run_start(start: &RunStart) -> Result<PreparedStart> {
+    validate_batch("<new run>", &[], &[], &start.tags)?;
+    let tag_name = start
+        .tags
+        .iter()
+        .rev()
+        .find(|t| t.key == tags::RUN_NAME)
+        .map(|t| t.value.clone());
+    let run_name = match (&start.run_name, &tag_name) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(StoreError::InvalidParameter(format!(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                     different values (run_name='{a}', mlflow.runName='{b}'); give one of them"
+            )));
+        }
+        (Some(a), _) => a.clone(),
+        (None, Some(b)) => b.clone(),
+        (None, None) => generate_run_name(),
+    };
+    let mut run_tags: Vec<Tag> = start
+        .tags
+        .iter()
+        .filter(|t| t.key != tags::RUN_NAME)
+        .cloned()
+        .collect();
+    run_tags.push(Tag::new(tags::RUN_NAME, run_name.clone()));
+    // Last value of a duplicated key wins, like repeated upserts.
+    let mut dedup: Vec<Tag> = Vec::with_capacity(run_tags.len());
+    for t in run_tags {
+        if let Some(existing) = dedup.iter_mut().find(|d| d.key == t.key) {
+            existing.value = t.value;
+        } else {
+            dedup.push(t);
+        }
+    }
+    dedup.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(PreparedStart {
+        run_name,
+        tags: dedup,
+    })
+}
+
+fn create_run_tx(
+    tx: &Connection,
+    experiment_id: &ExperimentId,
+    start: &RunStart,
+    prepared: &PreparedStart,
+    status: RunStatus,
+    end_time: Option<i64>,
+) -> TxResult<(i64, Run)> {
+    let run_id = new_run_id();
+    let run_name = &prepared.run_name;
+    let dedup = &prepared.tags;
+    let start_time = start.start_time.unwrap_or_else(now_ms);
+    let user_id = start.user_id.clone().unwrap_or_default();
+    let n = parse_experiment_id(experiment_id)?;
+    let (location, stage): (String, String) = tx
+        .prepare_cached(
+            "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?1",
+        )?
+        .query_row([n], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::experiment_not_found(experiment_id))?;
+    if stage_from(&stage) != LifecycleStage::Active {
+        return Err(StoreError::InvalidParameter(format!(
+            "The experiment {experiment_id} must be in the 'active' state to create \
+             runs in it. Current state is deleted."
+        ))
+        .into());
+    }
+    let artifact_uri = format!("{}/{run_id}/artifacts", location.trim_end_matches('/'));
+    tx.prepare_cached(
+        "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, \
+                 end_time, artifact_uri, lifecycle_stage) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active')",
+    )?
+    .execute(params![
+        run_id,
+        n,
+        run_name,
+        user_id,
+        status.as_str(),
+        start_time,
+        end_time,
+        artifact_uri
+    ])?;
+    let key = tx.last_insert_rowid();
+    let mut st = tx.prepare_cached("INSERT INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)")?;
+    for t in dedup {
+        st.execute(params![key, t.key, t.value])?;
+    }
+    Ok((
+        key,
+        Run {
+            info: RunInfo {
+                run_id: run_id.clone(),
+                experiment_id: ExperimentId(n.to_string()),
+                run_name: run_name.clone(),
+                user_id: user_id.clone(),
+                status,
+                start_time,
+                end_time,
+                artifact_uri,
+                lifecycle_stage: LifecycleStage::Active,
+            },
+            data: RunData {
+                metrics: Vec::new(),
+                params: Vec::new(),
+                tags: dedup.clone(),
+            },
+        },
+    ))
+}
+
+fn update_run_tx(
+    tx: &Connection,
+    key: i64,
+    mut info: RunInfo,
+    update: &RunUpdate,
+) -> TxResult<RunInfo> {
+    if let Some(status) = update.status {
+        info.status = status;
+        if !status.is_terminal() && update.end_time.is_none() {
+            info.end_time = None;
+        }
+    }
+    if let Some(end) = update.end_time {
+        info.end_time = Some(end);
+    }
+    if let Some(name) = &update.run_name {
+        info.run_name = name.clone();
+        tx.prepare_cached("INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)")?
+            .execute(params![key, tags::RUN_NAME, name])?;
+    }
+    tx.prepare_cached("UPDATE runs SET status = ?1, end_time = ?2, name = ?3 WHERE run_key = ?4")?
+        .execute(params![
+            info.status.as_str(),
+            info.end_time,
+            info.run_name,
+            key
+        ])?;
+    Ok(info)
+}
+
+fn log_batch_tx(
+    tx: &Connection,
+    key: i64,
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[Tag],
+) -> TxResult<()> {
+    // Params first: a conflict aborts the whole transaction before anything lands.
+    if !params.is_empty() {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR IGNORE INTO params (run_key, key, value) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut get =
+            tx.prepare_cached("SELECT value FROM params WHERE run_key = ?1 AND key = ?2")?;
+        let mut conflicts = Vec::new();
+        for p in params {
+            if ins.execute(params![key, p.key, p.value])? == 0 {
+                let old: String = get.query_row(params![key, p.key], |r| r.get(0))?;
+                if old != p.value {
+                    conflicts.push((p.key.clone(), old, p.value.clone()));
+                }
+            }
+        }
+        if let [(k, old, new)] = conflicts.as_slice() {
+            return Err(StoreError::InvalidParameter(format!(
+                "Changing param values is not allowed. Param with key='{k}' was already \
+                         logged with value='{old}' for run ID='{run_id}'. Attempted logging new \
+                         value '{new}'."
+            ))
+            .into());
+        } else if !conflicts.is_empty() {
+            let list: Vec<String> = conflicts
+                .iter()
+                .map(|(k, o, n)| {
+                    format!("{{'key': '{k}', 'old_value': '{o}', 'new_value': '{n}'}}")
+                })
+                .collect();
+            return Err(StoreError::InvalidParameter(format!(
+                "Changing param values is not allowed. Params were already logged='[{}]' \
+                         for run ID='{run_id}'.",
+                list.join(", ")
+            ))
+            .into());
+        }
+    }
+    if !metrics.is_empty() {
+        let mut ins = tx.prepare_cached(
+            "INSERT OR IGNORE INTO metrics (run_key, key, value, is_nan, timestamp, step) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut latest = tx.prepare_cached(
+                    "INSERT INTO latest_metrics (run_key, key, value, is_nan, timestamp, step) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (run_key, key) DO UPDATE SET value = excluded.value, \
+                       is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step \
+                     WHERE (excluded.step, excluded.timestamp, excluded.value) \
+                         > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
+                )?;
+        for m in metrics {
+            let (v, nan) = split_nan(m.value);
+            if ins.execute(params![key, m.key, v, nan, m.timestamp, m.step])? > 0 {
+                latest.execute(params![key, m.key, v, nan, m.timestamp, m.step])?;
+            }
+        }
+    }
+    if !tags.is_empty() {
+        let mut up = tx.prepare_cached(
+            "INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)",
+        )?;
+        for t in tags {
+            up.execute(params![key, t.key, t.value])?;
+            if t.key == tags::RUN_NAME {
+                tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_key = ?2")?
+                    .execute(params![t.value, key])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<ExperimentId> {
+        validate_experiment_name(name)?;
+        for t in tags {
+            validate_experiment_tag(t)?;
+        }
+        let root = self.artifact_root.clone();
+        self.write("creating an experiment", |tx| {
+            if name_taken(tx, name)? {
+                return Err(StoreError::AlreadyExists(format!(
+                    "Experiment(name={name}) already exists. Error: names are unique over \
+                     active and deleted experiments; restore or rename the existing one"
+                ))
+                .into());
+            }
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO experiments (name, artifact_location, lifecycle_stage, \
+                 creation_time, last_update_time) VALUES (?1, ?2, 'active', ?3, ?3)",
+            )?
+            .execute(params![name, artifact_location.unwrap_or(""), now])?;
+            let id = tx.last_insert_rowid();
+            if artifact_location.is_none_or(str::is_empty) {
+                let loc = root.join(id.to_string()).display().to_string();
+                tx.prepare_cached("UPDATE experiments SET artifact_location = ?1 WHERE experiment_id = ?2")?
+                    .execute(params![loc, id])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)",
+            )?;
+            for t in tags {
+                st.execute(params![id, t.key, t.value])?;
+            }
+            Ok(ExperimentId(id.to_string()))
+        })
+    }
+
+    fn get_experiment(&self, id: &ExperimentId) -> Result<Experiment> {
+        self.read("reading an experiment", |tx| {
+            Ok(get_experiment_tx(tx, id)?.1)
+        })
+    }
+
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        self.read("reading an experiment", |tx| {
+            let id: Option<i64> = tx
+                .prepare_cached("SELECT experiment_id FROM experiments WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => Ok(load_experiment(tx, id)?),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
+        validate_max_results(query.max_results)?;
+        let offset = decode_page_token(query.page_token.as_deref())?;
+        let parsed = filter::parse_experiment_filter(&query.filter)
+            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+        let mut wheres: Vec<String> = Vec::new();
+        let mut binds: Vec<SqlValue> = Vec::new();
+        match query.view_type {
+            ViewType::ActiveOnly => wheres.push("e.lifecycle_stage = 'active'".into()),
+            ViewType::DeletedOnly => wheres.push("e.lifecycle_stage = 'deleted'".into()),
+            ViewType::All => {}
+        }
+        for clause in &parsed.clauses {
+            let cond = match &clause.key {
+                filter::ExperimentKey::Tag(key) => {
+                    let mut b = vec![SqlValue::Text(key.to_string())];
+                    let cond = match clause.op {
+                        Comparator::IsNull | Comparator::IsNotNull => None,
+                        _ => Some(string_condition(
+                            "t.value",
+                            &format!("tag '{key}'"),
+                            &clause.op,
+                            &clause.value,
+                            &mut b,
+                        )?),
+                    };
+                    binds.extend(b);
+                    let not = if clause.op == Comparator::IsNull {
+                        "NOT "
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{not}EXISTS (SELECT 1 FROM experiment_tags t WHERE \
+                         t.experiment_id = e.experiment_id AND t.key = ?{})",
+                        cond.map(|c| format!(" AND {c}")).unwrap_or_default()
+                    )
+                }
+                filter::ExperimentKey::Attribute(a) => {
+                    use filter::ExperimentAttribute as A;
+                    match a {
+                        A::Name => string_condition(
+                            "e.name",
+                            "name",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                        // Ids compare as text, like MLflow's string ids.
+                        A::ExperimentId => string_condition(
+                            "CAST(e.experiment_id AS TEXT)",
+                            "experiment_id",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                        A::CreationTime => number_condition(
+                            "e.creation_time",
+                            "creation_time",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                        A::LastUpdateTime => number_condition(
+                            "e.last_update_time",
+                            "last_update_time",
+                            &clause.op,
+                            &clause.value,
+                            &mut binds,
+                        )?,
+                    }
+                }
+            };
+            wheres.push(cond);
+        }
+        let order_by = filter::parse_experiment_order_by_list(&query.order_by)
+            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+        let mut order: Vec<String> = order_by
+            .iter()
+            .map(|o| {
+                format!(
+                    "e.{} {}",
+                    o.key.as_str(),
+                    if o.ascending { "ASC" } else { "DESC" }
+                )
+            })
+            .collect();
+        if order.is_empty() {
+            order.push("e.creation_time DESC".into());
+        }
+        order.push("e.experiment_id ASC".into());
+        let sql = format!(
+            "SELECT e.experiment_id FROM experiments e {} ORDER BY {} LIMIT ? OFFSET ?",
+            if wheres.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", wheres.join(" AND "))
+            },
+            order.join(", ")
+        );
+        binds.push(SqlValue::Integer(query.max_results as i64 + 1));
+        binds.push(SqlValue::Integer(offset as i64));
+        self.read("searching experiments", |tx| {
+            let mut st = tx.prepare_cached(&sql)?;
+            let ids: Vec<i64> = st
+                .query_map(rusqlite::params_from_iter(binds.iter()), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let more = ids.len() > query.max_results;
+            let mut items = Vec::new();
+            for id in ids.into_iter().take(query.max_results) {
+                if let Some(e) = load_experiment(tx, id)? {
+                    items.push(e);
+                }
+            }
+            Ok(Page {
+                items,
+                next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
+            })
+        })
+    }
+
+    fn rename_experiment(&self, id: &ExperimentId, new_name: &str) -> Result<()> {
+        validate_experiment_name(new_name)?;
+        self.write("renaming an experiment", |tx| {
+            let (n, exp) = get_experiment_tx(tx, id)?;
+            if exp.lifecycle_stage != LifecycleStage::Active {
+                return Err(StoreError::InvalidState(format!(
+                    "Cannot rename a non-active experiment (id={id}); restore it first"
+                ))
+                .into());
+            }
+            if exp.name == new_name {
+                return Ok(());
+            }
+            if name_taken(tx, new_name)? {
+                return Err(StoreError::AlreadyExists(format!(
+                    "Experiment(name={new_name}) already exists. Error: choose another name"
+                ))
+                .into());
+            }
+            tx.prepare_cached(
+                "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
+            )?
+            .execute(params![new_name, now_ms(), n])?;
+            Ok(())
+        })
+    }
+
+    fn delete_experiment(&self, id: &ExperimentId) -> Result<()> {
+        set_experiment_stage(self, id, LifecycleStage::Deleted)
+    }
+
+    fn restore_experiment(&self, id: &ExperimentId) -> Result<()> {
+        set_experiment_stage(self, id, LifecycleStage::Active)
+    }
+
+    fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
+        validate_experiment_tag(tag)?;
+        self.write("setting an experiment tag", |tx| {
+            let (n, exp) = get_experiment_tx(tx, id)?;
+            if exp.lifecycle_stage != LifecycleStage::Active {
+                return Err(StoreError::InvalidParameter(format!(
+                    "The experiment {id} must be in the 'active' state. Current state is deleted."
+                ))
+                .into());
+            }
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![n, tag.key, tag.value])?;
+            tx.prepare_cached("UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2")?
+                .execute(params![now_ms(), n])?;
+            Ok(())
+        })
+    }
+
+    fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()> {
+        self.write("deleting an experiment tag", |tx| {
+            let (n, exp) = get_experiment_tx(tx, id)?;
+            if exp.lifecycle_stage != LifecycleStage::Active {
+                return Err(StoreError::InvalidParameter(format!(
+                    "The experiment {id} must be in the 'active' state. Current state is deleted."
+                ))
+                .into());
+            }
+            let changed = tx
+                .prepare_cached(
+                    "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                )?
+                .execute(params![n, key])?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "No tag with name: {key} in experiment with id {id}"
+                ))
+                .into());
+            }
+            tx.prepare_cached(
+                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
+            )?
+            .execute(params![now_ms(), n])?;
+            Ok(())
+        })
+    }
+
+    fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
+        let prepared = prepare_run_start(&start)?;
+        self.write("creating a run", |tx| {
+            Ok(create_run_tx(
+                tx,
+                experiment_id,
+                &start,
+                &prepared,
+                RunStatus::Running,
+                None,
+            )?
+            .1)
+        })
+    }
+
+    fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
+        let prepared = prepare_run_start(&record.start)?;
+        validate_batch("<new run>", &record.metrics, &record.params, &[])?;
+        let end_time = record
+            .end_time
+            .or_else(|| record.status.is_terminal().then(now_ms));
+        let mut run = self.write("recording a run", |tx| {
+            let (key, run) = create_run_tx(
+                tx,
+                experiment_id,
+                &record.start,
+                &prepared,
+                record.status,
+                end_time,
+            )?;
+            log_batch_tx(
+                tx,
+                key,
+                &run.info.run_id,
+                &record.metrics,
+                &record.params,
+                &[],
+            )?;
+            Ok(run)
+        })?;
+        // The run is new: its data is exactly the record's (latest metric per key).
+        let mut params = record.params.clone();
+        params.sort_by(|a, b| a.key.cmp(&b.key));
+        params.dedup_by(|a, b| a.key == b.key);
+        let mut latest: Vec<Metric> = Vec::new();
+        for m in &record.metrics {
+            let newer = |old: &Metric| {
+                (m.step, m.timestamp).cmp(&(old.step, old.timestamp)).then(
+                    m.value
+                        .partial_cmp(&old.value)
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                ) == std::cmp::Ordering::Greater
+            };
+            match latest.iter_mut().find(|l| l.key == m.key) {
+                Some(old) if newer(old) => *old = m.clone(),
+                Some(_) => {}
+                None => latest.push(m.clone()),
+            }
+        }
+        latest.sort_by(|a, b| a.key.cmp(&b.key));
+        run.data.metrics = latest;
+        run.data.params = params;
+        Ok(run)
+    }
+
+    fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+        self.read("reading a run", |tx| Ok(find_run(tx, run_id)?.1))
+    }
+
+    fn get_run(&self, run_id: &str) -> Result<Run> {
+        self.read("reading a run", |tx| {
+            let (key, info) = find_run(tx, run_id)?;
+            Ok(Run {
+                info,
+                data: load_run_data(tx, key)?,
+            })
+        })
+    }
+
+    fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
+        if let Some(name) = &update.run_name {
+            validate_batch(run_id, &[], &[], &[Tag::new(tags::RUN_NAME, name.clone())])?;
+        }
+        self.write("updating a run", |tx| {
+            let (key, info) = find_active_run(tx, run_id)?;
+            update_run_tx(tx, key, info, &update)
+        })
+    }
+
+    fn delete_run(&self, run_id: &str) -> Result<()> {
+        set_run_stage(self, run_id, LifecycleStage::Deleted)
+    }
+
+    fn restore_run(&self, run_id: &str) -> Result<()> {
+        set_run_stage(self, run_id, LifecycleStage::Active)
+    }
+
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()> {
+        validate_batch(run_id, metrics, params, tags)?;
+        if metrics.is_empty() && params.is_empty() && tags.is_empty() {
+            // Still report a missing or deleted run.
+            return self.read("logging a batch", |tx| {
+                find_active_run(tx, run_id).map(|_| ())
+            });
+        }
+        self.write("logging a batch", |tx| {
+            let (key, _) = find_active_run(tx, run_id)?;
+            log_batch_tx(tx, key, run_id, metrics, params, tags)
+        })
+    }
+
+    fn delete_tag(&self, run_id: &str, tag_key: &str) -> Result<()> {
+        self.write("deleting a tag", |tx| {
+            let (key, _) = find_active_run(tx, run_id)?;
+            let n = tx
+                .prepare_cached("DELETE FROM tags WHERE run_key = ?1 AND key = ?2")?
+                .execute(params![key, tag_key])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "No tag with name: {tag_key} in run with id {run_id}"
+                ))
+                .into());
+            }
+            Ok(())
+        })
+    }
+
+    fn get_metric_history(&self, run_id: &str, metric_key: &str) -> Result<Vec<Metric>> {
+        self.read("reading metric history", |tx| {
+            let (key, _) = find_run(tx, run_id)?;
+            let mut st = tx.prepare_cached(
+                "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_key = ?1 AND key = ?2 \
+                 ORDER BY timestamp, step, value",
+            )?;
+            let rows = st.query_map(params![key, metric_key], |r| {
+                Ok(Metric {
+                    key: metric_key.to_string(),
+                    value: metric_value(r.get(0)?, r.get(1)?),
+                    timestamp: r.get(2)?,
+                    step: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
+        validate_max_results(query.max_results)?;
+        let offset = decode_page_token(query.page_token.as_deref())?;
+        if query.experiment_ids.is_empty() {
+            return Ok(Page::last(Vec::new()));
+        }
+        let filter = filter::parse_filter(&query.filter)
+            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+        let order = filter::parse_order_by_list(&query.order_by)
+            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+        let mut c = Compiled::default();
+        let ids = query
+            .experiment_ids
+            .iter()
+            .map(parse_experiment_id)
+            .collect::<Result<Vec<_>>>()?;
+        c.wheres.push(format!(
+            "r.experiment_id IN ({})",
+            vec!["?"; ids.len()].join(", ")
+        ));
+        c.where_binds.extend(ids.into_iter().map(SqlValue::Integer));
+        match query.view_type {
+            ViewType::ActiveOnly => c.wheres.push("r.lifecycle_stage = 'active'".into()),
+            ViewType::DeletedOnly => c.wheres.push("r.lifecycle_stage = 'deleted'".into()),
+            ViewType::All => {}
+        }
+        compile_filter(&filter, &mut c)?;
+        compile_order(&order, &mut c)?;
+        let sql = format!(
+            "SELECT r.run_key FROM runs r{} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+            c.joins,
+            c.wheres.join(" AND "),
+            c.order.join(", ")
+        );
+        let mut binds = c.join_binds;
+        binds.extend(c.where_binds);
+        binds.push(SqlValue::Integer(query.max_results as i64 + 1));
+        binds.push(SqlValue::Integer(offset as i64));
+        self.maybe_analyze();
+        self.read("searching runs", |tx| {
+            let mut st = tx.prepare_cached(&sql)?;
+            let keys: Vec<i64> = st
+                .query_map(rusqlite::params_from_iter(binds.iter()), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let more = keys.len() > query.max_results;
+            let page: Vec<i64> = keys.into_iter().take(query.max_results).collect();
+            let items = load_runs(tx, &page)?;
+            Ok(Page {
+                items,
+                next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
+            })
+        })
+    }
+}
+
+fn set_experiment_stage(
+    store: &SqliteStore,
+    id: &ExperimentId,
+    stage: LifecycleStage,
+) -> Result<()> {
+    store.write("changing an experiment's lifecycle stage", |tx| {
+        let (n, _) = get_experiment_tx(tx, id)?;
+        tx.prepare_cached(
+            "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
+        )?
+        .execute(params![stage.as_str(), now_ms(), n])?;
+        tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?1 WHERE experiment_id = ?2")?
+            .execute(params![stage.as_str(), n])?;
+        Ok(())
+    })
+}
+
+fn set_run_stage(store: &SqliteStore, run_id: &str, stage: LifecycleStage) -> Result<()> {
+    store.write("changing a run's lifecycle stage", |tx| {
+        let (key, _) = find_run(tx, run_id)?;
+        tx.prepare_cached("UPDATE runs SET lifecycle_stage = ?1 WHERE run_key = ?2")?
+            .execute(params![stage.as_str(), key])?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_translation() {
+        assert_eq!(like_to_glob("a%b_c"), "a*b?c");
+        assert_eq!(like_to_glob("x*?[y"), "x[*][?][[]y");
+    }
+
+    #[test]
+    fn nan_roundtrip_and_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open_with_artifact_root(dir.path().join("t.db"), dir.path()).unwrap();
+        let run = s
+            .create_run(&ExperimentId::default_experiment(), RunStart::default())
+            .unwrap();
+        let ms = [
+            Metric {
+                key: "m".into(),
+                value: 1.0,
+                timestamp: 5,
+                step: 0,
+            },
+            Metric {
+                key: "m".into(),
+                value: f64::NAN,
+                timestamp: 6,
+                step: 1,
+            },
+            Metric {
+                key: "m".into(),
+                value: f64::INFINITY,
+                timestamp: 4,
+                step: 0,
+            },
+        ];
+        s.log_batch(run.id(), &ms, &[], &[]).unwrap();
+        let h = s.get_metric_history(run.id(), "m").unwrap();
+        assert_eq!(h.len(), 3);
+        assert!(h[0].value.is_infinite() && h[2].value.is_nan());
+        assert!(
+            s.get_run(run.id())
+                .unwrap()
+                .data
+                .metric("m")
+                .unwrap()
+                .is_nan()
+        );
+    }
+}

@@ -1,0 +1,642 @@
+//! The [`Store`] trait every tracking backend implements, its error type, and the
+//! validation rules and helpers all stores share (so every store enforces the same limits).
+
+use super::model::*;
+
+/// Result alias of the tracking module.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in tracking. Each variant maps to an MLflow error code
+/// through [`StoreError::error_code`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A run, experiment, tag or artifact does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// An experiment with that name exists (active or deleted).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A request was invalid: bad key or value, param change, batch limits, write to a
+    /// deleted run, bad page token.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// A filter or order_by string could not be parsed or is not supported.
+    #[error("invalid search: {0}")]
+    InvalidFilter(String),
+    /// The entity is in a state that forbids the operation (e.g. renaming a deleted
+    /// experiment).
+    #[error("{0}")]
+    InvalidState(String),
+    /// An artifact path escapes the run's artifact directory or is otherwise unusable.
+    #[error("invalid artifact path '{path}': {reason}")]
+    InvalidArtifactPath {
+        /// The offending path.
+        path: String,
+        /// Why it was rejected and what is accepted.
+        reason: String,
+    },
+    /// The tracking URI names a backend this build does not support.
+    #[error("tracking URI '{uri}' is not supported: {reason}")]
+    UnsupportedUri {
+        /// The URI.
+        uri: String,
+        /// What is supported instead.
+        reason: String,
+    },
+    /// The database was written by a newer hyperflow.
+    #[error(
+        "database {path} has schema version {found}, but this hyperflow supports at most \
+         version {supported}; upgrade hyperflow to open it"
+    )]
+    SchemaTooNew {
+        /// Database path.
+        path: String,
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build understands.
+        supported: i64,
+    },
+    /// File system error.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serialization error (JSON artifacts, exports).
+    #[error("{0}")]
+    Serialization(String),
+    /// Database error.
+    #[error("database error while {context}: {message}")]
+    Database {
+        /// What was being done.
+        context: String,
+        /// The database's message.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// The MLflow error code for this error (`RESOURCE_DOES_NOT_EXIST`, ...).
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound(_) => "RESOURCE_DOES_NOT_EXIST",
+            StoreError::AlreadyExists(_) => "RESOURCE_ALREADY_EXISTS",
+            StoreError::InvalidParameter(_)
+            | StoreError::InvalidFilter(_)
+            | StoreError::InvalidArtifactPath { .. }
+            | StoreError::UnsupportedUri { .. } => "INVALID_PARAMETER_VALUE",
+            StoreError::InvalidState(_) => "INVALID_STATE",
+            StoreError::SchemaTooNew { .. }
+            | StoreError::Io { .. }
+            | StoreError::Serialization(_)
+            | StoreError::Database { .. } => "INTERNAL_ERROR",
+        }
+    }
+
+    /// An [`StoreError::Io`] with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// "Run with id=… not found".
+    pub fn run_not_found(run_id: &str) -> Self {
+        StoreError::NotFound(format!("Run with id={run_id} not found"))
+    }
+
+    /// "No Experiment with id=… exists".
+    pub fn experiment_not_found(id: &ExperimentId) -> Self {
+        StoreError::NotFound(format!("No Experiment with id={id} exists"))
+    }
+}
+
+/// A tracking backend. Sync, thread-safe and object-safe: use it as `Arc<dyn Store>`.
+///
+/// Stores own the semantics (validation, immutability of params, latest-metric rules,
+/// lifecycle), so every implementation behaves the same; the conformance suite in
+/// `tests/common/conformance.rs` checks that.
+pub trait Store: Send + Sync {
+    /// Create an experiment. `artifact_location` defaults to `<artifact root>/<id>`.
+    /// Names are unique over active and deleted experiments.
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<ExperimentId>;
+    /// Get an experiment (active or deleted).
+    fn get_experiment(&self, id: &ExperimentId) -> Result<Experiment>;
+    /// Get an experiment by name (active or deleted); `None` when absent.
+    fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>>;
+    /// Search experiments.
+    fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>>;
+    /// Rename an active experiment.
+    fn rename_experiment(&self, id: &ExperimentId, new_name: &str) -> Result<()>;
+    /// Soft-delete an experiment and all its runs.
+    fn delete_experiment(&self, id: &ExperimentId) -> Result<()>;
+    /// Restore a deleted experiment and its runs.
+    fn restore_experiment(&self, id: &ExperimentId) -> Result<()>;
+    /// Set (upsert) an experiment tag.
+    fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()>;
+    /// Delete an experiment tag; a missing tag is [`StoreError::NotFound`].
+    fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()>;
+
+    /// Create a run (status RUNNING) in an active experiment.
+    fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run>;
+    /// Get a run (active or deleted).
+    fn get_run(&self, run_id: &str) -> Result<Run>;
+    /// Update status / end time / name of an active run.
+    fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo>;
+    /// Soft-delete a run (idempotent).
+    fn delete_run(&self, run_id: &str) -> Result<()>;
+    /// Restore a deleted run (idempotent).
+    fn restore_run(&self, run_id: &str) -> Result<()>;
+    /// Log metrics, params and tags atomically: all are validated before anything is
+    /// written (limits: 1000 metrics, 100 params, 100 tags, 1000 in total).
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()>;
+    /// Delete a run tag; a missing tag is [`StoreError::NotFound`].
+    fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
+    /// Every point of one metric, ordered by `(timestamp, step, value)`. Unknown key → empty.
+    fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>>;
+    /// Search runs with MLflow's filter and order_by language.
+    fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>>;
+
+    /// Create a run with its params and metrics and set its final status, as one write
+    /// where the store can (SQLite: one transaction). The default composes
+    /// `create_run`, `log_batch`, `update_run` and `get_run`.
+    fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
+        validate_batch("<new run>", &record.metrics, &record.params, &[])?;
+        let run = self.create_run(experiment_id, record.start.clone())?;
+        self.log_batch(run.id(), &record.metrics, &record.params, &[])?;
+        if record.status != RunStatus::Running || record.end_time.is_some() {
+            let end_time = record
+                .end_time
+                .or_else(|| record.status.is_terminal().then(now_ms));
+            self.update_run(
+                run.id(),
+                RunUpdate {
+                    status: Some(record.status),
+                    end_time,
+                    run_name: None,
+                },
+            )?;
+        }
+        self.get_run(run.id())
+    }
+
+    /// One page of a metric's history (`max_results` ≥ 1), in the order of
+    /// [`Store::get_metric_history`], with the same page tokens as searches.
+    fn get_metric_history_page(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<Page<Metric>> {
+        if max_results == 0 {
+            return Err(StoreError::InvalidParameter(
+                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
+            ));
+        }
+        let offset = decode_page_token(page_token)?;
+        let all = self.get_metric_history(run_id, key)?;
+        let end = offset.saturating_add(max_results).min(all.len());
+        let items = all.get(offset.min(end)..end).unwrap_or_default().to_vec();
+        Ok(Page {
+            items,
+            next_page_token: (end < all.len()).then(|| encode_page_token(end)),
+        })
+    }
+
+    /// A run's info without its data (cheaper than [`Store::get_run`] where stores can).
+    fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+        Ok(self.get_run(run_id)?.info)
+    }
+
+    /// Log one metric point.
+    fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
+        self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])
+    }
+    /// Log one param.
+    fn log_param(&self, run_id: &str, param: &Param) -> Result<()> {
+        self.log_batch(run_id, &[], std::slice::from_ref(param), &[])
+    }
+    /// Set (upsert) one run tag.
+    fn set_tag(&self, run_id: &str, tag: &Tag) -> Result<()> {
+        self.log_batch(run_id, &[], &[], std::slice::from_ref(tag))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared validation.
+
+/// Longest accepted key (metric, param, tag).
+pub const MAX_KEY_LENGTH: usize = 250;
+/// Longest accepted param value.
+pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
+/// Longest accepted run tag value.
+pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
+/// Longest accepted experiment tag value.
+pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20000;
+/// Longest accepted experiment name.
+pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
+/// log_batch limits: metrics, params, tags, total.
+pub const MAX_BATCH_METRICS: usize = 1000;
+/// See [`MAX_BATCH_METRICS`].
+pub const MAX_BATCH_PARAMS: usize = 100;
+/// See [`MAX_BATCH_METRICS`].
+pub const MAX_BATCH_TAGS: usize = 100;
+/// See [`MAX_BATCH_METRICS`].
+pub const MAX_BATCH_TOTAL: usize = 1000;
+
+/// Validate a metric/param/tag key: non-empty, ≤ 250 chars, characters from
+/// `[/\w.\- :]`, and a path that normalizes to itself (no `..`, no leading `/`, no `//`).
+pub fn validate_key(what: &str, key: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(StoreError::InvalidParameter(format!(
+            "invalid {what} key '{key}': {why}"
+        )))
+    };
+    if key.is_empty() {
+        return bad("a key must not be empty");
+    }
+    if key.chars().count() > MAX_KEY_LENGTH {
+        return bad(&format!("keys are at most {MAX_KEY_LENGTH} characters"));
+    }
+    if let Some(c) = key
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '-' | ' ' | ':')))
+    {
+        return bad(&format!(
+            "character {c:?} is not allowed; keys may contain only alphanumerics, \
+             underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)"
+        ));
+    }
+    if key.starts_with('/')
+        || key.contains("//")
+        || key.split('/').any(|seg| seg == ".." || seg == ".")
+        || key.ends_with('/')
+    {
+        return bad(
+            "keys must be normalized relative paths (no leading or trailing '/', no '//', \
+             no '.' or '..' segments)",
+        );
+    }
+    Ok(())
+}
+
+fn validate_value_len(what: &str, key: &str, value: &str, max: usize) -> Result<()> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(StoreError::InvalidParameter(format!(
+            "{what} value for key '{key}' has {n} characters, more than the maximum of {max}; \
+             store long values as an artifact instead"
+        )));
+    }
+    Ok(())
+}
+
+/// Validate a whole log_batch request before anything is written.
+pub fn validate_batch(
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[Tag],
+) -> Result<()> {
+    let limit = |n: usize, max: usize, what: &str| {
+        if n > max {
+            Err(StoreError::InvalidParameter(format!(
+                "A batch logging request can contain at most {max} {what}. Got {n} {what}. \
+                 Split the batch into smaller ones."
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    limit(metrics.len(), MAX_BATCH_METRICS, "metrics")?;
+    limit(params.len(), MAX_BATCH_PARAMS, "params")?;
+    limit(tags.len(), MAX_BATCH_TAGS, "tags")?;
+    limit(
+        metrics.len() + params.len() + tags.len(),
+        MAX_BATCH_TOTAL,
+        "metrics, params, and tags in total",
+    )?;
+    for m in metrics {
+        validate_key("metric", &m.key)?;
+        if m.timestamp < 0 {
+            return Err(StoreError::InvalidParameter(format!(
+                "metric '{}' has negative timestamp {}; timestamps are ms since the epoch, >= 0",
+                m.key, m.timestamp
+            )));
+        }
+    }
+    for (i, p) in params.iter().enumerate() {
+        validate_key("param", &p.key)?;
+        validate_value_len("param", &p.key, &p.value, MAX_PARAM_VALUE_LENGTH)?;
+        if let Some(other) = params[..i].iter().find(|q| q.key == p.key)
+            && other.value != p.value
+        {
+            return Err(StoreError::InvalidParameter(format!(
+                "Duplicate parameter key '{}' with different values ('{}' and '{}') in one \
+                 batch for run ID='{run_id}'",
+                p.key, other.value, p.value
+            )));
+        }
+    }
+    for t in tags {
+        validate_key("tag", &t.key)?;
+        validate_value_len("tag", &t.key, &t.value, MAX_TAG_VALUE_LENGTH)?;
+    }
+    Ok(())
+}
+
+/// Validate an experiment name.
+pub fn validate_experiment_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(StoreError::InvalidParameter(
+            "experiment name must be a non-empty string".into(),
+        ));
+    }
+    if name.chars().count() > MAX_EXPERIMENT_NAME_LENGTH {
+        return Err(StoreError::InvalidParameter(format!(
+            "experiment name '{name}' is longer than {MAX_EXPERIMENT_NAME_LENGTH} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Validate an experiment tag.
+pub fn validate_experiment_tag(tag: &Tag) -> Result<()> {
+    validate_key("experiment tag", &tag.key)?;
+    validate_value_len(
+        "experiment tag",
+        &tag.key,
+        &tag.value,
+        MAX_EXPERIMENT_TAG_VALUE_LENGTH,
+    )
+}
+
+/// Validate a search page size (1..=50000).
+pub fn validate_max_results(n: usize) -> Result<()> {
+    if n == 0 || n > MAX_RESULTS_LIMIT {
+        return Err(StoreError::InvalidParameter(format!(
+            "Invalid value {n} for parameter 'max_results' supplied: it must be at least 1 \
+             and at most {MAX_RESULTS_LIMIT}"
+        )));
+    }
+    Ok(())
+}
+
+/// The error for writing to a deleted run.
+pub fn run_not_active(run_id: &str) -> StoreError {
+    StoreError::InvalidParameter(format!(
+        "The run {run_id} must be in the 'active' state. Current state is deleted."
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Page tokens: base64 of JSON `{"offset": N}`, like MLflow.
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn b64_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim().trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Encode a page token for `offset`.
+pub fn encode_page_token(offset: usize) -> String {
+    b64_encode(format!("{{\"offset\": {offset}}}").as_bytes())
+}
+
+/// Decode a page token; `None` means offset 0.
+pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(0);
+    };
+    let bytes = b64_decode(token).ok_or_else(|| {
+        StoreError::InvalidParameter(format!(
+            "Invalid page token '{token}', could not base64-decode; pass the \
+             next_page_token of a previous page unchanged"
+        ))
+    })?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+        StoreError::InvalidParameter(format!("Invalid page token '{token}', not JSON"))
+    })?;
+    v.get("offset")
+        .and_then(|o| o.as_u64())
+        .filter(|o| *o <= i64::MAX as u64)
+        .and_then(|o| usize::try_from(o).ok())
+        .ok_or_else(|| {
+            StoreError::InvalidParameter(format!(
+                "Invalid page token '{token}', it has no non-negative 'offset'"
+            ))
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// Run ids and names.
+
+/// A new run id: uuid4 as 32 lowercase hex characters.
+pub fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+const ADJECTIVES: &[&str] = &[
+    "abundant",
+    "agreeable",
+    "amazing",
+    "adorable",
+    "bemused",
+    "bold",
+    "brawny",
+    "bright",
+    "bustling",
+    "calm",
+    "capable",
+    "carefree",
+    "casual",
+    "caring",
+    "clean",
+    "colorful",
+    "crawling",
+    "dapper",
+    "delicate",
+    "enchanting",
+    "entertaining",
+    "fearless",
+    "funny",
+    "gaudy",
+    "gentle",
+    "gifted",
+    "glamorous",
+    "grandiose",
+    "handsome",
+    "hilarious",
+    "honorable",
+    "illustrious",
+    "industrious",
+    "judicious",
+    "kindly",
+    "learned",
+    "legendary",
+    "likeable",
+    "loud",
+    "luminous",
+    "marvelous",
+    "masked",
+    "melodic",
+    "merciful",
+    "mercurial",
+    "monumental",
+    "mysterious",
+    "nebulous",
+    "omniscient",
+    "orderly",
+    "overjoyed",
+    "peaceful",
+    "polite",
+    "popular",
+    "powerful",
+    "puzzled",
+    "redolent",
+    "resilient",
+    "rogue",
+    "rumbling",
+    "salty",
+    "sassy",
+    "secretive",
+    "selective",
+    "sedate",
+    "serious",
+    "shivering",
+    "skillful",
+    "sincere",
+    "smiling",
+    "spiffy",
+    "stately",
+    "suave",
+    "stylish",
+    "tasteful",
+    "thoughtful",
+    "thundering",
+    "traveling",
+    "treasured",
+    "trusting",
+    "unequaled",
+    "upbeat",
+    "unique",
+    "unruly",
+    "valuable",
+    "vaunted",
+    "victorious",
+    "welcoming",
+    "whimsical",
+    "wise",
+    "worried",
+    "youthful",
+    "zealous",
+];
+
+const NOUNS: &[&str] = &[
+    "ant", "ape", "asp", "auk", "bass", "bat", "bear", "bee", "bird", "boar", "bug", "calf",
+    "carp", "cat", "chimp", "cod", "colt", "conch", "cow", "crab", "crane", "croc", "crow", "cub",
+    "deer", "doe", "dog", "dolphin", "donkey", "dove", "duck", "eel", "elk", "fawn", "finch",
+    "fish", "flea", "fly", "foal", "fowl", "fox", "frog", "gnat", "gnu", "goat", "goose", "grouse",
+    "grub", "gull", "hare", "hawk", "hen", "hog", "horse", "hound", "jay", "kit", "kite", "koi",
+    "lamb", "lark", "loon", "lynx", "mare", "midge", "mink", "mole", "moose", "moth", "mouse",
+    "mule", "newt", "owl", "ox", "panda", "penguin", "perch", "pig", "pug", "quail", "ram", "rat",
+    "ray", "robin", "roo", "rook", "seal", "shad", "shark", "sheep", "shoat", "shrew", "shrike",
+    "shrimp", "skink", "skunk", "sloth", "slug", "smelt", "snail", "snake", "snipe", "sow",
+    "sponge", "squid", "squirrel", "stag", "steed", "stoat", "stork", "swan", "tern", "toad",
+    "trout", "turtle", "vole", "wasp", "whale", "wolf", "worm", "wren", "yak", "zebra",
+];
+
+/// A random run name `adjective-noun-NNN`, like MLflow's.
+pub fn generate_run_name() -> String {
+    let b = *uuid::Uuid::new_v4().as_bytes();
+    let a = ADJECTIVES[usize::from(b[0]) % ADJECTIVES.len()];
+    let n = NOUNS[usize::from(b[1]) % NOUNS.len()];
+    let num = u16::from_le_bytes([b[2], b[3]]) % 1000;
+    format!("{a}-{n}-{num}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_token_roundtrip_and_mlflow_compatible() {
+        assert_eq!(encode_page_token(10), "eyJvZmZzZXQiOiAxMH0=");
+        for n in [0usize, 1, 7, 999, 123_456] {
+            assert_eq!(decode_page_token(Some(&encode_page_token(n))).ok(), Some(n));
+        }
+        assert!(decode_page_token(Some("!!!")).is_err());
+        assert_eq!(decode_page_token(None).ok(), Some(0));
+    }
+
+    #[test]
+    fn keys() {
+        for ok in ["loss", "a/b", "x.y-z 1:2", "ünï"] {
+            assert!(validate_key("metric", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "/a", "a/../b", "..", "a//b", "a$b", "a/"] {
+            assert!(validate_key("metric", bad).is_err(), "{bad}");
+        }
+        assert!(validate_key("metric", &"k".repeat(251)).is_err());
+    }
+
+    #[test]
+    fn run_ids_and_names() {
+        let id = new_run_id();
+        assert_eq!(id.len(), 32);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        let name = generate_run_name();
+        assert_eq!(name.split('-').count(), 3, "{name}");
+    }
+}

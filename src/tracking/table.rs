@@ -1,0 +1,264 @@
+//! Runs as a table with MLflow's column names, exported as CSV or JSON.
+//!
+//! Columns: `run_id`, `experiment_id`, `run_name`, `status`, `start_time`, `end_time`, then
+//! `metrics.<k>`, `params.<k>` and `tags.<k>`, each group sorted by key. Times are ms since
+//! the epoch. Non-finite metric values are written as `NaN`, `Infinity`, `-Infinity` (JSON:
+//! as those strings, like MLflow's REST API).
+
+use super::model::Run;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// No value (run lacks the key, or no end time).
+    Null,
+    /// Text.
+    Str(String),
+    /// Integer (times).
+    Int(i64),
+    /// Float (metrics).
+    Float(f64),
+}
+
+impl Cell {
+    fn float_text(f: f64) -> String {
+        if f.is_nan() {
+            "NaN".to_string()
+        } else if f == f64::INFINITY {
+            "Infinity".to_string()
+        } else if f == f64::NEG_INFINITY {
+            "-Infinity".to_string()
+        } else {
+            f.to_string()
+        }
+    }
+
+    /// The cell as CSV/terminal text (`""` for null).
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Str(s) => s.clone(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Float(f) => Cell::float_text(*f),
+        }
+    }
+
+    /// The cell as JSON.
+    pub fn json(&self) -> Value {
+        match self {
+            Cell::Null => Value::Null,
+            Cell::Str(s) => Value::String(s.clone()),
+            Cell::Int(i) => Value::from(*i),
+            Cell::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(Cell::float_text(*f))),
+        }
+    }
+}
+
+/// Runs as rows, with MLflow's column names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunsTable {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// One row per run, one cell per column.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl RunsTable {
+    /// Build the table (rows in the order given).
+    pub fn from_runs(runs: &[Run]) -> Self {
+        let mut metrics = BTreeSet::new();
+        let mut params = BTreeSet::new();
+        let mut tags = BTreeSet::new();
+        for r in runs {
+            metrics.extend(r.data.metrics.iter().map(|m| m.key.as_str()));
+            params.extend(r.data.params.iter().map(|p| p.key.as_str()));
+            tags.extend(r.data.tags.iter().map(|t| t.key.as_str()));
+        }
+        let mut columns: Vec<String> = [
+            "run_id",
+            "experiment_id",
+            "run_name",
+            "status",
+            "start_time",
+            "end_time",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        columns.extend(metrics.iter().map(|k| format!("metrics.{k}")));
+        columns.extend(params.iter().map(|k| format!("params.{k}")));
+        columns.extend(tags.iter().map(|k| format!("tags.{k}")));
+        let rows = runs
+            .iter()
+            .map(|r| {
+                let mut row = vec![
+                    Cell::Str(r.info.run_id.clone()),
+                    Cell::Str(r.info.experiment_id.0.clone()),
+                    Cell::Str(r.info.run_name.clone()),
+                    Cell::Str(r.info.status.as_str().to_string()),
+                    Cell::Int(r.info.start_time),
+                    r.info.end_time.map(Cell::Int).unwrap_or(Cell::Null),
+                ];
+                row.extend(
+                    metrics
+                        .iter()
+                        .map(|k| r.data.metric(k).map(Cell::Float).unwrap_or(Cell::Null)),
+                );
+                row.extend(params.iter().map(|k| {
+                    r.data
+                        .param(k)
+                        .map(|v| Cell::Str(v.to_string()))
+                        .unwrap_or(Cell::Null)
+                }));
+                row.extend(tags.iter().map(|k| {
+                    r.data
+                        .tag(k)
+                        .map(|v| Cell::Str(v.to_string()))
+                        .unwrap_or(Cell::Null)
+                }));
+                row
+            })
+            .collect();
+        RunsTable { columns, rows }
+    }
+
+    /// CSV with a header row (RFC 4180 quoting).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let header: Vec<String> = self.columns.iter().map(|c| csv_field(c)).collect();
+        out.push_str(&header.join(","));
+        out.push('\n');
+        for row in &self.rows {
+            let fields: Vec<String> = row.iter().map(|c| csv_field(&c.text())).collect();
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A list of objects keyed by column name (null for missing values).
+    pub fn to_json(&self) -> Value {
+        Value::Array(
+            self.rows
+                .iter()
+                .map(|row| {
+                    let mut obj = Map::new();
+                    for (c, cell) in self.columns.iter().zip(row) {
+                        obj.insert(c.clone(), cell.json());
+                    }
+                    Value::Object(obj)
+                })
+                .collect(),
+        )
+    }
+
+    /// [`RunsTable::to_json`] as pretty-printed text.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string_pretty(&self.to_json()).unwrap_or_else(|_| "[]".to_string())
+    }
+
+    /// Aligned plain-text rendering for terminals.
+    pub fn to_text(&self) -> String {
+        let texts: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(Cell::text).collect())
+            .collect();
+        let widths: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                texts
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([c.chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[String]| {
+            let parts: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+        };
+        line(&mut out, &self.columns);
+        for r in &texts {
+            line(&mut out, r);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracking::model::*;
+
+    #[test]
+    fn csv_and_json() {
+        let run = Run {
+            info: RunInfo {
+                run_id: "abc".into(),
+                experiment_id: ExperimentId::default_experiment(),
+                run_name: "a, \"b\"".into(),
+                user_id: "u".into(),
+                status: RunStatus::Finished,
+                start_time: 1,
+                end_time: None,
+                artifact_uri: "/x".into(),
+                lifecycle_stage: LifecycleStage::Active,
+            },
+            data: RunData {
+                metrics: vec![Metric {
+                    key: "loss".into(),
+                    value: f64::NAN,
+                    timestamp: 1,
+                    step: 0,
+                }],
+                params: vec![Param::new("lr", "0.1")],
+                tags: vec![],
+            },
+        };
+        let t = RunsTable::from_runs(&[run]);
+        assert_eq!(
+            t.columns,
+            [
+                "run_id",
+                "experiment_id",
+                "run_name",
+                "status",
+                "start_time",
+                "end_time",
+                "metrics.loss",
+                "params.lr"
+            ]
+        );
+        let csv = t.to_csv();
+        assert!(
+            csv.contains("abc,0,\"a, \"\"b\"\"\",FINISHED,1,,NaN,0.1"),
+            "{csv}"
+        );
+        let j = t.to_json();
+        assert_eq!(j[0]["metrics.loss"], "NaN");
+        assert_eq!(j[0]["end_time"], Value::Null);
+        assert_eq!(j[0]["params.lr"], "0.1");
+    }
+}

@@ -1,0 +1,139 @@
+//! Tracking URIs: which store to open.
+//!
+//! - `sqlite:///relative/path.db` (three slashes: relative to the working directory),
+//! - `sqlite:////absolute/path.db` (four slashes),
+//! - a bare path such as `runs/hyperflow.db` or `/tmp/x.db`,
+//! - `postgresql://…` and `http(s)://…` are recognized but not supported yet.
+//!
+//! Resolution order: an explicit URI, then `HYPERFLOW_TRACKING_URI`, then
+//! `MLFLOW_TRACKING_URI`, then [`DEFAULT_TRACKING_URI`].
+
+use super::store::{Result, Store, StoreError};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The tracking URI used when none is configured.
+pub const DEFAULT_TRACKING_URI: &str = "sqlite:///hyperflow.db";
+
+/// A parsed tracking URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrackingUri {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+}
+
+impl TrackingUri {
+    /// Parse a tracking URI.
+    pub fn parse(uri: &str) -> Result<TrackingUri> {
+        let uri = uri.trim();
+        let unsupported = |reason: &str| StoreError::UnsupportedUri {
+            uri: uri.to_string(),
+            reason: reason.to_string(),
+        };
+        if uri.is_empty() {
+            return Err(unsupported(
+                "the URI is empty; use sqlite:///path/to.db or a file path",
+            ));
+        }
+        if let Some(rest) = uri.strip_prefix("sqlite://") {
+            let path = rest.strip_prefix('/').ok_or_else(|| {
+                unsupported(
+                    "SQLite URIs have the form sqlite:///relative/path.db or \
+                     sqlite:////absolute/path.db",
+                )
+            })?;
+            if path.is_empty() || path == ":memory:" {
+                return Err(unsupported(
+                    "an SQLite URI needs a database file path (in-memory databases are not \
+                     supported, runs would be lost)",
+                ));
+            }
+            return Ok(TrackingUri::Sqlite(PathBuf::from(path)));
+        }
+        let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgresql" | "postgres" | "postgresql+psycopg2") => Err(unsupported(
+                "the PostgreSQL store is not supported yet; use sqlite:///path/to.db",
+            )),
+            Some("http" | "https") => Err(unsupported(
+                "the REST store (hyperflow or MLflow server) is not supported yet; use \
+                 sqlite:///path/to.db",
+            )),
+            Some("file") => Err(unsupported(
+                "file:// names MLflow's file store (an mlruns directory), which is not \
+                 supported; use sqlite:///path/to.db",
+            )),
+            Some(other) => Err(unsupported(&format!(
+                "unknown scheme '{other}'; use sqlite:///path/to.db or a file path"
+            ))),
+            None => Ok(TrackingUri::Sqlite(PathBuf::from(uri))),
+        }
+    }
+
+    /// Open the store this URI names.
+    pub fn open(&self) -> Result<Arc<dyn Store>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            TrackingUri::Sqlite(path) => Ok(Arc::new(super::sqlite::SqliteStore::open(path)?)),
+            #[cfg(not(feature = "sqlite"))]
+            TrackingUri::Sqlite(path) => Err(StoreError::UnsupportedUri {
+                uri: path.display().to_string(),
+                reason: "this build has no SQLite support (feature `sqlite`)".to_string(),
+            }),
+        }
+    }
+}
+
+/// The tracking URI to use: `explicit`, else `HYPERFLOW_TRACKING_URI`, else
+/// `MLFLOW_TRACKING_URI`, else [`DEFAULT_TRACKING_URI`].
+pub fn resolve_tracking_uri(explicit: Option<&str>) -> String {
+    explicit
+        .map(str::to_string)
+        .or_else(|| std::env::var("HYPERFLOW_TRACKING_URI").ok())
+        .or_else(|| std::env::var("MLFLOW_TRACKING_URI").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_string())
+}
+
+/// Parse and open a store from a tracking URI.
+pub fn open_store(uri: &str) -> Result<Arc<dyn Store>> {
+    TrackingUri::parse(uri)?.open()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!(
+            TrackingUri::parse("sqlite:///rel/x.db").ok(),
+            Some(TrackingUri::Sqlite("rel/x.db".into()))
+        );
+        assert_eq!(
+            TrackingUri::parse("sqlite:////abs/x.db").ok(),
+            Some(TrackingUri::Sqlite("/abs/x.db".into()))
+        );
+        assert_eq!(
+            TrackingUri::parse("x.db").ok(),
+            Some(TrackingUri::Sqlite("x.db".into()))
+        );
+        for bad in [
+            "postgresql://u@h/db",
+            "http://localhost:5000",
+            "https://x",
+            "sqlite://",
+            "ftp://x",
+        ] {
+            let e = TrackingUri::parse(bad).unwrap_err();
+            assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+            assert!(
+                e.to_string().contains("not supported")
+                    || e.to_string().contains("unknown")
+                    || e.to_string().contains("form"),
+                "{e}"
+            );
+        }
+    }
+}

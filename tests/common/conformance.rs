@@ -1,0 +1,1117 @@
+//! The store conformance suite: MLflow semantics every `Store` must have.
+//!
+//! Each check takes a fresh, empty store (`&dyn Store`). A backend's test file runs all of
+//! them with `conformance_suite!(factory)`, where `factory()` returns `(Arc<dyn Store>, G)`
+//! and `G` is a guard (e.g. a temp dir) kept alive for the test.
+#![allow(dead_code)]
+
+use hyperflow::tracking::store::*;
+use hyperflow::tracking::*;
+
+/// Generate one `#[test]` per conformance check for a store factory.
+macro_rules! conformance_suite {
+    ($factory:expr) => {
+        conformance_suite!(@tests $factory;
+            experiments_crud, experiment_search, experiment_delete_cascades,
+            run_create_defaults, run_update_and_reopen, run_delete_restore,
+            writes_to_deleted_run_rejected, params_immutable, metrics_history_and_latest,
+            tags_upsert_delete, batch_limits_and_validation, nested_runs,
+            search_metric_operators, search_param_tag_operators, search_attribute_operators,
+            search_order_by, search_pagination_and_views, search_errors, record_run_in_one_go);
+    };
+    (@tests $factory:expr; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let (store, _guard) = $factory();
+                common::conformance::$name(&*store);
+            }
+        )*
+    };
+}
+pub(crate) use conformance_suite;
+
+fn code<T: std::fmt::Debug>(r: Result<T>) -> &'static str {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e.error_code(),
+    }
+}
+
+fn err_text<T: std::fmt::Debug>(r: Result<T>) -> String {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn m(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
+    Metric {
+        key: key.into(),
+        value,
+        timestamp,
+        step,
+    }
+}
+
+fn new_run(s: &dyn Store, exp: &ExperimentId, name: &str, start: i64) -> Run {
+    s.create_run(
+        exp,
+        RunStart {
+            run_name: Some(name.into()),
+            user_id: Some("alice".into()),
+            start_time: Some(start),
+            tags: vec![],
+        },
+    )
+    .unwrap()
+}
+
+fn search(s: &dyn Store, exp: &ExperimentId, filter: &str, order: &[&str]) -> Vec<String> {
+    let q = RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: filter.into(),
+        order_by: order.iter().map(|o| o.to_string()).collect(),
+        ..RunQuery::default()
+    };
+    s.search_runs(&q)
+        .unwrap_or_else(|e| panic!("search {filter:?} {order:?}: {e}"))
+        .items
+        .into_iter()
+        .map(|r| r.info.run_name)
+        .collect()
+}
+
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+pub fn experiments_crud(s: &dyn Store) {
+    let default = s
+        .get_experiment(&ExperimentId::default_experiment())
+        .unwrap();
+    assert_eq!(default.name, "Default");
+    assert_eq!(default.lifecycle_stage, LifecycleStage::Active);
+
+    let id = s
+        .create_experiment("exp-a", None, &[Tag::new("team", "ml")])
+        .unwrap();
+    assert_ne!(id, default.experiment_id);
+    let e = s.get_experiment(&id).unwrap();
+    assert_eq!(e.name, "exp-a");
+    assert!(
+        e.artifact_location.ends_with(&format!("/{id}")),
+        "{}",
+        e.artifact_location
+    );
+    assert_eq!(e.tags, vec![Tag::new("team", "ml")]);
+    assert!(e.creation_time > 0 && e.last_update_time >= e.creation_time);
+    assert_eq!(
+        s.get_experiment_by_name("exp-a")
+            .unwrap()
+            .unwrap()
+            .experiment_id,
+        id
+    );
+    assert!(s.get_experiment_by_name("nope").unwrap().is_none());
+
+    let custom = s
+        .create_experiment("exp-b", Some("/tmp/somewhere"), &[])
+        .unwrap();
+    assert_eq!(
+        s.get_experiment(&custom).unwrap().artifact_location,
+        "/tmp/somewhere"
+    );
+
+    assert_eq!(
+        code(s.create_experiment("exp-a", None, &[])),
+        "RESOURCE_ALREADY_EXISTS"
+    );
+    assert_eq!(
+        code(s.create_experiment("", None, &[])),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.get_experiment(&ExperimentId::from("999"))),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+
+    s.rename_experiment(&id, "exp-a2").unwrap();
+    assert_eq!(s.get_experiment(&id).unwrap().name, "exp-a2");
+    assert_eq!(
+        code(s.rename_experiment(&id, "exp-b")),
+        "RESOURCE_ALREADY_EXISTS"
+    );
+
+    s.set_experiment_tag(&id, &Tag::new("team", "infra"))
+        .unwrap();
+    assert_eq!(
+        s.get_experiment(&id).unwrap().tags,
+        vec![Tag::new("team", "infra")]
+    );
+
+    s.delete_experiment(&id).unwrap();
+    let e = s.get_experiment(&id).unwrap();
+    assert_eq!(e.lifecycle_stage, LifecycleStage::Deleted);
+    // Names stay taken by deleted experiments; get-by-name finds deleted ones.
+    assert_eq!(
+        code(s.create_experiment("exp-a2", None, &[])),
+        "RESOURCE_ALREADY_EXISTS"
+    );
+    assert!(s.get_experiment_by_name("exp-a2").unwrap().is_some());
+    assert_eq!(code(s.rename_experiment(&id, "x")), "INVALID_STATE");
+    assert_eq!(
+        code(s.create_run(&id, RunStart::default())),
+        "INVALID_PARAMETER_VALUE"
+    );
+    s.restore_experiment(&id).unwrap();
+    assert_eq!(
+        s.get_experiment(&id).unwrap().lifecycle_stage,
+        LifecycleStage::Active
+    );
+}
+
+pub fn experiment_search(s: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            s.create_experiment(
+                &format!("search-{i}"),
+                None,
+                &[Tag::new("k", format!("v{i}"))],
+            )
+            .unwrap(),
+        );
+    }
+    s.delete_experiment(&ids[4]).unwrap();
+    let q = |filter: &str, view: ViewType| ExperimentQuery {
+        filter: filter.into(),
+        view_type: view,
+        order_by: vec!["name ASC".into()],
+        ..ExperimentQuery::default()
+    };
+    let got = |q: ExperimentQuery| -> Vec<String> {
+        s.search_experiments(&q)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
+    };
+    assert_eq!(
+        got(q("", ViewType::ActiveOnly)),
+        names(&["Default", "search-0", "search-1", "search-2", "search-3"])
+    );
+    assert_eq!(got(q("", ViewType::DeletedOnly)), names(&["search-4"]));
+    assert_eq!(got(q("", ViewType::All)).len(), 6);
+    assert_eq!(
+        got(q("name LIKE 'search-%'", ViewType::ActiveOnly)).len(),
+        4
+    );
+    assert_eq!(
+        got(q("tags.k = 'v1'", ViewType::ActiveOnly)),
+        names(&["search-1"])
+    );
+    assert_eq!(
+        got(q("name ILIKE 'SEARCH-2'", ViewType::ActiveOnly)),
+        names(&["search-2"])
+    );
+    let mut page_q = q("", ViewType::All);
+    page_q.max_results = 4;
+    let p1 = s.search_experiments(&page_q).unwrap();
+    assert_eq!(p1.items.len(), 4);
+    page_q.page_token = p1.next_page_token.clone();
+    assert!(page_q.page_token.is_some());
+    let p2 = s.search_experiments(&page_q).unwrap();
+    assert_eq!(p2.items.len(), 2);
+    assert!(p2.next_page_token.is_none());
+    assert_eq!(
+        code(s.search_experiments(&q("name = ", ViewType::All))),
+        "INVALID_PARAMETER_VALUE"
+    );
+}
+
+pub fn experiment_delete_cascades(s: &dyn Store) {
+    let exp = s.create_experiment("cascade", None, &[]).unwrap();
+    let a = new_run(s, &exp, "a", 1);
+    let b = new_run(s, &exp, "b", 2);
+    s.delete_experiment(&exp).unwrap();
+    for r in [&a, &b] {
+        assert_eq!(
+            s.get_run(r.id()).unwrap().info.lifecycle_stage,
+            LifecycleStage::Deleted
+        );
+    }
+    assert!(search(s, &exp, "", &[]).is_empty());
+    s.restore_experiment(&exp).unwrap();
+    assert_eq!(sorted(search(s, &exp, "", &[])), names(&["a", "b"]));
+}
+
+pub fn run_create_defaults(s: &dyn Store) {
+    let exp = s.create_experiment("runs", None, &[]).unwrap();
+    let loc = s.get_experiment(&exp).unwrap().artifact_location;
+    let r = s.create_run(&exp, RunStart::default()).unwrap();
+    assert_eq!(r.info.run_id.len(), 32);
+    assert!(
+        r.info
+            .run_id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+    assert_eq!(r.info.status, RunStatus::Running);
+    assert_eq!(r.info.end_time, None);
+    assert_eq!(r.info.lifecycle_stage, LifecycleStage::Active);
+    assert_eq!(
+        r.info.artifact_uri,
+        format!("{loc}/{}/artifacts", r.info.run_id)
+    );
+    let parts: Vec<&str> = r.info.run_name.split('-').collect();
+    assert_eq!(parts.len(), 3, "generated name {}", r.info.run_name);
+    assert!(parts[2].parse::<u32>().is_ok());
+    assert!((r.info.start_time - now_ms()).abs() < 60_000);
+    let got = s.get_run(r.id()).unwrap();
+    assert_eq!(got.info, r.info);
+    assert_eq!(s.get_run_info(r.id()).unwrap(), r.info);
+    assert_eq!(code(s.get_run_info("nope")), "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(got.data.tag(tags::RUN_NAME), Some(r.info.run_name.as_str()));
+
+    // Name from the tag; name and tag conflicting is an error.
+    let r2 = s
+        .create_run(
+            &exp,
+            RunStart {
+                tags: vec![Tag::new(tags::RUN_NAME, "from-tag")],
+                ..RunStart::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(r2.info.run_name, "from-tag");
+    assert_eq!(
+        code(s.create_run(
+            &exp,
+            RunStart {
+                run_name: Some("x".into()),
+                tags: vec![Tag::new(tags::RUN_NAME, "y")],
+                ..RunStart::default()
+            }
+        )),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.create_run(&ExperimentId::from("4242"), RunStart::default())),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.get_run("0123456789abcdef0123456789abcdef")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert!(err_text(s.get_run("nope")).contains("Run with id=nope not found"));
+}
+
+pub fn run_update_and_reopen(s: &dyn Store) {
+    let exp = ExperimentId::default_experiment();
+    let r = new_run(s, &exp, "upd", 100);
+    let info = s
+        .update_run(
+            r.id(),
+            RunUpdate {
+                status: Some(RunStatus::Finished),
+                end_time: Some(200),
+                run_name: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(info.status, RunStatus::Finished);
+    assert_eq!(info.end_time, Some(200));
+    assert_eq!(s.get_run(r.id()).unwrap().info, info);
+    // Reopen: RUNNING again, end time cleared.
+    let info = s
+        .update_run(
+            r.id(),
+            RunUpdate {
+                status: Some(RunStatus::Running),
+                ..RunUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((info.status, info.end_time), (RunStatus::Running, None));
+    // Rename rewrites the tag.
+    s.update_run(
+        r.id(),
+        RunUpdate {
+            run_name: Some("renamed".into()),
+            ..RunUpdate::default()
+        },
+    )
+    .unwrap();
+    let got = s.get_run(r.id()).unwrap();
+    assert_eq!(got.info.run_name, "renamed");
+    assert_eq!(got.data.tag(tags::RUN_NAME), Some("renamed"));
+    for st in RunStatus::ALL {
+        let i = s
+            .update_run(
+                r.id(),
+                RunUpdate {
+                    status: Some(st),
+                    ..RunUpdate::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(i.status, st);
+    }
+}
+
+pub fn run_delete_restore(s: &dyn Store) {
+    let exp = ExperimentId::default_experiment();
+    let r = new_run(s, &exp, "del", 1);
+    s.delete_run(r.id()).unwrap();
+    s.delete_run(r.id()).unwrap(); // idempotent
+    assert_eq!(
+        s.get_run(r.id()).unwrap().info.lifecycle_stage,
+        LifecycleStage::Deleted
+    );
+    assert!(search(s, &exp, "", &[]).is_empty());
+    s.restore_run(r.id()).unwrap();
+    s.restore_run(r.id()).unwrap();
+    assert_eq!(
+        s.get_run(r.id()).unwrap().info.lifecycle_stage,
+        LifecycleStage::Active
+    );
+    assert_eq!(code(s.delete_run("missing")), "RESOURCE_DOES_NOT_EXIST");
+}
+
+pub fn writes_to_deleted_run_rejected(s: &dyn Store) {
+    let r = new_run(s, &ExperimentId::default_experiment(), "gone", 1);
+    s.set_tag(r.id(), &Tag::new("t", "1")).unwrap();
+    s.delete_run(r.id()).unwrap();
+    let checks: Vec<Result<()>> = vec![
+        s.log_metric(r.id(), &m("x", 1.0, 1, 0)),
+        s.log_param(r.id(), &Param::new("p", "1")),
+        s.set_tag(r.id(), &Tag::new("t", "2")),
+        s.delete_tag(r.id(), "t"),
+        s.log_batch(r.id(), &[], &[], &[]),
+        s.update_run(
+            r.id(),
+            RunUpdate {
+                status: Some(RunStatus::Finished),
+                ..RunUpdate::default()
+            },
+        )
+        .map(|_| ()),
+    ];
+    for c in checks {
+        let e = c.unwrap_err();
+        assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+        assert!(
+            e.to_string().contains("must be in the 'active' state"),
+            "{e}"
+        );
+    }
+}
+
+pub fn params_immutable(s: &dyn Store) {
+    let r = new_run(s, &ExperimentId::default_experiment(), "p", 1);
+    s.log_param(r.id(), &Param::new("lr", "0.1")).unwrap();
+    s.log_param(r.id(), &Param::new("lr", "0.1")).unwrap(); // same value: fine
+    let e = s.log_param(r.id(), &Param::new("lr", "0.2")).unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+    let text = e.to_string();
+    assert!(
+        text.contains("lr") && text.contains("0.1") && text.contains("0.2"),
+        "{text}"
+    );
+    // A conflicting batch writes nothing at all.
+    let e = s
+        .log_batch(
+            r.id(),
+            &[m("loss", 1.0, 1, 0)],
+            &[Param::new("new", "x"), Param::new("lr", "0.3")],
+            &[Tag::new("t", "v")],
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("0.3"), "{e}");
+    let got = s.get_run(r.id()).unwrap();
+    assert_eq!(got.data.params, vec![Param::new("lr", "0.1")]);
+    assert!(got.data.metrics.is_empty());
+    assert_eq!(got.data.tag("t"), None);
+    // Duplicate keys with different values inside one batch.
+    assert_eq!(
+        code(s.log_batch(
+            r.id(),
+            &[],
+            &[Param::new("a", "1"), Param::new("a", "2")],
+            &[]
+        )),
+        "INVALID_PARAMETER_VALUE"
+    );
+    // Long values: rejected with a clear error, never truncated.
+    let e = s
+        .log_param(r.id(), &Param::new("long", "x".repeat(6001)))
+        .unwrap_err();
+    assert!(e.to_string().contains("6000"), "{e}");
+    s.log_param(r.id(), &Param::new("long", "x".repeat(6000)))
+        .unwrap();
+    assert_eq!(
+        s.get_run(r.id()).unwrap().data.param("long").map(str::len),
+        Some(6000)
+    );
+}
+
+pub fn metrics_history_and_latest(s: &dyn Store) {
+    let r = new_run(s, &ExperimentId::default_experiment(), "m", 1);
+    let id = r.id();
+    s.log_batch(
+        id,
+        &[
+            m("loss", 3.0, 10, 0),
+            m("loss", 2.0, 11, 1),
+            m("loss", 1.0, 12, 2),
+            m("loss", 1.0, 12, 2),
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    // An older step logged later does not become the latest.
+    s.log_metric(id, &m("loss", 9.0, 99, 1)).unwrap();
+    let hist = s.get_metric_history(id, "loss").unwrap();
+    assert_eq!(hist.len(), 4, "exact duplicate deduplicated: {hist:?}");
+    let ts: Vec<i64> = hist.iter().map(|p| p.timestamp).collect();
+    assert_eq!(ts, vec![10, 11, 12, 99]);
+    let latest = s.get_run(id).unwrap().data.metrics;
+    assert_eq!(latest, vec![m("loss", 1.0, 12, 2)]);
+    // Same step, later timestamp wins; same step and ts, larger value wins.
+    s.log_metric(id, &m("loss", 5.0, 13, 2)).unwrap();
+    assert_eq!(s.get_run(id).unwrap().data.metric("loss"), Some(5.0));
+    s.log_metric(id, &m("loss", 6.0, 13, 2)).unwrap();
+    assert_eq!(s.get_run(id).unwrap().data.metric("loss"), Some(6.0));
+    // Non-finite values are kept faithfully.
+    s.log_batch(
+        id,
+        &[
+            m("nan", f64::NAN, 1, 0),
+            m("inf", f64::INFINITY, 1, 0),
+            m("ninf", f64::NEG_INFINITY, 1, 0),
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    let d = s.get_run(id).unwrap().data;
+    assert!(d.metric("nan").unwrap().is_nan());
+    assert_eq!(d.metric("inf"), Some(f64::INFINITY));
+    assert_eq!(d.metric("ninf"), Some(f64::NEG_INFINITY));
+    s.log_metric(id, &m("nan", f64::NAN, 1, 0)).unwrap();
+    assert_eq!(
+        s.get_metric_history(id, "nan").unwrap().len(),
+        1,
+        "NaN duplicate deduplicated"
+    );
+    // Large values and negative steps round-trip.
+    s.log_metric(id, &m("big", 1e300, 5, -3)).unwrap();
+    assert_eq!(
+        s.get_metric_history(id, "big").unwrap(),
+        vec![m("big", 1e300, 5, -3)]
+    );
+    assert!(s.get_metric_history(id, "unknown").unwrap().is_empty());
+    let p1 = s.get_metric_history_page(id, "loss", 3, None).unwrap();
+    assert_eq!(p1.items.len(), 3);
+    let p2 = s
+        .get_metric_history_page(id, "loss", 3, p1.next_page_token.as_deref())
+        .unwrap();
+    assert_eq!(p2.items.len(), 3);
+    assert!(p2.next_page_token.is_none());
+    assert_eq!(
+        [p1.items, p2.items].concat(),
+        s.get_metric_history(id, "loss").unwrap()
+    );
+    assert_eq!(
+        code(s.get_metric_history("missing", "loss")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.log_metric(id, &m("neg-ts", 1.0, -1, 0))),
+        "INVALID_PARAMETER_VALUE"
+    );
+    // Latest keys come sorted.
+    let keys: Vec<String> = s
+        .get_run(id)
+        .unwrap()
+        .data
+        .metrics
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    assert_eq!(keys, names(&["big", "inf", "loss", "nan", "ninf"]));
+}
+
+pub fn tags_upsert_delete(s: &dyn Store) {
+    let r = new_run(s, &ExperimentId::default_experiment(), "t", 1);
+    s.set_tag(r.id(), &Tag::new("a", "1")).unwrap();
+    s.set_tag(r.id(), &Tag::new("a", "2")).unwrap();
+    assert_eq!(s.get_run(r.id()).unwrap().data.tag("a"), Some("2"));
+    s.delete_tag(r.id(), "a").unwrap();
+    assert_eq!(s.get_run(r.id()).unwrap().data.tag("a"), None);
+    assert_eq!(code(s.delete_tag(r.id(), "a")), "RESOURCE_DOES_NOT_EXIST");
+    // Setting mlflow.runName renames the run.
+    s.set_tag(r.id(), &Tag::new(tags::RUN_NAME, "via-tag"))
+        .unwrap();
+    assert_eq!(s.get_run(r.id()).unwrap().info.run_name, "via-tag");
+    assert_eq!(
+        search(
+            s,
+            &ExperimentId::default_experiment(),
+            "attributes.run_name = 'via-tag'",
+            &[]
+        )
+        .len(),
+        1
+    );
+    let e = s
+        .set_tag(r.id(), &Tag::new("big", "x".repeat(8001)))
+        .unwrap_err();
+    assert!(e.to_string().contains("8000"), "{e}");
+    s.set_tag(r.id(), &Tag::new("big", "x".repeat(8000)))
+        .unwrap();
+}
+
+pub fn batch_limits_and_validation(s: &dyn Store) {
+    let r = new_run(s, &ExperimentId::default_experiment(), "b", 1);
+    let id = r.id();
+    let metrics = |n: usize| {
+        (0..n)
+            .map(|i| m("k", i as f64, 1, i as i64))
+            .collect::<Vec<_>>()
+    };
+    let params = |n: usize| {
+        (0..n)
+            .map(|i| Param::new(format!("p{i}"), "v"))
+            .collect::<Vec<_>>()
+    };
+    let tagsv = |n: usize| {
+        (0..n)
+            .map(|i| Tag::new(format!("t{i}"), "v"))
+            .collect::<Vec<_>>()
+    };
+    let e = s.log_batch(id, &metrics(1001), &[], &[]).unwrap_err();
+    assert!(e.to_string().contains("1000 metrics"), "{e}");
+    assert_eq!(
+        code(s.log_batch(id, &[], &params(101), &[])),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.log_batch(id, &[], &[], &tagsv(101))),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.log_batch(id, &metrics(950), &params(51), &[])),
+        "INVALID_PARAMETER_VALUE"
+    );
+    let d = s.get_run(id).unwrap().data;
+    assert!(d.metrics.is_empty() && d.params.is_empty());
+    s.log_batch(id, &metrics(900), &params(50), &tagsv(50))
+        .unwrap();
+    assert_eq!(s.get_metric_history(id, "k").unwrap().len(), 900);
+    // Key validation.
+    for bad in [
+        "",
+        "../x",
+        "/abs",
+        "a//b",
+        "semi;colon",
+        "x".repeat(251).as_str(),
+    ] {
+        assert_eq!(
+            code(s.log_metric(id, &m(bad, 1.0, 1, 0))),
+            "INVALID_PARAMETER_VALUE",
+            "{bad:?}"
+        );
+        assert_eq!(
+            code(s.log_param(id, &Param::new(bad, "v"))),
+            "INVALID_PARAMETER_VALUE",
+            "{bad:?}"
+        );
+    }
+    for good in ["a/b", "a.b-c d:e", "x_1"] {
+        s.log_metric(id, &m(good, 1.0, 1, 0)).unwrap();
+    }
+    assert_eq!(
+        code(s.log_batch("missing", &metrics(1), &[], &[])),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+}
+
+pub fn nested_runs(s: &dyn Store) {
+    let exp = s.create_experiment("nested", None, &[]).unwrap();
+    let parent = new_run(s, &exp, "parent", 1);
+    for i in 0..3 {
+        s.create_run(
+            &exp,
+            RunStart {
+                run_name: Some(format!("child-{i}")),
+                start_time: Some(10 + i),
+                tags: vec![Tag::new(tags::PARENT_RUN_ID, parent.id())],
+                ..RunStart::default()
+            },
+        )
+        .unwrap();
+    }
+    let kids = search(
+        s,
+        &exp,
+        &format!("tags.mlflow.parentRunId = '{}'", parent.id()),
+        &["attributes.run_name ASC"],
+    );
+    assert_eq!(kids, names(&["child-0", "child-1", "child-2"]));
+    assert_eq!(
+        search(s, &exp, "tags.mlflow.parentRunId IS NULL", &[]),
+        names(&["parent"])
+    );
+}
+
+/// (name, start, loss, acc, opt param, group tag, status)
+type FixtureRow = (
+    &'static str,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<&'static str>,
+    Option<&'static str>,
+    RunStatus,
+);
+
+/// Five runs with metrics, params and tags for the search checks.
+fn search_fixture(s: &dyn Store) -> ExperimentId {
+    let exp = s.create_experiment("search", None, &[]).unwrap();
+    // (name, start, loss, acc, opt, lr tag, status)
+    let rows: [FixtureRow; 5] = [
+        (
+            "r1",
+            1000,
+            Some(0.5),
+            Some(0.9),
+            Some("adam"),
+            Some("Alpha"),
+            RunStatus::Finished,
+        ),
+        (
+            "r2",
+            2000,
+            Some(0.25),
+            None,
+            Some("sgd"),
+            Some("alpha"),
+            RunStatus::Failed,
+        ),
+        (
+            "r3",
+            3000,
+            Some(f64::NAN),
+            Some(0.7),
+            Some("Adam"),
+            None,
+            RunStatus::Finished,
+        ),
+        (
+            "r4",
+            4000,
+            None,
+            Some(0.8),
+            None,
+            Some("beta"),
+            RunStatus::Running,
+        ),
+        (
+            "r5",
+            5000,
+            Some(1.0),
+            Some(0.8),
+            Some("adamw"),
+            Some("beta_1"),
+            RunStatus::Killed,
+        ),
+    ];
+    for (name, start, loss, acc, opt, tag, status) in rows {
+        let r = new_run(s, &exp, name, start);
+        let mut metrics = Vec::new();
+        if let Some(l) = loss {
+            metrics.push(m("loss", 99.0, 1, 0)); // older point, not the latest
+            metrics.push(m("loss", l, 2, 1));
+        }
+        if let Some(a) = acc {
+            metrics.push(m("acc", a, 1, 0));
+        }
+        let params: Vec<Param> = opt.map(|o| Param::new("opt", o)).into_iter().collect();
+        let tags: Vec<Tag> = tag.map(|t| Tag::new("group", t)).into_iter().collect();
+        s.log_batch(r.id(), &metrics, &params, &tags).unwrap();
+        let end = status.is_terminal().then_some(start + 500);
+        s.update_run(
+            r.id(),
+            RunUpdate {
+                status: Some(status),
+                end_time: end,
+                run_name: None,
+            },
+        )
+        .unwrap();
+    }
+    exp
+}
+
+pub fn search_metric_operators(s: &dyn Store) {
+    let exp = search_fixture(s);
+    let f = |filter: &str| sorted(search(s, &exp, filter, &[]));
+    assert_eq!(f("metrics.loss = 0.5"), names(&["r1"]));
+    assert_eq!(
+        f("metrics.loss != 0.5"),
+        names(&["r2", "r3", "r5"]),
+        "NaN matches !=, missing never"
+    );
+    assert_eq!(f("metrics.loss < 0.5"), names(&["r2"]));
+    assert_eq!(f("metrics.loss <= 0.5"), names(&["r1", "r2"]));
+    assert_eq!(f("metrics.loss > 0.25"), names(&["r1", "r5"]));
+    assert_eq!(f("metrics.loss >= 0.25"), names(&["r1", "r2", "r5"]));
+    assert_eq!(
+        f("metrics.loss < 50"),
+        names(&["r1", "r2", "r5"]),
+        "only the latest value counts"
+    );
+    assert_eq!(
+        f("metrics.acc >= 0.8 AND metrics.loss < 2"),
+        names(&["r1", "r5"])
+    );
+    assert_eq!(f("metrics.missing > 0"), Vec::<String>::new());
+    assert_eq!(f("metrics.`loss` = 1"), names(&["r5"]));
+}
+
+pub fn search_param_tag_operators(s: &dyn Store) {
+    let exp = search_fixture(s);
+    let f = |filter: &str| sorted(search(s, &exp, filter, &[]));
+    assert_eq!(f("params.opt = 'adam'"), names(&["r1"]));
+    assert_eq!(f("params.opt != 'adam'"), names(&["r2", "r3", "r5"]));
+    assert_eq!(
+        f("params.opt LIKE 'adam%'"),
+        names(&["r1", "r5"]),
+        "LIKE is case-sensitive"
+    );
+    assert_eq!(f("params.opt ILIKE 'adam%'"), names(&["r1", "r3", "r5"]));
+    assert_eq!(f("params.opt LIKE '_gd'"), names(&["r2"]));
+    assert_eq!(f("params.opt IS NULL"), names(&["r4"]));
+    assert_eq!(
+        f("params.opt IS NOT NULL"),
+        names(&["r1", "r2", "r3", "r5"])
+    );
+    assert_eq!(f("tags.group = 'alpha'"), names(&["r2"]));
+    assert_eq!(f("tags.group ILIKE 'alpha'"), names(&["r1", "r2"]));
+    assert_eq!(f("tags.group LIKE 'beta%'"), names(&["r4", "r5"]));
+    assert_eq!(
+        f("tags.group LIKE 'beta\\_%'"),
+        Vec::<String>::new(),
+        "no escape char in MLflow LIKE"
+    );
+    assert_eq!(f("tags.group IS NULL"), names(&["r3"]));
+    assert_eq!(
+        f("tags.group IS NOT NULL AND params.opt IS NOT NULL"),
+        names(&["r1", "r2", "r5"])
+    );
+    assert_eq!(
+        f("params.opt = 'adam' AND tags.group = 'Alpha' AND metrics.loss = 0.5"),
+        names(&["r1"])
+    );
+}
+
+pub fn search_attribute_operators(s: &dyn Store) {
+    let exp = search_fixture(s);
+    let f = |filter: &str| sorted(search(s, &exp, filter, &[]));
+    assert_eq!(f("attributes.status = 'FINISHED'"), names(&["r1", "r3"]));
+    assert_eq!(f("status != 'FINISHED'"), names(&["r2", "r4", "r5"]));
+    assert_eq!(f("attributes.status LIKE 'F%'"), names(&["r1", "r2", "r3"]));
+    assert_eq!(
+        f("attributes.status ILIKE 'f%'"),
+        names(&["r1", "r2", "r3"])
+    );
+    assert_eq!(f("attributes.run_name = 'r4'"), names(&["r4"]));
+    assert_eq!(f("attributes.run_name LIKE 'r%'").len(), 5);
+    assert_eq!(
+        f("attributes.start_time > 2000"),
+        names(&["r3", "r4", "r5"])
+    );
+    assert_eq!(f("attributes.start_time <= 2000"), names(&["r1", "r2"]));
+    assert_eq!(f("attributes.start_time = 3000"), names(&["r3"]));
+    assert_eq!(f("attributes.start_time != 3000").len(), 4);
+    assert_eq!(f("attributes.end_time >= 4000"), names(&["r5"]));
+    assert_eq!(f("attributes.end_time < 4000"), names(&["r1", "r2", "r3"]));
+    assert_eq!(f("attributes.user_id = 'alice'").len(), 5);
+    assert_eq!(f("attributes.artifact_uri LIKE '%/artifacts'").len(), 5);
+    let all = s
+        .search_runs(&RunQuery {
+            experiment_ids: vec![exp.clone()],
+            ..RunQuery::default()
+        })
+        .unwrap()
+        .items;
+    let id_of = |n: &str| {
+        all.iter()
+            .find(|r| r.info.run_name == n)
+            .map(|r| r.info.run_id.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        f(&format!("attributes.run_id = '{}'", id_of("r2"))),
+        names(&["r2"])
+    );
+    assert_eq!(
+        f(&format!(
+            "attributes.run_id IN ('{}', '{}')",
+            id_of("r2"),
+            id_of("r4")
+        )),
+        names(&["r2", "r4"])
+    );
+    assert_eq!(
+        f(&format!(
+            "attributes.run_id NOT IN ('{}', '{}')",
+            id_of("r2"),
+            id_of("r4")
+        )),
+        names(&["r1", "r3", "r5"])
+    );
+    assert_eq!(
+        f("datasets.name = 'x'"),
+        Vec::<String>::new(),
+        "runs without datasets never match"
+    );
+}
+
+pub fn search_order_by(s: &dyn Store) {
+    let exp = search_fixture(s);
+    let o = |order: &[&str]| search(s, &exp, "", order);
+    assert_eq!(
+        o(&[]),
+        names(&["r5", "r4", "r3", "r2", "r1"]),
+        "default: start_time DESC"
+    );
+    assert_eq!(
+        o(&["metrics.loss ASC"]),
+        names(&["r2", "r1", "r5", "r3", "r4"]),
+        "values, NaN, missing"
+    );
+    assert_eq!(
+        o(&["metrics.loss DESC"]),
+        names(&["r5", "r1", "r2", "r3", "r4"]),
+        "values, NaN, missing"
+    );
+    assert_eq!(o(&["metrics.loss"]), o(&["metrics.loss ASC"]));
+    assert_eq!(
+        o(&["params.opt ASC"]),
+        names(&["r3", "r1", "r5", "r2", "r4"])
+    );
+    assert_eq!(
+        o(&["params.opt DESC"]),
+        names(&["r2", "r5", "r1", "r3", "r4"])
+    );
+    assert_eq!(
+        o(&["tags.group DESC"]),
+        names(&["r5", "r4", "r2", "r1", "r3"])
+    );
+    // Ties broken by the next key, then start_time DESC.
+    assert_eq!(
+        o(&["metrics.acc DESC", "attributes.start_time ASC"]),
+        names(&["r1", "r4", "r5", "r3", "r2"])
+    );
+    assert_eq!(
+        o(&["metrics.acc DESC"]),
+        names(&["r1", "r5", "r4", "r3", "r2"])
+    );
+    assert_eq!(
+        o(&["attributes.run_name DESC"]),
+        names(&["r5", "r4", "r3", "r2", "r1"])
+    );
+    assert_eq!(
+        o(&["attributes.end_time ASC"]),
+        names(&["r1", "r2", "r3", "r5", "r4"]),
+        "null end_time last"
+    );
+    assert_eq!(
+        o(&["start_time ASC"]),
+        names(&["r1", "r2", "r3", "r4", "r5"])
+    );
+    // Filter and order together (also on the same key).
+    assert_eq!(
+        search(s, &exp, "metrics.loss < 2", &["metrics.loss DESC"]),
+        names(&["r5", "r1", "r2"])
+    );
+    assert_eq!(
+        search(s, &exp, "metrics.loss != 7", &["metrics.loss DESC"]),
+        names(&["r5", "r1", "r2", "r3"])
+    );
+    assert_eq!(
+        search(s, &exp, "params.opt LIKE 'adam%'", &["params.opt DESC"]),
+        names(&["r5", "r1"])
+    );
+    assert_eq!(
+        search(s, &exp, "metrics.acc > 0.75", &["metrics.loss ASC"]),
+        names(&["r1", "r5", "r4"])
+    );
+}
+
+pub fn search_pagination_and_views(s: &dyn Store) {
+    let exp = s.create_experiment("pages", None, &[]).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        ids.push(
+            new_run(s, &exp, &format!("run-{i:02}"), 1000 + i)
+                .info
+                .run_id,
+        );
+    }
+    let mut q = RunQuery {
+        experiment_ids: vec![exp.clone()],
+        max_results: 10,
+        order_by: vec!["attributes.run_name ASC".into()],
+        ..RunQuery::default()
+    };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let p = s.search_runs(&q).unwrap();
+        pages += 1;
+        seen.extend(p.items.into_iter().map(|r| r.info.run_name));
+        match p.next_page_token {
+            Some(t) => q.page_token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        seen,
+        (0..25).map(|i| format!("run-{i:02}")).collect::<Vec<_>>()
+    );
+    // Exactly max_results rows: no token.
+    q.page_token = None;
+    q.max_results = 25;
+    assert!(s.search_runs(&q).unwrap().next_page_token.is_none());
+    // Views.
+    for id in &ids[..5] {
+        s.delete_run(id).unwrap();
+    }
+    let count = |v: ViewType| {
+        s.search_runs(&RunQuery {
+            experiment_ids: vec![exp.clone()],
+            view_type: v,
+            ..RunQuery::default()
+        })
+        .unwrap()
+        .items
+        .len()
+    };
+    assert_eq!(
+        (
+            count(ViewType::ActiveOnly),
+            count(ViewType::DeletedOnly),
+            count(ViewType::All)
+        ),
+        (20, 5, 25)
+    );
+    // Several experiments; none.
+    let other = s.create_experiment("pages-2", None, &[]).unwrap();
+    new_run(s, &other, "elsewhere", 1);
+    let both = s
+        .search_runs(&RunQuery {
+            experiment_ids: vec![exp.clone(), other],
+            ..RunQuery::default()
+        })
+        .unwrap();
+    assert_eq!(both.items.len(), 21);
+    assert!(
+        s.search_runs(&RunQuery::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+pub fn search_errors(s: &dyn Store) {
+    let exp = ExperimentId::default_experiment();
+    let q = |filter: &str, order: &[&str], max: usize, token: Option<&str>| RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: filter.into(),
+        order_by: order.iter().map(|o| o.to_string()).collect(),
+        max_results: max,
+        page_token: token.map(str::to_string),
+        ..RunQuery::default()
+    };
+    for bad in [
+        q("metrics.loss = 'abc'", &[], 10, None),
+        q("params.x = 1", &[], 10, None),
+        q("metrics.a < 1 OR metrics.b > 2", &[], 10, None),
+        q("attributes.nope = 'x'", &[], 10, None),
+        q("", &["metrics.a SIDEWAYS"], 10, None),
+        q("", &["metrics.a", "metrics.a DESC"], 10, None),
+        q("", &[], 0, None),
+        q("", &[], 50_001, None),
+        q("", &[], 10, Some("%%%not-a-token")),
+    ] {
+        let e = s.search_runs(&bad).unwrap_err();
+        assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{bad:?}: {e}");
+    }
+    s.search_runs(&q("", &[], 50_000, None)).unwrap();
+    let e = s
+        .search_runs(&q("metrics.loss >", &[], 10, None))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("Expected") && e.to_string().contains('^'),
+        "{e}"
+    );
+}
+
+pub fn record_run_in_one_go(s: &dyn Store) {
+    let exp = s.create_experiment("record", None, &[]).unwrap();
+    let parent = new_run(s, &exp, "parent", 1);
+    let rec = RunRecord {
+        start: RunStart {
+            run_name: Some("trial-1".into()),
+            start_time: Some(10),
+            tags: vec![Tag::new(tags::PARENT_RUN_ID, parent.id())],
+            ..RunStart::default()
+        },
+        metrics: vec![m("loss", 0.5, 11, 0), m("loss", 0.25, 12, 1)],
+        params: vec![Param::new("x", "1.5")],
+        status: RunStatus::Finished,
+        end_time: Some(20),
+    };
+    let run = s.record_run(&exp, &rec).unwrap();
+    assert_eq!(run, s.get_run(run.id()).unwrap());
+    assert_eq!(
+        (run.info.status, run.info.end_time),
+        (RunStatus::Finished, Some(20))
+    );
+    assert_eq!(run.data.metric("loss"), Some(0.25));
+    assert_eq!(run.data.param("x"), Some("1.5"));
+    assert_eq!(run.data.tag(tags::PARENT_RUN_ID), Some(parent.id()));
+    assert_eq!(s.get_metric_history(run.id(), "loss").unwrap().len(), 2);
+    // Without an end time, a terminal status gets "now".
+    let failed = s
+        .record_run(
+            &exp,
+            &RunRecord {
+                status: RunStatus::Failed,
+                ..RunRecord::default()
+            },
+        )
+        .unwrap();
+    assert!(failed.info.end_time.is_some_and(|t| t > 0));
+    // Invalid records write nothing.
+    let before = search(s, &exp, "", &[]).len();
+    let bad = RunRecord {
+        params: vec![Param::new("../x", "1")],
+        ..RunRecord::default()
+    };
+    assert_eq!(code(s.record_run(&exp, &bad)), "INVALID_PARAMETER_VALUE");
+    assert_eq!(search(s, &exp, "", &[]).len(), before);
+}

@@ -1,0 +1,175 @@
+//! The SQLite store: the conformance suite plus SQLite-specific behaviour.
+
+mod common;
+
+use common::conformance::conformance_suite;
+use hyperflow::tracking::sqlite::SCHEMA_VERSION;
+use hyperflow::tracking::*;
+
+conformance_suite!(common::sqlite_store);
+
+fn m(key: &str, value: f64, timestamp: i64, step: i64) -> Metric {
+    Metric {
+        key: key.into(),
+        value,
+        timestamp,
+        step,
+    }
+}
+
+#[test]
+fn data_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sub/dir/x.db");
+    let run_id = {
+        let s = SqliteStore::open_with_artifact_root(&db, dir.path()).unwrap();
+        let r = s
+            .create_run(&ExperimentId::default_experiment(), RunStart::default())
+            .unwrap();
+        s.log_batch(r.id(), &[m("a", 1.5, 1, 0)], &[Param::new("p", "v")], &[])
+            .unwrap();
+        r.info.run_id
+    };
+    let s = SqliteStore::open(&db).unwrap();
+    let r = s.get_run(&run_id).unwrap();
+    assert_eq!(r.data.metric("a"), Some(1.5));
+    assert_eq!(r.data.param("p"), Some("v"));
+}
+
+#[test]
+fn newer_schema_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.db");
+    drop(SqliteStore::open(&db).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+            .unwrap();
+    }
+    let e = SqliteStore::open(&db).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, StoreError::SchemaTooNew { .. }), "{e:?}");
+    assert!(
+        text.contains("schema version") && text.contains("upgrade hyperflow"),
+        "{text}"
+    );
+    assert!(text.contains(&db.display().to_string()), "{text}");
+}
+
+#[test]
+fn older_schema_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    SqliteStore::create_at_version(&db, 1).unwrap();
+    // Write v1 data by hand: a run with a metric history but no latest_metrics table.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1);
+        conn.execute_batch(
+            "INSERT INTO runs (run_key, run_id, experiment_id, name, user_id, status, start_time, \
+               end_time, artifact_uri, lifecycle_stage) \
+             VALUES (1, '0123456789abcdef0123456789abcdef', 0, 'old', 'u', 'FINISHED', 5, 6, '/a', 'active');
+             INSERT INTO metrics VALUES (1, 'loss', 3.0, 0, 10, 0), (1, 'loss', 1.0, 0, 11, 2), (1, 'loss', 2.0, 0, 12, 1);",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&db).unwrap();
+    let r = s.get_run("0123456789abcdef0123456789abcdef").unwrap();
+    assert_eq!(r.data.metrics, vec![m("loss", 1.0, 11, 2)]);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let found = s
+        .search_runs(&RunQuery {
+            experiment_ids: vec![ExperimentId::default_experiment()],
+            filter: "metrics.loss < 1.5".into(),
+            ..RunQuery::default()
+        })
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+}
+
+#[test]
+fn wal_and_pragmas() {
+    let (_, dir) = common::sqlite_store();
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
+
+#[test]
+fn tracking_uris() {
+    let dir = tempfile::tempdir().unwrap();
+    let abs = dir.path().join("abs.db");
+    let t = Tracker::open(&format!("sqlite:///{}", abs.display())).unwrap();
+    t.create_experiment("via-uri").unwrap();
+    assert!(abs.exists());
+    let t2 = Tracker::open(abs.to_str().unwrap()).unwrap();
+    assert!(t2.get_experiment_by_name("via-uri").unwrap().is_some());
+    for bad in [
+        "postgresql://u@localhost/db",
+        "http://localhost:5000",
+        "https://x.example",
+    ] {
+        let e = Tracker::open(bad).unwrap_err();
+        assert!(e.to_string().contains("not supported yet"), "{e}");
+        assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+    }
+}
+
+#[test]
+fn large_searches_refresh_planner_statistics() {
+    let (store, dir) = common::sqlite_store();
+    let exp = store.create_experiment("big", None, &[]).unwrap();
+    for i in 0..1200i64 {
+        let rec = RunRecord {
+            start: RunStart {
+                run_name: Some(format!("r{i}")),
+                start_time: Some(i),
+                ..RunStart::default()
+            },
+            metrics: vec![m("loss", (i % 100) as f64, 1, 0)],
+            params: vec![Param::new("opt", if i % 3 == 0 { "adam" } else { "sgd" })],
+            ..RunRecord::default()
+        };
+        store.record_run(&exp, &rec).unwrap();
+    }
+    let q = RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: "metrics.loss < 10 AND params.opt = 'adam'".into(),
+        order_by: vec!["metrics.loss DESC".into()],
+        max_results: 50,
+        ..RunQuery::default()
+    };
+    let mut all = Vec::new();
+    let mut q2 = q.clone();
+    loop {
+        let p = store.search_runs(&q2).unwrap();
+        all.extend(p.items);
+        match p.next_page_token {
+            Some(t) => q2.page_token = Some(t),
+            None => break,
+        }
+    }
+    // i % 100 < 10 and i % 3 == 0: for each residue r < 10, 12 values of i; a third are adam.
+    let expected = (0..1200).filter(|i| i % 100 < 10 && i % 3 == 0).count();
+    assert_eq!(all.len(), expected);
+    let losses: Vec<f64> = all.iter().map(|r| r.data.metric("loss").unwrap()).collect();
+    assert!(losses.windows(2).all(|w| w[0] >= w[1]));
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let stats: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0))
+        .unwrap();
+    assert!(stats > 0, "ANALYZE ran");
+}
