@@ -206,6 +206,28 @@ struct SystemContext {
     git_commit: Option<String>,
 }
 
+/// The system tags of runs started from this process: user, source, and git commit when
+/// run inside a git checkout.
+pub(crate) fn system_tags() -> Vec<Tag> {
+    let ctx = system_context();
+    let mut sys = vec![
+        Tag::new(tags::USER, ctx.user.clone()),
+        Tag::new(tags::SOURCE_TYPE, "LOCAL"),
+    ];
+    if let Some(s) = &ctx.source {
+        sys.push(Tag::new(tags::SOURCE_NAME, s.clone()));
+    }
+    if let Some(c) = &ctx.git_commit {
+        sys.push(Tag::new(tags::GIT_COMMIT, c.clone()));
+    }
+    sys
+}
+
+/// The user runs are attributed to.
+pub(crate) fn current_user() -> &'static str {
+    &system_context().user
+}
+
 fn system_context() -> &'static SystemContext {
     static CTX: OnceLock<SystemContext> = OnceLock::new();
     CTX.get_or_init(|| SystemContext {
@@ -426,16 +448,7 @@ impl Tracker {
         };
         let ctx = system_context();
         if !opts.no_system_tags {
-            let mut sys = vec![
-                Tag::new(tags::USER, ctx.user.clone()),
-                Tag::new(tags::SOURCE_TYPE, "LOCAL"),
-            ];
-            if let Some(s) = &ctx.source {
-                sys.push(Tag::new(tags::SOURCE_NAME, s.clone()));
-            }
-            if let Some(c) = &ctx.git_commit {
-                sys.push(Tag::new(tags::GIT_COMMIT, c.clone()));
-            }
+            let mut sys = system_tags();
             // User tags win over system tags.
             sys.retain(|s| !tags.iter().any(|t| t.key == s.key));
             sys.extend(tags);

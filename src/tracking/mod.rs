@@ -28,6 +28,7 @@ pub mod artifacts;
 pub mod client;
 pub mod filter;
 pub mod model;
+pub mod observer;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
@@ -37,6 +38,7 @@ pub mod uri;
 pub use artifacts::LocalArtifactRepo;
 pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
 pub use model::*;
+pub use observer::TrackingObserver;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Result, Store, StoreError};
