@@ -4,8 +4,10 @@
 //! search. [`Random`] draws from the prior; [`Tpe`] models good and bad regions.
 
 mod random;
+mod tpe;
 
 pub use random::Random;
+pub use tpe::{Bandwidth, Gamma, Tpe};
 
 use crate::rng::TrialRng;
 use crate::space::Space;

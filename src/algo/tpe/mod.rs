@@ -1,0 +1,445 @@
+//! Tree-structured Parzen Estimator (TPE).
+
+mod math;
+mod parzen;
+
+use std::cell::RefCell;
+
+use parzen::{DimModel, Parzen};
+
+use super::Sampler;
+use crate::rng::TrialRng;
+use crate::space::{Condition, Space};
+use crate::trials::Trials;
+
+/// How many of the finished trials form the "good" set that `l(x)` is fitted to.
+///
+/// Both rules round up and are capped, so the good set grows with the history at first and
+/// then stays small and sharp: a capped good set keeps modelling the best region instead of
+/// an ever larger "better than average" one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Gamma {
+    /// `min(ceil(beta * N), cap)`: optuna's rule (`beta = 0.1, cap = 25`).
+    Linear {
+        /// Fraction of the trials that are "good".
+        beta: f64,
+        /// Largest good set.
+        cap: usize,
+    },
+    /// `min(ceil(beta * sqrt(N)), cap)`: hyperopt's rule (`beta = 0.25, cap = 25`).
+    Sqrt {
+        /// Multiplier of `sqrt(N)`.
+        beta: f64,
+        /// Largest good set.
+        cap: usize,
+    },
+}
+
+impl Gamma {
+    /// optuna's split, `min(ceil(0.1 N), 25)`.
+    pub const OPTUNA: Gamma = Gamma::Linear {
+        beta: 0.1,
+        cap: 25,
+    };
+    /// hyperopt's split, `min(ceil(0.25 sqrt(N)), 25)`.
+    pub const HYPEROPT: Gamma = Gamma::Sqrt {
+        beta: 0.25,
+        cap: 25,
+    };
+
+    /// The size of the good set among `n` finished trials: at least 1 and at most `n`
+    /// (for `n >= 1`).
+    pub fn n_below(&self, n: usize) -> usize {
+        let (raw, cap) = match *self {
+            Gamma::Linear { beta, cap } => (beta * n as f64, cap),
+            Gamma::Sqrt { beta, cap } => (beta * (n as f64).sqrt(), cap),
+        };
+        // Non-finite or negative beta gives NaN/negative here: `as` saturates to 0.
+        (raw.ceil() as usize).min(cap).clamp(1.min(n), n)
+    }
+}
+
+/// How the width of each observation's kernel is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Bandwidth {
+    /// The larger distance to the neighbouring observations (optuna's rule); the bounds
+    /// count as neighbours of the extreme points only with
+    /// [`consider_endpoints`](Tpe::consider_endpoints). Adapts to the local density of
+    /// observations: narrow where the search has concentrated.
+    Neighbor,
+    /// As [`Neighbor`](Bandwidth::Neighbor), but the prior mean is inserted among the
+    /// observations as an extra neighbour (hyperopt's rule).
+    HyperoptNeighbor,
+    /// One width per dimension, `0.2 * K^(-1/(D+4)) * range` (Scott's rule as in optuna's
+    /// multivariate TPE before 5.0), shared by all kernels.
+    Scott,
+}
+
+/// The TPE sampler.
+///
+/// After [`n_startup`](Tpe::n_startup) trials drawn from the prior, each suggestion ranks
+/// the finished trials, fits a Parzen estimator `l(x)` to the best ones (the split is set
+/// by [`gamma`](Tpe::gamma)) and `g(x)` to the rest, draws
+/// [`n_candidates`](Tpe::n_candidates) points from `l` and returns the one maximizing
+/// `l(x) / g(x)`.
+///
+/// - Log kinds are modelled in log space; quantized and integer kinds score a candidate by
+///   the probability mass of its grid cell; `choice` uses a smoothed categorical kernel;
+///   `normal`/`lognormal` use their Gaussian prior as the prior kernel (unbounded).
+/// - Conditional spaces: parameters active under the same `choice` option form a group.
+///   In multivariate mode (the default) each group is modelled jointly (a product kernel per
+///   trial) on the trials where it was active; groups whose option was not chosen are left
+///   inactive. Independent mode models every parameter on its own, as hyperopt does.
+/// - Pending trials join the bad set ("constant liar") so that parallel workers asking
+///   for points at the same time are pushed apart.
+///
+/// ```
+/// use hyperflow::algo::{Sampler, Tpe, Gamma};
+/// use hyperflow::rng::TrialRng;
+/// use hyperflow::space::Space;
+/// use hyperflow::trials::{Direction, Trials};
+///
+/// let space = Space::builder().uniform("x", -5.0, 5.0).loguniform("lr", 1e-5, 1.0).build()?;
+/// let tpe = Tpe::new().n_startup(5).gamma(Gamma::OPTUNA).n_candidates(32);
+/// let history = Trials::new(Direction::Minimize);
+/// let x = tpe.suggest(&space, &history, &mut TrialRng::for_trial(7, 0));
+/// assert_eq!(space.encode(&space.decode(&x))?, x);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tpe {
+    pub(crate) n_startup: usize,
+    pub(crate) gamma: Gamma,
+    pub(crate) n_candidates: usize,
+    pub(crate) prior_weight: f64,
+    pub(crate) bandwidth: Bandwidth,
+    pub(crate) magic_clip: bool,
+    pub(crate) min_bandwidth: f64,
+    pub(crate) consider_endpoints: bool,
+    pub(crate) forgetting: Option<usize>,
+    pub(crate) multivariate: bool,
+    pub(crate) constant_liar: bool,
+}
+
+impl Default for Tpe {
+    fn default() -> Self {
+        Tpe {
+            n_startup: 10,
+            gamma: Gamma::OPTUNA,
+            n_candidates: 24,
+            prior_weight: 1.0,
+            bandwidth: Bandwidth::Neighbor,
+            magic_clip: true,
+            min_bandwidth: 0.01,
+            consider_endpoints: false,
+            forgetting: Some(25),
+            multivariate: true,
+            constant_liar: true,
+        }
+    }
+}
+
+impl Tpe {
+    /// The default configuration (same as [`Tpe::default`]).
+    pub fn new() -> Self {
+        Tpe::default()
+    }
+
+    /// hyperopt 0.3's TPE: independent per parameter, 20 startup trials, the `sqrt` split
+    /// `min(ceil(0.25 sqrt(N)), 25)`, hyperopt's neighbour bandwidths. For comparisons;
+    /// categoricals and integers still use this crate's estimators.
+    pub fn hyperopt_compat() -> Self {
+        Tpe {
+            n_startup: 20,
+            gamma: Gamma::HYPEROPT,
+            bandwidth: Bandwidth::HyperoptNeighbor,
+            multivariate: false,
+            ..Tpe::default()
+        }
+    }
+
+    /// Trials drawn from the prior before TPE starts modelling. Default 10 (optuna's):
+    /// enough for a first good/bad split, few enough to leave the budget to the model.
+    pub fn n_startup(mut self, n: usize) -> Self {
+        self.n_startup = n;
+        self
+    }
+
+    /// The good/bad split. Default [`Gamma::OPTUNA`] (`min(ceil(0.1 N), 25)`).
+    pub fn gamma(mut self, gamma: Gamma) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    /// Candidates drawn from `l(x)` per suggestion (per group). Default 24 (both peers):
+    /// more candidates exploit harder. Values below 1 are treated as 1.
+    pub fn n_candidates(mut self, n: usize) -> Self {
+        self.n_candidates = n;
+        self
+    }
+
+    /// Weight of the prior kernel relative to one observation (weight 1). Default 1.0:
+    /// keeps every region reachable; larger values explore more. Also the pseudocount mass
+    /// of the categorical estimator. Negative or non-finite values are treated as 0.
+    pub fn prior_weight(mut self, w: f64) -> Self {
+        self.prior_weight = if w.is_finite() { w.max(0.0) } else { 0.0 };
+        self
+    }
+
+    /// The bandwidth rule. Default [`Bandwidth::Neighbor`].
+    pub fn bandwidth(mut self, rule: Bandwidth) -> Self {
+        self.bandwidth = rule;
+        self
+    }
+
+    /// The "magic clip": kernels are at least `range / (1 + K)` wide for `K` kernels, so
+    /// few observations give broad kernels. Default on (both peers).
+    pub fn magic_clip(mut self, on: bool) -> Self {
+        self.magic_clip = on;
+        self
+    }
+
+    /// The smallest kernel width as a fraction of the prior width (the range for bounded
+    /// kinds, sigma for normal kinds). Default 0.01, the floor both peers' magic clip
+    /// reaches at 99 trials: keeps late kernels from collapsing onto single points.
+    pub fn min_bandwidth(mut self, fraction: f64) -> Self {
+        self.min_bandwidth = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.01
+        };
+        self
+    }
+
+    /// Whether the bounds count as neighbours of the extreme observations in the
+    /// [`Bandwidth::Neighbor`] rule. Default off (optuna's default): a point near a bound
+    /// otherwise gets a needlessly wide or narrow kernel from the bound's distance.
+    pub fn consider_endpoints(mut self, on: bool) -> Self {
+        self.consider_endpoints = on;
+        self
+    }
+
+    /// Linear forgetting: with more than `n` observations in a set, the older ones get
+    /// weights rising linearly from `1/N` to 1 and the newest `n` weight 1. Default
+    /// `Some(25)` (both peers); `None` weighs all observations equally.
+    pub fn forgetting(mut self, n: Option<usize>) -> Self {
+        self.forgetting = n;
+        self
+    }
+
+    /// Joint (multivariate, per group of parameters active together) or independent
+    /// (per parameter) modelling. Default multivariate: it captures interactions between
+    /// parameters, and optuna 5 made it its default after Watanabe's 2023 ablation.
+    pub fn multivariate(mut self, on: bool) -> Self {
+        self.multivariate = on;
+        self
+    }
+
+    /// Whether pending trials join the bad set so concurrent suggestions differ. Default
+    /// on; it changes nothing in sequential searches (no pending trials).
+    pub fn constant_liar(mut self, on: bool) -> Self {
+        self.constant_liar = on;
+        self
+    }
+
+    /// The groups of parameters modelled jointly, in space order: parameters with the same
+    /// parent condition (multivariate) or each parameter alone (independent).
+    fn groups(&self, space: &Space) -> Vec<(Option<Condition>, Vec<usize>)> {
+        let mut groups: Vec<(Option<Condition>, Vec<usize>)> = Vec::new();
+        for (i, p) in space.params().iter().enumerate() {
+            if self.multivariate
+                && let Some(g) = groups.iter_mut().find(|g| g.0 == p.parent)
+            {
+                g.1.push(i);
+                continue;
+            }
+            groups.push((p.parent, vec![i]));
+        }
+        groups
+    }
+
+    /// LF weights for `n` observations in chronological order, appended to `out`.
+    fn weights(&self, n: usize, out: &mut Vec<f64>) {
+        match self.forgetting {
+            Some(lf) if n > lf => {
+                let ramp = n - lf;
+                let start = 1.0 / n as f64;
+                for i in 0..ramp {
+                    let t = if ramp == 1 {
+                        0.0
+                    } else {
+                        i as f64 / (ramp - 1) as f64
+                    };
+                    out.push(start + t * (1.0 - start));
+                }
+                out.extend(std::iter::repeat_n(1.0, lf));
+            }
+            _ => out.extend(std::iter::repeat_n(1.0, n)),
+        }
+    }
+}
+
+/// Reusable buffers of one suggestion, kept per thread so the hot path does not allocate.
+#[derive(Default)]
+struct Scratch {
+    l: Parzen,
+    g: Parzen,
+    obs: Vec<f64>,
+    w: Vec<f64>,
+    terms: Vec<f64>,
+    cand: Vec<f64>,
+    best: Vec<f64>,
+    keys: Vec<(f64, f64)>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A finished trial as the model sees it.
+struct Obs<'a> {
+    x: &'a [f64],
+    score: f64,
+    number: usize,
+}
+
+impl Sampler for Tpe {
+    fn suggest(&self, space: &Space, history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
+        let np = space.len();
+        let mut obs: Vec<Obs> = history
+            .completed()
+            .filter(|(t, s)| t.x.len() == np && s.is_finite())
+            .map(|(t, score)| Obs {
+                x: &t.x,
+                score,
+                number: t.number,
+            })
+            .collect();
+        if obs.len() < self.n_startup.max(1) {
+            return space.sample_prior(rng);
+        }
+        let n = obs.len();
+        let n_below = self.gamma.n_below(n);
+        // Rank by score, ties broken by age so the split never depends on sort internals.
+        let mut rank: Vec<usize> = (0..n).collect();
+        let by_score =
+            |&i: &usize, &j: &usize| obs[i].score.total_cmp(&obs[j].score).then(obs[i].number.cmp(&obs[j].number));
+        if n_below < n {
+            rank.select_nth_unstable_by(n_below, by_score);
+        }
+        let mut below = vec![false; n];
+        for &i in &rank[..n_below] {
+            below[i] = true;
+        }
+        // The bad set: the rest, plus pending trials (constant liar), in chronological order.
+        let mut above: Vec<&[f64]> = Vec::with_capacity(n - n_below);
+        {
+            let mut pending = history
+                .running()
+                .filter(|t| self.constant_liar && t.x.len() == np)
+                .map(|t| (t.number, t.x.as_slice()))
+                .peekable();
+            for (o, _) in obs.iter().zip(&below).filter(|(_, b)| !**b) {
+                while let Some(&(num, x)) = pending.peek() {
+                    if num > o.number {
+                        break;
+                    }
+                    above.push(x);
+                    pending.next();
+                }
+                above.push(o.x);
+            }
+            above.extend(pending.map(|(_, x)| x));
+        }
+        let good: Vec<&[f64]> = obs
+            .drain(..)
+            .zip(&below)
+            .filter(|(_, b)| **b)
+            .map(|(o, _)| o.x)
+            .collect();
+
+        let mut x = vec![f64::NAN; np];
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            for (cond, members) in self.groups(space) {
+                if let Some(c) = cond
+                    && x[c.param] != c.option as f64
+                {
+                    continue;
+                }
+                let dims: Vec<DimModel> = members
+                    .iter()
+                    .filter_map(|&i| DimModel::new(i, &space.params()[i]))
+                    .collect();
+                for &i in &members {
+                    // Constants have nothing to model; every other member is overwritten.
+                    x[i] = 0.0;
+                }
+                if dims.is_empty() {
+                    continue;
+                }
+                self.sample_group(space, &dims, &good, &above, rng, s, &mut x);
+            }
+        });
+        x
+    }
+
+    fn name(&self) -> &str {
+        "tpe"
+    }
+}
+
+impl Tpe {
+    /// Fits `l` and `g` for one group on the trials where it was active, picks the best of
+    /// the candidates drawn from `l`, and writes it into `x`.
+    #[allow(clippy::too_many_arguments)]
+    fn sample_group(
+        &self,
+        space: &Space,
+        dims: &[DimModel],
+        good: &[&[f64]],
+        bad: &[&[f64]],
+        rng: &mut TrialRng,
+        s: &mut Scratch,
+        x: &mut [f64],
+    ) {
+        let nd = dims.len();
+        let active = |t: &&&[f64]| dims.iter().all(|d| !t[d.param].is_nan());
+        for (set, est) in [(good, &mut s.l), (bad, &mut s.g)] {
+            let rows: Vec<&&[f64]> = set.iter().filter(active).collect();
+            let k = rows.len();
+            s.obs.clear();
+            s.obs.resize(k * nd, 0.0);
+            for (d, dim) in dims.iter().enumerate() {
+                for (r, row) in rows.iter().enumerate() {
+                    s.obs[d * k + r] = dim.locate(row[dim.param]);
+                }
+            }
+            s.w.clear();
+            self.weights(k, &mut s.w);
+            est.fit(dims, &s.obs, &s.w, self);
+        }
+        s.cand.resize(nd, 0.0);
+        s.best.resize(nd, 0.0);
+        s.keys.resize(nd, (0.0, 0.0));
+        let mut best_score = f64::NEG_INFINITY;
+        for c in 0..self.n_candidates.max(1) {
+            s.l.sample(dims, rng, &mut s.cand);
+            for (d, dim) in dims.iter().enumerate() {
+                s.cand[d] = space.params()[dim.param].dist.snap(s.cand[d]);
+                s.keys[d] = dim.score_key(s.cand[d]);
+            }
+            let score =
+                s.l.log_density(dims, &s.keys, &mut s.terms) - s.g.log_density(dims, &s.keys, &mut s.terms);
+            // NaN never wins; the first candidate is kept if every score is NaN.
+            if c == 0 || score > best_score {
+                best_score = score;
+                s.best.copy_from_slice(&s.cand);
+            }
+        }
+        for (d, dim) in dims.iter().enumerate() {
+            x[dim.param] = s.best[d];
+        }
+    }
+}
