@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use hyperflow::algo::{Sampler, Tpe};
+use hyperflow::algo::{Bandwidth, Gamma, Sampler, Tpe};
 use hyperflow::rng::TrialRng;
 use hyperflow::space::{Point, Space, SpaceError};
 use hyperflow::trials::{Direction, Trial, TrialState, Trials};
@@ -131,7 +131,7 @@ fn problem(name: &str) -> Result<Problem, String> {
 /// evaluation order and the time spent suggesting.
 fn run(name: &str, seed: u64, evals: usize) -> Result<(Vec<f64>, Duration), String> {
     let Problem { space, f } = problem(name)?;
-    let tpe = Tpe::default();
+    let tpe = tpe_from_env()?;
     let mut trials = Trials::new(Direction::Minimize);
     let mut values = Vec::with_capacity(evals);
     let mut optimizer = Duration::ZERO;
@@ -155,6 +155,51 @@ fn run(name: &str, seed: u64, evals: usize) -> Result<(Vec<f64>, Duration), Stri
         });
     }
     Ok((values, optimizer))
+}
+
+/// The default TPE, or for tuning experiments a variant described in `$SUITE_TPE` as
+/// comma-separated `key=value` pairs (`n_startup=20,gamma=sqrt:0.25:25,multivariate=false`).
+/// Unset, the search uses exactly [`Tpe::default`].
+fn tpe_from_env() -> Result<Tpe, String> {
+    let Ok(spec) = std::env::var("SUITE_TPE") else {
+        return Ok(Tpe::default());
+    };
+    let mut tpe = Tpe::default();
+    for kv in spec.split(',').filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').ok_or(format!("SUITE_TPE: {kv:?} is not key=value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("SUITE_TPE: bad value in {kv:?}: {e}");
+        tpe = match k {
+            "n_startup" => tpe.n_startup(v.parse().map_err(|e| bad(&e))?),
+            "n_candidates" => tpe.n_candidates(v.parse().map_err(|e| bad(&e))?),
+            "prior_weight" => tpe.prior_weight(v.parse().map_err(|e| bad(&e))?),
+            "min_bandwidth" => tpe.min_bandwidth(v.parse().map_err(|e| bad(&e))?),
+            "magic_clip" => tpe.magic_clip(v.parse().map_err(|e| bad(&e))?),
+            "consider_endpoints" => tpe.consider_endpoints(v.parse().map_err(|e| bad(&e))?),
+            "multivariate" => tpe.multivariate(v.parse().map_err(|e| bad(&e))?),
+            "forgetting" => tpe.forgetting(v.parse().ok()),
+            "bandwidth" => tpe.bandwidth(match v {
+                "neighbor" => Bandwidth::Neighbor,
+                "hyperopt" => Bandwidth::HyperoptNeighbor,
+                "scott" => Bandwidth::Scott,
+                _ => return Err(format!("SUITE_TPE: unknown bandwidth {v:?}")),
+            }),
+            "gamma" => {
+                let parts: Vec<&str> = v.split(':').collect();
+                let (beta, cap) = match parts.as_slice() {
+                    [_, b, c] => (b.parse().map_err(|e| bad(&e))?, c.parse().map_err(|e| bad(&e))?),
+                    _ => return Err(format!("SUITE_TPE: gamma is linear|sqrt:BETA:CAP, got {v:?}")),
+                };
+                tpe.gamma(if parts[0] == "sqrt" {
+                    Gamma::Sqrt { beta, cap }
+                } else {
+                    Gamma::Linear { beta, cap }
+                })
+            }
+            "preset" if v == "hyperopt" => Tpe::hyperopt_compat(),
+            _ => return Err(format!("SUITE_TPE: unknown key {k:?}")),
+        };
+    }
+    Ok(tpe)
 }
 
 /// Evaluates every problem at the suite's test points.
