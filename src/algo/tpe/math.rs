@@ -59,16 +59,6 @@ pub(crate) fn log_mass(a: f64, b: f64) -> f64 {
     (-tails).ln_1p()
 }
 
-/// `ln(exp(a) + exp(b))`.
-#[inline]
-pub(crate) fn log_add(a: f64, b: f64) -> f64 {
-    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
-    if lo == f64::NEG_INFINITY {
-        return hi;
-    }
-    hi + (lo - hi).exp().ln_1p()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,11 +96,5 @@ mod tests {
         assert!(log_mass(40.0, 41.0).is_finite());
         assert_eq!(log_mass(1.0, 1.0), f64::NEG_INFINITY);
         assert!((log_mass(f64::NEG_INFINITY, f64::INFINITY)).abs() < 1e-15);
-    }
-
-    #[test]
-    fn log_add_handles_infinities() {
-        assert_eq!(log_add(f64::NEG_INFINITY, 1.0), 1.0);
-        assert!((log_add(0.0, 0.0) - LN_2).abs() < 1e-15);
     }
 }

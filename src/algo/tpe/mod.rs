@@ -292,13 +292,18 @@ impl Tpe {
 struct Scratch {
     l: Parzen,
     g: Parzen,
-    obs: Vec<f64>,
+    /// Per dim: `(located value, kernel)` in ascending order.
+    sorted: Vec<Vec<(f64, u32)>>,
+    /// Kernel (storage position) of each row, and row of each trial number.
+    pos: Vec<u32>,
+    slot: Vec<u32>,
     w: Vec<f64>,
     terms: Vec<f64>,
     cand: Vec<f64>,
     best: Vec<f64>,
     keys: Vec<(f64, f64)>,
 }
+
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -340,7 +345,7 @@ impl Sampler for Tpe {
             below[i] = true;
         }
         // The bad set: the rest, plus pending trials (constant liar), in chronological order.
-        let mut above: Vec<&[f64]> = Vec::with_capacity(n - n_below);
+        let mut above: Vec<(usize, &[f64])> = Vec::with_capacity(n - n_below);
         {
             let mut pending = history
                 .running()
@@ -352,18 +357,18 @@ impl Sampler for Tpe {
                     if num > o.number {
                         break;
                     }
-                    above.push(x);
+                    above.push((num, x));
                     pending.next();
                 }
-                above.push(o.x);
+                above.push((o.number, o.x));
             }
-            above.extend(pending.map(|(_, x)| x));
+            above.extend(pending);
         }
-        let good: Vec<&[f64]> = obs
+        let good: Vec<(usize, &[f64])> = obs
             .drain(..)
             .zip(&below)
             .filter(|(_, b)| **b)
-            .map(|(o, _)| o.x)
+            .map(|(o, _)| (o.number, o.x))
             .collect();
 
         let mut x = vec![f64::NAN; np];
@@ -386,7 +391,7 @@ impl Sampler for Tpe {
                 if dims.is_empty() {
                     continue;
                 }
-                self.sample_group(space, &dims, &good, &above, rng, s, &mut x);
+                self.sample_group(space, history, &dims, &good, &above, rng, s, &mut x);
             }
         });
         x
@@ -404,28 +409,56 @@ impl Tpe {
     fn sample_group(
         &self,
         space: &Space,
+        history: &Trials,
         dims: &[DimModel],
-        good: &[&[f64]],
-        bad: &[&[f64]],
+        good: &[(usize, &[f64])],
+        bad: &[(usize, &[f64])],
         rng: &mut TrialRng,
         s: &mut Scratch,
         x: &mut [f64],
     ) {
         let nd = dims.len();
-        let active = |t: &&&[f64]| dims.iter().all(|d| !t[d.param].is_nan());
-        for (set, est) in [(good, &mut s.l), (bad, &mut s.g)] {
-            let rows: Vec<&&[f64]> = set.iter().filter(active).collect();
-            let k = rows.len();
-            s.obs.clear();
-            s.obs.resize(k * nd, 0.0);
-            for (d, dim) in dims.iter().enumerate() {
-                for (r, row) in rows.iter().enumerate() {
-                    s.obs[d * k + r] = dim.locate(row[dim.param]);
+        let prune = dims.iter().position(|d| d.is_continuous());
+        s.sorted.resize_with(nd, Vec::new);
+        let active = |row: &&(usize, &[f64])| dims.iter().all(|d| !row.1[d.param].is_nan());
+        for (set, is_good) in [(good, true), (bad, false)] {
+            let rows: Vec<&(usize, &[f64])> = set.iter().filter(active).collect();
+            // The bad set can be the whole history: take its order from the history's
+            // sorted index instead of sorting it again for every suggestion.
+            let indexed = !is_good && rows.len() > 64 && self.sorted_from_index(history, dims, &rows, s);
+            if !indexed {
+                for (d, dim) in dims.iter().enumerate() {
+                    let list = &mut s.sorted[d];
+                    list.clear();
+                    list.extend(
+                        rows.iter()
+                            .enumerate()
+                            .map(|(r, row)| (dim.locate(row.1[dim.param]), r as u32)),
+                    );
+                    list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 }
             }
+            // Store kernels in the order of the pruning dim (see `Parzen`): row r becomes
+            // kernel pos[r].
+            s.pos.clear();
+            s.pos.resize(rows.len(), 0);
+            match prune {
+                Some(p) => {
+                    for (k, &(_, r)) in s.sorted[p].iter().enumerate() {
+                        s.pos[r as usize] = k as u32;
+                    }
+                    for list in &mut s.sorted {
+                        for e in list.iter_mut() {
+                            e.1 = s.pos[e.1 as usize];
+                        }
+                    }
+                }
+                None => s.pos.iter_mut().enumerate().for_each(|(r, p)| *p = r as u32),
+            }
             s.w.clear();
-            self.weights(k, &mut s.w);
-            est.fit(dims, &s.obs, &s.w, self);
+            self.weights(rows.len(), &mut s.w);
+            let est = if is_good { &mut s.l } else { &mut s.g };
+            est.fit(dims, &s.sorted, &s.w, &s.pos, self);
         }
         s.cand.resize(nd, 0.0);
         s.best.resize(nd, 0.0);
@@ -437,8 +470,8 @@ impl Tpe {
                 s.cand[d] = space.params()[dim.param].dist.snap(s.cand[d]);
                 s.keys[d] = dim.score_key(s.cand[d]);
             }
-            let score =
-                s.l.log_density(dims, &s.keys, &mut s.terms) - s.g.log_density(dims, &s.keys, &mut s.terms);
+            let score = s.l.log_density(dims, &s.keys, &mut s.terms)
+                - s.g.log_density(dims, &s.keys, &mut s.terms);
             // NaN never wins; the first candidate is kept if every score is NaN.
             if c == 0 || score > best_score {
                 best_score = score;
@@ -448,5 +481,67 @@ impl Tpe {
         for (d, dim) in dims.iter().enumerate() {
             x[dim.param] = s.best[d];
         }
+    }
+
+    /// Fills `s.sorted` for `rows` (complete trials from the history's value index, the
+    /// rest, pending trials, sorted here). Returns `false`, leaving the caller to sort, if
+    /// the index does not cover the rows exactly.
+    fn sorted_from_index(
+        &self,
+        history: &Trials,
+        dims: &[DimModel],
+        rows: &[&(usize, &[f64])],
+        s: &mut Scratch,
+    ) -> bool {
+        const NONE: u32 = u32::MAX;
+        s.slot.clear();
+        s.slot.resize(history.len(), NONE);
+        let mut extra: Vec<(f64, u32)> = Vec::new();
+        let mut extras: Vec<usize> = Vec::new();
+        for (r, row) in rows.iter().enumerate() {
+            let complete = history
+                .get(row.0)
+                .is_some_and(|t| history.score(t).is_some_and(f64::is_finite));
+            match s.slot.get_mut(row.0) {
+                Some(slot) if complete => *slot = r as u32,
+                _ => extras.push(r),
+            }
+        }
+        let index = history.value_index();
+        for (d, dim) in dims.iter().enumerate() {
+            let list = &mut s.sorted[d];
+            list.clear();
+            extra.clear();
+            extra.extend(
+                extras
+                    .iter()
+                    .map(|&r| (dim.locate(rows[r].1[dim.param]), r as u32)),
+            );
+            extra.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut pending = extra.iter().peekable();
+            for &(v, number) in index.sorted(dim.param) {
+                let Some(&r) = s.slot.get(number) else {
+                    continue;
+                };
+                if r == NONE {
+                    continue;
+                }
+                // `locate` is monotone, so located values stay in order.
+                let t = dim.locate(v);
+                while let Some(&&e) = pending.peek() {
+                    if e.0 > t {
+                        break;
+                    }
+                    list.push(e);
+                    pending.next();
+                }
+                list.push((t, r));
+            }
+            list.extend(pending);
+            if list.len() != rows.len() {
+                return false;
+            }
+        }
+        true
     }
 }

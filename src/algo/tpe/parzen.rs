@@ -4,7 +4,7 @@
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
-use super::math::{LN_SQRT_2PI, log_add, log_mass};
+use super::math::{LN_SQRT_2PI, log_mass};
 use super::{Bandwidth, Tpe};
 use crate::rng::TrialRng;
 use crate::space::{Dist, Param};
@@ -143,6 +143,11 @@ impl DimModel {
         }
     }
 
+    /// Whether the dim is a real without a grid (scored by density, usable for pruning).
+    pub fn is_continuous(&self) -> bool {
+        matches!(self.kind, DimKind::Real { cells: None, .. })
+    }
+
     /// Whether candidates are scored by cell mass.
     fn is_cell(&self) -> bool {
         matches!(
@@ -175,65 +180,109 @@ impl DimModel {
     }
 }
 
+/// Relative error allowed in a density by skipping kernels: far below anything that can
+/// change which candidate wins, while letting scoring skip kernels far from the candidate.
+const LN_EPS: f64 = -27.631_021_115_928_547; // ln(1e-12)
+
+/// Smallest truncation mass of a kernel centred inside its bounds with sigma at most the
+/// range (`Phi(1) - 1/2`, rounded down): bounds the peak of any kernel's density.
+const LN_MIN_MASS: f64 = -1.078_809_661_166_925; // ln(0.34)
+
 /// A Parzen estimator over the dims of one group.
 ///
 /// Kernel `k < n` sits on observation `k`; kernel `n` is the prior. Arrays are laid out
-/// dim-major (`[d * n + k]`) so the scoring loop over kernels reads memory in order.
+/// dim-major (`[d * n + k]`) and kernels are stored in ascending order of the pruning dim
+/// (the first continuous dim), so scoring can binary-search the kernels near a candidate.
 #[derive(Debug, Default)]
 pub(crate) struct Parzen {
     n: usize,
     /// Normalized log weights, `n + 1` entries (prior last).
     log_w: Vec<f64>,
-    /// Cumulative raw weights for drawing a kernel.
+    /// Cumulative raw weights for drawing a kernel, in row (chronological) order, so the
+    /// draws do not depend on how kernels are stored.
     cum_w: Vec<f64>,
+    /// Storage position of the kernel of each row.
+    pos: Vec<u32>,
     mu: Vec<f64>,
     sigma: Vec<f64>,
     /// Per kernel and dim: the log normalizer subtracted from the kernel's log density
     /// (ln sigma + ln sqrt(2 pi) + ln Z for continuous dims, ln Z for cell-scored ones).
+    /// `NaN` until first needed: most kernels never come near a candidate.
     log_norm: Vec<f64>,
     /// The same for the prior kernel, per dim.
     prior_log_norm: Vec<f64>,
     /// Per categorical dim: log probability of the kernel's own option, and of any other.
     cat_logp: Vec<(f64, f64)>,
+    /// Per dim: an upper bound of any kernel's log density (log mass) term.
+    peak: Vec<f64>,
+    /// The largest normalized log weight of an observation kernel.
+    max_log_w: f64,
+    /// The dim kernels are sorted by, if any is continuous.
+    prune_dim: Option<usize>,
+    /// Kernels of the pruning dim wider than `narrow`, checked one by one.
+    wide: Vec<u32>,
+    /// Width below which kernels are found by binary search in the pruning dim.
+    narrow: f64,
     prior_weight: f64,
 }
 
 impl Parzen {
-    /// Fits the estimator to `n` observations given dim-major in `obs` (`obs[d * n + k]`,
-    /// already located, see [`DimModel::locate`]) with raw weights `weights`.
-    pub fn fit(&mut self, dims: &[DimModel], obs: &[f64], weights: &[f64], cfg: &Tpe) {
+    /// Fits the estimator to `n` observations. `sorted[d]` lists `(t, k)` for every kernel
+    /// `k` in ascending order of its located value `t` in dim `d` (see [`DimModel::locate`]);
+    /// when a dim is continuous, the first such dim must list kernels in order `0..n`.
+    /// `weights[r]` is the raw weight of row `r`, whose kernel is stored at `pos[r]`.
+    pub fn fit(
+        &mut self,
+        dims: &[DimModel],
+        sorted: &[Vec<(f64, u32)>],
+        weights: &[f64],
+        pos: &[u32],
+        cfg: &Tpe,
+    ) {
         let n = weights.len();
         let nd = dims.len();
-        debug_assert_eq!(obs.len(), n * nd);
         self.n = n;
         self.prior_weight = cfg.prior_weight;
 
         let total: f64 = weights.iter().sum::<f64>() + cfg.prior_weight;
         self.log_w.clear();
         self.cum_w.clear();
+        self.log_w.resize(n + 1, 0.0);
         let mut acc = 0.0;
-        for &w in weights.iter().chain(std::iter::once(&cfg.prior_weight)) {
-            self.log_w.push((w / total).ln());
+        for (r, &w) in weights.iter().enumerate() {
+            self.log_w[pos[r] as usize] = (w / total).ln();
             acc += w;
             self.cum_w.push(acc);
         }
+        self.log_w[n] = (cfg.prior_weight / total).ln();
+        self.cum_w.push(acc + cfg.prior_weight);
+        self.pos.clear();
+        self.pos.extend_from_slice(pos);
+        self.max_log_w = self.log_w[..n].iter().copied().fold(f64::NEG_INFINITY, f64::max);
 
         self.mu.clear();
-        self.mu.extend_from_slice(obs);
+        self.mu.resize(n * nd, 0.0);
         self.sigma.clear();
         self.sigma.resize(n * nd, 0.0);
         self.log_norm.clear();
-        self.log_norm.resize(n * nd, 0.0);
+        self.log_norm.resize(n * nd, f64::NAN);
         self.prior_log_norm.clear();
         self.cat_logp.clear();
+        self.peak.clear();
+        self.prune_dim = None;
+        self.wide.clear();
 
         let n_numeric = dims
             .iter()
             .filter(|d| matches!(d.kind, DimKind::Real { .. }))
             .count();
-        let mut order: Vec<usize> = Vec::with_capacity(n);
         for (d, dim) in dims.iter().enumerate() {
-            let mu = &self.mu[d * n..(d + 1) * n];
+            let list = &sorted[d];
+            debug_assert_eq!(list.len(), n);
+            let mu = &mut self.mu[d * n..(d + 1) * n];
+            for &(t, k) in list {
+                mu[k as usize] = t;
+            }
             match dim.kind {
                 DimKind::Real {
                     lo,
@@ -243,22 +292,39 @@ impl Parzen {
                     ..
                 } => {
                     let sig = &mut self.sigma[d * n..(d + 1) * n];
-                    bandwidths(mu, lo, hi, prior_mu, prior_sigma, n_numeric, cfg, &mut order, sig);
+                    bandwidths(list, lo, hi, prior_mu, prior_sigma, n_numeric, cfg, sig);
                     let cell = dim.is_cell();
-                    let norm = &mut self.log_norm[d * n..(d + 1) * n];
-                    for k in 0..n {
-                        norm[k] = kernel_log_norm(mu[k], sig[k], lo, hi, cell);
-                    }
                     self.prior_log_norm
                         .push(kernel_log_norm(prior_mu, prior_sigma, lo, hi, cell));
+                    let min_sigma = sig.iter().copied().fold(f64::INFINITY, f64::min);
+                    let ln_mass = if lo.is_finite() || hi.is_finite() {
+                        LN_MIN_MASS
+                    } else {
+                        0.0
+                    };
+                    self.peak.push(if cell {
+                        -ln_mass
+                    } else {
+                        -min_sigma.ln() - LN_SQRT_2PI - ln_mass
+                    });
+                    if !cell && self.prune_dim.is_none() && n > 0 {
+                        self.prune_dim = Some(d);
+                        // Kernels at the bandwidth floor are the bulk once the history
+                        // is long; the few wider ones are checked individually.
+                        self.narrow = 2.0 * min_sigma;
+                        let narrow = self.narrow;
+                        self.wide
+                            .extend((0..n as u32).filter(|&k| sig[k as usize] > narrow));
+                    }
                 }
                 DimKind::Cat { n: options } => {
                     let c = options as f64;
                     let pw = cfg.prior_weight;
                     let denom = (1.0 + pw).ln();
-                    self.cat_logp
-                        .push(((1.0 + pw / c).ln() - denom, (pw / c).ln() - denom));
+                    let own = (1.0 + pw / c).ln() - denom;
+                    self.cat_logp.push((own, (pw / c).ln() - denom));
                     self.prior_log_norm.push(c.ln());
+                    self.peak.push(own);
                 }
             }
         }
@@ -269,8 +335,8 @@ impl Parzen {
         let n = self.n;
         let total = self.cum_w[n];
         let u = rng.random::<f64>() * total;
-        let k = self.cum_w.partition_point(|&c| c <= u).min(n);
-        let mut cat = 0;
+        let r = self.cum_w.partition_point(|&c| c <= u).min(n);
+        let k = if r == n { n } else { self.pos[r] as usize };
         for (d, dim) in dims.iter().enumerate() {
             out[d] = match dim.kind {
                 DimKind::Real {
@@ -289,7 +355,6 @@ impl Parzen {
                     DimModel::draw_real(lo, hi, log, mu, sigma, rng)
                 }
                 DimKind::Cat { n: options } => {
-                    cat += 1;
                     let keep_own = k < n && rng.random::<f64>() * (1.0 + self.prior_weight) < 1.0;
                     if keep_own {
                         self.mu[d * n + k]
@@ -299,57 +364,144 @@ impl Parzen {
                 }
             };
         }
-        debug_assert_eq!(cat, self.cat_logp.len());
+    }
+
+    /// Log term of dim `d` of kernel `k` at score key `(a, b)`.
+    #[inline]
+    fn term(&mut self, dims: &[DimModel], d: usize, k: usize, (a, b): (f64, f64), cat: usize) -> f64 {
+        let n = self.n;
+        let i = d * n + k;
+        match dims[d].kind {
+            DimKind::Real { lo, hi, .. } => {
+                let (mu, sig) = (self.mu[i], self.sigma[i]);
+                let cell = dims[d].is_cell();
+                let mut norm = self.log_norm[i];
+                if norm.is_nan() {
+                    norm = kernel_log_norm(mu, sig, lo, hi, cell);
+                    self.log_norm[i] = norm;
+                }
+                if cell {
+                    log_mass((a - mu) / sig, (b - mu) / sig) - norm
+                } else {
+                    let z = (a - mu) / sig;
+                    -0.5 * z * z - norm
+                }
+            }
+            DimKind::Cat { .. } => {
+                let (own, other) = self.cat_logp[cat];
+                if self.mu[i] == a { own } else { other }
+            }
+        }
     }
 
     /// The log density (log mass for cell-scored dims) at a candidate given by its score
-    /// keys (see [`DimModel::score_key`]).
-    pub fn log_density(&self, dims: &[DimModel], key: &[(f64, f64)], scratch: &mut Vec<f64>) -> f64 {
+    /// keys (see [`DimModel::score_key`]), to a relative error below 1e-12.
+    ///
+    /// Kernels whose contribution provably stays below `1e-12 / (n + 1)` of the prior
+    /// kernel's are skipped: with the kernels sorted in the pruning dim, only those within
+    /// a bounded distance of the candidate there are visited at all.
+    pub fn log_density(&mut self, dims: &[DimModel], key: &[(f64, f64)], terms: &mut Vec<f64>) -> f64 {
         let n = self.n;
-        // Accumulate each kernel's log term dim by dim; kernels are independent, so the
-        // inner loop over k vectorizes for continuous dims.
-        scratch.clear();
-        scratch.extend_from_slice(&self.log_w[..n]);
-        let mut prior = self.log_w[n];
+        // Which categorical slot each dim uses.
+        let mut cat_of = [0usize; 64];
+        let many = dims.len() > cat_of.len();
         let mut cat = 0;
+        let mut prior = self.log_w[n];
         for (d, dim) in dims.iter().enumerate() {
             let (a, b) = key[d];
-            let mu = &self.mu[d * n..(d + 1) * n];
-            let sig = &self.sigma[d * n..(d + 1) * n];
-            let norm = &self.log_norm[d * n..(d + 1) * n];
             match dim.kind {
                 DimKind::Real {
                     prior_mu,
                     prior_sigma,
                     ..
                 } => {
-                    if dim.is_cell() {
-                        for k in 0..n {
-                            scratch[k] +=
-                                log_mass((a - mu[k]) / sig[k], (b - mu[k]) / sig[k]) - norm[k];
-                        }
-                        prior += log_mass((a - prior_mu) / prior_sigma, (b - prior_mu) / prior_sigma)
-                            - self.prior_log_norm[d];
+                    prior += if dim.is_cell() {
+                        log_mass((a - prior_mu) / prior_sigma, (b - prior_mu) / prior_sigma)
                     } else {
-                        for k in 0..n {
-                            let z = (a - mu[k]) / sig[k];
-                            scratch[k] += -0.5 * z * z - norm[k];
-                        }
                         let z = (a - prior_mu) / prior_sigma;
-                        prior += -0.5 * z * z - self.prior_log_norm[d];
-                    }
+                        -0.5 * z * z
+                    } - self.prior_log_norm[d];
                 }
                 DimKind::Cat { .. } => {
-                    let (own, other) = self.cat_logp[cat];
-                    cat += 1;
-                    for k in 0..n {
-                        scratch[k] += if mu[k] == a { own } else { other };
+                    if !many {
+                        cat_of[d] = cat;
                     }
+                    cat += 1;
                     prior -= self.prior_log_norm[d];
                 }
             }
         }
-        log_sum_exp(scratch, prior)
+        if n == 0 {
+            return prior;
+        }
+        // Kernel terms at or below `floor` are negligible (see above).
+        let floor = prior + LN_EPS - ((n + 1) as f64).ln();
+        let peak_sum: f64 = self.peak.iter().sum();
+        terms.clear();
+        let cat_index = |d: usize, dims: &[DimModel]| {
+            if many {
+                dims[..d]
+                    .iter()
+                    .filter(|x| matches!(x.kind, DimKind::Cat { .. }))
+                    .count()
+            } else {
+                cat_of[d]
+            }
+        };
+        let eval = |this: &mut Parzen, k: usize, terms: &mut Vec<f64>| {
+            let mut t = this.log_w[k];
+            let mut rest = peak_sum;
+            for d in 0..dims.len() {
+                rest -= this.peak[d];
+                t += this.term(dims, d, k, key[d], cat_index(d, dims));
+                // Even at their peaks the remaining dims cannot lift it above the floor.
+                if t + rest <= floor {
+                    return;
+                }
+            }
+            terms.push(t);
+        };
+        match self.prune_dim {
+            Some(p) if !many => {
+                // z^2 beyond this makes the kernel negligible whatever the other dims say.
+                let slack = self.max_log_w + peak_sum - floor;
+                if slack <= 0.0 {
+                    return prior;
+                }
+                let radius = (2.0 * slack).sqrt();
+                let x = key[p].0;
+                let reach = radius * self.narrow;
+                let (start, end) = {
+                    let mu = &self.mu[p * n..(p + 1) * n];
+                    (
+                        mu.partition_point(|&m| m < x - reach),
+                        mu.partition_point(|&m| m <= x + reach),
+                    )
+                };
+                for k in start..end {
+                    eval(self, k, terms);
+                }
+                let wide = std::mem::take(&mut self.wide);
+                for &k in &wide {
+                    let k = k as usize;
+                    let m = self.mu[p * n + k];
+                    // Already visited inside the window.
+                    if k >= start && k < end {
+                        continue;
+                    }
+                    if (x - m).abs() <= radius * self.sigma[p * n + k] {
+                        eval(self, k, terms);
+                    }
+                }
+                self.wide = wide;
+            }
+            _ => {
+                for k in 0..n {
+                    eval(self, k, terms);
+                }
+            }
+        }
+        log_sum_exp(terms, prior)
     }
 }
 
@@ -368,8 +520,8 @@ fn log_sum_exp(terms: &[f64], extra: f64) -> f64 {
 fn kernel_log_norm(mu: f64, sigma: f64, lo: f64, hi: f64, cell: bool) -> f64 {
     let za = (lo - mu) / sigma;
     let zb = (hi - mu) / sigma;
-    // Far from both bounds the mass is 1 to double precision: skip the erfc calls.
-    let log_z = if za < -40.0 && zb > 40.0 {
+    // Beyond 9 sigma from both bounds the mass misses 1 by < 1e-19: skip the erfc calls.
+    let log_z = if za < -9.0 && zb > 9.0 {
         0.0
     } else {
         log_mass(za, zb)
@@ -381,20 +533,20 @@ fn kernel_log_norm(mu: f64, sigma: f64, lo: f64, hi: f64, cell: bool) -> f64 {
     }
 }
 
-/// Per-kernel bandwidths of one numeric dim, written into `out`.
+/// Per-kernel bandwidths of one numeric dim from its kernels in ascending order
+/// (`sorted` as in [`Parzen::fit`]), written into `out[k]`.
 #[allow(clippy::too_many_arguments)]
 fn bandwidths(
-    mu: &[f64],
+    sorted: &[(f64, u32)],
     lo: f64,
     hi: f64,
     prior_mu: f64,
     scale: f64,
     n_numeric: usize,
     cfg: &Tpe,
-    order: &mut Vec<usize>,
     out: &mut [f64],
 ) {
-    let n = mu.len();
+    let n = sorted.len();
     if n == 0 {
         return;
     }
@@ -405,24 +557,17 @@ fn bandwidths(
     }
     // Never zero: identical observations would otherwise make a Dirac kernel.
     let floor = floor.max(scale * 1e-9);
-    match cfg.bandwidth {
-        Bandwidth::Scott => {
-            let s = 0.2 * n_kernels.powf(-1.0 / (n_numeric as f64 + 4.0)) * scale;
-            out.fill(s.clamp(floor, scale));
-            return;
-        }
-        Bandwidth::Neighbor | Bandwidth::HyperoptNeighbor => {}
+    if cfg.bandwidth == Bandwidth::Scott {
+        let s = 0.2 * n_kernels.powf(-1.0 / (n_numeric as f64 + 4.0)) * scale;
+        out.fill(s.clamp(floor, scale));
+        return;
     }
-    order.clear();
-    order.extend(0..n);
-    order.sort_unstable_by(|&i, &j| mu[i].total_cmp(&mu[j]));
-    let at = |r: usize| mu[order[r]];
-    let hyperopt = matches!(cfg.bandwidth, Bandwidth::HyperoptNeighbor);
+    let hyperopt = cfg.bandwidth == Bandwidth::HyperoptNeighbor;
     for r in 0..n {
-        let x = at(r);
+        let x = sorted[r].0;
         // Neighbours of the point in sorted order; None past the ends.
-        let mut left = (r > 0).then(|| x - at(r - 1));
-        let mut right = (r + 1 < n).then(|| at(r + 1) - x);
+        let mut left = (r > 0).then(|| x - sorted[r - 1].0);
+        let mut right = (r + 1 < n).then(|| sorted[r + 1].0 - x);
         if hyperopt {
             // hyperopt inserts the prior mean among the observations.
             if prior_mu <= x && left.is_none_or(|l| x - prior_mu < l) {
@@ -445,6 +590,6 @@ fn bandwidths(
             (None, Some(g)) => g,
             (None, None) => scale,
         };
-        out[order[r]] = s.clamp(floor, scale);
+        out[sorted[r].1 as usize] = s.clamp(floor, scale);
     }
 }
