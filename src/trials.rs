@@ -109,6 +109,27 @@ pub struct ValueIndex {
 }
 
 impl ValueIndex {
+    fn rebuild(&mut self, trials: &[Trial]) {
+        self.by_param.iter_mut().for_each(Vec::clear);
+        self.indexed.iter_mut().for_each(|i| *i = false);
+        for t in trials.iter().filter(|t| t.state == TrialState::Complete) {
+            if self.by_param.len() < t.x.len() {
+                self.by_param.resize_with(t.x.len(), Vec::new);
+            }
+            for (list, &v) in self.by_param.iter_mut().zip(&t.x) {
+                if !v.is_nan() {
+                    list.push((v, t.number));
+                }
+            }
+            if let Some(i) = self.indexed.get_mut(t.number) {
+                *i = true;
+            }
+        }
+        for list in &mut self.by_param {
+            list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        }
+    }
+
     /// `(value, trial number)` for every complete trial where parameter `param` (its
     /// position in the encoded point) is active, ascending by value then trial number.
     pub fn sorted(&self, param: usize) -> &[(f64, usize)] {
@@ -120,6 +141,14 @@ impl ValueIndex {
         dirty.sort_unstable();
         dirty.dedup();
         self.indexed.resize(trials.len(), false);
+        if dirty.len() > 64 && dirty.len() * 8 > trials.len() {
+            // Many changes at once (a resumed or freshly built history): one sort beats
+            // thousands of insertions into the middle of long vectors.
+            self.rebuild(trials);
+            dirty.clear();
+            self.dirty = dirty;
+            return;
+        }
         for &number in &dirty {
             let Some(trial) = trials.get(number) else {
                 continue;

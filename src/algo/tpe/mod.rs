@@ -518,26 +518,28 @@ impl Tpe {
                     .map(|&r| (dim.locate(rows[r].1[dim.param]), r as u32)),
             );
             extra.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let mut pending = extra.iter().peekable();
-            for &(v, number) in index.sorted(dim.param) {
-                let Some(&r) = s.slot.get(number) else {
-                    continue;
-                };
-                if r == NONE {
-                    continue;
-                }
+            list.reserve(rows.len());
+            let entries = index.sorted(dim.param).iter().filter_map(|&(v, number)| {
+                let r = *s.slot.get(number)?;
                 // `locate` is monotone, so located values stay in order.
-                let t = dim.locate(v);
-                while let Some(&&e) = pending.peek() {
-                    if e.0 > t {
-                        break;
+                (r != NONE).then(|| (dim.locate(v), r))
+            });
+            if extra.is_empty() {
+                list.extend(entries);
+            } else {
+                let mut pending = extra.iter().peekable();
+                for (t, r) in entries {
+                    while let Some(&&e) = pending.peek() {
+                        if e.0 > t {
+                            break;
+                        }
+                        list.push(e);
+                        pending.next();
                     }
-                    list.push(e);
-                    pending.next();
+                    list.push((t, r));
                 }
-                list.push((t, r));
+                list.extend(pending);
             }
-            list.extend(pending);
             if list.len() != rows.len() {
                 return false;
             }

@@ -196,8 +196,12 @@ const LN_MIN_MASS: f64 = -1.078_809_661_166_925; // ln(0.34)
 #[derive(Debug, Default)]
 pub(crate) struct Parzen {
     n: usize,
-    /// Normalized log weights, `n + 1` entries (prior last).
-    log_w: Vec<f64>,
+    /// Raw weights by storage position; logs are taken only for kernels that are used.
+    w: Vec<f64>,
+    /// `ln` of the sum of all weights, prior included.
+    ln_total: f64,
+    /// Normalized log weight of the prior kernel.
+    log_w_prior: f64,
     /// Cumulative raw weights for drawing a kernel, in row (chronological) order, so the
     /// draws do not depend on how kernels are stored.
     cum_w: Vec<f64>,
@@ -205,10 +209,19 @@ pub(crate) struct Parzen {
     pos: Vec<u32>,
     mu: Vec<f64>,
     sigma: Vec<f64>,
+    /// `1 / sigma`, for the distance filter.
+    inv_sigma: Vec<f64>,
+    /// Squared distances of the kernels in the current window (scratch).
+    dist2: Vec<f64>,
+    /// Kernels of the window still near after two dims, with their partial distance.
+    survivors: Vec<(usize, f64)>,
     /// Per kernel and dim: the log normalizer subtracted from the kernel's log density
     /// (ln sigma + ln sqrt(2 pi) + ln Z for continuous dims, ln Z for cell-scored ones).
-    /// `NaN` until first needed: most kernels never come near a candidate.
+    /// Computed when a kernel is first used (most never come near a candidate): valid for
+    /// kernel `k` when `norm_gen[k] == generation`.
     log_norm: Vec<f64>,
+    norm_gen: Vec<u64>,
+    generation: u64,
     /// The same for the prior kernel, per dim.
     prior_log_norm: Vec<f64>,
     /// Per categorical dim: log probability of the kernel's own option, and of any other.
@@ -223,6 +236,8 @@ pub(crate) struct Parzen {
     wide: Vec<u32>,
     /// Width below which kernels are found by binary search in the pruning dim.
     narrow: f64,
+    /// The continuous dims other than the pruning dim, for the quick distance filter.
+    fast_dims: Vec<usize>,
     prior_weight: f64,
 }
 
@@ -245,32 +260,39 @@ impl Parzen {
         self.prior_weight = cfg.prior_weight;
 
         let total: f64 = weights.iter().sum::<f64>() + cfg.prior_weight;
-        self.log_w.clear();
         self.cum_w.clear();
-        self.log_w.resize(n + 1, 0.0);
+        // Every entry below n is overwritten, so only growth needs filling.
+        self.w.resize(n, 0.0);
         let mut acc = 0.0;
+        let mut max_w = 0.0f64;
         for (r, &w) in weights.iter().enumerate() {
-            self.log_w[pos[r] as usize] = (w / total).ln();
+            self.w[pos[r] as usize] = w;
             acc += w;
+            max_w = max_w.max(w);
             self.cum_w.push(acc);
         }
-        self.log_w[n] = (cfg.prior_weight / total).ln();
         self.cum_w.push(acc + cfg.prior_weight);
+        self.ln_total = total.ln();
+        self.log_w_prior = cfg.prior_weight.ln() - self.ln_total;
+        self.max_log_w = max_w.ln() - self.ln_total;
         self.pos.clear();
         self.pos.extend_from_slice(pos);
-        self.max_log_w = self.log_w[..n].iter().copied().fold(f64::NEG_INFINITY, f64::max);
 
-        self.mu.clear();
+        // Every entry is overwritten below (or computed lazily under a new generation),
+        // so reused buffers are not cleared: at 10k trials the fills alone would cost
+        // more than the rest of a suggestion.
         self.mu.resize(n * nd, 0.0);
-        self.sigma.clear();
         self.sigma.resize(n * nd, 0.0);
-        self.log_norm.clear();
-        self.log_norm.resize(n * nd, f64::NAN);
+        self.inv_sigma.resize(n * nd, 0.0);
+        self.log_norm.resize(n * nd, 0.0);
+        self.norm_gen.resize(n, 0);
+        self.generation += 1;
         self.prior_log_norm.clear();
         self.cat_logp.clear();
         self.peak.clear();
         self.prune_dim = None;
         self.wide.clear();
+        self.fast_dims.clear();
 
         let n_numeric = dims
             .iter()
@@ -293,6 +315,10 @@ impl Parzen {
                 } => {
                     let sig = &mut self.sigma[d * n..(d + 1) * n];
                     bandwidths(list, lo, hi, prior_mu, prior_sigma, n_numeric, cfg, sig);
+                    let sig = &self.sigma[d * n..(d + 1) * n];
+                    for (iv, s) in self.inv_sigma[d * n..(d + 1) * n].iter_mut().zip(sig) {
+                        *iv = 1.0 / s;
+                    }
                     let cell = dim.is_cell();
                     self.prior_log_norm
                         .push(kernel_log_norm(prior_mu, prior_sigma, lo, hi, cell));
@@ -307,11 +333,15 @@ impl Parzen {
                     } else {
                         -min_sigma.ln() - LN_SQRT_2PI - ln_mass
                     });
+                    if !cell && self.prune_dim.is_some() {
+                        self.fast_dims.push(d);
+                    }
                     if !cell && self.prune_dim.is_none() && n > 0 {
                         self.prune_dim = Some(d);
                         // Kernels at the bandwidth floor are the bulk once the history
-                        // is long; the few wider ones are checked individually.
-                        self.narrow = 2.0 * min_sigma;
+                        // is long (neighbour gaps shrink below it); the few wider ones
+                        // are checked individually.
+                        self.narrow = min_sigma;
                         let narrow = self.narrow;
                         self.wide
                             .extend((0..n as u32).filter(|&k| sig[k as usize] > narrow));
@@ -366,20 +396,29 @@ impl Parzen {
         }
     }
 
-    /// Log term of dim `d` of kernel `k` at score key `(a, b)`.
+    /// Computes the log normalizers of kernel `k` in every numeric dim.
+    fn compute_norms(&mut self, dims: &[DimModel], k: usize) {
+        let n = self.n;
+        for (d, dim) in dims.iter().enumerate() {
+            if let DimKind::Real { lo, hi, .. } = dim.kind {
+                let i = d * n + k;
+                self.log_norm[i] = kernel_log_norm(self.mu[i], self.sigma[i], lo, hi, dim.is_cell());
+            }
+        }
+        self.norm_gen[k] = self.generation;
+    }
+
+    /// Log term of dim `d` of kernel `k` at score key `(a, b)`; its normalizers must be
+    /// computed.
     #[inline]
-    fn term(&mut self, dims: &[DimModel], d: usize, k: usize, (a, b): (f64, f64), cat: usize) -> f64 {
+    fn term(&self, dims: &[DimModel], d: usize, k: usize, (a, b): (f64, f64), cat: usize) -> f64 {
         let n = self.n;
         let i = d * n + k;
         match dims[d].kind {
-            DimKind::Real { lo, hi, .. } => {
+            DimKind::Real { .. } => {
                 let (mu, sig) = (self.mu[i], self.sigma[i]);
                 let cell = dims[d].is_cell();
-                let mut norm = self.log_norm[i];
-                if norm.is_nan() {
-                    norm = kernel_log_norm(mu, sig, lo, hi, cell);
-                    self.log_norm[i] = norm;
-                }
+                let norm = self.log_norm[i];
                 if cell {
                     log_mass((a - mu) / sig, (b - mu) / sig) - norm
                 } else {
@@ -406,7 +445,7 @@ impl Parzen {
         let mut cat_of = [0usize; 64];
         let many = dims.len() > cat_of.len();
         let mut cat = 0;
-        let mut prior = self.log_w[n];
+        let mut prior = self.log_w_prior;
         for (d, dim) in dims.iter().enumerate() {
             let (a, b) = key[d];
             match dim.kind {
@@ -449,7 +488,10 @@ impl Parzen {
             }
         };
         let eval = |this: &mut Parzen, k: usize, terms: &mut Vec<f64>| {
-            let mut t = this.log_w[k];
+            if this.norm_gen[k] != this.generation {
+                this.compute_norms(dims, k);
+            }
+            let mut t = this.w[k].ln() - this.ln_total;
             let mut rest = peak_sum;
             for d in 0..dims.len() {
                 rest -= this.peak[d];
@@ -478,18 +520,71 @@ impl Parzen {
                         mu.partition_point(|&m| m <= x + reach),
                     )
                 };
-                for k in start..end {
-                    eval(self, k, terms);
+                // The same bound over all continuous dims at once: a kernel whose summed
+                // squared distance exceeds `limit` is negligible. Checked with plain
+                // arithmetic before the full evaluation, as most kernels in the window
+                // are far from the candidate in some other dim.
+                let limit = 2.0 * slack;
+                let near = |this: &Parzen, k: usize| {
+                    let z = (x - this.mu[p * n + k]) / this.sigma[p * n + k];
+                    let mut q = z * z;
+                    for &d in &this.fast_dims {
+                        let z = (key[d].0 - this.mu[d * n + k]) / this.sigma[d * n + k];
+                        q += z * z;
+                        if q > limit {
+                            return false;
+                        }
+                    }
+                    q <= limit
+                };
+                // The window in bulk, dim by dim over contiguous memory (vectorizes).
+                let mut q = std::mem::take(&mut self.dist2);
+                q.clear();
+                let span = |d: usize| d * n + start..d * n + end;
+                q.extend(
+                    self.mu[span(p)]
+                        .iter()
+                        .zip(&self.inv_sigma[span(p)])
+                        .map(|(&m, &iv)| {
+                            let z = (x - m) * iv;
+                            z * z
+                        }),
+                );
+                let mut fast = self.fast_dims.iter();
+                if let Some(&d) = fast.next() {
+                    let xd = key[d].0;
+                    let rows = self.mu[span(d)].iter().zip(&self.inv_sigma[span(d)]);
+                    for (qj, (&m, &iv)) in q.iter_mut().zip(rows) {
+                        let z = (xd - m) * iv;
+                        *qj += z * z;
+                    }
                 }
+                // Two dims rule out most of the window: finish the survivors one by one.
+                let mut survivors = std::mem::take(&mut self.survivors);
+                survivors.clear();
+                survivors.extend(
+                    q.iter()
+                        .enumerate()
+                        .filter(|&(_, &qj)| qj <= limit)
+                        .map(|(j, &qj)| (start + j, qj)),
+                );
+                let rest: Vec<usize> = fast.copied().collect();
+                for &(k, mut qk) in &survivors {
+                    for &d in &rest {
+                        let z = (key[d].0 - self.mu[d * n + k]) * self.inv_sigma[d * n + k];
+                        qk += z * z;
+                    }
+                    if qk <= limit {
+                        eval(self, k, terms);
+                    }
+                }
+                self.survivors = survivors;
+                self.dist2 = q;
                 let wide = std::mem::take(&mut self.wide);
                 for &k in &wide {
                     let k = k as usize;
-                    let m = self.mu[p * n + k];
-                    // Already visited inside the window.
-                    if k >= start && k < end {
-                        continue;
-                    }
-                    if (x - m).abs() <= radius * self.sigma[p * n + k] {
+                    // Kernels inside the window were visited above.
+                    if (k < start || k >= end) && near(self, k) {
                         eval(self, k, terms);
                     }
                 }
@@ -563,6 +658,17 @@ fn bandwidths(
         return;
     }
     let hyperopt = cfg.bandwidth == Bandwidth::HyperoptNeighbor;
+    if !hyperopt && !cfg.consider_endpoints && n >= 2 {
+        // The common case, without per-point branching: the extreme points take their
+        // single inner gap, the others the larger of their two gaps.
+        let gap = |r: usize| sorted[r + 1].0 - sorted[r].0;
+        out[sorted[0].1 as usize] = gap(0).clamp(floor, scale);
+        for r in 1..n - 1 {
+            out[sorted[r].1 as usize] = gap(r - 1).max(gap(r)).clamp(floor, scale);
+        }
+        out[sorted[n - 1].1 as usize] = gap(n - 2).clamp(floor, scale);
+        return;
+    }
     for r in 0..n {
         let x = sorted[r].0;
         // Neighbours of the point in sorted order; None past the ends.
