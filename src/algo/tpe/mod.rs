@@ -547,3 +547,324 @@ impl Tpe {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::parzen::{DimModel, Parzen};
+    use super::*;
+    use crate::space::Param;
+    use crate::trials::{Direction, Trial, TrialState};
+
+    fn push(h: &mut Trials, space: &Space, x: Vec<f64>, state: TrialState, loss: f64) {
+        let number = h.len();
+        h.push(Trial {
+            number,
+            state,
+            point: space.decode(&x),
+            x,
+            loss: (state == TrialState::Complete).then_some(loss),
+            metrics: Vec::new(),
+            error: None,
+            started: SystemTime::UNIX_EPOCH,
+            duration: Some(Duration::ZERO),
+        });
+    }
+
+    /// A history of `n` prior samples scored by `f`.
+    fn history(space: &Space, n: usize, f: impl Fn(&[f64]) -> f64) -> Trials {
+        let mut h = Trials::new(Direction::Minimize);
+        for i in 0..n {
+            let x = space.sample_prior(&mut TrialRng::for_trial(11, i as u64));
+            let loss = f(&x);
+            push(&mut h, space, x, TrialState::Complete, loss);
+        }
+        h
+    }
+
+    fn bits(x: &[f64]) -> Vec<u64> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    fn assert_in_space(space: &Space, x: &[f64]) {
+        let back = space.encode(&space.decode(x)).expect("suggestion in space");
+        assert_eq!(bits(&back), bits(x));
+    }
+
+    /// A one-dim estimator fitted to `obs` (encoded values) with unit weights.
+    fn fit_one(param: &Param, obs: &[f64], cfg: &Tpe) -> (Vec<DimModel>, Parzen) {
+        let dims = vec![DimModel::new(0, param).expect("not a constant")];
+        let mut sorted: Vec<(f64, u32)> = obs
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| (dims[0].locate(v), k as u32))
+            .collect();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Store kernels in sorted order, as the sampler does for continuous dims.
+        let mut pos = vec![0u32; obs.len()];
+        for (k, e) in sorted.iter_mut().enumerate() {
+            pos[e.1 as usize] = k as u32;
+            e.1 = k as u32;
+        }
+        let mut p = Parzen::default();
+        p.fit(&dims, &[sorted], &vec![1.0; obs.len()], &pos, cfg);
+        (dims, p)
+    }
+
+    fn param(name: &str, dist: crate::space::Dist) -> Param {
+        Param {
+            name: name.into(),
+            dist,
+            parent: None,
+        }
+    }
+
+    #[test]
+    fn continuous_densities_integrate_to_one() {
+        use crate::space::Dist;
+        let cases = [
+            (Dist::Uniform { low: -5.0, high: 5.0 }, vec![-4.9, -1.0, 0.0, 0.01, 4.99]),
+            (Dist::LogUniform { low: 1e-5, high: 1.0 }, vec![1e-5, 3e-3, 0.5]),
+            (Dist::Normal { mu: 1.0, sigma: 2.0 }, vec![0.0, 1.5, 9.0]),
+            (Dist::LogNormal { mu: 0.0, sigma: 1.0 }, vec![0.5, 1.0, 3.0]),
+        ];
+        for (dist, obs) in cases {
+            let p = param("x", dist.clone());
+            let (dims, mut est) = fit_one(&p, &obs, &Tpe::default());
+            // Integrate over the transformed space (where the density lives).
+            let (lo, hi) = match dist {
+                Dist::Uniform { low, high } => (low, high),
+                Dist::LogUniform { low, high } => (low.ln(), high.ln()),
+                _ => (-40.0, 40.0),
+            };
+            let steps = 200_000;
+            let h = (hi - lo) / steps as f64;
+            let mut terms = Vec::new();
+            let total: f64 = (0..steps)
+                .map(|i| {
+                    let t = lo + (i as f64 + 0.5) * h;
+                    est.log_density(&dims, &[(t, 0.0)], &mut terms).exp() * h
+                })
+                .sum();
+            assert!((total - 1.0).abs() < 1e-4, "{dist:?}: integral {total}");
+        }
+    }
+
+    #[test]
+    fn cell_masses_sum_to_one_over_the_grid() {
+        use crate::space::Dist;
+        let cases = [
+            (Dist::QUniform { low: 0.0, high: 0.5, q: 0.05 }, vec![0.0, 0.15, 0.15, 0.5]),
+            (Dist::QUniform { low: 1.0, high: 9.5, q: 2.0 }, vec![2.0, 8.0]),
+            (Dist::QLogUniform { low: 1.0, high: 1000.0, q: 5.0 }, vec![5.0, 100.0, 1000.0]),
+            (Dist::RandInt { low: -3, high: 7 }, vec![-3.0, 0.0, 6.0]),
+        ];
+        for (dist, obs) in cases {
+            let p = param("x", dist.clone());
+            let (dims, mut est) = fit_one(&p, &obs, &Tpe::default());
+            let mut terms = Vec::new();
+            let grid = dist.grid().expect("discrete");
+            let total: f64 = grid
+                .iter()
+                .map(|&v| {
+                    let key = dims[0].score_key(v);
+                    est.log_density(&dims, &[key], &mut terms).exp()
+                })
+                .sum();
+            assert!((total - 1.0).abs() < 1e-9, "{dist:?}: masses sum to {total}");
+        }
+    }
+
+    #[test]
+    fn pruned_density_matches_brute_force() {
+        // Many narrow kernels in 3 dims: most are skipped when scoring, and the result
+        // must still match the full sum.
+        let space = Space::builder()
+            .uniform("a", -5.0, 5.0)
+            .uniform("b", 0.0, 1.0)
+            .loguniform("c", 1e-3, 1.0)
+            .build()
+            .expect("valid");
+        let dims: Vec<DimModel> = space
+            .params()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| DimModel::new(i, p))
+            .collect();
+        let n = 3000;
+        let rows: Vec<Vec<f64>> = (0..n)
+            .map(|i| space.sample_prior(&mut TrialRng::for_trial(5, i)))
+            .collect();
+        let mut sorted: Vec<Vec<(f64, u32)>> = dims
+            .iter()
+            .map(|d| {
+                let mut l: Vec<(f64, u32)> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(r, x)| (d.locate(x[d.param]), r as u32))
+                    .collect();
+                l.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                l
+            })
+            .collect();
+        let mut pos = vec![0u32; rows.len()];
+        for (k, &(_, r)) in sorted[0].iter().enumerate() {
+            pos[r as usize] = k as u32;
+        }
+        for l in &mut sorted {
+            for e in l.iter_mut() {
+                e.1 = pos[e.1 as usize];
+            }
+        }
+        let mut w = Vec::new();
+        let cfg = Tpe::default();
+        cfg.weights(rows.len(), &mut w);
+        let mut est = Parzen::default();
+        est.fit(&dims, &sorted, &w, &pos, &cfg);
+        let mut terms = Vec::new();
+        for i in 0..50 {
+            let x = space.sample_prior(&mut TrialRng::for_trial(6, i));
+            let key: Vec<(f64, f64)> = dims.iter().map(|d| d.score_key(x[d.param])).collect();
+            let fast = est.log_density(&dims, &key, &mut terms);
+            let slow = est.log_density_brute_force(&dims, &key);
+            assert!(
+                ((fast - slow) / slow).abs() < 1e-10 || (fast - slow).abs() < 1e-10,
+                "{fast} vs {slow}"
+            );
+        }
+    }
+
+    #[test]
+    fn favours_the_good_option() {
+        let space = Space::builder()
+            .choice("opt", ["bad", "good", "worse"])
+            .uniform("x", 0.0, 1.0)
+            .build()
+            .expect("valid");
+        let h = history(&space, 60, |x| if x[0] == 1.0 { x[1] } else { 10.0 + x[1] });
+        let tpe = Tpe::default();
+        let picks = (0..100)
+            .filter(|&i| tpe.suggest(&space, &h, &mut TrialRng::for_trial(2, i))[0] == 1.0)
+            .count();
+        assert!(picks > 80, "good option picked {picks}/100 times");
+    }
+
+    #[test]
+    fn constant_liar_separates_pending_suggestions() {
+        let space = Space::builder()
+            .uniform("x", -5.0, 5.0)
+            .uniform("y", -5.0, 5.0)
+            .build()
+            .expect("valid");
+        let f = |x: &[f64]| x[0] * x[0] + x[1] * x[1];
+        let mut h = history(&space, 30, f);
+        let tpe = Tpe::default();
+        let first = tpe.suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
+        push(&mut h, &space, first.clone(), TrialState::Running, 0.0);
+        // The same random stream: only the pending trial can make the result differ.
+        let second = tpe.suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
+        assert_ne!(bits(&first), bits(&second));
+        let without = tpe
+            .clone()
+            .constant_liar(false)
+            .suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
+        assert_eq!(bits(&first), bits(&without));
+    }
+
+    #[test]
+    fn same_seed_same_suggestion() {
+        let space = Space::builder()
+            .loguniform("lr", 1e-5, 1.0)
+            .choice("m", [("a", Space::builder().randint("k", 1, 9)), ("b", Space::builder())])
+            .build()
+            .expect("valid");
+        let h = history(&space, 40, |x| x[0].ln().abs());
+        for tpe in [Tpe::default(), Tpe::hyperopt_compat()] {
+            let a = tpe.suggest(&space, &h, &mut TrialRng::for_trial(8, 40));
+            let b = tpe.suggest(&space, &h, &mut TrialRng::for_trial(8, 40));
+            assert_eq!(bits(&a), bits(&b));
+            assert_in_space(&space, &a);
+        }
+    }
+
+    #[test]
+    fn odd_histories_do_not_panic() {
+        let space = Space::builder()
+            .uniform("x", 0.0, 1.0)
+            .qloguniform("q", 1.0, 100.0, 1.0)
+            .normal("n", 0.0, 1.0)
+            .choice("c", [("a", Space::builder().quniform("u", 0.0, 1.0, 0.25)), ("b", Space::builder())])
+            .constant("k", "fixed")
+            .build()
+            .expect("valid");
+        let tpe = Tpe::default().n_startup(1);
+        let check = |h: &Trials| {
+            for i in 0..5 {
+                let x = tpe.suggest(&space, h, &mut TrialRng::for_trial(3, i));
+                assert_in_space(&space, &x);
+            }
+        };
+        // Empty, all failed, a single trial.
+        let mut h = Trials::new(Direction::Minimize);
+        check(&h);
+        for i in 0..20 {
+            let x = space.sample_prior(&mut TrialRng::for_trial(1, i));
+            push(&mut h, &space, x, TrialState::Failed, 0.0);
+        }
+        check(&h);
+        let x = space.sample_prior(&mut TrialRng::for_trial(1, 99));
+        push(&mut h, &space, x.clone(), TrialState::Complete, 1.0);
+        check(&h);
+        // All points identical with identical losses, plus malformed and non-finite rows.
+        for _ in 0..40 {
+            push(&mut h, &space, x.clone(), TrialState::Complete, 1.0);
+        }
+        push(&mut h, &space, vec![0.5], TrialState::Complete, 0.0);
+        let number = h.len();
+        h.push(Trial {
+            number,
+            state: TrialState::Complete,
+            point: space.decode(&x),
+            x: x.clone(),
+            loss: Some(f64::NAN),
+            metrics: Vec::new(),
+            error: None,
+            started: SystemTime::UNIX_EPOCH,
+            duration: None,
+        });
+        check(&h);
+        // Maximizing, with everything pending on top.
+        let mut m = history(&space, 30, |x| x[0]);
+        for i in 0..5 {
+            let x = space.sample_prior(&mut TrialRng::for_trial(7, i));
+            push(&mut m, &space, x, TrialState::Running, 0.0);
+        }
+        check(&m);
+    }
+
+    #[test]
+    fn gamma_sizes() {
+        assert_eq!(Gamma::OPTUNA.n_below(0), 0);
+        assert_eq!(Gamma::OPTUNA.n_below(1), 1);
+        assert_eq!(Gamma::OPTUNA.n_below(100), 10);
+        assert_eq!(Gamma::OPTUNA.n_below(10_000), 25);
+        assert_eq!(Gamma::DEFAULT.n_below(100), 15);
+        assert_eq!(Gamma::HYPEROPT.n_below(100), 3);
+        let odd = Gamma::Linear {
+            beta: f64::NAN,
+            cap: 5,
+        };
+        assert_eq!(odd.n_below(10), 1);
+    }
+
+    #[test]
+    fn forgetting_weights_ramp_up_to_one() {
+        let mut w = Vec::new();
+        Tpe::default().weights(30, &mut w);
+        assert_eq!(w.len(), 30);
+        assert!((w[0] - 1.0 / 30.0).abs() < 1e-12);
+        assert!(w.windows(2).all(|p| p[0] <= p[1]));
+        assert!(w[5..].iter().all(|&x| x == 1.0));
+    }
+}

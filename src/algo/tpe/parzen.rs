@@ -600,6 +600,42 @@ impl Parzen {
     }
 }
 
+#[cfg(test)]
+impl Parzen {
+    /// The log density summed over every kernel, without skipping: the reference the
+    /// pruned [`Parzen::log_density`] is tested against.
+    pub fn log_density_brute_force(&mut self, dims: &[DimModel], key: &[(f64, f64)]) -> f64 {
+        let mut prior_only = Vec::new();
+        let n = self.n;
+        let prior = {
+            let saved = std::mem::replace(&mut self.n, 0);
+            let p = self.log_density(dims, key, &mut prior_only);
+            self.n = saved;
+            p
+        };
+        let mut terms = Vec::with_capacity(n);
+        let cats: Vec<usize> = dims
+            .iter()
+            .scan(0, |c, d| {
+                let i = *c;
+                if matches!(d.kind, DimKind::Cat { .. }) {
+                    *c += 1;
+                }
+                Some(i)
+            })
+            .collect();
+        for k in 0..n {
+            self.compute_norms(dims, k);
+            let mut t = self.w[k].ln() - self.ln_total;
+            for d in 0..dims.len() {
+                t += self.term(dims, d, k, key[d], cats[d]);
+            }
+            terms.push(t);
+        }
+        log_sum_exp(&terms, prior)
+    }
+}
+
 /// `ln(sum(exp(terms)) + exp(extra))`.
 fn log_sum_exp(terms: &[f64], extra: f64) -> f64 {
     let max = terms.iter().copied().fold(extra, f64::max);
