@@ -14,7 +14,9 @@ use hyperflow::trials::{Direction, Trial, TrialState, Trials};
 
 fn styblinski() -> Space {
     (1..=5)
-        .fold(Space::builder(), |b, i| b.uniform(format!("x{i}"), -5.0, 5.0))
+        .fold(Space::builder(), |b, i| {
+            b.uniform(format!("x{i}"), -5.0, 5.0)
+        })
         .build()
         .expect("valid space")
 }
@@ -75,7 +77,10 @@ fn history(space: &Space, n: usize) -> Trials {
 
 fn bench(c: &mut Criterion) {
     let tpe = Tpe::default();
-    for (name, space) in [("styblinski_tang5", styblinski()), ("conditional10", conditional())] {
+    for (name, space) in [
+        ("styblinski_tang5", styblinski()),
+        ("conditional10", conditional()),
+    ] {
         let mut group = c.benchmark_group(format!("tpe_suggest/{name}"));
         group.measurement_time(Duration::from_secs(3));
         group.warm_up_time(Duration::from_millis(500));

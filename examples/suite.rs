@@ -35,7 +35,9 @@ fn xs(p: &Point, n: usize) -> Vec<f64> {
 
 fn uniform_box(n: usize, low: f64, high: f64) -> Result<Space, SpaceError> {
     (1..=n)
-        .fold(Space::builder(), |b, i| b.uniform(format!("x{i}"), low, high))
+        .fold(Space::builder(), |b, i| {
+            b.uniform(format!("x{i}"), low, high)
+        })
         .build()
 }
 
@@ -166,7 +168,9 @@ fn tpe_from_env() -> Result<Tpe, String> {
     };
     let mut tpe = Tpe::default();
     for kv in spec.split(',').filter(|s| !s.is_empty()) {
-        let (k, v) = kv.split_once('=').ok_or(format!("SUITE_TPE: {kv:?} is not key=value"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or(format!("SUITE_TPE: {kv:?} is not key=value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("SUITE_TPE: bad value in {kv:?}: {e}");
         tpe = match k {
             "n_startup" => tpe.n_startup(v.parse().map_err(|e| bad(&e))?),
@@ -186,8 +190,15 @@ fn tpe_from_env() -> Result<Tpe, String> {
             "gamma" => {
                 let parts: Vec<&str> = v.split(':').collect();
                 let (beta, cap) = match parts.as_slice() {
-                    [_, b, c] => (b.parse().map_err(|e| bad(&e))?, c.parse().map_err(|e| bad(&e))?),
-                    _ => return Err(format!("SUITE_TPE: gamma is linear|sqrt:BETA:CAP, got {v:?}")),
+                    [_, b, c] => (
+                        b.parse().map_err(|e| bad(&e))?,
+                        c.parse().map_err(|e| bad(&e))?,
+                    ),
+                    _ => {
+                        return Err(format!(
+                            "SUITE_TPE: gamma is linear|sqrt:BETA:CAP, got {v:?}"
+                        ));
+                    }
                 };
                 tpe.gamma(if parts[0] == "sqrt" {
                     Gamma::Sqrt { beta, cap }
@@ -208,8 +219,11 @@ fn check() -> Result<(), String> {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/bench/suite.json").to_string()
     });
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    let suite: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
-    let problems = suite["problems"].as_array().ok_or("suite has no problems")?;
+    let suite: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    let problems = suite["problems"]
+        .as_array()
+        .ok_or("suite has no problems")?;
     let mut worst: f64 = 0.0;
     for p in problems {
         let name = p["name"].as_str().ok_or("problem without a name")?;
@@ -247,7 +261,8 @@ fn main() -> ExitCode {
         [flag] if flag == "--check" => check(),
         [name, seed, evals] => match (seed.parse::<u64>(), evals.parse::<usize>()) {
             (Ok(seed), Ok(evals)) => run(name, seed, evals).map(|(values, t)| {
-                let out = serde_json::json!({"values": values, "optimizer_seconds": t.as_secs_f64()});
+                let out =
+                    serde_json::json!({"values": values, "optimizer_seconds": t.as_secs_f64()});
                 println!("{out}");
             }),
             _ => Err("SEED and EVALS must be non-negative integers".to_string()),

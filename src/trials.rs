@@ -171,7 +171,8 @@ impl ValueIndex {
                 if v.is_nan() {
                     continue;
                 }
-                let at = list.partition_point(|&(w, n)| w.total_cmp(&v).then(n.cmp(&number)).is_lt());
+                let at =
+                    list.partition_point(|&(w, n)| w.total_cmp(&v).then(n.cmp(&number)).is_lt());
                 list.insert(at, (v, number));
             }
             self.indexed[number] = true;

@@ -27,9 +27,17 @@ fn leaf() -> impl Strategy<Value = Spec> {
     prop_oneof![
         (-100.0..100.0f64, 0.01..100.0f64).prop_map(|(a, w)| Spec::Uniform(a, a + w)),
         (1e-6..10.0f64, 1.5..1e4f64).prop_map(|(a, r)| Spec::LogUniform(a, a * r)),
-        (-20i32..20, 1i32..40, prop::sample::select(vec![0.05, 0.5, 1.0, 16.0]))
+        (
+            -20i32..20,
+            1i32..40,
+            prop::sample::select(vec![0.05, 0.5, 1.0, 16.0])
+        )
             .prop_map(|(a, k, q)| Spec::QUniform(a as f64 * q, (a + k) as f64 * q, q)),
-        (1i32..20, 2i32..50, prop::sample::select(vec![1.0, 2.0, 0.5]))
+        (
+            1i32..20,
+            2i32..50,
+            prop::sample::select(vec![1.0, 2.0, 0.5])
+        )
             .prop_map(|(a, k, q)| Spec::QLogUniform(a as f64 * q, (a + k) as f64 * q, q)),
         (-10.0..10.0f64, 0.01..5.0f64).prop_map(|(m, s)| Spec::Normal(m, s)),
         (-3.0..3.0f64, 0.01..2.0f64).prop_map(|(m, s)| Spec::LogNormal(m, s)),
@@ -73,7 +81,9 @@ fn declare(specs: &[Spec], counter: &mut usize) -> SpaceBuilder {
 }
 
 fn build(specs: &[Spec]) -> Space {
-    declare(specs, &mut 0).build().expect("generated spaces are valid")
+    declare(specs, &mut 0)
+        .build()
+        .expect("generated spaces are valid")
 }
 
 /// A history of `n` trials drawn from the prior, with a mix of states and losses.
@@ -122,7 +132,13 @@ fn assert_valid(space: &Space, x: &[f64]) -> Result<(), TestCaseError> {
         }
         let v = x[i];
         prop_assert!(v.is_finite(), "{} = {}", p.name, v);
-        prop_assert_eq!(p.dist.snap(v).to_bits(), v.to_bits(), "{} = {} off its support", &p.name, v);
+        prop_assert_eq!(
+            p.dist.snap(v).to_bits(),
+            v.to_bits(),
+            "{} = {} off its support",
+            &p.name,
+            v
+        );
         if let Dist::LogNormal { .. } = p.dist {
             prop_assert!(v > 0.0);
         }

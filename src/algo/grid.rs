@@ -326,7 +326,11 @@ mod tests {
             assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), key);
             assert!(seen.insert(key), "repeated {x:?}");
             // Pending trials count as tried too.
-            let state = if i % 2 == 0 { TrialState::Running } else { TrialState::Complete };
+            let state = if i % 2 == 0 {
+                TrialState::Running
+            } else {
+                TrialState::Complete
+            };
             push(&mut history, &space, x, state);
         }
         assert!(grid.exhausted(&space, &history));

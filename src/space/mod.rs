@@ -153,9 +153,7 @@ impl Dist {
             Dist::Normal { .. } => x,
             Dist::LogNormal { .. } => x.max(f64::MIN_POSITIVE),
             Dist::RandInt { low, high } => x.round().clamp(low as f64, (high - 1) as f64) + 0.0,
-            Dist::Choice { ref options } => {
-                x.round().clamp(0.0, (options.len() - 1) as f64) + 0.0
-            }
+            Dist::Choice { ref options } => x.round().clamp(0.0, (options.len() - 1) as f64) + 0.0,
             Dist::Const(_) => 0.0,
         }
     }

@@ -44,10 +44,7 @@ impl Gamma {
         cap: 25,
     };
     /// optuna's split, `min(ceil(0.1 N), 25)`.
-    pub const OPTUNA: Gamma = Gamma::Linear {
-        beta: 0.1,
-        cap: 25,
-    };
+    pub const OPTUNA: Gamma = Gamma::Linear { beta: 0.1, cap: 25 };
     /// hyperopt's split, `min(ceil(0.25 sqrt(N)), 25)`.
     pub const HYPEROPT: Gamma = Gamma::Sqrt {
         beta: 0.25,
@@ -304,7 +301,6 @@ struct Scratch {
     keys: Vec<(f64, f64)>,
 }
 
-
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
@@ -335,8 +331,12 @@ impl Sampler for Tpe {
         let n_below = self.gamma.n_below(n);
         // Rank by score, ties broken by age so the split never depends on sort internals.
         let mut rank: Vec<usize> = (0..n).collect();
-        let by_score =
-            |&i: &usize, &j: &usize| obs[i].score.total_cmp(&obs[j].score).then(obs[i].number.cmp(&obs[j].number));
+        let by_score = |&i: &usize, &j: &usize| {
+            obs[i]
+                .score
+                .total_cmp(&obs[j].score)
+                .then(obs[i].number.cmp(&obs[j].number))
+        };
         if n_below < n {
             rank.select_nth_unstable_by(n_below, by_score);
         }
@@ -425,7 +425,8 @@ impl Tpe {
             let rows: Vec<&(usize, &[f64])> = set.iter().filter(active).collect();
             // The bad set can be the whole history: take its order from the history's
             // sorted index instead of sorting it again for every suggestion.
-            let indexed = !is_good && rows.len() > 64 && self.sorted_from_index(history, dims, &rows, s);
+            let indexed =
+                !is_good && rows.len() > 64 && self.sorted_from_index(history, dims, &rows, s);
             if !indexed {
                 for (d, dim) in dims.iter().enumerate() {
                     let list = &mut s.sorted[d];
@@ -453,7 +454,11 @@ impl Tpe {
                         }
                     }
                 }
-                None => s.pos.iter_mut().enumerate().for_each(|(r, p)| *p = r as u32),
+                None => s
+                    .pos
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(r, p)| *p = r as u32),
             }
             s.w.clear();
             self.weights(rows.len(), &mut s.w);
@@ -624,10 +629,34 @@ mod tests {
     fn continuous_densities_integrate_to_one() {
         use crate::space::Dist;
         let cases = [
-            (Dist::Uniform { low: -5.0, high: 5.0 }, vec![-4.9, -1.0, 0.0, 0.01, 4.99]),
-            (Dist::LogUniform { low: 1e-5, high: 1.0 }, vec![1e-5, 3e-3, 0.5]),
-            (Dist::Normal { mu: 1.0, sigma: 2.0 }, vec![0.0, 1.5, 9.0]),
-            (Dist::LogNormal { mu: 0.0, sigma: 1.0 }, vec![0.5, 1.0, 3.0]),
+            (
+                Dist::Uniform {
+                    low: -5.0,
+                    high: 5.0,
+                },
+                vec![-4.9, -1.0, 0.0, 0.01, 4.99],
+            ),
+            (
+                Dist::LogUniform {
+                    low: 1e-5,
+                    high: 1.0,
+                },
+                vec![1e-5, 3e-3, 0.5],
+            ),
+            (
+                Dist::Normal {
+                    mu: 1.0,
+                    sigma: 2.0,
+                },
+                vec![0.0, 1.5, 9.0],
+            ),
+            (
+                Dist::LogNormal {
+                    mu: 0.0,
+                    sigma: 1.0,
+                },
+                vec![0.5, 1.0, 3.0],
+            ),
         ];
         for (dist, obs) in cases {
             let p = param("x", dist.clone());
@@ -655,9 +684,30 @@ mod tests {
     fn cell_masses_sum_to_one_over_the_grid() {
         use crate::space::Dist;
         let cases = [
-            (Dist::QUniform { low: 0.0, high: 0.5, q: 0.05 }, vec![0.0, 0.15, 0.15, 0.5]),
-            (Dist::QUniform { low: 1.0, high: 9.5, q: 2.0 }, vec![2.0, 8.0]),
-            (Dist::QLogUniform { low: 1.0, high: 1000.0, q: 5.0 }, vec![5.0, 100.0, 1000.0]),
+            (
+                Dist::QUniform {
+                    low: 0.0,
+                    high: 0.5,
+                    q: 0.05,
+                },
+                vec![0.0, 0.15, 0.15, 0.5],
+            ),
+            (
+                Dist::QUniform {
+                    low: 1.0,
+                    high: 9.5,
+                    q: 2.0,
+                },
+                vec![2.0, 8.0],
+            ),
+            (
+                Dist::QLogUniform {
+                    low: 1.0,
+                    high: 1000.0,
+                    q: 5.0,
+                },
+                vec![5.0, 100.0, 1000.0],
+            ),
             (Dist::RandInt { low: -3, high: 7 }, vec![-3.0, 0.0, 6.0]),
         ];
         for (dist, obs) in cases {
@@ -672,7 +722,10 @@ mod tests {
                     est.log_density(&dims, &[key], &mut terms).exp()
                 })
                 .sum();
-            assert!((total - 1.0).abs() < 1e-9, "{dist:?}: masses sum to {total}");
+            assert!(
+                (total - 1.0).abs() < 1e-9,
+                "{dist:?}: masses sum to {total}"
+            );
         }
     }
 
@@ -765,10 +818,10 @@ mod tests {
         // The same random stream: only the pending trial can make the result differ.
         let second = tpe.suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
         assert_ne!(bits(&first), bits(&second));
-        let without = tpe
-            .clone()
-            .constant_liar(false)
-            .suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
+        let without =
+            tpe.clone()
+                .constant_liar(false)
+                .suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
         assert_eq!(bits(&first), bits(&without));
     }
 
@@ -776,7 +829,13 @@ mod tests {
     fn same_seed_same_suggestion() {
         let space = Space::builder()
             .loguniform("lr", 1e-5, 1.0)
-            .choice("m", [("a", Space::builder().randint("k", 1, 9)), ("b", Space::builder())])
+            .choice(
+                "m",
+                [
+                    ("a", Space::builder().randint("k", 1, 9)),
+                    ("b", Space::builder()),
+                ],
+            )
             .build()
             .expect("valid");
         let h = history(&space, 40, |x| x[0].ln().abs());
@@ -794,7 +853,13 @@ mod tests {
             .uniform("x", 0.0, 1.0)
             .qloguniform("q", 1.0, 100.0, 1.0)
             .normal("n", 0.0, 1.0)
-            .choice("c", [("a", Space::builder().quniform("u", 0.0, 1.0, 0.25)), ("b", Space::builder())])
+            .choice(
+                "c",
+                [
+                    ("a", Space::builder().quniform("u", 0.0, 1.0, 0.25)),
+                    ("b", Space::builder()),
+                ],
+            )
             .constant("k", "fixed")
             .build()
             .expect("valid");

@@ -86,12 +86,9 @@ impl DimModel {
                 log: param.dist.is_log(),
                 cells: None,
             },
-            Dist::RandInt { low, high } => real(
-                low as f64 - 0.5,
-                high as f64 - 0.5,
-                false,
-                Some(Cells::Int),
-            ),
+            Dist::RandInt { low, high } => {
+                real(low as f64 - 0.5, high as f64 - 0.5, false, Some(Cells::Int))
+            }
             Dist::Choice { ref options } => DimKind::Cat { n: options.len() },
             Dist::Const(_) => return None,
         };
@@ -103,7 +100,11 @@ impl DimModel {
     pub fn locate(&self, v: f64) -> f64 {
         match self.kind {
             DimKind::Real { lo, hi, log, .. } => {
-                let t = if log { v.max(f64::MIN_POSITIVE).ln() } else { v };
+                let t = if log {
+                    v.max(f64::MIN_POSITIVE).ln()
+                } else {
+                    v
+                };
                 t.clamp(lo, hi)
             }
             DimKind::Cat { n } => v.round().clamp(0.0, (n - 1) as f64),
@@ -115,13 +116,15 @@ impl DimModel {
     pub fn score_key(&self, v: f64) -> (f64, f64) {
         match self.kind {
             DimKind::Real {
-                lo,
-                hi,
-                log,
-                cells,
-                ..
+                lo, hi, log, cells, ..
             } => {
-                let tr = |u: f64| if log { u.max(f64::MIN_POSITIVE).ln() } else { u };
+                let tr = |u: f64| {
+                    if log {
+                        u.max(f64::MIN_POSITIVE).ln()
+                    } else {
+                        u
+                    }
+                };
                 match cells {
                     None => (self.locate(v), 0.0),
                     Some(Cells::Int) => ((v - 0.5).max(lo), (v + 0.5).min(hi)),
@@ -150,13 +153,7 @@ impl DimModel {
 
     /// Whether candidates are scored by cell mass.
     fn is_cell(&self) -> bool {
-        matches!(
-            self.kind,
-            DimKind::Real {
-                cells: Some(_),
-                ..
-            }
-        )
+        matches!(self.kind, DimKind::Real { cells: Some(_), .. })
     }
 
     /// Draws from the kernel `(mu, sigma)` truncated to the bounds and returns the value in
@@ -226,6 +223,8 @@ pub(crate) struct Parzen {
     prior_log_norm: Vec<f64>,
     /// Per categorical dim: log probability of the kernel's own option, and of any other.
     cat_logp: Vec<(f64, f64)>,
+    /// Per dim: its index in `cat_logp` (categorical dims only).
+    cat_slot: Vec<usize>,
     /// Per dim: an upper bound of any kernel's log density (log mass) term.
     peak: Vec<f64>,
     /// The largest normalized log weight of an observation kernel.
@@ -289,6 +288,7 @@ impl Parzen {
         self.generation += 1;
         self.prior_log_norm.clear();
         self.cat_logp.clear();
+        self.cat_slot.clear();
         self.peak.clear();
         self.prune_dim = None;
         self.wide.clear();
@@ -299,6 +299,7 @@ impl Parzen {
             .filter(|d| matches!(d.kind, DimKind::Real { .. }))
             .count();
         for (d, dim) in dims.iter().enumerate() {
+            self.cat_slot.push(self.cat_logp.len());
             let list = &sorted[d];
             debug_assert_eq!(list.len(), n);
             let mu = &mut self.mu[d * n..(d + 1) * n];
@@ -402,7 +403,8 @@ impl Parzen {
         for (d, dim) in dims.iter().enumerate() {
             if let DimKind::Real { lo, hi, .. } = dim.kind {
                 let i = d * n + k;
-                self.log_norm[i] = kernel_log_norm(self.mu[i], self.sigma[i], lo, hi, dim.is_cell());
+                self.log_norm[i] =
+                    kernel_log_norm(self.mu[i], self.sigma[i], lo, hi, dim.is_cell());
             }
         }
         self.norm_gen[k] = self.generation;
@@ -411,7 +413,7 @@ impl Parzen {
     /// Log term of dim `d` of kernel `k` at score key `(a, b)`; its normalizers must be
     /// computed.
     #[inline]
-    fn term(&self, dims: &[DimModel], d: usize, k: usize, (a, b): (f64, f64), cat: usize) -> f64 {
+    fn term(&self, dims: &[DimModel], d: usize, k: usize, (a, b): (f64, f64)) -> f64 {
         let n = self.n;
         let i = d * n + k;
         match dims[d].kind {
@@ -427,7 +429,7 @@ impl Parzen {
                 }
             }
             DimKind::Cat { .. } => {
-                let (own, other) = self.cat_logp[cat];
+                let (own, other) = self.cat_logp[self.cat_slot[d]];
                 if self.mu[i] == a { own } else { other }
             }
         }
@@ -439,12 +441,13 @@ impl Parzen {
     /// Kernels whose contribution provably stays below `1e-12 / (n + 1)` of the prior
     /// kernel's are skipped: with the kernels sorted in the pruning dim, only those within
     /// a bounded distance of the candidate there are visited at all.
-    pub fn log_density(&mut self, dims: &[DimModel], key: &[(f64, f64)], terms: &mut Vec<f64>) -> f64 {
+    pub fn log_density(
+        &mut self,
+        dims: &[DimModel],
+        key: &[(f64, f64)],
+        terms: &mut Vec<f64>,
+    ) -> f64 {
         let n = self.n;
-        // Which categorical slot each dim uses.
-        let mut cat_of = [0usize; 64];
-        let many = dims.len() > cat_of.len();
-        let mut cat = 0;
         let mut prior = self.log_w_prior;
         for (d, dim) in dims.iter().enumerate() {
             let (a, b) = key[d];
@@ -461,13 +464,7 @@ impl Parzen {
                         -0.5 * z * z
                     } - self.prior_log_norm[d];
                 }
-                DimKind::Cat { .. } => {
-                    if !many {
-                        cat_of[d] = cat;
-                    }
-                    cat += 1;
-                    prior -= self.prior_log_norm[d];
-                }
+                DimKind::Cat { .. } => prior -= self.prior_log_norm[d],
             }
         }
         if n == 0 {
@@ -477,25 +474,15 @@ impl Parzen {
         let floor = prior + LN_EPS - ((n + 1) as f64).ln();
         let peak_sum: f64 = self.peak.iter().sum();
         terms.clear();
-        let cat_index = |d: usize, dims: &[DimModel]| {
-            if many {
-                dims[..d]
-                    .iter()
-                    .filter(|x| matches!(x.kind, DimKind::Cat { .. }))
-                    .count()
-            } else {
-                cat_of[d]
-            }
-        };
         let eval = |this: &mut Parzen, k: usize, terms: &mut Vec<f64>| {
             if this.norm_gen[k] != this.generation {
                 this.compute_norms(dims, k);
             }
             let mut t = this.w[k].ln() - this.ln_total;
             let mut rest = peak_sum;
-            for d in 0..dims.len() {
-                rest -= this.peak[d];
-                t += this.term(dims, d, k, key[d], cat_index(d, dims));
+            for (d, &peak) in this.peak.iter().enumerate() {
+                rest -= peak;
+                t += this.term(dims, d, k, key[d]);
                 // Even at their peaks the remaining dims cannot lift it above the floor.
                 if t + rest <= floor {
                     return;
@@ -504,7 +491,7 @@ impl Parzen {
             terms.push(t);
         };
         match self.prune_dim {
-            Some(p) if !many => {
+            Some(p) => {
                 // z^2 beyond this makes the kernel negligible whatever the other dims say.
                 let slack = self.max_log_w + peak_sum - floor;
                 if slack <= 0.0 {
@@ -590,7 +577,7 @@ impl Parzen {
                 }
                 self.wide = wide;
             }
-            _ => {
+            None => {
                 for k in 0..n {
                     eval(self, k, terms);
                 }
@@ -614,21 +601,11 @@ impl Parzen {
             p
         };
         let mut terms = Vec::with_capacity(n);
-        let cats: Vec<usize> = dims
-            .iter()
-            .scan(0, |c, d| {
-                let i = *c;
-                if matches!(d.kind, DimKind::Cat { .. }) {
-                    *c += 1;
-                }
-                Some(i)
-            })
-            .collect();
         for k in 0..n {
             self.compute_norms(dims, k);
             let mut t = self.w[k].ln() - self.ln_total;
-            for d in 0..dims.len() {
-                t += self.term(dims, d, k, key[d], cats[d]);
+            for (d, &kd) in key.iter().enumerate() {
+                t += self.term(dims, d, k, kd);
             }
             terms.push(t);
         }
