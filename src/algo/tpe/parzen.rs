@@ -674,12 +674,15 @@ fn bandwidths(
     if !hyperopt && !cfg.consider_endpoints && n >= 2 {
         // The common case, without per-point branching: the extreme points take their
         // single inner gap, the others the larger of their two gaps.
-        let gap = |r: usize| sorted[r + 1].0 - sorted[r].0;
-        out[sorted[0].1 as usize] = gap(0).clamp(floor, scale);
-        for r in 1..n - 1 {
-            out[sorted[r].1 as usize] = gap(r - 1).max(gap(r)).clamp(floor, scale);
+        // floor <= scale, so max-then-min is the clamp (without its checks).
+        let mut left = sorted[1].0 - sorted[0].0;
+        out[sorted[0].1 as usize] = left.max(floor).min(scale);
+        for w in sorted.windows(3) {
+            let right = w[2].0 - w[1].0;
+            out[w[1].1 as usize] = left.max(right).max(floor).min(scale);
+            left = right;
         }
-        out[sorted[n - 1].1 as usize] = gap(n - 2).clamp(floor, scale);
+        out[sorted[n - 1].1 as usize] = left.max(floor).min(scale);
         return;
     }
     for r in 0..n {
