@@ -195,6 +195,8 @@ pub(crate) struct Parzen {
     n: usize,
     /// Raw weights by storage position; logs are taken only for kernels that are used.
     w: Vec<f64>,
+    /// Normalized log weights, valid with the normalizers (see `norm_gen`).
+    log_w: Vec<f64>,
     /// `ln` of the sum of all weights, prior included.
     ln_total: f64,
     /// Normalized log weight of the prior kernel.
@@ -262,6 +264,7 @@ impl Parzen {
         self.cum_w.clear();
         // Every entry below n is overwritten, so only growth needs filling.
         self.w.resize(n, 0.0);
+        self.log_w.resize(n, 0.0);
         let mut acc = 0.0;
         let mut max_w = 0.0f64;
         for (r, &w) in weights.iter().enumerate() {
@@ -397,9 +400,10 @@ impl Parzen {
         }
     }
 
-    /// Computes the log normalizers of kernel `k` in every numeric dim.
+    /// Computes the log weight of kernel `k` and its log normalizers in every numeric dim.
     fn compute_norms(&mut self, dims: &[DimModel], k: usize) {
         let n = self.n;
+        self.log_w[k] = self.w[k].ln() - self.ln_total;
         for (d, dim) in dims.iter().enumerate() {
             if let DimKind::Real { lo, hi, .. } = dim.kind {
                 let i = d * n + k;
@@ -478,7 +482,7 @@ impl Parzen {
             if this.norm_gen[k] != this.generation {
                 this.compute_norms(dims, k);
             }
-            let mut t = this.w[k].ln() - this.ln_total;
+            let mut t = this.log_w[k];
             let mut rest = peak_sum;
             for (d, &peak) in this.peak.iter().enumerate() {
                 rest -= peak;
@@ -537,8 +541,7 @@ impl Parzen {
                             z * z
                         }),
                 );
-                let mut fast = self.fast_dims.iter();
-                if let Some(&d) = fast.next() {
+                if let Some(&d) = self.fast_dims.first() {
                     let xd = key[d].0;
                     let rows = self.mu[span(d)].iter().zip(&self.inv_sigma[span(d)]);
                     for (qj, (&m, &iv)) in q.iter_mut().zip(rows) {
@@ -555,9 +558,8 @@ impl Parzen {
                         .filter(|&(_, &qj)| qj <= limit)
                         .map(|(j, &qj)| (start + j, qj)),
                 );
-                let rest: Vec<usize> = fast.copied().collect();
                 for &(k, mut qk) in &survivors {
-                    for &d in &rest {
+                    for &d in self.fast_dims.iter().skip(1) {
                         let z = (key[d].0 - self.mu[d * n + k]) * self.inv_sigma[d * n + k];
                         qk += z * z;
                     }
@@ -603,7 +605,7 @@ impl Parzen {
         let mut terms = Vec::with_capacity(n);
         for k in 0..n {
             self.compute_norms(dims, k);
-            let mut t = self.w[k].ln() - self.ln_total;
+            let mut t = self.log_w[k];
             for (d, &kd) in key.iter().enumerate() {
                 t += self.term(dims, d, k, kd);
             }
