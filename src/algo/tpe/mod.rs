@@ -37,8 +37,8 @@ pub enum Gamma {
 
 impl Gamma {
     /// hyperflow's default split, `min(ceil(0.15 N), 25)`: Watanabe (2023) recommends a
-    /// linear split with beta between 0.1 and 0.15; on the benchmark suite 0.15 was better
-    /// than 0.1 on every row over 60 held-out seeds (see the README's tuning log).
+    /// linear split with beta between 0.1 and 0.15; on every problem of the benchmark suite
+    /// 0.15 gave a lower median regret than 0.1, also over 60 seeds not used for tuning.
     pub const DEFAULT: Gamma = Gamma::Linear {
         beta: 0.15,
         cap: 25,
@@ -425,8 +425,9 @@ impl Tpe {
             let rows: Vec<&(usize, &[f64])> = set.iter().filter(active).collect();
             // The bad set can be the whole history: take its order from the history's
             // sorted index instead of sorting it again for every suggestion.
-            let indexed =
-                !is_good && rows.len() > 64 && self.sorted_from_index(history, dims, &rows, s);
+            let indexed = !is_good
+                && rows.len() > 64
+                && self.sorted_from_index(history, dims, prune, &rows, s);
             if !indexed {
                 for (d, dim) in dims.iter().enumerate() {
                     let list = &mut s.sorted[d];
@@ -438,27 +439,7 @@ impl Tpe {
                     );
                     list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 }
-            }
-            // Store kernels in the order of the pruning dim (see `Parzen`): row r becomes
-            // kernel pos[r].
-            s.pos.clear();
-            s.pos.resize(rows.len(), 0);
-            match prune {
-                Some(p) => {
-                    for (k, &(_, r)) in s.sorted[p].iter().enumerate() {
-                        s.pos[r as usize] = k as u32;
-                    }
-                    for list in &mut s.sorted {
-                        for e in list.iter_mut() {
-                            e.1 = s.pos[e.1 as usize];
-                        }
-                    }
-                }
-                None => s
-                    .pos
-                    .iter_mut()
-                    .enumerate()
-                    .for_each(|(r, p)| *p = r as u32),
+                Self::number_kernels(prune, rows.len(), s);
             }
             s.w.clear();
             self.weights(rows.len(), &mut s.w);
@@ -488,13 +469,39 @@ impl Tpe {
         }
     }
 
-    /// Fills `s.sorted` for `rows` (complete trials from the history's value index, the
-    /// rest, pending trials, sorted here). Returns `false`, leaving the caller to sort, if
-    /// the index does not cover the rows exactly.
+    /// Numbers the kernels in the order of the pruning dim (see `Parzen`): row r becomes
+    /// kernel `pos[r]`, and the sorted lists are rewritten to kernel numbers.
+    fn number_kernels(prune: Option<usize>, n: usize, s: &mut Scratch) {
+        s.pos.clear();
+        s.pos.resize(n, 0);
+        match prune {
+            Some(p) => {
+                for (k, &(_, r)) in s.sorted[p].iter().enumerate() {
+                    s.pos[r as usize] = k as u32;
+                }
+                for list in &mut s.sorted {
+                    for e in list.iter_mut() {
+                        e.1 = s.pos[e.1 as usize];
+                    }
+                }
+            }
+            None => s
+                .pos
+                .iter_mut()
+                .enumerate()
+                .for_each(|(r, p)| *p = r as u32),
+        }
+    }
+
+    /// Fills `s.sorted` and `s.pos` for `rows` as [`Tpe::number_kernels`] leaves them,
+    /// taking the order of complete trials from the history's value index (pending trials
+    /// are sorted here). Returns `false`, leaving the caller to sort, if the index does not
+    /// cover the rows exactly.
     fn sorted_from_index(
         &self,
         history: &Trials,
         dims: &[DimModel],
+        prune: Option<usize>,
         rows: &[&(usize, &[f64])],
         s: &mut Scratch,
     ) -> bool {
@@ -513,21 +520,30 @@ impl Tpe {
             }
         }
         let index = history.value_index();
-        for (d, dim) in dims.iter().enumerate() {
+        // Rows are numbered as kernels once the pruning dim's order is known, so it goes
+        // first and the other dims are written with kernel numbers directly.
+        s.pos.clear();
+        s.pos.extend(0..rows.len() as u32);
+        let order = prune
+            .into_iter()
+            .chain((0..dims.len()).filter(|&d| Some(d) != prune));
+        for d in order {
+            let dim = &dims[d];
             let list = &mut s.sorted[d];
             list.clear();
             extra.clear();
             extra.extend(
                 extras
                     .iter()
-                    .map(|&r| (dim.locate(rows[r].1[dim.param]), r as u32)),
+                    .map(|&r| (dim.locate(rows[r].1[dim.param]), s.pos[r])),
             );
             extra.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             list.reserve(rows.len());
+            let pos = &s.pos;
             let entries = index.sorted(dim.param).iter().filter_map(|&(v, number)| {
                 let r = *s.slot.get(number)?;
                 // `locate` is monotone, so located values stay in order.
-                (r != NONE).then(|| (dim.locate(v), r))
+                (r != NONE).then(|| (dim.locate(v), pos[r as usize]))
             });
             if extra.is_empty() {
                 list.extend(entries);
@@ -547,6 +563,12 @@ impl Tpe {
             }
             if list.len() != rows.len() {
                 return false;
+            }
+            if Some(d) == prune {
+                for (k, e) in list.iter_mut().enumerate() {
+                    s.pos[e.1 as usize] = k as u32;
+                    e.1 = k as u32;
+                }
             }
         }
         true

@@ -317,16 +317,16 @@ impl Parzen {
                     prior_sigma,
                     ..
                 } => {
-                    let sig = &mut self.sigma[d * n..(d + 1) * n];
-                    bandwidths(list, lo, hi, prior_mu, prior_sigma, n_numeric, cfg, sig);
+                    let out = Widths {
+                        sigma: &mut self.sigma[d * n..(d + 1) * n],
+                        inv: &mut self.inv_sigma[d * n..(d + 1) * n],
+                    };
+                    let min_sigma =
+                        bandwidths(list, lo, hi, prior_mu, prior_sigma, n_numeric, cfg, out);
                     let sig = &self.sigma[d * n..(d + 1) * n];
-                    for (iv, s) in self.inv_sigma[d * n..(d + 1) * n].iter_mut().zip(sig) {
-                        *iv = 1.0 / s;
-                    }
                     let cell = dim.is_cell();
                     self.prior_log_norm
                         .push(kernel_log_norm(prior_mu, prior_sigma, lo, hi, cell));
-                    let min_sigma = sig.iter().copied().fold(f64::INFINITY, f64::min);
                     let ln_mass = if lo.is_finite() || hi.is_finite() {
                         LN_MIN_MASS
                     } else {
@@ -643,8 +643,23 @@ fn kernel_log_norm(mu: f64, sigma: f64, lo: f64, hi: f64, cell: bool) -> f64 {
     }
 }
 
+/// Where [`bandwidths`] writes: each kernel's width and its inverse.
+struct Widths<'a> {
+    sigma: &'a mut [f64],
+    inv: &'a mut [f64],
+}
+
+impl Widths<'_> {
+    #[inline]
+    fn set(&mut self, k: u32, s: f64) {
+        self.sigma[k as usize] = s;
+        self.inv[k as usize] = 1.0 / s;
+    }
+}
+
 /// Per-kernel bandwidths of one numeric dim from its kernels in ascending order
-/// (`sorted` as in [`Parzen::fit`]), written into `out[k]`.
+/// (`sorted` as in [`Parzen::fit`]), written into `out` for kernel `k`; returns the
+/// smallest (`+inf` without kernels).
 #[allow(clippy::too_many_arguments)]
 fn bandwidths(
     sorted: &[(f64, u32)],
@@ -654,11 +669,11 @@ fn bandwidths(
     scale: f64,
     n_numeric: usize,
     cfg: &Tpe,
-    out: &mut [f64],
-) {
+    mut out: Widths<'_>,
+) -> f64 {
     let n = sorted.len();
     if n == 0 {
-        return;
+        return f64::INFINITY;
     }
     let n_kernels = (n + 1) as f64;
     let mut floor = scale * cfg.min_bandwidth;
@@ -668,9 +683,11 @@ fn bandwidths(
     // Never zero: identical observations would otherwise make a Dirac kernel.
     let floor = floor.max(scale * 1e-9);
     if cfg.bandwidth == Bandwidth::Scott {
-        let s = 0.2 * n_kernels.powf(-1.0 / (n_numeric as f64 + 4.0)) * scale;
-        out.fill(s.clamp(floor, scale));
-        return;
+        let s = (0.2 * n_kernels.powf(-1.0 / (n_numeric as f64 + 4.0)) * scale).clamp(floor, scale);
+        for &(_, k) in sorted {
+            out.set(k, s);
+        }
+        return s;
     }
     let hyperopt = cfg.bandwidth == Bandwidth::HyperoptNeighbor;
     if !hyperopt && !cfg.consider_endpoints && n >= 2 {
@@ -678,15 +695,20 @@ fn bandwidths(
         // single inner gap, the others the larger of their two gaps.
         // floor <= scale, so max-then-min is the clamp (without its checks).
         let mut left = sorted[1].0 - sorted[0].0;
-        out[sorted[0].1 as usize] = left.max(floor).min(scale);
+        let mut min = left.max(floor).min(scale);
+        out.set(sorted[0].1, min);
         for w in sorted.windows(3) {
             let right = w[2].0 - w[1].0;
-            out[w[1].1 as usize] = left.max(right).max(floor).min(scale);
+            let s = left.max(right).max(floor).min(scale);
+            out.set(w[1].1, s);
+            min = min.min(s);
             left = right;
         }
-        out[sorted[n - 1].1 as usize] = left.max(floor).min(scale);
-        return;
+        let last = left.max(floor).min(scale);
+        out.set(sorted[n - 1].1, last);
+        return min.min(last);
     }
+    let mut min = f64::INFINITY;
     for r in 0..n {
         let x = sorted[r].0;
         // Neighbours of the point in sorted order; None past the ends.
@@ -714,6 +736,9 @@ fn bandwidths(
             (None, Some(g)) => g,
             (None, None) => scale,
         };
-        out[sorted[r].1 as usize] = s.clamp(floor, scale);
+        let s = s.clamp(floor, scale);
+        out.set(sorted[r].1, s);
+        min = min.min(s);
     }
+    min
 }
