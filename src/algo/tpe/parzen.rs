@@ -105,7 +105,15 @@ impl DimModel {
                 } else {
                     v
                 };
-                t.clamp(lo, hi)
+                // Plain comparisons: this runs for every observation on every suggestion,
+                // and `f64::clamp`'s checks cost more than the comparison itself.
+                if t < lo {
+                    lo
+                } else if t > hi {
+                    hi
+                } else {
+                    t
+                }
             }
             DimKind::Cat { n } => v.round().clamp(0.0, (n - 1) as f64),
         }
@@ -270,7 +278,7 @@ impl Parzen {
         for (r, &w) in weights.iter().enumerate() {
             self.w[pos[r] as usize] = w;
             acc += w;
-            max_w = max_w.max(w);
+            max_w = fast_max(max_w, w);
             self.cum_w.push(acc);
         }
         self.cum_w.push(acc + cfg.prior_weight);
@@ -643,6 +651,20 @@ fn kernel_log_norm(mu: f64, sigma: f64, lo: f64, hi: f64, cell: bool) -> f64 {
     }
 }
 
+/// `max` without `f64::max`'s NaN handling (one instruction): the second argument wins
+/// when either is NaN.
+#[inline]
+fn fast_max(a: f64, b: f64) -> f64 {
+    if a > b { a } else { b }
+}
+
+/// `min` without `f64::min`'s NaN handling (one instruction): the second argument wins
+/// when either is NaN.
+#[inline]
+fn fast_min(a: f64, b: f64) -> f64 {
+    if a < b { a } else { b }
+}
+
 /// Where [`bandwidths`] writes: each kernel's width and its inverse.
 struct Widths<'a> {
     sigma: &'a mut [f64],
@@ -693,20 +715,22 @@ fn bandwidths(
     if !hyperopt && !cfg.consider_endpoints && n >= 2 {
         // The common case, without per-point branching: the extreme points take their
         // single inner gap, the others the larger of their two gaps.
-        // floor <= scale, so max-then-min is the clamp (without its checks).
+        // floor <= scale, so max-then-min is the clamp (without its checks); a NaN gap
+        // (impossible for located values) would become the floor.
+        let clip = |s: f64| fast_min(fast_max(s, floor), scale);
         let mut left = sorted[1].0 - sorted[0].0;
-        let mut min = left.max(floor).min(scale);
+        let mut min = clip(left);
         out.set(sorted[0].1, min);
         for w in sorted.windows(3) {
             let right = w[2].0 - w[1].0;
-            let s = left.max(right).max(floor).min(scale);
+            let s = clip(fast_max(left, right));
             out.set(w[1].1, s);
-            min = min.min(s);
+            min = fast_min(min, s);
             left = right;
         }
-        let last = left.max(floor).min(scale);
+        let last = clip(left);
         out.set(sorted[n - 1].1, last);
-        return min.min(last);
+        return fast_min(min, last);
     }
     let mut min = f64::INFINITY;
     for r in 0..n {
