@@ -1,6 +1,34 @@
 //! hyperflow: hyperparameter optimization with experiment tracking built in.
+//!
+//! Declare a [`Space`], hand [`fmin`] an objective, get the best point back:
+//!
+//! ```
+//! use hyperflow::{fmin, Point, Space};
+//!
+//! let space = Space::builder()
+//!     .loguniform("lr", 1e-4, 1e-1)
+//!     .choice("act", ["relu", "tanh"])
+//!     .build()?;
+//! let result = fmin(|p: &Point| -> Result<f64, hyperflow::PointError> {
+//!     let lr: f64 = p.get("lr")?;
+//!     let penalty = if p.get::<String>("act")? == "relu" { 0.0 } else { 0.5 };
+//!     Ok((lr.log10() + 2.0).powi(2) + penalty)
+//! }, &space)
+//! .max_evals(60)
+//! .seed(1)
+//! .progress(false)
+//! .run()?;
+//! println!("best {} at {}", result.best_loss(), result.best_point());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod algo;
+pub mod fmin;
 pub mod rng;
 pub mod space;
+mod suggest;
 pub mod trials;
+
+pub use fmin::{FminError, FminResult, Outcome, Schedule, TrialContext, fmin, fmin_with_context};
+pub use space::{Point, PointError, Space, SpaceError, Value};
+pub use trials::{Direction, Trial, TrialState, Trials};

@@ -1,0 +1,380 @@
+//! The search loop: budgets, failures, reproducibility, scheduling, observers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyperflow::fmin::{Observer, ObserverError, StopReason, TrialLog};
+use hyperflow::{
+    FminError, Outcome, Point, Schedule, Space, Trial, TrialState, Trials, fmin, fmin_with_context,
+};
+
+fn space() -> Space {
+    Space::builder()
+        .uniform("x", -5.0, 5.0)
+        .choice(
+            "kind",
+            [
+                ("a", Space::builder().randint("n", 0, 10)),
+                ("b", Space::builder()),
+            ],
+        )
+        .build()
+        .expect("valid space")
+}
+
+fn quadratic(p: &Point) -> f64 {
+    let x: f64 = p.get("x").unwrap_or(f64::NAN);
+    (x - 1.0).powi(2)
+}
+
+fn points(trials: &[Trial]) -> Vec<Point> {
+    trials.iter().map(|t| t.point.clone()).collect()
+}
+
+#[test]
+fn finds_a_good_point_and_reports_every_trial() {
+    let space = space();
+    let result = fmin(quadratic, &space)
+        .max_evals(40)
+        .seed(3)
+        .progress(false)
+        .run()
+        .expect("search runs");
+    assert_eq!(result.trials().len(), 40);
+    assert_eq!(result.stop_reason(), StopReason::MaxEvals);
+    let best = result
+        .trials()
+        .iter()
+        .filter_map(|t| t.loss)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(result.best_loss(), best);
+    assert_eq!(quadratic(result.best_point()), best);
+    assert!(
+        result
+            .trials()
+            .iter()
+            .all(|t| t.state == TrialState::Complete && t.duration.is_some())
+    );
+}
+
+#[test]
+fn sequential_search_is_reproducible_from_its_seed() {
+    let space = space();
+    let run = |seed| {
+        fmin(quadratic, &space)
+            .max_evals(30)
+            .seed(seed)
+            .parallelism(1)
+            .progress(false)
+            .run()
+    };
+    let a = run(11).expect("runs");
+    let b = run(11).expect("runs");
+    let c = run(12).expect("runs");
+    assert_eq!(points(a.trials()), points(b.trials()));
+    assert_ne!(points(a.trials()), points(c.trials()));
+    assert_eq!(a.seed(), 11);
+}
+
+#[test]
+fn batch_schedule_is_reproducible_for_any_parallelism() {
+    let space = space();
+    let run = |k| {
+        fmin(quadratic, &space)
+            .max_evals(24)
+            .seed(5)
+            .parallelism(k)
+            .schedule(Schedule::Batch)
+            .progress(false)
+            .run()
+            .expect("runs")
+    };
+    for k in [2, 4] {
+        assert_eq!(
+            points(run(k).trials()),
+            points(run(k).trials()),
+            "parallelism {k}"
+        );
+    }
+}
+
+#[test]
+fn errors_panics_and_non_finite_losses_fail_their_trial_and_the_search_goes_on() {
+    let space = Space::builder().randint("i", 0, 4).build().expect("valid");
+    let result = fmin(
+        |p: &Point| -> Result<f64, String> {
+            match p.get::<i64>("i").map_err(|e| e.to_string())? {
+                0 => Err("bad luck".into()),
+                1 => panic!("boom"),
+                2 => Ok(f64::NAN),
+                _ => Ok(1.0),
+            }
+        },
+        &space,
+    )
+    .max_evals(40)
+    .seed(1)
+    .progress(false)
+    .run()
+    .expect("at least one trial succeeds");
+    assert_eq!(result.trials().len(), 40);
+    let reasons: Vec<&str> = result
+        .failures()
+        .filter_map(|t| t.error.as_deref())
+        .collect();
+    assert!(reasons.iter().any(|r| *r == "bad luck"), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("panicked: boom")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("non-finite")),
+        "{reasons:?}"
+    );
+    assert_eq!(result.best_loss(), 1.0);
+}
+
+#[test]
+fn a_search_where_nothing_succeeds_is_an_error_that_keeps_the_trials() {
+    let space = space();
+    let err = fmin(|_: &Point| Err::<f64, _>("always"), &space)
+        .max_evals(5)
+        .progress(false)
+        .run()
+        .unwrap_err();
+    match err {
+        FminError::NoSuccessfulTrial { trials } => assert_eq!(trials.len(), 5),
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn misuse_is_an_error_not_a_hang() {
+    let space = space();
+    let err = fmin(quadratic, &space).max_evals(0).run().unwrap_err();
+    assert!(err.to_string().contains("max_evals = 0"), "{err}");
+    let err = fmin(quadratic, &space).parallelism(0).run().unwrap_err();
+    assert!(err.to_string().contains("parallelism = 0"), "{err}");
+    let bad: Point = [("x", 99.0)].into_iter().collect();
+    let err = fmin(quadratic, &space)
+        .points_to_evaluate([bad])
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("points_to_evaluate[0]"), "{err}");
+}
+
+#[test]
+fn starting_points_come_first() {
+    let space = space();
+    let start: Point = [("x", hyperflow::Value::Float(1.0)), ("kind", "b".into())]
+        .into_iter()
+        .collect();
+    let result = fmin(quadratic, &space)
+        .points_to_evaluate([start.clone()])
+        .max_evals(5)
+        .progress(false)
+        .run()
+        .expect("runs");
+    assert_eq!(result.trials()[0].point, start);
+    assert_eq!(result.best_loss(), 0.0);
+}
+
+#[test]
+fn stops_at_the_loss_threshold_and_after_no_improvement() {
+    let space = space();
+    let result = fmin(quadratic, &space)
+        .loss_threshold(2.0)
+        .max_evals(1000)
+        .seed(2)
+        .progress(false)
+        .run()
+        .expect("runs");
+    assert_eq!(result.stop_reason(), StopReason::LossThreshold);
+    assert!(result.best_loss() <= 2.0);
+    assert!(result.trials().len() < 1000);
+
+    let flat = fmin(|_: &Point| 1.0, &space)
+        .parallelism(1)
+        .early_stop_after(7)
+        .max_evals(1000)
+        .progress(false)
+        .run()
+        .expect("runs");
+    assert_eq!(flat.stop_reason(), StopReason::NoImprovement);
+    assert_eq!(flat.trials().len(), 8);
+}
+
+#[test]
+fn timeout_stops_proposing() {
+    let space = space();
+    let result = fmin(
+        |_: &Point| {
+            std::thread::sleep(Duration::from_millis(20));
+            1.0
+        },
+        &space,
+    )
+    .timeout(Duration::from_millis(100))
+    .parallelism(1)
+    .max_evals(1000)
+    .progress(false)
+    .run()
+    .expect("runs");
+    assert_eq!(result.stop_reason(), StopReason::Timeout);
+    assert!(result.trials().len() < 50);
+}
+
+#[test]
+fn maximize_ranks_higher_values_first() {
+    let space = space();
+    let result = fmin(quadratic, &space)
+        .maximize()
+        .max_evals(30)
+        .seed(4)
+        .progress(false)
+        .run()
+        .expect("runs");
+    let worst = result
+        .trials()
+        .iter()
+        .filter_map(|t| t.loss)
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(result.best_loss(), worst);
+}
+
+#[test]
+fn history_counts_towards_max_evals() {
+    let space = space();
+    let first = fmin(quadratic, &space)
+        .max_evals(10)
+        .seed(8)
+        .progress(false)
+        .run()
+        .expect("runs");
+    let more = fmin(quadratic, &space)
+        .history(first.history().clone())
+        .max_evals(15)
+        .seed(8)
+        .progress(false)
+        .run()
+        .expect("runs");
+    assert_eq!(more.trials().len(), 15);
+    assert_eq!(points(&more.trials()[..10]), points(first.trials()));
+    assert!(more.best_loss() <= first.best_loss());
+}
+
+/// Records what it is told, and hands each trial a log that keeps its metrics.
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<String>>,
+    logged: Arc<AtomicUsize>,
+}
+
+struct CountingLog(Arc<AtomicUsize>);
+
+impl TrialLog for CountingLog {
+    fn run_id(&self) -> Option<&str> {
+        Some("run-x")
+    }
+    fn log_metric(&self, _: &str, _: f64, _: i64) -> Result<(), ObserverError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Observer for Recorder {
+    fn search_started(&self, s: &hyperflow::fmin::SearchInfo<'_>) -> Result<(), ObserverError> {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("start {}", s.max_evals));
+        Ok(())
+    }
+    fn trial_started(&self, t: &Trial) -> Result<Box<dyn TrialLog>, ObserverError> {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("trial {}", t.number));
+        Ok(Box::new(CountingLog(self.logged.clone())))
+    }
+    fn trial_finished(&self, t: &Trial, best: Option<&Trial>) -> Result<(), ObserverError> {
+        assert!(best.is_some());
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("done {}", t.number));
+        Ok(())
+    }
+    fn search_finished(&self, trials: &Trials, _: StopReason) -> Result<(), ObserverError> {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("end {}", trials.len()));
+        Ok(())
+    }
+}
+
+#[test]
+fn observers_see_every_trial_and_objectives_log_through_their_context() {
+    let space = space();
+    let recorder = Arc::new(Recorder::default());
+    let result = fmin_with_context(
+        |p: &Point, ctx: &hyperflow::TrialContext<'_>| {
+            assert_eq!(ctx.run_id(), Some("run-x"));
+            for step in 0..3 {
+                ctx.log_metric("partial", step as f64, step)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(Outcome::loss(quadratic(p)).with_metric("double", 2.0 * quadratic(p)))
+        },
+        &space,
+    )
+    .observer(recorder.clone())
+    .max_evals(12)
+    .parallelism(3)
+    .progress(false)
+    .run()
+    .expect("runs");
+    let events = recorder.events.lock().unwrap().clone();
+    assert_eq!(events.first().map(String::as_str), Some("start 12"));
+    assert_eq!(events.last().map(String::as_str), Some("end 12"));
+    for n in 0..12 {
+        let started = events
+            .iter()
+            .position(|e| *e == format!("trial {n}"))
+            .expect("started");
+        let done = events
+            .iter()
+            .position(|e| *e == format!("done {n}"))
+            .expect("finished");
+        assert!(started < done);
+    }
+    assert_eq!(recorder.logged.load(Ordering::SeqCst), 36);
+    assert!(result.trials().iter().all(|t| t.metrics.len() == 1));
+}
+
+struct FailingObserver;
+
+impl Observer for FailingObserver {
+    fn trial_finished(&self, t: &Trial, _: Option<&Trial>) -> Result<(), ObserverError> {
+        if t.number == 3 {
+            Err("disk full".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn an_observer_failure_stops_the_search_with_its_error() {
+    let space = space();
+    let err = fmin(quadratic, &space)
+        .observer(Arc::new(FailingObserver))
+        .max_evals(50)
+        .parallelism(2)
+        .progress(false)
+        .run()
+        .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+}
