@@ -378,3 +378,27 @@ fn an_observer_failure_stops_the_search_with_its_error() {
         .unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
 }
+
+#[test]
+fn an_exhausted_grid_stops_the_search_after_every_combination() {
+    let space = Space::builder()
+        .randint("a", 0, 3)
+        .choice("b", ["x", "y"])
+        .build()
+        .expect("valid");
+    let grid = hyperflow::algo::Grid::new(&space).expect("all discrete");
+    let result = fmin(|p: &Point| p.get::<f64>("a"), &space)
+        .algo(grid)
+        .max_evals(100)
+        .parallelism(1)
+        .progress(false)
+        .run()
+        .expect("runs");
+    assert_eq!(result.stop_reason(), StopReason::Exhausted);
+    let distinct: std::collections::HashSet<String> = result
+        .trials()
+        .iter()
+        .map(|t| t.point.to_string())
+        .collect();
+    assert_eq!((result.trials().len(), distinct.len()), (6, 6));
+}

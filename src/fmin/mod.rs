@@ -46,7 +46,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::algo::{Random, Sampler};
+use crate::algo::{Sampler, Tpe};
 use crate::rng::TrialRng;
 use crate::space::{Point, PointError, Space};
 use crate::trials::{Direction, Trial, TrialState, Trials};
@@ -153,7 +153,7 @@ impl<'a> Fmin<'a> {
     fn new(objective: Box<Objective<'a>>, space: &'a Space) -> Self {
         let settings = Settings {
             space,
-            sampler: Box::new(Random),
+            sampler: Box::new(Tpe::default()),
             max_evals: 100,
             seed: None,
             parallelism: None,
@@ -180,7 +180,7 @@ impl<'a> Fmin<'a> {
         self
     }
 
-    /// The sampler that proposes points.
+    /// The sampler that proposes points (default [`Tpe::default()`]).
     pub fn algo(mut self, sampler: impl Sampler + 'a) -> Self {
         self.settings.sampler = Box::new(sampler);
         self
@@ -636,6 +636,13 @@ impl<'a> Search<'a> {
             .is_some_and(|t| self.started.elapsed() >= t)
         {
             self.stop = Some(StopReason::Timeout);
+        } else if self.starting_points.len() == 0
+            && self
+                .config
+                .sampler
+                .exhausted(self.config.space, &self.trials)
+        {
+            self.stop = Some(StopReason::Exhausted);
         }
     }
 

@@ -205,9 +205,7 @@ impl Dist {
             Dist::LogNormal { .. } => x.clamp(f64::MIN_POSITIVE, f64::MAX),
             // `+ 0.0` turns a rounded -0.0 into 0.0, so equal points have equal encodings.
             Dist::RandInt { low, high } => x.round().clamp(low as f64, (high - 1) as f64) + 0.0,
-            Dist::Choice { ref options } => {
-                x.round().clamp(0.0, (options.len() - 1) as f64) + 0.0
-            }
+            Dist::Choice { ref options } => x.round().clamp(0.0, (options.len() - 1) as f64) + 0.0,
             Dist::Const(_) => 0.0,
         }
     }
