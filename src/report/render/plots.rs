@@ -80,7 +80,7 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
             add(
                 "parallel.svg".into(),
                 "Top trials, parallel coordinates".into(),
-                &|s| parallel_plot(s, group),
+                &|s| parallel_plot(s, group, report.direction == crate::Direction::Maximize),
             )?;
         }
     }
@@ -409,14 +409,14 @@ fn categorical_plot(svg: &mut String, p: &ParamReport, pts: &[(f64, f64, bool)],
 /// Parallel coordinates of the top trials (at most 50): one axis per parameter, each
 /// scaled to its searched range (log scale for log kinds, option order for choices);
 /// darker lines are better trials.
-fn parallel_plot(svg: &mut String, group: &GroupReport) -> DrawResult {
+fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawResult {
     let params: Vec<&ParamReport> = varying(group).collect();
     let m = params.len();
     let root = SVGBackend::with_string(svg, (SIZE.0.max(90 * m as u32 + 120), SIZE.1)).into_drawing_area();
     root.fill(&WHITE)?;
     let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
     let mut chart = ChartBuilder::on(&root)
-        .caption("Top trials: parallel coordinates (darker is better)", (FONT, 18))
+        .caption("Top trials (at most 50): parallel coordinates, best in red", (FONT, 18))
         .margin(16)
         .x_label_area_size(36)
         .y_label_area_size(40)
@@ -458,18 +458,34 @@ fn parallel_plot(svg: &mut String, group: &GroupReport) -> DrawResult {
             Text::new(hi, (i as f64 + 0.03, 1.03), (FONT, 11)),
         ])?;
     }
-    let top: Vec<&crate::report::model::BestTrial> = group.best.iter().take(50).collect();
+    // The top trials (at most 50, best first) and each parameter's value in them.
+    let mut top: Vec<(usize, f64)> = Vec::new();
+    for p in &params {
+        for t in p.trial_values.iter().filter(|t| t.top) {
+            if !top.iter().any(|(n, _)| *n == t.number) {
+                top.push((t.number, t.loss));
+            }
+        }
+    }
+    let sign = if maximize { -1.0 } else { 1.0 };
+    top.sort_by(|a, b| (sign * a.1).total_cmp(&(sign * b.1)).then(a.0.cmp(&b.0)));
+    top.truncate(50);
+    let values: Vec<std::collections::BTreeMap<usize, &Value>> = params
+        .iter()
+        .map(|p| p.trial_values.iter().filter(|t| t.top).map(|t| (t.number, &t.value)).collect())
+        .collect();
     let n = top.len().max(1);
     // Worst first, so the best lines are drawn last, on top.
-    for (rank, t) in top.iter().enumerate().rev() {
+    for (rank, (number, _)) in top.iter().enumerate().rev() {
         let coords: Vec<(f64, f64)> = params
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| position(p, t.params.value(&p.name)?).map(|y| (i as f64, y)))
+            .filter_map(|(i, p)| position(p, values[i].get(number)?).map(|y| (i as f64, y)))
             .collect();
-        let shade = 0.25 + 0.75 * (1.0 - rank as f64 / n as f64);
+        let shade = 0.15 + 0.65 * (1.0 - rank as f64 / n as f64);
         let color = if rank == 0 { BEST.mix(1.0) } else { POINT.mix(shade) };
-        chart.draw_series(std::iter::once(PathElement::new(coords, color.stroke_width(if rank == 0 { 3 } else { 1 }))))?;
+        let width = if rank == 0 { 3 } else { 1 };
+        chart.draw_series(std::iter::once(PathElement::new(coords, color.stroke_width(width))))?;
     }
     root.present()?;
     Ok(())
