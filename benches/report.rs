@@ -50,8 +50,12 @@ fn bench(c: &mut Criterion) {
     let report = analyze(&input, &options).expect("report");
     let mut g = c.benchmark_group("report_10k_trials_10_params");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    g.bench_function("analyze", |b| b.iter(|| analyze(black_box(&input), &options)));
-    g.bench_function("terminal", |b| b.iter(|| render::terminal(black_box(&report))));
+    g.bench_function("analyze", |b| {
+        b.iter(|| analyze(black_box(&input), &options))
+    });
+    g.bench_function("terminal", |b| {
+        b.iter(|| render::terminal(black_box(&report)))
+    });
     g.bench_function("html", |b| b.iter(|| render::html(black_box(&report))));
     g.bench_function("analyze+terminal+html", |b| {
         b.iter(|| {

@@ -35,9 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     print!("{}", report::render::terminal(&report));
     println!("Next space:\n{}", report.next_space_toml()?);
 
-    let out = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| std::env::temp_dir().join("hyperflow-report.html").display().to_string());
+    let out = std::env::args().nth(1).unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join("hyperflow-report.html")
+            .display()
+            .to_string()
+    });
     report::render::write(&report, Format::Html, std::path::Path::new(&out))?;
     println!("HTML report: {out}");
     Ok(())

@@ -70,7 +70,10 @@ fn depth_only_objective_recommends_the_minimum_region_and_ranks_the_rest_last() 
         let depth = &g.params[0];
         let n = depth.numeric().unwrap();
         let good = n.good.unwrap();
-        assert!(good.low >= 6.0 && good.high <= 10.0, "{seed}: good {good:?}");
+        assert!(
+            good.low >= 6.0 && good.high <= 10.0,
+            "{seed}: good {good:?}"
+        );
         let r = n.recommended;
         assert!(
             (4.0..=6.0).contains(&r.low) && (10.0..=12.0).contains(&r.high),
@@ -108,7 +111,11 @@ fn learning_rate_optimum_at_the_upper_bound_is_flagged_widen() {
     let set = sweep("mlp", &space, 150, 7, |p, rng| {
         (f64_of(p, "lr").log10() + 0.5).powi(2) + 0.05 * rng.random::<f64>()
     });
-    let report = analyze(&ReportInput::single(Direction::Minimize, set), &ReportOptions::default()).unwrap();
+    let report = analyze(
+        &ReportInput::single(Direction::Minimize, set),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     let lr = &report.groups[0].params[0];
     assert_eq!(lr.action, Action::WidenHigh, "{:?}", lr.notes);
     assert!(lr.action.is_widen());
@@ -129,13 +136,25 @@ fn always_worse_option_is_shown_as_worst_and_dropped() {
         .build()
         .unwrap();
     let set = sweep("opt", &space, 150, 11, |p, rng| {
-        let penalty = if p.get::<String>("optimizer").unwrap() == "sgd" { 1.0 } else { 0.0 };
+        let penalty = if p.get::<String>("optimizer").unwrap() == "sgd" {
+            1.0
+        } else {
+            0.0
+        };
         penalty + (f64_of(p, "x") - 0.5).powi(2) + 0.1 * rng.random::<f64>()
     });
-    let report = analyze(&ReportInput::single(Direction::Minimize, set), &ReportOptions::default()).unwrap();
+    let report = analyze(
+        &ReportInput::single(Direction::Minimize, set),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     let opt = &report.groups[0].params[0];
     let c = opt.categorical().unwrap();
-    let sgd = c.options.iter().find(|o| o.value == Value::from("sgd")).unwrap();
+    let sgd = c
+        .options
+        .iter()
+        .find(|o| o.value == Value::from("sgd"))
+        .unwrap();
     assert!(sgd.is_worst && sgd.drop && sgd.n_top == 0, "{sgd:?}");
     assert!(c.options.iter().filter(|o| o.drop).count() == 1);
     assert_eq!(opt.action, Action::DropOptions);
@@ -164,10 +183,18 @@ fn dropping_an_option_drops_its_conditional_subspace() {
         .build()
         .unwrap();
     let set = sweep("cond", &space, 120, 5, |p, rng| {
-        let base = if p.get::<String>("model").unwrap() == "tree" { 2.0 } else { 0.0 };
+        let base = if p.get::<String>("model").unwrap() == "tree" {
+            2.0
+        } else {
+            0.0
+        };
         base + rng.random::<f64>()
     });
-    let report = analyze(&ReportInput::single(Direction::Minimize, set), &ReportOptions::default()).unwrap();
+    let report = analyze(
+        &ReportInput::single(Direction::Minimize, set),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     let next = report.next_space().unwrap();
     let names: Vec<&str> = next.params().iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["model", "C"]);
@@ -187,22 +214,45 @@ fn sweeps_with_failures_a_single_trial_or_none_still_render() {
         });
     }
     set.trials[1].loss = Some(f64::NAN);
-    let report = analyze(&ReportInput::single(Direction::Minimize, set), &ReportOptions::default()).unwrap();
+    let report = analyze(
+        &ReportInput::single(Direction::Minimize, set),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     let g = &report.groups[0];
     assert_eq!(g.counts.failed, 10);
     assert_eq!(g.counts.complete, 50);
-    let reasons: Vec<(&str, usize)> = g.failures.iter().map(|f| (f.reason.as_str(), f.count)).collect();
-    assert_eq!(reasons, [("out of memory", 5), ("diverged", 4), ("non-finite loss (NaN)", 1)]);
+    let reasons: Vec<(&str, usize)> = g
+        .failures
+        .iter()
+        .map(|f| (f.reason.as_str(), f.count))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("out of memory", 5),
+            ("diverged", 4),
+            ("non-finite loss (NaN)", 1)
+        ]
+    );
     for out in render_all(&report) {
         assert!(out.contains("out of memory"));
     }
 
     let single = TrialSet::new(
         "one",
-        vec![ReportTrial::complete(0, Point::from_iter([("max_depth", 3)]), 0.5)],
+        vec![ReportTrial::complete(
+            0,
+            Point::from_iter([("max_depth", 3)]),
+            0.5,
+        )],
     )
     .with_space(space.clone());
-    let report = analyze(&ReportInput::single(Direction::Minimize, single), &ReportOptions::default()).unwrap();
+    let report = analyze(
+        &ReportInput::single(Direction::Minimize, single),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     let g = &report.groups[0];
     assert_eq!(g.params[0].action, Action::TooFewTrials);
     assert!(g.notes.iter().any(|n| n.contains("only 1 top trial")));
@@ -213,11 +263,19 @@ fn sweeps_with_failures_a_single_trial_or_none_still_render() {
 
     let only_failed = TrialSet::new(
         "broken",
-        vec![ReportTrial::failed(0, Point::from_iter([("max_depth", 3)]), "boom")],
+        vec![ReportTrial::failed(
+            0,
+            Point::from_iter([("max_depth", 3)]),
+            "boom",
+        )],
     );
     let empty = TrialSet::new("empty", vec![]);
     for set in [only_failed, empty] {
-        let report = analyze(&ReportInput::single(Direction::Minimize, set), &ReportOptions::default()).unwrap();
+        let report = analyze(
+            &ReportInput::single(Direction::Minimize, set),
+            &ReportOptions::default(),
+        )
+        .unwrap();
         for out in render_all(&report) {
             assert!(!out.is_empty());
         }
@@ -251,7 +309,11 @@ fn several_groups_agree_with_their_own_reports() {
     assert_eq!((n.agreement, n.out_of), (2, 2));
     let c = n.consensus.unwrap();
     assert!(c.low >= 6.0 && c.high <= 10.0, "{c:?}");
-    assert!(n.recommended.low >= 4.0 && n.recommended.high <= 12.0, "{:?}", n.recommended);
+    assert!(
+        n.recommended.low >= 4.0 && n.recommended.high <= 12.0,
+        "{:?}",
+        n.recommended
+    );
     assert_eq!(depth.action, Action::Narrow);
     for other in &house.params[1..] {
         assert_eq!(other.action, Action::Unimportant, "{}", other.name);
@@ -269,7 +331,11 @@ fn several_groups_agree_with_their_own_reports() {
     assert!(text.contains("House ranges across 2 groups"));
     let plots = both.plots().unwrap();
     assert!(plots.iter().any(|p| p.file_name == "1-data-a-loss.svg"));
-    assert!(plots.iter().any(|p| p.file_name == "2-data-b-param-max_depth.svg"));
+    assert!(
+        plots
+            .iter()
+            .any(|p| p.file_name == "2-data-b-param-max_depth.svg")
+    );
 }
 
 #[test]
@@ -277,7 +343,10 @@ fn reports_are_deterministic() {
     let space = depth_space();
     let input = ReportInput {
         direction: Direction::Minimize,
-        groups: vec![sweep("a", &space, 120, 1, depth_loss), sweep("b", &space, 90, 2, depth_loss)],
+        groups: vec![
+            sweep("a", &space, 120, 1, depth_loss),
+            sweep("b", &space, 90, 2, depth_loss),
+        ],
     };
     let first = render_all(&analyze(&input, &ReportOptions::default()).unwrap());
     let again = render_all(&analyze(&input, &ReportOptions::default()).unwrap());
@@ -285,17 +354,30 @@ fn reports_are_deterministic() {
     // Input order of trials does not matter either.
     let mut shuffled = input.clone();
     shuffled.groups[0].trials.reverse();
-    assert_eq!(render_all(&analyze(&shuffled, &ReportOptions::default()).unwrap()), first);
+    assert_eq!(
+        render_all(&analyze(&shuffled, &ReportOptions::default()).unwrap()),
+        first
+    );
 }
 
 #[test]
 fn maximize_ranks_high_values_first() {
     let space = depth_space();
-    let set = sweep("acc", &space, 100, 4, |p, rng| 1.0 - depth_loss(p, rng) / 100.0);
-    let report = analyze(&ReportInput::single(Direction::Maximize, set), &ReportOptions::default()).unwrap();
+    let set = sweep("acc", &space, 100, 4, |p, rng| {
+        1.0 - depth_loss(p, rng) / 100.0
+    });
+    let report = analyze(
+        &ReportInput::single(Direction::Maximize, set),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     let g = &report.groups[0];
     assert!(g.best[0].loss >= g.best[1].loss);
-    assert!(g.history.iter().all(|h| h.best_so_far >= h.loss || h.best_so_far == h.loss));
+    assert!(
+        g.history
+            .iter()
+            .all(|h| h.best_so_far >= h.loss || h.best_so_far == h.loss)
+    );
     let n = g.params[0].numeric().unwrap();
     assert!(n.good.unwrap().low >= 6.0 && n.good.unwrap().high <= 10.0);
 }
@@ -331,7 +413,11 @@ fn kinds_are_inferred_from_string_params() {
         .collect();
     assert_eq!(
         kinds,
-        [("loguniform", true, true), ("randint", false, true), ("choice", false, true)]
+        [
+            ("loguniform", true, true),
+            ("randint", false, true),
+            ("choice", false, true)
+        ]
     );
     let next = report.next_space().unwrap();
     assert_eq!(next.len(), 3);
@@ -346,7 +432,10 @@ fn next_space_toml_round_trips() {
     let report = analyze(&input, &ReportOptions::default()).unwrap();
     let toml = report.next_space_toml().unwrap();
     assert!(toml.contains("max_depth"), "{toml}");
-    assert_eq!(Space::from_toml_str(&toml).unwrap(), report.next_space().unwrap());
+    assert_eq!(
+        Space::from_toml_str(&toml).unwrap(),
+        report.next_space().unwrap()
+    );
 }
 
 #[test]
@@ -395,7 +484,11 @@ fn markdown_writes_plots_next_to_it() {
     assert!(md.contains("](report-loss.svg)"), "{md}");
     assert!(dir.path().join("report-loss.svg").exists());
     assert!(dir.path().join("report-parallel.svg").exists());
-    for (format, file) in [(Format::Html, "r.html"), (Format::Json, "r.json"), (Format::Terminal, "r.txt")] {
+    for (format, file) in [
+        (Format::Html, "r.html"),
+        (Format::Json, "r.json"),
+        (Format::Terminal, "r.txt"),
+    ] {
         render::write(&report, format, &dir.path().join(file)).unwrap();
     }
     let json: serde_json::Value =
@@ -420,7 +513,10 @@ fn invalid_options_are_typed_errors() {
         ));
     }
     let empty = analyze(&input, &ReportOptions::default()).unwrap();
-    assert!(matches!(empty.next_space(), Err(report::ReportError::NoGroups)));
+    assert!(matches!(
+        empty.next_space(),
+        Err(report::ReportError::NoGroups)
+    ));
 }
 
 #[test]
@@ -438,7 +534,11 @@ fn report_straight_from_fmin() {
     .progress(false)
     .run()
     .unwrap();
-    let report = analyze(&ReportInput::from_fmin("fmin", &result, &space), &ReportOptions::default()).unwrap();
+    let report = analyze(
+        &ReportInput::from_fmin("fmin", &result, &space),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     assert_eq!(report.groups[0].counts.complete, 40);
     assert_eq!(report.groups[0].best[0].loss, result.best_loss());
 }

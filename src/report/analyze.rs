@@ -183,7 +183,10 @@ fn analyze_group(group: &TrialSet, direction: Direction, options: &ReportOptions
         ));
     }
     if counts.running > 0 {
-        notes.push(format!("{} trial(s) still running are left out", counts.running));
+        notes.push(format!(
+            "{} trial(s) still running are left out",
+            counts.running
+        ));
     }
 
     let names = param_names(group, &trials, &mut notes);
@@ -246,7 +249,7 @@ fn group_failures(failures: Vec<(String, usize)>) -> Vec<FailureGroup> {
         }
     }
     // Most frequent first; equal counts by first occurrence (the sort is stable).
-    groups.sort_by(|a, b| b.count.cmp(&a.count));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.count));
     groups
 }
 
@@ -475,7 +478,10 @@ fn analyze_numeric(
         (true, Some(i), _) => i,
         (_, _, Some(o)) => o,
         (_, Some(i), None) => i,
-        (_, None, None) => Interval { low: 0.0, high: 0.0 },
+        (_, None, None) => Interval {
+            low: 0.0,
+            high: 0.0,
+        },
     };
     let best_value = points
         .iter()
@@ -508,7 +514,7 @@ fn analyze_numeric(
     let (lo, hi) = (to_t(searched.low, log), to_t(searched.high, log));
     let width = hi - lo;
     let mut recommended = searched;
-    report.action = if !(width > 0.0) {
+    report.action = if width.is_nan() || width <= 0.0 {
         Action::Fixed
     } else if !enough {
         Action::TooFewTrials
@@ -527,12 +533,19 @@ fn analyze_numeric(
                 && (top as f64 / n_good as f64) >= 1.5 * (all as f64 / values.len() as f64)
         };
         let crowd_low = a <= lo + band && (best_t <= lo + band || enriched(&|t| t <= lo + band));
-        let crowd_high =
-            b >= hi - band && (best_t >= hi - band || enriched(&|t| t >= hi - band));
+        let crowd_high = b >= hi - band && (best_t >= hi - band || enriched(&|t| t >= hi - band));
         let margin = (options.margin * (b - a)).max(MIN_MARGIN * width);
         let extend = margin.max(WIDEN * width);
-        let mut rl = if crowd_low { lo - extend } else { (a - margin).max(lo) };
-        let rh = if crowd_high { hi + extend } else { (b + margin).min(hi) };
+        let mut rl = if crowd_low {
+            lo - extend
+        } else {
+            (a - margin).max(lo)
+        };
+        let rh = if crowd_high {
+            hi + extend
+        } else {
+            (b + margin).min(hi)
+        };
         let mut low_v = from_t(rl, log);
         // Widening never crosses zero: parameters searched on positive values stay
         // positive (integers at least 1, reals at least half the searched low), and
@@ -718,7 +731,10 @@ fn analyze_choice(
         .map(|s| s.value.to_string())
         .collect();
     if !untried.is_empty() && !ranked.is_empty() {
-        notes.push(format!("never tried in a complete trial: {}", untried.join(", ")));
+        notes.push(format!(
+            "never tried in a complete trial: {}",
+            untried.join(", ")
+        ));
     }
     let dropped: Vec<Value> = stats
         .iter()
@@ -781,7 +797,11 @@ fn rank_importance(params: &mut [ParamReport]) {
     for (rank, &i) in order.iter().enumerate() {
         if let Some(imp) = params[i].importance.as_mut() {
             imp.rank = rank + 1;
-            imp.share = if total > 0.0 { imp.divergence / total } else { 0.0 };
+            imp.share = if total > 0.0 {
+                imp.divergence / total
+            } else {
+                0.0
+            };
         }
     }
 }

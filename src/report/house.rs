@@ -19,7 +19,11 @@ use super::snap::{dist_interval, snap_range};
 use crate::space::{Dist, Value};
 
 fn to_t(x: f64, log: bool) -> f64 {
-    if log { x.max(f64::MIN_POSITIVE).ln() } else { x }
+    if log {
+        x.max(f64::MIN_POSITIVE).ln()
+    } else {
+        x
+    }
 }
 
 fn from_t(t: f64, log: bool) -> f64 {
@@ -56,7 +60,11 @@ pub(crate) fn combine(groups: &[GroupReport], options: &ReportOptions) -> HouseR
     }
 }
 
-fn combine_param(name: &str, members: &[(&str, &ParamReport)], options: &ReportOptions) -> HouseParam {
+fn combine_param(
+    name: &str,
+    members: &[(&str, &ParamReport)],
+    options: &ReportOptions,
+) -> HouseParam {
     // `members` is never empty: the name was taken from one of the groups.
     let first = members[0].1;
     let same_kind: Vec<(&str, &ParamReport)> = members
@@ -154,7 +162,12 @@ fn combine_numeric(
     let searched_dist = if same_dist {
         first.dist.clone()
     } else {
-        snap_range(&first.dist, searched.low, searched.high, (Some(searched.low), Some(searched.high)))
+        snap_range(
+            &first.dist,
+            searched.low,
+            searched.high,
+            (Some(searched.low), Some(searched.high)),
+        )
     };
 
     let mut detail = HouseNumeric {
@@ -182,19 +195,20 @@ fn combine_numeric(
 
     let (max_a, min_b) = voters
         .iter()
-        .fold((f64::NEG_INFINITY, f64::INFINITY), |(a, b), v| (a.max(v.0), b.min(v.1)));
+        .fold((f64::NEG_INFINITY, f64::INFINITY), |(a, b), v| {
+            (a.max(v.0), b.min(v.1))
+        });
     let (min_a, max_b) = voters
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v.0), b.max(v.1)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v.0), b.max(v.1))
+        });
     detail.intersection = (max_a <= min_b).then(|| interval(max_a, min_b));
     detail.union = Some(interval(min_a, max_b));
 
     // Coverage sweep: starts before ends at equal positions, so touching ranges overlap.
     let need = k / 2 + 1;
-    let mut events: Vec<(f64, i32)> = voters
-        .iter()
-        .flat_map(|v| [(v.0, 1), (v.1, -1)])
-        .collect();
+    let mut events: Vec<(f64, i32)> = voters.iter().flat_map(|v| [(v.0, 1), (v.1, -1)]).collect();
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
     let mut cover = 0i32;
     let mut consensus: Option<(f64, f64)> = None;
@@ -215,7 +229,9 @@ fn combine_numeric(
             c
         }
         None => {
-            notes.push("the groups disagree: no range is good in more than half of them".to_string());
+            notes.push(
+                "the groups disagree: no range is good in more than half of them".to_string(),
+            );
             detail.agreement = 0;
             (min_a, max_b)
         }
@@ -264,7 +280,11 @@ fn combine_numeric(
     house.detail = HouseDetail::Numeric(detail);
 }
 
-fn combine_choice(house: &mut HouseParam, members: &[(&str, &ParamReport)], notes: &mut Vec<String>) {
+fn combine_choice(
+    house: &mut HouseParam,
+    members: &[(&str, &ParamReport)],
+    notes: &mut Vec<String>,
+) {
     let mut options: Vec<HouseOption> = Vec::new();
     for (_, p) in members {
         let Some(c) = p.categorical() else { continue };

@@ -72,11 +72,7 @@ pub(crate) fn ped_anova(values: &[f64], is_top: &[bool], categorical: bool) -> O
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
 
     // Equal-mass bins over the sorted values; a run of equal values never straddles bins.
-    let target_bins = if categorical {
-        n
-    } else {
-        (k / 5).clamp(2, 12)
-    };
+    let target_bins = if categorical { n } else { (k / 5).clamp(2, 12) };
     let per_bin = n.div_ceil(target_bins).max(1);
     let mut bins: Vec<(usize, usize)> = Vec::new(); // (all, top)
     let mut current = (0usize, 0usize);
@@ -205,8 +201,14 @@ mod tests {
     fn degenerate_inputs_give_none_or_zero() {
         assert!(ped_anova(&[1.0], &[true], false).is_none());
         assert!(ped_anova(&[1.0, 2.0], &[false, false], false).is_none());
-        let e = ped_anova(&[3.0; 10], &[true, false, false, false, false, false, false, false, false, false], false)
-            .unwrap();
+        let e = ped_anova(
+            &[3.0; 10],
+            &[
+                true, false, false, false, false, false, false, false, false, false,
+            ],
+            false,
+        )
+        .unwrap();
         assert_eq!((e.bins, e.divergence, e.significant), (1, 0.0, false));
     }
 

@@ -65,9 +65,8 @@ pub use analyze::analyze;
 pub use input::{ReportInput, ReportTrial, TrialSet, parse_param_value};
 pub use model::{
     Action, BestTrial, CategoricalDetail, FailureGroup, GroupRange, GroupReport, HistoryPoint,
-    HouseCategorical, HouseDetail, HouseNumeric, HouseOption, HouseParam, HouseReport,
-    Importance, Interval, NumericDetail, OptionStats, ParamDetail, ParamReport, Report,
-    Settings, TrialCounts,
+    HouseCategorical, HouseDetail, HouseNumeric, HouseOption, HouseParam, HouseReport, Importance,
+    Interval, NumericDetail, OptionStats, ParamDetail, ParamReport, Report, Settings, TrialCounts,
 };
 pub use render::{Format, Plot};
 

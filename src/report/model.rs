@@ -150,7 +150,10 @@ pub enum Action {
 impl Action {
     /// Whether the recommended range goes beyond the searched one.
     pub fn is_widen(self) -> bool {
-        matches!(self, Action::WidenLow | Action::WidenHigh | Action::WidenBoth)
+        matches!(
+            self,
+            Action::WidenLow | Action::WidenHigh | Action::WidenBoth
+        )
     }
 
     /// A short word for tables.

@@ -21,7 +21,11 @@ fn add(builder: SpaceBuilder, name: &str, dist: &Dist) -> SpaceBuilder {
 
 /// Rebuilds the declared space's tree with each parameter's recommended distribution;
 /// options a recommendation drops take their sub-spaces with them.
-fn rebuild(space: &Space, parent: Option<Condition>, next: &dyn Fn(&str) -> Option<Dist>) -> SpaceBuilder {
+fn rebuild(
+    space: &Space,
+    parent: Option<Condition>,
+    next: &dyn Fn(&str) -> Option<Dist>,
+) -> SpaceBuilder {
     let mut builder = Space::builder();
     for (i, p) in space.params().iter().enumerate() {
         if p.parent != parent {
@@ -58,7 +62,11 @@ pub(crate) fn group_space(group: &GroupReport) -> Result<Space, ReportError> {
             .find(|p| p.name == name)
             .map(|p| p.next.clone())
     };
-    build(group.space.as_ref(), group.params.iter().map(|p| (p.name.as_str(), &p.next)), &next)
+    build(
+        group.space.as_ref(),
+        group.params.iter().map(|p| (p.name.as_str(), &p.next)),
+        &next,
+    )
 }
 
 fn build<'a>(
@@ -99,7 +107,11 @@ impl Report {
                         .find(|p| p.name == name)
                         .map(|p| p.next.clone())
                 };
-                build(template, house.params.iter().map(|p| (p.name.as_str(), &p.next)), &next)
+                build(
+                    template,
+                    house.params.iter().map(|p| (p.name.as_str(), &p.next)),
+                    &next,
+                )
             }
         }
     }

@@ -74,7 +74,12 @@ pub(crate) fn dist_interval(dist: &Dist) -> Option<Interval> {
 ///
 /// `keep` holds bounds the result must not cross (the searched bounds on sides that were
 /// not widened), so outward rounding never widens by accident.
-pub(crate) fn snap_range(dist: &Dist, low: f64, high: f64, keep: (Option<f64>, Option<f64>)) -> Dist {
+pub(crate) fn snap_range(
+    dist: &Dist,
+    low: f64,
+    high: f64,
+    keep: (Option<f64>, Option<f64>),
+) -> Dist {
     let clamp = |l: f64, h: f64| {
         let l = keep.0.map_or(l, |k| l.max(k));
         let h = keep.1.map_or(h, |k| h.min(k));
@@ -86,16 +91,26 @@ pub(crate) fn snap_range(dist: &Dist, low: f64, high: f64, keep: (Option<f64>, O
             if l < h {
                 Dist::Uniform { low: l, high: h }
             } else {
-                Dist::Uniform { low, high: high.max(low + f64::EPSILON * low.abs().max(1.0)) }
+                Dist::Uniform {
+                    low,
+                    high: high.max(low + f64::EPSILON * low.abs().max(1.0)),
+                }
             }
         }
         Dist::LogUniform { .. } => {
             let (l, h) = clamp(nice_floor(low.max(f64::MIN_POSITIVE)), nice_ceil(high));
-            let l = if l > 0.0 { l } else { low.max(f64::MIN_POSITIVE) };
+            let l = if l > 0.0 {
+                l
+            } else {
+                low.max(f64::MIN_POSITIVE)
+            };
             if l < h {
                 Dist::LogUniform { low: l, high: h }
             } else {
-                Dist::LogUniform { low: l, high: l * 1.01 }
+                Dist::LogUniform {
+                    low: l,
+                    high: l * 1.01,
+                }
             }
         }
         Dist::QUniform { q, .. } | Dist::QLogUniform { q, .. } => {
@@ -134,14 +149,20 @@ pub(crate) fn snap_range(dist: &Dist, low: f64, high: f64, keep: (Option<f64>, O
             }
             let l = l as i64;
             let h = (h as i64).max(l);
-            Dist::RandInt { low: l, high: h + 1 }
+            Dist::RandInt {
+                low: l,
+                high: h + 1,
+            }
         }
         Dist::Normal { .. } => Dist::Normal {
             mu: tidy((low + high) / 2.0),
             sigma: nice_ceil(((high - low) / 4.0).max(f64::MIN_POSITIVE)),
         },
         Dist::LogNormal { .. } => {
-            let (a, b) = (low.max(f64::MIN_POSITIVE).ln(), high.max(f64::MIN_POSITIVE).ln());
+            let (a, b) = (
+                low.max(f64::MIN_POSITIVE).ln(),
+                high.max(f64::MIN_POSITIVE).ln(),
+            );
             Dist::LogNormal {
                 mu: tidy((a + b) / 2.0),
                 sigma: nice_ceil(((b - a) / 4.0).max(f64::MIN_POSITIVE)),
@@ -193,26 +214,50 @@ mod tests {
             snap_range(&d, 0.4, 19.5, (Some(1.0), Some(19.0))),
             Dist::RandInt { low: 1, high: 20 }
         );
-        assert_eq!(dist_interval(&Dist::RandInt { low: 5, high: 12 }).unwrap().high, 11.0);
+        assert_eq!(
+            dist_interval(&Dist::RandInt { low: 5, high: 12 })
+                .unwrap()
+                .high,
+            11.0
+        );
     }
 
     #[test]
     fn quantized_kinds_snap_to_their_grid_and_log_stays_positive() {
-        let d = Dist::QUniform { low: 0.0, high: 1.0, q: 0.1 };
+        let d = Dist::QUniform {
+            low: 0.0,
+            high: 1.0,
+            q: 0.1,
+        };
         assert_eq!(
             snap_range(&d, 0.23, 0.61, (Some(0.0), Some(1.0))),
-            Dist::QUniform { low: 0.2, high: 0.7, q: 0.1 }
+            Dist::QUniform {
+                low: 0.2,
+                high: 0.7,
+                q: 0.1
+            }
         );
-        let d = Dist::QLogUniform { low: 1.0, high: 100.0, q: 5.0 };
+        let d = Dist::QLogUniform {
+            low: 1.0,
+            high: 100.0,
+            q: 5.0,
+        };
         assert_eq!(
             snap_range(&d, 0.5, 23.0, (None, None)),
-            Dist::QLogUniform { low: 5.0, high: 25.0, q: 5.0 }
+            Dist::QLogUniform {
+                low: 5.0,
+                high: 25.0,
+                q: 5.0
+            }
         );
     }
 
     #[test]
     fn log_kinds_keep_positive_bounds() {
-        let d = Dist::LogUniform { low: 1e-5, high: 1e-1 };
+        let d = Dist::LogUniform {
+            low: 1e-5,
+            high: 1e-1,
+        };
         match snap_range(&d, 3.3e-3, 0.97, (Some(1e-5), None)) {
             Dist::LogUniform { low, high } => {
                 assert_eq!((low, high), (0.0033, 0.97));
@@ -223,7 +268,16 @@ mod tests {
 
     #[test]
     fn gaussian_kinds_span_the_interval_with_two_sigma() {
-        let d = Dist::Normal { mu: 0.0, sigma: 1.0 };
-        assert_eq!(snap_range(&d, -1.0, 3.0, (None, None)), Dist::Normal { mu: 1.0, sigma: 1.0 });
+        let d = Dist::Normal {
+            mu: 0.0,
+            sigma: 1.0,
+        };
+        assert_eq!(
+            snap_range(&d, -1.0, 3.0, (None, None)),
+            Dist::Normal {
+                mu: 1.0,
+                sigma: 1.0
+            }
+        );
     }
 }

@@ -79,7 +79,11 @@ pub(crate) fn slug(name: &str) -> String {
             }
         })
         .collect();
-    if s.is_empty() { "unnamed".to_string() } else { s }
+    if s.is_empty() {
+        "unnamed".to_string()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]

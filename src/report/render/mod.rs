@@ -147,7 +147,11 @@ pub fn markdown(report: &Report, image_prefix: &str) -> Result<String, ReportErr
             }
             group += 1;
         }
-        out.push_str(&format!("{} {}\n\n", "#".repeat(usize::from(s.level)), s.title));
+        out.push_str(&format!(
+            "{} {}\n\n",
+            "#".repeat(usize::from(s.level)),
+            s.title
+        ));
         match &s.block {
             Block::Table(g) => {
                 let mut grid = Grid {
@@ -344,9 +348,10 @@ pub fn write(report: &Report, format: Format, path: &Path) -> Result<(), ReportE
         Format::Json => json(report)?,
         Format::Html => html(report)?,
         Format::Markdown => {
-            let stem = path
-                .file_stem()
-                .map_or_else(|| "report".to_string(), |s| s.to_string_lossy().into_owned());
+            let stem = path.file_stem().map_or_else(
+                || "report".to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            );
             let prefix = format!("{stem}-");
             let dir = path.parent().unwrap_or_else(|| Path::new(""));
             for p in report.plots()? {

@@ -9,10 +9,10 @@ use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::fmt::{num, slug, value};
 use super::Plot;
-use crate::report::model::{GroupReport, ParamDetail, ParamReport, Report};
+use super::fmt::{num, slug, value};
 use crate::report::ReportError;
+use crate::report::model::{GroupReport, ParamDetail, ParamReport, Report};
 use crate::space::Value;
 
 /// Most points drawn in one scatter plot.
@@ -64,7 +64,9 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
             })?;
         }
         if group.params.iter().any(|p| p.importance.is_some()) {
-            add("importance.svg".into(), "Importance".into(), &|s| importance_plot(s, group))?;
+            add("importance.svg".into(), "Importance".into(), &|s| {
+                importance_plot(s, group)
+            })?;
         }
         for p in &group.params {
             if matches!(p.detail, ParamDetail::Constant { .. }) || p.n_values == 0 {
@@ -137,7 +139,7 @@ fn clamp(y: f64, lo: f64, hi: f64) -> f64 {
 
 /// The y range of losses: all of them, unless a few huge outliers would squash the rest;
 /// then up to the 90th percentile plus three times its distance from the best.
-fn loss_range(losses: &mut Vec<f64>) -> (f64, f64) {
+fn loss_range(losses: &mut [f64]) -> (f64, f64) {
     losses.sort_by(f64::total_cmp);
     let (Some(&lo), Some(&hi)) = (losses.first(), losses.last()) else {
         return (0.0, 1.0);
@@ -152,7 +154,7 @@ fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResu
     root.fill(&WHITE)?;
     let h = &group.history;
     let x_max = h.last().map_or(1, |p| p.number).max(1) as f64;
-    let (y0, y1) = loss_range(&mut h.iter().map(|p| p.loss).collect());
+    let (y0, y1) = loss_range(&mut h.iter().map(|p| p.loss).collect::<Vec<_>>());
     let mut chart = ChartBuilder::on(&root)
         .caption(format!("Loss by trial ({direction})"), (FONT, 18))
         .margin(12)
@@ -179,7 +181,11 @@ fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResu
         .draw_series(shown.iter().map(|&i| {
             let p = h[i];
             let color = if is_top(p.loss) { TOP } else { POINT };
-            Circle::new((p.number as f64, clamp(p.loss, y0, y1)), 2, color.mix(0.6).filled())
+            Circle::new(
+                (p.number as f64, clamp(p.loss, y0, y1)),
+                2,
+                color.mix(0.6).filled(),
+            )
         }))?
         .label("trial (orange: top quantile)")
         .legend(|(x, y)| Circle::new((x + 10, y), 3, POINT.filled()));
@@ -225,7 +231,10 @@ fn importance_plot(svg: &mut String, group: &GroupReport) -> DrawResult {
     let longest = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(4) as u32;
     let names: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
     let mut chart = ChartBuilder::on(&root)
-        .caption("Importance (PED-ANOVA share; grey: does not matter)", (FONT, 18))
+        .caption(
+            "Importance (PED-ANOVA share; grey: does not matter)",
+            (FONT, 18),
+        )
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size((longest * 8 + 16).min(260))
@@ -246,8 +255,15 @@ fn importance_plot(svg: &mut String, group: &GroupReport) -> DrawResult {
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
-        let color = if r.2 { POINT } else { RGBColor(0xaa, 0xaa, 0xaa) };
-        Rectangle::new([(0.0, i as f64 - 0.35), (r.1, i as f64 + 0.35)], color.filled())
+        let color = if r.2 {
+            POINT
+        } else {
+            RGBColor(0xaa, 0xaa, 0xaa)
+        };
+        Rectangle::new(
+            [(0.0, i as f64 - 0.35), (r.1, i as f64 + 0.35)],
+            color.filled(),
+        )
     }))?;
     chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
         Text::new(
@@ -289,7 +305,12 @@ fn param_plot(svg: &mut String, p: &ParamReport) -> DrawResult {
             let mut builder = ChartBuilder::on(&root);
             builder
                 .caption(
-                    format!("Loss vs {} ({}{})", p.name, p.kind, if p.log { ", log axis" } else { "" }),
+                    format!(
+                        "Loss vs {} ({}{})",
+                        p.name,
+                        p.kind,
+                        if p.log { ", log axis" } else { "" }
+                    ),
                     (FONT, 18),
                 )
                 .margin(12)
@@ -298,7 +319,8 @@ fn param_plot(svg: &mut String, p: &ParamReport) -> DrawResult {
             if p.log && lo > 0.0 {
                 let (a, b) = (lo.ln(), hi.ln());
                 let pad = ((b - a) * 0.03).max(0.01);
-                let chart = builder.build_cartesian_2d(((a - pad).exp()..(b + pad).exp()).log_scale(), y.0..y.1)?;
+                let chart = builder
+                    .build_cartesian_2d(((a - pad).exp()..(b + pad).exp()).log_scale(), y.0..y.1)?;
                 numeric_body(chart, p, n, &pts, y)?;
             } else {
                 let (a, b) = padded(lo, hi);
@@ -365,7 +387,12 @@ where
 
 /// A strip plot: one column of points per option, spread sideways by a deterministic
 /// jitter so equal losses do not hide each other.
-fn categorical_plot(svg: &mut String, p: &ParamReport, pts: &[(f64, f64, bool)], labels: &[String]) -> DrawResult {
+fn categorical_plot(
+    svg: &mut String,
+    p: &ParamReport,
+    pts: &[(f64, f64, bool)],
+    labels: &[String],
+) -> DrawResult {
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let k = labels.len().max(1);
@@ -412,11 +439,15 @@ fn categorical_plot(svg: &mut String, p: &ParamReport, pts: &[(f64, f64, bool)],
 fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawResult {
     let params: Vec<&ParamReport> = varying(group).collect();
     let m = params.len();
-    let root = SVGBackend::with_string(svg, (SIZE.0.max(90 * m as u32 + 120), SIZE.1)).into_drawing_area();
+    let root =
+        SVGBackend::with_string(svg, (SIZE.0.max(90 * m as u32 + 120), SIZE.1)).into_drawing_area();
     root.fill(&WHITE)?;
     let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
     let mut chart = ChartBuilder::on(&root)
-        .caption("Top trials (at most 50): parallel coordinates, best in red", (FONT, 18))
+        .caption(
+            "Top trials (at most 50): parallel coordinates, best in red",
+            (FONT, 18),
+        )
         .margin(16)
         .x_label_area_size(36)
         .y_label_area_size(40)
@@ -448,8 +479,14 @@ fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawR
         let (lo, hi) = match &p.detail {
             ParamDetail::Numeric(n) => (num(n.searched.low), num(n.searched.high)),
             ParamDetail::Categorical(c) => (
-                c.options.first().map(|o| value(&o.value)).unwrap_or_default(),
-                c.options.last().map(|o| value(&o.value)).unwrap_or_default(),
+                c.options
+                    .first()
+                    .map(|o| value(&o.value))
+                    .unwrap_or_default(),
+                c.options
+                    .last()
+                    .map(|o| value(&o.value))
+                    .unwrap_or_default(),
             ),
             ParamDetail::Constant { .. } => (String::new(), String::new()),
         };
@@ -472,7 +509,13 @@ fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawR
     top.truncate(50);
     let values: Vec<std::collections::BTreeMap<usize, &Value>> = params
         .iter()
-        .map(|p| p.trial_values.iter().filter(|t| t.top).map(|t| (t.number, &t.value)).collect())
+        .map(|p| {
+            p.trial_values
+                .iter()
+                .filter(|t| t.top)
+                .map(|t| (t.number, &t.value))
+                .collect()
+        })
         .collect();
     let n = top.len().max(1);
     // Worst first, so the best lines are drawn last, on top.
@@ -483,9 +526,16 @@ fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawR
             .filter_map(|(i, p)| position(p, values[i].get(number)?).map(|y| (i as f64, y)))
             .collect();
         let shade = 0.15 + 0.65 * (1.0 - rank as f64 / n as f64);
-        let color = if rank == 0 { BEST.mix(1.0) } else { POINT.mix(shade) };
+        let color = if rank == 0 {
+            BEST.mix(1.0)
+        } else {
+            POINT.mix(shade)
+        };
         let width = if rank == 0 { 3 } else { 1 };
-        chart.draw_series(std::iter::once(PathElement::new(coords, color.stroke_width(width))))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            coords,
+            color.stroke_width(width),
+        )))?;
     }
     root.present()?;
     Ok(())
@@ -496,13 +546,27 @@ fn position(p: &ParamReport, v: &Value) -> Option<f64> {
     match &p.detail {
         ParamDetail::Numeric(n) => {
             let x = v.as_f64()?;
-            let t = |x: f64| if p.log { x.max(f64::MIN_POSITIVE).ln() } else { x };
+            let t = |x: f64| {
+                if p.log {
+                    x.max(f64::MIN_POSITIVE).ln()
+                } else {
+                    x
+                }
+            };
             let (a, b) = (t(n.searched.low), t(n.searched.high));
-            Some(if b > a { ((t(x) - a) / (b - a)).clamp(0.0, 1.0) } else { 0.5 })
+            Some(if b > a {
+                ((t(x) - a) / (b - a)).clamp(0.0, 1.0)
+            } else {
+                0.5
+            })
         }
         ParamDetail::Categorical(c) => {
             let i = c.options.iter().position(|o| &o.value == v)?;
-            Some(if c.options.len() > 1 { i as f64 / (c.options.len() - 1) as f64 } else { 0.5 })
+            Some(if c.options.len() > 1 {
+                i as f64 / (c.options.len() - 1) as f64
+            } else {
+                0.5
+            })
         }
         ParamDetail::Constant { .. } => None,
     }

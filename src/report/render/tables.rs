@@ -84,7 +84,11 @@ pub(crate) fn summary(report: &Report, g: &GroupReport) -> Vec<String> {
             "top {:.0}%: {} trial(s), loss {} {}",
             report.settings.top_quantile * 100.0,
             g.n_top,
-            if report.direction == crate::Direction::Maximize { ">=" } else { "<=" },
+            if report.direction == crate::Direction::Maximize {
+                ">="
+            } else {
+                "<="
+            },
             num(th)
         ));
     }
@@ -198,7 +202,8 @@ fn param_grid(g: &GroupReport) -> Grid {
             let (searched, good, bar, rec) = match &p.detail {
                 ParamDetail::Numeric(n) => (
                     interval(&n.searched),
-                    n.good.map_or("-".into(), |i| format!("{} (n={})", interval(&i), n.n_good)),
+                    n.good
+                        .map_or("-".into(), |i| format!("{} (n={})", interval(&i), n.n_good)),
                     range_bar(p, n),
                     interval(&n.recommended),
                 ),
@@ -327,7 +332,9 @@ fn house_grid(h: &HouseReport) -> Grid {
                             .join(", ")
                     ),
                 ),
-                HouseDetail::Constant => (String::new(), String::new(), String::new(), String::new()),
+                HouseDetail::Constant => {
+                    (String::new(), String::new(), String::new(), String::new())
+                }
             };
             vec![
                 p.name.clone(),
@@ -359,14 +366,24 @@ fn house_grid(h: &HouseReport) -> Grid {
 
 /// A text bar over the union of the searched and recommended ranges (see [`BAR_LEGEND`]).
 pub(crate) fn range_bar(p: &ParamReport, n: &NumericDetail) -> String {
-    let t = |x: f64| if p.log { x.max(f64::MIN_POSITIVE).ln() } else { x };
+    let t = |x: f64| {
+        if p.log {
+            x.max(f64::MIN_POSITIVE).ln()
+        } else {
+            x
+        }
+    };
     let s = (t(n.searched.low), t(n.searched.high));
     let r = (t(n.recommended.low), t(n.recommended.high));
     let (lo, hi) = (s.0.min(r.0), s.1.max(r.1));
-    if !(hi > lo) {
+    if hi.is_nan() || lo.is_nan() || hi <= lo {
         return String::new();
     }
-    let cell = |x: f64| (((x - lo) / (hi - lo)) * BAR as f64).floor().clamp(0.0, BAR as f64 - 1.0) as usize;
+    let cell = |x: f64| {
+        (((x - lo) / (hi - lo)) * BAR as f64)
+            .floor()
+            .clamp(0.0, BAR as f64 - 1.0) as usize
+    };
     let mut bar: Vec<char> = (0..BAR)
         .map(|i| {
             let mid = lo + (i as f64 + 0.5) / BAR as f64 * (hi - lo);
@@ -380,14 +397,21 @@ pub(crate) fn range_bar(p: &ParamReport, n: &NumericDetail) -> String {
         })
         .collect();
     if let Some(g) = n.good {
-        for c in bar.iter_mut().take(cell(t(g.high)) + 1).skip(cell(t(g.low))) {
+        for c in bar
+            .iter_mut()
+            .take(cell(t(g.high)) + 1)
+            .skip(cell(t(g.low)))
+        {
             *c = '#';
         }
     }
     if let Some(b) = n.best_value {
         bar[cell(t(b))] = '*';
     }
-    if p.action != Action::Keep && p.action != Action::Unimportant && p.action != Action::TooFewTrials {
+    if p.action != Action::Keep
+        && p.action != Action::Unimportant
+        && p.action != Action::TooFewTrials
+    {
         bar[cell(r.0)] = '[';
         let end = cell(r.1);
         bar[end] = ']';
@@ -412,7 +436,11 @@ pub(crate) fn sparkline(history: &[HistoryPoint]) -> String {
     samples
         .iter()
         .map(|&v| {
-            let level = if hi > lo { ((v - lo) / (hi - lo) * 7.0).round() as usize } else { 0 };
+            let level = if hi > lo {
+                ((v - lo) / (hi - lo) * 7.0).round() as usize
+            } else {
+                0
+            };
             LEVELS[level.min(7)]
         })
         .collect()
