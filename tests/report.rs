@@ -542,3 +542,38 @@ fn report_straight_from_fmin() {
     assert_eq!(report.groups[0].counts.complete, 40);
     assert_eq!(report.groups[0].best[0].loss, result.best_loss());
 }
+
+#[test]
+fn answers_hold_across_seeds() {
+    // The three known answers on 10 independent random searches of 150 trials each.
+    for seed in 100..110 {
+        let input = ReportInput::single(
+            Direction::Minimize,
+            sweep("rf", &depth_space(), 150, seed, depth_loss),
+        );
+        let g = &analyze(&input, &ReportOptions::default()).unwrap().groups[0];
+        let r = g.params[0].numeric().unwrap().recommended;
+        assert!(
+            r.low >= 4.0 && r.low <= 6.0 && r.high >= 10.0 && r.high <= 12.0,
+            "{seed}: {r:?}"
+        );
+        assert!(g.params[1..].iter().all(|p| p.importance.unwrap().rank > 1));
+
+        let space = Space::builder()
+            .loguniform("lr", 1e-5, 1e-1)
+            .uniform("dropout", 0.0, 0.5)
+            .build()
+            .unwrap();
+        let set = sweep("mlp", &space, 150, seed, |p, rng| {
+            (f64_of(p, "lr").log10() + 0.5).powi(2) + 0.05 * rng.random::<f64>()
+        });
+        let g = &analyze(
+            &ReportInput::single(Direction::Minimize, set),
+            &ReportOptions::default(),
+        )
+        .unwrap()
+        .groups[0];
+        assert_eq!(g.params[0].action, Action::WidenHigh, "{seed}");
+        assert_eq!(g.params[1].action, Action::Unimportant, "{seed}");
+    }
+}
