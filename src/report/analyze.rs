@@ -290,7 +290,7 @@ fn param_names(
     names
 }
 
-/// Infers a distribution from the values seen (see [`ParamKind`](super) docs in the module):
+/// Infers a distribution from the values seen (as the module docs describe):
 /// text or booleans, or at most 3 distinct numbers, make a `choice`; integers a `randint`
 /// (`qloguniform` with `q = 1` when they span two decades or more); other numbers a
 /// `uniform`, or `loguniform` when positive and spanning two decades or more.

@@ -47,8 +47,8 @@ pub struct TrialSet {
     /// How the group is called in the report (sweep or experiment name).
     pub name: String,
     /// The space searched, when known (a sweep's parent run carries it as `space.json`).
-    /// Without it, each parameter's kind is inferred from its values (see
-    /// [`ParamKind`](super::ParamKind)).
+    /// Without it, each parameter's kind is inferred from its values (see the
+    /// [module docs](super)).
     pub space: Option<Space>,
     /// The trials, in any order; reported by [`ReportTrial::number`].
     pub trials: Vec<ReportTrial>,

@@ -134,18 +134,24 @@ pub fn terminal(report: &Report) -> String {
 }
 
 /// The report as Markdown. Plots are linked as `{image_prefix}{file_name}`; write them with
-/// [`write`] (or from [`Report::plots`]) next to the Markdown file.
+/// [`write()`] (or from [`Report::plots`]) next to the Markdown file.
 pub fn markdown(report: &Report, image_prefix: &str) -> Result<String, ReportError> {
     let plots = report.plots()?;
     let mut out = String::from("# Hyperparameter report\n\n");
     let mut group = 0usize;
+    let mut pending: Option<usize> = None;
     for s in tables::sections(report) {
         // A group's plots go after its last section, just before the next group's title.
-        if s.level == 2 && s.title.starts_with("Report: ") {
-            if group > 0 {
-                md_plots(&mut out, report, group - 1, &plots, image_prefix);
+        // A group's plots close its part: flush them at the next level-2 section (the next
+        // group or the house ranges).
+        if s.level == 2 {
+            if let Some(g) = pending.take() {
+                md_plots(&mut out, report, g, &plots, image_prefix);
             }
-            group += 1;
+            if s.title.starts_with("Report: ") {
+                pending = Some(group);
+                group += 1;
+            }
         }
         out.push_str(&format!(
             "{} {}\n\n",
@@ -187,8 +193,8 @@ pub fn markdown(report: &Report, image_prefix: &str) -> Result<String, ReportErr
             }
         }
     }
-    if group > 0 {
-        md_plots(&mut out, report, group - 1, &plots, image_prefix);
+    if let Some(g) = pending {
+        md_plots(&mut out, report, g, &plots, image_prefix);
     }
     Ok(out)
 }
@@ -251,18 +257,22 @@ pub fn html(report: &Report) -> Result<String, ReportError> {
         escape(&title)
     );
     let mut group = 0usize;
+    let mut pending: Option<usize> = None;
     for s in tables::sections(report) {
-        if s.level == 2 && s.title.starts_with("Report: ") {
-            if group > 0 {
-                html_plots(&mut out, report, group - 1, &plots);
+        if s.level == 2 {
+            if let Some(g) = pending.take() {
+                html_plots(&mut out, report, g, &plots);
             }
-            group += 1;
+            if s.title.starts_with("Report: ") {
+                pending = Some(group);
+                group += 1;
+            }
         }
         out.push_str(&format!("<h{0}>{1}</h{0}>\n", s.level, escape(&s.title)));
         html_block(&mut out, &s);
     }
-    if group > 0 {
-        html_plots(&mut out, report, group - 1, &plots);
+    if let Some(g) = pending {
+        html_plots(&mut out, report, g, &plots);
     }
     out.push_str("</body>\n</html>\n");
     Ok(out)
