@@ -48,6 +48,14 @@ fn bench(c: &mut Criterion) {
     let input = input(10_000);
     let options = ReportOptions::default();
     let report = analyze(&input, &options).expect("report");
+    // Sizes, for the record: scatter plots are capped at 2,000 points each.
+    let html = render::html(&report).expect("html");
+    eprintln!(
+        "report of 10,000 trials: terminal {} bytes, HTML {} bytes, JSON {} bytes",
+        render::terminal(&report).len(),
+        html.len(),
+        render::json(&report).expect("json").len()
+    );
     let mut g = c.benchmark_group("report_10k_trials_10_params");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     g.bench_function("analyze", |b| {
