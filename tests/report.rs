@@ -577,3 +577,40 @@ fn answers_hold_across_seeds() {
         assert_eq!(g.params[1].action, Action::Unimportant, "{seed}");
     }
 }
+
+#[test]
+fn house_ranges_follow_the_majority_and_say_when_groups_disagree() {
+    let space = Space::builder().randint("depth", 1, 30).build().unwrap();
+    let around = |c: f64| {
+        move |p: &Point, rng: &mut TrialRng| (f64_of(p, "depth") - c).abs() + rng.random::<f64>()
+    };
+    let input = |centers: &[f64]| ReportInput {
+        direction: Direction::Minimize,
+        groups: centers
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| sweep(&format!("d{i}"), &space, 200, i as u64, around(c)))
+            .collect(),
+    };
+    let numeric = |r: &report::Report| match &r.house.as_ref().unwrap().params[0].detail {
+        report::HouseDetail::Numeric(n) => n.clone(),
+        d => panic!("{d:?}"),
+    };
+
+    // Two groups far apart: no majority region.
+    let split = analyze(&input(&[5.0, 24.0]), &ReportOptions::default()).unwrap();
+    let n = numeric(&split);
+    assert!(n.consensus.is_none() && n.intersection.is_none());
+    assert_eq!((n.agreement, n.out_of), (0, 2));
+    assert!(split.house.as_ref().unwrap().params[0].notes[0].contains("disagree"));
+    let u = n.union.unwrap();
+    assert!(u.low <= 6.0 && u.high >= 23.0, "{u:?}");
+
+    // Three groups, two of them agree: the consensus is theirs.
+    let majority = analyze(&input(&[10.0, 11.0, 25.0]), &ReportOptions::default()).unwrap();
+    let n = numeric(&majority);
+    let c = n.consensus.unwrap();
+    assert!(c.low >= 7.0 && c.high <= 14.0, "{c:?}");
+    assert_eq!((n.agreement, n.out_of), (2, 3));
+    assert!(n.recommended.high < 20.0, "{:?}", n.recommended);
+}

@@ -813,3 +813,104 @@ impl GroupReport {
         super::next::group_space(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::Point;
+
+    fn vals(v: &[Value]) -> Vec<&Value> {
+        v.iter().collect()
+    }
+
+    #[test]
+    fn kinds_are_inferred_from_values() {
+        let ints: Vec<Value> = (1..=12).map(Value::Int).collect();
+        assert_eq!(infer_dist(&vals(&ints)), Dist::RandInt { low: 1, high: 13 });
+        let wide: Vec<Value> = [1, 10, 100, 1000, 5].into_iter().map(Value::Int).collect();
+        assert_eq!(
+            infer_dist(&vals(&wide)),
+            Dist::QLogUniform {
+                low: 1.0,
+                high: 1000.0,
+                q: 1.0
+            }
+        );
+        let logf: Vec<Value> = [1e-4, 3e-3, 0.02, 0.05]
+            .into_iter()
+            .map(Value::Float)
+            .collect();
+        assert_eq!(
+            infer_dist(&vals(&logf)),
+            Dist::LogUniform {
+                low: 1e-4,
+                high: 0.05
+            }
+        );
+        let lin: Vec<Value> = [0.1, 0.5, 0.7, 0.9].into_iter().map(Value::Float).collect();
+        assert_eq!(
+            infer_dist(&vals(&lin)),
+            Dist::Uniform {
+                low: 0.1,
+                high: 0.9
+            }
+        );
+        // Few distinct numbers are a choice, in numeric order; text keeps first-seen order.
+        let few: Vec<Value> = [64, 16, 32, 16].into_iter().map(Value::Int).collect();
+        assert_eq!(
+            infer_dist(&vals(&few)),
+            Dist::Choice {
+                options: vec![Value::Int(16), Value::Int(32), Value::Int(64)]
+            }
+        );
+        let text: Vec<Value> = ["tanh", "relu", "tanh"]
+            .into_iter()
+            .map(Value::from)
+            .collect();
+        assert_eq!(
+            infer_dist(&vals(&text)),
+            Dist::Choice {
+                options: vec!["tanh".into(), "relu".into()]
+            }
+        );
+        assert_eq!(
+            infer_dist(&vals(&[Value::Int(3)])),
+            Dist::Const(Value::Int(3))
+        );
+    }
+
+    #[test]
+    fn ties_at_the_top_boundary_all_count() {
+        // 10 trials, γ = 0.2 → 2 top trials, but three share the second-best loss.
+        let trials: Vec<ReportTrial> = [0.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| ReportTrial::complete(i, Point::from_iter([("x", i as f64)]), l))
+            .collect();
+        let g = analyze_group(
+            &TrialSet::new("t", trials),
+            Direction::Minimize,
+            &ReportOptions::default(),
+        );
+        assert_eq!((g.n_top, g.top_threshold), (4, Some(1.0)));
+    }
+
+    #[test]
+    fn failure_reasons_are_first_lines_grouped_by_count() {
+        assert_eq!(failure_reason(Some("\n  boom  \nstack")), "boom");
+        assert_eq!(failure_reason(None), "no reason given");
+        assert_eq!(failure_reason(Some(&"x".repeat(300))).chars().count(), 201);
+        let groups = group_failures(vec![
+            ("a".into(), 1),
+            ("b".into(), 2),
+            ("b".into(), 3),
+            ("a".into(), 4),
+            ("b".into(), 5),
+        ]);
+        let summary: Vec<(&str, usize, &[usize])> = groups
+            .iter()
+            .map(|g| (g.reason.as_str(), g.count, g.examples.as_slice()))
+            .collect();
+        assert_eq!(summary, [("b", 3, &[2, 3, 5][..]), ("a", 2, &[1, 4][..])]);
+    }
+}
