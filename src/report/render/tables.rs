@@ -129,22 +129,31 @@ fn group_sections(report: &Report, g: &GroupReport, out: &mut Vec<Section>) {
         }
     }
     if !g.best.is_empty() {
+        // The run column only when trials were tracked as runs.
+        let runs = g.best.iter().any(|b| b.run_id.is_some());
+        let mut header = vec!["#", "trial", "loss", "params"];
+        if runs {
+            header.push("run");
+        }
         out.push(Section {
             level: 3,
             title: format!("Best {} trial(s)", g.best.len()),
             block: Block::Table(Grid {
-                header: vec!["#", "trial", "loss", "params", "run"],
+                header,
                 rows: g
                     .best
                     .iter()
                     .map(|b| {
-                        vec![
+                        let mut row = vec![
                             b.rank.to_string(),
                             b.number.to_string(),
                             num(b.loss),
                             point(&b.params),
-                            b.run_id.clone().unwrap_or_default(),
-                        ]
+                        ];
+                        if runs {
+                            row.push(b.run_id.clone().unwrap_or_default());
+                        }
+                        row
                     })
                     .collect(),
                 right: vec![0, 1, 2],
