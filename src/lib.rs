@@ -24,6 +24,7 @@
 
 pub mod algo;
 pub mod fmin;
+pub mod report;
 pub mod rng;
 pub mod space;
 mod suggest;

@@ -1,0 +1,575 @@
+//! The report's plots, drawn with plotters' SVG backend.
+//!
+//! Scatter plots show at most [`MAX_POINTS`] trials: every top trial and an even subsample
+//! of the others, so a report of 10,000 trials stays small and quick to open.
+
+use std::error::Error;
+
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use super::Plot;
+use super::fmt::{num, slug, value};
+use crate::report::ReportError;
+use crate::report::model::{GroupReport, ParamDetail, ParamReport, Report};
+use crate::space::Value;
+
+/// Most points drawn in one scatter plot.
+pub(crate) const MAX_POINTS: usize = 2000;
+
+const SIZE: (u32, u32) = (720, 380);
+const FONT: &str = "sans-serif";
+const POINT: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
+const TOP: RGBColor = RGBColor(0xff, 0x7f, 0x0e);
+const BEST: RGBColor = RGBColor(0xd6, 0x27, 0x28);
+const GOOD: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
+
+type DrawResult = Result<(), Box<dyn Error>>;
+
+/// Every plot of the report, in a fixed order: per group the loss history, importance
+/// bars, one plot per parameter, and the parallel coordinates of the top trials. File
+/// names are prefixed with the group's number and name when there are several groups.
+pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
+    let mut out = Vec::new();
+    let many = report.groups.len() > 1;
+    for (gi, group) in report.groups.iter().enumerate() {
+        let prefix = if many {
+            format!("{}-{}-", gi + 1, slug(&group.name))
+        } else {
+            String::new()
+        };
+        let title_prefix = if many {
+            format!("{}: ", group.name)
+        } else {
+            String::new()
+        };
+        let mut add = |file: String, title: String, draw: &dyn Fn(&mut String) -> DrawResult| {
+            let file_name = format!("{prefix}{file}");
+            let mut svg = String::new();
+            draw(&mut svg).map_err(|e| ReportError::Plot {
+                plot: file_name.clone(),
+                message: e.to_string(),
+            })?;
+            out.push(Plot {
+                file_name,
+                title: format!("{title_prefix}{title}"),
+                svg,
+            });
+            Ok::<(), ReportError>(())
+        };
+        if !group.history.is_empty() {
+            add("loss.svg".into(), "Loss by trial".into(), &|s| {
+                loss_plot(s, group, report.direction.as_str())
+            })?;
+        }
+        if group.params.iter().any(|p| p.importance.is_some()) {
+            add("importance.svg".into(), "Importance".into(), &|s| {
+                importance_plot(s, group)
+            })?;
+        }
+        for p in &group.params {
+            if matches!(p.detail, ParamDetail::Constant { .. }) || p.n_values == 0 {
+                continue;
+            }
+            add(
+                format!("param-{}.svg", slug(&p.name)),
+                format!("Loss vs {}", p.name),
+                &|s| param_plot(s, p),
+            )?;
+        }
+        if group.n_top > 0 && varying(group).count() > 0 {
+            add(
+                "parallel.svg".into(),
+                "Top trials, parallel coordinates".into(),
+                &|s| parallel_plot(s, group, report.direction == crate::Direction::Maximize),
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+fn varying(group: &GroupReport) -> impl Iterator<Item = &ParamReport> {
+    group
+        .params
+        .iter()
+        .filter(|p| !matches!(p.detail, ParamDetail::Constant { .. }) && p.n_values > 0)
+}
+
+/// A non-empty range around `lo..hi` with a little air.
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if hi > lo {
+        let pad = (hi - lo) * 0.05;
+        (lo - pad, hi + pad)
+    } else {
+        let pad = lo.abs().max(1.0) * 0.05;
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Indices to draw out of `n`: all `keep` ones plus an even subsample of the rest, at most
+/// `MAX_POINTS` in total (fewer only when the kept ones alone exceed it).
+fn subsample(n: usize, keep: &dyn Fn(usize) -> bool) -> Vec<usize> {
+    if n <= MAX_POINTS {
+        return (0..n).collect();
+    }
+    let kept = (0..n).filter(|&i| keep(i)).count();
+    let room = MAX_POINTS.saturating_sub(kept);
+    let others = n - kept;
+    let mut seen = 0usize;
+    (0..n)
+        .filter(|&i| {
+            if keep(i) {
+                return true;
+            }
+            seen += 1;
+            // The j-th other point is drawn when it crosses the next multiple of others/room.
+            room > 0 && (seen * room) / others != ((seen - 1) * room) / others
+        })
+        .collect()
+}
+
+/// Clamps a loss into the plotted range, so outliers sit at the edge instead of outside.
+fn clamp(y: f64, lo: f64, hi: f64) -> f64 {
+    y.clamp(lo, hi)
+}
+
+/// The y range of losses: all of them, unless a few huge outliers would squash the rest;
+/// then up to the 90th percentile plus three times its distance from the best.
+fn loss_range(losses: &mut [f64]) -> (f64, f64) {
+    losses.sort_by(f64::total_cmp);
+    let (Some(&lo), Some(&hi)) = (losses.first(), losses.last()) else {
+        return (0.0, 1.0);
+    };
+    let q90 = losses[(losses.len() * 9 / 10).min(losses.len() - 1)];
+    let cap = q90 + 3.0 * (q90 - lo);
+    padded(lo, if hi > cap && cap > lo { cap } else { hi })
+}
+
+fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResult {
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let h = &group.history;
+    let x_max = h.last().map_or(1, |p| p.number).max(1) as f64;
+    let (y0, y1) = loss_range(&mut h.iter().map(|p| p.loss).collect::<Vec<_>>());
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("Loss by trial ({direction})"), (FONT, 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..x_max + 0.5, y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc("trial")
+        .y_desc("loss")
+        .x_label_formatter(&|x| num(x.round()))
+        .y_label_formatter(&|y| num(*y))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    let threshold = group.top_threshold;
+    let is_top = |l: f64| {
+        threshold.is_some_and(|t| match direction {
+            "maximize" => l >= t,
+            _ => l <= t,
+        })
+    };
+    let shown = subsample(h.len(), &|i| is_top(h[i].loss));
+    chart
+        .draw_series(shown.iter().map(|&i| {
+            let p = h[i];
+            let color = if is_top(p.loss) { TOP } else { POINT };
+            Circle::new(
+                (p.number as f64, clamp(p.loss, y0, y1)),
+                2,
+                color.mix(0.6).filled(),
+            )
+        }))?
+        .label("trial (orange: top quantile)")
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, POINT.filled()));
+    // Best so far as a step line: only where it changes, plus the last trial.
+    let mut steps: Vec<(f64, f64)> = Vec::new();
+    for (i, p) in h.iter().enumerate() {
+        let y = clamp(p.best_so_far, y0, y1);
+        if let Some(&(_, prev)) = steps.last() {
+            if prev != y || i + 1 == h.len() {
+                steps.push((p.number as f64, prev));
+                steps.push((p.number as f64, y));
+            }
+        } else {
+            steps.push((p.number as f64, y));
+        }
+    }
+    chart
+        .draw_series(LineSeries::new(steps, BEST.stroke_width(2)))?
+        .label("best so far")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BEST.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 13))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn importance_plot(svg: &mut String, group: &GroupReport) -> DrawResult {
+    let mut rows: Vec<(&str, f64, bool)> = group
+        .params
+        .iter()
+        .filter_map(|p| p.importance.map(|i| (p.name.as_str(), i.share, i.matters)))
+        .collect();
+    // Most important on top: plotters' y grows upwards, so the list goes bottom-up.
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let n = rows.len();
+    let height = (80 + 28 * n as u32).max(160);
+    let root = SVGBackend::with_string(svg, (SIZE.0, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let longest = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(4) as u32;
+    let names: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Importance (PED-ANOVA share; grey: does not matter)",
+            (FONT, 18),
+        )
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size((longest * 8 + 16).min(260))
+        .build_cartesian_2d(0.0f64..1.0, -0.5f64..n as f64 - 0.5)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n.max(1))
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .x_label_formatter(&|x| format!("{:.0}%", x * 100.0))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+        let color = if r.2 {
+            POINT
+        } else {
+            RGBColor(0xaa, 0xaa, 0xaa)
+        };
+        Rectangle::new(
+            [(0.0, i as f64 - 0.35), (r.1, i as f64 + 0.35)],
+            color.filled(),
+        )
+    }))?;
+    chart.draw_series(rows.iter().enumerate().map(|(i, r)| {
+        Text::new(
+            format!("{:.0}%", r.1 * 100.0),
+            ((r.1 + 0.01).min(0.93), i as f64 + 0.15),
+            (FONT, 13),
+        )
+    }))?;
+    root.present()?;
+    Ok(())
+}
+
+/// (x, loss, top) of the complete trials in which the parameter has a value.
+fn param_points(p: &ParamReport, to_x: &dyn Fn(&Value) -> Option<f64>) -> Vec<(f64, f64, bool)> {
+    p.trial_values
+        .iter()
+        .filter_map(|t| Some((to_x(&t.value)?, t.loss, t.top)))
+        .collect()
+}
+
+fn param_plot(svg: &mut String, p: &ParamReport) -> DrawResult {
+    match &p.detail {
+        ParamDetail::Categorical(c) => {
+            let options: Vec<&Value> = c.options.iter().map(|o| &o.value).collect();
+            let pts = param_points(p, &|v| {
+                options.iter().position(|o| *o == v).map(|i| i as f64)
+            });
+            let labels: Vec<String> = options.iter().map(|v| value(v)).collect();
+            categorical_plot(svg, p, &pts, &labels)
+        }
+        ParamDetail::Numeric(n) => {
+            let pts = param_points(p, &|v| v.as_f64().filter(|x| !p.log || *x > 0.0));
+            let lo = n.searched.low.min(n.recommended.low);
+            let hi = n.searched.high.max(n.recommended.high);
+            let mut losses: Vec<f64> = pts.iter().map(|q| q.1).collect();
+            let y = loss_range(&mut losses);
+            let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut builder = ChartBuilder::on(&root);
+            builder
+                .caption(
+                    format!(
+                        "Loss vs {} ({}{})",
+                        p.name,
+                        p.kind,
+                        if p.log { ", log axis" } else { "" }
+                    ),
+                    (FONT, 18),
+                )
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(64);
+            if p.log && lo > 0.0 {
+                let (a, b) = (lo.ln(), hi.ln());
+                let pad = ((b - a) * 0.03).max(0.01);
+                let chart = builder
+                    .build_cartesian_2d(((a - pad).exp()..(b + pad).exp()).log_scale(), y.0..y.1)?;
+                numeric_body(chart, p, n, &pts, y)?;
+            } else {
+                let (a, b) = padded(lo, hi);
+                let chart = builder.build_cartesian_2d(a..b, y.0..y.1)?;
+                numeric_body(chart, p, n, &pts, y)?;
+            }
+            root.present()?;
+            Ok(())
+        }
+        ParamDetail::Constant { .. } => Ok(()),
+    }
+}
+
+fn numeric_body<'a, X>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, RangedCoordf64>>,
+    p: &ParamReport,
+    n: &crate::report::model::NumericDetail,
+    pts: &[(f64, f64, bool)],
+    (y0, y1): (f64, f64),
+) -> DrawResult
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(p.name.as_str())
+        .y_desc("loss")
+        .x_label_formatter(&|x| num(*x))
+        .y_label_formatter(&|y| num(*y))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    if let Some(g) = n.good {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(g.low, y0), (g.high, y1)],
+                GOOD.mix(0.15).filled(),
+            )))?
+            .label("good range (top trials)")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], GOOD.mix(0.3).filled()));
+    }
+    let r = n.recommended;
+    chart
+        .draw_series(
+            [r.low, r.high]
+                .into_iter()
+                .map(|x| PathElement::new(vec![(x, y0), (x, y1)], GOOD.stroke_width(2))),
+        )?
+        .label(format!("recommended ({})", p.action.as_str()))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GOOD.stroke_width(2)));
+    let shown = subsample(pts.len(), &|i| pts[i].2);
+    chart.draw_series(shown.iter().map(|&i| {
+        let (x, l, top) = pts[i];
+        let color = if top { TOP } else { POINT };
+        Circle::new((x, clamp(l, y0, y1)), 2, color.mix(0.6).filled())
+    }))?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 13))
+        .draw()?;
+    Ok(())
+}
+
+/// A strip plot: one column of points per option, spread sideways by a deterministic
+/// jitter so equal losses do not hide each other.
+fn categorical_plot(
+    svg: &mut String,
+    p: &ParamReport,
+    pts: &[(f64, f64, bool)],
+    labels: &[String],
+) -> DrawResult {
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let k = labels.len().max(1);
+    let mut losses: Vec<f64> = pts.iter().map(|q| q.1).collect();
+    let (y0, y1) = loss_range(&mut losses);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("Loss vs {} (choice)", p.name), (FONT, 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..k as f64 - 0.5, y0..y1)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(k)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| num(*y))
+        .x_desc(p.name.as_str())
+        .y_desc("loss")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    let shown = subsample(pts.len(), &|i| pts[i].2);
+    chart.draw_series(shown.iter().map(|&i| {
+        let (x, l, top) = pts[i];
+        // Golden-ratio sequence: evenly spread, and the same every time.
+        let jitter = ((i as f64 * 0.618_033_988_75).fract() - 0.5) * 0.5;
+        let color = if top { TOP } else { POINT };
+        Circle::new((x + jitter, clamp(l, y0, y1)), 2, color.mix(0.6).filled())
+    }))?;
+    root.present()?;
+    Ok(())
+}
+
+/// Parallel coordinates of the top trials (at most 50): one axis per parameter, each
+/// scaled to its searched range (log scale for log kinds, option order for choices);
+/// darker lines are better trials.
+fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawResult {
+    let params: Vec<&ParamReport> = varying(group).collect();
+    let m = params.len();
+    let root =
+        SVGBackend::with_string(svg, (SIZE.0.max(90 * m as u32 + 120), SIZE.1)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Top trials (at most 50): parallel coordinates, best in red",
+            (FONT, 18),
+        )
+        .margin(16)
+        .x_label_area_size(36)
+        .y_label_area_size(40)
+        .build_cartesian_2d(-0.3f64..(m as f64 - 0.7).max(0.3), -0.05f64..1.05)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(m)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_labels(3)
+        .y_label_formatter(&|y| match (y * 2.0).round() as i32 {
+            0 => "low".to_string(),
+            2 => "high".to_string(),
+            _ => String::new(),
+        })
+        .draw()?;
+    chart.draw_series(
+        (0..m).map(|i| PathElement::new(vec![(i as f64, 0.0), (i as f64, 1.0)], BLACK.mix(0.4))),
+    )?;
+    // Axis end labels: the searched bounds (or first and last option).
+    for (i, p) in params.iter().enumerate() {
+        let (lo, hi) = match &p.detail {
+            ParamDetail::Numeric(n) => (num(n.searched.low), num(n.searched.high)),
+            ParamDetail::Categorical(c) => (
+                c.options
+                    .first()
+                    .map(|o| value(&o.value))
+                    .unwrap_or_default(),
+                c.options
+                    .last()
+                    .map(|o| value(&o.value))
+                    .unwrap_or_default(),
+            ),
+            ParamDetail::Constant { .. } => (String::new(), String::new()),
+        };
+        chart.draw_series([
+            Text::new(lo, (i as f64 + 0.03, 0.0), (FONT, 11)),
+            Text::new(hi, (i as f64 + 0.03, 1.03), (FONT, 11)),
+        ])?;
+    }
+    // The top trials (at most 50, best first) and each parameter's value in them.
+    let mut top: Vec<(usize, f64)> = Vec::new();
+    for p in &params {
+        for t in p.trial_values.iter().filter(|t| t.top) {
+            if !top.iter().any(|(n, _)| *n == t.number) {
+                top.push((t.number, t.loss));
+            }
+        }
+    }
+    let sign = if maximize { -1.0 } else { 1.0 };
+    top.sort_by(|a, b| (sign * a.1).total_cmp(&(sign * b.1)).then(a.0.cmp(&b.0)));
+    top.truncate(50);
+    let values: Vec<std::collections::BTreeMap<usize, &Value>> = params
+        .iter()
+        .map(|p| {
+            p.trial_values
+                .iter()
+                .filter(|t| t.top)
+                .map(|t| (t.number, &t.value))
+                .collect()
+        })
+        .collect();
+    let n = top.len().max(1);
+    // Worst first, so the best lines are drawn last, on top.
+    for (rank, (number, _)) in top.iter().enumerate().rev() {
+        let coords: Vec<(f64, f64)> = params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| position(p, values[i].get(number)?).map(|y| (i as f64, y)))
+            .collect();
+        let shade = 0.15 + 0.65 * (1.0 - rank as f64 / n as f64);
+        let color = if rank == 0 {
+            BEST.mix(1.0)
+        } else {
+            POINT.mix(shade)
+        };
+        let width = if rank == 0 { 3 } else { 1 };
+        chart.draw_series(std::iter::once(PathElement::new(
+            coords,
+            color.stroke_width(width),
+        )))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Where a value sits on its parameter's axis, 0 to 1.
+fn position(p: &ParamReport, v: &Value) -> Option<f64> {
+    match &p.detail {
+        ParamDetail::Numeric(n) => {
+            let x = v.as_f64()?;
+            let t = |x: f64| {
+                if p.log {
+                    x.max(f64::MIN_POSITIVE).ln()
+                } else {
+                    x
+                }
+            };
+            let (a, b) = (t(n.searched.low), t(n.searched.high));
+            Some(if b > a {
+                ((t(x) - a) / (b - a)).clamp(0.0, 1.0)
+            } else {
+                0.5
+            })
+        }
+        ParamDetail::Categorical(c) => {
+            let i = c.options.iter().position(|o| &o.value == v)?;
+            Some(if c.options.len() > 1 {
+                i as f64 / (c.options.len() - 1) as f64
+            } else {
+                0.5
+            })
+        }
+        ParamDetail::Constant { .. } => None,
+    }
+}
