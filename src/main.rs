@@ -1,1 +1,7 @@
-fn main() {}
+//! The `hyperflow` command: thin handlers over the library.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,68 @@
+//! Command-line definitions (clap) and their handlers: each parses its arguments, calls the
+//! library, and prints.
+
+mod experiments;
+mod runs;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hyperflow::tracking::{Tracker, resolve_tracking_uri};
+
+/// hyperflow: hyperparameter optimization with experiment tracking built in.
+#[derive(Debug, Parser)]
+#[command(name = "hyperflow", version, about, propagate_version = true)]
+struct Cli {
+    /// Where runs are stored: sqlite:///path.db (relative) or sqlite:////abs/path.db. Default:
+    /// $HYPERFLOW_TRACKING_URI, else $MLFLOW_TRACKING_URI, else sqlite:///hyperflow.db.
+    #[arg(long, global = true, value_name = "URI")]
+    tracking_uri: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List, create, delete and restore experiments.
+    #[command(subcommand)]
+    Experiments(experiments::Command),
+    /// List, show, delete and restore runs.
+    #[command(subcommand)]
+    Runs(runs::Command),
+}
+
+/// Runs the command line and turns errors into a one-line message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let uri = resolve_tracking_uri(cli.tracking_uri.as_deref());
+    let open = || {
+        Tracker::open(&uri).map_err(|e| anyhow::anyhow!("cannot open tracking store {uri}: {e}"))
+    };
+    match cli.command {
+        Command::Experiments(cmd) => experiments::run(cmd, &open()?),
+        Command::Runs(cmd) => runs::run(cmd, &open()?),
+    }
+}
+
+/// How listings are printed.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+enum OutputFormat {
+    /// An aligned table.
+    #[default]
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON list of objects.
+    Json,
+}

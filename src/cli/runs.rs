@@ -1,0 +1,133 @@
+//! `hyperflow runs ...`
+
+use clap::Subcommand;
+use hyperflow::tracking::{ExperimentId, RunsTable, SearchRuns, Tracker, ViewType};
+
+use super::OutputFormat;
+use super::experiments;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List runs, filtered and ordered with MLflow's search language.
+    List {
+        /// Experiment name or id; repeat for several (default: every active experiment).
+        #[arg(long, short)]
+        experiment: Vec<String>,
+        /// MLflow filter, e.g. "metrics.loss < 0.2 AND params.model = 'svm'".
+        #[arg(long, short, default_value = "")]
+        filter: String,
+        /// Order, e.g. "metrics.loss ASC"; repeat for several keys.
+        #[arg(long, short)]
+        order_by: Vec<String>,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 100)]
+        max_results: usize,
+        /// Include deleted runs.
+        #[arg(long)]
+        all: bool,
+        /// How to print them: a table, CSV, or JSON (a list of objects keyed by column name).
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Show one run: info, params, metrics and tags.
+    Show {
+        /// The run id.
+        run_id: String,
+        /// How to print it.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Delete a run (it can be restored).
+    Delete {
+        /// The run id.
+        run_id: String,
+    },
+    /// Restore a deleted run.
+    Restore {
+        /// The run id.
+        run_id: String,
+    },
+}
+
+pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
+    match cmd {
+        Command::List {
+            experiment,
+            filter,
+            order_by,
+            max_results,
+            all,
+            format,
+        } => {
+            let experiments = if experiment.is_empty() {
+                every_active_experiment(tracker)?
+            } else {
+                experiment
+                    .iter()
+                    .map(|e| experiments::find(tracker, e).map(|e| e.experiment_id))
+                    .collect::<anyhow::Result<_>>()?
+            };
+            let mut search = SearchRuns::new()
+                .experiments(experiments)
+                .filter(filter)
+                .max_results(max_results);
+            for key in order_by {
+                search = search.order_by(key);
+            }
+            if all {
+                search = search.view_type(ViewType::All);
+            }
+            let page = tracker.search_runs(&search)?;
+            print(&RunsTable::from_runs(&page.items), format);
+            if page.next_page_token.is_some() && matches!(format, OutputFormat::Table) {
+                eprintln!("(more runs match; raise --max-results to see them)");
+            }
+        }
+        Command::Show { run_id, format } => {
+            let run = tracker.get_run(&run_id)?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+                _ => {
+                    let table = RunsTable::from_runs(std::slice::from_ref(&run));
+                    let mut out = comfy_table::Table::new();
+                    out.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY)
+                        .set_header(["field", "value"]);
+                    for (column, cell) in table.columns.iter().zip(table.rows.iter().flatten()) {
+                        out.add_row([column.clone(), cell.text()]);
+                    }
+                    println!("{out}");
+                }
+            }
+        }
+        Command::Delete { run_id } => {
+            tracker.delete_run(&run_id)?;
+            println!("deleted run {run_id}");
+        }
+        Command::Restore { run_id } => {
+            tracker.restore_run(&run_id)?;
+            println!("restored run {run_id}");
+        }
+    }
+    Ok(())
+}
+
+fn every_active_experiment(tracker: &Tracker) -> anyhow::Result<Vec<ExperimentId>> {
+    let mut query = hyperflow::tracking::ExperimentQuery::default();
+    let mut ids = Vec::new();
+    loop {
+        let page = tracker.search_experiments(&query)?;
+        ids.extend(page.items.into_iter().map(|e| e.experiment_id));
+        match page.next_page_token {
+            Some(token) => query.page_token = Some(token),
+            None => return Ok(ids),
+        }
+    }
+}
+
+fn print(table: &RunsTable, format: OutputFormat) {
+    match format {
+        OutputFormat::Table => println!("{}", table.to_text()),
+        OutputFormat::Csv => print!("{}", table.to_csv()),
+        OutputFormat::Json => println!("{}", table.to_json_string()),
+    }
+}
