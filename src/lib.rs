@@ -26,6 +26,7 @@ pub mod algo;
 pub mod fmin;
 pub mod rng;
 pub mod space;
+mod suggest;
 pub mod trials;
 
 pub use fmin::{FminError, FminResult, Outcome, Schedule, TrialContext, fmin, fmin_with_context};

@@ -8,8 +8,8 @@ use super::{Condition, Dist, Param, Space, SpaceError, Value};
 /// (`("svm", Space::builder().loguniform("C", 1e-2, 1e3))`).
 #[derive(Debug, Clone)]
 pub struct ChoiceOption {
-    value: Value,
-    space: SpaceBuilder,
+    pub(super) value: Value,
+    pub(super) space: SpaceBuilder,
 }
 
 impl ChoiceOption {
@@ -40,8 +40,10 @@ impl<V: Into<Value>> From<(V, Space)> for ChoiceOption {
     }
 }
 
+/// What one declared parameter is: a plain distribution, or a choice whose options may
+/// carry sub-spaces (flattened into [`Param`]s with parents when the space is built).
 #[derive(Debug, Clone)]
-enum Spec {
+pub(super) enum Spec {
     Dist(Dist),
     Choice(Vec<ChoiceOption>),
 }
@@ -49,7 +51,7 @@ enum Spec {
 /// Declares a [`Space`] parameter by parameter; [`build`](SpaceBuilder::build) validates it.
 #[derive(Debug, Clone, Default)]
 pub struct SpaceBuilder {
-    specs: Vec<(String, Spec)>,
+    pub(super) specs: Vec<(String, Spec)>,
 }
 
 impl SpaceBuilder {
@@ -119,11 +121,7 @@ impl SpaceBuilder {
         let mut params = Vec::new();
         flatten(self, None, &mut params)?;
         for (i, p) in params.iter().enumerate() {
-            if params[..i].iter().any(|q| q.name == p.name) {
-                return Err(SpaceError::DuplicateName {
-                    param: p.name.clone(),
-                });
-            }
+            check_unique(&p.name, params[..i].iter().map(|q| q.name.as_str()))?;
         }
         Ok(Space { params })
     }
@@ -135,41 +133,18 @@ fn flatten(
     out: &mut Vec<Param>,
 ) -> Result<(), SpaceError> {
     for (name, spec) in builder.specs {
-        validate_name(&name)?;
         match spec {
             Spec::Dist(dist) => {
-                validate_dist(&name, &dist)?;
+                validate_param(&name, &dist)?;
                 out.push(Param { name, dist, parent });
             }
             Spec::Choice(options) => {
-                if options.is_empty() {
-                    return Err(SpaceError::EmptyChoice { param: name });
-                }
-                for (i, o) in options.iter().enumerate() {
-                    if let Value::Float(x) = o.value
-                        && !x.is_finite()
-                    {
-                        return Err(SpaceError::NotFinite {
-                            param: name,
-                            field: "option",
-                            value: x,
-                        });
-                    }
-                    if options[..i].iter().any(|p| p.value == o.value) {
-                        return Err(SpaceError::DuplicateOption {
-                            param: name,
-                            value: o.value.clone(),
-                        });
-                    }
-                }
                 let index = out.len();
                 let (values, subspaces): (Vec<Value>, Vec<SpaceBuilder>) =
                     options.into_iter().map(|o| (o.value, o.space)).unzip();
-                out.push(Param {
-                    name,
-                    dist: Dist::Choice { options: values },
-                    parent,
-                });
+                let dist = Dist::Choice { options: values };
+                validate_param(&name, &dist)?;
+                out.push(Param { name, dist, parent });
                 for (option, sub) in subspaces.into_iter().enumerate() {
                     flatten(
                         sub,
@@ -186,7 +161,29 @@ fn flatten(
     Ok(())
 }
 
-fn validate_name(name: &str) -> Result<(), SpaceError> {
+/// Checks one parameter on its own: its name and its distribution (bounds, steps,
+/// options). The single home of these rules, shared by [`SpaceBuilder::build`] and the
+/// TOML/JSON schema, which calls it as it reads each parameter to report errors where they
+/// are in the file.
+pub(super) fn validate_param(name: &str, dist: &Dist) -> Result<(), SpaceError> {
+    validate_name(name)?;
+    validate_dist(name, dist)
+}
+
+/// Checks that `name` is not among the names declared before it, anywhere in the tree.
+pub(super) fn check_unique<'a>(
+    name: &str,
+    earlier: impl IntoIterator<Item = &'a str>,
+) -> Result<(), SpaceError> {
+    if earlier.into_iter().any(|n| n == name) {
+        return Err(SpaceError::DuplicateName {
+            param: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn validate_name(name: &str) -> Result<(), SpaceError> {
     let allowed = |c: char| c.is_alphanumeric() || "_-./: ".contains(c);
     if name.is_empty() || name.len() > 250 || !name.chars().all(allowed) {
         return Err(SpaceError::InvalidName {
@@ -244,7 +241,8 @@ fn validate_dist(name: &str, dist: &Dist) -> Result<(), SpaceError> {
                 q,
             });
         }
-        if (low / q).ceil() > (high / q).floor() {
+        let (first, last) = Dist::grid_bounds(low, high, q);
+        if first > last {
             return Err(SpaceError::EmptyGrid {
                 param: param(),
                 low,
@@ -288,7 +286,26 @@ fn validate_dist(name: &str, dist: &Dist) -> Result<(), SpaceError> {
             }
         }
         Dist::Const(Value::Float(x)) => finite("value", x),
-        Dist::Choice { .. } | Dist::Const(_) => Ok(()),
+        Dist::Const(_) => Ok(()),
+        Dist::Choice { ref options } => {
+            if options.is_empty() {
+                return Err(SpaceError::EmptyChoice { param: param() });
+            }
+            for (i, o) in options.iter().enumerate() {
+                if let Value::Float(x) = *o {
+                    finite("option", x)?;
+                }
+                // Numerically equal options (`2` and `2.0`) would be indistinguishable
+                // once a point is encoded, so they count as duplicates too.
+                if options[..i].iter().any(|p| p.same(o)) {
+                    return Err(SpaceError::DuplicateOption {
+                        param: param(),
+                        value: o.clone(),
+                    });
+                }
+            }
+            Ok(())
+        }
     }
 }
 

@@ -89,9 +89,19 @@ impl Dist {
         )
     }
 
-    /// The smallest and largest multiples of `q` inside `[low, high]`.
+    /// The smallest and largest multiples of `q` inside `[low, high]`, as multipliers of `q`
+    /// (empty when the first exceeds the last).
     fn grid_bounds(low: f64, high: f64, q: f64) -> (f64, f64) {
-        ((low / q).ceil(), (high / q).floor())
+        let (mut first, mut last) = ((low / q).ceil(), (high / q).floor());
+        // `low / q` is rounded, so `first * q` can land just below `low` (or `last * q`
+        // just above `high`); step inwards so every grid value really lies in the bounds.
+        if first * q < low {
+            first += 1.0;
+        }
+        if last * q > high {
+            last -= 1.0;
+        }
+        (first, last)
     }
 
     /// Every value of a discrete kind, in order, as encoded numbers (see [`Space::encode`]);
@@ -111,18 +121,12 @@ impl Dist {
 
     /// Draws an encoded value from the prior.
     pub fn sample_prior(&self, rng: &mut TrialRng) -> f64 {
-        match *self {
-            Dist::Uniform { low, high } => low + rng.random::<f64>() * (high - low),
-            Dist::LogUniform { low, high } => (low.ln()
-                + rng.random::<f64>() * (high.ln() - low.ln()))
-            .exp()
-            .clamp(low, high),
-            Dist::QUniform { low, high, q } => {
-                self.quantize(low + rng.random::<f64>() * (high - low), low, high, q)
+        let raw = match *self {
+            Dist::Uniform { low, high } | Dist::QUniform { low, high, .. } => {
+                low + rng.random::<f64>() * (high - low)
             }
-            Dist::QLogUniform { low, high, q } => {
-                let x = (low.ln() + rng.random::<f64>() * (high.ln() - low.ln())).exp();
-                self.quantize(x, low, high, q)
+            Dist::LogUniform { low, high } | Dist::QLogUniform { low, high, .. } => {
+                (low.ln() + rng.random::<f64>() * (high.ln() - low.ln())).exp()
             }
             Dist::Normal { mu, sigma } => mu + sigma * rng.sample::<f64, _>(StandardNormal),
             Dist::LogNormal { mu, sigma } => {
@@ -131,7 +135,11 @@ impl Dist {
             Dist::RandInt { low, high } => rng.random_range(low..high) as f64,
             Dist::Choice { ref options } => rng.random_range(0..options.len()) as f64,
             Dist::Const(_) => 0.0,
-        }
+        };
+        // Rounding in `low + u * (high - low)` and `exp(ln x)` can step just outside the
+        // bounds, and wide Gaussians can overflow; snapping keeps every draw in the support
+        // that `Space::encode` accepts.
+        self.snap(raw)
     }
 
     /// Rounds `x` to the nearest multiple of `q` inside `[low, high]`.
@@ -149,8 +157,8 @@ impl Dist {
             Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
                 self.quantize(x, low, high, q)
             }
-            Dist::Normal { .. } => x,
-            Dist::LogNormal { .. } => x.max(f64::MIN_POSITIVE),
+            Dist::Normal { .. } => x.clamp(f64::MIN, f64::MAX),
+            Dist::LogNormal { .. } => x.clamp(f64::MIN_POSITIVE, f64::MAX),
             Dist::RandInt { low, high } => x.round().clamp(low as f64, (high - 1) as f64),
             Dist::Choice { ref options } => x.round().clamp(0.0, (options.len() - 1) as f64),
             Dist::Const(_) => 0.0,
@@ -289,10 +297,10 @@ fn encode_value(p: &Param, value: &Value) -> Result<f64, PointError> {
     match &p.dist {
         Dist::Choice { options } => options
             .iter()
-            .position(|o| o == value || (o.as_f64().is_some() && o.as_f64() == value.as_f64()))
+            .position(|o| o.same(value))
             .map(|i| i as f64)
             .ok_or_else(outside),
-        Dist::Const(v) => (v == value).then_some(0.0).ok_or_else(outside),
+        Dist::Const(v) => v.same(value).then_some(0.0).ok_or_else(outside),
         dist => {
             let x = value.as_f64().ok_or_else(outside)?;
             let inside = match *dist {

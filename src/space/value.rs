@@ -30,6 +30,18 @@ impl Value {
         }
     }
 
+    /// Whether two values stand for the same option: equal, or numerically equal (`2` and
+    /// `2.0`), since points read from JSON or TOML may spell a number either way.
+    pub(crate) fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                self.as_f64() == other.as_f64()
+            }
+            _ => self == other,
+        }
+    }
+
     /// The name of this value's type, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
