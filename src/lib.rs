@@ -27,6 +27,8 @@ pub mod fmin;
 pub mod rng;
 pub mod space;
 mod suggest;
+#[cfg(unix)]
+pub mod sweep;
 pub mod trials;
 
 pub use fmin::{FminError, FminResult, Outcome, Schedule, TrialContext, fmin, fmin_with_context};

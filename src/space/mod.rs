@@ -28,7 +28,7 @@ mod value;
 
 pub use builder::{ChoiceOption, SpaceBuilder};
 pub use point::{Point, PointError};
-pub use schema::SchemaError;
+pub use schema::{SchemaError, SchemaErrorKind};
 pub use value::{FromValue, Value};
 
 use rand::RngExt;

@@ -531,8 +531,9 @@ impl Space {
             "toml" => Space::from_toml_str,
             "json" => Space::from_json_str,
             _ => {
-                return Err(SchemaError::new(SchemaErrorKind::UnknownFormat { extension })
-                    .in_file(path));
+                return Err(
+                    SchemaError::new(SchemaErrorKind::UnknownFormat { extension }).in_file(path),
+                );
             }
         };
         let source = std::fs::read_to_string(path).map_err(|e| {
@@ -1389,7 +1390,6 @@ impl<'de> Visitor<'de> for OptionSeed<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1439,8 +1439,10 @@ mod tests {
 
     #[test]
     fn example_files_are_the_same_space() {
-        let from_toml = Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.toml")).unwrap();
-        let from_json = Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.json")).unwrap();
+        let from_toml =
+            Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.toml")).unwrap();
+        let from_json =
+            Space::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/space.json")).unwrap();
         assert_eq!(from_toml, from_json);
         assert_eq!(from_toml, example_space());
     }
@@ -1510,8 +1512,14 @@ mod tests {
             parents,
             [None, Some((0, 0)), Some((1, 0)), Some((2, 0)), None]
         );
-        assert_eq!(Space::from_json_str(&space.to_json_string()).unwrap(), space);
-        assert_eq!(Space::from_toml_str(&space.to_toml_string()).unwrap(), space);
+        assert_eq!(
+            Space::from_json_str(&space.to_json_string()).unwrap(),
+            space
+        );
+        assert_eq!(
+            Space::from_toml_str(&space.to_toml_string()).unwrap(),
+            space
+        );
     }
 
     #[test]
@@ -1530,10 +1538,19 @@ mod tests {
             .build()
             .unwrap();
         let toml = space.to_toml_string();
-        assert!(toml.contains("\"a.b/c: d\" = 0.30000000000000004"), "{toml}");
+        assert!(
+            toml.contains("\"a.b/c: d\" = 0.30000000000000004"),
+            "{toml}"
+        );
         assert_eq!(Space::from_toml_str(&toml).unwrap(), space);
-        assert_eq!(Space::from_json_str(&space.to_json_string()).unwrap(), space);
-        assert_eq!(serde_json::from_value::<Space>(space.to_json()).unwrap(), space);
+        assert_eq!(
+            Space::from_json_str(&space.to_json_string()).unwrap(),
+            space
+        );
+        assert_eq!(
+            serde_json::from_value::<Space>(space.to_json()).unwrap(),
+            space
+        );
     }
 
     #[test]
@@ -1546,7 +1563,10 @@ mod tests {
                 if param == "lr" && found == "logunifrom"
         ));
         let text = e.to_string();
-        assert!(text.contains("expected one of `uniform`, `loguniform`"), "{text}");
+        assert!(
+            text.contains("expected one of `uniform`, `loguniform`"),
+            "{text}"
+        );
         assert!(text.contains("did you mean `loguniform`?"), "{text}");
         assert!(
             text.ends_with("1 | lr = { kind = \"logunifrom\", low = 1e-5, high = 0.1 }\n  |               ^^^^^^^^^^^^"),
@@ -1557,7 +1577,10 @@ mod tests {
         assert_eq!(e.line(), Some(2));
         assert!(matches!(
             e.kind(),
-            SchemaErrorKind::UnknownKind { suggestion: None, .. }
+            SchemaErrorKind::UnknownKind {
+                suggestion: None,
+                ..
+            }
         ));
         assert!(!e.to_string().contains("did you mean"));
     }
@@ -1575,7 +1598,9 @@ mod tests {
         // A field another kind takes is still unknown for this one.
         let e = toml_err("x = { kind = \"uniform\", low = 0, high = 1, q = 1 }");
         assert_eq!(at(&e), (1, 44));
-        assert!(matches!(e.kind(), SchemaErrorKind::UnknownField { field, kind: Some("uniform"), .. } if field == "q"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::UnknownField { field, kind: Some("uniform"), .. } if field == "q")
+        );
 
         // Before `kind` is read, any spec field is fine; the check comes at the table.
         let e = toml_err("x = { q = 1, low = 0, high = 1, kind = \"uniform\" }");
@@ -1583,54 +1608,126 @@ mod tests {
         assert!(matches!(e.kind(), SchemaErrorKind::UnknownField { field, .. } if field == "q"));
 
         let e = json_err(r#"{"m": {"kind": "choice", "options": [{"value": 1, "spcae": {}}]}}"#);
-        assert!(e.to_string().contains("in a choice option; expected `value`, `space`; did you mean `space`?"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("in a choice option; expected `value`, `space`; did you mean `space`?"),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_fields_say_what_is_needed() {
         let e = toml_err("x = { low = 0, high = 1 }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "kind", kind: None, .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField {
+                field: "kind",
+                kind: None,
+                ..
+            }
+        ));
         assert!(e.to_string().contains("or a bare value for a constant"));
         let e = toml_err("x = { kind = \"quniform\", low = 0, high = 1 }");
         assert_eq!(at(&e), (1, 5));
-        assert!(e.to_string().contains("missing field `q`; kind `quniform` needs `low`, `high`, `q`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("missing field `q`; kind `quniform` needs `low`, `high`, `q`"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"choice\" }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "options", .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField {
+                field: "options",
+                ..
+            }
+        ));
         let e = toml_err("x = { kind = \"const\" }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "value", .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField { field: "value", .. }
+        ));
         let e = toml_err("x = { kind = \"choice\", options = [{ space = {} }] }");
-        assert!(matches!(e.kind(), SchemaErrorKind::MissingField { field: "value", kind: None, .. }));
-        assert!(e.to_string().contains("a choice option written as a table needs `value`"));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::MissingField {
+                field: "value",
+                kind: None,
+                ..
+            }
+        ));
+        assert!(
+            e.to_string()
+                .contains("a choice option written as a table needs `value`")
+        );
     }
 
     #[test]
     fn wrong_types_name_field_expected_and_found() {
         let e = toml_err("x = { kind = \"uniform\", low = \"0\", high = 1 }");
         assert_eq!(at(&e), (1, 31));
-        assert!(e.to_string().contains("`low` must be a number, found the string \"0\""), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`low` must be a number, found the string \"0\""),
+            "{e}"
+        );
         let e = toml_err("x = { kind = 3 }");
-        assert!(e.to_string().contains("`kind` must be a string naming the kind, found the integer 3"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`kind` must be a string naming the kind, found the integer 3"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"randint\", low = 1.5, high = 3 }");
         assert_eq!(at(&e), (1, 31));
-        assert!(e.to_string().contains("`low` must be an integer, found the float 1.5"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`low` must be an integer, found the float 1.5"),
+            "{e}"
+        );
         // With `kind` last, the integer check waits for the end of the table.
         let e = toml_err("x = { low = 1.5, high = 3, kind = \"randint\" }");
-        assert!(matches!(e.kind(), SchemaErrorKind::WrongType { field: Some("low"), .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::WrongType {
+                field: Some("low"),
+                ..
+            }
+        ));
         // Integral reals are integers (JSON writers often emit `1.0`).
         let space = Space::from_json_str(r#"{"x": {"kind": "randint", "low": 1.0, "high": 3}}"#);
-        assert_eq!(space.unwrap(), Space::builder().randint("x", 1, 3).build().unwrap());
+        assert_eq!(
+            space.unwrap(),
+            Space::builder().randint("x", 1, 3).build().unwrap()
+        );
         let e = toml_err("x = [1, 2]");
         assert!(e.to_string().contains("must be a spec table like"), "{e}");
         let e = toml_err("x = { kind = \"choice\", options = \"a\" }");
-        assert!(e.to_string().contains("`options` must be an array of options"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`options` must be an array of options"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"choice\", options = [{ value = \"a\", space = 3 }] }");
-        assert!(e.to_string().contains("`space` must be a table of `name = spec` entries"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`space` must be a table of `name = spec` entries"),
+            "{e}"
+        );
         let e = toml_err("x = { kind = \"choice\", options = [[1]] }");
-        assert!(matches!(e.kind(), SchemaErrorKind::WrongType { field: Some("options"), .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::WrongType {
+                field: Some("options"),
+                ..
+            }
+        ));
         let e = json_err("[1, 2]");
         assert!(matches!(e.kind(), SchemaErrorKind::NotATable { found } if found == "an array"));
         let e = json_err(r#"{"x": null}"#);
-        assert!(matches!(e.kind(), SchemaErrorKind::WrongType { field: None, .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::WrongType { field: None, .. }
+        ));
     }
 
     #[test]
@@ -1641,7 +1738,11 @@ mod tests {
         };
         assert!(matches!(
             invalid("x = { kind = \"uniform\", low = 2, high = 1 }"),
-            SpaceError::EmptyRange { low: 2.0, high: 1.0, .. }
+            SpaceError::EmptyRange {
+                low: 2.0,
+                high: 1.0,
+                ..
+            }
         ));
         assert!(matches!(
             invalid("x = { kind = \"randint\", low = 3, high = 3 }"),
@@ -1684,11 +1785,18 @@ mod tests {
             invalid("x = { kind = \"choice\", options = [2, 2.0] }"),
             SpaceError::DuplicateOption { .. }
         ));
-        assert!(matches!(invalid("\"\" = 1"), SpaceError::InvalidName { .. }));
+        assert!(matches!(
+            invalid("\"\" = 1"),
+            SpaceError::InvalidName { .. }
+        ));
 
         let e = toml_err("\nx = { kind = \"uniform\", low = 2, high = 1 }");
         assert_eq!(at(&e), (2, 5));
-        assert!(e.to_string().contains("parameter `x`: uniform needs low < high, got low = 2, high = 1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("parameter `x`: uniform needs low < high, got low = 2, high = 1"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1697,7 +1805,9 @@ mod tests {
         let source = "m = { kind = \"choice\", options = [{ value = \"a\", space = { lr = 1 } }] }\nlr = 2\n";
         let e = toml_err(source);
         assert_eq!(at(&e), (2, 1));
-        assert!(matches!(e.kind(), SchemaErrorKind::Invalid(SpaceError::DuplicateName { param }) if param == "lr"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::Invalid(SpaceError::DuplicateName { param }) if param == "lr")
+        );
         // In two branches of the same choice.
         let e = json_err(
             r#"{"m": {"kind": "choice", "options": [
@@ -1705,12 +1815,20 @@ mod tests {
                 {"value": "b", "space": {"lr": 2}}]}}"#,
         );
         assert_eq!(e.line(), Some(3));
-        assert!(e.to_string().contains("parameter `lr` is declared twice"), "{e}");
+        assert!(
+            e.to_string().contains("parameter `lr` is declared twice"),
+            "{e}"
+        );
         // Twice in one JSON object (TOML rejects that as a syntax error).
         let e = json_err(r#"{"a": 1, "a": 2}"#);
-        assert!(matches!(e.kind(), SchemaErrorKind::Invalid(SpaceError::DuplicateName { .. })));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::Invalid(SpaceError::DuplicateName { .. })
+        ));
         let e = json_err(r#"{"a": {"kind": "uniform", "low": 0, "low": 1, "high": 2}}"#);
-        assert!(matches!(e.kind(), SchemaErrorKind::DuplicateField { field, .. } if field == "low"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::DuplicateField { field, .. } if field == "low")
+        );
     }
 
     #[test]
@@ -1737,19 +1855,31 @@ mod tests {
     fn files_are_named_in_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("space.toml");
-        std::fs::write(&path, "a = 1\nb = { kind = \"unifrom\", low = 0, high = 1 }\n").unwrap();
+        std::fs::write(
+            &path,
+            "a = 1\nb = { kind = \"unifrom\", low = 0, high = 1 }\n",
+        )
+        .unwrap();
         let e = Space::from_path(&path).unwrap_err();
         assert_eq!(e.file(), Some(path.as_path()));
-        let prefix = format!("{}:2:14: parameter `b`: unknown kind `unifrom`", path.display());
+        let prefix = format!(
+            "{}:2:14: parameter `b`: unknown kind `unifrom`",
+            path.display()
+        );
         assert!(e.to_string().starts_with(&prefix), "{e}");
 
         let missing = dir.path().join("nope.json");
         let e = Space::from_path(&missing).unwrap_err();
         assert!(matches!(e.kind(), SchemaErrorKind::Io { .. }));
-        assert!(e.to_string().starts_with(&format!("{}: cannot read", missing.display())));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: cannot read", missing.display()))
+        );
 
         let e = Space::from_path(dir.path().join("space.yaml")).unwrap_err();
-        assert!(matches!(e.kind(), SchemaErrorKind::UnknownFormat { extension } if extension == "yaml"));
+        assert!(
+            matches!(e.kind(), SchemaErrorKind::UnknownFormat { extension } if extension == "yaml")
+        );
         assert!(e.to_string().contains("expected `.toml` or `.json`"));
 
         let upper = dir.path().join("SPACE.JSON");
@@ -1773,7 +1903,13 @@ mod tests {
         let err = toml::from_str::<Config>(&bad).unwrap_err();
         let e = SchemaError::from_toml(&err, &bad);
         assert_eq!(at(&e), (4, 15));
-        assert!(matches!(e.kind(), SchemaErrorKind::UnknownKind { suggestion: Some("loguniform"), .. }));
+        assert!(matches!(
+            e.kind(),
+            SchemaErrorKind::UnknownKind {
+                suggestion: Some("loguniform"),
+                ..
+            }
+        ));
     }
 
     #[test]
