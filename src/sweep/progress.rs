@@ -105,12 +105,20 @@ fn format_value(x: f64) -> String {
     }
 }
 
-/// The first line of a failure reason, shortened for a log line.
+/// A failure reason on one line: its first line and, when it quotes stderr, the last
+/// line of stderr (which usually says what went wrong), shortened for a log line.
 fn first_line(reason: &str) -> String {
-    let line = reason.lines().next().unwrap_or("");
-    match line.char_indices().nth(160) {
+    let shorten = |line: &str, n: usize| match line.char_indices().nth(n) {
         Some((i, _)) => format!("{}...", &line[..i]),
         None => line.to_string(),
+    };
+    let mut lines = reason.lines();
+    let first = shorten(lines.next().unwrap_or(""), 120);
+    match lines.rev().find(|l| !l.trim().is_empty()) {
+        Some(last) if reason.contains("\nstderr (last lines):\n") => {
+            format!("{first}: {}", shorten(last.trim(), 120))
+        }
+        _ => first,
     }
 }
 
@@ -308,4 +316,21 @@ pub fn render_summary(summary: &SweepSummary, top: usize) -> String {
         out.push_str(&hint);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn failure_reasons_fit_on_one_line() {
+        assert_eq!(first_line("timed out"), "timed out");
+        assert_eq!(
+            first_line(
+                "the command exited with status 2\nstderr (last lines):\nwarming up\ndiverged\n"
+            ),
+            "the command exited with status 2: diverged"
+        );
+        assert_eq!(first_line(&"x".repeat(200)).len(), 123);
+    }
 }
