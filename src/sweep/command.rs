@@ -82,34 +82,60 @@ pub enum TemplateError {
     Empty,
     /// A `{` without its `}`.
     #[error("unclosed placeholder: `{{` has no matching `}}` (write `{{{{` for a literal brace)")]
-    UnclosedPlaceholder { offset: usize },
+    UnclosedPlaceholder {
+        /// Byte offset in the template.
+        offset: usize,
+    },
     /// A `}` that closes nothing.
     #[error("unmatched `}}` (write `}}}}` for a literal brace)")]
-    UnmatchedBrace { offset: usize },
+    UnmatchedBrace {
+        /// Byte offset in the template.
+        offset: usize,
+    },
     /// `{}` or `{?}`.
     #[error("empty placeholder `{{}}`; write `{{name}}` with the name of a parameter")]
-    EmptyPlaceholder { offset: usize },
+    EmptyPlaceholder {
+        /// Byte offset in the template.
+        offset: usize,
+    },
     /// A quote that is never closed.
     #[error("unterminated {quote} quote")]
-    UnterminatedQuote { quote: &'static str, offset: usize },
+    UnterminatedQuote {
+        /// `single` or `double`.
+        quote: &'static str,
+        /// Byte offset in the template.
+        offset: usize,
+    },
     /// A backslash at the very end.
     #[error("the command ends with a lone backslash")]
-    TrailingBackslash { offset: usize },
+    TrailingBackslash {
+        /// Byte offset in the template.
+        offset: usize,
+    },
     /// Shell syntax in a command run without a shell.
     #[error(
         "`{found}` is shell syntax, but the command runs without a shell; set `shell = true` \
          under [command] to run it through `sh -c`, or quote it to pass it literally"
     )]
-    ShellSyntax { found: String, offset: usize },
+    ShellSyntax {
+        /// What was found.
+        found: String,
+        /// Byte offset in the template.
+        offset: usize,
+    },
     /// A placeholder names no parameter of the space.
     #[error(
         "placeholder `{{{name}}}` names no parameter of the space{}",
         hint(suggestion, known)
     )]
     UnknownParam {
+        /// The placeholder's name.
         name: String,
+        /// Byte offset in the template.
         offset: usize,
+        /// The closest known name, if one is close.
         suggestion: Option<String>,
+        /// Every parameter of the space.
         known: Vec<String>,
     },
     /// A plain placeholder names a parameter that exists only under some choice.
@@ -118,9 +144,13 @@ pub enum TemplateError {
          write `{{{name}?}}` to leave the argument out in trials where it is inactive"
     )]
     Conditional {
+        /// The placeholder's name.
         name: String,
+        /// The choice it depends on.
         parent: String,
+        /// The option of that choice under which it exists.
         option: String,
+        /// Byte offset in the template.
         offset: usize,
     },
 }
@@ -159,7 +189,10 @@ impl TemplateError {
 pub enum RenderError {
     /// A plain placeholder's parameter is missing from the point.
     #[error("the point has no value for placeholder `{{{name}}}`")]
-    Missing { name: String },
+    Missing {
+        /// The placeholder's name.
+        name: String,
+    },
 }
 
 impl CommandTemplate {

@@ -214,13 +214,15 @@ impl SweepConfig {
     /// Reads a config file, applies command-line overrides, and validates the result.
     pub fn load_with(path: impl AsRef<Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            kind: ConfigErrorKind::Io {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            },
-            file: None,
-            location: None,
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(Box::new(ErrorParts {
+                kind: ConfigErrorKind::Io {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                },
+                file: None,
+                location: None,
+            }))
         })?;
         Self::from_toml_str(&source, path, overrides)
     }
@@ -381,7 +383,11 @@ pub enum Origin {
 ///    | ^^^^^^^^
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
+pub struct ConfigError(Box<ErrorParts>);
+
+/// Boxed, so that results carrying a `ConfigError` stay small.
+#[derive(Debug, Clone, PartialEq)]
+struct ErrorParts {
     kind: ConfigErrorKind,
     /// The file, for problems that have no line (a missing key).
     file: Option<PathBuf>,
@@ -391,17 +397,18 @@ pub struct ConfigError {
 impl ConfigError {
     /// What is wrong.
     pub fn kind(&self) -> &ConfigErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Where, when known.
     pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
+        self.0.location.as_ref()
     }
 
     /// The line (from 1), when the problem is in the file.
     pub fn line(&self) -> Option<usize> {
-        self.location
+        self.0
+            .location
             .as_ref()
             .filter(|l| matches!(l.origin, Origin::File(_)))
             .map(|l| l.line)
@@ -409,13 +416,13 @@ impl ConfigError {
 
     /// The column (from 1), when the problem is located.
     pub fn column(&self) -> Option<usize> {
-        self.location.as_ref().map(|l| l.column)
+        self.0.location.as_ref().map(|l| l.column)
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
+        match &self.0.location {
             Some(Location {
                 origin: Origin::File(path),
                 line,
@@ -428,13 +435,13 @@ impl fmt::Display for ConfigError {
                 ..
             }) => write!(f, "in override `{arg}` (column {column}): ")?,
             None => {
-                if let Some(file) = &self.file {
+                if let Some(file) = &self.0.file {
                     write!(f, "{}: ", file.display())?;
                 }
             }
         }
-        write!(f, "{}", self.kind)?;
-        if let Some(location) = &self.location {
+        write!(f, "{}", self.0.kind)?;
+        if let Some(location) = &self.0.location {
             write!(f, "\n{}", location.snippet)?;
         }
         Ok(())
@@ -443,7 +450,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &self.0.kind {
             ConfigErrorKind::Template(e) => Some(e),
             _ => None,
         }
@@ -456,10 +463,18 @@ impl std::error::Error for ConfigError {
 pub enum ConfigErrorKind {
     /// The file could not be read.
     #[error("cannot read the sweep config {}: {message}", path.display())]
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying description.
+        message: String,
+    },
     /// The text is not valid TOML.
     #[error("{message}")]
-    Syntax { message: String },
+    Syntax {
+        /// The underlying description.
+        message: String,
+    },
     /// A key the config does not have.
     #[error(
         "unknown key `{key}` in {section}; expected {}{}",
@@ -467,22 +482,31 @@ pub enum ConfigErrorKind {
         suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
     )]
     UnknownKey {
+        /// The key, dotted (`search.max_evals`).
         key: String,
+        /// The section it is in (`[search]`, or the top level).
         section: String,
+        /// What is accepted there.
         expected: Vec<&'static str>,
+        /// The closest known name, if one is close.
         suggestion: Option<&'static str>,
     },
     /// A required key is missing.
     #[error("missing `{key}`: {expected}")]
     MissingKey {
+        /// The key, dotted (`search.max_evals`).
         key: &'static str,
+        /// What is accepted there.
         expected: &'static str,
     },
     /// A value of the wrong type.
     #[error("`{key}` must be {expected}, found {found}")]
     WrongType {
+        /// The key, dotted (`search.max_evals`).
         key: String,
+        /// What is accepted there.
         expected: &'static str,
+        /// What was found.
         found: String,
     },
     /// A value of the right type that is not accepted.
@@ -491,9 +515,13 @@ pub enum ConfigErrorKind {
         suggestion.as_ref().map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
     )]
     InvalidValue {
+        /// The key, dotted (`search.max_evals`).
         key: String,
+        /// What was found.
         found: String,
+        /// What is accepted there.
         expected: String,
+        /// The closest known name, if one is close.
         suggestion: Option<String>,
     },
     /// The `[space]` table is not a valid space.
@@ -504,7 +532,12 @@ pub enum ConfigErrorKind {
     Template(TemplateError),
     /// A command-line override is malformed.
     #[error("override `{argument}`: {reason}")]
-    BadOverride { argument: String, reason: String },
+    BadOverride {
+        /// The override as given.
+        argument: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl ConfigErrorKind {
@@ -577,7 +610,7 @@ impl<'s> Doc<'s> {
             " ".repeat(column - 1),
             "^".repeat(width)
         );
-        ConfigError {
+        ConfigError(Box::new(ErrorParts {
             kind,
             file: Some(self.path.to_path_buf()),
             location: Some(Location {
@@ -586,7 +619,7 @@ impl<'s> Doc<'s> {
                 column,
                 snippet,
             }),
-        }
+        }))
     }
 
     /// A `toml` error, located when it has a span.
@@ -598,11 +631,11 @@ impl<'s> Doc<'s> {
         let kind = kind(e.message().trim_end().to_string());
         match e.span() {
             Some(span) => self.error(kind, span),
-            None => ConfigError {
+            None => ConfigError(Box::new(ErrorParts {
                 kind,
                 file: Some(self.path.to_path_buf()),
                 location: None,
-            },
+            })),
         }
     }
 
@@ -613,13 +646,15 @@ impl<'s> Doc<'s> {
         line: Range<usize>,
     ) -> Result<(), ConfigError> {
         let text = &self.source[line.clone()];
-        let bad = |reason: &str| ConfigError {
-            kind: ConfigErrorKind::BadOverride {
-                argument: text.to_string(),
-                reason: reason.to_string(),
-            },
-            file: None,
-            location: None,
+        let bad = |reason: &str| {
+            ConfigError(Box::new(ErrorParts {
+                kind: ConfigErrorKind::BadOverride {
+                    argument: text.to_string(),
+                    reason: reason.to_string(),
+                },
+                file: None,
+                location: None,
+            }))
         };
         let Some(eq) = text.find('=') else {
             return Err(bad(
@@ -701,7 +736,7 @@ impl<'s> Doc<'s> {
             return Err(self.invalid("experiment.name", "\"\"", "a non-empty name", name.1));
         }
 
-        let shell = command.boolean("shell")?.map_or(false, |b| b.0);
+        let shell = command.boolean("shell")?.is_some_and(|b| b.0);
         let (run, run_span) = command.string("run")?.ok_or_else(|| {
             self.missing(
                 "command.run",
@@ -886,11 +921,11 @@ impl<'s> Doc<'s> {
     }
 
     fn missing(&self, key: &'static str, expected: &'static str) -> ConfigError {
-        ConfigError {
+        ConfigError(Box::new(ErrorParts {
             kind: ConfigErrorKind::MissingKey { key, expected },
             file: Some(self.path.to_path_buf()),
             location: None,
-        }
+        }))
     }
 
     fn invalid(&self, key: &str, found: &str, expected: &str, span: Range<usize>) -> ConfigError {
