@@ -545,3 +545,47 @@ fn a_missing_config_file_is_one_line() {
     );
     assert!(!err.contains('\n'), "{err}");
 }
+
+#[test]
+fn one_given_point_runs_as_a_sweep_of_one() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo \"{\\\"loss\\\": $1}\"\n");
+    let path = s.config(
+        "run = \"sh train.sh {x} {C?}\"",
+        "max_evals = 50",
+        "x = { kind = \"uniform\", low = 0, high = 1 }\n\
+         model = { kind = \"choice\", options = [{ value = \"svm\", space = { C = { kind = \"uniform\", low = 1, high = 2 } } }, \"tree\"] }\n\
+         n = 100",
+    );
+    let config = SweepConfig::load_with(&path, &Overrides::default().max_evals(1)).unwrap();
+    // `C` is inactive under `model=tree`: it is accepted and dropped.
+    let point = hyperflow::sweep::point_from_assignments(
+        config.space(),
+        &["x=0.25", "model=tree", "C=1.5"],
+    )
+    .unwrap();
+    assert_eq!(point.to_string(), r#"{x: 0.25, model: "tree", n: 100}"#);
+    let summary = run_sweep(&config, quiet().points_to_evaluate([point.clone()])).unwrap();
+    assert_eq!(summary.trials().len(), 1);
+    assert_eq!(summary.trials()[0].point, point);
+    assert_eq!(summary.trials()[0].loss, Some(0.25));
+
+    let err = hyperflow::sweep::point_from_assignments(config.space(), &["x=0.25", "model=svm"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no value for parameter `C`; add `-P C=...`"),
+        "{err}"
+    );
+    let err = hyperflow::sweep::point_from_assignments(config.space(), &["x=2", "model=tree"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("outside the space"), "{err}");
+    let err = hyperflow::sweep::point_from_assignments(config.space(), &["model=forest"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"one of ["svm", "tree"]"#) || err.contains("one of"),
+        "{err}"
+    );
+}

@@ -49,7 +49,7 @@ use crate::fmin::{
     TrialLog, fmin_with_context,
 };
 use crate::rng::TrialRng;
-use crate::space::Point;
+use crate::space::{Dist, Point, PointError, Space, Value};
 use crate::trials::{Direction, Trial, TrialState, Trials};
 
 /// Why a sweep could not run.
@@ -77,6 +77,12 @@ pub enum SweepError {
     /// could not start).
     #[error(transparent)]
     Search(FminError),
+    /// A point given on the command line (`-P name=value`) does not fit the space.
+    #[error("{message}")]
+    InvalidPoint {
+        /// What is wrong, and what is accepted.
+        message: String,
+    },
     /// The Ctrl-C handler could not be installed.
     #[error("cannot handle Ctrl-C: {0}")]
     CtrlC(String),
@@ -214,12 +220,14 @@ pub struct SweepOptions<'a> {
     cancel: Cancellation,
     progress: ProgressMode,
     tracking_uri: Option<String>,
+    points: Vec<Point>,
 }
 
 impl Default for SweepOptions<'_> {
     fn default() -> Self {
         SweepOptions {
             observers: Vec::new(),
+            points: Vec::new(),
             history: None,
             cancel: Cancellation::new(),
             progress: ProgressMode::Auto,
@@ -258,6 +266,13 @@ impl<'a> SweepOptions<'a> {
     /// How progress is shown (default [`ProgressMode::Auto`]).
     pub fn progress(mut self, mode: ProgressMode) -> Self {
         self.progress = mode;
+        self
+    }
+
+    /// Runs these points first, before the sampler proposes any (`hyperflow run -P ...`
+    /// is a sweep of one given point; see [`point_from_assignments`]).
+    pub fn points_to_evaluate(mut self, points: impl IntoIterator<Item = Point>) -> Self {
+        self.points.extend(points);
         self
     }
 
@@ -347,6 +362,81 @@ pub fn plan(config: &SweepConfig, n: usize) -> Result<Plan, SweepError> {
         });
     }
     Ok(Plan { seed, trials })
+}
+
+/// Reads `name=value` assignments (`hyperflow run sweep.toml -P lr=0.01 -P model=rf`)
+/// into a point of `space`: each value is read as its parameter's kind needs (a choice
+/// option as written, an integer for `randint`, a number otherwise), constants are filled
+/// in, and the point must then fit the space (every active parameter given, values in
+/// range).
+///
+/// ```
+/// use hyperflow::Space;
+/// use hyperflow::sweep::point_from_assignments;
+///
+/// let space = Space::builder()
+///     .loguniform("lr", 1e-5, 1e-1)
+///     .randint("depth", 2, 17)
+///     .choice("model", ["rf", "gbt"])
+///     .build()?;
+/// let point = point_from_assignments(&space, &["lr=0.01", "depth=6", "model=gbt"])?;
+/// assert_eq!(point.to_string(), r#"{lr: 0.01, depth: 6, model: "gbt"}"#);
+/// let err = point_from_assignments(&space, &["lr=0.01", "depth=6", "modle=gbt"]).unwrap_err();
+/// assert!(err.to_string().contains("did you mean `model`?"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn point_from_assignments<S: AsRef<str>>(
+    space: &Space,
+    assignments: &[S],
+) -> Result<Point, SweepError> {
+    let invalid = |message: String| SweepError::InvalidPoint { message };
+    let mut point = Point::default();
+    for assignment in assignments {
+        let assignment = assignment.as_ref();
+        let Some((name, text)) = assignment.split_once('=') else {
+            return Err(invalid(format!(
+                "`{assignment}`: expected `name=value`, as in `lr=0.01`"
+            )));
+        };
+        let (name, text) = (name.trim(), text.trim());
+        let Some(index) = space.index_of(name) else {
+            let names = space.params().iter().map(|p| p.name.as_str());
+            let hint = crate::suggest::did_you_mean(name, names)
+                .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
+            return Err(invalid(format!(
+                "`{assignment}`: the space has no parameter `{name}`{hint}"
+            )));
+        };
+        let param = &space.params()[index];
+        let value = match &param.dist {
+            Dist::Choice { options } => options.iter().find(|o| o.to_string() == text).cloned(),
+            Dist::Const(v) => (v.to_string() == text).then(|| v.clone()),
+            Dist::RandInt { .. } => text.parse::<i64>().ok().map(Value::Int),
+            _ => text.parse::<f64>().ok().map(Value::Float),
+        };
+        let Some(value) = value else {
+            return Err(invalid(format!(
+                "`{assignment}`: expected {}",
+                crate::space::describe_support(&param.dist)
+            )));
+        };
+        point.insert(name, value);
+    }
+    for param in space.params() {
+        if let (Dist::Const(v), None) = (&param.dist, param.parent) {
+            if point.value(&param.name).is_none() {
+                point.insert(param.name.clone(), v.clone());
+            }
+        }
+    }
+    let x = space.encode(&point).map_err(|e| match e {
+        PointError::Missing { name } => invalid(format!(
+            "no value for parameter `{name}`; add `-P {name}=...`"
+        )),
+        e => invalid(e.to_string()),
+    })?;
+    // Decoding drops values of parameters that are inactive under the point's choices.
+    Ok(space.decode(&x))
 }
 
 fn clock_seed() -> u64 {
@@ -550,6 +640,9 @@ pub fn run_sweep(
     }
     if let Some(h) = options.history {
         search = search.history(h);
+    }
+    if !options.points.is_empty() {
+        search = search.points_to_evaluate(options.points);
     }
     for o in options.observers {
         search = search.observer(o);
