@@ -183,6 +183,8 @@ pub(super) fn check_unique<'a>(
     Ok(())
 }
 
+/// Checks that a name can be logged as a tracking param (MLflow's key rules), so a space
+/// that builds never fails later when its trials are recorded.
 pub(super) fn validate_name(name: &str) -> Result<(), SpaceError> {
     let allowed = |c: char| c.is_alphanumeric() || "_-./: ".contains(c);
     if name.is_empty() || name.len() > 250 || !name.chars().all(allowed) {

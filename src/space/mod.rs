@@ -1,8 +1,9 @@
 //! Search spaces: the hyperparameters, their distributions, conditional sub-spaces, and
 //! the points sampled from them.
 //!
-//! A [`Space`] is declared with [`Space::builder`] (or parsed from TOML/JSON, see
-//! [`Space::from_toml_str`]) and validated once, when built. Internally it is a flat list of
+//! A [`Space`] is declared with [`Space::builder`], or written in TOML or JSON (see
+//! [`schema`] for the format and [`Space::from_path`]), and validated once, when built or
+//! parsed. Internally it is a flat list of
 //! [`Param`]s in declaration order (depth first), each knowing the `choice` option it is
 //! conditional on, so samplers can work on plain vectors.
 //!
@@ -23,7 +24,7 @@
 
 mod builder;
 mod point;
-mod schema;
+pub mod schema;
 mod value;
 
 pub use builder::{ChoiceOption, SpaceBuilder};
@@ -43,24 +44,66 @@ use crate::rng::TrialRng;
 #[non_exhaustive]
 pub enum Dist {
     /// Real, uniform on `[low, high]`.
-    Uniform { low: f64, high: f64 },
+    Uniform {
+        /// Lower bound (inclusive).
+        low: f64,
+        /// Upper bound (inclusive).
+        high: f64,
+    },
     /// Real, `exp(uniform(ln low, ln high))`; `0 < low < high`.
-    LogUniform { low: f64, high: f64 },
+    LogUniform {
+        /// Lower bound (inclusive).
+        low: f64,
+        /// Upper bound (inclusive).
+        high: f64,
+    },
     /// Real on the multiples of `q` inside `[low, high]`, drawn as `round(uniform(low, high) / q) * q`
     /// (so the end points carry half the mass of inner points, as in hyperopt).
-    QUniform { low: f64, high: f64, q: f64 },
+    QUniform {
+        /// Lower bound (inclusive).
+        low: f64,
+        /// Upper bound (inclusive).
+        high: f64,
+        /// Step: values are multiples of `q`.
+        q: f64,
+    },
     /// Real on the multiples of `q` inside `[low, high]`, drawn as
     /// `round(exp(uniform(ln low, ln high)) / q) * q`; `0 < low < high`.
-    QLogUniform { low: f64, high: f64, q: f64 },
+    QLogUniform {
+        /// Lower bound (inclusive).
+        low: f64,
+        /// Upper bound (inclusive).
+        high: f64,
+        /// Step: values are multiples of `q`.
+        q: f64,
+    },
     /// Real, Gaussian `N(mu, sigma)`, unbounded.
-    Normal { mu: f64, sigma: f64 },
+    Normal {
+        /// Mean.
+        mu: f64,
+        /// Standard deviation, `> 0`.
+        sigma: f64,
+    },
     /// Real, `exp(N(mu, sigma))`: `mu` and `sigma` are in log space, as in hyperopt.
-    LogNormal { mu: f64, sigma: f64 },
+    LogNormal {
+        /// Mean of the logarithm.
+        mu: f64,
+        /// Standard deviation of the logarithm, `> 0`.
+        sigma: f64,
+    },
     /// Integer, uniform on `low..high`: **`high` is exclusive**, as in hyperopt and numpy.
-    RandInt { low: i64, high: i64 },
+    RandInt {
+        /// Lower bound (inclusive).
+        low: i64,
+        /// Upper bound, **exclusive**.
+        high: i64,
+    },
     /// One of `options`; each option may carry a conditional sub-space (its params have
     /// this param as [`Param::parent`]).
-    Choice { options: Vec<Value> },
+    Choice {
+        /// The options' values, in declaration order; encoded points hold their index.
+        options: Vec<Value>,
+    },
     /// Always this value.
     Const(Value),
 }
@@ -354,9 +397,13 @@ pub enum SpaceError {
     /// The lower bound is not below the upper bound.
     #[error("parameter `{param}`: {kind} needs low < high, got low = {low}, high = {high}")]
     EmptyRange {
+        /// The parameter.
         param: String,
+        /// Its kind, as written in TOML/JSON.
         kind: &'static str,
+        /// The lower bound given.
         low: f64,
+        /// The upper bound given.
         high: f64,
     },
     /// A log kind has a bound that is not positive.
@@ -364,56 +411,141 @@ pub enum SpaceError {
         "parameter `{param}`: {kind} bounds are in value space and must be positive, got low = {low}"
     )]
     NonPositiveLogBound {
+        /// The parameter.
         param: String,
+        /// Its kind, as written in TOML/JSON.
         kind: &'static str,
+        /// The lower bound given.
         low: f64,
     },
     /// A quantized kind has a step that is not positive.
     #[error("parameter `{param}`: {kind} needs a step q > 0, got q = {q}")]
     NonPositiveStep {
+        /// The parameter.
         param: String,
+        /// Its kind, as written in TOML/JSON.
         kind: &'static str,
+        /// The step given.
         q: f64,
     },
     /// No multiple of the step lies inside the bounds.
     #[error("parameter `{param}`: no multiple of q = {q} lies in [{low}, {high}]")]
     EmptyGrid {
+        /// The parameter.
         param: String,
+        /// The lower bound given.
         low: f64,
+        /// The upper bound given.
         high: f64,
+        /// The step given.
         q: f64,
     },
     /// A normal kind has a sigma that is not positive.
     #[error("parameter `{param}`: {kind} needs sigma > 0, got sigma = {sigma}")]
     NonPositiveSigma {
+        /// The parameter.
         param: String,
+        /// Its kind, as written in TOML/JSON.
         kind: &'static str,
+        /// The sigma given.
         sigma: f64,
     },
     /// A number is NaN or infinite.
     #[error("parameter `{param}`: {field} must be a finite number, got {value}")]
     NotFinite {
+        /// The parameter.
         param: String,
+        /// Which number.
         field: &'static str,
+        /// The value given.
         value: f64,
     },
     /// A choice has no options.
     #[error("parameter `{param}`: a choice needs at least one option")]
-    EmptyChoice { param: String },
+    EmptyChoice {
+        /// The parameter.
+        param: String,
+    },
     /// Two options of a choice have the same value.
     #[error("parameter `{param}`: option {value} is listed twice")]
-    DuplicateOption { param: String, value: Value },
+    DuplicateOption {
+        /// The parameter.
+        param: String,
+        /// The repeated option.
+        value: Value,
+    },
     /// Two parameters have the same name.
     #[error(
         "parameter `{param}` is declared twice; names must be unique in the whole space, sub-spaces included"
     )]
-    DuplicateName { param: String },
+    DuplicateName {
+        /// The parameter.
+        param: String,
+    },
     /// A name is empty or has characters tracking cannot store.
     #[error(
         "parameter name {param:?} is not valid: use 1 to 250 letters, digits, `_`, `-`, `.`, `/`, `:` or spaces"
     )]
-    InvalidName { param: String },
+    InvalidName {
+        /// The parameter.
+        param: String,
+    },
     /// A TOML or JSON space could not be parsed.
     #[error(transparent)]
-    Schema(#[from] Box<SchemaError>),
+    Schema(#[from] SchemaError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantized_grids_stay_inside_decimal_bounds() {
+        // -29.7 / 0.1 rounds to exactly -297, but -297 * 0.1 is -29.700000000000003 < low.
+        let dist = Dist::QUniform {
+            low: -29.7,
+            high: -20.0,
+            q: 0.1,
+        };
+        let grid = dist.grid().unwrap();
+        assert!(grid.iter().all(|x| (-29.7..=-20.0).contains(x)), "{grid:?}");
+        assert_eq!(dist.snap(-40.0), grid[0]);
+        let space = Space::builder()
+            .quniform("x", -29.7, -20.0, 0.1)
+            .build()
+            .unwrap();
+        let lowest = space.decode(&[dist.snap(-29.7)]);
+        assert_eq!(space.encode(&lowest).unwrap(), [grid[0]]);
+    }
+
+    #[test]
+    fn prior_draws_stay_finite_for_wide_gaussians() {
+        let mut rng = TrialRng::from_seed(1);
+        let normal = Dist::Normal {
+            mu: 1e308,
+            sigma: 1e308,
+        };
+        let lognormal = Dist::LogNormal {
+            mu: 700.0,
+            sigma: 100.0,
+        };
+        for _ in 0..100 {
+            assert!(normal.sample_prior(&mut rng).is_finite());
+            let x = lognormal.sample_prior(&mut rng);
+            assert!(x.is_finite() && x > 0.0);
+        }
+    }
+
+    #[test]
+    fn numerically_equal_values_match_choices_and_constants() {
+        let space = Space::builder()
+            .choice("c", [Value::from(1), Value::from(2.5)])
+            .constant("k", 2.0)
+            .build()
+            .unwrap();
+        let point: Point = [("c", Value::from(1.0)), ("k", Value::from(2))]
+            .into_iter()
+            .collect();
+        assert_eq!(space.encode(&point).unwrap(), [0.0, 0.0]);
+    }
 }

@@ -1,9 +1,10 @@
 //! Points: the values of one trial, by name.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
 use super::{FromValue, Value};
 
@@ -88,12 +89,116 @@ impl Point {
         )
     }
 
-    /// Converts the point into the user's own type through serde, as if it were the JSON
-    /// object `{name: value, ...}`.
+    /// Converts the point into the user's own type through serde, as if it were the map
+    /// `{name: value, ...}`.
+    ///
+    /// Parameters that may be inactive belong in `Option` fields (or
+    /// `#[serde(default)]`). A choice of strings reads into an enum of unit variants. Like
+    /// [`get`](Point::get), integral reals (what `quniform` yields) read into integer
+    /// fields, except under `#[serde(flatten)]`, where serde buffers values without knowing
+    /// their target type: declare such fields `f64` there.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, PointError> {
-        serde_json::from_value(self.to_json()).map_err(|e| PointError::Deserialize {
-            message: e.to_string(),
+        let entries = self.entries.iter().map(|(n, v)| {
+            (
+                n.as_str(),
+                ValueDeserializer::<serde::de::value::Error>::new(v),
+            )
+        });
+        T::deserialize(serde::de::value::MapDeserializer::new(entries)).map_err(|e| {
+            PointError::Deserialize {
+                message: e.to_string(),
+            }
         })
+    }
+}
+
+/// Hands one [`Value`] to serde, reading integral reals as integers where an integer is
+/// asked for, by the same rule as [`FromValue`].
+struct ValueDeserializer<'a, E> {
+    value: &'a Value,
+    error: PhantomData<E>,
+}
+
+impl<'a, E> ValueDeserializer<'a, E> {
+    fn new(value: &'a Value) -> Self {
+        ValueDeserializer {
+            value,
+            error: PhantomData,
+        }
+    }
+}
+
+impl<'de, E: de::Error> IntoDeserializer<'de, E> for ValueDeserializer<'_, E> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+macro_rules! deserialize_integers {
+    ($($method:ident),*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+            match i64::from_value(self.value) {
+                Some(i) => visitor.visit_i64(i),
+                None => self.deserialize_any(visitor),
+            }
+        }
+    )*};
+}
+
+impl<'de, E: de::Error> Deserializer<'de> for ValueDeserializer<'_, E> {
+    type Error = E;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        match self.value {
+            Value::Int(i) => visitor.visit_i64(*i),
+            Value::Float(x) => visitor.visit_f64(*x),
+            Value::Str(s) => visitor.visit_str(s),
+            Value::Bool(b) => visitor.visit_bool(*b),
+        }
+    }
+
+    deserialize_integers!(
+        deserialize_i8,
+        deserialize_i16,
+        deserialize_i32,
+        deserialize_i64,
+        deserialize_u8,
+        deserialize_u16,
+        deserialize_u32,
+        deserialize_u64
+    );
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, E> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, E> {
+        match self.value {
+            Value::Str(s) => s
+                .as_str()
+                .into_deserializer()
+                .deserialize_enum(name, variants, visitor),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool f32 f64 i128 u128 char str string bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct identifier ignored_any
     }
 }
 
@@ -164,25 +269,40 @@ pub enum PointError {
     #[error(
         "the point has no parameter `{name}` (is it conditional on a choice that was not taken?)"
     )]
-    Missing { name: String },
+    Missing {
+        /// The parameter.
+        name: String,
+    },
     /// The value cannot be read as the type asked for.
     #[error("parameter `{name}` is {value:?}, which cannot be read as {wanted}")]
     WrongType {
+        /// The parameter.
         name: String,
+        /// The value the point holds.
         value: Value,
+        /// The type asked for.
         wanted: &'static str,
     },
     /// The point names a parameter the space does not have.
     #[error("the space has no parameter `{name}`")]
-    UnknownParam { name: String },
+    UnknownParam {
+        /// The parameter.
+        name: String,
+    },
     /// A value lies outside its parameter's distribution.
     #[error("parameter `{name}` = {value:?} is outside the space: expected {expected}")]
     OutOfSpace {
+        /// The parameter.
         name: String,
+        /// The value the point holds.
         value: Value,
+        /// What the space accepts for it.
         expected: String,
     },
     /// The point does not deserialize into the requested type.
     #[error("the point does not fit the requested type: {message}")]
-    Deserialize { message: String },
+    Deserialize {
+        /// serde's description of the mismatch.
+        message: String,
+    },
 }
