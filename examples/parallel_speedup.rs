@@ -24,9 +24,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut walls = Vec::new();
     for workers in [1, 8] {
         let started = Instant::now();
-        let result = fmin(objective, &space).max_evals(200).seed(3).parallelism(workers).progress(false).run()?;
+        let result = fmin(objective, &space)
+            .max_evals(200)
+            .seed(3)
+            .parallelism(workers)
+            .progress(false)
+            .run()?;
         let wall = started.elapsed();
-        let distinct: HashSet<String> = result.trials().iter().map(|t| t.point.to_string()).collect();
+        let distinct: HashSet<String> = result
+            .trials()
+            .iter()
+            .map(|t| t.point.to_string())
+            .collect();
         println!(
             "parallelism {workers}: {:.2} s wall, {} trials, {} distinct points, best {:.4}",
             wall.as_secs_f64(),
@@ -35,10 +44,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             result.best_loss()
         );
         if distinct.len() != result.trials().len() {
-            return Err(format!("{} duplicate points proposed", result.trials().len() - distinct.len()).into());
+            return Err(format!(
+                "{} duplicate points proposed",
+                result.trials().len() - distinct.len()
+            )
+            .into());
         }
         walls.push(wall);
     }
-    println!("speedup with 8 workers: {:.2}x", walls[0].as_secs_f64() / walls[1].as_secs_f64());
+    println!(
+        "speedup with 8 workers: {:.2}x",
+        walls[0].as_secs_f64() / walls[1].as_secs_f64()
+    );
     Ok(())
 }

@@ -589,3 +589,47 @@ fn one_given_point_runs_as_a_sweep_of_one() {
         "{err}"
     );
 }
+
+#[test]
+fn samplers_come_from_the_config() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo \"{\\\"loss\\\": $1}\"\n");
+    let path = s.config(
+        "run = \"sh train.sh {x}\"",
+        "max_evals = 12\nparallel = 2",
+        X,
+    );
+    let tpe = SweepConfig::load_with(&path, &Overrides::default().set("search.algo=tpe")).unwrap();
+    let summary = run_sweep(&tpe, quiet()).unwrap();
+    assert_eq!(summary.ranked().len(), 12);
+
+    // A grid needs a space it can enumerate.
+    let grid =
+        SweepConfig::load_with(&path, &Overrides::default().set("search.algo=grid")).unwrap();
+    let err = run_sweep(&grid, quiet()).unwrap_err();
+    assert!(matches!(err, SweepError::Algo(_)), "{err:?}");
+    assert!(
+        err.to_string().starts_with("search.algo: grid search"),
+        "{err}"
+    );
+
+    let path = s.config(
+        "run = \"sh train.sh {n}\"",
+        "",
+        "n = { kind = \"randint\", low = 0, high = 3 }",
+    );
+    let grid = SweepConfig::load_with(&path, &Overrides::default().set("search.algo=grid"));
+    let plan = plan(&grid.unwrap(), 10).unwrap();
+    let ns: Vec<i64> = plan
+        .trials
+        .iter()
+        .map(|t| t.point.get("n").unwrap())
+        .collect();
+    let mut sorted = ns.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [0, 1, 2],
+        "a grid plan stops when every point is planned: {ns:?}"
+    );
+}

@@ -188,7 +188,8 @@ impl Dist {
     /// Rounds `x` to the nearest multiple of `q` inside `[low, high]`.
     fn quantize(&self, x: f64, low: f64, high: f64, q: f64) -> f64 {
         let (first, last) = Dist::grid_bounds(low, high, q);
-        (x / q).round().clamp(first, last) * q
+        // `+ 0.0` turns a rounded -0.0 into 0.0, so equal points have equal encodings.
+        (x / q).round().clamp(first, last) * q + 0.0
     }
 
     /// Snaps an encoded value onto the kind's support: quantized kinds to their grid,
@@ -202,8 +203,9 @@ impl Dist {
             }
             Dist::Normal { .. } => x.clamp(f64::MIN, f64::MAX),
             Dist::LogNormal { .. } => x.clamp(f64::MIN_POSITIVE, f64::MAX),
-            Dist::RandInt { low, high } => x.round().clamp(low as f64, (high - 1) as f64),
-            Dist::Choice { ref options } => x.round().clamp(0.0, (options.len() - 1) as f64),
+            // `+ 0.0` turns a rounded -0.0 into 0.0.
+            Dist::RandInt { low, high } => x.round().clamp(low as f64, (high - 1) as f64) + 0.0,
+            Dist::Choice { ref options } => x.round().clamp(0.0, (options.len() - 1) as f64) + 0.0,
             Dist::Const(_) => 0.0,
         }
     }

@@ -43,7 +43,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::algo::{Random, Sampler};
+use crate::algo::Sampler;
 use crate::fmin::{
     FminError, NoLog, Observer, ObserverError, Outcome, SearchInfo, StopReason, TrialContext,
     TrialLog, fmin_with_context,
@@ -59,17 +59,9 @@ pub enum SweepError {
     /// The config is not valid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The config names a sampler this build does not have yet.
-    #[error(
-        "search.algo = \"{algo}\" is not available yet; available: {available} \
-         (e.g. `--set search.algo=random`)"
-    )]
-    AlgoUnavailable {
-        /// The sampler asked for.
-        algo: &'static str,
-        /// The samplers that are available.
-        available: &'static str,
-    },
+    /// The sampler cannot be used (grid search on a space with continuous parameters).
+    #[error("search.algo: {0}")]
+    Algo(#[from] crate::algo::AlgoError),
     /// The command's program cannot be found or run; nothing was started.
     #[error("{0}")]
     Command(String),
@@ -88,17 +80,12 @@ pub enum SweepError {
     CtrlC(String),
 }
 
-/// The sampler a config's `search.algo` names.
-pub fn sampler(algo: Algo) -> Result<Box<dyn Sampler>, SweepError> {
-    match algo {
-        Algo::Random => Ok(Box::new(Random)),
-        // TPE and grid live on their own branches; `algo::by_name` replaces this match
-        // once they land.
-        other => Err(SweepError::AlgoUnavailable {
-            algo: other.as_str(),
-            available: "random",
-        }),
-    }
+/// The sampler a config's `search.algo` names, built for its space.
+pub fn sampler(config: &SweepConfig) -> Result<Box<dyn Sampler>, SweepError> {
+    Ok(crate::algo::by_name(
+        config.search().algo().as_str(),
+        config.space(),
+    )?)
 }
 
 /// How a sweep ended.
@@ -327,15 +314,18 @@ pub struct Plan {
 /// (`--dry-run`).
 ///
 /// Each proposal sees the earlier ones as pending, as the first batch of a real sweep
-/// does. With random search and a seed, these are exactly the points the sweep runs;
+/// does; a grid stops early when it has proposed every combination. With random search and a seed, these are exactly the points the sweep runs;
 /// model-based samplers adapt to results, so their later points will differ.
 pub fn plan(config: &SweepConfig, n: usize) -> Result<Plan, SweepError> {
-    let sampler = sampler(config.search().algo())?;
+    let sampler = sampler(config)?;
     let seed = config.search().seed().unwrap_or_else(clock_seed);
     let space = config.space();
     let mut history = Trials::new(config.objective().direction());
     let mut trials = Vec::with_capacity(n);
     for number in 0..n {
+        if sampler.exhausted(space, &history) {
+            break;
+        }
         let mut rng = TrialRng::for_trial(seed, number as u64);
         let x = sampler.suggest(space, &history, &mut rng);
         let point = space.decode(&x);
@@ -557,7 +547,7 @@ pub fn run_sweep(
     options: SweepOptions<'_>,
 ) -> Result<SweepSummary, SweepError> {
     let started = Instant::now();
-    let sampler = sampler(config.search().algo())?;
+    let sampler = sampler(config)?;
     check_program(config)?;
     let direction = config.objective().direction();
     let metric = config.objective().metric();

@@ -1,0 +1,366 @@
+//! Grid search over all-discrete spaces.
+
+use std::collections::HashMap;
+
+use rand::RngExt;
+
+use super::Sampler;
+use crate::rng::TrialRng;
+use crate::space::{Condition, Dist, Space};
+use crate::trials::Trials;
+
+/// Why a [`Grid`] cannot search a space.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GridError {
+    /// A parameter has a continuous distribution, so the grid would be infinite.
+    #[error(
+        "parameter `{param}` is {kind}, which has no grid: grid search needs choice, randint, quniform, qloguniform or const parameters"
+    )]
+    Continuous {
+        /// The parameter's name.
+        param: String,
+        /// Its kind (`"uniform"`, `"normal"`, ...).
+        kind: &'static str,
+    },
+    /// The grid has more than `u64::MAX` points.
+    #[error("the grid has more than 2^64 points")]
+    TooLarge,
+}
+
+/// Grid search: every combination of a discrete space exactly once, in random order.
+///
+/// Works on spaces whose parameters are all discrete (`choice`, `randint`, `quniform`,
+/// `qloguniform`, `const`), conditional sub-spaces included: a combination picks one option
+/// of each active choice and one value of each parameter active under it.
+///
+/// The order is a uniformly random permutation drawn lazily from the per-trial random
+/// streams, so it is reproducible from the search seed, and no state is kept between
+/// calls: each suggestion is a uniformly random combination among those not yet in the
+/// history (pending and failed trials count as tried). Once every combination has been
+/// tried, [`exhausted`](Sampler::exhausted) returns `true` (`fmin` stops) and `suggest`
+/// returns a uniformly random repeat. Called with a space other than the one it was built
+/// for, `suggest` falls back to sampling that space's prior.
+///
+/// ```
+/// use hyperflow::algo::{Grid, Sampler};
+/// use hyperflow::space::Space;
+///
+/// let space = Space::builder().randint("depth", 2, 5).choice("loss", ["l1", "l2"]).build()?;
+/// let grid = Grid::new(&space)?;
+/// assert_eq!(grid.size(), 6);
+/// assert!(Grid::new(&Space::builder().uniform("x", 0.0, 1.0).build()?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Grid {
+    space: Space,
+    /// Grid values (encoded) of each non-choice parameter; empty for choices.
+    values: Vec<Vec<f64>>,
+    /// Number of sub-combinations each parameter contributes.
+    count: Vec<u64>,
+    /// Per choice parameter: combinations under each option (1 for an empty sub-space).
+    option_counts: Vec<Vec<u64>>,
+    /// Parameters grouped by the condition they depend on, in space order.
+    scopes: Vec<Vec<usize>>,
+    /// The scope holding the sub-space of a `(choice, option)`.
+    scope_of: HashMap<(usize, usize), usize>,
+    /// The top-level scope.
+    top: usize,
+    size: u64,
+}
+
+impl Grid {
+    /// The grid of `space`; fails if a parameter is continuous or the grid is too large.
+    pub fn new(space: &Space) -> Result<Grid, GridError> {
+        let params = space.params();
+        let mut keys: Vec<Option<Condition>> = vec![None];
+        let mut scopes: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut values = Vec::with_capacity(params.len());
+        for (i, p) in params.iter().enumerate() {
+            let s = match keys.iter().position(|k| *k == p.parent) {
+                Some(s) => s,
+                None => {
+                    keys.push(p.parent);
+                    scopes.push(Vec::new());
+                    scopes.len() - 1
+                }
+            };
+            scopes[s].push(i);
+            values.push(match &p.dist {
+                Dist::Choice { .. } => Vec::new(),
+                dist => dist.grid().ok_or(GridError::Continuous {
+                    param: p.name.clone(),
+                    kind: dist.kind(),
+                })?,
+            });
+        }
+        let scope_of: HashMap<(usize, usize), usize> = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(s, k)| k.map(|c| ((c.param, c.option), s)))
+            .collect();
+
+        // Children come after their parents, so going backwards sizes every sub-space
+        // before the choice that owns it.
+        let mut count = vec![0u64; params.len()];
+        let mut option_counts = vec![Vec::new(); params.len()];
+        let mut scope_size = vec![None::<u64>; scopes.len()];
+        for i in (0..params.len()).rev() {
+            count[i] = match &params[i].dist {
+                Dist::Choice { options } => {
+                    let per_option: Vec<u64> = (0..options.len())
+                        .map(|o| match scope_of.get(&(i, o)) {
+                            Some(&s) => Self::scope_size(&scopes[s], &count),
+                            None => Some(1),
+                        })
+                        .collect::<Option<_>>()
+                        .ok_or(GridError::TooLarge)?;
+                    let total = per_option
+                        .iter()
+                        .try_fold(0u64, |a, &c| a.checked_add(c))
+                        .ok_or(GridError::TooLarge)?;
+                    option_counts[i] = per_option;
+                    total
+                }
+                _ => values[i].len() as u64,
+            };
+        }
+        for (s, scope) in scopes.iter().enumerate() {
+            scope_size[s] = Self::scope_size(scope, &count);
+        }
+        let size = scope_size[0].ok_or(GridError::TooLarge)?;
+        Ok(Grid {
+            space: space.clone(),
+            values,
+            count,
+            option_counts,
+            scopes,
+            scope_of,
+            top: 0,
+            size,
+        })
+    }
+
+    fn scope_size(scope: &[usize], count: &[u64]) -> Option<u64> {
+        scope.iter().try_fold(1u64, |a, &p| a.checked_mul(count[p]))
+    }
+
+    /// The number of combinations in the grid.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Writes combination `index` of `scope` into `x` (mixed radix, first parameter
+    /// least significant).
+    fn decode_into(&self, scope: usize, mut index: u64, x: &mut [f64]) {
+        for &p in &self.scopes[scope] {
+            let mut r = index % self.count[p];
+            index /= self.count[p];
+            if self.values[p].is_empty() {
+                let mut option = 0;
+                for (o, &c) in self.option_counts[p].iter().enumerate() {
+                    if r < c {
+                        option = o;
+                        break;
+                    }
+                    r -= c;
+                }
+                x[p] = option as f64;
+                if let Some(&child) = self.scope_of.get(&(p, option)) {
+                    self.decode_into(child, r, x);
+                }
+            } else {
+                x[p] = self.values[p][r as usize];
+            }
+        }
+    }
+
+    /// The combination with this index, as an encoded point.
+    fn decode(&self, index: u64) -> Vec<f64> {
+        let mut x = vec![f64::NAN; self.values.len()];
+        self.decode_into(self.top, index, &mut x);
+        x
+    }
+
+    /// The index of an encoded point of `scope`, or `None` if it is not on the grid.
+    fn encode(&self, scope: usize, x: &[f64]) -> Option<u64> {
+        let (mut index, mut radix) = (0u64, 1u64);
+        for &p in &self.scopes[scope] {
+            let v = x[p];
+            let r = if self.values[p].is_empty() {
+                let counts = &self.option_counts[p];
+                if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < counts.len()) {
+                    return None;
+                }
+                let option = v as usize;
+                let offset: u64 = counts[..option].iter().sum();
+                let inner = match self.scope_of.get(&(p, option)) {
+                    Some(&child) => self.encode(child, x)?,
+                    None => 0,
+                };
+                offset + inner
+            } else {
+                let grid = &self.values[p];
+                let at = grid.partition_point(|&g| g < v);
+                // The nearest grid value within float-rounding distance, on either side.
+                [at.checked_sub(1), Some(at)]
+                    .into_iter()
+                    .flatten()
+                    .filter(|&j| j < grid.len())
+                    .find(|&j| (grid[j] - v).abs() <= 1e-9 * grid[j].abs().max(1.0))?
+                    as u64
+            };
+            index += r * radix;
+            radix = radix.saturating_mul(self.count[p]);
+        }
+        Some(index)
+    }
+
+    /// The sorted, distinct grid indices of the points in `history`.
+    fn tried(&self, history: &Trials) -> Vec<u64> {
+        let mut tried: Vec<u64> = history
+            .all()
+            .iter()
+            .filter(|t| t.x.len() == self.values.len())
+            .filter_map(|t| self.encode(self.top, &t.x))
+            .collect();
+        tried.sort_unstable();
+        tried.dedup();
+        tried
+    }
+}
+
+impl Sampler for Grid {
+    fn suggest(&self, space: &Space, history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
+        if *space != self.space {
+            return space.sample_prior(rng);
+        }
+        let tried = self.tried(history);
+        let remaining = self.size - tried.len() as u64;
+        if remaining == 0 {
+            return self.decode(rng.random_range(0..self.size));
+        }
+        // The r-th untried index: step over every tried index at or below it.
+        let mut index = rng.random_range(0..remaining);
+        for &t in &tried {
+            if t <= index {
+                index += 1;
+            } else {
+                break;
+            }
+        }
+        self.decode(index)
+    }
+
+    fn exhausted(&self, space: &Space, history: &Trials) -> bool {
+        *space == self.space && self.tried(history).len() as u64 >= self.size
+    }
+
+    fn name(&self) -> &str {
+        "grid"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::trials::{Direction, Trial, TrialState};
+
+    fn push(history: &mut Trials, space: &Space, x: Vec<f64>, state: TrialState) {
+        let number = history.len();
+        history.push(Trial {
+            number,
+            state,
+            point: space.decode(&x),
+            x,
+            loss: (state == TrialState::Complete).then_some(1.0),
+            metrics: Vec::new(),
+            error: None,
+            started: SystemTime::UNIX_EPOCH,
+            duration: Some(Duration::ZERO),
+        });
+    }
+
+    fn conditional() -> Space {
+        Space::builder()
+            .quniform("units", 16.0, 64.0, 16.0)
+            .choice(
+                "model",
+                [
+                    (
+                        "svm",
+                        Space::builder()
+                            .choice("kernel", ["rbf", "linear"])
+                            .constant("tol", 1e-3),
+                    ),
+                    (
+                        "tree",
+                        Space::builder()
+                            .randint("depth", 1, 4)
+                            .choice("split", [("gini", Space::builder().randint("k", 0, 2))]),
+                    ),
+                    ("none", Space::builder()),
+                ],
+            )
+            .build()
+            .expect("valid space")
+    }
+
+    #[test]
+    fn enumerates_every_combination_exactly_once() {
+        let space = conditional();
+        let grid = Grid::new(&space).expect("discrete");
+        // units: 4 values; model: svm 2 + tree 3*2 + none 1 = 9.
+        assert_eq!(grid.size(), 36);
+        let mut history = Trials::new(Direction::Minimize);
+        let mut seen = HashSet::new();
+        for i in 0..grid.size() {
+            assert!(!grid.exhausted(&space, &history));
+            let x = grid.suggest(&space, &history, &mut TrialRng::for_trial(3, i));
+            let key: Vec<u64> = x.iter().map(|v| v.to_bits()).collect();
+            let back = space.encode(&space.decode(&x)).expect("in space");
+            assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), key);
+            assert!(seen.insert(key), "repeated {x:?}");
+            // Pending trials count as tried too.
+            let state = if i % 2 == 0 {
+                TrialState::Running
+            } else {
+                TrialState::Complete
+            };
+            push(&mut history, &space, x, state);
+        }
+        assert!(grid.exhausted(&space, &history));
+        let again = grid.suggest(&space, &history, &mut TrialRng::for_trial(3, 99));
+        assert!(space.encode(&space.decode(&again)).is_ok());
+    }
+
+    #[test]
+    fn order_is_seeded() {
+        let space = conditional();
+        let grid = Grid::new(&space).expect("discrete");
+        let history = Trials::new(Direction::Minimize);
+        let a = grid.suggest(&space, &history, &mut TrialRng::for_trial(1, 0));
+        let b = grid.suggest(&space, &history, &mut TrialRng::for_trial(1, 0));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    #[test]
+    fn rejects_continuous_params() {
+        let space = Space::builder()
+            .randint("a", 0, 3)
+            .choice("m", [("x", Space::builder().loguniform("lr", 1e-3, 1.0))])
+            .build()
+            .expect("valid space");
+        assert_eq!(
+            Grid::new(&space).err(),
+            Some(GridError::Continuous {
+                param: "lr".into(),
+                kind: "loguniform"
+            })
+        );
+    }
+}
