@@ -7,6 +7,7 @@
 //! ```
 //!
 //! Ctrl-C stops the sweep cleanly (running trials are killed); a second Ctrl-C exits at once.
+//! Without arguments it runs a short version (8 trials) of the Python example.
 
 use std::process::ExitCode;
 
@@ -31,8 +32,20 @@ fn main() -> ExitCode {
             _ => return fail(&format!("unexpected argument `{arg}`")),
         }
     }
-    let Some(path) = path else {
-        return fail("usage: sweep CONFIG.toml [--dry-run] [--set key=value]...");
+    let path = match path {
+        Some(path) => path,
+        None => {
+            let demo = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/sweeps/python/sweep.toml"
+            );
+            eprintln!(
+                "usage: sweep CONFIG.toml [--dry-run] [--set key=value]...\n\
+                 no config given: running {demo} with 8 trials"
+            );
+            overrides = overrides.max_evals(8);
+            demo.to_string()
+        }
     };
     let config = match SweepConfig::load_with(&path, &overrides) {
         Ok(c) => c,

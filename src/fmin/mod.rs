@@ -367,6 +367,9 @@ impl FminResult {
     }
 }
 
+/// A proposed trial on its way to a worker: its number, point, and where it logs.
+type Job = (usize, Point, Vec<Box<dyn TrialLog>>);
+
 /// A finished evaluation on its way back from a worker.
 struct Evaluated {
     number: usize,
@@ -581,7 +584,7 @@ impl<'a> Search<'a> {
 
     /// Proposes the next trial and registers it as running; `None` when no more trials
     /// should start.
-    fn propose(&mut self) -> Result<Option<(usize, Point, Vec<Box<dyn TrialLog>>)>, FminError> {
+    fn propose(&mut self) -> Result<Option<Job>, FminError> {
         self.check_budget();
         if self.stop.is_some() {
             return Ok(None);
