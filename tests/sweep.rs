@@ -633,3 +633,20 @@ fn samplers_come_from_the_config() {
         "a grid plan stops when every point is planned: {ns:?}"
     );
 }
+
+#[test]
+fn a_last_line_without_newline_still_counts() {
+    let s = Sweep::new();
+    s.file(
+        "train.sh",
+        "printf 'hyperflow: metric=loss value=0.5 step=1\\n{\"loss\": 0.25}'\n",
+    );
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 1", X);
+    let summary = run_sweep(&config, quiet()).unwrap();
+    assert_eq!(
+        summary.trials()[0].loss,
+        Some(0.25),
+        "{:?}",
+        summary.trials()[0].error
+    );
+}

@@ -796,6 +796,25 @@ mod tests {
         c.push(b"hello ");
         c.push(b"world");
         assert_eq!(c.take(), b"hello world");
+
+        // Past head + tail, the middle is dropped and the drop is marked.
+        let mut c = Capture::default();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..(CAPTURE_HEAD + 2 * CAPTURE_TAIL) >> 20 {
+            c.push(&chunk);
+        }
+        c.push(b"THE END");
+        let out = c.take();
+        assert!(out.len() < CAPTURE_HEAD + CAPTURE_TAIL + 100);
+        assert!(out.ends_with(b"THE END"));
+        let text = String::from_utf8_lossy(&out[CAPTURE_HEAD..CAPTURE_HEAD + 60]).into_owned();
+        assert!(
+            text.contains(&format!(
+                "[... hyperflow omitted {} bytes ...]",
+                CAPTURE_TAIL + 7
+            )),
+            "{text}"
+        );
     }
 
     #[test]
