@@ -28,6 +28,8 @@ pub mod report;
 pub mod rng;
 pub mod space;
 mod suggest;
+#[cfg(unix)]
+pub mod sweep;
 pub mod tracking;
 pub mod trials;
 

@@ -1,0 +1,850 @@
+//! Running one trial's process: spawning it in its own process group, streaming its
+//! output, reading metrics from stdout, enforcing its time limit, stopping it on request.
+//!
+//! # Metrics on stdout
+//!
+//! Two forms are read, line by line, as the process prints them:
+//!
+//! - a JSON object, `{"val_loss": 0.23, "acc": 0.91}`: every numeric entry is a metric
+//!   (Python's bare `NaN` and `Infinity` are accepted; other entries are ignored);
+//! - `hyperflow: metric=val_loss value=0.23 step=3`: one value at a step (e.g. per epoch),
+//!   forwarded as it arrives so tracking can log it live. Without `step=`, steps count
+//!   0, 1, 2, ... per metric.
+//!
+//! The latest value of a metric, in either form, is its final value. Python buffers stdout
+//! when it is a pipe, so the runner sets `PYTHONUNBUFFERED=1` unless `[command].env` says
+//! otherwise; other programs should flush after each metric line.
+//!
+//! # Process groups
+//!
+//! Each trial runs in a process group of its own, so stopping a trial (time limit, Ctrl-C)
+//! stops everything it started: SIGTERM to the group, then SIGKILL after the grace period.
+//! When the trial's main process exits, whatever it left running in its group is killed
+//! too, so nothing leaks from one trial into the next or holds its output pipes open.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::fmin::Outcome;
+
+use super::config::format_duration;
+
+/// How many lines of stderr a failure reason quotes.
+pub const STDERR_TAIL_LINES: usize = 20;
+
+/// How much of each stream is kept from the start, and from the end, when a process
+/// prints more than both together (the middle is dropped, and the drop is marked).
+const CAPTURE_HEAD: usize = 8 << 20;
+const CAPTURE_TAIL: usize = 8 << 20;
+
+/// Lines longer than this are kept in the capture but not parsed for metrics.
+const MAX_METRIC_LINE: usize = 1 << 20;
+
+/// How often a waiting trial checks for cancellation.
+const POLL: Duration = Duration::from_millis(50);
+
+/// How long to wait for the output pipes to close after the process exited (a process
+/// that escaped the group may hold them open).
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// A stop switch shared by a sweep and its running trials (set by Ctrl-C, or by a
+/// caller). Cloning gives another handle to the same switch.
+#[derive(Debug, Clone, Default)]
+pub struct Cancellation(Arc<CancelInner>);
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    next_id: AtomicU64,
+    groups: Mutex<HashMap<u64, Arc<Group>>>,
+}
+
+impl Cancellation {
+    /// A switch that is not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the switch: no new trial starts, and running trials are stopped (SIGTERM to
+    /// their process groups at once, SIGKILL after their grace period).
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the switch is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Sends SIGKILL to every running trial's process group now (a second Ctrl-C).
+    pub fn kill_all(&self) {
+        self.cancel();
+        for group in lock(&self.0.groups).values() {
+            group.signal(libc::SIGKILL);
+        }
+    }
+
+    fn register(&self, group: Arc<Group>) -> u64 {
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.0.groups).insert(id, group);
+        id
+    }
+
+    fn unregister(&self, id: u64) {
+        lock(&self.0.groups).remove(&id);
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: every critical section here leaves its data valid.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A trial's process group. Signals go through the lock so that none is sent after the
+/// group leader was reaped, when its id could name an unrelated process.
+#[derive(Debug)]
+struct Group {
+    pgid: libc::pid_t,
+    reaped: Mutex<bool>,
+}
+
+impl Group {
+    fn signal(&self, signal: libc::c_int) {
+        let reaped = lock(&self.reaped);
+        if !*reaped {
+            // SAFETY: kill has no memory-safety preconditions; a negative pid addresses
+            // the process group, which exists while its leader is not reaped.
+            unsafe {
+                libc::kill(-self.pgid, signal);
+            }
+        }
+    }
+}
+
+/// Blocks until process `pid` has exited, without reaping it (so its id stays reserved).
+fn wait_exited(pid: libc::pid_t) {
+    loop {
+        // SAFETY: siginfo_t is plain data, valid when zeroed; waitid writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// One metric value at a step, as a `hyperflow: metric=... value=... step=...` line
+/// reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepMetric {
+    /// The metric's name.
+    pub key: String,
+    /// Its value.
+    pub value: f64,
+    /// The step (given, or counted per metric from 0).
+    pub step: i64,
+}
+
+/// What one stdout line says about metrics.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MetricLine {
+    /// A JSON object's numeric entries, in order.
+    Values(Vec<(String, f64)>),
+    /// A `hyperflow:` line: a value, with its step if given.
+    Step {
+        /// The metric's name.
+        key: String,
+        /// Its value.
+        value: f64,
+        /// The step, if the line gave one.
+        step: Option<i64>,
+    },
+    /// A `hyperflow:` line that could not be read, and why.
+    Malformed(String),
+}
+
+/// Reads the metrics in one line of stdout, if it holds any (see the
+/// [module docs](self#metrics-on-stdout)).
+///
+/// ```
+/// use hyperflow::sweep::{MetricLine, parse_metric_line};
+///
+/// assert_eq!(
+///     parse_metric_line(r#"{"val_loss": 0.23, "note": "x"}"#),
+///     Some(MetricLine::Values(vec![("val_loss".into(), 0.23)]))
+/// );
+/// assert_eq!(
+///     parse_metric_line("hyperflow: metric=acc value=0.9 step=3"),
+///     Some(MetricLine::Step { key: "acc".into(), value: 0.9, step: Some(3) })
+/// );
+/// assert_eq!(parse_metric_line("epoch 3 done"), None);
+/// ```
+pub fn parse_metric_line(line: &str) -> Option<MetricLine> {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("hyperflow:") {
+        return Some(parse_step_line(rest));
+    }
+    if !(line.starts_with('{') && line.ends_with('}')) {
+        return None;
+    }
+    let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(line) {
+        Ok(o) => o,
+        // Python's json.dumps writes NaN and Infinity bare, which is not JSON; quote them
+        // and read them back as numbers.
+        Err(_) => serde_json::from_str(
+            &line
+                .replace("-Infinity", "\"-Inf\"")
+                .replace("Infinity", "\"Infinity\"")
+                .replace("NaN", "\"NaN\""),
+        )
+        .ok()?,
+    };
+    let values: Vec<(String, f64)> = object
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let x = match &v {
+                serde_json::Value::Number(n) => n.as_f64()?,
+                serde_json::Value::String(s) => match s.as_str() {
+                    "NaN" => f64::NAN,
+                    "Infinity" => f64::INFINITY,
+                    "-Inf" | "-Infinity" => f64::NEG_INFINITY,
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            Some((k, x))
+        })
+        .collect();
+    (!values.is_empty()).then_some(MetricLine::Values(values))
+}
+
+fn parse_step_line(rest: &str) -> MetricLine {
+    let (mut key, mut value, mut step) = (None, None, None);
+    for token in rest.split_whitespace() {
+        let Some((name, v)) = token.split_once('=') else {
+            return MetricLine::Malformed(format!("`{token}` is not `name=value`"));
+        };
+        match name {
+            "metric" => key = Some(v.to_string()),
+            "value" => match v.parse::<f64>() {
+                Ok(x) => value = Some(x),
+                Err(_) => return MetricLine::Malformed(format!("value `{v}` is not a number")),
+            },
+            "step" => match v.parse::<i64>() {
+                Ok(s) => step = Some(s),
+                Err(_) => return MetricLine::Malformed(format!("step `{v}` is not an integer")),
+            },
+            other => {
+                return MetricLine::Malformed(format!(
+                    "unknown field `{other}`; expected `metric`, `value`, `step`"
+                ));
+            }
+        }
+    }
+    match (key, value) {
+        (Some(key), Some(value)) if !key.is_empty() => MetricLine::Step { key, value, step },
+        (_, None) => MetricLine::Malformed("missing `value=`".to_string()),
+        _ => MetricLine::Malformed("missing `metric=`".to_string()),
+    }
+}
+
+/// The process to run for one trial.
+#[derive(Debug, Clone)]
+pub struct TrialProcess {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// The directory it runs in.
+    pub workdir: PathBuf,
+    /// Environment variables added to hyperflow's own.
+    pub env: Vec<(String, String)>,
+    /// Its time limit.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when it is stopped.
+    pub kill_grace: Duration,
+}
+
+/// How a trial's process ended.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TrialEnd {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal it did not expect killed it.
+    Signaled(i32),
+    /// It ran past its time limit and was stopped.
+    TimedOut(Duration),
+    /// The sweep was cancelled while it ran, and it was stopped.
+    Cancelled,
+    /// It could not be started; the reason.
+    SpawnFailed(String),
+}
+
+/// Everything a trial's process produced.
+#[derive(Debug, Clone)]
+pub struct TrialOutput {
+    /// How it ended.
+    pub end: TrialEnd,
+    /// The final value of each metric, in order of first appearance.
+    pub metrics: Vec<(String, f64)>,
+    /// Every value reported with a step, in order.
+    pub steps: Vec<StepMetric>,
+    /// Its standard output (the middle dropped past 16 MiB).
+    pub stdout: Vec<u8>,
+    /// Its standard error (likewise).
+    pub stderr: Vec<u8>,
+    /// Wall time from spawn to exit.
+    pub duration: Duration,
+    /// Problems met reading its output (malformed `hyperflow:` lines).
+    pub warnings: Vec<String>,
+}
+
+impl TrialOutput {
+    /// The final value of a metric.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// The last `n` lines of stderr, each cut at 500 characters.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        let text = String::from_utf8_lossy(&self.stderr);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..]
+            .iter()
+            .map(|l| match l.char_indices().nth(500) {
+                Some((i, _)) => format!("{}...", &l[..i]),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The trial's result for a search on `objective`: its final value as the loss and
+    /// every metric, or a failure saying why, with the tail of stderr.
+    pub fn outcome(&self, objective: &str) -> Outcome {
+        let reason = match &self.end {
+            TrialEnd::Exited(0) => match self.metric(objective) {
+                Some(loss) => {
+                    let mut outcome = Outcome::loss(loss);
+                    outcome.metrics = self.metrics.clone();
+                    return outcome;
+                }
+                None => {
+                    let mut reason = format!(
+                        "the command exited 0 but printed no `{objective}` metric; print a line \
+                         `{{\"{objective}\": 0.23}}` or `hyperflow: metric={objective} value=0.23` \
+                         to stdout"
+                    );
+                    if !self.metrics.is_empty() {
+                        let names: Vec<&str> =
+                            self.metrics.iter().map(|(k, _)| k.as_str()).collect();
+                        reason.push_str(&format!(" (it printed: {})", names.join(", ")));
+                    }
+                    for w in self.warnings.iter().take(3) {
+                        reason.push_str(&format!("; {w}"));
+                    }
+                    reason
+                }
+            },
+            TrialEnd::Exited(code) => format!("the command exited with status {code}"),
+            TrialEnd::Signaled(signal) => {
+                format!(
+                    "the command was killed by signal {signal} ({})",
+                    signal_name(*signal)
+                )
+            }
+            TrialEnd::TimedOut(limit) => format!(
+                "timed out after {}; its process group was killed",
+                format_duration(*limit)
+            ),
+            TrialEnd::Cancelled => "killed: the sweep was interrupted".to_string(),
+            TrialEnd::SpawnFailed(reason) => return Outcome::failed(reason.clone()),
+        };
+        let tail = self.stderr_tail(STDERR_TAIL_LINES);
+        let reason = if tail.trim().is_empty() {
+            reason
+        } else {
+            format!("{reason}\nstderr (last lines):\n{tail}")
+        };
+        let mut outcome = Outcome::failed(reason);
+        outcome.metrics = self.metrics.clone();
+        outcome
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL (out of memory?)",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+/// A stream's bytes: the start and the end, when there is too much to keep it all.
+#[derive(Debug, Default)]
+struct Capture {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    omitted: u64,
+}
+
+impl Capture {
+    fn push(&mut self, mut data: &[u8]) {
+        if self.head.len() < CAPTURE_HEAD {
+            let take = (CAPTURE_HEAD - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        if data.is_empty() {
+            return;
+        }
+        self.tail.extend_from_slice(data);
+        // Drop in large steps, so the cost stays linear in the bytes read.
+        if self.tail.len() > 2 * CAPTURE_TAIL {
+            let drop = self.tail.len() - CAPTURE_TAIL;
+            self.omitted += drop as u64;
+            self.tail.drain(..drop);
+        }
+    }
+
+    fn take(&mut self) -> Vec<u8> {
+        if self.tail.len() > CAPTURE_TAIL {
+            let drop = self.tail.len() - CAPTURE_TAIL;
+            self.omitted += drop as u64;
+            self.tail.drain(..drop);
+        }
+        let mut out = std::mem::take(&mut self.head);
+        if self.omitted > 0 {
+            out.extend_from_slice(
+                format!("\n[... hyperflow omitted {} bytes ...]\n", self.omitted).as_bytes(),
+            );
+        }
+        out.append(&mut self.tail);
+        out
+    }
+}
+
+enum Event {
+    Metric(MetricLine),
+    StreamDone,
+    Exited(std::io::Result<ExitStatus>),
+}
+
+/// Copies a pipe into `capture`, sending the metric lines of stdout as they arrive.
+fn read_stream(
+    mut pipe: impl Read,
+    capture: Arc<Mutex<Capture>>,
+    metrics: Option<Sender<Event>>,
+    done: Sender<Event>,
+) {
+    let mut buf = vec![0_u8; 64 * 1024];
+    let mut line: Vec<u8> = Vec::new();
+    let mut overlong = false;
+    let flush_line = |line: &mut Vec<u8>, overlong: &mut bool| {
+        if let Some(tx) = &metrics
+            && !*overlong
+            && let Some(m) = parse_metric_line(&String::from_utf8_lossy(line))
+        {
+            let _ = tx.send(Event::Metric(m));
+        }
+        line.clear();
+        *overlong = false;
+    };
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let chunk = &buf[..n];
+        lock(&capture).push(chunk);
+        if metrics.is_some() {
+            for piece in chunk.split_inclusive(|&b| b == b'\n') {
+                let (body, complete) = match piece.strip_suffix(b"\n") {
+                    Some(body) => (body, true),
+                    None => (piece, false),
+                };
+                if line.len() + body.len() > MAX_METRIC_LINE {
+                    overlong = true;
+                    line.clear();
+                } else if !overlong {
+                    line.extend_from_slice(body);
+                }
+                if complete {
+                    flush_line(&mut line, &mut overlong);
+                }
+            }
+        }
+    }
+    if !line.is_empty() {
+        flush_line(&mut line, &mut overlong);
+    }
+    let _ = done.send(Event::StreamDone);
+}
+
+/// Why a trial is being stopped.
+#[derive(Clone, Copy)]
+enum StopCause {
+    Timeout,
+    Cancel,
+}
+
+impl TrialProcess {
+    /// Runs the process to its end, calling `on_step` (on this thread) for each value
+    /// reported with a step as it arrives.
+    pub fn run(&self, cancel: &Cancellation, on_step: &mut dyn FnMut(&StepMetric)) -> TrialOutput {
+        let started = Instant::now();
+        let failed = |reason: String| TrialOutput {
+            end: TrialEnd::SpawnFailed(reason),
+            metrics: Vec::new(),
+            steps: Vec::new(),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            duration: started.elapsed(),
+            warnings: Vec::new(),
+        };
+        let Some((program, args)) = self.argv.split_first() else {
+            return failed("the command is empty".to_string());
+        };
+        if cancel.is_cancelled() {
+            let mut out = failed(String::new());
+            out.end = TrialEnd::Cancelled;
+            return out;
+        }
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(&self.workdir)
+            .env("PYTHONUNBUFFERED", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => return failed(spawn_error(program, &self.workdir, &e)),
+        };
+        let group = Arc::new(Group {
+            pgid: child.id() as libc::pid_t,
+            reaped: Mutex::new(false),
+        });
+        let registration = cancel.register(group.clone());
+        let (tx, rx) = mpsc::channel();
+        let stdout = Arc::new(Mutex::new(Capture::default()));
+        let stderr = Arc::new(Mutex::new(Capture::default()));
+        if let Some(pipe) = child.stdout.take() {
+            let (capture, metrics, done) = (stdout.clone(), tx.clone(), tx.clone());
+            thread::spawn(move || read_stream(pipe, capture, Some(metrics), done));
+        } else {
+            let _ = tx.send(Event::StreamDone);
+        }
+        if let Some(pipe) = child.stderr.take() {
+            let (capture, done) = (stderr.clone(), tx.clone());
+            thread::spawn(move || read_stream(pipe, capture, None, done));
+        } else {
+            let _ = tx.send(Event::StreamDone);
+        }
+        {
+            let (group, tx) = (group.clone(), tx.clone());
+            thread::spawn(move || reap(child, &group, &tx));
+        }
+        drop(tx);
+
+        let mut metrics: Vec<(String, f64)> = Vec::new();
+        let mut steps: Vec<StepMetric> = Vec::new();
+        let mut warnings = Vec::new();
+        let mut exit: Option<std::io::Result<ExitStatus>> = None;
+        let mut streams_open = 2;
+        let mut stopping: Option<(StopCause, Instant)> = None;
+        let mut killed = false;
+        let mut drain_until: Option<Instant> = None;
+        let deadline = self.timeout.map(|t| started + t);
+        while exit.is_none() || streams_open > 0 {
+            let now = Instant::now();
+            if exit.is_none() {
+                match stopping {
+                    None => {
+                        let cause = if cancel.is_cancelled() {
+                            Some(StopCause::Cancel)
+                        } else if deadline.is_some_and(|d| now >= d) {
+                            Some(StopCause::Timeout)
+                        } else {
+                            None
+                        };
+                        if let Some(cause) = cause {
+                            group.signal(libc::SIGTERM);
+                            stopping = Some((cause, now));
+                        }
+                    }
+                    Some((_, since)) if !killed && now >= since + self.kill_grace => {
+                        group.signal(libc::SIGKILL);
+                        killed = true;
+                    }
+                    _ => {}
+                }
+            } else if drain_until.is_some_and(|d| now >= d) {
+                warnings.push(
+                    "the output pipes stayed open after the command exited (a process outside \
+                     its group holds them); output after that point is lost"
+                        .to_string(),
+                );
+                break;
+            }
+            let mut wait = POLL;
+            if let (None, Some(d)) = (stopping, deadline) {
+                wait = wait.min(d.saturating_duration_since(now));
+            }
+            if let Some((_, since)) = stopping.filter(|_| !killed) {
+                wait = wait.min((since + self.kill_grace).saturating_duration_since(now));
+            }
+            match rx.recv_timeout(wait) {
+                Ok(Event::Metric(line)) => match line {
+                    MetricLine::Values(values) => {
+                        for (key, value) in values {
+                            set_metric(&mut metrics, key, value);
+                        }
+                    }
+                    MetricLine::Step { key, value, step } => {
+                        let step = step.unwrap_or_else(|| {
+                            steps.iter().filter(|s| s.key == key).count() as i64
+                        });
+                        let m = StepMetric { key, value, step };
+                        on_step(&m);
+                        set_metric(&mut metrics, m.key.clone(), value);
+                        steps.push(m);
+                    }
+                    MetricLine::Malformed(reason) => {
+                        warnings.push(format!("unreadable `hyperflow:` line: {reason}"));
+                    }
+                },
+                Ok(Event::StreamDone) => streams_open -= 1,
+                Ok(Event::Exited(status)) => {
+                    exit = Some(status);
+                    drain_until = Some(Instant::now() + DRAIN);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        cancel.unregister(registration);
+        let duration = started.elapsed();
+        let end = match (stopping, exit) {
+            (Some((StopCause::Timeout, _)), _) => {
+                TrialEnd::TimedOut(self.timeout.unwrap_or_default())
+            }
+            (Some((StopCause::Cancel, _)), _) => TrialEnd::Cancelled,
+            (None, Some(Ok(status))) => match (status.code(), status.signal()) {
+                (Some(code), _) => TrialEnd::Exited(code),
+                (None, Some(signal)) => TrialEnd::Signaled(signal),
+                (None, None) => TrialEnd::Exited(-1),
+            },
+            (None, Some(Err(e))) => {
+                TrialEnd::SpawnFailed(format!("waiting for the command failed: {e}"))
+            }
+            (None, None) => TrialEnd::SpawnFailed("lost track of the command".to_string()),
+        };
+        let stdout = lock(&stdout).take();
+        let stderr = lock(&stderr).take();
+        TrialOutput {
+            end,
+            metrics,
+            steps,
+            stdout,
+            stderr,
+            duration,
+            warnings,
+        }
+    }
+}
+
+fn set_metric(metrics: &mut Vec<(String, f64)>, key: String, value: f64) {
+    match metrics.iter_mut().find(|(k, _)| *k == key) {
+        Some(entry) => entry.1 = value,
+        None => metrics.push((key, value)),
+    }
+}
+
+/// Waits for the group leader to exit, kills what is left of its group, then reaps it.
+fn reap(mut child: Child, group: &Group, tx: &Sender<Event>) {
+    wait_exited(group.pgid);
+    let status = {
+        let mut reaped = lock(&group.reaped);
+        // SAFETY: as in Group::signal; the leader is a zombie, so the group id is still
+        // reserved for this group.
+        unsafe {
+            libc::kill(-group.pgid, libc::SIGKILL);
+        }
+        let status = child.wait();
+        *reaped = true;
+        status
+    };
+    let _ = tx.send(Event::Exited(status));
+}
+
+/// A one-line explanation of why `program` could not be started.
+pub(crate) fn spawn_error(program: &str, workdir: &std::path::Path, e: &std::io::Error) -> String {
+    if !workdir.is_dir() {
+        return format!("the working directory {} does not exist", workdir.display());
+    }
+    match e.kind() {
+        std::io::ErrorKind::NotFound if program.contains('/') => format!(
+            "command not found: `{program}` (no such file, relative to {})",
+            workdir.display()
+        ),
+        std::io::ErrorKind::NotFound => {
+            format!("command not found: `{program}` is not on PATH")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!("cannot run `{program}`: permission denied (is it executable?)")
+        }
+        _ => format!("cannot run `{program}`: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_json_metric_lines() {
+        assert_eq!(
+            parse_metric_line(r#"  {"a": 1, "b": 2.5, "c": "x", "d": null, "e": [1]}  "#),
+            Some(MetricLine::Values(vec![
+                ("a".into(), 1.0),
+                ("b".into(), 2.5)
+            ]))
+        );
+        let Some(MetricLine::Values(v)) =
+            parse_metric_line(r#"{"loss": NaN, "x": Infinity, "y": -Infinity}"#)
+        else {
+            panic!("python's NaN should parse");
+        };
+        assert!(v[0].1.is_nan());
+        assert_eq!(v[1].1, f64::INFINITY);
+        assert_eq!(v[2].1, f64::NEG_INFINITY);
+        assert_eq!(parse_metric_line(r#"{"event": "start"}"#), None);
+        assert_eq!(parse_metric_line("{not json}"), None);
+        assert_eq!(parse_metric_line("loss: 0.3"), None);
+    }
+
+    #[test]
+    fn parses_step_lines() {
+        assert_eq!(
+            parse_metric_line("hyperflow: metric=val_loss value=0.23 step=3"),
+            Some(MetricLine::Step {
+                key: "val_loss".into(),
+                value: 0.23,
+                step: Some(3)
+            })
+        );
+        assert_eq!(
+            parse_metric_line("hyperflow: value=1e-3 metric=lr"),
+            Some(MetricLine::Step {
+                key: "lr".into(),
+                value: 0.001,
+                step: None
+            })
+        );
+        for bad in [
+            "hyperflow: metric=a",
+            "hyperflow: value=1",
+            "hyperflow: metric=a value=x",
+            "hyperflow: metric=a value=1 step=1.5",
+            "hyperflow: metric=a value=1 epoch=2",
+            "hyperflow: nonsense",
+        ] {
+            assert!(
+                matches!(parse_metric_line(bad), Some(MetricLine::Malformed(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn capture_keeps_head_and_tail() {
+        let mut c = Capture::default();
+        c.push(b"hello ");
+        c.push(b"world");
+        assert_eq!(c.take(), b"hello world");
+
+        // Past head + tail, the middle is dropped and the drop is marked.
+        let mut c = Capture::default();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..(CAPTURE_HEAD + 2 * CAPTURE_TAIL) >> 20 {
+            c.push(&chunk);
+        }
+        c.push(b"THE END");
+        let out = c.take();
+        assert!(out.len() < CAPTURE_HEAD + CAPTURE_TAIL + 100);
+        assert!(out.ends_with(b"THE END"));
+        let text = String::from_utf8_lossy(&out[CAPTURE_HEAD..CAPTURE_HEAD + 60]).into_owned();
+        assert!(
+            text.contains(&format!(
+                "[... hyperflow omitted {} bytes ...]",
+                CAPTURE_TAIL + 7
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn outcome_reports_missing_metric_and_stderr_tail() {
+        let out = TrialOutput {
+            end: TrialEnd::Exited(0),
+            metrics: vec![("acc".into(), 0.9)],
+            steps: Vec::new(),
+            stdout: Vec::new(),
+            stderr: (0..30)
+                .map(|i| format!("line {i}\n"))
+                .collect::<String>()
+                .into_bytes(),
+            duration: Duration::ZERO,
+            warnings: Vec::new(),
+        };
+        let outcome = out.outcome("loss");
+        let crate::fmin::Status::Failed(reason) = &outcome.status else {
+            panic!("should fail");
+        };
+        assert!(reason.contains("printed no `loss` metric"), "{reason}");
+        assert!(reason.contains("(it printed: acc)"), "{reason}");
+        assert!(
+            reason.contains("line 29") && reason.contains("line 10"),
+            "{reason}"
+        );
+        assert!(!reason.contains("line 9\n"), "{reason}");
+        assert_eq!(
+            out.outcome("acc"),
+            Outcome::loss(0.9).with_metric("acc", 0.9)
+        );
+    }
+}

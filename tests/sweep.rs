@@ -1,0 +1,652 @@
+//! Sweeps over real processes: shell scripts written into temporary directories.
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyperflow::fmin::{Observer, ObserverError, TrialLog};
+use hyperflow::sweep::{
+    Cancellation, Overrides, ProgressMode, SweepConfig, SweepError, SweepOptions, plan,
+    render_summary, run_sweep,
+};
+use hyperflow::{Trial, TrialState};
+
+/// A temporary sweep: a directory with a config and scripts.
+struct Sweep {
+    dir: tempfile::TempDir,
+}
+
+impl Sweep {
+    fn new() -> Self {
+        Sweep {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn file(&self, name: &str, contents: &str) -> &Self {
+        std::fs::write(self.path(name), contents).expect("write file");
+        self
+    }
+
+    /// Writes `sweep.toml` from its parts.
+    fn config(&self, command: &str, search: &str, space: &str) -> PathBuf {
+        let path = self.path("sweep.toml");
+        let text = format!(
+            "[experiment]\nname = \"test\"\n\n[command]\n{command}\n\n[objective]\nmetric = \"loss\"\n\n\
+             [search]\nalgo = \"random\"\nseed = 1\n{search}\n\n[space]\n{space}\n"
+        );
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    fn load(&self, command: &str, search: &str, space: &str) -> SweepConfig {
+        let path = self.config(command, search, space);
+        SweepConfig::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+fn quiet() -> SweepOptions<'static> {
+    SweepOptions::new().progress(ProgressMode::Quiet)
+}
+
+const X: &str = "x = { kind = \"uniform\", low = 0, high = 1 }";
+
+#[test]
+fn success_with_json_metrics() {
+    let s = Sweep::new();
+    s.file(
+        "train.sh",
+        "echo 'starting'\necho \"{\\\"loss\\\": $1, \\\"acc\\\": 0.5}\"\necho done >&2\n",
+    );
+    let config = s.load("run = \"sh train.sh {x}\"", "max_evals = 5", X);
+    let summary = run_sweep(&config, quiet()).unwrap();
+    assert_eq!(summary.trials().len(), 5);
+    for t in summary.trials() {
+        assert_eq!(t.state, TrialState::Complete, "{:?}", t.error);
+        let x: f64 = t.point.get("x").unwrap();
+        assert_eq!(t.loss, Some(x), "the objective metric is the loss");
+        assert!(t.metrics.contains(&("acc".to_string(), 0.5)));
+    }
+    let best = summary.best().unwrap();
+    let min = summary
+        .trials()
+        .iter()
+        .filter_map(|t| t.loss)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best.loss, Some(min));
+    let table = render_summary(&summary, 3);
+    assert!(table.contains("5 trials: 5 complete, 0 failed"), "{table}");
+    assert!(table.contains("rank"), "{table}");
+}
+
+/// Records what a tracking observer would receive.
+#[derive(Default)]
+struct Recorder {
+    steps: Mutex<Vec<(usize, String, f64, i64)>>,
+    artifacts: Mutex<Vec<(usize, String, Vec<u8>)>>,
+}
+
+struct RecorderLog {
+    trial: usize,
+    run_id: String,
+    recorder: Arc<Recorder>,
+}
+
+impl TrialLog for RecorderLog {
+    fn run_id(&self) -> Option<&str> {
+        Some(&self.run_id)
+    }
+
+    fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), ObserverError> {
+        self.recorder
+            .steps
+            .lock()
+            .unwrap()
+            .push((self.trial, key.to_string(), value, step));
+        Ok(())
+    }
+
+    fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), ObserverError> {
+        self.recorder.artifacts.lock().unwrap().push((
+            self.trial,
+            path.to_string(),
+            contents.to_vec(),
+        ));
+        Ok(())
+    }
+}
+
+struct RecorderObserver(Arc<Recorder>);
+
+impl Observer for RecorderObserver {
+    fn trial_started(&self, trial: &Trial) -> Result<Box<dyn TrialLog>, ObserverError> {
+        Ok(Box::new(RecorderLog {
+            trial: trial.number,
+            run_id: format!("run-{}", trial.number),
+            recorder: self.0.clone(),
+        }))
+    }
+}
+
+#[test]
+fn step_metrics_environment_and_artifacts_reach_the_observer() {
+    let s = Sweep::new();
+    s.file(
+        "train.sh",
+        r#"for i in 1 2 3; do echo "hyperflow: metric=loss value=0.$i step=$i"; done
+echo "hyperflow: metric=acc value=0.7"
+echo "hyperflow: metric=acc value=0.8"
+printf '%s|%s|%s|%s|%s\n' "$HYPERFLOW_TRIAL" "$MLFLOW_RUN_ID" "$HYPERFLOW_RUN_ID" "$MLFLOW_TRACKING_URI" "$HYPERFLOW_PARAMS" > "env-$HYPERFLOW_TRIAL.txt"
+echo "custom=$CUSTOM" >&2
+"#,
+    );
+    let config = s.load(
+        "run = \"sh train.sh\"\nenv = { CUSTOM = \"yes\" }",
+        "max_evals = 2",
+        "model = { kind = \"choice\", options = [\"rf\"] }",
+    );
+    let recorder = Arc::new(Recorder::default());
+    let summary = run_sweep(
+        &config,
+        quiet()
+            .observer(Arc::new(RecorderObserver(recorder.clone())))
+            .tracking_uri("sqlite:///tmp/x.db"),
+    )
+    .unwrap();
+    assert_eq!(summary.trials().len(), 2);
+    let t = &summary.trials()[0];
+    assert_eq!(t.state, TrialState::Complete, "{:?}", t.error);
+    assert_eq!(t.loss, Some(0.3), "the last step value is the final value");
+    assert!(t.metrics.contains(&("acc".to_string(), 0.8)));
+
+    let steps = recorder.steps.lock().unwrap();
+    let trial0: Vec<_> = steps.iter().filter(|s| s.0 == 0).cloned().collect();
+    assert_eq!(
+        trial0,
+        [
+            (0, "loss".to_string(), 0.1, 1),
+            (0, "loss".to_string(), 0.2, 2),
+            (0, "loss".to_string(), 0.3, 3),
+            (0, "acc".to_string(), 0.7, 0),
+            (0, "acc".to_string(), 0.8, 1),
+        ]
+    );
+
+    let env = std::fs::read_to_string(s.path("env-1.txt")).unwrap();
+    assert_eq!(
+        env.trim(),
+        r#"1|run-1|run-1|sqlite:///tmp/x.db|{"model":"rf"}"#
+    );
+
+    let artifacts = recorder.artifacts.lock().unwrap();
+    let stderr = artifacts
+        .iter()
+        .find(|a| a.0 == 0 && a.1 == "stderr.txt")
+        .expect("stderr artifact");
+    assert_eq!(stderr.2, b"custom=yes\n");
+    let stdout = artifacts
+        .iter()
+        .find(|a| a.0 == 0 && a.1 == "stdout.txt")
+        .expect("stdout artifact");
+    assert!(String::from_utf8_lossy(&stdout.2).contains("hyperflow: metric=loss value=0.3 step=3"));
+}
+
+#[test]
+fn non_zero_exit_fails_with_the_tail_of_stderr() {
+    let s = Sweep::new();
+    s.file(
+        "train.sh",
+        "i=0; while [ $i -lt 30 ]; do echo \"err line $i\" >&2; i=$((i+1)); done\n\
+         echo '{\"loss\": 1}'\nexit 3\n",
+    );
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 2", X);
+    let summary = run_sweep(&config, quiet()).unwrap();
+    assert_eq!(summary.failed().count(), 2);
+    let reason = summary.trials()[0].error.clone().unwrap();
+    assert!(
+        reason.starts_with("the command exited with status 3"),
+        "{reason}"
+    );
+    assert!(reason.contains("err line 29"), "{reason}");
+    assert!(reason.contains("err line 10"), "{reason}");
+    assert!(
+        !reason.contains("err line 9\n"),
+        "only the last 20 lines: {reason}"
+    );
+    assert!(summary.best().is_none());
+    assert!(render_summary(&summary, 5).contains("no trial succeeded"));
+}
+
+#[test]
+fn missing_objective_metric_fails_the_trial() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo '{\"accuracy\": 0.9}'\n");
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 1", X);
+    let summary = run_sweep(&config, quiet()).unwrap();
+    let reason = summary.trials()[0].error.clone().unwrap();
+    assert!(reason.contains("printed no `loss` metric"), "{reason}");
+    assert!(reason.contains("it printed: accuracy"), "{reason}");
+}
+
+fn process_gone(pid: i32) -> bool {
+    // Gone, or a zombie about to be reaped by init.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    match stat {
+        Err(_) => true,
+        Ok(text) => text
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let s = Sweep::new();
+    // The script ignores SIGTERM (and so does its child, which inherits that), so only
+    // the SIGKILL after the grace period can stop them.
+    s.file(
+        "train.sh",
+        "trap '' TERM\nsleep 30 &\necho $! > grandchild.pid\necho '{\"loss\": 1}'\nwait\n",
+    );
+    let config = s.load(
+        "run = \"sh train.sh\"\ntimeout = \"500ms\"\nkill_grace = \"200ms\"",
+        "max_evals = 1",
+        X,
+    );
+    let started = Instant::now();
+    let summary = run_sweep(&config, quiet()).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let trial = &summary.trials()[0];
+    assert_eq!(trial.state, TrialState::Failed);
+    let reason = trial.error.clone().unwrap();
+    assert!(reason.starts_with("timed out after 500ms"), "{reason}");
+    let pid: i32 = std::fs::read_to_string(s.path("grandchild.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(3), || process_gone(pid)),
+        "the grandchild {pid} survived the timeout"
+    );
+}
+
+#[test]
+fn parallel_trials_overlap() {
+    let s = Sweep::new();
+    s.file(
+        "train.sh",
+        "date +%s%N > \"start-$HYPERFLOW_TRIAL\"\nsleep 0.2\ndate +%s%N > \"end-$HYPERFLOW_TRIAL\"\n\
+         echo '{\"loss\": 1}'\n",
+    );
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 8\nparallel = 4", X);
+    let summary = run_sweep(&config, quiet()).unwrap();
+    assert_eq!(summary.ranked().len(), 8);
+    let read = |name: String| -> u128 {
+        std::fs::read_to_string(s.path(&name))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let spans: Vec<(u128, u128)> = (0..8)
+        .map(|i| (read(format!("start-{i}")), read(format!("end-{i}"))))
+        .collect();
+    // The largest number of trials running at one instant (a trial's start).
+    let most = spans
+        .iter()
+        .map(|&(start, _)| {
+            spans
+                .iter()
+                .filter(|&&(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(most >= 2, "no two trials overlapped: {spans:?}");
+    assert!(most <= 4, "more than `parallel` trials at once: {spans:?}");
+}
+
+#[test]
+fn choice_values_cannot_inject_shell_code() {
+    for shell in [false, true] {
+        let s = Sweep::new();
+        s.file(
+            "emit.sh",
+            "printf '%s' \"$1\" > arg.txt\necho '{\"loss\": 1}'\n",
+        );
+        let config = s.load(
+            &format!("run = \"sh emit.sh {{opt}}\"\nshell = {shell}"),
+            "max_evals = 1",
+            "opt = { kind = \"choice\", options = [\"x; touch PWNED $(touch PWNED2) `touch PWNED3`\"] }",
+        );
+        let summary = run_sweep(&config, quiet()).unwrap();
+        assert_eq!(
+            summary.trials()[0].state,
+            TrialState::Complete,
+            "{:?}",
+            summary.trials()[0].error
+        );
+        for file in ["PWNED", "PWNED2", "PWNED3"] {
+            assert!(
+                !s.path(file).exists(),
+                "shell = {shell}: {file} was created"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(s.path("arg.txt")).unwrap(),
+            "x; touch PWNED $(touch PWNED2) `touch PWNED3`",
+            "shell = {shell}: the value reached the program as one argument"
+        );
+    }
+}
+
+#[test]
+fn dry_run_runs_nothing_and_is_reproducible() {
+    let s = Sweep::new();
+    let config = s.load(
+        "run = \"touch RAN-{x}\"",
+        "max_evals = 4",
+        "x = { kind = \"randint\", low = 0, high = 1000 }",
+    );
+    let first = plan(&config, 4).unwrap();
+    assert_eq!(first.seed, 1);
+    assert_eq!(first.trials.len(), 4);
+    let x: i64 = first.trials[2].point.get("x").unwrap();
+    assert_eq!(first.trials[2].argv, ["touch", &format!("RAN-{x}")]);
+    assert_eq!(plan(&config, 4).unwrap(), first);
+    let entries = std::fs::read_dir(s.dir.path()).unwrap().count();
+    assert_eq!(entries, 1, "only sweep.toml: nothing ran");
+
+    // With random search, the plan is what the sweep then runs.
+    let summary = run_sweep(&config, quiet()).unwrap();
+    let ran: Vec<_> = summary.trials().iter().map(|t| t.point.clone()).collect();
+    let planned: Vec<_> = first.trials.iter().map(|t| t.point.clone()).collect();
+    assert_eq!(ran, planned);
+}
+
+#[test]
+fn a_missing_program_is_one_error_before_anything_runs() {
+    let s = Sweep::new();
+    let config = s.load("run = \"no-such-program-hf {x}\"", "max_evals = 3", X);
+    let err = run_sweep(&config, quiet()).unwrap_err();
+    assert!(matches!(err, SweepError::Command(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("command not found: `no-such-program-hf`"),
+        "{text}"
+    );
+    assert!(!text.contains('\n'), "one line: {text}");
+
+    let config = s.load("run = \"./missing.sh\"", "max_evals = 3", X);
+    let err = run_sweep(&config, quiet()).unwrap_err().to_string();
+    assert!(err.contains("command not found: `./missing.sh`"), "{err}");
+}
+
+#[test]
+fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
+    let s = Sweep::new();
+    s.file(
+        "train.sh",
+        "sleep 30 &\necho $! > \"child-$HYPERFLOW_TRIAL.pid\"\nwait\necho '{\"loss\": 1}'\n",
+    );
+    let config = s.load(
+        "run = \"sh train.sh\"\nkill_grace = \"1s\"",
+        "max_evals = 10\nparallel = 2",
+        X,
+    );
+    let cancel = Cancellation::new();
+    let trigger = cancel.clone();
+    let pid_files = [s.path("child-0.pid"), s.path("child-1.pid")];
+    std::thread::spawn(move || {
+        wait_until(Duration::from_secs(10), || {
+            pid_files.iter().all(|p| p.exists())
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let summary = run_sweep(&config, quiet().cancellation(cancel)).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(summary.is_interrupted());
+    assert_eq!(
+        summary.trials().len(),
+        2,
+        "no trial started after the cancel"
+    );
+    for t in summary.trials() {
+        assert_eq!(t.state, TrialState::Failed);
+        assert!(
+            t.error.as_deref().unwrap().contains("interrupted"),
+            "{:?}",
+            t.error
+        );
+    }
+    let hint = summary.resume_hint().unwrap();
+    assert!(hint.contains("--resume"), "{hint}");
+    for i in 0..2 {
+        let pid: i32 = std::fs::read_to_string(s.path(&format!("child-{i}.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(wait_until(Duration::from_secs(3), || process_gone(pid)));
+    }
+}
+
+#[test]
+fn maximize_ranks_the_highest_first() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo \"{\\\"loss\\\": $1}\"\n");
+    let path = s.config("run = \"sh train.sh {x}\"", "max_evals = 6", X);
+    let config = SweepConfig::load_with(
+        &path,
+        &Overrides::default().set("objective.direction=maximize"),
+    )
+    .unwrap();
+    let summary = run_sweep(&config, quiet()).unwrap();
+    let max = summary
+        .trials()
+        .iter()
+        .filter_map(|t| t.loss)
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(summary.best().unwrap().loss, Some(max));
+}
+
+fn load_error(s: &Sweep, command: &str, search: &str, space: &str) -> String {
+    let path = s.config(command, search, space);
+    SweepConfig::load(&path).unwrap_err().to_string()
+}
+
+fn config_name(s: &Sweep) -> String {
+    s.path("sweep.toml").display().to_string()
+}
+
+#[test]
+fn unknown_placeholder_is_a_located_config_error() {
+    let s = Sweep::new();
+    let err = load_error(&s, "run = \"sh train.sh {depth}\"", "", X);
+    assert!(
+        err.starts_with(&format!(
+            "{}:5:20: in `command.run`: placeholder `{{depth}}` names no parameter",
+            config_name(&s)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("expected one of `x`"), "{err}");
+    assert!(
+        err.contains("5 | run = \"sh train.sh {depth}\"\n  |                    ^"),
+        "{err}"
+    );
+    let err = load_error(&s, "run = \"sh train.sh {xx}\"", "", X);
+    assert!(err.contains("did you mean `{x}`?"), "{err}");
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one() {
+    let s = Sweep::new();
+    let err = load_error(&s, "run = \"true\"\ntimout = \"1s\"", "", X);
+    assert!(
+        err.starts_with(&format!(
+            "{}:6:1: unknown key `timout` in [command]",
+            config_name(&s)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `timeout`?"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_a_located_config_error() {
+    let s = Sweep::new();
+    let err = load_error(&s, "run = \"true\"", "max_evals = \"ten\"", X);
+    assert!(
+        err.starts_with(&format!(
+            "{}:13:13: `search.max_evals` must be a positive integer, found string \"ten\"",
+            config_name(&s)
+        )),
+        "{err}"
+    );
+    let err = load_error(
+        &s,
+        "run = \"true\"",
+        "",
+        "x = { kind = \"uniform\", low = 0, hihg = 1 }",
+    );
+    assert!(err.contains(":16:"), "{err}");
+    assert!(err.contains("did you mean `high`?"), "{err}");
+}
+
+#[test]
+fn a_missing_config_file_is_one_line() {
+    let err = SweepConfig::load(Path::new("/nonexistent/sweep.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot read the sweep config /nonexistent/sweep.toml"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+}
+
+#[test]
+fn one_given_point_runs_as_a_sweep_of_one() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo \"{\\\"loss\\\": $1}\"\n");
+    let path = s.config(
+        "run = \"sh train.sh {x} {C?}\"",
+        "max_evals = 50",
+        "x = { kind = \"uniform\", low = 0, high = 1 }\n\
+         model = { kind = \"choice\", options = [{ value = \"svm\", space = { C = { kind = \"uniform\", low = 1, high = 2 } } }, \"tree\"] }\n\
+         n = 100",
+    );
+    let config = SweepConfig::load_with(&path, &Overrides::default().max_evals(1)).unwrap();
+    // `C` is inactive under `model=tree`: it is accepted and dropped.
+    let point = hyperflow::sweep::point_from_assignments(
+        config.space(),
+        &["x=0.25", "model=tree", "C=1.5"],
+    )
+    .unwrap();
+    assert_eq!(point.to_string(), r#"{x: 0.25, model: "tree", n: 100}"#);
+    let summary = run_sweep(&config, quiet().points_to_evaluate([point.clone()])).unwrap();
+    assert_eq!(summary.trials().len(), 1);
+    assert_eq!(summary.trials()[0].point, point);
+    assert_eq!(summary.trials()[0].loss, Some(0.25));
+
+    let err = hyperflow::sweep::point_from_assignments(config.space(), &["x=0.25", "model=svm"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no value for parameter `C`; add `-P C=...`"),
+        "{err}"
+    );
+    let err = hyperflow::sweep::point_from_assignments(config.space(), &["x=2", "model=tree"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("outside the space"), "{err}");
+    let err = hyperflow::sweep::point_from_assignments(config.space(), &["model=forest"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"one of ["svm", "tree"]"#) || err.contains("one of"),
+        "{err}"
+    );
+}
+
+#[test]
+fn samplers_come_from_the_config() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo \"{\\\"loss\\\": $1}\"\n");
+    let path = s.config(
+        "run = \"sh train.sh {x}\"",
+        "max_evals = 12\nparallel = 2",
+        X,
+    );
+    let tpe = SweepConfig::load_with(&path, &Overrides::default().set("search.algo=tpe")).unwrap();
+    let summary = run_sweep(&tpe, quiet()).unwrap();
+    assert_eq!(summary.ranked().len(), 12);
+
+    // A grid needs a space it can enumerate.
+    let grid =
+        SweepConfig::load_with(&path, &Overrides::default().set("search.algo=grid")).unwrap();
+    let err = run_sweep(&grid, quiet()).unwrap_err();
+    assert!(matches!(err, SweepError::Algo(_)), "{err:?}");
+    assert!(
+        err.to_string().starts_with("search.algo: grid search"),
+        "{err}"
+    );
+
+    let path = s.config(
+        "run = \"sh train.sh {n}\"",
+        "",
+        "n = { kind = \"randint\", low = 0, high = 3 }",
+    );
+    let grid = SweepConfig::load_with(&path, &Overrides::default().set("search.algo=grid"));
+    let plan = plan(&grid.unwrap(), 10).unwrap();
+    let ns: Vec<i64> = plan
+        .trials
+        .iter()
+        .map(|t| t.point.get("n").unwrap())
+        .collect();
+    let mut sorted = ns.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [0, 1, 2],
+        "a grid plan stops when every point is planned: {ns:?}"
+    );
+}
+
+#[test]
+fn a_last_line_without_newline_still_counts() {
+    let s = Sweep::new();
+    s.file(
+        "train.sh",
+        "printf 'hyperflow: metric=loss value=0.5 step=1\\n{\"loss\": 0.25}'\n",
+    );
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 1", X);
+    let summary = run_sweep(&config, quiet()).unwrap();
+    assert_eq!(
+        summary.trials()[0].loss,
+        Some(0.25),
+        "{:?}",
+        summary.trials()[0].error
+    );
+}
