@@ -153,7 +153,12 @@ impl RunsTable {
             rows: self
                 .rows
                 .iter()
-                .map(|row| keep.iter().map(|&i| row[i].clone()).collect())
+                // The fields are public, so a row may be shorter than the header.
+                .map(|row| {
+                    keep.iter()
+                        .map(|&i| row.get(i).cloned().unwrap_or(Cell::Null))
+                        .collect()
+                })
                 .collect(),
         }
     }
