@@ -82,8 +82,8 @@ struct SearchRun {
     parent: Mutex<Option<ActiveRun>>,
     parent_id: String,
     trials: Mutex<HashMap<usize, Arc<TrialRun>>>,
-    /// The tags every child run starts with (system tags, parent, role), built once: they
-    /// are the same for every trial, and rebuilding them per trial showed in profiles.
+    /// The tags every child run starts with (system tags, parent, role), built once
+    /// because they are the same for every trial.
     trial_tags: Vec<Tag>,
     /// The user child runs are attributed to.
     user_id: String,
@@ -282,9 +282,7 @@ struct TrialRun {
 
 impl TrialRun {
     fn new(search: &SearchRun, trial: &Trial) -> Self {
-        // Room for the trial tag here and the state (and error) tags when it finishes.
-        let mut tags = Vec::with_capacity(search.trial_tags.len() + 3);
-        tags.extend_from_slice(&search.trial_tags);
+        let mut tags = search.trial_tags.clone();
         tags.push(Tag::new(TRIAL_TAG, trial.number.to_string()));
         TrialRun {
             tracker: search.tracker.clone(),
