@@ -82,6 +82,11 @@ struct SearchRun {
     parent: Mutex<Option<ActiveRun>>,
     parent_id: String,
     trials: Mutex<HashMap<usize, Arc<TrialRun>>>,
+    /// The tags every child run starts with (system tags, parent, role), built once
+    /// because they are the same for every trial.
+    trial_tags: Vec<Tag>,
+    /// The user child runs are attributed to.
+    user_id: String,
 }
 
 impl TrackingObserver {
@@ -169,7 +174,14 @@ impl TrackingObserver {
             ("warm_start_trials", info.warm_start_trials.to_string()),
         ])?;
         parent.log_json(&info.space.to_json(), "space.json")?;
+        let mut trial_tags = system_tags();
+        trial_tags.extend([
+            Tag::new(tags::PARENT_RUN_ID, parent.id()),
+            Tag::new("hyperflow.role", "trial"),
+        ]);
         Ok(SearchRun {
+            trial_tags,
+            user_id: super::client::current_user().to_string(),
             parent_id: parent.id().to_string(),
             tracker,
             experiment_id,
@@ -270,18 +282,14 @@ struct TrialRun {
 
 impl TrialRun {
     fn new(search: &SearchRun, trial: &Trial) -> Self {
-        let mut tags = system_tags();
-        tags.extend([
-            Tag::new(tags::PARENT_RUN_ID, search.parent_id.clone()),
-            Tag::new(TRIAL_TAG, trial.number.to_string()),
-            Tag::new("hyperflow.role", "trial"),
-        ]);
+        let mut tags = search.trial_tags.clone();
+        tags.push(Tag::new(TRIAL_TAG, trial.number.to_string()));
         TrialRun {
             tracker: search.tracker.clone(),
             experiment_id: search.experiment_id.clone(),
             start: RunStart {
                 run_name: Some(format!("trial-{}", trial.number)),
-                user_id: Some(super::client::current_user().to_string()),
+                user_id: Some(search.user_id.clone()),
                 start_time: Some(now_ms()),
                 tags,
             },
