@@ -37,12 +37,15 @@ fn search(space: &Space, algo: Box<dyn Sampler>, trials: usize, parallelism: Opt
     black_box(f.run().expect("search runs"));
 }
 
+/// A sampler by name, built afresh for every search.
+type MakeSampler = fn() -> Box<dyn Sampler>;
+
 fn bench(c: &mut Criterion) {
     let space = space();
     let mut group = c.benchmark_group("fmin_1000_trials");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    let cases: [(&str, fn() -> Box<dyn Sampler>); 2] = [
+    let cases: [(&str, MakeSampler); 2] = [
         ("random", || Box::new(Random)),
         ("tpe", || Box::new(Tpe::default())),
     ];

@@ -73,7 +73,11 @@ fn steps_at(space: &Space, n: usize, steps: usize) -> Duration {
     for step in 0..steps {
         complete(&mut trials, space, x);
         let t0 = Instant::now();
-        x = tpe.suggest(space, &trials, &mut TrialRng::for_trial(9, (n + step) as u64));
+        x = tpe.suggest(
+            space,
+            &trials,
+            &mut TrialRng::for_trial(9, (n + step) as u64),
+        );
         total += t0.elapsed();
     }
     total

@@ -449,7 +449,9 @@ impl<'a> Search<'a> {
                 .map_or(0, |d| d.as_nanos() as u64)
         });
         let best_score = trials.completed().map(|(_, s)| s).min_by(f64::total_cmp);
-        let best = trials.best().and_then(|t| Some((trials.score(t)?, t.number)));
+        let best = trials
+            .best()
+            .and_then(|t| Some((trials.score(t)?, t.number)));
         let progress = progress_bar(config.progress, config.max_evals, trials.len());
         if let Some((_, number)) = best {
             show_best(&progress, &trials.all()[number]);
@@ -697,9 +699,8 @@ impl<'a> Search<'a> {
             _ => self.since_improvement += 1,
         }
         let new_best = score.filter(|&s| {
-            self.best.is_none_or(|(b, number)| {
-                s.total_cmp(&b).then(done.number.cmp(&number)).is_lt()
-            })
+            self.best
+                .is_none_or(|(b, number)| s.total_cmp(&b).then(done.number.cmp(&number)).is_lt())
         });
         if let Some(s) = new_best {
             self.best = Some((s, done.number));
