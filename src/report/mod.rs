@@ -122,7 +122,7 @@ pub enum ReportError {
     #[error("unknown report format `{0}`: expected terminal, md, json or html")]
     UnknownFormat(String),
     /// The tracking store could not be read or written.
-    #[error("tracking store: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// No run has this id.
     #[error("no run has the id `{0}`")]
