@@ -67,11 +67,17 @@ fn write_store(input: &ReportInput, dir: &std::path::Path) -> (Tracker, String) 
     let exp = tracker.create_experiment("bench").expect("experiment");
     let group = &input.groups[0];
     let parent = tracker
-        .start_run(RunOptions::new().experiment(&exp).tag("hyperflow.role", "search"))
+        .start_run(
+            RunOptions::new()
+                .experiment(&exp)
+                .tag("hyperflow.role", "search"),
+        )
         .expect("parent");
     parent.log_param("direction", "minimize").expect("param");
     let space = group.space.as_ref().expect("space");
-    parent.log_json(&space.to_json(), "space.json").expect("space.json");
+    parent
+        .log_json(&space.to_json(), "space.json")
+        .expect("space.json");
     let parent_id = parent.id().to_string();
     for t in &group.trials {
         let record = RunRecord {
@@ -99,7 +105,9 @@ fn write_store(input: &ReportInput, dir: &std::path::Path) -> (Tracker, String) 
         };
         tracker.record_run(&exp, &record).expect("run");
     }
-    parent.end(hyperflow::tracking::RunStatus::Finished).expect("end");
+    parent
+        .end(hyperflow::tracking::RunStatus::Finished)
+        .expect("end");
     (tracker, parent_id)
 }
 
@@ -133,11 +141,15 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // Reading from SQLite, and the whole `hyperflow report` pipeline.
-    let dir = tempfile::tempdir().expect("tempdir");
+    // REPORT_BENCH_DIR=<empty dir> keeps the database, e.g. to try `hyperflow report` on it.
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir =
+        std::env::var_os("REPORT_BENCH_DIR").map_or_else(|| temp.path().to_path_buf(), Into::into);
     let written = std::time::Instant::now();
-    let (tracker, parent) = write_store(&input, dir.path());
+    let (tracker, parent) = write_store(&input, &dir);
     eprintln!(
-        "wrote 10,000 trial runs into SQLite in {:.1} s",
+        "wrote 10,000 trial runs into {} in {:.1} s; parent run {parent}",
+        dir.join("runs.db").display(),
         written.elapsed().as_secs_f64()
     );
     let source = ReportSource::Parent(parent);

@@ -28,7 +28,9 @@ const FOLDS: usize = 4;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let trials: usize = match std::env::args().nth(1) {
-        Some(n) => n.parse().map_err(|_| format!("TRIALS must be a number, got `{n}`"))?,
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("TRIALS must be a number, got `{n}`"))?,
         None if cfg!(debug_assertions) => 40,
         None => 150,
     };
@@ -100,9 +102,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let report = report::analyze(&read.input, &ReportOptions::default())?;
     print!("{}", report::render::terminal(&report));
-    println!("Next search space (--emit-space):\n{}", report.next_space_toml()?);
+    println!(
+        "Next search space (--emit-space):\n{}",
+        report.next_space_toml()?
+    );
 
-    let html = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/linfa_tree_depth_report.html");
+    let html =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/linfa_tree_depth_report.html");
     report::render::write(&report, Format::Html, &html)?;
     let logged = report::log_artifacts(&tracker, &parent, &report)?;
     println!("HTML report: {}", html.display());

@@ -96,7 +96,10 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
         None => match format {
             Format::Json => print!("{}", report::render::json(&report)?),
             Format::Html => print!("{}", report::render::html(&report)?),
-            Format::Markdown => print!("{}", report::render::markdown(&report, "")?),
+            Format::Markdown => {
+                print!("{}", report::render::markdown(&report, "")?);
+                eprintln!("(the plots are written next to the Markdown with --out FILE)");
+            }
             _ => print!("{}", report::render::terminal(&report)),
         },
     }

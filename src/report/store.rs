@@ -542,8 +542,9 @@ fn build_group(
         .enumerate()
         .map(|(i, p)| (p.info.run_id.as_str(), (p.info.start_time, i)))
         .collect();
-    let mut rows: Vec<((i64, usize), Option<usize>, i64, ReportTrial)> =
-        Vec::with_capacity(trials.len());
+    // Sort key (parent's start and order, trial number, run start) and the trial.
+    type Row = ((i64, usize), Option<usize>, i64, ReportTrial);
+    let mut rows: Vec<Row> = Vec::with_capacity(trials.len());
     for run in &trials {
         let parent = run.data.tag(tags::PARENT_RUN_ID);
         let metric = options
@@ -608,4 +609,96 @@ fn build_group(
         direction,
         parents: mine.iter().map(|p| p.info.run_id.clone()).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracking::model::LifecycleStage;
+    use crate::tracking::{RunData, RunInfo, Tag};
+
+    fn run(id: &str, parent: Option<&str>, role: Option<&str>) -> Run {
+        let mut data = RunData::default();
+        if let Some(p) = parent {
+            data.tags.push(Tag::new(tags::PARENT_RUN_ID, p));
+        }
+        if let Some(r) = role {
+            data.tags.push(Tag::new(ROLE_TAG, r));
+        }
+        Run {
+            info: RunInfo {
+                run_id: id.into(),
+                experiment_id: "1".into(),
+                run_name: id.into(),
+                user_id: String::new(),
+                status: RunStatus::Finished,
+                start_time: 0,
+                end_time: None,
+                artifact_uri: String::new(),
+                lifecycle_stage: LifecycleStage::Active,
+            },
+            data,
+        }
+    }
+
+    fn ids(runs: &[Run]) -> Vec<&str> {
+        let mut v: Vec<&str> = runs.iter().map(|r| r.id()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn nested_trials_win_over_flat_runs_and_parents_are_not_trials() {
+        let runs = vec![
+            run("p", None, Some("search")),
+            run("a", Some("p"), None),
+            run("b", Some("p"), None),
+            run("flat", None, None),
+            run("lonely-parent", None, Some("search")),
+        ];
+        let (trials, parents) = classify(runs);
+        assert_eq!(ids(&trials), ["a", "b"]);
+        assert!(parents.contains_key("p") && parents.contains_key("lonely-parent"));
+
+        let (trials, parents) = classify(vec![run("x", None, None), run("y", None, None)]);
+        assert_eq!(ids(&trials), ["x", "y"]);
+        assert!(parents.is_empty());
+
+        // A sweep nested under another run: its parent is not a trial either.
+        let (trials, _) = classify(vec![
+            run("outer", None, None),
+            run("p", Some("outer"), None),
+            run("t", Some("p"), None),
+        ]);
+        assert_eq!(ids(&trials), ["t"]);
+    }
+
+    #[test]
+    fn values_follow_the_declared_kind() {
+        let space = Space::builder()
+            .choice("width", ["1", "2"])
+            .choice("scale", [0.5, 1.0])
+            .randint("depth", 1, 9)
+            .build()
+            .unwrap();
+        assert_eq!(
+            param_value(Some(&space), "width", "1"),
+            Value::Str("1".into())
+        );
+        assert_eq!(param_value(Some(&space), "scale", "1"), Value::Float(1.0));
+        assert_eq!(param_value(Some(&space), "depth", "3"), Value::Int(3));
+        assert_eq!(param_value(None, "width", "1"), Value::Int(1));
+        assert_eq!(
+            param_value(Some(&space), "other", "gini"),
+            Value::Str("gini".into())
+        );
+    }
+
+    #[test]
+    fn filter_literals_and_directions() {
+        assert_eq!(quoted("it's"), "'it''s'");
+        assert_eq!(parse_direction(" Maximize"), Some(Direction::Maximize));
+        assert_eq!(parse_direction("minimize"), Some(Direction::Minimize));
+        assert_eq!(parse_direction("down"), None);
+    }
 }
