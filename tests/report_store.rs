@@ -409,6 +409,12 @@ fn errors_are_clear() {
     let (ok, _, err) = db.cli(&["report", "--filter", "params.max_depth = 'x'"]);
     assert!(!ok);
     assert!(err.contains("no run matches"), "{err}");
+    let (ok, _, err) = db.cli(&["report", "--filter", "tags.hyperflow.role = 'search'"]);
+    assert!(!ok);
+    assert!(
+        err.contains("matches 2 sweep parent run(s) but no trial"),
+        "{err}"
+    );
     let (ok, _, err) = db.cli(&["report", "--filter", "metrics.loss <"]);
     assert!(!ok);
     assert!(err.contains("Expected a value after <"), "{err}");

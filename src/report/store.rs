@@ -166,7 +166,7 @@ pub fn from_store(
                 let (trials, parents) = classify(runs);
                 if trials.is_empty() {
                     return Err(ReportError::NoTrials(format!(
-                        "experiment `{exp_name}` has no runs"
+                        "experiment `{exp_name}` has no trial runs"
                     )));
                 }
                 groups.push(build_group(exp_name, trials, &parents, options)?);
@@ -179,7 +179,7 @@ pub fn from_store(
         } => filter_groups(tracker, filter, experiments, options)?,
     };
     let mut direction: Option<(Direction, String)> = None;
-    for g in &groups {
+    for g in groups.iter().filter(|_| options.direction.is_none()) {
         if let Some(d) = g.direction {
             match &direction {
                 Some((first, name)) if *first != d => {
@@ -352,6 +352,7 @@ fn filter_groups(
             .experiments(scope.iter().map(|(id, _)| id.clone()))
             .filter(filter),
     )?;
+    let matched = runs.len();
     let mut by_experiment: HashMap<ExperimentId, Vec<Run>> = HashMap::new();
     for run in runs {
         by_experiment
@@ -390,9 +391,14 @@ fn filter_groups(
         groups.push(build_group(name, trials, &parents, options)?);
     }
     if groups.is_empty() {
-        return Err(ReportError::NoTrials(format!(
-            "no run matches the filter `{filter}`"
-        )));
+        return Err(ReportError::NoTrials(if matched == 0 {
+            format!("no run matches the filter `{filter}`")
+        } else {
+            format!(
+                "the filter `{filter}` matches {matched} sweep parent run(s) but no trial; \
+                 a filter selects trial runs (report a sweep with its parent run id)"
+            )
+        }));
     }
     Ok(groups)
 }
@@ -501,7 +507,7 @@ fn build_group(
     });
 
     let mut direction: Option<Direction> = None;
-    for p in &mine {
+    for p in mine.iter().filter(|_| options.direction.is_none()) {
         let Some(text) = p.data.param(DIRECTION_PARAM) else {
             continue;
         };
