@@ -2,6 +2,7 @@
 //! library, and prints.
 
 mod experiments;
+mod report;
 mod runs;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     /// List, show, delete and restore runs.
     #[command(subcommand)]
     Runs(runs::Command),
+    /// Which hyperparameter ranges were good, and which to search next.
+    Report(report::Command),
 }
 
 /// Runs the command line and turns errors into a one-line message and exit code 1.
@@ -52,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Experiments(cmd) => experiments::run(cmd, &open()?),
         Command::Runs(cmd) => runs::run(cmd, &open()?),
+        Command::Report(cmd) => report::run(cmd, &open()?),
     }
 }
 

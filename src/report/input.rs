@@ -1,7 +1,7 @@
 //! What a report is made from: plain data, independent of where the trials were stored.
 //!
-//! The tracking store's adapter (runs → [`TrialSet`]) lives with the store; `fmin` users
-//! build the input straight from a [`FminResult`] with [`ReportInput::from_fmin`].
+//! Runs of a tracking store become an input with [`from_store`](super::from_store); `fmin`
+//! users build the input straight from a [`FminResult`] with [`ReportInput::from_fmin`].
 
 use serde::Serialize;
 

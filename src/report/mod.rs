@@ -60,6 +60,7 @@ mod model;
 mod next;
 pub mod render;
 mod snap;
+mod store;
 
 pub use analyze::analyze;
 pub use input::{ReportInput, ReportTrial, TrialSet, parse_param_value};
@@ -69,8 +70,13 @@ pub use model::{
     Interval, NumericDetail, OptionStats, ParamDetail, ParamReport, Report, Settings, TrialCounts,
 };
 pub use render::{Format, Plot};
+pub use store::{
+    DIRECTION_PARAM, OBJECTIVE_METRIC_PARAM, REPORT_ARTIFACT_DIR, ReportSource, SPACE_ARTIFACT,
+    StoreInput, StoreOptions, from_store, log_artifacts,
+};
 
 use crate::space::SpaceError;
+use crate::tracking::StoreError;
 
 /// Why a report could not be made or written.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +121,29 @@ pub enum ReportError {
     /// A format name is not known.
     #[error("unknown report format `{0}`: expected terminal, md, json or html")]
     UnknownFormat(String),
+    /// The tracking store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No run has this id.
+    #[error("no run has the id `{0}`")]
+    RunNotFound(String),
+    /// No experiment has this name or id.
+    #[error("no experiment is named or numbered `{0}`")]
+    ExperimentNotFound(String),
+    /// The source has no runs to report on.
+    #[error("nothing to report on: {0}")]
+    NoTrials(String),
+    /// The runs were optimized in different directions.
+    #[error("the runs were optimized in different directions: {0}")]
+    MixedDirections(String),
+    /// A run holds something the report cannot read.
+    #[error("run {run_id}: {message}")]
+    RunData {
+        /// The run.
+        run_id: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// Settings of [`analyze`]; the defaults work.
@@ -178,7 +207,9 @@ impl ReportOptions {
         self
     }
 
-    fn validate(&self) -> Result<(), ReportError> {
+    /// Checks every option (done by [`analyze`] too); the error names the option, its
+    /// value and what is accepted.
+    pub fn validate(&self) -> Result<(), ReportError> {
         let invalid = |name, value: String, expected| {
             Err(ReportError::InvalidOption {
                 name,
