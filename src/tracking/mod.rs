@@ -8,12 +8,15 @@
 //! - [`artifacts`]: the local artifact repository.
 //! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
+//! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
 //! - [`uri`]: tracking URI resolution.
 
 pub mod artifacts;
 pub mod client;
 pub mod filter;
 pub mod model;
+#[cfg(feature = "rest")]
+pub mod rest;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
@@ -23,6 +26,8 @@ pub mod uri;
 pub use artifacts::LocalArtifactRepo;
 pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
 pub use model::*;
+#[cfg(feature = "rest")]
+pub use rest::{RestAuth, RestStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Result, Store, StoreError};
