@@ -45,7 +45,10 @@ async fn index(State(st): State<AppState>) -> Response {
                 )
             })
             .collect::<String>(),
-        Ok(Err(e)) => format!("<tr><td colspan=3>error: {}</td></tr>", escape(&e.to_string())),
+        Ok(Err(e)) => format!(
+            "<tr><td colspan=3>error: {}</td></tr>",
+            escape(&e.to_string())
+        ),
         Err(_) => "<tr><td colspan=3>error</td></tr>".to_string(),
     };
     let html = format!(
