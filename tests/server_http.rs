@@ -647,6 +647,7 @@ impl Store for PanicStore {
         delete_experiment(id: &ExperimentId) -> Result<()>;
         restore_experiment(id: &ExperimentId) -> Result<()>;
         set_experiment_tag(id: &ExperimentId, t: &Tag) -> Result<()>;
+        delete_experiment_tag(id: &ExperimentId, k: &str) -> Result<()>;
         create_run(id: &ExperimentId, s: RunStart) -> Result<Run>;
         get_run(id: &str) -> Result<Run>;
         update_run(id: &str, u: RunUpdate) -> Result<RunInfo>;

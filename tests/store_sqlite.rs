@@ -132,3 +132,49 @@ fn tracking_uris() {
         }
     }
 }
+
+#[test]
+fn large_searches_refresh_planner_statistics() {
+    let (store, dir) = common::sqlite_store();
+    let exp = store.create_experiment("big", None, &[]).unwrap();
+    for i in 0..1200i64 {
+        let rec = RunRecord {
+            start: RunStart {
+                run_name: Some(format!("r{i}")),
+                start_time: Some(i),
+                ..RunStart::default()
+            },
+            metrics: vec![m("loss", (i % 100) as f64, 1, 0)],
+            params: vec![Param::new("opt", if i % 3 == 0 { "adam" } else { "sgd" })],
+            ..RunRecord::default()
+        };
+        store.record_run(&exp, &rec).unwrap();
+    }
+    let q = RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: "metrics.loss < 10 AND params.opt = 'adam'".into(),
+        order_by: vec!["metrics.loss DESC".into()],
+        max_results: 50,
+        ..RunQuery::default()
+    };
+    let mut all = Vec::new();
+    let mut q2 = q.clone();
+    loop {
+        let p = store.search_runs(&q2).unwrap();
+        all.extend(p.items);
+        match p.next_page_token {
+            Some(t) => q2.page_token = Some(t),
+            None => break,
+        }
+    }
+    // i % 100 < 10 and i % 3 == 0: for each residue r < 10, 12 values of i; a third are adam.
+    let expected = (0..1200).filter(|i| i % 100 < 10 && i % 3 == 0).count();
+    assert_eq!(all.len(), expected);
+    let losses: Vec<f64> = all.iter().map(|r| r.data.metric("loss").unwrap()).collect();
+    assert!(losses.windows(2).all(|w| w[0] >= w[1]));
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let stats: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0))
+        .unwrap();
+    assert!(stats > 0, "ANALYZE ran");
+}

@@ -334,3 +334,48 @@ fn search_builder_and_table_export() {
     assert_eq!(json[1]["params.i"], "2");
     assert!(table.to_text().starts_with("run_id"));
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tracker>();
+    assert_send_sync::<ActiveRun>();
+    assert_send_sync::<SqliteStore>();
+    assert_send_sync::<Arc<dyn Store>>();
+}
+
+#[test]
+fn many_threads_share_one_tracker() {
+    let (t, _d) = tracker();
+    let exp = t.create_experiment("threads").unwrap();
+    std::thread::scope(|scope| {
+        for w in 0..8 {
+            let (t, exp) = (t.clone(), exp.clone());
+            scope.spawn(move || {
+                for i in 0..20 {
+                    let run = t
+                        .start_run(
+                            RunOptions::new()
+                                .experiment(&exp)
+                                .run_name(format!("w{w}-{i}")),
+                        )
+                        .unwrap();
+                    run.log_params([("w", w), ("i", i)]).unwrap();
+                    run.log_metric("loss", (w * 100 + i) as f64, 0).unwrap();
+                }
+            });
+        }
+    });
+    let runs = t
+        .search_all_runs(
+            &SearchRuns::new()
+                .experiment(&exp)
+                .filter("attributes.status = 'FINISHED'"),
+        )
+        .unwrap();
+    assert_eq!(runs.len(), 160);
+    assert!(
+        runs.iter()
+            .all(|r| r.data.params.len() == 2 && r.data.metric("loss").is_some())
+    );
+}

@@ -6,7 +6,6 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::fields::Fields;
 use crate::tracking::artifacts::LocalArtifactRepo;
-use crate::tracking::store::{decode_page_token, encode_page_token};
 use crate::tracking::*;
 use serde_json::{Map, Value, json};
 
@@ -384,6 +383,13 @@ pub fn set_experiment_tag(st: &AppState, f: Fields) -> ApiResult<Reply> {
     empty()
 }
 
+/// `POST experiments/delete-experiment-tag`.
+pub fn delete_experiment_tag(st: &AppState, f: Fields) -> ApiResult<Reply> {
+    let id = exp_id(&f)?;
+    st.store.delete_experiment_tag(&id, &f.req_str("key")?)?;
+    empty()
+}
+
 // ---------------------------------------------------------------------------------------
 // Runs.
 
@@ -534,25 +540,22 @@ pub fn search_runs(st: &AppState, f: Fields) -> ApiResult<Reply> {
 pub fn get_metric_history(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     let key = f.req_str("metric_key")?;
-    let all = st.store.get_metric_history(&id, &key)?;
-    let max = match f.opt_i64("max_results")? {
-        None => None,
-        Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+    let token = f.opt_str("page_token")?.filter(|s| !s.is_empty());
+    let page = match f.opt_i64("max_results")? {
+        None if token.is_none() => Page::last(st.store.get_metric_history(&id, &key)?),
+        None => st
+            .store
+            .get_metric_history_page(&id, &key, usize::MAX / 2, token.as_deref())?,
+        Some(n) if n >= 1 => st.store.get_metric_history_page(
+            &id,
+            &key,
+            usize::try_from(n).unwrap_or(usize::MAX / 2),
+            token.as_deref(),
+        )?,
         Some(n) => {
             return Err(ApiError::invalid(format!(
                 "Invalid value {n} for parameter 'max_results' supplied: it must be at least 1"
             )));
-        }
-    };
-    let offset = decode_page_token(f.opt_str("page_token")?.as_deref())?;
-    let page = match max {
-        None => Page::last(all.into_iter().skip(offset).collect()),
-        Some(max) => {
-            let more = all.len() > offset.saturating_add(max);
-            Page {
-                items: all.into_iter().skip(offset).take(max).collect(),
-                next_page_token: more.then(|| encode_page_token(offset + max)),
-            }
         }
     };
     page_json("metrics", page, metric_json)
@@ -560,11 +563,11 @@ pub fn get_metric_history(st: &AppState, f: Fields) -> ApiResult<Reply> {
 
 /// `GET artifacts/list`: files of a run's artifact directory, relative to the run root.
 pub fn list_run_artifacts(st: &AppState, f: Fields) -> ApiResult<Reply> {
-    let run = st.store.get_run(&run_id(&f)?)?;
+    let info = st.store.get_run_info(&run_id(&f)?)?;
     let path = f.str_or_empty("path")?;
     let mut o = Map::new();
-    let public = st.public_artifact_uri(&run.info.artifact_uri);
-    let local = st.local_artifact_dir(&run.info.artifact_uri)?;
+    let public = st.public_artifact_uri(&info.artifact_uri);
+    let local = st.local_artifact_dir(&info.artifact_uri)?;
     let files = LocalArtifactRepo::new(&local.display().to_string())?.list(&path)?;
     o.insert("root_uri".into(), json!(public));
     put_list(

@@ -389,7 +389,7 @@ impl Tracker {
     pub fn start_run(&self, opts: RunOptions) -> Result<ActiveRun> {
         let mut tags = opts.tags;
         if let Some(p) = &opts.parent {
-            self.store.get_run(p)?;
+            self.store.get_run_info(p)?;
             tags.push(Tag::new(tags::PARENT_RUN_ID, p.clone()));
         }
         if let Some(d) = &opts.description {
@@ -648,7 +648,7 @@ impl Tracker {
 
     /// The artifact repository of a run.
     pub fn artifacts(&self, run_id: &str) -> Result<LocalArtifactRepo> {
-        LocalArtifactRepo::new(&self.store.get_run(run_id)?.info.artifact_uri)
+        LocalArtifactRepo::new(&self.store.get_run_info(run_id)?.artifact_uri)
     }
 
     /// List the artifacts directly under `path` (`""` = root).

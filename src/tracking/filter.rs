@@ -15,9 +15,13 @@
 //! key        := bare | `back ticked` | "double quoted"
 //! bare       := (alphanumeric | "_" | ".")+            so tags.mlflow.parentRunId needs no quotes
 //! comparator := = | != | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN | IS NULL | IS NOT NULL
-//! value      := number | 'string' | "string" | "(" string ("," string)* ")"
-//! number     := -?(digits[.digits*] | .digits)([eE][+-]?digits)?
+//! value      := number | string | "(" string ("," string)* ")"     lists only after [NOT] IN
+//! string     := 'single quoted' | "double quoted"
+//! number     := ["-"] (digits ["." [digits]] | "." digits) [("e"|"E") ["+"|"-"] digits]
 //! ```
+//!
+//! Whitespace (any Unicode white space) may surround every token; none is needed around
+//! operators (`metrics.rmse<0.5`). A bare word is made of Unicode alphanumerics, `_` and `.`.
 //!
 //! * Without a type prefix, an identifier names an attribute (`status = 'FAILED'`). The type
 //!   itself may be quoted too (`` `metrics`.rmse ``).
@@ -41,9 +45,14 @@
 //! | dataset `name`, `digest`, `context` | quoted string, or a list for `IN` | `= != LIKE ILIKE IN NOT IN` |
 //!
 //! Where we deliberately differ from MLflow: a trailing `AND` and a number on a time attribute
-//! that is not an integer are errors (MLflow accepts the first and fails with a 500 on the
-//! second); ordering by a dataset key is rejected; duplicate `order_by` keys are a normal
-//! (400-style) error.
+//! that is not an integer are errors (MLflow accepts the first and fails to convert the second
+//! to an integer deep in the store); ordering by a dataset key is rejected; duplicate
+//! `order_by` keys are a normal (400-style) error.
+//!
+//! Left to the stores (this module only parses): `LIKE` is case-sensitive and `ILIKE` is not;
+//! metric clauses compare the latest value and never match a run without the metric;
+//! `attributes.run_name` is evaluated against the `mlflow.runName` tag; MLflow drops run ids
+//! that are not lower-case from `run_id IN (...)` lists, which we keep as written.
 //!
 //! # Experiments
 //!
@@ -558,7 +567,9 @@ pub struct FilterError {
 }
 
 impl FilterError {
-    fn new(
+    /// Build an error about `input` at byte `position` (clamped to the input and moved back to
+    /// a char boundary), saying what was wrong and what would have been accepted.
+    pub fn new(
         input: &str,
         position: usize,
         message: impl Into<String>,
@@ -923,6 +934,14 @@ fn ops_list(ops: &[Comparator]) -> String {
     names.join(", ")
 }
 
+/// A clause as the shared parser returns it, keyed by the schema's key type.
+struct Parsed<K> {
+    key: K,
+    op: Comparator,
+    value: Literal,
+    span: Range<usize>,
+}
+
 /// Gives identifiers their meaning: runs and experiments differ only here.
 trait Schema {
     type Key;
@@ -968,10 +987,12 @@ impl<'a> Parser<'a> {
         self.src.get(span.clone()).unwrap_or("")
     }
 
-    /// `'<token text>'`, or `end of input`.
+    /// `'<token text>'` (quoted tokens as written), or `end of input`.
     fn describe(&self, token: &Token) -> String {
         match token.tok {
             Tok::Eof => "end of input".to_owned(),
+            // Already delimited by its own quotes.
+            Tok::Quoted(_, _) => self.text(&token.span).to_owned(),
             _ => format!("'{}'", self.text(&token.span)),
         }
     }
@@ -1150,8 +1171,15 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                let hint = if start == lhs_end {
+                let key_continues = start == lhs_end
+                    && matches!(
+                        token.tok,
+                        Tok::Number(_) | Tok::Unknown('-' | '/' | ':' | '+' | '@' | '#' | '$')
+                    );
+                let hint = if key_continues {
                     "; keys with special characters must be quoted, e.g. metrics.`val-loss`"
+                } else if token.tok == Tok::Unknown('!') {
+                    "; did you mean '!='?"
                 } else {
                     ""
                 };
@@ -1249,10 +1277,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parse one `identifier comparator value` clause, checking it against `schema`.
-    fn parse_clause<S: Schema>(
-        &mut self,
-        schema: &S,
-    ) -> Result<(S::Key, Comparator, Literal, Range<usize>), FilterError> {
+    fn parse_clause<S: Schema>(&mut self, schema: &S) -> Result<Parsed<S::Key>, FilterError> {
         let token = self.peek()?.clone();
         let start = token.span.start;
         if token.tok == Tok::LParen {
@@ -1309,14 +1334,16 @@ impl<'a> Parser<'a> {
         }
         let (raw, value_span) = self.parse_value(op)?;
         let value = check_value(self, &spec, raw, &value_span)?;
-        Ok((key, op, value, start..self.last_end))
+        Ok(Parsed {
+            key,
+            op,
+            value,
+            span: start..self.last_end,
+        })
     }
 
     /// `clause (AND clause)*`, or nothing at all for blank input.
-    fn parse_filter<S: Schema>(
-        &mut self,
-        schema: &S,
-    ) -> Result<Vec<(S::Key, Comparator, Literal, Range<usize>)>, FilterError> {
+    fn parse_filter<S: Schema>(&mut self, schema: &S) -> Result<Vec<Parsed<S::Key>>, FilterError> {
         let mut clauses = Vec::new();
         if self.peek()?.tok == Tok::Eof {
             return Ok(clauses);
@@ -1537,7 +1564,7 @@ impl Schema for RunSchema {
                             "Invalid attribute key '{key}' specified. Valid keys are {}",
                             RUN_ATTRIBUTE_KEYS.join(", ")
                         ),
-                        &format!(
+                        format!(
                             "one of {} (aliases: created, Created, `run name`, `Run name`, \
                              `Run Name`)",
                             RUN_ATTRIBUTE_KEYS.join(", ")
@@ -1694,11 +1721,11 @@ pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
     Ok(Filter {
         clauses: clauses
             .into_iter()
-            .map(|(ident, op, value, span)| Clause {
-                ident,
-                op,
-                value,
-                span,
+            .map(|c| Clause {
+                ident: c.key,
+                op: c.op,
+                value: c.value,
+                span: c.span,
             })
             .collect(),
     })
@@ -1729,11 +1756,11 @@ pub fn parse_experiment_filter(input: &str) -> Result<ExperimentFilter, FilterEr
     Ok(ExperimentFilter {
         clauses: clauses
             .into_iter()
-            .map(|(key, op, value, span)| ExperimentClause {
-                key,
-                op,
-                value,
-                span,
+            .map(|c| ExperimentClause {
+                key: c.key,
+                op: c.op,
+                value: c.value,
+                span: c.span,
             })
             .collect(),
     })
@@ -2068,7 +2095,12 @@ mod tests {
         err_at("metrics. < 1", 8, "Missing key after 'metrics.'");
         err_at("metrics.`` < 1", 8, "Missing key after 'metrics.'");
         err_at("params.'a b' = 'x'", 0, "quote the whole key");
-        err_at("'status' = 'x'", 0, "not single quotes");
+        err_at(
+            "'status' = 'x'",
+            0,
+            "found the string 'status'; quote keys with",
+        );
+        err_at("metrics.a > 1 \"b\"", 14, "found \"b\"");
     }
 
     #[test]
@@ -2228,7 +2260,11 @@ mod tests {
             15,
             "Expected a quoted string in the list",
         );
-        err_at("run_id IN ('a' 'b')", 15, "Expected ',' or ')'");
+        err_at(
+            "run_id IN ('a' 'b')",
+            15,
+            "Expected ',' or ')' in the list after IN, found 'b'",
+        );
         err_at("run_id IN ('a'", 14, "found end of input");
         err_at("run_id IN 'a'", 10, "Expected '(' after IN");
         err_at("run_id = ('a')", 9, "only allowed after IN or NOT IN");
@@ -2314,7 +2350,9 @@ mod tests {
         err_at("metrics.a 1", 10, "found '1'");
         err_at("metrics.a == 1", 10, "'==' is not an operator");
         err_at("metrics.a <> 1", 10, "use '!='");
-        err_at("metrics.a ! 1", 10, "found '!'");
+        err_at("metrics.a ! 1", 10, "found '!'; did you mean '!='?");
+        err_at("metrics.a~1", 9, "found '~'");
+        assert!(!err("metrics.a~1").message.contains("quoted"));
         err_at(
             "metrics.a >",
             11,
@@ -2342,6 +2380,22 @@ mod tests {
         assert!(e.input.is_char_boundary(e.position));
         let e = err_at("metrics.m > ¬", 12, "Expected a value after >, found '¬'");
         assert!(e.input.is_char_boundary(e.position));
+    }
+
+    #[test]
+    fn filter_error_is_a_std_error() {
+        fn assert_error<E: std::error::Error + Send + Sync + 'static>(_: &E) {}
+        let e = err("OR");
+        assert_error(&e);
+        assert!(std::error::Error::source(&e).is_none());
+    }
+
+    #[test]
+    fn filter_error_new_clamps_position() {
+        assert_eq!(FilterError::new("é", 1, "m", "x").position, 0);
+        assert_eq!(FilterError::new("ab", 10, "m", "x").position, 2);
+        let e = FilterError::new("", 0, "Empty", "");
+        assert_eq!(e.to_string(), "Empty\n  \n  ^");
     }
 
     #[test]
@@ -2485,8 +2539,7 @@ mod tests {
             e.message
         );
         assert_eq!(e.input, "start_time ASC");
-        let e =
-            parse_order_by_list(&vec!["metrics.a".to_owned(), "metric.a".to_owned()]).unwrap_err();
+        let e = parse_order_by_list(&["metrics.a".to_owned(), "metric.a".to_owned()]).unwrap_err();
         assert!(e.message.contains("duplicate"));
         // Same key in different namespaces is fine.
         assert!(parse_order_by_list(&["metrics.a", "params.a", "tags.a"]).is_ok());

@@ -10,6 +10,20 @@
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
 //! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
 //! - [`uri`]: tracking URI resolution.
+//!
+//! # Which call to use
+//!
+//! - Interactive or long-running work: [`Tracker::start_run`] returns an [`ActiveRun`] guard
+//!   that logs through the store and ends the run FINISHED on drop (FAILED during a panic);
+//!   [`Tracker::with_run`] does the same around a closure returning `Result`.
+//! - Many small finished runs (one per trial): [`Tracker::record_run`] /
+//!   [`Store::record_run`] writes the run, its params, metrics and final status in one
+//!   transaction.
+//! - Searching: [`Tracker::search_runs`] with a [`SearchRuns`] builder, in MLflow's filter and
+//!   order_by language; [`RunsTable`] turns the results into CSV or JSON.
+//!
+//! Every error is a [`StoreError`]; [`StoreError::error_code`] gives the MLflow error code
+//! (`RESOURCE_DOES_NOT_EXIST`, `INVALID_PARAMETER_VALUE`, ...).
 
 pub mod artifacts;
 pub mod client;

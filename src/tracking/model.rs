@@ -85,6 +85,26 @@ pub enum ViewType {
 }
 
 impl ViewType {
+    /// Parse MLflow's names (`ACTIVE_ONLY`, `DELETED_ONLY`, `ALL`, any case) or numbers
+    /// (`1`, `2`, `3`).
+    pub fn parse(s: &str) -> Option<ViewType> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "ACTIVE_ONLY" | "1" => Some(ViewType::ActiveOnly),
+            "DELETED_ONLY" | "2" => Some(ViewType::DeletedOnly),
+            "ALL" | "3" => Some(ViewType::All),
+            _ => None,
+        }
+    }
+
+    /// MLflow's name, e.g. `"ACTIVE_ONLY"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewType::ActiveOnly => "ACTIVE_ONLY",
+            ViewType::DeletedOnly => "DELETED_ONLY",
+            ViewType::All => "ALL",
+        }
+    }
+
     /// Does an entity in `stage` show up under this view?
     pub fn includes(self, stage: LifecycleStage) -> bool {
         matches!(
@@ -133,11 +153,23 @@ impl RunStatus {
         }
     }
 
-    /// Parse MLflow's name (case-insensitive).
+    /// Parse MLflow's name (case-insensitive) or number (`"1"` … `"5"`).
     pub fn parse(s: &str) -> Option<RunStatus> {
+        let s = s.trim();
         RunStatus::ALL
             .into_iter()
-            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+            .find(|st| st.as_str().eq_ignore_ascii_case(s) || st.number().to_string() == s)
+    }
+
+    /// MLflow's enum number (`RUNNING=1` … `KILLED=5`).
+    pub fn number(self) -> i32 {
+        match self {
+            RunStatus::Running => 1,
+            RunStatus::Scheduled => 2,
+            RunStatus::Finished => 3,
+            RunStatus::Failed => 4,
+            RunStatus::Killed => 5,
+        }
     }
 
     /// Is this a terminal status (FINISHED, FAILED, KILLED)?
@@ -488,4 +520,27 @@ pub mod tags {
     pub const GIT_COMMIT: &str = "mlflow.source.git.commit";
     /// Run description.
     pub const NOTE: &str = "mlflow.note.content";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_names_and_numbers() {
+        for st in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(st.as_str()), Some(st));
+            assert_eq!(RunStatus::parse(&st.number().to_string()), Some(st));
+        }
+        assert_eq!(RunStatus::parse("finished"), Some(RunStatus::Finished));
+        assert_eq!(RunStatus::parse("DONE"), None);
+        for v in [ViewType::ActiveOnly, ViewType::DeletedOnly, ViewType::All] {
+            assert_eq!(ViewType::parse(v.as_str()), Some(v));
+        }
+        assert_eq!(ViewType::parse("3"), Some(ViewType::All));
+        assert_eq!(
+            serde_json::to_string(&RunStatus::Killed).ok().as_deref(),
+            Some("\"KILLED\"")
+        );
+    }
 }

@@ -698,6 +698,41 @@ impl Store for RestStore {
         .map(drop)
     }
 
+    fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()> {
+        self.post(
+            "experiments/delete-experiment-tag",
+            json!({"experiment_id": id.as_str(), "key": key}),
+        )
+        .map(drop)
+    }
+
+    fn get_metric_history_page(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<Page<Metric>> {
+        if max_results == 0 {
+            return Err(StoreError::InvalidParameter(
+                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
+            ));
+        }
+        let mut q = vec![
+            ("run_id", run_id.to_string()),
+            ("metric_key", key.to_string()),
+            ("max_results", max_results.to_string()),
+        ];
+        if let Some(t) = page_token.filter(|t| !t.is_empty()) {
+            q.push(("page_token", t.to_string()));
+        }
+        let v = self.get("metrics/get-history", &q)?;
+        Ok(Page {
+            items: list(&v, "metrics").iter().map(parse_metric).collect(),
+            next_page_token: token(&v),
+        })
+    }
+
     fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
         let mut body = Map::new();
         body.insert("experiment_id".into(), json!(experiment_id.as_str()));

@@ -1240,11 +1240,7 @@ impl Store for SqliteStore {
     }
 
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
-        if query.max_results == 0 {
-            return Err(StoreError::InvalidParameter(
-                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
-            ));
-        }
+        validate_max_results(query.max_results)?;
         let offset = decode_page_token(query.page_token.as_deref())?;
         let parsed = filter::parse_experiment_filter(&query.filter)
             .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
@@ -1419,6 +1415,34 @@ impl Store for SqliteStore {
         })
     }
 
+    fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()> {
+        self.write("deleting an experiment tag", |tx| {
+            let (n, exp) = get_experiment_tx(tx, id)?;
+            if exp.lifecycle_stage != LifecycleStage::Active {
+                return Err(StoreError::InvalidParameter(format!(
+                    "The experiment {id} must be in the 'active' state. Current state is deleted."
+                ))
+                .into());
+            }
+            let changed = tx
+                .prepare_cached(
+                    "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                )?
+                .execute(params![n, key])?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "No tag with name: {key} in experiment with id {id}"
+                ))
+                .into());
+            }
+            tx.prepare_cached(
+                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
+            )?
+            .execute(params![now_ms(), n])?;
+            Ok(())
+        })
+    }
+
     fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
         let prepared = prepare_run_start(&start)?;
         self.write("creating a run", |tx| {
@@ -1482,6 +1506,10 @@ impl Store for SqliteStore {
         run.data.metrics = latest;
         run.data.params = params;
         Ok(run)
+    }
+
+    fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+        self.read("reading a run", |tx| Ok(find_run(tx, run_id)?.1))
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {

@@ -161,6 +161,8 @@ pub trait Store: Send + Sync {
     fn restore_experiment(&self, id: &ExperimentId) -> Result<()>;
     /// Set (upsert) an experiment tag.
     fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()>;
+    /// Delete an experiment tag; a missing tag is [`StoreError::NotFound`].
+    fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()>;
 
     /// Create a run (status RUNNING) in an active experiment.
     fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run>;
@@ -209,6 +211,35 @@ pub trait Store: Send + Sync {
             )?;
         }
         self.get_run(run.id())
+    }
+
+    /// One page of a metric's history (`max_results` ≥ 1), in the order of
+    /// [`Store::get_metric_history`], with the same page tokens as searches.
+    fn get_metric_history_page(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: usize,
+        page_token: Option<&str>,
+    ) -> Result<Page<Metric>> {
+        if max_results == 0 {
+            return Err(StoreError::InvalidParameter(
+                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
+            ));
+        }
+        let offset = decode_page_token(page_token)?;
+        let all = self.get_metric_history(run_id, key)?;
+        let end = offset.saturating_add(max_results).min(all.len());
+        let items = all.get(offset.min(end)..end).unwrap_or_default().to_vec();
+        Ok(Page {
+            items,
+            next_page_token: (end < all.len()).then(|| encode_page_token(end)),
+        })
+    }
+
+    /// A run's info without its data (cheaper than [`Store::get_run`] where stores can).
+    fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+        Ok(self.get_run(run_id)?.info)
     }
 
     /// Log one metric point.
@@ -483,7 +514,8 @@ pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
     })?;
     v.get("offset")
         .and_then(|o| o.as_u64())
-        .map(|o| o as usize)
+        .filter(|o| *o <= i64::MAX as u64)
+        .and_then(|o| usize::try_from(o).ok())
         .ok_or_else(|| {
             StoreError::InvalidParameter(format!(
                 "Invalid page token '{token}', it has no non-negative 'offset'"

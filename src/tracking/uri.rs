@@ -61,9 +61,10 @@ impl TrackingUri {
                 "the PostgreSQL store is not supported yet; use sqlite:///path/to.db",
             )),
             Some("http" | "https") => Ok(TrackingUri::Http(uri.trim_end_matches('/').to_string())),
-            Some("file") => Ok(TrackingUri::Sqlite(PathBuf::from(
-                uri.trim_start_matches("file://"),
-            ))),
+            Some("file") => Err(unsupported(
+                "file:// names MLflow's file store (an mlruns directory), which is not \
+                 supported; use sqlite:///path/to.db",
+            )),
             Some(other) => Err(unsupported(&format!(
                 "unknown scheme '{other}'; use sqlite:///path/to.db or a file path"
             ))),

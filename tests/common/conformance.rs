@@ -276,6 +276,8 @@ pub fn run_create_defaults(s: &dyn Store) {
     assert!((r.info.start_time - now_ms()).abs() < 60_000);
     let got = s.get_run(r.id()).unwrap();
     assert_eq!(got.info, r.info);
+    assert_eq!(s.get_run_info(r.id()).unwrap(), r.info);
+    assert_eq!(code(s.get_run_info("nope")), "RESOURCE_DOES_NOT_EXIST");
     assert_eq!(got.data.tag(tags::RUN_NAME), Some(r.info.run_name.as_str()));
 
     // Name from the tag; name and tag conflicting is an error.
@@ -517,6 +519,17 @@ pub fn metrics_history_and_latest(s: &dyn Store) {
         vec![m("big", 1e300, 5, -3)]
     );
     assert!(s.get_metric_history(id, "unknown").unwrap().is_empty());
+    let p1 = s.get_metric_history_page(id, "loss", 3, None).unwrap();
+    assert_eq!(p1.items.len(), 3);
+    let p2 = s
+        .get_metric_history_page(id, "loss", 3, p1.next_page_token.as_deref())
+        .unwrap();
+    assert_eq!(p2.items.len(), 3);
+    assert!(p2.next_page_token.is_none());
+    assert_eq!(
+        [p1.items, p2.items].concat(),
+        s.get_metric_history(id, "loss").unwrap()
+    );
     assert_eq!(
         code(s.get_metric_history("missing", "loss")),
         "RESOURCE_DOES_NOT_EXIST"
@@ -661,19 +674,22 @@ pub fn nested_runs(s: &dyn Store) {
     );
 }
 
+/// (name, start, loss, acc, opt param, group tag, status)
+type FixtureRow = (
+    &'static str,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<&'static str>,
+    Option<&'static str>,
+    RunStatus,
+);
+
 /// Five runs with metrics, params and tags for the search checks.
 fn search_fixture(s: &dyn Store) -> ExperimentId {
     let exp = s.create_experiment("search", None, &[]).unwrap();
     // (name, start, loss, acc, opt, lr tag, status)
-    let rows: [(
-        &str,
-        i64,
-        Option<f64>,
-        Option<f64>,
-        Option<&str>,
-        Option<&str>,
-        RunStatus,
-    ); 5] = [
+    let rows: [FixtureRow; 5] = [
         (
             "r1",
             1000,
