@@ -25,7 +25,7 @@ mod common;
 use hyperflow::tracking::*;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn python() -> Option<PathBuf> {
