@@ -492,6 +492,13 @@ fn artifact_proxy_and_traversal() {
     );
     let r = s.raw("GET", &format!("{base}?path=1/run/artifacts"), &[], b"");
     assert_eq!(r.json(), json!({"files": [{"path": "d", "is_dir": true}]}));
+    // A file of several chunks streams back intact, with its length announced.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let r = s.raw("PUT", &format!("{base}/1/big/w.bin"), &[], &big);
+    assert_eq!(r.status, 200);
+    let r = s.raw("GET", &format!("{base}/1/big/w.bin"), &[], b"");
+    assert_eq!(r.header("content-length"), Some("300000"));
+    assert!(r.body == big, "downloaded bytes differ");
     let r = s.raw("GET", &format!("{base}?path=1/none"), &[], b"");
     assert_eq!(r.json(), json!({}));
     let r = s.raw("GET", &format!("{base}/1/run/artifacts/missing"), &[], b"");

@@ -135,14 +135,20 @@ pub async fn download(State(st): State<AppState>, UrlPath(path): UrlPath<String>
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let bytes = match tokio::fs::read(&target).await {
-        Ok(b) => b,
+    let file = match tokio::fs::File::open(&target).await {
+        Ok(f) => f,
         Err(_) => {
             return ApiError::not_found(format!("No such artifact: '{path}'")).into_response();
         }
     };
+    let len = match file.metadata().await {
+        Ok(m) if m.is_file() => m.len(),
+        _ => {
+            return ApiError::not_found(format!("No such artifact: '{path}'")).into_response();
+        }
+    };
     let name = path.rsplit('/').next().unwrap_or(&path).replace('"', "");
-    let mut resp = Response::new(Body::from(bytes));
+    let mut resp = Response::new(Body::new(FileBody { file, left: len }));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -152,6 +158,56 @@ pub async fn download(State(st): State<AppState>, UrlPath(path): UrlPath<String>
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     resp
+}
+
+/// A file streamed as a response body in 64 KiB chunks, with its exact length announced.
+struct FileBody {
+    file: tokio::fs::File,
+    left: u64,
+}
+
+impl axum::body::HttpBody for FileBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        use tokio::io::AsyncRead;
+        let this = self.get_mut();
+        if this.left == 0 {
+            return Poll::Ready(None);
+        }
+        let want = this.left.min(64 * 1024) as usize;
+        let mut buf = vec![0u8; want];
+        let mut rb = tokio::io::ReadBuf::new(&mut buf);
+        match std::pin::Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "artifact shrank while being read",
+                    ))));
+                }
+                this.left -= n as u64;
+                buf.truncate(n);
+                Poll::Ready(Some(Ok(http_body::Frame::data(buf.into()))))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
+    }
 }
 
 /// `DELETE .../artifacts/<path>`: removes a file or a directory tree.
