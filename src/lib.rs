@@ -31,6 +31,8 @@ mod suggest;
 #[cfg(unix)]
 pub mod sweep;
 pub mod tracking;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod trials;
 
 pub use fmin::{FminError, FminResult, Outcome, Schedule, TrialContext, fmin, fmin_with_context};

@@ -117,14 +117,20 @@ fn tracking_uris() {
     assert!(abs.exists());
     let t2 = Tracker::open(abs.to_str().unwrap()).unwrap();
     assert!(t2.get_experiment_by_name("via-uri").unwrap().is_some());
-    for bad in [
-        "postgresql://u@localhost/db",
-        "http://localhost:5000",
-        "https://x.example",
-    ] {
-        let e = Tracker::open(bad).unwrap_err();
-        assert!(e.to_string().contains("not supported yet"), "{e}");
-        assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+    let e = Tracker::open("postgresql://u@localhost/db").unwrap_err();
+    assert!(e.to_string().contains("not supported yet"), "{e}");
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+    // http(s) URIs open the REST store when it is built in (feature `rest`).
+    for uri in ["http://localhost:5000", "https://x.example"] {
+        let opened = Tracker::open(uri);
+        #[cfg(feature = "rest")]
+        assert!(opened.is_ok(), "{uri}");
+        #[cfg(not(feature = "rest"))]
+        {
+            let e = opened.unwrap_err();
+            assert!(e.to_string().contains("feature `rest`"), "{e}");
+            assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+        }
     }
 }
 

@@ -24,8 +24,13 @@ pub fn local_path_from_uri(uri: &str) -> Result<PathBuf> {
     if let Some(rest) = uri.strip_prefix("file:") {
         return Ok(PathBuf::from(rest));
     }
-    if let Some((scheme, _)) = uri.split_once("://")
+    // Any other `scheme:` (also `mlflow-artifacts:/x`, which has no `//`) is remote; a
+    // one-letter scheme is a Windows drive.
+    if let Some((scheme, _)) = uri.split_once(':')
         && scheme.len() > 1
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     {
         return Err(StoreError::UnsupportedUri {
             uri: uri.to_string(),
@@ -254,5 +259,6 @@ mod tests {
             Some(PathBuf::from("/a/b"))
         );
         assert!(local_path_from_uri("s3://bucket/x").is_err());
+        assert!(local_path_from_uri("mlflow-artifacts:/1/r/artifacts").is_err());
     }
 }

@@ -8,6 +8,7 @@
 //! - [`artifacts`]: the local artifact repository.
 //! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
+//! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
 //! - [`uri`]: tracking URI resolution.
 //!
 //! # Which call to use
@@ -29,6 +30,8 @@ pub mod client;
 pub mod filter;
 pub mod model;
 pub mod observer;
+#[cfg(feature = "rest")]
+pub mod rest;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
@@ -39,6 +42,8 @@ pub use artifacts::LocalArtifactRepo;
 pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
 pub use model::*;
 pub use observer::TrackingObserver;
+#[cfg(feature = "rest")]
+pub use rest::{RestAuth, RestStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Result, Store, StoreError};

@@ -69,6 +69,21 @@ pub enum StoreError {
     /// Serialization error (JSON artifacts, exports).
     #[error("{0}")]
     Serialization(String),
+    /// An error answered by a remote tracking server (the REST store), with the MLflow
+    /// error code and HTTP status it sent.
+    #[error("{message}")]
+    Remote {
+        /// The server's `error_code` (e.g. `INTERNAL_ERROR`).
+        error_code: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// A remote tracking server could not be reached or kept failing (connection refused,
+    /// timeouts, repeated 429/503 answers).
+    #[error("{0}")]
+    Unavailable(String),
     /// Database error.
     #[error("database error while {context}: {message}")]
     Database {
@@ -90,6 +105,8 @@ impl StoreError {
             | StoreError::InvalidArtifactPath { .. }
             | StoreError::UnsupportedUri { .. } => "INVALID_PARAMETER_VALUE",
             StoreError::InvalidState(_) => "INVALID_STATE",
+            StoreError::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
+            StoreError::Remote { error_code, .. } => known_error_code(error_code),
             StoreError::SchemaTooNew { .. }
             | StoreError::Io { .. }
             | StoreError::Serialization(_)
@@ -237,6 +254,33 @@ pub trait Store: Send + Sync {
     fn set_tag(&self, run_id: &str, tag: &Tag) -> Result<()> {
         self.log_batch(run_id, &[], &[], std::slice::from_ref(tag))
     }
+}
+
+/// MLflow's error codes that a server may answer with; anything else reads as
+/// `INTERNAL_ERROR`.
+const KNOWN_ERROR_CODES: &[&str] = &[
+    "INTERNAL_ERROR",
+    "TEMPORARILY_UNAVAILABLE",
+    "BAD_REQUEST",
+    "INVALID_PARAMETER_VALUE",
+    "ENDPOINT_NOT_FOUND",
+    "RESOURCE_ALREADY_EXISTS",
+    "RESOURCE_DOES_NOT_EXIST",
+    "INVALID_STATE",
+    "PERMISSION_DENIED",
+    "UNAUTHENTICATED",
+    "REQUEST_LIMIT_EXCEEDED",
+    "RESOURCE_EXHAUSTED",
+    "NOT_IMPLEMENTED",
+    "FEATURE_DISABLED",
+];
+
+fn known_error_code(code: &str) -> &'static str {
+    KNOWN_ERROR_CODES
+        .iter()
+        .find(|c| **c == code)
+        .copied()
+        .unwrap_or("INTERNAL_ERROR")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 //! - `sqlite:///relative/path.db` (three slashes: relative to the working directory),
 //! - `sqlite:////absolute/path.db` (four slashes),
 //! - a bare path such as `runs/hyperflow.db` or `/tmp/x.db`,
-//! - `postgresql://…` and `http(s)://…` are recognized but not supported yet.
+//! - `http://host:port` / `https://…`: a tracking server (hyperflow's or MLflow's), through
+//!   the REST store (feature `rest`; https needs `rest-tls`),
+//! - `postgresql://…` is recognized but not supported yet.
 //!
 //! Resolution order: an explicit URI, then `HYPERFLOW_TRACKING_URI`, then
 //! `MLFLOW_TRACKING_URI`, then [`DEFAULT_TRACKING_URI`].
@@ -21,6 +23,8 @@ pub const DEFAULT_TRACKING_URI: &str = "sqlite:///hyperflow.db";
 pub enum TrackingUri {
     /// An SQLite database file.
     Sqlite(PathBuf),
+    /// A tracking server's base URL (`http://host:port`).
+    Http(String),
 }
 
 impl TrackingUri {
@@ -56,10 +60,7 @@ impl TrackingUri {
             Some("postgresql" | "postgres" | "postgresql+psycopg2") => Err(unsupported(
                 "the PostgreSQL store is not supported yet; use sqlite:///path/to.db",
             )),
-            Some("http" | "https") => Err(unsupported(
-                "the REST store (hyperflow or MLflow server) is not supported yet; use \
-                 sqlite:///path/to.db",
-            )),
+            Some("http" | "https") => Ok(TrackingUri::Http(uri.trim_end_matches('/').to_string())),
             Some("file") => Err(unsupported(
                 "file:// names MLflow's file store (an mlruns directory), which is not \
                  supported; use sqlite:///path/to.db",
@@ -80,6 +81,15 @@ impl TrackingUri {
             TrackingUri::Sqlite(path) => Err(StoreError::UnsupportedUri {
                 uri: path.display().to_string(),
                 reason: "this build has no SQLite support (feature `sqlite`)".to_string(),
+            }),
+            #[cfg(feature = "rest")]
+            TrackingUri::Http(url) => Ok(Arc::new(super::rest::RestStore::new(url)?)),
+            #[cfg(not(feature = "rest"))]
+            TrackingUri::Http(url) => Err(StoreError::UnsupportedUri {
+                uri: url.clone(),
+                reason: "this build has no REST store (feature `rest`); rebuild with \
+                         --features rest or use sqlite:///path/to.db"
+                    .to_string(),
             }),
         }
     }
@@ -119,13 +129,11 @@ mod tests {
             TrackingUri::parse("x.db").ok(),
             Some(TrackingUri::Sqlite("x.db".into()))
         );
-        for bad in [
-            "postgresql://u@h/db",
-            "http://localhost:5000",
-            "https://x",
-            "sqlite://",
-            "ftp://x",
-        ] {
+        assert_eq!(
+            TrackingUri::parse("http://localhost:5000/").ok(),
+            Some(TrackingUri::Http("http://localhost:5000".into()))
+        );
+        for bad in ["postgresql://u@h/db", "sqlite://", "ftp://x"] {
             let e = TrackingUri::parse(bad).unwrap_err();
             assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
             assert!(

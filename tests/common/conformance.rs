@@ -9,6 +9,7 @@ use hyperflow::tracking::store::*;
 use hyperflow::tracking::*;
 
 /// Generate one `#[test]` per conformance check for a store factory.
+#[allow(unused_macros)]
 macro_rules! conformance_suite {
     ($factory:expr) => {
         conformance_suite!(@tests $factory;
@@ -29,6 +30,7 @@ macro_rules! conformance_suite {
         )*
     };
 }
+#[allow(unused_imports)]
 pub(crate) use conformance_suite;
 
 fn code<T: std::fmt::Debug>(r: Result<T>) -> &'static str {

@@ -1,0 +1,667 @@
+//! The tracking server (feature `server`): MLflow's tracking REST API 2.0 over any
+//! [`Store`], the artifact proxy, auth, and (later) the web UI.
+//!
+//! - [`router`] builds the whole axum application for an [`AppState`];
+//! - [`ServerConfig`] holds what `hyperflow server` / `hyperflow ui` take on the command line,
+//!   [`ServerConfig::validate`] enforces the security rules (binding anything but loopback
+//!   needs an auth token or an explicit `insecure`);
+//! - [`run_blocking`] runs a server until Ctrl-C, printing its URL when ready; [`serve`] is
+//!   the async form; [`spawn`] starts one on a background thread (tests, benchmarks).
+//!
+//! Handlers are thin: parse the request into [`fields::Fields`], run the [`api`] operation
+//! (a synchronous `Store` call) on tokio's blocking pool, write MLflow's JSON in one piece.
+//!
+//! ```no_run
+//! use hyperflow::server::{ServerConfig, run_blocking};
+//!
+//! let config = ServerConfig {
+//!     port: 5000,
+//!     backend_store_uri: "sqlite:///hyperflow.db".into(),
+//!     ..ServerConfig::default()
+//! };
+//! run_blocking(config)?; // prints "hyperflow server listening on http://127.0.0.1:5000"
+//! # Ok::<(), hyperflow::server::ServerError>(())
+//! ```
+
+pub mod api;
+pub mod artifacts;
+mod auth;
+pub mod error;
+pub mod fields;
+pub mod ui;
+
+use crate::tracking::artifacts::local_path_from_uri;
+use crate::tracking::{Store, StoreError, TrackingUri};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, get, on};
+pub use error::{ApiError, ApiResult};
+use fields::Fields;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The default largest JSON request body: 16 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 << 20;
+/// The default largest artifact upload: 4 GiB.
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
+/// The scheme of artifact URIs served through the proxy.
+pub const MLFLOW_ARTIFACTS_SCHEME: &str = "mlflow-artifacts:";
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is invalid (message says what and how to fix it).
+    #[error("invalid server configuration: {0}")]
+    Config(String),
+    /// The backend store could not be opened.
+    #[error("cannot open the backend store: {0}")]
+    Store(#[from] StoreError),
+    /// Binding or serving failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Request size limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest JSON request body, bytes.
+    pub max_request_bytes: usize,
+    /// Largest artifact upload, bytes.
+    pub max_artifact_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
+        }
+    }
+}
+
+/// Everything `hyperflow server` / `hyperflow ui` is configured with.
+///
+/// ```
+/// use hyperflow::server::ServerConfig;
+///
+/// let local = ServerConfig::default();
+/// assert_eq!(local.host, "127.0.0.1");
+/// assert!(local.validate().is_ok());
+///
+/// // Any other address needs a token (or an explicit `insecure`).
+/// let open = ServerConfig { host: "0.0.0.0".into(), ..ServerConfig::default() };
+/// assert!(open.validate().is_err());
+/// let open = ServerConfig { auth_token: Some("s3cret".into()), ..open };
+/// assert!(open.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to bind (default `127.0.0.1`).
+    pub host: String,
+    /// Port (default 5000; 0 picks a free one).
+    pub port: u16,
+    /// Tracking store, e.g. `sqlite:///hyperflow.db`.
+    pub backend_store_uri: String,
+    /// Where proxied artifacts live (default `./hyperflow-artifacts`). New experiments get
+    /// `mlflow-artifacts:/<id>` locations below it.
+    pub artifacts_destination: PathBuf,
+    /// Serve the artifact proxy (default true).
+    pub serve_artifacts: bool,
+    /// Token clients must send (`Authorization: Bearer <token>`, or as the basic-auth
+    /// password). Required to bind a non-loopback address unless `insecure`.
+    pub auth_token: Option<String>,
+    /// Allow a non-loopback address without a token.
+    pub insecure: bool,
+    /// Worker threads of the async runtime (default: number of CPUs).
+    pub workers: Option<usize>,
+    /// Request size limits.
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 5000,
+            backend_store_uri: crate::tracking::uri::DEFAULT_TRACKING_URI.into(),
+            artifacts_destination: PathBuf::from("hyperflow-artifacts"),
+            serve_artifacts: true,
+            auth_token: None,
+            insecure: false,
+            workers: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl ServerConfig {
+    /// Take the auth token from `HYPERFLOW_AUTH_TOKEN` when none is set.
+    pub fn with_env(mut self) -> Self {
+        if self.auth_token.is_none() {
+            self.auth_token = std::env::var("HYPERFLOW_AUTH_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
+        }
+        self
+    }
+
+    /// Does the server listen on loopback only?
+    pub fn is_loopback(&self) -> bool {
+        is_loopback_host(&self.host)
+    }
+
+    /// Check the configuration: a non-loopback address needs a token or `insecure`; a
+    /// token must not be empty; workers and limits must be positive.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let bad = |m: String| Err(ServerError::Config(m));
+        if self.host.trim().is_empty() {
+            return bad("the host is empty; use 127.0.0.1 (local) or 0.0.0.0 (all)".into());
+        }
+        if let Some(t) = &self.auth_token
+            && t.trim().is_empty()
+        {
+            return bad("the auth token is empty; pass a non-empty --auth-token".into());
+        }
+        if !self.is_loopback() && self.auth_token.is_none() && !self.insecure {
+            return bad(format!(
+                "binding {} exposes the tracking server to the network; set --auth-token \
+                 (or HYPERFLOW_AUTH_TOKEN) so clients must send it (MLFLOW_TRACKING_TOKEN), \
+                 or pass --insecure to allow unauthenticated access",
+                self.host
+            ));
+        }
+        if self.workers == Some(0) {
+            return bad("--workers must be at least 1".into());
+        }
+        if self.limits.max_request_bytes == 0 || self.limits.max_artifact_bytes == 0 {
+            return bad("request size limits must be positive".into());
+        }
+        TrackingUri::parse(&self.backend_store_uri)?;
+        Ok(())
+    }
+
+    /// Open the backend store and build the application state. An SQLite backend puts
+    /// new experiments' artifacts under the artifacts destination.
+    pub fn open_state(&self) -> Result<AppState, ServerError> {
+        let dest = absolute(&self.artifacts_destination)?;
+        let store: Arc<dyn Store> = match TrackingUri::parse(&self.backend_store_uri)? {
+            TrackingUri::Sqlite(path) => Arc::new(
+                crate::tracking::SqliteStore::open_with_artifact_root(path, &dest)?,
+            ),
+            other => other.open()?,
+        };
+        let mut state = AppState::new(store);
+        if self.serve_artifacts {
+            state = state.with_artifacts(dest);
+        }
+        if let Some(t) = &self.auth_token {
+            state = state.with_auth_token(t);
+        }
+        Ok(state.with_limits(self.limits))
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, ServerError> {
+    std::path::absolute(p).map_err(|e| ServerError::Io {
+        context: format!("resolving {}", p.display()),
+        source: e,
+    })
+}
+
+/// Shared state of every handler: the store, the artifact root, auth and limits. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn Store>,
+    artifacts: Option<Arc<PathBuf>>,
+    auth_token: Option<Arc<str>>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("artifacts", &self.artifacts)
+            .field("auth", &self.auth_token.is_some())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over a store, without artifact proxy or auth.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState {
+            store,
+            artifacts: None,
+            auth_token: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Serve the artifact proxy from `dir` (absolute). Artifact locations below it are
+    /// shown to clients as `mlflow-artifacts:/<relative path>`.
+    pub fn with_artifacts(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.artifacts = Some(Arc::new(dir.into()));
+        self
+    }
+
+    /// Require this token on every request except `/health`.
+    pub fn with_auth_token(mut self, token: &str) -> Self {
+        self.auth_token = Some(Arc::from(token));
+        self
+    }
+
+    /// Set the request size limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The artifacts destination, when the proxy is on.
+    pub fn artifacts_dir(&self) -> Option<&Path> {
+        self.artifacts.as_deref().map(PathBuf::as_path)
+    }
+
+    /// How clients see an artifact location: below the destination it becomes
+    /// `mlflow-artifacts:/<relative>`, anything else is shown as stored.
+    pub fn public_artifact_uri(&self, stored: &str) -> String {
+        if let Some(root) = self.artifacts_dir()
+            && let Ok(local) = local_path_from_uri(stored)
+            && let Ok(rel) = local.strip_prefix(root)
+        {
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            return format!("{MLFLOW_ARTIFACTS_SCHEME}/{rel}");
+        }
+        stored.to_string()
+    }
+
+    /// The local directory of an artifact location (stored or `mlflow-artifacts:` form).
+    pub fn local_artifact_dir(&self, uri: &str) -> Result<PathBuf, StoreError> {
+        if let Some(rest) = uri.strip_prefix(MLFLOW_ARTIFACTS_SCHEME) {
+            let root = self
+                .artifacts_dir()
+                .ok_or_else(|| StoreError::UnsupportedUri {
+                    uri: uri.to_string(),
+                    reason: "this server does not serve artifacts".into(),
+                })?;
+            let rel = crate::tracking::artifacts::safe_relative_path(rest.trim_start_matches('/'))?;
+            return Ok(root.join(rel));
+        }
+        local_path_from_uri(uri)
+    }
+}
+
+/// A JSON response written in one piece.
+pub(crate) fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
+    bytes_response(
+        status,
+        serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+fn bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn is_json_content_type(req: &Request) -> Result<(), ApiError> {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER_VALUE",
+            "Bad Request. Content-Type header is missing.",
+        ));
+    };
+    let essence = ct
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Bad Request. Content-Type must be one of ['application/json'], got '{}'.",
+            ct.to_str().unwrap_or("?")
+        )))
+    }
+}
+
+async fn parse_request(req: Request, limit: usize) -> ApiResult<Fields> {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return Ok(Fields::from_query(req.uri().query()));
+    }
+    is_json_content_type(&req)?;
+    let body = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "INVALID_PARAMETER_VALUE",
+                format!("Request body is larger than the server's limit of {limit} bytes"),
+            )
+        })?;
+    Fields::from_json(&body)
+}
+
+async fn call(st: AppState, req: Request, op: api::Op) -> Response {
+    let fields = match parse_request(req, st.limits.max_request_bytes).await {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    match tokio::task::spawn_blocking(move || op(&st, fields)).await {
+        Ok(Ok(reply)) => bytes_response(StatusCode::OK, reply.into_bytes()),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::internal("the request handler failed unexpectedly").into_response(),
+    }
+}
+
+fn endpoint(methods: &str, op: api::Op) -> axum::routing::MethodRouter<AppState> {
+    let filter = if methods.contains(',') {
+        MethodFilter::GET.or(MethodFilter::POST)
+    } else if methods == "GET" {
+        MethodFilter::GET
+    } else {
+        MethodFilter::POST
+    };
+    on(filter, move |State(st): State<AppState>, req: Request| {
+        call(st, req, op)
+    })
+}
+
+/// The tracking REST API (both `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact
+/// proxy, `/api/3.0/mlflow/server-info` and `/health`, without middleware or fallback.
+pub fn api_routes() -> Router<AppState> {
+    let mut r = Router::new();
+    for prefix in ["/api/2.0", "/ajax-api/2.0"] {
+        for (path, methods, op) in api::ENDPOINTS {
+            r = r.route(&format!("{prefix}/mlflow{path}"), endpoint(methods, *op));
+        }
+        let arts = format!("{prefix}/mlflow-artifacts/artifacts");
+        r = r.route(&arts, get(artifacts::list)).route(
+            &format!("{arts}/{{*path}}"),
+            get(artifacts::download)
+                .put(artifacts::upload)
+                .delete(artifacts::delete),
+        );
+    }
+    for prefix in ["/api/3.0", "/ajax-api/3.0"] {
+        r = r.route(
+            &format!("{prefix}/mlflow/server-info"),
+            endpoint("GET", api::server_info),
+        );
+    }
+    r.route("/health", get(|| async { "OK" }))
+}
+
+async fn not_found(req: Request) -> Response {
+    ApiError::no_endpoint(req.method().as_str(), req.uri().path()).into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BAD_REQUEST",
+        format!(
+            "The method {} is not allowed for {}",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+    .into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("the request handler failed unexpectedly").into_response()
+}
+
+/// The whole application: [`api_routes`] merged with the web UI's [`ui::routes`], JSON
+/// 404/405 answers, auth (when the state has a token) and a catch-panic layer answering
+/// 500 `INTERNAL_ERROR`.
+///
+/// ```
+/// use hyperflow::server::{AppState, router};
+/// use hyperflow::tracking::SqliteStore;
+/// use std::sync::Arc;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open_with_artifact_root(dir.path().join("t.db"), dir.path())?;
+/// let app: axum::Router = router(AppState::new(Arc::new(store)).with_artifacts(dir.path()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn router(state: AppState) -> Router {
+    api_routes()
+        .merge(ui::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .with_state(state)
+}
+
+/// A bound server, not yet accepting: know its address before it runs.
+pub struct BoundServer {
+    listener: tokio::net::TcpListener,
+    app: Router,
+    addr: SocketAddr,
+}
+
+impl BoundServer {
+    /// Validate the config, open the store and bind the listener.
+    pub async fn bind(config: &ServerConfig) -> Result<Self, ServerError> {
+        config.validate()?;
+        let state = config.open_state()?;
+        let host = config.host.trim_start_matches('[').trim_end_matches(']');
+        let listener = tokio::net::TcpListener::bind((host, config.port))
+            .await
+            .map_err(|e| ServerError::Io {
+                context: format!("binding {}:{}", config.host, config.port),
+                source: e,
+            })?;
+        Self::from_listener(listener, state)
+    }
+
+    /// Serve `state` on an already bound listener.
+    pub fn from_listener(
+        listener: tokio::net::TcpListener,
+        state: AppState,
+    ) -> Result<Self, ServerError> {
+        let addr = listener.local_addr().map_err(|e| ServerError::Io {
+            context: "reading the bound address".into(),
+            source: e,
+        })?;
+        Ok(BoundServer {
+            listener,
+            app: router(state),
+            addr,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:5000`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serve until `shutdown` resolves (TCP_NODELAY on every accepted socket).
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        use axum::serve::ListenerExt;
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| ServerError::Io {
+                context: "serving".into(),
+                source: e,
+            })
+    }
+}
+
+/// Run the server until Ctrl-C (async form of [`run_blocking`]); prints the URL when
+/// ready.
+pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
+    let server = BoundServer::bind(&config).await?;
+    println!("hyperflow server listening on {}", server.url());
+    if !config.is_loopback() && config.auth_token.is_none() {
+        eprintln!("warning: serving without authentication (--insecure)");
+    }
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, ServerError> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all().thread_name("hyperflow-server");
+    if let Some(n) = workers {
+        b.worker_threads(n);
+    }
+    b.build().map_err(|e| ServerError::Io {
+        context: "starting the async runtime".into(),
+        source: e,
+    })
+}
+
+/// Run the server on its own runtime until Ctrl-C, printing
+/// `hyperflow server listening on http://HOST:PORT` once it accepts connections. This is
+/// what `hyperflow server` and `hyperflow ui` call.
+pub fn run_blocking(config: ServerConfig) -> Result<(), ServerError> {
+    runtime(config.workers)?.block_on(serve(config))
+}
+
+/// A server running on a background thread; stops when dropped.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), ServerError>>>,
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop the server and wait for it.
+    pub fn stop(mut self) -> Result<(), ServerError> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(ServerError::Io {
+                context: "the server thread".into(),
+                source: std::io::Error::other("panicked"),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+/// Start a server for `config` on a background thread (port 0 picks a free port) and return
+/// once it accepts connections.
+pub fn spawn(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+    let rt = runtime(config.workers)?;
+    let server = rt.block_on(BoundServer::bind(&config))?;
+    spawn_bound(rt, server)
+}
+
+/// Start a server over an existing [`AppState`] on `127.0.0.1:<free port>`.
+pub fn spawn_state(state: AppState, workers: Option<usize>) -> Result<ServerHandle, ServerError> {
+    let rt = runtime(workers)?;
+    let server = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| ServerError::Io {
+                context: "binding 127.0.0.1:0".into(),
+                source: e,
+            })?;
+        BoundServer::from_listener(listener, state)
+    })?;
+    spawn_bound(rt, server)
+}
+
+fn spawn_bound(
+    rt: tokio::runtime::Runtime,
+    server: BoundServer,
+) -> Result<ServerHandle, ServerError> {
+    let addr = server.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("hyperflow-server-main".into())
+        .spawn(move || {
+            rt.block_on(server.run_until(async {
+                let _ = rx.await;
+            }))
+        })
+        .map_err(|e| ServerError::Io {
+            context: "starting the server thread".into(),
+            source: e,
+        })?;
+    Ok(ServerHandle {
+        addr,
+        shutdown: Some(tx),
+        thread: Some(thread),
+    })
+}
