@@ -265,7 +265,7 @@ fn ui_is_served_with_types_caching_and_csp() {
 // ---------------------------------------------------------------------------------------
 // A minimal WebDriver client
 
-const ELEMENT_KEY: &str = "element-6066-11e4-a5f6-4f6f-0b6ee6bf6a2f";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 struct Driver {
     process: Child,
@@ -484,7 +484,8 @@ impl Driver {
     /// Number of table rows that are not hidden.
     fn visible_rows(&self, css: &str) -> u64 {
         self.js(&format!(
-            "return [...document.querySelectorAll('{css}')].filter(r => !r.hidden).length"
+            "return [...document.querySelectorAll({})].filter(r => !r.hidden).length",
+            json!(css)
         ))
         .as_u64()
         .unwrap_or(0)
@@ -540,7 +541,7 @@ fn ui_in_headless_chromium() {
         "/element",
         Some(json!({"using": "link text", "value": "ui-demo"})),
     );
-    let link = link[ELEMENT_KEY].as_str().unwrap().to_string();
+    let link = link[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("{link}")).to_string();
     d.cmd("POST", &format!("/element/{link}/click"), None);
     d.wait("runs table", "document.querySelectorAll('#runs tr.run-row').length > 0");
     assert_eq!(d.visible_rows("#runs tr.run-row"), 2, "parent and xss run");
