@@ -572,12 +572,55 @@ fn ui_in_headless_chromium() {
         json!("true")
     );
     d.screenshot("03-runs-expanded");
-    // Collapse again.
-    d.click(&format!("#runs tr[data-run-id='{}'] button.toggle", s.parent));
+    // Select two trials and compare them.
+    for id in &s.trials[..2] {
+        d.click(&format!("#runs tr[data-run-id='{id}'] input.select"));
+    }
     d.wait(
-        "children hidden",
-        "[...document.querySelectorAll(\"#runs tr[data-depth='1']\")].every(r => r.hidden)",
+        "compare button",
+        "document.querySelector('#compare').textContent === 'Compare 2 runs'",
     );
+    d.click("#compare");
+    d.wait(
+        "compare selection",
+        "document.querySelectorAll('#parallel path.pc-line').length === 2",
+    );
+    d.cmd("POST", "/back", None);
+    // Back on the runs table: groups start collapsed.
+    d.wait(
+        "runs table again",
+        "document.querySelectorAll(\"#runs tr[data-depth='1']\").length === 20",
+    );
+    assert_eq!(d.visible_rows("#runs tr.run-row[data-depth='1']"), 0);
+
+    // Column picker: hide a metric column, then show it again.
+    let has_accuracy = "[...document.querySelectorAll('#runs thead th')].some(th => th.innerText.trim().startsWith('accuracy'))";
+    assert_eq!(d.js(&format!("return {has_accuracy}")), json!(true));
+    d.click("details.picker summary");
+    d.click("details.picker input[data-col='metrics:accuracy']");
+    d.wait("column hidden", &format!("!{has_accuracy}"));
+    d.click("details.picker input[data-col='metrics:accuracy']");
+    d.wait("column shown", has_accuracy);
+    d.click("details.picker summary");
+
+    // Pagination with page tokens: 22 runs, 5 per page.
+    d.goto(&format!("{base}/#/experiments/{}?size=5", s.exp));
+    d.wait(
+        "first page",
+        "document.querySelector('#run-count')?.innerText.startsWith('5 runs on this page')",
+    );
+    d.click("#next-page");
+    d.wait(
+        "second page",
+        "document.querySelector('#page-number')?.innerText === 'page 2'",
+    );
+    d.click("#prev-page");
+    d.wait(
+        "first page again",
+        "document.querySelector('#page-number')?.innerText === 'page 1'",
+    );
+    d.goto(&format!("{base}/#/experiments/{}", s.exp));
+    d.wait("runs table", "document.querySelectorAll('#runs tr.run-row').length === 22");
 
     // Filter: fewer rows; trials 0..=8 have loss < 0.5; the parent stays as context.
     d.type_into("#filter", "metrics.loss < 0.5\u{E007}");

@@ -23,7 +23,8 @@ export function scale(values, r0, r1, log = false) {
     }
     const step0 = (hi - lo) / n;
     const mag = 10 ** Math.floor(Math.log10(step0));
-    const step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= step0) || step0;
+    // The first "nice" step (1, 2, 2.5, 5 × 10^k) giving at most about n ticks.
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((x) => x >= step0 * 0.8) || step0;
     const out = [];
     for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
     return out;

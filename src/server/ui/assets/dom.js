@@ -95,7 +95,8 @@ export function fmtNum(v) {
   if (!Number.isFinite(x)) return x > 0 ? '∞' : '−∞';
   if (Number.isInteger(x) && Math.abs(x) < 1e15) return String(x);
   const a = Math.abs(x);
-  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return x.toExponential(3);
+  // Shortest exponent form: 1e-4 rather than 1.000e-4.
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return Number(x.toPrecision(4)).toExponential();
   return String(Number(x.toPrecision(5)));
 }
 

@@ -21,10 +21,10 @@ export async function runPage(main, route) {
   ]);
   if (!route.alive()) return;
 
-  const expLink = h('a', { href: link('/experiments/' + encodeURIComponent(run.experimentId)) }, exp ? exp.name : run.experimentId);
+  const expLink = () => h('a', { href: link('/experiments/' + encodeURIComponent(run.experimentId)) }, exp ? exp.name : run.experimentId);
   const info = [
     ['Run ID', h('code', {}, run.id)],
-    ['Experiment', expLink],
+    ['Experiment', expLink()],
     ['Status', badge(run.status)],
     ['Started', fmtTime(run.start)],
     ['Ended', fmtTime(run.end)],
@@ -46,7 +46,7 @@ export async function runPage(main, route) {
   const artifacts = h('div', { class: 'artifacts', id: 'artifacts' });
 
   mount(main,
-    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Experiments'), ' / ', expLink, ' / '),
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Experiments'), ' / ', expLink(), ' / '),
     h('div', { class: 'title-row' }, h('h1', {}, run.name), badge(run.status)),
     h('dl', { class: 'info' }, info.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     childInfo,

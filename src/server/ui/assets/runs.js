@@ -41,7 +41,9 @@ export async function runsPage(main, route) {
   const q = route.query;
   const filter = q.get('filter') || '';
   const order = q.get('order') || '';
-  const size = PAGE_SIZES.includes(Number(q.get('size'))) ? Number(q.get('size')) : 100;
+  // Any size the server accepts works from the URL; the menu offers the usual ones.
+  const asked = Math.floor(Number(q.get('size')));
+  const size = asked >= 1 && asked <= 50000 ? asked : 100;
   const stack = (q.get('pages') || '').split(',').filter(Boolean);
 
   // Navigate to the same page with some view state changed.
@@ -130,7 +132,7 @@ export async function runsPage(main, route) {
 
   const picker = columnPicker(keys, cols, (next) => { cols = next; saveCols(expId, cols); renderTable(); });
   const sizeSelect = h('select', { 'aria-label': 'Runs per page', onchange: (e) => go({ size: e.target.value, pages: '' }) },
-    PAGE_SIZES.map((n) => h('option', { value: n, selected: n === size }, `${n} per page`)));
+    [...new Set([...PAGE_SIZES, size])].sort((a, b) => a - b).map((n) => h('option', { value: n, selected: n === size }, `${n} per page`)));
 
   const tableSlot = h('div', { class: 'table-wrap' });
   const count = h('p', { id: 'run-count', class: 'muted', 'aria-live': 'polite' },
@@ -138,8 +140,8 @@ export async function runsPage(main, route) {
     (filter ? ' match the filter' : '') + (context.size ? ` (plus ${context.size} parent${context.size > 1 ? 's' : ''} for context)` : ''));
 
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
-    h('button', { type: 'button', class: 'secondary', disabled: !stack.length, onclick: () => go({ pages: stack.slice(0, -1).join(',') }) }, '← Previous'),
-    h('span', { class: 'muted' }, `page ${stack.length + 1}`),
+    h('button', { type: 'button', class: 'secondary', id: 'prev-page', disabled: !stack.length, onclick: () => go({ pages: stack.slice(0, -1).join(',') }) }, '← Previous'),
+    h('span', { class: 'muted', id: 'page-number' }, `page ${stack.length + 1}`),
     h('button', { type: 'button', class: 'secondary', id: 'next-page', disabled: !page.next, onclick: () => go({ pages: [...stack, page.next].join(',') }) }, 'Next →'));
 
   mount(main,
@@ -251,7 +253,7 @@ function columnPicker(keys, cols, onChange) {
     for (const c of cols) { const p = parseCol(c); if (p.kind === kind && !keys[kind].has(p.key)) list.push(p.key); }
     if (!list.length) return null;
     return h('fieldset', {}, h('legend', {}, title),
-      list.map((k) => h('label', { class: 'check' }, h('input', { type: 'checkbox', checked: chosen.has(kind + ':' + k), onchange: (e) => {
+      list.map((k) => h('label', { class: 'check' }, h('input', { type: 'checkbox', dataset: { col: kind + ':' + k }, checked: chosen.has(kind + ':' + k), onchange: (e) => {
         const id = kind + ':' + k;
         if (e.target.checked) chosen.add(id); else chosen.delete(id);
         // Keep the user's order: existing columns first, new ones at the end.
