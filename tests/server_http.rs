@@ -1,0 +1,550 @@
+//! HTTP-level behaviour of the tracking server: status codes and MLflow error bodies,
+//! limits, content types, field parsing (unknown fields, numeric strings, NaN), path
+//! traversal, auth, routing. Requests are written by hand over TCP so every header and
+//! byte is under the test's control.
+
+use hyperflow::server::{AppState, Limits, ServerConfig, ServerHandle, spawn_state};
+use hyperflow::tracking::*;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn code(&self) -> String {
+        self.json()["error_code"].as_str().unwrap_or("").to_string()
+    }
+    fn message(&self) -> String {
+        self.json()["message"].as_str().unwrap_or("").to_string()
+    }
+}
+
+struct Srv {
+    server: ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+fn start_with(f: impl FnOnce(AppState) -> AppState) -> Srv {
+    let dir = tempfile::tempdir().unwrap();
+    let arts = dir.path().join("artifacts");
+    let store = SqliteStore::open_with_artifact_root(dir.path().join("t.db"), &arts).unwrap();
+    let state = f(AppState::new(Arc::new(store)).with_artifacts(arts));
+    Srv {
+        server: spawn_state(state, Some(1)).unwrap(),
+        _dir: dir,
+    }
+}
+
+fn start() -> Srv {
+    start_with(|s| s)
+}
+
+impl Srv {
+    fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut s = TcpStream::connect(self.server.local_addr()).unwrap();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("header end");
+        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let mut body = buf[split + 4..].to_vec();
+        if headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+        {
+            body = dechunk(&body);
+        }
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Resp {
+        self.raw(
+            "POST",
+            &format!("/api/2.0/mlflow/{path}"),
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    fn get(&self, path_and_query: &str) -> Resp {
+        self.raw("GET", &format!("/api/2.0/mlflow/{path_and_query}"), &[], b"")
+    }
+
+    fn new_run(&self) -> String {
+        let r = self.post("runs/create", &json!({"experiment_id": "0"}));
+        assert_eq!(r.status, 200);
+        r.json()["run"]["info"]["run_id"].as_str().unwrap().to_string()
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(i) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..i]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[i + 2..i + 2 + n]);
+        b = &b[i + 2 + n + 2..];
+    }
+}
+
+#[test]
+fn content_type_is_checked() {
+    let s = start();
+    let r = s.raw("POST", "/api/2.0/mlflow/experiments/create", &[], br#"{"name":"a"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code(), "INVALID_PARAMETER_VALUE");
+    assert!(r.message().contains("Content-Type header is missing"), "{}", r.message());
+    let r = s.raw(
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        &[("Content-Type", "text/plain")],
+        br#"{"name":"a"}"#,
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.message().contains("['application/json']"), "{}", r.message());
+    let r = s.raw(
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        &[("Content-Type", "application/json; charset=utf-8")],
+        br#"{"name":"a"}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.json(), json!({"experiment_id": "1"}));
+}
+
+#[test]
+fn malformed_and_missing_fields_are_400() {
+    let s = start();
+    for body in [&b"{"[..], b"[1,2]", b"\"x\"", b"nul"] {
+        let r = s.raw(
+            "POST",
+            "/api/2.0/mlflow/experiments/create",
+            &[("Content-Type", "application/json")],
+            body,
+        );
+        assert_eq!((r.status, r.code().as_str()), (400, "INVALID_PARAMETER_VALUE"));
+        assert!(r.message().contains("Malformed request"), "{}", r.message());
+    }
+    // Empty body counts as {}.
+    let r = s.raw(
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        &[("Content-Type", "application/json")],
+        b"",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.message(), "Missing value for required parameter 'name'.");
+    let r = s.post("experiments/create", &json!({"name": ""}));
+    assert_eq!(r.message(), "Missing value for required parameter 'name'.");
+    let id = s.new_run();
+    let r = s.post(
+        "runs/log-batch",
+        &json!({"run_id": id, "metrics": [{"key": "a", "value": 1}]}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.message(),
+        "Missing value for required parameter 'metrics[0].timestamp'."
+    );
+    let r = s.post(
+        "runs/log-metric",
+        &json!({"run_id": id, "key": "a", "value": "abc", "timestamp": 1}),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.message().starts_with("Invalid value \"abc\" for parameter 'value' supplied"),
+        "{}",
+        r.message()
+    );
+    let r = s.post("runs/update", &json!({"run_id": id, "status": "BOGUS"}));
+    assert_eq!(r.status, 400);
+    let r = s.get("runs/get");
+    assert_eq!(r.message(), "Missing value for required parameter 'run_id'.");
+}
+
+#[test]
+fn unknown_fields_numeric_strings_and_nan() {
+    let s = start();
+    let id = s.new_run();
+    let r = s.post(
+        "runs/log-metric",
+        &json!({"run_id": id, "key": "m", "value": "NaN", "timestamp": "17", "step": "3",
+                "whatever": {"nested": true}}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body, b"{}");
+    s.post(
+        "runs/log-metric",
+        &json!({"run_id": id, "key": "inf", "value": "-Infinity", "timestamp": 1}),
+    );
+    let r = s.get(&format!("metrics/get-history?run_id={id}&metric_key=m"));
+    assert_eq!(
+        r.json(),
+        json!({"metrics": [{"key": "m", "value": "NaN", "timestamp": 17, "step": 3}]})
+    );
+    let r = s.get(&format!("runs/get?run_uuid={id}"));
+    let run = r.json()["run"].clone();
+    assert_eq!(run["info"]["run_uuid"], json!(id));
+    assert!(run["info"]["start_time"].is_i64());
+    assert!(run["info"].get("end_time").is_none());
+    assert_eq!(run["info"]["status"], json!("RUNNING"));
+    assert_eq!(run["inputs"], json!({}));
+    let metrics = run["data"]["metrics"].as_array().unwrap();
+    assert!(metrics.iter().any(|m| m["value"] == json!("-Infinity")));
+    // Unknown metric key: {}.
+    let r = s.get(&format!("metrics/get-history?run_id={id}&metric_key=zzz"));
+    assert_eq!(r.json(), json!({}));
+}
+
+#[test]
+fn history_pages() {
+    let s = start();
+    let id = s.new_run();
+    let metrics: Vec<Value> = (0..5)
+        .map(|i| json!({"key": "h", "value": i, "timestamp": i, "step": i}))
+        .collect();
+    assert_eq!(
+        s.post("runs/log-batch", &json!({"run_id": id, "metrics": metrics})).status,
+        200
+    );
+    let r = s.get(&format!("metrics/get-history?run_id={id}&metric_key=h&max_results=3"));
+    let v = r.json();
+    assert_eq!(v["metrics"].as_array().unwrap().len(), 3);
+    let tok = v["next_page_token"].as_str().unwrap().to_string();
+    let r = s.get(&format!(
+        "metrics/get-history?run_id={id}&metric_key=h&max_results=3&page_token={tok}"
+    ));
+    assert_eq!(r.json()["metrics"].as_array().unwrap().len(), 2);
+    assert!(r.json().get("next_page_token").is_none());
+}
+
+#[test]
+fn statuses_and_error_bodies() {
+    let s = start();
+    let r = s.get("runs/get?run_id=nope");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json(),
+        json!({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run with id=nope not found"})
+    );
+    let r = s.get("experiments/get-by-name?experiment_name=zz");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.message(), "Could not find experiment with name 'zz'");
+    s.post("experiments/create", &json!({"name": "dup"}));
+    let r = s.post("experiments/create", &json!({"name": "dup"}));
+    assert_eq!((r.status, r.code().as_str()), (400, "RESOURCE_ALREADY_EXISTS"));
+    // Renaming a deleted experiment: INVALID_STATE, but never a 5xx.
+    s.post("experiments/delete", &json!({"experiment_id": "1"}));
+    let r = s.post("experiments/update", &json!({"experiment_id": "1", "new_name": "x"}));
+    assert_eq!((r.status, r.code().as_str()), (400, "INVALID_STATE"));
+    // Unknown routes and methods: JSON.
+    let r = s.raw("GET", "/api/2.0/mlflow/nothing/here", &[], b"");
+    assert_eq!((r.status, r.code().as_str()), (404, "ENDPOINT_NOT_FOUND"));
+    let r = s.raw("GET", "/nothing", &[], b"");
+    assert_eq!((r.status, r.code().as_str()), (404, "ENDPOINT_NOT_FOUND"));
+    let r = s.raw("GET", "/api/2.0/mlflow/runs/create", &[], b"");
+    assert_eq!(r.status, 405);
+    assert!(r.json()["error_code"].is_string());
+    // Void endpoints and empty searches: {}.
+    let id = s.new_run();
+    assert_eq!(
+        s.post("runs/set-tag", &json!({"run_id": id, "key": "k", "value": "v"})).body,
+        b"{}"
+    );
+    let r = s.post(
+        "runs/search",
+        &json!({"experiment_ids": ["0"], "filter": "tags.k = 'nope'"}),
+    );
+    assert_eq!(r.body, b"{}");
+    assert_eq!(s.post("runs/search", &json!({})).body, b"{}");
+    let r = s.post("runs/delete-tag", &json!({"run_id": id, "key": "missing"}));
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn search_limits_and_order_by() {
+    let s = start();
+    s.new_run();
+    let r = s.post(
+        "runs/search",
+        &json!({"experiment_ids": ["0"], "order_by": ["metrics.a", "metrics.a DESC"]}),
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "INVALID_PARAMETER_VALUE"), "{}", r.message());
+    for n in [0, 50_001] {
+        let r = s.post(
+            "runs/search",
+            &json!({"experiment_ids": ["0"], "max_results": n}),
+        );
+        assert_eq!(r.status, 400, "{n}");
+    }
+    let r = s.post(
+        "runs/search",
+        &json!({"experiment_ids": ["0"], "filter": "metrics.a < 'x'"}),
+    );
+    assert_eq!((r.status, r.code().as_str()), (400, "INVALID_PARAMETER_VALUE"));
+    let r = s.post(
+        "runs/search",
+        &json!({"experiment_ids": ["0"], "page_token": "!!!"}),
+    );
+    assert_eq!(r.status, 400);
+    // GET experiments/search with repeated keys.
+    s.post("experiments/create", &json!({"name": "b"}));
+    s.post("experiments/create", &json!({"name": "a"}));
+    let r = s.get("experiments/search?max_results=10&order_by=name+ASC&order_by=experiment_id");
+    let v = r.json();
+    let names: Vec<&str> = v["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Default", "a", "b"]);
+    let r = s.raw(
+        "POST",
+        "/ajax-api/2.0/mlflow/runs/search",
+        &[("Content-Type", "application/json")],
+        br#"{"experiment_ids": ["0"], "run_view_type": 3}"#,
+    );
+    assert_eq!(r.json()["runs"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn batch_limits() {
+    let s = start();
+    let id = s.new_run();
+    let metrics: Vec<Value> = (0..1001)
+        .map(|i| json!({"key": "k", "value": i, "timestamp": 1, "step": i}))
+        .collect();
+    let r = s.post("runs/log-batch", &json!({"run_id": id, "metrics": metrics}));
+    assert_eq!(r.status, 400);
+    assert!(r.message().contains("at most 1000 metrics"), "{}", r.message());
+    let r = s.post(
+        "runs/log-parameter",
+        &json!({"run_id": id, "key": "p", "value": "x".repeat(6001)}),
+    );
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn body_size_limit() {
+    let s = start_with(|st| {
+        st.with_limits(Limits {
+            max_request_bytes: 1000,
+            max_artifact_bytes: 100,
+        })
+    });
+    let r = s.post("experiments/create", &json!({"name": "x".repeat(2000)}));
+    assert_eq!(r.status, 413);
+    assert_eq!(r.code(), "INVALID_PARAMETER_VALUE");
+    let r = s.raw(
+        "PUT",
+        "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin",
+        &[],
+        &[7u8; 500],
+    );
+    assert_eq!(r.status, 413);
+    let r = s.raw(
+        "PUT",
+        "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/small.bin",
+        &[],
+        &[7u8; 50],
+    );
+    assert_eq!(r.status, 200);
+    let r = s.raw("GET", "/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts", &[], b"");
+    assert_eq!(
+        r.json(),
+        json!({"files": [{"path": "small.bin", "is_dir": false, "file_size": 50}]})
+    );
+}
+
+#[test]
+fn artifact_proxy_and_traversal() {
+    let s = start();
+    let base = "/api/2.0/mlflow-artifacts/artifacts";
+    let r = s.raw("PUT", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"hello");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
+    let r = s.raw("GET", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"");
+    assert_eq!(r.body, b"hello");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert!(r.header("content-disposition").unwrap().contains("notes.txt"));
+    let r = s.raw("GET", &format!("{base}?path=1/run/artifacts"), &[], b"");
+    assert_eq!(r.json(), json!({"files": [{"path": "d", "is_dir": true}]}));
+    let r = s.raw("GET", &format!("{base}?path=1/none"), &[], b"");
+    assert_eq!(r.json(), json!({}));
+    let r = s.raw("GET", &format!("{base}/1/run/artifacts/missing"), &[], b"");
+    assert_eq!((r.status, r.code().as_str()), (404, "RESOURCE_DOES_NOT_EXIST"));
+    for bad in [
+        "%2e%2e/%2e%2e/etc/passwd",
+        "a/%2E%2E/%2E%2E/x",
+        "a/..%2F..%2Fx",
+        "a%5C..%5Cx",
+        "%2Fetc%2Fpasswd",
+        "a/../../x",
+    ] {
+        let r = s.raw("PUT", &format!("{base}/{bad}"), &[], b"x");
+        assert_eq!(r.status, 400, "PUT {bad}");
+        let r = s.raw("GET", &format!("{base}/{bad}"), &[], b"");
+        assert_eq!(r.status, 400, "GET {bad}");
+    }
+    let r = s.raw("GET", &format!("{base}?path=../.."), &[], b"");
+    assert_eq!(r.status, 400);
+    let r = s.raw("DELETE", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"");
+    assert_eq!(r.status, 200);
+    let r = s.raw("GET", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"");
+    assert_eq!(r.status, 404);
+    // artifacts/list on a run: paths relative to the run root.
+    let id = s.new_run();
+    let uri = s.get(&format!("runs/get?run_id={id}")).json()["run"]["info"]["artifact_uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(uri, format!("mlflow-artifacts:/0/{id}/artifacts"));
+    s.raw("PUT", &format!("{base}/0/{id}/artifacts/m/w.bin"), &[], b"123");
+    let r = s.get(&format!("artifacts/list?run_id={id}&path=m"));
+    assert_eq!(
+        r.json(),
+        json!({"root_uri": uri, "files": [{"path": "m/w.bin", "is_dir": false, "file_size": 3}]})
+    );
+    let r = s.post("logged-models/search", &json!({"experiment_ids": ["0"]}));
+    assert_eq!(r.body, b"{}");
+    let r = s.raw("GET", "/api/3.0/mlflow/server-info", &[], b"");
+    assert_eq!(r.json()["store_type"], json!("SqlStore"));
+}
+
+#[test]
+fn auth_bearer_basic_and_missing() {
+    let s = start_with(|st| st.with_auth_token("s3cret"));
+    let path = "/api/2.0/mlflow/experiments/get?experiment_id=0";
+    let r = s.raw("GET", path, &[], b"");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.code(), "UNAUTHENTICATED");
+    assert!(r.header("www-authenticate").is_some());
+    let r = s.raw("GET", path, &[("Authorization", "Bearer wrong")], b"");
+    assert_eq!(r.status, 401);
+    let r = s.raw("GET", path, &[("Authorization", "Bearer s3cret")], b"");
+    assert_eq!(r.status, 200);
+    // "bob:s3cret"
+    let r = s.raw("GET", path, &[("Authorization", "Basic Ym9iOnMzY3JldA==")], b"");
+    assert_eq!(r.status, 200);
+    // "bob:nope"
+    let r = s.raw("GET", path, &[("Authorization", "Basic Ym9iOm5vcGU=")], b"");
+    assert_eq!(r.status, 401);
+    let r = s.raw("PUT", "/api/2.0/mlflow-artifacts/artifacts/x.txt", &[], b"x");
+    assert_eq!(r.status, 401);
+    let r = s.raw("GET", "/health", &[], b"");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"OK"[..]));
+}
+
+#[test]
+fn config_security_rules() {
+    let c = ServerConfig {
+        host: "0.0.0.0".into(),
+        ..ServerConfig::default()
+    };
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("--auth-token") && e.contains("--insecure"), "{e}");
+    assert!(ServerConfig { insecure: true, ..c.clone() }.validate().is_ok());
+    assert!(
+        ServerConfig { auth_token: Some(" ".into()), ..c.clone() }
+            .validate()
+            .is_err()
+    );
+    for host in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
+        let c = ServerConfig { host: host.into(), ..ServerConfig::default() };
+        assert!(c.validate().is_ok(), "{host}");
+    }
+    let c = ServerConfig { backend_store_uri: "ftp://x".into(), ..ServerConfig::default() };
+    assert!(c.validate().is_err());
+}
+
+/// A store whose every call panics: the server must answer 500 INTERNAL_ERROR JSON and
+/// keep serving.
+struct PanicStore;
+
+macro_rules! panics {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(fn $name(&self, $($arg: $ty),*) -> $ret { $(let _ = $arg;)* panic!("boom") })*
+    };
+}
+
+impl Store for PanicStore {
+    panics! {
+        create_experiment(name: &str, loc: Option<&str>, tags: &[Tag]) -> Result<ExperimentId>;
+        get_experiment(id: &ExperimentId) -> Result<Experiment>;
+        get_experiment_by_name(name: &str) -> Result<Option<Experiment>>;
+        search_experiments(q: &ExperimentQuery) -> Result<Page<Experiment>>;
+        rename_experiment(id: &ExperimentId, n: &str) -> Result<()>;
+        delete_experiment(id: &ExperimentId) -> Result<()>;
+        restore_experiment(id: &ExperimentId) -> Result<()>;
+        set_experiment_tag(id: &ExperimentId, t: &Tag) -> Result<()>;
+        create_run(id: &ExperimentId, s: RunStart) -> Result<Run>;
+        get_run(id: &str) -> Result<Run>;
+        update_run(id: &str, u: RunUpdate) -> Result<RunInfo>;
+        delete_run(id: &str) -> Result<()>;
+        restore_run(id: &str) -> Result<()>;
+        log_batch(id: &str, m: &[Metric], p: &[Param], t: &[Tag]) -> Result<()>;
+        delete_tag(id: &str, k: &str) -> Result<()>;
+        get_metric_history(id: &str, k: &str) -> Result<Vec<Metric>>;
+        search_runs(q: &RunQuery) -> Result<Page<Run>>;
+    }
+}
+
+#[test]
+fn panics_become_500_json() {
+    let server = spawn_state(AppState::new(Arc::new(PanicStore)), Some(1)).unwrap();
+    let s = Srv {
+        server,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let r = s.get("runs/get?run_id=x");
+    assert_eq!((r.status, r.code().as_str()), (500, "INTERNAL_ERROR"));
+    assert!(!r.message().contains("boom"));
+    let r = s.raw("GET", "/", &[], b"");
+    assert_eq!(r.status, 200);
+    let r = s.raw("GET", "/health", &[], b"");
+    assert_eq!(r.status, 200);
+}

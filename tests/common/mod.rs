@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod python;
 
 use hyperflow::tracking::{SqliteStore, Store};
 use std::sync::Arc;

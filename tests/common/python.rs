@@ -1,0 +1,52 @@
+//! Finding the Python venv with the official MLflow client (`scripts/setup-mlflow.sh`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The venv directory: `HYPERFLOW_MLFLOW_VENV`, else `~/.cache/hyperflow/mlflow-venv`.
+pub fn venv_dir() -> PathBuf {
+    std::env::var_os("HYPERFLOW_MLFLOW_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+            PathBuf::from(home).join(".cache/hyperflow/mlflow-venv")
+        })
+}
+
+/// A `Command` for the venv's python with MLflow's telemetry off.
+pub fn python_command(python: &PathBuf) -> Command {
+    let mut c = Command::new(python);
+    c.env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("DO_NOT_TRACK", "true")
+        .env("PYTHONUNBUFFERED", "1");
+    c
+}
+
+/// The venv's python when it can import mlflow; otherwise prints why the calling test is
+/// skipped and returns `None`. Cheap when the venv is absent.
+pub fn mlflow_python(test: &str) -> Option<PathBuf> {
+    let venv = venv_dir();
+    let python = venv.join("bin/python");
+    let skip = |why: String| {
+        eprintln!(
+            "SKIPPED {test}: {why}. Run scripts/setup-mlflow.sh (venv at {}) to enable it.",
+            venv.display()
+        );
+        None
+    };
+    if !python.exists() {
+        return skip(format!("no python at {}", python.display()));
+    }
+    match python_command(&python)
+        .args(["-c", "import mlflow, pandas, requests"])
+        .output()
+    {
+        Ok(o) if o.status.success() => Some(python),
+        Ok(o) => skip(format!(
+            "{} cannot import mlflow: {}",
+            python.display(),
+            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+        )),
+        Err(e) => skip(format!("cannot run {}: {e}", python.display())),
+    }
+}
