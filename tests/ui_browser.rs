@@ -42,8 +42,8 @@ fn final_loss(i: usize) -> f64 {
 fn seed() -> Seeded {
     let dir = tempfile::tempdir().expect("temp dir");
     let arts = dir.path().join("artifacts");
-    let store = SqliteStore::open_with_artifact_root(dir.path().join("ui.db"), &arts)
-        .expect("open store");
+    let store =
+        SqliteStore::open_with_artifact_root(dir.path().join("ui.db"), &arts).expect("open store");
     let server = spawn_state(AppState::new(Arc::new(store)).with_artifacts(arts), Some(2))
         .expect("start server");
     // Seed through the REST API, so artifacts go through the proxy like a client's.
@@ -346,7 +346,11 @@ impl Driver {
             shots,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while d.raw("GET", "/status", None).map(|v| v["ready"] == json!(true)) != Ok(true) {
+        while d
+            .raw("GET", "/status", None)
+            .map(|v| v["ready"] == json!(true))
+            != Ok(true)
+        {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -394,9 +398,8 @@ impl Driver {
         let script = format!("try {{ return ({expr}); }} catch (e) {{ return null; }}");
         loop {
             let v = self.js(&script);
-            let truthy = !matches!(v, Value::Null | Value::Bool(false))
-                && v != json!(0)
-                && v != json!("");
+            let truthy =
+                !matches!(v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
             if truthy {
                 return v;
             }
@@ -478,7 +481,10 @@ impl Driver {
 
     fn assert_no_js_errors(&self, page: &str) {
         let errors = self.js_errors();
-        assert!(errors.is_empty(), "JavaScript errors on {page}: {errors:#?}");
+        assert!(
+            errors.is_empty(),
+            "JavaScript errors on {page}: {errors:#?}"
+        );
     }
 
     /// Number of table rows that are not hidden.
@@ -541,9 +547,15 @@ fn ui_in_headless_chromium() {
         "/element",
         Some(json!({"using": "link text", "value": "ui-demo"})),
     );
-    let link = link[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("{link}")).to_string();
+    let link = link[ELEMENT_KEY]
+        .as_str()
+        .unwrap_or_else(|| panic!("{link}"))
+        .to_string();
     d.cmd("POST", &format!("/element/{link}/click"), None);
-    d.wait("runs table", "document.querySelectorAll('#runs tr.run-row').length > 0");
+    d.wait(
+        "runs table",
+        "document.querySelectorAll('#runs tr.run-row').length > 0",
+    );
     assert_eq!(d.visible_rows("#runs tr.run-row"), 2, "parent and xss run");
     assert_eq!(d.visible_rows("#runs tr.run-row[data-depth='1']"), 0);
     // The run name with markup is text: no <img src=x> element, no alert.
@@ -557,7 +569,10 @@ fn ui_in_headless_chromium() {
         json!(0)
     );
     d.screenshot("02-runs");
-    d.click(&format!("#runs tr[data-run-id='{}'] button.toggle", s.parent));
+    d.click(&format!(
+        "#runs tr[data-run-id='{}'] button.toggle",
+        s.parent
+    ));
     d.wait(
         "children visible",
         &format!(
@@ -603,6 +618,29 @@ fn ui_in_headless_chromium() {
     d.wait("column shown", has_accuracy);
     d.click("details.picker summary");
 
+    // Server-side sorting by attributes: run name and status.
+    for (col, key) in [(2, "attributes.run_name"), (3, "attributes.status")] {
+        d.click(&format!("#runs thead th:nth-child({col}) button.sort"));
+        d.wait(
+            "sorted by an attribute",
+            &format!(
+                "new URLSearchParams(location.hash.split('?')[1] || '').get('order') === '{key} ASC'"
+            ),
+        );
+        // The re-rendered table marks the sorted column.
+        d.wait(
+            "sorted table",
+            &format!(
+                "document.querySelector('#runs thead th:nth-child({col})[aria-sort=ascending]')"
+            ),
+        );
+        assert_eq!(d.visible_rows("#runs tr.run-row"), 2);
+        assert_eq!(
+            d.js("return document.querySelectorAll('#filter-error .error').length"),
+            json!(0)
+        );
+    }
+
     // Pagination with page tokens: 22 runs, 5 per page.
     d.goto(&format!("{base}/#/experiments/{}?size=5", s.exp));
     d.wait(
@@ -620,7 +658,10 @@ fn ui_in_headless_chromium() {
         "document.querySelector('#page-number')?.innerText === 'page 1'",
     );
     d.goto(&format!("{base}/#/experiments/{}", s.exp));
-    d.wait("runs table", "document.querySelectorAll('#runs tr.run-row').length === 22");
+    d.wait(
+        "runs table",
+        "document.querySelectorAll('#runs tr.run-row').length === 22",
+    );
 
     // Filter: fewer rows; trials 0..=8 have loss < 0.5; the parent stays as context.
     d.type_into("#filter", "metrics.loss < 0.5\u{E007}");
@@ -630,8 +671,17 @@ fn ui_in_headless_chromium() {
     );
     let matched = d.visible_rows("#runs tr.run-row:not(.context)");
     assert_eq!(matched, 9, "runs with loss < 0.5");
-    assert_eq!(d.visible_rows("#runs tr.run-row.context"), 1, "parent as context");
-    assert!(d.js("return location.hash").as_str().unwrap().contains("filter="));
+    assert_eq!(
+        d.visible_rows("#runs tr.run-row.context"),
+        1,
+        "parent as context"
+    );
+    assert!(
+        d.js("return location.hash")
+            .as_str()
+            .unwrap()
+            .contains("filter=")
+    );
     d.screenshot("04-runs-filtered");
     // The filter is in the URL: a reload shows the same rows.
     d.cmd("POST", "/refresh", None);
@@ -641,15 +691,20 @@ fn ui_in_headless_chromium() {
     );
     assert_eq!(d.visible_rows("#runs tr.run-row:not(.context)"), 9);
     // Sorting by a metric column (server-side order_by) puts the lowest loss first.
-    d.click("#runs thead th.metric button.sort");
+    d.click("#runs thead th[data-col='metrics:loss'] button.sort");
     d.wait(
         "sorted by a metric",
         "decodeURIComponent(location.hash).includes('order=metrics.')",
     );
     d.wait(
         "sorted rows",
-        "document.querySelectorAll(\"#runs tr[data-depth='1']\").length === 9",
+        "document.querySelector(\"#runs thead th[data-col='metrics:loss'][aria-sort=ascending]\")",
     );
+    assert_eq!(d.visible_rows("#runs tr.run-row:not(.context)"), 9);
+    // Lowest loss first among the trials.
+    let first =
+        d.js("return document.querySelector(\"#runs tr[data-depth='1'] td.name a\").textContent");
+    assert_eq!(first, json!("trial-0"));
 
     // An invalid filter shows the server's error message inline.
     d.type_into("#filter", "metrics.loss < 'abc'\u{E007}");
@@ -746,7 +801,10 @@ fn ui_in_headless_chromium() {
 
     // The xss run's page: name and param as text, no alert opened.
     d.goto(&format!("{base}/#/experiments/{}", s.exp));
-    d.wait("runs table", "document.querySelectorAll('#runs tr.run-row').length > 0");
+    d.wait(
+        "runs table",
+        "document.querySelectorAll('#runs tr.run-row').length > 0",
+    );
     let xss_link = d.js(&format!(
         "return [...document.querySelectorAll('#runs a')].find(a => a.textContent === {}).getAttribute('href')",
         json!(XSS_NAME)
@@ -761,12 +819,8 @@ fn ui_in_headless_chromium() {
         json!(XSS_NAME)
     );
     assert!(
-        d.raw(
-            "GET",
-            &format!("/session/{}/alert/text", d.session),
-            None
-        )
-        .is_err(),
+        d.raw("GET", &format!("/session/{}/alert/text", d.session), None)
+            .is_err(),
         "no alert may open"
     );
     d.assert_no_js_errors("the xss run page");

@@ -140,7 +140,10 @@ async fn asset(Path((version, file)): Path<(String, String)>, req: HeaderMap) ->
     }
     let mut resp = (StatusCode::OK, a.body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(a.content_type),
+    );
     // A versioned URL never changes content; an old version (a page loaded before an
     // upgrade) gets today's file, which must not be cached under the old name.
     h.insert(

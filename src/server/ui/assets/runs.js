@@ -83,7 +83,7 @@ export async function runsPage(main, route) {
     if (!nodes.has(run.id)) nodes.set(run.id, { run, context: isContext, kids: [] });
     return nodes.get(run.id);
   };
-  const top = [];
+  const top = new Set(); // insertion-ordered, no duplicates
   for (const r of matched) node(r, false);
   for (const r of matched) {
     const n = nodes.get(r.id);
@@ -91,13 +91,12 @@ export async function runsPage(main, route) {
     if (parentRun && parentRun.id !== r.id) {
       const p = node(parentRun, !byId.has(parentRun.id));
       p.kids.push(n);
-      if (p.context && !top.includes(p)) top.push(p);
+      if (p.context) top.add(p);
     } else {
-      top.push(n);
+      top.add(n);
     }
   }
-  // Top-level matches that are also listed as someone's parent keep their first place.
-  const roots = [...new Set(top)];
+  const roots = [...top];
   const expanded = new Set(filter ? [...nodes.keys()] : []);
   const selected = new Set();
 
@@ -162,7 +161,7 @@ export async function runsPage(main, route) {
       const active = curKey === key;
       const dir = active ? curDir : null;
       const nextDir = active ? (dir === 'ASC' ? 'DESC' : 'ASC') : (id === 'start' ? 'DESC' : 'ASC');
-      return h('th', { scope: 'col', class: cls, 'aria-sort': dir ? (dir === 'ASC' ? 'ascending' : 'descending') : 'none' },
+      return h('th', { scope: 'col', class: cls, dataset: { col: id }, 'aria-sort': dir ? (dir === 'ASC' ? 'ascending' : 'descending') : 'none' },
         h('button', { type: 'button', class: 'sort', title: `Sort by ${label}`, onclick: () => go({ order: `${key} ${nextDir}`, pages: '' }) },
           label, dir ? (dir === 'ASC' ? ' ▲' : ' ▼') : ''));
     };
