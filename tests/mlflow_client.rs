@@ -9,8 +9,7 @@ use hyperflow::server::{ServerConfig, spawn};
 
 #[test]
 fn official_mlflow_client_against_hyperflow_server() {
-    let Some(python) =
-        common::python::mlflow_python("official_mlflow_client_against_hyperflow_server")
+    let Some(python) = common::python::mlflow_python("official_mlflow_client_against_hyperflow_server")
     else {
         return;
     };
