@@ -9,7 +9,8 @@ use hyperflow::server::{ServerConfig, spawn};
 
 #[test]
 fn official_mlflow_client_against_hyperflow_server() {
-    let Some(python) = common::python::mlflow_python("official_mlflow_client_against_hyperflow_server")
+    let Some(python) =
+        common::python::mlflow_python("official_mlflow_client_against_hyperflow_server")
     else {
         return;
     };

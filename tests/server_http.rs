@@ -76,7 +76,14 @@ impl Srv {
             .expect("header end");
         let head = String::from_utf8_lossy(&buf[..split]).into_owned();
         let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -105,13 +112,21 @@ impl Srv {
     }
 
     fn get(&self, path_and_query: &str) -> Resp {
-        self.raw("GET", &format!("/api/2.0/mlflow/{path_and_query}"), &[], b"")
+        self.raw(
+            "GET",
+            &format!("/api/2.0/mlflow/{path_and_query}"),
+            &[],
+            b"",
+        )
     }
 
     fn new_run(&self) -> String {
         let r = self.post("runs/create", &json!({"experiment_id": "0"}));
         assert_eq!(r.status, 200);
-        r.json()["run"]["info"]["run_id"].as_str().unwrap().to_string()
+        r.json()["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -133,10 +148,19 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 #[test]
 fn content_type_is_checked() {
     let s = start();
-    let r = s.raw("POST", "/api/2.0/mlflow/experiments/create", &[], br#"{"name":"a"}"#);
+    let r = s.raw(
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        &[],
+        br#"{"name":"a"}"#,
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "INVALID_PARAMETER_VALUE");
-    assert!(r.message().contains("Content-Type header is missing"), "{}", r.message());
+    assert!(
+        r.message().contains("Content-Type header is missing"),
+        "{}",
+        r.message()
+    );
     let r = s.raw(
         "POST",
         "/api/2.0/mlflow/experiments/create",
@@ -144,7 +168,11 @@ fn content_type_is_checked() {
         br#"{"name":"a"}"#,
     );
     assert_eq!(r.status, 400);
-    assert!(r.message().contains("['application/json']"), "{}", r.message());
+    assert!(
+        r.message().contains("['application/json']"),
+        "{}",
+        r.message()
+    );
     let r = s.raw(
         "POST",
         "/api/2.0/mlflow/experiments/create",
@@ -166,7 +194,10 @@ fn malformed_and_missing_fields_are_400() {
             &[("Content-Type", "application/json")],
             body,
         );
-        assert_eq!((r.status, r.code().as_str()), (400, "INVALID_PARAMETER_VALUE"));
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "INVALID_PARAMETER_VALUE")
+        );
         assert!(r.message().contains("Malformed request"), "{}", r.message());
     }
     // Empty body counts as {}.
@@ -196,14 +227,18 @@ fn malformed_and_missing_fields_are_400() {
     );
     assert_eq!(r.status, 400);
     assert!(
-        r.message().starts_with("Invalid value \"abc\" for parameter 'value' supplied"),
+        r.message()
+            .starts_with("Invalid value \"abc\" for parameter 'value' supplied"),
         "{}",
         r.message()
     );
     let r = s.post("runs/update", &json!({"run_id": id, "status": "BOGUS"}));
     assert_eq!(r.status, 400);
     let r = s.get("runs/get");
-    assert_eq!(r.message(), "Missing value for required parameter 'run_id'.");
+    assert_eq!(
+        r.message(),
+        "Missing value for required parameter 'run_id'."
+    );
 }
 
 #[test]
@@ -248,10 +283,13 @@ fn history_pages() {
         .map(|i| json!({"key": "h", "value": i, "timestamp": i, "step": i}))
         .collect();
     assert_eq!(
-        s.post("runs/log-batch", &json!({"run_id": id, "metrics": metrics})).status,
+        s.post("runs/log-batch", &json!({"run_id": id, "metrics": metrics}))
+            .status,
         200
     );
-    let r = s.get(&format!("metrics/get-history?run_id={id}&metric_key=h&max_results=3"));
+    let r = s.get(&format!(
+        "metrics/get-history?run_id={id}&metric_key=h&max_results=3"
+    ));
     let v = r.json();
     assert_eq!(v["metrics"].as_array().unwrap().len(), 3);
     let tok = v["next_page_token"].as_str().unwrap().to_string();
@@ -276,10 +314,16 @@ fn statuses_and_error_bodies() {
     assert_eq!(r.message(), "Could not find experiment with name 'zz'");
     s.post("experiments/create", &json!({"name": "dup"}));
     let r = s.post("experiments/create", &json!({"name": "dup"}));
-    assert_eq!((r.status, r.code().as_str()), (400, "RESOURCE_ALREADY_EXISTS"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "RESOURCE_ALREADY_EXISTS")
+    );
     // Renaming a deleted experiment: INVALID_STATE, but never a 5xx.
     s.post("experiments/delete", &json!({"experiment_id": "1"}));
-    let r = s.post("experiments/update", &json!({"experiment_id": "1", "new_name": "x"}));
+    let r = s.post(
+        "experiments/update",
+        &json!({"experiment_id": "1", "new_name": "x"}),
+    );
     assert_eq!((r.status, r.code().as_str()), (400, "INVALID_STATE"));
     // Unknown routes and methods: JSON.
     let r = s.raw("GET", "/api/2.0/mlflow/nothing/here", &[], b"");
@@ -292,7 +336,11 @@ fn statuses_and_error_bodies() {
     // Void endpoints and empty searches: {}.
     let id = s.new_run();
     assert_eq!(
-        s.post("runs/set-tag", &json!({"run_id": id, "key": "k", "value": "v"})).body,
+        s.post(
+            "runs/set-tag",
+            &json!({"run_id": id, "key": "k", "value": "v"})
+        )
+        .body,
         b"{}"
     );
     let r = s.post(
@@ -313,7 +361,12 @@ fn search_limits_and_order_by() {
         "runs/search",
         &json!({"experiment_ids": ["0"], "order_by": ["metrics.a", "metrics.a DESC"]}),
     );
-    assert_eq!((r.status, r.code().as_str()), (400, "INVALID_PARAMETER_VALUE"), "{}", r.message());
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE"),
+        "{}",
+        r.message()
+    );
     for n in [0, 50_001] {
         let r = s.post(
             "runs/search",
@@ -325,7 +378,10 @@ fn search_limits_and_order_by() {
         "runs/search",
         &json!({"experiment_ids": ["0"], "filter": "metrics.a < 'x'"}),
     );
-    assert_eq!((r.status, r.code().as_str()), (400, "INVALID_PARAMETER_VALUE"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE")
+    );
     let r = s.post(
         "runs/search",
         &json!({"experiment_ids": ["0"], "page_token": "!!!"}),
@@ -361,7 +417,11 @@ fn batch_limits() {
         .collect();
     let r = s.post("runs/log-batch", &json!({"run_id": id, "metrics": metrics}));
     assert_eq!(r.status, 400);
-    assert!(r.message().contains("at most 1000 metrics"), "{}", r.message());
+    assert!(
+        r.message().contains("at most 1000 metrics"),
+        "{}",
+        r.message()
+    );
     let r = s.post(
         "runs/log-parameter",
         &json!({"run_id": id, "key": "p", "value": "x".repeat(6001)}),
@@ -394,7 +454,12 @@ fn body_size_limit() {
         &[7u8; 50],
     );
     assert_eq!(r.status, 200);
-    let r = s.raw("GET", "/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts", &[], b"");
+    let r = s.raw(
+        "GET",
+        "/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts",
+        &[],
+        b"",
+    );
     assert_eq!(
         r.json(),
         json!({"files": [{"path": "small.bin", "is_dir": false, "file_size": 50}]})
@@ -405,18 +470,35 @@ fn body_size_limit() {
 fn artifact_proxy_and_traversal() {
     let s = start();
     let base = "/api/2.0/mlflow-artifacts/artifacts";
-    let r = s.raw("PUT", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"hello");
+    let r = s.raw(
+        "PUT",
+        &format!("{base}/1/run/artifacts/d/notes.txt"),
+        &[],
+        b"hello",
+    );
     assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
-    let r = s.raw("GET", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"");
+    let r = s.raw(
+        "GET",
+        &format!("{base}/1/run/artifacts/d/notes.txt"),
+        &[],
+        b"",
+    );
     assert_eq!(r.body, b"hello");
     assert_eq!(r.header("content-type"), Some("text/plain"));
-    assert!(r.header("content-disposition").unwrap().contains("notes.txt"));
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .contains("notes.txt")
+    );
     let r = s.raw("GET", &format!("{base}?path=1/run/artifacts"), &[], b"");
     assert_eq!(r.json(), json!({"files": [{"path": "d", "is_dir": true}]}));
     let r = s.raw("GET", &format!("{base}?path=1/none"), &[], b"");
     assert_eq!(r.json(), json!({}));
     let r = s.raw("GET", &format!("{base}/1/run/artifacts/missing"), &[], b"");
-    assert_eq!((r.status, r.code().as_str()), (404, "RESOURCE_DOES_NOT_EXIST"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "RESOURCE_DOES_NOT_EXIST")
+    );
     for bad in [
         "%2e%2e/%2e%2e/etc/passwd",
         "a/%2E%2E/%2E%2E/x",
@@ -432,9 +514,19 @@ fn artifact_proxy_and_traversal() {
     }
     let r = s.raw("GET", &format!("{base}?path=../.."), &[], b"");
     assert_eq!(r.status, 400);
-    let r = s.raw("DELETE", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"");
+    let r = s.raw(
+        "DELETE",
+        &format!("{base}/1/run/artifacts/d/notes.txt"),
+        &[],
+        b"",
+    );
     assert_eq!(r.status, 200);
-    let r = s.raw("GET", &format!("{base}/1/run/artifacts/d/notes.txt"), &[], b"");
+    let r = s.raw(
+        "GET",
+        &format!("{base}/1/run/artifacts/d/notes.txt"),
+        &[],
+        b"",
+    );
     assert_eq!(r.status, 404);
     // artifacts/list on a run: paths relative to the run root.
     let id = s.new_run();
@@ -443,7 +535,12 @@ fn artifact_proxy_and_traversal() {
         .unwrap()
         .to_string();
     assert_eq!(uri, format!("mlflow-artifacts:/0/{id}/artifacts"));
-    s.raw("PUT", &format!("{base}/0/{id}/artifacts/m/w.bin"), &[], b"123");
+    s.raw(
+        "PUT",
+        &format!("{base}/0/{id}/artifacts/m/w.bin"),
+        &[],
+        b"123",
+    );
     let r = s.get(&format!("artifacts/list?run_id={id}&path=m"));
     assert_eq!(
         r.json(),
@@ -468,12 +565,22 @@ fn auth_bearer_basic_and_missing() {
     let r = s.raw("GET", path, &[("Authorization", "Bearer s3cret")], b"");
     assert_eq!(r.status, 200);
     // "bob:s3cret"
-    let r = s.raw("GET", path, &[("Authorization", "Basic Ym9iOnMzY3JldA==")], b"");
+    let r = s.raw(
+        "GET",
+        path,
+        &[("Authorization", "Basic Ym9iOnMzY3JldA==")],
+        b"",
+    );
     assert_eq!(r.status, 200);
     // "bob:nope"
     let r = s.raw("GET", path, &[("Authorization", "Basic Ym9iOm5vcGU=")], b"");
     assert_eq!(r.status, 401);
-    let r = s.raw("PUT", "/api/2.0/mlflow-artifacts/artifacts/x.txt", &[], b"x");
+    let r = s.raw(
+        "PUT",
+        "/api/2.0/mlflow-artifacts/artifacts/x.txt",
+        &[],
+        b"x",
+    );
     assert_eq!(r.status, 401);
     let r = s.raw("GET", "/health", &[], b"");
     assert_eq!((r.status, r.body.as_slice()), (200, &b"OK"[..]));
@@ -486,18 +593,37 @@ fn config_security_rules() {
         ..ServerConfig::default()
     };
     let e = c.validate().unwrap_err().to_string();
-    assert!(e.contains("--auth-token") && e.contains("--insecure"), "{e}");
-    assert!(ServerConfig { insecure: true, ..c.clone() }.validate().is_ok());
     assert!(
-        ServerConfig { auth_token: Some(" ".into()), ..c.clone() }
-            .validate()
-            .is_err()
+        e.contains("--auth-token") && e.contains("--insecure"),
+        "{e}"
+    );
+    assert!(
+        ServerConfig {
+            insecure: true,
+            ..c.clone()
+        }
+        .validate()
+        .is_ok()
+    );
+    assert!(
+        ServerConfig {
+            auth_token: Some(" ".into()),
+            ..c.clone()
+        }
+        .validate()
+        .is_err()
     );
     for host in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
-        let c = ServerConfig { host: host.into(), ..ServerConfig::default() };
+        let c = ServerConfig {
+            host: host.into(),
+            ..ServerConfig::default()
+        };
         assert!(c.validate().is_ok(), "{host}");
     }
-    let c = ServerConfig { backend_store_uri: "ftp://x".into(), ..ServerConfig::default() };
+    let c = ServerConfig {
+        backend_store_uri: "ftp://x".into(),
+        ..ServerConfig::default()
+    };
     assert!(c.validate().is_err());
 }
 

@@ -17,8 +17,8 @@ pub struct Guard {
 fn start() -> (ServerHandle, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let arts = dir.path().join("artifacts");
-    let store = SqliteStore::open_with_artifact_root(dir.path().join("t.db"), &arts)
-        .expect("open store");
+    let store =
+        SqliteStore::open_with_artifact_root(dir.path().join("t.db"), &arts).expect("open store");
     let state = AppState::new(Arc::new(store)).with_artifacts(arts);
     let server = spawn_state(state, Some(2)).expect("start server");
     (server, dir)
@@ -49,7 +49,10 @@ fn artifact_uris_go_through_the_proxy() {
     );
     let run = store.create_run(&exp, RunStart::default()).unwrap();
     let uri = &run.info.artifact_uri;
-    assert_eq!(uri, &format!("mlflow-artifacts:/{exp}/{}/artifacts", run.id()));
+    assert_eq!(
+        uri,
+        &format!("mlflow-artifacts:/{exp}/{}/artifacts", run.id())
+    );
     store.upload_artifact(uri, "notes.txt", b"hello").unwrap();
     store.upload_artifact(uri, "sub/dir/x.json", b"{}").unwrap();
     assert_eq!(store.download_artifact(uri, "notes.txt").unwrap(), b"hello");
@@ -62,7 +65,10 @@ fn artifact_uris_go_through_the_proxy() {
     let e = store.download_artifact(uri, "missing.txt").unwrap_err();
     assert_eq!(e.error_code(), "RESOURCE_DOES_NOT_EXIST");
     assert_eq!(
-        store.upload_artifact(uri, "../../escape", b"x").unwrap_err().error_code(),
+        store
+            .upload_artifact(uri, "../../escape", b"x")
+            .unwrap_err()
+            .error_code(),
         "INVALID_PARAMETER_VALUE"
     );
 }
@@ -90,7 +96,15 @@ fn chunked_batches_and_nan() {
     assert_eq!(store.get_run(run.id()).unwrap().data.params.len(), 250);
     for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         store
-            .log_metric(run.id(), &Metric { key: "x".into(), value: v, timestamp: 5, step: 0 })
+            .log_metric(
+                run.id(),
+                &Metric {
+                    key: "x".into(),
+                    value: v,
+                    timestamp: 5,
+                    step: 0,
+                },
+            )
             .unwrap();
     }
     let h = store.get_metric_history(run.id(), "x").unwrap();

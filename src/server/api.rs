@@ -30,9 +30,7 @@ pub fn f64_json(v: f64) -> Value {
 }
 
 fn kv_list<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<Value> {
-    items
-        .map(|(k, v)| json!({"key": k, "value": v}))
-        .collect()
+    items.map(|(k, v)| json!({"key": k, "value": v})).collect()
 }
 
 fn put_list(obj: &mut Map<String, Value>, key: &str, list: Vec<Value>) {
@@ -156,11 +154,7 @@ fn metric_of(f: &Fields) -> ApiResult<Metric> {
     })
 }
 
-fn page_json<T>(
-    key: &str,
-    page: Page<T>,
-    mut render: impl FnMut(&T) -> Value,
-) -> ApiResult {
+fn page_json<T>(key: &str, page: Page<T>, mut render: impl FnMut(&T) -> Value) -> ApiResult {
     let mut o = Map::new();
     put_list(&mut o, key, page.items.iter().map(&mut render).collect());
     if let Some(t) = page.next_page_token {
@@ -475,7 +469,11 @@ pub const ENDPOINTS: &[(&str, &str, Op)] = &[
     ("/experiments/update", "POST", update_experiment),
     ("/experiments/delete", "POST", delete_experiment),
     ("/experiments/restore", "POST", restore_experiment),
-    ("/experiments/set-experiment-tag", "POST", set_experiment_tag),
+    (
+        "/experiments/set-experiment-tag",
+        "POST",
+        set_experiment_tag,
+    ),
     ("/runs/create", "POST", create_run),
     ("/runs/get", "GET", get_run),
     ("/runs/update", "POST", update_run),

@@ -37,9 +37,7 @@ fn json_ok(v: Value) -> Response {
 fn content_type(path: &str) -> &'static str {
     let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
     match ext.as_deref() {
-        Some("txt" | "log" | "py" | "yaml" | "yml" | "toml" | "md" | "csv" | "tsv") => {
-            "text/plain"
-        }
+        Some("txt" | "log" | "py" | "yaml" | "yml" | "toml" | "md" | "csv" | "tsv") => "text/plain",
         Some("json") => "application/json",
         Some("html" | "htm") => "text/html",
         Some("svg") => "image/svg+xml",
@@ -78,10 +76,7 @@ async fn upload_inner(st: &AppState, path: &str, req: Request) -> ApiResult<()> 
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(|e| io("creating the artifact directory", e))?;
-    let tmp = dir.join(format!(
-        ".upload-{}.tmp",
-        uuid::Uuid::new_v4().simple()
-    ));
+    let tmp = dir.join(format!(".upload-{}.tmp", uuid::Uuid::new_v4().simple()));
     let result = async {
         let mut file = tokio::fs::File::create(&tmp)
             .await
@@ -103,7 +98,9 @@ async fn upload_inner(st: &AppState, path: &str, req: Request) -> ApiResult<()> 
                 .await
                 .map_err(|e| io("writing the artifact", e))?;
         }
-        file.flush().await.map_err(|e| io("writing the artifact", e))?;
+        file.flush()
+            .await
+            .map_err(|e| io("writing the artifact", e))?;
         drop(file);
         tokio::fs::rename(&tmp, &target)
             .await

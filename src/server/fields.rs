@@ -196,13 +196,9 @@ impl Fields {
             Some(Value::Array(items)) => items
                 .iter()
                 .filter(|v| !v.is_null())
-                .map(|v| {
-                    Fields::one(field, v, &self.prefix).map(Option::unwrap_or_default)
-                })
+                .map(|v| Fields::one(field, v, &self.prefix).map(Option::unwrap_or_default))
                 .collect(),
-            Some(v) => Ok(Fields::one(field, v, &self.prefix)?
-                .into_iter()
-                .collect()),
+            Some(v) => Ok(Fields::one(field, v, &self.prefix)?.into_iter().collect()),
         }
     }
 

@@ -300,10 +300,12 @@ impl AppState {
     /// The local directory of an artifact location (stored or `mlflow-artifacts:` form).
     pub fn local_artifact_dir(&self, uri: &str) -> Result<PathBuf, StoreError> {
         if let Some(rest) = uri.strip_prefix(MLFLOW_ARTIFACTS_SCHEME) {
-            let root = self.artifacts_dir().ok_or_else(|| StoreError::UnsupportedUri {
-                uri: uri.to_string(),
-                reason: "this server does not serve artifacts".into(),
-            })?;
+            let root = self
+                .artifacts_dir()
+                .ok_or_else(|| StoreError::UnsupportedUri {
+                    uri: uri.to_string(),
+                    reason: "this server does not serve artifacts".into(),
+                })?;
             let rel = crate::tracking::artifacts::safe_relative_path(rest.trim_start_matches('/'))?;
             return Ok(root.join(rel));
         }
@@ -400,14 +402,12 @@ pub fn api_routes() -> Router<AppState> {
             r = r.route(&format!("{prefix}/mlflow{path}"), endpoint(methods, *op));
         }
         let arts = format!("{prefix}/mlflow-artifacts/artifacts");
-        r = r
-            .route(&arts, get(artifacts::list))
-            .route(
-                &format!("{arts}/{{*path}}"),
-                get(artifacts::download)
-                    .put(artifacts::upload)
-                    .delete(artifacts::delete),
-            );
+        r = r.route(&arts, get(artifacts::list)).route(
+            &format!("{arts}/{{*path}}"),
+            get(artifacts::download)
+                .put(artifacts::upload)
+                .delete(artifacts::delete),
+        );
     }
     for prefix in ["/api/3.0", "/ajax-api/3.0"] {
         r = r.route(

@@ -282,8 +282,8 @@ impl RestStore {
         let (status, body) = match req {
             Req::Get(q) => self.send("GET", &path, q, None, "")?,
             Req::Post(v) => {
-                let bytes = serde_json::to_vec(v)
-                    .map_err(|e| StoreError::Serialization(e.to_string()))?;
+                let bytes =
+                    serde_json::to_vec(v).map_err(|e| StoreError::Serialization(e.to_string()))?;
                 self.send("POST", &path, &[], Some(&bytes), "application/json")?
             }
         };
@@ -294,9 +294,7 @@ impl RestStore {
             return Ok(json!({}));
         }
         serde_json::from_slice(&body).map_err(|e| {
-            StoreError::Serialization(format!(
-                "{endpoint}: the server's answer is not JSON ({e})"
-            ))
+            StoreError::Serialization(format!("{endpoint}: the server's answer is not JSON ({e})"))
         })
     }
 
@@ -331,7 +329,11 @@ impl RestStore {
         let joined = if path.is_empty() {
             rest.trim_end_matches('/').to_string()
         } else {
-            format!("{}/{}", rest.trim_end_matches('/'), path.trim_start_matches('/'))
+            format!(
+                "{}/{}",
+                rest.trim_end_matches('/'),
+                path.trim_start_matches('/')
+            )
         };
         Ok(joined)
     }
@@ -424,7 +426,10 @@ impl RestStore {
         while !(m.is_empty() && p.is_empty() && t.is_empty()) {
             let np = p.len().min(MAX_BATCH_PARAMS);
             let nt = t.len().min(MAX_BATCH_TAGS).min(MAX_BATCH_TOTAL - np);
-            let nm = m.len().min(MAX_BATCH_METRICS).min(MAX_BATCH_TOTAL - np - nt);
+            let nm = m
+                .len()
+                .min(MAX_BATCH_METRICS)
+                .min(MAX_BATCH_TOTAL - np - nt);
             self.log_batch(run_id, &m[..nm], &p[..np], &t[..nt])?;
             (m, p, t) = (&m[nm..], &p[np..], &t[nt..]);
         }
@@ -477,7 +482,9 @@ fn s(v: &Value, k: &str) -> String {
 }
 
 fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    v.get(k).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    v.get(k)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn bad_answer(what: &str) -> StoreError {
@@ -589,11 +596,7 @@ fn metric_body(m: &Metric) -> Value {
 }
 
 fn kv_body<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
-    Value::Array(
-        items
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect(),
-    )
+    Value::Array(items.map(|(k, v)| json!({"key": k, "value": v})).collect())
 }
 
 fn view_name(v: ViewType) -> &'static str {
@@ -711,7 +714,12 @@ impl Store for RestStore {
         if !start.tags.is_empty() {
             body.insert(
                 "tags".into(),
-                kv_body(start.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
+                kv_body(
+                    start
+                        .tags
+                        .iter()
+                        .map(|t| (t.key.as_str(), t.value.as_str())),
+                ),
             );
         }
         let v = self.post("runs/create", Value::Object(body))?;
@@ -741,7 +749,8 @@ impl Store for RestStore {
     }
 
     fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.post("runs/delete", json!({"run_id": run_id})).map(drop)
+        self.post("runs/delete", json!({"run_id": run_id}))
+            .map(drop)
     }
 
     fn restore_run(&self, run_id: &str) -> Result<()> {

@@ -132,11 +132,7 @@ mod tests {
             TrackingUri::parse("http://localhost:5000/").ok(),
             Some(TrackingUri::Http("http://localhost:5000".into()))
         );
-        for bad in [
-            "postgresql://u@h/db",
-            "sqlite://",
-            "ftp://x",
-        ] {
+        for bad in ["postgresql://u@h/db", "sqlite://", "ftp://x"] {
             let e = TrackingUri::parse(bad).unwrap_err();
             assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
             assert!(

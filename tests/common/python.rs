@@ -45,7 +45,10 @@ pub fn mlflow_python(test: &str) -> Option<PathBuf> {
         Ok(o) => skip(format!(
             "{} cannot import mlflow: {}",
             python.display(),
-            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         )),
         Err(e) => skip(format!("cannot run {}: {e}", python.display())),
     }
