@@ -28,6 +28,7 @@ const TRIALS: usize = 20;
 
 struct Seeded {
     server: ServerHandle,
+    sqlite: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
     exp: ExperimentId,
     parent: String,
@@ -42,9 +43,10 @@ fn final_loss(i: usize) -> f64 {
 fn seed() -> Seeded {
     let dir = tempfile::tempdir().expect("temp dir");
     let arts = dir.path().join("artifacts");
-    let store =
-        SqliteStore::open_with_artifact_root(dir.path().join("ui.db"), &arts).expect("open store");
-    let server = spawn_state(AppState::new(Arc::new(store)).with_artifacts(arts), Some(2))
+    let sqlite = Arc::new(
+        SqliteStore::open_with_artifact_root(dir.path().join("ui.db"), &arts).expect("open store"),
+    );
+    let server = spawn_state(AppState::new(sqlite.clone()).with_artifacts(arts), Some(2))
         .expect("start server");
     // Seed through the REST API, so artifacts go through the proxy like a client's.
     let store = RestStore::with_auth(&server.url(), RestAuth::None).expect("rest store");
@@ -184,11 +186,64 @@ fn seed() -> Seeded {
         .expect("xss params");
     Seeded {
         server,
+        sqlite,
         _dir: dir,
         exp,
         parent: pid,
         trials,
     }
+}
+
+/// A large sweep for the paging and rendering checks: one parent, `n` trials, written
+/// straight into the database (one transaction per trial).
+fn seed_big(store: &SqliteStore, n: usize) -> (ExperimentId, String) {
+    let exp = store
+        .create_experiment("ui-big", None, &[])
+        .expect("experiment");
+    let t0 = 1_710_000_000_000_i64;
+    let parent = store
+        .record_run(
+            &exp,
+            &RunRecord {
+                start: RunStart {
+                    run_name: Some("big-sweep".into()),
+                    start_time: Some(t0),
+                    ..RunStart::default()
+                },
+                ..RunRecord::default()
+            },
+        )
+        .expect("parent");
+    let pid = parent.id().to_string();
+    for i in 0..n {
+        let ts = t0 + 1 + i as i64;
+        store
+            .record_run(
+                &exp,
+                &RunRecord {
+                    start: RunStart {
+                        run_name: Some(format!("t{i}")),
+                        start_time: Some(ts),
+                        tags: vec![Tag::new("mlflow.parentRunId", &pid)],
+                        ..RunStart::default()
+                    },
+                    metrics: vec![Metric {
+                        key: "loss".into(),
+                        value: ((i * 7919) % 1000) as f64 / 1000.0,
+                        timestamp: ts,
+                        step: 0,
+                    }],
+                    params: vec![
+                        Param::new("x", format!("{:.4}", (i % 97) as f64 / 97.0)),
+                        Param::new("k", (i % 7).to_string()),
+                    ],
+                    end_time: Some(ts + 5),
+                    ..RunRecord::default()
+                },
+            )
+            .expect("trial");
+    }
+    (exp, pid)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -526,6 +581,7 @@ fn ui_in_headless_chromium() {
     }
     let s = seed();
     let base = s.server.url();
+    let (big, big_parent) = seed_big(&s.sqlite, 2500);
     let d = Driver::start(screenshot_dir());
 
     // Experiments list: the experiment, with its run count (20 trials, parent, xss run).
@@ -537,6 +593,10 @@ fn ui_in_headless_chromium() {
     d.wait(
         "run count",
         "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '22')",
+    );
+    d.wait(
+        "capped run count",
+        "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '1000+')",
     );
     d.screenshot("01-experiments");
     d.assert_no_js_errors("the experiments list");
@@ -799,16 +859,57 @@ fn ui_in_headless_chromium() {
     d.screenshot("10-report");
     d.assert_no_js_errors("the report");
 
+    // A large sweep: 1000 rows per page render and expand quickly (times printed, not
+    // asserted), and the last page holds the rest.
+    let started = Instant::now();
+    d.goto(&format!("{base}/#/experiments/{big}?size=1000"));
+    d.wait(
+        "1000 rows",
+        "document.querySelector('#run-count')?.innerText.startsWith('1000 runs on this page')",
+    );
+    let loaded = started.elapsed();
+    assert_eq!(
+        d.visible_rows("#runs tr.run-row"),
+        1,
+        "only the parent (context)"
+    );
+    // Expand in the page and force layout, to time what the user waits for.
+    let expand_ms = d.js(&format!(
+        "const t = performance.now(); \
+         document.querySelector(\"#runs tr[data-run-id='{big_parent}'] button.toggle\").click(); \
+         document.body.offsetHeight; return performance.now() - t"
+    ));
+    d.wait(
+        "1000 children",
+        "[...document.querySelectorAll(\"#runs tr[data-depth='1']\")].filter(r => !r.hidden).length === 1000",
+    );
+    println!("big experiment: 1000-row page shown in {loaded:?}, expanded in {expand_ms} ms");
+    d.screenshot("11-big-experiment");
+    d.click("#next-page");
+    d.wait(
+        "page 2",
+        "document.querySelector('#page-number')?.innerText === 'page 2'",
+    );
+    d.click("#next-page");
+    d.wait(
+        "last page",
+        "document.querySelector('#page-number')?.innerText === 'page 3' && document.querySelector('#run-count').innerText.startsWith('501 runs')",
+    );
+    assert_eq!(
+        d.js("return document.querySelector('#next-page').disabled"),
+        json!(true)
+    );
+    d.assert_no_js_errors("the big experiment");
+
     // The xss run's page: name and param as text, no alert opened.
     d.goto(&format!("{base}/#/experiments/{}", s.exp));
-    d.wait(
-        "runs table",
-        "document.querySelectorAll('#runs tr.run-row').length > 0",
+    let xss_link = d.wait(
+        "xss run link",
+        &format!(
+            "[...document.querySelectorAll('#runs a')].find(a => a.textContent === {}).getAttribute('href')",
+            json!(XSS_NAME)
+        ),
     );
-    let xss_link = d.js(&format!(
-        "return [...document.querySelectorAll('#runs a')].find(a => a.textContent === {}).getAttribute('href')",
-        json!(XSS_NAME)
-    ));
     d.goto(&format!("{base}/{}", xss_link.as_str().unwrap()));
     d.wait(
         "xss run page",

@@ -179,6 +179,7 @@ export async function runsPage(main, route) {
       dataCols.map((c) => sortHeader(c.id, (c.kind === 'metrics' ? '' : c.kind === 'params' ? 'param ' : 'tag ') + c.key, c.kind === 'metrics' ? 'num metric' : c.kind))));
     const tbody = h('tbody');
     const rowsById = new Map();
+    const togglesById = new Map();
     const addRows = (n, depth, parentId) => {
       const tr = runRow(n, depth, parentId, dataCols);
       rowsById.set(n.run.id, tr);
@@ -192,8 +193,8 @@ export async function runsPage(main, route) {
     const refresh = () => {
       const walk = (n, visible) => {
         const tr = rowsById.get(n.run.id);
-        tr.hidden = !visible;
-        const tog = tr.querySelector('button.toggle');
+        if (tr.hidden === visible) tr.hidden = !visible; // touch only rows that change
+        const tog = togglesById.get(n.run.id);
         if (tog) {
           const open = expanded.has(n.run.id);
           tog.setAttribute('aria-expanded', String(open));
@@ -209,9 +210,11 @@ export async function runsPage(main, route) {
       const nameCell = h('td', { class: 'name' });
       nameCell.style.paddingLeft = (0.5 + depth * 1.4) + 'em';
       if (n.kids.length) {
-        nameCell.append(h('button', { type: 'button', class: 'toggle', 'aria-expanded': 'false', 'aria-label': `Show or hide ${n.kids.length} child runs of ${r.name}`,
+        const tog = h('button', { type: 'button', class: 'toggle', 'aria-expanded': 'false', 'aria-label': `Show or hide ${n.kids.length} child runs of ${r.name}`,
           onclick: () => { if (expanded.has(r.id)) expanded.delete(r.id); else expanded.add(r.id); refresh(); } },
-        h('span', { 'aria-hidden': 'true' }, '▸'), h('span', { class: 'kids' }, String(n.kids.length))));
+        h('span', { 'aria-hidden': 'true' }, '▸'), h('span', { class: 'kids' }, String(n.kids.length)));
+        togglesById.set(r.id, tog);
+        nameCell.append(tog);
       } else if (depth === 0) {
         nameCell.append(h('span', { class: 'toggle-space' }));
       }
