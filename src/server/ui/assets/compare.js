@@ -57,7 +57,7 @@ export async function comparePage(main, route) {
       cols.map((c) => {
         const vals = ok.map((r) => value(r, c));
         const differs = new Set(vals.map(String)).size > 1;
-        return h('tr', { class: differs ? 'differs' : '' }, h('th', { scope: 'row' }, (c.startsWith('p:') ? '' : '📈 ') + label(c)),
+        return h('tr', { class: differs ? 'differs' : '' }, h('th', { scope: 'row' }, c.startsWith('p:') ? label(c) : [h('span', { class: 'muted small' }, 'metric '), label(c)]),
           vals.map((v) => h('td', { class: isNumeric(v) ? 'num' : 'text' }, v == null ? '' : c.startsWith('m:') ? fmtNum(v) : v)));
       })));
 

@@ -113,12 +113,14 @@ async function artifactBrowser(el, run, route) {
       if (f.is_dir) {
         const sub = h('ul', { role: 'group', hidden: true });
         let loaded = false;
+        const arrow = h('span', { 'aria-hidden': 'true' }, '▸ ');
         const btn = h('button', { type: 'button', class: 'linkish', 'aria-expanded': 'false', onclick: async () => {
           const open = btn.getAttribute('aria-expanded') !== 'true';
           btn.setAttribute('aria-expanded', String(open));
+          arrow.textContent = open ? '▾ ' : '▸ ';
           sub.hidden = !open;
           if (open && !loaded) { loaded = true; mount(sub, h('li', { class: 'muted' }, '…')); await fill(sub, f.path); }
-        } }, '📁 ', name);
+        } }, arrow, name + '/');
         return h('li', { role: 'treeitem' }, btn, sub);
       }
       return h('li', { role: 'treeitem' }, h('button', { type: 'button', class: 'linkish file', dataset: { path: f.path }, onclick: () => show(f).catch((err) => mount(preview, errorBox(err))) },

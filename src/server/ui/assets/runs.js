@@ -219,7 +219,7 @@ export async function runsPage(main, route) {
         nameCell.append(h('span', { class: 'toggle-space' }));
       }
       nameCell.append(h('a', { href: link('/runs/' + encodeURIComponent(r.id)) }, r.name));
-      if (n.context) nameCell.append(h('span', { class: 'muted small' }, ' (parent, not matching)'));
+      if (n.context) nameCell.append(h('span', { class: 'muted small' }, filter ? ' (parent, not matching)' : ' (parent, on another page)'));
       if (n.kids.length) nameCell.append(' ', h('a', { class: 'small', href: link('/report/' + encodeURIComponent(expId), { parent: r.id }) }, 'report'));
       const box = n.context ? '' : h('input', { type: 'checkbox', class: 'select', value: r.id, checked: selected.has(r.id), 'aria-label': 'Select ' + r.name,
         onchange: (e) => { if (e.target.checked) selected.add(r.id); else selected.delete(r.id); updateCompare(); } });
