@@ -317,6 +317,40 @@ fn ui_is_served_with_types_caching_and_csp() {
     assert_eq!(missing.status(), 404);
 }
 
+/// With a token, the UI asks the browser for basic auth (any user name, the token as
+/// password); the browser then sends it with every request of the page.
+#[test]
+fn ui_behind_auth_asks_for_basic_auth() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("a.db")).unwrap();
+    let server = spawn_state(
+        AppState::new(Arc::new(store)).with_auth_token("s3cret"),
+        Some(1),
+    )
+    .unwrap();
+    let a = agent();
+    let denied = a.get(&server.url()).call().unwrap();
+    assert_eq!(denied.status(), 401);
+    assert!(header(&denied, "www-authenticate").starts_with("Basic"));
+    let basic = base64::engine::general_purpose::STANDARD.encode("me:s3cret");
+    let page = a
+        .get(&server.url())
+        .header("Authorization", &format!("Basic {basic}"))
+        .call()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let api = a
+        .get(format!(
+            "{}/ajax-api/2.0/mlflow/experiments/get?experiment_id=0",
+            server.url()
+        ))
+        .header("Authorization", &format!("Basic {basic}"))
+        .call()
+        .unwrap();
+    assert_eq!(api.status(), 200);
+}
+
 // ---------------------------------------------------------------------------------------
 // A minimal WebDriver client
 
@@ -536,6 +570,16 @@ impl Driver {
 
     fn assert_no_js_errors(&self, page: &str) {
         let errors = self.js_errors();
+        assert!(
+            errors.is_empty(),
+            "JavaScript errors on {page}: {errors:#?}"
+        );
+    }
+
+    /// As [`Self::assert_no_js_errors`], but a 404 answer (shown to the user) is expected.
+    fn assert_no_js_errors_except_404(&self, page: &str) {
+        let mut errors = self.js_errors();
+        errors.retain(|e| !e.contains("status of 404"));
         assert!(
             errors.is_empty(),
             "JavaScript errors on {page}: {errors:#?}"
@@ -900,6 +944,23 @@ fn ui_in_headless_chromium() {
         json!(true)
     );
     d.assert_no_js_errors("the big experiment");
+
+    // Errors from the API are shown on the page, not thrown: a missing run, a bad route.
+    d.goto(&format!("{base}/#/runs/0123456789abcdef0123456789abcdef"));
+    let err = d.wait(
+        "missing run",
+        "document.querySelector('main .error')?.innerText",
+    );
+    assert!(
+        err.as_str().unwrap().contains("RESOURCE_DOES_NOT_EXIST"),
+        "{err}"
+    );
+    d.goto(&format!("{base}/#/no/such/page"));
+    d.wait(
+        "unknown route",
+        "document.querySelector('main h1')?.innerText === 'Not found'",
+    );
+    d.assert_no_js_errors_except_404("error pages");
 
     // The xss run's page: name and param as text, no alert opened.
     d.goto(&format!("{base}/#/experiments/{}", s.exp));

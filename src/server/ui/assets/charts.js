@@ -8,8 +8,9 @@ import { s, fmtNum, isNumeric } from './dom.js';
 /** A linear (or log) scale from a data domain to a pixel range. */
 export function scale(values, r0, r1, log = false) {
   const xs = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
-  let lo = xs.length ? Math.min(...xs) : 0;
-  let hi = xs.length ? Math.max(...xs) : 1;
+  // reduce, not Math.min(...xs): spreading a huge array overflows the call stack.
+  let lo = xs.length ? xs.reduce((a, b) => (b < a ? b : a)) : 0;
+  let hi = xs.length ? xs.reduce((a, b) => (b > a ? b : a)) : 1;
   const f = log ? Math.log10 : (v) => v;
   if (lo === hi) { lo = log ? lo / 2 : lo - 1; hi = log ? hi * 2 : hi + 1; }
   const a = f(lo), b = f(hi);
@@ -61,11 +62,31 @@ function axisBottom(svg, x, y0, labelOf = fmtNum) {
   }
 }
 
+/**
+ * At most about 2·buckets points: the lowest and highest point of each bucket of
+ * consecutive points, in order. A chart 400 px wide cannot show more, and this keeps
+ * every spike visible (plain striding would drop them).
+ */
+export function downsample(pts, buckets = 1000) {
+  if (pts.length <= 2 * buckets) return pts;
+  const size = pts.length / buckets;
+  const out = [];
+  for (let b = 0; b < buckets; b++) {
+    const slice = pts.slice(Math.floor(b * size), Math.floor((b + 1) * size));
+    if (!slice.length) continue;
+    let lo = slice[0], hi = slice[0];
+    for (const p of slice) { if (p.value < lo.value) lo = p; if (p.value > hi.value) hi = p; }
+    if (lo === hi) out.push(lo);
+    else out.push(...(slice.indexOf(lo) < slice.indexOf(hi) ? [lo, hi] : [hi, lo]));
+  }
+  return out;
+}
+
 /** Line chart of [{step, value}] sorted by step; one path, dots when few points. */
 export function lineChart(points, { title = '', width = 420, height = 220 } = {}) {
   const m = { l: 56, r: 12, t: 22, b: 28 };
   const svg = frame(width, height, `${title}: ${points.length} points by step`);
-  const pts = points.filter((p) => Number.isFinite(p.value)).sort((a, b) => a.step - b.step || a.timestamp - b.timestamp);
+  const pts = downsample(points.filter((p) => Number.isFinite(p.value)).sort((a, b) => a.step - b.step || a.timestamp - b.timestamp));
   const x = scale(pts.map((p) => p.step), m.l, width - m.r);
   const y = scale(pts.map((p) => p.value), height - m.b, m.t);
   svg.append(s('text', { x: m.l, y: 14, class: 'chart-title' }, title));

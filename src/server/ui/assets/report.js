@@ -36,7 +36,7 @@ export async function reportPage(main, route) {
   const top = scored.filter((r, i) => i < nTop || r.metrics[metric] === cut); // ties join the top
   const topIds = new Set(top.map((r) => r.id));
   const params = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
-  const analyses = params.map((p) => analyze(p, scored, topIds, metric)).filter(Boolean).sort((a, b) => b.signal - a.signal);
+  const analyses = params.map((p) => analyze(p, scored, topIds, metric, dir)).filter(Boolean).sort((a, b) => b.signal - a.signal);
   const counts = {};
   for (const r of runs) counts[r.status] = (counts[r.status] || 0) + 1;
   const best = scored[0];
@@ -89,7 +89,7 @@ function pearson(a, b) {
 }
 
 /** One parameter: kind, ranges or per-choice table, and a rough importance. */
-function analyze(p, scored, topIds, metric) {
+function analyze(p, scored, topIds, metric, dir) {
   const have = scored.filter((r) => r.params[p] != null);
   if (!have.length) return null;
   const vals = have.map((r) => r.params[p]);
@@ -115,7 +115,7 @@ function analyze(p, scored, topIds, metric) {
     const m = rs.map((r) => r.metrics[metric]).sort((a, b) => a - b);
     const gm = m.reduce((s, y) => s + y, 0) / m.length;
     ssBetween += m.length * (gm - mean) ** 2;
-    return { v, n: rs.length, top: rs.filter((r) => topIds.has(r.id)).length, best: Math.min(...m), worst: Math.max(...m), median: quantile(m, 0.5) };
+    return { v, n: rs.length, top: rs.filter((r) => topIds.has(r.id)).length, best: dir === 'min' ? m[0] : m[m.length - 1], median: quantile(m, 0.5) };
   });
   return { p, numeric, points, rows, signal: ssTot ? ssBetween / ssTot : 0 };
 }
