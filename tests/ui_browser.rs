@@ -362,6 +362,8 @@ struct Driver {
     session: String,
     agent: ureq::Agent,
     shots: PathBuf,
+    /// The browser profile, removed after the browser is gone (fields drop after `drop`).
+    _profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -427,12 +429,15 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let profile_arg = format!("--user-data-dir={}", profile.path().display());
         let mut d = Driver {
             process,
             base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
             agent: agent(),
             shots,
+            _profile: profile,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while d
@@ -443,7 +448,6 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let profile = tempfile::tempdir().expect("profile dir").keep();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
@@ -454,7 +458,8 @@ impl Driver {
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync",
                     "--window-size=1400,1000",
-                    format!("--user-data-dir={}", profile.display()),
+                    "--disable-dev-shm-usage",
+                    profile_arg,
                 ]
             }
         }}});
