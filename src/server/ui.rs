@@ -7,6 +7,21 @@
 //! talks to the server only through the MLflow REST API under `/ajax-api/2.0/mlflow/` and
 //! the artifact proxy, exactly like any other client.
 //!
+//! The JavaScript modules, one concern each:
+//!
+//! | file | what |
+//! |---|---|
+//! | `boot.js` | classic script loaded first: records uncaught errors (`window.__hfErrors`) and shows them |
+//! | `app.js` | the hash router; drops answers for pages the user already left |
+//! | `dom.js` | `h()`/`s()` element builders (text nodes only, never HTML strings), formatters |
+//! | `api.js` | the REST calls, `ApiError` with MLflow's `error_code`/`message`, flattened runs |
+//! | `charts.js` | SVG line chart, scatter, parallel coordinates, scales |
+//! | `experiments.js`, `runs.js`, `run.js`, `compare.js`, `report.js` | one page each |
+//!
+//! The report page computes a simplified sensible-ranges analysis in the browser from
+//! `runs/search` (top 20% of finished trials, good ranges, a rough importance); the
+//! PED-ANOVA report of `hyperflow report` is not reachable from this module's branch.
+//!
 //! Assets are served below `/ui/<version>/`, where the version is a hash of their
 //! contents: they can be cached for a year (`immutable`), and a new binary with changed
 //! assets gets a new URL. The page itself is `no-cache`. Every UI response carries a
