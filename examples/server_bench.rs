@@ -205,8 +205,11 @@ fn in_process(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let arts = dir.path().join("artifacts");
 
     let t = Instant::now();
-    let store = SqliteStore::open_with_artifact_root(dir.path().join("bench.db"), &arts)?;
-    let server = spawn_state(AppState::new(Arc::new(store)).with_artifacts(&arts), None)?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with_artifact_root(
+        dir.path().join("bench.db"),
+        &arts,
+    )?);
+    let server = spawn_state(AppState::new(store.clone()).with_artifacts(&arts), None)?;
     let agent = ureq::Agent::new_with_defaults();
     agent.get(format!("{}/health", server.url())).call()?;
     let startup = t.elapsed().as_secs_f64() * 1e3;
@@ -220,6 +223,20 @@ fn in_process(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let body = format!(
         r#"{{"experiment_ids": ["{exp}"], "filter": "metrics.loss < 0.5 and params.optimizer = 'adam'", "order_by": ["metrics.loss ASC"], "max_results": 1000}}"#
     );
+    let q = RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: "metrics.loss < 0.5 and params.optimizer = 'adam'".into(),
+        order_by: vec!["metrics.loss ASC".into()],
+        max_results: 1000,
+        ..RunQuery::default()
+    };
+    let mut direct = Vec::new();
+    for _ in 0..11 {
+        let t = Instant::now();
+        store.search_runs(&q)?;
+        direct.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    direct.sort_by(f64::total_cmp);
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..21 {
@@ -250,10 +267,17 @@ fn in_process(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         times.last().copied().unwrap_or(f64::NAN)
     );
     println!(
+        "| same search, Store::search_runs alone (no HTTP/JSON) | p50 {:.1} ms |",
+        percentile(&direct, 0.5)
+    );
+    println!(
         "| same search, top 10 | p50 {:.1} ms, max {:.1} ms |",
         percentile(&top, 0.5),
         top.last().copied().unwrap_or(f64::NAN)
     );
+    if seconds <= 0.0 {
+        return Ok(());
+    }
     let r = load(&server.url(), clients, seconds)?;
     print_load(&r, clients);
     if r.stored != r.points || r.errors > 0 {

@@ -10,8 +10,174 @@ use crate::tracking::store::{decode_page_token, encode_page_token};
 use crate::tracking::*;
 use serde_json::{Map, Value, json};
 
+/// What an operation answers: a JSON value, or a body already serialized (large answers
+/// such as run searches are written straight from the model, without a `Value` tree).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A JSON value.
+    Value(Value),
+    /// Serialized JSON bytes.
+    Raw(Vec<u8>),
+}
+
+impl From<Value> for Reply {
+    fn from(v: Value) -> Self {
+        Reply::Value(v)
+    }
+}
+
+impl Reply {
+    /// The JSON bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Reply::Value(v) => serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec()),
+            Reply::Raw(b) => b,
+        }
+    }
+}
+
 /// One API operation.
-pub type Op = fn(&AppState, Fields) -> ApiResult;
+pub type Op = fn(&AppState, Fields) -> ApiResult<Reply>;
+
+// ---------------------------------------------------------------------------------------
+// Direct serialization of runs (the hot path of searches).
+
+struct F64(f64);
+
+impl serde::Serialize for F64 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if v == f64::INFINITY {
+            s.serialize_str("Infinity")
+        } else if v == f64::NEG_INFINITY {
+            s.serialize_str("-Infinity")
+        } else {
+            s.serialize_f64(v)
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct MetricOut<'a> {
+    key: &'a str,
+    value: F64,
+    timestamp: i64,
+    step: i64,
+}
+
+#[derive(serde::Serialize)]
+struct KvOut<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct InfoOut<'a> {
+    run_id: &'a str,
+    run_uuid: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    run_name: &'a str,
+    experiment_id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    user_id: &'a str,
+    status: &'static str,
+    start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time: Option<i64>,
+    artifact_uri: String,
+    lifecycle_stage: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct DataOut<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    metrics: Vec<MetricOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    params: Vec<KvOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<KvOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct Empty {}
+
+#[derive(serde::Serialize)]
+struct RunOut<'a> {
+    info: InfoOut<'a>,
+    data: DataOut<'a>,
+    inputs: Empty,
+    outputs: Empty,
+}
+
+fn info_out<'a>(st: &AppState, i: &'a RunInfo) -> InfoOut<'a> {
+    InfoOut {
+        run_id: &i.run_id,
+        run_uuid: &i.run_id,
+        run_name: &i.run_name,
+        experiment_id: i.experiment_id.as_str(),
+        user_id: &i.user_id,
+        status: i.status.as_str(),
+        start_time: i.start_time,
+        end_time: i.end_time,
+        artifact_uri: st.public_artifact_uri(&i.artifact_uri),
+        lifecycle_stage: i.lifecycle_stage.as_str(),
+    }
+}
+
+fn run_out<'a>(st: &AppState, r: &'a Run) -> RunOut<'a> {
+    RunOut {
+        info: info_out(st, &r.info),
+        data: DataOut {
+            metrics: r
+                .data
+                .metrics
+                .iter()
+                .map(|m| MetricOut {
+                    key: &m.key,
+                    value: F64(m.value),
+                    timestamp: m.timestamp,
+                    step: m.step,
+                })
+                .collect(),
+            params: r
+                .data
+                .params
+                .iter()
+                .map(|p| KvOut {
+                    key: &p.key,
+                    value: &p.value,
+                })
+                .collect(),
+            tags: r
+                .data
+                .tags
+                .iter()
+                .map(|t| KvOut {
+                    key: &t.key,
+                    value: &t.value,
+                })
+                .collect(),
+        },
+        inputs: Empty {},
+        outputs: Empty {},
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RunsPageOut<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<RunOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<&'a str>,
+}
+
+fn raw(v: &impl serde::Serialize) -> ApiResult<Reply> {
+    serde_json::to_vec(v)
+        .map(Reply::Raw)
+        .map_err(|e| ApiError::internal(format!("serializing the answer: {e}")))
+}
 
 // ---------------------------------------------------------------------------------------
 // Rendering (MLflow's `message_to_json`: snake_case, int64 as numbers, empty fields omitted).
@@ -91,37 +257,11 @@ pub fn run_info_json(st: &AppState, i: &RunInfo) -> Value {
 
 /// A run: info, data (latest metrics, params, tags), empty inputs and outputs.
 pub fn run_json(st: &AppState, r: &Run) -> Value {
-    let mut data = Map::new();
-    put_list(
-        &mut data,
-        "metrics",
-        r.data.metrics.iter().map(metric_json).collect(),
-    );
-    put_list(
-        &mut data,
-        "params",
-        kv_list(
-            r.data
-                .params
-                .iter()
-                .map(|p| (p.key.as_str(), p.value.as_str())),
-        ),
-    );
-    put_list(
-        &mut data,
-        "tags",
-        kv_list(
-            r.data
-                .tags
-                .iter()
-                .map(|t| (t.key.as_str(), t.value.as_str())),
-        ),
-    );
-    json!({"info": run_info_json(st, &r.info), "data": data, "inputs": {}, "outputs": {}})
+    serde_json::to_value(run_out(st, r)).unwrap_or_default()
 }
 
-fn empty() -> ApiResult {
-    Ok(json!({}))
+fn empty() -> ApiResult<Reply> {
+    Ok(json!({}).into())
 }
 
 fn tags_of(f: &Fields, field: &str) -> ApiResult<Vec<Tag>> {
@@ -154,40 +294,40 @@ fn metric_of(f: &Fields) -> ApiResult<Metric> {
     })
 }
 
-fn page_json<T>(key: &str, page: Page<T>, mut render: impl FnMut(&T) -> Value) -> ApiResult {
+fn page_json<T>(key: &str, page: Page<T>, mut render: impl FnMut(&T) -> Value) -> ApiResult<Reply> {
     let mut o = Map::new();
     put_list(&mut o, key, page.items.iter().map(&mut render).collect());
     if let Some(t) = page.next_page_token {
         o.insert("next_page_token".into(), json!(t));
     }
-    Ok(Value::Object(o))
+    Ok(Value::Object(o).into())
 }
 
 // ---------------------------------------------------------------------------------------
 // Experiments.
 
 /// `POST experiments/create`.
-pub fn create_experiment(st: &AppState, f: Fields) -> ApiResult {
+pub fn create_experiment(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let name = f.req_str("name")?;
     let location = f.opt_str("artifact_location")?.filter(|s| !s.is_empty());
     let tags = tags_of(&f, "tags")?;
     let id = st
         .store
         .create_experiment(&name, location.as_deref(), &tags)?;
-    Ok(json!({"experiment_id": id.as_str()}))
+    Ok(json!({"experiment_id": id.as_str()}).into())
 }
 
 /// `GET experiments/get`.
-pub fn get_experiment(st: &AppState, f: Fields) -> ApiResult {
+pub fn get_experiment(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let e = st.store.get_experiment(&exp_id(&f)?)?;
-    Ok(json!({"experiment": experiment_json(st, &e)}))
+    Ok(json!({"experiment": experiment_json(st, &e)}).into())
 }
 
 /// `GET experiments/get-by-name`.
-pub fn get_experiment_by_name(st: &AppState, f: Fields) -> ApiResult {
+pub fn get_experiment_by_name(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let name = f.req_str("experiment_name")?;
     match st.store.get_experiment_by_name(&name)? {
-        Some(e) => Ok(json!({"experiment": experiment_json(st, &e)})),
+        Some(e) => Ok(json!({"experiment": experiment_json(st, &e)}).into()),
         None => Err(ApiError::not_found(format!(
             "Could not find experiment with name '{name}'"
         ))),
@@ -195,7 +335,7 @@ pub fn get_experiment_by_name(st: &AppState, f: Fields) -> ApiResult {
 }
 
 /// `POST|GET experiments/search`.
-pub fn search_experiments(st: &AppState, f: Fields) -> ApiResult {
+pub fn search_experiments(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let max_results = match f.opt_i64("max_results")? {
         None => DEFAULT_MAX_RESULTS,
         Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
@@ -217,7 +357,7 @@ pub fn search_experiments(st: &AppState, f: Fields) -> ApiResult {
 }
 
 /// `POST experiments/update` (rename).
-pub fn update_experiment(st: &AppState, f: Fields) -> ApiResult {
+pub fn update_experiment(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = exp_id(&f)?;
     let name = f.req_str("new_name")?;
     st.store.rename_experiment(&id, &name)?;
@@ -225,19 +365,19 @@ pub fn update_experiment(st: &AppState, f: Fields) -> ApiResult {
 }
 
 /// `POST experiments/delete`.
-pub fn delete_experiment(st: &AppState, f: Fields) -> ApiResult {
+pub fn delete_experiment(st: &AppState, f: Fields) -> ApiResult<Reply> {
     st.store.delete_experiment(&exp_id(&f)?)?;
     empty()
 }
 
 /// `POST experiments/restore`.
-pub fn restore_experiment(st: &AppState, f: Fields) -> ApiResult {
+pub fn restore_experiment(st: &AppState, f: Fields) -> ApiResult<Reply> {
     st.store.restore_experiment(&exp_id(&f)?)?;
     empty()
 }
 
 /// `POST experiments/set-experiment-tag`.
-pub fn set_experiment_tag(st: &AppState, f: Fields) -> ApiResult {
+pub fn set_experiment_tag(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = exp_id(&f)?;
     let tag = Tag::new(f.req_str("key")?, f.str_or_empty("value")?);
     st.store.set_experiment_tag(&id, &tag)?;
@@ -248,7 +388,7 @@ pub fn set_experiment_tag(st: &AppState, f: Fields) -> ApiResult {
 // Runs.
 
 /// `POST runs/create`.
-pub fn create_run(st: &AppState, f: Fields) -> ApiResult {
+pub fn create_run(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let exp = match f.opt_str("experiment_id")?.filter(|s| !s.is_empty()) {
         Some(id) => ExperimentId(id),
         None => ExperimentId::default_experiment(),
@@ -260,17 +400,17 @@ pub fn create_run(st: &AppState, f: Fields) -> ApiResult {
         tags: tags_of(&f, "tags")?,
     };
     let run = st.store.create_run(&exp, start)?;
-    Ok(json!({"run": run_json(st, &run)}))
+    Ok(json!({"run": run_json(st, &run)}).into())
 }
 
 /// `GET runs/get` (`run_id` or the legacy `run_uuid`).
-pub fn get_run(st: &AppState, f: Fields) -> ApiResult {
+pub fn get_run(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let run = st.store.get_run(&run_id(&f)?)?;
-    Ok(json!({"run": run_json(st, &run)}))
+    raw(&serde_json::json!({"run": run_out(st, &run)}))
 }
 
 /// `POST runs/update`.
-pub fn update_run(st: &AppState, f: Fields) -> ApiResult {
+pub fn update_run(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     let status = match f.opt_str("status")?.filter(|s| !s.is_empty()) {
         None => None,
@@ -293,30 +433,30 @@ pub fn update_run(st: &AppState, f: Fields) -> ApiResult {
         run_name: f.opt_str("run_name")?.filter(|s| !s.is_empty()),
     };
     let info = st.store.update_run(&id, update)?;
-    Ok(json!({"run_info": run_info_json(st, &info)}))
+    Ok(json!({"run_info": run_info_json(st, &info)}).into())
 }
 
 /// `POST runs/delete`.
-pub fn delete_run(st: &AppState, f: Fields) -> ApiResult {
+pub fn delete_run(st: &AppState, f: Fields) -> ApiResult<Reply> {
     st.store.delete_run(&run_id(&f)?)?;
     empty()
 }
 
 /// `POST runs/restore`.
-pub fn restore_run(st: &AppState, f: Fields) -> ApiResult {
+pub fn restore_run(st: &AppState, f: Fields) -> ApiResult<Reply> {
     st.store.restore_run(&run_id(&f)?)?;
     empty()
 }
 
 /// `POST runs/log-metric`.
-pub fn log_metric(st: &AppState, f: Fields) -> ApiResult {
+pub fn log_metric(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     st.store.log_metric(&id, &metric_of(&f)?)?;
     empty()
 }
 
 /// `POST runs/log-parameter`.
-pub fn log_param(st: &AppState, f: Fields) -> ApiResult {
+pub fn log_param(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     let p = Param::new(f.req_str("key")?, f.str_or_empty("value")?);
     st.store.log_param(&id, &p)?;
@@ -324,7 +464,7 @@ pub fn log_param(st: &AppState, f: Fields) -> ApiResult {
 }
 
 /// `POST runs/set-tag`.
-pub fn set_tag(st: &AppState, f: Fields) -> ApiResult {
+pub fn set_tag(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     let t = Tag::new(f.req_str("key")?, f.str_or_empty("value")?);
     st.store.set_tag(&id, &t)?;
@@ -332,14 +472,14 @@ pub fn set_tag(st: &AppState, f: Fields) -> ApiResult {
 }
 
 /// `POST runs/delete-tag`.
-pub fn delete_tag(st: &AppState, f: Fields) -> ApiResult {
+pub fn delete_tag(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     st.store.delete_tag(&id, &f.req_str("key")?)?;
     empty()
 }
 
 /// `POST runs/log-batch`.
-pub fn log_batch(st: &AppState, f: Fields) -> ApiResult {
+pub fn log_batch(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     let metrics = f
         .obj_list("metrics")?
@@ -357,7 +497,7 @@ pub fn log_batch(st: &AppState, f: Fields) -> ApiResult {
 }
 
 /// `POST runs/search`.
-pub fn search_runs(st: &AppState, f: Fields) -> ApiResult {
+pub fn search_runs(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let max_results = match f.opt_i64("max_results")? {
         None => DEFAULT_MAX_RESULTS,
         Some(n) if (1..=MAX_RESULTS_LIMIT as i64).contains(&n) => n as usize,
@@ -384,11 +524,14 @@ pub fn search_runs(st: &AppState, f: Fields) -> ApiResult {
         return empty();
     }
     let page = st.store.search_runs(&q)?;
-    page_json("runs", page, |r| run_json(st, r))
+    raw(&RunsPageOut {
+        runs: page.items.iter().map(|r| run_out(st, r)).collect(),
+        next_page_token: page.next_page_token.as_deref(),
+    })
 }
 
 /// `GET metrics/get-history` (paged when `max_results` is given).
-pub fn get_metric_history(st: &AppState, f: Fields) -> ApiResult {
+pub fn get_metric_history(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let id = run_id(&f)?;
     let key = f.req_str("metric_key")?;
     let all = st.store.get_metric_history(&id, &key)?;
@@ -416,7 +559,7 @@ pub fn get_metric_history(st: &AppState, f: Fields) -> ApiResult {
 }
 
 /// `GET artifacts/list`: files of a run's artifact directory, relative to the run root.
-pub fn list_run_artifacts(st: &AppState, f: Fields) -> ApiResult {
+pub fn list_run_artifacts(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let run = st.store.get_run(&run_id(&f)?)?;
     let path = f.str_or_empty("path")?;
     let mut o = Map::new();
@@ -440,23 +583,24 @@ pub fn list_run_artifacts(st: &AppState, f: Fields) -> ApiResult {
             })
             .collect(),
     );
-    Ok(Value::Object(o))
+    Ok(Value::Object(o).into())
 }
 
 /// `POST logged-models/search`: hyperflow has no logged models; `{}` keeps the official
 /// client's `list_artifacts(run_id, path)` working.
-pub fn search_logged_models(_: &AppState, _: Fields) -> ApiResult {
+pub fn search_logged_models(_: &AppState, _: Fields) -> ApiResult<Reply> {
     empty()
 }
 
 /// `GET /api/3.0/mlflow/server-info`.
-pub fn server_info(_: &AppState, _: Fields) -> ApiResult {
+pub fn server_info(_: &AppState, _: Fields) -> ApiResult<Reply> {
     Ok(json!({
         "store_type": "SqlStore",
         "server": "hyperflow",
         "version": env!("CARGO_PKG_VERSION"),
         "multipart_uploads_enabled": false,
-    }))
+    })
+    .into())
 }
 
 /// Every endpoint under `/api/2.0/mlflow` (and `/ajax-api/2.0/mlflow`): path, whether it

@@ -315,7 +315,13 @@ impl AppState {
 
 /// A JSON response written in one piece.
 pub(crate) fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
-    let body = serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec());
+    bytes_response(
+        status,
+        serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+fn bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -374,7 +380,7 @@ async fn call(st: AppState, req: Request, op: api::Op) -> Response {
         Err(e) => return e.into_response(),
     };
     match tokio::task::spawn_blocking(move || op(&st, fields)).await {
-        Ok(Ok(v)) => json_response(StatusCode::OK, &v),
+        Ok(Ok(reply)) => bytes_response(StatusCode::OK, reply.into_bytes()),
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::internal("the request handler failed unexpectedly").into_response(),
     }
