@@ -1,65 +1,216 @@
-//! The web UI's place in the server. For now `/` is a small HTML page listing the
-//! experiments; the full UI (runs table, run page, charts) replaces this module and keeps
-//! the same entry point, [`routes`], which [`super::router`] merges.
+//! The web UI: hand-written HTML, CSS and JavaScript modules embedded in the binary and
+//! served by the tracking server. There is no build step: the files under `ui/assets/`
+//! are served as they are.
+//!
+//! The UI is a single page (`/`) with hash routing (`#/experiments/1`, `#/runs/<id>`,
+//! `#/compare?runs=..`, `#/report/<exp>?parent=..`), so deep links survive a reload. It
+//! talks to the server only through the MLflow REST API under `/ajax-api/2.0/mlflow/` and
+//! the artifact proxy, exactly like any other client.
+//!
+//! The JavaScript modules, one concern each:
+//!
+//! | file | what |
+//! |---|---|
+//! | `boot.js` | classic script loaded first: records uncaught errors (`window.__hfErrors`) and shows them |
+//! | `app.js` | the hash router; drops answers for pages the user already left |
+//! | `dom.js` | `h()`/`s()` element builders (text nodes only, never HTML strings), formatters |
+//! | `api.js` | the REST calls, `ApiError` with MLflow's `error_code`/`message`, flattened runs |
+//! | `charts.js` | SVG line chart, scatter, parallel coordinates, scales |
+//! | `experiments.js`, `runs.js`, `run.js`, `compare.js`, `report.js` | one page each |
+//!
+//! The report page computes a simplified sensible-ranges analysis in the browser from
+//! `runs/search` (top 20% of finished trials, good ranges, a rough importance); the
+//! PED-ANOVA report of `hyperflow report` is not reachable from this module's branch.
+//!
+//! Assets are served below `/ui/<version>/`, where the version is a hash of their
+//! contents: they can be cached for a year (`immutable`), and a new binary with changed
+//! assets gets a new URL. The page itself is `no-cache`. Every UI response carries a
+//! strict Content-Security-Policy (scripts only from this server, no inline script), so
+//! even a rendering bug cannot run code injected through run names or params.
 
 use super::AppState;
-use crate::tracking::{ExperimentQuery, ViewType};
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::sync::OnceLock;
 
-/// The UI's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(index))
+/// One embedded file: its name below `/ui/<version>/`, content type and bytes.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-async fn index(State(st): State<AppState>) -> Response {
-    let store = st.store().clone();
-    let page = tokio::task::spawn_blocking(move || {
-        store.search_experiments(&ExperimentQuery {
-            view_type: ViewType::ActiveOnly,
-            max_results: 1000,
-            ..ExperimentQuery::default()
-        })
-    })
-    .await;
-    let rows = match page {
-        Ok(Ok(page)) => page
-            .items
-            .iter()
-            .map(|e| {
-                format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(e.experiment_id.as_str()),
-                    escape(&e.name),
-                    escape(&st.public_artifact_uri(&e.artifact_location)),
-                )
-            })
-            .collect::<String>(),
-        Ok(Err(e)) => format!(
-            "<tr><td colspan=3>error: {}</td></tr>",
-            escape(&e.to_string())
-        ),
-        Err(_) => "<tr><td colspan=3>error</td></tr>".to_string(),
+macro_rules! asset {
+    ($name:literal, $ct:expr) => {
+        Asset {
+            name: $name,
+            content_type: $ct,
+            body: include_bytes!(concat!("ui/assets/", $name)),
+        }
     };
-    let html = format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>hyperflow</title></head>\
-         <body><h1>hyperflow</h1><h2>Experiments</h2><table>\
-         <tr><th>id</th><th>name</th><th>artifact location</th></tr>{rows}</table></body></html>"
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Every file the UI serves (the page template `index.html` is handled separately).
+static ASSETS: &[Asset] = &[
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
+    asset!("boot.js", JS),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("dom.js", JS),
+    asset!("charts.js", JS),
+    asset!("experiments.js", JS),
+    asset!("runs.js", JS),
+    asset!("run.js", JS),
+    asset!("compare.js", JS),
+    asset!("report.js", JS),
+];
+
+const INDEX_TEMPLATE: &str = include_str!("ui/assets/index.html");
+
+/// The policy for UI pages and assets: only same-origin scripts and styles, images also
+/// from `data:`/`blob:` (chart exports, previews), nothing framed, no plugins.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data: blob:; object-src 'none'; frame-ancestors 'none'; \
+                   base-uri 'none'; form-action 'self'";
+
+/// The assets' version: FNV-1a over every asset, as 16 hex digits. Computed once.
+pub fn asset_version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        eat(INDEX_TEMPLATE.as_bytes());
+        for a in ASSETS {
+            eat(a.name.as_bytes());
+            eat(a.body);
+        }
+        format!("{h:016x}")
+    })
+}
+
+/// The UI's routes: the page at `/` (and `/ui`, `/ui/`), and the assets at
+/// `/ui/<version>/<file>`. [`super::router`] merges them next to the REST API.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/ui", get(index))
+        .route("/ui/", get(index))
+        .route("/ui/{version}/{file}", get(asset))
+}
+
+fn security_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
     );
-    let mut resp = (StatusCode::OK, html).into_response();
-    resp.headers_mut().insert(
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+async fn index() -> Response {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    let page = PAGE.get_or_init(|| INDEX_TEMPLATE.replace("{{V}}", asset_version()));
+    let mut resp = (StatusCode::OK, page.as_str()).into_response();
+    let h = resp.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    // Revalidate every time: the page names the current asset version.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    security_headers(h);
     resp
+}
+
+async fn asset(Path((version, file)): Path<(String, String)>, req: HeaderMap) -> Response {
+    let Some(a) = ASSETS.iter().find(|a| a.name == file) else {
+        return super::ApiError::not_found(format!("No UI asset '{file}'")).into_response();
+    };
+    let current = version == asset_version();
+    let etag = format!("\"{}\"", asset_version());
+    if current
+        && req
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mut resp = (StatusCode::OK, a.body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(a.content_type),
+    );
+    // A versioned URL never changes content; an old version (a page loaded before an
+    // upgrade) gets today's file, which must not be cached under the old name.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if current {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
+    if current && let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    security_headers(h);
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_is_stable_hex() {
+        let v = asset_version();
+        assert_eq!(v.len(), 16);
+        assert!(v.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(v, asset_version());
+    }
+
+    #[test]
+    fn index_names_versioned_assets() {
+        let page = INDEX_TEMPLATE.replace("{{V}}", asset_version());
+        assert!(!page.contains("{{V}}"));
+        for script in ["boot.js", "app.js", "style.css"] {
+            assert!(page.contains(&format!("ui/{}/{script}", asset_version())));
+        }
+    }
+
+    #[test]
+    fn js_modules_only_import_embedded_files() {
+        // A module importing a file that is not in ASSETS would 404 in the browser.
+        for a in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            let text = std::str::from_utf8(a.body).unwrap();
+            for line in text.lines().filter(|l| l.starts_with("import ")) {
+                let spec = line.split(['\'', '"']).nth(1).unwrap();
+                let name = spec.trim_start_matches("./");
+                assert!(
+                    ASSETS.iter().any(|b| b.name == name),
+                    "{} imports {spec}, which is not embedded",
+                    a.name
+                );
+            }
+        }
+    }
 }

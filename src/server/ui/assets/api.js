@@ -1,0 +1,124 @@
+// The UI's only way to the server: MLflow's REST API under ajax-api/2.0/mlflow and the
+// artifact proxy. URLs are relative to the page, so the UI also works behind a proxy
+// that mounts the server under a sub-path.
+
+const BASE = 'ajax-api/2.0/mlflow/';
+
+/** An error answer from the server, with MLflow's error_code and message. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function call(method, path, body) {
+  let url = BASE + path;
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (method === 'GET') {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(body || {})) {
+      if (v == null) continue;
+      for (const x of Array.isArray(v) ? v : [v]) q.append(k, x);
+    }
+    if ([...q].length) url += '?' + q;
+  } else {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body || {});
+  }
+  const resp = await fetch(url, init);
+  const text = await resp.text();
+  let json = {};
+  try { json = text ? JSON.parse(text) : {}; } catch { json = { message: text.slice(0, 300) }; }
+  if (!resp.ok) throw new ApiError(resp.status, json.error_code || 'HTTP_' + resp.status, json.message || resp.statusText);
+  return json;
+}
+
+/** A run flattened for display: params/metrics/tags as plain objects. */
+export function flatRun(run) {
+  const info = run.info || {};
+  const kv = (list) => Object.fromEntries((list || []).map((x) => [x.key, x.value]));
+  const tags = kv(run.data && run.data.tags);
+  const metrics = {};
+  const steps = {};
+  for (const m of (run.data && run.data.metrics) || []) { metrics[m.key] = Number(m.value); steps[m.key] = m.step || 0; }
+  return {
+    id: info.run_id || info.run_uuid,
+    name: info.run_name || tags['mlflow.runName'] || info.run_id,
+    experimentId: info.experiment_id,
+    status: info.status,
+    start: info.start_time || 0,
+    end: info.end_time || 0,
+    user: info.user_id || '',
+    artifactUri: info.artifact_uri || '',
+    lifecycle: info.lifecycle_stage,
+    params: kv(run.data && run.data.params),
+    metrics,
+    steps,
+    tags,
+    parentId: tags['mlflow.parentRunId'] || null,
+  };
+}
+
+/** Quote a key for the filter language when it is not a plain identifier. */
+export function filterKey(kind, key) {
+  return /^[\w.]+$/.test(key) ? `${kind}.${key}` : `${kind}.\`${key.replace(/`/g, '``')}\``;
+}
+
+/** Quote a string literal for the filter language. */
+export function filterString(v) {
+  // Our server reads a doubled quote as one quote; ids and names rarely contain any.
+  return "'" + String(v).replace(/'/g, "''") + "'";
+}
+
+export const api = {
+  /** One page of active experiments. */
+  searchExperiments(pageToken) {
+    return call('POST', 'experiments/search', { max_results: 1000, page_token: pageToken });
+  },
+  async getExperiment(id) {
+    return (await call('GET', 'experiments/get', { experiment_id: id })).experiment;
+  },
+  /** One page of runs: {runs: [flat runs], next: token|undefined}. */
+  async searchRuns({ experimentIds, filter = '', orderBy = [], maxResults = 100, pageToken, viewType }) {
+    const r = await call('POST', 'runs/search', {
+      experiment_ids: experimentIds,
+      filter,
+      order_by: orderBy,
+      max_results: maxResults,
+      page_token: pageToken,
+      run_view_type: viewType,
+    });
+    return { runs: (r.runs || []).map(flatRun), next: r.next_page_token };
+  },
+  /** Every run matching, following page tokens up to `cap` runs. */
+  async searchAllRuns(q, cap = 10000) {
+    const all = [];
+    let token;
+    do {
+      const page = await api.searchRuns({ ...q, maxResults: Math.min(5000, cap - all.length), pageToken: token });
+      all.push(...page.runs);
+      token = page.next;
+    } while (token && all.length < cap);
+    return { runs: all, truncated: !!token };
+  },
+  async getRun(id) {
+    return flatRun((await call('GET', 'runs/get', { run_id: id })).run);
+  },
+  async metricHistory(runId, key) {
+    const r = await call('GET', 'metrics/get-history', { run_id: runId, metric_key: key });
+    return (r.metrics || []).map((m) => ({ step: m.step || 0, value: Number(m.value), timestamp: m.timestamp }));
+  },
+  async listArtifacts(runId, path) {
+    const r = await call('GET', 'artifacts/list', { run_id: runId, path: path || undefined });
+    return r.files || [];
+  },
+  /** The proxy URL of an artifact, or null when the run's artifacts are not proxied. */
+  artifactUrl(artifactUri, path) {
+    const m = /^mlflow-artifacts:\/*(.*)$/.exec(artifactUri || '');
+    if (!m) return null;
+    const parts = (m[1] + '/' + path).split('/').filter(Boolean).map(encodeURIComponent);
+    return 'ajax-api/2.0/mlflow-artifacts/artifacts/' + parts.join('/');
+  },
+};

@@ -1,0 +1,140 @@
+// DOM helpers. Every element is built with createElement and text nodes, never from an
+// HTML string: run names, params and tags are user data, and this way they can only
+// ever be text (no escaping to forget).
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function setAttrs(el, attrs) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k === 'class') el.setAttribute('class', v);
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'value' && 'value' in el) el.value = v;
+    else if (k === 'checked' && 'checked' in el) el.checked = !!v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+}
+
+function appendAll(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+}
+
+/** An HTML element: h('a', {href: '#/'}, 'text', child, ...). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  setAttrs(el, attrs);
+  appendAll(el, children);
+  return el;
+}
+
+/** An SVG element, same calling convention as h(). */
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  setAttrs(el, attrs);
+  appendAll(el, children);
+  return el;
+}
+
+/** Replace an element's children. */
+export function mount(el, ...children) {
+  el.replaceChildren();
+  appendAll(el, children);
+  return el;
+}
+
+/** An inline error message (role=alert so screen readers announce it). */
+export function errorBox(err, cls = 'error') {
+  const code = err && err.code ? err.code + ': ' : '';
+  return h('p', { class: cls, role: 'alert' }, code + (err && err.message ? err.message : String(err)));
+}
+
+/** A status badge; the status name is also the visible text, colour is only a hint. */
+export function badge(status) {
+  const st = String(status || 'UNKNOWN');
+  return h('span', { class: 'badge badge-' + st.toLowerCase().replace(/[^a-z]/g, '') }, st);
+}
+
+/** "2026-11-23 13:05:01" in local time, or an empty string for missing times. */
+export function fmtTime(ms) {
+  if (!ms) return '';
+  const d = new Date(Number(ms));
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** "3.2s", "4m 05s", "2h 03m"; empty when unknown. */
+export function fmtDuration(start, end) {
+  if (!start || !end || end < start) return '';
+  const s = (end - start) / 1000;
+  if (s < 60) return s.toFixed(s < 10 ? 1 : 0) + 's';
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** "5 minutes ago" style, for last activity. */
+export function fmtAgo(ms) {
+  if (!ms) return '';
+  const s = (Date.now() - ms) / 1000;
+  const units = [[86400 * 365, 'year'], [86400 * 30, 'month'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  for (const [n, name] of units) {
+    if (s >= n) { const k = Math.floor(s / n); return `${k} ${name}${k > 1 ? 's' : ''} ago`; }
+  }
+  return 'just now';
+}
+
+/** A number with up to 5 significant digits, keeping integers whole. */
+export function fmtNum(v) {
+  if (v == null || v === '') return '';
+  const x = Number(v);
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '∞' : '−∞';
+  if (Number.isInteger(x) && Math.abs(x) < 1e15) return String(x);
+  const a = Math.abs(x);
+  // Shortest exponent form: 1e-4 rather than 1.000e-4.
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return Number(x.toPrecision(4)).toExponential();
+  return String(Number(x.toPrecision(5)));
+}
+
+/** Is this string a plain number (params are strings; charts need to know)? */
+export function isNumeric(v) {
+  return typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)));
+}
+
+/** The hash route's path and query: '#/experiments/1?filter=x' → {path, query}. */
+export function parseHash(hash = location.hash) {
+  const raw = hash.replace(/^#/, '') || '/';
+  const i = raw.indexOf('?');
+  return {
+    path: i < 0 ? raw : raw.slice(0, i),
+    query: new URLSearchParams(i < 0 ? '' : raw.slice(i + 1)),
+  };
+}
+
+/** Build a hash link: link('/runs/' + id, {a: 1}). Empty values are left out. */
+export function link(path, query = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v != null && v !== '') q.set(k, v);
+  const qs = q.toString();
+  return '#' + path + (qs ? '?' + qs : '');
+}
+
+/** Run async work on items with at most `limit` in flight (keeps the server responsive). */
+export async function pool(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) { const i = next++; out[i] = await fn(items[i], i); }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Set the page title (and keep it readable in history lists). */
+export function setTitle(...parts) {
+  document.title = [...parts.filter(Boolean), 'hyperflow'].join(' · ');
+}

@@ -1,0 +1,994 @@
+//! The web UI in a real headless Chromium, driven over WebDriver (chromedriver).
+//!
+//! The server runs in-process on an ephemeral loopback port over a temp SQLite database
+//! seeded with an experiment, a parent run with 20 nested trials (params, metric
+//! histories), artifacts (.txt, .json, .svg) and a run whose name is an HTML injection
+//! attempt. The test walks every page, checks what a user would look at, collects
+//! JavaScript errors, and saves screenshots to `target/ui-screenshots/*.png`.
+//!
+//! Needs `/usr/bin/chromium` and `chromedriver` (`scripts/setup-browser.sh`); without
+//! them the browser test prints why and passes. The HTTP checks of the UI's assets run
+//! everywhere.
+
+use hyperflow::server::{AppState, ServerHandle, spawn_state};
+use hyperflow::tracking::*;
+use serde_json::{Value, json};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
+const TRIALS: usize = 20;
+
+// ---------------------------------------------------------------------------------------
+// Server and data
+
+struct Seeded {
+    server: ServerHandle,
+    sqlite: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+    exp: ExperimentId,
+    parent: String,
+    trials: Vec<String>,
+}
+
+/// Final loss of trial `i`: 0.1 + 0.045 i, so trials 0..=8 have loss < 0.5.
+fn final_loss(i: usize) -> f64 {
+    0.1 + 0.045 * i as f64
+}
+
+fn seed() -> Seeded {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let arts = dir.path().join("artifacts");
+    let sqlite = Arc::new(
+        SqliteStore::open_with_artifact_root(dir.path().join("ui.db"), &arts).expect("open store"),
+    );
+    let server = spawn_state(AppState::new(sqlite.clone()).with_artifacts(arts), Some(2))
+        .expect("start server");
+    // Seed through the REST API, so artifacts go through the proxy like a client's.
+    let store = RestStore::with_auth(&server.url(), RestAuth::None).expect("rest store");
+    let exp = store
+        .create_experiment("ui-demo", None, &[])
+        .expect("experiment");
+    let t0 = 1_700_000_000_000_i64;
+    let parent = store
+        .create_run(
+            &exp,
+            RunStart {
+                run_name: Some("sweep-parent".into()),
+                start_time: Some(t0),
+                tags: vec![Tag::new(
+                    "mlflow.note.content",
+                    "Tuning lr and depth.\nSecond line.",
+                )],
+                ..RunStart::default()
+            },
+        )
+        .expect("parent");
+    let pid = parent.id().to_string();
+    let mut trials = Vec::new();
+    for i in 0..TRIALS {
+        let run = store
+            .create_run(
+                &exp,
+                RunStart {
+                    run_name: Some(format!("trial-{i}")),
+                    start_time: Some(t0 + 1000 * (i as i64 + 1)),
+                    tags: vec![Tag::new("mlflow.parentRunId", &pid)],
+                    ..RunStart::default()
+                },
+            )
+            .expect("trial");
+        let id = run.id().to_string();
+        let lr = 10f64.powf(-4.0 + 3.0 * i as f64 / (TRIALS - 1) as f64);
+        let params = vec![
+            Param::new("lr", format!("{lr:.6}")),
+            Param::new("depth", (i % 5 + 2).to_string()),
+            Param::new("optimizer", ["adam", "sgd"][i % 2]),
+        ];
+        let mut metrics = Vec::new();
+        for step in 0..=10 {
+            let ts = t0 + 1000 * (i as i64 + 1) + 10 * step;
+            metrics.push(Metric {
+                key: "loss".into(),
+                value: final_loss(i) + (10 - step) as f64 * 0.05,
+                timestamp: ts,
+                step,
+            });
+            metrics.push(Metric {
+                key: "accuracy".into(),
+                value: 1.0 - final_loss(i) - (10 - step) as f64 * 0.03,
+                timestamp: ts,
+                step,
+            });
+        }
+        store.log_batch(&id, &metrics, &params, &[]).expect("batch");
+        let status = if i == TRIALS - 1 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Finished
+        };
+        store
+            .update_run(
+                &id,
+                RunUpdate {
+                    status: Some(status),
+                    end_time: Some(t0 + 1000 * (i as i64 + 1) + 800),
+                    run_name: None,
+                },
+            )
+            .expect("finish");
+        store
+            .log_batch(
+                &pid,
+                &[Metric {
+                    key: "best_loss".into(),
+                    value: final_loss(0),
+                    timestamp: t0 + 1000 * (i as i64 + 1),
+                    step: i as i64,
+                }],
+                &[],
+                &[],
+            )
+            .expect("parent metric");
+        trials.push(id);
+    }
+    store
+        .log_batch(&pid, &[], &[Param::new("algo", "tpe")], &[])
+        .expect("parent params");
+    store
+        .update_run(
+            &pid,
+            RunUpdate {
+                status: Some(RunStatus::Finished),
+                end_time: Some(t0 + 60_000),
+                run_name: None,
+            },
+        )
+        .expect("finish parent");
+    // Artifacts of trial-0.
+    let t = store.get_run(&trials[0]).expect("trial 0");
+    let uri = &t.info.artifact_uri;
+    store
+        .upload_artifact(uri, "notes.txt", b"hello from trial 0\nlr was the smallest")
+        .expect("txt");
+    store
+        .upload_artifact(uri, "config.json", br#"{"lr":0.0001,"layers":[64,32]}"#)
+        .expect("json");
+    store
+        .upload_artifact(
+            uri,
+            "plots/loss.svg",
+            br##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60" fill="#eef"/><path d="M5 55 L60 20 L115 10" stroke="#c00" fill="none" stroke-width="3"/></svg>"##,
+        )
+        .expect("svg");
+    // User data that looks like HTML must render as text.
+    let xss = store
+        .create_run(
+            &exp,
+            RunStart {
+                run_name: Some(XSS_NAME.into()),
+                start_time: Some(t0 + 100_000),
+                ..RunStart::default()
+            },
+        )
+        .expect("xss run");
+    store
+        .log_batch(
+            xss.id(),
+            &[],
+            &[Param::new("lr", "<script>alert(2)</script>")],
+            &[],
+        )
+        .expect("xss params");
+    Seeded {
+        server,
+        sqlite,
+        _dir: dir,
+        exp,
+        parent: pid,
+        trials,
+    }
+}
+
+/// A large sweep for the paging and rendering checks: one parent, `n` trials, written
+/// straight into the database (one transaction per trial).
+fn seed_big(store: &SqliteStore, n: usize) -> (ExperimentId, String) {
+    let exp = store
+        .create_experiment("ui-big", None, &[])
+        .expect("experiment");
+    let t0 = 1_710_000_000_000_i64;
+    let parent = store
+        .record_run(
+            &exp,
+            &RunRecord {
+                start: RunStart {
+                    run_name: Some("big-sweep".into()),
+                    start_time: Some(t0),
+                    ..RunStart::default()
+                },
+                ..RunRecord::default()
+            },
+        )
+        .expect("parent");
+    let pid = parent.id().to_string();
+    for i in 0..n {
+        let ts = t0 + 1 + i as i64;
+        store
+            .record_run(
+                &exp,
+                &RunRecord {
+                    start: RunStart {
+                        run_name: Some(format!("t{i}")),
+                        start_time: Some(ts),
+                        tags: vec![Tag::new("mlflow.parentRunId", &pid)],
+                        ..RunStart::default()
+                    },
+                    metrics: vec![Metric {
+                        key: "loss".into(),
+                        value: ((i * 7919) % 1000) as f64 / 1000.0,
+                        timestamp: ts,
+                        step: 0,
+                    }],
+                    params: vec![
+                        Param::new("x", format!("{:.4}", (i % 97) as f64 / 97.0)),
+                        Param::new("k", (i % 7).to_string()),
+                    ],
+                    end_time: Some(ts + 5),
+                    ..RunRecord::default()
+                },
+            )
+            .expect("trial");
+    }
+    (exp, pid)
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP checks of the UI's responses (no browser needed)
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build(),
+    )
+}
+
+fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn ui_is_served_with_types_caching_and_csp() {
+    let s = seed();
+    let a = agent();
+    let mut page = a.get(&s.server.url()).call().unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+    assert_eq!(header(&page, "cache-control"), "no-cache");
+    assert!(header(&page, "content-security-policy").contains("script-src 'self'"));
+    let html = page.body_mut().read_to_string().unwrap();
+    let version = hyperflow::server::ui::asset_version();
+    assert!(html.contains(&format!("ui/{version}/app.js")));
+
+    let mut js = a
+        .get(format!("{}/ui/{version}/runs.js", s.server.url()))
+        .call()
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        header(&js, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert!(header(&js, "cache-control").contains("immutable"));
+    let etag = header(&js, "etag");
+    assert!(js.body_mut().read_to_string().unwrap().contains("export"));
+    let again = a
+        .get(format!("{}/ui/{version}/runs.js", s.server.url()))
+        .header("If-None-Match", &etag)
+        .call()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    let css = a
+        .get(format!("{}/ui/{version}/style.css", s.server.url()))
+        .call()
+        .unwrap();
+    assert_eq!(header(&css, "content-type"), "text/css; charset=utf-8");
+    // An old version still works (a page loaded before an upgrade) but is not cached.
+    let old = a
+        .get(format!("{}/ui/0000/app.js", s.server.url()))
+        .call()
+        .unwrap();
+    assert_eq!(old.status(), 200);
+    assert_eq!(header(&old, "cache-control"), "no-cache");
+    let missing = a
+        .get(format!("{}/ui/{version}/nope.js", s.server.url()))
+        .call()
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+/// With a token, the UI asks the browser for basic auth (any user name, the token as
+/// password); the browser then sends it with every request of the page.
+#[test]
+fn ui_behind_auth_asks_for_basic_auth() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("a.db")).unwrap();
+    let server = spawn_state(
+        AppState::new(Arc::new(store)).with_auth_token("s3cret"),
+        Some(1),
+    )
+    .unwrap();
+    let a = agent();
+    let denied = a.get(&server.url()).call().unwrap();
+    assert_eq!(denied.status(), 401);
+    assert!(header(&denied, "www-authenticate").starts_with("Basic"));
+    let basic = base64::engine::general_purpose::STANDARD.encode("me:s3cret");
+    let page = a
+        .get(&server.url())
+        .header("Authorization", &format!("Basic {basic}"))
+        .call()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let api = a
+        .get(format!(
+            "{}/ajax-api/2.0/mlflow/experiments/get?experiment_id=0",
+            server.url()
+        ))
+        .header("Authorization", &format!("Basic {basic}"))
+        .call()
+        .unwrap();
+    assert_eq!(api.status(), 200);
+}
+
+// ---------------------------------------------------------------------------------------
+// A minimal WebDriver client
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    process: Child,
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    shots: PathBuf,
+    /// The browser profile, removed after the browser is gone (fields drop after `drop`).
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.raw("DELETE", &format!("/session/{}", self.session), None);
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn find_chromedriver() -> Option<PathBuf> {
+    let candidates = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"];
+    if let Some(p) = candidates.iter().map(Path::new).find(|p| p.exists()) {
+        return Some(p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("chromedriver"))
+            .find(|p| p.exists())
+    })
+}
+
+impl Driver {
+    fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}{}", self.base, path);
+        let resp = match method {
+            "GET" => self.agent.get(&url).call(),
+            "DELETE" => self.agent.delete(&url).call(),
+            _ => self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or(json!({})).to_string()),
+        };
+        let mut resp = resp.map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+        if status >= 400 {
+            return Err(format!("{method} {path}: {status} {}", v["value"]));
+        }
+        Ok(v["value"].clone())
+    }
+
+    fn start(shots: PathBuf) -> Driver {
+        let exe = find_chromedriver().expect("chromedriver");
+        let port = free_port();
+        let process = Command::new(exe)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let profile_arg = format!("--user-data-dir={}", profile.path().display());
+        let mut d = Driver {
+            process,
+            base: format!("http://127.0.0.1:{port}"),
+            session: String::new(),
+            agent: agent(),
+            shots,
+            _profile: profile,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while d
+            .raw("GET", "/status", None)
+            .map(|v| v["ready"] == json!(true))
+            != Ok(true)
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--window-size=1400,1000",
+                    "--disable-dev-shm-usage",
+                    profile_arg,
+                ]
+            }
+        }}});
+        let v = d.raw("POST", "/session", Some(caps)).expect("new session");
+        d.session = v["sessionId"].as_str().expect("session id").to_string();
+        d
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.raw(method, &format!("/session/{}{path}", self.session), body)
+            .unwrap_or_else(|e| panic!("webdriver: {e}"))
+    }
+
+    fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn js(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Poll `expr` (a JS expression) until it is truthy; on timeout save a screenshot
+    /// and fail with the page's text.
+    fn wait(&self, what: &str, expr: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let script = format!("try {{ return ({expr}); }} catch (e) {{ return null; }}");
+        loop {
+            let v = self.js(&script);
+            let truthy =
+                !matches!(v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                self.screenshot(&format!("FAILED-{}", what.replace(' ', "-")));
+                let text = self.js("return document.body.innerText");
+                panic!("timed out waiting for {what} ({expr}); page text:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.cmd(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v[ELEMENT_KEY].as_str().expect("element id").to_string()
+    }
+
+    fn click(&self, css: &str) {
+        let el = self.find(css);
+        self.cmd("POST", &format!("/element/{el}/click"), None);
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        self.cmd("POST", &format!("/element/{el}/clear"), None);
+        self.cmd(
+            "POST",
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn screenshot(&self, name: &str) {
+        use base64::Engine as _;
+        let Ok(v) = self.raw(
+            "GET",
+            &format!("/session/{}/screenshot", self.session),
+            None,
+        ) else {
+            return;
+        };
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or(""))
+            .expect("screenshot base64");
+        std::fs::create_dir_all(&self.shots).expect("screenshot dir");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// JavaScript errors so far: the page's own record (boot.js) and the browser's
+    /// console log at level SEVERE, minus failed requests the page handles itself (the
+    /// 400 of an invalid filter is expected and shown to the user).
+    fn js_errors(&self) -> Vec<String> {
+        let mut errors: Vec<String> = self
+            .js("return window.__hfErrors || []")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        if let Ok(log) = self.raw(
+            "POST",
+            &format!("/session/{}/se/log", self.session),
+            Some(json!({"type": "browser"})),
+        ) {
+            for e in log.as_array().cloned().unwrap_or_default() {
+                let msg = e["message"].as_str().unwrap_or("").to_string();
+                if e["level"] == json!("SEVERE") && !msg.contains("status of 400") {
+                    errors.push(msg);
+                }
+            }
+        }
+        errors
+    }
+
+    fn assert_no_js_errors(&self, page: &str) {
+        let errors = self.js_errors();
+        assert!(
+            errors.is_empty(),
+            "JavaScript errors on {page}: {errors:#?}"
+        );
+    }
+
+    /// As [`Self::assert_no_js_errors`], but a 404 answer (shown to the user) is expected.
+    fn assert_no_js_errors_except_404(&self, page: &str) {
+        let mut errors = self.js_errors();
+        errors.retain(|e| !e.contains("status of 404"));
+        assert!(
+            errors.is_empty(),
+            "JavaScript errors on {page}: {errors:#?}"
+        );
+    }
+
+    /// Number of table rows that are not hidden.
+    fn visible_rows(&self, css: &str) -> u64 {
+        self.js(&format!(
+            "return [...document.querySelectorAll({})].filter(r => !r.hidden).length",
+            json!(css)
+        ))
+        .as_u64()
+        .unwrap_or(0)
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("ui-screenshots")
+}
+
+fn browser_missing() -> Option<String> {
+    if !Path::new(CHROMIUM).exists() {
+        return Some(format!("{CHROMIUM} is absent"));
+    }
+    if find_chromedriver().is_none() {
+        return Some("chromedriver is absent".into());
+    }
+    None
+}
+
+#[test]
+fn ui_in_headless_chromium() {
+    if let Some(why) = browser_missing() {
+        println!(
+            "SKIPPED ui_in_headless_chromium: {why}; install with scripts/setup-browser.sh \
+             (apt-get install chromium chromium-driver)"
+        );
+        return;
+    }
+    let s = seed();
+    let base = s.server.url();
+    let (big, big_parent) = seed_big(&s.sqlite, 2500);
+    let d = Driver::start(screenshot_dir());
+
+    // Experiments list: the experiment, with its run count (20 trials, parent, xss run).
+    d.goto(&format!("{base}/"));
+    d.wait(
+        "experiments list",
+        "document.querySelector('#experiments')?.innerText.includes('ui-demo')",
+    );
+    d.wait(
+        "run count",
+        "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '22')",
+    );
+    d.wait(
+        "capped run count",
+        "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '1000+')",
+    );
+    d.screenshot("01-experiments");
+    d.assert_no_js_errors("the experiments list");
+
+    // Runs table: top level only until the parent is expanded.
+    let link = d.cmd(
+        "POST",
+        "/element",
+        Some(json!({"using": "link text", "value": "ui-demo"})),
+    );
+    let link = link[ELEMENT_KEY]
+        .as_str()
+        .unwrap_or_else(|| panic!("{link}"))
+        .to_string();
+    d.cmd("POST", &format!("/element/{link}/click"), None);
+    d.wait(
+        "runs table",
+        "document.querySelectorAll('#runs tr.run-row').length > 0",
+    );
+    assert_eq!(d.visible_rows("#runs tr.run-row"), 2, "parent and xss run");
+    assert_eq!(d.visible_rows("#runs tr.run-row[data-depth='1']"), 0);
+    // The run name with markup is text: no <img src=x> element, no alert.
+    let text = d.js("return document.querySelector('#runs').innerText");
+    assert!(
+        text.as_str().unwrap().contains(XSS_NAME),
+        "xss name shown as text: {text}"
+    );
+    assert_eq!(
+        d.js("return document.querySelectorAll('img[src=\"x\"], #runs img').length"),
+        json!(0)
+    );
+    d.screenshot("02-runs");
+    d.click(&format!(
+        "#runs tr[data-run-id='{}'] button.toggle",
+        s.parent
+    ));
+    d.wait(
+        "children visible",
+        &format!(
+            "[...document.querySelectorAll(\"#runs tr[data-depth='1']\")].filter(r => !r.hidden).length === {TRIALS}"
+        ),
+    );
+    assert_eq!(
+        d.js(&format!(
+            "return document.querySelector(\"#runs tr[data-run-id='{}'] button.toggle\").getAttribute('aria-expanded')",
+            s.parent
+        )),
+        json!("true")
+    );
+    d.screenshot("03-runs-expanded");
+    // Select two trials and compare them.
+    for id in &s.trials[..2] {
+        d.click(&format!("#runs tr[data-run-id='{id}'] input.select"));
+    }
+    d.wait(
+        "compare button",
+        "document.querySelector('#compare').textContent === 'Compare 2 runs'",
+    );
+    d.click("#compare");
+    d.wait(
+        "compare selection",
+        "document.querySelectorAll('#parallel path.pc-line').length === 2",
+    );
+    d.cmd("POST", "/back", None);
+    // Back on the runs table: groups start collapsed.
+    d.wait(
+        "runs table again",
+        "document.querySelectorAll(\"#runs tr[data-depth='1']\").length === 20",
+    );
+    assert_eq!(d.visible_rows("#runs tr.run-row[data-depth='1']"), 0);
+
+    // Column picker: hide a metric column, then show it again.
+    let has_accuracy = "[...document.querySelectorAll('#runs thead th')].some(th => th.innerText.trim().startsWith('accuracy'))";
+    assert_eq!(d.js(&format!("return {has_accuracy}")), json!(true));
+    d.click("details.picker summary");
+    d.click("details.picker input[data-col='metrics:accuracy']");
+    d.wait("column hidden", &format!("!{has_accuracy}"));
+    d.click("details.picker input[data-col='metrics:accuracy']");
+    d.wait("column shown", has_accuracy);
+    d.click("details.picker summary");
+
+    // Server-side sorting by attributes: run name and status.
+    for (col, key) in [(2, "attributes.run_name"), (3, "attributes.status")] {
+        d.click(&format!("#runs thead th:nth-child({col}) button.sort"));
+        d.wait(
+            "sorted by an attribute",
+            &format!(
+                "new URLSearchParams(location.hash.split('?')[1] || '').get('order') === '{key} ASC'"
+            ),
+        );
+        // The re-rendered table marks the sorted column.
+        d.wait(
+            "sorted table",
+            &format!(
+                "document.querySelector('#runs thead th:nth-child({col})[aria-sort=ascending]')"
+            ),
+        );
+        assert_eq!(d.visible_rows("#runs tr.run-row"), 2);
+        assert_eq!(
+            d.js("return document.querySelectorAll('#filter-error .error').length"),
+            json!(0)
+        );
+    }
+
+    // Pagination with page tokens: 22 runs, 5 per page.
+    d.goto(&format!("{base}/#/experiments/{}?size=5", s.exp));
+    d.wait(
+        "first page",
+        "document.querySelector('#run-count')?.innerText.startsWith('5 runs on this page')",
+    );
+    d.click("#next-page");
+    d.wait(
+        "second page",
+        "document.querySelector('#page-number')?.innerText === 'page 2'",
+    );
+    d.click("#prev-page");
+    d.wait(
+        "first page again",
+        "document.querySelector('#page-number')?.innerText === 'page 1'",
+    );
+    d.goto(&format!("{base}/#/experiments/{}", s.exp));
+    d.wait(
+        "runs table",
+        "document.querySelectorAll('#runs tr.run-row').length === 22",
+    );
+
+    // Filter: fewer rows; trials 0..=8 have loss < 0.5; the parent stays as context.
+    d.type_into("#filter", "metrics.loss < 0.5\u{E007}");
+    d.wait(
+        "filtered table",
+        "document.querySelector('#run-count')?.innerText.includes('match')",
+    );
+    let matched = d.visible_rows("#runs tr.run-row:not(.context)");
+    assert_eq!(matched, 9, "runs with loss < 0.5");
+    assert_eq!(
+        d.visible_rows("#runs tr.run-row.context"),
+        1,
+        "parent as context"
+    );
+    assert!(
+        d.js("return location.hash")
+            .as_str()
+            .unwrap()
+            .contains("filter=")
+    );
+    d.screenshot("04-runs-filtered");
+    // The filter is in the URL: a reload shows the same rows.
+    d.cmd("POST", "/refresh", None);
+    d.wait(
+        "filtered table after reload",
+        "document.querySelector('#run-count')?.innerText.includes('match')",
+    );
+    assert_eq!(d.visible_rows("#runs tr.run-row:not(.context)"), 9);
+    // Sorting by a metric column (server-side order_by) puts the lowest loss first.
+    d.click("#runs thead th[data-col='metrics:loss'] button.sort");
+    d.wait(
+        "sorted by a metric",
+        "decodeURIComponent(location.hash).includes('order=metrics.')",
+    );
+    d.wait(
+        "sorted rows",
+        "document.querySelector(\"#runs thead th[data-col='metrics:loss'][aria-sort=ascending]\")",
+    );
+    assert_eq!(d.visible_rows("#runs tr.run-row:not(.context)"), 9);
+    // Lowest loss first among the trials.
+    let first =
+        d.js("return document.querySelector(\"#runs tr[data-depth='1'] td.name a\").textContent");
+    assert_eq!(first, json!("trial-0"));
+
+    // An invalid filter shows the server's error message inline.
+    d.type_into("#filter", "metrics.loss < 'abc'\u{E007}");
+    let err = d.wait(
+        "filter error",
+        "document.querySelector('#filter-error .error')?.innerText",
+    );
+    let err = err.as_str().unwrap();
+    assert!(err.contains("INVALID_PARAMETER_VALUE"), "{err}");
+    assert!(err.to_lowercase().contains("numeric"), "{err}");
+    d.screenshot("05-filter-error");
+    d.assert_no_js_errors("the runs table");
+
+    // Run page (deep link): metric chart with the history path, description, params.
+    d.goto(&format!("{base}/#/runs/{}", s.trials[0]));
+    let d_attr = d.wait(
+        "metric chart",
+        "document.querySelector(\"#metric-charts figure[data-metric='loss'] svg path.series\")?.getAttribute('d')",
+    );
+    let segments = d_attr.as_str().unwrap().matches('L').count();
+    assert_eq!(segments, 10, "11 history points by step: {d_attr}");
+    assert!(
+        d.js("return document.querySelector('#params').innerText")
+            .as_str()
+            .unwrap()
+            .contains("optimizer")
+    );
+    d.wait(
+        "artifacts",
+        "document.querySelector(\"#artifacts button.file[data-path='notes.txt']\")",
+    );
+    d.screenshot("06-run");
+    d.click("#artifacts button.file[data-path='notes.txt']");
+    d.wait(
+        "text preview",
+        "document.querySelector('#artifact-preview pre')?.innerText.includes('hello from trial 0')",
+    );
+    d.js("document.querySelector('#artifacts').scrollIntoView()");
+    d.screenshot("07-artifact-text");
+    d.click("#artifacts button.file[data-path='config.json']");
+    d.wait(
+        "json preview (pretty)",
+        "document.querySelector('#artifact-preview pre.json')?.innerText.includes('\"layers\": [')",
+    );
+    d.click("#artifacts button[aria-expanded]");
+    d.wait(
+        "sub-directory",
+        "document.querySelector(\"#artifacts button.file[data-path='plots/loss.svg']\")",
+    );
+    d.click("#artifacts button.file[data-path='plots/loss.svg']");
+    d.wait(
+        "svg preview",
+        "(i => i && i.complete && i.naturalWidth > 0)(document.querySelector('#artifact-preview img'))",
+    );
+    d.js("document.querySelector('#artifacts').scrollIntoView()");
+    d.screenshot("08-artifact-svg");
+    d.assert_no_js_errors("the run page");
+
+    // The parent's description.
+    d.goto(&format!("{base}/#/runs/{}", s.parent));
+    d.wait(
+        "description",
+        "document.querySelector('#description')?.innerText.includes('Second line')",
+    );
+
+    // Compare: parallel coordinates and scatter over 6 trials.
+    let ids = s.trials[..6].join(",");
+    d.goto(&format!("{base}/#/compare?runs={ids}&exp={}", s.exp));
+    d.wait(
+        "parallel coordinates",
+        "document.querySelectorAll('#parallel path.pc-line').length === 6",
+    );
+    d.wait(
+        "scatter",
+        "document.querySelectorAll('#scatter circle').length === 6",
+    );
+    d.screenshot("09-compare");
+    d.assert_no_js_errors("the compare page");
+
+    // Report of the sweep: one card per param, the best trial named.
+    d.goto(&format!("{base}/#/report/{}?parent={}", s.exp, s.parent));
+    d.wait(
+        "report",
+        "document.querySelectorAll('.param-card').length === 3",
+    );
+    assert!(
+        d.js("return document.querySelector('main').innerText")
+            .as_str()
+            .unwrap()
+            .contains("trial-0")
+    );
+    d.screenshot("10-report");
+    d.assert_no_js_errors("the report");
+
+    // A large sweep: 1000 rows per page render and expand quickly (times printed, not
+    // asserted), and the last page holds the rest.
+    let started = Instant::now();
+    d.goto(&format!("{base}/#/experiments/{big}?size=1000"));
+    d.wait(
+        "1000 rows",
+        "document.querySelector('#run-count')?.innerText.startsWith('1000 runs on this page')",
+    );
+    let loaded = started.elapsed();
+    assert_eq!(
+        d.visible_rows("#runs tr.run-row"),
+        1,
+        "only the parent (context)"
+    );
+    // Expand in the page and force layout, to time what the user waits for.
+    let expand_ms = d.js(&format!(
+        "const t = performance.now(); \
+         document.querySelector(\"#runs tr[data-run-id='{big_parent}'] button.toggle\").click(); \
+         document.body.offsetHeight; return performance.now() - t"
+    ));
+    d.wait(
+        "1000 children",
+        "[...document.querySelectorAll(\"#runs tr[data-depth='1']\")].filter(r => !r.hidden).length === 1000",
+    );
+    println!("big experiment: 1000-row page shown in {loaded:?}, expanded in {expand_ms} ms");
+    d.screenshot("11-big-experiment");
+    d.click("#next-page");
+    d.wait(
+        "page 2",
+        "document.querySelector('#page-number')?.innerText === 'page 2'",
+    );
+    d.click("#next-page");
+    d.wait(
+        "last page",
+        "document.querySelector('#page-number')?.innerText === 'page 3' && document.querySelector('#run-count').innerText.startsWith('501 runs')",
+    );
+    assert_eq!(
+        d.js("return document.querySelector('#next-page').disabled"),
+        json!(true)
+    );
+    d.assert_no_js_errors("the big experiment");
+
+    // Errors from the API are shown on the page, not thrown: a missing run, a bad route.
+    d.goto(&format!("{base}/#/runs/0123456789abcdef0123456789abcdef"));
+    let err = d.wait(
+        "missing run",
+        "document.querySelector('main .error')?.innerText",
+    );
+    assert!(
+        err.as_str().unwrap().contains("RESOURCE_DOES_NOT_EXIST"),
+        "{err}"
+    );
+    d.goto(&format!("{base}/#/no/such/page"));
+    d.wait(
+        "unknown route",
+        "document.querySelector('main h1')?.innerText === 'Not found'",
+    );
+    d.assert_no_js_errors_except_404("error pages");
+
+    // The xss run's page: name and param as text, no alert opened.
+    d.goto(&format!("{base}/#/experiments/{}", s.exp));
+    let xss_link = d.wait(
+        "xss run link",
+        &format!(
+            "[...document.querySelectorAll('#runs a')].find(a => a.textContent === {}).getAttribute('href')",
+            json!(XSS_NAME)
+        ),
+    );
+    d.goto(&format!("{base}/{}", xss_link.as_str().unwrap()));
+    d.wait(
+        "xss run page",
+        "document.querySelector('#params')?.innerText.includes('<script>alert(2)</script>')",
+    );
+    assert_eq!(
+        d.js("return document.querySelector('h1').textContent"),
+        json!(XSS_NAME)
+    );
+    assert!(
+        d.raw("GET", &format!("/session/{}/alert/text", d.session), None)
+            .is_err(),
+        "no alert may open"
+    );
+    d.assert_no_js_errors("the xss run page");
+}
