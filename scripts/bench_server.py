@@ -2,7 +2,7 @@
 """Side-by-side benchmark of hyperflow's tracking server and a real `mlflow server`, driven
 by the official MLflow Python client. Run it with the venv from scripts/setup-mlflow.sh:
 
-    cargo build --release --features server --example tracking_server --example server_bench
+    cargo build --release --features server --bin hyperflow --example server_bench
     MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true \
         ~/.cache/hyperflow/mlflow-venv/bin/python scripts/bench_server.py [--quick]
 
@@ -59,8 +59,8 @@ class Server:
         db = f"sqlite:///{os.path.join(tmp, kind + '.db')}"
         arts = os.path.join(tmp, kind + "-artifacts")
         if kind == "hyperflow":
-            exe = os.path.join(ROOT, "target/release/examples/tracking_server")
-            cmd = [exe, "--port", str(self.port), "--backend-store-uri", db,
+            exe = os.path.join(ROOT, "target/release/hyperflow")
+            cmd = [exe, "server", "--port", str(self.port), "--backend-store-uri", db,
                    "--artifacts-destination", arts]
         else:
             cmd = [os.path.join(VENV_BIN, "mlflow"), "server", "--host", "127.0.0.1",

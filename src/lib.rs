@@ -26,13 +26,13 @@ pub mod algo;
 pub mod fmin;
 pub mod report;
 pub mod rng;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod space;
 mod suggest;
 #[cfg(unix)]
 pub mod sweep;
 pub mod tracking;
-#[cfg(feature = "server")]
-pub mod server;
 pub mod trials;
 
 pub use fmin::{FminError, FminResult, Outcome, Schedule, TrialContext, fmin, fmin_with_context};

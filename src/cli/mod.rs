@@ -4,6 +4,8 @@
 mod experiments;
 mod report;
 mod runs;
+#[cfg(feature = "server")]
+mod server;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,12 @@ enum Command {
     Runs(runs::Command),
     /// Which hyperparameter ranges were good, and which to search next.
     Report(report::Command),
+    /// Serve the MLflow-compatible tracking REST API, the artifact proxy and the web UI.
+    #[cfg(feature = "server")]
+    Server(server::ServerArgs),
+    /// Open the web UI on http://127.0.0.1:5000 over the tracking store.
+    #[cfg(feature = "server")]
+    Ui,
 }
 
 /// Runs the command line and turns errors into a one-line message and exit code 1.
@@ -56,6 +64,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Experiments(cmd) => experiments::run(cmd, &open()?),
         Command::Runs(cmd) => runs::run(cmd, &open()?),
         Command::Report(cmd) => report::run(cmd, &open()?),
+        #[cfg(feature = "server")]
+        Command::Server(args) => server::run(args, &uri),
+        #[cfg(feature = "server")]
+        Command::Ui => server::run(server::ServerArgs::ui(), &uri),
     }
 }
 
