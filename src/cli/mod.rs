@@ -3,6 +3,7 @@
 
 mod experiments;
 mod runs;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ enum Command {
     /// List, show, delete and restore runs.
     #[command(subcommand)]
     Runs(runs::Command),
+    #[command(flatten)]
+    Sweep(sweep::Command),
 }
 
 /// Runs the command line and turns errors into a one-line message and exit code 1.
@@ -52,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Experiments(cmd) => experiments::run(cmd, &open()?),
         Command::Runs(cmd) => runs::run(cmd, &open()?),
+        Command::Sweep(cmd) => sweep::run(cmd, &uri),
     }
 }
 

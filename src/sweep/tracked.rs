@@ -170,13 +170,13 @@ pub fn absolute_tracking_uri(uri: &str) -> String {
     }
 }
 
-/// The effective config as parent-run params: `experiment.name`, `command.run`,
-/// `command.workdir`, `command.shell`, `command.timeout`, `command.env`,
-/// `objective.metric`, `objective.direction`, `search.*`, and `space` (its JSON).
+/// The effective config as parent-run params, besides the search settings the tracking
+/// observer logs (`algo`, `max_evals`, `seed`, `parallelism`, `direction`, ...):
+/// `experiment.name`, `command.run`, `command.shell`, `command.workdir`,
+/// `command.timeout`, `command.env` (JSON), `objective.metric`, and `space` (JSON).
 pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
     let none = || "none".to_string();
     let command = config.command();
-    let search = config.search();
     let env: serde_json::Map<String, serde_json::Value> = command
         .env()
         .iter()
@@ -196,34 +196,7 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
             serde_json::Value::Object(env).to_string(),
         ),
         ("objective.metric".into(), config.objective().metric().into()),
-        (
-            "objective.direction".into(),
-            config.objective().direction().as_str().into(),
-        ),
-        ("search.algo".into(), search.algo().as_str().into()),
-        ("search.max_evals".into(), search.max_evals().to_string()),
-        ("search.parallel".into(), search.parallel().to_string()),
-        (
-            "search.seed".into(),
-            search.seed().map_or_else(none, |s| s.to_string()),
-        ),
-        (
-            "search.schedule".into(),
-            format!("{:?}", search.schedule()).to_lowercase(),
-        ),
-        (
-            "search.early_stop_after".into(),
-            search.early_stop_after().map_or_else(none, |n| n.to_string()),
-        ),
-        (
-            "search.timeout".into(),
-            search.timeout().map_or_else(none, super::format_duration),
-        ),
-        (
-            "search.loss_threshold".into(),
-            search.loss_threshold().map_or_else(none, |t| t.to_string()),
-        ),
-        ("space".into(), config.space().to_json_string()),
+        ("space".into(), config.space().to_json().to_string()),
     ]
 }
 
