@@ -21,7 +21,7 @@ use super::client::{ERROR_TAG, system_tags};
 use super::model::{
     ExperimentId, Metric, Param, RunRecord, RunStart, RunStatus, Tag, now_ms, tags,
 };
-use super::{ActiveRun, RunOptions, StoreError, Tracker};
+use super::{ActiveRun, LocalArtifactRepo, RunOptions, StoreError, Tracker};
 use crate::fmin::{Fmin, Observer, ObserverError, SearchInfo, StopReason, TrialLog};
 use crate::trials::{Trial, TrialState, Trials};
 
@@ -410,6 +410,8 @@ struct TrialRun {
     /// Written when the run is created (single-run mode: the config file).
     artifacts: Vec<(String, Vec<u8>)>,
     created: OnceLock<Result<String, String>>,
+    /// The created run's artifact directory (saves a lookup per artifact).
+    repo: OnceLock<LocalArtifactRepo>,
 }
 
 impl TrialRun {
@@ -453,19 +455,28 @@ impl TrialRun {
             params,
             artifacts: search.trial_artifacts.clone(),
             created: OnceLock::new(),
+            repo: OnceLock::new(),
         }
     }
 
     /// The run's id, the run created now if it does not exist yet.
     fn created(&self) -> Result<&str, ObserverError> {
         let run = self.created.get_or_init(|| {
-            let store = self.tracker.store();
-            let run = store
-                .create_run(&self.experiment_id, self.start.clone())
+            // One transaction: the run, RUNNING, with its params.
+            let record = RunRecord {
+                start: self.start.clone(),
+                metrics: Vec::new(),
+                params: self.params.clone(),
+                status: RunStatus::Running,
+                end_time: None,
+            };
+            let run = self
+                .tracker
+                .record_run(&self.experiment_id, &record)
                 .map_err(|e| e.to_string())?;
-            store
-                .log_batch(run.id(), &[], &self.params, &[])
-                .map_err(|e| e.to_string())?;
+            if let Ok(repo) = LocalArtifactRepo::new(&run.info.artifact_uri) {
+                let _ = self.repo.set(repo);
+            }
             self.write_artifacts(run.id()).map_err(|e| e.to_string())?;
             Ok(run.info.run_id)
         });
@@ -477,9 +488,16 @@ impl TrialRun {
 
     fn write_artifacts(&self, run_id: &str) -> Result<(), StoreError> {
         for (path, contents) in &self.artifacts {
-            self.tracker.artifacts(run_id)?.write_bytes(path, contents)?;
+            self.write_artifact(run_id, path, contents)?;
         }
         Ok(())
+    }
+
+    fn write_artifact(&self, run_id: &str, path: &str, contents: &[u8]) -> Result<(), StoreError> {
+        match self.repo.get() {
+            Some(repo) => repo.write_bytes(path, contents),
+            None => self.tracker.artifacts(run_id)?.write_bytes(path, contents),
+        }
     }
 
     /// Writes the trial's outcome and returns its run id.
@@ -564,11 +582,8 @@ impl TrialLog for TrialRunLog {
     }
 
     fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), ObserverError> {
-        Ok(self
-            .0
-            .tracker
-            .artifacts(self.0.created()?)?
-            .write_bytes(path, contents)?)
+        let run_id = self.0.created()?;
+        Ok(self.0.write_artifact(run_id, path, contents)?)
     }
 }
 
