@@ -91,7 +91,9 @@ fn main() {
         with_tracking = with_tracking.min(per_trial(tracked(dir, &config), n));
     }
 
-    println!("overhead per trial (best of 3 rounds of {n} trials of `sh -c 'echo {{\"loss\": 1}}'`, parallel = 1)");
+    println!(
+        "overhead per trial (best of 3 rounds of {n} trials of `sh -c 'echo {{\"loss\": 1}}'`, parallel = 1)"
+    );
     println!("| run | ms per trial | overhead beyond the spawn |");
     println!("|---|---:|---:|");
     println!("| bare std::process::Command | {bare:.2} | - |");

@@ -119,7 +119,10 @@ fn sweep_logs_parent_and_children() {
     let stdout = ok(&out);
     assert!(stdout.contains("best trials of `cli-test`"), "{stdout}");
     assert!(stdout.contains("runs stored in sqlite:///"), "{stdout}");
-    assert!(stdout.contains("hyperflow runs list --experiment cli-test"), "{stdout}");
+    assert!(
+        stdout.contains("hyperflow runs list --experiment cli-test"),
+        "{stdout}"
+    );
 
     let runs = d.runs();
     let parents = role(&runs, "search");
@@ -144,16 +147,31 @@ fn sweep_logs_parent_and_children() {
         } else {
             assert_eq!(status, "FAILED");
             let error = field(child, "tags.hyperflow.error").unwrap();
-            assert!(error.contains("status 3") && error.contains("boom"), "{error}");
+            assert!(
+                error.contains("status 3") && error.contains("boom"),
+                "{error}"
+            );
         }
         // stdout and stderr are artifacts of the child.
         let run_id = field(child, "run_id").unwrap();
-        let artifacts = d.path("hyperflow-artifacts").join("1").join(run_id).join("artifacts");
-        assert!(artifacts.join("stdout.txt").is_file(), "{}", artifacts.display());
+        let artifacts = d
+            .path("hyperflow-artifacts")
+            .join("1")
+            .join(run_id)
+            .join("artifacts");
+        assert!(
+            artifacts.join("stdout.txt").is_file(),
+            "{}",
+            artifacts.display()
+        );
         assert!(artifacts.join("stderr.txt").is_file());
     }
     // The config itself is an artifact of the parent.
-    let artifacts = d.path("hyperflow-artifacts").join("1").join(parent_id).join("artifacts");
+    let artifacts = d
+        .path("hyperflow-artifacts")
+        .join("1")
+        .join(parent_id)
+        .join("artifacts");
     assert!(artifacts.join("sweep.toml").is_file());
 }
 
@@ -189,7 +207,10 @@ fn dry_run_writes_nothing() {
     let stdout = ok(&d.run(&["sweep", config.to_str().unwrap(), "--dry-run"]));
     assert!(stdout.contains("trial   2"), "{stdout}");
     assert!(stdout.contains("sh train.sh 0."), "{stdout}");
-    assert!(!d.path("runs.db").exists(), "a dry run must not create the store");
+    assert!(
+        !d.path("runs.db").exists(),
+        "a dry run must not create the store"
+    );
 }
 
 #[test]
@@ -197,7 +218,13 @@ fn run_with_given_values() {
     let d = Dir::new();
     d.file("train.sh", TRAIN);
     let config = d.config("sh train.sh {x}", "max_evals = 50");
-    let stdout = ok(&d.run(&["run", config.to_str().unwrap(), "-P", "x=0.25", "--no-progress"]));
+    let stdout = ok(&d.run(&[
+        "run",
+        config.to_str().unwrap(),
+        "-P",
+        "x=0.25",
+        "--no-progress",
+    ]));
     assert!(stdout.contains("0.25"), "{stdout}");
     let runs = d.runs();
     assert_eq!(runs.len(), 1, "one run, no parent");
@@ -209,7 +236,11 @@ fn run_with_given_values() {
 
     let out = d.run(&["run", config.to_str().unwrap(), "-P", "y=1"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("did you mean `x`?"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean `x`?"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -251,16 +282,26 @@ fn missing_program_fails_before_any_run() {
     let config = d.config("true", "max_evals = 1");
     let out = Command::new(BIN)
         .current_dir(d.dir.path())
-        .args(["--tracking-uri", "sqlite:////nonexistent-dir/x/runs.db", "sweep"])
+        .args([
+            "--tracking-uri",
+            "sqlite:////nonexistent-dir/x/runs.db",
+            "sweep",
+        ])
         .arg(&config)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr).trim().lines().count(), 1, "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr).trim().lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// A sleeping trial that records itself in `done.txt` when it completes.
-const SLOW: &str = "sleep 0.4\necho \"$HYPERFLOW_TRIAL $1\" >> done.txt\necho \"{\\\"loss\\\": $1}\"\n";
+const SLOW: &str =
+    "sleep 0.4\necho \"$HYPERFLOW_TRIAL $1\" >> done.txt\necho \"{\\\"loss\\\": $1}\"\n";
 
 fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -304,10 +345,18 @@ fn check_resumed(d: &Dir, max_evals: usize) {
         .iter()
         .map(|c| field(c, "tags.hyperflow.trial").unwrap())
         .collect();
-    assert_eq!(numbers.len(), children.len(), "trial numbers are not reused");
+    assert_eq!(
+        numbers.len(),
+        children.len(),
+        "trial numbers are not reused"
+    );
     let done = done_lines(d);
     let done_numbers: BTreeSet<usize> = done.iter().map(|(n, _)| *n).collect();
-    assert_eq!(done_numbers.len(), done.len(), "no trial ran twice: {done:?}");
+    assert_eq!(
+        done_numbers.len(),
+        done.len(),
+        "no trial ran twice: {done:?}"
+    );
     for c in &counted {
         let n: usize = field(c, "tags.hyperflow.trial").unwrap().parse().unwrap();
         let (_, x) = done
@@ -384,5 +433,9 @@ fn resume_without_earlier_sweep_is_an_error() {
     let config = d.config("true", "max_evals = 1");
     let out = d.run(&["sweep", config.to_str().unwrap(), "--resume"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("nothing to resume"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nothing to resume"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -110,6 +110,8 @@ pub struct TrackedSweep {
     pub resumed_trials: usize,
     /// How many trials of earlier runs were found killed and were not counted.
     pub killed_trials: usize,
+    /// Whether this was one run (`hyperflow run`) rather than a sweep.
+    pub single_run: bool,
 }
 
 impl TrackedSweep {
@@ -121,11 +123,12 @@ impl TrackedSweep {
             format!(" --tracking-uri {}", super::shell_quote(&self.tracking_uri))
         };
         format!(
-            "runs stored in {} (experiment {:?}, id {}); parent run {}\n\
+            "runs stored in {} (experiment {:?}, id {}); {} {}\n\
              see them: hyperflow runs list --experiment {}{uri_arg}",
             self.tracking_uri,
             self.summary.experiment(),
             self.experiment_id,
+            if self.single_run { "run" } else { "parent run" },
             self.run_id,
             super::shell_quote(self.summary.experiment()),
         )
@@ -184,9 +187,18 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
         .collect();
     vec![
         ("experiment.name".into(), config.experiment().to_string()),
-        ("command.run".into(), command.template().source().to_string()),
-        ("command.shell".into(), command.template().is_shell().to_string()),
-        ("command.workdir".into(), command.workdir().display().to_string()),
+        (
+            "command.run".into(),
+            command.template().source().to_string(),
+        ),
+        (
+            "command.shell".into(),
+            command.template().is_shell().to_string(),
+        ),
+        (
+            "command.workdir".into(),
+            command.workdir().display().to_string(),
+        ),
         (
             "command.timeout".into(),
             command.timeout().map_or_else(none, super::format_duration),
@@ -195,7 +207,10 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
             "command.env".into(),
             serde_json::Value::Object(env).to_string(),
         ),
-        ("objective.metric".into(), config.objective().metric().into()),
+        (
+            "objective.metric".into(),
+            config.objective().metric().into(),
+        ),
         ("space".into(), config.space().to_json().to_string()),
     ]
 }
@@ -282,9 +297,9 @@ pub fn read_history(
                 child.id()
             ),
         })?;
-        let x = space
-            .encode(&point)
-            .map_err(|e| SweepError::Resume { message: e.to_string() })?;
+        let x = space.encode(&point).map_err(|e| SweepError::Resume {
+            message: e.to_string(),
+        })?;
         let loss = child
             .data
             .metric(metric)
@@ -486,7 +501,9 @@ pub fn run_tracked(
     drop(observer); // an unfinished search marks its parent KILLED
     summary.trials.retain(|t| {
         !(t.state == TrialState::Failed
-            && t.error.as_deref().is_some_and(|e| e.starts_with(KILLED_PREFIX)))
+            && t.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(KILLED_PREFIX)))
     });
     summary.resume_from = Some(run_id.clone());
     Ok(TrackedSweep {
@@ -496,6 +513,7 @@ pub fn run_tracked(
         run_id,
         resumed_trials,
         killed_trials,
+        single_run: false,
     })
 }
 
@@ -540,5 +558,6 @@ pub fn run_point(
         run_id,
         resumed_trials: 0,
         killed_trials: 0,
+        single_run: true,
     })
 }

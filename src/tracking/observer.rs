@@ -298,7 +298,9 @@ impl TrackingObserver {
         parent.log_batch(&[], &extra_params, &[])?;
         parent.log_json(&info.space.to_json(), "space.json")?;
         for (path, contents) in &self.artifacts {
-            tracker.artifacts(parent.id())?.write_bytes(path, contents)?;
+            tracker
+                .artifacts(parent.id())?
+                .write_bytes(path, contents)?;
         }
         Ok(SearchRun {
             parent_id: parent.id().to_string(),
