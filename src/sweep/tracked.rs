@@ -561,3 +561,43 @@ pub fn run_point(
         single_run: true,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::Overrides;
+
+    fn config(dir: &Path, search: &str) -> SweepConfig {
+        let path = dir.join("sweep.toml");
+        let text = format!(
+            "[experiment]\nname = \"t\"\n[command]\nrun = \"true\"\n[objective]\nmetric = \"loss\"\n\
+             [search]\n{search}\n[space]\nx = {{ kind = \"uniform\", low = 0, high = 1 }}\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        SweepConfig::load_with(&path, &Overrides::default()).unwrap()
+    }
+
+    #[test]
+    fn sweep_key_ignores_search_but_not_space() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = sweep_key(&config(dir.path(), "max_evals = 5"));
+        let b = sweep_key(&config(dir.path(), "max_evals = 50\nalgo = \"random\""));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 16);
+        let path = dir.path().join("sweep.toml");
+        let changed =
+            SweepConfig::load_with(&path, &Overrides::default().set("space.x.high=2")).unwrap();
+        assert_ne!(sweep_key(&changed), a);
+    }
+
+    #[test]
+    fn relative_sqlite_uris_become_absolute() {
+        let uri = absolute_tracking_uri("sqlite:///runs/h.db");
+        assert!(uri.starts_with("sqlite:////"), "{uri}");
+        assert!(uri.ends_with("/runs/h.db"), "{uri}");
+        assert_eq!(
+            absolute_tracking_uri("sqlite:////tmp/x.db"),
+            "sqlite:////tmp/x.db"
+        );
+    }
+}
