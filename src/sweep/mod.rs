@@ -2,7 +2,7 @@
 //!
 //! A sweep is described by a TOML file ([`SweepConfig`], format in [`config`]): the command
 //! to run with `{param}` placeholders ([`CommandTemplate`]), the metric it prints, the
-//! search settings and the space. [`run_sweep`] drives [`fmin`](crate::fmin) with an
+//! search settings and the space. [`run_sweep`] drives [`fmin`](crate::fmin()) with an
 //! objective that runs the command in its own process group ([`TrialProcess`]), reads its
 //! metrics from stdout ([`parse_metric_line`]) and turns the result into an
 //! [`Outcome`]: the objective metric as the loss, or a failure with the reason and the tail

@@ -182,8 +182,8 @@ pub enum MetricLine {
     Malformed(String),
 }
 
-/// Reads the metrics in one line of stdout, if it holds any (see the
-/// [module docs](self#metrics-on-stdout)).
+/// Reads the metrics in one line of stdout, if it holds any: a JSON object line, or a
+/// `hyperflow: metric=NAME value=X [step=N]` line.
 ///
 /// ```
 /// use hyperflow::sweep::{MetricLine, parse_metric_line};
