@@ -200,7 +200,8 @@ impl<'a> Fmin<'a> {
         self
     }
 
-    /// How many trials run at once (default: the number of cores).
+    /// How many trials run at once (default: the number of cores). With 1, the objective
+    /// runs on the calling thread.
     pub fn parallelism(mut self, n: usize) -> Self {
         self.settings.parallelism = Some(n);
         self
@@ -384,6 +385,10 @@ struct Search<'a> {
     parallelism: usize,
     starting_points: std::vec::IntoIter<Vec<f64>>,
     trials: Trials,
+    /// `(score, number)` of the best complete trial as [`Trials::best`] picks it (lowest
+    /// score, earliest on ties), kept up to date so recording a trial does not rescan the
+    /// history.
+    best: Option<(f64, usize)>,
     best_score: Option<f64>,
     since_improvement: usize,
     stop: Option<StopReason>,
@@ -444,13 +449,20 @@ impl<'a> Search<'a> {
                 .map_or(0, |d| d.as_nanos() as u64)
         });
         let best_score = trials.completed().map(|(_, s)| s).min_by(f64::total_cmp);
+        let best = trials
+            .best()
+            .and_then(|t| Some((trials.score(t)?, t.number)));
         let progress = progress_bar(config.progress, config.max_evals, trials.len());
+        if let Some((_, number)) = best {
+            show_best(&progress, &trials.all()[number]);
+        }
         Ok(Search {
             config,
             seed,
             parallelism,
             starting_points: starting_points.into_iter(),
             trials,
+            best,
             best_score,
             since_improvement: 0,
             stop: None,
@@ -477,17 +489,10 @@ impl<'a> Search<'a> {
             o.search_started(&info).map_err(FminError::Observer)?;
         }
         self.check_budget();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.parallelism)
-            .thread_name(|i| format!("hyperflow-trial-{i}"))
-            .build()
-            .map_err(|e| FminError::ThreadPool {
-                threads: self.parallelism,
-                message: e.to_string(),
-            })?;
-        let outcome = match self.config.schedule {
-            Schedule::Async => self.run_async(objective, &pool),
-            Schedule::Batch => self.run_batches(objective, &pool),
+        let outcome = if self.parallelism == 1 {
+            self.run_inline(objective)
+        } else {
+            self.run_on_pool(objective)
         };
         self.progress.finish_and_clear();
         outcome?;
@@ -496,8 +501,7 @@ impl<'a> Search<'a> {
             o.search_finished(&self.trials, reason)
                 .map_err(FminError::Observer)?;
         }
-        let best = self.trials.best().map(|t| t.number);
-        match best {
+        match self.best.map(|(_, number)| number) {
             Some(best) => Ok(FminResult {
                 trials: self.trials,
                 best,
@@ -508,6 +512,31 @@ impl<'a> Search<'a> {
             None => Err(FminError::NoSuccessfulTrial {
                 trials: self.trials.all().to_vec(),
             }),
+        }
+    }
+
+    /// One worker: every trial is evaluated on the calling thread, which saves two thread
+    /// hand-offs per trial. Both schedules reduce to this with a single worker.
+    fn run_inline(&mut self, objective: &Objective<'_>) -> Result<(), FminError> {
+        while let Some((number, point, logs)) = self.propose()? {
+            self.record(evaluate(objective, number, &point, &logs))?;
+        }
+        Ok(())
+    }
+
+    /// Several workers, on a pool of their own.
+    fn run_on_pool(&mut self, objective: &Objective<'_>) -> Result<(), FminError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.parallelism)
+            .thread_name(|i| format!("hyperflow-trial-{i}"))
+            .build()
+            .map_err(|e| FminError::ThreadPool {
+                threads: self.parallelism,
+                message: e.to_string(),
+            })?;
+        match self.config.schedule {
+            Schedule::Async => self.run_async(objective, &pool),
+            Schedule::Batch => self.run_batches(objective, &pool),
         }
     }
 
@@ -669,18 +698,21 @@ impl<'a> Search<'a> {
             }
             _ => self.since_improvement += 1,
         }
+        let new_best = score.filter(|&s| {
+            self.best
+                .is_none_or(|(b, number)| s.total_cmp(&b).then(done.number.cmp(&number)).is_lt())
+        });
+        if let Some(s) = new_best {
+            self.best = Some((s, done.number));
+        }
         let trial = &self.trials.all()[done.number];
-        let best = self.trials.best();
+        let best = self.best.map(|(_, number)| &self.trials.all()[number]);
         for o in &self.config.observers {
             o.trial_finished(trial, best).map_err(FminError::Observer)?;
         }
         self.progress.inc(1);
-        if let Some(best) = best {
-            self.progress.set_message(format!(
-                "best {:.6} {}",
-                best.loss.unwrap_or(f64::NAN),
-                best.point
-            ));
+        if let (Some(_), Some(best)) = (new_best, best) {
+            show_best(&self.progress, best);
         }
         if self.stop.is_none() {
             if let (Some(threshold), Some(best)) = (self.config.loss_threshold, self.best_score)
@@ -721,6 +753,18 @@ fn evaluate(
         number,
         outcome,
         duration: started.elapsed(),
+    }
+}
+
+/// Puts the best trial into the progress bar's message; formatting the point costs more
+/// than the rest of recording a trial, so it is skipped when nothing is drawn.
+fn show_best(progress: &ProgressBar, best: &Trial) {
+    if !progress.is_hidden() {
+        progress.set_message(format!(
+            "best {:.6} {}",
+            best.loss.unwrap_or(f64::NAN),
+            best.point
+        ));
     }
 }
 

@@ -98,6 +98,11 @@ struct SearchRun {
     trial_artifacts: Vec<(String, Vec<u8>)>,
     /// The run of the trial that finished last.
     last_run: Mutex<Option<String>>,
+    /// The tags every child run starts with (system tags, parent, role), built once
+    /// because they are the same for every trial.
+    trial_tags: Vec<Tag>,
+    /// The user child runs are attributed to.
+    user_id: String,
 }
 
 impl TrackingObserver {
@@ -229,6 +234,8 @@ impl TrackingObserver {
                 trial_params: extra_params,
                 trial_artifacts: self.artifacts.clone(),
                 last_run: Mutex::new(None),
+                trial_tags: trial_tags(None),
+                user_id: super::client::current_user().to_string(),
             });
         }
         if let Some(run_id) = &self.resume {
@@ -250,6 +257,8 @@ impl TrackingObserver {
             ));
             parent.set_tags(tags)?;
             return Ok(SearchRun {
+                trial_tags: trial_tags(Some(parent.id())),
+                user_id: super::client::current_user().to_string(),
                 parent_id: parent.id().to_string(),
                 tracker,
                 experiment_id: existing.experiment_id,
@@ -302,7 +311,10 @@ impl TrackingObserver {
                 .artifacts(parent.id())?
                 .write_bytes(path, contents)?;
         }
+        let trial_tags = trial_tags(Some(parent.id()));
         Ok(SearchRun {
+            trial_tags,
+            user_id: super::client::current_user().to_string(),
             parent_id: parent.id().to_string(),
             tracker,
             experiment_id,
@@ -394,6 +406,20 @@ impl Drop for TrackingObserver {
     }
 }
 
+/// The tags every trial's run starts with: system tags, and either the parent and role
+/// `trial`, or (single-run mode, no parent) role `run`.
+fn trial_tags(parent_id: Option<&str>) -> Vec<Tag> {
+    let mut tags = system_tags();
+    match parent_id {
+        Some(parent) => tags.extend([
+            Tag::new(tags::PARENT_RUN_ID, parent),
+            Tag::new("hyperflow.role", "trial"),
+        ]),
+        None => tags.push(Tag::new("hyperflow.role", "run")),
+    }
+    tags
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves the data consistent (plain inserts
     // and takes), so a poisoned lock is still usable.
@@ -418,7 +444,7 @@ struct TrialRun {
 
 impl TrialRun {
     fn new(search: &SearchRun, trial: &Trial) -> Self {
-        let mut tags = system_tags();
+        let mut tags = search.trial_tags.clone();
         let mut params: Vec<Param> = trial
             .point
             .iter()
@@ -426,7 +452,6 @@ impl TrialRun {
             .collect();
         let run_name = match &search.single {
             Some(name) => {
-                tags.push(Tag::new("hyperflow.role", "run"));
                 params.extend(
                     search
                         .trial_params
@@ -437,11 +462,7 @@ impl TrialRun {
                 name.clone()
             }
             None => {
-                tags.extend([
-                    Tag::new(tags::PARENT_RUN_ID, search.parent_id.clone()),
-                    Tag::new(TRIAL_TAG, trial.number.to_string()),
-                    Tag::new("hyperflow.role", "trial"),
-                ]);
+                tags.push(Tag::new(TRIAL_TAG, trial.number.to_string()));
                 Some(format!("trial-{}", trial.number))
             }
         };
@@ -450,7 +471,7 @@ impl TrialRun {
             experiment_id: search.experiment_id.clone(),
             start: RunStart {
                 run_name,
-                user_id: Some(super::client::current_user().to_string()),
+                user_id: Some(search.user_id.clone()),
                 start_time: Some(now_ms()),
                 tags,
             },

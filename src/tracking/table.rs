@@ -135,6 +135,34 @@ impl RunsTable {
         RunsTable { columns, rows }
     }
 
+    /// The table reduced to `columns`, in that order; names the table lacks are skipped
+    /// (e.g. a metric no run of the page has), so a fixed list works for any search.
+    ///
+    /// ```
+    /// use hyperflow::tracking::RunsTable;
+    /// let table = RunsTable::from_runs(&[]).select(&["run_id", "metrics.loss"]);
+    /// assert_eq!(table.columns, ["run_id"]);
+    /// ```
+    pub fn select<S: AsRef<str>>(&self, columns: &[S]) -> RunsTable {
+        let keep: Vec<usize> = columns
+            .iter()
+            .filter_map(|c| self.columns.iter().position(|have| have == c.as_ref()))
+            .collect();
+        RunsTable {
+            columns: keep.iter().map(|&i| self.columns[i].clone()).collect(),
+            rows: self
+                .rows
+                .iter()
+                // The fields are public, so a row may be shorter than the header.
+                .map(|row| {
+                    keep.iter()
+                        .map(|&i| row.get(i).cloned().unwrap_or(Cell::Null))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
     /// CSV with a header row (RFC 4180 quoting).
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
@@ -260,5 +288,11 @@ mod tests {
         assert_eq!(j[0]["metrics.loss"], "NaN");
         assert_eq!(j[0]["end_time"], Value::Null);
         assert_eq!(j[0]["params.lr"], "0.1");
+        let picked = t.select(&["params.lr", "metrics.missing", "run_id"]);
+        assert_eq!(picked.columns, ["params.lr", "run_id"]);
+        assert_eq!(
+            picked.rows,
+            [[Cell::Str("0.1".into()), Cell::Str("abc".into())]]
+        );
     }
 }

@@ -193,6 +193,17 @@ const LN_EPS: f64 = -27.631_021_115_928_547; // ln(1e-12)
 /// range (`Phi(1) - 1/2`, rounded down): bounds the peak of any kernel's density.
 const LN_MIN_MASS: f64 = -1.078_809_661_166_925; // ln(0.34)
 
+/// How one dim contributes to a kernel's log density.
+#[derive(Debug, Clone, Copy)]
+enum Term {
+    /// Gaussian log density (continuous reals).
+    Density,
+    /// Log mass of the candidate's cell (quantized and integer reals).
+    Cell,
+    /// Log probability of the candidate's option: `own` if it is the kernel's, else `other`.
+    Cat { own: f64, other: f64 },
+}
+
 /// A Parzen estimator over the dims of one group.
 ///
 /// Kernel `k < n` sits on observation `k`; kernel `n` is the prior. Arrays are laid out
@@ -231,10 +242,9 @@ pub(crate) struct Parzen {
     generation: u64,
     /// The same for the prior kernel, per dim.
     prior_log_norm: Vec<f64>,
-    /// Per categorical dim: log probability of the kernel's own option, and of any other.
-    cat_logp: Vec<(f64, f64)>,
-    /// Per dim: its index in `cat_logp` (categorical dims only).
-    cat_slot: Vec<usize>,
+    /// Per dim: how a kernel's term is computed, decided once per fit so the scoring loop
+    /// does not match on the dim's full description for every kernel.
+    terms: Vec<Term>,
     /// Per dim: an upper bound of any kernel's log density (log mass) term.
     peak: Vec<f64>,
     /// The largest normalized log weight of an observation kernel.
@@ -298,8 +308,7 @@ impl Parzen {
         self.norm_gen.resize(n, 0);
         self.generation += 1;
         self.prior_log_norm.clear();
-        self.cat_logp.clear();
-        self.cat_slot.clear();
+        self.terms.clear();
         self.peak.clear();
         self.prune_dim = None;
         self.wide.clear();
@@ -310,7 +319,6 @@ impl Parzen {
             .filter(|d| matches!(d.kind, DimKind::Real { .. }))
             .count();
         for (d, dim) in dims.iter().enumerate() {
-            self.cat_slot.push(self.cat_logp.len());
             let list = &sorted[d];
             debug_assert_eq!(list.len(), n);
             let mu = &mut self.mu[d * n..(d + 1) * n];
@@ -333,6 +341,8 @@ impl Parzen {
                         bandwidths(list, lo, hi, prior_mu, prior_sigma, n_numeric, cfg, out);
                     let sig = &self.sigma[d * n..(d + 1) * n];
                     let cell = dim.is_cell();
+                    self.terms
+                        .push(if cell { Term::Cell } else { Term::Density });
                     self.prior_log_norm
                         .push(kernel_log_norm(prior_mu, prior_sigma, lo, hi, cell));
                     let ln_mass = if lo.is_finite() || hi.is_finite() {
@@ -364,7 +374,10 @@ impl Parzen {
                     let pw = cfg.prior_weight;
                     let denom = (1.0 + pw).ln();
                     let own = (1.0 + pw / c).ln() - denom;
-                    self.cat_logp.push((own, (pw / c).ln() - denom));
+                    self.terms.push(Term::Cat {
+                        own,
+                        other: (pw / c).ln() - denom,
+                    });
                     self.prior_log_norm.push(c.ln());
                     self.peak.push(own);
                 }
@@ -425,24 +438,23 @@ impl Parzen {
     /// Log term of dim `d` of kernel `k` at score key `(a, b)`; its normalizers must be
     /// computed.
     #[inline]
-    fn term(&self, dims: &[DimModel], d: usize, k: usize, (a, b): (f64, f64)) -> f64 {
-        let n = self.n;
-        let i = d * n + k;
-        match dims[d].kind {
-            DimKind::Real { .. } => {
-                let (mu, sig) = (self.mu[i], self.sigma[i]);
-                let cell = dims[d].is_cell();
-                let norm = self.log_norm[i];
-                if cell {
-                    log_mass((a - mu) / sig, (b - mu) / sig) - norm
-                } else {
-                    let z = (a - mu) / sig;
-                    -0.5 * z * z - norm
-                }
+    fn term(&self, d: usize, k: usize, (a, b): (f64, f64)) -> f64 {
+        let i = d * self.n + k;
+        match self.terms[d] {
+            Term::Density => {
+                let z = (a - self.mu[i]) / self.sigma[i];
+                -0.5 * z * z - self.log_norm[i]
             }
-            DimKind::Cat { .. } => {
-                let (own, other) = self.cat_logp[self.cat_slot[d]];
-                if self.mu[i] == a { own } else { other }
+            Term::Cell => {
+                let (mu, sig) = (self.mu[i], self.sigma[i]);
+                log_mass((a - mu) / sig, (b - mu) / sig) - self.log_norm[i]
+            }
+            Term::Cat { own, other } => {
+                if self.mu[i] == a {
+                    own
+                } else {
+                    other
+                }
             }
         }
     }
@@ -494,7 +506,7 @@ impl Parzen {
             let mut rest = peak_sum;
             for (d, &peak) in this.peak.iter().enumerate() {
                 rest -= peak;
-                t += this.term(dims, d, k, key[d]);
+                t += this.term(d, k, key[d]);
                 // Even at their peaks the remaining dims cannot lift it above the floor.
                 if t + rest <= floor {
                     return;
@@ -615,7 +627,7 @@ impl Parzen {
             self.compute_norms(dims, k);
             let mut t = self.log_w[k];
             for (d, &kd) in key.iter().enumerate() {
-                t += self.term(dims, d, k, kd);
+                t += self.term(d, k, kd);
             }
             terms.push(t);
         }
