@@ -6,6 +6,7 @@ mod report;
 mod runs;
 #[cfg(feature = "server")]
 mod server;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,8 @@ enum Command {
     /// Open the web UI on http://127.0.0.1:5000 over the tracking store.
     #[cfg(feature = "server")]
     Ui,
+    #[command(flatten)]
+    Sweep(sweep::Command),
 }
 
 /// Runs the command line and turns errors into a one-line message and exit code 1.
@@ -68,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Server(args) => server::run(args, &uri),
         #[cfg(feature = "server")]
         Command::Ui => server::run(server::ServerArgs::ui(), &uri),
+        Command::Sweep(cmd) => sweep::run(cmd, &uri),
     }
 }
 

@@ -52,7 +52,7 @@ enum Form {
     Shell(Vec<Segment>),
 }
 
-/// A parsed `[command].run` template; see the [module docs](self) for the syntax.
+/// A parsed `[command].run` template: `{name}` and `{name?}` placeholders, `{{`/`}}` for braces.
 ///
 /// ```
 /// use hyperflow::sweep::CommandTemplate;

@@ -2,7 +2,7 @@
 //!
 //! A sweep is described by a TOML file ([`SweepConfig`], format in [`config`]): the command
 //! to run with `{param}` placeholders ([`CommandTemplate`]), the metric it prints, the
-//! search settings and the space. [`run_sweep`] drives [`fmin`](crate::fmin) with an
+//! search settings and the space. [`run_sweep`] drives [`fmin`](crate::fmin()) with an
 //! objective that runs the command in its own process group ([`TrialProcess`]), reads its
 //! metrics from stdout ([`parse_metric_line`]) and turns the result into an
 //! [`Outcome`]: the objective metric as the loss, or a failure with the reason and the tail
@@ -27,6 +27,7 @@ mod command;
 pub mod config;
 mod progress;
 mod runner;
+pub mod tracked;
 
 pub use command::{CommandTemplate, RenderError, TemplateError, display_argv, shell_quote};
 pub use config::{
@@ -78,6 +79,15 @@ pub enum SweepError {
     /// The Ctrl-C handler could not be installed.
     #[error("cannot handle Ctrl-C: {0}")]
     CtrlC(String),
+    /// The tracking store could not be read or written.
+    #[error("tracking store: {0}")]
+    Tracking(#[from] crate::tracking::StoreError),
+    /// A sweep to resume was not found, or its runs do not fit the config.
+    #[error("cannot resume: {message}")]
+    Resume {
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// The sampler a config's `search.algo` names, built for its space.
@@ -111,6 +121,7 @@ pub struct SweepSummary {
     stop: SweepStop,
     elapsed: Duration,
     warnings: Vec<String>,
+    resume_from: Option<String>,
 }
 
 impl SweepSummary {
@@ -190,10 +201,13 @@ impl SweepSummary {
     pub fn resume_hint(&self) -> Option<String> {
         self.is_interrupted().then(|| {
             format!(
-                "interrupted after {} of {} trials; continue with `hyperflow sweep {} --resume`",
+                "interrupted after {} of {} trials; continue with `hyperflow sweep {} --resume{}`",
                 self.trials.len(),
                 self.max_evals,
-                self.config_path.display()
+                shell_quote(&self.config_path.display().to_string()),
+                self.resume_from
+                    .as_deref()
+                    .map_or_else(String::new, |id| format!(" {id}"))
             )
         })
     }
@@ -208,11 +222,17 @@ pub struct SweepOptions<'a> {
     progress: ProgressMode,
     tracking_uri: Option<String>,
     points: Vec<Point>,
+    /// Replaces the config's `max_evals` (resume adds the killed trials; `run -P` is 1).
+    max_evals: Option<usize>,
+    /// Replaces the config's `parallel`.
+    parallel: Option<usize>,
 }
 
 impl Default for SweepOptions<'_> {
     fn default() -> Self {
         SweepOptions {
+            max_evals: None,
+            parallel: None,
             observers: Vec::new(),
             points: Vec::new(),
             history: None,
@@ -607,8 +627,8 @@ pub fn run_sweep(
     let progress = Arc::new(ProgressObserver::new(options.progress, metric, direction));
     let mut search = fmin_with_context(objective, config.space())
         .boxed_algo(sampler)
-        .max_evals(config.search().max_evals())
-        .parallelism(config.search().parallel())
+        .max_evals(options.max_evals.unwrap_or(config.search().max_evals()))
+        .parallelism(options.parallel.unwrap_or(config.search().parallel()))
         .schedule(config.search().schedule())
         .progress(false)
         .observer(control.clone());
@@ -688,6 +708,7 @@ pub fn run_sweep(
         stop,
         elapsed: started.elapsed(),
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
+        resume_from: None,
     })
 }
 

@@ -21,6 +21,8 @@
 //! stops everything it started: SIGTERM to the group, then SIGKILL after the grace period.
 //! When the trial's main process exits, whatever it left running in its group is killed
 //! too, so nothing leaks from one trial into the next or holds its output pipes open.
+//! On Linux, a trial's main process also gets SIGKILL when hyperflow itself dies
+//! (`PR_SET_PDEATHSIG`), so a killed sweep leaves no trial running on to completion.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -180,8 +182,8 @@ pub enum MetricLine {
     Malformed(String),
 }
 
-/// Reads the metrics in one line of stdout, if it holds any (see the
-/// [module docs](self#metrics-on-stdout)).
+/// Reads the metrics in one line of stdout, if it holds any: a JSON object line, or a
+/// `hyperflow: metric=NAME value=X [step=N]` line.
 ///
 /// ```
 /// use hyperflow::sweep::{MetricLine, parse_metric_line};
@@ -550,6 +552,27 @@ impl TrialProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        #[cfg(target_os = "linux")]
+        {
+            // If hyperflow dies without stopping its trials (SIGKILL, a crash), the trial's
+            // main process is killed too, so that no orphan goes on to finish a trial that
+            // will be run again on resume.
+            let parent = std::process::id() as libc::pid_t;
+            // SAFETY: the closure runs between fork and exec and only makes
+            // async-signal-safe system calls.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    if libc::getppid() != parent {
+                        // hyperflow died before the signal was armed.
+                        libc::_exit(137);
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => return failed(spawn_error(program, &self.workdir, &e)),

@@ -21,7 +21,7 @@ use super::client::{ERROR_TAG, system_tags};
 use super::model::{
     ExperimentId, Metric, Param, RunRecord, RunStart, RunStatus, Tag, now_ms, tags,
 };
-use super::{ActiveRun, RunOptions, StoreError, Tracker};
+use super::{ActiveRun, LocalArtifactRepo, RunOptions, StoreError, Tracker};
 use crate::fmin::{Fmin, Observer, ObserverError, SearchInfo, StopReason, TrialLog};
 use crate::trials::{Trial, TrialState, Trials};
 
@@ -35,6 +35,8 @@ pub const BEST_RUN_TAG: &str = "best_run_id";
 pub const BEST_TRIAL_TAG: &str = "best_trial";
 /// Parent-run metric holding the best loss so far, with the trial number as step.
 pub const BEST_LOSS_METRIC: &str = "best_loss";
+/// Parent-run tag counting how many times the search was resumed.
+pub const RESUMED_TAG: &str = "hyperflow.resumed";
 /// Child-run metric holding the trial's loss.
 pub const LOSS_METRIC: &str = "loss";
 
@@ -72,6 +74,11 @@ pub struct TrackingObserver {
     experiment: String,
     run_name: Option<String>,
     parent_of_parent: Option<String>,
+    resume: Option<String>,
+    single: bool,
+    params: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    artifacts: Vec<(String, Vec<u8>)>,
     state: OnceLock<SearchRun>,
 }
 
@@ -80,8 +87,17 @@ struct SearchRun {
     tracker: Tracker,
     experiment_id: ExperimentId,
     parent: Mutex<Option<ActiveRun>>,
+    /// Empty in [single-run](TrackingObserver::single_run) mode.
     parent_id: String,
     trials: Mutex<HashMap<usize, Arc<TrialRun>>>,
+    /// Single-run mode: the trial's run is top-level, named `run_name`.
+    single: Option<Option<String>>,
+    /// Params added to each trial's run (single-run mode).
+    trial_params: Vec<Param>,
+    /// Artifacts written into each trial's run (single-run mode).
+    trial_artifacts: Vec<(String, Vec<u8>)>,
+    /// The run of the trial that finished last.
+    last_run: Mutex<Option<String>>,
     /// The tags every child run starts with (system tags, parent, role), built once
     /// because they are the same for every trial.
     trial_tags: Vec<Tag>,
@@ -108,8 +124,55 @@ impl TrackingObserver {
             experiment,
             run_name: None,
             parent_of_parent: None,
+            resume: None,
+            single: false,
+            params: Vec::new(),
+            tags: Vec::new(),
+            artifacts: Vec::new(),
             state: OnceLock::new(),
         }
+    }
+
+    /// Continues an earlier search: attaches to its existing parent run `parent_run_id`
+    /// (reopened as RUNNING) instead of creating one. The parent's params and `space.json`
+    /// are left as they are (params cannot change); the tags given with
+    /// [`tag`](Self::tag) are set, as is `hyperflow.resumed` (how many times it was
+    /// resumed). Pass the earlier trials to [`Fmin::history`] so that new trials are
+    /// numbered after them.
+    pub fn resume(mut self, parent_run_id: impl Into<String>) -> Self {
+        self.resume = Some(parent_run_id.into());
+        self
+    }
+
+    /// Logs one trial as a single top-level run (tag `hyperflow.role=run`) instead of a
+    /// parent run with nested children: for evaluating one given point, as
+    /// `hyperflow run -P` does. The run is named by [`run_name`](Self::run_name), and
+    /// receives the extra params and artifacts given to this observer.
+    pub fn single_run(mut self) -> Self {
+        self.single = true;
+        self
+    }
+
+    /// Adds a param to the parent run (to the trial's run in
+    /// [single-run](Self::single_run) mode), besides the search settings. Values longer
+    /// than the store accepts are cut.
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a tag to the parent run (also when [resuming](Self::resume)).
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Writes an artifact file into the parent run when the search starts (into the
+    /// trial's run in [single-run](Self::single_run) mode), e.g. the config file of a
+    /// sweep. Not written again when [resuming](Self::resume).
+    pub fn artifact(mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
+        self.artifacts.push((path.into(), contents.into()));
+        self
     }
 
     /// Names the parent run (default: a generated `adjective-noun-NNN`).
@@ -126,7 +189,21 @@ impl TrackingObserver {
 
     /// The id of the search's parent run, once the search has started.
     pub fn parent_run_id(&self) -> Option<&str> {
-        self.state.get().map(|s| s.parent_id.as_str())
+        self.state
+            .get()
+            .map(|s| s.parent_id.as_str())
+            .filter(|id| !id.is_empty())
+    }
+
+    /// The run id of the trial that finished last (in [single-run](Self::single_run)
+    /// mode, the run).
+    pub fn last_run_id(&self) -> Option<String> {
+        self.state.get().and_then(|s| lock(&s.last_run).clone())
+    }
+
+    /// The id of the experiment the runs go to, once the search has started.
+    pub fn experiment_id(&self) -> Option<&ExperimentId> {
+        self.state.get().map(|s| &s.experiment_id)
     }
 
     fn search(&self) -> Result<&SearchRun, ObserverError> {
@@ -140,6 +217,59 @@ impl TrackingObserver {
             Destination::Tracker(t) => t.clone(),
             Destination::FromEnv => Tracker::from_env()?,
         };
+        let extra_params: Vec<Param> = self
+            .params
+            .iter()
+            .map(|(k, v)| Param::new(k, truncate(v, super::store::MAX_PARAM_VALUE_LENGTH)))
+            .collect();
+        if self.single {
+            let experiment_id = tracker.get_or_create_experiment(&self.experiment)?;
+            return Ok(SearchRun {
+                parent_id: String::new(),
+                tracker,
+                experiment_id,
+                parent: Mutex::new(None),
+                trials: Mutex::new(HashMap::new()),
+                single: Some(self.run_name.clone()),
+                trial_params: extra_params,
+                trial_artifacts: self.artifacts.clone(),
+                last_run: Mutex::new(None),
+                trial_tags: trial_tags(None),
+                user_id: super::client::current_user().to_string(),
+            });
+        }
+        if let Some(run_id) = &self.resume {
+            let existing = tracker.store().get_run_info(run_id)?;
+            let resumed = tracker
+                .get_run(run_id)?
+                .data
+                .tags
+                .iter()
+                .find(|t| t.key == RESUMED_TAG)
+                .and_then(|t| t.value.parse::<u64>().ok())
+                .unwrap_or(0);
+            let parent = tracker.start_run(RunOptions::new().run_id(run_id.clone()))?;
+            let mut tags: Vec<(String, String)> = self.tags.clone();
+            tags.push((RESUMED_TAG.to_string(), (resumed + 1).to_string()));
+            tags.push((
+                "hyperflow.warm_start_trials".to_string(),
+                info.warm_start_trials.to_string(),
+            ));
+            parent.set_tags(tags)?;
+            return Ok(SearchRun {
+                trial_tags: trial_tags(Some(parent.id())),
+                user_id: super::client::current_user().to_string(),
+                parent_id: parent.id().to_string(),
+                tracker,
+                experiment_id: existing.experiment_id,
+                parent: Mutex::new(Some(parent)),
+                trials: Mutex::new(HashMap::new()),
+                single: None,
+                trial_params: Vec::new(),
+                trial_artifacts: Vec::new(),
+                last_run: Mutex::new(None),
+            });
+        }
         let experiment_id = tracker.get_or_create_experiment(&self.experiment)?;
         let mut options = RunOptions::new()
             .experiment(&experiment_id)
@@ -150,6 +280,7 @@ impl TrackingObserver {
         if let Some(parent) = &self.parent_of_parent {
             options = options.parent(parent.clone());
         }
+        options = options.tags(self.tags.iter().cloned());
         let parent = tracker.start_run(options)?;
         let optional = |v: Option<String>| v.unwrap_or_else(|| "none".to_string());
         parent.log_params([
@@ -173,12 +304,14 @@ impl TrackingObserver {
             ),
             ("warm_start_trials", info.warm_start_trials.to_string()),
         ])?;
+        parent.log_batch(&[], &extra_params, &[])?;
         parent.log_json(&info.space.to_json(), "space.json")?;
-        let mut trial_tags = system_tags();
-        trial_tags.extend([
-            Tag::new(tags::PARENT_RUN_ID, parent.id()),
-            Tag::new("hyperflow.role", "trial"),
-        ]);
+        for (path, contents) in &self.artifacts {
+            tracker
+                .artifacts(parent.id())?
+                .write_bytes(path, contents)?;
+        }
+        let trial_tags = trial_tags(Some(parent.id()));
         Ok(SearchRun {
             trial_tags,
             user_id: super::client::current_user().to_string(),
@@ -187,6 +320,10 @@ impl TrackingObserver {
             experiment_id,
             parent: Mutex::new(Some(parent)),
             trials: Mutex::new(HashMap::new()),
+            single: None,
+            trial_params: Vec::new(),
+            trial_artifacts: Vec::new(),
+            last_run: Mutex::new(None),
         })
     }
 }
@@ -212,6 +349,10 @@ impl Observer for TrackingObserver {
             return Err(format!("trial {} finished without having started", trial.number).into());
         };
         let run_id = run.finish(search, trial)?;
+        *lock(&search.last_run) = Some(run_id.clone());
+        if search.single.is_some() {
+            return Ok(());
+        }
         if let Some(best) = best.filter(|b| b.number == trial.number)
             && let Some(loss) = best.loss
         {
@@ -230,6 +371,9 @@ impl Observer for TrackingObserver {
 
     fn search_finished(&self, trials: &Trials, reason: StopReason) -> Result<(), ObserverError> {
         let search = self.search()?;
+        if search.single.is_some() {
+            return Ok(());
+        }
         let failed = trials
             .all()
             .iter()
@@ -262,6 +406,20 @@ impl Drop for TrackingObserver {
     }
 }
 
+/// The tags every trial's run starts with: system tags, and either the parent and role
+/// `trial`, or (single-run mode, no parent) role `run`.
+fn trial_tags(parent_id: Option<&str>) -> Vec<Tag> {
+    let mut tags = system_tags();
+    match parent_id {
+        Some(parent) => tags.extend([
+            Tag::new(tags::PARENT_RUN_ID, parent),
+            Tag::new("hyperflow.role", "trial"),
+        ]),
+        None => tags.push(Tag::new("hyperflow.role", "run")),
+    }
+    tags
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves the data consistent (plain inserts
     // and takes), so a poisoned lock is still usable.
@@ -277,46 +435,91 @@ struct TrialRun {
     experiment_id: ExperimentId,
     start: RunStart,
     params: Vec<Param>,
+    /// Written when the run is created (single-run mode: the config file).
+    artifacts: Vec<(String, Vec<u8>)>,
     created: OnceLock<Result<String, String>>,
+    /// The created run's artifact directory (saves a lookup per artifact).
+    repo: OnceLock<LocalArtifactRepo>,
 }
 
 impl TrialRun {
     fn new(search: &SearchRun, trial: &Trial) -> Self {
         let mut tags = search.trial_tags.clone();
-        tags.push(Tag::new(TRIAL_TAG, trial.number.to_string()));
+        let mut params: Vec<Param> = trial
+            .point
+            .iter()
+            .map(|(k, v)| Param::new(k, v.to_string()))
+            .collect();
+        let run_name = match &search.single {
+            Some(name) => {
+                params.extend(
+                    search
+                        .trial_params
+                        .iter()
+                        .filter(|p| trial.point.value(&p.key).is_none())
+                        .cloned(),
+                );
+                name.clone()
+            }
+            None => {
+                tags.push(Tag::new(TRIAL_TAG, trial.number.to_string()));
+                Some(format!("trial-{}", trial.number))
+            }
+        };
         TrialRun {
             tracker: search.tracker.clone(),
             experiment_id: search.experiment_id.clone(),
             start: RunStart {
-                run_name: Some(format!("trial-{}", trial.number)),
+                run_name,
                 user_id: Some(search.user_id.clone()),
                 start_time: Some(now_ms()),
                 tags,
             },
-            params: trial
-                .point
-                .iter()
-                .map(|(k, v)| Param::new(k, v.to_string()))
-                .collect(),
+            params,
+            artifacts: search.trial_artifacts.clone(),
             created: OnceLock::new(),
+            repo: OnceLock::new(),
         }
     }
 
     /// The run's id, the run created now if it does not exist yet.
     fn created(&self) -> Result<&str, ObserverError> {
         let run = self.created.get_or_init(|| {
-            let store = self.tracker.store();
-            let run = store
-                .create_run(&self.experiment_id, self.start.clone())
+            // One transaction: the run, RUNNING, with its params.
+            let record = RunRecord {
+                start: self.start.clone(),
+                metrics: Vec::new(),
+                params: self.params.clone(),
+                status: RunStatus::Running,
+                end_time: None,
+            };
+            let run = self
+                .tracker
+                .record_run(&self.experiment_id, &record)
                 .map_err(|e| e.to_string())?;
-            store
-                .log_batch(run.id(), &[], &self.params, &[])
-                .map_err(|e| e.to_string())?;
+            if let Ok(repo) = LocalArtifactRepo::new(&run.info.artifact_uri) {
+                let _ = self.repo.set(repo);
+            }
+            self.write_artifacts(run.id()).map_err(|e| e.to_string())?;
             Ok(run.info.run_id)
         });
         match run {
             Ok(id) => Ok(id),
             Err(e) => Err(format!("could not create the trial's run: {e}").into()),
+        }
+    }
+
+    fn write_artifacts(&self, run_id: &str) -> Result<(), StoreError> {
+        for (path, contents) in &self.artifacts {
+            self.write_artifact(run_id, path, contents)?;
+        }
+        Ok(())
+    }
+
+    fn write_artifact(&self, run_id: &str, path: &str, contents: &[u8]) -> Result<(), StoreError> {
+        match self.repo.get() {
+            Some(repo) => repo.write_bytes(path, contents),
+            None => self.tracker.artifacts(run_id)?.write_bytes(path, contents),
         }
     }
 
@@ -363,11 +566,13 @@ impl TrialRun {
                     status,
                     end_time: Some(now),
                 };
-                Ok(search
+                let run_id = search
                     .tracker
                     .record_run(&search.experiment_id, &record)?
                     .info
-                    .run_id)
+                    .run_id;
+                self.write_artifacts(&run_id)?;
+                Ok(run_id)
             }
         }
     }
@@ -400,11 +605,8 @@ impl TrialLog for TrialRunLog {
     }
 
     fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), ObserverError> {
-        Ok(self
-            .0
-            .tracker
-            .artifacts(self.0.created()?)?
-            .write_bytes(path, contents)?)
+        let run_id = self.0.created()?;
+        Ok(self.0.write_artifact(run_id, path, contents)?)
     }
 }
 

@@ -1,0 +1,441 @@
+//! `hyperflow sweep` and `hyperflow run` end to end: the built binary, real processes, a
+//! temporary SQLite store.
+#![cfg(unix)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
+
+/// A temporary directory with a config, scripts and a store.
+struct Dir {
+    dir: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new() -> Self {
+        Dir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn uri(&self) -> String {
+        format!("sqlite:///{}", self.path("runs.db").display())
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write file");
+        path
+    }
+
+    /// `sweep.toml` running `command`, with `search` lines and an `x` in [0, 1].
+    fn config(&self, command: &str, search: &str) -> PathBuf {
+        self.file(
+            "sweep.toml",
+            &format!(
+                "[experiment]\nname = \"cli-test\"\n\n[command]\nrun = \"{command}\"\n\n\
+                 [objective]\nmetric = \"loss\"\n\n[search]\nalgo = \"random\"\nseed = 7\n{search}\n\n\
+                 [space]\nx = {{ kind = \"uniform\", low = 0, high = 1 }}\n"
+            ),
+        )
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(self.dir.path())
+            .env_remove("HYPERFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .arg("--tracking-uri")
+            .arg(self.uri())
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run hyperflow")
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn hyperflow")
+    }
+
+    /// Every run of the store, as `runs list --format json` prints them.
+    fn runs(&self) -> Vec<BTreeMap<String, Value>> {
+        let out = self.run(&["runs", "list", "--format", "json", "--max-results", "1000"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("runs list prints JSON")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn field<'a>(run: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
+    run.get(key).and_then(Value::as_str)
+}
+
+fn role<'a>(runs: &'a [BTreeMap<String, Value>], role: &str) -> Vec<&'a BTreeMap<String, Value>> {
+    runs.iter()
+        .filter(|r| field(r, "tags.hyperflow.role") == Some(role))
+        .collect()
+}
+
+/// A script that prints a step metric and its loss (x), and fails when x > 0.6.
+const TRAIN: &str = "echo \"hyperflow: metric=progress value=0.5 step=1\"\n\
+                     if awk \"BEGIN { exit !($1 > 0.6) }\"; then echo boom >&2; exit 3; fi\n\
+                     echo \"{\\\"loss\\\": $1, \\\"acc\\\": 0.5}\"\n";
+
+#[test]
+fn sweep_logs_parent_and_children() {
+    let d = Dir::new();
+    d.file("train.sh", TRAIN);
+    let config = d.config("sh train.sh {x}", "max_evals = 6\nparallel = 2");
+    let out = d.run(&["sweep", config.to_str().unwrap(), "--no-progress"]);
+    let stdout = ok(&out);
+    assert!(stdout.contains("best trials of `cli-test`"), "{stdout}");
+    assert!(stdout.contains("runs stored in sqlite:///"), "{stdout}");
+    assert!(
+        stdout.contains("hyperflow runs list --experiment cli-test"),
+        "{stdout}"
+    );
+
+    let runs = d.runs();
+    let parents = role(&runs, "search");
+    assert_eq!(parents.len(), 1);
+    let parent = parents[0];
+    assert_eq!(field(parent, "status"), Some("FINISHED"));
+    assert_eq!(field(parent, "params.command.run"), Some("sh train.sh {x}"));
+    assert_eq!(field(parent, "params.objective.metric"), Some("loss"));
+    assert!(parent.contains_key("metrics.best_loss"));
+    let parent_id = field(parent, "run_id").unwrap();
+    let children = role(&runs, "trial");
+    assert_eq!(children.len(), 6);
+    for child in &children {
+        assert_eq!(field(child, "tags.mlflow.parentRunId"), Some(parent_id));
+        let status = field(child, "status").unwrap();
+        let x: f64 = field(child, "params.x").unwrap().parse().unwrap();
+        if status == "FINISHED" {
+            let loss = child["metrics.loss"].as_f64().unwrap();
+            assert!((loss - x).abs() < 1e-12);
+            assert_eq!(child["metrics.acc"].as_f64(), Some(0.5));
+            assert_eq!(child["metrics.progress"].as_f64(), Some(0.5));
+        } else {
+            assert_eq!(status, "FAILED");
+            let error = field(child, "tags.hyperflow.error").unwrap();
+            assert!(
+                error.contains("status 3") && error.contains("boom"),
+                "{error}"
+            );
+        }
+        // stdout and stderr are artifacts of the child.
+        let run_id = field(child, "run_id").unwrap();
+        let artifacts = d
+            .path("hyperflow-artifacts")
+            .join("1")
+            .join(run_id)
+            .join("artifacts");
+        assert!(
+            artifacts.join("stdout.txt").is_file(),
+            "{}",
+            artifacts.display()
+        );
+        assert!(artifacts.join("stderr.txt").is_file());
+    }
+    // The config itself is an artifact of the parent.
+    let artifacts = d
+        .path("hyperflow-artifacts")
+        .join("1")
+        .join(parent_id)
+        .join("artifacts");
+    assert!(artifacts.join("sweep.toml").is_file());
+}
+
+#[test]
+fn trials_get_their_run_and_store() {
+    let d = Dir::new();
+    d.file(
+        "env.sh",
+        "echo \"$MLFLOW_RUN_ID $HYPERFLOW_RUN_ID $MLFLOW_TRACKING_URI $HYPERFLOW_TRIAL\" >> seen.txt\n\
+         echo '{\"loss\": 1}'\n",
+    );
+    let config = d.config("sh env.sh", "max_evals = 2\nparallel = 1");
+    ok(&d.run(&["sweep", config.to_str().unwrap(), "--no-progress"]));
+    let seen = std::fs::read_to_string(d.path("seen.txt")).unwrap();
+    let runs = d.runs();
+    for line in seen.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts[0], parts[1]);
+        assert!(parts[2].starts_with("sqlite:////"), "absolute URI: {line}");
+        let run = runs
+            .iter()
+            .find(|r| field(r, "run_id") == Some(parts[0]))
+            .expect("the trial's run id names its run");
+        assert_eq!(field(run, "tags.hyperflow.trial"), Some(parts[3]));
+    }
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let d = Dir::new();
+    d.file("train.sh", TRAIN);
+    let config = d.config("sh train.sh {x}", "max_evals = 3");
+    let stdout = ok(&d.run(&["sweep", config.to_str().unwrap(), "--dry-run"]));
+    assert!(stdout.contains("trial   2"), "{stdout}");
+    assert!(stdout.contains("sh train.sh 0."), "{stdout}");
+    assert!(
+        !d.path("runs.db").exists(),
+        "a dry run must not create the store"
+    );
+}
+
+#[test]
+fn run_with_given_values() {
+    let d = Dir::new();
+    d.file("train.sh", TRAIN);
+    let config = d.config("sh train.sh {x}", "max_evals = 50");
+    let stdout = ok(&d.run(&[
+        "run",
+        config.to_str().unwrap(),
+        "-P",
+        "x=0.25",
+        "--no-progress",
+    ]));
+    assert!(stdout.contains("0.25"), "{stdout}");
+    let runs = d.runs();
+    assert_eq!(runs.len(), 1, "one run, no parent");
+    let run = &runs[0];
+    assert_eq!(field(run, "tags.hyperflow.role"), Some("run"));
+    assert_eq!(field(run, "params.x"), Some("0.25"));
+    assert_eq!(run["metrics.loss"].as_f64(), Some(0.25));
+    assert_eq!(field(run, "status"), Some("FINISHED"));
+
+    let out = d.run(&["run", config.to_str().unwrap(), "-P", "y=1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("did you mean `x`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_config_is_one_located_error() {
+    let d = Dir::new();
+    let config = d.file(
+        "sweep.toml",
+        "[experiment]\nname = \"t\"\n[command]\nrun = \"true\"\n[objective]\nmetric = \"loss\"\n\
+         [search]\nmax_eval = 3\n[space]\nx = { kind = \"uniform\", low = 0, high = 1 }\n",
+    );
+    let out = d.run(&["sweep", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(matches!(out.status.code(), Some(1 | 2)));
+    let stderr = text(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.contains("sweep.toml:8:1:"), "{stderr}");
+    assert!(first.contains("did you mean `max_evals`?"), "{stderr}");
+    assert!(!d.path("runs.db").exists());
+
+    let out = d.run(&["sweep", "missing.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+}
+
+#[test]
+fn missing_program_fails_before_any_run() {
+    let d = Dir::new();
+    let config = d.config("no-such-program-xyz {x}", "max_evals = 3");
+    let out = d.run(&["sweep", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("command not found"), "{stderr}");
+    assert!(!d.path("runs.db").exists(), "nothing may be written");
+
+    // An unwritable store: one line, no runs.
+    let config = d.config("true", "max_evals = 1");
+    let out = Command::new(BIN)
+        .current_dir(d.dir.path())
+        .args([
+            "--tracking-uri",
+            "sqlite:////nonexistent-dir/x/runs.db",
+            "sweep",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim().lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A sleeping trial that records itself in `done.txt` when it completes.
+const SLOW: &str =
+    "sleep 0.4\necho \"$HYPERFLOW_TRIAL $1\" >> done.txt\necho \"{\\\"loss\\\": $1}\"\n";
+
+fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn done_lines(d: &Dir) -> Vec<(usize, String)> {
+    std::fs::read_to_string(d.path("done.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (n, x) = l.split_once(' ').unwrap();
+            (n.parse().unwrap(), x.to_string())
+        })
+        .collect()
+}
+
+/// After an interrupted sweep was resumed: every counted trial ran once, none twice, the
+/// total is `max_evals`, and the store agrees with what the scripts recorded.
+fn check_resumed(d: &Dir, max_evals: usize) {
+    let runs = d.runs();
+    let parents = role(&runs, "search");
+    assert_eq!(parents.len(), 1, "resume reuses the parent");
+    assert_eq!(field(parents[0], "status"), Some("FINISHED"));
+    let children = role(&runs, "trial");
+    let counted: Vec<_> = children
+        .iter()
+        .filter(|c| matches!(field(c, "status"), Some("FINISHED" | "FAILED")))
+        .collect();
+    assert_eq!(counted.len(), max_evals, "the total stays max_evals");
+    assert!(
+        children
+            .iter()
+            .all(|c| matches!(field(c, "status"), Some("FINISHED" | "FAILED" | "KILLED"))),
+        "nothing left RUNNING"
+    );
+    let numbers: BTreeSet<&str> = children
+        .iter()
+        .map(|c| field(c, "tags.hyperflow.trial").unwrap())
+        .collect();
+    assert_eq!(
+        numbers.len(),
+        children.len(),
+        "trial numbers are not reused"
+    );
+    let done = done_lines(d);
+    let done_numbers: BTreeSet<usize> = done.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        done_numbers.len(),
+        done.len(),
+        "no trial ran twice: {done:?}"
+    );
+    for c in &counted {
+        let n: usize = field(c, "tags.hyperflow.trial").unwrap().parse().unwrap();
+        let (_, x) = done
+            .iter()
+            .find(|(m, _)| *m == n)
+            .unwrap_or_else(|| panic!("finished trial {n} is not in done.txt"));
+        assert_eq!(field(c, "params.x"), Some(x.as_str()));
+    }
+}
+
+#[test]
+fn resume_after_sigkill() {
+    let d = Dir::new();
+    d.file("slow.sh", SLOW);
+    let config = d.config("sh slow.sh {x}", "max_evals = 10\nparallel = 2");
+    let config = config.to_str().unwrap();
+    let mut child = d.spawn(&["sweep", config, "--no-progress"]);
+    wait_for(|| done_lines(&d).len() >= 3, "three finished trials");
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    let runs = d.runs();
+    assert_eq!(field(role(&runs, "search")[0], "status"), Some("RUNNING"));
+
+    let stdout = ok(&d.run(&["sweep", config, "--resume", "--no-progress"]));
+    assert!(stdout.contains("resumed:"), "{stdout}");
+    check_resumed(&d, 10);
+    // A finished sweep resumed again runs nothing more.
+    let before = done_lines(&d).len();
+    ok(&d.run(&["sweep", config, "--resume", "--no-progress"]));
+    assert_eq!(done_lines(&d).len(), before);
+    check_resumed(&d, 10);
+}
+
+#[test]
+fn ctrl_c_marks_parent_killed_and_resume_finishes() {
+    let d = Dir::new();
+    d.file("slow.sh", SLOW);
+    let config = d.config("sh slow.sh {x}", "max_evals = 8\nparallel = 2");
+    let config = config.to_str().unwrap();
+    let child = d
+        .command(&["sweep", config, "--no-progress"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(|| !done_lines(&d).is_empty(), "a finished trial");
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("--resume"), "{stdout}");
+    let runs = d.runs();
+    let parent = role(&runs, "search")[0];
+    assert_eq!(field(parent, "status"), Some("KILLED"));
+    assert!(
+        role(&runs, "trial")
+            .iter()
+            .all(|c| field(c, "status") != Some("RUNNING"))
+    );
+
+    ok(&d.run(&["sweep", config, "--resume", "--no-progress"]));
+    check_resumed(&d, 8);
+}
+
+#[test]
+fn resume_without_earlier_sweep_is_an_error() {
+    let d = Dir::new();
+    let config = d.config("true", "max_evals = 1");
+    let out = d.run(&["sweep", config.to_str().unwrap(), "--resume"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("nothing to resume"),
+        "{}",
+        text(&out.stderr)
+    );
+}
