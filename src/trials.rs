@@ -73,6 +73,23 @@ pub struct Trial {
     pub duration: Option<Duration>,
 }
 
+impl Trial {
+    /// A trial just proposed: running, with no outcome yet.
+    pub fn running(number: usize, x: Vec<f64>, point: Point) -> Self {
+        Trial {
+            number,
+            state: TrialState::Running,
+            x,
+            point,
+            loss: None,
+            metrics: Vec::new(),
+            error: None,
+            started: SystemTime::now(),
+            duration: None,
+        }
+    }
+}
+
 /// The history of a search: every trial proposed so far, finished or pending.
 #[derive(Debug, Default)]
 pub struct Trials {

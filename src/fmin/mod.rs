@@ -629,17 +629,7 @@ impl<'a> Search<'a> {
             }
         };
         let point = self.config.space.decode(&x);
-        self.trials.push(Trial {
-            number,
-            state: TrialState::Running,
-            x,
-            point: point.clone(),
-            loss: None,
-            metrics: Vec::new(),
-            error: None,
-            started: SystemTime::now(),
-            duration: None,
-        });
+        self.trials.push(Trial::running(number, x, point.clone()));
         let trial = &self.trials.all()[number];
         let logs = self
             .config

@@ -354,17 +354,7 @@ pub fn plan(config: &SweepConfig, n: usize) -> Result<Plan, SweepError> {
             .template()
             .render(&point)
             .map_err(|e| SweepError::Command(e.to_string()))?;
-        history.push(Trial {
-            number,
-            state: TrialState::Running,
-            x,
-            point: point.clone(),
-            loss: None,
-            metrics: Vec::new(),
-            error: None,
-            started: SystemTime::now(),
-            duration: None,
-        });
+        history.push(Trial::running(number, x, point.clone()));
         trials.push(PlannedTrial {
             number,
             point,
