@@ -22,31 +22,7 @@ fn styblinski() -> Space {
 }
 
 fn conditional() -> Space {
-    Space::builder()
-        .loguniform("lr", 1e-5, 1e-1)
-        .loguniform("weight_decay", 1e-7, 1e-2)
-        .quniform("batch", 16.0, 512.0, 16.0)
-        .uniform("dropout", 0.0, 0.5)
-        .randint("layers", 1, 9)
-        .choice(
-            "optimizer",
-            [
-                (
-                    "adam",
-                    Space::builder()
-                        .uniform("beta1", 0.8, 0.99)
-                        .loguniform("eps", 1e-10, 1e-6),
-                ),
-                (
-                    "sgd",
-                    Space::builder()
-                        .uniform("momentum", 0.0, 0.99)
-                        .choice("nesterov", [true, false]),
-                ),
-            ],
-        )
-        .build()
-        .expect("valid space")
+    Space::from_toml_str(include_str!("spaces/conditional10.toml")).expect("valid space")
 }
 
 /// A history of `n` finished trials: prior samples scored by a smooth function of the

@@ -110,31 +110,10 @@ fn space_named(name: &str) -> Space {
             .fold(Space::builder(), |b, i| {
                 b.uniform(format!("x{i}"), -5.0, 5.0)
             })
-            .build(),
-        "conditional" => Space::builder()
-            .loguniform("lr", 1e-5, 1e-1)
-            .loguniform("weight_decay", 1e-7, 1e-2)
-            .quniform("batch", 16.0, 512.0, 16.0)
-            .uniform("dropout", 0.0, 0.5)
-            .randint("layers", 1, 9)
-            .choice(
-                "optimizer",
-                [
-                    (
-                        "adam",
-                        Space::builder()
-                            .uniform("beta1", 0.8, 0.99)
-                            .loguniform("eps", 1e-10, 1e-6),
-                    ),
-                    (
-                        "sgd",
-                        Space::builder()
-                            .uniform("momentum", 0.0, 0.99)
-                            .choice("nesterov", [true, false]),
-                    ),
-                ],
-            )
-            .build(),
+            .build()
+            .map_err(|e| e.to_string()),
+        "conditional" => Space::from_toml_str(include_str!("../benches/spaces/conditional10.toml"))
+            .map_err(|e| e.to_string()),
         other => {
             eprintln!("unknown space {other:?}: styblinski or conditional");
             std::process::exit(2);
