@@ -481,6 +481,43 @@ fn s(v: &Value, k: &str) -> String {
     }
 }
 
+/// The fields every search endpoint shares.
+struct Search<'a> {
+    filter: &'a str,
+    order_by: &'a [String],
+    max_results: usize,
+    page_token: Option<&'a str>,
+}
+
+impl RestStore {
+    /// Posts a search (the endpoint's own fields in `body`, plus the shared ones) and reads
+    /// one page of `items` back.
+    fn search<T>(
+        &self,
+        endpoint: &str,
+        mut body: Map<String, Value>,
+        search: Search<'_>,
+        items: &str,
+        parse: impl Fn(&Value) -> Result<T>,
+    ) -> Result<Page<T>> {
+        body.insert("max_results".into(), json!(search.max_results));
+        if !search.filter.is_empty() {
+            body.insert("filter".into(), json!(search.filter));
+        }
+        if !search.order_by.is_empty() {
+            body.insert("order_by".into(), json!(search.order_by));
+        }
+        if let Some(t) = search.page_token {
+            body.insert("page_token".into(), json!(t));
+        }
+        let v = self.post(endpoint, Value::Object(body))?;
+        Ok(Page {
+            items: list(&v, items).iter().map(parse).collect::<Result<_>>()?,
+            next_page_token: token(&v),
+        })
+    }
+}
+
 fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
     v.get(k)
         .and_then(Value::as_array)
@@ -651,25 +688,20 @@ impl Store for RestStore {
 
     fn search_experiments(&self, q: &ExperimentQuery) -> Result<Page<Experiment>> {
         let mut body = Map::new();
-        body.insert("max_results".into(), json!(q.max_results));
         body.insert("view_type".into(), json!(view_name(q.view_type)));
-        if !q.filter.is_empty() {
-            body.insert("filter".into(), json!(q.filter));
-        }
-        if !q.order_by.is_empty() {
-            body.insert("order_by".into(), json!(q.order_by));
-        }
-        if let Some(t) = &q.page_token {
-            body.insert("page_token".into(), json!(t));
-        }
-        let v = self.post("experiments/search", Value::Object(body))?;
-        Ok(Page {
-            items: list(&v, "experiments")
-                .iter()
-                .map(parse_experiment)
-                .collect::<Result<_>>()?,
-            next_page_token: token(&v),
-        })
+        let search = Search {
+            filter: &q.filter,
+            order_by: &q.order_by,
+            max_results: q.max_results,
+            page_token: q.page_token.as_deref(),
+        };
+        self.search(
+            "experiments/search",
+            body,
+            search,
+            "experiments",
+            parse_experiment,
+        )
     }
 
     fn rename_experiment(&self, id: &ExperimentId, new_name: &str) -> Result<()> {
@@ -864,25 +896,14 @@ impl Store for RestStore {
                     .collect::<Vec<_>>()
             ),
         );
-        if !q.filter.is_empty() {
-            body.insert("filter".into(), json!(q.filter));
-        }
         body.insert("run_view_type".into(), json!(view_name(q.view_type)));
-        body.insert("max_results".into(), json!(q.max_results));
-        if !q.order_by.is_empty() {
-            body.insert("order_by".into(), json!(q.order_by));
-        }
-        if let Some(t) = &q.page_token {
-            body.insert("page_token".into(), json!(t));
-        }
-        let v = self.post("runs/search", Value::Object(body))?;
-        Ok(Page {
-            items: list(&v, "runs")
-                .iter()
-                .map(parse_run)
-                .collect::<Result<_>>()?,
-            next_page_token: token(&v),
-        })
+        let search = Search {
+            filter: &q.filter,
+            order_by: &q.order_by,
+            max_results: q.max_results,
+            page_token: q.page_token.as_deref(),
+        };
+        self.search("runs/search", body, search, "runs", parse_run)
     }
 
     fn log_metric(&self, run_id: &str, m: &Metric) -> Result<()> {
