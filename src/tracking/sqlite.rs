@@ -655,23 +655,6 @@ fn like_to_glob(pattern: &str) -> String {
     out
 }
 
-fn op_name(op: &Comparator) -> &'static str {
-    match op {
-        Comparator::Eq => "=",
-        Comparator::NotEq => "!=",
-        Comparator::Lt => "<",
-        Comparator::Le => "<=",
-        Comparator::Gt => ">",
-        Comparator::Ge => ">=",
-        Comparator::Like => "LIKE",
-        Comparator::ILike => "ILIKE",
-        Comparator::In => "IN",
-        Comparator::NotIn => "NOT IN",
-        Comparator::IsNull => "IS NULL",
-        Comparator::IsNotNull => "IS NOT NULL",
-    }
-}
-
 fn bad_filter(msg: String) -> StoreError {
     StoreError::InvalidFilter(msg)
 }
@@ -693,7 +676,7 @@ fn string_condition(
     Ok(match op {
         Comparator::Eq | Comparator::NotEq => {
             binds.push(SqlValue::Text(text(value)?));
-            format!("{col} {} ?", op_name(op))
+            format!("{col} {} ?", op.as_str())
         }
         Comparator::Like => {
             binds.push(SqlValue::Text(like_to_glob(&text(value)?)));
@@ -707,23 +690,23 @@ fn string_condition(
             let Literal::List(items) = value else {
                 return Err(bad_filter(format!(
                     "{} for {what} expects a parenthesized list of quoted strings",
-                    op_name(op)
+                    op.as_str()
                 )));
             };
             if items.is_empty() {
                 return Err(bad_filter(format!(
                     "the {} list for {what} is empty",
-                    op_name(op)
+                    op.as_str()
                 )));
             }
             binds.extend(items.iter().map(|s| SqlValue::Text(s.clone())));
             let marks = vec!["?"; items.len()].join(", ");
-            format!("{col} {} ({marks})", op_name(op))
+            format!("{col} {} ({marks})", op.as_str())
         }
         other => {
             return Err(bad_filter(format!(
                 "operator {} is not supported for {what}; use =, !=, LIKE, ILIKE, IN or NOT IN",
-                op_name(other)
+                other.as_str()
             )));
         }
     })
@@ -749,11 +732,11 @@ fn number_condition(
         | Comparator::Gt
         | Comparator::Ge => {
             binds.push(SqlValue::Real(*n));
-            Ok(format!("{col} {} ?", op_name(op)))
+            Ok(format!("{col} {} ?", op.as_str()))
         }
         other => Err(bad_filter(format!(
             "operator {} is not supported for {what}; use =, !=, <, <=, > or >=",
-            op_name(other)
+            other.as_str()
         ))),
     }
 }
