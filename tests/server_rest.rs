@@ -76,7 +76,7 @@ fn artifact_uris_go_through_the_proxy() {
 #[test]
 fn chunked_batches_and_nan() {
     let (server, _dir) = start();
-    let store = RestStore::with_auth(&server.url(), RestAuth::None).unwrap();
+    let store = Arc::new(RestStore::with_auth(&server.url(), RestAuth::None).unwrap());
     let run = store
         .create_run(&ExperimentId::default_experiment(), RunStart::default())
         .unwrap();
@@ -89,8 +89,9 @@ fn chunked_batches_and_nan() {
         })
         .collect();
     let params: Vec<Param> = (0..250).map(|i| Param::new(format!("p{i}"), "v")).collect();
-    store
-        .log_batch_chunked(run.id(), &metrics, &params, &[])
+    // Over the per-request limits: the tracker splits it into requests the server accepts.
+    Tracker::new(store.clone())
+        .log_batch(run.id(), &metrics, &params, &[])
         .unwrap();
     assert_eq!(store.get_metric_history(run.id(), "m").unwrap().len(), 2500);
     assert_eq!(store.get_run(run.id()).unwrap().data.params.len(), 250);

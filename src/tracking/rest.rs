@@ -19,10 +19,7 @@
 //! ```
 
 use super::model::*;
-use super::store::{
-    MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_BATCH_TOTAL, Result, Store,
-    StoreError, validate_batch,
-};
+use super::store::{Result, Store, StoreError, validate_batch};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -410,30 +407,6 @@ impl RestStore {
             .unwrap_or_default();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
-    }
-
-    /// Log any number of metrics, params and tags, split into requests within MLflow's
-    /// log-batch limits (1000 metrics, 100 params, 100 tags, 1000 in total), like MLflow's
-    /// client. Unlike [`Store::log_batch`] this is not atomic across chunks.
-    pub fn log_batch_chunked(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[Param],
-        tags: &[Tag],
-    ) -> Result<()> {
-        let (mut m, mut p, mut t) = (metrics, params, tags);
-        while !(m.is_empty() && p.is_empty() && t.is_empty()) {
-            let np = p.len().min(MAX_BATCH_PARAMS);
-            let nt = t.len().min(MAX_BATCH_TAGS).min(MAX_BATCH_TOTAL - np);
-            let nm = m
-                .len()
-                .min(MAX_BATCH_METRICS)
-                .min(MAX_BATCH_TOTAL - np - nt);
-            self.log_batch(run_id, &m[..nm], &p[..np], &t[..nt])?;
-            (m, p, t) = (&m[nm..], &p[np..], &t[nt..]);
-        }
-        Ok(())
     }
 }
 
