@@ -225,28 +225,18 @@ impl TrackingObserver {
         if self.single {
             let experiment_id = tracker.get_or_create_experiment(&self.experiment)?;
             return Ok(SearchRun {
-                parent_id: String::new(),
-                tracker,
-                experiment_id,
-                parent: Mutex::new(None),
-                trials: Mutex::new(HashMap::new()),
                 single: Some(self.run_name.clone()),
                 trial_params: extra_params,
                 trial_artifacts: self.artifacts.clone(),
-                last_run: Mutex::new(None),
-                trial_tags: trial_tags(None),
-                user_id: super::client::current_user().to_string(),
+                ..SearchRun::new(tracker, experiment_id, None)
             });
         }
         if let Some(run_id) = &self.resume {
-            let existing = tracker.store().get_run_info(run_id)?;
-            let resumed = tracker
-                .get_run(run_id)?
+            let existing = tracker.get_run(run_id)?;
+            let resumed = existing
                 .data
-                .tags
-                .iter()
-                .find(|t| t.key == RESUMED_TAG)
-                .and_then(|t| t.value.parse::<u64>().ok())
+                .tag(RESUMED_TAG)
+                .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0);
             let parent = tracker.start_run(RunOptions::new().run_id(run_id.clone()))?;
             let mut tags: Vec<(String, String)> = self.tags.clone();
@@ -256,19 +246,11 @@ impl TrackingObserver {
                 info.warm_start_trials.to_string(),
             ));
             parent.set_tags(tags)?;
-            return Ok(SearchRun {
-                trial_tags: trial_tags(Some(parent.id())),
-                user_id: super::client::current_user().to_string(),
-                parent_id: parent.id().to_string(),
+            return Ok(SearchRun::new(
                 tracker,
-                experiment_id: existing.experiment_id,
-                parent: Mutex::new(Some(parent)),
-                trials: Mutex::new(HashMap::new()),
-                single: None,
-                trial_params: Vec::new(),
-                trial_artifacts: Vec::new(),
-                last_run: Mutex::new(None),
-            });
+                existing.info.experiment_id,
+                Some(parent),
+            ));
         }
         let experiment_id = tracker.get_or_create_experiment(&self.experiment)?;
         let mut options = RunOptions::new()
@@ -306,25 +288,33 @@ impl TrackingObserver {
         ])?;
         parent.log_batch(&[], &extra_params, &[])?;
         parent.log_json(&info.space.to_json(), "space.json")?;
+        let artifacts = tracker.artifacts(parent.id())?;
         for (path, contents) in &self.artifacts {
-            tracker
-                .artifacts(parent.id())?
-                .write_bytes(path, contents)?;
+            artifacts.write_bytes(path, contents)?;
         }
-        let trial_tags = trial_tags(Some(parent.id()));
-        Ok(SearchRun {
-            trial_tags,
+        Ok(SearchRun::new(tracker, experiment_id, Some(parent)))
+    }
+}
+
+impl SearchRun {
+    /// A search whose trials nest under `parent`; without one, trials are top-level runs.
+    fn new(tracker: Tracker, experiment_id: ExperimentId, parent: Option<ActiveRun>) -> Self {
+        let parent_id = parent
+            .as_ref()
+            .map_or_else(String::new, |p| p.id().to_string());
+        SearchRun {
+            trial_tags: trial_tags(parent.as_ref().map(ActiveRun::id)),
             user_id: super::client::current_user().to_string(),
-            parent_id: parent.id().to_string(),
+            parent_id,
             tracker,
             experiment_id,
-            parent: Mutex::new(Some(parent)),
+            parent: Mutex::new(parent),
             trials: Mutex::new(HashMap::new()),
             single: None,
             trial_params: Vec::new(),
             trial_artifacts: Vec::new(),
             last_run: Mutex::new(None),
-        })
+        }
     }
 }
 
