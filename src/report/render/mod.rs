@@ -199,12 +199,19 @@ pub fn markdown(report: &Report, image_prefix: &str) -> Result<String, ReportErr
     Ok(out)
 }
 
-fn md_plots(out: &mut String, report: &Report, group: usize, plots: &[Plot], prefix: &str) {
+/// The plots of one group: all of them in a single-group report, else those whose file
+/// name starts with the group's number.
+fn group_plots<'a>(report: &Report, group: usize, plots: &'a [Plot]) -> Vec<&'a Plot> {
     let many = report.groups.len() > 1;
-    let mine: Vec<&Plot> = plots
+    let prefix = format!("{}-", group + 1);
+    plots
         .iter()
-        .filter(|p| !many || p.file_name.starts_with(&format!("{}-", group + 1)))
-        .collect();
+        .filter(|p| !many || p.file_name.starts_with(&prefix))
+        .collect()
+}
+
+fn md_plots(out: &mut String, report: &Report, group: usize, plots: &[Plot], prefix: &str) {
+    let mine = group_plots(report, group, plots);
     if mine.is_empty() {
         return;
     }
@@ -322,11 +329,7 @@ fn html_block(out: &mut String, s: &Section) {
 }
 
 fn html_plots(out: &mut String, report: &Report, group: usize, plots: &[Plot]) {
-    let many = report.groups.len() > 1;
-    let mine: Vec<&Plot> = plots
-        .iter()
-        .filter(|p| !many || p.file_name.starts_with(&format!("{}-", group + 1)))
-        .collect();
+    let mine = group_plots(report, group, plots);
     if mine.is_empty() {
         return;
     }
