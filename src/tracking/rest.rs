@@ -234,6 +234,15 @@ impl RestStore {
         }
     }
 
+    /// The body of a 2xx answer, else the error the answer describes.
+    fn success(status: u16, body: Vec<u8>, what: &str) -> Result<Vec<u8>> {
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(Self::error_from(status, &body, what))
+        }
+    }
+
     fn error_from(status: u16, body: &[u8], what: &str) -> StoreError {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let code = v
@@ -284,9 +293,7 @@ impl RestStore {
                 self.send("POST", &path, &[], Some(&bytes), "application/json")?
             }
         };
-        if !(200..300).contains(&status) {
-            return Err(Self::error_from(status, &body, endpoint));
-        }
+        let body = Self::success(status, body, endpoint)?;
         if body.is_empty() {
             return Ok(json!({}));
         }
@@ -345,11 +352,7 @@ impl RestStore {
             Some(bytes),
             "application/octet-stream",
         )?;
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(Self::error_from(status, &body, "uploading an artifact"))
-        }
+        Self::success(status, body, "uploading an artifact").map(drop)
     }
 
     /// Download artifact file `path` of a run.
@@ -362,11 +365,7 @@ impl RestStore {
             None,
             "",
         )?;
-        if (200..300).contains(&status) {
-            Ok(body)
-        } else {
-            Err(Self::error_from(status, &body, "downloading an artifact"))
-        }
+        Self::success(status, body, "downloading an artifact")
     }
 
     /// List artifact directory `path` (`""` = the run's root); paths in the answer are
@@ -380,9 +379,7 @@ impl RestStore {
             None,
             "",
         )?;
-        if !(200..300).contains(&status) {
-            return Err(Self::error_from(status, &body, "listing artifacts"));
-        }
+        let body = Self::success(status, body, "listing artifacts")?;
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let mut out: Vec<FileInfo> = v
             .get("files")
