@@ -1,5 +1,6 @@
 //! Trials: what a search has tried, the history samplers read.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -91,12 +92,20 @@ impl Trial {
 }
 
 /// The history of a search: every trial proposed so far, finished or pending.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Trials {
     direction: Direction,
     trials: Vec<Trial>,
-    /// Sorted values per parameter, brought up to date lazily (see [`Trials::value_index`]).
-    index: Mutex<ValueIndex>,
+    /// Identifies this history among all others in the process (see [`Trials::id`]).
+    id: u64,
+    /// A compact summary of the trials, brought up to date lazily (see [`Trials::index`]).
+    index: Mutex<TrialIndex>,
+}
+
+impl Default for Trials {
+    fn default() -> Self {
+        Trials::new(Direction::default())
+    }
 }
 
 impl Clone for Trials {
@@ -104,95 +113,86 @@ impl Clone for Trials {
         Trials {
             direction: self.direction,
             trials: self.trials.clone(),
+            id: next_history_id(),
             index: Mutex::new(self.lock_index().clone()),
         }
     }
 }
 
-/// The encoded values of every complete trial, sorted per parameter.
+/// A fresh history id: ids are never reused within a process.
+fn next_history_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a sampler reads of every trial on each suggestion, kept compact and up to date by
+/// [`Trials`] as trials are pushed or modified.
 ///
-/// Kept by [`Trials`] and updated incrementally as trials are pushed or modified, so a
-/// sampler that needs observations in sorted order (TPE's bandwidths) does not sort the
-/// whole history on every suggestion.
+/// Scanning these arrays costs a few instructions per trial, where walking the trials
+/// themselves would touch every trial's point, metrics and strings. The epochs let a
+/// sampler that keeps a model between suggestions tell which trials changed since.
 #[derive(Debug, Clone, Default)]
-pub struct ValueIndex {
-    /// Per parameter position: `(value, trial number)` of complete trials, ascending
-    /// by value then number; `NaN` (inactive) values are left out.
-    by_param: Vec<Vec<(f64, usize)>>,
-    /// Whether each trial's values are in `by_param`.
-    indexed: Vec<bool>,
+pub struct TrialIndex {
+    /// Per trial number: the score (loss, negated when maximizing) of a complete trial,
+    /// `NaN` for any other state.
+    scores: Vec<f64>,
+    /// Per trial number: the length of its encoded point.
+    widths: Vec<u32>,
+    /// Per trial number: how many times it was pushed or handed out mutably.
+    epochs: Vec<u32>,
+    /// Numbers of the running trials, ascending.
+    running: Vec<usize>,
     /// Trials pushed or handed out mutably since the last update.
     dirty: Vec<usize>,
 }
 
-impl ValueIndex {
-    fn rebuild(&mut self, trials: &[Trial]) {
-        self.by_param.iter_mut().for_each(Vec::clear);
-        self.indexed.iter_mut().for_each(|i| *i = false);
-        for t in trials.iter().filter(|t| t.state == TrialState::Complete) {
-            if self.by_param.len() < t.x.len() {
-                self.by_param.resize_with(t.x.len(), Vec::new);
-            }
-            for (list, &v) in self.by_param.iter_mut().zip(&t.x) {
-                if !v.is_nan() {
-                    list.push((v, t.number));
-                }
-            }
-            if let Some(i) = self.indexed.get_mut(t.number) {
-                *i = true;
-            }
-        }
-        for list in &mut self.by_param {
-            list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        }
+impl TrialIndex {
+    /// Per trial number: the score of each complete trial (lower is better), `NaN` for
+    /// trials in any other state. A complete trial's score can itself be non-finite.
+    pub fn scores(&self) -> &[f64] {
+        &self.scores
     }
 
-    /// `(value, trial number)` for every complete trial where parameter `param` (its
-    /// position in the encoded point) is active, ascending by value then trial number.
-    pub fn sorted(&self, param: usize) -> &[(f64, usize)] {
-        self.by_param.get(param).map_or(&[], Vec::as_slice)
+    /// Per trial number: the length of the trial's encoded point.
+    pub fn widths(&self) -> &[u32] {
+        &self.widths
     }
 
-    fn update(&mut self, trials: &[Trial]) {
+    /// Per trial number: a counter that changes whenever the trial may have changed (it
+    /// was pushed, or handed out by [`Trials::get_mut`]).
+    pub fn epochs(&self) -> &[u32] {
+        &self.epochs
+    }
+
+    /// The numbers of the running trials, ascending.
+    pub fn running(&self) -> &[usize] {
+        &self.running
+    }
+
+    fn update(&mut self, direction: Direction, trials: &[Trial]) {
+        let n = trials.len();
+        self.scores.resize(n, f64::NAN);
+        self.widths.resize(n, 0);
+        self.epochs.resize(n, 0);
         let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        self.indexed.resize(trials.len(), false);
-        if dirty.len() > 64 && dirty.len() * 8 > trials.len() {
-            // Many changes at once (a resumed or freshly built history): one sort beats
-            // thousands of insertions into the middle of long vectors.
-            self.rebuild(trials);
-            dirty.clear();
-            self.dirty = dirty;
-            return;
-        }
         for &number in &dirty {
             let Some(trial) = trials.get(number) else {
                 continue;
             };
-            if self.indexed[number] {
-                // Rare: a complete trial was modified. Its old values are unknown, so drop
-                // its entries by number.
-                for list in &mut self.by_param {
-                    list.retain(|&(_, n)| n != number);
+            self.scores[number] = match (trial.state, trial.loss) {
+                (TrialState::Complete, Some(loss)) => direction.score(loss),
+                _ => f64::NAN,
+            };
+            self.widths[number] = u32::try_from(trial.x.len()).unwrap_or(u32::MAX);
+            self.epochs[number] = self.epochs[number].wrapping_add(1);
+            let at = self.running.binary_search(&number);
+            match (at, trial.state == TrialState::Running) {
+                (Err(i), true) => self.running.insert(i, number),
+                (Ok(i), false) => {
+                    self.running.remove(i);
                 }
-                self.indexed[number] = false;
+                _ => {}
             }
-            if trial.state != TrialState::Complete {
-                continue;
-            }
-            if self.by_param.len() < trial.x.len() {
-                self.by_param.resize_with(trial.x.len(), Vec::new);
-            }
-            for (list, &v) in self.by_param.iter_mut().zip(&trial.x) {
-                if v.is_nan() {
-                    continue;
-                }
-                let at =
-                    list.partition_point(|&(w, n)| w.total_cmp(&v).then(n.cmp(&number)).is_lt());
-                list.insert(at, (v, number));
-            }
-            self.indexed[number] = true;
         }
         // Keep the allocation for the next batch.
         dirty.clear();
@@ -206,6 +206,7 @@ impl Trials {
         Trials {
             direction,
             trials: Vec::new(),
+            id: next_history_id(),
             index: Mutex::default(),
         }
     }
@@ -281,19 +282,26 @@ impl Trials {
         self.trials.get_mut(number)
     }
 
-    /// The values of the complete trials sorted per parameter, brought up to date first
-    /// (cost proportional to the trials changed since the last call).
+    /// An id that no other history in this process has, also not a clone of this one:
+    /// with [`TrialIndex::epochs`] it lets a sampler keep a model of this history between
+    /// suggestions and tell what changed.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The compact summary of every trial, brought up to date first (cost proportional to
+    /// the trials changed since the last call).
     ///
     /// The guard locks the index: drop it before calling methods that modify the history.
-    pub fn value_index(&self) -> MutexGuard<'_, ValueIndex> {
+    pub fn index(&self) -> MutexGuard<'_, TrialIndex> {
         let mut index = self.lock_index();
         if !index.dirty.is_empty() {
-            index.update(&self.trials);
+            index.update(self.direction, &self.trials);
         }
         index
     }
 
-    fn lock_index(&self) -> MutexGuard<'_, ValueIndex> {
+    fn lock_index(&self) -> MutexGuard<'_, TrialIndex> {
         // The index is rebuilt from the trials, so a panic elsewhere cannot leave it wrong
         // in a way that matters: keep using it.
         self.index.lock().unwrap_or_else(|e| e.into_inner())
@@ -319,22 +327,31 @@ mod tests {
     }
 
     #[test]
-    fn value_index_follows_pushes_and_completions() {
-        let mut t = Trials::new(Direction::Minimize);
+    fn index_follows_pushes_and_completions() {
+        let mut t = Trials::new(Direction::Maximize);
         t.push(trial(0, TrialState::Complete, vec![3.0, f64::NAN]));
         t.push(trial(1, TrialState::Running, vec![1.0, 5.0]));
-        t.push(trial(2, TrialState::Complete, vec![2.0, 4.0]));
-        assert_eq!(t.value_index().sorted(0), &[(2.0, 2), (3.0, 0)]);
-        assert_eq!(t.value_index().sorted(1), &[(4.0, 2)]);
+        t.push(trial(2, TrialState::Complete, vec![2.0]));
+        {
+            let index = t.index();
+            assert_eq!(index.scores()[0], -0.0);
+            assert!(index.scores()[1].is_nan());
+            assert_eq!(index.scores()[2], -2.0);
+            assert_eq!(index.widths(), &[2, 2, 1]);
+            assert_eq!(index.running(), &[1]);
+        }
+        let before = t.index().epochs().to_vec();
         if let Some(tr) = t.get_mut(1) {
             tr.state = TrialState::Complete;
         }
-        assert_eq!(t.value_index().sorted(0), &[(1.0, 1), (2.0, 2), (3.0, 0)]);
-        if let Some(tr) = t.get_mut(2) {
-            tr.state = TrialState::Failed;
-        }
-        assert_eq!(t.value_index().sorted(1), &[(5.0, 1)]);
-        assert_eq!(t.clone().value_index().sorted(0), &[(1.0, 1), (3.0, 0)]);
-        assert!(t.value_index().sorted(7).is_empty());
+        let index = t.index();
+        assert_eq!(index.scores()[1], -1.0);
+        assert!(index.running().is_empty());
+        assert_ne!(index.epochs()[1], before[1]);
+        assert_eq!(index.epochs()[0], before[0]);
+        drop(index);
+        let copy = t.clone();
+        assert_ne!(copy.id(), t.id());
+        assert_eq!(copy.index().scores()[1], -1.0);
     }
 }

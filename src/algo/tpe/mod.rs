@@ -1,9 +1,13 @@
 //! Tree-structured Parzen Estimator (TPE).
 
+mod bad_set;
 mod math;
 mod parzen;
 
 use std::cell::RefCell;
+use std::collections::BinaryHeap;
+
+use bad_set::BadSet;
 
 use parzen::{DimModel, Parzen};
 
@@ -262,39 +266,47 @@ impl Tpe {
         }
         groups
     }
+}
 
-    /// LF weights for `n` observations in chronological order, appended to `out`.
-    fn weights(&self, n: usize, out: &mut Vec<f64>) {
-        match self.forgetting {
-            Some(lf) if n > lf => {
-                let ramp = n - lf;
-                let start = 1.0 / n as f64;
-                for i in 0..ramp {
-                    let t = if ramp == 1 {
-                        0.0
-                    } else {
-                        i as f64 / (ramp - 1) as f64
-                    };
-                    out.push(start + t * (1.0 - start));
-                }
-                out.extend(std::iter::repeat_n(1.0, lf));
-            }
-            _ => out.extend(std::iter::repeat_n(1.0, n)),
+/// Linear forgetting (see [`Tpe::forgetting`]): the weight of the `i`-th of `n`
+/// observations in chronological order.
+pub(crate) fn forgetting_weight(forgetting: Option<usize>, i: usize, n: usize) -> f64 {
+    match forgetting {
+        Some(lf) if n > lf && i < n - lf => {
+            let ramp = n - lf;
+            let start = 1.0 / n as f64;
+            let t = if ramp == 1 {
+                0.0
+            } else {
+                i as f64 / (ramp - 1) as f64
+            };
+            start + t * (1.0 - start)
         }
+        _ => 1.0,
     }
 }
 
-/// Reusable buffers of one suggestion, kept per thread so the hot path does not allocate.
+/// Reusable buffers of one suggestion, kept per thread so the hot path does not allocate,
+/// and the bad-set estimators kept between suggestions (one per group).
 #[derive(Default)]
 struct Scratch {
     l: Parzen,
-    g: Parzen,
+    bad: Vec<BadSet>,
     /// Per dim: `(located value, kernel)` in ascending order.
     sorted: Vec<Vec<(f64, u32)>>,
-    /// Kernel (storage position) of each row, and row of each trial number.
+    /// Kernel (storage position) of each row of the good set.
     pos: Vec<u32>,
-    slot: Vec<u32>,
-    w: Vec<f64>,
+    /// The good trials, by number; and per trial number whether it belongs to the bad set
+    /// (complete and not good, or pending).
+    good: Vec<usize>,
+    wanted: Vec<bool>,
+    ranked: BinaryHeap<Ranked>,
+    picking: Picking,
+}
+
+/// Buffers of the candidate loop.
+#[derive(Default)]
+struct Picking {
     terms: Vec<f64>,
     cand: Vec<f64>,
     best: Vec<f64>,
@@ -305,76 +317,83 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// A finished trial as the model sees it.
-struct Obs<'a> {
-    x: &'a [f64],
+/// A complete trial in the ranking: by score, ties broken by age so the split never
+/// depends on how the trials are visited.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
     score: f64,
     number: usize,
 }
 
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then(self.number.cmp(&other.number))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Ranked {}
+
 impl Sampler for Tpe {
     fn suggest(&self, space: &Space, history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
         let np = space.len();
-        let mut obs: Vec<Obs> = history
-            .completed()
-            .filter(|(t, s)| t.x.len() == np && s.is_finite())
-            .map(|(t, score)| Obs {
-                x: &t.x,
-                score,
-                number: t.number,
-            })
-            .collect();
-        if obs.len() < self.n_startup.max(1) {
-            return space.sample_prior(rng);
-        }
-        let n = obs.len();
-        let n_below = self.gamma.n_below(n);
-        // Rank by score, ties broken by age so the split never depends on sort internals.
-        let mut rank: Vec<usize> = (0..n).collect();
-        let by_score = |&i: &usize, &j: &usize| {
-            obs[i]
-                .score
-                .total_cmp(&obs[j].score)
-                .then(obs[i].number.cmp(&obs[j].number))
-        };
-        if n_below < n {
-            rank.select_nth_unstable_by(n_below, by_score);
-        }
-        let mut below = vec![false; n];
-        for &i in &rank[..n_below] {
-            below[i] = true;
-        }
-        // The bad set: the rest, plus pending trials (constant liar), in chronological order.
-        let mut above: Vec<(usize, &[f64])> = Vec::with_capacity(n - n_below);
-        {
-            let mut pending = history
-                .running()
-                .filter(|t| self.constant_liar && t.x.len() == np)
-                .map(|t| (t.number, t.x.as_slice()))
-                .peekable();
-            for (o, _) in obs.iter().zip(&below).filter(|(_, b)| !**b) {
-                while let Some(&(num, x)) = pending.peek() {
-                    if num > o.number {
-                        break;
-                    }
-                    above.push((num, x));
-                    pending.next();
-                }
-                above.push((o.number, o.x));
-            }
-            above.extend(pending);
-        }
-        let good: Vec<(usize, &[f64])> = obs
-            .drain(..)
-            .zip(&below)
-            .filter(|(_, b)| **b)
-            .map(|(o, _)| (o.number, o.x))
-            .collect();
-
-        let mut x = vec![f64::NAN; np];
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
-            for (cond, members) in self.groups(space) {
+            let index = history.index();
+            let (scores, widths) = (index.scores(), index.widths());
+            let usable = |i: usize| scores[i].is_finite() && widths[i] as usize == np;
+            let n = (0..scores.len()).filter(|&i| usable(i)).count();
+            if n < self.n_startup.max(1) {
+                return space.sample_prior(rng);
+            }
+            // The good set: the n_below best, kept in a bounded max-heap.
+            let n_below = self.gamma.n_below(n);
+            s.ranked.clear();
+            for i in (0..scores.len()).filter(|&i| usable(i)) {
+                let r = Ranked {
+                    score: scores[i],
+                    number: i,
+                };
+                if s.ranked.len() < n_below {
+                    s.ranked.push(r);
+                } else if let Some(mut worst) = s.ranked.peek_mut()
+                    && r < *worst
+                {
+                    *worst = r;
+                }
+            }
+            s.good.clear();
+            s.good.extend(s.ranked.iter().map(|r| r.number));
+            s.good.sort_unstable();
+            // The bad set: the rest, plus pending trials (constant liar).
+            s.wanted.clear();
+            s.wanted.extend((0..scores.len()).map(usable));
+            for &i in &s.good {
+                s.wanted[i] = false;
+            }
+            if self.constant_liar {
+                for &i in index.running() {
+                    s.wanted[i] = widths[i] as usize == np;
+                }
+            }
+
+            let mut x = vec![f64::NAN; np];
+            let groups = self.groups(space);
+            s.bad.resize_with(groups.len(), BadSet::default);
+            for (g, (cond, members)) in groups.into_iter().enumerate() {
                 if let Some(c) = cond
                     && x[c.param] != c.option as f64
                 {
@@ -391,10 +410,19 @@ impl Sampler for Tpe {
                 if dims.is_empty() {
                     continue;
                 }
-                self.sample_group(space, history, &dims, &good, &above, rng, s, &mut x);
+                self.fit_good(history, &dims, s);
+                let Scratch {
+                    l,
+                    bad,
+                    wanted,
+                    picking,
+                    ..
+                } = s;
+                let g_est = bad[g].sync(history, &index, &dims, self, wanted);
+                self.pick(space, &dims, l, g_est, picking, rng, &mut x);
             }
-        });
-        x
+            x
+        })
     }
 
     fn name(&self) -> &str {
@@ -403,78 +431,30 @@ impl Sampler for Tpe {
 }
 
 impl Tpe {
-    /// Fits `l` and `g` for one group on the trials where it was active, picks the best of
-    /// the candidates drawn from `l`, and writes it into `x`.
-    #[allow(clippy::too_many_arguments)]
-    fn sample_group(
-        &self,
-        space: &Space,
-        history: &Trials,
-        dims: &[DimModel],
-        good: &[(usize, &[f64])],
-        bad: &[(usize, &[f64])],
-        rng: &mut TrialRng,
-        s: &mut Scratch,
-        x: &mut [f64],
-    ) {
-        let nd = dims.len();
-        let prune = dims.iter().position(|d| d.is_continuous());
-        s.sorted.resize_with(nd, Vec::new);
-        let active = |row: &&(usize, &[f64])| dims.iter().all(|d| !row.1[d.param].is_nan());
-        for (set, is_good) in [(good, true), (bad, false)] {
-            let rows: Vec<&(usize, &[f64])> = set.iter().filter(active).collect();
-            // The bad set can be the whole history: take its order from the history's
-            // sorted index instead of sorting it again for every suggestion.
-            let indexed = !is_good
-                && rows.len() > 64
-                && self.sorted_from_index(history, dims, prune, &rows, s);
-            if !indexed {
-                for (d, dim) in dims.iter().enumerate() {
-                    let list = &mut s.sorted[d];
-                    list.clear();
-                    list.extend(
-                        rows.iter()
-                            .enumerate()
-                            .map(|(r, row)| (dim.locate(row.1[dim.param]), r as u32)),
-                    );
-                    list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                }
-                Self::number_kernels(prune, rows.len(), s);
-            }
-            s.w.clear();
-            self.weights(rows.len(), &mut s.w);
-            let est = if is_good { &mut s.l } else { &mut s.g };
-            est.fit(dims, &s.sorted, &s.w, &s.pos, self);
-        }
-        s.cand.resize(nd, 0.0);
-        s.best.resize(nd, 0.0);
-        s.keys.resize(nd, (0.0, 0.0));
-        let mut best_score = f64::NEG_INFINITY;
-        for c in 0..self.n_candidates.max(1) {
-            s.l.sample(dims, rng, &mut s.cand);
-            for (d, dim) in dims.iter().enumerate() {
-                s.cand[d] = space.params()[dim.param].dist.snap(s.cand[d]);
-                s.keys[d] = dim.score_key(s.cand[d]);
-            }
-            let score = s.l.log_density(dims, &s.keys, &mut s.terms)
-                - s.g.log_density(dims, &s.keys, &mut s.terms);
-            // NaN never wins; the first candidate is kept if every score is NaN.
-            if c == 0 || score > best_score {
-                best_score = score;
-                s.best.copy_from_slice(&s.cand);
-            }
-        }
+    /// Fits `l` for one group to the good trials where the group is active.
+    fn fit_good(&self, history: &Trials, dims: &[DimModel], s: &mut Scratch) {
+        let rows: Vec<&[f64]> = s
+            .good
+            .iter()
+            .filter_map(|&i| history.get(i))
+            .map(|t| t.x.as_slice())
+            .filter(|x| dims.iter().all(|d| !x[d.param].is_nan()))
+            .collect();
+        s.sorted.resize_with(dims.len(), Vec::new);
         for (d, dim) in dims.iter().enumerate() {
-            x[dim.param] = s.best[d];
+            let list = &mut s.sorted[d];
+            list.clear();
+            list.extend(
+                rows.iter()
+                    .enumerate()
+                    .map(|(r, x)| (dim.locate(x[dim.param]), r as u32)),
+            );
+            list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
-    }
-
-    /// Numbers the kernels in the order of the pruning dim (see `Parzen`): row r becomes
-    /// kernel `pos[r]`, and the sorted lists are rewritten to kernel numbers.
-    fn number_kernels(prune: Option<usize>, n: usize, s: &mut Scratch) {
+        // Kernels in the order of the pruning dim: row r becomes kernel pos[r].
         s.pos.clear();
-        s.pos.resize(n, 0);
-        match prune {
+        s.pos.resize(rows.len(), 0);
+        match Parzen::prune_dim(dims) {
             Some(p) => {
                 for (k, &(_, r)) in s.sorted[p].iter().enumerate() {
                     s.pos[r as usize] = k as u32;
@@ -491,87 +471,43 @@ impl Tpe {
                 .enumerate()
                 .for_each(|(r, p)| *p = r as u32),
         }
+        s.l.fit(dims, &s.sorted, &s.pos, self);
     }
 
-    /// Fills `s.sorted` and `s.pos` for `rows` as [`Tpe::number_kernels`] leaves them,
-    /// taking the order of complete trials from the history's value index (pending trials
-    /// are sorted here). Returns `false`, leaving the caller to sort, if the index does not
-    /// cover the rows exactly.
-    fn sorted_from_index(
+    /// Draws the candidates from `l` and writes the one maximizing `l(x) / g(x)` into `x`.
+    #[allow(clippy::too_many_arguments)]
+    fn pick(
         &self,
-        history: &Trials,
+        space: &Space,
         dims: &[DimModel],
-        prune: Option<usize>,
-        rows: &[&(usize, &[f64])],
-        s: &mut Scratch,
-    ) -> bool {
-        const NONE: u32 = u32::MAX;
-        s.slot.clear();
-        s.slot.resize(history.len(), NONE);
-        let mut extra: Vec<(f64, u32)> = Vec::new();
-        let mut extras: Vec<usize> = Vec::new();
-        for (r, row) in rows.iter().enumerate() {
-            let complete = history
-                .get(row.0)
-                .is_some_and(|t| history.score(t).is_some_and(f64::is_finite));
-            match s.slot.get_mut(row.0) {
-                Some(slot) if complete => *slot = r as u32,
-                _ => extras.push(r),
+        l: &mut Parzen,
+        g: &mut Parzen,
+        p: &mut Picking,
+        rng: &mut TrialRng,
+        x: &mut [f64],
+    ) {
+        let nd = dims.len();
+        p.cand.resize(nd, 0.0);
+        p.best.resize(nd, 0.0);
+        p.keys.resize(nd, (0.0, 0.0));
+        let mut best_score = f64::NEG_INFINITY;
+        for c in 0..self.n_candidates.max(1) {
+            l.sample(dims, rng, &mut p.cand);
+            for (d, dim) in dims.iter().enumerate() {
+                p.cand[d] = space.params()[dim.param].dist.snap(p.cand[d]);
+                p.keys[d] = dim.score_key(p.cand[d]);
+            }
+            let score = l.log_density(dims, &p.keys, &mut p.terms)
+                - g.log_density(dims, &p.keys, &mut p.terms);
+            // NaN never wins; the first candidate is kept if every score is NaN.
+            if c == 0 || score > best_score {
+                best_score = score;
+                p.best.copy_from_slice(&p.cand);
             }
         }
-        let index = history.value_index();
-        // Rows are numbered as kernels once the pruning dim's order is known, so it goes
-        // first and the other dims are written with kernel numbers directly.
-        s.pos.clear();
-        s.pos.extend(0..rows.len() as u32);
-        let order = prune
-            .into_iter()
-            .chain((0..dims.len()).filter(|&d| Some(d) != prune));
-        for d in order {
-            let dim = &dims[d];
-            let list = &mut s.sorted[d];
-            list.clear();
-            extra.clear();
-            extra.extend(
-                extras
-                    .iter()
-                    .map(|&r| (dim.locate(rows[r].1[dim.param]), s.pos[r])),
-            );
-            extra.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            list.reserve(rows.len());
-            let pos = &s.pos;
-            let entries = index.sorted(dim.param).iter().filter_map(|&(v, number)| {
-                let r = *s.slot.get(number)?;
-                // `locate` is monotone, so located values stay in order.
-                (r != NONE).then(|| (dim.locate(v), pos[r as usize]))
-            });
-            if extra.is_empty() {
-                list.extend(entries);
-            } else {
-                let mut pending = extra.iter().peekable();
-                for (t, r) in entries {
-                    while let Some(&&e) = pending.peek() {
-                        if e.0 > t {
-                            break;
-                        }
-                        list.push(e);
-                        pending.next();
-                    }
-                    list.push((t, r));
-                }
-                list.extend(pending);
-            }
-            if list.len() != rows.len() {
-                return false;
-            }
-            if Some(d) == prune {
-                for (k, e) in list.iter_mut().enumerate() {
-                    s.pos[e.1 as usize] = k as u32;
-                    e.1 = k as u32;
-                }
-            }
+        for (d, dim) in dims.iter().enumerate() {
+            x[dim.param] = p.best[d];
         }
-        true
     }
 }
 
@@ -635,7 +571,7 @@ mod tests {
             e.1 = k as u32;
         }
         let mut p = Parzen::default();
-        p.fit(&dims, &[sorted], &vec![1.0; obs.len()], &pos, cfg);
+        p.fit(&dims, &[sorted], &pos, cfg);
         (dims, p)
     }
 
@@ -792,11 +728,9 @@ mod tests {
                 e.1 = pos[e.1 as usize];
             }
         }
-        let mut w = Vec::new();
         let cfg = Tpe::default();
-        cfg.weights(rows.len(), &mut w);
         let mut est = Parzen::default();
-        est.fit(&dims, &sorted, &w, &pos, &cfg);
+        est.fit(&dims, &sorted, &pos, &cfg);
         let mut terms = Vec::new();
         for i in 0..50 {
             let x = space.sample_prior(&mut TrialRng::for_trial(6, i));
@@ -823,6 +757,101 @@ mod tests {
             .filter(|&i| tpe.suggest(&space, &h, &mut TrialRng::for_trial(2, i))[0] == 1.0)
             .count();
         assert!(picks > 80, "good option picked {picks}/100 times");
+    }
+
+    /// The bad-set estimator kept between suggestions must give exactly what a fit from
+    /// scratch gives: histories that grow, complete, fail and churn their good set are
+    /// scored on this thread (kept state) and, cloned, on a new thread (no state).
+    #[test]
+    fn kept_estimator_matches_a_fresh_fit() {
+        use crate::rng::TrialRng;
+        use rand::RngExt;
+        let spaces = [
+            Space::builder()
+                .uniform("a", -5.0, 5.0)
+                .loguniform("b", 1e-4, 1.0)
+                .quniform("c", 0.0, 10.0, 0.5)
+                .build()
+                .expect("valid"),
+            Space::builder()
+                .choice(
+                    "m",
+                    [
+                        (
+                            "p",
+                            Space::builder().uniform("u", 0.0, 1.0).randint("k", 1, 9),
+                        ),
+                        ("q", Space::builder().normal("z", 0.0, 2.0)),
+                    ],
+                )
+                .uniform("x", 0.0, 1.0)
+                .build()
+                .expect("valid"),
+            Space::builder()
+                .choice("c", ["a", "b", "c"])
+                .randint("i", 0, 4)
+                .build()
+                .expect("valid"),
+        ];
+        let configs = [
+            Tpe::default(),
+            Tpe::hyperopt_compat(),
+            Tpe::default().bandwidth(Bandwidth::Scott),
+            Tpe::default().consider_endpoints(true).magic_clip(false),
+            Tpe::default().multivariate(false).forgetting(None),
+        ];
+        for (si, space) in spaces.iter().enumerate() {
+            for (ci, tpe) in configs.iter().enumerate() {
+                let mut h = Trials::new(Direction::Minimize);
+                let mut ops = TrialRng::for_trial(si as u64, ci as u64);
+                for step in 0..160u64 {
+                    let x = if h.len() < 12 {
+                        space.sample_prior(&mut TrialRng::for_trial(1, step))
+                    } else {
+                        tpe.suggest(space, &h, &mut TrialRng::for_trial(2, step))
+                    };
+                    let copy = h.clone();
+                    let fresh = std::thread::scope(|sc| {
+                        sc.spawn(|| {
+                            if copy.len() < 12 {
+                                None
+                            } else {
+                                Some(tpe.suggest(space, &copy, &mut TrialRng::for_trial(2, step)))
+                            }
+                        })
+                        .join()
+                        .expect("no panic")
+                    });
+                    if let Some(fresh) = fresh {
+                        assert_eq!(
+                            bits(&x),
+                            bits(&fresh),
+                            "space {si}, config {ci}, step {step}"
+                        );
+                    }
+                    let loss = x.iter().filter(|v| v.is_finite()).sum::<f64>().sin();
+                    match ops.random_range(0..10) {
+                        // A pending trial, completed or failed a few steps later.
+                        0 | 1 => push(&mut h, space, x, TrialState::Running, 0.0),
+                        _ => push(&mut h, space, x, TrialState::Complete, loss),
+                    }
+                    if ops.random_range(0..3) == 0 {
+                        let running: Vec<usize> = h.index().running().to_vec();
+                        if let Some(&i) = running.first() {
+                            let failed = ops.random_range(0..4) == 0;
+                            if let Some(t) = h.get_mut(i) {
+                                t.state = if failed {
+                                    TrialState::Failed
+                                } else {
+                                    TrialState::Complete
+                                };
+                                t.loss = Some(-1.0 + 0.01 * i as f64);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -947,11 +976,11 @@ mod tests {
 
     #[test]
     fn forgetting_weights_ramp_up_to_one() {
-        let mut w = Vec::new();
-        Tpe::default().weights(30, &mut w);
-        assert_eq!(w.len(), 30);
+        let lf = Tpe::default().forgetting;
+        let w: Vec<f64> = (0..30).map(|i| forgetting_weight(lf, i, 30)).collect();
         assert!((w[0] - 1.0 / 30.0).abs() < 1e-12);
         assert!(w.windows(2).all(|p| p[0] <= p[1]));
         assert!(w[5..].iter().all(|&x| x == 1.0));
+        assert!((0..10).all(|i| forgetting_weight(None, i, 10) == 1.0));
     }
 }

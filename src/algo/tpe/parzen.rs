@@ -1,16 +1,18 @@
 //! Parzen estimators: weighted mixtures of truncated Gaussian (and smoothed categorical)
 //! product kernels, one kernel per observation plus a broad prior kernel.
 
+use std::cmp::Ordering;
+
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
 use super::math::{LN_SQRT_2PI, log_mass};
-use super::{Bandwidth, Tpe};
+use super::{Bandwidth, Tpe, forgetting_weight};
 use crate::rng::TrialRng;
 use crate::space::{Dist, Param};
 
 /// How a quantized or integer parameter maps a grid value to its cell.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Cells {
     /// Multiples of `q` in `[low, high]` (value space); the first and last cells reach the
     /// bounds, so the cells tile the range exactly and their masses sum to one.
@@ -26,7 +28,7 @@ pub(crate) enum Cells {
 }
 
 /// How one parameter is modelled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum DimKind {
     /// A real (possibly quantized) modelled in its transformed space (log for log kinds).
     Real {
@@ -46,7 +48,7 @@ pub(crate) enum DimKind {
 }
 
 /// One modelled parameter of a group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DimModel {
     /// Index of the parameter in the space.
     pub param: usize,
@@ -193,6 +195,10 @@ const LN_EPS: f64 = -27.631_021_115_928_547; // ln(1e-12)
 /// range (`Phi(1) - 1/2`, rounded down): bounds the peak of any kernel's density.
 const LN_MIN_MASS: f64 = -1.078_809_661_166_925; // ln(0.34)
 
+/// Estimators with at most this many kernels are scored against every kernel: finding
+/// the near ones would cost more than it saves.
+const SMALL: usize = 64;
+
 /// How one dim contributes to a kernel's log density.
 #[derive(Debug, Clone, Copy)]
 enum Term {
@@ -206,40 +212,54 @@ enum Term {
 
 /// A Parzen estimator over the dims of one group.
 ///
-/// Kernel `k < n` sits on observation `k`; kernel `n` is the prior. Arrays are laid out
-/// dim-major (`[d * n + k]`) and kernels are stored in ascending order of the pruning dim
-/// (the first continuous dim), so scoring can binary-search the kernels near a candidate.
+/// Kernel `k < n` sits on one observation; kernel `n` is the prior. Arrays are laid out
+/// dim-major (`[d * stride + k]`) and kernels are stored in ascending order of
+/// `(value in the pruning dim, id)` (the pruning dim is the first continuous dim; ids are
+/// chronological), so scoring can binary-search the kernels near a candidate and a kernel
+/// can be inserted or removed in place (see [`Parzen::insert`]).
 #[derive(Debug, Default)]
 pub(crate) struct Parzen {
     n: usize,
-    /// Raw weights by storage position; logs are taken only for kernels that are used.
-    w: Vec<f64>,
-    /// Normalized log weights, valid with the normalizers (see `norm_gen`).
+    /// Room per dim in the dim-major arrays (at least `n`).
+    stride: usize,
+    /// Per kernel: the observation's id (the row for fitted estimators, the trial number
+    /// for maintained ones), and its chronological row, which sets its weight.
+    id: Vec<u32>,
+    row: Vec<u32>,
+    /// Normalized log weights, valid when `w_gen[k] == generation`.
     log_w: Vec<f64>,
+    w_gen: Vec<u64>,
+    generation: u64,
     /// `ln` of the sum of all weights, prior included.
     ln_total: f64,
     /// Normalized log weight of the prior kernel.
     log_w_prior: f64,
     /// Cumulative raw weights for drawing a kernel, in row (chronological) order, so the
-    /// draws do not depend on how kernels are stored.
+    /// draws do not depend on how kernels are stored. Only fitted estimators are drawn
+    /// from; maintained ones leave it empty.
     cum_w: Vec<f64>,
-    /// Storage position of the kernel of each row.
+    /// Storage position of the kernel of each row (fitted estimators).
     pos: Vec<u32>,
     mu: Vec<f64>,
     sigma: Vec<f64>,
     /// `1 / sigma`, for the distance filter.
     inv_sigma: Vec<f64>,
-    /// Squared distances of the kernels in the current window (scratch).
-    dist2: Vec<f64>,
-    /// Kernels of the window still near after two dims, with their partial distance.
-    survivors: Vec<(usize, f64)>,
     /// Per kernel and dim: the log normalizer subtracted from the kernel's log density
     /// (ln sigma + ln sqrt(2 pi) + ln Z for continuous dims, ln Z for cell-scored ones).
     /// Computed when a kernel is first used (most never come near a candidate): valid for
-    /// kernel `k` when `norm_gen[k] == generation`.
+    /// kernel `k` when `norm_ok[k]`.
     log_norm: Vec<f64>,
-    norm_gen: Vec<u64>,
-    generation: u64,
+    norm_ok: Vec<bool>,
+    /// Squared distances of the kernels in the current window (scratch).
+    dist2: Vec<f64>,
+    /// Kernels of the window still near after the dims checked so far (scratch).
+    window_idx: Vec<u32>,
+    /// Kernels near the candidate being scored (scratch).
+    visit: Vec<u32>,
+    /// Their log terms so far, and whether each is still above the negligible floor
+    /// (scratch).
+    acc: Vec<f64>,
+    alive: Vec<bool>,
     /// The same for the prior kernel, per dim.
     prior_log_norm: Vec<f64>,
     /// Per dim: how a kernel's term is computed, decided once per fit so the scoring loop
@@ -258,66 +278,49 @@ pub(crate) struct Parzen {
     /// The continuous dims other than the pruning dim, for the quick distance filter.
     fast_dims: Vec<usize>,
     prior_weight: f64,
+    forgetting: Option<usize>,
+}
+
+/// How many dims of a group are real (Scott's rule depends on it).
+pub(crate) fn numeric_dims(dims: &[DimModel]) -> usize {
+    dims.iter()
+        .filter(|d| matches!(d.kind, DimKind::Real { .. }))
+        .count()
 }
 
 impl Parzen {
-    /// Fits the estimator to `n` observations. `sorted[d]` lists `(t, k)` for every kernel
-    /// `k` in ascending order of its located value `t` in dim `d` (see [`DimModel::locate`]);
-    /// when a dim is continuous, the first such dim must list kernels in order `0..n`.
-    /// `weights[r]` is the raw weight of row `r`, whose kernel is stored at `pos[r]`.
-    pub fn fit(
-        &mut self,
-        dims: &[DimModel],
-        sorted: &[Vec<(f64, u32)>],
-        weights: &[f64],
-        pos: &[u32],
-        cfg: &Tpe,
-    ) {
-        let n = weights.len();
+    /// The dim kernels are stored by: the first continuous one.
+    pub fn prune_dim(dims: &[DimModel]) -> Option<usize> {
+        dims.iter().position(DimModel::is_continuous)
+    }
+
+    /// Fits the estimator to `n = pos.len()` observations, row `r` (chronological) stored
+    /// as kernel `pos[r]`. `sorted[d]` lists `(t, k)` for every kernel `k` in ascending
+    /// order of its located value `t` in dim `d` (see [`DimModel::locate`]); the pruning
+    /// dim (see [`Parzen::prune_dim`]), if any, must list kernels in order `0..n`.
+    pub fn fit(&mut self, dims: &[DimModel], sorted: &[Vec<(f64, u32)>], pos: &[u32], cfg: &Tpe) {
+        let n = pos.len();
         let nd = dims.len();
         self.n = n;
-        self.prior_weight = cfg.prior_weight;
-
-        let total: f64 = weights.iter().sum::<f64>() + cfg.prior_weight;
-        self.cum_w.clear();
-        // Every entry below n is overwritten, so only growth needs filling.
-        self.w.resize(n, 0.0);
-        self.log_w.resize(n, 0.0);
-        let mut acc = 0.0;
-        let mut max_w = 0.0f64;
-        for (r, &w) in weights.iter().enumerate() {
-            self.w[pos[r] as usize] = w;
-            acc += w;
-            max_w = fast_max(max_w, w);
-            self.cum_w.push(acc);
-        }
-        self.cum_w.push(acc + cfg.prior_weight);
-        self.ln_total = total.ln();
-        self.log_w_prior = cfg.prior_weight.ln() - self.ln_total;
-        self.max_log_w = max_w.ln() - self.ln_total;
-        self.pos.clear();
-        self.pos.extend_from_slice(pos);
-
-        // Every entry is overwritten below (or computed lazily under a new generation),
-        // so reused buffers are not cleared: at 10k trials the fills alone would cost
-        // more than the rest of a suggestion.
+        self.stride = n;
+        // Every entry is overwritten below (or computed lazily), so reused buffers are
+        // not cleared: at 10k trials the fills alone would cost more than the rest.
         self.mu.resize(n * nd, 0.0);
         self.sigma.resize(n * nd, 0.0);
         self.inv_sigma.resize(n * nd, 0.0);
         self.log_norm.resize(n * nd, 0.0);
-        self.norm_gen.resize(n, 0);
-        self.generation += 1;
-        self.prior_log_norm.clear();
-        self.terms.clear();
-        self.peak.clear();
-        self.prune_dim = None;
-        self.wide.clear();
-        self.fast_dims.clear();
-
-        let n_numeric = dims
-            .iter()
-            .filter(|d| matches!(d.kind, DimKind::Real { .. }))
-            .count();
+        self.id.resize(n, 0);
+        self.row.resize(n, 0);
+        self.w_gen.resize(n, 0);
+        self.norm_ok.clear();
+        self.norm_ok.resize(n, false);
+        for (r, &k) in pos.iter().enumerate() {
+            self.id[k as usize] = r as u32;
+            self.row[k as usize] = r as u32;
+        }
+        self.pos.clear();
+        self.pos.extend_from_slice(pos);
+        let n_numeric = numeric_dims(dims);
         for (d, dim) in dims.iter().enumerate() {
             let list = &sorted[d];
             debug_assert_eq!(list.len(), n);
@@ -325,6 +328,61 @@ impl Parzen {
             for &(t, k) in list {
                 mu[k as usize] = t;
             }
+            let rule = WidthRule::new(dim, n, n_numeric, cfg);
+            self.set_widths(d, list, rule.as_ref(), cfg);
+        }
+        self.summarize(dims, cfg);
+        self.cum_w.clear();
+        let mut acc = 0.0;
+        for r in 0..n {
+            acc += forgetting_weight(cfg.forgetting, r, n);
+            self.cum_w.push(acc);
+        }
+        self.cum_w.push(acc + cfg.prior_weight);
+    }
+
+    /// Sets the width of every kernel of dim `d` from `list`, its `(t, k)` in ascending
+    /// order, by `rule` (categorical dims have none).
+    fn set_widths(&mut self, d: usize, list: &[(f64, u32)], rule: Option<&WidthRule>, cfg: &Tpe) {
+        if let Some(rule) = rule {
+            let span = d * self.stride..d * self.stride + self.n;
+            let out = Widths {
+                sigma: &mut self.sigma[span.clone()],
+                inv: &mut self.inv_sigma[span],
+            };
+            bandwidths(list, rule, cfg, out);
+        }
+    }
+
+    /// Recomputes what follows from the kernels as a whole: weights, per-dim peaks and
+    /// normalizers, the pruning dim's narrow width and wide kernels. Invalidates every
+    /// log weight (they depend on the number of kernels).
+    fn summarize(&mut self, dims: &[DimModel], cfg: &Tpe) {
+        let n = self.n;
+        self.prior_weight = cfg.prior_weight;
+        self.forgetting = cfg.forgetting;
+        self.generation += 1;
+        self.log_w.resize(n, 0.0);
+        let mut max_w = 0.0f64;
+        let sum: f64 = (0..n)
+            .map(|r| {
+                let w = forgetting_weight(cfg.forgetting, r, n);
+                max_w = fast_max(max_w, w);
+                w
+            })
+            .sum();
+        let total = sum + cfg.prior_weight;
+        self.ln_total = total.ln();
+        self.log_w_prior = cfg.prior_weight.ln() - self.ln_total;
+        self.max_log_w = max_w.ln() - self.ln_total;
+
+        self.prior_log_norm.clear();
+        self.terms.clear();
+        self.peak.clear();
+        self.prune_dim = None;
+        self.wide.clear();
+        self.fast_dims.clear();
+        for (d, dim) in dims.iter().enumerate() {
             match dim.kind {
                 DimKind::Real {
                     lo,
@@ -333,13 +391,8 @@ impl Parzen {
                     prior_sigma,
                     ..
                 } => {
-                    let out = Widths {
-                        sigma: &mut self.sigma[d * n..(d + 1) * n],
-                        inv: &mut self.inv_sigma[d * n..(d + 1) * n],
-                    };
-                    let min_sigma =
-                        bandwidths(list, lo, hi, prior_mu, prior_sigma, n_numeric, cfg, out);
-                    let sig = &self.sigma[d * n..(d + 1) * n];
+                    let sig = &self.sigma[d * self.stride..d * self.stride + n];
+                    let min_sigma = min_of(sig);
                     let cell = dim.is_cell();
                     self.terms
                         .push(if cell { Term::Cell } else { Term::Density });
@@ -364,9 +417,8 @@ impl Parzen {
                         // is long (neighbour gaps shrink below it); the few wider ones
                         // are checked individually.
                         self.narrow = min_sigma;
-                        let narrow = self.narrow;
                         self.wide
-                            .extend((0..n as u32).filter(|&k| sig[k as usize] > narrow));
+                            .extend((0..n as u32).filter(|&k| sig[k as usize] > min_sigma));
                     }
                 }
                 DimKind::Cat { n: options } => {
@@ -386,8 +438,10 @@ impl Parzen {
     }
 
     /// Draws one point into `out` (value space, one entry per dim, not yet snapped).
+    /// Only for fitted estimators (see [`Parzen::fit`]).
     pub fn sample(&self, dims: &[DimModel], rng: &mut TrialRng, out: &mut [f64]) {
         let n = self.n;
+        let st = self.stride;
         let total = self.cum_w[n];
         let u = rng.random::<f64>() * total;
         let r = self.cum_w.partition_point(|&c| c <= u).min(n);
@@ -405,14 +459,14 @@ impl Parzen {
                     let (mu, sigma) = if k == n {
                         (prior_mu, prior_sigma)
                     } else {
-                        (self.mu[d * n + k], self.sigma[d * n + k])
+                        (self.mu[d * st + k], self.sigma[d * st + k])
                     };
                     DimModel::draw_real(lo, hi, log, mu, sigma, rng)
                 }
                 DimKind::Cat { n: options } => {
                     let keep_own = k < n && rng.random::<f64>() * (1.0 + self.prior_weight) < 1.0;
                     if keep_own {
-                        self.mu[d * n + k]
+                        self.mu[d * st + k]
                     } else {
                         rng.random_range(0..options) as f64
                     }
@@ -421,42 +475,154 @@ impl Parzen {
         }
     }
 
-    /// Computes the log weight of kernel `k` and its log normalizers in every numeric dim.
+    /// Computes the log weight of kernel `k` and, unless still valid, its log normalizers
+    /// in every numeric dim.
     fn compute_norms(&mut self, dims: &[DimModel], k: usize) {
-        let n = self.n;
-        self.log_w[k] = self.w[k].ln() - self.ln_total;
+        let w = forgetting_weight(self.forgetting, self.row[k] as usize, self.n);
+        self.log_w[k] = w.ln() - self.ln_total;
+        self.w_gen[k] = self.generation;
+        if self.norm_ok[k] {
+            return;
+        }
         for (d, dim) in dims.iter().enumerate() {
             if let DimKind::Real { lo, hi, .. } = dim.kind {
-                let i = d * n + k;
+                let i = d * self.stride + k;
                 self.log_norm[i] =
                     kernel_log_norm(self.mu[i], self.sigma[i], lo, hi, dim.is_cell());
             }
         }
-        self.norm_gen[k] = self.generation;
+        self.norm_ok[k] = true;
     }
 
-    /// Log term of dim `d` of kernel `k` at score key `(a, b)`; its normalizers must be
-    /// computed.
-    #[inline]
-    fn term(&self, d: usize, k: usize, (a, b): (f64, f64)) -> f64 {
-        let i = d * self.n + k;
-        match self.terms[d] {
-            Term::Density => {
-                let z = (a - self.mu[i]) / self.sigma[i];
-                -0.5 * z * z - self.log_norm[i]
-            }
-            Term::Cell => {
-                let (mu, sig) = (self.mu[i], self.sigma[i]);
-                log_mass((a - mu) / sig, (b - mu) / sig) - self.log_norm[i]
-            }
-            Term::Cat { own, other } => {
-                if self.mu[i] == a {
-                    own
-                } else {
-                    other
-                }
+    /// The number of observation kernels.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether the estimator was never fitted or finished (see [`Parzen::finish`]).
+    pub fn is_blank(&self) -> bool {
+        self.generation == 0
+    }
+
+    /// The id of kernel `k`'s observation.
+    pub fn id(&self, k: usize) -> u32 {
+        self.id[k]
+    }
+
+    /// Sets the id of kernel `k`'s observation (fitted estimators number them by row).
+    pub fn set_id(&mut self, k: usize, id: u32) {
+        self.id[k] = id;
+    }
+
+    /// Where the kernel of observation `id` with value `t` in pruning dim `p` is stored
+    /// (`Ok`), or would be inserted (`Err`).
+    pub fn find(&self, p: Option<usize>, t: f64, id: u32) -> Result<usize, usize> {
+        let st = self.stride;
+        let cmp = |k: usize| match p {
+            Some(p) => self.mu[p * st + k].total_cmp(&t).then(self.id[k].cmp(&id)),
+            None => self.id[k].cmp(&id),
+        };
+        let (mut lo, mut hi) = (0, self.n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match cmp(mid) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
             }
         }
+        Err(lo)
+    }
+
+    /// Inserts a kernel at storage position `k` for observation `id` with located values
+    /// `mu` (one per dim). Its width is unset until [`Parzen::set_width`], its row until
+    /// [`Parzen::finish`].
+    pub fn insert(&mut self, k: usize, id: u32, mu: &[f64]) {
+        let nd = mu.len();
+        if self.n == self.stride {
+            self.grow(nd, (2 * self.stride).max(16));
+        }
+        let (n, st) = (self.n, self.stride);
+        for (d, &m) in mu.iter().enumerate() {
+            for a in [
+                &mut self.mu,
+                &mut self.sigma,
+                &mut self.inv_sigma,
+                &mut self.log_norm,
+            ] {
+                a.copy_within(d * st + k..d * st + n, d * st + k + 1);
+            }
+            self.mu[d * st + k] = m;
+        }
+        self.id.insert(k, id);
+        self.row.insert(k, 0);
+        self.w_gen.insert(k, 0);
+        self.norm_ok.insert(k, false);
+        self.n += 1;
+    }
+
+    /// Removes the kernel at storage position `k`.
+    pub fn remove(&mut self, k: usize, nd: usize) {
+        let (n, st) = (self.n, self.stride);
+        for d in 0..nd {
+            for a in [
+                &mut self.mu,
+                &mut self.sigma,
+                &mut self.inv_sigma,
+                &mut self.log_norm,
+            ] {
+                a.copy_within(d * st + k + 1..d * st + n, d * st + k);
+            }
+        }
+        self.id.remove(k);
+        self.row.remove(k);
+        self.w_gen.remove(k);
+        self.norm_ok.remove(k);
+        self.n -= 1;
+    }
+
+    /// Lays the dim-major arrays out with room for `stride` kernels per dim.
+    fn grow(&mut self, nd: usize, stride: usize) {
+        let (n, old) = (self.n, self.stride);
+        for a in [
+            &mut self.mu,
+            &mut self.sigma,
+            &mut self.inv_sigma,
+            &mut self.log_norm,
+        ] {
+            let mut wider = vec![0.0; nd * stride];
+            for d in 0..nd {
+                wider[d * stride..d * stride + n].copy_from_slice(&a[d * old..d * old + n]);
+            }
+            *a = wider;
+        }
+        self.stride = stride;
+    }
+
+    /// Sets the width of kernel `k` in dim `d`.
+    pub fn set_width(&mut self, d: usize, k: usize, s: f64) {
+        let i = d * self.stride + k;
+        if self.sigma[i].to_bits() != s.to_bits() {
+            self.sigma[i] = s;
+            self.inv_sigma[i] = 1.0 / s;
+            self.norm_ok[k] = false;
+        }
+    }
+
+    /// Sets every width of dim `d` from `list`, its `(t, k)` in ascending order.
+    pub fn set_all_widths(&mut self, d: usize, list: &[(f64, u32)], rule: &WidthRule, cfg: &Tpe) {
+        self.norm_ok.iter_mut().for_each(|ok| *ok = false);
+        self.set_widths(d, list, Some(rule), cfg);
+    }
+
+    /// Completes a series of insertions and removals: sets each kernel's chronological
+    /// row from its id and recomputes what depends on the kernels as a whole.
+    pub fn finish(&mut self, dims: &[DimModel], cfg: &Tpe, row_of: impl Fn(u32) -> u32) {
+        for (row, &id) in self.row.iter_mut().zip(&self.id) {
+            *row = row_of(id);
+        }
+        self.cum_w.clear();
+        self.summarize(dims, cfg);
     }
 
     /// The log density (log mass for cell-scored dims) at a candidate given by its score
@@ -472,6 +638,39 @@ impl Parzen {
         terms: &mut Vec<f64>,
     ) -> f64 {
         let n = self.n;
+        let prior = self.prior_log_density(dims, key);
+        terms.clear();
+        if n == 0 {
+            return prior;
+        }
+        // Kernel terms at or below `floor` are negligible (see above).
+        let floor = prior + LN_EPS - ((n + 1) as f64).ln();
+        let peak_sum: f64 = self.peak.iter().sum();
+        let mut visit = std::mem::take(&mut self.visit);
+        visit.clear();
+        match self.prune_dim {
+            // Searching for the near kernels pays off only when most of them are far.
+            Some(p) if n > SMALL => {
+                // z^2 beyond this makes the kernel negligible whatever the other dims say.
+                let slack = self.max_log_w + peak_sum - floor;
+                if slack > 0.0 {
+                    self.near_kernels(p, key, 2.0 * slack, &mut visit);
+                }
+            }
+            _ => visit.extend(0..n as u32),
+        }
+        for &k in &visit {
+            if self.w_gen[k as usize] != self.generation {
+                self.compute_norms(dims, k as usize);
+            }
+        }
+        self.kernel_terms(key, &visit, floor, peak_sum, terms);
+        self.visit = visit;
+        log_sum_exp(terms, prior)
+    }
+
+    /// The prior kernel's weighted log density at a candidate.
+    fn prior_log_density(&self, dims: &[DimModel], key: &[(f64, f64)]) -> f64 {
         let mut prior = self.log_w_prior;
         for (d, dim) in dims.iter().enumerate() {
             let (a, b) = key[d];
@@ -491,126 +690,193 @@ impl Parzen {
                 DimKind::Cat { .. } => prior -= self.prior_log_norm[d],
             }
         }
-        if n == 0 {
-            return prior;
-        }
-        // Kernel terms at or below `floor` are negligible (see above).
-        let floor = prior + LN_EPS - ((n + 1) as f64).ln();
-        let peak_sum: f64 = self.peak.iter().sum();
-        terms.clear();
-        let eval = |this: &mut Parzen, k: usize, terms: &mut Vec<f64>| {
-            if this.norm_gen[k] != this.generation {
-                this.compute_norms(dims, k);
-            }
-            let mut t = this.log_w[k];
-            let mut rest = peak_sum;
-            for (d, &peak) in this.peak.iter().enumerate() {
-                rest -= peak;
-                t += this.term(d, k, key[d]);
-                // Even at their peaks the remaining dims cannot lift it above the floor.
-                if t + rest <= floor {
-                    return;
-                }
-            }
-            terms.push(t);
+        prior
+    }
+
+    /// Appends to `visit`, in storage order, every kernel whose summed squared distance to
+    /// the candidate over the continuous dims is at most `limit`: the others are
+    /// negligible. Only kernels within reach in the pruning dim (narrow kernels in a
+    /// window found by binary search, wide ones checked one by one) can qualify.
+    fn near_kernels(&mut self, p: usize, key: &[(f64, f64)], limit: f64, visit: &mut Vec<u32>) {
+        let (n, st) = (self.n, self.stride);
+        let x = key[p].0;
+        let reach = limit.sqrt() * self.narrow;
+        let (start, end) = {
+            let mu = &self.mu[p * st..p * st + n];
+            (
+                mu.partition_point(|&m| m < x - reach),
+                mu.partition_point(|&m| m <= x + reach),
+            )
         };
-        match self.prune_dim {
-            Some(p) => {
-                // z^2 beyond this makes the kernel negligible whatever the other dims say.
-                let slack = self.max_log_w + peak_sum - floor;
-                if slack <= 0.0 {
-                    return prior;
+        let wide = std::mem::take(&mut self.wide);
+        let split = wide.partition_point(|&k| (k as usize) < start);
+        let wide_near = |this: &Parzen, k: usize| {
+            let z = (x - this.mu[p * st + k]) / this.sigma[p * st + k];
+            let mut qk = z * z;
+            for &d in &this.fast_dims {
+                let z = (key[d].0 - this.mu[d * st + k]) / this.sigma[d * st + k];
+                qk += z * z;
+                if qk > limit {
+                    return false;
                 }
-                let radius = (2.0 * slack).sqrt();
-                let x = key[p].0;
-                let reach = radius * self.narrow;
-                let (start, end) = {
-                    let mu = &self.mu[p * n..(p + 1) * n];
-                    (
-                        mu.partition_point(|&m| m < x - reach),
-                        mu.partition_point(|&m| m <= x + reach),
-                    )
-                };
-                // The same bound over all continuous dims at once: a kernel whose summed
-                // squared distance exceeds `limit` is negligible. Checked with plain
-                // arithmetic before the full evaluation, as most kernels in the window
-                // are far from the candidate in some other dim.
-                let limit = 2.0 * slack;
-                let near = |this: &Parzen, k: usize| {
-                    let z = (x - this.mu[p * n + k]) / this.sigma[p * n + k];
-                    let mut q = z * z;
-                    for &d in &this.fast_dims {
-                        let z = (key[d].0 - this.mu[d * n + k]) / this.sigma[d * n + k];
-                        q += z * z;
-                        if q > limit {
-                            return false;
-                        }
-                    }
-                    q <= limit
-                };
-                // The window in bulk, dim by dim over contiguous memory (vectorizes).
-                let mut q = std::mem::take(&mut self.dist2);
-                q.clear();
-                let span = |d: usize| d * n + start..d * n + end;
-                q.extend(
-                    self.mu[span(p)]
-                        .iter()
-                        .zip(&self.inv_sigma[span(p)])
-                        .map(|(&m, &iv)| {
-                            let z = (x - m) * iv;
-                            z * z
-                        }),
-                );
-                if let Some(&d) = self.fast_dims.first() {
-                    let xd = key[d].0;
-                    let rows = self.mu[span(d)].iter().zip(&self.inv_sigma[span(d)]);
-                    for (qj, (&m, &iv)) in q.iter_mut().zip(rows) {
-                        let z = (xd - m) * iv;
-                        *qj += z * z;
-                    }
-                }
-                // Two dims rule out most of the window: finish the survivors one by one.
-                let mut survivors = std::mem::take(&mut self.survivors);
-                survivors.clear();
-                survivors.extend(
-                    q.iter()
-                        .enumerate()
-                        .filter(|&(_, &qj)| qj <= limit)
-                        .map(|(j, &qj)| (start + j, qj)),
-                );
-                for &(k, mut qk) in &survivors {
-                    for &d in self.fast_dims.iter().skip(1) {
-                        let z = (key[d].0 - self.mu[d * n + k]) * self.inv_sigma[d * n + k];
-                        qk += z * z;
-                    }
-                    if qk <= limit {
-                        eval(self, k, terms);
-                    }
-                }
-                self.survivors = survivors;
-                self.dist2 = q;
-                let wide = std::mem::take(&mut self.wide);
-                for &k in &wide {
-                    let k = k as usize;
-                    // Kernels inside the window were visited above.
-                    if (k < start || k >= end) && near(self, k) {
-                        eval(self, k, terms);
-                    }
-                }
-                self.wide = wide;
             }
-            None => {
-                for k in 0..n {
-                    eval(self, k, terms);
+            qk <= limit
+        };
+        visit.extend(
+            wide[..split]
+                .iter()
+                .filter(|&&k| wide_near(self, k as usize)),
+        );
+
+        // The window in bulk, dim by dim over contiguous memory (vectorizes).
+        let mut q = std::mem::take(&mut self.dist2);
+        q.clear();
+        let span = |d: usize| d * st + start..d * st + end;
+        q.extend(
+            self.mu[span(p)]
+                .iter()
+                .zip(&self.inv_sigma[span(p)])
+                .map(|(&m, &iv)| {
+                    let z = (x - m) * iv;
+                    z * z
+                }),
+        );
+        if let Some(&d) = self.fast_dims.first() {
+            let xd = key[d].0;
+            let rows = self.mu[span(d)].iter().zip(&self.inv_sigma[span(d)]);
+            for (qj, (&m, &iv)) in q.iter_mut().zip(rows) {
+                let z = (xd - m) * iv;
+                *qj += z * z;
+            }
+        }
+        // Each further dim rules out most of what is left: keep the survivors packed and
+        // add one dim at a time.
+        let mut idx = std::mem::take(&mut self.window_idx);
+        idx.clear();
+        let mut m = 0;
+        for j in 0..q.len() {
+            let qj = q[j];
+            if qj <= limit {
+                q[m] = qj;
+                idx.push((start + j) as u32);
+                m += 1;
+            }
+        }
+        q.truncate(m);
+        for &d in self.fast_dims.iter().skip(1) {
+            let (xd, mu, inv) = (key[d].0, &self.mu[d * st..], &self.inv_sigma[d * st..]);
+            let mut m = 0;
+            for j in 0..idx.len() {
+                let k = idx[j] as usize;
+                let z = (xd - mu[k]) * inv[k];
+                let qk = q[j] + z * z;
+                if qk <= limit {
+                    q[m] = qk;
+                    idx[m] = k as u32;
+                    m += 1;
+                }
+            }
+            q.truncate(m);
+            idx.truncate(m);
+        }
+        visit.extend_from_slice(&idx);
+        self.window_idx = idx;
+        self.dist2 = q;
+        let rest = wide[split..].iter().filter(|&&k| k as usize >= end);
+        visit.extend(rest.filter(|&&k| wide_near(self, k as usize)));
+        self.wide = wide;
+    }
+
+    /// Appends to `terms` the log term of each kernel in `visit` (weight plus every dim),
+    /// leaving out kernels that fall to `floor` or below with the remaining dims at their
+    /// peaks. Computed dim by dim over all kernels at once: the per-dim dispatch leaves
+    /// the inner loops, and every kernel's sum is still accumulated in dim order.
+    fn kernel_terms(
+        &mut self,
+        key: &[(f64, f64)],
+        visit: &[u32],
+        floor: f64,
+        peak_sum: f64,
+        terms: &mut Vec<f64>,
+    ) {
+        let (n, st) = (self.n, self.stride);
+        let mut acc = std::mem::take(&mut self.acc);
+        let mut alive = std::mem::take(&mut self.alive);
+        acc.clear();
+        acc.extend(visit.iter().map(|&k| self.log_w[k as usize]));
+        alive.clear();
+        alive.resize(visit.len(), true);
+        let mut rest = peak_sum;
+        for (d, &peak) in self.peak.iter().enumerate() {
+            rest -= peak;
+            let (a, b) = key[d];
+            let mu = &self.mu[d * st..d * st + n];
+            let sigma = &self.sigma[d * st..d * st + n];
+            let log_norm = &self.log_norm[d * st..d * st + n];
+            let kernels = visit.iter().zip(acc.iter_mut()).zip(alive.iter_mut());
+            match self.terms[d] {
+                Term::Density => {
+                    for ((&k, t), live) in kernels {
+                        let k = k as usize;
+                        let z = (a - mu[k]) / sigma[k];
+                        *t += -0.5 * z * z - log_norm[k];
+                        *live &= !negligible(*t, rest, floor);
+                    }
+                }
+                Term::Cell => {
+                    // Cell masses are costly: only for kernels still in the running.
+                    for ((&k, t), live) in kernels.filter(|(_, live)| **live) {
+                        let k = k as usize;
+                        let (m, s) = (mu[k], sigma[k]);
+                        *t += log_mass((a - m) / s, (b - m) / s) - log_norm[k];
+                        *live = !negligible(*t, rest, floor);
+                    }
+                }
+                Term::Cat { own, other } => {
+                    for ((&k, t), live) in kernels {
+                        *t += if mu[k as usize] == a { own } else { other };
+                        *live &= !negligible(*t, rest, floor);
+                    }
                 }
             }
         }
-        log_sum_exp(terms, prior)
+        terms.extend(
+            acc.iter()
+                .zip(&alive)
+                .filter(|(_, live)| **live)
+                .map(|(&t, _)| t),
+        );
+        self.acc = acc;
+        self.alive = alive;
     }
 }
 
 #[cfg(test)]
 impl Parzen {
+    /// Log term of dim `d` of kernel `k` at score key `(a, b)`; its normalizers must be
+    /// computed.
+    #[inline]
+    fn term(&self, d: usize, k: usize, (a, b): (f64, f64)) -> f64 {
+        let i = d * self.stride + k;
+        match self.terms[d] {
+            Term::Density => {
+                let z = (a - self.mu[i]) / self.sigma[i];
+                -0.5 * z * z - self.log_norm[i]
+            }
+            Term::Cell => {
+                let (mu, sig) = (self.mu[i], self.sigma[i]);
+                log_mass((a - mu) / sig, (b - mu) / sig) - self.log_norm[i]
+            }
+            Term::Cat { own, other } => {
+                if self.mu[i] == a {
+                    own
+                } else {
+                    other
+                }
+            }
+        }
+    }
+
     /// The log density summed over every kernel, without skipping: the reference the
     /// pruned [`Parzen::log_density`] is tested against.
     pub fn log_density_brute_force(&mut self, dims: &[DimModel], key: &[(f64, f64)]) -> f64 {
@@ -633,6 +899,14 @@ impl Parzen {
         }
         log_sum_exp(&terms, prior)
     }
+}
+
+/// Whether a kernel's log term `t` so far stays at or below `floor` even with the
+/// remaining dims at their peaks (`rest`). A NaN term is not negligible: it must reach
+/// the sum and poison the score rather than vanish.
+#[inline]
+fn negligible(t: f64, rest: f64, floor: f64) -> bool {
+    t + rest <= floor
 }
 
 /// `ln(sum(exp(terms)) + exp(extra))`.
@@ -677,6 +951,22 @@ fn fast_min(a: f64, b: f64) -> f64 {
     if a < b { a } else { b }
 }
 
+/// The smallest of `xs` (`+inf` when empty; no NaN expected), with independent running
+/// minima so the loop vectorizes.
+fn min_of(xs: &[f64]) -> f64 {
+    let mut lanes = [f64::INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (m, &x) in lanes.iter_mut().zip(c) {
+            *m = fast_min(*m, x);
+        }
+    }
+    tail.iter()
+        .chain(&lanes)
+        .fold(f64::INFINITY, |m, &x| fast_min(m, x))
+}
+
 /// Where [`bandwidths`] writes: each kernel's width and its inverse.
 struct Widths<'a> {
     sigma: &'a mut [f64],
@@ -691,67 +981,74 @@ impl Widths<'_> {
     }
 }
 
-/// Per-kernel bandwidths of one numeric dim from its kernels in ascending order
-/// (`sorted` as in [`Parzen::fit`]), written into `out` for kernel `k`; returns the
-/// smallest (`+inf` without kernels).
-#[allow(clippy::too_many_arguments)]
-fn bandwidths(
-    sorted: &[(f64, u32)],
+/// How wide the kernels of one real dim are, for a given number of kernels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct WidthRule {
     lo: f64,
     hi: f64,
     prior_mu: f64,
+    /// The prior's width: no kernel is wider.
     scale: f64,
-    n_numeric: usize,
-    cfg: &Tpe,
-    mut out: Widths<'_>,
-) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::INFINITY;
-    }
-    let n_kernels = (n + 1) as f64;
-    let mut floor = scale * cfg.min_bandwidth;
-    if cfg.magic_clip {
-        floor = floor.max(scale / (1.0 + n_kernels));
-    }
-    // Never zero: identical observations would otherwise make a Dirac kernel.
-    let floor = floor.max(scale * 1e-9);
-    if cfg.bandwidth == Bandwidth::Scott {
-        let s = (0.2 * n_kernels.powf(-1.0 / (n_numeric as f64 + 4.0)) * scale).clamp(floor, scale);
-        for &(_, k) in sorted {
-            out.set(k, s);
+    /// No kernel is narrower (the magic clip and the minimum bandwidth).
+    floor: f64,
+    /// Scott's width shared by every kernel, under [`Bandwidth::Scott`].
+    shared: Option<f64>,
+}
+
+impl WidthRule {
+    /// The rule for `n` kernels of dim `dim` in a group of `n_numeric` real dims; `None`
+    /// for a categorical dim.
+    pub fn new(dim: &DimModel, n: usize, n_numeric: usize, cfg: &Tpe) -> Option<WidthRule> {
+        let DimKind::Real {
+            lo,
+            hi,
+            prior_mu,
+            prior_sigma: scale,
+            ..
+        } = dim.kind
+        else {
+            return None;
+        };
+        let n_kernels = (n + 1) as f64;
+        let mut floor = scale * cfg.min_bandwidth;
+        if cfg.magic_clip {
+            floor = floor.max(scale / (1.0 + n_kernels));
         }
-        return s;
+        // Never zero: identical observations would otherwise make a Dirac kernel.
+        let floor = floor.max(scale * 1e-9);
+        let shared = (cfg.bandwidth == Bandwidth::Scott).then(|| {
+            (0.2 * n_kernels.powf(-1.0 / (n_numeric as f64 + 4.0)) * scale).clamp(floor, scale)
+        });
+        Some(WidthRule {
+            lo,
+            hi,
+            prior_mu,
+            scale,
+            floor,
+            shared,
+        })
     }
-    let hyperopt = cfg.bandwidth == Bandwidth::HyperoptNeighbor;
-    if !hyperopt && !cfg.consider_endpoints && n >= 2 {
-        // The common case, without per-point branching: the extreme points take their
-        // single inner gap, the others the larger of their two gaps.
-        // floor <= scale, so max-then-min is the clamp (without its checks); a NaN gap
-        // (impossible for located values) would become the floor.
-        let clip = |s: f64| fast_min(fast_max(s, floor), scale);
-        let mut left = sorted[1].0 - sorted[0].0;
-        let mut min = clip(left);
-        out.set(sorted[0].1, min);
-        for w in sorted.windows(3) {
-            let right = w[2].0 - w[1].0;
-            let s = clip(fast_max(left, right));
-            out.set(w[1].1, s);
-            min = fast_min(min, s);
-            left = right;
+
+    /// Whether a kernel's width depends only on its neighbours, so inserting or removing
+    /// a kernel changes the widths of its neighbours alone.
+    pub fn is_local(&self) -> bool {
+        self.shared.is_none()
+    }
+
+    /// The width of the kernel at position `r` of `sorted` (ascending located values) by
+    /// a neighbour rule.
+    pub fn width_at(&self, sorted: &[(f64, u32)], r: usize, cfg: &Tpe) -> f64 {
+        if let Some(s) = self.shared {
+            return s;
         }
-        let last = clip(left);
-        out.set(sorted[n - 1].1, last);
-        return fast_min(min, last);
-    }
-    let mut min = f64::INFINITY;
-    for r in 0..n {
+        let n = sorted.len();
         let x = sorted[r].0;
         // Neighbours of the point in sorted order; None past the ends.
         let mut left = (r > 0).then(|| x - sorted[r - 1].0);
         let mut right = (r + 1 < n).then(|| sorted[r + 1].0 - x);
-        if hyperopt {
+        if cfg.bandwidth == Bandwidth::HyperoptNeighbor {
             // hyperopt inserts the prior mean among the observations.
+            let prior_mu = self.prior_mu;
             if prior_mu <= x && left.is_none_or(|l| x - prior_mu < l) {
                 left = Some(x - prior_mu);
             }
@@ -759,22 +1056,44 @@ fn bandwidths(
                 right = Some(prior_mu - x);
             }
         } else if cfg.consider_endpoints || n == 1 {
-            if left.is_none() && lo.is_finite() {
-                left = Some(x - lo);
+            if left.is_none() && self.lo.is_finite() {
+                left = Some(x - self.lo);
             }
-            if right.is_none() && hi.is_finite() {
-                right = Some(hi - x);
+            if right.is_none() && self.hi.is_finite() {
+                right = Some(self.hi - x);
             }
         }
         let s = match (left, right) {
             (Some(l), Some(g)) => l.max(g),
             (Some(l), None) => l,
             (None, Some(g)) => g,
-            (None, None) => scale,
+            (None, None) => self.scale,
         };
-        let s = s.clamp(floor, scale);
-        out.set(sorted[r].1, s);
-        min = min.min(s);
+        s.clamp(self.floor, self.scale)
     }
-    min
+}
+
+/// Per-kernel bandwidths of one real dim from its kernels in ascending order (`sorted`
+/// as in [`Parzen::fit`]), written into `out` for kernel `k`.
+fn bandwidths(sorted: &[(f64, u32)], rule: &WidthRule, cfg: &Tpe, mut out: Widths<'_>) {
+    let n = sorted.len();
+    let plain = cfg.bandwidth == Bandwidth::Neighbor && !cfg.consider_endpoints;
+    if rule.is_local() && plain && n >= 2 {
+        // The common case, without per-point branching: the extreme points take their
+        // single inner gap, the others the larger of their two gaps. The same widths as
+        // `width_at`: floor <= scale, so max-then-min is the clamp (without its checks).
+        let clip = |s: f64| fast_min(fast_max(s, rule.floor), rule.scale);
+        let mut left = sorted[1].0 - sorted[0].0;
+        out.set(sorted[0].1, clip(left));
+        for w in sorted.windows(3) {
+            let right = w[2].0 - w[1].0;
+            out.set(w[1].1, clip(fast_max(left, right)));
+            left = right;
+        }
+        out.set(sorted[n - 1].1, clip(left));
+        return;
+    }
+    for (r, &(_, k)) in sorted.iter().enumerate() {
+        out.set(k, rule.width_at(sorted, r, cfg));
+    }
 }
