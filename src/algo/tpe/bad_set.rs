@@ -240,9 +240,15 @@ impl BadSet {
                 continue;
             }
             let touched = std::mem::take(&mut self.touched[d]);
+            let dim = self.dims[d].clone();
             for &i in &touched {
+                // Members' points are current (changed ones were reinserted), so the
+                // entry is found by its value; a trial removed since is not found.
+                let Some(v) = history.get(i as usize).map(|t| dim.locate(t.x[dim.param])) else {
+                    continue;
+                };
                 let list = &self.lists[d];
-                let Some(r) = list.iter().position(|e| e.1 == i) else {
+                let Ok(r) = list.binary_search_by(|e| e.0.total_cmp(&v).then(e.1.cmp(&i))) else {
                     continue;
                 };
                 let s = rule.width_at(list, r, cfg);

@@ -354,15 +354,28 @@ impl Sampler for Tpe {
             let s = &mut *s.borrow_mut();
             let index = history.index();
             let (scores, widths) = (index.scores(), index.widths());
-            let usable = |i: usize| scores[i].is_finite() && widths[i] as usize == np;
-            let n = (0..scores.len()).filter(|&i| usable(i)).count();
+            // Usable observations: complete, with a finite score and a whole point. One
+            // plain pass over the compact index, which vectorizes.
+            s.wanted.clear();
+            s.wanted.extend(
+                scores
+                    .iter()
+                    .zip(widths)
+                    .map(|(sc, &w)| sc.is_finite() & (w as usize == np)),
+            );
+            let n = s.wanted.iter().filter(|&&u| u).count();
             if n < self.n_startup.max(1) {
                 return space.sample_prior(rng);
             }
             // The good set: the n_below best, kept in a bounded max-heap.
             let n_below = self.gamma.n_below(n);
             s.ranked.clear();
-            for i in (0..scores.len()).filter(|&i| usable(i)) {
+            // Scores above the worst kept one cannot enter: one comparison rejects them.
+            let mut cutoff = f64::INFINITY;
+            for (i, _) in s.wanted.iter().enumerate().filter(|(_, u)| **u) {
+                if scores[i] > cutoff {
+                    continue;
+                }
                 let r = Ranked {
                     score: scores[i],
                     number: i,
@@ -374,13 +387,14 @@ impl Sampler for Tpe {
                 {
                     *worst = r;
                 }
+                if s.ranked.len() == n_below {
+                    cutoff = s.ranked.peek().map_or(f64::INFINITY, |w| w.score);
+                }
             }
             s.good.clear();
             s.good.extend(s.ranked.iter().map(|r| r.number));
             s.good.sort_unstable();
             // The bad set: the rest, plus pending trials (constant liar).
-            s.wanted.clear();
-            s.wanted.extend((0..scores.len()).map(usable));
             for &i in &s.good {
                 s.wanted[i] = false;
             }
@@ -497,8 +511,16 @@ impl Tpe {
                 p.cand[d] = space.params()[dim.param].dist.snap(p.cand[d]);
                 p.keys[d] = dim.score_key(p.cand[d]);
             }
-            let score = l.log_density(dims, &p.keys, &mut p.terms)
-                - g.log_density(dims, &p.keys, &mut p.terms);
+            let l_x = l.log_density(dims, &p.keys, &mut p.terms);
+            // g is at least its prior kernel's share, which bounds the score from above:
+            // a candidate that cannot beat the best (with room for rounding) skips g.
+            // NaN bounds skip too: their scores would be NaN, which never wins.
+            let bound = l_x - g.prior_log_density(dims, &p.keys);
+            let may_win = bound + 1e-9 * (1.0 + bound.abs()) > best_score;
+            if c > 0 && !may_win {
+                continue;
+            }
+            let score = l_x - g.log_density(dims, &p.keys, &mut p.terms);
             // NaN never wins; the first candidate is kept if every score is NaN.
             if c == 0 || score > best_score {
                 best_score = score;

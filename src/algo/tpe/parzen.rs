@@ -669,8 +669,9 @@ impl Parzen {
         log_sum_exp(terms, prior)
     }
 
-    /// The prior kernel's weighted log density at a candidate.
-    fn prior_log_density(&self, dims: &[DimModel], key: &[(f64, f64)]) -> f64 {
+    /// The prior kernel's weighted log density at a candidate: a lower bound of
+    /// [`Parzen::log_density`].
+    pub fn prior_log_density(&self, dims: &[DimModel], key: &[(f64, f64)]) -> f64 {
         let mut prior = self.log_w_prior;
         for (d, dim) in dims.iter().enumerate() {
             let (a, b) = key[d];
@@ -728,41 +729,41 @@ impl Parzen {
                 .filter(|&&k| wide_near(self, k as usize)),
         );
 
-        // The window in bulk, dim by dim over contiguous memory (vectorizes).
+        // The window in bulk, its first two dims over contiguous memory (vectorizes).
         let mut q = std::mem::take(&mut self.dist2);
         q.clear();
         let span = |d: usize| d * st + start..d * st + end;
-        q.extend(
-            self.mu[span(p)]
-                .iter()
-                .zip(&self.inv_sigma[span(p)])
-                .map(|(&m, &iv)| {
+        let near_p = self.mu[span(p)].iter().zip(&self.inv_sigma[span(p)]);
+        match self.fast_dims.first() {
+            Some(&d) => {
+                let xd = key[d].0;
+                let near_d = self.mu[span(d)].iter().zip(&self.inv_sigma[span(d)]);
+                q.extend(near_p.zip(near_d).map(|((&m, &iv), (&md, &ivd))| {
                     let z = (x - m) * iv;
-                    z * z
-                }),
-        );
-        if let Some(&d) = self.fast_dims.first() {
-            let xd = key[d].0;
-            let rows = self.mu[span(d)].iter().zip(&self.inv_sigma[span(d)]);
-            for (qj, (&m, &iv)) in q.iter_mut().zip(rows) {
-                let z = (xd - m) * iv;
-                *qj += z * z;
+                    let zd = (xd - md) * ivd;
+                    z * z + zd * zd
+                }));
             }
+            None => q.extend(near_p.map(|(&m, &iv)| {
+                let z = (x - m) * iv;
+                z * z
+            })),
         }
-        // Each further dim rules out most of what is left: keep the survivors packed and
-        // add one dim at a time.
+        // Each further dim rules out most of what is left: keep the survivors packed
+        // (written unconditionally, kept by advancing the end: no branch to mispredict)
+        // and add one dim at a time.
         let mut idx = std::mem::take(&mut self.window_idx);
         idx.clear();
+        idx.resize(q.len(), 0);
         let mut m = 0;
         for j in 0..q.len() {
             let qj = q[j];
-            if qj <= limit {
-                q[m] = qj;
-                idx.push((start + j) as u32);
-                m += 1;
-            }
+            q[m] = qj;
+            idx[m] = (start + j) as u32;
+            m += usize::from(qj <= limit);
         }
         q.truncate(m);
+        idx.truncate(m);
         for &d in self.fast_dims.iter().skip(1) {
             let (xd, mu, inv) = (key[d].0, &self.mu[d * st..], &self.inv_sigma[d * st..]);
             let mut m = 0;
@@ -770,11 +771,9 @@ impl Parzen {
                 let k = idx[j] as usize;
                 let z = (xd - mu[k]) * inv[k];
                 let qk = q[j] + z * z;
-                if qk <= limit {
-                    q[m] = qk;
-                    idx[m] = k as u32;
-                    m += 1;
-                }
+                q[m] = qk;
+                idx[m] = k as u32;
+                m += usize::from(qk <= limit);
             }
             q.truncate(m);
             idx.truncate(m);
@@ -815,6 +814,17 @@ impl Parzen {
             let log_norm = &self.log_norm[d * st..d * st + n];
             let kernels = visit.iter().zip(acc.iter_mut()).zip(alive.iter_mut());
             match self.terms[d] {
+                // Every kernel in storage order (small estimators): contiguous, vectorizes.
+                Term::Density if visit.len() == n => {
+                    let rows = mu.iter().zip(sigma).zip(log_norm);
+                    for (((&m, &s), &ln), (t, live)) in
+                        rows.zip(acc.iter_mut().zip(alive.iter_mut()))
+                    {
+                        let z = (a - m) / s;
+                        *t += -0.5 * z * z - ln;
+                        *live &= !negligible(*t, rest, floor);
+                    }
+                }
                 Term::Density => {
                     for ((&k, t), live) in kernels {
                         let k = k as usize;
