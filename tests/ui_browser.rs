@@ -151,16 +151,14 @@ fn seed() -> Seeded {
         .expect("finish parent");
     // Artifacts of trial-0.
     let t = store.get_run(&trials[0]).expect("trial 0");
-    let uri = &t.info.artifact_uri;
-    store
-        .upload_artifact(uri, "notes.txt", b"hello from trial 0\nlr was the smallest")
+    let repo = store
+        .artifact_repo(&t.info.artifact_uri)
+        .expect("artifact repo");
+    repo.write_bytes("notes.txt", b"hello from trial 0\nlr was the smallest")
         .expect("txt");
-    store
-        .upload_artifact(uri, "config.json", br#"{"lr":0.0001,"layers":[64,32]}"#)
+    repo.write_bytes("config.json", br#"{"lr":0.0001,"layers":[64,32]}"#)
         .expect("json");
-    store
-        .upload_artifact(
-            uri,
+    repo.write_bytes(
             "plots/loss.svg",
             br##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60" fill="#eef"/><path d="M5 55 L60 20 L115 10" stroke="#c00" fill="none" stroke-width="3"/></svg>"##,
         )
