@@ -28,6 +28,7 @@ pub mod artifacts;
 mod auth;
 pub mod error;
 pub mod fields;
+pub mod report;
 pub mod ui;
 
 use crate::tracking::artifacts::safe_relative_path;
@@ -402,7 +403,8 @@ fn endpoint(methods: &str, op: api::Op) -> axum::routing::MethodRouter<AppState>
 }
 
 /// The tracking REST API (both `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact
-/// proxy, `/api/3.0/mlflow/server-info` and `/health`, without middleware or fallback.
+/// proxy, hyperflow's report ([`report`], `/api/2.0/hyperflow/report`),
+/// `/api/3.0/mlflow/server-info` and `/health`, without middleware or fallback.
 pub fn api_routes() -> Router<AppState> {
     let mut r = Router::new();
     for prefix in ["/api/2.0", "/ajax-api/2.0"] {
@@ -415,6 +417,10 @@ pub fn api_routes() -> Router<AppState> {
             get(artifacts::download)
                 .put(artifacts::upload)
                 .delete(artifacts::delete),
+        );
+        r = r.route(
+            &format!("{prefix}/hyperflow/report"),
+            endpoint("GET", report::report),
         );
     }
     for prefix in ["/api/3.0", "/ajax-api/3.0"] {
