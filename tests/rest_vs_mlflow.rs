@@ -4,8 +4,8 @@
 //! venv cannot import mlflow.
 //!
 //! One `mlflow server` is started per test (start-up takes 15-40 s here) and its database is
-//! emptied between checks. 15 of the 19 conformance checks pass against real MLflow as they
-//! are (`SAME`). The other 4 run too and print their outcome (`DIFFERENT`); each is a place
+//! emptied between checks. 16 of the 20 conformance checks pass against real MLflow as they
+//! are (`SAME`), among them the artifact round trip through MLflow's artifact proxy. The other 4 run too and print their outcome (`DIFFERENT`); each is a place
 //! where hyperflow deliberately differs from MLflow 3.17.2 (observed with this test):
 //!
 //! - `experiments_crud`: renaming an experiment to a taken name gives
@@ -25,7 +25,7 @@ mod common;
 use hyperflow::tracking::*;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 fn python() -> Option<PathBuf> {
@@ -198,6 +198,10 @@ const SAME: &[(&str, Check)] = &[
         "record_run_in_one_go",
         common::conformance::record_run_in_one_go,
     ),
+    (
+        "artifacts_round_trip",
+        common::conformance::artifacts_round_trip,
+    ),
 ];
 
 /// Checks where hyperflow deliberately differs from MLflow (see the module docs); they run
@@ -252,14 +256,37 @@ fn mlflow_artifacts_through_the_proxy() {
     let Some(py) = python() else { return };
     let server = start_mlflow(&py);
     let store = RestStore::with_auth(&server.url, RestAuth::None).unwrap();
-    let exp = store.create_experiment("arts", None, &[]).unwrap();
-    let run = store.create_run(&exp, RunStart::default()).unwrap();
+    let run = store
+        .create_run(&ExperimentId::default_experiment(), RunStart::default())
+        .unwrap();
     let uri = run.info.artifact_uri.clone();
     assert!(uri.starts_with("mlflow-artifacts:/"), "{uri}");
-    store.upload_artifact(&uri, "a/b.txt", b"hello").unwrap();
-    assert_eq!(store.download_artifact(&uri, "a/b.txt").unwrap(), b"hello");
-    let l = store.list_artifacts(&uri, "a").unwrap();
-    assert_eq!(l.len(), 1);
-    assert_eq!(l[0].path, "a/b.txt");
-    assert_eq!(l[0].file_size, Some(5));
+    // The whole Tracker / ActiveRun artifact API (the store-level round trip is a
+    // conformance check).
+    let scratch = tempfile::tempdir().unwrap();
+    common::artifacts::tracker_round_trip(&Tracker::new(Arc::new(store)), scratch.path());
+    // What the client uploaded is in MLflow's artifacts destination.
+    let on_disk = server._dir.path().join("artifacts");
+    let files = walk(&on_disk);
+    for name in ["notes/hello.txt", "model/MLmodel", "copied/inner/x.txt"] {
+        assert!(
+            files.iter().any(|f| f.ends_with(name)),
+            "{name} not in {files:?}"
+        );
+    }
+}
+
+/// Every file below `dir`, as paths relative to it.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            let sub = p.file_name().unwrap().to_string_lossy().into_owned();
+            out.extend(walk(&p).into_iter().map(|f| format!("{sub}/{f}")));
+        } else {
+            out.push(p.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    out
 }

@@ -682,3 +682,170 @@ fn panics_become_500_json() {
     let r = s.raw("GET", "/health", &[], b"");
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn report_endpoint_answers_the_report_or_mlflow_errors() {
+    let s = start();
+    let experiment = |name: &str| -> String {
+        s.post("experiments/create", &json!({ "name": name }))
+            .json()["experiment_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let exp = experiment("sweep");
+    let run = |body: Value| -> String {
+        let r = s.post("runs/create", &body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["run"]["info"]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let parent = run(json!({"experiment_id": exp, "run_name": "sweep-parent"}));
+    // 30 trials: the loss is smallest near x = 0.3; `y` is noise.
+    for i in 0..30 {
+        let id = run(json!({
+            "experiment_id": exp,
+            "run_name": format!("trial-{i}"),
+            "tags": [{"key": "mlflow.parentRunId", "value": parent}],
+        }));
+        let x = i as f64 / 29.0;
+        let y = (i * 7 % 11) as f64;
+        let r = s.post(
+            "runs/log-batch",
+            &json!({
+                "run_id": id,
+                "params": [{"key": "x", "value": format!("{x:.4}")}, {"key": "y", "value": y.to_string()}],
+                "metrics": [{"key": "loss", "value": (x - 0.3).powi(2), "timestamp": 1, "step": 0}],
+            }),
+        );
+        assert_eq!(r.status, 200);
+        let r = s.post("runs/update", &json!({"run_id": id, "status": "FINISHED"}));
+        assert_eq!(r.status, 200);
+    }
+    let report = |query: &str| {
+        s.raw(
+            "GET",
+            &format!("/ajax-api/2.0/hyperflow/report?{query}"),
+            &[],
+            b"",
+        )
+    };
+
+    let r = report(&format!("parent_run_id={parent}"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let group = &v["report"]["groups"][0];
+    assert_eq!(group["name"], "sweep-parent");
+    assert_eq!(group["counts"]["complete"], 30);
+    let x = &group["params"][0];
+    assert_eq!(x["name"], "x");
+    assert!(x["importance"]["share"].as_f64().unwrap() > 0.5, "{x}");
+    assert_eq!(v["sections"][0]["title"], "Report: sweep-parent");
+    let params = v["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "Parameters")
+        .expect("a Parameters section");
+    assert_eq!(params["table"]["header"][7], "importance");
+    assert_eq!(params["table"]["rows"][0][0], "x");
+    let plots = v["plots"].as_array().unwrap();
+    assert!(
+        plots.iter().any(|p| p["file_name"] == "loss.svg"),
+        "{plots:?}"
+    );
+    assert!(
+        plots
+            .iter()
+            .all(|p| p["svg"].as_str().unwrap().contains("<svg"))
+    );
+    assert!(v["range_legend"].as_str().unwrap().contains("range bar"));
+
+    // The experiment's trials, all of them or those a filter picks; also under /api/2.0.
+    let r = report(&format!("experiment_id={exp}"));
+    assert_eq!(r.json()["report"]["groups"][0]["counts"]["complete"], 30);
+    let r = s.raw(
+        "GET",
+        &format!("/api/2.0/hyperflow/report?experiment_id={exp}&filter=metrics.loss%20%3C%200.1&direction=maximize"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["report"]["direction"], "maximize");
+    assert!(
+        r.json()["report"]["groups"][0]["counts"]["total"]
+            .as_u64()
+            .unwrap()
+            < 30
+    );
+
+    // Mistakes are MLflow error bodies with a 4xx, never a 5xx.
+    let empty = experiment("empty");
+    for (query, status, code, says) in [
+        (
+            String::new(),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "experiment_id",
+        ),
+        (
+            format!("parent_run_id={parent}&direction=sideways"),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "minimize or maximize",
+        ),
+        (
+            format!("parent_run_id={parent}&filter=params.x%3D'1'"),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "not both",
+        ),
+        (
+            format!("parent_run_id={parent}&top_quantile=2"),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "top_quantile",
+        ),
+        (
+            format!("parent_run_id={parent}&top_quantile=lots"),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "top_quantile",
+        ),
+        (
+            format!("experiment_id={exp}&filter=params.x%20%3E%3E%3E%201"),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "",
+        ),
+        (
+            format!("experiment_id={empty}"),
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "nothing to report on",
+        ),
+        (
+            "parent_run_id=0123456789abcdef0123456789abcdef".into(),
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            "",
+        ),
+        (
+            "experiment_id=no-such-experiment".into(),
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            "no-such-experiment",
+        ),
+    ] {
+        let r = report(&query);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (status, code),
+            "{query}: {}",
+            r.message()
+        );
+        assert!(r.message().contains(says), "{query}: {}", r.message());
+    }
+}

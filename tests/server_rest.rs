@@ -40,7 +40,7 @@ conformance_suite!(rest_store);
 
 #[test]
 fn artifact_uris_go_through_the_proxy() {
-    let (server, _dir) = start();
+    let (server, dir) = start();
     let store = RestStore::with_auth(&server.url(), RestAuth::None).unwrap();
     let exp = store.create_experiment("arts", None, &[]).unwrap();
     assert_eq!(
@@ -53,24 +53,50 @@ fn artifact_uris_go_through_the_proxy() {
         uri,
         &format!("mlflow-artifacts:/{exp}/{}/artifacts", run.id())
     );
-    store.upload_artifact(uri, "notes.txt", b"hello").unwrap();
-    store.upload_artifact(uri, "sub/dir/x.json", b"{}").unwrap();
-    assert_eq!(store.download_artifact(uri, "notes.txt").unwrap(), b"hello");
-    let root = store.list_artifacts(uri, "").unwrap();
-    let paths: Vec<_> = root.iter().map(|f| (f.path.as_str(), f.is_dir)).collect();
-    assert_eq!(paths, vec![("notes.txt", false), ("sub", true)]);
-    let sub = store.list_artifacts(uri, "sub/dir").unwrap();
-    assert_eq!(sub[0].path, "sub/dir/x.json");
-    assert_eq!(sub[0].file_size, Some(2));
-    let e = store.download_artifact(uri, "missing.txt").unwrap_err();
-    assert_eq!(e.error_code(), "RESOURCE_DOES_NOT_EXIST");
-    assert_eq!(
-        store
-            .upload_artifact(uri, "../../escape", b"x")
-            .unwrap_err()
-            .error_code(),
-        "INVALID_PARAMETER_VALUE"
+    let repo = store.artifact_repo(uri).unwrap();
+    repo.write_bytes("sub/dir/x.json", b"{}").unwrap();
+    // The file is where the server keeps the run's artifacts.
+    let on_disk = dir.path().join(format!(
+        "artifacts/{exp}/{}/artifacts/sub/dir/x.json",
+        run.id()
+    ));
+    assert_eq!(std::fs::read(on_disk).unwrap(), b"{}");
+    // The authority form names the server explicitly.
+    let named = format!(
+        "mlflow-artifacts://{}/{exp}/{}/artifacts",
+        server.local_addr(),
+        run.id()
     );
+    let via_named = store.artifact_repo(&named).unwrap();
+    assert_eq!(via_named.read_bytes("sub/dir/x.json").unwrap(), b"{}");
+}
+
+#[test]
+fn listings_that_would_escape_are_rejected() {
+    // A server answering a listing with an entry that is not a plain name must not make a
+    // download write outside its directory.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf).unwrap();
+        let body = r#"{"files":[{"path":"../../evil.txt","is_dir":false,"file_size":1}]}"#;
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    });
+    let store = RestStore::with_auth(&format!("http://{addr}"), RestAuth::None).unwrap();
+    let repo = store
+        .artifact_repo("mlflow-artifacts:/1/r/artifacts")
+        .unwrap();
+    let e = repo.list("").unwrap_err();
+    assert!(matches!(e, StoreError::InvalidArtifactPath { .. }), "{e:?}");
+    fake.join().unwrap();
 }
 
 #[test]

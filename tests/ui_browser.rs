@@ -33,6 +33,8 @@ struct Seeded {
     exp: ExperimentId,
     parent: String,
     trials: Vec<String>,
+    /// A sweep logged by `fmin` through the REST store: (experiment, parent run).
+    tracked: (ExperimentId, String),
 }
 
 /// Final loss of trial `i`: 0.1 + 0.045 i, so trials 0..=8 have loss < 0.5.
@@ -151,16 +153,14 @@ fn seed() -> Seeded {
         .expect("finish parent");
     // Artifacts of trial-0.
     let t = store.get_run(&trials[0]).expect("trial 0");
-    let uri = &t.info.artifact_uri;
-    store
-        .upload_artifact(uri, "notes.txt", b"hello from trial 0\nlr was the smallest")
+    let repo = store
+        .artifact_repo(&t.info.artifact_uri)
+        .expect("artifact repo");
+    repo.write_bytes("notes.txt", b"hello from trial 0\nlr was the smallest")
         .expect("txt");
-    store
-        .upload_artifact(uri, "config.json", br#"{"lr":0.0001,"layers":[64,32]}"#)
+    repo.write_bytes("config.json", br#"{"lr":0.0001,"layers":[64,32]}"#)
         .expect("json");
-    store
-        .upload_artifact(
-            uri,
+    repo.write_bytes(
             "plots/loss.svg",
             br##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60" fill="#eef"/><path d="M5 55 L60 20 L115 10" stroke="#c00" fill="none" stroke-width="3"/></svg>"##,
         )
@@ -184,6 +184,7 @@ fn seed() -> Seeded {
             &[],
         )
         .expect("xss params");
+    let tracked = seed_tracked_sweep(&server.url());
     Seeded {
         server,
         sqlite,
@@ -191,7 +192,48 @@ fn seed() -> Seeded {
         exp,
         parent: pid,
         trials,
+        tracked,
     }
+}
+
+/// Trials of the tracked sweep: 12 top trials at the default 20%, enough for the report to
+/// tell that `lr` matters (with 40, it cannot tell yet).
+const TRACKED_TRIALS: usize = 60;
+
+/// A sweep as users log it: `fmin` with a `TrackingObserver` over the server's URL (the
+/// space goes up as `space.json` through the artifact proxy). The loss depends mostly on
+/// `lr` (best near 10^-2.5), a little on `optimizer`, not on `depth`.
+fn seed_tracked_sweep(url: &str) -> (ExperimentId, String) {
+    let tracker = Tracker::open(url).expect("tracker over REST");
+    let space = hyperflow::Space::builder()
+        .loguniform("lr", 1e-5, 1.0)
+        .randint("depth", 2, 12)
+        .choice("optimizer", ["adam", "sgd"])
+        .build()
+        .expect("space");
+    let tracking =
+        Arc::new(TrackingObserver::new(tracker.clone(), "ui-tracked").run_name("tracked-sweep"));
+    hyperflow::fmin(
+        |p: &hyperflow::Point| -> Result<f64, String> {
+            let lr: f64 = p.get("lr").map_err(|e| e.to_string())?;
+            let opt: String = p.get("optimizer").map_err(|e| e.to_string())?;
+            let penalty = if opt == "sgd" { 0.3 } else { 0.0 };
+            Ok((lr.log10() + 2.5).powi(2) + penalty)
+        },
+        &space,
+    )
+    // Random search: TPE would crowd every trial near the best lr, leaving little
+    // difference between top and all trials to measure.
+    .algo(hyperflow::algo::Random)
+    .max_evals(TRACKED_TRIALS)
+    .seed(7)
+    .progress(false)
+    .observer(tracking.clone())
+    .run()
+    .expect("tracked sweep");
+    let parent = tracking.parent_run_id().expect("parent run").to_string();
+    let exp = tracker.get_run(&parent).expect("parent").info.experiment_id;
+    (exp, parent)
 }
 
 /// A large sweep for the paging and rendering checks: one parent, `n` trials, written
@@ -530,6 +572,18 @@ impl Driver {
         );
     }
 
+    /// Open a report page and wait until it shows the report of group `name`.
+    fn open_report(&self, url: &str, name: &str) {
+        self.goto(url);
+        self.wait(
+            &format!("report of {name}"),
+            &format!(
+                "document.querySelector('#report h2')?.innerText === {}",
+                json!(format!("Report: {name}"))
+            ),
+        );
+    }
+
     fn screenshot(&self, name: &str) {
         use base64::Engine as _;
         let Ok(v) = self.raw(
@@ -600,6 +654,13 @@ impl Driver {
         .as_u64()
         .unwrap_or(0)
     }
+}
+
+/// JS returning column `i` of the report's Parameters table, one string per row.
+fn param_cells(i: usize) -> String {
+    format!(
+        "return [...document.querySelectorAll(\"table[data-section='Parameters'] tbody tr\")].map(r => r.cells[{i}].innerText.trim())"
+    )
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -898,20 +959,108 @@ fn ui_in_headless_chromium() {
     d.screenshot("09-compare");
     d.assert_no_js_errors("the compare page");
 
-    // Report of the sweep: one card per param, the best trial named.
-    d.goto(&format!("{base}/#/report/{}?parent={}", s.exp, s.parent));
-    d.wait(
-        "report",
-        "document.querySelectorAll('.param-card').length === 3",
+    // Report of the hand-made sweep (no space.json: kinds are inferred), 19 complete
+    // trials: ranges, but too few top trials to estimate importance.
+    d.open_report(
+        &format!("{base}/#/report/{}?parent={}", s.exp, s.parent),
+        "sweep-parent",
+    );
+    assert_eq!(
+        d.js(&param_cells(0)),
+        json!(["depth", "lr", "optimizer"]),
+        "one row per param, by name (there is no declared space)"
+    );
+    assert_eq!(
+        d.js(&param_cells(7)),
+        json!(["-", "-", "-"]),
+        "no importance"
+    );
+    d.assert_no_js_errors("the report of the hand-made sweep");
+
+    // Report of the tracked sweep: the real report with importance, recommendations and
+    // plots, as `hyperflow report` makes it.
+    let (tracked_exp, tracked_parent) = &s.tracked;
+    d.open_report(
+        &format!("{base}/#/report/{tracked_exp}?parent={tracked_parent}"),
+        "tracked-sweep",
+    );
+    assert_eq!(
+        d.js(&param_cells(0)),
+        json!(["lr", "depth", "optimizer"]),
+        "params in the space's order"
+    );
+    assert_eq!(
+        d.js(&param_cells(1)),
+        json!(["loguniform", "randint", "choice"]),
+        "kinds from the logged space.json"
+    );
+    let importance = d.js(&param_cells(7));
+    let lr_importance = importance[0].as_str().unwrap_or("");
+    assert!(
+        lr_importance.ends_with("(#1)") && lr_importance.contains('%'),
+        "lr matters most: {importance}"
+    );
+    let main_text = d.js("return document.querySelector('main').innerText");
+    let main_text = main_text.as_str().unwrap_or("");
+    let counts = format!("trials: {TRACKED_TRIALS} (complete {TRACKED_TRIALS}");
+    for part in ["recommended", "Best 10 trial(s)", &counts] {
+        assert!(main_text.contains(part), "{part} in {main_text}");
+    }
+    // The best trial links to its run.
+    let best_link = d.js(
+        "return document.querySelector(\"table[data-section='Best 10 trial(s)'] a\")?.getAttribute('href')",
     );
     assert!(
-        d.js("return document.querySelector('main').innerText")
-            .as_str()
-            .unwrap()
-            .contains("trial-0")
+        best_link.as_str().is_some_and(|h| h.starts_with("#/runs/")),
+        "{best_link}"
+    );
+    d.wait(
+        "report plots drawn",
+        "(() => { const imgs = [...document.querySelectorAll('#report-plots img')]; \
+         return imgs.length >= 4 && imgs.every(i => i.complete && i.naturalWidth > 0); })()",
     );
     d.screenshot("10-report");
+    d.js("document.querySelector('#report-plots').scrollIntoView()");
+    d.screenshot("10-report-plots");
     d.assert_no_js_errors("the report");
+
+    // Another loss metric from the toolbar: the runs do not have it, so every trial counts
+    // as failed, and the report says why.
+    d.type_into("#report-metric", "no_such_metric");
+    d.click("form.toolbar button[type=submit]");
+    d.wait(
+        "report over a missing metric",
+        &format!(
+            "document.querySelector(\"table[data-section='Failures ({TRACKED_TRIALS})']\")?.innerText.includes('complete without a loss')"
+        ),
+    );
+    d.assert_no_js_errors("the report over a missing metric");
+
+    // The experiment's report, narrowed by a filter; an invalid filter is the server's
+    // 400, shown on the page.
+    d.open_report(&format!("{base}/#/report/{tracked_exp}"), "ui-tracked");
+    d.type_into("#report-filter", "params.optimizer = 'adam'");
+    d.click("form.toolbar button[type=submit]");
+    d.wait(
+        "filtered report",
+        &format!(
+            "(() => {{ const t = document.querySelector('#report p')?.innerText || ''; \
+             return t.startsWith('trials: ') && !t.startsWith('trials: {TRACKED_TRIALS} '); }})()"
+        ),
+    );
+    d.type_into("#report-filter", "params.optimizer >>> 'adam'");
+    d.click("form.toolbar button[type=submit]");
+    let err = d.wait(
+        "report error",
+        "document.querySelector('main .error')?.innerText",
+    );
+    assert!(
+        err.as_str()
+            .unwrap_or("")
+            .contains("INVALID_PARAMETER_VALUE"),
+        "{err}"
+    );
+    d.assert_no_js_errors("the report with an invalid filter");
 
     // A large sweep: 1000 rows per page render and expand quickly (times printed, not
     // asserted), and the last page holds the rest.

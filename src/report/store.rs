@@ -25,8 +25,7 @@ use crate::space::{Dist, Point, Space, Value};
 use crate::tracking::model::{MAX_RESULTS_LIMIT, tags};
 use crate::tracking::observer::TRIAL_TAG;
 use crate::tracking::{
-    ExperimentId, ExperimentQuery, LocalArtifactRepo, Run, RunStatus, SearchRuns, StoreError,
-    Tracker,
+    ExperimentId, ExperimentQuery, Run, RunStatus, SearchRuns, StoreError, Tracker,
 };
 use crate::trials::{Direction, TrialState};
 
@@ -169,7 +168,7 @@ pub fn from_store(
                         "experiment `{exp_name}` has no trial runs"
                     )));
                 }
-                groups.push(build_group(exp_name, trials, &parents, options)?);
+                groups.push(build_group(tracker, exp_name, trials, &parents, options)?);
             }
             groups
         }
@@ -321,7 +320,7 @@ fn sweep_group(
     }
     let name = parent.info.run_name.clone();
     let parents = HashMap::from([(parent.info.run_id.clone(), parent)]);
-    build_group(name, children, &parents, options)
+    build_group(tracker, name, children, &parents, options)
 }
 
 fn filter_groups(
@@ -388,7 +387,7 @@ fn filter_groups(
             )?;
             parents.extend(found.into_iter().map(|r| (r.info.run_id.clone(), r)));
         }
-        groups.push(build_group(name, trials, &parents, options)?);
+        groups.push(build_group(tracker, name, trials, &parents, options)?);
     }
     if groups.is_empty() {
         return Err(ReportError::NoTrials(if matched == 0 {
@@ -440,10 +439,13 @@ fn parse_direction(text: &str) -> Option<Direction> {
     }
 }
 
-/// The space a parent run logged as `space.json`, if any.
-fn parent_space(parent: &Run) -> Result<Option<Space>, ReportError> {
-    let Ok(repo) = LocalArtifactRepo::new(&parent.info.artifact_uri) else {
-        return Ok(None);
+/// The space a parent run logged as `space.json`, if any (none where its artifacts cannot
+/// be reached: the kinds are then inferred).
+fn parent_space(tracker: &Tracker, parent: &Run) -> Result<Option<Space>, ReportError> {
+    let repo = match tracker.store().artifact_repo(&parent.info.artifact_uri) {
+        Ok(repo) => repo,
+        Err(StoreError::UnsupportedArtifactUri { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     let bytes = match repo.read_bytes(SPACE_ARTIFACT) {
         Ok(b) => b,
@@ -489,6 +491,7 @@ fn state_of(run: &Run) -> TrialState {
 }
 
 fn build_group(
+    tracker: &Tracker,
     name: String,
     trials: Vec<Run>,
     parents: &HashMap<String, Run>,
@@ -532,7 +535,7 @@ fn build_group(
     // One space for the group when every parent logged the same one.
     let mut space: Option<Space> = None;
     for (i, p) in mine.iter().enumerate() {
-        match (parent_space(p)?, &space) {
+        match (parent_space(tracker, p)?, &space) {
             (Some(s), None) if i == 0 => space = Some(s),
             (Some(s), Some(first)) if s == *first => {}
             _ => {

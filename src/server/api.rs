@@ -5,7 +5,6 @@
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::fields::Fields;
-use crate::tracking::artifacts::LocalArtifactRepo;
 use crate::tracking::*;
 use serde_json::{Map, Value, json};
 
@@ -568,7 +567,7 @@ pub fn list_run_artifacts(st: &AppState, f: Fields) -> ApiResult<Reply> {
     let mut o = Map::new();
     let public = st.public_artifact_uri(&info.artifact_uri);
     let local = st.local_artifact_dir(&info.artifact_uri)?;
-    let files = LocalArtifactRepo::new(&local.display().to_string())?.list(&path)?;
+    let files = LocalArtifactRepo::at(local).list(&path)?;
     o.insert("root_uri".into(), json!(public));
     put_list(
         &mut o,

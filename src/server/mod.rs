@@ -28,10 +28,11 @@ pub mod artifacts;
 mod auth;
 pub mod error;
 pub mod fields;
+pub mod report;
 pub mod ui;
 
-use crate::tracking::artifacts::local_path_from_uri;
-use crate::tracking::{Store, StoreError, TrackingUri};
+use crate::tracking::artifacts::safe_relative_path;
+use crate::tracking::{ArtifactLocation, Store, StoreError, TrackingUri};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -48,8 +49,7 @@ use std::sync::Arc;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 << 20;
 /// The default largest artifact upload: 4 GiB.
 pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
-/// The scheme of artifact URIs served through the proxy.
-pub const MLFLOW_ARTIFACTS_SCHEME: &str = "mlflow-artifacts:";
+pub use crate::tracking::artifacts::MLFLOW_ARTIFACTS_SCHEME;
 
 /// Errors starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -288,7 +288,7 @@ impl AppState {
     /// `mlflow-artifacts:/<relative>`, anything else is shown as stored.
     pub fn public_artifact_uri(&self, stored: &str) -> String {
         if let Some(root) = self.artifacts_dir()
-            && let Ok(local) = local_path_from_uri(stored)
+            && let Ok(ArtifactLocation::Local(local)) = ArtifactLocation::parse(stored)
             && let Ok(rel) = local.strip_prefix(root)
         {
             let rel = rel.to_string_lossy().replace('\\', "/");
@@ -299,17 +299,20 @@ impl AppState {
 
     /// The local directory of an artifact location (stored or `mlflow-artifacts:` form).
     pub fn local_artifact_dir(&self, uri: &str) -> Result<PathBuf, StoreError> {
-        if let Some(rest) = uri.strip_prefix(MLFLOW_ARTIFACTS_SCHEME) {
-            let root = self
-                .artifacts_dir()
-                .ok_or_else(|| StoreError::UnsupportedUri {
-                    uri: uri.to_string(),
-                    reason: "this server does not serve artifacts".into(),
-                })?;
-            let rel = crate::tracking::artifacts::safe_relative_path(rest.trim_start_matches('/'))?;
-            return Ok(root.join(rel));
+        match ArtifactLocation::parse(uri)? {
+            ArtifactLocation::Local(dir) => Ok(dir),
+            ArtifactLocation::Proxy { path, .. } => {
+                let root =
+                    self.artifacts_dir()
+                        .ok_or_else(|| StoreError::UnsupportedArtifactUri {
+                            uri: uri.to_string(),
+                            reason: "this server does not serve artifacts (started without an \
+                                 artifacts destination)"
+                                .into(),
+                        })?;
+                Ok(root.join(safe_relative_path(&path)?))
+            }
         }
-        local_path_from_uri(uri)
     }
 }
 
@@ -400,7 +403,8 @@ fn endpoint(methods: &str, op: api::Op) -> axum::routing::MethodRouter<AppState>
 }
 
 /// The tracking REST API (both `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact
-/// proxy, `/api/3.0/mlflow/server-info` and `/health`, without middleware or fallback.
+/// proxy, hyperflow's report ([`report`], `/api/2.0/hyperflow/report`),
+/// `/api/3.0/mlflow/server-info` and `/health`, without middleware or fallback.
 pub fn api_routes() -> Router<AppState> {
     let mut r = Router::new();
     for prefix in ["/api/2.0", "/ajax-api/2.0"] {
@@ -413,6 +417,10 @@ pub fn api_routes() -> Router<AppState> {
             get(artifacts::download)
                 .put(artifacts::upload)
                 .delete(artifacts::delete),
+        );
+        r = r.route(
+            &format!("{prefix}/hyperflow/report"),
+            endpoint("GET", report::report),
         );
     }
     for prefix in ["/api/3.0", "/ajax-api/3.0"] {

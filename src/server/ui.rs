@@ -4,8 +4,9 @@
 //!
 //! The UI is a single page (`/`) with hash routing (`#/experiments/1`, `#/runs/<id>`,
 //! `#/compare?runs=..`, `#/report/<exp>?parent=..`), so deep links survive a reload. It
-//! talks to the server only through the MLflow REST API under `/ajax-api/2.0/mlflow/` and
-//! the artifact proxy, exactly like any other client.
+//! talks to the server only through the MLflow REST API under `/ajax-api/2.0/mlflow/`, the
+//! artifact proxy, exactly like any other client, and hyperflow's report endpoint
+//! ([`super::report`]).
 //!
 //! The JavaScript modules, one concern each:
 //!
@@ -18,9 +19,9 @@
 //! | `charts.js` | SVG line chart, scatter, parallel coordinates, scales |
 //! | `experiments.js`, `runs.js`, `run.js`, `compare.js`, `report.js` | one page each |
 //!
-//! The report page computes a simplified sensible-ranges analysis in the browser from
-//! `runs/search` (top 20% of finished trials, good ranges, a rough importance); the
-//! PED-ANOVA report of `hyperflow report` is not reachable from this module's branch.
+//! The report page shows the report of `hyperflow report` (ranges, PED-ANOVA importance,
+//! recommendations, plots), analysed on the server; the browser only lays out its sections
+//! and shows its SVG plots as images.
 //!
 //! Assets are served below `/ui/<version>/`, where the version is a hash of their
 //! contents: they can be cached for a year (`immutable`), and a new binary with changed

@@ -1,7 +1,7 @@
 //! The user-facing tracking API: [`Tracker`] (MlflowClient-like) and [`ActiveRun`] (a guard
 //! in the fluent style that ends its run when dropped).
 
-use super::artifacts::LocalArtifactRepo;
+use super::artifacts::{ArtifactRepo, join_path, normalized, open_once};
 use super::model::*;
 use super::store::{
     MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, Result, Store,
@@ -659,9 +659,11 @@ impl Tracker {
         self.store.delete_tag(run_id, key)
     }
 
-    /// The artifact repository of a run.
-    pub fn artifacts(&self, run_id: &str) -> Result<LocalArtifactRepo> {
-        LocalArtifactRepo::new(&self.store.get_run_info(run_id)?.artifact_uri)
+    /// The artifact repository of a run: its local directory, or the tracking server's
+    /// artifact proxy for `mlflow-artifacts:` URIs (see [`Store::artifact_repo`]).
+    pub fn artifacts(&self, run_id: &str) -> Result<Box<dyn ArtifactRepo>> {
+        self.store
+            .artifact_repo(&self.store.get_run_info(run_id)?.artifact_uri)
     }
 
     /// List the artifacts directly under `path` (`""` = root).
@@ -681,17 +683,17 @@ impl Tracker {
 pub struct ActiveRun {
     tracker: Tracker,
     info: RunInfo,
-    repo: Option<LocalArtifactRepo>,
+    /// Opened on first use, so a run whose artifacts cannot be reached still logs the rest.
+    repo: OnceLock<Box<dyn ArtifactRepo>>,
     ended: bool,
 }
 
 impl ActiveRun {
     fn new(tracker: Tracker, info: RunInfo) -> Self {
-        let repo = LocalArtifactRepo::new(&info.artifact_uri).ok();
         ActiveRun {
             tracker,
             info,
-            repo,
+            repo: OnceLock::new(),
             ended: false,
         }
     }
@@ -768,39 +770,38 @@ impl ActiveRun {
         self.tracker.delete_tag(&self.info.run_id, key)
     }
 
-    fn repo(&self) -> Result<&LocalArtifactRepo> {
-        match &self.repo {
-            Some(r) => Ok(r),
-            None => Err(StoreError::UnsupportedUri {
-                uri: self.info.artifact_uri.clone(),
-                reason: "only local artifact locations are supported so far".to_string(),
-            }),
-        }
+    /// The run's artifact repository (see [`Tracker::artifacts`]); an artifact URI that
+    /// cannot be reached is [`StoreError::UnsupportedArtifactUri`].
+    pub fn artifacts(&self) -> Result<&dyn ArtifactRepo> {
+        open_once(&self.repo, &*self.tracker.store, &self.info.artifact_uri)
     }
 
     /// Copy a local file into the run's artifact root.
     pub fn log_artifact(&self, local: impl AsRef<Path>) -> Result<()> {
-        self.repo()?.log_file(local.as_ref(), None)
+        self.artifacts()?.log_file(local.as_ref(), None)
     }
 
     /// Copy a local file into artifact directory `artifact_dir`.
     pub fn log_artifact_to(&self, local: impl AsRef<Path>, artifact_dir: &str) -> Result<()> {
-        self.repo()?.log_file(local.as_ref(), Some(artifact_dir))
+        self.artifacts()?
+            .log_file(local.as_ref(), Some(artifact_dir))
     }
 
     /// Copy the contents of a local directory into the run's artifact root.
     pub fn log_artifacts(&self, local_dir: impl AsRef<Path>) -> Result<()> {
-        self.repo()?.log_dir(local_dir.as_ref(), None)
+        self.artifacts()?.log_dir(local_dir.as_ref(), None)
     }
 
     /// Copy the contents of a local directory into artifact directory `artifact_dir`.
     pub fn log_artifacts_to(&self, local_dir: impl AsRef<Path>, artifact_dir: &str) -> Result<()> {
-        self.repo()?.log_dir(local_dir.as_ref(), Some(artifact_dir))
+        self.artifacts()?
+            .log_dir(local_dir.as_ref(), Some(artifact_dir))
     }
 
     /// Write `text` to artifact file `artifact_file` (e.g. `notes/summary.txt`).
     pub fn log_text(&self, text: &str, artifact_file: &str) -> Result<()> {
-        self.repo()?.write_bytes(artifact_file, text.as_bytes())
+        self.artifacts()?
+            .write_bytes(artifact_file, text.as_bytes())
     }
 
     /// Write `value` as pretty JSON to artifact file `artifact_file`.
@@ -808,7 +809,7 @@ impl ActiveRun {
         let bytes = serde_json::to_vec_pretty(value).map_err(|e| {
             StoreError::Serialization(format!("serializing {artifact_file} as JSON: {e}"))
         })?;
-        self.repo()?.write_bytes(artifact_file, &bytes)
+        self.artifacts()?.write_bytes(artifact_file, &bytes)
     }
 
     /// Write a rendered figure (`.svg`, `.png`, `.jpg`/`.jpeg`, `.pdf` or `.html`).
@@ -827,26 +828,18 @@ impl ActiveRun {
                     .to_string(),
             });
         }
-        self.repo()?.write_bytes(artifact_file, bytes)
+        self.artifacts()?.write_bytes(artifact_file, bytes)
     }
 
     /// Save a serde-serializable model under artifact directory `artifact_path`:
     /// `<artifact_path>/model.json` plus an `MLmodel` descriptor.
     pub fn log_model(&self, model: &impl Serialize, artifact_path: &str) -> Result<()> {
-        let repo = self.repo()?;
-        let dir = super::artifacts::safe_relative_path(artifact_path)?;
-        let dir = dir.to_string_lossy().replace('\\', "/");
-        let join = |f: &str| {
-            if dir.is_empty() {
-                f.to_string()
-            } else {
-                format!("{dir}/{f}")
-            }
-        };
+        let repo = self.artifacts()?;
+        let dir = normalized(artifact_path)?;
         let bytes = serde_json::to_vec_pretty(model).map_err(|e| {
             StoreError::Serialization(format!("serializing the model for {artifact_path}: {e}"))
         })?;
-        repo.write_bytes(&join("model.json"), &bytes)?;
+        repo.write_bytes(&join_path(&dir, "model.json"), &bytes)?;
         let descriptor = format!(
             "artifact_path: {artifact_path}\nrun_id: {}\nutc_time_created_ms: {}\nflavors:\n  \
              hyperflow:\n    format: json\n    data: model.json\n    hyperflow_version: {}\n",
@@ -854,17 +847,17 @@ impl ActiveRun {
             now_ms(),
             env!("CARGO_PKG_VERSION")
         );
-        repo.write_bytes(&join("MLmodel"), descriptor.as_bytes())
+        repo.write_bytes(&join_path(&dir, "MLmodel"), descriptor.as_bytes())
     }
 
     /// List the artifacts directly under `path` (`""` = root).
     pub fn list_artifacts(&self, path: &str) -> Result<Vec<FileInfo>> {
-        self.repo()?.list(path)
+        self.artifacts()?.list(path)
     }
 
     /// Copy artifact `path` (`""` = all) into local directory `dest`.
     pub fn download_artifacts(&self, path: &str, dest: &Path) -> Result<PathBuf> {
-        self.repo()?.download(path, dest)
+        self.artifacts()?.download(path, dest)
     }
 }
 

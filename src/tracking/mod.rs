@@ -5,7 +5,8 @@
 //!   error codes, and the validation rules all stores share.
 //! - [`sqlite`]: the embedded SQLite store (default).
 //! - [`filter`]: MLflow's search filter language.
-//! - [`artifacts`]: the local artifact repository.
+//! - [`artifacts`]: artifact repositories ([`ArtifactRepo`]): a local directory, or a
+//!   tracking server's artifact proxy (through the REST store).
 //! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
 //! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
@@ -38,12 +39,12 @@ pub mod store;
 pub mod table;
 pub mod uri;
 
-pub use artifacts::LocalArtifactRepo;
+pub use artifacts::{ArtifactLocation, ArtifactRepo, LocalArtifactRepo};
 pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
 pub use model::*;
 pub use observer::TrackingObserver;
 #[cfg(feature = "rest")]
-pub use rest::{RestAuth, RestStore};
+pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Result, Store, StoreError};

@@ -17,11 +17,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use super::artifacts::{ArtifactRepo, open_once};
 use super::client::{ERROR_TAG, system_tags};
 use super::model::{
-    ExperimentId, Metric, Param, RunRecord, RunStart, RunStatus, Tag, now_ms, tags,
+    ExperimentId, Metric, Param, RunInfo, RunRecord, RunStart, RunStatus, Tag, now_ms, tags,
 };
-use super::{ActiveRun, LocalArtifactRepo, RunOptions, StoreError, Tracker};
+use super::{ActiveRun, RunOptions, StoreError, Tracker};
 use crate::fmin::{Fmin, Observer, ObserverError, SearchInfo, StopReason, TrialLog};
 use crate::trials::{Trial, TrialState, Trials};
 
@@ -288,7 +289,7 @@ impl TrackingObserver {
         ])?;
         parent.log_batch(&[], &extra_params, &[])?;
         parent.log_json(&info.space.to_json(), "space.json")?;
-        let artifacts = tracker.artifacts(parent.id())?;
+        let artifacts = parent.artifacts()?;
         for (path, contents) in &self.artifacts {
             artifacts.write_bytes(path, contents)?;
         }
@@ -427,9 +428,9 @@ struct TrialRun {
     params: Vec<Param>,
     /// Written when the run is created (single-run mode: the config file).
     artifacts: Vec<(String, Vec<u8>)>,
-    created: OnceLock<Result<String, String>>,
-    /// The created run's artifact directory (saves a lookup per artifact).
-    repo: OnceLock<LocalArtifactRepo>,
+    created: OnceLock<Result<RunInfo, String>>,
+    /// The run's artifact repository, opened once.
+    repo: OnceLock<Box<dyn ArtifactRepo>>,
 }
 
 impl TrialRun {
@@ -472,8 +473,8 @@ impl TrialRun {
         }
     }
 
-    /// The run's id, the run created now if it does not exist yet.
-    fn created(&self) -> Result<&str, ObserverError> {
+    /// The run, created now if it does not exist yet.
+    fn created(&self) -> Result<&RunInfo, ObserverError> {
         let run = self.created.get_or_init(|| {
             // One transaction: the run, RUNNING, with its params.
             let record = RunRecord {
@@ -487,30 +488,25 @@ impl TrialRun {
                 .tracker
                 .record_run(&self.experiment_id, &record)
                 .map_err(|e| e.to_string())?;
-            if let Ok(repo) = LocalArtifactRepo::new(&run.info.artifact_uri) {
-                let _ = self.repo.set(repo);
-            }
-            self.write_artifacts(run.id()).map_err(|e| e.to_string())?;
-            Ok(run.info.run_id)
+            self.write_artifacts(&run.info.artifact_uri)
+                .map_err(|e| e.to_string())?;
+            Ok(run.info)
         });
         match run {
-            Ok(id) => Ok(id),
+            Ok(info) => Ok(info),
             Err(e) => Err(format!("could not create the trial's run: {e}").into()),
         }
     }
 
-    fn write_artifacts(&self, run_id: &str) -> Result<(), StoreError> {
-        for (path, contents) in &self.artifacts {
-            self.write_artifact(run_id, path, contents)?;
-        }
-        Ok(())
+    fn repo(&self, artifact_uri: &str) -> Result<&dyn ArtifactRepo, StoreError> {
+        open_once(&self.repo, &**self.tracker.store(), artifact_uri)
     }
 
-    fn write_artifact(&self, run_id: &str, path: &str, contents: &[u8]) -> Result<(), StoreError> {
-        match self.repo.get() {
-            Some(repo) => repo.write_bytes(path, contents),
-            None => self.tracker.artifacts(run_id)?.write_bytes(path, contents),
+    fn write_artifacts(&self, artifact_uri: &str) -> Result<(), StoreError> {
+        for (path, contents) in &self.artifacts {
+            self.repo(artifact_uri)?.write_bytes(path, contents)?;
         }
+        Ok(())
     }
 
     /// Writes the trial's outcome and returns its run id.
@@ -538,10 +534,12 @@ impl TrialRun {
             TrialState::Complete | TrialState::Pruned => RunStatus::Finished,
         };
         match self.created.get() {
-            Some(Ok(id)) => {
-                search.tracker.log_batch(id, &metrics, &[], &tags)?;
-                search.tracker.set_terminated(id, status)?;
-                Ok(id.clone())
+            Some(Ok(info)) => {
+                search
+                    .tracker
+                    .log_batch(&info.run_id, &metrics, &[], &tags)?;
+                search.tracker.set_terminated(&info.run_id, status)?;
+                Ok(info.run_id.clone())
             }
             Some(Err(e)) => {
                 Err(format!("could not create the run of trial {}: {e}", trial.number).into())
@@ -556,13 +554,9 @@ impl TrialRun {
                     status,
                     end_time: Some(now),
                 };
-                let run_id = search
-                    .tracker
-                    .record_run(&search.experiment_id, &record)?
-                    .info
-                    .run_id;
-                self.write_artifacts(&run_id)?;
-                Ok(run_id)
+                let run = search.tracker.record_run(&search.experiment_id, &record)?;
+                self.write_artifacts(&run.info.artifact_uri)?;
+                Ok(run.info.run_id)
             }
         }
     }
@@ -584,19 +578,22 @@ struct TrialRunLog(Arc<TrialRun>);
 
 impl TrialLog for TrialRunLog {
     fn run_id(&self) -> Option<&str> {
-        self.0.created().ok()
+        self.0.created().ok().map(|info| info.run_id.as_str())
     }
 
     fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), ObserverError> {
         Ok(self
             .0
             .tracker
-            .log_metric(self.0.created()?, key, value, step)?)
+            .log_metric(&self.0.created()?.run_id, key, value, step)?)
     }
 
     fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), ObserverError> {
-        let run_id = self.0.created()?;
-        Ok(self.0.write_artifact(run_id, path, contents)?)
+        let info = self.0.created()?;
+        Ok(self
+            .0
+            .repo(&info.artifact_uri)?
+            .write_bytes(path, contents)?)
     }
 }
 

@@ -8,7 +8,8 @@
 //!   answers are not (a 4xx is the caller's mistake, a 500 would be repeated).
 //! - Auth from `MLFLOW_TRACKING_TOKEN` (bearer) or `MLFLOW_TRACKING_USERNAME` /
 //!   `MLFLOW_TRACKING_PASSWORD` (basic), or set explicitly.
-//! - Artifacts go through the server's artifact proxy (`mlflow-artifacts:` URIs).
+//! - Artifacts of runs with `mlflow-artifacts:` URIs go through the server's artifact proxy
+//!   ([`ProxyArtifactRepo`]); local (`file:`, path) URIs are read and written directly.
 //!
 //! ```no_run
 //! use hyperflow::tracking::{RestStore, Store, ExperimentId, RunStart};
@@ -18,6 +19,10 @@
 //! # Ok::<(), hyperflow::tracking::StoreError>(())
 //! ```
 
+use super::artifacts::{
+    ArtifactLocation, ArtifactRepo, LocalArtifactRepo, file_path, join_path, no_such_artifact,
+    normalized,
+};
 use super::model::*;
 use super::store::{Result, Store, StoreError, validate_batch};
 use base64::Engine;
@@ -82,7 +87,9 @@ impl RestAuth {
     }
 }
 
-/// A [`Store`] talking to a tracking server over HTTP.
+/// A [`Store`] talking to a tracking server over HTTP. Cheap to clone (the connection pool
+/// is shared).
+#[derive(Clone)]
 pub struct RestStore {
     base: String,
     agent: ureq::Agent,
@@ -310,98 +317,99 @@ impl RestStore {
         self.call(endpoint, Req::Get(query))
     }
 
-    // -- artifacts through the proxy ---------------------------------------------------
+    /// The same store for the server `mlflow-artifacts://<authority>/...` names (same scheme
+    /// and auth), or this one when the URI names none.
+    fn at_authority(&self, authority: Option<&str>) -> RestStore {
+        match authority {
+            Some(a) => {
+                let scheme = self.base.split_once("://").map_or("http", |(s, _)| s);
+                RestStore {
+                    base: format!("{scheme}://{a}"),
+                    ..self.clone()
+                }
+            }
+            None => self.clone(),
+        }
+    }
+}
 
-    fn proxy_path(&self, artifact_uri: &str, path: &str) -> Result<String> {
-        let rest = artifact_uri
-            .strip_prefix("mlflow-artifacts:")
-            .ok_or_else(|| StoreError::UnsupportedUri {
-                uri: artifact_uri.to_string(),
-                reason: "the REST store handles artifacts only through the server's artifact \
-                         proxy (mlflow-artifacts:/ URIs); start the server with artifact \
-                         serving on"
-                    .into(),
-            })?;
-        let rest = rest.trim_start_matches("//").trim_start_matches('/');
-        // Strip an optional authority (mlflow-artifacts://host:port/path).
-        let rest = if artifact_uri.starts_with("mlflow-artifacts://") {
-            rest.split_once('/').map(|(_, p)| p).unwrap_or("")
-        } else {
-            rest
-        };
-        super::artifacts::safe_relative_path(path)?;
-        let joined = if path.is_empty() {
-            rest.trim_end_matches('/').to_string()
-        } else {
-            format!(
-                "{}/{}",
-                rest.trim_end_matches('/'),
-                path.trim_start_matches('/')
-            )
-        };
-        Ok(joined)
+/// Where the artifact proxy answers, below a server's base URL.
+const PROXY_ENDPOINT: &str = "/api/2.0/mlflow-artifacts/artifacts";
+
+/// A run's artifacts behind a tracking server's artifact proxy, for `mlflow-artifacts:`
+/// artifact URIs: as in MLflow, the URI's path is appended to the proxy endpoint
+/// (`/api/2.0/mlflow-artifacts/artifacts/<path>`); files are uploaded with `PUT`, read with
+/// `GET`, and directories listed with `GET ...artifacts?path=<dir>`. Opened by
+/// [`RestStore`]'s [`Store::artifact_repo`]; works against hyperflow's server and MLflow's
+/// (`mlflow server --serve-artifacts`, the default in MLflow 3).
+#[derive(Debug, Clone)]
+pub struct ProxyArtifactRepo {
+    server: RestStore,
+    /// The run's directory below the proxy's root, e.g. `1/<run id>/artifacts`.
+    root: String,
+}
+
+impl ProxyArtifactRepo {
+    /// The URL path of artifact file `path` (validated, non-empty).
+    fn file_url(&self, path: &str) -> Result<String> {
+        let p = join_path(&self.root, &file_path(path)?);
+        Ok(format!("{PROXY_ENDPOINT}/{}", encode_path(&p)))
+    }
+}
+
+impl ArtifactRepo for ProxyArtifactRepo {
+    fn write_bytes(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        let url = self.file_url(path)?;
+        let (status, body) =
+            self.server
+                .send("PUT", &url, &[], Some(bytes), "application/octet-stream")?;
+        RestStore::success(status, body, "uploading an artifact").map(drop)
     }
 
-    /// Upload `bytes` as artifact `path` of the run whose artifact URI is `artifact_uri`.
-    pub fn upload_artifact(&self, artifact_uri: &str, path: &str, bytes: &[u8]) -> Result<()> {
-        let p = self.proxy_path(artifact_uri, path)?;
-        let (status, body) = self.send(
-            "PUT",
-            &format!("/api/2.0/mlflow-artifacts/artifacts/{}", encode_path(&p)),
-            &[],
-            Some(bytes),
-            "application/octet-stream",
-        )?;
-        Self::success(status, body, "uploading an artifact").map(drop)
+    fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let url = self.file_url(path)?;
+        let (status, body) = self.server.send("GET", &url, &[], None, "")?;
+        match RestStore::success(status, body, "downloading an artifact") {
+            // MLflow answers a missing file with a bare 404 page.
+            Err(StoreError::NotFound(_)) | Err(StoreError::Remote { status: 404, .. }) => {
+                Err(no_such_artifact(path))
+            }
+            other => other,
+        }
     }
 
-    /// Download artifact file `path` of a run.
-    pub fn download_artifact(&self, artifact_uri: &str, path: &str) -> Result<Vec<u8>> {
-        let p = self.proxy_path(artifact_uri, path)?;
-        let (status, body) = self.send(
+    fn list(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let rel = normalized(path)?;
+        let (status, body) = self.server.send(
             "GET",
-            &format!("/api/2.0/mlflow-artifacts/artifacts/{}", encode_path(&p)),
-            &[],
+            PROXY_ENDPOINT,
+            &[("path", join_path(&self.root, &rel))],
             None,
             "",
         )?;
-        Self::success(status, body, "downloading an artifact")
-    }
-
-    /// List artifact directory `path` (`""` = the run's root); paths in the answer are
-    /// relative to the run's artifact root, like [`super::LocalArtifactRepo::list`].
-    pub fn list_artifacts(&self, artifact_uri: &str, path: &str) -> Result<Vec<FileInfo>> {
-        let p = self.proxy_path(artifact_uri, path)?;
-        let (status, body) = self.send(
-            "GET",
-            "/api/2.0/mlflow-artifacts/artifacts",
-            &[("path", p)],
-            None,
-            "",
-        )?;
-        let body = Self::success(status, body, "listing artifacts")?;
-        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let mut out: Vec<FileInfo> = v
-            .get("files")
-            .and_then(Value::as_array)
-            .map(|files| {
-                files
-                    .iter()
-                    .map(|f| {
-                        let name = f.get("path").and_then(Value::as_str).unwrap_or("");
-                        FileInfo {
-                            path: if path.is_empty() {
-                                name.to_string()
-                            } else {
-                                format!("{}/{name}", path.trim_end_matches('/'))
-                            },
-                            is_dir: f.get("is_dir").and_then(Value::as_bool).unwrap_or(false),
-                            file_size: f.get("file_size").and_then(as_i64).map(|n| n as u64),
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let body = RestStore::success(status, body, "listing artifacts")?;
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            StoreError::Serialization(format!(
+                "listing artifacts: the server's answer is not JSON ({e})"
+            ))
+        })?;
+        let mut out = Vec::new();
+        for f in list(&v, "files") {
+            let name = s(f, "path");
+            // A listing names direct children; anything else would write outside the
+            // download directory.
+            if name.is_empty() || name.contains('/') || file_path(&name)? != name {
+                return Err(StoreError::InvalidArtifactPath {
+                    path: name,
+                    reason: "the server listed an entry that is not a plain file name".into(),
+                });
+            }
+            out.push(FileInfo {
+                path: join_path(&rel, &name),
+                is_dir: f.get("is_dir").and_then(Value::as_bool).unwrap_or(false),
+                file_size: f.get("file_size").and_then(as_i64).map(|n| n as u64),
+            });
+        }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
@@ -901,6 +909,17 @@ impl Store for RestStore {
             json!({"run_id": run_id, "key": t.key, "value": t.value}),
         )
         .map(drop)
+    }
+
+    fn artifact_repo(&self, artifact_uri: &str) -> Result<Box<dyn ArtifactRepo>> {
+        match ArtifactLocation::parse(artifact_uri)? {
+            ArtifactLocation::Proxy { authority, path } => Ok(Box::new(ProxyArtifactRepo {
+                server: self.at_authority(authority.as_deref()),
+                root: path,
+            })),
+            // A location the client shares with the server (as MLflow's clients do).
+            ArtifactLocation::Local(dir) => Ok(Box::new(LocalArtifactRepo::at(dir))),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The [`Store`] trait every tracking backend implements, its error type, and the
 //! validation rules and helpers all stores share (so every store enforces the same limits).
 
+use super::artifacts::{ArtifactRepo, LocalArtifactRepo};
 use super::model::*;
 
 /// Result alias of the tracking module.
@@ -42,6 +43,15 @@ pub enum StoreError {
         /// The URI.
         uri: String,
         /// What is supported instead.
+        reason: String,
+    },
+    /// A run's artifact URI names a location hyperflow cannot read or write (such as
+    /// `s3://...`), or one this store cannot reach.
+    #[error("artifact URI '{uri}' is not supported: {reason}")]
+    UnsupportedArtifactUri {
+        /// The URI.
+        uri: String,
+        /// Why, and what is supported.
         reason: String,
     },
     /// The database was written by a newer hyperflow.
@@ -103,7 +113,8 @@ impl StoreError {
             StoreError::InvalidParameter(_)
             | StoreError::InvalidFilter(_)
             | StoreError::InvalidArtifactPath { .. }
-            | StoreError::UnsupportedUri { .. } => "INVALID_PARAMETER_VALUE",
+            | StoreError::UnsupportedUri { .. }
+            | StoreError::UnsupportedArtifactUri { .. } => "INVALID_PARAMETER_VALUE",
             StoreError::InvalidState(_) => "INVALID_STATE",
             StoreError::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
             StoreError::Remote { error_code, .. } => known_error_code(error_code),
@@ -240,6 +251,14 @@ pub trait Store: Send + Sync {
     /// A run's info without its data (cheaper than [`Store::get_run`] where stores can).
     fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
         Ok(self.get_run(run_id)?.info)
+    }
+
+    /// The artifact repository of a run whose artifact URI is `artifact_uri`. The default
+    /// opens local locations (a path or a `file:` URI); a store that talks to a tracking
+    /// server also opens `mlflow-artifacts:` locations, through that server's artifact
+    /// proxy. Opening does no I/O.
+    fn artifact_repo(&self, artifact_uri: &str) -> Result<Box<dyn ArtifactRepo>> {
+        Ok(Box::new(LocalArtifactRepo::new(artifact_uri)?))
     }
 
     /// Log one metric point.

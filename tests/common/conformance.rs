@@ -18,7 +18,8 @@ macro_rules! conformance_suite {
             writes_to_deleted_run_rejected, params_immutable, metrics_history_and_latest,
             tags_upsert_delete, batch_limits_and_validation, nested_runs,
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
-            search_order_by, search_pagination_and_views, search_errors, record_run_in_one_go);
+            search_order_by, search_pagination_and_views, search_errors, record_run_in_one_go,
+            artifacts_round_trip);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
@@ -1116,4 +1117,42 @@ pub fn record_run_in_one_go(s: &dyn Store) {
     };
     assert_eq!(code(s.record_run(&exp, &bad)), "INVALID_PARAMETER_VALUE");
     assert_eq!(search(s, &exp, "", &[]).len(), before);
+}
+
+pub fn artifacts_round_trip(s: &dyn Store) {
+    let exp = s.create_experiment("arts", None, &[]).unwrap();
+    let run = new_run(s, &exp, "with-artifacts", 1);
+    let repo = s.artifact_repo(&run.info.artifact_uri).unwrap();
+    repo.write_bytes("notes.txt", b"hello").unwrap();
+    repo.write_bytes("sub/dir/x.json", b"{}").unwrap();
+    repo.write_bytes("notes.txt", b"hello again").unwrap();
+    assert_eq!(repo.read_bytes("notes.txt").unwrap(), b"hello again");
+    assert_eq!(
+        super::artifacts::entries(repo.list("").unwrap()),
+        vec![("notes.txt".to_string(), false), ("sub".to_string(), true)]
+    );
+    let sub = repo.list("sub/dir").unwrap();
+    assert_eq!(sub.len(), 1);
+    assert_eq!(sub[0].path, "sub/dir/x.json");
+    assert_eq!(sub[0].file_size, Some(2));
+    assert!(repo.list("missing").unwrap().is_empty());
+    assert_eq!(
+        code(repo.read_bytes("missing.txt")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    for bad in ["../escape", "/abs.txt", "a\\b", ""] {
+        assert_eq!(
+            code(repo.write_bytes(bad, b"x")),
+            "INVALID_PARAMETER_VALUE",
+            "{bad}"
+        );
+    }
+    // Another run's artifacts are apart.
+    let other = new_run(s, &exp, "without", 2);
+    let other_repo = s.artifact_repo(&other.info.artifact_uri).unwrap();
+    assert!(other_repo.list("").unwrap().is_empty());
+    // A location hyperflow cannot reach says which and what is supported.
+    let e = s.artifact_repo("s3://bucket/1/x/artifacts").unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+    assert!(e.to_string().contains("s3://bucket/1/x/artifacts"), "{e}");
 }

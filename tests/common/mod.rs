@@ -1,6 +1,7 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub mod artifacts;
 pub mod conformance;
 pub mod python;
 

@@ -14,7 +14,8 @@ use std::str::FromStr;
 use comfy_table::{CellAlignment, Table, presets};
 
 use super::{Report, ReportError};
-use tables::{BAR_LEGEND, Block, Grid, Section};
+pub(crate) use tables::{BAR_LEGEND, sections};
+use tables::{Block, Grid, Section};
 
 /// An output format of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +98,7 @@ fn comfy(grid: &Grid, markdown: bool) -> Table {
 /// and a range bar per numeric parameter).
 pub fn terminal(report: &Report) -> String {
     let mut out = String::new();
-    for s in tables::sections(report) {
+    for s in sections(report) {
         let title = if s.level == 2 {
             format!("== {} ==", s.title)
         } else {
@@ -140,7 +141,7 @@ pub fn markdown(report: &Report, image_prefix: &str) -> Result<String, ReportErr
     let mut out = String::from("# Hyperparameter report\n\n");
     let mut group = 0usize;
     let mut pending: Option<usize> = None;
-    for s in tables::sections(report) {
+    for s in sections(report) {
         // A group's plots go after its last section, just before the next group's title.
         // A group's plots close its part: flush them at the next level-2 section (the next
         // group or the house ranges).
@@ -265,7 +266,7 @@ pub fn html(report: &Report) -> Result<String, ReportError> {
     );
     let mut group = 0usize;
     let mut pending: Option<usize> = None;
-    for s in tables::sections(report) {
+    for s in sections(report) {
         if s.level == 2 {
             if let Some(g) = pending.take() {
                 html_plots(&mut out, report, g, &plots);

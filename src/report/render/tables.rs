@@ -3,8 +3,10 @@
 
 use super::fmt::{interval, kind, num, opt, point, value};
 use crate::report::model::*;
+use serde::Serialize;
 
 /// A table: a header and rows of text, with the columns to right-align.
+#[derive(Serialize)]
 pub(crate) struct Grid {
     pub header: Vec<&'static str>,
     pub rows: Vec<Vec<String>>,
@@ -12,16 +14,21 @@ pub(crate) struct Grid {
 }
 
 /// A titled part of a report: a table, lines of text, or a list of notes.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Block {
     Table(Grid),
     Lines(Vec<String>),
     Notes(Vec<String>),
 }
 
-/// A section: a title (heading level 2 or 3) and its block.
+/// A section: a title (heading level 2 or 3) and its block. Serialized (for the server's
+/// report endpoint) as `{level, title}` plus `table`, `lines` or `notes`.
+#[derive(Serialize)]
 pub(crate) struct Section {
     pub level: u8,
     pub title: String,
+    #[serde(flatten)]
     pub block: Block,
 }
 

@@ -1,8 +1,8 @@
-// The UI's only way to the server: MLflow's REST API under ajax-api/2.0/mlflow and the
-// artifact proxy. URLs are relative to the page, so the UI also works behind a proxy
-// that mounts the server under a sub-path.
+// The UI's only way to the server: MLflow's REST API under ajax-api/2.0/mlflow, the
+// artifact proxy, and hyperflow's report under ajax-api/2.0/hyperflow. URLs are relative
+// to the page, so the UI also works behind a proxy that mounts the server under a sub-path.
 
-const BASE = 'ajax-api/2.0/mlflow/';
+const BASE = 'ajax-api/2.0/';
 
 /** An error answer from the server, with MLflow's error_code and message. */
 export class ApiError extends Error {
@@ -75,14 +75,14 @@ export function filterString(v) {
 export const api = {
   /** One page of active experiments. */
   searchExperiments(pageToken) {
-    return call('POST', 'experiments/search', { max_results: 1000, page_token: pageToken });
+    return call('POST', 'mlflow/experiments/search', { max_results: 1000, page_token: pageToken });
   },
   async getExperiment(id) {
-    return (await call('GET', 'experiments/get', { experiment_id: id })).experiment;
+    return (await call('GET', 'mlflow/experiments/get', { experiment_id: id })).experiment;
   },
   /** One page of runs: {runs: [flat runs], next: token|undefined}. */
   async searchRuns({ experimentIds, filter = '', orderBy = [], maxResults = 100, pageToken, viewType }) {
-    const r = await call('POST', 'runs/search', {
+    const r = await call('POST', 'mlflow/runs/search', {
       experiment_ids: experimentIds,
       filter,
       order_by: orderBy,
@@ -92,27 +92,20 @@ export const api = {
     });
     return { runs: (r.runs || []).map(flatRun), next: r.next_page_token };
   },
-  /** Every run matching, following page tokens up to `cap` runs. */
-  async searchAllRuns(q, cap = 10000) {
-    const all = [];
-    let token;
-    do {
-      const page = await api.searchRuns({ ...q, maxResults: Math.min(5000, cap - all.length), pageToken: token });
-      all.push(...page.runs);
-      token = page.next;
-    } while (token && all.length < cap);
-    return { runs: all, truncated: !!token };
-  },
   async getRun(id) {
-    return flatRun((await call('GET', 'runs/get', { run_id: id })).run);
+    return flatRun((await call('GET', 'mlflow/runs/get', { run_id: id })).run);
   },
   async metricHistory(runId, key) {
-    const r = await call('GET', 'metrics/get-history', { run_id: runId, metric_key: key });
+    const r = await call('GET', 'mlflow/metrics/get-history', { run_id: runId, metric_key: key });
     return (r.metrics || []).map((m) => ({ step: m.step || 0, value: Number(m.value), timestamp: m.timestamp }));
   },
   async listArtifacts(runId, path) {
-    const r = await call('GET', 'artifacts/list', { run_id: runId, path: path || undefined });
+    const r = await call('GET', 'mlflow/artifacts/list', { run_id: runId, path: path || undefined });
     return r.files || [];
+  },
+  /** hyperflow's sensible-ranges report: {report, sections, plots, range_legend}. */
+  report(query) {
+    return call('GET', 'hyperflow/report', query);
   },
   /** The proxy URL of an artifact, or null when the run's artifacts are not proxied. */
   artifactUrl(artifactUri, path) {

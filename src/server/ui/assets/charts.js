@@ -5,23 +5,16 @@
 
 import { s, fmtNum, isNumeric } from './dom.js';
 
-/** A linear (or log) scale from a data domain to a pixel range. */
-export function scale(values, r0, r1, log = false) {
-  const xs = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
+/** A linear scale from a data domain to a pixel range. */
+export function scale(values, r0, r1) {
+  const xs = values.filter((v) => Number.isFinite(v));
   // reduce, not Math.min(...xs): spreading a huge array overflows the call stack.
   let lo = xs.length ? xs.reduce((a, b) => (b < a ? b : a)) : 0;
   let hi = xs.length ? xs.reduce((a, b) => (b > a ? b : a)) : 1;
-  const f = log ? Math.log10 : (v) => v;
-  if (lo === hi) { lo = log ? lo / 2 : lo - 1; hi = log ? hi * 2 : hi + 1; }
-  const a = f(lo), b = f(hi);
-  const map = (v) => r0 + ((f(v) - a) / (b - a)) * (r1 - r0);
+  if (lo === hi) { lo -= 1; hi += 1; }
+  const map = (v) => r0 + ((v - lo) / (hi - lo)) * (r1 - r0);
   map.domain = [lo, hi];
   map.ticks = (n = 5) => {
-    if (log) {
-      const out = [];
-      for (let e = Math.floor(a); e <= Math.ceil(b); e++) if (e >= a - 1e-9 && e <= b + 1e-9) out.push(10 ** e);
-      return out.length >= 2 ? out : [lo, hi];
-    }
     const step0 = (hi - lo) / n;
     const mag = 10 ** Math.floor(Math.log10(step0));
     // The first "nice" step (1, 2, 2.5, 5 × 10^k) giving at most about n ticks.
@@ -110,27 +103,20 @@ export function ramp(t) {
   return `hsl(${h.toFixed(0)} 75% 45%)`;
 }
 
-/**
- * Scatter of items [{x, y, label, highlight}]; x may be categorical (strings).
- * `band` = [lo, hi] shades an x range (the report's good range).
- */
-export function scatter(items, { xLabel = '', yLabel = '', width = 460, height = 260, band = null, logX = false } = {}) {
+/** Scatter of items [{x, y, label}]; x may be categorical (strings). */
+export function scatter(items, { xLabel = '', yLabel = '', width = 460, height = 260 } = {}) {
   const m = { l: 60, r: 12, t: 12, b: 40 };
   const svg = frame(width, height, `${yLabel} against ${xLabel}: ${items.length} points`);
   const numeric = items.every((p) => isNumeric(p.x));
-  const x = numeric ? scale(items.map((p) => Number(p.x)), m.l, width - m.r, logX) : bandScale(items.map((p) => String(p.x)), m.l, width - m.r);
+  const x = numeric ? scale(items.map((p) => Number(p.x)), m.l, width - m.r) : bandScale(items.map((p) => String(p.x)), m.l, width - m.r);
   const y = scale(items.map((p) => p.y), height - m.b, m.t);
-  if (band && numeric) {
-    const [a, b] = band.map((v) => x(v));
-    svg.append(s('rect', { x: Math.min(a, b) - 2, y: m.t, width: Math.abs(b - a) + 4, height: height - m.b - m.t, class: 'band' }));
-  }
   axisLeft(svg, y, m.l, width - m.r);
   axisBottom(svg, x, height - m.b);
   items.forEach((p, i) => {
     const jitter = numeric ? 0 : ((i * 7919) % 11 - 5) * 1.5; // spread points of one category
     const px = (numeric ? x(Number(p.x)) : x(String(p.x))) + jitter;
     if (!Number.isFinite(p.y)) return;
-    svg.append(s('circle', { cx: px.toFixed(1), cy: y(p.y).toFixed(1), r: p.highlight ? 4.5 : 3.5, class: p.highlight ? 'dot good' : 'dot' },
+    svg.append(s('circle', { cx: px.toFixed(1), cy: y(p.y).toFixed(1), r: 3.5, class: 'dot' },
       s('title', {}, `${p.label}: ${xLabel}=${numeric ? fmtNum(p.x) : p.x}, ${yLabel}=${fmtNum(p.y)}`)));
   });
   svg.append(s('text', { x: (m.l + width - m.r) / 2, y: height - 4, class: 'axis-label', 'text-anchor': 'middle' }, xLabel));
