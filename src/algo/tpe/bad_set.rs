@@ -69,27 +69,43 @@ impl BadSet {
         self.member.resize(len, false);
         self.removals.clear();
         self.insertions.clear();
-        for i in 0..len {
-            let fresh = self.seen[i] == epochs[i];
-            if !fresh {
-                // The trial may have changed: look at its point again.
-                self.seen[i] = epochs[i];
-                self.active[i] = history.get(i).is_some_and(|t| {
-                    dims.iter()
-                        .all(|d| t.x.get(d.param).is_some_and(|v| !v.is_nan()))
+        // Blocks where every trial is unchanged and in the right set are skipped after a
+        // branch-free check (the common case: a step changes one or two trials).
+        const BLOCK: usize = 64;
+        for start in (0..len).step_by(BLOCK) {
+            let end = (start + BLOCK).min(len);
+            let settled = self.seen[start..end]
+                .iter()
+                .zip(&epochs[start..end])
+                .zip(&self.member[start..end])
+                .zip(wanted[start..end].iter().zip(&self.active[start..end]))
+                .fold(true, |ok, (((s, e), &m), (&w, &a))| {
+                    ok & (s == e) & (m == (w & a))
                 });
-            }
-            let want = wanted[i] && self.active[i];
-            let member = self.member[i];
-            // The common case, a trial unchanged and in the right set, costs no branch.
-            if member == want && fresh {
+            if settled {
                 continue;
             }
-            if member {
-                self.removals.push(i as u32);
-            }
-            if want {
-                self.insertions.push(i as u32);
+            for i in start..end {
+                let fresh = self.seen[i] == epochs[i];
+                if !fresh {
+                    // The trial may have changed: look at its point again.
+                    self.seen[i] = epochs[i];
+                    self.active[i] = history.get(i).is_some_and(|t| {
+                        dims.iter()
+                            .all(|d| t.x.get(d.param).is_some_and(|v| !v.is_nan()))
+                    });
+                }
+                let want = wanted[i] && self.active[i];
+                let member = self.member[i];
+                if member == want && fresh {
+                    continue;
+                }
+                if member {
+                    self.removals.push(i as u32);
+                }
+                if want {
+                    self.insertions.push(i as u32);
+                }
             }
         }
         let changes = self.removals.len() + self.insertions.len();
