@@ -277,6 +277,9 @@ pub(crate) struct Parzen {
     narrow: f64,
     /// The continuous dims other than the pruning dim, for the quick distance filter.
     fast_dims: Vec<usize>,
+    /// The cell-scored dims: a kernel's mass on a cell at `d` standard deviations from
+    /// its mean is at most `exp(-d^2 / 2) / 2`, so they bound the distance filter too.
+    cell_dims: Vec<usize>,
     prior_weight: f64,
     forgetting: Option<usize>,
 }
@@ -382,6 +385,7 @@ impl Parzen {
         self.prune_dim = None;
         self.wide.clear();
         self.fast_dims.clear();
+        self.cell_dims.clear();
         for (d, dim) in dims.iter().enumerate() {
             match dim.kind {
                 DimKind::Real {
@@ -408,7 +412,9 @@ impl Parzen {
                     } else {
                         -min_sigma.ln() - LN_SQRT_2PI - ln_mass
                     });
-                    if !cell && self.prune_dim.is_some() {
+                    if cell {
+                        self.cell_dims.push(d);
+                    } else if self.prune_dim.is_some() {
                         self.fast_dims.push(d);
                     }
                     if !cell && self.prune_dim.is_none() && n > 0 {
@@ -721,6 +727,13 @@ impl Parzen {
                     return false;
                 }
             }
+            for &d in &this.cell_dims {
+                let z = cell_gap(key[d], this.mu[d * st + k]) / this.sigma[d * st + k];
+                qk += z * z;
+                if qk > limit {
+                    return false;
+                }
+            }
             qk <= limit
         };
         visit.extend(
@@ -770,6 +783,20 @@ impl Parzen {
             for j in 0..idx.len() {
                 let k = idx[j] as usize;
                 let z = (xd - mu[k]) * inv[k];
+                let qk = q[j] + z * z;
+                q[m] = qk;
+                idx[m] = k as u32;
+                m += usize::from(qk <= limit);
+            }
+            q.truncate(m);
+            idx.truncate(m);
+        }
+        for &d in &self.cell_dims {
+            let (cell, mu, inv) = (key[d], &self.mu[d * st..], &self.inv_sigma[d * st..]);
+            let mut m = 0;
+            for j in 0..idx.len() {
+                let k = idx[j] as usize;
+                let z = cell_gap(cell, mu[k]) * inv[k];
                 let qk = q[j] + z * z;
                 q[m] = qk;
                 idx[m] = k as u32;
@@ -909,6 +936,12 @@ impl Parzen {
         }
         log_sum_exp(&terms, prior)
     }
+}
+
+/// How far a kernel's mean `mu` lies outside the cell `(a, b)` (0 inside it).
+#[inline]
+fn cell_gap((a, b): (f64, f64), mu: f64) -> f64 {
+    fast_max(fast_max(a - mu, mu - b), 0.0)
 }
 
 /// Whether a kernel's log term `t` so far stays at or below `floor` even with the
