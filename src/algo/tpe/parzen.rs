@@ -779,31 +779,11 @@ impl Parzen {
         idx.truncate(m);
         for &d in self.fast_dims.iter().skip(1) {
             let (xd, mu, inv) = (key[d].0, &self.mu[d * st..], &self.inv_sigma[d * st..]);
-            let mut m = 0;
-            for j in 0..idx.len() {
-                let k = idx[j] as usize;
-                let z = (xd - mu[k]) * inv[k];
-                let qk = q[j] + z * z;
-                q[m] = qk;
-                idx[m] = k as u32;
-                m += usize::from(qk <= limit);
-            }
-            q.truncate(m);
-            idx.truncate(m);
+            keep_near(&mut q, &mut idx, limit, |k| (xd - mu[k]) * inv[k]);
         }
         for &d in &self.cell_dims {
             let (cell, mu, inv) = (key[d], &self.mu[d * st..], &self.inv_sigma[d * st..]);
-            let mut m = 0;
-            for j in 0..idx.len() {
-                let k = idx[j] as usize;
-                let z = cell_gap(cell, mu[k]) * inv[k];
-                let qk = q[j] + z * z;
-                q[m] = qk;
-                idx[m] = k as u32;
-                m += usize::from(qk <= limit);
-            }
-            q.truncate(m);
-            idx.truncate(m);
+            keep_near(&mut q, &mut idx, limit, |k| cell_gap(cell, mu[k]) * inv[k]);
         }
         visit.extend_from_slice(&idx);
         self.window_idx = idx;
@@ -936,6 +916,23 @@ impl Parzen {
         }
         log_sum_exp(&terms, prior)
     }
+}
+
+/// Adds one dim's squared standardized distance `z(k)^2` to the partial sum `q` of each
+/// kernel `k` in `idx`, and keeps those still within `limit` (packed in place, written
+/// unconditionally and kept by advancing the end: no branch to mispredict).
+fn keep_near(q: &mut Vec<f64>, idx: &mut Vec<u32>, limit: f64, z: impl Fn(usize) -> f64) {
+    let mut m = 0;
+    for j in 0..idx.len() {
+        let k = idx[j] as usize;
+        let zk = z(k);
+        let qk = q[j] + zk * zk;
+        q[m] = qk;
+        idx[m] = k as u32;
+        m += usize::from(qk <= limit);
+    }
+    q.truncate(m);
+    idx.truncate(m);
 }
 
 /// How far a kernel's mean `mu` lies outside the cell `(a, b)` (0 inside it).
