@@ -112,7 +112,7 @@ fn space_named(name: &str) -> Space {
             })
             .build()
             .map_err(|e| e.to_string()),
-        "conditional" => Space::from_toml_str(include_str!("../benches/spaces/conditional10.toml"))
+        "conditional" => Space::from_toml_str(include_str!("spaces/conditional10.toml"))
             .map_err(|e| e.to_string()),
         other => {
             eprintln!("unknown space {other:?}: styblinski or conditional");
