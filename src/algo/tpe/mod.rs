@@ -102,6 +102,13 @@ pub enum Bandwidth {
 /// - Pending trials join the bad set ("constant liar") so that parallel workers asking
 ///   for points at the same time are pushed apart.
 ///
+/// Each thread keeps its estimator of the bad set (nearly the whole history) between
+/// suggestions on the same [`Trials`] and only inserts and removes the kernels of the
+/// trials that changed ([`Trials::id`] and [`TrialIndex::epochs`](crate::trials::TrialIndex::epochs)
+/// tell which). The result is exactly that of a fit from scratch, so suggestions do not
+/// depend on what the thread did before; a search step costs about 0.5 M instructions
+/// at 1,000 trials instead of 1.2 M with a refit (README, "TPE time per suggestion").
+///
 /// ```
 /// use hyperflow::algo::{Sampler, Tpe, Gamma};
 /// use hyperflow::rng::TrialRng;
