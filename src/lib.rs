@@ -1,6 +1,6 @@
 //! hyperflow: hyperparameter optimization with experiment tracking built in.
 //!
-//! Declare a [`Space`], hand [`fmin`] an objective, get the best point back:
+//! Declare a [`Space`], hand [`fmin()`] an objective, get the best point back:
 //!
 //! ```
 //! use hyperflow::{fmin, Point, Space};

@@ -1,6 +1,6 @@
 //! The tracking REST API 2.0 operations. Each one is a plain synchronous function
-//! `(state, fields) -> JSON`, run by [`super::routes`] on the blocking pool: parse the
-//! fields, call the [`Store`](crate::tracking::Store), render MLflow's JSON.
+//! `(state, fields) -> JSON`, run by [`super::api_routes`] on the blocking pool: parse the
+//! fields, call the [`crate::tracking::Store`], render MLflow's JSON.
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
