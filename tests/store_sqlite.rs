@@ -95,6 +95,106 @@ fn older_schema_is_migrated() {
 }
 
 #[test]
+fn previous_schema_version_opens_migrates_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("previous.db");
+    SqliteStore::create_at_version(&db, SCHEMA_VERSION - 1).unwrap();
+    let (parent, child) = (
+        "00000000000000000000000000000001",
+        "00000000000000000000000000000002",
+    );
+    // A parent and a child run as the previous version wrote them.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO runs (run_key, run_id, experiment_id, name, user_id, status, \
+               start_time, end_time, artifact_uri, lifecycle_stage) VALUES \
+               (1, '{parent}', 0, 'parent', 'u', 'FINISHED', 5, 9, '/a/1', 'active'), \
+               (2, '{child}', 0, 'child', 'u', 'FINISHED', 6, 8, '/a/2', 'active');
+             INSERT INTO tags VALUES (1, 'mlflow.runName', 'parent'), \
+               (2, 'mlflow.runName', 'child'), (2, 'mlflow.parentRunId', '{parent}');
+             INSERT INTO params VALUES (2, 'opt', 'adam'), (2, 'lr', '0.1');
+             INSERT INTO metrics VALUES (2, 'loss', 0.5, 0, 10, 0), (2, 'loss', 0.25, 0, 11, 1);
+             INSERT INTO latest_metrics VALUES (2, 'loss', 0.25, 0, 11, 1);"
+        ))
+        .unwrap();
+    }
+    let s = SqliteStore::open(&db).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let run = s.get_run(child).unwrap();
+    assert_eq!(
+        run.data.params,
+        vec![Param::new("lr", "0.1"), Param::new("opt", "adam")]
+    );
+    assert_eq!(run.data.tag(tags::PARENT_RUN_ID), Some(parent));
+    assert_eq!(run.data.metrics, vec![m("loss", 0.25, 11, 1)]);
+    assert_eq!(s.get_metric_history(child, "loss").unwrap().len(), 2);
+    let search = |filter: &str| -> Vec<String> {
+        s.search_runs(&RunQuery {
+            experiment_ids: vec![ExperimentId::default_experiment()],
+            filter: filter.into(),
+            ..RunQuery::default()
+        })
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|r| r.info.run_id)
+        .collect()
+    };
+    assert_eq!(
+        search(&format!(
+            "params.opt = 'adam' AND tags.mlflow.parentRunId = '{parent}' AND metrics.loss < 0.3"
+        )),
+        vec![child]
+    );
+    assert_eq!(search("params.opt = 'sgd'"), Vec::<String>::new());
+    // The migrated file takes new data like a new one.
+    s.log_batch(child, &[m("loss", 0.125, 12, 2)], &[], &[])
+        .unwrap();
+    assert_eq!(s.get_run(child).unwrap().data.metric("loss"), Some(0.125));
+    // Its indexes are the current version's.
+    let indexes: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "latest_metrics_by_key",
+            "runs_by_experiment",
+            "tags_by_parent"
+        ]
+    );
+}
+
+#[test]
+fn record_run_returns_the_latest_metrics_get_run_reads() {
+    let (store, _dir) = common::sqlite_store();
+    // Same step and timestamp: the larger stored value is the latest, and NaN is stored
+    // as 0, so 1.0 is newer than NaN whichever comes first.
+    let run = store
+        .record_run(
+            &ExperimentId::default_experiment(),
+            &RunRecord {
+                metrics: vec![m("loss", f64::NAN, 5, 0), m("loss", 1.0, 5, 0)],
+                ..RunRecord::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(run.data.metrics, vec![m("loss", 1.0, 5, 0)]);
+    assert_eq!(store.get_run(run.id()).unwrap().data, run.data);
+}
+
+#[test]
 fn wal_and_pragmas() {
     let (_, dir) = common::sqlite_store();
     let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();

@@ -7,6 +7,13 @@
 //!   history and a `latest_metrics` table (one row per run and key, maintained on insert,
 //!   max by `(step, timestamp, value)`) reference it. Searches compile MLflow's filter
 //!   language into one parameterized SQL query over these tables.
+//! - What a write costs is mostly the pages its commit dirties, so the schema indexes
+//!   little beyond the primary keys: latest metric values by key (searches and orderings
+//!   on metrics drive from it) and child runs by `mlflow.parentRunId`. A batch goes in
+//!   with a few multi-row INSERTs. Foreign keys are declared but not enforced (SQLite's
+//!   default, which the bundled build changes): every row's `run_key` comes from the runs
+//!   table in the same transaction and runs are never removed, so enforcing them would
+//!   only add a lookup per row and a statement journal per multi-row INSERT.
 //! - NaN metric values are stored as `value = 0, is_nan = 1` (SQLite turns NaN into NULL),
 //!   ±infinity as IEEE infinities.
 //! - The schema version lives in `PRAGMA user_version`; older files are migrated on open,
@@ -15,16 +22,18 @@
 use super::filter::{self, Comparator, EntityKind, Literal};
 use super::model::*;
 use super::store::*;
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
 };
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes a database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -99,6 +108,18 @@ const MIGRATIONS: &[&str] = &[
                 PARTITION BY run_key, key ORDER BY step DESC, timestamp DESC, value DESC
             ) AS rn FROM metrics
         ) WHERE rn = 1;
+    "#,
+    // v2 -> v3: the (key, value) indexes of params and tags go. Every param and tag of a
+    // new run landed on a page of its own in them, so they were about half of the pages a
+    // finished trial's commit wrote. Param and tag filters now check each candidate run
+    // through the primary keys (searches over metrics keep their index and drive from it);
+    // the one tag filter that picks a few runs out of many, a search's child runs by
+    // `mlflow.parentRunId`, keeps a partial index, which a run of the same search appends
+    // to the same page.
+    r#"
+    DROP INDEX params_by_key;
+    DROP INDEX tags_by_key;
+    CREATE INDEX tags_by_parent ON tags(value) WHERE key = 'mlflow.parentRunId';
     "#,
 ];
 
@@ -366,7 +387,8 @@ fn connect(path: &Path) -> Result<Connection> {
     retry_busy(|| {
         conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
         conn.execute_batch(
-            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; \
+            // foreign_keys=OFF: see the module documentation.
+            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF; \
              PRAGMA cache_size=-65536; PRAGMA analysis_limit=1000; \
              PRAGMA wal_autocheckpoint=16384;",
         )
@@ -528,7 +550,6 @@ fn load_run_data(conn: &Connection, run_key: i64) -> rusqlite::Result<RunData> {
 
 /// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
 fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
-    use std::collections::HashMap;
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -1023,10 +1044,7 @@ fn create_run_tx(
         artifact_uri
     ])?;
     let key = tx.last_insert_rowid();
-    let mut st = tx.prepare_cached("INSERT INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)")?;
-    for t in dedup {
-        st.execute(params![key, t.key, t.value])?;
-    }
+    TAGS_INSERT.execute(tx, dedup, |t| key_value_row(key, &t.key, &t.value))?;
     Ok((
         key,
         Run {
@@ -1080,6 +1098,119 @@ fn update_run_tx(
     Ok(info)
 }
 
+/// A multi-row `INSERT` of `W` columns: one execution writes up to [`Self::MAX_ROWS`] rows,
+/// so a batch costs a few statement executions rather than one per row. Chunks have
+/// power-of-two sizes, largest first, so that a handful of cached statements serves every
+/// batch size.
+struct MultiInsert<const W: usize> {
+    /// At index `i`, the statement for a chunk of `2^i` rows.
+    sql: Vec<String>,
+}
+
+impl<const W: usize> MultiInsert<W> {
+    const MAX_ROWS: usize = 64;
+
+    /// `head` is `INSERT ... INTO table (W columns)`.
+    fn new(head: &str) -> Self {
+        let row = format!("({})", ["?"; W].join(", "));
+        let sql = (0..=Self::MAX_ROWS.ilog2())
+            .map(|i| format!("{head} VALUES {}", vec![row.as_str(); 1 << i].join(", ")))
+            .collect();
+        MultiInsert { sql }
+    }
+
+    /// Writes one row per item of `rows`, with the column values `values` gives; returns
+    /// how many rows were inserted or changed.
+    fn execute<T>(
+        &self,
+        conn: &Connection,
+        rows: &[T],
+        values: impl for<'r> Fn(&'r T) -> [ValueRef<'r>; W],
+    ) -> rusqlite::Result<usize> {
+        let mut changed = 0;
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let log2 = rest.len().min(Self::MAX_ROWS).ilog2();
+            let (chunk, tail) = rest.split_at(1 << log2);
+            let mut st = conn.prepare_cached(&self.sql[log2 as usize])?;
+            for (i, row) in chunk.iter().enumerate() {
+                for (j, value) in values(row).into_iter().enumerate() {
+                    st.raw_bind_parameter(i * W + j + 1, ToSqlOutput::Borrowed(value))?;
+                }
+            }
+            changed += st.raw_execute()?;
+            rest = tail;
+        }
+        Ok(changed)
+    }
+}
+
+static PARAMS_INSERT: LazyLock<MultiInsert<3>> =
+    LazyLock::new(|| MultiInsert::new("INSERT OR IGNORE INTO params (run_key, key, value)"));
+/// For a new run's deduplicated tags: nothing is ignored, but unlike a plain INSERT, a
+/// multi-row INSERT OR IGNORE cannot abort halfway, so SQLite keeps no statement journal
+/// (a copy of every page it changes) for it.
+static TAGS_INSERT: LazyLock<MultiInsert<3>> =
+    LazyLock::new(|| MultiInsert::new("INSERT OR IGNORE INTO tags (run_key, key, value)"));
+static TAGS_UPSERT: LazyLock<MultiInsert<3>> =
+    LazyLock::new(|| MultiInsert::new("INSERT OR REPLACE INTO tags (run_key, key, value)"));
+static METRICS_INSERT: LazyLock<MultiInsert<6>> = LazyLock::new(|| {
+    MultiInsert::new("INSERT OR IGNORE INTO metrics (run_key, key, value, is_nan, timestamp, step)")
+});
+/// Adds the metric keys a run has no latest point for yet; [`log_batch_tx`] updates the
+/// others where the new point is newer. (An upsert would do both in one statement, but
+/// SQLite keeps a statement journal for a multi-row upsert.)
+static LATEST_INSERT: LazyLock<MultiInsert<6>> = LazyLock::new(|| {
+    MultiInsert::new(
+        "INSERT OR IGNORE INTO latest_metrics (run_key, key, value, is_nan, timestamp, step)",
+    )
+});
+
+/// A params or tags row.
+fn key_value_row<'r>(run_key: i64, key: &'r str, value: &'r str) -> [ValueRef<'r>; 3] {
+    [ValueRef::Integer(run_key), key.into(), value.into()]
+}
+
+/// A metrics or latest_metrics row.
+fn metric_row(run_key: i64, m: &Metric) -> [ValueRef<'_>; 6] {
+    let (value, is_nan) = split_nan(m.value);
+    [
+        ValueRef::Integer(run_key),
+        m.key.as_str().into(),
+        ValueRef::Real(value),
+        ValueRef::Integer(is_nan),
+        ValueRef::Integer(m.timestamp),
+        ValueRef::Integer(m.step),
+    ]
+}
+
+/// The latest point of each key among `metrics`, in the order keys first appear: the
+/// greatest by `(step, timestamp, value)`, the earliest of equals. This is the order
+/// `latest_metrics` keeps, on stored values (NaN as its stored 0).
+fn latest_per_key(metrics: &[Metric]) -> Vec<&Metric> {
+    let newer = |a: &Metric, b: &Metric| {
+        // Stored values are never NaN; -0 equals 0 as in SQL.
+        let value = |m: &Metric| split_nan(m.value).0;
+        (a.step, a.timestamp)
+            .cmp(&(b.step, b.timestamp))
+            .then(value(a).partial_cmp(&value(b)).unwrap_or(Ordering::Equal))
+            .is_gt()
+    };
+    let mut slot: HashMap<&str, usize> = HashMap::with_capacity(metrics.len());
+    let mut latest: Vec<&Metric> = Vec::with_capacity(metrics.len());
+    for m in metrics {
+        match slot.get(m.key.as_str()) {
+            Some(&i) if newer(m, latest[i]) => latest[i] = m,
+            Some(_) => {}
+            None => {
+                slot.insert(&m.key, latest.len());
+                latest.push(m);
+            }
+        }
+    }
+    latest
+}
+
 fn log_batch_tx(
     tx: &Connection,
     key: i64,
@@ -1089,19 +1220,17 @@ fn log_batch_tx(
     tags: &[Tag],
 ) -> TxResult<()> {
     // Params first: a conflict aborts the whole transaction before anything lands.
-    if !params.is_empty() {
-        let mut ins = tx.prepare_cached(
-            "INSERT OR IGNORE INTO params (run_key, key, value) VALUES (?1, ?2, ?3)",
-        )?;
+    let inserted = PARAMS_INSERT.execute(tx, params, |p| key_value_row(key, &p.key, &p.value))?;
+    if inserted < params.len() {
+        // Some keys were there already (logged before, or earlier in this batch): each
+        // must have been logged with the same value.
         let mut get =
             tx.prepare_cached("SELECT value FROM params WHERE run_key = ?1 AND key = ?2")?;
         let mut conflicts = Vec::new();
         for p in params {
-            if ins.execute(params![key, p.key, p.value])? == 0 {
-                let old: String = get.query_row(params![key, p.key], |r| r.get(0))?;
-                if old != p.value {
-                    conflicts.push((p.key.clone(), old, p.value.clone()));
-                }
+            let old: String = get.query_row(params![key, p.key], |r| r.get(0))?;
+            if old != p.value {
+                conflicts.push((p.key.clone(), old, p.value.clone()));
             }
         }
         if let [(k, old, new)] = conflicts.as_slice() {
@@ -1126,37 +1255,27 @@ fn log_batch_tx(
             .into());
         }
     }
-    if !metrics.is_empty() {
-        let mut ins = tx.prepare_cached(
-            "INSERT OR IGNORE INTO metrics (run_key, key, value, is_nan, timestamp, step) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    METRICS_INSERT.execute(tx, metrics, |m| metric_row(key, m))?;
+    // A point already in the history is no newer than the latest, so writing the batch's
+    // latest point per key where it is newer keeps `latest_metrics` the maximum of the
+    // history.
+    let latest = latest_per_key(metrics);
+    if LATEST_INSERT.execute(tx, &latest, |m| metric_row(key, m))? < latest.len() {
+        let mut update = tx.prepare_cached(
+            "UPDATE latest_metrics SET value = ?3, is_nan = ?4, timestamp = ?5, step = ?6 \
+             WHERE run_key = ?1 AND key = ?2 AND (step, timestamp, value) < (?6, ?5, ?3)",
         )?;
-        let mut latest = tx.prepare_cached(
-                    "INSERT INTO latest_metrics (run_key, key, value, is_nan, timestamp, step) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                     ON CONFLICT (run_key, key) DO UPDATE SET value = excluded.value, \
-                       is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step \
-                     WHERE (excluded.step, excluded.timestamp, excluded.value) \
-                         > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)",
-                )?;
-        for m in metrics {
-            let (v, nan) = split_nan(m.value);
-            if ins.execute(params![key, m.key, v, nan, m.timestamp, m.step])? > 0 {
-                latest.execute(params![key, m.key, v, nan, m.timestamp, m.step])?;
+        for m in latest {
+            for (i, value) in metric_row(key, m).into_iter().enumerate() {
+                update.raw_bind_parameter(i + 1, ToSqlOutput::Borrowed(value))?;
             }
+            update.raw_execute()?;
         }
     }
-    if !tags.is_empty() {
-        let mut up = tx.prepare_cached(
-            "INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)",
-        )?;
-        for t in tags {
-            up.execute(params![key, t.key, t.value])?;
-            if t.key == tags::RUN_NAME {
-                tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_key = ?2")?
-                    .execute(params![t.value, key])?;
-            }
-        }
+    TAGS_UPSERT.execute(tx, tags, |t| key_value_row(key, &t.key, &t.value))?;
+    if let Some(name) = tags.iter().rev().find(|t| t.key == tags::RUN_NAME) {
+        tx.prepare_cached("UPDATE runs SET name = ?1 WHERE run_key = ?2")?
+            .execute(params![name.value, key])?;
     }
     Ok(())
 }
@@ -1470,21 +1589,10 @@ impl Store for SqliteStore {
         let mut params = record.params.clone();
         params.sort_by(|a, b| a.key.cmp(&b.key));
         params.dedup_by(|a, b| a.key == b.key);
-        let mut latest: Vec<Metric> = Vec::new();
-        for m in &record.metrics {
-            let newer = |old: &Metric| {
-                (m.step, m.timestamp).cmp(&(old.step, old.timestamp)).then(
-                    m.value
-                        .partial_cmp(&old.value)
-                        .unwrap_or(std::cmp::Ordering::Equal),
-                ) == std::cmp::Ordering::Greater
-            };
-            match latest.iter_mut().find(|l| l.key == m.key) {
-                Some(old) if newer(old) => *old = m.clone(),
-                Some(_) => {}
-                None => latest.push(m.clone()),
-            }
-        }
+        let mut latest: Vec<Metric> = latest_per_key(&record.metrics)
+            .into_iter()
+            .cloned()
+            .collect();
         latest.sort_by(|a, b| a.key.cmp(&b.key));
         run.data.metrics = latest;
         run.data.params = params;

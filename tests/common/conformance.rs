@@ -488,6 +488,21 @@ pub fn metrics_history_and_latest(s: &dyn Store) {
     assert_eq!(ts, vec![10, 11, 12, 99]);
     let latest = s.get_run(id).unwrap().data.metrics;
     assert_eq!(latest, vec![m("loss", 1.0, 12, 2)]);
+    // Within one batch as across batches: the greatest (step, timestamp, value) is the
+    // latest, wherever it stands in the batch.
+    s.log_batch(
+        id,
+        &[
+            m("acc", 0.7, 20, 3),
+            m("acc", 0.8, 20, 3),
+            m("acc", 0.9, 21, 1),
+            m("acc", 0.6, 20, 3),
+        ],
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.get_run(id).unwrap().data.metric("acc"), Some(0.8));
     // Same step, later timestamp wins; same step and ts, larger value wins.
     s.log_metric(id, &m("loss", 5.0, 13, 2)).unwrap();
     assert_eq!(s.get_run(id).unwrap().data.metric("loss"), Some(5.0));
@@ -550,7 +565,7 @@ pub fn metrics_history_and_latest(s: &dyn Store) {
         .into_iter()
         .map(|m| m.key)
         .collect();
-    assert_eq!(keys, names(&["big", "inf", "loss", "nan", "ninf"]));
+    assert_eq!(keys, names(&["acc", "big", "inf", "loss", "nan", "ninf"]));
 }
 
 pub fn tags_upsert_delete(s: &dyn Store) {
