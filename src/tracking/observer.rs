@@ -424,8 +424,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct TrialRun {
     tracker: Tracker,
     experiment_id: ExperimentId,
-    start: RunStart,
-    params: Vec<Param>,
+    /// The run's start and params, taken by whichever writes the run: its creation when
+    /// the objective logs, else the trial's end.
+    unwritten: Mutex<Option<(RunStart, Vec<Param>)>>,
     /// Written when the run is created (single-run mode: the config file).
     artifacts: Vec<(String, Vec<u8>)>,
     created: OnceLock<Result<RunInfo, String>>,
@@ -460,13 +461,15 @@ impl TrialRun {
         TrialRun {
             tracker: search.tracker.clone(),
             experiment_id: search.experiment_id.clone(),
-            start: RunStart {
-                run_name,
-                user_id: Some(search.user_id.clone()),
-                start_time: Some(now_ms()),
-                tags,
-            },
-            params,
+            unwritten: Mutex::new(Some((
+                RunStart {
+                    run_name,
+                    user_id: Some(search.user_id.clone()),
+                    start_time: Some(now_ms()),
+                    tags,
+                },
+                params,
+            ))),
             artifacts: search.trial_artifacts.clone(),
             created: OnceLock::new(),
             repo: OnceLock::new(),
@@ -477,10 +480,11 @@ impl TrialRun {
     fn created(&self) -> Result<&RunInfo, ObserverError> {
         let run = self.created.get_or_init(|| {
             // One transaction: the run, RUNNING, with its params.
+            let (start, params) = self.take_unwritten()?;
             let record = RunRecord {
-                start: self.start.clone(),
+                start,
                 metrics: Vec::new(),
-                params: self.params.clone(),
+                params,
                 status: RunStatus::Running,
                 end_time: None,
             };
@@ -500,6 +504,12 @@ impl TrialRun {
 
     fn repo(&self, artifact_uri: &str) -> Result<&dyn ArtifactRepo, StoreError> {
         open_once(&self.repo, &**self.tracker.store(), artifact_uri)
+    }
+
+    fn take_unwritten(&self) -> Result<(RunStart, Vec<Param>), String> {
+        lock(&self.unwritten)
+            .take()
+            .ok_or_else(|| "the trial's run was written already".to_string())
     }
 
     fn write_artifacts(&self, artifact_uri: &str) -> Result<(), StoreError> {
@@ -545,12 +555,12 @@ impl TrialRun {
                 Err(format!("could not create the run of trial {}: {e}", trial.number).into())
             }
             None => {
-                let mut start = self.start.clone();
+                let (mut start, params) = self.take_unwritten()?;
                 start.tags.extend(tags);
                 let record = RunRecord {
                     start,
                     metrics,
-                    params: self.params.clone(),
+                    params,
                     status,
                     end_time: Some(now),
                 };
