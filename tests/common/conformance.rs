@@ -490,18 +490,9 @@ pub fn metrics_history_and_latest(s: &dyn Store) {
     assert_eq!(latest, vec![m("loss", 1.0, 12, 2)]);
     // Within one batch as across batches: the greatest (step, timestamp, value) is the
     // latest, wherever it stands in the batch.
-    s.log_batch(
-        id,
-        &[
-            m("acc", 0.7, 20, 3),
-            m("acc", 0.8, 20, 3),
-            m("acc", 0.9, 21, 1),
-            m("acc", 0.6, 20, 3),
-        ],
-        &[],
-        &[],
-    )
-    .unwrap();
+    let acc = [(0.7, 20, 3), (0.8, 20, 3), (0.9, 21, 1), (0.6, 20, 3)]
+        .map(|(v, ts, step)| m("acc", v, ts, step));
+    s.log_batch(id, &acc, &[], &[]).unwrap();
     assert_eq!(s.get_run(id).unwrap().data.metric("acc"), Some(0.8));
     // Same step, later timestamp wins; same step and ts, larger value wins.
     s.log_metric(id, &m("loss", 5.0, 13, 2)).unwrap();
