@@ -2,7 +2,8 @@
 //! - `log_batch`: 1000 metric points per call (target ≥ 100,000 points/s);
 //! - `child_run`: a nested child run with 10 params, 5 metrics and tags, then finished
 //!   (target ≤ 0.4 ms);
-//! - `search_100k`: a two-clause filter plus order_by over 100,000 runs (target < 100 ms).
+//! - `search_100k`: a two-clause filter plus order_by over 100,000 runs (target < 100 ms),
+//!   and a param filter that one run matches.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hyperflow::tracking::*;
@@ -128,8 +129,10 @@ fn search_100k(c: &mut Criterion) {
     let exp = t.create_experiment("big").unwrap();
     let store = t.store().clone();
     let opts = ["adam", "sgd", "rmsprop", "adamw"];
+    let loss = |i: u64| (i.wrapping_mul(2654435761) % 100_000) as f64 / 100_000.0;
+    let lr = |x: f64| format!("{}", x / 10.0);
     for i in 0..100_000u64 {
-        let x = (i.wrapping_mul(2654435761) % 100_000) as f64 / 100_000.0;
+        let x = loss(i);
         let rec = RunRecord {
             start: RunStart {
                 run_name: Some(format!("r{i}")),
@@ -152,7 +155,7 @@ fn search_100k(c: &mut Criterion) {
             ],
             params: vec![
                 Param::new("opt", opts[(i % 4) as usize]),
-                Param::new("lr", format!("{}", x / 10.0)),
+                Param::new("lr", lr(x)),
             ],
             status: RunStatus::Finished,
             end_time: Some(i as i64 + 1),
@@ -174,6 +177,17 @@ fn search_100k(c: &mut Criterion) {
             b.iter(|| store.search_runs(&q).unwrap())
         });
     }
+    // A param value one run has: param values have no index (a commit is cheaper without
+    // one), so this search checks every run of the experiment.
+    let q = RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: format!("params.lr = '{}'", lr(loss(54_321))),
+        ..RunQuery::default()
+    };
+    assert_eq!(store.search_runs(&q).unwrap().items.len(), 1);
+    g.bench_function("param_value_of_one_run", |b| {
+        b.iter(|| store.search_runs(&q).unwrap())
+    });
     g.finish();
 }
 
