@@ -623,9 +623,12 @@ fn importance_is_found_at_forty_random_trials() {
             *count += usize::from(p.importance.unwrap().matters);
         }
     }
-    assert!(lr_found >= 18, "lr first and significant in {lr_found} of 20 sweeps");
+    assert!(
+        lr_found >= 18,
+        "lr first and significant in {lr_found} of 20 sweeps"
+    );
     // At the 1% level each irrelevant parameter should be called significant in about 0.2
-    // of 20 sweeps; 4 or more would happen by chance with probability 5e-5.
+    // of 20 sweeps; 4 or more would happen by chance with probability 4e-5.
     assert!(
         false_alarms.iter().all(|&f| f <= 3),
         "dropout, layers, momentum significant in {false_alarms:?} of 20 sweeps"
