@@ -6,7 +6,7 @@
 //!    decades whose optimum 1e-3 sits in the middle decade, plus three parameters that do
 //!    not change the loss; 20 seeds per trial count.
 //! 2. Synthetic sweeps: one parameter `x` with effects of several shapes, one irrelevant
-//!    `y`, both uniform on [0, 1]; `SWEEPS` seeds per trial count (default 100).
+//!    `y`, both uniform on [0, 1]; `SWEEPS` seeds per trial count (default 20; docs/report.md used 200).
 //!
 //! `cargo run --release --example report_importance [-- SWEEPS]`
 
@@ -28,7 +28,7 @@ const SHAPES: [(&str, f64, f64); 4] = [
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sweeps: u64 = match std::env::args().nth(1) {
         Some(s) => s.parse()?,
-        None => 100,
+        None => 20,
     };
     let options = ReportOptions::default();
 

@@ -158,9 +158,8 @@ struct Cells {
 }
 
 impl Cells {
-    /// `target` cells of equal mass, or fewer where runs of ties cover a boundary (every
-    /// distinct value its own cell when `target` ≥ n): a cell ends at the first run of
-    /// equal values that reaches one of the boundaries `i n / target`.
+    /// `target` cells of equal mass, or fewer where a run of ties covers a boundary (every
+    /// distinct value its own cell when `target` ≥ n).
     fn new(values: &[f64], is_top: &[bool], target: usize) -> Cells {
         let n = values.len();
         let mut order: Vec<usize> = (0..n).collect();
@@ -180,7 +179,7 @@ impl Cells {
                 top += usize::from(is_top[order[i]]);
                 i += 1;
             }
-            // Crossed the boundary after the last one this cell started past.
+            // The cell ends once it has passed one of the boundaries `j n / target`.
             if i * target / n > (i - all) * target / n {
                 cells.all.push(all);
                 cells.top.push(top);
