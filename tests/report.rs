@@ -579,6 +579,63 @@ fn answers_hold_across_seeds() {
 }
 
 #[test]
+fn importance_is_found_at_forty_random_trials() {
+    // lr searched over five decades, its optimum 1e-3 in the middle decade; the other three
+    // parameters do not change the loss. 40 random trials give 8 top trials, which sit in
+    // about one decade of lr.
+    let space = Space::builder()
+        .loguniform("lr", 1e-5, 1.0)
+        .uniform("dropout", 0.0, 0.5)
+        .randint("layers", 1, 8)
+        .uniform("momentum", 0.8, 0.99)
+        .build()
+        .unwrap();
+    let mut lr_found = 0;
+    let mut false_alarms = [0; 3];
+    for seed in 0..20 {
+        let result = hyperflow::fmin_with_context(
+            |p: &Point, ctx: &hyperflow::TrialContext<'_>| -> Result<f64, hyperflow::PointError> {
+                let lr: f64 = p.get("lr")?;
+                let noise: f64 = TrialRng::for_trial(seed + 100, ctx.number() as u64).random();
+                Ok((lr.log10() + 3.0).abs() + 0.05 * noise)
+            },
+            &space,
+        )
+        .algo(hyperflow::algo::Random)
+        .max_evals(40)
+        .seed(seed)
+        .progress(false)
+        .run()
+        .unwrap();
+        let report = analyze(
+            &ReportInput::from_fmin("mlp", &result, &space),
+            &ReportOptions::default(),
+        )
+        .unwrap();
+        let params = &report.groups[0].params;
+        let lr = params[0].importance.unwrap();
+        if lr.rank == 1 && lr.matters {
+            lr_found += 1;
+        } else {
+            eprintln!("seed {seed}: lr {lr:?}");
+        }
+        for (count, p) in false_alarms.iter_mut().zip(&params[1..]) {
+            *count += usize::from(p.importance.unwrap().matters);
+        }
+    }
+    assert!(
+        lr_found >= 18,
+        "lr first and significant in {lr_found} of 20 sweeps"
+    );
+    // At the 1% level each irrelevant parameter should be called significant in about 0.2
+    // of 20 sweeps; 4 or more would happen by chance with probability 4e-5.
+    assert!(
+        false_alarms.iter().all(|&f| f <= 3),
+        "dropout, layers, momentum significant in {false_alarms:?} of 20 sweeps"
+    );
+}
+
+#[test]
 fn house_ranges_follow_the_majority_and_say_when_groups_disagree() {
     let space = Space::builder().randint("depth", 1, 30).build().unwrap();
     let around = |c: f64| {

@@ -174,8 +174,9 @@ fn analyze_group(group: &TrialSet, direction: Direction, options: &ReportOptions
         notes.push("no complete trial: nothing to rank".to_string());
     } else if n_top < options.min_top_trials {
         notes.push(format!(
-            "only {n_top} top trial(s) of {} complete: ranges are shown but not acted on \
-             (at least {} top trials are needed, i.e. {} complete trials at top quantile {})",
+            "only {n_top} top trial(s) of {} complete: too few to rank importance; ranges \
+             are shown but not acted on (at least {} top trials are needed, i.e. {} complete \
+             trials at top quantile {})",
             ranked.len(),
             options.min_top_trials,
             (options.min_top_trials as f64 / options.top_quantile).ceil(),
@@ -427,6 +428,7 @@ fn importance_of(estimate: Option<Estimate>, options: &ReportOptions) -> Option<
         strength: e.strength,
         chi2: e.chi2,
         bins: e.bins,
+        p_value: e.p_value,
         matters: e.significant && e.strength >= options.min_strength,
         rank: 0,
     })

@@ -15,17 +15,20 @@
 //! - **Top trials**: the best `ceil(γ n)` of the `n` complete trials (`γ` =
 //!   [`ReportOptions::top_quantile`], default 0.2), plus any tied with the last of them.
 //! - **Too few to say**: with fewer than [`ReportOptions::min_top_trials`] top trials
-//!   (default 5, so 25 complete trials at γ = 0.2), ranges are shown but no importance is
-//!   estimated and every range is left as searched ([`Action::TooFewTrials`]).
+//!   (default 5, so 25 complete trials at γ = 0.2), ranges are shown but importance is
+//!   neither estimated nor ranked (the group says "too few to rank importance") and every
+//!   range is left as searched ([`Action::TooFewTrials`]).
 //! - **Good range**: where the top trials' values lie: their min..max, or their central 90%
 //!   (5th to 95th percentile) from 20 top trials on.
 //! - **Importance**: PED-ANOVA (Watanabe et al., IJCAI 2023): the Pearson divergence between
 //!   a parameter's density among the top trials and among all trials, estimated with
-//!   equal-mass histograms, minus its expected value when the parameter does not matter;
-//!   reported as a share of the group's total and as a strength in 0..1. A parameter
-//!   *matters* when a chi-square test of top vs all counts rejects "spread like all trials"
-//!   at the 1% level and its strength is at least [`ReportOptions::min_strength`].
-//!   Details in the source of `report::importance`.
+//!   equal-mass histograms (at least `1/γ` bins, averaged over shifted bin edges), minus its
+//!   expected value when the parameter does not matter; reported as a share of the group's
+//!   total and as a strength in 0..1. A parameter *matters* when a permutation test of top
+//!   vs all counts rejects "spread like all trials" at the 1% level and its strength is at
+//!   least [`ReportOptions::min_strength`]. With few trials only clear effects reach
+//!   significance: "does not matter" then means "not shown to matter". Details in the
+//!   source of `report::importance`.
 //! - **Recommended range**: parameters that do not matter, or with too few trials, are left
 //!   as searched. Otherwise the good range plus a margin on each side
 //!   ([`ReportOptions::margin`] × its width, at least 5% of the searched width), kept

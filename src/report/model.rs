@@ -184,11 +184,14 @@ pub struct Importance {
     /// `divergence` over its largest possible value `(1 - γ) / γ`: 0 to 1, comparable
     /// across groups and quantiles.
     pub strength: f64,
-    /// The chi-square statistic (finite-population corrected) of top vs all counts per bin.
+    /// The chi-square statistic (finite-population corrected) of top vs all counts per bin,
+    /// averaged over the shifted bin grids.
     pub chi2: f64,
-    /// The number of bins (categories for a choice).
+    /// The number of bins of one grid (categories for a choice).
     pub bins: usize,
-    /// Whether the parameter measurably matters: the chi-square test rejects "top trials
+    /// The permutation p-value of "top trials are spread like all trials".
+    pub p_value: f64,
+    /// Whether the parameter measurably matters: the permutation test rejects "top trials
     /// are spread like all trials" at the 1% level and `strength` is at least the
     /// configured minimum.
     pub matters: bool,
