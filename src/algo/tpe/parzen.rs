@@ -764,9 +764,19 @@ impl Parzen {
                 z * z
             })),
         }
-        // Each further dim rules out most of what is left: keep the survivors packed
-        // (written unconditionally, kept by advancing the end: no branch to mispredict)
-        // and add one dim at a time.
+        // The other continuous dims over the whole window too: once a search has
+        // concentrated, most kernels of the window stay near in every dim, and plain
+        // passes over contiguous memory beat packing the survivors after each dim.
+        for &d in self.fast_dims.iter().skip(1) {
+            let xd = key[d].0;
+            let rows = self.mu[span(d)].iter().zip(&self.inv_sigma[span(d)]);
+            for (qj, (&m, &iv)) in q.iter_mut().zip(rows) {
+                let z = (xd - m) * iv;
+                *qj += z * z;
+            }
+        }
+        // Survivors packed (written unconditionally, kept by advancing the end: no branch
+        // to mispredict).
         let mut idx = std::mem::take(&mut self.window_idx);
         idx.clear();
         idx.resize(q.len(), 0);
@@ -779,10 +789,6 @@ impl Parzen {
         }
         q.truncate(m);
         idx.truncate(m);
-        for &d in self.fast_dims.iter().skip(1) {
-            let (xd, mu, inv) = (key[d].0, &self.mu[d * st..], &self.inv_sigma[d * st..]);
-            keep_near(&mut q, &mut idx, limit, |k| (xd - mu[k]) * inv[k]);
-        }
         for &d in &self.cell_dims {
             let (cell, mu, inv) = (key[d], &self.mu[d * st..], &self.inv_sigma[d * st..]);
             keep_near(&mut q, &mut idx, limit, |k| cell_gap(cell, mu[k]) * inv[k]);
