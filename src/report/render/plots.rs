@@ -410,14 +410,7 @@ fn categorical_plot(
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(k)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| label_at(labels, *x))
         .y_label_formatter(&|y| num(*y))
         .x_desc(p.name.as_str())
         .y_desc("loss")
@@ -458,14 +451,7 @@ fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawR
         .configure_mesh()
         .disable_mesh()
         .x_labels(m)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| label_at(&names, *x))
         .y_labels(3)
         .y_label_formatter(&|y| match (y * 2.0).round() as i32 {
             0 => "low".to_string(),
@@ -571,5 +557,16 @@ fn position(p: &ParamReport, v: &Value) -> Option<f64> {
             })
         }
         ParamDetail::Constant { .. } => None,
+    }
+}
+
+/// The label of the category at integer position `x` of a category axis; none between
+/// positions.
+fn label_at(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
     }
 }
