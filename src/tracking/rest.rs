@@ -24,7 +24,7 @@ use super::artifacts::{
     normalized,
 };
 use super::model::*;
-use super::store::{Result, Store, StoreError, validate_batch};
+use super::store::{Result, Store, StoreError, validate_batch, validate_history_page_size};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -723,11 +723,7 @@ impl Store for RestStore {
         max_results: usize,
         page_token: Option<&str>,
     ) -> Result<Page<Metric>> {
-        if max_results == 0 {
-            return Err(StoreError::InvalidParameter(
-                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
-            ));
-        }
+        validate_history_page_size(max_results)?;
         let mut q = vec![
             ("run_id", run_id.to_string()),
             ("metric_key", key.to_string()),

@@ -233,11 +233,7 @@ pub trait Store: Send + Sync {
         max_results: usize,
         page_token: Option<&str>,
     ) -> Result<Page<Metric>> {
-        if max_results == 0 {
-            return Err(StoreError::InvalidParameter(
-                "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
-            ));
-        }
+        validate_history_page_size(max_results)?;
         let offset = decode_page_token(page_token)?;
         let all = self.get_metric_history(run_id, key)?;
         let end = offset.saturating_add(max_results).min(all.len());
@@ -449,6 +445,16 @@ pub fn validate_experiment_tag(tag: &Tag) -> Result<()> {
         &tag.value,
         MAX_EXPERIMENT_TAG_VALUE_LENGTH,
     )
+}
+
+/// Validate the page size of a metric history page (at least 1).
+pub fn validate_history_page_size(max_results: usize) -> Result<()> {
+    if max_results == 0 {
+        return Err(StoreError::InvalidParameter(
+            "Invalid value 0 for parameter 'max_results': it must be at least 1".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Validate a search page size (1..=50000).
