@@ -135,43 +135,29 @@ impl BadSet {
         let members: Vec<u32> = (0..wanted.len() as u32)
             .filter(|&i| self.member[i as usize])
             .collect();
+        // Rows are the members in chronological order; sorting by (value, row) is sorting
+        // by (value, trial number), the order the kept lists follow.
         self.lists.resize_with(nd, Vec::new);
         for (d, dim) in self.dims.iter().enumerate() {
             let list = &mut self.lists[d];
             list.clear();
-            list.extend(members.iter().map(|&i| {
+            list.extend(members.iter().enumerate().map(|(r, &i)| {
                 let v = history.get(i as usize).map_or(f64::NAN, |t| t.x[dim.param]);
-                (dim.locate(v), i)
+                (dim.locate(v), r as u32)
             }));
             list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
-        // Kernels in the pruning dim's order (else chronological); rows chronological.
-        let prune = Parzen::prune_dim(&self.dims);
-        let mut pos = vec![0u32; members.len()];
-        self.rows.clear();
-        self.rows.resize(wanted.len(), 0);
-        for (r, &i) in members.iter().enumerate() {
-            self.rows[i as usize] = r as u32;
-        }
-        if let Some(p) = prune {
-            for (k, &(_, i)) in self.lists[p].iter().enumerate() {
-                pos[self.rows[i as usize] as usize] = k as u32;
-            }
-        } else {
-            pos.iter_mut().enumerate().for_each(|(r, k)| *k = r as u32);
-        }
-        let by_kernel: Vec<Vec<(f64, u32)>> = self
-            .lists
-            .iter()
-            .map(|list| {
-                list.iter()
-                    .map(|&(t, i)| (t, pos[self.rows[i as usize] as usize]))
-                    .collect()
-            })
-            .collect();
-        self.est.fit(&self.dims, &by_kernel, &pos, cfg);
+        let mut pos = Vec::new();
+        self.est
+            .fit_rows(&self.dims, &mut self.lists, &mut pos, cfg);
         for (r, &i) in members.iter().enumerate() {
             self.est.set_id(pos[r] as usize, i);
+        }
+        // The kept lists name trials, not kernels.
+        for list in &mut self.lists {
+            for e in list.iter_mut() {
+                e.1 = self.est.id(e.1 as usize);
+            }
         }
         let n_numeric = numeric_dims(&self.dims);
         self.rules = (0..nd)

@@ -472,27 +472,7 @@ impl Tpe {
             );
             list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
-        // Kernels in the order of the pruning dim: row r becomes kernel pos[r].
-        s.pos.clear();
-        s.pos.resize(rows.len(), 0);
-        match Parzen::prune_dim(dims) {
-            Some(p) => {
-                for (k, &(_, r)) in s.sorted[p].iter().enumerate() {
-                    s.pos[r as usize] = k as u32;
-                }
-                for list in &mut s.sorted {
-                    for e in list.iter_mut() {
-                        e.1 = s.pos[e.1 as usize];
-                    }
-                }
-            }
-            None => s
-                .pos
-                .iter_mut()
-                .enumerate()
-                .for_each(|(r, p)| *p = r as u32),
-        }
-        s.l.fit(dims, &s.sorted, &s.pos, self);
+        s.l.fit_rows(dims, &mut s.sorted, &mut s.pos, self);
     }
 
     /// Draws the candidates from `l` and writes the one maximizing `l(x) / g(x)` into `x`.
@@ -593,14 +573,8 @@ mod tests {
             .map(|(k, &v)| (dims[0].locate(v), k as u32))
             .collect();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // Store kernels in sorted order, as the sampler does for continuous dims.
-        let mut pos = vec![0u32; obs.len()];
-        for (k, e) in sorted.iter_mut().enumerate() {
-            pos[e.1 as usize] = k as u32;
-            e.1 = k as u32;
-        }
         let mut p = Parzen::default();
-        p.fit(&dims, &[sorted], &pos, cfg);
+        p.fit_rows(&dims, &mut [sorted], &mut Vec::new(), cfg);
         (dims, p)
     }
 
@@ -748,18 +722,9 @@ mod tests {
                 l
             })
             .collect();
-        let mut pos = vec![0u32; rows.len()];
-        for (k, &(_, r)) in sorted[0].iter().enumerate() {
-            pos[r as usize] = k as u32;
-        }
-        for l in &mut sorted {
-            for e in l.iter_mut() {
-                e.1 = pos[e.1 as usize];
-            }
-        }
         let cfg = Tpe::default();
         let mut est = Parzen::default();
-        est.fit(&dims, &sorted, &pos, &cfg);
+        est.fit_rows(&dims, &mut sorted, &mut Vec::new(), &cfg);
         let mut terms = Vec::new();
         for i in 0..50 {
             let x = space.sample_prior(&mut TrialRng::for_trial(6, i));

@@ -303,7 +303,7 @@ impl Parzen {
     /// as kernel `pos[r]`. `sorted[d]` lists `(t, k)` for every kernel `k` in ascending
     /// order of its located value `t` in dim `d` (see [`DimModel::locate`]); the pruning
     /// dim (see [`Parzen::prune_dim`]), if any, must list kernels in order `0..n`.
-    pub fn fit(&mut self, dims: &[DimModel], sorted: &[Vec<(f64, u32)>], pos: &[u32], cfg: &Tpe) {
+    fn fit(&mut self, dims: &[DimModel], sorted: &[Vec<(f64, u32)>], pos: &[u32], cfg: &Tpe) {
         let n = pos.len();
         let nd = dims.len();
         self.n = n;
@@ -344,6 +344,36 @@ impl Parzen {
             self.cum_w.push(acc);
         }
         self.cum_w.push(acc + cfg.prior_weight);
+    }
+
+    /// Fits the estimator to observations given by row (chronological): `sorted[d]` lists
+    /// `(t, row)` in ascending order for each dim. The kernels are numbered in the pruning
+    /// dim's order (in row order without one): `sorted` is rewritten to kernel numbers and
+    /// `pos[r]` set to row `r`'s kernel.
+    pub fn fit_rows(
+        &mut self,
+        dims: &[DimModel],
+        sorted: &mut [Vec<(f64, u32)>],
+        pos: &mut Vec<u32>,
+        cfg: &Tpe,
+    ) {
+        let n = sorted.first().map_or(0, Vec::len);
+        pos.clear();
+        pos.resize(n, 0);
+        match Parzen::prune_dim(dims) {
+            Some(p) => {
+                for (k, &(_, r)) in sorted[p].iter().enumerate() {
+                    pos[r as usize] = k as u32;
+                }
+                for list in sorted.iter_mut() {
+                    for e in list.iter_mut() {
+                        e.1 = pos[e.1 as usize];
+                    }
+                }
+            }
+            None => pos.iter_mut().enumerate().for_each(|(r, k)| *k = r as u32),
+        }
+        self.fit(dims, sorted, pos, cfg);
     }
 
     /// Sets the width of every kernel of dim `d` from `list`, its `(t, k)` in ascending
