@@ -224,18 +224,26 @@ impl BadSet {
         let n = self.est.len();
         let n_numeric = numeric_dims(&self.dims);
         self.rules.resize(self.dims.len(), None);
+        // Kernel of each member by trial number, filled once if a dim needs every width.
+        let mut kernel_at: Vec<u32> = Vec::new();
         for d in 0..self.dims.len() {
             let Some(rule) = WidthRule::new(&self.dims[d], n, n_numeric, cfg) else {
                 continue;
             };
             if self.rules[d] != Some(rule) || !rule.is_local() {
                 self.rules[d] = Some(rule);
-                self.by_kernel.clear();
-                for idx in 0..self.lists[d].len() {
-                    let (t, i) = self.lists[d][idx];
-                    let k = self.kernel_of(history, prune, i);
-                    self.by_kernel.push((t, k as u32));
+                if kernel_at.is_empty() {
+                    kernel_at.resize(self.member.len(), 0);
+                    for k in 0..n {
+                        kernel_at[self.est.id(k) as usize] = k as u32;
+                    }
                 }
+                self.by_kernel.clear();
+                self.by_kernel.extend(
+                    self.lists[d]
+                        .iter()
+                        .map(|&(t, i)| (t, kernel_at[i as usize])),
+                );
                 let list = std::mem::take(&mut self.by_kernel);
                 self.est.set_all_widths(d, &list, &rule, cfg);
                 self.by_kernel = list;
