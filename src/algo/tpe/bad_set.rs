@@ -8,12 +8,17 @@
 //! the same order with the same widths and weights (the tests check this).
 
 use super::Tpe;
-use super::parzen::{DimModel, Parzen, WidthRule, numeric_dims};
+use super::curve::{Curve, CurveIndex};
+use super::parzen::{DimModel, Parzen, WidthRule, log_sum_exp, numeric_dims};
 use crate::trials::{TrialIndex, Trials};
 
 /// Above this many changes (and an eighth of the kernels), refitting from scratch is
 /// cheaper than applying them one by one.
 const REFIT_CHANGES: usize = 64;
+
+/// Where the two curves of [`BadSet::lower_bound`] put their cell boundaries (fractions of
+/// each range): a candidate near a boundary of one is mostly far from those of the other.
+const CURVE_SHIFTS: [f64; 2] = [0.0, 1.0 / 3.0];
 
 /// The kept estimator of one group and what it was built from.
 #[derive(Debug, Default)]
@@ -28,6 +33,11 @@ pub(super) struct BadSet {
     lists: Vec<Vec<(f64, u32)>>,
     /// Per dim: the width rule the current widths follow.
     rules: Vec<Option<WidthRule>>,
+    /// The members along two Morton curves of the group's real dims, their cell
+    /// boundaries shifted apart; each member's kernel (storage position) after a sync, by
+    /// trial number.
+    curves: [CurveIndex; 2],
+    kernel: Vec<u32>,
     /// Per trial number: the epoch (see [`TrialIndex::epochs`]) when the trial was last
     /// looked at, whether the group is active in it then, and whether it has a kernel.
     seen: Vec<u32>,
@@ -44,8 +54,9 @@ pub(super) struct BadSet {
 }
 
 impl BadSet {
-    /// Brings the estimator up to date and returns it: one kernel per trial `i` with
-    /// `wanted[i]` (complete and not good, or pending) in which the group is active.
+    /// Brings the estimator (see [`BadSet::estimator`]) up to date: one kernel per trial
+    /// `i` with `wanted[i]` (complete and not good, or pending) in which the group is
+    /// active.
     pub fn sync(
         &mut self,
         history: &Trials,
@@ -53,18 +64,20 @@ impl BadSet {
         dims: &[DimModel],
         cfg: &Tpe,
         wanted: &[bool],
-    ) -> &mut Parzen {
+    ) {
         if self.history != history.id() || self.dims != dims || self.cfg.as_ref() != Some(cfg) {
             *self = BadSet {
                 history: history.id(),
                 dims: dims.to_vec(),
                 cfg: Some(cfg.clone()),
+                curves: CURVE_SHIFTS.map(|shift| CurveIndex::new(Curve::new(dims, shift))),
                 ..BadSet::default()
             };
         }
         let len = wanted.len();
         let epochs = &index.epochs()[..len];
         self.seen.resize(len, u32::MAX);
+        self.kernel.resize(len, 0);
         self.active.resize(len, false);
         self.member.resize(len, false);
         self.removals.clear();
@@ -113,8 +126,46 @@ impl BadSet {
             self.refit(history, cfg, wanted);
         } else if changes > 0 || self.est.is_blank() {
             self.apply(history, cfg);
+        } else {
+            return;
         }
+        // Insertions and removals shift the kernels after them.
+        for k in 0..self.est.len() {
+            self.kernel[self.est.id(k) as usize] = k as u32;
+        }
+    }
+
+    /// The estimator as of the last [`BadSet::sync`].
+    pub fn estimator(&mut self) -> &mut Parzen {
         &mut self.est
+    }
+
+    /// A lower bound of `ln g` at a candidate (score keys, see
+    /// [`DimModel::score_key`](super::parzen::DimModel::score_key)) from the prior kernel
+    /// and the `2 * reach` kernels around it on the curve, which are mostly among its
+    /// nearest: a candidate whose `l` over this bound cannot beat the best needs no full
+    /// `g`. `near` and `terms` are scratch.
+    pub fn lower_bound(
+        &mut self,
+        dims: &[DimModel],
+        key: &[(f64, f64)],
+        reach: usize,
+        near: &mut Vec<u32>,
+        terms: &mut Vec<f64>,
+    ) -> f64 {
+        near.clear();
+        for curve in &self.curves {
+            curve.near(key, reach, near);
+        }
+        for i in near.iter_mut() {
+            *i = self.kernel[*i as usize];
+        }
+        near.sort_unstable();
+        near.dedup();
+        self.est.log_terms(dims, key, near, terms);
+        // The largest term alone: a losing candidate is mostly ruled out by its nearest
+        // kernel, and one exponential is cheaper than one per kernel.
+        log_sum_exp(terms, self.est.prior_log_density(dims, key))
     }
 
     /// The located values of trial `number` in every dim, into `self.values`.
@@ -146,6 +197,14 @@ impl BadSet {
                 (dim.locate(v), r as u32)
             }));
             list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        }
+        let mut points = Vec::with_capacity(members.len() * nd);
+        for &i in &members {
+            self.locate(history, i);
+            points.extend_from_slice(&self.values);
+        }
+        for curve in &mut self.curves {
+            curve.rebuild(members.iter().copied().zip(points.chunks_exact(nd)));
         }
         let mut pos = Vec::new();
         self.est
@@ -188,6 +247,9 @@ impl BadSet {
             }
             self.est.remove(k, nd);
             self.member[i as usize] = false;
+            for curve in &mut self.curves {
+                curve.remove(i);
+            }
         }
         self.removals = removals;
         let insertions = std::mem::take(&mut self.insertions);
@@ -196,6 +258,9 @@ impl BadSet {
             let t = prune.map_or(0.0, |p| self.values[p]);
             let (Err(k) | Ok(k)) = self.est.find(prune, t, i);
             self.est.insert(k, i, &self.values);
+            for curve in &mut self.curves {
+                curve.insert(i, &self.values);
+            }
             for (d, &v) in self.values.iter().enumerate() {
                 let list = &mut self.lists[d];
                 let r = list.partition_point(|e| e.0.total_cmp(&v).then(e.1.cmp(&i)).is_lt());

@@ -666,13 +666,16 @@ impl Parzen {
     /// The log density (log mass for cell-scored dims) at a candidate given by its score
     /// keys (see [`DimModel::score_key`]), to a relative error below 1e-6.
     ///
-    /// Kernels whose contribution provably stays below `1e-6 / (n + 1)` of the prior
-    /// kernel's are skipped: with the kernels sorted in the pruning dim, only those within
-    /// a bounded distance of the candidate there are visited at all.
+    /// `known_low` is a lower bound of the result, if one is known (else `-inf`). Kernels
+    /// whose contribution provably stays below `1e-6 / (n + 1)` of the larger of it and
+    /// the prior kernel's are skipped: with the kernels sorted in the pruning dim, only
+    /// those within a bounded distance of the candidate there are visited at all, and a
+    /// tighter `known_low` shortens that distance.
     pub fn log_density(
         &mut self,
         dims: &[DimModel],
         key: &[(f64, f64)],
+        known_low: f64,
         terms: &mut Vec<f64>,
     ) -> f64 {
         let n = self.n;
@@ -682,7 +685,7 @@ impl Parzen {
             return prior;
         }
         // Kernel terms at or below `floor` are negligible (see above).
-        let floor = prior + LN_EPS - ((n + 1) as f64).ln();
+        let floor = prior.max(known_low) + LN_EPS - ((n + 1) as f64).ln();
         let peak_sum: f64 = self.peak.iter().sum();
         let mut visit = std::mem::take(&mut self.visit);
         visit.clear();
@@ -856,16 +859,17 @@ impl Parzen {
             let (a, b) = key[d];
             let mu = &self.mu[d * st..d * st + n];
             let sigma = &self.sigma[d * st..d * st + n];
+            let inv_sigma = &self.inv_sigma[d * st..d * st + n];
             let log_norm = &self.log_norm[d * st..d * st + n];
             let kernels = visit.iter().zip(acc.iter_mut()).zip(alive.iter_mut());
             match self.terms[d] {
                 // Every kernel in storage order (small estimators): contiguous, vectorizes.
                 Term::Density if visit.len() == n => {
-                    let rows = mu.iter().zip(sigma).zip(log_norm);
-                    for (((&m, &s), &ln), (t, live)) in
+                    let rows = mu.iter().zip(inv_sigma).zip(log_norm);
+                    for (((&m, &iv), &ln), (t, live)) in
                         rows.zip(acc.iter_mut().zip(alive.iter_mut()))
                     {
-                        let z = (a - m) / s;
+                        let z = (a - m) * iv;
                         *t += -0.5 * z * z - ln;
                         *live &= !negligible(*t, rest, floor);
                     }
@@ -873,7 +877,7 @@ impl Parzen {
                 Term::Density => {
                     for ((&k, t), live) in kernels {
                         let k = k as usize;
-                        let z = (a - mu[k]) / sigma[k];
+                        let z = (a - mu[k]) * inv_sigma[k];
                         *t += -0.5 * z * z - log_norm[k];
                         *live &= !negligible(*t, rest, floor);
                     }
@@ -906,53 +910,26 @@ impl Parzen {
     }
 }
 
-#[cfg(test)]
 impl Parzen {
-    /// Log term of dim `d` of kernel `k` at score key `(a, b)`; its normalizers must be
-    /// computed.
-    #[inline]
-    fn term(&self, d: usize, k: usize, (a, b): (f64, f64)) -> f64 {
-        let i = d * self.stride + k;
-        match self.terms[d] {
-            Term::Density => {
-                let z = (a - self.mu[i]) / self.sigma[i];
-                -0.5 * z * z - self.log_norm[i]
-            }
-            Term::Cell => {
-                let (mu, sig) = (self.mu[i], self.sigma[i]);
-                log_mass((a - mu) / sig, (b - mu) / sig) - self.log_norm[i]
-            }
-            Term::Cat { own, other } => {
-                if self.mu[i] == a {
-                    own
-                } else {
-                    other
-                }
+    /// Writes to `terms` the log term (weight plus every dim) of each listed kernel at a
+    /// candidate given by its score keys; `kernels` are ascending storage positions.
+    pub fn log_terms(
+        &mut self,
+        dims: &[DimModel],
+        key: &[(f64, f64)],
+        kernels: &[u32],
+        terms: &mut Vec<f64>,
+    ) {
+        debug_assert!(kernels.windows(2).all(|w| w[0] < w[1]));
+        for &k in kernels {
+            if self.w_gen[k as usize] != self.generation {
+                self.compute_norms(dims, k as usize);
             }
         }
-    }
-
-    /// The log density summed over every kernel, without skipping: the reference the
-    /// pruned [`Parzen::log_density`] is tested against.
-    pub fn log_density_brute_force(&mut self, dims: &[DimModel], key: &[(f64, f64)]) -> f64 {
-        let mut prior_only = Vec::new();
-        let n = self.n;
-        let prior = {
-            let saved = std::mem::replace(&mut self.n, 0);
-            let p = self.log_density(dims, key, &mut prior_only);
-            self.n = saved;
-            p
-        };
-        let mut terms = Vec::with_capacity(n);
-        for k in 0..n {
-            self.compute_norms(dims, k);
-            let mut t = self.log_w[k];
-            for (d, &kd) in key.iter().enumerate() {
-                t += self.term(d, k, kd);
-            }
-            terms.push(t);
-        }
-        log_sum_exp(&terms, prior)
+        terms.clear();
+        // No floor: every listed kernel counts.
+        let peak_sum = self.peak.iter().sum();
+        self.kernel_terms(key, kernels, f64::NEG_INFINITY, peak_sum, terms);
     }
 }
 
@@ -988,7 +965,7 @@ fn negligible(t: f64, rest: f64, floor: f64) -> bool {
 }
 
 /// `ln(sum(exp(terms)) + exp(extra))`.
-fn log_sum_exp(terms: &[f64], extra: f64) -> f64 {
+pub(crate) fn log_sum_exp(terms: &[f64], extra: f64) -> f64 {
     let max = terms.iter().copied().fold(extra, f64::max);
     if max == f64::NEG_INFINITY || max.is_nan() {
         return f64::NEG_INFINITY;
