@@ -16,6 +16,10 @@ use crate::trials::{TrialIndex, Trials};
 /// cheaper than applying them one by one.
 const REFIT_CHANGES: usize = 64;
 
+/// Up to this many kernels, a full `g` costs little more than its bound: the prior
+/// kernel's share stands in for it.
+const FEW_TO_BOUND: usize = 128;
+
 /// Where the two curves of [`BadSet::lower_bound`] put their cell boundaries (fractions of
 /// each range): a candidate near a boundary of one is mostly far from those of the other.
 const CURVE_SHIFTS: [f64; 2] = [0.0, 1.0 / 3.0];
@@ -153,6 +157,10 @@ impl BadSet {
         near: &mut Vec<u32>,
         terms: &mut Vec<f64>,
     ) -> f64 {
+        let prior = self.est.prior_log_density(dims, key);
+        if self.est.len() <= FEW_TO_BOUND {
+            return prior;
+        }
         near.clear();
         for curve in &self.curves {
             curve.near(key, reach, near);
@@ -162,10 +170,10 @@ impl BadSet {
         }
         near.sort_unstable();
         near.dedup();
-        self.est.log_terms(dims, key, near, terms);
-        // The largest term alone: a losing candidate is mostly ruled out by its nearest
-        // kernel, and one exponential is cheaper than one per kernel.
-        log_sum_exp(terms, self.est.prior_log_density(dims, key))
+        // Kernels below the prior's share hardly tighten the bound; leaving them out early
+        // saves their costlier dims (cell masses).
+        self.est.log_terms(dims, key, near, prior, terms);
+        log_sum_exp(terms, prior)
     }
 
     /// The located values of trial `number` in every dim, into `self.values`.

@@ -774,7 +774,7 @@ mod tests {
             let x = space.sample_prior(&mut TrialRng::for_trial(6, i));
             let key: Vec<(f64, f64)> = dims.iter().map(|d| d.score_key(x[d.param])).collect();
             let every: Vec<u32> = (0..est.len() as u32).collect();
-            est.log_terms(&dims, &key, &every, &mut terms);
+            est.log_terms(&dims, &key, &every, f64::NEG_INFINITY, &mut terms);
             let slow = parzen::log_sum_exp(&terms, est.prior_log_density(&dims, &key));
             // Without a known lower bound, and with the tightest one (which skips most).
             for known_low in [f64::NEG_INFINITY, slow - 1e-9] {

@@ -912,12 +912,14 @@ impl Parzen {
 
 impl Parzen {
     /// Writes to `terms` the log term (weight plus every dim) of each listed kernel at a
-    /// candidate given by its score keys; `kernels` are ascending storage positions.
+    /// candidate given by its score keys, leaving out those that provably end at or below
+    /// `floor`; `kernels` are ascending storage positions.
     pub fn log_terms(
         &mut self,
         dims: &[DimModel],
         key: &[(f64, f64)],
         kernels: &[u32],
+        floor: f64,
         terms: &mut Vec<f64>,
     ) {
         debug_assert!(kernels.windows(2).all(|w| w[0] < w[1]));
@@ -927,9 +929,8 @@ impl Parzen {
             }
         }
         terms.clear();
-        // No floor: every listed kernel counts.
         let peak_sum = self.peak.iter().sum();
-        self.kernel_terms(key, kernels, f64::NEG_INFINITY, peak_sum, terms);
+        self.kernel_terms(key, kernels, floor, peak_sum, terms);
     }
 }
 
