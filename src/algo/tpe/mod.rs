@@ -596,6 +596,16 @@ mod tests {
         h
     }
 
+    /// The models of every parameter of a flat space (one group).
+    fn all_dims(space: &Space) -> Vec<DimModel> {
+        space
+            .params()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| DimModel::new(i, p))
+            .collect()
+    }
+
     fn bits(x: &[f64]) -> Vec<u64> {
         x.iter().map(|v| v.to_bits()).collect()
     }
@@ -744,12 +754,7 @@ mod tests {
             .loguniform("c", 1e-3, 1.0)
             .build()
             .expect("valid");
-        let dims: Vec<DimModel> = space
-            .params()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| DimModel::new(i, p))
-            .collect();
+        let dims = all_dims(&space);
         let n = 3000;
         let rows: Vec<Vec<f64>> = (0..n)
             .map(|i| space.sample_prior(&mut TrialRng::for_trial(5, i)))
@@ -797,12 +802,7 @@ mod tests {
             .choice("c", ["a", "b", "c"])
             .build()
             .expect("valid");
-        let dims: Vec<DimModel> = space
-            .params()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| DimModel::new(i, p))
-            .collect();
+        let dims = all_dims(&space);
         let h = history(&space, 600, |x| x[0].abs());
         let wanted: Vec<bool> = (0..h.len()).map(|i| i % 7 != 0).collect();
         let cfg = Tpe::default();
