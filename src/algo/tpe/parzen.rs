@@ -252,6 +252,7 @@ pub(crate) struct Parzen {
     /// kernel `k` when `norm_ok[k]`.
     log_norm: Vec<f64>,
     norm_ok: Vec<bool>,
+    norms: NormMemo,
     /// Squared distances of the kernels in the current window (scratch).
     dist2: Vec<f64>,
     /// Kernels of the window still near after the dims checked so far (scratch).
@@ -525,8 +526,8 @@ impl Parzen {
         for (d, dim) in dims.iter().enumerate() {
             if let DimKind::Real { lo, hi, .. } = dim.kind {
                 let i = d * self.stride + k;
-                self.log_norm[i] =
-                    kernel_log_norm(self.mu[i], self.sigma[i], lo, hi, dim.is_cell());
+                let kernel = [self.mu[i], self.sigma[i], lo, hi];
+                self.log_norm[i] = self.norms.get(kernel, dim.is_cell());
             }
         }
         self.norm_ok[k] = true;
@@ -973,6 +974,37 @@ pub(crate) fn log_sum_exp(terms: &[f64], extra: f64) -> f64 {
     }
     let s: f64 = terms.iter().map(|&t| (t - max).exp()).sum::<f64>() + (extra - max).exp();
     max + s.ln()
+}
+
+/// A direct-mapped memo of [`kernel_log_norm`], a pure function: the good-set estimator
+/// is refitted on every suggestion with mostly the kernels of the last one, and each
+/// normalizer costs two `erfc`. A hit returns the very value a computation would.
+#[derive(Debug, Default)]
+struct NormMemo {
+    /// `(mu, sigma, lo, hi)` bits and the cell flag of the kernel each slot holds.
+    slots: Vec<([u64; 4], bool, f64)>,
+}
+
+impl NormMemo {
+    /// A power of two: the slot is the top bits of a multiplicative hash.
+    const SLOTS: usize = 512;
+
+    /// The log normalizer of the kernel `[mu, sigma, lo, hi]`.
+    fn get(&mut self, kernel: [f64; 4], cell: bool) -> f64 {
+        if self.slots.is_empty() {
+            self.slots = vec![([u64::MAX; 4], false, f64::NAN); Self::SLOTS];
+        }
+        let key = kernel.map(f64::to_bits);
+        let hash = key
+            .iter()
+            .fold(u64::from(cell), |h, &k| (h ^ k).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let slot = &mut self.slots[(hash >> (64 - Self::SLOTS.trailing_zeros())) as usize];
+        if slot.0 != key || slot.1 != cell {
+            let [mu, sigma, lo, hi] = kernel;
+            *slot = (key, cell, kernel_log_norm(mu, sigma, lo, hi, cell));
+        }
+        slot.2
+    }
 }
 
 /// The log normalizer of a kernel: its truncation mass inside `[lo, hi]`, and for
