@@ -854,56 +854,57 @@ impl Parzen {
         acc.extend(visit.iter().map(|&k| self.log_w[k as usize]));
         alive.clear();
         alive.resize(visit.len(), true);
+        // A kernel is negligible when its term ends at or below `floor`. Checking that once
+        // at the end leaves the same kernels as checking after every dim (each later term
+        // is at most its dim's peak); only before a costly cell dim are the kernels that
+        // cannot rise above the floor any more (with the remaining dims at their peaks)
+        // set aside.
         let mut rest = peak_sum;
         for (d, &peak) in self.peak.iter().enumerate() {
-            rest -= peak;
             let (a, b) = key[d];
             let mu = &self.mu[d * st..d * st + n];
             let sigma = &self.sigma[d * st..d * st + n];
             let inv_sigma = &self.inv_sigma[d * st..d * st + n];
             let log_norm = &self.log_norm[d * st..d * st + n];
-            let kernels = visit.iter().zip(acc.iter_mut()).zip(alive.iter_mut());
             match self.terms[d] {
                 // Every kernel in storage order (small estimators): contiguous, vectorizes.
                 Term::Density if visit.len() == n => {
                     let rows = mu.iter().zip(inv_sigma).zip(log_norm);
-                    for (((&m, &iv), &ln), (t, live)) in
-                        rows.zip(acc.iter_mut().zip(alive.iter_mut()))
-                    {
+                    for (((&m, &iv), &ln), t) in rows.zip(acc.iter_mut()) {
                         let z = (a - m) * iv;
                         *t += -0.5 * z * z - ln;
-                        *live &= !negligible(*t, rest, floor);
                     }
                 }
                 Term::Density => {
-                    for ((&k, t), live) in kernels {
+                    for (&k, t) in visit.iter().zip(acc.iter_mut()) {
                         let k = k as usize;
                         let z = (a - mu[k]) * inv_sigma[k];
                         *t += -0.5 * z * z - log_norm[k];
-                        *live &= !negligible(*t, rest, floor);
                     }
                 }
                 Term::Cell => {
-                    // Cell masses are costly: only for kernels still in the running.
-                    for ((&k, t), live) in kernels.filter(|(_, live)| **live) {
+                    for (t, live) in acc.iter().zip(alive.iter_mut()) {
+                        *live &= !negligible(*t, rest, floor);
+                    }
+                    let kernels = visit.iter().zip(acc.iter_mut()).zip(&alive);
+                    for ((&k, t), _) in kernels.filter(|(_, live)| **live) {
                         let k = k as usize;
                         let (m, s) = (mu[k], sigma[k]);
                         *t += log_mass((a - m) / s, (b - m) / s) - log_norm[k];
-                        *live = !negligible(*t, rest, floor);
                     }
                 }
                 Term::Cat { own, other } => {
-                    for ((&k, t), live) in kernels {
+                    for (&k, t) in visit.iter().zip(acc.iter_mut()) {
                         *t += if mu[k as usize] == a { own } else { other };
-                        *live &= !negligible(*t, rest, floor);
                     }
                 }
             }
+            rest -= peak;
         }
         terms.extend(
             acc.iter()
                 .zip(&alive)
-                .filter(|(_, live)| **live)
+                .filter(|&(&t, &live)| live && !negligible(t, 0.0, floor))
                 .map(|(&t, _)| t),
         );
         self.acc = acc;
