@@ -969,7 +969,7 @@ fn negligible(t: f64, rest: f64, floor: f64) -> bool {
 
 /// `ln(sum(exp(terms)) + exp(extra))`.
 pub(crate) fn log_sum_exp(terms: &[f64], extra: f64) -> f64 {
-    let max = terms.iter().copied().fold(extra, f64::max);
+    let max = max_of(terms).max(extra);
     if max == f64::NEG_INFINITY || max.is_nan() {
         return f64::NEG_INFINITY;
     }
@@ -1040,20 +1040,29 @@ fn fast_min(a: f64, b: f64) -> f64 {
     if a < b { a } else { b }
 }
 
-/// The smallest of `xs` (`+inf` when empty; no NaN expected), with independent running
-/// minima so the loop vectorizes.
+/// The smallest of `xs` (`+inf` when empty; no NaN expected).
 fn min_of(xs: &[f64]) -> f64 {
-    let mut lanes = [f64::INFINITY; 8];
+    fold_lanes(xs, f64::INFINITY, fast_min)
+}
+
+/// The largest of `xs` (`-inf` when empty), NaN left out as [`f64::max`] does.
+fn max_of(xs: &[f64]) -> f64 {
+    fold_lanes(xs, f64::NEG_INFINITY, |m, x| fast_max(x, m))
+}
+
+/// Folds `xs` with `keep(so_far, x)` in independent running lanes, so the loop
+/// vectorizes; `keep` must not depend on the order (a min or a max).
+#[inline]
+fn fold_lanes(xs: &[f64], init: f64, keep: impl Fn(f64, f64) -> f64) -> f64 {
+    let mut lanes = [init; 8];
     let chunks = xs.chunks_exact(8);
     let tail = chunks.remainder();
     for c in chunks {
         for (m, &x) in lanes.iter_mut().zip(c) {
-            *m = fast_min(*m, x);
+            *m = keep(*m, x);
         }
     }
-    tail.iter()
-        .chain(&lanes)
-        .fold(f64::INFINITY, |m, &x| fast_min(m, x))
+    lanes.iter().chain(tail).fold(init, |m, &x| keep(m, x))
 }
 
 /// Where [`bandwidths`] writes: each kernel's width and its inverse.
