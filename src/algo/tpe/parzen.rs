@@ -996,9 +996,9 @@ impl NormMemo {
             self.slots = vec![([u64::MAX; 4], false, f64::NAN); Self::SLOTS];
         }
         let key = kernel.map(f64::to_bits);
-        let hash = key
-            .iter()
-            .fold(u64::from(cell), |h, &k| (h ^ k).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let hash = key.iter().fold(u64::from(cell), |h, &k| {
+            (h ^ k).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        });
         let slot = &mut self.slots[(hash >> (64 - Self::SLOTS.trailing_zeros())) as usize];
         if slot.0 != key || slot.1 != cell {
             let [mu, sigma, lo, hi] = kernel;
