@@ -686,6 +686,13 @@ impl Parzen {
             return prior;
         }
         // Kernel terms at or below `floor` are negligible (see above).
+        // Only a finite bound can raise the floor: an infinite or NaN one (from a
+        // degenerate kernel) must not hide every kernel.
+        let known_low = if known_low < f64::INFINITY {
+            known_low
+        } else {
+            f64::NEG_INFINITY
+        };
         let floor = prior.max(known_low) + LN_EPS - ((n + 1) as f64).ln();
         let peak_sum: f64 = self.peak.iter().sum();
         let mut visit = std::mem::take(&mut self.visit);
