@@ -33,6 +33,7 @@ impl Curve {
     /// The curve over the real dims of `dims` (categorical dims have no order to follow).
     /// Unbounded dims span their prior's mean plus or minus four widths; values beyond
     /// fall into the end cells.
+    ///
     /// `shift` (a fraction of each range, below 1) moves the cell boundaries: curves with
     /// different shifts break locality at different places.
     pub fn new(dims: &[DimModel], shift: f64) -> Curve {
