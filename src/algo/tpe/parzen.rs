@@ -685,7 +685,6 @@ impl Parzen {
         if n == 0 {
             return prior;
         }
-        // Kernel terms at or below `floor` are negligible (see above).
         // Only a finite bound can raise the floor: an infinite or NaN one (from a
         // degenerate kernel) must not hide every kernel.
         let known_low = if known_low < f64::INFINITY {
@@ -693,6 +692,7 @@ impl Parzen {
         } else {
             f64::NEG_INFINITY
         };
+        // Kernel terms at or below `floor` are negligible (see above).
         let floor = prior.max(known_low) + LN_EPS - ((n + 1) as f64).ln();
         let peak_sum: f64 = self.peak.iter().sum();
         let mut visit = std::mem::take(&mut self.visit);
@@ -708,12 +708,7 @@ impl Parzen {
             }
             _ => visit.extend(0..n as u32),
         }
-        for &k in &visit {
-            if self.w_gen[k as usize] != self.generation {
-                self.compute_norms(dims, k as usize);
-            }
-        }
-        self.kernel_terms(key, &visit, floor, peak_sum, terms);
+        self.log_terms(dims, key, &visit, floor, terms);
         self.visit = visit;
         log_sum_exp(terms, prior)
     }
@@ -851,7 +846,6 @@ impl Parzen {
         key: &[(f64, f64)],
         visit: &[u32],
         floor: f64,
-        peak_sum: f64,
         terms: &mut Vec<f64>,
     ) {
         let (n, st) = (self.n, self.stride);
@@ -866,7 +860,7 @@ impl Parzen {
         // is at most its dim's peak); only before a costly cell dim are the kernels that
         // cannot rise above the floor any more (with the remaining dims at their peaks)
         // set aside.
-        let mut rest = peak_sum;
+        let mut rest: f64 = self.peak.iter().sum();
         for (d, &peak) in self.peak.iter().enumerate() {
             let (a, b) = key[d];
             let mu = &self.mu[d * st..d * st + n];
@@ -938,8 +932,7 @@ impl Parzen {
             }
         }
         terms.clear();
-        let peak_sum = self.peak.iter().sum();
-        self.kernel_terms(key, kernels, floor, peak_sum, terms);
+        self.kernel_terms(key, kernels, floor, terms);
     }
 }
 
