@@ -20,6 +20,9 @@ const REFIT_CHANGES: usize = 64;
 /// kernel's share stands in for it.
 const FEW_TO_BOUND: usize = 128;
 
+/// Kernels taken on each side of a candidate on each curve for the lower bound of `g`.
+pub(super) const NEAR_ON_CURVE: usize = 6;
+
 /// Where the two curves of [`BadSet::lower_bound`] put their cell boundaries (fractions of
 /// each range): a candidate near a boundary of one is mostly far from those of the other.
 const CURVE_SHIFTS: [f64; 2] = [0.0, 1.0 / 3.0];
@@ -146,14 +149,13 @@ impl BadSet {
 
     /// A lower bound of `ln g` at a candidate (score keys, see
     /// [`DimModel::score_key`](super::parzen::DimModel::score_key)) from the prior kernel
-    /// and the `2 * reach` kernels around it on the curve, which are mostly among its
-    /// nearest: a candidate whose `l` over this bound cannot beat the best needs no full
-    /// `g`. `near` and `terms` are scratch.
+    /// and the [`NEAR_ON_CURVE`] kernels on each side of it on each curve, which are mostly
+    /// among its nearest: a candidate whose `l` over this bound cannot beat the best needs
+    /// no full `g`. `near` and `terms` are scratch.
     pub fn lower_bound(
         &mut self,
         dims: &[DimModel],
         key: &[(f64, f64)],
-        reach: usize,
         near: &mut Vec<u32>,
         terms: &mut Vec<f64>,
     ) -> f64 {
@@ -163,7 +165,7 @@ impl BadSet {
         }
         near.clear();
         for curve in &self.curves {
-            curve.near(key, reach, near);
+            curve.near(key, NEAR_ON_CURVE, near);
         }
         for i in near.iter_mut() {
             *i = self.kernel[*i as usize];
@@ -196,20 +198,17 @@ impl BadSet {
             .collect();
         // Rows are the members in chronological order; sorting by (value, row) is sorting
         // by (value, trial number), the order the kept lists follow.
-        self.lists.resize_with(nd, Vec::new);
-        for (d, dim) in self.dims.iter().enumerate() {
-            let list = &mut self.lists[d];
-            list.clear();
-            list.extend(members.iter().enumerate().map(|(r, &i)| {
-                let v = history.get(i as usize).map_or(f64::NAN, |t| t.x[dim.param]);
-                (dim.locate(v), r as u32)
-            }));
-            list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        }
+        // Members are active, so each is in the history with a whole point.
         let mut points = Vec::with_capacity(members.len() * nd);
         for &i in &members {
             self.locate(history, i);
             points.extend_from_slice(&self.values);
+        }
+        self.lists.resize_with(nd, Vec::new);
+        for (d, list) in self.lists.iter_mut().enumerate() {
+            list.clear();
+            list.extend((0..members.len()).map(|r| (points[r * nd + d], r as u32)));
+            list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
         for curve in &mut self.curves {
             curve.rebuild(members.iter().copied().zip(points.chunks_exact(nd)));

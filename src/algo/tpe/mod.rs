@@ -326,10 +326,6 @@ struct Picking {
     near: Vec<u32>,
 }
 
-/// Kernels taken on each side of a candidate on the bad set's curve for the lower bound
-/// of `g` (see [`Tpe::pick`]).
-const NEAR_ON_CURVE: usize = 6;
-
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
@@ -524,7 +520,7 @@ impl Tpe {
                 keys[d] = dim.score_key(cand[d]);
             }
             let l_x = l.log_density(dims, keys, f64::NEG_INFINITY, &mut p.terms);
-            let g_low = bad.lower_bound(dims, keys, NEAR_ON_CURVE, &mut p.near, &mut p.terms);
+            let g_low = bad.lower_bound(dims, keys, &mut p.near, &mut p.terms);
             p.l_x.push(l_x);
             p.bounds.push((l_x - g_low, c as u32));
         }
@@ -820,7 +816,7 @@ mod tests {
                 x[0] = (x[0] + 0.01).min(5.0);
             }
             let key: Vec<(f64, f64)> = dims.iter().map(|d| d.score_key(x[d.param])).collect();
-            let low = bad.lower_bound(&dims, &key, NEAR_ON_CURVE, &mut near, &mut terms);
+            let low = bad.lower_bound(&dims, &key, &mut near, &mut terms);
             let full = bad
                 .estimator()
                 .log_density(&dims, &key, f64::NEG_INFINITY, &mut terms);
@@ -828,7 +824,7 @@ mod tests {
                 low <= full + 1e-6,
                 "candidate {i}: bound {low} above {full}"
             );
-            assert!(near.len() <= 4 * NEAR_ON_CURVE);
+            assert!(near.len() <= 4 * bad_set::NEAR_ON_CURVE);
             tight += usize::from(i % 2 == 1 && full - low < 1.0);
         }
         // And it is worth its cost: close to the density next to observations.
