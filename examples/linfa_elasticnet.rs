@@ -20,10 +20,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hyperflow::tracking::observer::BEST_RUN_TAG;
-use hyperflow::tracking::{
-    RunOptions, RunsTable, SearchRuns, SqliteStore, Tracker, TrackingObserver, now_ms,
-};
+use hyperflow::study::Tracking;
+use hyperflow::tracking::schema::BEST_RUN_TAG;
+use hyperflow::tracking::{RunOptions, RunsTable, SearchRuns, SqliteStore, Tracker, now_ms};
 use hyperflow::{Outcome, Point, Space, TrialContext, fmin_with_context};
 use linfa::prelude::*;
 use linfa_elasticnet::ElasticNet;
@@ -61,7 +60,7 @@ fn scores(prediction: &Array1<f64>, truth: &Data) -> Result<Scores, linfa::Error
 /// Fits on `train`, scores on `valid`, stores the model in the trial's run.
 fn trial(
     p: &Point,
-    ctx: &TrialContext<'_>,
+    ctx: &TrialContext,
     train: &Data,
     valid: &Data,
 ) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
@@ -146,27 +145,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .loguniform("penalty", 1e-5, 1.0)
         .uniform("l1_ratio", 0.0, 1.0)
         .build()?;
-    let tracking = Arc::new(
-        TrackingObserver::new(tracker.clone(), experiment.as_str()).run_name("elasticnet-tpe"),
-    );
     let started = std::time::Instant::now();
     let result = fmin_with_context(|p, ctx| trial(p, ctx, &train, &valid), &space)
         .max_evals(60)
         .seed(7)
         .progress(false)
-        .observer(tracking.clone())
+        .tracking(Tracking::new(tracker.clone(), experiment.as_str()).name("elasticnet-tpe"))
         .run()?;
+    let best = result.best().ok_or("no trial succeeded")?;
     println!(
         "{} trials in {:.2} s; best validation rmse {:.3} at {}",
         result.trials().len(),
         started.elapsed().as_secs_f64(),
-        result.best_loss(),
-        result.best_point()
+        best.loss.unwrap_or(f64::NAN),
+        best.point
     );
 
     // The parent run names its best child run; reopen that run, load its model back from its
     // artifacts, and log its score on the test split into the same run.
-    let parent_id = tracking
+    let parent_id = result
         .parent_run_id()
         .ok_or("the search did not start a parent run")?;
     let parent = tracker.get_run(parent_id)?;

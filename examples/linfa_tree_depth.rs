@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use hyperflow::fmin::Outcome;
 use hyperflow::report::{self, Format, ReportOptions, ReportSource, StoreOptions};
-use hyperflow::tracking::{SqliteStore, Tracker, TrackingObserver};
+use hyperflow::study::Tracking;
+use hyperflow::tracking::{SqliteStore, Tracker};
 use hyperflow::{Point, Space, fmin};
 use linfa::prelude::*;
 use linfa_trees::{DecisionTree, SplitQuality};
@@ -73,25 +74,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let store = SqliteStore::open_with_artifact_root(dir.join("runs.db"), dir.join("artifacts"))?;
     let tracker = Tracker::new(Arc::new(store));
-    let tracking =
-        Arc::new(TrackingObserver::new(tracker.clone(), "wine-tree").run_name("tree-depth"));
 
     let started = std::time::Instant::now();
     let result = fmin(objective, &space)
         .max_evals(trials)
         .seed(7)
         .progress(false)
-        .observer(tracking.clone())
+        .tracking(Tracking::new(tracker.clone(), "wine-tree").name("tree-depth"))
         .run()?;
-    let parent = tracking
+    let parent = result
         .parent_run_id()
         .ok_or("the search did not start")?
         .to_string();
+    let best = result.best().ok_or("no trial succeeded")?;
     println!(
         "{trials} trials in {:.1} s; best accuracy {:.3} at {}\n",
         started.elapsed().as_secs_f64(),
-        1.0 - result.best_loss(),
-        result.best_point()
+        1.0 - best.loss.unwrap_or(f64::NAN),
+        best.point
     );
 
     // The report, read back from the store as `hyperflow report --parent <id>` does.

@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             wall.as_secs_f64(),
             result.trials().len(),
             distinct.len(),
-            result.best_loss()
+            result.best_loss().unwrap_or(f64::NAN)
         );
         if distinct.len() != result.trials().len() {
             return Err(format!(

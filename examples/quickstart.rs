@@ -91,12 +91,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parallelism(4)
         .run()?;
 
+    let best = result.best().ok_or("no trial succeeded")?;
     println!(
         "best validation log-loss {:.4} after {} trials",
-        result.best_loss(),
+        best.loss.unwrap_or(f64::NAN),
         result.trials().len()
     );
-    println!("best point: {}", result.best_point());
+    println!("best point: {}", best.point);
     println!("failed trials: {}", result.failures().count());
     Ok(())
 }

@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for n in [25, 30, 40, 60, 100] {
         let (mut found, mut false_alarms) = (0, 0);
         for seed in 0..20 {
-            let objective = |p: &Point, ctx: &TrialContext<'_>| -> Result<f64, PointError> {
+            let objective = |p: &Point, ctx: &TrialContext| -> Result<f64, PointError> {
                 let lr: f64 = p.get("lr")?;
                 let noise: f64 = TrialRng::for_trial(seed + 100, ctx.number() as u64).random();
                 Ok((lr.log10() + 3.0).abs() + 0.05 * noise)

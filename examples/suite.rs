@@ -10,12 +10,11 @@
 //! to the crate root.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use hyperflow::algo::{Bandwidth, Gamma, Sampler, Tpe};
-use hyperflow::rng::TrialRng;
+use hyperflow::Study;
+use hyperflow::algo::{Bandwidth, Gamma, Tpe};
 use hyperflow::space::{Point, Space, SpaceError};
-use hyperflow::trials::{Direction, Trial, TrialState, Trials};
 
 /// One benchmark problem: its space and objective.
 struct Problem {
@@ -129,32 +128,26 @@ fn problem(name: &str) -> Result<Problem, String> {
     Ok(Problem { space, f })
 }
 
-/// Minimises `name` for `evals` evaluations with the default TPE; returns the values in
-/// evaluation order and the time spent suggesting.
+/// Minimises `name` for `evals` evaluations with the default TPE, asking and telling a
+/// study; returns the values in evaluation order and the time spent in the optimizer.
 fn run(name: &str, seed: u64, evals: usize) -> Result<(Vec<f64>, Duration), String> {
     let Problem { space, f } = problem(name)?;
-    let tpe = tpe_from_env()?;
-    let mut trials = Trials::new(Direction::Minimize);
+    let mut study = Study::builder(&space)
+        .sampler(tpe_from_env()?)
+        .seed(seed)
+        .create()
+        .map_err(|e| e.to_string())?;
     let mut values = Vec::with_capacity(evals);
     let mut optimizer = Duration::ZERO;
-    for i in 0..evals {
+    for _ in 0..evals {
         let t0 = Instant::now();
-        let x = tpe.suggest(&space, &trials, &mut TrialRng::for_trial(seed, i as u64));
-        let point = space.decode(&x);
+        let trial = study.ask().map_err(|e| e.to_string())?;
         optimizer += t0.elapsed();
-        let value = f(&point);
+        let value = f(trial.point());
         values.push(value);
-        trials.push(Trial {
-            number: i,
-            state: TrialState::Complete,
-            x,
-            point,
-            loss: Some(value),
-            metrics: Vec::new(),
-            error: None,
-            started: SystemTime::now(),
-            duration: Some(Duration::ZERO),
-        });
+        let t0 = Instant::now();
+        study.tell(trial, value).map_err(|e| e.to_string())?;
+        optimizer += t0.elapsed();
     }
     Ok((values, optimizer))
 }

@@ -1,4 +1,5 @@
-//! Cost of one TPE suggestion in a real search, as the history grows.
+//! Cost of one TPE suggestion in a real search, as the history grows: the time of
+//! [`Study::ask`](hyperflow::Study::ask), which is the suggestion plus recording the trial.
 //!
 //! ```text
 //! cargo run --release --example tpe_cost                         # table: µs per suggestion
@@ -12,15 +13,14 @@
 //! (a history of random points would flatter it: its estimators would be spread out).
 //!
 //! With arguments it runs a search of `N` trials and then `STEPS` more, for instruction
-//! counts: `valgrind --tool=callgrind --toggle-collect='*Tpe*suggest*'` of that run minus the
+//! counts: `valgrind --tool=callgrind --toggle-collect='*TpeSession*suggest*'` of that run minus the
 //! same run with 0 steps, divided by `STEPS`.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use hyperflow::algo::{Sampler, Tpe};
-use hyperflow::rng::TrialRng;
+use hyperflow::Study;
+use hyperflow::algo::Tpe;
 use hyperflow::space::Space;
-use hyperflow::trials::{Direction, Trial, TrialState, Trials};
 
 /// History sizes reported in the table.
 const CHECKPOINTS: [usize; 6] = [10, 100, 500, 1000, 2000, 10000];
@@ -110,25 +110,20 @@ impl Problem {
     /// Runs a sequential search of `n` trials with the default TPE (seed 1) and returns
     /// the time of each suggestion.
     fn search(&self, n: usize) -> Vec<Duration> {
-        let tpe = Tpe::default();
-        let mut trials = Trials::new(Direction::Minimize);
+        let mut study = Study::builder(&self.space)
+            .sampler(Tpe::default())
+            .seed(1)
+            .create()
+            .expect("TPE searches any space");
         let mut times = Vec::with_capacity(n);
-        for i in 0..n {
+        for _ in 0..n {
             let t0 = Instant::now();
-            let x = tpe.suggest(&self.space, &trials, &mut TrialRng::for_trial(1, i as u64));
+            let trial = study.ask().expect("an untracked study cannot fail to ask");
             times.push(t0.elapsed());
-            let loss = (self.objective)(&x);
-            trials.push(Trial {
-                number: i,
-                state: TrialState::Complete,
-                point: self.space.decode(&x),
-                x,
-                loss: Some(loss),
-                metrics: Vec::new(),
-                error: None,
-                started: SystemTime::UNIX_EPOCH,
-                duration: Some(Duration::ZERO),
-            });
+            let loss = (self.objective)(&study.trials().all()[trial.number()].x);
+            study
+                .tell(trial, loss)
+                .expect("an untracked study cannot fail to tell");
         }
         times
     }

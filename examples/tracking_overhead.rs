@@ -1,6 +1,6 @@
 //! What tracking costs per trial inside `fmin`.
 //!
-//! Runs the same search twice per round, without and with a [`TrackingObserver`] on a real
+//! Runs the same search twice per round, untracked and tracked (a [`Tracking`] study) on a real
 //! SQLite file, and reports `(with - without) / trials`: the time one nested child run with
 //! 10 params and 5 metrics (`loss` plus 4 the objective returns) adds to a trial, parent-run
 //! bookkeeping (`best_loss` as it improves, the search's params, `space.json`) included.
@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyperflow::algo::Random;
-use hyperflow::tracking::{Metric, RunOptions, SqliteStore, Tracker, TrackingObserver, now_ms};
+use hyperflow::study::Tracking;
+use hyperflow::tracking::{Metric, RunOptions, SqliteStore, Tracker, now_ms};
 use hyperflow::{Outcome, Point, Space, fmin};
 
 struct Args {
@@ -111,7 +112,7 @@ fn search(
         .max_evals(trials)
         .progress(false);
     if let Some((tracker, experiment)) = tracker {
-        f = f.observer(Arc::new(TrackingObserver::new(tracker, experiment)));
+        f = f.tracking(Tracking::new(tracker, experiment));
     }
     let (started, cpu) = (Instant::now(), cpu_time());
     let result = f.run()?;

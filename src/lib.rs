@@ -18,7 +18,9 @@
 //! .seed(1)
 //! .progress(false)
 //! .run()?;
-//! println!("best {} at {}", result.best_loss(), result.best_point());
+//! if let Some(best) = result.best() {
+//!     println!("best {:?} at {}", best.loss, best.point);
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -29,12 +31,14 @@ pub mod rng;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod space;
+pub mod study;
 mod suggest;
 #[cfg(unix)]
 pub mod sweep;
 pub mod tracking;
 pub mod trials;
 
-pub use fmin::{FminError, FminResult, Outcome, Schedule, TrialContext, fmin, fmin_with_context};
+pub use fmin::{FminError, FminResult, Outcome, Schedule, fmin, fmin_with_context};
 pub use space::{Point, PointError, Space, SpaceError, Value};
+pub use study::{AskedTrial, CancelToken, StopReason, Study, TrialContext};
 pub use trials::{Direction, Trial, TrialState, Trials};

@@ -1,11 +1,15 @@
 //! Trials: what a search has tried, the history samplers read.
+//!
+//! [`Trials`] is a plain record, checked as it grows: trial numbers run from 0 without gaps
+//! or repeats, whoever builds it. Samplers keep their own models of it (see
+//! [`Session`](crate::algo::Session)); the [`Study`](crate::study::Study) that owns a
+//! history tells them what changed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::fmin::{Outcome, Status};
 use crate::space::Point;
 
 /// Whether an objective is minimized or maximized.
@@ -37,9 +41,10 @@ impl Direction {
     }
 }
 
-/// Where a trial stands.
+/// Where a trial stands. Stored as the upper-case name (`COMPLETE`, ...) through serde.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum TrialState {
     /// Proposed and being evaluated ("pending").
     Running,
@@ -49,10 +54,31 @@ pub enum TrialState {
     Failed,
     /// Stopped early by the objective.
     Pruned,
+    /// Stopped from outside before it finished (the search was cancelled, or its process
+    /// died). A killed trial is not a result: it does not count towards a budget and
+    /// samplers ignore it, but its number is never reused.
+    Killed,
+}
+
+impl TrialState {
+    /// Whether the trial has ended (any state but [`Running`](TrialState::Running)).
+    pub fn is_finished(self) -> bool {
+        self != TrialState::Running
+    }
+
+    /// Whether the trial is a result of the search, counted towards its budget: complete,
+    /// failed and pruned trials are; running and killed ones are not.
+    pub fn is_result(self) -> bool {
+        matches!(
+            self,
+            TrialState::Complete | TrialState::Failed | TrialState::Pruned
+        )
+    }
 }
 
 /// One evaluation of the objective.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Trial {
     /// Its number in the search, from 0, in the order trials were proposed.
     pub number: usize,
@@ -66,7 +92,7 @@ pub struct Trial {
     pub loss: Option<f64>,
     /// Further metrics the objective returned.
     pub metrics: Vec<(String, f64)>,
-    /// Why it failed or was pruned.
+    /// Why it failed, was pruned or was killed.
     pub error: Option<String>,
     /// When evaluation started.
     pub started: SystemTime,
@@ -89,115 +115,64 @@ impl Trial {
             duration: None,
         }
     }
+
+    /// This trial ended with `outcome` (checked: a missing or non-finite loss fails it),
+    /// after `duration`.
+    pub fn finished(mut self, outcome: Outcome, duration: Duration) -> Self {
+        self.record(outcome, duration);
+        self
+    }
+
+    /// Records how the trial ended.
+    pub(crate) fn record(&mut self, outcome: Outcome, duration: Duration) {
+        let outcome = outcome.checked();
+        self.duration = Some(duration);
+        self.loss = outcome.loss;
+        self.metrics = outcome.metrics;
+        (self.state, self.error) = match outcome.status {
+            Status::Ok => (TrialState::Complete, None),
+            Status::Failed(reason) => (TrialState::Failed, Some(reason)),
+            Status::Pruned(reason) => (TrialState::Pruned, Some(reason)),
+            Status::Killed(reason) => (TrialState::Killed, Some(reason)),
+        };
+    }
+
+    /// Marks a running trial killed, with the reason.
+    pub(crate) fn kill(&mut self, reason: impl Into<String>) {
+        self.state = TrialState::Killed;
+        self.error = Some(reason.into());
+        self.duration = Some(self.started.elapsed().unwrap_or_default());
+    }
 }
 
-/// The history of a search: every trial proposed so far, finished or pending.
-#[derive(Debug)]
+/// Why a trial cannot join a history.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// Trial numbers must run from 0 without gaps: the next one was expected.
+    #[error(
+        "trial {found} cannot follow {len} trials: numbers run from 0 without gaps, so the next must be {len}"
+    )]
+    Gap {
+        /// How many trials the history holds (so the number expected next).
+        len: usize,
+        /// The number given.
+        found: usize,
+    },
+    /// A trial with this number is in the history already.
+    #[error("trial {number} is in the history twice")]
+    Duplicate {
+        /// The number given twice.
+        number: usize,
+    },
+}
+
+/// The history of a search: every trial proposed so far, finished or pending, numbered
+/// from 0 without gaps.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trials {
     direction: Direction,
     trials: Vec<Trial>,
-    /// Identifies this history among all others in the process (see [`Trials::id`]).
-    id: u64,
-    /// A compact summary of the trials, brought up to date lazily (see [`Trials::index`]).
-    index: Mutex<TrialIndex>,
-}
-
-impl Default for Trials {
-    fn default() -> Self {
-        Trials::new(Direction::default())
-    }
-}
-
-impl Clone for Trials {
-    fn clone(&self) -> Self {
-        Trials {
-            direction: self.direction,
-            trials: self.trials.clone(),
-            id: next_history_id(),
-            index: Mutex::new(self.lock_index().clone()),
-        }
-    }
-}
-
-/// A fresh history id: ids are never reused within a process.
-fn next_history_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// What a sampler reads of every trial on each suggestion, kept compact and up to date by
-/// [`Trials`] as trials are pushed or modified.
-///
-/// Scanning these arrays costs a few instructions per trial, where walking the trials
-/// themselves would touch every trial's point, metrics and strings. The epochs let a
-/// sampler that keeps a model between suggestions tell which trials changed since.
-#[derive(Debug, Clone, Default)]
-pub struct TrialIndex {
-    /// Per trial number: the score (loss, negated when maximizing) of a complete trial,
-    /// `NaN` for any other state.
-    scores: Vec<f64>,
-    /// Per trial number: the length of its encoded point.
-    widths: Vec<u32>,
-    /// Per trial number: how many times it was pushed or handed out mutably.
-    epochs: Vec<u32>,
-    /// Numbers of the running trials, ascending.
-    running: Vec<usize>,
-    /// Trials pushed or handed out mutably since the last update.
-    dirty: Vec<usize>,
-}
-
-impl TrialIndex {
-    /// Per trial number: the score of each complete trial (lower is better), `NaN` for
-    /// trials in any other state. A complete trial's score can itself be non-finite.
-    pub fn scores(&self) -> &[f64] {
-        &self.scores
-    }
-
-    /// Per trial number: the length of the trial's encoded point.
-    pub fn widths(&self) -> &[u32] {
-        &self.widths
-    }
-
-    /// Per trial number: a counter that changes whenever the trial may have changed (it
-    /// was pushed, or handed out by [`Trials::get_mut`]).
-    pub fn epochs(&self) -> &[u32] {
-        &self.epochs
-    }
-
-    /// The numbers of the running trials, ascending.
-    pub fn running(&self) -> &[usize] {
-        &self.running
-    }
-
-    fn update(&mut self, direction: Direction, trials: &[Trial]) {
-        let n = trials.len();
-        self.scores.resize(n, f64::NAN);
-        self.widths.resize(n, 0);
-        self.epochs.resize(n, 0);
-        let mut dirty = std::mem::take(&mut self.dirty);
-        for &number in &dirty {
-            let Some(trial) = trials.get(number) else {
-                continue;
-            };
-            self.scores[number] = match (trial.state, trial.loss) {
-                (TrialState::Complete, Some(loss)) => direction.score(loss),
-                _ => f64::NAN,
-            };
-            self.widths[number] = u32::try_from(trial.x.len()).unwrap_or(u32::MAX);
-            self.epochs[number] = self.epochs[number].wrapping_add(1);
-            let at = self.running.binary_search(&number);
-            match (at, trial.state == TrialState::Running) {
-                (Err(i), true) => self.running.insert(i, number),
-                (Ok(i), false) => {
-                    self.running.remove(i);
-                }
-                _ => {}
-            }
-        }
-        // Keep the allocation for the next batch.
-        dirty.clear();
-        self.dirty = dirty;
-    }
 }
 
 impl Trials {
@@ -206,9 +181,35 @@ impl Trials {
         Trials {
             direction,
             trials: Vec::new(),
-            id: next_history_id(),
-            index: Mutex::default(),
         }
+    }
+
+    /// A history of these trials, in any order; their numbers must be `0..n`, each once.
+    ///
+    /// ```
+    /// use hyperflow::trials::{Direction, HistoryError, Trial, Trials};
+    /// use hyperflow::Point;
+    ///
+    /// let t = |n| Trial::running(n, vec![], Point::default());
+    /// assert_eq!(Trials::from_trials(Direction::Minimize, [t(1), t(0)])?.len(), 2);
+    /// assert_eq!(
+    ///     Trials::from_trials(Direction::Minimize, [t(0), t(2)]).unwrap_err(),
+    ///     HistoryError::Gap { len: 1, found: 2 }
+    /// );
+    /// # Ok::<(), HistoryError>(())
+    /// ```
+    pub fn from_trials(
+        direction: Direction,
+        trials: impl IntoIterator<Item = Trial>,
+    ) -> Result<Self, HistoryError> {
+        let mut trials: Vec<Trial> = trials.into_iter().collect();
+        trials.sort_by_key(|t| t.number);
+        let mut history = Trials::new(direction);
+        history.trials.reserve(trials.len());
+        for trial in trials {
+            history.push(trial)?;
+        }
+        Ok(history)
     }
 
     /// The direction of the objective.
@@ -221,7 +222,7 @@ impl Trials {
         &self.trials
     }
 
-    /// The number of trials, pending ones included.
+    /// The number of trials, pending and killed ones included.
     pub fn len(&self) -> usize {
         self.trials.len()
     }
@@ -253,58 +254,43 @@ impl Trials {
 
     /// The trials still being evaluated.
     pub fn running(&self) -> impl Iterator<Item = &Trial> {
-        self.trials
-            .iter()
-            .filter(|t| t.state == TrialState::Running)
+        self.in_state(TrialState::Running)
     }
 
-    /// The best complete trial.
+    /// The trials in `state`.
+    pub fn in_state(&self, state: TrialState) -> impl Iterator<Item = &Trial> {
+        self.trials.iter().filter(move |t| t.state == state)
+    }
+
+    /// How many trials are results of the search (complete, failed or pruned; see
+    /// [`TrialState::is_result`]).
+    pub fn results(&self) -> usize {
+        self.trials.iter().filter(|t| t.state.is_result()).count()
+    }
+
+    /// The best complete trial: the lowest score, the earliest on ties.
     pub fn best(&self) -> Option<&Trial> {
         self.completed()
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(t, _)| t)
     }
 
-    /// Appends a trial; its number must be the next one.
-    pub fn push(&mut self, trial: Trial) {
-        debug_assert_eq!(trial.number, self.trials.len());
-        let index = self.index.get_mut().unwrap_or_else(|e| e.into_inner());
-        index.dirty.push(self.trials.len());
-        self.trials.push(trial);
+    /// Appends a trial; its number must be the next one ([`len`](Self::len)).
+    pub fn push(&mut self, trial: Trial) -> Result<(), HistoryError> {
+        let len = self.trials.len();
+        match trial.number {
+            n if n == len => {
+                self.trials.push(trial);
+                Ok(())
+            }
+            n if n < len => Err(HistoryError::Duplicate { number: n }),
+            found => Err(HistoryError::Gap { len, found }),
+        }
     }
 
-    /// Mutable access to a trial, to record its outcome.
-    pub fn get_mut(&mut self, number: usize) -> Option<&mut Trial> {
-        let index = self.index.get_mut().unwrap_or_else(|e| e.into_inner());
-        if number < self.trials.len() {
-            index.dirty.push(number);
-        }
+    /// Mutable access to a trial, for the study that records its outcome.
+    pub(crate) fn get_mut(&mut self, number: usize) -> Option<&mut Trial> {
         self.trials.get_mut(number)
-    }
-
-    /// An id that no other history in this process has, also not a clone of this one:
-    /// with [`TrialIndex::epochs`] it lets a sampler keep a model of this history between
-    /// suggestions and tell what changed.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The compact summary of every trial, brought up to date first (cost proportional to
-    /// the trials changed since the last call).
-    ///
-    /// The guard locks the index: drop it before calling methods that modify the history.
-    pub fn index(&self) -> MutexGuard<'_, TrialIndex> {
-        let mut index = self.lock_index();
-        if !index.dirty.is_empty() {
-            index.update(self.direction, &self.trials);
-        }
-        index
-    }
-
-    fn lock_index(&self) -> MutexGuard<'_, TrialIndex> {
-        // The index is rebuilt from the trials, so a panic elsewhere cannot leave it wrong
-        // in a way that matters: keep using it.
-        self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -312,46 +298,49 @@ impl Trials {
 mod tests {
     use super::*;
 
-    fn trial(number: usize, state: TrialState, x: Vec<f64>) -> Trial {
-        Trial {
-            number,
-            state,
-            x,
-            point: Point::default(),
-            loss: Some(number as f64),
-            metrics: Vec::new(),
-            error: None,
-            started: SystemTime::UNIX_EPOCH,
-            duration: None,
-        }
+    fn trial(number: usize) -> Trial {
+        Trial::running(number, vec![0.5], Point::default())
     }
 
     #[test]
-    fn index_follows_pushes_and_completions() {
+    fn gaps_and_duplicates_are_errors() {
+        let mut t = Trials::new(Direction::Minimize);
+        t.push(trial(0)).unwrap();
+        assert_eq!(t.push(trial(0)), Err(HistoryError::Duplicate { number: 0 }));
+        assert_eq!(
+            t.push(trial(5)),
+            Err(HistoryError::Gap { len: 1, found: 5 })
+        );
+        assert_eq!(t.len(), 1);
+        let err = Trials::from_trials(Direction::Minimize, [trial(0), trial(1), trial(1)]);
+        assert_eq!(err, Err(HistoryError::Duplicate { number: 1 }));
+        let ok = Trials::from_trials(Direction::Minimize, [trial(2), trial(0), trial(1)]).unwrap();
+        assert_eq!(
+            ok.all().iter().map(|t| t.number).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn states_count_as_results_or_not() {
         let mut t = Trials::new(Direction::Maximize);
-        t.push(trial(0, TrialState::Complete, vec![3.0, f64::NAN]));
-        t.push(trial(1, TrialState::Running, vec![1.0, 5.0]));
-        t.push(trial(2, TrialState::Complete, vec![2.0]));
-        {
-            let index = t.index();
-            assert_eq!(index.scores()[0], -0.0);
-            assert!(index.scores()[1].is_nan());
-            assert_eq!(index.scores()[2], -2.0);
-            assert_eq!(index.widths(), &[2, 2, 1]);
-            assert_eq!(index.running(), &[1]);
+        for n in 0..4 {
+            t.push(trial(n)).unwrap();
         }
-        let before = t.index().epochs().to_vec();
-        if let Some(tr) = t.get_mut(1) {
-            tr.state = TrialState::Complete;
-        }
-        let index = t.index();
-        assert_eq!(index.scores()[1], -1.0);
-        assert!(index.running().is_empty());
-        assert_ne!(index.epochs()[1], before[1]);
-        assert_eq!(index.epochs()[0], before[0]);
-        drop(index);
-        let copy = t.clone();
-        assert_ne!(copy.id(), t.id());
-        assert_eq!(copy.index().scores()[1], -1.0);
+        t.get_mut(0)
+            .unwrap()
+            .record(Outcome::loss(1.0), Duration::ZERO);
+        t.get_mut(1)
+            .unwrap()
+            .record(Outcome::loss(3.0), Duration::ZERO);
+        t.get_mut(2)
+            .unwrap()
+            .record(Outcome::loss(f64::NAN), Duration::ZERO);
+        t.get_mut(3).unwrap().kill("stopped");
+        assert_eq!(t.get(2).unwrap().state, TrialState::Failed);
+        assert_eq!(t.get(3).unwrap().state, TrialState::Killed);
+        assert_eq!(t.results(), 3);
+        assert_eq!(t.best().unwrap().number, 1);
+        assert_eq!(t.score(t.get(1).unwrap()), Some(-3.0));
     }
 }

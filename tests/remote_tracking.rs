@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
-use hyperflow::tracking::{Run, SearchRuns, Tracker, TrackingObserver};
+use hyperflow::study::Tracking;
+use hyperflow::tracking::{Run, SearchRuns, Tracker};
 use hyperflow::{Point, Space, TrialContext, fmin_with_context};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
@@ -188,13 +189,12 @@ fn sweep_logs_trial_output_through_the_server() {
 fn fmin_and_the_artifact_api_through_the_server() {
     let server = Server::start();
     let tracker = Tracker::open(&server.url).expect("tracker over REST");
-    let tracking = Arc::new(TrackingObserver::new(tracker.clone(), "remote-fmin"));
     let space = Space::builder()
         .uniform("x", -1.0, 1.0)
         .build()
         .expect("space");
-    fmin_with_context(
-        |p: &Point, ctx: &TrialContext<'_>| -> Result<f64, String> {
+    let result = fmin_with_context(
+        |p: &Point, ctx: &TrialContext| -> Result<f64, String> {
             let x: f64 = p.get("x").map_err(|e| e.to_string())?;
             ctx.log_artifact("notes/x.txt", x.to_string().as_bytes())
                 .map_err(|e| e.to_string())?;
@@ -205,12 +205,12 @@ fn fmin_and_the_artifact_api_through_the_server() {
     .max_evals(5)
     .parallelism(2)
     .progress(false)
-    .observer(tracking.clone())
+    .tracking(Tracking::new(tracker.clone(), "remote-fmin"))
     .run()
     .expect("search");
 
     let runs = runs_of(&tracker, "remote-fmin");
-    let parent_id = tracking.parent_run_id().expect("parent");
+    let parent_id = result.parent_run_id().expect("parent");
     let parent = runs.iter().find(|r| r.id() == parent_id).expect("parent");
     let space_json = tracker
         .artifacts(parent_id)

@@ -540,7 +540,7 @@ fn report_straight_from_fmin() {
     )
     .unwrap();
     assert_eq!(report.groups[0].counts.complete, 40);
-    assert_eq!(report.groups[0].best[0].loss, result.best_loss());
+    assert_eq!(Some(report.groups[0].best[0].loss), result.best_loss());
 }
 
 #[test]
@@ -594,7 +594,7 @@ fn importance_is_found_at_forty_random_trials() {
     let mut false_alarms = [0; 3];
     for seed in 0..20 {
         let result = hyperflow::fmin_with_context(
-            |p: &Point, ctx: &hyperflow::TrialContext<'_>| -> Result<f64, hyperflow::PointError> {
+            |p: &Point, ctx: &hyperflow::TrialContext| -> Result<f64, hyperflow::PointError> {
                 let lr: f64 = p.get("lr")?;
                 let noise: f64 = TrialRng::for_trial(seed + 100, ctx.number() as u64).random();
                 Ok((lr.log10() + 3.0).abs() + 0.05 * noise)

@@ -1,4 +1,4 @@
-//! Reports read from a real SQLite store: `fmin` + `TrackingObserver` write the runs,
+//! Reports read from a real SQLite store: `fmin` with tracking writes the runs,
 //! `report::from_store` reads them back, and `hyperflow report` renders them.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,8 @@ use hyperflow::report::{
 };
 use hyperflow::rng::TrialRng;
 use hyperflow::space::Dist;
-use hyperflow::tracking::{RunRecord, RunStart, Tracker, TrackingObserver};
+use hyperflow::study::Tracking;
+use hyperflow::tracking::{RunRecord, RunStart, Tracker};
 use hyperflow::{Direction, Point, Space, TrialContext, TrialState, fmin_with_context};
 use rand::RngExt;
 
@@ -68,7 +69,7 @@ fn depth_space() -> Space {
 }
 
 /// Minimum region max_depth in [6, 10]; the others are ignored; a little noise per trial.
-fn depth_loss(p: &Point, ctx: &TrialContext<'_>) -> Outcome {
+fn depth_loss(p: &Point, ctx: &TrialContext) -> Outcome {
     let d: f64 = p.get("max_depth").unwrap();
     let outside = (6.0 - d).max(d - 10.0).max(0.0);
     let mut rng = TrialRng::for_trial(7, ctx.number() as u64);
@@ -79,16 +80,15 @@ fn depth_loss(p: &Point, ctx: &TrialContext<'_>) -> Outcome {
 /// Runs a random search of `n` trials logged into `experiment`; returns the parent run id.
 fn logged_sweep(db: &Db, experiment: &str, n: usize, seed: u64) -> String {
     let space = depth_space();
-    let tracking = Arc::new(TrackingObserver::new(db.tracker.clone(), experiment));
-    fmin_with_context(depth_loss, &space)
+    let result = fmin_with_context(depth_loss, &space)
         .algo(Random)
         .max_evals(n)
         .seed(seed)
         .progress(false)
-        .observer(tracking.clone())
+        .tracking(Tracking::new(db.tracker.clone(), experiment))
         .run()
         .unwrap();
-    tracking.parent_run_id().unwrap().to_string()
+    result.parent_run_id().unwrap().to_string()
 }
 
 fn assert_depth_answer(report: &report::Report, group: usize) {

@@ -62,7 +62,7 @@ fn with_run_tags_errors() {
     assert!(e.is_err());
     let r = t.get_run(&bad_id).unwrap();
     assert_eq!(r.info.status, RunStatus::Failed);
-    assert_eq!(r.data.tag(client::ERROR_TAG), Some("diverged at step 3"));
+    assert_eq!(r.data.tag(schema::ERROR_TAG), Some("diverged at step 3"));
 }
 
 #[test]

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use hyperflow::fmin::{Observer, ObserverError};
-use hyperflow::tracking::{RunStatus, SearchRuns, Tracker, TrackingObserver};
-use hyperflow::{Outcome, Point, Space, Trial, fmin, fmin_with_context};
+use hyperflow::study::Tracking;
+use hyperflow::tracking::{RunStatus, SearchRuns, Tracker};
+use hyperflow::{Outcome, Point, Space, Study, Trial, fmin, fmin_with_context};
 
 fn tracker(dir: &tempfile::TempDir) -> Tracker {
     Tracker::open(&format!("sqlite:///{}/runs.db", dir.path().display())).expect("store opens")
@@ -35,7 +36,7 @@ fn children_of(tracker: &Tracker, parent_id: &str) -> Vec<hyperflow::tracking::R
         .search_all_runs(
             &SearchRuns::new()
                 .experiment(&experiment)
-                .filter(format!("tags.mlflow.parentRunId = '{parent_id}'")),
+                .filter(hyperflow::tracking::schema::children_of(parent_id).to_string()),
         )
         .expect("search")
 }
@@ -44,8 +45,6 @@ fn children_of(tracker: &Tracker, parent_id: &str) -> Vec<hyperflow::tracking::R
 fn every_trial_is_a_nested_child_run_and_the_parent_tracks_the_best() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tracker = tracker(&dir);
-    let tracking =
-        Arc::new(TrackingObserver::new(tracker.clone(), "quadratic").run_name("sweep-1"));
     let space = space();
     let result = fmin(
         |p: &Point| -> Result<Outcome, String> {
@@ -61,17 +60,17 @@ fn every_trial_is_a_nested_child_run_and_the_parent_tracks_the_best() {
     .seed(9)
     .parallelism(3)
     .progress(false)
-    .observer(tracking.clone())
+    .tracking(Tracking::new(tracker.clone(), "quadratic").name("sweep-1"))
     .run()
     .expect("search runs");
 
-    let parent_id = tracking.parent_run_id().expect("parent exists").to_string();
+    let parent_id = result.parent_run_id().expect("parent exists").to_string();
     let parent = tracker.get_run(&parent_id).expect("parent stored");
     assert_eq!(parent.info.status, RunStatus::Finished);
     assert_eq!(parent.info.run_name, "sweep-1");
     assert_eq!(parent.data.param("max_evals"), Some("40"));
     assert_eq!(parent.data.param("seed"), Some("9"));
-    assert_eq!(parent.data.metric("best_loss"), Some(result.best_loss()));
+    assert_eq!(parent.data.metric("best_loss"), result.best_loss());
     assert!(
         tracker
             .list_artifacts(&parent_id, "")
@@ -100,7 +99,7 @@ fn every_trial_is_a_nested_child_run_and_the_parent_tracks_the_best() {
         .expect("search");
     assert_eq!(children.len(), 40);
     let best_child = &children[0];
-    assert_eq!(best_child.data.metric("loss"), Some(result.best_loss()));
+    assert_eq!(best_child.data.metric("loss"), result.best_loss());
     assert_eq!(
         parent.data.tag("best_run_id"),
         Some(best_child.info.run_id.as_str())
@@ -141,10 +140,9 @@ fn every_trial_is_a_nested_child_run_and_the_parent_tracks_the_best() {
 fn objectives_log_step_metrics_and_artifacts_into_their_own_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tracker = tracker(&dir);
-    let tracking = Arc::new(TrackingObserver::new(tracker.clone(), "epochs"));
     let space = space();
-    fmin_with_context(
-        |p: &Point, ctx: &hyperflow::TrialContext<'_>| -> Result<f64, String> {
+    let result = fmin_with_context(
+        |p: &Point, ctx: &hyperflow::TrialContext| -> Result<f64, String> {
             let x: f64 = p.get("x").map_err(|e| e.to_string())?;
             let run_id = ctx.run_id().ok_or("tracking is on")?.to_string();
             for epoch in 0..5 {
@@ -163,11 +161,11 @@ fn objectives_log_step_metrics_and_artifacts_into_their_own_run() {
     )
     .max_evals(6)
     .progress(false)
-    .observer(tracking.clone())
+    .tracking(Tracking::new(tracker.clone(), "epochs"))
     .run()
     .expect("search runs");
 
-    let parent_id = tracking.parent_run_id().expect("started");
+    let parent_id = result.parent_run_id().expect("started");
     let children = children_of(&tracker, parent_id);
     assert_eq!(children.len(), 6);
     for child in &children {
@@ -207,23 +205,36 @@ impl Observer for StopAfterTwo {
 fn a_search_stopped_by_an_error_leaves_its_parent_killed_and_its_finished_trials_stored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tracker = tracker(&dir);
-    let tracking = Arc::new(TrackingObserver::new(tracker.clone(), "stopped"));
     let space = space();
-    let err = fmin(|p: &Point| p.get::<f64>("x"), &space)
+    let mut study = Study::builder(&space)
+        .tracking(Tracking::new(tracker.clone(), "stopped"))
+        .create()
+        .expect("study");
+    let err = study
+        .optimize(|p: &Point| p.get::<f64>("x"))
         .max_evals(50)
         .parallelism(1)
         .progress(false)
-        .observer(tracking.clone())
         .observer(Arc::new(StopAfterTwo))
         .run()
         .unwrap_err();
     assert!(err.to_string().contains("stop"));
-    let parent_id = tracking.parent_run_id().expect("started").to_string();
-    drop(tracking);
-    assert_eq!(
-        tracker.get_run(&parent_id).unwrap().info.status,
-        RunStatus::Killed
+    let parent_id = study.parent_run_id().expect("started").to_string();
+    let parent = tracker.get_run(&parent_id).unwrap();
+    assert_eq!(parent.info.status, RunStatus::Killed);
+    assert!(
+        parent
+            .data
+            .tag("hyperflow.stop_reason")
+            .is_some_and(|r| r.contains("stop")),
+        "{:?}",
+        parent.data.tags
     );
     let children = children_of(&tracker, &parent_id);
     assert_eq!(children.len(), 3);
+    assert!(
+        children
+            .iter()
+            .all(|c| c.info.status == RunStatus::Finished)
+    );
 }

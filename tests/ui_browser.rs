@@ -200,7 +200,7 @@ fn seed() -> Seeded {
 /// tell that `lr` matters (with 40, it cannot tell yet).
 const TRACKED_TRIALS: usize = 60;
 
-/// A sweep as users log it: `fmin` with a `TrackingObserver` over the server's URL (the
+/// A sweep as users log it: `fmin` with tracking over the server's URL (the
 /// space goes up as `space.json` through the artifact proxy). The loss depends mostly on
 /// `lr` (best near 10^-2.5), a little on `optimizer`, not on `depth`.
 fn seed_tracked_sweep(url: &str) -> (ExperimentId, String) {
@@ -211,9 +211,7 @@ fn seed_tracked_sweep(url: &str) -> (ExperimentId, String) {
         .choice("optimizer", ["adam", "sgd"])
         .build()
         .expect("space");
-    let tracking =
-        Arc::new(TrackingObserver::new(tracker.clone(), "ui-tracked").run_name("tracked-sweep"));
-    hyperflow::fmin(
+    let result = hyperflow::fmin(
         |p: &hyperflow::Point| -> Result<f64, String> {
             let lr: f64 = p.get("lr").map_err(|e| e.to_string())?;
             let opt: String = p.get("optimizer").map_err(|e| e.to_string())?;
@@ -228,10 +226,10 @@ fn seed_tracked_sweep(url: &str) -> (ExperimentId, String) {
     .max_evals(TRACKED_TRIALS)
     .seed(7)
     .progress(false)
-    .observer(tracking.clone())
+    .tracking(hyperflow::study::Tracking::new(tracker.clone(), "ui-tracked").name("tracked-sweep"))
     .run()
     .expect("tracked sweep");
-    let parent = tracking.parent_run_id().expect("parent run").to_string();
+    let parent = result.parent_run_id().expect("parent run").to_string();
     let exp = tracker.get_run(&parent).expect("parent").info.experiment_id;
     (exp, parent)
 }

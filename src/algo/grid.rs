@@ -1,13 +1,13 @@
 //! Grid search over all-discrete spaces.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::RngExt;
 
-use super::Sampler;
+use super::{AlgoError, Sampler, Session};
 use crate::rng::TrialRng;
 use crate::space::{Condition, Dist, Space};
-use crate::trials::Trials;
+use crate::trials::{TrialState, Trials};
 
 /// Why a [`Grid`] cannot search a space.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,29 +32,39 @@ pub enum GridError {
 ///
 /// Works on spaces whose parameters are all discrete (`choice`, `randint`, `quniform`,
 /// `qloguniform`, `const`), conditional sub-spaces included: a combination picks one option
-/// of each active choice and one value of each parameter active under it.
+/// of each active choice and one value of each parameter active under it. Starting a
+/// session on a space with a continuous parameter fails with [`GridError::Continuous`].
 ///
 /// The order is a uniformly random permutation drawn lazily from the per-trial random
-/// streams, so it is reproducible from the search seed, and no state is kept between
-/// calls: each suggestion is a uniformly random combination among those not yet in the
-/// history (pending and failed trials count as tried). Once every combination has been
-/// tried, [`exhausted`](Sampler::exhausted) returns `true` (`fmin` stops) and `suggest`
-/// returns a uniformly random repeat. Called with a space other than the one it was built
-/// for, `suggest` falls back to sampling that space's prior.
+/// streams, so it is reproducible from the search seed: each suggestion is a uniformly
+/// random combination among those not yet tried (pending, failed and pruned trials count
+/// as tried; killed ones do not, so their combinations come back). Once every combination
+/// has been tried the session is [exhausted](Session::exhausted) (`fmin` stops) and
+/// suggests a uniformly random repeat.
 ///
 /// ```
 /// use hyperflow::algo::{Grid, Sampler};
 /// use hyperflow::space::Space;
 ///
 /// let space = Space::builder().randint("depth", 2, 5).choice("loss", ["l1", "l2"]).build()?;
-/// let grid = Grid::new(&space)?;
-/// assert_eq!(grid.size(), 6);
-/// assert!(Grid::new(&Space::builder().uniform("x", 0.0, 1.0).build()?).is_err());
+/// assert_eq!(Grid::size(&space)?, 6);
+/// assert!(Grid.session(&Space::builder().uniform("x", 0.0, 1.0).build()?).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Grid;
+
+impl Grid {
+    /// The number of combinations in the grid of `space`; fails if a parameter is
+    /// continuous or the grid is too large.
+    pub fn size(space: &Space) -> Result<u64, GridError> {
+        Lattice::new(space).map(|l| l.size)
+    }
+}
+
+/// The combinations of one discrete space, numbered in mixed radix.
 #[derive(Debug, Clone)]
-pub struct Grid {
-    space: Space,
+struct Lattice {
     /// Grid values (encoded) of each non-choice parameter; empty for choices.
     values: Vec<Vec<f64>>,
     /// Number of sub-combinations each parameter contributes.
@@ -70,9 +80,9 @@ pub struct Grid {
     size: u64,
 }
 
-impl Grid {
+impl Lattice {
     /// The grid of `space`; fails if a parameter is continuous or the grid is too large.
-    pub fn new(space: &Space) -> Result<Grid, GridError> {
+    fn new(space: &Space) -> Result<Lattice, GridError> {
         let params = space.params();
         let mut keys: Vec<Option<Condition>> = vec![None];
         let mut scopes: Vec<Vec<usize>> = vec![Vec::new()];
@@ -130,8 +140,7 @@ impl Grid {
             scope_size[s] = Self::scope_size(scope, &count);
         }
         let size = scope_size[0].ok_or(GridError::TooLarge)?;
-        Ok(Grid {
-            space: space.clone(),
+        Ok(Lattice {
             values,
             count,
             option_counts,
@@ -144,11 +153,6 @@ impl Grid {
 
     fn scope_size(scope: &[usize], count: &[u64]) -> Option<u64> {
         scope.iter().try_fold(1u64, |a, &p| a.checked_mul(count[p]))
-    }
-
-    /// The number of combinations in the grid.
-    pub fn size(&self) -> u64 {
-        self.size
     }
 
     /// Writes combination `index` of `scope` into `x` (mixed radix, first parameter
@@ -216,73 +220,97 @@ impl Grid {
         }
         Some(index)
     }
-
-    /// The sorted, distinct grid indices of the points in `history`.
-    fn tried(&self, history: &Trials) -> Vec<u64> {
-        let mut tried: Vec<u64> = history
-            .all()
-            .iter()
-            .filter(|t| t.x.len() == self.values.len())
-            .filter_map(|t| self.encode(self.top, &t.x))
-            .collect();
-        tried.sort_unstable();
-        tried.dedup();
-        tried
-    }
 }
 
 impl Sampler for Grid {
-    fn suggest(&self, space: &Space, history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
-        if *space != self.space {
-            return space.sample_prior(rng);
+    fn name(&self) -> &str {
+        "grid"
+    }
+
+    fn session(&self, space: &Space) -> Result<Box<dyn Session>, AlgoError> {
+        Ok(Box::new(GridSession {
+            lattice: Lattice::new(space)?,
+            tried: BTreeMap::new(),
+            at: Vec::new(),
+        }))
+    }
+}
+
+/// A grid search in progress: which combinations its trials hold.
+struct GridSession {
+    lattice: Lattice,
+    /// Combination index -> how many trials (not killed) hold it.
+    tried: BTreeMap<u64, u32>,
+    /// Per trial number: the combination it holds and counts for.
+    at: Vec<Option<u64>>,
+}
+
+impl Session for GridSession {
+    fn observe(&mut self, history: &Trials, number: usize) {
+        let Some(trial) = history.get(number) else {
+            return;
+        };
+        let now = (trial.state != TrialState::Killed && trial.x.len() == self.lattice.values.len())
+            .then(|| self.lattice.encode(self.lattice.top, &trial.x))
+            .flatten();
+        if self.at.len() <= trial.number {
+            self.at.resize(trial.number + 1, None);
         }
-        let tried = self.tried(history);
-        let remaining = self.size - tried.len() as u64;
+        let before = std::mem::replace(&mut self.at[trial.number], now);
+        if before == now {
+            return;
+        }
+        if let Some(i) = before
+            && let Some(count) = self.tried.get_mut(&i)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.tried.remove(&i);
+            }
+        }
+        if let Some(i) = now {
+            *self.tried.entry(i).or_insert(0) += 1;
+        }
+    }
+
+    fn suggest(&mut self, _history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
+        let size = self.lattice.size;
+        let remaining = size - self.tried.len() as u64;
         if remaining == 0 {
-            return self.decode(rng.random_range(0..self.size));
+            return self.lattice.decode(rng.random_range(0..size));
         }
         // The r-th untried index: step over every tried index at or below it.
         let mut index = rng.random_range(0..remaining);
-        for &t in &tried {
+        for &t in self.tried.keys() {
             if t <= index {
                 index += 1;
             } else {
                 break;
             }
         }
-        self.decode(index)
+        self.lattice.decode(index)
     }
 
-    fn exhausted(&self, space: &Space, history: &Trials) -> bool {
-        *space == self.space && self.tried(history).len() as u64 >= self.size
-    }
-
-    fn name(&self) -> &str {
-        "grid"
+    fn exhausted(&self, _history: &Trials) -> bool {
+        self.tried.len() as u64 >= self.lattice.size
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use super::*;
     use crate::trials::{Direction, Trial, TrialState};
 
     fn push(history: &mut Trials, space: &Space, x: Vec<f64>, state: TrialState) {
         let number = history.len();
-        history.push(Trial {
-            number,
-            state,
-            point: space.decode(&x),
-            x,
-            loss: (state == TrialState::Complete).then_some(1.0),
-            metrics: Vec::new(),
-            error: None,
-            started: SystemTime::UNIX_EPOCH,
-            duration: Some(Duration::ZERO),
-        });
+        let mut trial = Trial::running(number, x.clone(), space.decode(&x));
+        if state == TrialState::Complete {
+            trial.record(crate::fmin::Outcome::loss(1.0), Duration::ZERO);
+        }
+        history.push(trial).expect("next number");
     }
 
     fn conditional() -> Space {
@@ -313,14 +341,14 @@ mod tests {
     #[test]
     fn enumerates_every_combination_exactly_once() {
         let space = conditional();
-        let grid = Grid::new(&space).expect("discrete");
         // units: 4 values; model: svm 2 + tree 3*2 + none 1 = 9.
-        assert_eq!(grid.size(), 36);
+        assert_eq!(Grid::size(&space), Ok(36));
+        let mut grid = Grid.session(&space).expect("discrete");
         let mut history = Trials::new(Direction::Minimize);
         let mut seen = HashSet::new();
-        for i in 0..grid.size() {
-            assert!(!grid.exhausted(&space, &history));
-            let x = grid.suggest(&space, &history, &mut TrialRng::for_trial(3, i));
+        for i in 0..36 {
+            assert!(!grid.exhausted(&history));
+            let x = grid.suggest(&history, &mut TrialRng::for_trial(3, i));
             let key: Vec<u64> = x.iter().map(|v| v.to_bits()).collect();
             let back = space.encode(&space.decode(&x)).expect("in space");
             assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), key);
@@ -332,19 +360,29 @@ mod tests {
                 TrialState::Complete
             };
             push(&mut history, &space, x, state);
+            grid.observe(&history, history.len() - 1);
         }
-        assert!(grid.exhausted(&space, &history));
-        let again = grid.suggest(&space, &history, &mut TrialRng::for_trial(3, 99));
+        assert!(grid.exhausted(&history));
+        let again = grid.suggest(&history, &mut TrialRng::for_trial(3, 99));
         assert!(space.encode(&space.decode(&again)).is_ok());
+        // A killed trial gives its combination back.
+        history.get_mut(7).expect("trial 7").kill("stopped");
+        grid.observe(&history, 7);
+        let killed = history.get(7).expect("trial 7");
+        assert!(!grid.exhausted(&history));
+        let back = grid.suggest(&history, &mut TrialRng::for_trial(3, 100));
+        assert_eq!(
+            back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            killed.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn order_is_seeded() {
         let space = conditional();
-        let grid = Grid::new(&space).expect("discrete");
         let history = Trials::new(Direction::Minimize);
-        let a = grid.suggest(&space, &history, &mut TrialRng::for_trial(1, 0));
-        let b = grid.suggest(&space, &history, &mut TrialRng::for_trial(1, 0));
+        let a = Grid.suggest_once(&space, &history, &mut TrialRng::for_trial(1, 0));
+        let b = Grid.suggest_once(&space, &history, &mut TrialRng::for_trial(1, 0));
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
 
@@ -356,7 +394,7 @@ mod tests {
             .build()
             .expect("valid space");
         assert_eq!(
-            Grid::new(&space).err(),
+            Grid::size(&space).err(),
             Some(GridError::Continuous {
                 param: "lr".into(),
                 kind: "loguniform"

@@ -1,6 +1,6 @@
 //! Random search.
 
-use super::Sampler;
+use super::{AlgoError, Sampler, Session};
 use crate::rng::TrialRng;
 use crate::space::Space;
 use crate::trials::Trials;
@@ -10,11 +10,20 @@ use crate::trials::Trials;
 pub struct Random;
 
 impl Sampler for Random {
-    fn suggest(&self, space: &Space, _history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
-        space.sample_prior(rng)
-    }
-
     fn name(&self) -> &str {
         "random"
+    }
+
+    fn session(&self, space: &Space) -> Result<Box<dyn Session>, AlgoError> {
+        Ok(Box::new(RandomSession(space.clone())))
+    }
+}
+
+/// Random search keeps nothing but the space.
+struct RandomSession(Space);
+
+impl Session for RandomSession {
+    fn suggest(&mut self, _history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
+        self.0.sample_prior(rng)
     }
 }

@@ -1,4 +1,4 @@
-//! `fmin`: the search loop.
+//! `fmin`: the search loop, over a [`Study`].
 //!
 //! ```
 //! use hyperflow::fmin::fmin;
@@ -13,9 +13,13 @@
 //! .seed(7)
 //! .progress(false)
 //! .run()?;
-//! assert!(result.best_loss() < 1.0);
+//! assert!(result.best_loss().unwrap() < 1.0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! `fmin` creates a study from its settings (sampler, seed, direction, history, tracking)
+//! and drives it; [`Study::optimize`] drives a study you created or loaded, which is how a
+//! tracked search is continued.
 //!
 //! # Scheduling
 //!
@@ -37,22 +41,26 @@
 mod observer;
 mod outcome;
 
-pub use observer::{NoLog, Observer, ObserverError, SearchInfo, StopReason, TrialLog};
+pub use observer::{Observer, ObserverError, SearchInfo};
 pub use outcome::{IntoOutcome, Outcome, Status};
+
+pub use crate::study::{CancelToken, StopReason, TrialContext};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::algo::{Sampler, Tpe};
-use crate::rng::TrialRng;
+use crate::algo::Sampler;
 use crate::space::{Point, PointError, Space};
+use crate::study::{AskedTrial, Study, StudyError, Tracking};
+use crate::tracking::schema::SearchSettings;
 use crate::trials::{Direction, Trial, TrialState, Trials};
 
 /// How trials are scheduled on the workers; see the [module docs](self#scheduling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Schedule {
     /// Keep every worker busy; propose each point as a worker frees up.
     #[default]
@@ -61,40 +69,17 @@ pub enum Schedule {
     Batch,
 }
 
-/// What a running objective can do besides returning its loss: know its trial, and log
-/// metrics by step and files into the trial's tracking run.
-pub struct TrialContext<'a> {
-    number: usize,
-    logs: &'a [Box<dyn TrialLog>],
-}
-
-impl TrialContext<'_> {
-    /// The trial's number in the search, from 0.
-    pub fn number(&self) -> usize {
-        self.number
-    }
-
-    /// The id of the tracking run that holds this trial, when tracking is on.
-    pub fn run_id(&self) -> Option<&str> {
-        self.logs.iter().find_map(|l| l.run_id())
-    }
-
-    /// Logs a metric value at a step (e.g. validation loss per epoch).
-    pub fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), ObserverError> {
-        self.logs
-            .iter()
-            .try_for_each(|l| l.log_metric(key, value, step))
-    }
-
-    /// Stores a file under a path relative to the trial run's artifact directory.
-    pub fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), ObserverError> {
-        self.logs
-            .iter()
-            .try_for_each(|l| l.log_artifact(path, contents))
+impl Schedule {
+    /// `"async"` or `"batch"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Async => "async",
+            Schedule::Batch => "batch",
+        }
     }
 }
 
-type Objective<'a> = dyn Fn(&Point, &TrialContext<'_>) -> Outcome + Sync + 'a;
+type Objective<'a> = dyn Fn(&Point, &TrialContext) -> Outcome + Sync + 'a;
 
 /// Starts a search minimizing `objective` over `space`; configure it, then call
 /// [`Fmin::run`].
@@ -108,96 +93,168 @@ where
     R: IntoOutcome,
 {
     Fmin::new(
-        Box::new(move |p: &Point, _: &TrialContext<'_>| objective(p).into_outcome()),
-        space,
+        without_context(objective),
+        Source::New(Box::new(NewStudy::new(space))),
     )
 }
 
 /// Like [`fmin`], for objectives that also take a [`TrialContext`] to log into their trial.
 pub fn fmin_with_context<'a, F, R>(objective: F, space: &'a Space) -> Fmin<'a>
 where
-    F: Fn(&Point, &TrialContext<'_>) -> R + Sync + 'a,
+    F: Fn(&Point, &TrialContext) -> R + Sync + 'a,
     R: IntoOutcome,
 {
     Fmin::new(
-        Box::new(move |p: &Point, ctx: &TrialContext<'_>| objective(p, ctx).into_outcome()),
-        space,
+        with_context(objective),
+        Source::New(Box::new(NewStudy::new(space))),
     )
 }
 
-/// A configured search; built by [`fmin`], started by [`Fmin::run`].
+fn without_context<'a, F, R>(objective: F) -> Box<Objective<'a>>
+where
+    F: Fn(&Point) -> R + Sync + 'a,
+    R: IntoOutcome,
+{
+    Box::new(move |p: &Point, _: &TrialContext| objective(p).into_outcome())
+}
+
+fn with_context<'a, F, R>(objective: F) -> Box<Objective<'a>>
+where
+    F: Fn(&Point, &TrialContext) -> R + Sync + 'a,
+    R: IntoOutcome,
+{
+    Box::new(move |p: &Point, ctx: &TrialContext| objective(p, ctx).into_outcome())
+}
+
+impl Study {
+    /// A search loop over this study (see [`fmin`]): `study.optimize(f).max_evals(40).run()`
+    /// continues a created or loaded study until it holds 40 results. The study's own
+    /// settings (sampler, seed, direction, tracking) are not set on the loop.
+    pub fn optimize<'a, F, R>(&'a mut self, objective: F) -> Fmin<'a>
+    where
+        F: Fn(&Point) -> R + Sync + 'a,
+        R: IntoOutcome,
+    {
+        Fmin::new(without_context(objective), Source::Existing(self))
+    }
+
+    /// Like [`optimize`](Study::optimize), for objectives that also take a [`TrialContext`].
+    pub fn optimize_with_context<'a, F, R>(&'a mut self, objective: F) -> Fmin<'a>
+    where
+        F: Fn(&Point, &TrialContext) -> R + Sync + 'a,
+        R: IntoOutcome,
+    {
+        Fmin::new(with_context(objective), Source::Existing(self))
+    }
+}
+
+/// A configured search; built by [`fmin`] or [`Study::optimize`], started by [`Fmin::run`].
 pub struct Fmin<'a> {
     objective: Box<Objective<'a>>,
+    source: Source<'a>,
     settings: Settings<'a>,
 }
 
-/// Everything about a search but its objective.
-struct Settings<'a> {
+/// The study a search drives.
+enum Source<'a> {
+    /// One created when the search starts, from these settings.
+    New(Box<NewStudy<'a>>),
+    /// The caller's.
+    Existing(&'a mut Study),
+}
+
+/// The settings of a study `fmin` creates.
+struct NewStudy<'a> {
     space: &'a Space,
-    sampler: Box<dyn Sampler + 'a>,
-    max_evals: usize,
+    sampler: Option<Box<dyn Sampler>>,
     seed: Option<u64>,
+    direction: Direction,
+    history: Option<Trials>,
+    tracking: Option<Tracking>,
+}
+
+impl<'a> NewStudy<'a> {
+    fn new(space: &'a Space) -> Self {
+        NewStudy {
+            space,
+            sampler: None,
+            seed: None,
+            direction: Direction::Minimize,
+            history: None,
+            tracking: None,
+        }
+    }
+}
+
+/// The settings of the loop itself.
+struct Settings<'a> {
+    max_evals: usize,
     parallelism: Option<usize>,
     schedule: Schedule,
-    direction: Direction,
     timeout: Option<Duration>,
     loss_threshold: Option<f64>,
     early_stop_after: Option<usize>,
     points_to_evaluate: Vec<Point>,
-    history: Trials,
     progress: bool,
     observers: Vec<Arc<dyn Observer + 'a>>,
+    cancel: CancelToken,
+    /// Study settings given for a study that exists already.
+    misplaced: Vec<&'static str>,
 }
 
 impl<'a> Fmin<'a> {
-    fn new(objective: Box<Objective<'a>>, space: &'a Space) -> Self {
-        let settings = Settings {
-            space,
-            sampler: Box::new(Tpe::default()),
-            max_evals: 100,
-            seed: None,
-            parallelism: None,
-            schedule: Schedule::Async,
-            direction: Direction::Minimize,
-            timeout: None,
-            loss_threshold: None,
-            early_stop_after: None,
-            points_to_evaluate: Vec::new(),
-            history: Trials::new(Direction::Minimize),
-            progress: true,
-            observers: Vec::new(),
-        };
+    fn new(objective: Box<Objective<'a>>, source: Source<'a>) -> Self {
         Fmin {
             objective,
-            settings,
+            source,
+            settings: Settings {
+                max_evals: 100,
+                parallelism: None,
+                schedule: Schedule::Async,
+                timeout: None,
+                loss_threshold: None,
+                early_stop_after: None,
+                points_to_evaluate: Vec::new(),
+                progress: true,
+                observers: Vec::new(),
+                cancel: CancelToken::new(),
+                misplaced: Vec::new(),
+            },
         }
     }
 
-    /// The total number of trials, trials from [`history`](Fmin::history) included
-    /// (default 100).
+    /// Applies a setting of the study to be created, or notes that it was given for a
+    /// study that exists (an error when the search runs).
+    fn study_setting(mut self, name: &'static str, apply: impl FnOnce(&mut NewStudy<'a>)) -> Self {
+        match &mut self.source {
+            Source::New(new) => apply(new),
+            Source::Existing(_) => self.settings.misplaced.push(name),
+        }
+        self
+    }
+
+    /// The total number of trials that are results (complete, failed or pruned), trials of
+    /// the history or of a continued study included (default 100).
     pub fn max_evals(mut self, n: usize) -> Self {
         self.settings.max_evals = n;
         self
     }
 
-    /// The sampler that proposes points (default [`Tpe::default()`]).
-    pub fn algo(mut self, sampler: impl Sampler + 'a) -> Self {
-        self.settings.sampler = Box::new(sampler);
-        self
+    /// The sampler that proposes points (default [`Tpe::default()`](crate::algo::Tpe)).
+    pub fn algo(self, sampler: impl Sampler + 'static) -> Self {
+        self.boxed_algo(Box::new(sampler))
     }
 
     /// The sampler that proposes points, already boxed (e.g. from
-    /// [`algo::by_name`](crate::algo)).
-    pub fn boxed_algo(mut self, sampler: Box<dyn Sampler + 'a>) -> Self {
-        self.settings.sampler = sampler;
-        self
+    /// [`algo::by_name`](crate::algo::by_name)).
+    pub fn boxed_algo(self, sampler: Box<dyn Sampler>) -> Self {
+        self.study_setting("algo", |s| s.sampler = Some(sampler))
     }
 
     /// The seed that makes the search reproducible (default: drawn from the clock and
     /// reported in [`FminResult::seed`]).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = Some(seed);
-        self
+    pub fn seed(self, seed: u64) -> Self {
+        self.study_setting("seed", |s| s.seed = Some(seed))
     }
 
     /// How many trials run at once (default: the number of cores). With 1, the objective
@@ -213,16 +270,19 @@ impl<'a> Fmin<'a> {
         self
     }
 
+    /// Minimize or maximize the objective (default: minimize).
+    pub fn direction(self, direction: Direction) -> Self {
+        self.study_setting("direction", |s| s.direction = direction)
+    }
+
     /// Minimize the objective (the default).
-    pub fn minimize(mut self) -> Self {
-        self.settings.direction = Direction::Minimize;
-        self
+    pub fn minimize(self) -> Self {
+        self.direction(Direction::Minimize)
     }
 
     /// Maximize the objective.
-    pub fn maximize(mut self) -> Self {
-        self.settings.direction = Direction::Maximize;
-        self
+    pub fn maximize(self) -> Self {
+        self.direction(Direction::Maximize)
     }
 
     /// Propose no new trial after this much time; trials already running finish.
@@ -249,11 +309,22 @@ impl<'a> Fmin<'a> {
         self
     }
 
-    /// Continue from earlier trials: they count towards `max_evals`, and samplers learn from
-    /// them. New trials are numbered after them.
-    pub fn history(mut self, trials: Trials) -> Self {
-        self.settings.history = trials;
-        self
+    /// Continue from earlier trials (e.g. [`FminResult::history`]): they count towards
+    /// `max_evals`, and samplers learn from them. New trials are numbered after them.
+    pub fn history(self, trials: Trials) -> Self {
+        self.study_setting("history", |s| s.history = Some(trials))
+    }
+
+    /// Logs the search as configured by `tracking`: a parent run, and a nested child run
+    /// per trial.
+    pub fn tracking(self, tracking: Tracking) -> Self {
+        self.study_setting("tracking", |s| s.tracking = Some(tracking))
+    }
+
+    /// Logs the search into `experiment` of the store named by the environment
+    /// (`HYPERFLOW_TRACKING_URI`, else `MLFLOW_TRACKING_URI`, else `sqlite:///hyperflow.db`).
+    pub fn experiment(self, experiment: impl Into<String>) -> Self {
+        self.tracking(Tracking::from_env(experiment))
     }
 
     /// Show a progress bar on standard error (default on; it is hidden anyway when standard
@@ -263,15 +334,129 @@ impl<'a> Fmin<'a> {
         self
     }
 
-    /// Adds an observer (e.g. tracking) that follows the search.
+    /// Adds an observer that follows the search.
     pub fn observer(mut self, observer: Arc<dyn Observer + 'a>) -> Self {
         self.settings.observers.push(observer);
         self
     }
 
-    /// Runs the search.
+    /// The switch that stops the search: once set, no new trial starts, running ones are
+    /// awaited, and the search ends with [`StopReason::Cancelled`].
+    pub fn cancel_token(mut self, cancel: CancelToken) -> Self {
+        self.settings.cancel = cancel;
+        self
+    }
+
+    /// Runs the search. It returns its result however its trials ended (see
+    /// [`FminResult::best`]); errors are for settings that are not valid and for a
+    /// tracking store or an observer that failed.
     pub fn run(self) -> Result<FminResult, FminError> {
-        Search::start(self.settings)?.run(&*self.objective)
+        let Fmin {
+            objective,
+            source,
+            settings,
+        } = self;
+        let parallelism = settings.check()?;
+        let (mut owned, mut created) = match source {
+            Source::New(new) => {
+                let mut builder = Study::builder(new.space).direction(new.direction);
+                if let Some(sampler) = new.sampler {
+                    builder = builder.boxed_sampler(sampler);
+                }
+                if let Some(seed) = new.seed {
+                    builder = builder.seed(seed);
+                }
+                if let Some(history) = new.history {
+                    builder = builder.history(history);
+                }
+                if let Some(tracking) = new.tracking {
+                    builder = builder.tracking(tracking);
+                }
+                (Some(builder.create().map_err(FminError::Study)?), None)
+            }
+            Source::Existing(study) => (None, Some(study)),
+        };
+        let created_here = owned.is_some();
+        let study: &mut Study = match (&mut owned, &mut created) {
+            (Some(study), _) => study,
+            (None, Some(study)) => study,
+            (None, None) => unreachable!("a search has a study"),
+        };
+        if created_here {
+            study
+                .log_settings(&SearchSettings {
+                    max_evals: settings.max_evals,
+                    parallelism,
+                    schedule: settings.schedule.as_str(),
+                    timeout: settings.timeout,
+                    loss_threshold: settings.loss_threshold,
+                    early_stop_after: settings.early_stop_after,
+                    warm_start_trials: study.trials().len(),
+                })
+                .map_err(FminError::Study)?;
+        }
+        let mut search = Search::start(study, settings, parallelism)?;
+        let outcome = search.run(&*objective);
+        let stop_reason = search.stop.unwrap_or(StopReason::MaxEvals);
+        let elapsed = search.started.elapsed();
+        drop(search);
+        outcome?;
+        let study: &Study = match (&owned, &created) {
+            (Some(study), _) => study,
+            (None, Some(study)) => study,
+            (None, None) => unreachable!("a search has a study"),
+        };
+        let best = study.best().map(|t| t.number);
+        let seed = study.seed();
+        let parent_run_id = study.parent_run_id().map(str::to_string);
+        let trials = match owned {
+            Some(study) => study.into_trials(),
+            None => study.trials().clone(),
+        };
+        Ok(FminResult {
+            trials,
+            best,
+            stop_reason,
+            seed,
+            elapsed,
+            parent_run_id,
+        })
+    }
+}
+
+impl Settings<'_> {
+    /// Checks the settings; returns the number of workers.
+    fn check(&self) -> Result<usize, FminError> {
+        let invalid = |setting, value: String, expected| {
+            Err(FminError::InvalidSetting {
+                setting,
+                value,
+                expected,
+            })
+        };
+        if let Some(&setting) = self.misplaced.first() {
+            return invalid(
+                setting,
+                "given".into(),
+                "nothing: it is a setting of the study, which exists already",
+            );
+        }
+        let parallelism = self
+            .parallelism
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if self.max_evals == 0 {
+            return invalid("max_evals", "0".into(), "at least 1 trial");
+        }
+        if parallelism == 0 {
+            return invalid("parallelism", "0".into(), "at least 1 worker");
+        }
+        if let Some(t) = self.loss_threshold.filter(|t| t.is_nan()) {
+            return invalid("loss_threshold", t.to_string(), "a number");
+        }
+        if self.early_stop_after == Some(0) {
+            return invalid("early_stop_after", "0".into(), "at least 1 trial");
+        }
+        Ok(parallelism)
     }
 }
 
@@ -280,58 +465,66 @@ impl<'a> Fmin<'a> {
 #[non_exhaustive]
 pub enum FminError {
     /// A setting is out of range.
-    #[error("{setting} = {value} is not valid: {expected}")]
+    #[error("{setting} = {value} is not valid: expected {expected}")]
     InvalidSetting {
+        /// The setting.
         setting: &'static str,
+        /// Its value.
         value: String,
+        /// What is accepted.
         expected: &'static str,
     },
     /// A starting point does not fit the space.
     #[error("points_to_evaluate[{index}]: {source}")]
-    InvalidPoint { index: usize, source: PointError },
-    /// An observer (e.g. tracking) failed; trials finished before the failure were reported
-    /// to it.
+    InvalidPoint {
+        /// Its position among the points given.
+        index: usize,
+        /// What does not fit.
+        source: PointError,
+    },
+    /// An observer failed; trials finished before the failure were recorded.
     #[error("observer failed: {0}")]
     Observer(ObserverError),
-    /// No trial produced a valid loss.
-    #[error("no trial succeeded ({} run){}", trials.len(), first_failure(trials))]
-    NoSuccessfulTrial { trials: Vec<Trial> },
+    /// The study could not be created, or its tracking store failed; trials finished
+    /// before the failure were recorded.
+    #[error(transparent)]
+    Study(StudyError),
     /// The worker threads could not be started.
     #[error("could not start {threads} worker threads: {message}")]
-    ThreadPool { threads: usize, message: String },
+    ThreadPool {
+        /// How many were asked for.
+        threads: usize,
+        /// The system's answer.
+        message: String,
+    },
 }
 
-fn first_failure(trials: &[Trial]) -> String {
-    trials
-        .iter()
-        .find_map(|t| t.error.as_ref())
-        .map_or_else(String::new, |e| format!("; first failure: {e}"))
-}
-
-/// The outcome of a search: the best trial and every trial.
+/// The outcome of a search: every trial, and the best one if any completed.
 #[derive(Debug, Clone)]
 pub struct FminResult {
     trials: Trials,
-    best: usize,
+    best: Option<usize>,
     stop_reason: StopReason,
     seed: u64,
     elapsed: Duration,
+    parent_run_id: Option<String>,
 }
 
 impl FminResult {
-    /// The best trial's point.
-    pub fn best_point(&self) -> &Point {
-        &self.best_trial().point
+    /// The best complete trial (lowest loss, or highest when maximizing; the earliest on
+    /// ties); `None` when no trial completed.
+    pub fn best(&self) -> Option<&Trial> {
+        self.best.map(|number| &self.trials.all()[number])
     }
 
     /// The best trial's loss, as the objective returned it.
-    pub fn best_loss(&self) -> f64 {
-        self.best_trial().loss.unwrap_or(f64::NAN)
+    pub fn best_loss(&self) -> Option<f64> {
+        self.best().and_then(|t| t.loss)
     }
 
-    /// The best trial.
-    pub fn best_trial(&self) -> &Trial {
-        &self.trials.all()[self.best]
+    /// The best trial's point.
+    pub fn best_point(&self) -> Option<&Point> {
+        self.best().map(|t| &t.point)
     }
 
     /// Every trial, in the order proposed (earlier trials from `history` first).
@@ -344,12 +537,14 @@ impl FminResult {
         &self.trials
     }
 
+    /// The history, giving up the result.
+    pub fn into_history(self) -> Trials {
+        self.trials
+    }
+
     /// The trials that failed, each with its reason in [`Trial::error`].
     pub fn failures(&self) -> impl Iterator<Item = &Trial> {
-        self.trials
-            .all()
-            .iter()
-            .filter(|t| t.state == TrialState::Failed)
+        self.trials.in_state(TrialState::Failed)
     }
 
     /// Why the search stopped.
@@ -366,29 +561,25 @@ impl FminResult {
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
-}
 
-/// A proposed trial on its way to a worker: its number, its point, and where it logs.
-type Job = (usize, Point, Vec<Box<dyn TrialLog>>);
+    /// The parent run of a tracked search.
+    pub fn parent_run_id(&self) -> Option<&str> {
+        self.parent_run_id.as_deref()
+    }
+}
 
 /// A finished evaluation on its way back from a worker.
 struct Evaluated {
-    number: usize,
+    trial: AskedTrial,
     outcome: Outcome,
-    duration: Duration,
 }
 
-/// The state of a running search, owned by the thread that proposes points.
-struct Search<'a> {
-    config: Settings<'a>,
-    seed: u64,
+/// The loop's state, owned by the thread that asks and tells.
+struct Search<'s, 'a> {
+    study: &'s mut Study,
+    settings: Settings<'a>,
     parallelism: usize,
-    starting_points: std::vec::IntoIter<Vec<f64>>,
-    trials: Trials,
-    /// `(score, number)` of the best complete trial as [`Trials::best`] picks it (lowest
-    /// score, earliest on ties), kept up to date so recording a trial does not rescan the
-    /// history.
-    best: Option<(f64, usize)>,
+    /// The best score seen, for counting trials without improvement.
     best_score: Option<f64>,
     since_improvement: usize,
     stop: Option<StopReason>,
@@ -396,73 +587,31 @@ struct Search<'a> {
     progress: ProgressBar,
 }
 
-impl<'a> Search<'a> {
-    fn start(mut config: Settings<'a>) -> Result<Self, FminError> {
-        let parallelism = config
-            .parallelism
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        if config.max_evals == 0 {
-            return Err(FminError::InvalidSetting {
-                setting: "max_evals",
-                value: "0".into(),
-                expected: "at least 1 trial",
-            });
-        }
-        if parallelism == 0 {
-            return Err(FminError::InvalidSetting {
-                setting: "parallelism",
-                value: "0".into(),
-                expected: "at least 1 worker",
-            });
-        }
-        if let Some(t) = config.loss_threshold.filter(|t| t.is_nan()) {
-            return Err(FminError::InvalidSetting {
-                setting: "loss_threshold",
-                value: t.to_string(),
-                expected: "a number",
-            });
-        }
-        if config.early_stop_after == Some(0) {
-            return Err(FminError::InvalidSetting {
-                setting: "early_stop_after",
-                value: "0".into(),
-                expected: "at least 1 trial",
-            });
-        }
-        let starting_points = std::mem::take(&mut config.points_to_evaluate)
+impl<'s, 'a> Search<'s, 'a> {
+    fn start(
+        study: &'s mut Study,
+        mut settings: Settings<'a>,
+        parallelism: usize,
+    ) -> Result<Self, FminError> {
+        for (index, point) in std::mem::take(&mut settings.points_to_evaluate)
             .iter()
             .enumerate()
-            .map(|(index, p)| {
-                config
-                    .space
-                    .encode(p)
-                    .map_err(|source| FminError::InvalidPoint { index, source })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut trials = std::mem::replace(&mut config.history, Trials::new(config.direction));
-        if trials.is_empty() {
-            trials = Trials::new(config.direction);
+        {
+            study.enqueue(point).map_err(|e| match e {
+                StudyError::Point { source, .. } => FminError::InvalidPoint { index, source },
+                e => FminError::Study(e),
+            })?;
         }
-        let seed = config.seed.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-        });
+        let trials = study.trials();
         let best_score = trials.completed().map(|(_, s)| s).min_by(f64::total_cmp);
-        let best = trials
-            .best()
-            .and_then(|t| Some((trials.score(t)?, t.number)));
-        let progress = progress_bar(config.progress, config.max_evals, trials.len());
-        if let Some((_, number)) = best {
-            show_best(&progress, &trials.all()[number]);
+        let progress = progress_bar(settings.progress, settings.max_evals, trials.results());
+        if let Some(best) = study.best() {
+            show_best(&progress, best);
         }
         Ok(Search {
-            config,
-            seed,
+            study,
+            settings,
             parallelism,
-            starting_points: starting_points.into_iter(),
-            trials,
-            best,
             best_score,
             since_improvement: 0,
             stop: None,
@@ -471,55 +620,49 @@ impl<'a> Search<'a> {
         })
     }
 
-    fn run(mut self, objective: &Objective<'_>) -> Result<FminResult, FminError> {
+    fn run(&mut self, objective: &Objective<'_>) -> Result<(), FminError> {
         let info = SearchInfo {
-            space: self.config.space,
-            algo: self.config.sampler.name(),
-            max_evals: self.config.max_evals,
-            seed: self.seed,
+            space: self.study.space(),
+            algo: self.study.algo(),
+            max_evals: self.settings.max_evals,
+            seed: self.study.seed(),
             parallelism: self.parallelism,
-            schedule: self.config.schedule,
-            direction: self.config.direction,
-            timeout: self.config.timeout,
-            loss_threshold: self.config.loss_threshold,
-            early_stop_after: self.config.early_stop_after,
-            warm_start_trials: self.trials.len(),
+            schedule: self.settings.schedule,
+            direction: self.study.direction(),
+            timeout: self.settings.timeout,
+            loss_threshold: self.settings.loss_threshold,
+            early_stop_after: self.settings.early_stop_after,
+            warm_start_trials: self.study.trials().len(),
+            parent_run_id: self.study.parent_run_id(),
         };
-        for o in &self.config.observers {
+        for o in &self.settings.observers {
             o.search_started(&info).map_err(FminError::Observer)?;
         }
-        self.check_budget();
         let outcome = if self.parallelism == 1 {
             self.run_inline(objective)
         } else {
             self.run_on_pool(objective)
         };
         self.progress.finish_and_clear();
-        outcome?;
+        if let Err(e) = outcome {
+            self.study.abort(&e.to_string());
+            return Err(e);
+        }
         let reason = self.stop.unwrap_or(StopReason::MaxEvals);
-        for o in &self.config.observers {
-            o.search_finished(&self.trials, reason)
+        self.study.finish(reason).map_err(FminError::Study)?;
+        for o in &self.settings.observers {
+            o.search_finished(self.study.trials(), reason)
                 .map_err(FminError::Observer)?;
         }
-        match self.best.map(|(_, number)| number) {
-            Some(best) => Ok(FminResult {
-                trials: self.trials,
-                best,
-                stop_reason: reason,
-                seed: self.seed,
-                elapsed: self.started.elapsed(),
-            }),
-            None => Err(FminError::NoSuccessfulTrial {
-                trials: self.trials.all().to_vec(),
-            }),
-        }
+        Ok(())
     }
 
     /// One worker: every trial is evaluated on the calling thread, which saves two thread
     /// hand-offs per trial. Both schedules reduce to this with a single worker.
     fn run_inline(&mut self, objective: &Objective<'_>) -> Result<(), FminError> {
-        while let Some((number, point, logs)) = self.propose()? {
-            self.record(evaluate(objective, number, &point, &logs))?;
+        while let Some(trial) = self.propose()? {
+            let done = evaluate(objective, trial);
+            self.record(done)?;
         }
         Ok(())
     }
@@ -534,7 +677,7 @@ impl<'a> Search<'a> {
                 threads: self.parallelism,
                 message: e.to_string(),
             })?;
-        match self.config.schedule {
+        match self.settings.schedule {
             Schedule::Async => self.run_async(objective, &pool),
             Schedule::Batch => self.run_batches(objective, &pool),
         }
@@ -552,13 +695,13 @@ impl<'a> Search<'a> {
             let mut in_flight = 0;
             let mut failure = None;
             loop {
-                while failure.is_none() && self.stop.is_none() && in_flight < self.parallelism {
+                while failure.is_none() && in_flight < self.parallelism {
                     match self.propose() {
-                        Ok(Some((number, point, logs))) => {
+                        Ok(Some(trial)) => {
                             let sender = sender.clone();
                             scope.spawn(move |_| {
                                 // The receiver outlives the scope, so sending cannot fail.
-                                let _ = sender.send(evaluate(objective, number, &point, &logs));
+                                let _ = sender.send(evaluate(objective, trial));
                             });
                             in_flight += 1;
                         }
@@ -587,134 +730,107 @@ impl<'a> Search<'a> {
         pool: &rayon::ThreadPool,
     ) -> Result<(), FminError> {
         use rayon::prelude::*;
-        while self.stop.is_none() {
+        loop {
             let mut batch = Vec::with_capacity(self.parallelism);
             while batch.len() < self.parallelism {
                 match self.propose()? {
-                    Some(job) => batch.push(job),
+                    Some(trial) => batch.push(trial),
                     None => break,
                 }
             }
             if batch.is_empty() {
-                break;
+                return Ok(());
             }
             let done: Vec<Evaluated> = pool.install(|| {
                 batch
-                    .par_iter()
-                    .map(|(number, point, logs)| evaluate(objective, *number, point, logs))
+                    .into_par_iter()
+                    .map(|trial| evaluate(objective, trial))
                     .collect()
             });
             for d in done {
                 self.record(d)?;
             }
         }
-        Ok(())
     }
 
-    /// Proposes the next trial and registers it as running; `None` when no more trials
-    /// should start.
-    fn propose(&mut self) -> Result<Option<Job>, FminError> {
+    /// Asks the study for the next trial; `None` when no more trials should start.
+    fn propose(&mut self) -> Result<Option<AskedTrial>, FminError> {
         self.check_budget();
         if self.stop.is_some() {
             return Ok(None);
         }
-        let number = self.trials.len();
-        let x = match self.starting_points.next() {
-            Some(x) => x,
-            None => {
-                let mut rng = TrialRng::for_trial(self.seed, number as u64);
-                self.config
-                    .sampler
-                    .suggest(self.config.space, &self.trials, &mut rng)
-            }
-        };
-        let point = self.config.space.decode(&x);
-        self.trials.push(Trial::running(number, x, point.clone()));
-        let trial = &self.trials.all()[number];
-        let logs = self
-            .config
-            .observers
-            .iter()
-            .map(|o| o.trial_started(trial))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(FminError::Observer)?;
-        Ok(Some((number, point, logs)))
+        let trial = self.study.ask().map_err(FminError::Study)?;
+        let asked = &self.study.trials().all()[trial.number()];
+        for o in &self.settings.observers {
+            o.trial_started(asked).map_err(FminError::Observer)?;
+        }
+        Ok(Some(trial))
     }
 
-    /// Stops proposing when the budget of trials or time is spent, or the sampler has
-    /// nothing new to propose.
+    /// Stops proposing when the search was cancelled, its budget of trials or time is
+    /// spent, or the sampler has nothing new to propose.
     fn check_budget(&mut self) {
         if self.stop.is_some() {
             return;
         }
-        if self.trials.len() >= self.config.max_evals {
-            self.stop = Some(StopReason::MaxEvals);
+        let trials = self.study.trials();
+        let counted = trials.results() + trials.running().count();
+        self.stop = if self.settings.cancel.is_cancelled() {
+            Some(StopReason::Cancelled)
+        } else if counted >= self.settings.max_evals {
+            Some(StopReason::MaxEvals)
         } else if self
-            .config
+            .settings
             .timeout
             .is_some_and(|t| self.started.elapsed() >= t)
         {
-            self.stop = Some(StopReason::Timeout);
-        } else if self.starting_points.len() == 0
-            && self
-                .config
-                .sampler
-                .exhausted(self.config.space, &self.trials)
-        {
-            self.stop = Some(StopReason::Exhausted);
-        }
+            Some(StopReason::Timeout)
+        } else if self.study.exhausted() {
+            Some(StopReason::Exhausted)
+        } else {
+            None
+        };
     }
 
-    /// Records a finished evaluation and decides whether the search should stop.
+    /// Tells the study how a trial ended and decides whether the search should stop.
     fn record(&mut self, done: Evaluated) -> Result<(), FminError> {
-        let direction = self.config.direction;
-        let Some(trial) = self.trials.get_mut(done.number) else {
-            return Ok(());
-        };
-        let outcome = done.outcome.checked();
-        trial.duration = Some(done.duration);
-        trial.loss = outcome.loss;
-        trial.metrics = outcome.metrics;
-        (trial.state, trial.error) = match outcome.status {
-            Status::Ok => (TrialState::Complete, None),
-            Status::Failed(reason) => (TrialState::Failed, Some(reason)),
-            Status::Pruned(reason) => (TrialState::Pruned, Some(reason)),
-        };
-        let score = self.trials.score(&self.trials.all()[done.number]);
+        let direction = self.study.direction();
+        let before = self.study.best().map(|t| t.number);
+        let number = done.trial.number();
+        self.study
+            .tell(done.trial, done.outcome)
+            .map_err(FminError::Study)?;
+        let trial = &self.study.trials().all()[number];
+        let score = self.study.trials().score(trial);
         match (score, self.best_score) {
             (Some(s), best) if best.is_none_or(|b| s < b) => {
                 self.best_score = Some(s);
                 self.since_improvement = 0;
             }
-            _ => self.since_improvement += 1,
+            _ if trial.state.is_result() => self.since_improvement += 1,
+            _ => {}
         }
-        let new_best = score.filter(|&s| {
-            self.best
-                .is_none_or(|(b, number)| s.total_cmp(&b).then(done.number.cmp(&number)).is_lt())
-        });
-        if let Some(s) = new_best {
-            self.best = Some((s, done.number));
-        }
-        let trial = &self.trials.all()[done.number];
-        let best = self.best.map(|(_, number)| &self.trials.all()[number]);
-        for o in &self.config.observers {
+        let best = self.study.best();
+        for o in &self.settings.observers {
             o.trial_finished(trial, best).map_err(FminError::Observer)?;
         }
-        self.progress.inc(1);
-        if let (Some(_), Some(best)) = (new_best, best) {
+        self.progress.inc(u64::from(trial.state.is_result()));
+        if let Some(best) = best.filter(|b| Some(b.number) != before) {
             show_best(&self.progress, best);
         }
         if self.stop.is_none() {
-            if let (Some(threshold), Some(best)) = (self.config.loss_threshold, self.best_score)
+            if let (Some(threshold), Some(best)) = (self.settings.loss_threshold, self.best_score)
                 && best <= direction.score(threshold)
             {
                 self.stop = Some(StopReason::LossThreshold);
             } else if self
-                .config
+                .settings
                 .early_stop_after
                 .is_some_and(|n| self.since_improvement >= n)
             {
                 self.stop = Some(StopReason::NoImprovement);
+            } else if self.settings.cancel.is_cancelled() {
+                self.stop = Some(StopReason::Cancelled);
             }
         }
         Ok(())
@@ -722,28 +838,19 @@ impl<'a> Search<'a> {
 }
 
 /// Runs the objective once, turning a panic into a failed outcome.
-fn evaluate(
-    objective: &Objective<'_>,
-    number: usize,
-    point: &Point,
-    logs: &[Box<dyn TrialLog>],
-) -> Evaluated {
-    let ctx = TrialContext { number, logs };
-    let started = Instant::now();
-    let outcome =
-        catch_unwind(AssertUnwindSafe(|| objective(point, &ctx))).unwrap_or_else(|payload| {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic payload".to_string());
-            Outcome::failed(format!("the objective panicked: {message}"))
-        });
-    Evaluated {
-        number,
-        outcome,
-        duration: started.elapsed(),
-    }
+fn evaluate(objective: &Objective<'_>, trial: AskedTrial) -> Evaluated {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        objective(trial.point(), trial.context())
+    }))
+    .unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_string());
+        Outcome::failed(format!("the objective panicked: {message}"))
+    });
+    Evaluated { trial, outcome }
 }
 
 /// Puts the best trial into the progress bar's message; formatting the point costs more

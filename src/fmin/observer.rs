@@ -1,15 +1,17 @@
-//! Hooks through which tracking (or anything else) follows a search.
+//! Hooks through which progress displays (or anything else) follow a search.
 
 use std::time::Duration;
 
 use crate::space::Space;
+use crate::study::StopReason;
 use crate::trials::{Direction, Trial, Trials};
 
-/// The error an observer or a trial log reports; it stops the search.
+/// The error an observer reports; it stops the search.
 pub type ObserverError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The settings of a search, as observers see them when it starts.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SearchInfo<'a> {
     /// The space searched.
     pub space: &'a Space,
@@ -31,80 +33,29 @@ pub struct SearchInfo<'a> {
     pub loss_threshold: Option<f64>,
     /// Stop after this many trials without improvement, if set.
     pub early_stop_after: Option<usize>,
-    /// Trials carried over from an earlier search.
+    /// Trials the study held when the search started.
     pub warm_start_trials: usize,
+    /// The parent run of a tracked search.
+    pub parent_run_id: Option<&'a str>,
 }
-
-/// Why a search stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// `max_evals` trials were run.
-    MaxEvals,
-    /// The time limit passed.
-    Timeout,
-    /// A trial reached the loss threshold.
-    LossThreshold,
-    /// No trial improved on the best for the configured number of trials.
-    NoImprovement,
-    /// The sampler has no new points to propose (an exhausted grid).
-    Exhausted,
-}
-
-impl StopReason {
-    /// A short lowercase description.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopReason::MaxEvals => "max_evals reached",
-            StopReason::Timeout => "timeout",
-            StopReason::LossThreshold => "loss threshold reached",
-            StopReason::NoImprovement => "no improvement",
-            StopReason::Exhausted => "search space exhausted",
-        }
-    }
-}
-
-/// Where an objective logs during its trial, through [`TrialContext`](super::TrialContext).
-///
-/// Observers hand one out per trial from [`Observer::trial_started`]; the default methods
-/// discard everything, so an observer implements only what it stores.
-pub trait TrialLog: Send + Sync {
-    /// The id of the tracking run that holds this trial, if any.
-    fn run_id(&self) -> Option<&str> {
-        None
-    }
-
-    /// Records a metric value at a step.
-    fn log_metric(&self, _key: &str, _value: f64, _step: i64) -> Result<(), ObserverError> {
-        Ok(())
-    }
-
-    /// Stores a file of the trial under a relative path.
-    fn log_artifact(&self, _path: &str, _contents: &[u8]) -> Result<(), ObserverError> {
-        Ok(())
-    }
-}
-
-/// A trial log that stores nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoLog;
-
-impl TrialLog for NoLog {}
 
 /// Follows a search: told when it starts, when each trial starts and finishes, and when it
 /// ends. Calls come from one thread, in order. An error stops the search (after the trials
-/// already running finish) and is returned by [`Fmin::run`](super::Fmin::run).
+/// already running finish) and is returned by [`Fmin::run`](super::Fmin::run). Tracking is
+/// not an observer: it is part of the [`Study`](crate::study::Study).
 pub trait Observer: Send + Sync {
     /// The search starts.
     fn search_started(&self, _search: &SearchInfo<'_>) -> Result<(), ObserverError> {
         Ok(())
     }
 
-    /// A trial is about to be evaluated; returns where its objective may log.
-    fn trial_started(&self, _trial: &Trial) -> Result<Box<dyn TrialLog>, ObserverError> {
-        Ok(Box::new(NoLog))
+    /// A trial is about to be evaluated.
+    fn trial_started(&self, _trial: &Trial) -> Result<(), ObserverError> {
+        Ok(())
     }
 
-    /// A trial finished (complete, failed or pruned). `best` is the best trial so far.
+    /// A trial finished (complete, failed, pruned or killed). `best` is the best trial so
+    /// far.
     fn trial_finished(&self, _trial: &Trial, _best: Option<&Trial>) -> Result<(), ObserverError> {
         Ok(())
     }

@@ -4,6 +4,7 @@ use std::fmt::Display;
 
 /// How a trial ended, as the objective reports it.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Status {
     /// The loss is valid.
     Ok,
@@ -11,6 +12,9 @@ pub enum Status {
     Failed(String),
     /// The objective stopped the trial early; its loss, if any, is not used for ranking.
     Pruned(String),
+    /// The evaluation was stopped from outside (the search was cancelled): the trial is
+    /// not a result and does not count towards the budget.
+    Killed(String),
 }
 
 /// The result of one evaluation: a loss, extra metrics, and a status.
@@ -59,6 +63,15 @@ impl Outcome {
             loss: None,
             metrics: Vec::new(),
             status: Status::Pruned(reason.into()),
+        }
+    }
+
+    /// A trial stopped from outside before it finished (see [`Status::Killed`]).
+    pub fn killed(reason: impl Into<String>) -> Self {
+        Outcome {
+            loss: None,
+            metrics: Vec::new(),
+            status: Status::Killed(reason.into()),
         }
     }
 

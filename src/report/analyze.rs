@@ -120,6 +120,7 @@ fn analyze_group(group: &TrialSet, direction: Direction, options: &ReportOptions
                 failures.push((failure_reason(t.error.as_deref()), t.number));
             }
             (TrialState::Pruned, _) => counts.pruned += 1,
+            (TrialState::Killed, _) => counts.killed += 1,
             (TrialState::Running, _) => counts.running += 1,
         }
     }

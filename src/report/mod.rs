@@ -74,8 +74,7 @@ pub use model::{
 };
 pub use render::{Format, Plot};
 pub use store::{
-    DIRECTION_PARAM, OBJECTIVE_METRIC_PARAM, REPORT_ARTIFACT_DIR, ReportSource, SPACE_ARTIFACT,
-    StoreInput, StoreOptions, from_store, log_artifacts,
+    REPORT_ARTIFACT_DIR, ReportSource, StoreInput, StoreOptions, from_store, log_artifacts,
 };
 
 use crate::space::SpaceError;

@@ -45,6 +45,8 @@ pub struct TrialCounts {
     pub failed: usize,
     /// Stopped early by the objective.
     pub pruned: usize,
+    /// Stopped from outside before they finished (not results).
+    pub killed: usize,
     /// Still running when the report was made.
     pub running: usize,
 }

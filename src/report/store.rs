@@ -6,7 +6,7 @@
 //!
 //! - a **sweep** is a parent run whose trials are child runs (tag `mlflow.parentRunId`); the
 //!   trial number is the child's `hyperflow.trial` tag, its loss the child's metric named by
-//!   [`StoreOptions::metric`], else by the parent's param `objective_metric`, else `loss`;
+//!   [`StoreOptions::metric`], else by the parent's param `objective.metric`, else `loss`;
 //! - the parent's param `direction` (`minimize`/`maximize`) gives the direction, its
 //!   artifact `space.json` the searched space (without it, kinds are inferred from the
 //!   values, which are read with [`parse_param_value`](super::parse_param_value));
@@ -23,24 +23,15 @@ use super::model::Report;
 use super::{ReportError, render};
 use crate::space::{Dist, Point, Space, Value};
 use crate::tracking::model::{MAX_RESULTS_LIMIT, tags};
-use crate::tracking::observer::TRIAL_TAG;
-use crate::tracking::{
-    ExperimentId, ExperimentQuery, Run, RunStatus, SearchRuns, StoreError, Tracker,
-};
+use crate::tracking::{ExperimentId, ExperimentQuery, Run, SearchRuns, StoreError, Tracker};
 use crate::trials::{Direction, TrialState};
 
-/// Parent-run param naming the objective metric of a sweep's trials (default `loss`).
-pub const OBJECTIVE_METRIC_PARAM: &str = "objective_metric";
-/// Parent-run param holding the direction of a search (`minimize` or `maximize`).
-pub const DIRECTION_PARAM: &str = "direction";
-/// Parent-run artifact holding the searched space as JSON.
-pub const SPACE_ARTIFACT: &str = "space.json";
 /// Artifact directory [`log_artifacts`] writes into.
 pub const REPORT_ARTIFACT_DIR: &str = "report";
 
-const ROLE_TAG: &str = "hyperflow.role";
-const ERROR_TAG: &str = crate::tracking::client::ERROR_TAG;
-const STATE_TAG: &str = crate::tracking::observer::TRIAL_STATE_TAG;
+use crate::tracking::schema::{
+    self, DIRECTION_PARAM, ERROR_TAG, OBJECTIVE_METRIC_PARAM, Role, SPACE_ARTIFACT,
+};
 
 /// Which runs a report is made of.
 ///
@@ -268,11 +259,6 @@ fn not_found_as(e: StoreError, f: impl FnOnce() -> ReportError) -> ReportError {
     }
 }
 
-/// A string literal of the filter language (quotes doubled).
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 fn search_all(tracker: &Tracker, search: SearchRuns) -> Result<Vec<Run>, ReportError> {
     Ok(tracker.search_all_runs(&search.max_results(MAX_RESULTS_LIMIT))?)
 }
@@ -302,16 +288,11 @@ fn sweep_group(
     let parent = tracker
         .get_run(run_id)
         .map_err(|e| not_found_as(e, || ReportError::RunNotFound(run_id.to_string())))?;
-    let filter = format!(
-        "tags.{} = {}",
-        tags::PARENT_RUN_ID,
-        quoted(&parent.info.run_id)
-    );
     let children = search_all(
         tracker,
         SearchRuns::new()
             .experiment(&parent.info.experiment_id)
-            .filter(filter),
+            .filter(schema::children_of(&parent.info.run_id).to_string()),
     )?;
     if children.is_empty() {
         return Err(ReportError::NoTrials(format!(
@@ -378,12 +359,11 @@ fn filter_groups(
             .into_iter()
             .collect();
         for chunk in missing.chunks(500) {
-            let list: Vec<String> = chunk.iter().map(|id| quoted(id)).collect();
             let found = search_all(
                 tracker,
                 SearchRuns::new()
                     .experiment(&id)
-                    .filter(format!("attributes.run_id IN ({})", list.join(", "))),
+                    .filter(schema::runs_with_ids(chunk).to_string()),
             )?;
             parents.extend(found.into_iter().map(|r| (r.info.run_id.clone(), r)));
         }
@@ -411,9 +391,9 @@ fn classify(runs: Vec<Run>) -> (Vec<Run>, HashMap<String, Run>) {
         .filter_map(|r| r.data.tag(tags::PARENT_RUN_ID))
         .map(str::to_string)
         .collect();
-    let (parents, rest): (Vec<Run>, Vec<Run>) = runs.into_iter().partition(|r| {
-        with_children.contains(&r.info.run_id) || r.data.tag(ROLE_TAG) == Some("search")
-    });
+    let (parents, rest): (Vec<Run>, Vec<Run>) = runs
+        .into_iter()
+        .partition(|r| with_children.contains(&r.info.run_id) || Role::of(r) == Some(Role::Search));
     let nested = rest
         .iter()
         .any(|r| r.data.tag(tags::PARENT_RUN_ID).is_some());
@@ -476,18 +456,6 @@ fn param_value(space: Option<&Space>, key: &str, text: &str) -> Value {
         }
     }
     parse_param_value(text)
-}
-
-fn state_of(run: &Run) -> TrialState {
-    if run.data.tag(STATE_TAG) == Some("PRUNED") {
-        return TrialState::Pruned;
-    }
-    match run.info.status {
-        RunStatus::Finished => TrialState::Complete,
-        RunStatus::Failed => TrialState::Failed,
-        RunStatus::Killed => TrialState::Pruned,
-        RunStatus::Running | RunStatus::Scheduled => TrialState::Running,
-    }
 }
 
 fn build_group(
@@ -564,7 +532,7 @@ fn build_group(
                     .and_then(|id| parents.get(id))
                     .and_then(|p| p.data.param(OBJECTIVE_METRIC_PARAM))
             })
-            .unwrap_or(crate::tracking::observer::LOSS_METRIC);
+            .unwrap_or(schema::LOSS_METRIC);
         let params = Point::from_entries(
             run.data
                 .params
@@ -572,13 +540,13 @@ fn build_group(
                 .map(|p| (p.key.clone(), param_value(space.as_ref(), &p.key, &p.value)))
                 .collect(),
         );
-        let status = state_of(run);
+        let status = schema::trial_state(run);
         let loss = run.data.metric(metric);
         let error = run.data.tag(ERROR_TAG).map(str::to_string).or_else(|| {
             (status == TrialState::Complete && loss.is_none())
                 .then(|| format!("metric `{metric}` was not logged"))
         });
-        let number = run.data.tag(TRIAL_TAG).and_then(|t| t.trim().parse().ok());
+        let number = schema::trial_number(run);
         let order = parent
             .and_then(|id| start_of.get(id).copied())
             .unwrap_or((i64::MIN, 0));
@@ -624,7 +592,7 @@ fn build_group(
 mod tests {
     use super::*;
     use crate::tracking::model::LifecycleStage;
-    use crate::tracking::{RunData, RunInfo, Tag};
+    use crate::tracking::{RunData, RunInfo, RunStatus, Tag};
 
     fn run(id: &str, parent: Option<&str>, role: Option<&str>) -> Run {
         let mut data = RunData::default();
@@ -632,7 +600,7 @@ mod tests {
             data.tags.push(Tag::new(tags::PARENT_RUN_ID, p));
         }
         if let Some(r) = role {
-            data.tags.push(Tag::new(ROLE_TAG, r));
+            data.tags.push(Tag::new(schema::ROLE_TAG, r));
         }
         Run {
             info: RunInfo {
@@ -704,8 +672,7 @@ mod tests {
     }
 
     #[test]
-    fn filter_literals_and_directions() {
-        assert_eq!(quoted("it's"), "'it''s'");
+    fn directions() {
         assert_eq!(parse_direction(" Maximize"), Some(Direction::Maximize));
         assert_eq!(parse_direction("minimize"), Some(Direction::Minimize));
         assert_eq!(parse_direction("down"), None);

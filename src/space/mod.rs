@@ -333,6 +333,57 @@ impl Space {
     }
 }
 
+impl Space {
+    /// Reads a point from `(name, text)` pairs, each value read as its parameter's kind
+    /// needs ([`Dist::parse_value`]); top-level constants may be left out. The result is
+    /// checked as [`Space::encode`] checks, and parameters inactive under the point's
+    /// choices are dropped.
+    ///
+    /// ```
+    /// use hyperflow::Space;
+    ///
+    /// let space = Space::builder().randint("depth", 2, 17).choice("model", ["rf", "gbt"]).build()?;
+    /// let point = space.point_from_text([("depth", "6"), ("model", "gbt")])?;
+    /// assert_eq!(point.to_string(), r#"{depth: 6, model: "gbt"}"#);
+    /// assert!(space.point_from_text([("depth", "six"), ("model", "gbt")]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn point_from_text<'a>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Point, PointError> {
+        let mut point = Point::default();
+        for (name, text) in pairs {
+            let name = name.trim();
+            let param = self
+                .index_of(name)
+                .map(|i| &self.params[i])
+                .ok_or_else(|| PointError::UnknownParam {
+                    name: name.to_string(),
+                })?;
+            let value = param
+                .dist
+                .parse_value(text)
+                .ok_or_else(|| PointError::OutOfSpace {
+                    name: name.to_string(),
+                    value: Value::Str(text.trim().to_string()),
+                    expected: describe_support(&param.dist),
+                })?;
+            point.insert(name, value);
+        }
+        for param in &self.params {
+            if let (Dist::Const(v), None) = (&param.dist, param.parent)
+                && point.value(&param.name).is_none()
+            {
+                point.insert(param.name.clone(), v.clone());
+            }
+        }
+        let x = self.encode(&point)?;
+        // Decoding drops values of parameters that are inactive under the point's choices.
+        Ok(self.decode(&x))
+    }
+}
+
 fn encode_value(p: &Param, value: &Value) -> Result<f64, PointError> {
     let outside = || PointError::OutOfSpace {
         name: p.name.clone(),
@@ -368,6 +419,22 @@ fn encode_value(p: &Param, value: &Value) -> Result<f64, PointError> {
             } else {
                 Err(outside())
             }
+        }
+    }
+}
+
+impl Dist {
+    /// Reads a value written as text (a tracking param, `-P name=value`): a choice option
+    /// or the constant as it displays, an integer for `randint`, a number otherwise.
+    /// `None` when the text is none of these; whether the value is in range is checked by
+    /// [`Space::encode`].
+    pub fn parse_value(&self, text: &str) -> Option<Value> {
+        let text = text.trim();
+        match self {
+            Dist::Choice { options } => options.iter().find(|o| o.to_string() == text).cloned(),
+            Dist::Const(v) => (v.to_string() == text).then(|| v.clone()),
+            Dist::RandInt { .. } => text.parse::<i64>().ok().map(Value::Int),
+            _ => text.parse::<f64>().ok().map(Value::Float),
         }
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! A sweep is described by a TOML file ([`SweepConfig`], format in [`config`]): the command
 //! to run with `{param}` placeholders ([`CommandTemplate`]), the metric it prints, the
-//! search settings and the space. [`run_sweep`] drives [`fmin`](crate::fmin()) with an
-//! objective that runs the command in its own process group ([`TrialProcess`]), reads its
-//! metrics from stdout ([`parse_metric_line`]) and turns the result into an
-//! [`Outcome`]: the objective metric as the loss, or a failure with the reason and the tail
-//! of stderr.
+//! search settings and the space. [`run_sweep`] drives a [`Study`] (the `fmin` loop of
+//! [`Study::optimize`]) with an objective that runs the command in its own process group
+//! ([`TrialProcess`]), reads its metrics from stdout ([`parse_metric_line`]) and turns the
+//! result into an [`Outcome`]: the objective metric as the loss, or a failure with the
+//! reason and the tail of stderr.
 //!
 //! Every trial process gets, besides `[command].env`:
 //!
@@ -18,10 +18,9 @@
 //! | `HYPERFLOW_TRACKING_URI`, `MLFLOW_TRACKING_URI` | where runs are stored, when known |
 //! | `PYTHONUNBUFFERED` | `1`, so Python prints metrics as they happen |
 //!
-//! Tracking and resuming plug in from outside: [`SweepOptions::observer`] adds an
-//! [`Observer`] (the tracking client, which also hands each trial a run id and takes its
-//! step metrics and the `stdout.txt`/`stderr.txt` artifacts), and [`SweepOptions::history`]
-//! continues from trials read back from the store.
+//! Tracking and resuming come with the study: a tracked study (see [`tracked`]) gives each
+//! trial its run, which takes its step metrics and its `stdout.txt`/`stderr.txt`
+//! artifacts, and a study loaded back from the store continues where it stopped.
 
 mod command;
 pub mod config;
@@ -42,16 +41,14 @@ pub use runner::{
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::algo::Sampler;
-use crate::fmin::{
-    FminError, NoLog, Observer, ObserverError, Outcome, SearchInfo, StopReason, TrialContext,
-    TrialLog, fmin_with_context,
-};
-use crate::rng::TrialRng;
-use crate::space::{Dist, Point, PointError, Space, Value};
-use crate::trials::{Direction, Trial, TrialState, Trials};
+use crate::fmin::{FminError, Observer, Outcome};
+use crate::space::{Point, PointError, Space};
+use crate::study::{StopReason, Study, StudyBuilder, StudyError, TrialContext};
+use crate::tracking::schema::SearchSettings;
+use crate::trials::{Direction, Trial, TrialState};
 
 /// Why a sweep could not run.
 #[derive(Debug, thiserror::Error)]
@@ -66,19 +63,22 @@ pub enum SweepError {
     /// The command's program cannot be found or run; nothing was started.
     #[error("{0}")]
     Command(String),
-    /// The search itself failed (an observer such as tracking failed, or the thread pool
-    /// could not start).
+    /// The search itself failed (the tracking store or an observer failed, or the thread
+    /// pool could not start).
     #[error(transparent)]
     Search(FminError),
+    /// The Ctrl-C handler could not be installed.
+    #[error("cannot handle Ctrl-C: {0}")]
+    CtrlC(String),
+    /// The study could not be created or loaded.
+    #[error(transparent)]
+    Study(#[from] StudyError),
     /// A point given on the command line (`-P name=value`) does not fit the space.
     #[error("{message}")]
     InvalidPoint {
         /// What is wrong, and what is accepted.
         message: String,
     },
-    /// The Ctrl-C handler could not be installed.
-    #[error("cannot handle Ctrl-C: {0}")]
-    CtrlC(String),
     /// The tracking store could not be read or written.
     #[error("tracking store: {0}")]
     Tracking(#[from] crate::tracking::StoreError),
@@ -90,22 +90,22 @@ pub enum SweepError {
     },
 }
 
-/// The sampler a config's `search.algo` names, built for its space.
+/// The sampler a config's `search.algo` names; it is checked against the space when the
+/// study starts ([`study`]).
 pub fn sampler(config: &SweepConfig) -> Result<Box<dyn Sampler>, SweepError> {
-    Ok(crate::algo::by_name(
-        config.search().algo().as_str(),
-        config.space(),
-    )?)
+    Ok(crate::algo::by_name(config.search().algo().as_str())?)
 }
 
-/// How a sweep ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SweepStop {
-    /// It ran to the end, for this reason.
-    Finished(StopReason),
-    /// It was cancelled (Ctrl-C): running trials were killed, and it can be resumed.
-    Interrupted,
+/// A study of the config's space, direction, sampler and seed, to create (or to track
+/// first, see [`tracked`]).
+pub fn study(config: &SweepConfig) -> Result<StudyBuilder, SweepError> {
+    let mut builder = Study::builder(config.space())
+        .direction(config.objective().direction())
+        .boxed_sampler(sampler(config)?);
+    if let Some(seed) = config.search().seed() {
+        builder = builder.seed(seed);
+    }
+    Ok(builder)
 }
 
 /// What a sweep did: every trial, the best one, and how it ended.
@@ -117,8 +117,8 @@ pub struct SweepSummary {
     direction: Direction,
     max_evals: usize,
     trials: Vec<Trial>,
-    seed: Option<u64>,
-    stop: SweepStop,
+    seed: u64,
+    stop: StopReason,
     elapsed: Duration,
     warnings: Vec<String>,
     resume_from: Option<String>,
@@ -145,7 +145,8 @@ impl SweepSummary {
         self.max_evals
     }
 
-    /// Every finished trial (earlier ones of a resumed sweep first), in trial order.
+    /// Every trial that is a result (complete, failed or pruned; earlier ones of a resumed
+    /// sweep first), in trial order.
     pub fn trials(&self) -> &[Trial] {
         &self.trials
     }
@@ -172,19 +173,19 @@ impl SweepSummary {
         self.trials.iter().filter(|t| t.state == TrialState::Failed)
     }
 
-    /// The search's seed, when known (it is drawn from the clock when none is given).
-    pub fn seed(&self) -> Option<u64> {
+    /// The search's seed (the config's, or one drawn from the clock).
+    pub fn seed(&self) -> u64 {
         self.seed
     }
 
-    /// How the sweep ended.
-    pub fn stop(&self) -> SweepStop {
+    /// Why the sweep stopped.
+    pub fn stop(&self) -> StopReason {
         self.stop
     }
 
-    /// Whether it was interrupted.
+    /// Whether it was interrupted (cancelled).
     pub fn is_interrupted(&self) -> bool {
-        self.stop == SweepStop::Interrupted
+        self.stop == StopReason::Cancelled
     }
 
     /// Wall time of this run of the sweep.
@@ -213,11 +214,10 @@ impl SweepSummary {
     }
 }
 
-/// The settings of one run of a sweep that do not come from its config: observers
-/// (tracking), earlier trials (resume), cancellation, progress display.
+/// The settings of one run of a sweep that do not come from its config: observers,
+/// cancellation, progress display.
 pub struct SweepOptions<'a> {
     observers: Vec<Arc<dyn Observer + 'a>>,
-    history: Option<Trials>,
     cancel: Cancellation,
     progress: ProgressMode,
     tracking_uri: Option<String>,
@@ -235,7 +235,6 @@ impl Default for SweepOptions<'_> {
             parallel: None,
             observers: Vec::new(),
             points: Vec::new(),
-            history: None,
             cancel: Cancellation::new(),
             progress: ProgressMode::Auto,
             tracking_uri: None,
@@ -244,27 +243,19 @@ impl Default for SweepOptions<'_> {
 }
 
 impl<'a> SweepOptions<'a> {
-    /// Defaults: no observer, no history, automatic progress display.
+    /// Defaults: no observer, automatic progress display.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds an observer (tracking): told of the search and every trial; the
-    /// [`TrialLog`] it hands out per trial gives the trial its run id and receives its
-    /// step metrics and its `stdout.txt`/`stderr.txt` artifacts.
+    /// Adds an observer, told of the search and every trial.
     pub fn observer(mut self, observer: Arc<dyn Observer + 'a>) -> Self {
         self.observers.push(observer);
         self
     }
 
-    /// Continues from these trials (read back from the store): they count towards
-    /// `max_evals` and samplers learn from them.
-    pub fn history(mut self, trials: Trials) -> Self {
-        self.history = Some(trials);
-        self
-    }
-
-    /// The switch that stops the sweep (see [`cancel_on_ctrl_c`]).
+    /// The switch that stops the sweep: no new trials, running ones are stopped and
+    /// recorded as killed.
     pub fn cancellation(mut self, cancel: Cancellation) -> Self {
         self.cancel = cancel;
         self
@@ -292,19 +283,21 @@ impl<'a> SweepOptions<'a> {
 }
 
 /// Makes Ctrl-C stop sweeps cleanly: the first press sets `cancel` (no new trials,
-/// running ones are stopped and recorded as failed, [`run_sweep`] returns an interrupted
-/// summary); the second kills every running trial's process group and exits with status
-/// 130. Installs a process-wide handler, so call it once, from the binary.
+/// running ones are stopped with SIGTERM and recorded as killed, [`run_sweep`] returns an
+/// interrupted summary); a second press sends SIGKILL to every running trial's process
+/// group, so the sweep returns at once. Installs a process-wide handler, so call it once,
+/// from the program's `main`.
 pub fn cancel_on_ctrl_c(cancel: &Cancellation) -> Result<(), SweepError> {
     let cancel = cancel.clone();
     ctrlc::set_handler(move || {
         if cancel.is_cancelled() {
             cancel.kill_all();
-            std::process::exit(130);
+            eprintln!("\nkilling running trials");
+            return;
         }
         cancel.cancel();
         eprintln!(
-            "\ninterrupted: stopping running trials (press Ctrl-C again to kill them and exit now)"
+            "\ninterrupted: stopping running trials (press Ctrl-C again to kill them at once)"
         );
     })
     .map_err(|e| SweepError::CtrlC(e.to_string()))
@@ -337,31 +330,28 @@ pub struct Plan {
 /// does; a grid stops early when it has proposed every combination. With random search and a seed, these are exactly the points the sweep runs;
 /// model-based samplers adapt to results, so their later points will differ.
 pub fn plan(config: &SweepConfig, n: usize) -> Result<Plan, SweepError> {
-    let sampler = sampler(config)?;
-    let seed = config.search().seed().unwrap_or_else(clock_seed);
-    let space = config.space();
-    let mut history = Trials::new(config.objective().direction());
+    let mut study = study(config)?.create()?;
     let mut trials = Vec::with_capacity(n);
-    for number in 0..n {
-        if sampler.exhausted(space, &history) {
+    for _ in 0..n {
+        if study.exhausted() {
             break;
         }
-        let mut rng = TrialRng::for_trial(seed, number as u64);
-        let x = sampler.suggest(space, &history, &mut rng);
-        let point = space.decode(&x);
+        let trial = study.ask()?;
         let argv = config
             .command()
             .template()
-            .render(&point)
+            .render(trial.point())
             .map_err(|e| SweepError::Command(e.to_string()))?;
-        history.push(Trial::running(number, x, point.clone()));
         trials.push(PlannedTrial {
-            number,
-            point,
+            number: trial.number(),
+            point: trial.point().clone(),
             argv,
         });
     }
-    Ok(Plan { seed, trials })
+    Ok(Plan {
+        seed: study.seed(),
+        trials,
+    })
 }
 
 /// Reads `name=value` assignments (`hyperflow run sweep.toml -P lr=0.01 -P model=rf`)
@@ -390,7 +380,7 @@ pub fn point_from_assignments<S: AsRef<str>>(
     assignments: &[S],
 ) -> Result<Point, SweepError> {
     let invalid = |message: String| SweepError::InvalidPoint { message };
-    let mut point = Point::default();
+    let mut pairs = Vec::with_capacity(assignments.len());
     for assignment in assignments {
         let assignment = assignment.as_ref();
         let Some((name, text)) = assignment.split_once('=') else {
@@ -398,51 +388,32 @@ pub fn point_from_assignments<S: AsRef<str>>(
                 "`{assignment}`: expected `name=value`, as in `lr=0.01`"
             )));
         };
-        let (name, text) = (name.trim(), text.trim());
-        let Some(index) = space.index_of(name) else {
+        if space.index_of(name.trim()).is_none() {
             let names = space.params().iter().map(|p| p.name.as_str());
-            let hint = crate::suggest::did_you_mean(name, names)
+            let hint = crate::suggest::did_you_mean(name.trim(), names)
                 .map_or_else(String::new, |s| format!("; did you mean `{s}`?"));
             return Err(invalid(format!(
-                "`{assignment}`: the space has no parameter `{name}`{hint}"
+                "`{assignment}`: the space has no parameter `{}`{hint}",
+                name.trim()
             )));
-        };
-        let param = &space.params()[index];
-        let value = match &param.dist {
-            Dist::Choice { options } => options.iter().find(|o| o.to_string() == text).cloned(),
-            Dist::Const(v) => (v.to_string() == text).then(|| v.clone()),
-            Dist::RandInt { .. } => text.parse::<i64>().ok().map(Value::Int),
-            _ => text.parse::<f64>().ok().map(Value::Float),
-        };
-        let Some(value) = value else {
-            return Err(invalid(format!(
-                "`{assignment}`: expected {}",
-                crate::space::describe_support(&param.dist)
-            )));
-        };
-        point.insert(name, value);
-    }
-    for param in space.params() {
-        if let (Dist::Const(v), None) = (&param.dist, param.parent) {
-            if point.value(&param.name).is_none() {
-                point.insert(param.name.clone(), v.clone());
-            }
         }
+        pairs.push((assignment, name, text));
     }
-    let x = space.encode(&point).map_err(|e| match e {
-        PointError::Missing { name } => invalid(format!(
-            "no value for parameter `{name}`; add `-P {name}=...`"
-        )),
-        e => invalid(e.to_string()),
-    })?;
-    // Decoding drops values of parameters that are inactive under the point's choices.
-    Ok(space.decode(&x))
-}
-
-fn clock_seed() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    space
+        .point_from_text(pairs.iter().map(|&(_, name, text)| (name, text)))
+        .map_err(|e| match e {
+            PointError::Missing { name } => invalid(format!(
+                "no value for parameter `{name}`; add `-P {name}=...`"
+            )),
+            PointError::OutOfSpace { name, expected, .. } => {
+                let assignment = pairs
+                    .iter()
+                    .find(|(_, n, _)| n.trim() == name)
+                    .map_or(name.as_str(), |(a, _, _)| a);
+                invalid(format!("`{assignment}`: expected {expected}"))
+            }
+            e => invalid(e.to_string()),
+        })
 }
 
 /// Checks that the command's program exists before anything starts, so a typo is one
@@ -484,60 +455,12 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// The error the sweep's own observer raises to stop proposing trials once cancelled.
-#[derive(Debug)]
-struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the sweep was interrupted")
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
-/// The sweep's own observer, first in line: stops new trials once cancelled, and keeps
-/// what an interrupted search would otherwise not return (finished trials, the seed).
-struct Control {
-    cancel: Cancellation,
-    seed: Mutex<Option<u64>>,
-    finished: Mutex<Vec<Trial>>,
-    reason: Mutex<Option<StopReason>>,
-}
-
-impl Observer for Control {
-    fn search_started(&self, search: &SearchInfo<'_>) -> Result<(), ObserverError> {
-        *runner_lock(&self.seed) = Some(search.seed);
-        Ok(())
-    }
-
-    fn trial_started(&self, _trial: &Trial) -> Result<Box<dyn TrialLog>, ObserverError> {
-        if self.cancel.is_cancelled() {
-            return Err(Box::new(Interrupted));
-        }
-        Ok(Box::new(NoLog))
-    }
-
-    fn trial_finished(&self, trial: &Trial, _best: Option<&Trial>) -> Result<(), ObserverError> {
-        runner_lock(&self.finished).push(trial.clone());
-        Ok(())
-    }
-
-    fn search_finished(&self, _trials: &Trials, reason: StopReason) -> Result<(), ObserverError> {
-        *runner_lock(&self.reason) = Some(reason);
-        Ok(())
-    }
-}
-
-fn runner_lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs a sweep: samples points, runs the command for each (in parallel, up to
-/// `[search].parallel`), reads the objective metric back, and returns every trial and the
-/// best. Failed trials (non-zero exit, timeout, missing metric) are recorded and the sweep
-/// goes on; a cancelled sweep returns an [interrupted](SweepSummary::is_interrupted)
-/// summary.
+/// Runs a sweep in memory (untracked): samples points, runs the command for each (in
+/// parallel, up to `[search].parallel`), reads the objective metric back, and returns every
+/// trial and the best. Failed trials (non-zero exit, timeout, missing metric) are recorded
+/// and the sweep goes on; a cancelled sweep returns an
+/// [interrupted](SweepSummary::is_interrupted) summary. [`tracked::run_tracked`] runs one
+/// that is logged into a store and can be resumed.
 ///
 /// ```no_run
 /// use hyperflow::sweep::{Overrides, ProgressMode, SweepConfig, SweepOptions, run_sweep};
@@ -556,17 +479,40 @@ pub fn run_sweep(
     config: &SweepConfig,
     options: SweepOptions<'_>,
 ) -> Result<SweepSummary, SweepError> {
-    let started = Instant::now();
-    let sampler = sampler(config)?;
     check_program(config)?;
+    let mut study = study(config)?.create()?;
+    drive(config, &mut study, options)
+}
+
+/// The settings a sweep records on a new study's parent run.
+fn settings(config: &SweepConfig, options: &SweepOptions<'_>) -> SearchSettings {
+    let search = config.search();
+    SearchSettings {
+        max_evals: options.max_evals.unwrap_or(search.max_evals()),
+        parallelism: options.parallel.unwrap_or(search.parallel()),
+        schedule: search.schedule().as_str(),
+        timeout: search.timeout(),
+        loss_threshold: search.loss_threshold(),
+        early_stop_after: search.early_stop_after(),
+        warm_start_trials: 0,
+    }
+}
+
+/// Runs the sweep's trials over `study` until the config's budget is spent, the search is
+/// cancelled or another stop rule fires.
+fn drive(
+    config: &SweepConfig,
+    study: &mut Study,
+    options: SweepOptions<'_>,
+) -> Result<SweepSummary, SweepError> {
+    let started = Instant::now();
     let direction = config.objective().direction();
     let metric = config.objective().metric();
     let cancel = options.cancel.clone();
     let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let history_len = options.history.as_ref().map_or(0, Trials::len);
-    let history = options.history.clone();
+    let tracking_uri = options.tracking_uri.as_deref();
 
-    let objective = |point: &Point, ctx: &TrialContext<'_>| -> Outcome {
+    let objective = |point: &Point, ctx: &TrialContext| -> Outcome {
         let argv = match config.command().template().render(point) {
             Ok(argv) => argv,
             Err(e) => return Outcome::failed(e.to_string()),
@@ -574,7 +520,7 @@ pub fn run_sweep(
         let process = TrialProcess {
             argv,
             workdir: config.command().workdir().to_path_buf(),
-            env: trial_env(config, point, ctx, options.tracking_uri.as_deref()),
+            env: trial_env(config, point, ctx, tracking_uri),
             timeout: config.command().timeout(),
             kill_grace: config.command().kill_grace(),
         };
@@ -603,32 +549,21 @@ pub fn run_sweep(
             }
         }
         if !problems.is_empty() {
-            runner_lock(&warnings).extend(problems);
+            lock(&warnings).extend(problems);
         }
         output.outcome(metric)
     };
 
-    let control = Arc::new(Control {
-        cancel: cancel.clone(),
-        seed: Mutex::new(None),
-        finished: Mutex::new(Vec::new()),
-        reason: Mutex::new(None),
-    });
     let progress = Arc::new(ProgressObserver::new(options.progress, metric, direction));
-    let mut search = fmin_with_context(objective, config.space())
-        .boxed_algo(sampler)
-        .max_evals(options.max_evals.unwrap_or(config.search().max_evals()))
+    let max_evals = options.max_evals.unwrap_or(config.search().max_evals());
+    let mut search = study
+        .optimize_with_context(objective)
+        .max_evals(max_evals)
         .parallelism(options.parallel.unwrap_or(config.search().parallel()))
         .schedule(config.search().schedule())
         .progress(false)
-        .observer(control.clone());
-    search = match direction {
-        Direction::Minimize => search.minimize(),
-        Direction::Maximize => search.maximize(),
-    };
-    if let Some(seed) = config.search().seed() {
-        search = search.seed(seed);
-    }
+        .cancel_token(cancel.token())
+        .points_to_evaluate(options.points);
     if let Some(n) = config.search().early_stop_after() {
         search = search.early_stop_after(n);
     }
@@ -638,68 +573,34 @@ pub fn run_sweep(
     if let Some(t) = config.search().loss_threshold() {
         search = search.loss_threshold(t);
     }
-    if let Some(h) = options.history {
-        search = search.history(h);
-    }
-    if !options.points.is_empty() {
-        search = search.points_to_evaluate(options.points);
-    }
     for o in options.observers {
         search = search.observer(o);
     }
-    search = search.observer(progress.clone());
-    let result = search.run();
-
-    let seed = *runner_lock(&control.seed);
-    let (trials, stop) = match result {
-        Ok(r) => (r.trials().to_vec(), SweepStop::Finished(r.stop_reason())),
-        Err(FminError::NoSuccessfulTrial { trials }) => {
-            let reason = runner_lock(&control.reason).unwrap_or(StopReason::MaxEvals);
-            let stop = if cancel.is_cancelled() {
-                SweepStop::Interrupted
-            } else {
-                SweepStop::Finished(reason)
-            };
-            (trials, stop)
-        }
-        Err(FminError::Observer(e)) if e.downcast_ref::<Interrupted>().is_some() => {
-            let mut trials: Vec<Trial> = history.map(|h| h.all().to_vec()).unwrap_or_default();
-            trials.truncate(history_len);
-            let mut finished = std::mem::take(&mut *runner_lock(&control.finished));
-            finished.sort_by_key(|t| t.number);
-            trials.extend(finished);
-            progress.finish();
-            (trials, SweepStop::Interrupted)
-        }
-        Err(e) => {
-            progress.finish();
-            return Err(SweepError::Search(e));
-        }
-    };
-    // Trials proposed but never evaluated (cancelled between proposal and start) are
-    // not results.
-    let trials = trials
-        .into_iter()
-        .filter(|t| t.state != TrialState::Running)
-        .collect();
-    let stop = if cancel.is_cancelled() {
-        SweepStop::Interrupted
-    } else {
-        stop
-    };
+    let result = search.observer(progress.clone()).run();
+    progress.finish();
+    let result = result.map_err(SweepError::Search)?;
     Ok(SweepSummary {
         experiment: config.experiment().to_string(),
         config_path: config.path().to_path_buf(),
         metric: metric.to_string(),
         direction,
-        max_evals: config.search().max_evals(),
-        trials,
-        seed,
-        stop,
+        max_evals,
+        trials: result
+            .trials()
+            .iter()
+            .filter(|t| t.state.is_result())
+            .cloned()
+            .collect(),
+        seed: result.seed(),
+        stop: result.stop_reason(),
         elapsed: started.elapsed(),
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
-        resume_from: None,
+        resume_from: study.parent_run_id().map(str::to_string),
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The environment of one trial: hyperflow's variables, then `[command].env` (which
@@ -707,7 +608,7 @@ pub fn run_sweep(
 fn trial_env(
     config: &SweepConfig,
     point: &Point,
-    ctx: &TrialContext<'_>,
+    ctx: &TrialContext,
     tracking_uri: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut env = vec![

@@ -147,23 +147,22 @@ impl Observer for ProgressObserver {
         Ok(())
     }
 
-    fn trial_started(
-        &self,
-        _trial: &Trial,
-    ) -> Result<Box<dyn crate::fmin::TrialLog>, ObserverError> {
+    fn trial_started(&self, _trial: &Trial) -> Result<(), ObserverError> {
         let mut s = self.state();
         s.running += 1;
         if let Some(bar) = &s.bar {
             bar.set_message(self.status(&s));
         }
-        Ok(Box::new(crate::fmin::NoLog))
+        Ok(())
     }
 
     fn trial_finished(&self, trial: &Trial, _best: Option<&Trial>) -> Result<(), ObserverError> {
         let mut s = self.state();
         s.running = s.running.saturating_sub(1);
-        s.done += 1;
-        s.done_here += 1;
+        if trial.state.is_result() {
+            s.done += 1;
+            s.done_here += 1;
+        }
         if trial.state == TrialState::Failed {
             s.failed += 1;
         }
@@ -186,6 +185,7 @@ impl Observer for ProgressObserver {
                 "{}{took}: {}",
                 match state {
                     TrialState::Pruned => "PRUNED",
+                    TrialState::Killed => "KILLED",
                     _ => "FAILED",
                 },
                 first_line(trial.error.as_deref().unwrap_or("no reason given"))
@@ -293,9 +293,7 @@ pub fn render_summary(summary: &SweepSummary, top: usize) -> String {
         "{total} trials: {complete} complete, {failed} failed · {}",
         format_duration(summary.elapsed())
     ));
-    if let Some(seed) = summary.seed() {
-        out.push_str(&format!(" · seed {seed}"));
-    }
+    out.push_str(&format!(" · seed {}", summary.seed()));
     match summary.best() {
         Some(best) => out.push_str(&format!(
             "\nbest {} = {} (trial {}) at {}",

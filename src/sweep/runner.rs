@@ -29,13 +29,14 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::fmin::Outcome;
+use crate::study::CancelToken;
 
 use super::config::format_duration;
 
@@ -64,7 +65,7 @@ pub struct Cancellation(Arc<CancelInner>);
 
 #[derive(Debug, Default)]
 struct CancelInner {
-    cancelled: AtomicBool,
+    token: CancelToken,
     next_id: AtomicU64,
     groups: Mutex<HashMap<u64, Arc<Group>>>,
 }
@@ -78,12 +79,17 @@ impl Cancellation {
     /// Sets the switch: no new trial starts, and running trials are stopped (SIGTERM to
     /// their process groups at once, SIGKILL after their grace period).
     pub fn cancel(&self) {
-        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.token.cancel();
     }
 
     /// Whether the switch is set.
     pub fn is_cancelled(&self) -> bool {
-        self.0.cancelled.load(Ordering::SeqCst)
+        self.0.token.is_cancelled()
+    }
+
+    /// The search's side of the switch: the loop stops proposing trials once it is set.
+    pub fn token(&self) -> CancelToken {
+        self.0.token.clone()
     }
 
     /// Sends SIGKILL to every running trial's process group now (a second Ctrl-C).
@@ -378,7 +384,11 @@ impl TrialOutput {
                 "timed out after {}; its process group was killed",
                 format_duration(*limit)
             ),
-            TrialEnd::Cancelled => "killed: the sweep was interrupted".to_string(),
+            TrialEnd::Cancelled => {
+                let mut outcome = Outcome::killed("the sweep was interrupted");
+                outcome.metrics = self.metrics.clone();
+                return outcome;
+            }
             TrialEnd::SpawnFailed(reason) => return Outcome::failed(reason.clone()),
         };
         let tail = self.stderr_tail(STDERR_TAIL_LINES);

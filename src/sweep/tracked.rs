@@ -1,9 +1,11 @@
 //! Tracked sweeps: a sweep logged into a tracking store, and resumed from it.
 //!
-//! [`run_tracked`] runs a sweep with a [`TrackingObserver`]: a parent run (tag
+//! [`run_tracked`] runs a sweep over a tracked [`Study`]: a parent run (tag
 //! `hyperflow.role=search`) holding the effective config as params (`command.run`,
-//! `search.max_evals`, `space`, ...) and the config file as the artifact `sweep.toml`, and
-//! one nested child run per trial. The parent is tagged with what identifies the sweep:
+//! `objective.metric`, `space`, ...) besides the study's and the loop's settings, the config
+//! file as the artifact `sweep.toml`, and one nested child run per trial (see
+//! [`schema`](crate::tracking::schema)). The parent is tagged with what identifies the
+//! sweep:
 //!
 //! | tag | value |
 //! |---|---|
@@ -13,37 +15,23 @@
 //! # Resume
 //!
 //! With [`Resume::Latest`], the latest parent run of the config's experiment with the same
-//! `hyperflow.sweep_key` is continued; with [`Resume::Run`], the given parent. Its children
-//! are read back ([`read_history`]): FINISHED children are complete trials (their params are
-//! the point, the objective metric the loss), FAILED children failed trials; both count
-//! towards `max_evals` and warm-start the sampler. Children a crash left RUNNING, and
-//! trials stopped by Ctrl-C, are marked KILLED: they do not count, and their numbers are
-//! not reused (new trials are numbered after the highest one), so every trial number names
-//! one run. Their points are not remembered, so a grid may propose them again.
+//! `hyperflow.sweep_key` is continued; with [`Resume::Run`], the given parent. Its study is
+//! loaded back ([`Study::load`]): complete, failed and pruned trials count towards
+//! `max_evals` and warm-start the sampler. Trials a crash left running are marked KILLED
+//! first, as are trials stopped by Ctrl-C: they do not count, and their numbers are not
+//! reused, so every trial number names one run.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use crate::space::{Point, Space};
-use crate::tracking::observer::TRIAL_TAG;
-use crate::tracking::{
-    ExperimentId, Run, RunStatus, SearchRuns, StoreError, Tracker, TrackingObserver, TrackingUri,
-    ViewType, tags,
-};
-use crate::trials::{Trial, TrialState, Trials};
+use crate::space::Point;
+use crate::study::{Study, Tracking};
+use crate::tracking::schema::{self, CONFIG_TAG, SWEEP_KEY_TAG};
+use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, TrackingUri};
 
 use super::{
     Cancellation, ProgressMode, SweepConfig, SweepError, SweepOptions, SweepSummary, check_program,
-    point_from_assignments, run_sweep, sampler,
+    drive, sampler, settings, study,
 };
-
-/// Parent-run tag holding the config file's absolute path.
-pub const CONFIG_TAG: &str = "hyperflow.config";
-/// Parent-run tag identifying a sweep for `--resume` (see [`sweep_key`]).
-pub const SWEEP_KEY_TAG: &str = "hyperflow.sweep_key";
-/// The start of the failure reason of trials that were killed rather than failed (a
-/// Ctrl-C, or a crash of hyperflow while they ran).
-pub const KILLED_PREFIX: &str = "killed:";
 
 /// Which earlier sweep to continue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,181 +206,10 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
 /// Checks everything that can be checked before a run is created: the sampler fits the
 /// space, and the command's program exists.
 pub fn validate(config: &SweepConfig) -> Result<(), SweepError> {
-    sampler(config)?;
+    sampler(config)?
+        .session(config.space())
+        .map_err(|e| SweepError::Algo(e))?;
     check_program(config)
-}
-
-/// Earlier trials of a sweep, read back from its parent run's children.
-#[derive(Debug)]
-pub struct History {
-    /// Every trial number up to the highest one: complete and failed trials as they
-    /// ended, killed ones (and numbers without a run) as failed placeholders whose reason
-    /// starts with [`KILLED_PREFIX`].
-    pub trials: Trials,
-    /// How many of them count towards `max_evals` (complete and failed ones).
-    pub counted: usize,
-    /// How many are killed placeholders.
-    pub killed: usize,
-}
-
-/// Marks the children of `parent_run_id` that did not end on their own KILLED: those a
-/// crash left RUNNING, and those stopped by Ctrl-C (FAILED with a reason starting with
-/// [`KILLED_PREFIX`]). Returns the children, updated.
-pub fn settle_children(tracker: &Tracker, parent_run_id: &str) -> Result<Vec<Run>, SweepError> {
-    let experiment = tracker.store().get_run_info(parent_run_id)?.experiment_id;
-    let mut children = tracker.search_all_runs(
-        &SearchRuns::new()
-            .experiment(&experiment)
-            .filter(format!(
-                "tags.`{}` = '{}'",
-                tags::PARENT_RUN_ID,
-                parent_run_id.replace('\'', "")
-            ))
-            .view_type(ViewType::All),
-    )?;
-    for child in &mut children {
-        let killed = match child.info.status {
-            RunStatus::Running | RunStatus::Scheduled => true,
-            RunStatus::Failed => child
-                .data
-                .tag(crate::tracking::client::ERROR_TAG)
-                .is_some_and(|e| e.starts_with(KILLED_PREFIX)),
-            _ => false,
-        };
-        if killed {
-            tracker.set_terminated(child.id(), RunStatus::Killed)?;
-            child.info.status = RunStatus::Killed;
-        }
-    }
-    Ok(children)
-}
-
-/// Reads the trials of the sweep under `parent_run_id` back (settling killed children
-/// first, see [`settle_children`]).
-pub fn read_history(
-    tracker: &Tracker,
-    parent_run_id: &str,
-    config: &SweepConfig,
-) -> Result<History, SweepError> {
-    let children = settle_children(tracker, parent_run_id)?;
-    let space = config.space();
-    let metric = config.objective().metric();
-    let mut by_number: std::collections::BTreeMap<usize, Trial> = Default::default();
-    for child in &children {
-        let Some(number) = child
-            .data
-            .tag(TRIAL_TAG)
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
-            continue;
-        };
-        let state = match child.info.status {
-            RunStatus::Finished => TrialState::Complete,
-            RunStatus::Failed => TrialState::Failed,
-            _ => continue,
-        };
-        let point = point_of(space, child).map_err(|e| SweepError::Resume {
-            message: format!(
-                "run {} (trial {number}) does not fit the config's [space]: {e}",
-                child.id()
-            ),
-        })?;
-        let x = space.encode(&point).map_err(|e| SweepError::Resume {
-            message: e.to_string(),
-        })?;
-        let loss = child
-            .data
-            .metric(metric)
-            .or_else(|| child.data.metric(crate::tracking::observer::LOSS_METRIC));
-        let (state, loss) = match (state, loss) {
-            (TrialState::Complete, Some(l)) => (TrialState::Complete, Some(l)),
-            (TrialState::Complete, None) => (TrialState::Failed, None),
-            (s, _) => (s, None),
-        };
-        let metrics = child
-            .data
-            .metrics
-            .iter()
-            .filter(|m| m.key != crate::tracking::observer::LOSS_METRIC)
-            .map(|m| (m.key.clone(), m.value))
-            .collect();
-        let started = std::time::UNIX_EPOCH
-            + std::time::Duration::from_millis(child.info.start_time.max(0) as u64);
-        let duration = child.info.end_time.map(|end| {
-            std::time::Duration::from_millis((end - child.info.start_time).max(0) as u64)
-        });
-        let error = (state == TrialState::Failed).then(|| {
-            child
-                .data
-                .tag(crate::tracking::client::ERROR_TAG)
-                .unwrap_or("failed (no reason recorded)")
-                .to_string()
-        });
-        by_number.insert(
-            number,
-            Trial {
-                number,
-                state,
-                x,
-                point,
-                loss,
-                metrics,
-                error,
-                started,
-                duration,
-            },
-        );
-    }
-    let end = children
-        .iter()
-        .filter_map(|c| c.data.tag(TRIAL_TAG).and_then(|n| n.parse::<usize>().ok()))
-        .map(|n| n + 1)
-        .max()
-        .unwrap_or(0);
-    let mut trials = Trials::new(config.objective().direction());
-    let (mut counted, mut killed) = (0, 0);
-    for number in 0..end {
-        match by_number.remove(&number) {
-            Some(trial) => {
-                counted += 1;
-                trials.push(trial);
-            }
-            None => {
-                killed += 1;
-                trials.push(Trial {
-                    number,
-                    state: TrialState::Failed,
-                    // Unknown or not to be remembered: a grid may propose it again.
-                    x: vec![f64::NAN; space.params().len()],
-                    point: Point::default(),
-                    loss: None,
-                    metrics: Vec::new(),
-                    error: Some(format!(
-                        "{KILLED_PREFIX} stopped before it finished; not counted"
-                    )),
-                    started: std::time::UNIX_EPOCH,
-                    duration: None,
-                });
-            }
-        }
-    }
-    Ok(History {
-        trials,
-        counted,
-        killed,
-    })
-}
-
-/// A child run's params read back as a point of `space`.
-fn point_of(space: &Space, run: &Run) -> Result<Point, SweepError> {
-    let assignments: Vec<String> = run
-        .data
-        .params
-        .iter()
-        .filter(|p| space.index_of(&p.key).is_some())
-        .map(|p| format!("{}={}", p.key, p.value))
-        .collect();
-    point_from_assignments(space, &assignments)
 }
 
 /// Finds the parent run a resume continues.
@@ -408,10 +225,10 @@ pub fn find_parent(
                 StoreError::NotFound(_) => not_found(format!("no run {id} to resume")),
                 e => SweepError::Tracking(e),
             })?;
-            if run.data.tag(tags::PARENT_RUN_ID).is_some() && run.data.tag(TRIAL_TAG).is_some() {
+            if schema::Role::of(&run) == Some(schema::Role::Trial) {
                 return Err(not_found(format!(
                     "run {id} is a trial, not a sweep's parent run; resume its parent {}",
-                    run.data.tag(tags::PARENT_RUN_ID).unwrap_or_default()
+                    run.data.tag(schema::PARENT_TAG).unwrap_or_default()
                 )));
             }
             Ok(run)
@@ -431,7 +248,7 @@ pub fn find_parent(
             let page = tracker.search_runs(
                 &SearchRuns::new()
                     .experiment(&experiment.experiment_id)
-                    .filter(format!("tags.`{SWEEP_KEY_TAG}` = '{key}'"))
+                    .filter(schema::sweeps_with_key(&key).to_string())
                     .order_by("attributes.start_time DESC")
                     .max_results(1),
             )?;
@@ -457,60 +274,58 @@ pub fn run_tracked(
     options: TrackedOptions,
 ) -> Result<TrackedSweep, SweepError> {
     validate(config)?;
-    let mut observer = TrackingObserver::new(tracker.clone(), config.experiment());
-    let mut sweep_options = SweepOptions::new()
+    let sweep_options = SweepOptions::new()
         .cancellation(options.cancel.clone())
         .progress(options.progress)
         .tracking_uri(absolute_tracking_uri(&options.tracking_uri));
-    let (mut resumed_trials, mut killed_trials) = (0, 0);
-    match &options.resume {
+    let (mut study, resumed_trials, killed_trials) = match &options.resume {
         Some(resume) => {
             let parent = find_parent(tracker, config, resume)?;
-            let history = read_history(tracker, parent.id(), config)?;
-            resumed_trials = history.counted;
-            killed_trials = history.killed;
-            sweep_options.max_evals = Some(config.search().max_evals() + history.killed);
-            sweep_options = sweep_options.history(history.trials);
-            observer = observer.resume(parent.id());
+            let mut study = Study::load(tracker, parent.id())?;
+            if study.space() != config.space() {
+                return Err(SweepError::Resume {
+                    message: format!(
+                        "run {} searched another space than the config's [space]; start a new sweep, \
+                         or restore the [space] it searched: {}",
+                        parent.id(),
+                        study.space().to_json()
+                    ),
+                });
+            }
+            study.set_sampler(&*sampler(config)?)?;
+            study.kill_running("the sweep that ran it stopped before it finished")?;
+            let counted = study.trials().results();
+            let killed = study
+                .trials()
+                .in_state(crate::trials::TrialState::Killed)
+                .count();
+            (study, counted, killed)
         }
         None => {
+            let mut tracking = Tracking::new(tracker.clone(), config.experiment());
             for (key, value) in config_params(config) {
-                observer = observer.param(key, value);
+                tracking = tracking.param(key, value);
             }
             let text = std::fs::read(config.path()).unwrap_or_default();
-            observer = observer
+            tracking = tracking
                 .tag(CONFIG_TAG, absolute(config.path()).display().to_string())
                 .tag(SWEEP_KEY_TAG, sweep_key(config))
                 .artifact("sweep.toml", text);
+            let mut study = study(config)?.tracking(tracking).create()?;
+            study.log_settings(&settings(config, &sweep_options))?;
+            (study, 0, 0)
         }
-    }
-    let observer = Arc::new(observer);
-    let mut summary = run_sweep(config, sweep_options.observer(observer.clone()))?;
-    let Some(run_id) = observer.parent_run_id().map(str::to_string) else {
-        return Err(SweepError::Resume {
-            message: "the sweep ended before its parent run was created".to_string(),
-        });
     };
-    let experiment_id = observer
+    let summary = drive(config, &mut study, sweep_options)?;
+    let experiment_id = study
         .experiment_id()
         .cloned()
         .unwrap_or_else(ExperimentId::default_experiment);
-    if summary.is_interrupted() {
-        settle_children(tracker, &run_id)?;
-    }
-    drop(observer); // an unfinished search marks its parent KILLED
-    summary.trials.retain(|t| {
-        !(t.state == TrialState::Failed
-            && t.error
-                .as_deref()
-                .is_some_and(|e| e.starts_with(KILLED_PREFIX)))
-    });
-    summary.resume_from = Some(run_id.clone());
     Ok(TrackedSweep {
+        run_id: study.parent_run_id().unwrap_or_default().to_string(),
         summary,
         tracking_uri: options.tracking_uri,
         experiment_id,
-        run_id,
         resumed_trials,
         killed_trials,
         single_run: false,
@@ -527,35 +342,32 @@ pub fn run_point(
     options: TrackedOptions,
 ) -> Result<TrackedSweep, SweepError> {
     validate(config)?;
-    let mut observer = TrackingObserver::new(tracker.clone(), config.experiment()).single_run();
+    let mut tracking = Tracking::new(tracker.clone(), config.experiment()).single_run();
     for (key, value) in config_params(config) {
-        observer = observer.param(key, value);
+        tracking = tracking.param(key, value);
     }
     let text = std::fs::read(config.path()).unwrap_or_default();
-    let observer = Arc::new(
-        observer
-            .tag(CONFIG_TAG, absolute(config.path()).display().to_string())
-            .artifact("sweep.toml", text),
-    );
+    let tracking = tracking
+        .tag(CONFIG_TAG, absolute(config.path()).display().to_string())
+        .artifact("sweep.toml", text);
+    let mut study = study(config)?.tracking(tracking).create()?;
     let mut sweep_options = SweepOptions::new()
         .cancellation(options.cancel.clone())
         .progress(options.progress)
         .tracking_uri(absolute_tracking_uri(&options.tracking_uri))
-        .points_to_evaluate([point])
-        .observer(observer.clone());
+        .points_to_evaluate([point]);
     sweep_options.max_evals = Some(1);
     sweep_options.parallel = Some(1);
-    let summary = run_sweep(config, sweep_options)?;
-    let run_id = observer.last_run_id().unwrap_or_default();
-    let experiment_id = observer
+    let summary = drive(config, &mut study, sweep_options)?;
+    let experiment_id = study
         .experiment_id()
         .cloned()
         .unwrap_or_else(ExperimentId::default_experiment);
     Ok(TrackedSweep {
+        run_id: study.run_id(0).unwrap_or_default().to_string(),
         summary,
         tracking_uri: options.tracking_uri,
         experiment_id,
-        run_id,
         resumed_trials: 0,
         killed_trials: 0,
         single_run: true,

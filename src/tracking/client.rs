@@ -13,8 +13,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-/// Tag holding the error message of a run that ended FAILED through [`Tracker::with_run`].
-pub const ERROR_TAG: &str = "hyperflow.error";
+use super::schema::ERROR_TAG;
 
 /// Client for a tracking store.
 ///

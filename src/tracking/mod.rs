@@ -30,9 +30,9 @@ pub mod artifacts;
 pub mod client;
 pub mod filter;
 pub mod model;
-pub mod observer;
 #[cfg(feature = "rest")]
 pub mod rest;
+pub mod schema;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
@@ -42,7 +42,6 @@ pub mod uri;
 pub use artifacts::{ArtifactLocation, ArtifactRepo, LocalArtifactRepo};
 pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
 pub use model::*;
-pub use observer::TrackingObserver;
 #[cfg(feature = "rest")]
 pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
 #[cfg(feature = "sqlite")]

@@ -9,8 +9,9 @@
 
 use super::Tpe;
 use super::curve::{Curve, CurveIndex};
+use super::index::HistoryIndex;
 use super::parzen::{DimModel, Parzen, WidthRule, log_sum_exp, numeric_dims};
-use crate::trials::{TrialIndex, Trials};
+use crate::trials::Trials;
 
 /// Above this many changes (and an eighth of the kernels), refitting from scratch is
 /// cheaper than applying them one by one.
@@ -30,9 +31,7 @@ const CURVE_SHIFTS: [f64; 2] = [0.0, 1.0 / 3.0];
 /// The kept estimator of one group and what it was built from.
 #[derive(Debug, Default)]
 pub(super) struct BadSet {
-    /// The history, the group's dims and the configuration modelled; any change starts
-    /// over.
-    history: u64,
+    /// The group's dims and the configuration modelled; any change starts over.
     dims: Vec<DimModel>,
     cfg: Option<Tpe>,
     est: Parzen,
@@ -45,7 +44,7 @@ pub(super) struct BadSet {
     /// trial number.
     curves: [CurveIndex; 2],
     kernel: Vec<u32>,
-    /// Per trial number: the epoch (see [`TrialIndex::epochs`]) when the trial was last
+    /// Per trial number: the epoch (see [`HistoryIndex::epochs`]) when the trial was last
     /// looked at, whether the group is active in it then, and whether it has a kernel.
     seen: Vec<u32>,
     active: Vec<bool>,
@@ -67,14 +66,13 @@ impl BadSet {
     pub fn sync(
         &mut self,
         history: &Trials,
-        index: &TrialIndex,
+        index: &HistoryIndex,
         dims: &[DimModel],
         cfg: &Tpe,
         wanted: &[bool],
     ) {
-        if self.history != history.id() || self.dims != dims || self.cfg.as_ref() != Some(cfg) {
+        if self.dims != dims || self.cfg.as_ref() != Some(cfg) {
             *self = BadSet {
-                history: history.id(),
                 dims: dims.to_vec(),
                 cfg: Some(cfg.clone()),
                 curves: CURVE_SHIFTS.map(|shift| CurveIndex::new(Curve::new(dims, shift))),

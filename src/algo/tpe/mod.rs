@@ -2,17 +2,17 @@
 
 mod bad_set;
 mod curve;
+mod index;
 mod math;
 mod parzen;
 
-use std::cell::RefCell;
 use std::collections::BinaryHeap;
 
 use bad_set::BadSet;
-
+use index::HistoryIndex;
 use parzen::{DimModel, Parzen};
 
-use super::Sampler;
+use super::{AlgoError, Sampler, Session};
 use crate::rng::TrialRng;
 use crate::space::{Condition, Space};
 use crate::trials::Trials;
@@ -103,12 +103,11 @@ pub enum Bandwidth {
 /// - Pending trials join the bad set ("constant liar") so that parallel workers asking
 ///   for points at the same time are pushed apart.
 ///
-/// Each thread keeps its estimator of the bad set (nearly the whole history) between
-/// suggestions on the same [`Trials`] and only inserts and removes the kernels of the
-/// trials that changed ([`Trials::id`] and [`TrialIndex::epochs`](crate::trials::TrialIndex::epochs)
-/// tell which). The result is exactly that of a fit from scratch, so suggestions do not
-/// depend on what the thread did before. The thread also keeps the bad set ordered along
-/// two Morton curves, whose kernels next to a candidate bound `g` from below: candidates
+/// A search's [`Session`] keeps its estimator of the bad set (nearly the whole history)
+/// between suggestions and only inserts and removes the kernels of the trials that changed
+/// (those it was told of through [`Session::observe`]). The result is exactly that of a fit
+/// from scratch, so suggestions do not depend on what the session did before. The session
+/// also keeps the bad set ordered along two Morton curves, whose kernels next to a candidate bound `g` from below: candidates
 /// are fully scored only while their bound can still beat the best (branch and bound,
 /// exact), about 4 of 24 once the history is long (README, "TPE time per suggestion").
 ///
@@ -120,8 +119,9 @@ pub enum Bandwidth {
 ///
 /// let space = Space::builder().uniform("x", -5.0, 5.0).loguniform("lr", 1e-5, 1.0).build()?;
 /// let tpe = Tpe::new().n_startup(5).gamma(Gamma::OPTUNA).n_candidates(32);
+/// let mut session = tpe.session(&space)?;
 /// let history = Trials::new(Direction::Minimize);
-/// let x = tpe.suggest(&space, &history, &mut TrialRng::for_trial(7, 0));
+/// let x = session.suggest(&history, &mut TrialRng::for_trial(7, 0));
 /// assert_eq!(space.encode(&space.decode(&x))?, x);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -296,12 +296,33 @@ pub(crate) fn forgetting_weight(forgetting: Option<usize>, i: usize, n: usize) -
     }
 }
 
-/// Reusable buffers of one suggestion, kept per thread so the hot path does not allocate,
-/// and the bad-set estimators kept between suggestions (one per group).
+/// A group of parameters modelled jointly, and its bad-set estimator kept between
+/// suggestions.
+struct Group {
+    /// The choice option the group's parameters depend on, if any.
+    cond: Option<Condition>,
+    /// The group's parameters (positions in the space).
+    members: Vec<usize>,
+    /// The models of the members that are not constants.
+    dims: Vec<DimModel>,
+    bad: BadSet,
+}
+
+/// A TPE search in progress: the groups of the space with their kept bad-set estimators,
+/// the compact index of the history, and the buffers of one suggestion (reused so the hot
+/// path does not allocate).
+struct TpeSession {
+    cfg: Tpe,
+    space: Space,
+    groups: Vec<Group>,
+    index: HistoryIndex,
+    scratch: Scratch,
+}
+
+/// Reusable buffers of one suggestion.
 #[derive(Default)]
 struct Scratch {
     l: Parzen,
-    bad: Vec<BadSet>,
     /// Per dim: `(located value, kernel)` in ascending order.
     sorted: Vec<Vec<(f64, u32)>>,
     /// Kernel (storage position) of each row of the good set.
@@ -324,10 +345,6 @@ struct Picking {
     bounds: Vec<(f64, u32)>,
     terms: Vec<f64>,
     near: Vec<u32>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// A complete trial in the ranking: by score, ties broken by age so the split never
@@ -361,101 +378,134 @@ impl PartialEq for Ranked {
 impl Eq for Ranked {}
 
 impl Sampler for Tpe {
-    fn suggest(&self, space: &Space, history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
-        let np = space.len();
-        SCRATCH.with(|s| {
-            let s = &mut *s.borrow_mut();
-            let index = history.index();
-            let (scores, widths) = (index.scores(), index.widths());
-            // Usable observations: complete, with a finite score and a whole point. One
-            // plain pass over the compact index, which vectorizes.
-            s.wanted.clear();
-            s.wanted.extend(
-                scores
-                    .iter()
-                    .zip(widths)
-                    .map(|(sc, &w)| sc.is_finite() & (w as usize == np)),
-            );
-            let n = s.wanted.iter().filter(|&&u| u).count();
-            if n < self.n_startup.max(1) {
-                return space.sample_prior(rng);
-            }
-            // The good set: the n_below best, kept in a bounded max-heap.
-            let n_below = self.gamma.n_below(n);
-            s.ranked.clear();
-            // Scores above the worst kept one cannot enter: one comparison rejects them.
-            // Newest first: a search improves as it goes, so the heap fills with good trials
-            // early and is rarely updated after (the set does not depend on the order).
-            let mut cutoff = f64::INFINITY;
-            for (i, _) in s.wanted.iter().enumerate().rev().filter(|(_, u)| **u) {
-                if scores[i] > cutoff {
-                    continue;
-                }
-                let r = Ranked {
-                    score: scores[i],
-                    number: i,
-                };
-                if s.ranked.len() < n_below {
-                    s.ranked.push(r);
-                } else if let Some(mut worst) = s.ranked.peek_mut()
-                    && r < *worst
-                {
-                    *worst = r;
-                }
-                if s.ranked.len() == n_below {
-                    cutoff = s.ranked.peek().map_or(f64::INFINITY, |w| w.score);
-                }
-            }
-            s.good.clear();
-            s.good.extend(s.ranked.iter().map(|r| r.number));
-            s.good.sort_unstable();
-            // The bad set: the rest, plus pending trials (constant liar).
-            for &i in &s.good {
-                s.wanted[i] = false;
-            }
-            if self.constant_liar {
-                for &i in index.running() {
-                    s.wanted[i] = widths[i] as usize == np;
-                }
-            }
-
-            let mut x = vec![f64::NAN; np];
-            let groups = self.groups(space);
-            s.bad.resize_with(groups.len(), BadSet::default);
-            for (g, (cond, members)) in groups.into_iter().enumerate() {
-                if let Some(c) = cond
-                    && x[c.param] != c.option as f64
-                {
-                    continue;
-                }
-                let dims: Vec<DimModel> = members
-                    .iter()
-                    .filter_map(|&i| DimModel::new(i, &space.params()[i]))
-                    .collect();
-                for &i in &members {
-                    // Constants have nothing to model; every other member is overwritten.
-                    x[i] = 0.0;
-                }
-                if dims.is_empty() {
-                    continue;
-                }
-                self.fit_good(history, &dims, s);
-                let Scratch {
-                    l,
-                    bad,
-                    wanted,
-                    picking,
-                    ..
-                } = s;
-                bad[g].sync(history, &index, &dims, self, wanted);
-                self.pick(space, &dims, l, &mut bad[g], picking, rng, &mut x);
-            }
-            x
-        })
-    }
-
     fn name(&self) -> &str {
         "tpe"
+    }
+
+    fn session(&self, space: &Space) -> Result<Box<dyn Session>, AlgoError> {
+        let groups = self
+            .groups(space)
+            .into_iter()
+            .map(|(cond, members)| Group {
+                dims: members
+                    .iter()
+                    .filter_map(|&i| DimModel::new(i, &space.params()[i]))
+                    .collect(),
+                cond,
+                members,
+                bad: BadSet::default(),
+            })
+            .collect();
+        Ok(Box::new(TpeSession {
+            cfg: self.clone(),
+            space: space.clone(),
+            groups,
+            index: HistoryIndex::default(),
+            scratch: Scratch::default(),
+        }))
+    }
+}
+
+impl Session for TpeSession {
+    fn observe(&mut self, history: &Trials, number: usize) {
+        if let Some(trial) = history.get(number) {
+            self.index.observe(history.direction(), trial);
+        }
+    }
+
+    fn suggest(&mut self, history: &Trials, rng: &mut TrialRng) -> Vec<f64> {
+        // Trials never observed (a session used without its study) are taken in now.
+        for trial in history.all().get(self.index.len()..).unwrap_or_default() {
+            self.index.observe(history.direction(), trial);
+        }
+        let TpeSession {
+            cfg,
+            space,
+            groups,
+            index,
+            scratch: s,
+        } = self;
+        let np = space.len();
+        let (scores, widths) = (index.scores(), index.widths());
+        // Usable observations: complete, with a finite score and a whole point. One plain
+        // pass over the compact index, which vectorizes.
+        s.wanted.clear();
+        s.wanted.extend(
+            scores
+                .iter()
+                .zip(widths)
+                .map(|(sc, &w)| sc.is_finite() & (w as usize == np)),
+        );
+        let n = s.wanted.iter().filter(|&&u| u).count();
+        if n < cfg.n_startup.max(1) {
+            return space.sample_prior(rng);
+        }
+        // The good set: the n_below best, kept in a bounded max-heap.
+        let n_below = cfg.gamma.n_below(n);
+        s.ranked.clear();
+        // Scores above the worst kept one cannot enter: one comparison rejects them.
+        // Newest first: a search improves as it goes, so the heap fills with good trials
+        // early and is rarely updated after (the set does not depend on the order).
+        let mut cutoff = f64::INFINITY;
+        for (i, _) in s.wanted.iter().enumerate().rev().filter(|(_, u)| **u) {
+            if scores[i] > cutoff {
+                continue;
+            }
+            let r = Ranked {
+                score: scores[i],
+                number: i,
+            };
+            if s.ranked.len() < n_below {
+                s.ranked.push(r);
+            } else if let Some(mut worst) = s.ranked.peek_mut()
+                && r < *worst
+            {
+                *worst = r;
+            }
+            if s.ranked.len() == n_below {
+                cutoff = s.ranked.peek().map_or(f64::INFINITY, |w| w.score);
+            }
+        }
+        s.good.clear();
+        s.good.extend(s.ranked.iter().map(|r| r.number));
+        s.good.sort_unstable();
+        // The bad set: the rest, plus pending trials (constant liar).
+        for &i in &s.good {
+            s.wanted[i] = false;
+        }
+        if cfg.constant_liar {
+            for &i in index.running() {
+                s.wanted[i] = widths[i] as usize == np;
+            }
+        }
+
+        let mut x = vec![f64::NAN; np];
+        for group in groups.iter_mut() {
+            if let Some(c) = group.cond
+                && x[c.param] != c.option as f64
+            {
+                continue;
+            }
+            for &i in &group.members {
+                // Constants have nothing to model; every other member is overwritten.
+                x[i] = 0.0;
+            }
+            if group.dims.is_empty() {
+                continue;
+            }
+            cfg.fit_good(history, &group.dims, s);
+            group.bad.sync(history, index, &group.dims, cfg, &s.wanted);
+            cfg.pick(
+                space,
+                &group.dims,
+                &mut s.l,
+                &mut group.bad,
+                &mut s.picking,
+                rng,
+                &mut x,
+            );
+        }
+        x
     }
 }
 
@@ -578,7 +628,23 @@ mod tests {
             error: None,
             started: SystemTime::UNIX_EPOCH,
             duration: Some(Duration::ZERO),
-        });
+        })
+        .expect("next number");
+    }
+
+    /// What a fresh session suggests after observing all of `h`.
+    fn suggest(tpe: &Tpe, space: &Space, h: &Trials, rng: &mut TrialRng) -> Vec<f64> {
+        tpe.suggest_once(space, h, rng)
+            .expect("TPE searches any space")
+    }
+
+    /// The compact index of every trial of `h`.
+    fn index_of(h: &Trials) -> HistoryIndex {
+        let mut index = HistoryIndex::default();
+        for t in h.all() {
+            index.observe(h.direction(), t);
+        }
+        index
     }
 
     /// A history of `n` prior samples scored by `f`.
@@ -803,7 +869,7 @@ mod tests {
         let wanted: Vec<bool> = (0..h.len()).map(|i| i % 7 != 0).collect();
         let cfg = Tpe::default();
         let mut bad = BadSet::default();
-        bad.sync(&h, &h.index(), &dims, &cfg, &wanted);
+        bad.sync(&h, &index_of(&h), &dims, &cfg, &wanted);
         let (mut near, mut terms) = (Vec::new(), Vec::new());
         let mut tight = 0;
         for i in 0..300 {
@@ -844,14 +910,14 @@ mod tests {
         let h = history(&space, 60, |x| if x[0] == 1.0 { x[1] } else { 10.0 + x[1] });
         let tpe = Tpe::default();
         let picks = (0..100)
-            .filter(|&i| tpe.suggest(&space, &h, &mut TrialRng::for_trial(2, i))[0] == 1.0)
+            .filter(|&i| suggest(&tpe, &space, &h, &mut TrialRng::for_trial(2, i))[0] == 1.0)
             .count();
         assert!(picks > 80, "good option picked {picks}/100 times");
     }
 
     /// The bad-set estimator kept between suggestions must give exactly what a fit from
     /// scratch gives: histories that grow, complete, fail and churn their good set are
-    /// scored on this thread (kept state) and, cloned, on a new thread (no state).
+    /// scored by one session told of every change (kept state) and by a fresh session.
     #[test]
     fn kept_estimator_matches_a_fresh_fit() {
         use crate::rng::TrialRng;
@@ -893,25 +959,16 @@ mod tests {
         for (si, space) in spaces.iter().enumerate() {
             for (ci, tpe) in configs.iter().enumerate() {
                 let mut h = Trials::new(Direction::Minimize);
+                let mut kept = tpe.session(space).expect("TPE searches any space");
                 let mut ops = TrialRng::for_trial(si as u64, ci as u64);
                 for step in 0..160u64 {
                     let x = if h.len() < 12 {
                         space.sample_prior(&mut TrialRng::for_trial(1, step))
                     } else {
-                        tpe.suggest(space, &h, &mut TrialRng::for_trial(2, step))
+                        kept.suggest(&h, &mut TrialRng::for_trial(2, step))
                     };
-                    let copy = h.clone();
-                    let fresh = std::thread::scope(|sc| {
-                        sc.spawn(|| {
-                            if copy.len() < 12 {
-                                None
-                            } else {
-                                Some(tpe.suggest(space, &copy, &mut TrialRng::for_trial(2, step)))
-                            }
-                        })
-                        .join()
-                        .expect("no panic")
-                    });
+                    let fresh = (h.len() >= 12)
+                        .then(|| suggest(tpe, space, &h, &mut TrialRng::for_trial(2, step)));
                     if let Some(fresh) = fresh {
                         assert_eq!(
                             bits(&x),
@@ -925,9 +982,10 @@ mod tests {
                         0 | 1 => push(&mut h, space, x, TrialState::Running, 0.0),
                         _ => push(&mut h, space, x, TrialState::Complete, loss),
                     }
+                    kept.observe(&h, h.len() - 1);
                     if ops.random_range(0..3) == 0 {
-                        let running: Vec<usize> = h.index().running().to_vec();
-                        if let Some(&i) = running.first() {
+                        let first_running = h.running().next().map(|t| t.number);
+                        if let Some(i) = first_running {
                             let failed = ops.random_range(0..4) == 0;
                             if let Some(t) = h.get_mut(i) {
                                 t.state = if failed {
@@ -937,6 +995,7 @@ mod tests {
                                 };
                                 t.loss = Some(-1.0 + 0.01 * i as f64);
                             }
+                            kept.observe(&h, i);
                         }
                     }
                 }
@@ -954,15 +1013,17 @@ mod tests {
         let f = |x: &[f64]| x[0] * x[0] + x[1] * x[1];
         let mut h = history(&space, 30, f);
         let tpe = Tpe::default();
-        let first = tpe.suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
+        let first = suggest(&tpe, &space, &h, &mut TrialRng::for_trial(4, 30));
         push(&mut h, &space, first.clone(), TrialState::Running, 0.0);
         // The same random stream: only the pending trial can make the result differ.
-        let second = tpe.suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
+        let second = suggest(&tpe, &space, &h, &mut TrialRng::for_trial(4, 30));
         assert_ne!(bits(&first), bits(&second));
-        let without =
-            tpe.clone()
-                .constant_liar(false)
-                .suggest(&space, &h, &mut TrialRng::for_trial(4, 30));
+        let without = suggest(
+            &tpe.clone().constant_liar(false),
+            &space,
+            &h,
+            &mut TrialRng::for_trial(4, 30),
+        );
         assert_eq!(bits(&first), bits(&without));
     }
 
@@ -981,8 +1042,8 @@ mod tests {
             .expect("valid");
         let h = history(&space, 40, |x| x[0].ln().abs());
         for tpe in [Tpe::default(), Tpe::hyperopt_compat()] {
-            let a = tpe.suggest(&space, &h, &mut TrialRng::for_trial(8, 40));
-            let b = tpe.suggest(&space, &h, &mut TrialRng::for_trial(8, 40));
+            let a = suggest(&tpe, &space, &h, &mut TrialRng::for_trial(8, 40));
+            let b = suggest(&tpe, &space, &h, &mut TrialRng::for_trial(8, 40));
             assert_eq!(bits(&a), bits(&b));
             assert_in_space(&space, &a);
         }
@@ -1007,7 +1068,7 @@ mod tests {
         let tpe = Tpe::default().n_startup(1);
         let check = |h: &Trials| {
             for i in 0..5 {
-                let x = tpe.suggest(&space, h, &mut TrialRng::for_trial(3, i));
+                let x = suggest(&tpe, &space, h, &mut TrialRng::for_trial(3, i));
                 assert_in_space(&space, &x);
             }
         };
@@ -1038,7 +1099,8 @@ mod tests {
             error: None,
             started: SystemTime::UNIX_EPOCH,
             duration: None,
-        });
+        })
+        .expect("next number");
         check(&h);
         // Maximizing, with everything pending on top.
         let mut m = history(&space, 30, |x| x[0]);

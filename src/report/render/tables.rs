@@ -77,8 +77,13 @@ pub(crate) fn sections(report: &Report) -> Vec<Section> {
 /// The summary lines of a group.
 pub(crate) fn summary(report: &Report, g: &GroupReport) -> Vec<String> {
     let c = &g.counts;
+    let killed = if c.killed > 0 {
+        format!(", killed {}", c.killed)
+    } else {
+        String::new()
+    };
     let mut lines = vec![format!(
-        "trials: {} (complete {}, failed {}, pruned {}, running {}), {}",
+        "trials: {} (complete {}, failed {}, pruned {}{killed}, running {}), {}",
         c.total,
         c.complete,
         c.failed,

@@ -1,0 +1,781 @@
+//! Studies: a search as an object that is asked for points and told results (ask/tell).
+//!
+//! A [`Study`] is a search's whole state: its space, its direction, its sampler's
+//! [`Session`], its seed, and its trials. Untracked, it lives in memory; tracked
+//! ([`StudyBuilder::tracking`]), it lives in a tracking store as a parent run and one child
+//! run per trial (see [`schema`](crate::tracking::schema)), so any process can load it back
+//! ([`Study::load`], [`Study::load_named`], [`StudyBuilder::open`]) and continue.
+//!
+//! ```
+//! use hyperflow::study::Study;
+//! use hyperflow::Space;
+//!
+//! let space = Space::builder().uniform("x", -5.0, 5.0).build()?;
+//! let mut study = Study::builder(&space).seed(3).create()?;
+//! for _ in 0..30 {
+//!     let trial = study.ask()?;
+//!     let x: f64 = trial.point().get("x")?;
+//!     study.tell(trial, (x - 1.0).powi(2))?;
+//! }
+//! assert!(study.best().and_then(|t| t.loss).unwrap() < 0.5);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`fmin`](crate::fmin()) is a loop over a study: it asks on one thread, evaluates on
+//! workers, and tells as results come back. `hyperflow sweep` drives the same loop.
+
+mod tracked;
+
+pub use tracked::Tracking;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use crate::algo::{AlgoError, Sampler, Session, Tpe};
+use crate::fmin::IntoOutcome;
+use crate::rng::TrialRng;
+use crate::space::{Point, PointError, Space};
+use crate::tracking::schema::SchemaError;
+use crate::tracking::{ExperimentId, StoreError, Tracker};
+use crate::trials::{Direction, HistoryError, Trial, TrialState, Trials};
+
+use tracked::{TrackedStudy, TrialRun};
+
+/// Why a search stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// `max_evals` trials were run.
+    MaxEvals,
+    /// The time limit passed.
+    Timeout,
+    /// A trial reached the loss threshold.
+    LossThreshold,
+    /// No trial improved on the best for the configured number of trials.
+    NoImprovement,
+    /// The sampler has no new points to propose (an exhausted grid).
+    Exhausted,
+    /// It was cancelled through its [`CancelToken`] (Ctrl-C in a sweep): running trials
+    /// were stopped and marked killed, and the search can be continued.
+    Cancelled,
+}
+
+impl StopReason {
+    /// A short lowercase description.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::MaxEvals => "max_evals reached",
+            StopReason::Timeout => "timeout",
+            StopReason::LossThreshold => "loss threshold reached",
+            StopReason::NoImprovement => "no improvement",
+            StopReason::Exhausted => "search space exhausted",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A switch that stops a search from another thread (or a signal handler): no new trial
+/// starts once it is set, and the search ends with [`StopReason::Cancelled`]. Clones share
+/// the switch.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A switch that is not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the switch.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the switch is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a study could not be created, loaded, asked or told.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StudyError {
+    /// The sampler cannot search the space (grid search over continuous parameters), or
+    /// the stored sampler name is unknown.
+    #[error(transparent)]
+    Algo(#[from] AlgoError),
+    /// The history given has gaps or repeated numbers.
+    #[error("history: {0}")]
+    History(#[from] HistoryError),
+    /// A point does not fit the study's space.
+    #[error("{what}: {source}")]
+    Point {
+        /// Which point.
+        what: String,
+        /// What does not fit.
+        source: PointError,
+    },
+    /// No trial of the study has this number.
+    #[error("the study has no trial {number} (it has {len} trials)")]
+    UnknownTrial {
+        /// The number given.
+        number: usize,
+        /// How many trials it has.
+        len: usize,
+    },
+    /// The trial was told already (or killed): its outcome is recorded.
+    #[error("trial {number} is {state:?} already; only running trials can be told")]
+    NotRunning {
+        /// The trial.
+        number: usize,
+        /// Its state.
+        state: TrialState,
+    },
+    /// The study being opened or loaded does not match what was asked for.
+    #[error("{0}")]
+    Mismatch(String),
+    /// A tracking store read or write failed; the study's state in memory is as it was
+    /// before the call.
+    #[error("{context}: {source}")]
+    Store {
+        /// What was being done, and where.
+        context: String,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// A run of the store does not hold what a tracked search writes.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+}
+
+/// What a running objective can do besides returning its loss: know its trial, and log
+/// metrics by step and files into the trial's tracking run. Untracked, logging does
+/// nothing.
+#[derive(Clone)]
+pub struct TrialContext {
+    number: usize,
+    run: Option<Arc<TrialRun>>,
+}
+
+impl std::fmt::Debug for TrialContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrialContext")
+            .field("number", &self.number)
+            .field("run_id", &self.run_id())
+            .finish()
+    }
+}
+
+impl TrialContext {
+    /// The trial's number in the search, from 0.
+    pub fn number(&self) -> usize {
+        self.number
+    }
+
+    /// The id of the tracking run that holds this trial, when tracking is on.
+    pub fn run_id(&self) -> Option<&str> {
+        self.run.as_deref().map(TrialRun::id)
+    }
+
+    /// Logs a metric value at a step (e.g. validation loss per epoch).
+    pub fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {
+        match &self.run {
+            Some(run) => run.log_metric(key, value, step),
+            None => Ok(()),
+        }
+    }
+
+    /// Stores a file under a path relative to the trial run's artifact directory.
+    pub fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), StoreError> {
+        match &self.run {
+            Some(run) => run.log_artifact(path, contents),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A trial handed out by [`Study::ask`]: evaluate its point, then hand it back with the
+/// outcome to [`Study::tell`]. It can be sent to another thread.
+#[derive(Debug)]
+pub struct AskedTrial {
+    point: Point,
+    context: TrialContext,
+}
+
+impl AskedTrial {
+    /// The trial's number.
+    pub fn number(&self) -> usize {
+        self.context.number
+    }
+
+    /// The point to evaluate.
+    pub fn point(&self) -> &Point {
+        &self.point
+    }
+
+    /// Where the objective may log during the trial.
+    pub fn context(&self) -> &TrialContext {
+        &self.context
+    }
+}
+
+/// A search's state; see the [module docs](self).
+pub struct Study {
+    space: Space,
+    algo: String,
+    session: Box<dyn Session>,
+    seed: u64,
+    trials: Trials,
+    /// `(score, number)` of the best complete trial as [`Trials::best`] picks it (lowest
+    /// score, earliest on ties), kept up to date so telling does not rescan the history.
+    best: Option<(f64, usize)>,
+    /// Encoded points to evaluate before the sampler proposes any.
+    queue: VecDeque<Vec<f64>>,
+    store: Option<TrackedStudy>,
+}
+
+impl std::fmt::Debug for Study {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Study")
+            .field("algo", &self.algo)
+            .field("seed", &self.seed)
+            .field("direction", &self.trials.direction())
+            .field("trials", &self.trials.len())
+            .field("parent_run_id", &self.parent_run_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a new study; made by [`Study::builder`].
+pub struct StudyBuilder {
+    space: Space,
+    direction: Option<Direction>,
+    sampler: Option<Box<dyn Sampler>>,
+    seed: Option<u64>,
+    history: Option<Trials>,
+    tracking: Option<Tracking>,
+}
+
+impl StudyBuilder {
+    /// Minimize or maximize the loss (default: minimize).
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = Some(direction);
+        self
+    }
+
+    /// The sampler (default [`Tpe::default()`]).
+    pub fn sampler(self, sampler: impl Sampler + 'static) -> Self {
+        self.boxed_sampler(Box::new(sampler))
+    }
+
+    /// The sampler, already boxed (e.g. from [`algo::by_name`](crate::algo::by_name)).
+    pub fn boxed_sampler(mut self, sampler: Box<dyn Sampler>) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// The seed trial `i` draws its randomness from, with `i` (default: from the clock).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Earlier trials to start from (warm start): the sampler learns from them and new
+    /// trials are numbered after them. Their direction must be the study's. Not written
+    /// to the tracking store.
+    pub fn history(mut self, trials: Trials) -> Self {
+        self.history = Some(trials);
+        self
+    }
+
+    /// Keep the study in a tracking store.
+    pub fn tracking(mut self, tracking: Tracking) -> Self {
+        self.tracking = Some(tracking);
+        self
+    }
+
+    /// Creates the study (and, when tracked, its parent run).
+    pub fn create(self) -> Result<Study, StudyError> {
+        let direction = self.direction.unwrap_or_default();
+        let sampler = self.sampler.unwrap_or_else(|| Box::new(Tpe::default()));
+        let seed = self.seed.unwrap_or_else(clock_seed);
+        let trials = match self.history {
+            Some(h) if h.direction() != direction => {
+                return Err(StudyError::Mismatch(format!(
+                    "the history is {}d but the study is to {}",
+                    h.direction().as_str(),
+                    direction.as_str()
+                )));
+            }
+            Some(h) => h,
+            None => Trials::new(direction),
+        };
+        for trial in trials.all() {
+            if trial.x.len() != self.space.len() {
+                return Err(StudyError::Point {
+                    what: format!("history trial {}", trial.number),
+                    source: PointError::Deserialize {
+                        message: format!(
+                            "its encoded point has {} values, the space {} parameters",
+                            trial.x.len(),
+                            self.space.len()
+                        ),
+                    },
+                });
+            }
+        }
+        let session = sampler.session(&self.space)?;
+        let store = match self.tracking {
+            Some(tracking) => Some(TrackedStudy::create(
+                tracking,
+                &self.space,
+                sampler.name(),
+                seed,
+                direction,
+            )?),
+            None => None,
+        };
+        Ok(Study::assemble(
+            self.space,
+            sampler.name().to_string(),
+            session,
+            seed,
+            trials,
+            store,
+        ))
+    }
+
+    /// Opens the tracked study of this name in its experiment (see [`Tracking::name`]),
+    /// or creates it when there is none. An opened study keeps its stored seed and
+    /// sampler (a sampler set here replaces it); its space and direction must be the ones
+    /// given here.
+    pub fn open(self) -> Result<Study, StudyError> {
+        let Some(tracking) = &self.tracking else {
+            return self.create();
+        };
+        let Some(name) = tracking.study_name() else {
+            return Err(StudyError::Mismatch(
+                "opening a study needs its name: set one with Tracking::name".into(),
+            ));
+        };
+        let tracker = tracking.tracker()?;
+        let Some(mut study) = Study::load_named(&tracker, tracking.experiment(), name)? else {
+            return self.create();
+        };
+        if study.space != self.space {
+            return Err(StudyError::Mismatch(format!(
+                "study {name:?} searches another space: {} (stored) against {} (given)",
+                study.space.to_json(),
+                self.space.to_json()
+            )));
+        }
+        let direction = self.direction.unwrap_or_default();
+        if study.direction() != direction {
+            return Err(StudyError::Mismatch(format!(
+                "study {name:?} is to {}, not to {}",
+                study.direction().as_str(),
+                direction.as_str()
+            )));
+        }
+        if let Some(seed) = self.seed.filter(|&s| s != study.seed) {
+            return Err(StudyError::Mismatch(format!(
+                "study {name:?} was created with seed {}, not {seed}",
+                study.seed
+            )));
+        }
+        if let Some(sampler) = self.sampler {
+            study.set_sampler(&*sampler)?;
+        }
+        Ok(study)
+    }
+}
+
+impl Study {
+    /// Starts configuring a study of `space`.
+    pub fn builder(space: &Space) -> StudyBuilder {
+        StudyBuilder {
+            space: space.clone(),
+            direction: None,
+            sampler: None,
+            seed: None,
+            history: None,
+            tracking: None,
+        }
+    }
+
+    /// Loads the tracked study whose parent run is `parent_run_id`, with its space, seed,
+    /// direction, sampler (by its stored name) and every trial. Nothing is written: the
+    /// parent is reopened by the first [`ask`](Study::ask) or [`tell`](Study::tell).
+    /// Trials still running (in another process, or left by one that died) stay running;
+    /// [`kill_running`](Study::kill_running) ends them.
+    pub fn load(tracker: &Tracker, parent_run_id: &str) -> Result<Study, StudyError> {
+        let loaded = TrackedStudy::load(tracker, parent_run_id)?;
+        let sampler = crate::algo::by_name(&loaded.params.algo)?;
+        let session = sampler.session(&loaded.space)?;
+        Ok(Study::assemble(
+            loaded.space,
+            sampler.name().to_string(),
+            session,
+            loaded.params.seed,
+            loaded.trials,
+            Some(loaded.store),
+        ))
+    }
+
+    /// Loads the latest tracked study named `name` in `experiment` (see
+    /// [`Study::load`]); `None` when there is none.
+    pub fn load_named(
+        tracker: &Tracker,
+        experiment: &str,
+        name: &str,
+    ) -> Result<Option<Study>, StudyError> {
+        match TrackedStudy::find_named(tracker, experiment, name)? {
+            Some(parent) => Study::load(tracker, &parent).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn assemble(
+        space: Space,
+        algo: String,
+        mut session: Box<dyn Session>,
+        seed: u64,
+        trials: Trials,
+        store: Option<TrackedStudy>,
+    ) -> Study {
+        for number in 0..trials.len() {
+            session.observe(&trials, number);
+        }
+        let best = trials
+            .best()
+            .and_then(|t| Some((trials.score(t)?, t.number)));
+        Study {
+            space,
+            algo,
+            session,
+            seed,
+            trials,
+            best,
+            queue: VecDeque::new(),
+            store,
+        }
+    }
+
+    /// Replaces the sampler: a new session that observes every trial so far.
+    pub fn set_sampler(&mut self, sampler: &dyn Sampler) -> Result<(), StudyError> {
+        let mut session = sampler.session(&self.space)?;
+        for number in 0..self.trials.len() {
+            session.observe(&self.trials, number);
+        }
+        self.session = session;
+        self.algo = sampler.name().to_string();
+        Ok(())
+    }
+
+    /// The space searched.
+    pub fn space(&self) -> &Space {
+        &self.space
+    }
+
+    /// Whether the loss is minimized or maximized.
+    pub fn direction(&self) -> Direction {
+        self.trials.direction()
+    }
+
+    /// The seed: trial `i` draws its randomness from `(seed, i)`.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The sampler's name.
+    pub fn algo(&self) -> &str {
+        &self.algo
+    }
+
+    /// Every trial so far.
+    pub fn trials(&self) -> &Trials {
+        &self.trials
+    }
+
+    /// The history, giving up the study.
+    pub fn into_trials(self) -> Trials {
+        self.trials
+    }
+
+    /// The best complete trial: lowest score, earliest on ties.
+    pub fn best(&self) -> Option<&Trial> {
+        self.best.map(|(_, number)| &self.trials.all()[number])
+    }
+
+    /// The parent run's id, when the study is tracked (and not a lone run).
+    pub fn parent_run_id(&self) -> Option<&str> {
+        self.store.as_ref().and_then(TrackedStudy::parent_id)
+    }
+
+    /// The experiment the study is tracked in.
+    pub fn experiment_id(&self) -> Option<&ExperimentId> {
+        self.store.as_ref().map(TrackedStudy::experiment_id)
+    }
+
+    /// The tracking run of a trial, when the study is tracked and this process created or
+    /// loaded it.
+    pub fn run_id(&self, number: usize) -> Option<&str> {
+        self.store.as_ref().and_then(|s| s.run_id(number))
+    }
+
+    /// Evaluate `point` next, before the sampler proposes anything (optuna's
+    /// `enqueue_trial`; `fmin`'s `points_to_evaluate`).
+    pub fn enqueue(&mut self, point: &Point) -> Result<(), StudyError> {
+        let x = self
+            .space
+            .encode(point)
+            .map_err(|source| StudyError::Point {
+                what: format!("enqueued point {point}"),
+                source,
+            })?;
+        self.queue.push_back(x);
+        Ok(())
+    }
+
+    /// How many enqueued points are still to be asked.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether the sampler has nothing new to propose and no point is enqueued.
+    pub fn exhausted(&self) -> bool {
+        self.queue.is_empty() && self.session.exhausted(&self.trials)
+    }
+
+    /// Proposes the next trial and records it as running (tracked: its run is created).
+    pub fn ask(&mut self) -> Result<AskedTrial, StudyError> {
+        let number = self.trials.len();
+        let x = match self.queue.pop_front() {
+            Some(x) => x,
+            None => {
+                let mut rng = TrialRng::for_trial(self.seed, number as u64);
+                self.session.suggest(&self.trials, &mut rng)
+            }
+        };
+        let point = self.space.decode(&x);
+        let trial = Trial::running(number, x, point.clone());
+        let run = match &mut self.store {
+            Some(store) => Some(store.trial_started(&trial)?),
+            None => None,
+        };
+        self.trials.push(trial)?;
+        self.session.observe(&self.trials, number);
+        Ok(AskedTrial {
+            point,
+            context: TrialContext { number, run },
+        })
+    }
+
+    /// Records the outcome of a trial from [`ask`](Study::ask) (`f64`, `Result<f64, E>`,
+    /// an [`Outcome`](crate::fmin::Outcome), ...; an error, NaN or infinite loss fails the
+    /// trial) and returns it as recorded.
+    pub fn tell(
+        &mut self,
+        trial: AskedTrial,
+        outcome: impl IntoOutcome,
+    ) -> Result<&Trial, StudyError> {
+        let number = trial.number();
+        drop(trial);
+        self.tell_number(number, outcome)
+    }
+
+    /// Records the outcome of running trial `number`, asked by this process or by another
+    /// one (a loaded study knows the trials still running).
+    pub fn tell_number(
+        &mut self,
+        number: usize,
+        outcome: impl IntoOutcome,
+    ) -> Result<&Trial, StudyError> {
+        let trial = self.running(number)?;
+        let duration = trial.started.elapsed().unwrap_or_default();
+        let finished = trial.clone().finished(outcome.into_outcome(), duration);
+        let score = self.trials.score(&finished);
+        let is_best = score.is_some_and(|s| {
+            self.best
+                .is_none_or(|(b, n)| s.total_cmp(&b).then(number.cmp(&n)).is_lt())
+        });
+        if let Some(store) = &mut self.store {
+            store.trial_finished(&finished, is_best)?;
+        }
+        if let (true, Some(s)) = (is_best, score) {
+            self.best = Some((s, number));
+        }
+        self.commit(finished);
+        Ok(&self.trials.all()[number])
+    }
+
+    /// Marks every running trial killed, with `reason` (their numbers are not reused and
+    /// they do not count as results). Returns their numbers.
+    pub fn kill_running(&mut self, reason: &str) -> Result<Vec<usize>, StudyError> {
+        let running: Vec<usize> = self.trials.running().map(|t| t.number).collect();
+        for &number in &running {
+            let mut killed = self.trials.all()[number].clone();
+            killed.kill(reason);
+            if let Some(store) = &mut self.store {
+                store.trial_finished(&killed, false)?;
+            }
+            self.commit(killed);
+        }
+        Ok(running)
+    }
+
+    /// Records that the search stopped, for `reason` (tracked: the parent run ends
+    /// FINISHED with the reason and the count of failed trials as tags; KILLED when
+    /// cancelled, ready to be continued).
+    pub fn finish(&mut self, reason: StopReason) -> Result<(), StudyError> {
+        let failed = self.trials.in_state(TrialState::Failed).count();
+        match &mut self.store {
+            Some(store) => store.finish(reason, failed),
+            None => Ok(()),
+        }
+    }
+
+    /// Records that the loop driving the study stopped on an error (`why`): running trials
+    /// are killed and the parent ends KILLED, as far as the store still takes writes.
+    /// The study can be continued.
+    pub fn abort(&mut self, why: &str) {
+        // The error being reported matters more than one in cleaning up after it.
+        let _ = self.kill_running(&format!("the search stopped on an error: {why}"));
+        if let Some(store) = &mut self.store {
+            store.abort(why);
+        }
+    }
+
+    /// Writes the settings of the loop that drives the study as parent-run params: call it
+    /// once, on a new study (`fmin` does for the studies it creates).
+    pub fn log_settings(
+        &mut self,
+        settings: &crate::tracking::schema::SearchSettings,
+    ) -> Result<(), StudyError> {
+        match &mut self.store {
+            Some(store) => store.log_settings(settings),
+            None => Ok(()),
+        }
+    }
+
+    /// The running trial `number`.
+    fn running(&self, number: usize) -> Result<&Trial, StudyError> {
+        let trial = self.trials.get(number).ok_or(StudyError::UnknownTrial {
+            number,
+            len: self.trials.len(),
+        })?;
+        match trial.state {
+            TrialState::Running => Ok(trial),
+            state => Err(StudyError::NotRunning { number, state }),
+        }
+    }
+
+    /// Puts a trial's new state into the history and tells the session.
+    fn commit(&mut self, trial: Trial) {
+        let number = trial.number;
+        if let Some(slot) = self.trials.get_mut(number) {
+            *slot = trial;
+        }
+        self.session.observe(&self.trials, number);
+    }
+}
+
+fn clock_seed() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algo::{Grid, Random};
+    use crate::fmin::Outcome;
+
+    fn space() -> Space {
+        Space::builder()
+            .uniform("x", -5.0, 5.0)
+            .build()
+            .expect("valid")
+    }
+
+    #[test]
+    fn ask_tell_records_and_ranks() {
+        let mut study = Study::builder(&space())
+            .sampler(Random)
+            .seed(1)
+            .direction(Direction::Maximize)
+            .create()
+            .unwrap();
+        let a = study.ask().unwrap();
+        let b = study.ask().unwrap();
+        assert_eq!((a.number(), b.number()), (0, 1));
+        assert_eq!(study.trials().running().count(), 2);
+        study.tell(b, 2.0).unwrap();
+        study.tell(a, Outcome::failed("boom")).unwrap();
+        assert_eq!(study.best().map(|t| t.number), Some(1));
+        assert_eq!(study.trials().get(0).unwrap().state, TrialState::Failed);
+        assert!(matches!(
+            study.tell_number(0, 1.0),
+            Err(StudyError::NotRunning { number: 0, .. })
+        ));
+        assert!(matches!(
+            study.tell_number(9, 1.0),
+            Err(StudyError::UnknownTrial { number: 9, len: 2 })
+        ));
+    }
+
+    #[test]
+    fn seeds_reproduce_and_queue_goes_first() {
+        let run = |seed| {
+            let mut study = Study::builder(&space()).seed(seed).create().unwrap();
+            let mut start = Point::default();
+            start.insert("x", 0.25);
+            study.enqueue(&start).unwrap();
+            (0..15)
+                .map(|_| {
+                    let t = study.ask().unwrap();
+                    let x: f64 = t.point().get("x").unwrap();
+                    study.tell(t, x * x).unwrap();
+                    x
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = run(4);
+        assert_eq!(a[0], 0.25);
+        assert_eq!(a, run(4));
+        assert_ne!(a, run(5));
+    }
+
+    #[test]
+    fn killed_trials_are_not_results_and_grids_get_them_back() {
+        let space = Space::builder()
+            .choice("c", ["a", "b"])
+            .build()
+            .expect("valid");
+        let mut study = Study::builder(&space).sampler(Grid).create().unwrap();
+        let first = study.ask().unwrap();
+        let _second = study.ask().unwrap();
+        assert!(study.exhausted());
+        study.tell(first, 1.0).unwrap();
+        assert_eq!(study.kill_running("stopped").unwrap(), vec![1]);
+        assert_eq!(study.trials().results(), 1);
+        assert!(!study.exhausted());
+        let again = study.ask().unwrap();
+        assert_eq!(again.number(), 2);
+    }
+
+    #[test]
+    fn a_history_must_fit() {
+        let mut h = Trials::new(Direction::Minimize);
+        h.push(Trial::running(0, vec![0.0, 1.0], Point::default()))
+            .unwrap();
+        let err = Study::builder(&space()).history(h).create().unwrap_err();
+        assert!(err.to_string().contains("2 values"), "{err}");
+        let grid_on_reals = Study::builder(&space()).sampler(Grid).create();
+        assert!(matches!(grid_on_reals, Err(StudyError::Algo(_))));
+    }
+}

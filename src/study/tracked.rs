@@ -1,0 +1,756 @@
+//! A study kept in a tracking store: its parent run, one child run per trial, written
+//! and read through [`schema`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::{StopReason, StudyError};
+use crate::space::{Point, Space};
+use crate::tracking::artifacts::{ArtifactRepo, open_once};
+use crate::tracking::client::{current_user, system_tags};
+use crate::tracking::schema::{self, Role, SearchSettings, StudyParams};
+use crate::tracking::store::{MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
+use crate::tracking::{
+    ExperimentId, Param, Run, RunRecord, RunStart, RunStatus, SearchRuns, StoreError, Tag, Tracker,
+    ViewType, now_ms,
+};
+use crate::trials::{Direction, Trial, Trials};
+
+/// Where a study is tracked and how its runs are named and tagged; hand it to
+/// [`StudyBuilder::tracking`](super::StudyBuilder::tracking) (or to `fmin`'s
+/// [`tracking`](crate::fmin::Fmin::tracking)).
+///
+/// ```
+/// use hyperflow::study::{Study, Tracking};
+/// use hyperflow::tracking::Tracker;
+/// use hyperflow::Space;
+///
+/// let dir = tempfile::tempdir()?;
+/// let tracker = Tracker::open(&format!("sqlite:///{}/runs.db", dir.path().display()))?;
+/// let space = Space::builder().uniform("x", -2.0, 2.0).build()?;
+/// let mut study = Study::builder(&space)
+///     .tracking(Tracking::new(tracker.clone(), "quadratic").name("first"))
+///     .create()?;
+/// let trial = study.ask()?;
+/// let x: f64 = trial.point().get("x")?;
+/// study.tell(trial, x * x)?;
+/// let again = Study::load_named(&tracker, "quadratic", "first")?.expect("stored");
+/// assert_eq!(again.trials().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Tracking {
+    destination: Destination,
+    experiment: String,
+    name: Option<String>,
+    nested_under: Option<String>,
+    single_run: bool,
+    params: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    artifacts: Vec<(String, Vec<u8>)>,
+}
+
+/// Which store a study goes to.
+#[derive(Debug)]
+enum Destination {
+    /// A tracker handed in.
+    Tracker(Tracker),
+    /// The store named by the environment, opened when the study is created.
+    FromEnv,
+}
+
+impl Tracking {
+    /// Tracks the study in `experiment` (created if missing) of `tracker`'s store.
+    pub fn new(tracker: Tracker, experiment: impl Into<String>) -> Self {
+        Tracking::with(Destination::Tracker(tracker), experiment.into())
+    }
+
+    /// Tracks the study in `experiment` of the store named by the environment
+    /// (`HYPERFLOW_TRACKING_URI`, else `MLFLOW_TRACKING_URI`, else
+    /// `sqlite:///hyperflow.db`), opened when the study is created.
+    pub fn from_env(experiment: impl Into<String>) -> Self {
+        Tracking::with(Destination::FromEnv, experiment.into())
+    }
+
+    fn with(destination: Destination, experiment: String) -> Self {
+        Tracking {
+            destination,
+            experiment,
+            name: None,
+            nested_under: None,
+            single_run: false,
+            params: Vec::new(),
+            tags: Vec::new(),
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// Names the study: its parent run's name and its `hyperflow.study` tag, by which
+    /// [`Study::load_named`](super::Study::load_named) finds it (default: a generated
+    /// `adjective-noun-NNN` run name, and no study name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Nests the study's parent run under an existing run.
+    pub fn nested_under(mut self, run_id: impl Into<String>) -> Self {
+        self.nested_under = Some(run_id.into());
+        self
+    }
+
+    /// Logs each trial as a lone top-level run (tag `hyperflow.role=run`) instead of a
+    /// parent run with nested children: for evaluating one given point, as
+    /// `hyperflow run -P` does. The trial's run takes the [name](Self::name), the extra
+    /// params and the artifacts.
+    pub fn single_run(mut self) -> Self {
+        self.single_run = true;
+        self
+    }
+
+    /// Adds a param to the parent run (to the trial's run in
+    /// [single-run](Self::single_run) mode). Values longer than the store accepts are cut.
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a tag to the parent run.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Writes an artifact file into the parent run when the study is created (into the
+    /// trial's run in [single-run](Self::single_run) mode), e.g. a sweep's config file.
+    pub fn artifact(mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
+        self.artifacts.push((path.into(), contents.into()));
+        self
+    }
+
+    /// The study's name, if set.
+    pub(super) fn study_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The experiment's name.
+    pub(super) fn experiment(&self) -> &str {
+        &self.experiment
+    }
+
+    /// The tracker of the store.
+    pub(super) fn tracker(&self) -> Result<Tracker, StudyError> {
+        match &self.destination {
+            Destination::Tracker(t) => Ok(t.clone()),
+            Destination::FromEnv => Tracker::from_env().map_err(|source| StudyError::Store {
+                context: "opening the tracking store named by the environment".into(),
+                source,
+            }),
+        }
+    }
+}
+
+/// A study read back from its parent run.
+pub(super) struct Loaded {
+    pub space: Space,
+    pub params: StudyParams,
+    pub trials: Trials,
+    pub store: TrackedStudy,
+}
+
+/// The tracking side of a study.
+pub(super) struct TrackedStudy {
+    tracker: Tracker,
+    experiment_id: ExperimentId,
+    /// The parent run; `None` in single-run mode.
+    parent: Option<String>,
+    /// Whether the parent is known to be RUNNING (reopened before the next write if not).
+    parent_open: bool,
+    /// The runs of the trials this process is running, by number.
+    running: HashMap<usize, Arc<TrialRun>>,
+    /// Per trial number: its run id, where known.
+    run_ids: Vec<Option<String>>,
+    /// The system tags every trial's run starts with, built once.
+    system_tags: Vec<Tag>,
+    user_id: String,
+    /// Single-run mode: the run's name, params and artifacts.
+    single: Option<Single>,
+}
+
+/// What a lone run (single-run mode) carries besides the point.
+struct Single {
+    name: Option<String>,
+    params: Vec<Param>,
+    artifacts: Vec<(String, Vec<u8>)>,
+}
+
+/// A store error, with what was being done.
+fn store_error(context: impl Into<String>) -> impl FnOnce(StoreError) -> StudyError {
+    let context = context.into();
+    move |source| StudyError::Store { context, source }
+}
+
+fn params_of(pairs: &[(String, String)]) -> Vec<Param> {
+    pairs
+        .iter()
+        .map(|(k, v)| Param::new(k, truncate(v, MAX_PARAM_VALUE_LENGTH)))
+        .collect()
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+impl TrackedStudy {
+    /// Creates the study's parent run (nothing in single-run mode).
+    pub fn create(
+        tracking: Tracking,
+        space: &Space,
+        algo: &str,
+        seed: u64,
+        direction: Direction,
+    ) -> Result<TrackedStudy, StudyError> {
+        let tracker = tracking.tracker()?;
+        let experiment_id = tracker
+            .get_or_create_experiment(&tracking.experiment)
+            .map_err(store_error(format!(
+                "opening experiment {:?}",
+                tracking.experiment
+            )))?;
+        let mut study = TrackedStudy {
+            system_tags: system_tags(),
+            user_id: current_user().to_string(),
+            tracker,
+            experiment_id,
+            parent: None,
+            parent_open: true,
+            running: HashMap::new(),
+            run_ids: Vec::new(),
+            single: None,
+        };
+        if tracking.single_run {
+            study.single = Some(Single {
+                name: tracking.name,
+                params: params_of(&tracking.params),
+                artifacts: tracking.artifacts,
+            });
+            return Ok(study);
+        }
+        let mut tags = study.system_tags.clone();
+        tags.push(Role::Search.tag());
+        if let Some(name) = &tracking.name {
+            tags.push(Tag::new(schema::STUDY_TAG, name.clone()));
+        }
+        if let Some(outer) = &tracking.nested_under {
+            study
+                .tracker
+                .get_run(outer)
+                .map_err(store_error(format!("nesting the study under run {outer}")))?;
+            tags.push(Tag::new(schema::PARENT_TAG, outer.clone()));
+        }
+        tags.extend(tracking.tags.iter().map(|(k, v)| Tag::new(k, v.clone())));
+        let mut params = StudyParams {
+            algo: algo.to_string(),
+            seed,
+            direction,
+        }
+        .to_params();
+        params.extend(params_of(&tracking.params));
+        let record = RunRecord {
+            start: RunStart {
+                run_name: tracking.name,
+                user_id: Some(study.user_id.clone()),
+                start_time: None,
+                tags,
+            },
+            params,
+            status: RunStatus::Running,
+            ..RunRecord::default()
+        };
+        let context = format!(
+            "creating the study's parent run in experiment {:?}",
+            tracking.experiment
+        );
+        let parent = study
+            .tracker
+            .record_run(&study.experiment_id, &record)
+            .map_err(store_error(&context))?;
+        let repo = study
+            .tracker
+            .store()
+            .artifact_repo(&parent.info.artifact_uri)
+            .map_err(store_error(&context))?;
+        let space_json = serde_json::to_vec_pretty(&space.to_json())
+            .map_err(|e| store_error(&context)(StoreError::Serialization(e.to_string())))?;
+        std::iter::once((schema::SPACE_ARTIFACT, space_json.as_slice()))
+            .chain(
+                tracking
+                    .artifacts
+                    .iter()
+                    .map(|(p, c)| (p.as_str(), c.as_slice())),
+            )
+            .try_for_each(|(path, contents)| repo.write_bytes(path, contents))
+            .map_err(store_error(&context))?;
+        study.parent = Some(parent.info.run_id);
+        Ok(study)
+    }
+
+    /// Reads the study whose parent run is `parent_run_id`.
+    pub fn load(tracker: &Tracker, parent_run_id: &str) -> Result<Loaded, StudyError> {
+        let context = format!("loading the study of parent run {parent_run_id}");
+        let parent = tracker
+            .get_run(parent_run_id)
+            .map_err(store_error(&context))?;
+        match Role::of(&parent) {
+            Some(Role::Search) => {}
+            Some(Role::Trial) => {
+                return Err(StudyError::Mismatch(format!(
+                    "run {parent_run_id} is a trial, not a search's parent run; load its parent {}",
+                    parent.data.tag(schema::PARENT_TAG).unwrap_or("(unknown)")
+                )));
+            }
+            _ => {
+                return Err(StudyError::Mismatch(format!(
+                    "run {parent_run_id} is not a search's parent run (it has no `{}` = `search` tag)",
+                    schema::ROLE_TAG
+                )));
+            }
+        }
+        let params = StudyParams::read(&parent)?;
+        let repo = tracker
+            .store()
+            .artifact_repo(&parent.info.artifact_uri)
+            .map_err(store_error(&context))?;
+        let space_json = repo
+            .read_bytes(schema::SPACE_ARTIFACT)
+            .map_err(store_error(format!("{context}: reading its space")))?;
+        let space = Space::from_json_str(&String::from_utf8_lossy(&space_json)).map_err(|e| {
+            StudyError::Mismatch(format!(
+                "run {parent_run_id}: its `{}` is not a space: {e}",
+                schema::SPACE_ARTIFACT
+            ))
+        })?;
+        let children = tracker
+            .search_all_runs(
+                &SearchRuns::new()
+                    .experiment(&parent.info.experiment_id)
+                    .filter(schema::children_of(parent_run_id).to_string())
+                    .view_type(ViewType::All),
+            )
+            .map_err(store_error(format!("{context}: reading its trials")))?;
+        let metric = schema::objective_metric(&parent);
+        let (trials, run_ids) = trials_of(&children, &space, metric, params.direction)?;
+        let store = TrackedStudy {
+            system_tags: system_tags(),
+            user_id: current_user().to_string(),
+            tracker: tracker.clone(),
+            experiment_id: parent.info.experiment_id.clone(),
+            parent_open: parent.info.status == RunStatus::Running,
+            parent: Some(parent.info.run_id),
+            running: HashMap::new(),
+            run_ids,
+            single: None,
+        };
+        Ok(Loaded {
+            space,
+            params,
+            trials,
+            store,
+        })
+    }
+
+    /// The parent run of the latest study named `name` in `experiment`.
+    pub fn find_named(
+        tracker: &Tracker,
+        experiment: &str,
+        name: &str,
+    ) -> Result<Option<String>, StudyError> {
+        let context = format!("looking for study {name:?} in experiment {experiment:?}");
+        let Some(experiment) = tracker
+            .get_experiment_by_name(experiment)
+            .map_err(store_error(&context))?
+        else {
+            return Ok(None);
+        };
+        let page = tracker
+            .search_runs(
+                &SearchRuns::new()
+                    .experiment(&experiment.experiment_id)
+                    .filter(schema::studies_named(name).to_string())
+                    .order_by("attributes.start_time DESC")
+                    .max_results(1),
+            )
+            .map_err(store_error(&context))?;
+        Ok(page.items.into_iter().next().map(|r| r.info.run_id))
+    }
+
+    pub fn parent_id(&self) -> Option<&str> {
+        self.parent.as_deref()
+    }
+
+    pub fn experiment_id(&self) -> &ExperimentId {
+        &self.experiment_id
+    }
+
+    pub fn run_id(&self, number: usize) -> Option<&str> {
+        self.run_ids.get(number)?.as_deref()
+    }
+
+    /// Reopens the parent run if it has ended (the study is being continued).
+    fn open_parent(&mut self) -> Result<(), StudyError> {
+        let (false, Some(parent)) = (self.parent_open, &self.parent) else {
+            return Ok(());
+        };
+        let context = format!("reopening the study's parent run {parent}");
+        let run = self
+            .tracker
+            .get_run(parent)
+            .map_err(store_error(&context))?;
+        self.tracker
+            .store()
+            .update_run(
+                parent,
+                crate::tracking::RunUpdate {
+                    status: Some(RunStatus::Running),
+                    ..Default::default()
+                },
+            )
+            .map_err(store_error(&context))?;
+        self.tracker
+            .log_batch(parent, &[], &[], &[schema::resumed_tag(&run)])
+            .map_err(store_error(&context))?;
+        self.parent_open = true;
+        Ok(())
+    }
+
+    /// Creates the run of a trial just asked: RUNNING, with its point as params.
+    pub fn trial_started(&mut self, trial: &Trial) -> Result<Arc<TrialRun>, StudyError> {
+        self.open_parent()?;
+        let mut tags = self.system_tags.clone();
+        tags.extend(schema::trial_start_tags(
+            self.parent.as_deref(),
+            trial.number,
+        ));
+        let mut params = schema::point_params(&trial.point);
+        let run_name = match &self.single {
+            Some(single) => {
+                params.extend(
+                    single
+                        .params
+                        .iter()
+                        .filter(|p| trial.point.value(&p.key).is_none())
+                        .cloned(),
+                );
+                single.name.clone()
+            }
+            None => Some(format!("trial-{}", trial.number)),
+        };
+        let record = RunRecord {
+            start: RunStart {
+                run_name,
+                user_id: Some(self.user_id.clone()),
+                start_time: Some(now_ms()),
+                tags,
+            },
+            params,
+            status: RunStatus::Running,
+            ..RunRecord::default()
+        };
+        let context = format!("creating the run of trial {}", trial.number);
+        let run = self
+            .tracker
+            .record_run(&self.experiment_id, &record)
+            .map_err(store_error(&context))?;
+        let run = Arc::new(TrialRun {
+            tracker: self.tracker.clone(),
+            run_id: run.info.run_id,
+            artifact_uri: run.info.artifact_uri,
+            repo: OnceLock::new(),
+            logged: Mutex::new(HashMap::new()),
+        });
+        if let Some(single) = &self.single {
+            for (path, contents) in &single.artifacts {
+                run.log_artifact(path, contents)
+                    .map_err(store_error(&context))?;
+            }
+        }
+        if self.run_ids.len() <= trial.number {
+            self.run_ids.resize(trial.number + 1, None);
+        }
+        self.run_ids[trial.number] = Some(run.run_id.clone());
+        self.running.insert(trial.number, run.clone());
+        Ok(run)
+    }
+
+    /// Writes how a trial ended into its run (and, when it is the new best, into the
+    /// parent). Metrics the objective already logged through its context with the same
+    /// final value are not written again.
+    pub fn trial_finished(&mut self, trial: &Trial, is_best: bool) -> Result<(), StudyError> {
+        self.open_parent()?;
+        let number = trial.number;
+        let context = format!("recording trial {number}");
+        let Some(run_id) = self.run_id(number).map(str::to_string) else {
+            return Err(StudyError::Mismatch(format!(
+                "trial {number} has no run in this store"
+            )));
+        };
+        let (mut metrics, tags, status) = schema::trial_end(trial, now_ms());
+        if let Some(run) = self.running.get(&number) {
+            run.drop_repeats(&mut metrics);
+        }
+        self.tracker
+            .log_batch(&run_id, &metrics, &[], &tags)
+            .map_err(store_error(&context))?;
+        self.tracker
+            .set_terminated(&run_id, status)
+            .map_err(store_error(&context))?;
+        if let (true, Some(parent)) = (is_best, &self.parent) {
+            let (metrics, tags) = schema::best_update(trial, &run_id);
+            self.tracker
+                .log_batch(parent, &metrics, &[], &tags)
+                .map_err(store_error(format!("{context} as the study's best")))?;
+        }
+        self.running.remove(&number);
+        Ok(())
+    }
+
+    /// Ends the parent run: FINISHED, or KILLED when cancelled.
+    pub fn finish(&mut self, reason: StopReason, failed: usize) -> Result<(), StudyError> {
+        let Some(parent) = &self.parent else {
+            return Ok(());
+        };
+        let context = format!("ending the study's parent run {parent}");
+        self.tracker
+            .log_batch(parent, &[], &[], &schema::stop_tags(reason, failed))
+            .map_err(store_error(&context))?;
+        let status = match reason {
+            StopReason::Cancelled => RunStatus::Killed,
+            _ => RunStatus::Finished,
+        };
+        self.tracker
+            .set_terminated(parent, status)
+            .map_err(store_error(&context))?;
+        self.parent_open = false;
+        Ok(())
+    }
+
+    /// Ends the parent run KILLED, saying why, as far as the store still takes writes.
+    pub fn abort(&mut self, why: &str) {
+        let Some(parent) = &self.parent else {
+            return;
+        };
+        let tag = Tag::new(
+            schema::STOP_REASON_TAG,
+            truncate(&format!("error: {why}"), MAX_TAG_VALUE_LENGTH),
+        );
+        // Best effort: the error that stopped the search is what gets reported.
+        let _ = self.tracker.log_batch(parent, &[], &[], &[tag]);
+        let _ = self.tracker.set_terminated(parent, RunStatus::Killed);
+        self.parent_open = false;
+    }
+
+    /// Writes the driving loop's settings as parent-run params.
+    pub fn log_settings(&mut self, settings: &SearchSettings) -> Result<(), StudyError> {
+        let Some(parent) = &self.parent else {
+            return Ok(());
+        };
+        self.tracker
+            .log_batch(parent, &[], &settings.to_params(), &[])
+            .map_err(store_error("recording the search settings"))
+    }
+}
+
+/// The trials of a study read back from its child runs, with their run ids. A number
+/// held by several runs (a process died between two writes) is read from a finished one
+/// first; numbers with no run at all become killed trials with no point.
+fn trials_of(
+    children: &[Run],
+    space: &Space,
+    metric: &str,
+    direction: Direction,
+) -> Result<(Trials, Vec<Option<String>>), StudyError> {
+    let mut by_number: HashMap<usize, (Trial, String)> = HashMap::new();
+    for child in children {
+        if schema::trial_number(child).is_none() {
+            continue;
+        }
+        let trial = schema::read_trial(child, space, metric)?;
+        let keep = by_number
+            .get(&trial.number)
+            .is_none_or(|(kept, _)| !kept.state.is_finished() && trial.state.is_finished());
+        if keep {
+            by_number.insert(trial.number, (trial, child.info.run_id.clone()));
+        }
+    }
+    let end = by_number.keys().map(|n| n + 1).max().unwrap_or(0);
+    let mut run_ids = vec![None; end];
+    let mut trials = Vec::with_capacity(end);
+    for number in 0..end {
+        match by_number.remove(&number) {
+            Some((trial, run_id)) => {
+                run_ids[number] = Some(run_id);
+                trials.push(trial);
+            }
+            None => {
+                let mut lost =
+                    Trial::running(number, vec![f64::NAN; space.len()], Point::default());
+                lost.kill("no run of this trial was found in the store");
+                lost.started = std::time::UNIX_EPOCH;
+                trials.push(lost);
+            }
+        }
+    }
+    Ok((Trials::from_trials(direction, trials)?, run_ids))
+}
+
+/// The run of one trial, shared by the study and the objective's context.
+pub(crate) struct TrialRun {
+    tracker: Tracker,
+    run_id: String,
+    artifact_uri: String,
+    repo: OnceLock<Box<dyn ArtifactRepo>>,
+    /// Per metric key the objective logged through its context: the step and value of
+    /// the latest point (highest step, then latest logged).
+    logged: Mutex<HashMap<String, (i64, f64)>>,
+}
+
+impl TrialRun {
+    pub fn id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {
+        self.tracker.log_metric(&self.run_id, key, value, step)?;
+        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        let latest = logged.entry(key.to_string()).or_insert((step, value));
+        if step >= latest.0 {
+            *latest = (step, value);
+        }
+        Ok(())
+    }
+
+    pub fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), StoreError> {
+        open_once(&self.repo, &**self.tracker.store(), &self.artifact_uri)?
+            .write_bytes(path, contents)
+    }
+
+    /// Leaves out the final metrics whose latest logged point holds the same value: the
+    /// history then holds exactly what was logged. A final value that differs is written
+    /// one step after the latest, so it is the metric's latest value.
+    fn drop_repeats(&self, metrics: &mut Vec<crate::tracking::Metric>) {
+        let logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        metrics.retain_mut(|m| match logged.get(&m.key) {
+            Some(&(_, value)) if value.to_bits() == m.value.to_bits() => false,
+            Some(&(step, _)) => {
+                m.step = step.saturating_add(1);
+                true
+            }
+            None => true,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fmin::Outcome;
+    use crate::study::Study;
+    use crate::trials::TrialState;
+
+    fn tracker(dir: &std::path::Path) -> Tracker {
+        Tracker::open(&format!("sqlite:///{}/runs.db", dir.display())).expect("store")
+    }
+
+    #[test]
+    fn a_study_is_loaded_back_as_it_was_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracker = tracker(dir.path());
+        let space = Space::builder()
+            .loguniform("lr", 1e-4, 1.0)
+            .choice("m", ["a", "b"])
+            .build()
+            .unwrap();
+        let mut study = Study::builder(&space)
+            .seed(9)
+            .direction(Direction::Maximize)
+            .tracking(Tracking::new(tracker.clone(), "e").name("s"))
+            .create()
+            .unwrap();
+        let mut asked = Vec::new();
+        for i in 0..4 {
+            let t = study.ask().unwrap();
+            match i {
+                0 => drop(study.tell(t, 1.5).unwrap()),
+                1 => drop(study.tell(t, Outcome::failed("no")).unwrap()),
+                2 => drop(study.tell(t, Outcome::pruned("early")).unwrap()),
+                _ => asked.push(t),
+            }
+        }
+        let parent = study.parent_run_id().unwrap().to_string();
+        let mut back = Study::load(&tracker, &parent).unwrap();
+        assert_eq!(back.seed(), 9);
+        assert_eq!(back.direction(), Direction::Maximize);
+        assert_eq!(back.space(), &space);
+        let states: Vec<TrialState> = back.trials().all().iter().map(|t| t.state).collect();
+        assert_eq!(
+            states,
+            [
+                TrialState::Complete,
+                TrialState::Failed,
+                TrialState::Pruned,
+                TrialState::Running
+            ]
+        );
+        assert_eq!(back.trials().all()[0].point, study.trials().all()[0].point);
+        assert_eq!(back.best().map(|t| t.number), Some(0));
+        // The running trial is told by the process that loaded it.
+        back.tell_number(3, 2.5).unwrap();
+        assert_eq!(back.best().map(|t| t.number), Some(3));
+        let parent_run = tracker.get_run(&parent).unwrap();
+        assert_eq!(parent_run.data.metric(schema::BEST_LOSS_METRIC), Some(2.5));
+        assert_eq!(parent_run.data.tag(schema::BEST_TRIAL_TAG), Some("3"));
+        let named = Study::load_named(&tracker, "e", "s").unwrap().unwrap();
+        assert_eq!(named.trials().len(), 4);
+        assert!(Study::load_named(&tracker, "e", "other").unwrap().is_none());
+        // A trial run is not a parent run.
+        let trial_run = back.run_id(0).unwrap().to_string();
+        let err = Study::load(&tracker, &trial_run).unwrap_err();
+        assert!(err.to_string().contains("is a trial"), "{err}");
+    }
+
+    #[test]
+    fn stepped_metrics_are_stored_as_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracker = tracker(dir.path());
+        let space = Space::builder().uniform("x", 0.0, 1.0).build().unwrap();
+        let mut study = Study::builder(&space)
+            .tracking(Tracking::new(tracker.clone(), "e"))
+            .create()
+            .unwrap();
+        let t = study.ask().unwrap();
+        for step in 0..3 {
+            t.context()
+                .log_metric("val", 1.0 / f64::from(step + 1), i64::from(step))
+                .unwrap();
+            t.context()
+                .log_metric("loss", 0.5, i64::from(step))
+                .unwrap();
+        }
+        let run_id = t.context().run_id().unwrap().to_string();
+        let outcome = Outcome::loss(0.5)
+            .with_metric("val", 1.0 / 3.0)
+            .with_metric("other", 7.0);
+        study.tell(t, outcome).unwrap();
+        let steps = |key: &str| -> Vec<i64> {
+            tracker
+                .get_metric_history(&run_id, key)
+                .unwrap()
+                .iter()
+                .map(|m| m.step)
+                .collect()
+        };
+        assert_eq!(steps("val"), [0, 1, 2]);
+        assert_eq!(steps("loss"), [0, 1, 2]);
+        assert_eq!(steps("other"), [0]);
+    }
+}
