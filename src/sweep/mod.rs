@@ -36,8 +36,8 @@ pub use config::{
 };
 pub use progress::{ProgressMode, ProgressObserver, render_summary};
 pub use runner::{
-    Cancellation, MetricLine, STDERR_TAIL_LINES, StepMetric, TrialEnd, TrialOutput, TrialProcess,
-    parse_metric_line,
+    Cancellation, Ended, MetricLine, RUN_ID_VAR, STDERR_TAIL_LINES, StepMetric, TrialEnd,
+    TrialOutput, TrialProcess, end_leftover_trials, parse_metric_line,
 };
 
 use std::path::Path;
@@ -715,7 +715,7 @@ fn trial_env(
         ("HYPERFLOW_TRIAL".to_string(), ctx.number().to_string()),
     ];
     if let Some(run_id) = ctx.run_id() {
-        env.push(("HYPERFLOW_RUN_ID".to_string(), run_id.to_string()));
+        env.push((RUN_ID_VAR.to_string(), run_id.to_string()));
         env.push(("MLFLOW_RUN_ID".to_string(), run_id.to_string()));
     }
     if let Some(uri) = tracking_uri {

@@ -22,7 +22,9 @@
 //! When the trial's main process exits, whatever it left running in its group is killed
 //! too, so nothing leaks from one trial into the next or holds its output pipes open.
 //! On Linux, a trial's main process also gets SIGKILL when hyperflow itself dies
-//! (`PR_SET_PDEATHSIG`), so a killed sweep leaves no trial running on to completion.
+//! (`PR_SET_PDEATHSIG`), so a killed sweep leaves no trial running on to completion. What
+//! that process started outlives it; [`end_leftover_trials`] ends it before a resumed
+//! sweep runs new trials.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -43,6 +45,10 @@ use nix::unistd::Pid;
 use crate::fmin::Outcome;
 
 use super::config::format_duration;
+
+mod leftovers;
+
+pub use leftovers::{Ended, RUN_ID_VAR, end_leftover_trials};
 
 /// How many lines of stderr a failure reason quotes.
 pub const STDERR_TAIL_LINES: usize = 20;
