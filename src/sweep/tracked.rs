@@ -237,8 +237,14 @@ pub struct History {
 
 /// Marks the children of `parent_run_id` that did not end on their own KILLED: those a
 /// crash left RUNNING, and those stopped by Ctrl-C (FAILED with a reason starting with
-/// [`KILLED_PREFIX`]). Returns the children, updated.
-pub fn settle_children(tracker: &Tracker, parent_run_id: &str) -> Result<Vec<Run>, SweepError> {
+/// [`KILLED_PREFIX`]). First ends the processes those trials left running
+/// ([`end_leftover_trials`](super::end_leftover_trials), SIGKILL after `kill_grace`).
+/// Returns the children, updated.
+pub fn settle_children(
+    tracker: &Tracker,
+    parent_run_id: &str,
+    kill_grace: std::time::Duration,
+) -> Result<Vec<Run>, SweepError> {
     let experiment = tracker.store().get_run_info(parent_run_id)?.experiment_id;
     let mut children = tracker.search_all_runs(
         &SearchRuns::new()
@@ -250,16 +256,20 @@ pub fn settle_children(tracker: &Tracker, parent_run_id: &str) -> Result<Vec<Run
             ))
             .view_type(ViewType::All),
     )?;
+    let killed = |child: &Run| match child.info.status {
+        RunStatus::Running | RunStatus::Scheduled => true,
+        RunStatus::Failed => child
+            .data
+            .tag(crate::tracking::client::ERROR_TAG)
+            .is_some_and(|e| e.starts_with(KILLED_PREFIX)),
+        _ => false,
+    };
+    let killed_ids: Vec<&str> = children.iter().filter(|c| killed(c)).map(Run::id).collect();
+    super::end_leftover_trials(&killed_ids, kill_grace).map_err(|e| SweepError::Resume {
+        message: format!("cannot end the processes of killed trials: {e}"),
+    })?;
     for child in &mut children {
-        let killed = match child.info.status {
-            RunStatus::Running | RunStatus::Scheduled => true,
-            RunStatus::Failed => child
-                .data
-                .tag(crate::tracking::client::ERROR_TAG)
-                .is_some_and(|e| e.starts_with(KILLED_PREFIX)),
-            _ => false,
-        };
-        if killed {
+        if killed(child) {
             tracker.set_terminated(child.id(), RunStatus::Killed)?;
             child.info.status = RunStatus::Killed;
         }
@@ -274,7 +284,7 @@ pub fn read_history(
     parent_run_id: &str,
     config: &SweepConfig,
 ) -> Result<History, SweepError> {
-    let children = settle_children(tracker, parent_run_id)?;
+    let children = settle_children(tracker, parent_run_id, config.command().kill_grace())?;
     let space = config.space();
     let metric = config.objective().metric();
     let mut by_number: std::collections::BTreeMap<usize, Trial> = Default::default();
@@ -496,7 +506,7 @@ pub fn run_tracked(
         .cloned()
         .unwrap_or_else(ExperimentId::default_experiment);
     if summary.is_interrupted() {
-        settle_children(tracker, &run_id)?;
+        settle_children(tracker, &run_id, config.command().kill_grace())?;
     }
     drop(observer); // an unfinished search marks its parent KILLED
     summary.trials.retain(|t| {
