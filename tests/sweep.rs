@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use hyperflow::fmin::{Observer, ObserverError, TrialLog};
 use hyperflow::sweep::{
@@ -11,6 +10,10 @@ use hyperflow::sweep::{
     render_summary, run_sweep,
 };
 use hyperflow::{Trial, TrialState};
+
+#[cfg(target_os = "linux")]
+#[path = "common/procs.rs"]
+mod procs;
 
 /// A temporary sweep: a directory with a config and scripts.
 struct Sweep {
@@ -233,95 +236,72 @@ fn missing_objective_metric_fails_the_trial() {
     assert!(reason.contains("it printed: accuracy"), "{reason}");
 }
 
-fn process_gone(pid: i32) -> bool {
-    // Gone, or a zombie about to be reaped by init.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
-    match stat {
-        Err(_) => true,
-        Ok(text) => text
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    }
+/// The pid a trial script wrote into `name`.
+#[cfg(target_os = "linux")]
+fn read_pid(s: &Sweep, name: &str) -> i32 {
+    std::fs::read_to_string(s.path(name))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
-
+#[cfg(target_os = "linux")]
 #[test]
 fn timeout_kills_the_whole_process_group() {
     let s = Sweep::new();
     // The script ignores SIGTERM (and so does its child, which inherits that), so only
-    // the SIGKILL after the grace period can stop them.
+    // the SIGKILL after the grace period can stop them. The child leaves `survived`
+    // behind if it runs to its end.
     s.file(
         "train.sh",
-        "trap '' TERM\nsleep 30 &\necho $! > grandchild.pid\necho '{\"loss\": 1}'\nwait\n",
+        "trap '' TERM\n(sleep 30; touch survived) &\necho $! > grandchild.pid\n\
+         echo '{\"loss\": 1}'\nwait\n",
     );
     let config = s.load(
-        "run = \"sh train.sh\"\ntimeout = \"500ms\"\nkill_grace = \"200ms\"",
+        "run = \"sh train.sh\"\ntimeout = \"1s\"\nkill_grace = \"200ms\"",
         "max_evals = 1",
         X,
     );
-    let started = Instant::now();
     let summary = run_sweep(&config, quiet()).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(20));
     let trial = &summary.trials()[0];
     assert_eq!(trial.state, TrialState::Failed);
     let reason = trial.error.clone().unwrap();
-    assert!(reason.starts_with("timed out after 500ms"), "{reason}");
-    let pid: i32 = std::fs::read_to_string(s.path("grandchild.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    assert!(reason.starts_with("timed out after 1.0s"), "{reason}");
+    let pid = read_pid(&s, "grandchild.pid");
+    procs::wait_exited(pid);
     assert!(
-        wait_until(Duration::from_secs(3), || process_gone(pid)),
-        "the grandchild {pid} survived the timeout"
+        !s.path("survived").exists(),
+        "the grandchild {pid} survived the timeout and ran to its end"
     );
 }
 
 #[test]
 fn parallel_trials_overlap() {
     let s = Sweep::new();
+    // Each trial marks itself running for its whole life and, in the middle of it,
+    // counts the trials marked running (itself included): never more than ran at once.
     s.file(
         "train.sh",
-        "date +%s%N > \"start-$HYPERFLOW_TRIAL\"\nsleep 0.2\ndate +%s%N > \"end-$HYPERFLOW_TRIAL\"\n\
+        "touch \"running-$HYPERFLOW_TRIAL\"\nsleep 0.2\nset -- running-*\n\
+         echo $# > \"seen-$HYPERFLOW_TRIAL\"\nrm \"running-$HYPERFLOW_TRIAL\"\n\
          echo '{\"loss\": 1}'\n",
     );
     let config = s.load("run = \"sh train.sh\"", "max_evals = 8\nparallel = 4", X);
     let summary = run_sweep(&config, quiet()).unwrap();
     assert_eq!(summary.ranked().len(), 8);
-    let read = |name: String| -> u128 {
-        std::fs::read_to_string(s.path(&name))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let spans: Vec<(u128, u128)> = (0..8)
-        .map(|i| (read(format!("start-{i}")), read(format!("end-{i}"))))
-        .collect();
-    // The largest number of trials running at one instant (a trial's start).
-    let most = spans
-        .iter()
-        .map(|&(start, _)| {
-            spans
-                .iter()
-                .filter(|&&(s, e)| s <= start && start < e)
-                .count()
+    let seen: Vec<usize> = (0..8)
+        .map(|i| {
+            std::fs::read_to_string(s.path(&format!("seen-{i}")))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
         })
-        .max()
-        .unwrap();
-    assert!(most >= 2, "no two trials overlapped: {spans:?}");
-    assert!(most <= 4, "more than `parallel` trials at once: {spans:?}");
+        .collect();
+    let most = seen.iter().copied().max().unwrap();
+    assert!(most >= 2, "no two trials overlapped: {seen:?}");
+    assert!(most <= 4, "more than `parallel` trials at once: {seen:?}");
 }
 
 #[test]
@@ -400,12 +380,15 @@ fn a_missing_program_is_one_error_before_anything_runs() {
     assert!(err.contains("command not found: `./missing.sh`"), "{err}");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
     let s = Sweep::new();
+    // Each trial's child leaves `survived-N` behind if it runs to its end.
     s.file(
         "train.sh",
-        "sleep 30 &\necho $! > \"child-$HYPERFLOW_TRIAL.pid\"\nwait\necho '{\"loss\": 1}'\n",
+        "(sleep 30; touch \"survived-$HYPERFLOW_TRIAL\") &\n\
+         echo $! > \"child-$HYPERFLOW_TRIAL.pid\"\nwait\necho '{\"loss\": 1}'\n",
     );
     let config = s.load(
         "run = \"sh train.sh\"\nkill_grace = \"1s\"",
@@ -413,18 +396,22 @@ fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
         X,
     );
     let cancel = Cancellation::new();
-    let trigger = cancel.clone();
     let pid_files = [s.path("child-0.pid"), s.path("child-1.pid")];
-    std::thread::spawn(move || {
-        wait_until(Duration::from_secs(10), || {
-            pid_files.iter().all(|p| p.exists())
-        });
-        std::thread::sleep(Duration::from_millis(100));
-        trigger.cancel();
+    let summary = std::thread::scope(|scope| {
+        let sweep = scope.spawn(|| run_sweep(&config, quiet().cancellation(cancel.clone())));
+        // Cancel once both trials run (or let the sweep end without them, and fail below).
+        while !sweep.is_finished() {
+            if pid_files
+                .iter()
+                .all(|p| std::fs::read_to_string(p).is_ok_and(|t| t.trim().parse::<i32>().is_ok()))
+            {
+                cancel.cancel();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        sweep.join().unwrap().unwrap()
     });
-    let started = Instant::now();
-    let summary = run_sweep(&config, quiet().cancellation(cancel)).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(15));
     assert!(summary.is_interrupted());
     assert_eq!(
         summary.trials().len(),
@@ -442,12 +429,12 @@ fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
     let hint = summary.resume_hint().unwrap();
     assert!(hint.contains("--resume"), "{hint}");
     for i in 0..2 {
-        let pid: i32 = std::fs::read_to_string(s.path(&format!("child-{i}.pid")))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(wait_until(Duration::from_secs(3), || process_gone(pid)));
+        let pid = read_pid(&s, &format!("child-{i}.pid"));
+        procs::wait_exited(pid);
+        assert!(
+            !s.path(&format!("survived-{i}")).exists(),
+            "trial {i}'s child {pid} survived the cancel and ran to its end"
+        );
     }
 }
 
