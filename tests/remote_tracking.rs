@@ -12,7 +12,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 
 use hyperflow::study::Tracking;
 use hyperflow::tracking::{Run, SearchRuns, Tracker};

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use hyperflow::algo::Random;
 use hyperflow::fmin::Outcome;

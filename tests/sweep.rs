@@ -2,15 +2,18 @@
 #![cfg(unix)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use hyperflow::fmin::{Observer, ObserverError, TrialLog};
+use hyperflow::TrialState;
+use hyperflow::sweep::tracked::{TrackedOptions, run_tracked};
 use hyperflow::sweep::{
     Cancellation, Overrides, ProgressMode, SweepConfig, SweepError, SweepOptions, plan,
     render_summary, run_sweep,
 };
-use hyperflow::{Trial, TrialState};
+use hyperflow::tracking::Tracker;
+
+#[cfg(target_os = "linux")]
+#[path = "common/procs.rs"]
+mod procs;
 
 /// A temporary sweep: a directory with a config and scripts.
 struct Sweep {
@@ -84,57 +87,10 @@ fn success_with_json_metrics() {
     assert!(table.contains("rank"), "{table}");
 }
 
-/// Records what a tracking observer would receive.
-#[derive(Default)]
-struct Recorder {
-    steps: Mutex<Vec<(usize, String, f64, i64)>>,
-    artifacts: Mutex<Vec<(usize, String, Vec<u8>)>>,
-}
-
-struct RecorderLog {
-    trial: usize,
-    run_id: String,
-    recorder: Arc<Recorder>,
-}
-
-impl TrialLog for RecorderLog {
-    fn run_id(&self) -> Option<&str> {
-        Some(&self.run_id)
-    }
-
-    fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), ObserverError> {
-        self.recorder
-            .steps
-            .lock()
-            .unwrap()
-            .push((self.trial, key.to_string(), value, step));
-        Ok(())
-    }
-
-    fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), ObserverError> {
-        self.recorder.artifacts.lock().unwrap().push((
-            self.trial,
-            path.to_string(),
-            contents.to_vec(),
-        ));
-        Ok(())
-    }
-}
-
-struct RecorderObserver(Arc<Recorder>);
-
-impl Observer for RecorderObserver {
-    fn trial_started(&self, trial: &Trial) -> Result<Box<dyn TrialLog>, ObserverError> {
-        Ok(Box::new(RecorderLog {
-            trial: trial.number,
-            run_id: format!("run-{}", trial.number),
-            recorder: self.0.clone(),
-        }))
-    }
-}
-
+/// A tracked sweep stores what the program printed, exactly: each stepped point once,
+/// each unstepped point at steps 0, 1, ... and no extra point holding the final value.
 #[test]
-fn step_metrics_environment_and_artifacts_reach_the_observer() {
+fn step_metrics_environment_and_artifacts_reach_the_trial_run() {
     let s = Sweep::new();
     s.file(
         "train.sh",
@@ -150,50 +106,45 @@ echo "custom=$CUSTOM" >&2
         "max_evals = 2",
         "model = { kind = \"choice\", options = [\"rf\"] }",
     );
-    let recorder = Arc::new(Recorder::default());
-    let summary = run_sweep(
+    let uri = format!("sqlite:///{}", s.path("runs.db").display());
+    let tracker = Tracker::open(&uri).unwrap();
+    let done = run_tracked(
         &config,
-        quiet()
-            .observer(Arc::new(RecorderObserver(recorder.clone())))
-            .tracking_uri("sqlite:///tmp/x.db"),
+        &tracker,
+        TrackedOptions::new(uri.clone()).progress(ProgressMode::Quiet),
     )
     .unwrap();
+    let summary = &done.summary;
     assert_eq!(summary.trials().len(), 2);
     let t = &summary.trials()[0];
     assert_eq!(t.state, TrialState::Complete, "{:?}", t.error);
     assert_eq!(t.loss, Some(0.3), "the last step value is the final value");
     assert!(t.metrics.contains(&("acc".to_string(), 0.8)));
 
-    let steps = recorder.steps.lock().unwrap();
-    let trial0: Vec<_> = steps.iter().filter(|s| s.0 == 0).cloned().collect();
-    assert_eq!(
-        trial0,
-        [
-            (0, "loss".to_string(), 0.1, 1),
-            (0, "loss".to_string(), 0.2, 2),
-            (0, "loss".to_string(), 0.3, 3),
-            (0, "acc".to_string(), 0.7, 0),
-            (0, "acc".to_string(), 0.8, 1),
-        ]
-    );
+    let study = hyperflow::Study::load(&tracker, &done.run_id).unwrap();
+    let run_id = study.run_id(0).expect("trial 0 has a run").to_string();
+    let history = |key: &str| -> Vec<(f64, i64)> {
+        tracker
+            .get_metric_history(&run_id, key)
+            .unwrap()
+            .iter()
+            .map(|m| (m.value, m.step))
+            .collect()
+    };
+    assert_eq!(history("loss"), [(0.1, 1), (0.2, 2), (0.3, 3)]);
+    assert_eq!(history("acc"), [(0.7, 0), (0.8, 1)]);
 
+    let run_1 = study.run_id(1).expect("trial 1 has a run");
     let env = std::fs::read_to_string(s.path("env-1.txt")).unwrap();
     assert_eq!(
         env.trim(),
-        r#"1|run-1|run-1|sqlite:///tmp/x.db|{"model":"rf"}"#
+        format!(r#"1|{run_1}|{run_1}|{uri}|{{"model":"rf"}}"#)
     );
 
-    let artifacts = recorder.artifacts.lock().unwrap();
-    let stderr = artifacts
-        .iter()
-        .find(|a| a.0 == 0 && a.1 == "stderr.txt")
-        .expect("stderr artifact");
-    assert_eq!(stderr.2, b"custom=yes\n");
-    let stdout = artifacts
-        .iter()
-        .find(|a| a.0 == 0 && a.1 == "stdout.txt")
-        .expect("stdout artifact");
-    assert!(String::from_utf8_lossy(&stdout.2).contains("hyperflow: metric=loss value=0.3 step=3"));
+    let repo = tracker.artifacts(&run_id).unwrap();
+    assert_eq!(repo.read_bytes("stderr.txt").unwrap(), b"custom=yes\n");
+    let stdout = repo.read_bytes("stdout.txt").unwrap();
+    assert!(String::from_utf8_lossy(&stdout).contains("hyperflow: metric=loss value=0.3 step=3"));
 }
 
 #[test]
@@ -233,95 +184,72 @@ fn missing_objective_metric_fails_the_trial() {
     assert!(reason.contains("it printed: accuracy"), "{reason}");
 }
 
-fn process_gone(pid: i32) -> bool {
-    // Gone, or a zombie about to be reaped by init.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
-    match stat {
-        Err(_) => true,
-        Ok(text) => text
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    }
+/// The pid a trial script wrote into `name`.
+#[cfg(target_os = "linux")]
+fn read_pid(s: &Sweep, name: &str) -> i32 {
+    std::fs::read_to_string(s.path(name))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
-
+#[cfg(target_os = "linux")]
 #[test]
 fn timeout_kills_the_whole_process_group() {
     let s = Sweep::new();
     // The script ignores SIGTERM (and so does its child, which inherits that), so only
-    // the SIGKILL after the grace period can stop them.
+    // the SIGKILL after the grace period can stop them. The child leaves `survived`
+    // behind if it runs to its end.
     s.file(
         "train.sh",
-        "trap '' TERM\nsleep 30 &\necho $! > grandchild.pid\necho '{\"loss\": 1}'\nwait\n",
+        "trap '' TERM\n(sleep 30; touch survived) &\necho $! > grandchild.pid\n\
+         echo '{\"loss\": 1}'\nwait\n",
     );
     let config = s.load(
-        "run = \"sh train.sh\"\ntimeout = \"500ms\"\nkill_grace = \"200ms\"",
+        "run = \"sh train.sh\"\ntimeout = \"1s\"\nkill_grace = \"200ms\"",
         "max_evals = 1",
         X,
     );
-    let started = Instant::now();
     let summary = run_sweep(&config, quiet()).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(20));
     let trial = &summary.trials()[0];
     assert_eq!(trial.state, TrialState::Failed);
     let reason = trial.error.clone().unwrap();
-    assert!(reason.starts_with("timed out after 500ms"), "{reason}");
-    let pid: i32 = std::fs::read_to_string(s.path("grandchild.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    assert!(reason.starts_with("timed out after 1.0s"), "{reason}");
+    let pid = read_pid(&s, "grandchild.pid");
+    procs::wait_exited(pid);
     assert!(
-        wait_until(Duration::from_secs(3), || process_gone(pid)),
-        "the grandchild {pid} survived the timeout"
+        !s.path("survived").exists(),
+        "the grandchild {pid} survived the timeout and ran to its end"
     );
 }
 
 #[test]
 fn parallel_trials_overlap() {
     let s = Sweep::new();
+    // Each trial marks itself running for its whole life and, in the middle of it,
+    // counts the trials marked running (itself included): never more than ran at once.
     s.file(
         "train.sh",
-        "date +%s%N > \"start-$HYPERFLOW_TRIAL\"\nsleep 0.2\ndate +%s%N > \"end-$HYPERFLOW_TRIAL\"\n\
+        "touch \"running-$HYPERFLOW_TRIAL\"\nsleep 0.2\nset -- running-*\n\
+         echo $# > \"seen-$HYPERFLOW_TRIAL\"\nrm \"running-$HYPERFLOW_TRIAL\"\n\
          echo '{\"loss\": 1}'\n",
     );
     let config = s.load("run = \"sh train.sh\"", "max_evals = 8\nparallel = 4", X);
     let summary = run_sweep(&config, quiet()).unwrap();
     assert_eq!(summary.ranked().len(), 8);
-    let read = |name: String| -> u128 {
-        std::fs::read_to_string(s.path(&name))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let spans: Vec<(u128, u128)> = (0..8)
-        .map(|i| (read(format!("start-{i}")), read(format!("end-{i}"))))
-        .collect();
-    // The largest number of trials running at one instant (a trial's start).
-    let most = spans
-        .iter()
-        .map(|&(start, _)| {
-            spans
-                .iter()
-                .filter(|&&(s, e)| s <= start && start < e)
-                .count()
+    let seen: Vec<usize> = (0..8)
+        .map(|i| {
+            std::fs::read_to_string(s.path(&format!("seen-{i}")))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
         })
-        .max()
-        .unwrap();
-    assert!(most >= 2, "no two trials overlapped: {spans:?}");
-    assert!(most <= 4, "more than `parallel` trials at once: {spans:?}");
+        .collect();
+    let most = seen.iter().copied().max().unwrap();
+    assert!(most >= 2, "no two trials overlapped: {seen:?}");
+    assert!(most <= 4, "more than `parallel` trials at once: {seen:?}");
 }
 
 #[test]
@@ -400,12 +328,15 @@ fn a_missing_program_is_one_error_before_anything_runs() {
     assert!(err.contains("command not found: `./missing.sh`"), "{err}");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
     let s = Sweep::new();
+    // Each trial's child leaves `survived-N` behind if it runs to its end.
     s.file(
         "train.sh",
-        "sleep 30 &\necho $! > \"child-$HYPERFLOW_TRIAL.pid\"\nwait\necho '{\"loss\": 1}'\n",
+        "(sleep 30; touch \"survived-$HYPERFLOW_TRIAL\") &\n\
+         echo $! > \"child-$HYPERFLOW_TRIAL.pid\"\nwait\necho '{\"loss\": 1}'\n",
     );
     let config = s.load(
         "run = \"sh train.sh\"\nkill_grace = \"1s\"",
@@ -413,18 +344,22 @@ fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
         X,
     );
     let cancel = Cancellation::new();
-    let trigger = cancel.clone();
     let pid_files = [s.path("child-0.pid"), s.path("child-1.pid")];
-    std::thread::spawn(move || {
-        wait_until(Duration::from_secs(10), || {
-            pid_files.iter().all(|p| p.exists())
-        });
-        std::thread::sleep(Duration::from_millis(100));
-        trigger.cancel();
+    let summary = std::thread::scope(|scope| {
+        let sweep = scope.spawn(|| run_sweep(&config, quiet().cancellation(cancel.clone())));
+        // Cancel once both trials run (or let the sweep end without them, and fail below).
+        while !sweep.is_finished() {
+            if pid_files
+                .iter()
+                .all(|p| std::fs::read_to_string(p).is_ok_and(|t| t.trim().parse::<i32>().is_ok()))
+            {
+                cancel.cancel();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        sweep.join().unwrap().unwrap()
     });
-    let started = Instant::now();
-    let summary = run_sweep(&config, quiet().cancellation(cancel)).unwrap();
-    assert!(started.elapsed() < Duration::from_secs(15));
     assert!(summary.is_interrupted());
     assert_eq!(
         summary.trials().len(),
@@ -432,7 +367,7 @@ fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
         "no trial started after the cancel"
     );
     for t in summary.trials() {
-        assert_eq!(t.state, TrialState::Failed);
+        assert_eq!(t.state, TrialState::Killed);
         assert!(
             t.error.as_deref().unwrap().contains("interrupted"),
             "{:?}",
@@ -442,12 +377,12 @@ fn cancelling_kills_running_trials_and_returns_an_interrupted_summary() {
     let hint = summary.resume_hint().unwrap();
     assert!(hint.contains("--resume"), "{hint}");
     for i in 0..2 {
-        let pid: i32 = std::fs::read_to_string(s.path(&format!("child-{i}.pid")))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(wait_until(Duration::from_secs(3), || process_gone(pid)));
+        let pid = read_pid(&s, &format!("child-{i}.pid"));
+        procs::wait_exited(pid);
+        assert!(
+            !s.path(&format!("survived-{i}")).exists(),
+            "trial {i}'s child {pid} survived the cancel and ran to its end"
+        );
     }
 }
 

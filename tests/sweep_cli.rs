@@ -5,9 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+#[cfg(target_os = "linux")]
+#[path = "common/procs.rs"]
+mod procs;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
 
@@ -303,14 +306,6 @@ fn missing_program_fails_before_any_run() {
 const SLOW: &str =
     "sleep 0.4\necho \"$HYPERFLOW_TRIAL $1\" >> done.txt\necho \"{\\\"loss\\\": $1}\"\n";
 
-fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn done_lines(d: &Dir) -> Vec<(usize, String)> {
     std::fs::read_to_string(d.path("done.txt"))
         .unwrap_or_default()
@@ -367,6 +362,7 @@ fn check_resumed(d: &Dir, max_evals: usize) {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn resume_after_sigkill() {
     let d = Dir::new();
@@ -374,11 +370,10 @@ fn resume_after_sigkill() {
     let config = d.config("sh slow.sh {x}", "max_evals = 10\nparallel = 2");
     let config = config.to_str().unwrap();
     let mut child = d.spawn(&["sweep", config, "--no-progress"]);
-    wait_for(|| done_lines(&d).len() >= 3, "three finished trials");
-    // SAFETY: kill has no memory-safety preconditions.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGKILL);
-    }
+    procs::wait_while_running(&mut child, "three trials finished", || {
+        done_lines(&d).len() >= 3
+    });
+    child.kill().expect("SIGKILL hyperflow");
     child.wait().unwrap();
     let runs = d.runs();
     assert_eq!(field(role(&runs, "search")[0], "status"), Some("RUNNING"));
@@ -393,23 +388,24 @@ fn resume_after_sigkill() {
     check_resumed(&d, 10);
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn ctrl_c_marks_parent_killed_and_resume_finishes() {
     let d = Dir::new();
     d.file("slow.sh", SLOW);
     let config = d.config("sh slow.sh {x}", "max_evals = 8\nparallel = 2");
     let config = config.to_str().unwrap();
-    let child = d
+    let mut child = d
         .command(&["sweep", config, "--no-progress"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(|| !done_lines(&d).is_empty(), "a finished trial");
-    // SAFETY: as above.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
+    procs::wait_while_running(&mut child, "a trial finished", || {
+        !done_lines(&d).is_empty()
+    });
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT hyperflow");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -425,6 +421,100 @@ fn ctrl_c_marks_parent_killed_and_resume_finishes() {
 
     ok(&d.run(&["sweep", config, "--resume", "--no-progress"]));
     check_resumed(&d, 8);
+}
+
+/// A trial that, until the file `resumed` exists, leaves three processes behind and
+/// waits for ever: a `sleep` in its process group, one with an empty environment in its
+/// group, and a `python3` in a session of its own (each writes its pid into `NAME.pid`).
+/// Once `resumed` exists, it records which of them still run (`check.py`) and succeeds.
+const LEAVES_PROCESSES: &str = r#"if [ -e resumed ]; then
+  python3 check.py > "check-$HYPERFLOW_TRIAL.txt"
+  echo '{"loss": 1}'
+  exit 0
+fi
+sleep 300 &
+echo $! > group.pid
+env -i "$(command -v sleep)" 300 &
+echo $! > noenv.pid
+python3 -c '
+import os, time
+os.setsid()
+with open("session.tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename("session.tmp", "session.pid")
+time.sleep(300)
+' &
+wait
+"#;
+
+/// Prints `NAME running` or `NAME gone` for each process `LEAVES_PROCESSES` left.
+const CHECK_LEFTOVERS: &str = r#"
+def running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X", "x")
+
+for name in ("group", "noenv", "session"):
+    with open(f"{name}.pid") as f:
+        pid = int(f.read())
+    print(name, "running" if running(pid) else "gone")
+"#;
+
+/// A sweep killed outright cannot stop what its trials started: `sh trial.sh` dies with
+/// it, what the script started runs on. Resuming ends those leftovers (found by the
+/// killed trial's run id, in the environment and in the trial's process group) before any
+/// new trial starts.
+#[cfg(target_os = "linux")]
+#[test]
+fn resume_ends_what_killed_trials_left_running_before_new_trials() {
+    let d = Dir::new();
+    d.file("trial.sh", LEAVES_PROCESSES);
+    d.file("check.py", CHECK_LEFTOVERS);
+    let config = d.config("sh trial.sh", "max_evals = 2\nparallel = 1");
+    let config = config.to_str().unwrap();
+    let mut sweep = d.spawn(&["sweep", config, "--no-progress"]);
+    let names = ["group", "noenv", "session"];
+    let pids: Vec<i32> = names
+        .iter()
+        .map(|name| procs::wait_for_pid(&mut sweep, &d.path(&format!("{name}.pid"))))
+        .collect();
+    let _cleanup = procs::KillOnDrop(pids.clone());
+    sweep.kill().expect("SIGKILL hyperflow");
+    sweep.wait().unwrap();
+    for (name, &pid) in names.iter().zip(&pids) {
+        assert!(
+            procs::is_running(pid),
+            "the `{name}` process {pid} was expected to outlive the killed sweep"
+        );
+    }
+
+    d.file("resumed", "");
+    let stdout = ok(&d.run(&["sweep", config, "--resume", "--no-progress"]));
+    assert!(stdout.contains("resumed:"), "{stdout}");
+    let runs = d.runs();
+    let mut trials: Vec<(String, String)> = role(&runs, "trial")
+        .iter()
+        .map(|r| {
+            let number = field(r, "tags.hyperflow.trial").unwrap().to_string();
+            (number, field(r, "status").unwrap().to_string())
+        })
+        .collect();
+    trials.sort();
+    assert_eq!(
+        trials,
+        [("0", "KILLED"), ("1", "FINISHED"), ("2", "FINISHED")]
+            .map(|(n, s)| (n.to_string(), s.to_string())),
+    );
+    for number in [1, 2] {
+        let seen = std::fs::read_to_string(d.path(&format!("check-{number}.txt"))).unwrap();
+        assert_eq!(
+            seen, "group gone\nnoenv gone\nsession gone\n",
+            "what trial {number} found still running when it started"
+        );
+    }
 }
 
 #[test]

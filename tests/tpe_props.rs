@@ -1,8 +1,9 @@
 //! Property tests: whatever the space and the history, TPE (and grid) suggestions lie in
 //! the space.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use hyperflow::Outcome;
 use hyperflow::algo::{Grid, Sampler, Tpe};
 use hyperflow::rng::TrialRng;
 use hyperflow::space::{Dist, Space, SpaceBuilder};
@@ -104,17 +105,13 @@ fn history(space: &Space, n: usize, seed: u64, direction: Direction) -> Trials {
             .map(|v| (v.abs() + 1.0).ln())
             .sum::<f64>()
             .round();
-        h.push(Trial {
-            number: i,
-            state,
-            point: space.decode(&x),
-            x,
-            loss: (state == TrialState::Complete).then_some(loss),
-            metrics: Vec::new(),
-            error: None,
-            started: SystemTime::UNIX_EPOCH,
-            duration: Some(Duration::ZERO),
-        });
+        let trial = Trial::running(i, x.clone(), space.decode(&x));
+        let trial = match state {
+            TrialState::Complete => trial.finished(Outcome::loss(loss), Duration::ZERO),
+            TrialState::Failed => trial.finished(Outcome::failed("failed"), Duration::ZERO),
+            _ => trial,
+        };
+        h.push(trial).expect("numbered in order");
     }
     h
 }
@@ -167,7 +164,9 @@ proptest! {
         let h = history(&space, n, seed, direction);
         let tpe = Tpe::new().n_startup(3).multivariate(multivariate);
         for i in 0..3 {
-            let x = tpe.suggest(&space, &h, &mut TrialRng::for_trial(seed, 1000 + i));
+            let x = tpe
+                .suggest_once(&space, &h, &mut TrialRng::for_trial(seed, 1000 + i))
+                .expect("TPE searches any space");
             assert_valid(&space, &x)?;
         }
     }
@@ -175,9 +174,11 @@ proptest! {
     #[test]
     fn grid_suggestions_lie_in_the_space(specs in spec(), n in 0usize..30, seed in any::<u64>()) {
         let space = build(&specs);
-        if let Ok(grid) = Grid::new(&space) {
+        if Grid::size(&space).is_ok() {
             let h = history(&space, n, seed, Direction::Minimize);
-            let x = grid.suggest(&space, &h, &mut TrialRng::for_trial(seed, 7));
+            let x = Grid
+                .suggest_once(&space, &h, &mut TrialRng::for_trial(seed, 7))
+                .expect("a discrete space has a grid");
             assert_valid(&space, &x)?;
         }
     }

@@ -117,21 +117,20 @@ impl StoreInput {
 /// [`ReportError::Store`] for anything the store reports (an invalid filter, say).
 ///
 /// ```
-/// use std::sync::Arc;
 /// use hyperflow::report::{self, ReportOptions, ReportSource, StoreOptions};
-/// use hyperflow::tracking::{Tracker, TrackingObserver};
+/// use hyperflow::study::Tracking;
+/// use hyperflow::tracking::Tracker;
 /// use hyperflow::{Point, Space, fmin};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let tracker = Tracker::open(&format!("sqlite:///{}/runs.db", dir.path().display()))?;
 /// let space = Space::builder().uniform("x", -2.0, 2.0).build()?;
-/// let tracking = Arc::new(TrackingObserver::new(tracker.clone(), "demo"));
-/// fmin(|p: &Point| p.get::<f64>("x").map(|x| x * x), &space)
+/// let result = fmin(|p: &Point| p.get::<f64>("x").map(|x| x * x), &space)
 ///     .max_evals(30)
 ///     .progress(false)
-///     .observer(tracking.clone())
+///     .tracking(Tracking::new(tracker.clone(), "demo"))
 ///     .run()?;
-/// let parent = tracking.parent_run_id().expect("started").to_string();
+/// let parent = result.parent_run_id().expect("tracked").to_string();
 /// let read = report::from_store(&tracker, &ReportSource::Parent(parent), &StoreOptions::default())?;
 /// assert_eq!(read.input.groups[0].trials.len(), 30);
 /// let report = report::analyze(&read.input, &ReportOptions::default())?;

@@ -364,9 +364,9 @@ impl Space {
             let value = param
                 .dist
                 .parse_value(text)
-                .ok_or_else(|| PointError::OutOfSpace {
+                .ok_or_else(|| PointError::Unreadable {
                     name: name.to_string(),
-                    value: Value::Str(text.trim().to_string()),
+                    text: text.trim().to_string(),
                     expected: describe_support(&param.dist),
                 })?;
             point.insert(name, value);

@@ -299,6 +299,16 @@ pub enum PointError {
         /// What the space accepts for it.
         expected: String,
     },
+    /// A value written as text cannot be read as its parameter's kind needs.
+    #[error("parameter `{name}` = `{text}` cannot be read: expected {expected}")]
+    Unreadable {
+        /// The parameter.
+        name: String,
+        /// The text given.
+        text: String,
+        /// What the space accepts for it.
+        expected: String,
+    },
     /// The point does not deserialize into the requested type.
     #[error("the point does not fit the requested type: {message}")]
     Deserialize {

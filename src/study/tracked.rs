@@ -583,12 +583,12 @@ fn trials_of(
         }
     }
     let end = by_number.keys().map(|n| n + 1).max().unwrap_or(0);
-    let mut run_ids = vec![None; end];
+    let mut run_ids = Vec::with_capacity(end);
     let mut trials = Vec::with_capacity(end);
     for number in 0..end {
         match by_number.remove(&number) {
             Some((trial, run_id)) => {
-                run_ids[number] = Some(run_id);
+                run_ids.push(Some(run_id));
                 trials.push(trial);
             }
             None => {
@@ -596,6 +596,7 @@ fn trials_of(
                     Trial::running(number, vec![f64::NAN; space.len()], Point::default());
                 lost.kill("no run of this trial was found in the store");
                 lost.started = std::time::UNIX_EPOCH;
+                run_ids.push(None);
                 trials.push(lost);
             }
         }

@@ -35,8 +35,8 @@ pub use config::{
 };
 pub use progress::{ProgressMode, ProgressObserver, render_summary};
 pub use runner::{
-    Cancellation, MetricLine, STDERR_TAIL_LINES, StepMetric, TrialEnd, TrialOutput, TrialProcess,
-    parse_metric_line,
+    Cancellation, Ended, MetricLine, RUN_ID_VAR, STDERR_TAIL_LINES, StepMetric, TrialEnd,
+    TrialOutput, TrialProcess, end_leftover_trials, parse_metric_line,
 };
 
 use std::path::Path;
@@ -72,7 +72,7 @@ pub enum SweepError {
     CtrlC(String),
     /// The study could not be created or loaded.
     #[error(transparent)]
-    Study(#[from] StudyError),
+    Study(StudyError),
     /// A point given on the command line (`-P name=value`) does not fit the space.
     #[error("{message}")]
     InvalidPoint {
@@ -88,6 +88,15 @@ pub enum SweepError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<StudyError> for SweepError {
+    fn from(e: StudyError) -> Self {
+        match e {
+            StudyError::Algo(e) => SweepError::Algo(e),
+            e => SweepError::Study(e),
+        }
+    }
 }
 
 /// The sampler a config's `search.algo` names; it is checked against the space when the
@@ -145,8 +154,8 @@ impl SweepSummary {
         self.max_evals
     }
 
-    /// Every trial that is a result (complete, failed or pruned; earlier ones of a resumed
-    /// sweep first), in trial order.
+    /// Every finished trial (complete, failed, pruned, or killed by a cancel; earlier ones
+    /// of a resumed sweep first), in trial order.
     pub fn trials(&self) -> &[Trial] {
         &self.trials
     }
@@ -405,7 +414,7 @@ pub fn point_from_assignments<S: AsRef<str>>(
             PointError::Missing { name } => invalid(format!(
                 "no value for parameter `{name}`; add `-P {name}=...`"
             )),
-            PointError::OutOfSpace { name, expected, .. } => {
+            PointError::Unreadable { name, expected, .. } => {
                 let assignment = pairs
                     .iter()
                     .find(|(_, n, _)| n.trim() == name)
@@ -549,7 +558,7 @@ fn drive(
             }
         }
         if !problems.is_empty() {
-            lock(&warnings).extend(problems);
+            runner::lock(&warnings).extend(problems);
         }
         output.outcome(metric)
     };
@@ -588,7 +597,7 @@ fn drive(
         trials: result
             .trials()
             .iter()
-            .filter(|t| t.state.is_result())
+            .filter(|t| t.state.is_finished())
             .cloned()
             .collect(),
         seed: result.seed(),
@@ -599,12 +608,10 @@ fn drive(
     })
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The environment of one trial: hyperflow's variables, then `[command].env` (which
-/// wins, so a config can pin e.g. `MLFLOW_TRACKING_URI` itself).
+/// wins, so a config can pin e.g. `MLFLOW_TRACKING_URI` itself), then the trial's run id
+/// as [`RUN_ID_VAR`], which nothing overrides: it is how a resume finds what a killed
+/// trial left running ([`end_leftover_trials`]).
 fn trial_env(
     config: &SweepConfig,
     point: &Point,
@@ -616,7 +623,6 @@ fn trial_env(
         ("HYPERFLOW_TRIAL".to_string(), ctx.number().to_string()),
     ];
     if let Some(run_id) = ctx.run_id() {
-        env.push(("HYPERFLOW_RUN_ID".to_string(), run_id.to_string()));
         env.push(("MLFLOW_RUN_ID".to_string(), run_id.to_string()));
     }
     if let Some(uri) = tracking_uri {
@@ -624,5 +630,8 @@ fn trial_env(
         env.push(("MLFLOW_TRACKING_URI".to_string(), uri.to_string()));
     }
     env.extend(config.command().env().iter().cloned());
+    if let Some(run_id) = ctx.run_id() {
+        env.push((RUN_ID_VAR.to_string(), run_id.to_string()));
+    }
     env
 }

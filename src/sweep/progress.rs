@@ -289,8 +289,18 @@ pub fn render_summary(summary: &SweepSummary, top: usize) -> String {
     let total = summary.trials().len();
     let complete = ranked.len();
     let failed = summary.failed().count();
+    let killed = summary
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Killed)
+        .count();
+    let killed = if killed > 0 {
+        format!(", {killed} killed")
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "{total} trials: {complete} complete, {failed} failed · {}",
+        "{total} trials: {complete} complete, {failed} failed{killed} · {}",
         format_duration(summary.elapsed())
     ));
     out.push_str(&format!(" · seed {}", summary.seed()));

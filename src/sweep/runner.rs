@@ -22,7 +22,9 @@
 //! When the trial's main process exits, whatever it left running in its group is killed
 //! too, so nothing leaks from one trial into the next or holds its output pipes open.
 //! On Linux, a trial's main process also gets SIGKILL when hyperflow itself dies
-//! (`PR_SET_PDEATHSIG`), so a killed sweep leaves no trial running on to completion.
+//! (`PR_SET_PDEATHSIG`), so a killed sweep leaves no trial running on to completion. What
+//! that process started outlives it; [`end_leftover_trials`] ends it before a resumed
+//! sweep runs new trials.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -35,10 +37,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::unistd::Pid;
+
 use crate::fmin::Outcome;
 use crate::study::CancelToken;
 
 use super::config::format_duration;
+
+mod leftovers;
+
+pub use leftovers::{Ended, RUN_ID_VAR, end_leftover_trials};
 
 /// How many lines of stderr a failure reason quotes.
 pub const STDERR_TAIL_LINES: usize = 20;
@@ -96,7 +107,7 @@ impl Cancellation {
     pub fn kill_all(&self) {
         self.cancel();
         for group in lock(&self.0.groups).values() {
-            group.signal(libc::SIGKILL);
+            group.signal(Signal::SIGKILL);
         }
     }
 
@@ -112,7 +123,7 @@ impl Cancellation {
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section here leaves its data valid.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -120,41 +131,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// group leader was reaped, when its id could name an unrelated process.
 #[derive(Debug)]
 struct Group {
-    pgid: libc::pid_t,
+    pgid: Pid,
     reaped: Mutex<bool>,
 }
 
 impl Group {
-    fn signal(&self, signal: libc::c_int) {
+    /// Signals the group, unless its leader was reaped (the group id is reserved while
+    /// the leader is not reaped; a group already gone is no error).
+    fn signal(&self, signal: Signal) {
         let reaped = lock(&self.reaped);
         if !*reaped {
-            // SAFETY: kill has no memory-safety preconditions; a negative pid addresses
-            // the process group, which exists while its leader is not reaped.
-            unsafe {
-                libc::kill(-self.pgid, signal);
-            }
+            let _ = killpg(self.pgid, signal);
         }
     }
 }
 
 /// Blocks until process `pid` has exited, without reaping it (so its id stays reserved).
-fn wait_exited(pid: libc::pid_t) {
-    loop {
-        // SAFETY: siginfo_t is plain data, valid when zeroed; waitid writes into it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `info` is a valid, writable siginfo_t.
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return;
-        }
-    }
+fn wait_exited(pid: Pid) {
+    while matches!(
+        waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT),
+        Err(Errno::EINTR)
+    ) {}
 }
 
 /// One metric value at a step, as a `hyperflow: metric=... value=... step=...` line
@@ -404,19 +401,10 @@ impl TrialOutput {
 }
 
 fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL (out of memory?)",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGTERM => "SIGTERM",
-        _ => "signal",
+    match Signal::try_from(signal) {
+        Ok(Signal::SIGKILL) => "SIGKILL (out of memory?)",
+        Ok(signal) => signal.as_str(),
+        Err(_) => "signal",
     }
 }
 
@@ -567,17 +555,17 @@ impl TrialProcess {
             // If hyperflow dies without stopping its trials (SIGKILL, a crash), the trial's
             // main process is killed too, so that no orphan goes on to finish a trial that
             // will be run again on resume.
-            let parent = std::process::id() as libc::pid_t;
-            // SAFETY: the closure runs between fork and exec and only makes
-            // async-signal-safe system calls.
+            let parent = nix::unistd::getpid();
+            // SAFETY: `pre_exec` is unavoidable here: the parent-death signal can only be
+            // armed by the child itself, after fork and before exec. The closure makes
+            // two async-signal-safe system calls (prctl, getppid) and does not allocate
+            // (an `Errno` becomes an `io::Error` without allocating).
             unsafe {
                 command.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    if libc::getppid() != parent {
-                        // hyperflow died before the signal was armed.
-                        libc::_exit(137);
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                    if nix::unistd::getppid() != parent {
+                        // hyperflow died before the signal was armed: do not run.
+                        return Err(Errno::ESRCH.into());
                     }
                     Ok(())
                 });
@@ -588,7 +576,7 @@ impl TrialProcess {
             Err(e) => return failed(spawn_error(program, &self.workdir, &e)),
         };
         let group = Arc::new(Group {
-            pgid: child.id() as libc::pid_t,
+            pgid: Pid::from_raw(child.id() as i32),
             reaped: Mutex::new(false),
         });
         let registration = cancel.register(group.clone());
@@ -635,12 +623,12 @@ impl TrialProcess {
                             None
                         };
                         if let Some(cause) = cause {
-                            group.signal(libc::SIGTERM);
+                            group.signal(Signal::SIGTERM);
                             stopping = Some((cause, now));
                         }
                     }
                     Some((_, since)) if !killed && now >= since + self.kill_grace => {
-                        group.signal(libc::SIGKILL);
+                        group.signal(Signal::SIGKILL);
                         killed = true;
                     }
                     _ => {}
@@ -732,11 +720,8 @@ fn reap(mut child: Child, group: &Group, tx: &Sender<Event>) {
     wait_exited(group.pgid);
     let status = {
         let mut reaped = lock(&group.reaped);
-        // SAFETY: as in Group::signal; the leader is a zombie, so the group id is still
-        // reserved for this group.
-        unsafe {
-            libc::kill(-group.pgid, libc::SIGKILL);
-        }
+        // The leader is a zombie, so the group id is still reserved for this group.
+        let _ = killpg(group.pgid, Signal::SIGKILL);
         let status = child.wait();
         *reaped = true;
         status

@@ -30,7 +30,7 @@ use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, Tracki
 
 use super::{
     Cancellation, ProgressMode, SweepConfig, SweepError, SweepOptions, SweepSummary, check_program,
-    drive, sampler, settings, study,
+    drive, end_leftover_trials, sampler, settings, study,
 };
 
 /// Which earlier sweep to continue.
@@ -208,7 +208,7 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
 pub fn validate(config: &SweepConfig) -> Result<(), SweepError> {
     sampler(config)?
         .session(config.space())
-        .map_err(|e| SweepError::Algo(e))?;
+        .map_err(SweepError::Algo)?;
     check_program(config)
 }
 
@@ -293,6 +293,18 @@ pub fn run_tracked(
                 });
             }
             study.set_sampler(&*sampler(config)?)?;
+            // What the trials of a sweep that died left running ends before they are
+            // marked killed, so a failure here leaves them for the next resume.
+            let leftovers: Vec<&str> = study
+                .trials()
+                .running()
+                .filter_map(|t| study.run_id(t.number))
+                .collect();
+            end_leftover_trials(&leftovers, config.command().kill_grace()).map_err(|e| {
+                SweepError::Resume {
+                    message: format!("cannot end the processes of killed trials: {e}"),
+                }
+            })?;
             study.kill_running("the sweep that ran it stopped before it finished")?;
             let counted = study.trials().results();
             let killed = study
