@@ -198,9 +198,32 @@ impl Destination {
         }
     }
 
+    /// Why storing file `rel` failed with `e`: the first part of its folder that is not a
+    /// folder beneath the destination, else what `e` says.
+    fn explain(&self, path: &str, rel: &Path, e: io::Error) -> ApiError {
+        let mut prefix = PathBuf::new();
+        for part in rel.parent().into_iter().flat_map(Path::components) {
+            prefix.push(part);
+            match self.root.metadata(&prefix) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return ApiError::invalid(format!(
+                        "Invalid artifact path '{}': '{}' is a file, so it cannot hold other \
+                         files",
+                        shown(path),
+                        shown(&prefix.to_string_lossy())
+                    ));
+                }
+                Err(e) if is_escape(&e) => return fs_error(path, "storing", e),
+                Err(_) => break,
+            }
+        }
+        fs_error(path, "storing", e)
+    }
+
     /// Make the folders of file `rel` and open a new temporary file next to it.
     fn start_upload(&self, path: &str, rel: &Path) -> ApiResult<(Upload, std::fs::File)> {
-        let fail = |e| fs_error(path, "storing", e);
+        let fail = |e| self.explain(path, rel, e);
         let parent = rel.parent().unwrap_or(Path::new(""));
         let dir = if parent.as_os_str().is_empty() {
             self.root.try_clone().map_err(fail)?
