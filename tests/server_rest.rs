@@ -247,7 +247,7 @@ fn every_store_method_of_the_rest_store_works_against_the_server() {
     let (store, _guard) = rest_store();
     let tag = Tag::new("k", "v");
     let exp = store
-        .create_experiment("all-methods", None, &[tag.clone()])
+        .create_experiment("all-methods", None, std::slice::from_ref(&tag))
         .unwrap();
     store.get_experiment(&exp).unwrap();
     assert!(

@@ -441,7 +441,7 @@ impl ArtifactRepo for ProxyArtifactRepo {
     }
 }
 
-/// A search request: the shared fields of `q`-like queries.
+/// A search request with the fields both searches share.
 fn search(
     filter: &str,
     order_by: &[String],
@@ -499,14 +499,15 @@ impl Store for RestStore {
     }
 
     fn search_experiments(&self, q: &ExperimentQuery) -> Result<Page<Experiment>> {
+        let shared = search(
+            &q.filter,
+            &q.order_by,
+            q.max_results,
+            q.page_token.as_deref(),
+        );
         let reply = self.call(wire::SearchExperiments(wire::Search {
             view_type: Some(q.view_type),
-            ..search(
-                &q.filter,
-                &q.order_by,
-                q.max_results,
-                q.page_token.as_deref(),
-            )
+            ..shared
         }))?;
         Ok(page(reply.experiments, reply.next_page_token))
     }
@@ -650,15 +651,16 @@ impl Store for RestStore {
         if q.experiment_ids.is_empty() {
             return Ok(Page::last(Vec::new()));
         }
+        let shared = search(
+            &q.filter,
+            &q.order_by,
+            q.max_results,
+            q.page_token.as_deref(),
+        );
         let reply = self.call(wire::SearchRuns(wire::Search {
             experiment_ids: q.experiment_ids.iter().map(|e| e.0.clone()).collect(),
             run_view_type: Some(q.view_type),
-            ..search(
-                &q.filter,
-                &q.order_by,
-                q.max_results,
-                q.page_token.as_deref(),
-            )
+            ..shared
         }))?;
         Ok(page(reply.runs, reply.next_page_token))
     }

@@ -189,7 +189,7 @@ pub struct RunInfo {
     #[serde(
         default,
         deserialize_with = "de::text_or_empty",
-        skip_serializing_if = "String::is_empty"
+        skip_serializing_if = "blank"
     )]
     pub run_name: String,
     /// Experiment.
@@ -199,7 +199,7 @@ pub struct RunInfo {
     #[serde(
         default,
         deserialize_with = "de::text_or_empty",
-        skip_serializing_if = "String::is_empty"
+        skip_serializing_if = "blank"
     )]
     pub user_id: String,
     /// Status.
@@ -209,11 +209,7 @@ pub struct RunInfo {
     #[serde(default, deserialize_with = "de::int_or_zero")]
     pub start_time: i64,
     /// End, ms; absent while running.
-    #[serde(
-        default,
-        deserialize_with = "de::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
     pub end_time: Option<i64>,
     /// Where its artifacts are.
     #[serde(default, deserialize_with = "de::text_or_empty")]
@@ -263,11 +259,7 @@ pub struct FileInfo {
     #[serde(default)]
     pub is_dir: bool,
     /// Size in bytes (files only).
-    #[serde(
-        default,
-        deserialize_with = "de::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
     pub file_size: Option<i64>,
 }
 
@@ -302,6 +294,18 @@ pub struct ServerInfo {
     pub multipart_uploads_enabled: bool,
 }
 
+fn none<T>(v: &Option<T>) -> bool {
+    v.is_none()
+}
+
+fn empty<T>(v: &[T]) -> bool {
+    v.is_empty()
+}
+
+fn blank(v: &str) -> bool {
+    v.is_empty()
+}
+
 fn no_id() -> ExperimentId {
     ExperimentId(String::new())
 }
@@ -324,11 +328,7 @@ pub struct NewExperiment {
     #[serde(deserialize_with = "de::required")]
     pub name: String,
     /// Root of its runs' artifacts (the server's default when absent).
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub artifact_location: Option<String>,
     /// Tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -359,42 +359,30 @@ pub struct Search {
     #[serde(
         default,
         deserialize_with = "de::text_list",
-        skip_serializing_if = "Vec::is_empty"
+        skip_serializing_if = "empty"
     )]
     pub experiment_ids: Vec<String>,
     /// Filter in MLflow's language.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub filter: Option<String>,
     /// Page size.
-    #[serde(
-        default,
-        deserialize_with = "de::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
     pub max_results: Option<i64>,
     /// order_by entries.
     #[serde(
         default,
         deserialize_with = "de::text_list",
-        skip_serializing_if = "Vec::is_empty"
+        skip_serializing_if = "empty"
     )]
     pub order_by: Vec<String>,
     /// Token of the page to read.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub page_token: Option<String>,
     /// Lifecycle stages of experiments to include.
-    #[serde(default, with = "view_type", skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "view_type", skip_serializing_if = "none")]
     pub view_type: Option<ViewType>,
     /// Lifecycle stages of runs to include.
-    #[serde(default, with = "view_type", skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "view_type", skip_serializing_if = "none")]
     pub run_view_type: Option<ViewType>,
 }
 
@@ -438,32 +426,16 @@ pub struct ExperimentTagKey {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {
     /// Experiment (the `Default` experiment when absent).
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub experiment_id: Option<ExperimentId>,
     /// User.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub user_id: Option<String>,
     /// Name.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub run_name: Option<String>,
     /// Start, ms.
-    #[serde(
-        default,
-        deserialize_with = "de::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
     pub start_time: Option<i64>,
     /// Initial tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -488,22 +460,14 @@ pub struct RunChange {
     #[serde(
         default,
         deserialize_with = "de::opt_status",
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "none"
     )]
     pub status: Option<RunStatus>,
     /// New end time, ms.
-    #[serde(
-        default,
-        deserialize_with = "de::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
     pub end_time: Option<i64>,
     /// New name.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub run_name: Option<String>,
 }
 
@@ -579,18 +543,10 @@ pub struct MetricHistory {
     #[serde(deserialize_with = "de::required")]
     pub metric_key: String,
     /// Page size (no paging when absent).
-    #[serde(
-        default,
-        deserialize_with = "de::int",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
     pub max_results: Option<i64>,
     /// Token of the page to read.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub page_token: Option<String>,
 }
 
@@ -601,11 +557,7 @@ pub struct ArtifactList {
     #[serde(deserialize_with = "de::required")]
     pub run_id: String,
     /// Directory below the run's root (the root when absent).
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub path: Option<String>,
 }
 
@@ -613,11 +565,7 @@ pub struct ArtifactList {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProxyList {
     /// Directory below the artifacts destination (the root when absent).
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub path: Option<String>,
 }
 
@@ -646,11 +594,7 @@ pub struct ExperimentsPage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub experiments: Vec<Experiment>,
     /// Token of the next page, when there is one.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub next_page_token: Option<String>,
 }
 
@@ -675,11 +619,7 @@ pub struct RunsPage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<Run>,
     /// Token of the next page, when there is one.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub next_page_token: Option<String>,
 }
 
@@ -690,11 +630,7 @@ pub struct MetricsPage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
     /// Token of the next page, when there is one.
-    #[serde(
-        default,
-        deserialize_with = "de::text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub next_page_token: Option<String>,
 }
 
