@@ -482,9 +482,7 @@ impl Store for RestStore {
     }
 
     fn get_experiment(&self, id: &ExperimentId) -> Result<Experiment> {
-        let reply = self.call(wire::GetExperiment(wire::ExperimentRef {
-            experiment_id: id.clone(),
-        }))?;
+        let reply = self.call(wire::GetExperiment(experiment_ref(id)))?;
         Ok(reply.experiment.into())
     }
 
@@ -521,17 +519,13 @@ impl Store for RestStore {
     }
 
     fn delete_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.call(wire::DeleteExperiment(wire::ExperimentRef {
-            experiment_id: id.clone(),
-        }))
-        .map(drop)
+        self.call(wire::DeleteExperiment(experiment_ref(id)))
+            .map(drop)
     }
 
     fn restore_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.call(wire::RestoreExperiment(wire::ExperimentRef {
-            experiment_id: id.clone(),
-        }))
-        .map(drop)
+        self.call(wire::RestoreExperiment(experiment_ref(id)))
+            .map(drop)
     }
 
     fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
@@ -579,9 +573,7 @@ impl Store for RestStore {
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
-        let reply = self.call(wire::GetRun(wire::RunRef {
-            run_id: run_id.to_string(),
-        }))?;
+        let reply = self.call(wire::GetRun(run_ref(run_id)))?;
         Ok(reply.run.into())
     }
 
@@ -596,17 +588,11 @@ impl Store for RestStore {
     }
 
     fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.call(wire::DeleteRun(wire::RunRef {
-            run_id: run_id.to_string(),
-        }))
-        .map(drop)
+        self.call(wire::DeleteRun(run_ref(run_id))).map(drop)
     }
 
     fn restore_run(&self, run_id: &str) -> Result<()> {
-        self.call(wire::RestoreRun(wire::RunRef {
-            run_id: run_id.to_string(),
-        }))
-        .map(drop)
+        self.call(wire::RestoreRun(run_ref(run_id))).map(drop)
     }
 
     fn log_batch(
@@ -698,6 +684,18 @@ impl Store for RestStore {
             // A location the client shares with the server (as MLflow's clients do).
             ArtifactLocation::Local(dir) => Ok(Box::new(LocalArtifactRepo::at(dir))),
         }
+    }
+}
+
+fn experiment_ref(id: &ExperimentId) -> wire::ExperimentRef {
+    wire::ExperimentRef {
+        experiment_id: id.clone(),
+    }
+}
+
+fn run_ref(run_id: &str) -> wire::RunRef {
+    wire::RunRef {
+        run_id: run_id.to_string(),
     }
 }
 
