@@ -70,36 +70,7 @@ impl Srv {
         s.write_all(body).unwrap();
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).unwrap();
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("header end");
-        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            .collect();
-        let mut body = buf[split + 4..].to_vec();
-        if headers
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
-        {
-            body = dechunk(&body);
-        }
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        parse_response(&buf)
     }
 
     fn post(&self, path: &str, body: &Value) -> Resp {
@@ -127,6 +98,40 @@ impl Srv {
             .as_str()
             .unwrap()
             .to_string()
+    }
+}
+
+/// A whole response: status line, headers, body (de-chunked).
+fn parse_response(buf: &[u8]) -> Resp {
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Resp {
+        status,
+        headers,
+        body,
     }
 }
 
@@ -848,4 +853,204 @@ fn report_endpoint_answers_the_report_or_mlflow_errors() {
         );
         assert!(r.message().contains(says), "{query}: {}", r.message());
     }
+}
+
+impl Srv {
+    /// The server's artifacts destination.
+    fn artifacts(&self) -> std::path::PathBuf {
+        self._dir.path().join("artifacts")
+    }
+}
+
+const PROXY: &str = "/api/2.0/mlflow-artifacts/artifacts";
+
+#[test]
+#[cfg(unix)]
+fn symlinks_never_lead_the_proxy_outside_its_destination() {
+    let s = start();
+    let root = s.artifacts();
+    let outside = s._dir.path().join("outside");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "secret").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), root.join("file-link")).unwrap();
+    let escapes = |r: &Resp, what: &str| {
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "INVALID_PARAMETER_VALUE"),
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(r.message().contains("outside"), "{what}: {}", r.message());
+    };
+
+    // Read, write, list and delete through a linked folder.
+    let r = s.raw("GET", &format!("{PROXY}/link/secret.txt"), &[], b"");
+    escapes(&r, "read");
+    assert!(!String::from_utf8_lossy(&r.body).contains("secret\""));
+    let r = s.raw("PUT", &format!("{PROXY}/link/planted.txt"), &[], b"x");
+    escapes(&r, "write");
+    assert!(!outside.join("planted.txt").exists());
+    let r = s.raw(
+        "PUT",
+        &format!("{PROXY}/link/deeper/planted.txt"),
+        &[],
+        b"x",
+    );
+    escapes(&r, "write below");
+    assert!(!outside.join("deeper").exists());
+    let r = s.raw("GET", &format!("{PROXY}?path=link"), &[], b"");
+    escapes(&r, "list");
+    let r = s.raw("DELETE", &format!("{PROXY}/link/secret.txt"), &[], b"");
+    escapes(&r, "delete");
+    assert!(outside.join("secret.txt").exists());
+
+    // A linked file is not read; deleting it removes the link, not its target.
+    let r = s.raw("GET", &format!("{PROXY}/file-link"), &[], b"");
+    escapes(&r, "read a linked file");
+    let r = s.raw("GET", &format!("{PROXY}?path="), &[], b"");
+    assert_eq!(r.json(), json!({}), "links out are not listed");
+    let r = s.raw("DELETE", &format!("{PROXY}/file-link"), &[], b"");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(!root.join("file-link").exists());
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        "secret"
+    );
+
+    // A link that stays inside the destination is followed beneath it.
+    std::fs::create_dir_all(root.join("real")).unwrap();
+    std::fs::write(root.join("real/in.txt"), "inside").unwrap();
+    std::os::unix::fs::symlink("real", root.join("alias")).unwrap();
+    let r = s.raw("GET", &format!("{PROXY}/alias/in.txt"), &[], b"");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"inside"[..]));
+}
+
+#[test]
+fn artifact_uploads_the_file_system_refuses_are_400_saying_why() {
+    let s = start();
+    let put = |path: &str| s.raw("PUT", &format!("{PROXY}/{path}"), &[], b"x");
+    assert_eq!(put("d/notes.txt").status, 200);
+    let cases = [
+        ("d".to_string(), "is a folder"),
+        ("d/notes.txt/under.txt".to_string(), "is a file"),
+        (format!("d/{}.txt", "n".repeat(300)), "at most 255 bytes"),
+        ("a/".repeat(3000) + "f.txt", "at most 4096 bytes"),
+        ("a/".repeat(1000) + "f.txt", "levels deep"),
+    ];
+    for (path, says) in cases {
+        let r = put(&path);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "INVALID_PARAMETER_VALUE"),
+            "PUT {}: {}",
+            &path[..path.len().min(60)],
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(r.message().contains(says), "{says}: {}", r.message());
+    }
+    // Nothing was left behind, and what was there is intact.
+    let r = s.raw("GET", &format!("{PROXY}?path=d"), &[], b"");
+    assert_eq!(
+        r.json(),
+        json!({"files": [{"path": "notes.txt", "is_dir": false, "file_size": 1}]})
+    );
+}
+
+/// Send `head` (a request without `Connection: close`) and `body` on a fresh connection;
+/// returns the response's status, headers and body, and whether the server then closed
+/// the connection.
+fn keep_alive_request(srv: &Srv, head: &str, body: &[u8]) -> (Resp, bool) {
+    let mut s = TcpStream::connect(srv.server.local_addr()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    // The server may answer (and stop reading) before the whole body is sent.
+    let _ = s.write_all(body);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let (head_end, length) = loop {
+        let n = s.read(&mut chunk).expect("an answer");
+        assert!(n > 0, "connection closed without an answer");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let text = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+            break (end + 4, length);
+        }
+    };
+    while buf.len() < head_end + length {
+        let n = s.read(&mut chunk).expect("the body");
+        assert!(n > 0, "connection closed in the body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let resp = parse_response(&buf[..head_end + length]);
+    let closed = matches!(s.read(&mut chunk), Ok(0) | Err(_));
+    (resp, closed)
+}
+
+#[test]
+fn too_large_requests_get_json_and_a_clean_close() {
+    let s = start_with(|st| {
+        st.with_limits(Limits {
+            max_request_bytes: 1000,
+            max_artifact_bytes: 100,
+        })
+    });
+    let big = vec![b' '; 200_000];
+    for (path, ct) in [
+        ("/api/2.0/mlflow/experiments/create", "application/json"),
+        (
+            "/api/2.0/mlflow-artifacts/artifacts/0/r/big.bin",
+            "application/octet-stream",
+        ),
+    ] {
+        let method = if ct == "application/json" {
+            "POST"
+        } else {
+            "PUT"
+        };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+            big.len()
+        );
+        let (r, closed) = keep_alive_request(&s, &head, &big);
+        assert_eq!(r.status, 413, "{path}");
+        assert_eq!(r.code(), "INVALID_PARAMETER_VALUE");
+        assert_eq!(r.header("connection"), Some("close"), "{path}");
+        assert!(closed, "{path}: the connection must be closed after a 413");
+    }
+
+    let long = format!(
+        "/api/2.0/mlflow/experiments/get?experiment_id=0&pad={}",
+        "x".repeat(20_000)
+    );
+    let (r, _) = keep_alive_request(
+        &s,
+        &format!("GET {long} HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        b"",
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (414, "INVALID_PARAMETER_VALUE")
+    );
+    assert!(r.message().contains("POST body"), "{}", r.message());
+
+    let (r, _) = keep_alive_request(
+        &s,
+        &format!(
+            "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Pad: {}\r\n\r\n",
+            "y".repeat(70_000)
+        ),
+        b"",
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (431, "INVALID_PARAMETER_VALUE")
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
 }

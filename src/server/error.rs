@@ -2,6 +2,7 @@
 //! client mistake ever gets a 5xx (the official client retries those for minutes).
 
 use crate::tracking::StoreError;
+use crate::tracking::wire::ErrorBody;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -75,10 +76,10 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
-            "error_code": self.error_code,
-            "message": self.message,
-        }))
+        serde_json::to_vec(&ErrorBody {
+            error_code: self.error_code.to_string(),
+            message: self.message.clone(),
+        })
         .unwrap_or_default()
     }
 }
@@ -108,6 +109,17 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        // Answered before the request's body was read (or while it was too large to read):
+        // the connection cannot carry another request, and the client must know.
+        if matches!(
+            self.status,
+            StatusCode::PAYLOAD_TOO_LARGE
+                | StatusCode::URI_TOO_LONG
+                | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        ) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -119,4 +131,4 @@ impl IntoResponse for ApiError {
 }
 
 /// Result of an API operation.
-pub type ApiResult<T = serde_json::Value> = std::result::Result<T, ApiError>;
+pub type ApiResult<T> = std::result::Result<T, ApiError>;

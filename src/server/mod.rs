@@ -8,8 +8,10 @@
 //! - [`run_blocking`] runs a server until Ctrl-C, printing its URL when ready; [`serve`] is
 //!   the async form; [`spawn`] starts one on a background thread (tests, benchmarks).
 //!
-//! Handlers are thin: parse the request into [`fields::Fields`], run the [`api`] operation
-//! (a synchronous `Store` call) on tokio's blocking pool, write MLflow's JSON in one piece.
+//! Every endpoint (method, path, handler) is one row of [`endpoints`], the table the router
+//! is built from. Handlers are thin: read the request into its [`wire`] struct
+//! ([`fields`]), run the [`api`] operation (a synchronous `Store` call) on tokio's blocking
+//! pool, write MLflow's JSON in one piece.
 //!
 //! ```no_run
 //! use hyperflow::server::{ServerConfig, run_blocking};
@@ -31,16 +33,18 @@ pub mod fields;
 pub mod report;
 pub mod ui;
 
-use crate::tracking::artifacts::safe_relative_path;
+use crate::tracking::wire::{self, Call};
 use crate::tracking::{ArtifactLocation, Store, StoreError, TrackingUri};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, get, on};
+use axum::routing::{MethodFilter, MethodRouter, delete, get, on, put};
 pub use error::{ApiError, ApiResult};
-use fields::Fields;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +53,12 @@ use std::sync::Arc;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 << 20;
 /// The default largest artifact upload: 4 GiB.
 pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
+/// Longest request URI (path and query) the server reads, in bytes; longer ones are
+/// answered 414 with an MLflow error body.
+pub const MAX_URI_BYTES: usize = 16 << 10;
+/// Largest request header section (names, values and their separators) the server reads,
+/// in bytes; larger ones are answered 431 with an MLflow error body.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
 pub use crate::tracking::artifacts::MLFLOW_ARTIFACTS_SCHEME;
 
 /// Errors starting or running the server.
@@ -296,35 +306,9 @@ impl AppState {
         }
         stored.to_string()
     }
-
-    /// The local directory of an artifact location (stored or `mlflow-artifacts:` form).
-    pub fn local_artifact_dir(&self, uri: &str) -> Result<PathBuf, StoreError> {
-        match ArtifactLocation::parse(uri)? {
-            ArtifactLocation::Local(dir) => Ok(dir),
-            ArtifactLocation::Proxy { path, .. } => {
-                let root =
-                    self.artifacts_dir()
-                        .ok_or_else(|| StoreError::UnsupportedArtifactUri {
-                            uri: uri.to_string(),
-                            reason: "this server does not serve artifacts (started without an \
-                                 artifacts destination)"
-                                .into(),
-                        })?;
-                Ok(root.join(safe_relative_path(&path)?))
-            }
-        }
-    }
 }
 
-/// A JSON response written in one piece.
-pub(crate) fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
-    bytes_response(
-        status,
-        serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
-    )
-}
-
-fn bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -360,9 +344,13 @@ fn is_json_content_type(req: &Request) -> Result<(), ApiError> {
     }
 }
 
-async fn parse_request(req: Request, limit: usize) -> ApiResult<Fields> {
+/// A request's fields: the query string of a GET, else the JSON body.
+async fn request_fields(
+    req: Request,
+    limit: usize,
+) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
     if req.method() == Method::GET || req.method() == Method::HEAD {
-        return Ok(Fields::from_query(req.uri().query()));
+        return Ok(fields::from_query(req.uri().query()));
     }
     is_json_content_type(&req)?;
     let body = axum::body::to_bytes(req.into_body(), limit)
@@ -374,62 +362,216 @@ async fn parse_request(req: Request, limit: usize) -> ApiResult<Fields> {
                 format!("Request body is larger than the server's limit of {limit} bytes"),
             )
         })?;
-    Fields::from_json(&body)
+    fields::from_json(&body)
 }
 
-async fn call(st: AppState, req: Request, op: api::Op) -> Response {
-    let fields = match parse_request(req, st.limits.max_request_bytes).await {
+/// A JSON operation: its request read from the query or body, its answer written as JSON.
+type Op<Q, A> = fn(&AppState, Q) -> ApiResult<A>;
+
+async fn answer<Q, A>(st: AppState, req: Request, op: Op<Q, A>) -> Response
+where
+    Q: DeserializeOwned + Send + 'static,
+    A: Serialize + Send + 'static,
+{
+    let fields = match request_fields(req, st.limits.max_request_bytes).await {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    match tokio::task::spawn_blocking(move || op(&st, fields)).await {
-        Ok(Ok(reply)) => bytes_response(StatusCode::OK, reply.into_bytes()),
+    let work = move || {
+        let reply = op(&st, fields::parse(fields)?)?;
+        serde_json::to_vec(&reply)
+            .map_err(|e| ApiError::internal(format!("serializing the answer: {e}")))
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(body)) => json_bytes(StatusCode::OK, body),
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::internal("the request handler failed unexpectedly").into_response(),
     }
 }
 
-fn endpoint(methods: &str, op: api::Op) -> axum::routing::MethodRouter<AppState> {
-    let filter = if methods.contains(',') {
-        MethodFilter::GET.or(MethodFilter::POST)
-    } else if methods == "GET" {
-        MethodFilter::GET
-    } else {
-        MethodFilter::POST
-    };
+fn json_route<Q, A>(method: &Method, op: Op<Q, A>) -> MethodRouter<AppState>
+where
+    Q: DeserializeOwned + Send + 'static,
+    A: Serialize + Send + 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
     on(filter, move |State(st): State<AppState>, req: Request| {
-        call(st, req, op)
+        answer(st, req, op)
     })
 }
 
-/// The tracking REST API (both `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact
-/// proxy, hyperflow's report ([`report`], `/api/2.0/hyperflow/report`),
-/// `/api/3.0/mlflow/server-info` and `/health`, without middleware or fallback.
-pub fn api_routes() -> Router<AppState> {
-    let mut r = Router::new();
-    for prefix in ["/api/2.0", "/ajax-api/2.0"] {
-        for (path, methods, op) in api::ENDPOINTS {
-            r = r.route(&format!("{prefix}/mlflow{path}"), endpoint(methods, *op));
+/// The HTTP method of a call of MLflow's API.
+fn http_method(m: wire::Method) -> Method {
+    match m {
+        wire::Method::Get => Method::GET,
+        wire::Method::Post => Method::POST,
+    }
+}
+
+/// Where a row of the table is served.
+#[derive(Debug, Clone, Copy)]
+enum Prefix {
+    /// `/api/2.0` and `/ajax-api/2.0`.
+    V2,
+    /// `/api/3.0` and `/ajax-api/3.0`.
+    V3,
+    /// At the root.
+    Root,
+}
+
+impl Prefix {
+    fn all(self) -> &'static [&'static str] {
+        match self {
+            Prefix::V2 => &[wire::API_PREFIX, wire::AJAX_PREFIX],
+            Prefix::V3 => &["/api/3.0", "/ajax-api/3.0"],
+            Prefix::Root => &[""],
         }
-        let arts = format!("{prefix}/mlflow-artifacts/artifacts");
-        r = r.route(&arts, get(artifacts::list)).route(
-            &format!("{arts}/{{*path}}"),
-            get(artifacts::download)
-                .put(artifacts::upload)
-                .delete(artifacts::delete),
-        );
-        r = r.route(
-            &format!("{prefix}/hyperflow/report"),
-            endpoint("GET", report::report),
-        );
     }
-    for prefix in ["/api/3.0", "/ajax-api/3.0"] {
-        r = r.route(
-            &format!("{prefix}/mlflow/server-info"),
-            endpoint("GET", api::server_info),
-        );
+}
+
+/// One row of the endpoint table: a method, a path below a prefix, what answers it.
+type Row = (Prefix, Method, String, MethodRouter<AppState>);
+
+/// The row of a call of MLflow's API, with its method and path.
+fn mlflow<C: Call>(op: Op<C, C::Reply>) -> Row {
+    mlflow_as(http_method(C::METHOD), op)
+}
+
+/// The row of a call of MLflow's API served with another method too.
+fn mlflow_as<C: Call>(method: Method, op: Op<C, C::Reply>) -> Row {
+    let route = json_route(&method, op);
+    (Prefix::V2, method, C::PATH.to_string(), route)
+}
+
+/// One endpoint of the server: what [`endpoints`] lists and the router serves.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path, in axum's syntax (`{*path}` matches the rest of the path).
+    pub path: String,
+    route: MethodRouter<AppState>,
+}
+
+/// Every endpoint of the server but the web UI's pages ([`ui::routes`]): MLflow's tracking
+/// REST API (under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact proxy,
+/// hyperflow's report ([`report`], `/api/2.0/hyperflow/report`),
+/// `/api/3.0/mlflow/server-info` and `/health`. The router is built from this table and
+/// nothing else.
+pub fn endpoints() -> Vec<Endpoint> {
+    let file = format!("{}/{{*path}}", wire::ARTIFACTS_PATH);
+    let rows: Vec<Row> = vec![
+        mlflow(api::create_experiment),
+        mlflow(api::get_experiment),
+        mlflow(api::get_experiment_by_name),
+        mlflow(api::search_experiments),
+        mlflow_as(Method::GET, api::search_experiments),
+        mlflow(api::update_experiment),
+        mlflow(api::delete_experiment),
+        mlflow(api::restore_experiment),
+        mlflow(api::set_experiment_tag),
+        mlflow(api::delete_experiment_tag),
+        mlflow(api::create_run),
+        mlflow(api::get_run),
+        mlflow(api::update_run),
+        mlflow(api::delete_run),
+        mlflow(api::restore_run),
+        mlflow(api::log_metric),
+        mlflow(api::log_param),
+        mlflow(api::set_tag),
+        mlflow(api::delete_tag),
+        mlflow(api::log_batch),
+        mlflow(api::search_runs),
+        mlflow(api::get_metric_history),
+        mlflow(api::list_run_artifacts),
+        mlflow(api::search_logged_models),
+        (
+            Prefix::V2,
+            Method::GET,
+            wire::ARTIFACTS_PATH.into(),
+            get(artifacts::list),
+        ),
+        (
+            Prefix::V2,
+            Method::GET,
+            file.clone(),
+            get(artifacts::download),
+        ),
+        (
+            Prefix::V2,
+            Method::PUT,
+            file.clone(),
+            put(artifacts::upload),
+        ),
+        (Prefix::V2, Method::DELETE, file, delete(artifacts::delete)),
+        (
+            Prefix::V2,
+            Method::GET,
+            "/hyperflow/report".into(),
+            json_route(&Method::GET, report::report),
+        ),
+        (
+            Prefix::V3,
+            Method::GET,
+            "/mlflow/server-info".into(),
+            json_route(&Method::GET, api::server_info),
+        ),
+        (Prefix::Root, Method::GET, "/health".into(), get(health)),
+    ];
+    rows.into_iter()
+        .flat_map(|(prefix, method, path, route)| {
+            prefix.all().iter().map(move |p| Endpoint {
+                method: method.clone(),
+                path: format!("{p}{path}"),
+                route: route.clone(),
+            })
+        })
+        .collect()
+}
+
+async fn health() -> &'static str {
+    "OK"
+}
+
+/// The router of [`endpoints`], without middleware or fallback.
+pub fn api_routes() -> Router<AppState> {
+    endpoints()
+        .into_iter()
+        .fold(Router::new(), |r, e| r.route(&e.path, e.route))
+}
+
+/// Answer 414 and 431 with MLflow error bodies when the URI or the headers are over
+/// [`MAX_URI_BYTES`] / [`MAX_HEADER_BYTES`].
+async fn request_limits(req: Request, next: Next) -> Response {
+    let uri = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "INVALID_PARAMETER_VALUE",
+            format!(
+                "The request URI is {uri} bytes long; this server reads at most \
+                 {MAX_URI_BYTES}. Send long fields, such as a filter, in a POST body."
+            ),
+        )
+        .into_response();
     }
-    r.route("/health", get(|| async { "OK" }))
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "INVALID_PARAMETER_VALUE",
+            format!(
+                "The request's headers are {headers} bytes long; this server reads at most \
+                 {MAX_HEADER_BYTES}."
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found(req: Request) -> Response {
@@ -454,8 +596,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// The whole application: [`api_routes`] merged with the web UI's [`ui::routes`], JSON
-/// 404/405 answers, auth (when the state has a token) and a catch-panic layer answering
-/// 500 `INTERNAL_ERROR`.
+/// 404/405 answers, auth (when the state has a token), JSON 414/431 answers for URIs and
+/// headers over the limits, and a catch-panic layer answering 500 `INTERNAL_ERROR`.
 ///
 /// ```
 /// use hyperflow::server::{AppState, router};
@@ -476,6 +618,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_auth,
         ))
+        .layer(axum::middleware::from_fn(request_limits))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))

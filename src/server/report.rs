@@ -19,62 +19,110 @@
 //! runs and experiments 404.
 
 use super::AppState;
-use super::api::Reply;
 use super::error::{ApiError, ApiResult};
-use super::fields::Fields;
 use crate::report::render::{BAR_LEGEND, sections};
-use crate::report::{self, ReportError, ReportOptions, ReportSource, StoreOptions};
+use crate::report::{self, Report, ReportError, ReportOptions, ReportSource, StoreOptions};
 use crate::tracking::Tracker;
+use crate::tracking::wire::de;
 use crate::trials::Direction;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+
+/// The query of the report endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReportQuery {
+    /// One sweep: the child runs of this parent run.
+    #[serde(default, deserialize_with = "de::text")]
+    pub parent_run_id: Option<String>,
+    /// Every sweep of an experiment (id or name).
+    #[serde(default, deserialize_with = "de::text")]
+    pub experiment_id: Option<String>,
+    /// The trial runs matching an MLflow filter.
+    #[serde(default, deserialize_with = "de::text")]
+    pub filter: Option<String>,
+    /// The loss metric.
+    #[serde(default, deserialize_with = "de::text")]
+    pub metric: Option<String>,
+    /// `minimize` or `maximize`.
+    #[serde(default, deserialize_with = "de::text")]
+    pub direction: Option<String>,
+    /// The share of trials that counts as the top.
+    #[serde(default, deserialize_with = "de::double")]
+    pub top_quantile: Option<f64>,
+}
+
+/// The report endpoint's answer.
+#[derive(Serialize)]
+pub(crate) struct ReportReply {
+    /// The report as `hyperflow report --format json` writes it.
+    report: Report,
+    /// What every renderer shows, in order.
+    sections: serde_json::Value,
+    /// The plots.
+    plots: Vec<Plot>,
+    /// What the range bars of the tables mean.
+    range_legend: &'static str,
+}
+
+/// One plot of the report.
+#[derive(Serialize)]
+struct Plot {
+    /// File name, e.g. `loss.svg`.
+    file_name: String,
+    /// Title.
+    title: String,
+    /// The SVG document.
+    svg: String,
+}
 
 /// Build the report the query asks for.
-pub fn report(st: &AppState, f: Fields) -> ApiResult<Reply> {
-    let source = source(&f)?;
+pub(crate) fn report(st: &AppState, q: ReportQuery) -> ApiResult<ReportReply> {
+    let source = source(&q)?;
     let mut store_options = StoreOptions::default();
-    if let Some(metric) = f.opt_str("metric")?.filter(|m| !m.is_empty()) {
+    if let Some(metric) = q.metric {
         store_options = store_options.metric(metric);
     }
-    match f.opt_str("direction")?.as_deref() {
-        None | Some("") => {}
+    match q.direction.as_deref() {
+        None => {}
         Some("minimize") => store_options = store_options.direction(Direction::Minimize),
         Some("maximize") => store_options = store_options.direction(Direction::Maximize),
         Some(other) => {
             return Err(ApiError::invalid_value(
                 "direction",
-                &json!(other),
+                &serde_json::Value::from(other),
                 "use minimize or maximize",
             ));
         }
     }
     let mut options = ReportOptions::default();
-    if let Some(top) = f.opt_f64("top_quantile")? {
+    if let Some(top) = q.top_quantile {
         options = options.top_quantile(top);
     }
     let tracker = Tracker::new(st.store().clone());
     let read = report::from_store(&tracker, &source, &store_options)?;
     let report = report::analyze(&read.input, &options)?;
-    let plots: Vec<_> = report
+    let plots = report
         .plots()?
         .into_iter()
-        .map(|p| json!({"file_name": p.file_name, "title": p.title, "svg": p.svg}))
+        .map(|p| Plot {
+            file_name: p.file_name,
+            title: p.title,
+            svg: p.svg,
+        })
         .collect();
-    Ok(json!({
-        "report": report,
-        "sections": sections(&report),
-        "plots": plots,
-        "range_legend": BAR_LEGEND,
+    Ok(ReportReply {
+        sections: serde_json::to_value(sections(&report))
+            .map_err(|e| ApiError::internal(format!("serializing the report: {e}")))?,
+        report,
+        plots,
+        range_legend: BAR_LEGEND,
     })
-    .into())
 }
 
 /// Which runs the query names.
-fn source(f: &Fields) -> ApiResult<ReportSource> {
-    let field = |name| -> ApiResult<Option<String>> {
-        Ok(f.opt_str(name)?.filter(|v| !v.trim().is_empty()))
-    };
-    let experiments: Vec<String> = field("experiment_id")?.into_iter().collect();
-    match (field("parent_run_id")?, field("filter")?) {
+fn source(q: &ReportQuery) -> ApiResult<ReportSource> {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let experiments: Vec<String> = given(&q.experiment_id).into_iter().collect();
+    match (given(&q.parent_run_id), given(&q.filter)) {
         (Some(_), Some(_)) => Err(ApiError::invalid(
             "Give either 'parent_run_id' (one sweep) or 'filter' (matching trial runs), not \
              both",

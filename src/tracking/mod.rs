@@ -11,6 +11,8 @@
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
 //! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
 //! - [`uri`]: tracking URI resolution.
+//! - [`wire`] (feature `rest`): MLflow's REST API bodies, shared by the REST store and the
+//!   server.
 //!
 //! # Which call to use
 //!
@@ -38,6 +40,8 @@ pub mod sqlite;
 pub mod store;
 pub mod table;
 pub mod uri;
+#[cfg(feature = "rest")]
+pub mod wire;
 
 pub use artifacts::{ArtifactLocation, ArtifactRepo, LocalArtifactRepo};
 pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};

@@ -25,8 +25,8 @@ use super::artifacts::{
 };
 use super::model::*;
 use super::store::{Result, Store, StoreError, validate_batch, validate_history_page_size};
+use super::wire::{self, Call};
 use base64::Engine;
-use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 /// How requests authenticate.
@@ -75,42 +75,47 @@ impl RestAuth {
         }
     }
 
-    fn header(&self) -> Option<String> {
+    fn header(&self) -> Option<AuthHeader> {
         match self {
             RestAuth::None => None,
-            RestAuth::Bearer(t) => Some(format!("Bearer {t}")),
-            RestAuth::Basic { username, password } => Some(format!(
+            RestAuth::Bearer(t) => Some(AuthHeader(format!("Bearer {t}"))),
+            RestAuth::Basic { username, password } => Some(AuthHeader(format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
-            )),
+            ))),
         }
     }
 }
 
 /// A [`Store`] talking to a tracking server over HTTP. Cheap to clone (the connection pool
 /// is shared).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RestStore {
     base: String,
     agent: ureq::Agent,
-    auth: Option<String>,
+    /// The `Authorization` header, sent only to the server at `base`.
+    auth: Option<AuthHeader>,
     max_retries: u32,
     backoff: Duration,
 }
 
-impl std::fmt::Debug for RestStore {
+/// An `Authorization` header value, kept out of `Debug` output.
+#[derive(Clone)]
+struct AuthHeader(String);
+
+impl std::fmt::Debug for AuthHeader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RestStore")
-            .field("base", &self.base)
-            .field("auth", &self.auth.is_some())
-            .field("max_retries", &self.max_retries)
-            .finish_non_exhaustive()
+        f.write_str("***")
     }
 }
 
-enum Req<'a> {
-    Get(&'a [(&'a str, String)]),
-    Post(&'a Value),
+/// A request's fields: a query string (GET, DELETE) or a body (POST, PUT).
+enum Payload<'a> {
+    Query(&'a [(String, String)]),
+    Body {
+        bytes: &'a [u8],
+        content_type: &'static str,
+    },
 }
 
 impl RestStore {
@@ -123,10 +128,10 @@ impl RestStore {
     /// A store with explicit auth.
     pub fn with_auth(base_url: &str, auth: RestAuth) -> Result<Self> {
         let base = base_url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
+        if origin(&base).is_none() {
             return Err(StoreError::UnsupportedUri {
                 uri: base_url.to_string(),
-                reason: "the REST store needs an http:// or https:// URL".into(),
+                reason: "the REST store needs an http:// or https:// URL with a host".into(),
             });
         }
         let config = ureq::Agent::config_builder()
@@ -160,36 +165,36 @@ impl RestStore {
         &self,
         method: &str,
         url: &str,
-        query: &[(&str, String)],
-        body: Option<&[u8]>,
-        content_type: &str,
+        payload: &Payload<'_>,
     ) -> std::result::Result<(u16, Vec<u8>), ureq::Error> {
-        let mut resp = match method {
-            "GET" | "DELETE" => {
-                let mut rb = if method == "GET" {
-                    self.agent.get(url)
-                } else {
+        let auth = self.auth.as_ref().map(|a| a.0.as_str());
+        let mut resp = match payload {
+            Payload::Query(query) => {
+                let mut rb = if method == "DELETE" {
                     self.agent.delete(url)
+                } else {
+                    self.agent.get(url)
                 };
-                for (k, v) in query {
-                    rb = rb.query(*k, v);
-                }
-                if let Some(a) = &self.auth {
+                rb = rb.query_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                if let Some(a) = auth {
                     rb = rb.header("Authorization", a);
                 }
                 rb.call()?
             }
-            _ => {
+            Payload::Body {
+                bytes,
+                content_type,
+            } => {
                 let mut rb = if method == "PUT" {
                     self.agent.put(url)
                 } else {
                     self.agent.post(url)
                 };
-                rb = rb.header("Content-Type", content_type);
-                if let Some(a) = &self.auth {
+                rb = rb.header("Content-Type", *content_type);
+                if let Some(a) = auth {
                     rb = rb.header("Authorization", a);
                 }
-                rb.send(body.unwrap_or(&[]))?
+                rb.send(*bytes)?
             }
         };
         let status = resp.status().as_u16();
@@ -201,21 +206,15 @@ impl RestStore {
         Ok((status, bytes))
     }
 
-    /// Send a request with retries on connection errors and 429/503; returns status and
-    /// body.
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&[u8]>,
-        content_type: &str,
-    ) -> Result<(u16, Vec<u8>)> {
+    /// Send a request with retries on connection errors and 429/503; returns the body of a
+    /// 2xx answer, else the error the answer describes (`what` names the request in
+    /// messages).
+    fn send(&self, method: &str, path: &str, payload: Payload<'_>, what: &str) -> Result<Vec<u8>> {
         let url = format!("{}{path}", self.base);
         let mut wait = self.backoff;
         let mut attempt = 0;
         loop {
-            let outcome = self.send_once(method, &url, query, body, content_type);
+            let outcome = self.send_once(method, &url, &payload);
             let retryable = match &outcome {
                 Ok((status, _)) => matches!(status, 429 | 503),
                 Err(e) => matches!(
@@ -228,7 +227,8 @@ impl RestStore {
             };
             if !retryable || attempt >= self.max_retries {
                 return match outcome {
-                    Ok(ok) => Ok(ok),
+                    Ok((status, body)) if (200..300).contains(&status) => Ok(body),
+                    Ok((status, body)) => Err(Self::error_from(status, &body, what)),
                     Err(e) => Err(StoreError::Unavailable(format!(
                         "{method} {url} failed after {} attempt(s): {e}",
                         attempt + 1
@@ -241,42 +241,29 @@ impl RestStore {
         }
     }
 
-    /// The body of a 2xx answer, else the error the answer describes.
-    fn success(status: u16, body: Vec<u8>, what: &str) -> Result<Vec<u8>> {
-        if (200..300).contains(&status) {
-            Ok(body)
-        } else {
-            Err(Self::error_from(status, &body, what))
-        }
-    }
-
     fn error_from(status: u16, body: &[u8], what: &str) -> StoreError {
-        let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let code = v
-            .get("error_code")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                match status {
-                    400 => "BAD_REQUEST",
-                    401 => "UNAUTHENTICATED",
-                    403 => "PERMISSION_DENIED",
-                    404 => "ENDPOINT_NOT_FOUND",
-                    429 => "REQUEST_LIMIT_EXCEEDED",
-                    503 => "TEMPORARILY_UNAVAILABLE",
-                    _ => "INTERNAL_ERROR",
-                }
-                .to_string()
-            });
-        let message = v
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                let text = String::from_utf8_lossy(body);
-                let text: String = text.chars().take(300).collect();
-                format!("{what}: HTTP {status}: {text}")
-            });
+        let answer: wire::ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        let code = if answer.error_code.is_empty() {
+            match status {
+                400 => "BAD_REQUEST",
+                401 => "UNAUTHENTICATED",
+                403 => "PERMISSION_DENIED",
+                404 => "ENDPOINT_NOT_FOUND",
+                429 => "REQUEST_LIMIT_EXCEEDED",
+                503 => "TEMPORARILY_UNAVAILABLE",
+                _ => "INTERNAL_ERROR",
+            }
+            .to_string()
+        } else {
+            answer.error_code
+        };
+        let message = if answer.message.is_empty() {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.chars().take(300).collect();
+            format!("{what}: HTTP {status}: {text}")
+        } else {
+            answer.message
+        };
         match code.as_str() {
             "RESOURCE_DOES_NOT_EXIST" => StoreError::NotFound(message),
             "RESOURCE_ALREADY_EXISTS" => StoreError::AlreadyExists(message),
@@ -290,51 +277,69 @@ impl RestStore {
         }
     }
 
-    fn call(&self, endpoint: &str, req: Req<'_>) -> Result<Value> {
-        let path = format!("/api/2.0/mlflow/{endpoint}");
-        let (status, body) = match req {
-            Req::Get(q) => self.send("GET", &path, q, None, "")?,
-            Req::Post(v) => {
-                let bytes =
-                    serde_json::to_vec(v).map_err(|e| StoreError::Serialization(e.to_string()))?;
-                self.send("POST", &path, &[], Some(&bytes), "application/json")?
+    /// Make one call of the REST API and read its answer.
+    fn call<C: Call>(&self, request: C) -> Result<C::Reply> {
+        let path = format!("{}{}", wire::API_PREFIX, C::PATH);
+        let what = C::PATH.trim_start_matches('/');
+        let unserializable = |e: serde_json::Error| StoreError::Serialization(e.to_string());
+        let body = match C::METHOD {
+            wire::Method::Get => {
+                let query = wire::to_query(&request).map_err(unserializable)?;
+                self.send("GET", &path, Payload::Query(&query), what)?
+            }
+            wire::Method::Post => {
+                let bytes = serde_json::to_vec(&request).map_err(unserializable)?;
+                let payload = Payload::Body {
+                    bytes: &bytes,
+                    content_type: "application/json",
+                };
+                self.send("POST", &path, payload, what)?
             }
         };
-        let body = Self::success(status, body, endpoint)?;
-        if body.is_empty() {
-            return Ok(json!({}));
-        }
-        serde_json::from_slice(&body).map_err(|e| {
-            StoreError::Serialization(format!("{endpoint}: the server's answer is not JSON ({e})"))
-        })
+        read_answer(&body, what)
     }
 
-    fn post(&self, endpoint: &str, body: Value) -> Result<Value> {
-        self.call(endpoint, Req::Post(&body))
-    }
-
-    fn get(&self, endpoint: &str, query: &[(&str, String)]) -> Result<Value> {
-        self.call(endpoint, Req::Get(query))
-    }
-
-    /// The same store for the server `mlflow-artifacts://<authority>/...` names (same scheme
-    /// and auth), or this one when the URI names none.
+    /// The store for the server an `mlflow-artifacts://<authority>/...` URI names (this
+    /// one when it names none). Credentials go only to this store's own server: another
+    /// scheme, host or port gets no `Authorization` header.
     fn at_authority(&self, authority: Option<&str>) -> RestStore {
-        match authority {
-            Some(a) => {
-                let scheme = self.base.split_once("://").map_or("http", |(s, _)| s);
-                RestStore {
-                    base: format!("{scheme}://{a}"),
-                    ..self.clone()
-                }
-            }
-            None => self.clone(),
+        let Some(authority) = authority else {
+            return self.clone();
+        };
+        let scheme = self.base.split_once("://").map_or("http", |(s, _)| s);
+        let base = format!("{scheme}://{authority}");
+        let same_server = origin(&base).is_some() && origin(&base) == origin(&self.base);
+        RestStore {
+            auth: if same_server { self.auth.clone() } else { None },
+            base,
+            ..self.clone()
         }
     }
 }
 
-/// Where the artifact proxy answers, below a server's base URL.
-const PROXY_ENDPOINT: &str = "/api/2.0/mlflow-artifacts/artifacts";
+/// Scheme, lower-case host and port (the scheme's default when none is given) of an
+/// http(s) URL; `None` for anything else.
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let host = uri.host().filter(|h| !h.is_empty())?.to_ascii_lowercase();
+    Some((scheme, host, uri.port_u16().unwrap_or(default_port)))
+}
+
+/// A 2xx answer's body as `T` (an empty body reads as `{}`).
+fn read_answer<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
+    let body = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| {
+        StoreError::Serialization(format!(
+            "{what}: the server's answer is not what MLflow's REST API describes ({e})"
+        ))
+    })
+}
 
 /// A run's artifacts behind a tracking server's artifact proxy, for `mlflow-artifacts:`
 /// artifact URIs: as in MLflow, the URI's path is appended to the proxy endpoint
@@ -349,27 +354,53 @@ pub struct ProxyArtifactRepo {
     root: String,
 }
 
+/// Characters of an artifact path sent as they are: RFC 3986's unreserved ones and `/`.
+const PATH_AS_IS: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 impl ProxyArtifactRepo {
+    /// The URL path of the proxy's listing endpoint.
+    fn endpoint() -> String {
+        format!("{}{}", wire::API_PREFIX, wire::ARTIFACTS_PATH)
+    }
+
     /// The URL path of artifact file `path` (validated, non-empty).
     fn file_url(&self, path: &str) -> Result<String> {
         let p = join_path(&self.root, &file_path(path)?);
-        Ok(format!("{PROXY_ENDPOINT}/{}", encode_path(&p)))
+        Ok(format!(
+            "{}/{}",
+            Self::endpoint(),
+            percent_encoding::utf8_percent_encode(&p, PATH_AS_IS)
+        ))
     }
 }
 
 impl ArtifactRepo for ProxyArtifactRepo {
     fn write_bytes(&self, path: &str, bytes: &[u8]) -> Result<()> {
-        let url = self.file_url(path)?;
-        let (status, body) =
-            self.server
-                .send("PUT", &url, &[], Some(bytes), "application/octet-stream")?;
-        RestStore::success(status, body, "uploading an artifact").map(drop)
+        let payload = Payload::Body {
+            bytes,
+            content_type: "application/octet-stream",
+        };
+        self.server
+            .send(
+                "PUT",
+                &self.file_url(path)?,
+                payload,
+                "uploading an artifact",
+            )
+            .map(drop)
     }
 
     fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let url = self.file_url(path)?;
-        let (status, body) = self.server.send("GET", &url, &[], None, "")?;
-        match RestStore::success(status, body, "downloading an artifact") {
+        match self
+            .server
+            .send("GET", &url, Payload::Query(&[]), "downloading an artifact")
+        {
             // MLflow answers a missing file with a bare 404 page.
             Err(StoreError::NotFound(_)) | Err(StoreError::Remote { status: 404, .. }) => {
                 Err(no_such_artifact(path))
@@ -380,34 +411,29 @@ impl ArtifactRepo for ProxyArtifactRepo {
 
     fn list(&self, path: &str) -> Result<Vec<FileInfo>> {
         let rel = normalized(path)?;
-        let (status, body) = self.server.send(
-            "GET",
-            PROXY_ENDPOINT,
-            &[("path", join_path(&self.root, &rel))],
-            None,
-            "",
-        )?;
-        let body = RestStore::success(status, body, "listing artifacts")?;
-        let v: Value = serde_json::from_slice(&body).map_err(|e| {
-            StoreError::Serialization(format!(
-                "listing artifacts: the server's answer is not JSON ({e})"
-            ))
-        })?;
-        let mut out = Vec::new();
-        for f in list(&v, "files") {
-            let name = s(f, "path");
+        let query = wire::to_query(&wire::ProxyList {
+            path: Some(join_path(&self.root, &rel)),
+        })
+        .map_err(|e| StoreError::Serialization(e.to_string()))?;
+        let what = "listing artifacts";
+        let body = self
+            .server
+            .send("GET", &Self::endpoint(), Payload::Query(&query), what)?;
+        let listing: wire::ProxyListing = read_answer(&body, what)?;
+        let mut out = Vec::with_capacity(listing.files.len());
+        for f in listing.files {
             // A listing names direct children; anything else would write outside the
             // download directory.
-            if name.is_empty() || name.contains('/') || file_path(&name)? != name {
+            if f.path.is_empty() || f.path.contains('/') || file_path(&f.path)? != f.path {
                 return Err(StoreError::InvalidArtifactPath {
-                    path: name,
+                    path: f.path,
                     reason: "the server listed an entry that is not a plain file name".into(),
                 });
             }
             out.push(FileInfo {
-                path: join_path(&rel, &name),
-                is_dir: f.get("is_dir").and_then(Value::as_bool).unwrap_or(false),
-                file_size: f.get("file_size").and_then(as_i64).map(|n| n as u64),
+                path: join_path(&rel, &f.path),
+                is_dir: f.is_dir,
+                file_size: f.file_size.and_then(|n| u64::try_from(n).ok()),
             });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -415,210 +441,26 @@ impl ArtifactRepo for ProxyArtifactRepo {
     }
 }
 
-fn encode_path(p: &str) -> String {
-    let mut out = String::with_capacity(p.len());
-    for b in p.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------------------
-// JSON → model (tolerant: int64 as numbers or strings, doubles as "NaN"/"Infinity").
-
-fn as_i64(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
-}
-
-fn as_f64(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "Infinity" => Some(f64::INFINITY),
-            "-Infinity" => Some(f64::NEG_INFINITY),
-            s => s.parse().ok(),
-        },
-        _ => None,
-    }
-}
-
-fn s(v: &Value, k: &str) -> String {
-    match v.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    }
-}
-
-/// The fields every search endpoint shares.
-struct Search<'a> {
-    filter: &'a str,
-    order_by: &'a [String],
+/// A search request with the fields both searches share.
+fn search(
+    filter: &str,
+    order_by: &[String],
     max_results: usize,
-    page_token: Option<&'a str>,
-}
-
-impl RestStore {
-    /// Posts a search (the endpoint's own fields in `body`, plus the shared ones) and reads
-    /// one page of `items` back.
-    fn search<T>(
-        &self,
-        endpoint: &str,
-        mut body: Map<String, Value>,
-        search: Search<'_>,
-        items: &str,
-        parse: impl Fn(&Value) -> Result<T>,
-    ) -> Result<Page<T>> {
-        body.insert("max_results".into(), json!(search.max_results));
-        if !search.filter.is_empty() {
-            body.insert("filter".into(), json!(search.filter));
-        }
-        if !search.order_by.is_empty() {
-            body.insert("order_by".into(), json!(search.order_by));
-        }
-        if let Some(t) = search.page_token {
-            body.insert("page_token".into(), json!(t));
-        }
-        let v = self.post(endpoint, Value::Object(body))?;
-        Ok(Page {
-            items: list(&v, items).iter().map(parse).collect::<Result<_>>()?,
-            next_page_token: token(&v),
-        })
+    token: Option<&str>,
+) -> wire::Search {
+    wire::Search {
+        filter: Some(filter.to_string()).filter(|f| !f.is_empty()),
+        max_results: Some(i64::try_from(max_results).unwrap_or(i64::MAX)),
+        order_by: order_by.to_vec(),
+        page_token: token.map(str::to_string),
+        ..wire::Search::default()
     }
 }
 
-fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-fn bad_answer(what: &str) -> StoreError {
-    StoreError::Serialization(format!("the server's answer has no {what}"))
-}
-
-fn stage(v: &Value) -> LifecycleStage {
-    if s(v, "lifecycle_stage") == "deleted" {
-        LifecycleStage::Deleted
-    } else {
-        LifecycleStage::Active
-    }
-}
-
-fn kv<T>(v: &Value, k: &str, make: fn(String, String) -> T) -> Vec<T> {
-    list(v, k)
-        .iter()
-        .map(|t| make(s(t, "key"), s(t, "value")))
-        .collect()
-}
-
-fn parse_experiment(v: &Value) -> Result<Experiment> {
-    if !v.is_object() {
-        return Err(bad_answer("experiment"));
-    }
-    Ok(Experiment {
-        experiment_id: ExperimentId(s(v, "experiment_id")),
-        name: s(v, "name"),
-        artifact_location: s(v, "artifact_location"),
-        lifecycle_stage: stage(v),
-        creation_time: v.get("creation_time").and_then(as_i64).unwrap_or(0),
-        last_update_time: v.get("last_update_time").and_then(as_i64).unwrap_or(0),
-        tags: kv(v, "tags", Tag::new),
-    })
-}
-
-fn parse_metric(v: &Value) -> Metric {
-    Metric {
-        key: s(v, "key"),
-        value: v.get("value").and_then(as_f64).unwrap_or(f64::NAN),
-        timestamp: v.get("timestamp").and_then(as_i64).unwrap_or(0),
-        step: v.get("step").and_then(as_i64).unwrap_or(0),
-    }
-}
-
-fn parse_run_info(v: &Value) -> Result<RunInfo> {
-    if !v.is_object() {
-        return Err(bad_answer("run info"));
-    }
-    let mut run_id = s(v, "run_id");
-    if run_id.is_empty() {
-        run_id = s(v, "run_uuid");
-    }
-    Ok(RunInfo {
-        run_id,
-        experiment_id: ExperimentId(s(v, "experiment_id")),
-        run_name: s(v, "run_name"),
-        user_id: s(v, "user_id"),
-        status: match v.get("status") {
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|n| RunStatus::ALL.get((n as usize).wrapping_sub(1)).copied())
-                .unwrap_or(RunStatus::Running),
-            _ => RunStatus::parse(&s(v, "status")).unwrap_or(RunStatus::Running),
-        },
-        start_time: v.get("start_time").and_then(as_i64).unwrap_or(0),
-        end_time: v.get("end_time").and_then(as_i64),
-        artifact_uri: s(v, "artifact_uri"),
-        lifecycle_stage: stage(v),
-    })
-}
-
-fn parse_run(v: &Value) -> Result<Run> {
-    let info = parse_run_info(v.get("info").ok_or_else(|| bad_answer("run"))?)?;
-    let d = v.get("data").cloned().unwrap_or(Value::Null);
-    let mut data = RunData {
-        metrics: list(&d, "metrics").iter().map(parse_metric).collect(),
-        params: kv(&d, "params", Param::new),
-        tags: kv(&d, "tags", Tag::new),
-    };
-    data.metrics.sort_by(|a, b| a.key.cmp(&b.key));
-    data.params.sort_by(|a, b| a.key.cmp(&b.key));
-    data.tags.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(Run { info, data })
-}
-
-fn token(v: &Value) -> Option<String> {
-    v.get("next_page_token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-}
-
-/// A double for a request body: a number, or `"NaN"` / `"Infinity"` / `"-Infinity"`.
-fn f64_json(v: f64) -> Value {
-    if v.is_nan() {
-        json!("NaN")
-    } else if v == f64::INFINITY {
-        json!("Infinity")
-    } else if v == f64::NEG_INFINITY {
-        json!("-Infinity")
-    } else {
-        json!(v)
-    }
-}
-
-fn metric_body(m: &Metric) -> Value {
-    json!({"key": m.key, "value": f64_json(m.value), "timestamp": m.timestamp, "step": m.step})
-}
-
-fn kv_body<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
-    Value::Array(items.map(|(k, v)| json!({"key": k, "value": v})).collect())
-}
-
-fn view_name(v: ViewType) -> &'static str {
-    match v {
-        ViewType::ActiveOnly => "ACTIVE_ONLY",
-        ViewType::DeletedOnly => "DELETED_ONLY",
-        ViewType::All => "ALL",
+fn page<W, T: From<W>>(items: Vec<W>, next_page_token: Option<String>) -> Page<T> {
+    Page {
+        items: wire::into_all(items),
+        next_page_token: next_page_token.filter(|t| !t.is_empty()),
     }
 }
 
@@ -629,90 +471,77 @@ impl Store for RestStore {
         artifact_location: Option<&str>,
         tags: &[Tag],
     ) -> Result<ExperimentId> {
-        let mut body = Map::new();
-        body.insert("name".into(), json!(name));
-        if let Some(loc) = artifact_location.filter(|l| !l.is_empty()) {
-            body.insert("artifact_location".into(), json!(loc));
-        }
-        if !tags.is_empty() {
-            body.insert(
-                "tags".into(),
-                kv_body(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
-            );
-        }
-        let v = self.post("experiments/create", Value::Object(body))?;
-        let id = s(&v, "experiment_id");
-        if id.is_empty() {
-            return Err(bad_answer("experiment_id"));
-        }
-        Ok(ExperimentId(id))
+        let reply = self.call(wire::CreateExperiment(wire::NewExperiment {
+            name: name.to_string(),
+            artifact_location: artifact_location
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+            tags: wire::all(tags),
+        }))?;
+        Ok(reply.experiment_id)
     }
 
     fn get_experiment(&self, id: &ExperimentId) -> Result<Experiment> {
-        let v = self.get("experiments/get", &[("experiment_id", id.0.clone())])?;
-        parse_experiment(v.get("experiment").unwrap_or(&Value::Null))
+        let reply = self.call(wire::GetExperiment(experiment_ref(id)))?;
+        Ok(reply.experiment.into())
     }
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
-        match self.get(
-            "experiments/get-by-name",
-            &[("experiment_name", name.to_string())],
-        ) {
-            Ok(v) => parse_experiment(v.get("experiment").unwrap_or(&Value::Null)).map(Some),
+        match self.call(wire::GetExperimentByName(wire::ExperimentName {
+            experiment_name: name.to_string(),
+        })) {
+            Ok(reply) => Ok(Some(reply.experiment.into())),
             Err(StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     fn search_experiments(&self, q: &ExperimentQuery) -> Result<Page<Experiment>> {
-        let mut body = Map::new();
-        body.insert("view_type".into(), json!(view_name(q.view_type)));
-        let search = Search {
-            filter: &q.filter,
-            order_by: &q.order_by,
-            max_results: q.max_results,
-            page_token: q.page_token.as_deref(),
-        };
-        self.search(
-            "experiments/search",
-            body,
-            search,
-            "experiments",
-            parse_experiment,
-        )
+        let shared = search(
+            &q.filter,
+            &q.order_by,
+            q.max_results,
+            q.page_token.as_deref(),
+        );
+        let reply = self.call(wire::SearchExperiments(wire::Search {
+            view_type: Some(q.view_type),
+            ..shared
+        }))?;
+        Ok(page(reply.experiments, reply.next_page_token))
     }
 
     fn rename_experiment(&self, id: &ExperimentId, new_name: &str) -> Result<()> {
-        self.post(
-            "experiments/update",
-            json!({"experiment_id": id.as_str(), "new_name": new_name}),
-        )
+        self.call(wire::UpdateExperiment(wire::ExperimentRename {
+            experiment_id: id.clone(),
+            new_name: new_name.to_string(),
+        }))
         .map(drop)
     }
 
     fn delete_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.post("experiments/delete", json!({"experiment_id": id.as_str()}))
+        self.call(wire::DeleteExperiment(experiment_ref(id)))
             .map(drop)
     }
 
     fn restore_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.post("experiments/restore", json!({"experiment_id": id.as_str()}))
+        self.call(wire::RestoreExperiment(experiment_ref(id)))
             .map(drop)
     }
 
     fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
-        self.post(
-            "experiments/set-experiment-tag",
-            json!({"experiment_id": id.as_str(), "key": tag.key, "value": tag.value}),
-        )
+        self.call(wire::SetExperimentTag(wire::ExperimentTag {
+            experiment_id: id.clone(),
+            key: tag.key.clone(),
+            value: tag.value.clone(),
+        }))
         .map(drop)
     }
 
     fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()> {
-        self.post(
-            "experiments/delete-experiment-tag",
-            json!({"experiment_id": id.as_str(), "key": key}),
-        )
+        self.call(wire::DeleteExperimentTag(wire::ExperimentTagKey {
+            experiment_id: id.clone(),
+            key: key.to_string(),
+        }))
         .map(drop)
     }
 
@@ -724,79 +553,46 @@ impl Store for RestStore {
         page_token: Option<&str>,
     ) -> Result<Page<Metric>> {
         validate_history_page_size(max_results)?;
-        let mut q = vec![
-            ("run_id", run_id.to_string()),
-            ("metric_key", key.to_string()),
-            ("max_results", max_results.to_string()),
-        ];
-        if let Some(t) = page_token.filter(|t| !t.is_empty()) {
-            q.push(("page_token", t.to_string()));
-        }
-        let v = self.get("metrics/get-history", &q)?;
-        Ok(Page {
-            items: list(&v, "metrics").iter().map(parse_metric).collect(),
-            next_page_token: token(&v),
-        })
+        self.metric_history(
+            run_id,
+            key,
+            Some(i64::try_from(max_results).unwrap_or(i64::MAX)),
+            page_token,
+        )
     }
 
     fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
-        let mut body = Map::new();
-        body.insert("experiment_id".into(), json!(experiment_id.as_str()));
-        body.insert(
-            "start_time".into(),
-            json!(start.start_time.unwrap_or_else(now_ms)),
-        );
-        if let Some(u) = &start.user_id {
-            body.insert("user_id".into(), json!(u));
-        }
-        if let Some(n) = &start.run_name {
-            body.insert("run_name".into(), json!(n));
-        }
-        if !start.tags.is_empty() {
-            body.insert(
-                "tags".into(),
-                kv_body(
-                    start
-                        .tags
-                        .iter()
-                        .map(|t| (t.key.as_str(), t.value.as_str())),
-                ),
-            );
-        }
-        let v = self.post("runs/create", Value::Object(body))?;
-        parse_run(v.get("run").unwrap_or(&Value::Null))
+        let reply = self.call(wire::CreateRun(wire::NewRun {
+            experiment_id: Some(experiment_id.clone()),
+            user_id: start.user_id,
+            run_name: start.run_name,
+            start_time: Some(start.start_time.unwrap_or_else(now_ms)),
+            tags: wire::all(&start.tags),
+        }))?;
+        Ok(reply.run.into())
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
-        let v = self.get("runs/get", &[("run_id", run_id.to_string())])?;
-        parse_run(v.get("run").unwrap_or(&Value::Null))
+        let reply = self.call(wire::GetRun(run_ref(run_id)))?;
+        Ok(reply.run.into())
     }
 
     fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
-        let mut body = Map::new();
-        body.insert("run_id".into(), json!(run_id));
-        body.insert("run_uuid".into(), json!(run_id));
-        if let Some(st) = update.status {
-            body.insert("status".into(), json!(st.as_str()));
-        }
-        if let Some(t) = update.end_time {
-            body.insert("end_time".into(), json!(t));
-        }
-        if let Some(n) = &update.run_name {
-            body.insert("run_name".into(), json!(n));
-        }
-        let v = self.post("runs/update", Value::Object(body))?;
-        parse_run_info(v.get("run_info").unwrap_or(&Value::Null))
+        let reply = self.call(wire::UpdateRun(wire::RunChange {
+            run_id: run_id.to_string(),
+            status: update.status,
+            end_time: update.end_time,
+            run_name: update.run_name,
+        }))?;
+        Ok(reply.run_info.into())
     }
 
     fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.post("runs/delete", json!({"run_id": run_id}))
-            .map(drop)
+        self.call(wire::DeleteRun(run_ref(run_id))).map(drop)
     }
 
     fn restore_run(&self, run_id: &str) -> Result<()> {
-        self.post("runs/restore", json!({"run_id": run_id}))
-            .map(drop)
+        self.call(wire::RestoreRun(run_ref(run_id))).map(drop)
     }
 
     fn log_batch(
@@ -807,104 +603,76 @@ impl Store for RestStore {
         tags: &[Tag],
     ) -> Result<()> {
         validate_batch(run_id, metrics, params, tags)?;
-        let mut body = Map::new();
-        body.insert("run_id".into(), json!(run_id));
-        if !metrics.is_empty() {
-            body.insert(
-                "metrics".into(),
-                Value::Array(metrics.iter().map(metric_body).collect()),
-            );
-        }
-        if !params.is_empty() {
-            body.insert(
-                "params".into(),
-                kv_body(params.iter().map(|p| (p.key.as_str(), p.value.as_str()))),
-            );
-        }
-        if !tags.is_empty() {
-            body.insert(
-                "tags".into(),
-                kv_body(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
-            );
-        }
-        self.post("runs/log-batch", Value::Object(body)).map(drop)
+        self.call(wire::LogBatch(wire::RunBatch {
+            run_id: run_id.to_string(),
+            metrics: wire::all(metrics),
+            params: wire::all(params),
+            tags: wire::all(tags),
+        }))
+        .map(drop)
     }
 
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
-        self.post("runs/delete-tag", json!({"run_id": run_id, "key": key}))
-            .map(drop)
+        self.call(wire::DeleteTag(wire::RunKey {
+            run_id: run_id.to_string(),
+            key: key.to_string(),
+        }))
+        .map(drop)
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
         let mut out = Vec::new();
-        let mut page_token: Option<String> = None;
+        let mut token: Option<String> = None;
         loop {
-            let mut q = vec![
-                ("run_id", run_id.to_string()),
-                ("metric_key", key.to_string()),
-            ];
-            if let Some(t) = &page_token {
-                q.push(("page_token", t.clone()));
-            }
-            let v = self.get("metrics/get-history", &q)?;
-            out.extend(list(&v, "metrics").iter().map(parse_metric));
-            match token(&v) {
-                Some(t) => page_token = Some(t),
-                None => break,
+            let page = self.metric_history(run_id, key, None, token.as_deref())?;
+            out.extend(page.items);
+            match page.next_page_token {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
-        Ok(out)
     }
 
     fn search_runs(&self, q: &RunQuery) -> Result<Page<Run>> {
         if q.experiment_ids.is_empty() {
             return Ok(Page::last(Vec::new()));
         }
-        let mut body = Map::new();
-        body.insert(
-            "experiment_ids".into(),
-            json!(
-                q.experiment_ids
-                    .iter()
-                    .map(ExperimentId::as_str)
-                    .collect::<Vec<_>>()
-            ),
+        let shared = search(
+            &q.filter,
+            &q.order_by,
+            q.max_results,
+            q.page_token.as_deref(),
         );
-        body.insert("run_view_type".into(), json!(view_name(q.view_type)));
-        let search = Search {
-            filter: &q.filter,
-            order_by: &q.order_by,
-            max_results: q.max_results,
-            page_token: q.page_token.as_deref(),
-        };
-        self.search("runs/search", body, search, "runs", parse_run)
+        let reply = self.call(wire::SearchRuns(wire::Search {
+            experiment_ids: q.experiment_ids.iter().map(|e| e.0.clone()).collect(),
+            run_view_type: Some(q.view_type),
+            ..shared
+        }))?;
+        Ok(page(reply.runs, reply.next_page_token))
     }
 
     fn log_metric(&self, run_id: &str, m: &Metric) -> Result<()> {
         validate_batch(run_id, std::slice::from_ref(m), &[], &[])?;
-        let mut body = metric_body(m);
-        if let Value::Object(o) = &mut body {
-            o.insert("run_id".into(), json!(run_id));
-        }
-        self.post("runs/log-metric", body).map(drop)
+        self.call(wire::LogMetric(wire::RunMetric {
+            run_id: run_id.to_string(),
+            key: m.key.clone(),
+            value: m.value,
+            timestamp: m.timestamp,
+            step: m.step,
+        }))
+        .map(drop)
     }
 
     fn log_param(&self, run_id: &str, p: &Param) -> Result<()> {
         validate_batch(run_id, &[], std::slice::from_ref(p), &[])?;
-        self.post(
-            "runs/log-parameter",
-            json!({"run_id": run_id, "key": p.key, "value": p.value}),
-        )
-        .map(drop)
+        self.call(wire::LogParam(key_value(run_id, &p.key, &p.value)))
+            .map(drop)
     }
 
     fn set_tag(&self, run_id: &str, t: &Tag) -> Result<()> {
         validate_batch(run_id, &[], &[], std::slice::from_ref(t))?;
-        self.post(
-            "runs/set-tag",
-            json!({"run_id": run_id, "key": t.key, "value": t.value}),
-        )
-        .map(drop)
+        self.call(wire::SetTag(key_value(run_id, &t.key, &t.value)))
+            .map(drop)
     }
 
     fn artifact_repo(&self, artifact_uri: &str) -> Result<Box<dyn ArtifactRepo>> {
@@ -916,6 +684,45 @@ impl Store for RestStore {
             // A location the client shares with the server (as MLflow's clients do).
             ArtifactLocation::Local(dir) => Ok(Box::new(LocalArtifactRepo::at(dir))),
         }
+    }
+}
+
+fn experiment_ref(id: &ExperimentId) -> wire::ExperimentRef {
+    wire::ExperimentRef {
+        experiment_id: id.clone(),
+    }
+}
+
+fn run_ref(run_id: &str) -> wire::RunRef {
+    wire::RunRef {
+        run_id: run_id.to_string(),
+    }
+}
+
+fn key_value(run_id: &str, key: &str, value: &str) -> wire::RunKeyValue {
+    wire::RunKeyValue {
+        run_id: run_id.to_string(),
+        key: key.to_string(),
+        value: value.to_string(),
+    }
+}
+
+impl RestStore {
+    /// One page of a metric's history (all of it when `max_results` is `None`).
+    fn metric_history(
+        &self,
+        run_id: &str,
+        key: &str,
+        max_results: Option<i64>,
+        page_token: Option<&str>,
+    ) -> Result<Page<Metric>> {
+        let reply = self.call(wire::GetMetricHistory(wire::MetricHistory {
+            run_id: run_id.to_string(),
+            metric_key: key.to_string(),
+            max_results,
+            page_token: page_token.filter(|t| !t.is_empty()).map(str::to_string),
+        }))?;
+        Ok(page(reply.metrics, reply.next_page_token))
     }
 }
 
@@ -939,10 +746,29 @@ mod tests {
     }
 
     #[test]
-    fn parses_tolerantly() {
-        let m = parse_metric(&json!({"key": "a", "value": "NaN", "timestamp": "17", "step": 2}));
-        assert!(m.value.is_nan());
-        assert_eq!((m.timestamp, m.step), (17, 2));
-        assert_eq!(encode_path("a b/c%"), "a%20b/c%25");
+    fn origins() {
+        let o = |u: &str| origin(u);
+        assert_eq!(o("http://h:80"), o("http://H"));
+        assert_ne!(o("http://h:5000"), o("http://h:5001"));
+        assert_ne!(o("http://h:443"), o("https://h"));
+        assert_eq!(o("ftp://h"), None);
+        assert_eq!(o("http://"), None);
+        let store = RestStore::with_auth("http://h:5000", RestAuth::Bearer("t".into())).unwrap();
+        assert!(store.at_authority(Some("h:5000")).auth.is_some());
+        assert!(store.at_authority(Some("other:5000")).auth.is_none());
+        assert!(store.at_authority(Some("h:5001")).auth.is_none());
+        assert!(store.at_authority(None).auth.is_some());
+    }
+
+    #[test]
+    fn artifact_paths_are_percent_encoded() {
+        let repo = ProxyArtifactRepo {
+            server: RestStore::with_auth("http://h", RestAuth::None).unwrap(),
+            root: "1/r".into(),
+        };
+        assert_eq!(
+            repo.file_url("a b/c%").unwrap(),
+            "/api/2.0/mlflow-artifacts/artifacts/1/r/a%20b/c%25"
+        );
     }
 }
