@@ -29,6 +29,7 @@ pub mod rng;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod space;
+mod diagnostic;
 mod suggest;
 #[cfg(unix)]
 pub mod sweep;
