@@ -241,9 +241,8 @@ impl SchemaError {
     /// Converts a `toml` error met while reading `source` (a whole space, or a document
     /// embedding one, such as a sweep config with a `[space]` table) into a located error.
     pub(crate) fn from_toml(error: &toml::de::Error, source: &str) -> Self {
-        let message = error.message().trim_end();
-        let kind = take_raised(message).unwrap_or_else(|| SchemaErrorKind::Syntax {
-            message: message.to_string(),
+        let kind = raised_in_toml(error).unwrap_or_else(|| SchemaErrorKind::Syntax {
+            message: error.message().trim_end().to_string(),
         });
         let mut located = SchemaError::new(kind);
         if let Some(span) = error.span() {
@@ -324,9 +323,16 @@ pub(super) fn raise<E: de::Error>(kind: SchemaErrorKind) -> E {
 }
 
 /// Drops a typed kind left behind by an earlier parse (one embedded in a larger document
-/// whose error was never converted here), so it cannot be mistaken for the next one.
-pub(super) fn forget_raised() {
+/// whose error was never converted here), so it cannot be mistaken for the next one. Call
+/// it before reading a document that embeds a space.
+pub(crate) fn forget_raised() {
     RAISED.with(|r| r.borrow_mut().take());
+}
+
+/// The typed kind of a `toml` error, if this module raised it: `None` for an error that is
+/// not about a space (in a document that embeds one, an error of the document's own).
+pub(crate) fn raised_in_toml(error: &toml::de::Error) -> Option<SchemaErrorKind> {
+    take_raised(error.message().trim_end())
 }
 
 /// The typed kind of the error whose message is `message`, if this module raised it.
