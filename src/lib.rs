@@ -23,13 +23,13 @@
 //! ```
 
 pub mod algo;
+mod diagnostic;
 pub mod fmin;
 pub mod report;
 pub mod rng;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod space;
-mod diagnostic;
 mod suggest;
 #[cfg(unix)]
 pub mod sweep;
