@@ -74,22 +74,33 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             println!("created experiment '{name}' with id {id}");
         }
         Command::Delete { experiment } => {
-            let experiment = find(tracker, &experiment)?;
-            tracker.delete_experiment(&experiment.experiment_id)?;
-            println!(
-                "deleted experiment '{}' (id {}) and its runs",
-                experiment.name, experiment.experiment_id
-            );
+            change(tracker, &experiment, "deleted", Tracker::delete_experiment)?;
         }
         Command::Restore { experiment } => {
-            let experiment = find(tracker, &experiment)?;
-            tracker.restore_experiment(&experiment.experiment_id)?;
-            println!(
-                "restored experiment '{}' (id {}) and its runs",
-                experiment.name, experiment.experiment_id
-            );
+            change(
+                tracker,
+                &experiment,
+                "restored",
+                Tracker::restore_experiment,
+            )?;
         }
     }
+    Ok(())
+}
+
+/// Deletes or restores (`action`) the experiment named or numbered `name_or_id`, and says so.
+fn change(
+    tracker: &Tracker,
+    name_or_id: &str,
+    done: &str,
+    action: fn(&Tracker, &ExperimentId) -> hyperflow::tracking::Result<()>,
+) -> anyhow::Result<()> {
+    let experiment = find(tracker, name_or_id)?;
+    action(tracker, &experiment.experiment_id)?;
+    println!(
+        "{done} experiment '{}' (id {}) and its runs",
+        experiment.name, experiment.experiment_id
+    );
     Ok(())
 }
 

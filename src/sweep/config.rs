@@ -942,17 +942,12 @@ impl<'s> Doc<'s> {
             )
         })?;
 
-        let name = self
-            .string("experiment.name", experiment.name)?
-            .ok_or_else(|| {
-                self.missing(
-                    "experiment.name",
-                    "add `[experiment]` with `name = \"...\"`",
-                )
-            })?;
-        if name.get_ref().trim().is_empty() {
-            return Err(self.invalid("experiment.name", "\"\"", "a non-empty name", name.span()));
-        }
+        let name = self.text(
+            "experiment.name",
+            experiment.name,
+            "add `[experiment]` with `name = \"...\"`",
+            "a non-empty name",
+        )?;
 
         let shell = self
             .typed("command.shell", "`true` or `false`", command.shell)?
@@ -1002,17 +997,12 @@ impl<'s> Doc<'s> {
             .duration("command.kill_grace", command.kill_grace, true)?
             .unwrap_or(Duration::from_secs(5));
 
-        let metric = self
-            .string("objective.metric", objective.metric)?
-            .ok_or_else(|| {
-                self.missing(
-                    "objective.metric",
-                    "add `[objective]` with `metric = \"...\"`, the metric the command prints",
-                )
-            })?;
-        if metric.get_ref().trim().is_empty() {
-            return Err(self.invalid("objective.metric", "\"\"", "a metric name", metric.span()));
-        }
+        let metric = self.text(
+            "objective.metric",
+            objective.metric,
+            "add `[objective]` with `metric = \"...\"`, the metric the command prints",
+            "a metric name",
+        )?;
         let direction = self
             .keyword(
                 "objective.direction",
@@ -1048,7 +1038,7 @@ impl<'s> Doc<'s> {
 
         Ok(SweepConfig {
             path: self.path.to_path_buf(),
-            experiment: name.into_inner(),
+            experiment: name,
             command: CommandConfig {
                 template,
                 workdir,
@@ -1056,10 +1046,7 @@ impl<'s> Doc<'s> {
                 timeout,
                 kill_grace,
             },
-            objective: ObjectiveConfig {
-                metric: metric.into_inner(),
-                direction,
-            },
+            objective: ObjectiveConfig { metric, direction },
             search: SearchConfig {
                 algo,
                 max_evals: self
@@ -1115,6 +1102,25 @@ impl<'s> Doc<'s> {
         value: Field<String>,
     ) -> Result<Option<Spanned<String>>, ConfigError> {
         self.typed(key, "a string", value)
+    }
+
+    /// A required string that is not blank: a missing one gets `to_add` as advice, a
+    /// blank one is `expected` instead.
+    fn text(
+        &self,
+        key: &'static str,
+        value: Field<String>,
+        to_add: &'static str,
+        expected: &str,
+    ) -> Result<String, ConfigError> {
+        let text = self
+            .string(key, value)?
+            .ok_or_else(|| self.missing(key, to_add))?;
+        if text.get_ref().trim().is_empty() {
+            let found = format!("{:?}", text.get_ref());
+            return Err(self.invalid(key, &found, expected, text.span()));
+        }
+        Ok(text.into_inner())
     }
 
     /// A positive integer.
@@ -1419,6 +1425,13 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         SweepConfig::from_toml_str(source, Path::new("sweep.toml"), &Overrides::default())
     }
 
+    /// The error of a config, checked to say `text`.
+    fn says(source: &str, text: &str) -> ConfigError {
+        let e = parse(source).unwrap_err();
+        assert!(e.to_string().contains(text), "{e}");
+        e
+    }
+
     fn parse_with(source: &str, overrides: Overrides) -> Result<SweepConfig, ConfigError> {
         SweepConfig::from_toml_str(source, Path::new("sweep.toml"), &overrides)
     }
@@ -1460,8 +1473,10 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         assert!(text.contains("did you mean `max_evals`?"), "{text}");
         assert!(text.contains("16 | max_eval = 7\n   | ^^^^^^^^"), "{text}");
 
-        let e = parse(&GOOD.replace("[objective]", "[objectve]")).unwrap_err();
-        assert!(e.to_string().contains("did you mean `objective`?"), "{e}");
+        says(
+            &GOOD.replace("[objective]", "[objectve]"),
+            "did you mean `objective`?",
+        );
     }
 
     #[test]
@@ -1473,12 +1488,15 @@ model = { kind = "choice", options = ["rf", "gbt"] }
                 .contains("`search.parallel` must be a positive integer, found string \"four\""),
             "{e}"
         );
-        let e = parse(&GOOD.replace("parallel = 2", "parallel = 0")).unwrap_err();
-        assert!(e.to_string().contains("expected a positive integer"), "{e}");
-        let e = parse(&GOOD.replace("\"maximize\"", "\"maximise\"")).unwrap_err();
-        assert!(e.to_string().contains("did you mean `maximize`?"), "{e}");
-        let e = parse(&GOOD.replace("\"1m30s\"", "\"90\"")).unwrap_err();
-        assert!(e.to_string().contains("has no unit"), "{e}");
+        says(
+            &GOOD.replace("parallel = 2", "parallel = 0"),
+            "expected a positive integer",
+        );
+        says(
+            &GOOD.replace("\"maximize\"", "\"maximise\""),
+            "did you mean `maximize`?",
+        );
+        let e = says(&GOOD.replace("\"1m30s\"", "\"90\""), "has no unit");
         assert_eq!(e.line(), Some(8));
     }
 
@@ -1498,10 +1516,11 @@ model = { kind = "choice", options = ["rf", "gbt"] }
 
     #[test]
     fn missing_sections_say_what_to_add() {
-        let e = parse("[experiment]\nname = \"x\"\n").unwrap_err();
-        assert!(e.to_string().contains("[space]"), "{e}");
-        let e = parse(&GOOD.replace("metric = \"val_loss\"", "")).unwrap_err();
-        assert!(e.to_string().contains("missing `objective.metric`"), "{e}");
+        says("[experiment]\nname = \"x\"\n", "[space]");
+        says(
+            &GOOD.replace("metric = \"val_loss\"", ""),
+            "missing `objective.metric`",
+        );
     }
 
     #[test]
@@ -1620,12 +1639,7 @@ model = { kind = "choice", options = ["rf", "gbt"] }
             "{e}"
         );
         let source = GOOD.replace("[search]", "[[search]]");
-        let e = parse(&source).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("`search` must be a table, found an array"),
-            "{e}"
-        );
+        says(&source, "`search` must be a table, found an array");
     }
 
     #[test]
@@ -1680,18 +1694,18 @@ model = { kind = "choice", options = ["rf", "gbt"] }
 
     #[test]
     fn values_are_checked_after_their_types() {
-        let e = parse(&GOOD.replace("B = 2", "\"B=C\" = 2")).unwrap_err();
-        assert!(
-            e.to_string().contains("variable names without `=` or NUL"),
-            "{e}"
+        let e = says(
+            &GOOD.replace("B = 2", "\"B=C\" = 2"),
+            "variable names without `=` or NUL",
         );
         assert_eq!(e.column(), Some(18));
-        let e = parse(&GOOD.replace("\"1m30s\"", "\"0s\"")).unwrap_err();
-        assert!(e.to_string().contains("a positive duration"), "{e}");
+        says(&GOOD.replace("\"1m30s\"", "\"0s\""), "a positive duration");
         let c = parse(&GOOD.replace("timeout = \"1m30s\"", "kill_grace = \"0s\"")).unwrap();
         assert_eq!(c.command().kill_grace(), Duration::ZERO);
-        let e = parse(&GOOD.replace("seed = 3", "loss_threshold = inf")).unwrap_err();
-        assert!(e.to_string().contains("expected a finite number"), "{e}");
+        says(
+            &GOOD.replace("seed = 3", "loss_threshold = inf"),
+            "expected a finite number",
+        );
         let c = parse(&GOOD.replace(
             "seed = 3",
             "loss_threshold = 1\nseed = 18446744073709551615",
@@ -1699,8 +1713,10 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         .unwrap();
         assert_eq!(c.search().loss_threshold(), Some(1.0));
         assert_eq!(c.search().seed(), Some(u64::MAX));
-        let e = parse(&GOOD.replace("name = \"demo\"", "name = \" \"")).unwrap_err();
-        assert!(e.to_string().contains("expected a non-empty name"), "{e}");
+        says(
+            &GOOD.replace("name = \"demo\"", "name = \" \""),
+            "expected a non-empty name",
+        );
     }
 
     #[test]

@@ -58,6 +58,16 @@ impl Cell {
     }
 }
 
+/// The columns every run has, before its metrics, params and tags.
+const INFO_COLUMNS: [&str; 6] = [
+    "run_id",
+    "experiment_id",
+    "run_name",
+    "status",
+    "start_time",
+    "end_time",
+];
+
 /// Runs as rows, with MLflow's column names (or any other table, built from the public
 /// fields), printed as CSV, JSON or aligned text.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -87,17 +97,7 @@ impl RunsTable {
             params.extend(r.data.params.iter().map(|p| p.key.as_str()));
             tags.extend(r.data.tags.iter().map(|t| t.key.as_str()));
         }
-        let mut columns: Vec<String> = [
-            "run_id",
-            "experiment_id",
-            "run_name",
-            "status",
-            "start_time",
-            "end_time",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut columns: Vec<String> = INFO_COLUMNS.map(String::from).to_vec();
         columns.extend(metrics.iter().map(|k| format!("metrics.{k}")));
         columns.extend(params.iter().map(|k| format!("params.{k}")));
         columns.extend(tags.iter().map(|k| format!("tags.{k}")));
@@ -248,19 +248,8 @@ mod tests {
             },
         };
         let t = RunsTable::from_runs(&[run]);
-        assert_eq!(
-            t.columns,
-            [
-                "run_id",
-                "experiment_id",
-                "run_name",
-                "status",
-                "start_time",
-                "end_time",
-                "metrics.loss",
-                "params.lr"
-            ]
-        );
+        assert_eq!(t.columns[..6], INFO_COLUMNS);
+        assert_eq!(t.columns[6..], ["metrics.loss", "params.lr"]);
         let csv = t.to_csv();
         assert!(
             csv.contains("abc,0,\"a, \"\"b\"\"\",FINISHED,1,,NaN,0.1"),
