@@ -142,18 +142,14 @@ fn runs_list_and_show_use_the_same_plain_table() {
         shown.starts_with(&format!("{:width$}value\n", "field")),
         "{shown}"
     );
-    assert!(
-        shown.contains(&format!("\n{:width$}{id}\n", "run_id")),
-        "{shown}"
-    );
-    assert!(
-        shown.contains(&format!("\n{:width$}1.5\n", "metrics.loss")),
-        "{shown}"
-    );
-    assert!(
-        shown.contains(&format!("\n{:width$}0.25\n", "params.learning_rate")),
-        "{shown}"
-    );
+    for (field, value) in [
+        ("run_id", id.as_str()),
+        ("metrics.loss", "1.5"),
+        ("params.learning_rate", "0.25"),
+    ] {
+        let line = format!("\n{field:width$}{value}\n");
+        assert!(shown.contains(&line), "{line:?} in {shown}");
+    }
 
     let csv = store.cli(&["runs", "show", &id, "--format", "csv"]);
     assert!(
