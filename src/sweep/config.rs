@@ -636,8 +636,11 @@ struct LooseVisitor<T, const TABLE: bool>(PhantomData<T>);
 
 impl<'de, T: Deserialize<'de>, const TABLE: bool> LooseVisitor<T, TABLE> {
     fn fit<E>(value: toml::Value) -> Result<Loose<T, TABLE>, E> {
-        // `toml::Value` hands a datetime over as a string; no key here takes one.
-        if !matches!(value, toml::Value::Datetime(_))
+        // A table only fits through `visit_map` (a struct would also read an array, field
+        // by field); `toml::Value` hands a datetime over as a string, and no key here takes
+        // one.
+        if !TABLE
+            && !matches!(value, toml::Value::Datetime(_))
             && let Ok(t) = T::deserialize(value.clone())
         {
             return Ok(Loose::Is(t));
@@ -1640,6 +1643,11 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         );
         let source = GOOD.replace("[search]", "[[search]]");
         says(&source, "`search` must be a table, found an array");
+        // An array holding what the table would is not the table.
+        says(
+            &GOOD.replace("[experiment]\nname = \"demo\"", "experiment = [\"demo\"]"),
+            "`experiment` must be a table, found an array",
+        );
     }
 
     #[test]
