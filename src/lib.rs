@@ -25,6 +25,7 @@
 //! ```
 
 pub mod algo;
+mod diagnostic;
 pub mod fmin;
 pub mod report;
 pub mod rng;

@@ -12,41 +12,19 @@ pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let word: Vec<char> = word.to_lowercase().chars().collect();
-    let mut best: Option<(usize, &'a str)> = None;
-    for candidate in candidates {
-        let chars: Vec<char> = candidate.to_lowercase().chars().collect();
-        let distance = osa_distance(&word, &chars);
-        let limit = (word.len().max(chars.len()) / 3).max(1);
-        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
-            best = Some((distance, candidate));
-        }
-    }
-    best.map(|(_, candidate)| candidate)
-}
-
-/// Optimal string alignment distance: Levenshtein plus transpositions of neighbours.
-fn osa_distance(a: &[char], b: &[char]) -> usize {
-    // Three rolling rows suffice: a transposition looks two rows back.
-    let mut before: Vec<usize> = vec![0; b.len() + 1];
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
-        current[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (previous[j] + 1)
-                .min(current[j - 1] + 1)
-                .min(previous[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(before[j - 2] + 1);
-            }
-            current[j] = d;
-        }
-        std::mem::swap(&mut before, &mut previous);
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
+    let word = word.to_lowercase();
+    let length = word.chars().count();
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let lower = candidate.to_lowercase();
+            let distance = strsim::osa_distance(&word, &lower);
+            let limit = (length.max(lower.chars().count()) / 3).max(1);
+            (distance <= limit).then_some((distance, candidate))
+        })
+        // `min_by_key` keeps the first of equally close candidates.
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| candidate)
 }
 
 #[cfg(test)]
@@ -62,6 +40,14 @@ mod tests {
         assert_eq!(did_you_mean("LogUniform", KINDS), Some("loguniform"));
         assert_eq!(did_you_mean("hihg", ["low", "high", "q"]), Some("high"));
         assert_eq!(did_you_mean("lo", ["low", "high", "q"]), Some("low"));
+        // Lengths and edits count characters, not bytes.
+        assert_eq!(did_you_mean("größe", ["grösse", "gross"]), Some("grösse"));
+    }
+
+    #[test]
+    fn ties_go_to_the_earliest_candidate() {
+        assert_eq!(did_you_mean("ab", ["ax", "xb"]), Some("ax"));
+        assert_eq!(did_you_mean("ab", ["xb", "ax"]), Some("xb"));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use hyperflow::tracking::{Experiment, ExperimentId, ExperimentQuery, Tracker, ViewType};
-use serde_json::json;
+use hyperflow::tracking::table::Cell;
+use hyperflow::tracking::{
+    Experiment, ExperimentId, ExperimentQuery, RunsTable, Tracker, ViewType,
+};
 
 use super::OutputFormat;
 
@@ -72,22 +74,33 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             println!("created experiment '{name}' with id {id}");
         }
         Command::Delete { experiment } => {
-            let experiment = find(tracker, &experiment)?;
-            tracker.delete_experiment(&experiment.experiment_id)?;
-            println!(
-                "deleted experiment '{}' (id {}) and its runs",
-                experiment.name, experiment.experiment_id
-            );
+            change(tracker, &experiment, "deleted", Tracker::delete_experiment)?;
         }
         Command::Restore { experiment } => {
-            let experiment = find(tracker, &experiment)?;
-            tracker.restore_experiment(&experiment.experiment_id)?;
-            println!(
-                "restored experiment '{}' (id {}) and its runs",
-                experiment.name, experiment.experiment_id
-            );
+            change(
+                tracker,
+                &experiment,
+                "restored",
+                Tracker::restore_experiment,
+            )?;
         }
     }
+    Ok(())
+}
+
+/// Deletes or restores (`action`) the experiment named or numbered `name_or_id`, and says so.
+fn change(
+    tracker: &Tracker,
+    name_or_id: &str,
+    done: &str,
+    action: fn(&Tracker, &ExperimentId) -> hyperflow::tracking::Result<()>,
+) -> anyhow::Result<()> {
+    let experiment = find(tracker, name_or_id)?;
+    action(tracker, &experiment.experiment_id)?;
+    println!(
+        "{done} experiment '{}' (id {}) and its runs",
+        experiment.name, experiment.experiment_id
+    );
     Ok(())
 }
 
@@ -102,71 +115,30 @@ pub fn find(tracker: &Tracker, name_or_id: &str) -> anyhow::Result<Experiment> {
 }
 
 fn print_experiments(experiments: &[Experiment], format: OutputFormat) {
-    let rows: Vec<[String; 5]> = experiments
-        .iter()
-        .map(|e| {
-            [
-                e.experiment_id.to_string(),
-                e.name.clone(),
-                e.lifecycle_stage.as_str().to_string(),
-                e.creation_time.to_string(),
-                e.artifact_location.clone(),
-            ]
-        })
-        .collect();
-    let header = [
+    let columns = [
         "experiment_id",
         "name",
         "lifecycle_stage",
         "creation_time",
+        "last_update_time",
         "artifact_location",
     ];
-    match format {
-        OutputFormat::Table => {
-            let mut table = comfy_table::Table::new();
-            table
-                .load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY)
-                .set_header(header);
-            for row in rows {
-                table.add_row(row);
-            }
-            println!("{table}");
-        }
-        OutputFormat::Csv => {
-            println!("{}", header.join(","));
-            for row in rows {
-                println!(
-                    "{}",
-                    row.iter()
-                        .map(|c| csv_field(c))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-            }
-        }
-        OutputFormat::Json => {
-            let list: Vec<_> = experiments
-                .iter()
-                .map(|e| {
-                    json!({
-                        "experiment_id": e.experiment_id.to_string(),
-                        "name": e.name,
-                        "lifecycle_stage": e.lifecycle_stage.as_str(),
-                        "creation_time": e.creation_time,
-                        "last_update_time": e.last_update_time,
-                        "artifact_location": e.artifact_location,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::Value::Array(list));
-        }
-    }
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
+    let rows = experiments
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::Str(e.experiment_id.to_string()),
+                Cell::Str(e.name.clone()),
+                Cell::Str(e.lifecycle_stage.as_str().to_string()),
+                Cell::Int(e.creation_time),
+                Cell::Int(e.last_update_time),
+                Cell::Str(e.artifact_location.clone()),
+            ]
+        })
+        .collect();
+    let table = RunsTable {
+        columns: columns.map(String::from).to_vec(),
+        rows,
+    };
+    super::print_table(&table, format);
 }

@@ -11,7 +11,7 @@ mod sweep;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hyperflow::tracking::{Tracker, resolve_tracking_uri};
+use hyperflow::tracking::{RunsTable, Tracker, resolve_tracking_uri};
 
 /// hyperflow: hyperparameter optimization with experiment tracking built in.
 #[derive(Debug, Parser)]
@@ -85,4 +85,13 @@ enum OutputFormat {
     Csv,
     /// A JSON list of objects.
     Json,
+}
+
+/// Prints a listing in `format`.
+fn print_table(table: &RunsTable, format: OutputFormat) {
+    match format {
+        OutputFormat::Table => print!("{}", table.to_text()),
+        OutputFormat::Csv => print!("{}", table.to_csv()),
+        OutputFormat::Json => println!("{}", table.to_json_string()),
+    }
 }

@@ -1,6 +1,7 @@
 //! `hyperflow runs ...`
 
 use clap::Subcommand;
+use hyperflow::tracking::table::Cell;
 use hyperflow::tracking::{ExperimentId, RunsTable, SearchRuns, Tracker, ViewType};
 
 use super::OutputFormat;
@@ -78,7 +79,7 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
                 search = search.view_type(ViewType::All);
             }
             let page = tracker.search_runs(&search)?;
-            print(&RunsTable::from_runs(&page.items), format);
+            super::print_table(&RunsTable::from_runs(&page.items), format);
             if page.next_page_token.is_some() && matches!(format, OutputFormat::Table) {
                 eprintln!("(more runs match; raise --max-results to see them)");
             }
@@ -88,14 +89,18 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&run)?),
                 _ => {
+                    // One line per field: the run's table turned on its side.
                     let table = RunsTable::from_runs(std::slice::from_ref(&run));
-                    let mut out = comfy_table::Table::new();
-                    out.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY)
-                        .set_header(["field", "value"]);
-                    for (column, cell) in table.columns.iter().zip(table.rows.iter().flatten()) {
-                        out.add_row([column.clone(), cell.text()]);
-                    }
-                    println!("{out}");
+                    let fields = RunsTable {
+                        columns: vec!["field".to_string(), "value".to_string()],
+                        rows: table
+                            .columns
+                            .into_iter()
+                            .zip(table.rows.into_iter().flatten())
+                            .map(|(column, cell)| vec![Cell::Str(column), cell])
+                            .collect(),
+                    };
+                    super::print_table(&fields, format);
                 }
             }
         }
@@ -121,13 +126,5 @@ fn every_active_experiment(tracker: &Tracker) -> anyhow::Result<Vec<ExperimentId
             Some(token) => query.page_token = Some(token),
             None => return Ok(ids),
         }
-    }
-}
-
-fn print(table: &RunsTable, format: OutputFormat) {
-    match format {
-        OutputFormat::Table => println!("{}", table.to_text()),
-        OutputFormat::Csv => print!("{}", table.to_csv()),
-        OutputFormat::Json => println!("{}", table.to_json_string()),
     }
 }

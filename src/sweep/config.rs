@@ -47,13 +47,19 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use indexmap::IndexMap;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::marker::PhantomData;
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::command::{CommandTemplate, TemplateError};
+use crate::diagnostic::Snippet;
 use crate::fmin::Schedule;
-use crate::space::{SchemaError, SchemaErrorKind, Space};
+use crate::space::schema::{forget_raised, raised_in_toml};
+use crate::space::{SchemaErrorKind, Space};
 use crate::suggest::did_you_mean;
 use crate::trials::Direction;
 
@@ -253,12 +259,11 @@ impl SweepConfig {
             file_len,
             path,
         };
-        let mut root = DeTable::parse(&combined[..file_len])
-            .map_err(|e| doc.toml_error(&e, ConfigErrorKind::syntax))?;
+        let mut root = DeTable::parse(&combined[..file_len]).map_err(|e| doc.syntax_error(&e))?;
         for line in assignments {
             doc.apply_override(root.get_mut(), line)?;
         }
-        doc.validate(root)
+        doc.validate(doc.read(root)?)
     }
 
     /// The config file.
@@ -359,7 +364,7 @@ pub struct Location {
     pub line: usize,
     /// The column, from 1, in characters.
     pub column: usize,
-    snippet: String,
+    snippet: Snippet,
 }
 
 /// Where a located problem comes from.
@@ -540,12 +545,6 @@ pub enum ConfigErrorKind {
     },
 }
 
-impl ConfigErrorKind {
-    fn syntax(message: String) -> Self {
-        ConfigErrorKind::Syntax { message }
-    }
-}
-
 fn one_of(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match quoted.len() {
@@ -555,6 +554,223 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
+/// The config as written: the sections as serde structs, every key optional and every
+/// value as found, with its span. [`Doc::validate`] turns it into a [`SweepConfig`].
+///
+/// Unknown keys are rejected while reading (`deny_unknown_fields`); [`Doc::read`] turns
+/// that error into [`ConfigErrorKind::UnknownKey`] with a suggestion.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    experiment: Section<RawExperiment>,
+    command: Section<RawCommand>,
+    objective: Section<RawObjective>,
+    search: Section<RawSearch>,
+    /// Read and validated by the space schema, which raises its own typed errors.
+    space: Option<Space>,
+}
+
+/// `[experiment]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawExperiment {
+    name: Field<String>,
+}
+
+/// `[command]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCommand {
+    run: Field<String>,
+    workdir: Field<String>,
+    env: Section<IndexMap<Spanned<String>, Spanned<toml::Value>>>,
+    timeout: Field<String>,
+    kill_grace: Field<String>,
+    shell: Field<bool>,
+}
+
+/// `[objective]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawObjective {
+    metric: Field<String>,
+    direction: Field<String>,
+}
+
+/// `[search]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSearch {
+    algo: Field<String>,
+    max_evals: Field<usize>,
+    parallel: Field<usize>,
+    seed: Field<u64>,
+    schedule: Field<String>,
+    early_stop_after: Field<usize>,
+    timeout: Field<String>,
+    loss_threshold: Field<f64>,
+}
+
+/// An optional key holding a value of type `T`.
+type Field<T> = Option<Spanned<Loose<T>>>;
+
+/// An optional key holding a table read as `T`.
+type Section<T> = Option<Spanned<Loose<T, true>>>;
+
+/// A value as written: the `T` its key takes, or a description of what was found instead
+/// (`string "four"`, `an array`), so that validation can say which key wanted what. With
+/// `TABLE`, `T` is read from a table, and errors inside the table (an unknown key) are
+/// reported as they are; otherwise `T` is a plain value, and a table is just a misfit.
+enum Loose<T, const TABLE: bool = false> {
+    Is(T),
+    Found(String),
+}
+
+impl<'de, T: Deserialize<'de>, const TABLE: bool> Deserialize<'de> for Loose<T, TABLE> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor(PhantomData))
+    }
+}
+
+struct LooseVisitor<T, const TABLE: bool>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>, const TABLE: bool> LooseVisitor<T, TABLE> {
+    fn fit<E>(value: toml::Value) -> Result<Loose<T, TABLE>, E> {
+        // A table only fits through `visit_map` (a struct would also read an array, field
+        // by field); `toml::Value` hands a datetime over as a string, and no key here takes
+        // one.
+        if !TABLE
+            && !matches!(value, toml::Value::Datetime(_))
+            && let Ok(t) = T::deserialize(value.clone())
+        {
+            return Ok(Loose::Is(t));
+        }
+        Ok(Loose::Found(describe(&value)))
+    }
+}
+
+impl<'de, T: Deserialize<'de>, const TABLE: bool> Visitor<'de> for LooseVisitor<T, TABLE> {
+    type Value = Loose<T, TABLE>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any TOML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Self::fit(v.into())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Self::fit(v.into())
+    }
+
+    /// Only integers beyond `i64` come here.
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(match T::deserialize(v.into_deserializer()) {
+            Ok(t) => Loose::Is(t),
+            Err(de::value::Error { .. }) => Loose::Found(format!("integer {v}")),
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Self::fit(v.into())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Self::fit(v.into())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Self::fit(toml::Value::deserialize(SeqAccessDeserializer::new(seq))?)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let map = MapAccessDeserializer::new(map);
+        if TABLE {
+            T::deserialize(map).map(Loose::Is)
+        } else {
+            // A datetime comes here too.
+            Self::fit(toml::Value::deserialize(map)?)
+        }
+    }
+}
+
+/// A value as error messages describe it: `string "x"`, `integer 3`, `a table`.
+fn describe(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => format!("string {s:?}"),
+        toml::Value::Integer(i) => format!("integer {i}"),
+        toml::Value::Float(x) => format!("float {x}"),
+        toml::Value::Boolean(b) => format!("boolean {b}"),
+        toml::Value::Datetime(d) => format!("datetime {d}"),
+        toml::Value::Array(_) => "an array".to_string(),
+        toml::Value::Table(_) => "a table".to_string(),
+    }
+}
+
+/// The keys a raw section accepts, read from its `Deserialize` impl (which hands them to
+/// the deserializer), so that the struct is the one list of them.
+fn keys_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Keys<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for Keys<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("only the field names were asked for"))
+        }
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+
+    let mut keys: &'static [&'static str] = &[];
+    // The error is the point: the names were taken on the way.
+    let _ = T::deserialize(Keys(&mut keys));
+    keys
+}
+
+/// The keys accepted in the table at `path` (empty: the top level).
+fn keys_at(path: &[&str]) -> &'static [&'static str] {
+    match path {
+        [] => keys_of::<RawConfig>(),
+        ["experiment"] => keys_of::<RawExperiment>(),
+        ["command"] => keys_of::<RawCommand>(),
+        ["objective"] => keys_of::<RawObjective>(),
+        ["search"] => keys_of::<RawSearch>(),
+        _ => &[],
+    }
+}
+
+/// The key written at `span`, with the path of the table it is in.
+fn key_at<'t>(table: &'t DeTable<'_>, span: &Range<usize>) -> Option<(Vec<&'t str>, &'t str)> {
+    table.iter().find_map(|(key, value)| {
+        if key.span() == *span {
+            return Some((Vec::new(), key.get_ref().as_ref()));
+        }
+        let DeValue::Table(inner) = value.get_ref() else {
+            return None;
+        };
+        key_at(inner, span).map(|(mut path, found)| {
+            path.insert(0, key.get_ref().as_ref());
+            (path, found)
+        })
+    })
+}
+
 /// The text all spans point into: the file, then one line per override.
 struct Doc<'s> {
     source: &'s str,
@@ -562,80 +778,49 @@ struct Doc<'s> {
     path: &'s Path,
 }
 
-const SECTIONS: [&str; 5] = ["experiment", "command", "objective", "search", "space"];
-const EXPERIMENT_KEYS: [&str; 1] = ["name"];
-const COMMAND_KEYS: [&str; 6] = ["run", "workdir", "env", "timeout", "kill_grace", "shell"];
-const OBJECTIVE_KEYS: [&str; 2] = ["metric", "direction"];
-const SEARCH_KEYS: [&str; 8] = [
-    "algo",
-    "max_evals",
-    "parallel",
-    "seed",
-    "schedule",
-    "early_stop_after",
-    "timeout",
-    "loss_threshold",
-];
-
-type Value<'s> = Spanned<DeValue<'s>>;
-
 impl<'s> Doc<'s> {
     /// A located error at `span` (byte offsets into the combined text).
     fn error(&self, kind: ConfigErrorKind, span: Range<usize>) -> ConfigError {
-        let source = self.source;
-        let start = floor_char_boundary(source, span.start.min(source.len()));
-        let line_begin = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
-        let text = source[line_begin..line_end].trim_end_matches('\r');
-        let column = source[line_begin..start].chars().count() + 1;
-        let end = floor_char_boundary(source, span.end.clamp(start, line_end));
-        let width = source[start..end].chars().count().max(1);
-        let (origin, line) = if start < self.file_len {
-            (
-                Origin::File(self.path.to_path_buf()),
-                source[..start].matches('\n').count() + 1,
-            )
+        let snippet = Snippet::new(self.source, span.clone());
+        let location = if span.start < self.file_len {
+            Location {
+                origin: Origin::File(self.path.to_path_buf()),
+                line: snippet.line(),
+                column: snippet.column(),
+                snippet,
+            }
         } else {
-            (Origin::Override(text.to_string()), 1)
+            Location {
+                origin: Origin::Override(snippet.text().to_string()),
+                line: 1,
+                column: snippet.column(),
+                snippet: snippet.unnumbered(),
+            }
         };
-        let line_label = match origin {
-            Origin::File(_) => line.to_string(),
-            _ => String::new(),
-        };
-        let gutter = " ".repeat(line_label.len());
-        let snippet = format!(
-            "{gutter} |\n{line_label} | {text}\n{gutter} | {}{}",
-            " ".repeat(column - 1),
-            "^".repeat(width)
-        );
         ConfigError(Box::new(ErrorParts {
             kind,
             file: Some(self.path.to_path_buf()),
-            location: Some(Location {
-                origin,
-                line,
-                column,
-                snippet,
-            }),
+            location: Some(location),
         }))
     }
 
-    /// A `toml` error, located when it has a span.
-    fn toml_error(
-        &self,
-        e: &toml::de::Error,
-        kind: impl FnOnce(String) -> ConfigErrorKind,
-    ) -> ConfigError {
-        let kind = kind(e.message().trim_end().to_string());
+    /// An error about the file as a whole (a missing key).
+    fn unlocated(&self, kind: ConfigErrorKind) -> ConfigError {
+        ConfigError(Box::new(ErrorParts {
+            kind,
+            file: Some(self.path.to_path_buf()),
+            location: None,
+        }))
+    }
+
+    /// A `toml` syntax error, located when it has a span.
+    fn syntax_error(&self, e: &toml::de::Error) -> ConfigError {
+        let kind = ConfigErrorKind::Syntax {
+            message: e.message().trim_end().to_string(),
+        };
         match e.span() {
             Some(span) => self.error(kind, span),
-            None => ConfigError(Box::new(ErrorParts {
-                kind,
-                file: Some(self.path.to_path_buf()),
-                location: None,
-            })),
+            None => self.unlocated(kind),
         }
     }
 
@@ -690,10 +875,12 @@ impl<'s> Doc<'s> {
             let entry = table
                 .entry(Spanned::new(span.clone(), Cow::Owned(key.clone())))
                 .or_insert_with(|| Spanned::new(span.clone(), DeValue::Table(DeTable::new())));
-            let found = describe(entry.get_ref());
             match entry.get_mut() {
                 DeValue::Table(t) => table = t,
-                _ => {
+                other => {
+                    let value = ValueDeserializer::from(Spanned::new(0..0, other.clone()));
+                    let found = toml::Value::deserialize(value)
+                        .map_or_else(|_| "a value".to_string(), |v| describe(&v));
                     return Err(bad(&format!(
                         "`{path}` is {found} in the config, not a table"
                     )));
@@ -707,48 +894,79 @@ impl<'s> Doc<'s> {
         Ok(())
     }
 
-    /// Turns the document into a config.
-    fn validate(&self, root: Spanned<DeTable<'s>>) -> Result<SweepConfig, ConfigError> {
-        let root_span = root.span();
-        let root = root.into_inner();
-        for (key, _) in root.iter() {
-            if !SECTIONS.contains(&key.get_ref().as_ref()) {
-                return Err(self.unknown_key(key, "the top level", &SECTIONS));
+    /// Reads the document into the raw sections. Problems found on the way (unknown keys,
+    /// an invalid `[space]`) are located at the offending key or value.
+    fn read(&self, root: Spanned<DeTable<'s>>) -> Result<RawConfig, ConfigError> {
+        forget_raised();
+        let document = root.get_ref().clone();
+        RawConfig::deserialize(toml::de::Deserializer::from(root)).map_err(|e| {
+            let Some(span) = e.span() else {
+                return self.syntax_error(&e);
+            };
+            if let Some(kind) = raised_in_toml(&e) {
+                return self.error(ConfigErrorKind::Space(kind), span);
             }
-        }
-        let section = |name: &'static str, keys: &'static [&'static str]| {
-            Section::new(self, &root, name, keys)
-        };
-        let experiment = section("experiment", &EXPERIMENT_KEYS)?;
-        let command = section("command", &COMMAND_KEYS)?;
-        let objective = section("objective", &OBJECTIVE_KEYS)?;
-        let search = section("search", &SEARCH_KEYS)?;
+            // Serde's derive rejects a key at the key itself: find it, and say what the
+            // table takes instead.
+            match key_at(&document, &span) {
+                Some((path, key)) if !keys_at(&path).contains(&key) => {
+                    let section = if path.is_empty() {
+                        "the top level".to_string()
+                    } else {
+                        format!("[{}]", path.join("."))
+                    };
+                    let expected = keys_at(&path);
+                    self.error(
+                        ConfigErrorKind::UnknownKey {
+                            key: key.to_string(),
+                            section,
+                            expected: expected.to_vec(),
+                            suggestion: did_you_mean(key, expected.iter().copied()),
+                        },
+                        span,
+                    )
+                }
+                _ => self.syntax_error(&e),
+            }
+        })
+    }
 
-        let space = self.space(&root, root_span.clone())?;
-
-        let name = experiment.string("name")?.ok_or_else(|| {
+    /// Turns the raw sections into a config, checking every value.
+    fn validate(&self, raw: RawConfig) -> Result<SweepConfig, ConfigError> {
+        let experiment: RawExperiment = self.table("experiment", raw.experiment)?;
+        let command: RawCommand = self.table("command", raw.command)?;
+        let objective: RawObjective = self.table("objective", raw.objective)?;
+        let search: RawSearch = self.table("search", raw.search)?;
+        let space = raw.space.ok_or_else(|| {
             self.missing(
-                "experiment.name",
-                "add `[experiment]` with `name = \"...\"`",
+                "space",
+                "add a `[space]` table with the parameters to search, e.g. \
+                 `lr = { kind = \"loguniform\", low = 1e-5, high = 1e-1 }`",
             )
         })?;
-        if name.0.trim().is_empty() {
-            return Err(self.invalid("experiment.name", "\"\"", "a non-empty name", name.1));
-        }
 
-        let shell = command.boolean("shell")?.is_some_and(|b| b.0);
-        let (run, run_span) = command.string("run")?.ok_or_else(|| {
+        let name = self.text(
+            "experiment.name",
+            experiment.name,
+            "add `[experiment]` with `name = \"...\"`",
+            "a non-empty name",
+        )?;
+
+        let shell = self
+            .typed("command.shell", "`true` or `false`", command.shell)?
+            .is_some_and(|b| *b.get_ref());
+        let run = self.string("command.run", command.run)?.ok_or_else(|| {
             self.missing(
                 "command.run",
                 "add `[command]` with `run = \"program --arg {param}\"`",
             )
         })?;
-        let template = CommandTemplate::parse(&run, shell)
+        let template = CommandTemplate::parse(run.get_ref(), shell)
             .and_then(|t| t.check(&space).map(|()| t))
             .map_err(|e| {
-                let at = e
-                    .offset()
-                    .map_or(run_span.clone(), |o| self.string_offset(&run_span, &run, o));
+                let at = e.offset().map_or(run.span(), |o| {
+                    self.string_offset(&run.span(), run.get_ref(), o)
+                });
                 self.error(ConfigErrorKind::Template(e), at)
             })?;
         let base = self
@@ -756,19 +974,19 @@ impl<'s> Doc<'s> {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let workdir = match command.string("workdir")? {
+        let workdir = match self.string("command.workdir", command.workdir)? {
             None => base.to_path_buf(),
-            Some((dir, span)) => {
-                let joined = base.join(&dir);
+            Some(dir) => {
+                let joined = base.join(dir.get_ref());
                 if !joined.is_dir() {
                     return Err(self.invalid(
                         "command.workdir",
-                        &format!("{dir:?}"),
+                        &format!("{:?}", dir.get_ref()),
                         &format!(
                             "an existing directory (relative to the config file's directory); {} is not one",
                             joined.display()
                         ),
-                        span,
+                        dir.span(),
                     ));
                 }
                 joined
@@ -776,59 +994,54 @@ impl<'s> Doc<'s> {
         };
         // Absolute, so trials do not depend on the directory hyperflow was started in.
         let workdir = std::path::absolute(&workdir).unwrap_or(workdir);
-        let env = command.env("env")?;
-        let timeout = command.duration("timeout")?;
-        let kill_grace = command
-            .duration_allow_zero("kill_grace")?
+        let env = self.env("command.env", command.env)?;
+        let timeout = self.duration("command.timeout", command.timeout, false)?;
+        let kill_grace = self
+            .duration("command.kill_grace", command.kill_grace, true)?
             .unwrap_or(Duration::from_secs(5));
 
-        let (metric, metric_span) = objective.string("metric")?.ok_or_else(|| {
-            self.missing(
-                "objective.metric",
-                "add `[objective]` with `metric = \"...\"`, the metric the command prints",
-            )
-        })?;
-        if metric.trim().is_empty() {
-            return Err(self.invalid("objective.metric", "\"\"", "a metric name", metric_span));
-        }
-        let direction = objective
-            .keyword("direction", &["minimize", "maximize"])?
+        let metric = self.text(
+            "objective.metric",
+            objective.metric,
+            "add `[objective]` with `metric = \"...\"`, the metric the command prints",
+            "a metric name",
+        )?;
+        let direction = self
+            .keyword(
+                "objective.direction",
+                objective.direction,
+                &["minimize", "maximize"],
+            )?
             .map_or(Direction::Minimize, |i| {
                 [Direction::Minimize, Direction::Maximize][i]
             });
 
         let algo_names: Vec<&'static str> = Algo::ALL.iter().map(|a| a.as_str()).collect();
-        let algo = search
-            .keyword("algo", &algo_names)?
+        let algo = self
+            .keyword("search.algo", search.algo, &algo_names)?
             .map_or(Algo::Tpe, |i| Algo::ALL[i]);
-        let max_evals = search.count("max_evals")?.unwrap_or(100);
-        let parallel = search.count("parallel")?.unwrap_or(1);
-        let seed = match search.integer("seed")? {
-            None => None,
-            Some((n, span)) => Some(u64::try_from(n).map_err(|_| {
-                self.invalid("search.seed", &n.to_string(), "an integer >= 0", span)
-            })?),
-        };
-        let schedule = search
-            .keyword("schedule", &["async", "batch"])?
+        let seed = self
+            .typed("search.seed", "an integer >= 0", search.seed)?
+            .map(Spanned::into_inner);
+        let schedule = self
+            .keyword("search.schedule", search.schedule, &["async", "batch"])?
             .map_or(Schedule::Async, |i| [Schedule::Async, Schedule::Batch][i]);
-        let early_stop_after = search.count("early_stop_after")?;
-        let search_timeout = search.duration("timeout")?;
-        let loss_threshold = match search.float("loss_threshold")? {
-            Some((x, span)) if !x.is_finite() => {
-                return Err(self.invalid(
-                    "search.loss_threshold",
-                    &x.to_string(),
-                    "a finite number",
-                    span,
-                ));
-            }
-            other => other.map(|(x, _)| x),
-        };
+        let loss_threshold =
+            match self.typed("search.loss_threshold", "a number", search.loss_threshold)? {
+                Some(x) if !x.get_ref().is_finite() => {
+                    return Err(self.invalid(
+                        "search.loss_threshold",
+                        &x.get_ref().to_string(),
+                        "a finite number",
+                        x.span(),
+                    ));
+                }
+                other => other.map(Spanned::into_inner),
+            };
 
         Ok(SweepConfig {
             path: self.path.to_path_buf(),
-            experiment: name.0,
+            experiment: name,
             command: CommandConfig {
                 template,
                 workdir,
@@ -839,46 +1052,183 @@ impl<'s> Doc<'s> {
             objective: ObjectiveConfig { metric, direction },
             search: SearchConfig {
                 algo,
-                max_evals,
-                parallel,
+                max_evals: self
+                    .count("search.max_evals", search.max_evals)?
+                    .unwrap_or(100),
+                parallel: self.count("search.parallel", search.parallel)?.unwrap_or(1),
                 seed,
                 schedule,
-                early_stop_after,
-                timeout: search_timeout,
+                early_stop_after: self.count("search.early_stop_after", search.early_stop_after)?,
+                timeout: self.duration("search.timeout", search.timeout, false)?,
                 loss_threshold,
             },
             space,
         })
     }
 
-    /// Reads `[space]` through the space schema's own deserializer, which reports
-    /// problems at the offending key or value.
-    fn space(&self, root: &DeTable<'s>, root_span: Range<usize>) -> Result<Space, ConfigError> {
-        #[derive(Deserialize)]
-        struct SpaceOnly {
-            space: Space,
-        }
-        let Some((key, value)) = root.get_key_value("space") else {
-            return Err(self.missing(
-                "space",
-                "add a `[space]` table with the parameters to search, e.g. \
-                 `lr = { kind = \"loguniform\", low = 1e-5, high = 1e-1 }`",
-            ));
+    /// The value of `key`, or an error saying it must be `expected` when it has another
+    /// type.
+    fn typed<T, const TABLE: bool>(
+        &self,
+        key: &str,
+        expected: &'static str,
+        value: Option<Spanned<Loose<T, TABLE>>>,
+    ) -> Result<Option<Spanned<T>>, ConfigError> {
+        let Some(value) = value else {
+            return Ok(None);
         };
-        let mut only = DeTable::new();
-        only.insert(key.clone(), value.clone());
-        let deserializer = toml::de::Deserializer::from(Spanned::new(root_span, only));
-        match SpaceOnly::deserialize(deserializer) {
-            Ok(s) => Ok(s.space),
-            Err(e) => {
-                let kind = SchemaError::from_toml(&e, self.source).kind().clone();
-                let kind = ConfigErrorKind::Space(kind);
-                Err(match e.span() {
-                    Some(span) => self.error(kind, span),
-                    None => self.error(kind, value.span()),
-                })
-            }
+        let span = value.span();
+        match value.into_inner() {
+            Loose::Is(t) => Ok(Some(Spanned::new(span, t))),
+            Loose::Found(found) => Err(self.error(
+                ConfigErrorKind::WrongType {
+                    key: key.to_string(),
+                    expected,
+                    found,
+                },
+                span,
+            )),
         }
+    }
+
+    /// A section's table (empty when the section is left out).
+    fn table<T: Default>(&self, key: &str, value: Section<T>) -> Result<T, ConfigError> {
+        Ok(self
+            .typed(key, "a table", value)?
+            .map(Spanned::into_inner)
+            .unwrap_or_default())
+    }
+
+    fn string(
+        &self,
+        key: &str,
+        value: Field<String>,
+    ) -> Result<Option<Spanned<String>>, ConfigError> {
+        self.typed(key, "a string", value)
+    }
+
+    /// A required string that is not blank: a missing one gets `to_add` as advice, a
+    /// blank one is `expected` instead.
+    fn text(
+        &self,
+        key: &'static str,
+        value: Field<String>,
+        to_add: &'static str,
+        expected: &str,
+    ) -> Result<String, ConfigError> {
+        let text = self
+            .string(key, value)?
+            .ok_or_else(|| self.missing(key, to_add))?;
+        if text.get_ref().trim().is_empty() {
+            let found = format!("{:?}", text.get_ref());
+            return Err(self.invalid(key, &found, expected, text.span()));
+        }
+        Ok(text.into_inner())
+    }
+
+    /// A positive integer.
+    fn count(&self, key: &str, value: Field<usize>) -> Result<Option<usize>, ConfigError> {
+        match self.typed(key, "a positive integer", value)? {
+            Some(n) if *n.get_ref() == 0 => {
+                Err(self.invalid(key, "0", "a positive integer", n.span()))
+            }
+            n => Ok(n.map(Spanned::into_inner)),
+        }
+    }
+
+    /// One of `words`; returns its index.
+    fn keyword(
+        &self,
+        key: &str,
+        value: Field<String>,
+        words: &[&'static str],
+    ) -> Result<Option<usize>, ConfigError> {
+        let Some(word) = self.string(key, value)? else {
+            return Ok(None);
+        };
+        match words.iter().position(|w| w == word.get_ref()) {
+            Some(i) => Ok(Some(i)),
+            None => Err(self.error(
+                ConfigErrorKind::InvalidValue {
+                    key: key.to_string(),
+                    found: format!("{:?}", word.get_ref()),
+                    expected: one_of(words),
+                    suggestion: did_you_mean(word.get_ref(), words.iter().copied())
+                        .map(str::to_string),
+                },
+                word.span(),
+            )),
+        }
+    }
+
+    /// A duration (see [`parse_duration`]); zero only with `allow_zero`.
+    fn duration(
+        &self,
+        key: &str,
+        value: Field<String>,
+        allow_zero: bool,
+    ) -> Result<Option<Duration>, ConfigError> {
+        let Some(text) = self.typed(
+            key,
+            "a duration string such as \"30s\", \"10m\" or \"1h30m\"",
+            value,
+        )?
+        else {
+            return Ok(None);
+        };
+        let found = format!("{:?}", text.get_ref());
+        match parse_duration(text.get_ref()) {
+            Err(e) => Err(self.invalid(key, &found, &e.to_string(), text.span())),
+            Ok(d) if d.is_zero() && !allow_zero => Err(self.invalid(
+                key,
+                &found,
+                "a positive duration (leave the key out for no limit)",
+                text.span(),
+            )),
+            Ok(d) => Ok(Some(d)),
+        }
+    }
+
+    /// A table of environment variables; numbers and bools are written out as text.
+    fn env(
+        &self,
+        key: &str,
+        value: Section<IndexMap<Spanned<String>, Spanned<toml::Value>>>,
+    ) -> Result<Vec<(String, String)>, ConfigError> {
+        let Some(table) = self.typed(key, "a table of NAME = \"value\" entries", value)? else {
+            return Ok(Vec::new());
+        };
+        table
+            .into_inner()
+            .into_iter()
+            .map(|(name, v)| {
+                let text = match v.get_ref() {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(x) => x.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(self.error(
+                            ConfigErrorKind::WrongType {
+                                key: format!("{key}.{}", name.get_ref()),
+                                expected: "a string, number or bool",
+                                found: describe(other),
+                            },
+                            v.span(),
+                        ));
+                    }
+                };
+                if name.get_ref().is_empty() || name.get_ref().contains(['=', '\0']) {
+                    return Err(self.invalid(
+                        key,
+                        &format!("{:?}", name.get_ref()),
+                        "variable names without `=` or NUL",
+                        name.span(),
+                    ));
+                }
+                Ok((name.into_inner(), text))
+            })
+            .collect()
     }
 
     /// Maps a byte offset inside a string value to an offset in the text, when the
@@ -903,29 +1253,8 @@ impl<'s> Doc<'s> {
         }
     }
 
-    fn unknown_key(
-        &self,
-        key: &Spanned<Cow<'s, str>>,
-        section: &str,
-        expected: &[&'static str],
-    ) -> ConfigError {
-        self.error(
-            ConfigErrorKind::UnknownKey {
-                key: key.get_ref().to_string(),
-                section: section.to_string(),
-                expected: expected.to_vec(),
-                suggestion: did_you_mean(key.get_ref(), expected.iter().copied()),
-            },
-            key.span(),
-        )
-    }
-
     fn missing(&self, key: &'static str, expected: &'static str) -> ConfigError {
-        ConfigError(Box::new(ErrorParts {
-            kind: ConfigErrorKind::MissingKey { key, expected },
-            file: Some(self.path.to_path_buf()),
-            location: None,
-        }))
+        self.unlocated(ConfigErrorKind::MissingKey { key, expected })
     }
 
     fn invalid(&self, key: &str, found: &str, expected: &str, span: Range<usize>) -> ConfigError {
@@ -941,232 +1270,9 @@ impl<'s> Doc<'s> {
     }
 }
 
-/// One `[section]` of the config, its keys checked.
-struct Section<'d, 's> {
-    doc: &'d Doc<'s>,
-    name: &'static str,
-    table: Option<&'d DeTable<'s>>,
-}
-
-impl<'d, 's> Section<'d, 's> {
-    fn new(
-        doc: &'d Doc<'s>,
-        root: &'d DeTable<'s>,
-        name: &'static str,
-        keys: &'static [&'static str],
-    ) -> Result<Self, ConfigError> {
-        let table = match root.get(name) {
-            None => None,
-            Some(value) => match value.get_ref() {
-                DeValue::Table(t) => Some(t),
-                other => {
-                    return Err(doc.error(
-                        ConfigErrorKind::WrongType {
-                            key: name.to_string(),
-                            expected: "a table",
-                            found: describe(other),
-                        },
-                        value.span(),
-                    ));
-                }
-            },
-        };
-        for (key, _) in table.into_iter().flat_map(|t| t.iter()) {
-            if !keys.contains(&key.get_ref().as_ref()) {
-                return Err(doc.unknown_key(key, &format!("[{name}]"), keys));
-            }
-        }
-        Ok(Section { doc, name, table })
-    }
-
-    fn get(&self, key: &str) -> Option<&'d Value<'s>> {
-        self.table.and_then(|t| t.get(key))
-    }
-
-    fn wrong_type(&self, key: &str, expected: &'static str, value: &Value<'s>) -> ConfigError {
-        self.doc.error(
-            ConfigErrorKind::WrongType {
-                key: format!("{}.{key}", self.name),
-                expected,
-                found: describe(value.get_ref()),
-            },
-            value.span(),
-        )
-    }
-
-    fn string(&self, key: &str) -> Result<Option<(String, Range<usize>)>, ConfigError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        match value.get_ref() {
-            DeValue::String(s) => Ok(Some((s.to_string(), value.span()))),
-            _ => Err(self.wrong_type(key, "a string", value)),
-        }
-    }
-
-    fn boolean(&self, key: &str) -> Result<Option<(bool, Range<usize>)>, ConfigError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        match value.get_ref() {
-            DeValue::Boolean(b) => Ok(Some((*b, value.span()))),
-            _ => Err(self.wrong_type(key, "`true` or `false`", value)),
-        }
-    }
-
-    fn integer(&self, key: &str) -> Result<Option<(i64, Range<usize>)>, ConfigError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-                .map(|n| Some((n, value.span())))
-                .map_err(|_| self.wrong_type(key, "an integer that fits in 64 bits", value)),
-            _ => Err(self.wrong_type(key, "an integer", value)),
-        }
-    }
-
-    /// A positive integer.
-    fn count(&self, key: &str) -> Result<Option<usize>, ConfigError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        let Ok(Some((n, span))) = self.integer(key) else {
-            return Err(self.wrong_type(key, "a positive integer", value));
-        };
-        match usize::try_from(n) {
-            Ok(n) if n > 0 => Ok(Some(n)),
-            _ => Err(self.doc.invalid(
-                &format!("{}.{key}", self.name),
-                &n.to_string(),
-                "a positive integer",
-                span,
-            )),
-        }
-    }
-
-    fn float(&self, key: &str) -> Result<Option<(f64, Range<usize>)>, ConfigError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        let number = match value.get_ref() {
-            DeValue::Float(x) => x.as_str().parse::<f64>().ok(),
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-                .ok()
-                .map(|n| n as f64),
-            _ => None,
-        };
-        number
-            .map(|x| Some((x, value.span())))
-            .ok_or_else(|| self.wrong_type(key, "a number", value))
-    }
-
-    /// One of `words`; returns its index.
-    fn keyword(&self, key: &str, words: &[&'static str]) -> Result<Option<usize>, ConfigError> {
-        let Some((word, span)) = self.string(key)? else {
-            return Ok(None);
-        };
-        match words.iter().position(|w| *w == word) {
-            Some(i) => Ok(Some(i)),
-            None => Err(self.doc.error(
-                ConfigErrorKind::InvalidValue {
-                    key: format!("{}.{key}", self.name),
-                    found: format!("{word:?}"),
-                    expected: one_of(words),
-                    suggestion: did_you_mean(&word, words.iter().copied()).map(str::to_string),
-                },
-                span,
-            )),
-        }
-    }
-
-    fn duration_allow_zero(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
-        let Some(value) = self.get(key) else {
-            return Ok(None);
-        };
-        let DeValue::String(text) = value.get_ref() else {
-            return Err(self.wrong_type(
-                key,
-                "a duration string such as \"30s\", \"10m\" or \"1h30m\"",
-                value,
-            ));
-        };
-        parse_duration(text).map(Some).map_err(|e| {
-            self.doc.invalid(
-                &format!("{}.{key}", self.name),
-                &format!("{text:?}"),
-                &e.to_string(),
-                value.span(),
-            )
-        })
-    }
-
-    /// A positive duration.
-    fn duration(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
-        match self.duration_allow_zero(key)? {
-            Some(d) if d.is_zero() => Err(self.doc.invalid(
-                &format!("{}.{key}", self.name),
-                "0",
-                "a positive duration (leave the key out for no limit)",
-                self.get(key).map_or(0..0, |v| v.span()),
-            )),
-            other => Ok(other),
-        }
-    }
-
-    /// A table of environment variables; numbers and bools are written out as text.
-    fn env(&self, key: &str) -> Result<Vec<(String, String)>, ConfigError> {
-        let Some(value) = self.get(key) else {
-            return Ok(Vec::new());
-        };
-        let DeValue::Table(table) = value.get_ref() else {
-            return Err(self.wrong_type(key, "a table of NAME = \"value\" entries", value));
-        };
-        let mut env = Vec::new();
-        for (name, v) in table.iter() {
-            let text = match v.get_ref() {
-                DeValue::String(s) => s.to_string(),
-                DeValue::Integer(i) => i.to_string(),
-                DeValue::Float(x) => x.to_string(),
-                DeValue::Boolean(b) => b.to_string(),
-                _ => {
-                    return Err(self.wrong_type(
-                        &format!("{key}.{}", name.get_ref()),
-                        "a string, number or bool",
-                        v,
-                    ));
-                }
-            };
-            if name.get_ref().is_empty() || name.get_ref().contains(['=', '\0']) {
-                return Err(self.doc.invalid(
-                    &format!("{}.{key}", self.name),
-                    &format!("{:?}", name.get_ref()),
-                    "variable names without `=` or NUL",
-                    name.span(),
-                ));
-            }
-            env.push((name.get_ref().to_string(), text));
-        }
-        Ok(env)
-    }
-}
-
-/// A value as error messages describe it: `string "x"`, `integer 3`, `a table`.
-fn describe(value: &DeValue<'_>) -> String {
-    match value {
-        DeValue::String(s) => format!("string {s:?}"),
-        DeValue::Integer(i) => format!("integer {i}"),
-        DeValue::Float(x) => format!("float {x}"),
-        DeValue::Boolean(b) => format!("boolean {b}"),
-        DeValue::Datetime(d) => format!("datetime {d}"),
-        DeValue::Array(_) => "an array".to_string(),
-        DeValue::Table(_) => "a table".to_string(),
-    }
-}
-
 /// Moves every span of a value parsed on its own by `offset` bytes, so it points into the
 /// combined text.
-fn shift(value: Value<'_>, offset: usize) -> Value<'_> {
+fn shift(value: Spanned<DeValue<'_>>, offset: usize) -> Spanned<DeValue<'_>> {
     let span = value.span();
     let span = span.start + offset..span.end + offset;
     let inner = match value.into_inner() {
@@ -1197,50 +1303,22 @@ fn shift(value: Value<'_>, offset: usize) -> Value<'_> {
 }
 
 /// Splits a dotted key (`search.algo`, `space."a.b".low`) into its parts and their byte
-/// ranges in `key`.
+/// ranges in `key`, as TOML reads keys (quotes, escapes and spaces around dots included).
 fn split_key(key: &str) -> Result<Vec<(String, Range<usize>)>, String> {
+    // The key with a value is a one-line document: a chain of one-key tables.
+    let line = format!("{key} = 0");
+    let document = DeTable::parse(&line)
+        .map_err(|e| format!("the key is not a TOML key ({})", e.message().trim_end()))?;
     let mut parts = Vec::new();
-    let mut rest = key;
-    let mut at = 0;
-    loop {
-        let trimmed = rest.trim_start();
-        at += rest.len() - trimmed.len();
-        rest = trimmed;
-        let (part, len) = if let Some(quoted) = rest.strip_prefix('"') {
-            let end = quoted
-                .find('"')
-                .ok_or_else(|| "unterminated quote in the key".to_string())?;
-            (quoted[..end].to_string(), end + 2)
-        } else {
-            let end = rest.find('.').unwrap_or(rest.len());
-            let part = rest[..end].trim_end();
-            if part.is_empty() {
-                return Err("a part of the dotted key is empty".to_string());
-            }
-            (part.to_string(), part.len())
-        };
-        parts.push((part, at..at + len));
-        at += len;
-        rest = &rest[len..];
-        let trimmed = rest.trim_start();
-        at += rest.len() - trimmed.len();
-        rest = trimmed;
-        match rest.strip_prefix('.') {
-            Some(after) => {
-                rest = after;
-                at += 1;
-            }
-            None if rest.is_empty() => return Ok(parts),
-            None => return Err(format!("unexpected `{rest}` in the key")),
+    let mut table = document.get_ref();
+    while let Some((part, value)) = table.iter().next() {
+        parts.push((part.get_ref().to_string(), part.span()));
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => break,
         }
     }
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
+    Ok(parts)
 }
 
 /// Why a duration could not be parsed.
@@ -1350,6 +1428,13 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         SweepConfig::from_toml_str(source, Path::new("sweep.toml"), &Overrides::default())
     }
 
+    /// The error of a config, checked to say `text`.
+    fn says(source: &str, text: &str) -> ConfigError {
+        let e = parse(source).unwrap_err();
+        assert!(e.to_string().contains(text), "{e}");
+        e
+    }
+
     fn parse_with(source: &str, overrides: Overrides) -> Result<SweepConfig, ConfigError> {
         SweepConfig::from_toml_str(source, Path::new("sweep.toml"), &overrides)
     }
@@ -1391,8 +1476,10 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         assert!(text.contains("did you mean `max_evals`?"), "{text}");
         assert!(text.contains("16 | max_eval = 7\n   | ^^^^^^^^"), "{text}");
 
-        let e = parse(&GOOD.replace("[objective]", "[objectve]")).unwrap_err();
-        assert!(e.to_string().contains("did you mean `objective`?"), "{e}");
+        says(
+            &GOOD.replace("[objective]", "[objectve]"),
+            "did you mean `objective`?",
+        );
     }
 
     #[test]
@@ -1404,12 +1491,15 @@ model = { kind = "choice", options = ["rf", "gbt"] }
                 .contains("`search.parallel` must be a positive integer, found string \"four\""),
             "{e}"
         );
-        let e = parse(&GOOD.replace("parallel = 2", "parallel = 0")).unwrap_err();
-        assert!(e.to_string().contains("expected a positive integer"), "{e}");
-        let e = parse(&GOOD.replace("\"maximize\"", "\"maximise\"")).unwrap_err();
-        assert!(e.to_string().contains("did you mean `maximize`?"), "{e}");
-        let e = parse(&GOOD.replace("\"1m30s\"", "\"90\"")).unwrap_err();
-        assert!(e.to_string().contains("has no unit"), "{e}");
+        says(
+            &GOOD.replace("parallel = 2", "parallel = 0"),
+            "expected a positive integer",
+        );
+        says(
+            &GOOD.replace("\"maximize\"", "\"maximise\""),
+            "did you mean `maximize`?",
+        );
+        let e = says(&GOOD.replace("\"1m30s\"", "\"90\""), "has no unit");
         assert_eq!(e.line(), Some(8));
     }
 
@@ -1429,10 +1519,11 @@ model = { kind = "choice", options = ["rf", "gbt"] }
 
     #[test]
     fn missing_sections_say_what_to_add() {
-        let e = parse("[experiment]\nname = \"x\"\n").unwrap_err();
-        assert!(e.to_string().contains("[space]"), "{e}");
-        let e = parse(&GOOD.replace("metric = \"val_loss\"", "")).unwrap_err();
-        assert!(e.to_string().contains("missing `objective.metric`"), "{e}");
+        says("[experiment]\nname = \"x\"\n", "[space]");
+        says(
+            &GOOD.replace("metric = \"val_loss\"", ""),
+            "missing `objective.metric`",
+        );
     }
 
     #[test]
@@ -1464,7 +1555,189 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         let e = parse_with(GOOD, Overrides::default().set("search.algo")).unwrap_err();
         assert!(e.to_string().contains("dotted.key=value"), "{e}");
         let e = parse_with(GOOD, Overrides::default().set("experiment.name.x=1")).unwrap_err();
-        assert!(e.to_string().contains("not a table"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`experiment.name` is string \"demo\" in the config, not a table"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_key_has_its_type_checked_where_it_is_written() {
+        let cases = [
+            (
+                "seed = 3",
+                "seed = -1",
+                "`search.seed` must be an integer >= 0, found integer -1",
+            ),
+            (
+                "seed = 3",
+                "seed = 1.5",
+                "`search.seed` must be an integer >= 0, found float 1.5",
+            ),
+            (
+                "parallel = 2",
+                "parallel = [2]",
+                "`search.parallel` must be a positive integer, found an array",
+            ),
+            (
+                "parallel = 2",
+                "parallel = { n = 2 }",
+                "`search.parallel` must be a positive integer, found a table",
+            ),
+            (
+                "name = \"demo\"",
+                "name = 1979-05-27",
+                "`experiment.name` must be a string, found datetime 1979-05-27",
+            ),
+            (
+                "timeout = \"1m30s\"",
+                "shell = \"yes\"",
+                "`command.shell` must be `true` or `false`, found string \"yes\"",
+            ),
+            (
+                "timeout = \"1m30s\"",
+                "timeout = 90",
+                "`command.timeout` must be a duration string such as",
+            ),
+            (
+                "env = { A = \"1\", B = 2 }",
+                "env = \"A=1\"",
+                "`command.env` must be a table of NAME = \"value\" entries, found string \"A=1\"",
+            ),
+            (
+                "B = 2 }",
+                "B = [2] }",
+                "`command.env.B` must be a string, number or bool, found an array",
+            ),
+            (
+                "seed = 3",
+                "loss_threshold = \"low\"",
+                "`search.loss_threshold` must be a number, found string \"low\"",
+            ),
+        ];
+        for (from, to, message) in cases {
+            let source = GOOD.replace(from, to);
+            let e = parse(&source).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(message), "{to}: {text}");
+            // The caret is under the value.
+            let line = source.lines().nth(e.line().unwrap() - 1).unwrap();
+            let at: String = line.chars().skip(e.column().unwrap() - 1).collect();
+            let value = to.split_once(" = ").unwrap().1;
+            assert!(value.starts_with(&at[..1]), "{to}: {text}");
+        }
+    }
+
+    #[test]
+    fn a_section_that_is_not_a_table_says_so() {
+        let (head, tail) = GOOD.split_once("[search]").unwrap();
+        let (_, space) = tail.split_once("[space]").unwrap();
+        let source = format!("search = 3\n{head}[space]{space}");
+        let e = parse(&source).unwrap_err();
+        assert_eq!((e.line(), e.column()), (Some(1), Some(10)));
+        assert!(
+            e.to_string()
+                .contains("`search` must be a table, found integer 3"),
+            "{e}"
+        );
+        let source = GOOD.replace("[search]", "[[search]]");
+        says(&source, "`search` must be a table, found an array");
+        // An array holding what the table would is not the table.
+        says(
+            &GOOD.replace("[experiment]\nname = \"demo\"", "experiment = [\"demo\"]"),
+            "`experiment` must be a table, found an array",
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_found_at_every_level_and_in_overrides() {
+        let e = parse(&format!("colour = 1\n{GOOD}")).unwrap_err();
+        assert_eq!((e.line(), e.column()), (Some(1), Some(1)));
+        assert!(
+            matches!(e.kind(), ConfigErrorKind::UnknownKey { key, section, suggestion: None, .. }
+                if key == "colour" && section == "the top level"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains(
+                "expected one of `experiment`, `command`, `objective`, `search`, `space`"
+            ),
+            "{e}"
+        );
+        // A dotted key, in a section named by a dotted key too.
+        let e = parse(&GOOD.replace("[objective]", "[objective]\nmetrc.x = 1")).unwrap_err();
+        assert!(
+            matches!(e.kind(), ConfigErrorKind::UnknownKey { key, section, suggestion: Some("metric"), .. }
+                if key == "metrc" && section == "[objective]"),
+            "{e:?}"
+        );
+        let e = parse(&GOOD.replace("[experiment]", "[experiment]\nnmae = 1")).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "unknown key `nmae` in [experiment]; expected `name`; did you mean `name`?"
+            ),
+            "{e}"
+        );
+        // A key an override adds is checked like one in the file.
+        let e = parse_with(GOOD, Overrides::default().set("command.shel=true")).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "in override `command.shel=true` (column 9): unknown key `shel` in [command]"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(" |\n | command.shel=true\n |         ^^^^"),
+            "{text}"
+        );
+        // Environment variables may have any name.
+        let c = parse(&GOOD.replace("A = \"1\"", "Z_ANY = true")).unwrap();
+        assert_eq!(
+            c.command().env(),
+            [("Z_ANY".into(), "true".into()), ("B".into(), "2".into())]
+        );
+    }
+
+    #[test]
+    fn values_are_checked_after_their_types() {
+        let e = says(
+            &GOOD.replace("B = 2", "\"B=C\" = 2"),
+            "variable names without `=` or NUL",
+        );
+        assert_eq!(e.column(), Some(18));
+        says(&GOOD.replace("\"1m30s\"", "\"0s\""), "a positive duration");
+        let c = parse(&GOOD.replace("timeout = \"1m30s\"", "kill_grace = \"0s\"")).unwrap();
+        assert_eq!(c.command().kill_grace(), Duration::ZERO);
+        says(
+            &GOOD.replace("seed = 3", "loss_threshold = inf"),
+            "expected a finite number",
+        );
+        let c = parse(&GOOD.replace(
+            "seed = 3",
+            "loss_threshold = 1\nseed = 18446744073709551615",
+        ))
+        .unwrap();
+        assert_eq!(c.search().loss_threshold(), Some(1.0));
+        assert_eq!(c.search().seed(), Some(u64::MAX));
+        says(
+            &GOOD.replace("name = \"demo\"", "name = \" \""),
+            "expected a non-empty name",
+        );
+    }
+
+    #[test]
+    fn a_space_error_left_behind_is_not_taken_for_a_config_error() {
+        // A failed space parse leaves its typed error behind on this thread; the next
+        // config's own error must not pick it up.
+        assert!(Space::from_toml_str("x = { kind = \"unifrom\" }").is_err());
+        assert!(toml::from_str::<Space>("x = { kind = \"unifrom\" }").is_err());
+        let e = parse(&GOOD.replace("max_evals = 7", "max_eval = 7")).unwrap_err();
+        assert!(
+            matches!(e.kind(), ConfigErrorKind::UnknownKey { .. }),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1477,7 +1750,14 @@ model = { kind = "choice", options = ["rf", "gbt"] }
                 ("low".to_string(), 12..15)
             ]
         );
-        assert!(split_key("a..b").is_err());
+        assert_eq!(
+            split_key(" 'x y' . \"a\\u0062\"").unwrap(),
+            [("x y".to_string(), 1..6), ("ab".to_string(), 9..18)]
+        );
+        for bad in ["a..b", "", "a b", "\"open"] {
+            let e = split_key(bad).unwrap_err();
+            assert!(e.starts_with("the key is not a TOML key ("), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,6 @@
 use super::model::Run;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 /// One cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +58,18 @@ impl Cell {
     }
 }
 
-/// Runs as rows, with MLflow's column names.
+/// The columns every run has, before its metrics, params and tags.
+const INFO_COLUMNS: [&str; 6] = [
+    "run_id",
+    "experiment_id",
+    "run_name",
+    "status",
+    "start_time",
+    "end_time",
+];
+
+/// Runs as rows, with MLflow's column names (or any other table, built from the public
+/// fields), printed as CSV, JSON or aligned text.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunsTable {
     /// Column names.
@@ -87,17 +97,7 @@ impl RunsTable {
             params.extend(r.data.params.iter().map(|p| p.key.as_str()));
             tags.extend(r.data.tags.iter().map(|t| t.key.as_str()));
         }
-        let mut columns: Vec<String> = [
-            "run_id",
-            "experiment_id",
-            "run_name",
-            "status",
-            "start_time",
-            "end_time",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut columns: Vec<String> = INFO_COLUMNS.map(String::from).to_vec();
         columns.extend(metrics.iter().map(|k| format!("metrics.{k}")));
         columns.extend(params.iter().map(|k| format!("params.{k}")));
         columns.extend(tags.iter().map(|k| format!("tags.{k}")));
@@ -198,40 +198,22 @@ impl RunsTable {
         serde_json::to_string_pretty(&self.to_json()).unwrap_or_else(|_| "[]".to_string())
     }
 
-    /// Aligned plain-text rendering for terminals.
+    /// Aligned plain text for terminals: no borders, columns two spaces apart, no trailing
+    /// spaces, one line per row after the header.
     pub fn to_text(&self) -> String {
-        let texts: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| r.iter().map(Cell::text).collect())
-            .collect();
-        let widths: Vec<usize> = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                texts
-                    .iter()
-                    .map(|r| r[i].chars().count())
-                    .chain([c.chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let mut out = String::new();
-        let line = |out: &mut String, cells: &[String]| {
-            let parts: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            let _ = writeln!(out, "{}", parts.join("  ").trim_end());
-        };
-        line(&mut out, &self.columns);
-        for r in &texts {
-            line(&mut out, r);
+        let mut table = comfy_table::Table::new();
+        table
+            .load_preset(comfy_table::presets::NOTHING)
+            .set_header(&self.columns);
+        for row in &self.rows {
+            table.add_row(row.iter().map(Cell::text));
         }
-        out
+        for column in table.column_iter_mut() {
+            column.set_padding((0, 2));
+        }
+        let mut text = table.trim_fmt();
+        text.push('\n');
+        text
     }
 }
 
@@ -266,19 +248,8 @@ mod tests {
             },
         };
         let t = RunsTable::from_runs(&[run]);
-        assert_eq!(
-            t.columns,
-            [
-                "run_id",
-                "experiment_id",
-                "run_name",
-                "status",
-                "start_time",
-                "end_time",
-                "metrics.loss",
-                "params.lr"
-            ]
-        );
+        assert_eq!(t.columns[..6], INFO_COLUMNS);
+        assert_eq!(t.columns[6..], ["metrics.loss", "params.lr"]);
         let csv = t.to_csv();
         assert!(
             csv.contains("abc,0,\"a, \"\"b\"\"\",FINISHED,1,,NaN,0.1"),
@@ -294,5 +265,36 @@ mod tests {
             picked.rows,
             [[Cell::Str("0.1".into()), Cell::Str("abc".into())]]
         );
+    }
+
+    #[test]
+    fn text_is_aligned_without_borders_or_trailing_spaces() {
+        let table = RunsTable {
+            columns: vec!["name".into(), "loss".into(), "größe".into()],
+            rows: vec![
+                vec![
+                    Cell::Str("a-long-name".into()),
+                    Cell::Float(0.5),
+                    Cell::Null,
+                ],
+                vec![Cell::Str("b".into()), Cell::Float(f64::NAN), Cell::Int(7)],
+            ],
+        };
+        assert_eq!(
+            table.to_text(),
+            "name         loss  größe\n\
+             a-long-name  0.5\n\
+             b            NaN   7\n"
+        );
+    }
+
+    #[test]
+    fn text_of_a_ragged_table_fills_the_gaps() {
+        // The fields are public, so a row may be shorter (or longer) than the header.
+        let table = RunsTable {
+            columns: vec!["a".into(), "b".into()],
+            rows: vec![vec![Cell::Int(1)], vec![Cell::Int(2), Cell::Int(3)]],
+        };
+        assert_eq!(table.to_text(), "a  b\n1\n2  3\n");
     }
 }

@@ -5,6 +5,7 @@
 
 use std::error::Error;
 
+use plotters::coord::CoordTranslate;
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -26,6 +27,20 @@ const BEST: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 const GOOD: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 
 type DrawResult = Result<(), Box<dyn Error>>;
+
+/// Draws the labels of a chart's series in its upper right corner, on a light box.
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 13))
+        .draw()?;
+    Ok(())
+}
 
 /// Every plot of the report, in a fixed order: per group the loss history, importance
 /// bars, one plot per parameter, and the parallel coordinates of the top trials. File
@@ -206,13 +221,7 @@ fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResu
         .draw_series(LineSeries::new(steps, BEST.stroke_width(2)))?
         .label("best so far")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BEST.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()?;
+    draw_legend(&mut chart)?;
     root.present()?;
     Ok(())
 }
@@ -377,13 +386,7 @@ where
         let color = if top { TOP } else { POINT };
         Circle::new((x, clamp(l, y0, y1)), 2, color.mix(0.6).filled())
     }))?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()?;
+    draw_legend(&mut chart)?;
     Ok(())
 }
 

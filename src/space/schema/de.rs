@@ -57,6 +57,36 @@ macro_rules! visit_scalars {
     };
 }
 
+/// Makes visitors their own seeds: each reads with the given `Deserializer` method.
+/// `deserialize_any` rather than `deserialize_map` (or `_str`, `_seq`) wherever a value of
+/// the wrong shape must reach the visitor, to get this module's error instead of the
+/// format's generic one.
+macro_rules! seeds_are_visitors {
+    ($($seed:ident => $method:ident),* $(,)?) => {
+        $(
+            impl<'de> DeserializeSeed<'de> for $seed<'_> {
+                type Value = <Self as Visitor<'de>>::Value;
+                fn deserialize<D: Deserializer<'de>>(
+                    self,
+                    deserializer: D,
+                ) -> Result<Self::Value, D::Error> {
+                    deserializer.$method(self)
+                }
+            }
+        )*
+    };
+}
+
+seeds_are_visitors!(
+    SpaceSeed => deserialize_any,
+    NameSeed => deserialize_str,
+    SpecSeed => deserialize_any,
+    FieldSeed => deserialize_str,
+    ScalarSeed => deserialize_any,
+    OptionsSeed => deserialize_seq,
+    OptionSeed => deserialize_any,
+);
+
 /// Names declared so far, anywhere in the tree, in declaration order.
 type Seen = RefCell<Vec<String>>;
 
@@ -73,15 +103,6 @@ struct SpaceSeed<'a> {
     seen: &'a Seen,
     /// The choice whose option holds this sub-space; `None` at the top level.
     parent: Option<&'a str>,
-}
-
-impl<'de> DeserializeSeed<'de> for SpaceSeed<'_> {
-    type Value = SpaceBuilder;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<SpaceBuilder, D::Error> {
-        // `deserialize_any` rather than `deserialize_map`, so that a non-table reaches the
-        // visitor and gets this module's error instead of the format's generic one.
-        deserializer.deserialize_any(self)
-    }
 }
 
 impl SpaceSeed<'_> {
@@ -139,13 +160,6 @@ struct NameSeed<'a> {
     seen: &'a Seen,
 }
 
-impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
-    type Value = String;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
 impl<'de> Visitor<'de> for NameSeed<'_> {
     type Value = String;
 
@@ -167,13 +181,6 @@ impl<'de> Visitor<'de> for NameSeed<'_> {
 struct SpecSeed<'a> {
     name: &'a str,
     seen: &'a Seen,
-}
-
-impl<'de> DeserializeSeed<'de> for SpecSeed<'_> {
-    type Value = Spec;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Spec, D::Error> {
-        deserializer.deserialize_any(self)
-    }
 }
 
 impl SpecSeed<'_> {
@@ -362,13 +369,6 @@ struct FieldSeed<'a> {
     allowed: Vec<&'static str>,
 }
 
-impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
-    type Value = &'static str;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
 impl<'de> Visitor<'de> for FieldSeed<'_> {
     type Value = &'static str;
 
@@ -494,13 +494,6 @@ struct ScalarSeed<'a> {
     expect: Expect,
 }
 
-impl<'de> DeserializeSeed<'de> for ScalarSeed<'_> {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
 impl ScalarSeed<'_> {
     fn scalar<E: de::Error>(self, value: Value) -> Result<Value, E> {
         self.expect.check(self.param, self.field, &value)?;
@@ -534,13 +527,6 @@ impl<'de> Visitor<'de> for ScalarSeed<'_> {
 struct OptionsSeed<'a> {
     param: &'a str,
     seen: &'a Seen,
-}
-
-impl<'de> DeserializeSeed<'de> for OptionsSeed<'_> {
-    type Value = Vec<ChoiceOption>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
 }
 
 impl OptionsSeed<'_> {
@@ -591,13 +577,6 @@ impl<'de> Visitor<'de> for OptionsSeed<'_> {
 struct OptionSeed<'a> {
     param: &'a str,
     seen: &'a Seen,
-}
-
-impl<'de> DeserializeSeed<'de> for OptionSeed<'_> {
-    type Value = ChoiceOption;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
 }
 
 impl OptionSeed<'_> {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::de;
 
 use super::{KINDS, OPTION_FIELDS, fields_of};
+use crate::diagnostic::Snippet;
 use crate::space::SpaceError;
 
 /// What is wrong with a TOML or JSON space (see [`SchemaError`] for where).
@@ -200,8 +201,7 @@ pub struct SchemaError(Box<Located>);
 struct Located {
     kind: SchemaErrorKind,
     file: Option<PathBuf>,
-    position: Option<(usize, usize)>,
-    snippet: Option<String>,
+    snippet: Option<Snippet>,
 }
 
 impl SchemaError {
@@ -209,7 +209,6 @@ impl SchemaError {
         SchemaError(Box::new(Located {
             kind,
             file: None,
-            position: None,
             snippet: None,
         }))
     }
@@ -226,12 +225,12 @@ impl SchemaError {
 
     /// The line (from 1) of the problem, when known.
     pub fn line(&self) -> Option<usize> {
-        self.0.position.map(|(line, _)| line)
+        self.0.snippet.as_ref().map(Snippet::line)
     }
 
     /// The column (from 1, in characters) of the problem, when known.
     pub fn column(&self) -> Option<usize> {
-        self.0.position.map(|(_, column)| column)
+        self.0.snippet.as_ref().map(Snippet::column)
     }
 
     pub(super) fn in_file(mut self, file: &Path) -> Self {
@@ -242,9 +241,8 @@ impl SchemaError {
     /// Converts a `toml` error met while reading `source` (a whole space, or a document
     /// embedding one, such as a sweep config with a `[space]` table) into a located error.
     pub(crate) fn from_toml(error: &toml::de::Error, source: &str) -> Self {
-        let message = error.message().trim_end();
-        let kind = take_raised(message).unwrap_or_else(|| SchemaErrorKind::Syntax {
-            message: message.to_string(),
+        let kind = raised_in_toml(error).unwrap_or_else(|| SchemaErrorKind::Syntax {
+            message: error.message().trim_end().to_string(),
         });
         let mut located = SchemaError::new(kind);
         if let Some(span) = error.span() {
@@ -265,32 +263,14 @@ impl SchemaError {
         if error.line() > 0 {
             // serde_json counts columns in bytes and stands just past what it read last.
             let start = line_start(source, error.line()) + error.column().saturating_sub(1);
-            let start = floor_char_boundary(source, start.min(source.len()));
             located.locate(source, start..start + 1);
         }
         located
     }
 
-    /// Records the position of `span` (byte offsets into `source`) and renders its line
-    /// with a caret under the span.
+    /// Records where `span` (byte offsets into `source`) is, with its line and a caret.
     fn locate(&mut self, source: &str, span: Range<usize>) {
-        let start = floor_char_boundary(source, span.start.min(source.len()));
-        let line_begin = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
-        let line_no = source[..start].matches('\n').count() + 1;
-        let text = source[line_begin..line_end].trim_end_matches('\r');
-        let column = source[line_begin..start].chars().count() + 1;
-        let end = floor_char_boundary(source, span.end.clamp(start, line_end));
-        let width = source[start..end].chars().count().max(1);
-        let gutter = " ".repeat(line_no.to_string().len());
-        self.0.position = Some((line_no, column));
-        self.0.snippet = Some(format!(
-            "{gutter} |\n{line_no} | {text}\n{gutter} | {}{}",
-            " ".repeat(column - 1),
-            "^".repeat(width)
-        ));
+        self.0.snippet = Some(Snippet::new(source, span));
     }
 }
 
@@ -305,21 +285,14 @@ fn line_start(source: &str, line: usize) -> usize {
         .map_or(source.len(), |(i, _)| i + 1)
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.0.file, self.0.position) {
-            (Some(file), Some((line, column))) => {
-                write!(f, "{}:{line}:{column}: ", file.display())?;
+        match (&self.0.file, &self.0.snippet) {
+            (Some(file), Some(at)) => {
+                write!(f, "{}:{}:{}: ", file.display(), at.line(), at.column())?;
             }
             (Some(file), None) => write!(f, "{}: ", file.display())?,
-            (None, Some((line, column))) => write!(f, "line {line}, column {column}: ")?,
+            (None, Some(at)) => write!(f, "line {}, column {}: ", at.line(), at.column())?,
             (None, None) => {}
         }
         write!(f, "{}", self.0.kind)?;
@@ -350,9 +323,16 @@ pub(super) fn raise<E: de::Error>(kind: SchemaErrorKind) -> E {
 }
 
 /// Drops a typed kind left behind by an earlier parse (one embedded in a larger document
-/// whose error was never converted here), so it cannot be mistaken for the next one.
-pub(super) fn forget_raised() {
+/// whose error was never converted here), so it cannot be mistaken for the next one. Call
+/// it before reading a document that embeds a space.
+pub(crate) fn forget_raised() {
     RAISED.with(|r| r.borrow_mut().take());
+}
+
+/// The typed kind of a `toml` error, if this module raised it: `None` for an error that is
+/// not about a space (in a document that embeds one, an error of the document's own).
+pub(crate) fn raised_in_toml(error: &toml::de::Error) -> Option<SchemaErrorKind> {
+    take_raised(error.message().trim_end())
 }
 
 /// The typed kind of the error whose message is `message`, if this module raised it.

@@ -75,6 +75,7 @@ mod ser;
 use std::path::Path;
 
 pub use error::{SchemaError, SchemaErrorKind};
+pub(crate) use error::{forget_raised, raised_in_toml};
 
 use super::Space;
 
@@ -259,6 +260,20 @@ mod tests {
             Ok(space) => panic!("expected an error, got {space:?}"),
             Err(e) => e,
         }
+    }
+
+    /// The error of a TOML space, checked to say `text`.
+    fn toml_says(source: &str, text: &str) -> SchemaError {
+        let e = toml_err(source);
+        assert!(e.to_string().contains(text), "{e}");
+        e
+    }
+
+    /// The error of a JSON space, checked to say `text`.
+    fn json_says(source: &str, text: &str) -> SchemaError {
+        let e = json_err(source);
+        assert!(e.to_string().contains(text), "{e}");
+        e
     }
 
     fn at(e: &SchemaError) -> (usize, usize) {
@@ -525,26 +540,20 @@ mod tests {
 
     #[test]
     fn wrong_types_name_field_expected_and_found() {
-        let e = toml_err("x = { kind = \"uniform\", low = \"0\", high = 1 }");
+        let e = toml_says(
+            "x = { kind = \"uniform\", low = \"0\", high = 1 }",
+            "`low` must be a number, found the string \"0\"",
+        );
         assert_eq!(at(&e), (1, 31));
-        assert!(
-            e.to_string()
-                .contains("`low` must be a number, found the string \"0\""),
-            "{e}"
+        toml_says(
+            "x = { kind = 3 }",
+            "`kind` must be a string naming the kind, found the integer 3",
         );
-        let e = toml_err("x = { kind = 3 }");
-        assert!(
-            e.to_string()
-                .contains("`kind` must be a string naming the kind, found the integer 3"),
-            "{e}"
+        let e = toml_says(
+            "x = { kind = \"randint\", low = 1.5, high = 3 }",
+            "`low` must be an integer, found the float 1.5",
         );
-        let e = toml_err("x = { kind = \"randint\", low = 1.5, high = 3 }");
         assert_eq!(at(&e), (1, 31));
-        assert!(
-            e.to_string()
-                .contains("`low` must be an integer, found the float 1.5"),
-            "{e}"
-        );
         // With `kind` last, the integer check waits for the end of the table.
         let e = toml_err("x = { low = 1.5, high = 3, kind = \"randint\" }");
         assert!(matches!(
@@ -560,19 +569,14 @@ mod tests {
             space.unwrap(),
             Space::builder().randint("x", 1, 3).build().unwrap()
         );
-        let e = toml_err("x = [1, 2]");
-        assert!(e.to_string().contains("must be a spec table like"), "{e}");
-        let e = toml_err("x = { kind = \"choice\", options = \"a\" }");
-        assert!(
-            e.to_string()
-                .contains("`options` must be an array of options"),
-            "{e}"
+        toml_says("x = [1, 2]", "must be a spec table like");
+        toml_says(
+            "x = { kind = \"choice\", options = \"a\" }",
+            "`options` must be an array of options",
         );
-        let e = toml_err("x = { kind = \"choice\", options = [{ value = \"a\", space = 3 }] }");
-        assert!(
-            e.to_string()
-                .contains("`space` must be a table of `name = spec` entries"),
-            "{e}"
+        toml_says(
+            "x = { kind = \"choice\", options = [{ value = \"a\", space = 3 }] }",
+            "`space` must be a table of `name = spec` entries",
         );
         let e = toml_err("x = { kind = \"choice\", options = [[1]] }");
         assert!(matches!(
@@ -651,13 +655,11 @@ mod tests {
             SpaceError::InvalidName { .. }
         ));
 
-        let e = toml_err("\nx = { kind = \"uniform\", low = 2, high = 1 }");
-        assert_eq!(at(&e), (2, 5));
-        assert!(
-            e.to_string()
-                .contains("parameter `x`: uniform needs low < high, got low = 2, high = 1"),
-            "{e}"
+        let e = toml_says(
+            "\nx = { kind = \"uniform\", low = 2, high = 1 }",
+            "parameter `x`: uniform needs low < high, got low = 2, high = 1",
         );
+        assert_eq!(at(&e), (2, 5));
     }
 
     #[test]
@@ -670,16 +672,13 @@ mod tests {
             matches!(e.kind(), SchemaErrorKind::Invalid(SpaceError::DuplicateName { param }) if param == "lr")
         );
         // In two branches of the same choice.
-        let e = json_err(
+        let e = json_says(
             r#"{"m": {"kind": "choice", "options": [
                 {"value": "a", "space": {"lr": 1}},
                 {"value": "b", "space": {"lr": 2}}]}}"#,
+            "parameter `lr` is declared twice",
         );
         assert_eq!(e.line(), Some(3));
-        assert!(
-            e.to_string().contains("parameter `lr` is declared twice"),
-            "{e}"
-        );
         // Twice in one JSON object (TOML rejects that as a syntax error).
         let e = json_err(r#"{"a": 1, "a": 2}"#);
         assert!(matches!(

@@ -1,0 +1,159 @@
+//! The listings the command line prints (`experiments list`, `runs list`, `runs show`) in
+//! their three formats: the built binary over a temporary SQLite store, one table renderer
+//! for all of them.
+
+use std::process::Command;
+
+use hyperflow::tracking::{RunOptions, Tracker};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
+
+struct Store {
+    dir: tempfile::TempDir,
+}
+
+impl Store {
+    fn new() -> Self {
+        Store {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn uri(&self) -> String {
+        format!("sqlite:///{}", self.dir.path().join("runs.db").display())
+    }
+
+    /// Runs hyperflow; its standard output, after checking that it succeeded.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .current_dir(self.dir.path())
+            .env_remove("HYPERFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .arg("--tracking-uri")
+            .arg(self.uri())
+            .args(args)
+            .output()
+            .expect("run hyperflow");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+}
+
+/// The column at which each of `words` starts on `line` (characters).
+fn columns_of(line: &str, words: &[&str]) -> Vec<usize> {
+    words
+        .iter()
+        .map(|w| {
+            let at = line.find(w).unwrap_or_else(|| panic!("{w} in {line:?}"));
+            line[..at].chars().count()
+        })
+        .collect()
+}
+
+fn assert_plain(text: &str) {
+    for line in text.lines() {
+        assert_eq!(line, line.trim_end(), "trailing spaces in {text}");
+        assert!(!line.contains(['│', '─', '|']), "borders in {text}");
+    }
+}
+
+#[test]
+fn experiments_list_prints_one_table_in_three_formats() {
+    let store = Store::new();
+    store.cli(&["experiments", "create", "alpha"]);
+    store.cli(&["experiments", "create", "with, comma \"quoted\""]);
+
+    let text = store.cli(&["experiments", "list"]);
+    assert_plain(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "header and three experiments: {text}");
+    assert!(lines[0].starts_with("experiment_id  name  "), "{text}");
+    let alpha = lines.iter().find(|l| l.contains("alpha")).expect("alpha");
+    assert_eq!(
+        columns_of(lines[0], &["name", "lifecycle_stage"]),
+        columns_of(alpha, &["alpha", "active"]),
+        "{text}"
+    );
+
+    let csv = store.cli(&["experiments", "list", "--format", "csv"]);
+    let csv_lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        csv_lines[0],
+        "experiment_id,name,lifecycle_stage,creation_time,last_update_time,artifact_location"
+    );
+    assert!(
+        csv.contains(",\"with, comma \"\"quoted\"\"\",active,"),
+        "{csv}"
+    );
+
+    let json: Value =
+        serde_json::from_str(&store.cli(&["experiments", "list", "--format", "json"]))
+            .expect("JSON");
+    let list = json.as_array().expect("a list");
+    assert_eq!(list.len(), 3);
+    let keys: Vec<&str> = list[0]
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, csv_lines[0].split(',').collect::<Vec<_>>());
+    assert!(list[0]["creation_time"].is_i64(), "{json}");
+    assert!(list.iter().any(|e| e["name"] == "with, comma \"quoted\""));
+}
+
+#[test]
+fn runs_list_and_show_use_the_same_plain_table() {
+    let store = Store::new();
+    let tracker = Tracker::open(&store.uri()).expect("open the store");
+    let run = tracker
+        .start_run(RunOptions::new().run_name("first"))
+        .expect("start a run");
+    run.log_param("learning_rate", 0.25).expect("param");
+    run.log_metric("loss", 1.5, 0).expect("metric");
+    let id = run.id().to_string();
+    drop(run);
+
+    let text = store.cli(&["runs", "list"]);
+    assert_plain(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("run_id  "), "{text}");
+    assert_eq!(
+        columns_of(
+            lines[0],
+            &["run_name", "metrics.loss", "params.learning_rate"]
+        ),
+        columns_of(lines[1], &["first", "1.5", "0.25"]),
+        "{text}"
+    );
+
+    let shown = store.cli(&["runs", "show", &id]);
+    assert_plain(&shown);
+    // The values start two spaces past the longest field name.
+    let longest = shown.lines().map(|l| l.find("  ").unwrap_or(0)).max();
+    let width = longest.unwrap_or(0) + 2;
+    assert!(
+        shown.starts_with(&format!("{:width$}value\n", "field")),
+        "{shown}"
+    );
+    for (field, value) in [
+        ("run_id", id.as_str()),
+        ("metrics.loss", "1.5"),
+        ("params.learning_rate", "0.25"),
+    ] {
+        let line = format!("\n{field:width$}{value}\n");
+        assert!(shown.contains(&line), "{line:?} in {shown}");
+    }
+
+    let csv = store.cli(&["runs", "show", &id, "--format", "csv"]);
+    assert!(
+        csv.starts_with(&format!("field,value\nrun_id,{id}\n")),
+        "{csv}"
+    );
+}
