@@ -4,8 +4,7 @@
 //! `hyperflow.role=search`) holding the effective config as params (`command.run`,
 //! `objective.metric`, `space`, ...) besides the study's and the loop's settings, the config
 //! file as the artifact `sweep.toml`, and one nested child run per trial (see
-//! [`schema`](crate::tracking::schema)). The parent is tagged with what identifies the
-//! sweep:
+//! [`schema`]). The parent is tagged with what identifies the sweep:
 //!
 //! | tag | value |
 //! |---|---|
