@@ -22,7 +22,10 @@ fn best_of(
         let value = f(trial.point());
         study.tell(trial, value).expect("tell");
     }
-    study.best().and_then(|t| t.loss).expect("every trial completes")
+    study
+        .best()
+        .and_then(|t| t.loss)
+        .expect("every trial completes")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -38,9 +41,7 @@ fn duel(space: &Space, f: &dyn Fn(&Point) -> f64, evals: usize) -> (usize, f64, 
         .clone()
         .map(|s| best_of(Tpe::default(), space, f, s, evals))
         .collect();
-    let random: Vec<f64> = seeds
-        .map(|s| best_of(Random, space, f, s, evals))
-        .collect();
+    let random: Vec<f64> = seeds.map(|s| best_of(Random, space, f, s, evals)).collect();
     let wins = tpe.iter().zip(&random).filter(|(t, r)| t < r).count();
     (wins, median(tpe), median(random))
 }
@@ -49,7 +50,9 @@ fn duel(space: &Space, f: &dyn Fn(&Point) -> f64, evals: usize) -> (usize, f64, 
 fn tpe_beats_random_search_on_a_continuous_problem() {
     // A shifted, anisotropic bowl in 4 dimensions.
     let space = (1..=4)
-        .fold(Space::builder(), |b, i| b.uniform(format!("x{i}"), -5.0, 5.0))
+        .fold(Space::builder(), |b, i| {
+            b.uniform(format!("x{i}"), -5.0, 5.0)
+        })
         .build()
         .expect("valid");
     let f = |p: &Point| {
@@ -64,7 +67,10 @@ fn tpe_beats_random_search_on_a_continuous_problem() {
     // Random search wins about half of the seeds; TPE should win nearly all of them,
     // and its median should be several times lower.
     assert!(wins >= 10, "TPE won {wins} of 12 seeds ({tpe} vs {random})");
-    assert!(tpe * 3.0 < random, "median best: TPE {tpe}, random {random}");
+    assert!(
+        tpe * 3.0 < random,
+        "median best: TPE {tpe}, random {random}"
+    );
 }
 
 #[test]
@@ -87,5 +93,8 @@ fn tpe_beats_random_search_on_log_scales_and_choices() {
     };
     let (wins, tpe, random) = duel(&space, &f, 60);
     assert!(wins >= 9, "TPE won {wins} of 12 seeds ({tpe} vs {random})");
-    assert!(tpe * 2.0 < random, "median best: TPE {tpe}, random {random}");
+    assert!(
+        tpe * 2.0 < random,
+        "median best: TPE {tpe}, random {random}"
+    );
 }

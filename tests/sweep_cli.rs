@@ -529,3 +529,94 @@ fn resume_without_earlier_sweep_is_an_error() {
         text(&out.stderr)
     );
 }
+
+/// A sweep whose store fills its disk stops with an error that names the store and the
+/// command that resumes it; that command, once there is room again, finishes the sweep
+/// with the trial that was in flight marked KILLED. The disk is a small tmpfs mounted in a
+/// user and mount namespace of its own (`unshare -rm`), so no privilege is needed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_stops_the_sweep_with_the_way_to_resume_it() {
+    let available = Command::new("unshare")
+        .args(["-rm", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            std::env::var_os("HYPERFLOW_REQUIRE_EXTERNAL").is_none(),
+            "unshare -rm is not available, and HYPERFLOW_REQUIRE_EXTERNAL is set"
+        );
+        eprintln!("SKIPPED a_full_disk_stops_the_sweep: `unshare -rm` is not available here");
+        return;
+    }
+    let d = Dir::new();
+    // Each trial leaves 200 kB of stdout as an artifact next to the store: a 1.5 MB disk
+    // fills after a few trials.
+    d.file(
+        "trial.py",
+        "import sys\nprint('x' * 200000)\nprint('{\"loss\": %s}' % sys.argv[1])\n",
+    );
+    d.config("python3 trial.py {x}", "max_evals = 30");
+    let disk = d.path("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let script = d.file(
+        "full.sh",
+        &format!(
+            "set -u\nexport PATH=\"{bin_dir}:$PATH\"\n\
+             mount -t tmpfs -o size=1500k tmpfs {disk}\ncp sweep.toml trial.py {disk}/\ncd {disk}\n\
+             {BIN} --tracking-uri sqlite:///runs.db sweep sweep.toml --no-progress > /dev/null 2> ../first.err\n\
+             echo \"first=$?\"\ncat ../first.err\nmount -o remount,size=20m {disk}\n\
+             resume=$(sed -n 's/.*continue with: //p' ../first.err)\necho \"resume=$resume\"\n\
+             eval \"$resume --no-progress\" > /dev/null 2> ../second.err\necho \"second=$?\"\ncat ../second.err\n\
+             {BIN} --tracking-uri sqlite:///runs.db runs list --experiment cli-test --format json --max-results 100\n",
+            disk = disk.display(),
+            bin_dir = PathBuf::from(BIN).parent().expect("in a folder").display(),
+        ),
+    );
+    let out = Command::new("unshare")
+        .arg("-rm")
+        .arg("sh")
+        .arg(&script)
+        .current_dir(d.dir.path())
+        .env_remove("HYPERFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .expect("unshare runs");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("first=1"), "{stdout}");
+    assert!(stdout.contains("disk is full"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "trials that finished are in sqlite:///{}/runs.db",
+            disk.display()
+        )),
+        "the store is named: {stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "resume=hyperflow --tracking-uri sqlite:///runs.db sweep sweep.toml --resume "
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("second=0"),
+        "the resume command works: {stdout}"
+    );
+    let json = &stdout[stdout.find('[').expect("runs listed")..];
+    let runs: Vec<BTreeMap<String, Value>> = serde_json::from_str(json).expect("runs as JSON");
+    let children = role(&runs, "trial");
+    let finished = children
+        .iter()
+        .filter(|c| field(c, "status") == Some("FINISHED"))
+        .count();
+    let killed = children
+        .iter()
+        .filter(|c| field(c, "status") == Some("KILLED"))
+        .count();
+    assert_eq!(finished, 30, "the resumed sweep completes the budget");
+    assert_eq!(
+        killed, 1,
+        "the trial in flight when the disk filled is killed"
+    );
+    assert_eq!(field(role(&runs, "search")[0], "status"), Some("FINISHED"));
+}

@@ -67,6 +67,21 @@ pub enum SweepError {
     /// pool could not start).
     #[error(transparent)]
     Search(FminError),
+    /// A tracked sweep stopped on an error (its tracking store failed: a full disk, a lost
+    /// server, a file that is no longer writable); the trials that finished are stored and
+    /// the sweep can be resumed.
+    #[error(
+        "{error}\nthe sweep stopped; the trials that finished are in {store}. Once the store \
+         takes writes again (free space, permissions, the server back), continue with: {resume}"
+    )]
+    Stopped {
+        /// What went wrong.
+        error: Box<SweepError>,
+        /// The store, as a path or URL users can find.
+        store: String,
+        /// The command that continues the sweep.
+        resume: String,
+    },
     /// The Ctrl-C handler could not be installed.
     #[error("cannot handle Ctrl-C: {0}")]
     CtrlC(String),

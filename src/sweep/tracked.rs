@@ -104,11 +104,7 @@ pub struct TrackedSweep {
 impl TrackedSweep {
     /// Where the runs are and how to list them, for people.
     pub fn location(&self) -> String {
-        let uri_arg = if self.tracking_uri == crate::tracking::uri::DEFAULT_TRACKING_URI {
-            String::new()
-        } else {
-            format!(" --tracking-uri {}", super::shell_quote(&self.tracking_uri))
-        };
+        let uri_arg = uri_arg(&self.tracking_uri);
         format!(
             "runs stored in {} (experiment {:?}, id {}); {} {}\n\
              see them: hyperflow runs list --experiment {}{uri_arg}",
@@ -327,7 +323,14 @@ pub fn run_tracked(
             (study, 0, 0)
         }
     };
-    let summary = drive(config, &mut study, sweep_options)?;
+    let summary = drive(config, &mut study, sweep_options).map_err(|error| {
+        let parent = study.parent_run_id().unwrap_or_default();
+        SweepError::Stopped {
+            error: Box::new(error),
+            store: absolute_tracking_uri(&options.tracking_uri),
+            resume: resume_command(config, &options.tracking_uri, parent),
+        }
+    })?;
     let experiment_id = study
         .experiment_id()
         .cloned()
@@ -341,6 +344,26 @@ pub fn run_tracked(
         killed_trials,
         single_run: false,
     })
+}
+
+/// The command that resumes the sweep of `config` whose parent run is `parent`, in the
+/// store at `tracking_uri`.
+fn resume_command(config: &SweepConfig, tracking_uri: &str, parent: &str) -> String {
+    format!(
+        "hyperflow{} sweep {} --resume {parent}",
+        uri_arg(tracking_uri),
+        super::shell_quote(&config.path().display().to_string())
+    )
+}
+
+/// The `--tracking-uri` argument that names `tracking_uri` on a command line (none for
+/// the default store).
+fn uri_arg(tracking_uri: &str) -> String {
+    if tracking_uri == crate::tracking::uri::DEFAULT_TRACKING_URI {
+        String::new()
+    } else {
+        format!(" --tracking-uri {}", super::shell_quote(tracking_uri))
+    }
 }
 
 /// Runs one tracked trial of `config` at `point` (`hyperflow run CONFIG -P name=value`):
