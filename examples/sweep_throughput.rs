@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hyperflow::sweep::tracked::{TrackedOptions, run_tracked};
+use hyperflow::sweep::tracked::run_tracked;
 use hyperflow::sweep::{ProgressMode, SweepConfig, SweepOptions, run_sweep};
 use hyperflow::tracking::Tracker;
 
@@ -46,7 +46,10 @@ fn tracked(dir: &Path, config: &SweepConfig) -> Duration {
     let done = run_tracked(
         config,
         &tracker,
-        TrackedOptions::new(uri).progress(ProgressMode::Quiet),
+        SweepOptions::new()
+            .tracking_uri(uri)
+            .progress(ProgressMode::Quiet),
+        None,
     )
     .expect("sweep runs");
     let elapsed = started.elapsed();

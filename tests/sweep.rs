@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use hyperflow::TrialState;
-use hyperflow::sweep::tracked::{TrackedOptions, run_tracked};
+use hyperflow::sweep::tracked::run_tracked;
 use hyperflow::sweep::{
     Cancellation, Overrides, ProgressMode, SweepConfig, SweepError, SweepOptions, plan,
     render_summary, run_sweep,
@@ -108,12 +108,7 @@ echo "custom=$CUSTOM" >&2
     );
     let uri = format!("sqlite:///{}", s.path("runs.db").display());
     let tracker = Tracker::open(&uri).unwrap();
-    let done = run_tracked(
-        &config,
-        &tracker,
-        TrackedOptions::new(uri.clone()).progress(ProgressMode::Quiet),
-    )
-    .unwrap();
+    let done = run_tracked(&config, &tracker, quiet().tracking_uri(uri.clone()), None).unwrap();
     let summary = &done.summary;
     assert_eq!(summary.trials().len(), 2);
     let t = &summary.trials()[0];

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use hyperflow::sweep::tracked::{Resume, TrackedOptions, TrackedSweep, run_point, run_tracked};
+use hyperflow::sweep::tracked::{Resume, TrackedSweep, run_point, run_tracked};
 use hyperflow::sweep::{
-    Cancellation, Overrides, ProgressMode, SweepConfig, cancel_on_ctrl_c, display_argv, plan,
-    point_from_assignments, render_summary,
+    Cancellation, Overrides, ProgressMode, SweepConfig, SweepOptions, cancel_on_ctrl_c,
+    display_argv, plan, point_from_assignments, render_summary,
 };
 use hyperflow::tracking::Tracker;
 
@@ -80,12 +80,18 @@ fn overrides(args: &ConfigArgs) -> Overrides {
         .fold(Overrides::default(), |o, s| o.set(s.clone()))
 }
 
-fn progress(args: &ConfigArgs) -> ProgressMode {
-    if args.no_progress {
+/// What a tracked sweep of the command line runs with: the store's URI, Ctrl-C, and the
+/// progress display asked for.
+fn options(args: &ConfigArgs, tracking_uri: &str) -> anyhow::Result<SweepOptions<'static>> {
+    let progress = if args.no_progress {
         ProgressMode::Quiet
     } else {
         ProgressMode::Auto
-    }
+    };
+    Ok(SweepOptions::new()
+        .tracking_uri(tracking_uri)
+        .cancellation(cancellation()?)
+        .progress(progress))
 }
 
 fn open(uri: &str) -> anyhow::Result<Tracker> {
@@ -127,17 +133,19 @@ fn sweep(args: SweepArgs, tracking_uri: &str) -> anyhow::Result<()> {
     }
     hyperflow::sweep::tracked::validate(&config)?;
     let tracker = open(tracking_uri)?;
-    let mut options = TrackedOptions::new(tracking_uri)
-        .cancellation(cancellation()?)
-        .progress(progress(&args.config));
-    if let Some(id) = args.resume {
-        options = options.resume(if id.is_empty() {
+    let resume = args.resume.map(|id| {
+        if id.is_empty() {
             Resume::Latest
         } else {
             Resume::Run(id)
-        });
-    }
-    let done = run_tracked(&config, &tracker, options)?;
+        }
+    });
+    let done = run_tracked(
+        &config,
+        &tracker,
+        options(&args.config, tracking_uri)?,
+        resume,
+    )?;
     if done.resumed_trials > 0 || done.killed_trials > 0 {
         println!(
             "resumed: {} earlier trials read back ({} killed ones not counted)",
@@ -152,10 +160,12 @@ fn run_one(args: RunArgs, tracking_uri: &str) -> anyhow::Result<()> {
     let point = point_from_assignments(config.space(), &args.params)?;
     hyperflow::sweep::tracked::validate(&config)?;
     let tracker = open(tracking_uri)?;
-    let options = TrackedOptions::new(tracking_uri)
-        .cancellation(cancellation()?)
-        .progress(progress(&args.config));
-    let done = run_point(&config, point, &tracker, options)?;
+    let done = run_point(
+        &config,
+        point,
+        &tracker,
+        options(&args.config, tracking_uri)?,
+    )?;
     if let Some(t) = done.summary.trials().first()
         && let Some(error) = &t.error
     {

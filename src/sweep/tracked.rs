@@ -28,8 +28,8 @@ use crate::tracking::schema::{self, CONFIG_TAG, SWEEP_KEY_TAG};
 use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, TrackingUri};
 
 use super::{
-    Cancellation, ProgressMode, SweepConfig, SweepError, SweepOptions, SweepSummary, check_program,
-    drive, end_leftover_trials, sampler, settings, study,
+    SweepConfig, SweepError, SweepOptions, SweepSummary, check_program, drive, end_leftover_trials,
+    sampler, settings, study,
 };
 
 /// Which earlier sweep to continue.
@@ -41,45 +41,6 @@ pub enum Resume {
     Latest,
     /// This parent run.
     Run(String),
-}
-
-/// The settings of [`run_tracked`] besides the config.
-#[derive(Debug, Clone)]
-pub struct TrackedOptions {
-    tracking_uri: String,
-    resume: Option<Resume>,
-    cancel: Cancellation,
-    progress: ProgressMode,
-}
-
-impl TrackedOptions {
-    /// Logs into the store at `tracking_uri` (handed to trials, made absolute).
-    pub fn new(tracking_uri: impl Into<String>) -> Self {
-        TrackedOptions {
-            tracking_uri: tracking_uri.into(),
-            resume: None,
-            cancel: Cancellation::new(),
-            progress: ProgressMode::Auto,
-        }
-    }
-
-    /// Continues an earlier sweep instead of starting a new one.
-    pub fn resume(mut self, resume: Resume) -> Self {
-        self.resume = Some(resume);
-        self
-    }
-
-    /// The switch that stops the sweep (see [`cancel_on_ctrl_c`](super::cancel_on_ctrl_c)).
-    pub fn cancellation(mut self, cancel: Cancellation) -> Self {
-        self.cancel = cancel;
-        self
-    }
-
-    /// How progress is shown.
-    pub fn progress(mut self, mode: ProgressMode) -> Self {
-        self.progress = mode;
-        self
-    }
 }
 
 /// A tracked sweep's result: the summary and where its runs are.
@@ -259,21 +220,20 @@ pub fn find_parent(
     }
 }
 
-/// Runs a sweep logged into `tracker` (see the [module docs](self)); with
-/// [`TrackedOptions::resume`], continues an earlier one. Nothing is written before the
-/// config's sampler and command are checked. An interrupted sweep ends with its parent
-/// KILLED and its stopped trials KILLED, ready to resume.
+/// Runs a sweep logged into `tracker`, whose URI is `options`' tracking URI (the default
+/// store's when unset; see the [module docs](self)); with `resume`, continues an earlier
+/// one. Nothing is written before the config's sampler and command are checked. An
+/// interrupted sweep ends with its parent KILLED and its stopped trials KILLED, ready to
+/// resume.
 pub fn run_tracked(
     config: &SweepConfig,
     tracker: &Tracker,
-    options: TrackedOptions,
+    mut options: SweepOptions<'_>,
+    resume: Option<Resume>,
 ) -> Result<TrackedSweep, SweepError> {
     validate(config)?;
-    let sweep_options = SweepOptions::new()
-        .cancellation(options.cancel.clone())
-        .progress(options.progress)
-        .tracking_uri(absolute_tracking_uri(&options.tracking_uri));
-    let (mut study, resumed_trials, killed_trials) = match &options.resume {
+    let tracking_uri = trials_see(&mut options);
+    let (mut study, resumed_trials, killed_trials) = match &resume {
         Some(resume) => {
             let parent = find_parent(tracker, config, resume)?;
             let mut study = Study::load(tracker, parent.id())?;
@@ -319,16 +279,16 @@ pub fn run_tracked(
                 .tag(SWEEP_KEY_TAG, sweep_key(config))
                 .artifact("sweep.toml", text);
             let mut study = study(config)?.tracking(tracking).create()?;
-            study.log_settings(&settings(config, &sweep_options))?;
+            study.log_settings(&settings(config, &options))?;
             (study, 0, 0)
         }
     };
-    let summary = drive(config, &mut study, sweep_options).map_err(|error| {
+    let summary = drive(config, &mut study, options).map_err(|error| {
         let parent = study.parent_run_id().unwrap_or_default();
         SweepError::Stopped {
             error: Box::new(error),
-            store: absolute_tracking_uri(&options.tracking_uri),
-            resume: resume_command(config, &options.tracking_uri, parent),
+            store: absolute_tracking_uri(&tracking_uri),
+            resume: resume_command(config, &tracking_uri, parent),
         }
     })?;
     let experiment_id = study
@@ -338,12 +298,23 @@ pub fn run_tracked(
     Ok(TrackedSweep {
         run_id: study.parent_run_id().unwrap_or_default().to_string(),
         summary,
-        tracking_uri: options.tracking_uri,
+        tracking_uri,
         experiment_id,
         resumed_trials,
         killed_trials,
         single_run: false,
     })
+}
+
+/// The tracking URI of a tracked sweep (the default store's when `options` has none), as
+/// given; `options` keep it as trials see it (a relative SQLite path made absolute).
+fn trials_see(options: &mut SweepOptions<'_>) -> String {
+    let uri = options
+        .tracking_uri
+        .take()
+        .unwrap_or_else(|| crate::tracking::uri::DEFAULT_TRACKING_URI.to_string());
+    options.tracking_uri = Some(absolute_tracking_uri(&uri));
+    uri
 }
 
 /// The command that resumes the sweep of `config` whose parent run is `parent`, in the
@@ -373,7 +344,7 @@ pub fn run_point(
     config: &SweepConfig,
     point: Point,
     tracker: &Tracker,
-    options: TrackedOptions,
+    mut options: SweepOptions<'_>,
 ) -> Result<TrackedSweep, SweepError> {
     validate(config)?;
     let mut tracking = Tracking::new(tracker.clone(), config.experiment()).single_run();
@@ -385,14 +356,11 @@ pub fn run_point(
         .tag(CONFIG_TAG, absolute(config.path()).display().to_string())
         .artifact("sweep.toml", text);
     let mut study = study(config)?.tracking(tracking).create()?;
-    let mut sweep_options = SweepOptions::new()
-        .cancellation(options.cancel.clone())
-        .progress(options.progress)
-        .tracking_uri(absolute_tracking_uri(&options.tracking_uri))
-        .points_to_evaluate([point]);
-    sweep_options.max_evals = Some(1);
-    sweep_options.parallel = Some(1);
-    let summary = drive(config, &mut study, sweep_options)?;
+    let tracking_uri = trials_see(&mut options);
+    options = options.points_to_evaluate([point]);
+    options.max_evals = Some(1);
+    options.parallel = Some(1);
+    let summary = drive(config, &mut study, options)?;
     let experiment_id = study
         .experiment_id()
         .cloned()
@@ -400,7 +368,7 @@ pub fn run_point(
     Ok(TrackedSweep {
         run_id: study.run_id(0).unwrap_or_default().to_string(),
         summary,
-        tracking_uri: options.tracking_uri,
+        tracking_uri,
         experiment_id,
         resumed_trials: 0,
         killed_trials: 0,
