@@ -313,19 +313,14 @@ impl StudyBuilder {
             Some(h) => h,
             None => Trials::new(direction),
         };
-        for trial in trials.all() {
-            if trial.x.len() != self.space.len() {
-                return Err(StudyError::Point {
-                    what: format!("history trial {}", trial.number),
-                    source: PointError::Deserialize {
-                        message: format!(
-                            "its encoded point has {} values, the space {} parameters",
-                            trial.x.len(),
-                            self.space.len()
-                        ),
-                    },
-                });
-            }
+        if let Some(trial) = trials.all().iter().find(|t| t.x.len() != self.space.len()) {
+            return Err(StudyError::Mismatch(format!(
+                "history trial {}: its encoded point has {} values, but the space has {} \
+                 parameters; was it made for another space?",
+                trial.number,
+                trial.x.len(),
+                self.space.len()
+            )));
         }
         let session = sampler.session(&self.space)?;
         let store = match self.tracking {
