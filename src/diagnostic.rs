@@ -51,6 +51,7 @@ impl Snippet {
 
     /// Leaves the line number out of the gutter: for a text that is not a numbered line of
     /// a file, such as a command-line argument.
+    #[cfg(feature = "sweep")]
     pub(crate) fn unnumbered(mut self) -> Self {
         self.numbered = false;
         self
@@ -67,6 +68,7 @@ impl Snippet {
     }
 
     /// The line shown, without its line break.
+    #[cfg(feature = "sweep")]
     pub(crate) fn text(&self) -> &str {
         &self.text
     }

@@ -29,6 +29,7 @@
 pub mod algo;
 mod diagnostic;
 pub mod fmin;
+#[cfg(feature = "report")]
 pub mod report;
 pub mod rng;
 #[cfg(feature = "server")]
@@ -36,7 +37,7 @@ pub mod server;
 pub mod space;
 pub mod study;
 mod suggest;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "sweep"))]
 pub mod sweep;
 pub mod tracking;
 pub mod trials;

@@ -199,7 +199,8 @@ impl RunsTable {
     }
 
     /// Aligned plain text for terminals: no borders, columns two spaces apart, no trailing
-    /// spaces, one line per row after the header.
+    /// spaces, one line per row after the header (feature `tables`).
+    #[cfg(feature = "tables")]
     pub fn to_text(&self) -> String {
         let mut table = comfy_table::Table::new();
         table

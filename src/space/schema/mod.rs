@@ -75,6 +75,7 @@ mod ser;
 use std::path::Path;
 
 pub use error::{SchemaError, SchemaErrorKind};
+#[cfg(feature = "sweep")]
 pub(crate) use error::{forget_raised, raised_in_toml};
 
 use super::Space;
