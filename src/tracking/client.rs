@@ -163,7 +163,24 @@ impl SearchRuns {
         self.query.experiment_ids.push(id.clone());
         self
     }
-    /// Filter in MLflow's language, e.g. `metrics.loss < 0.5 AND params.opt = 'adam'`.
+    /// Filter in MLflow's language, e.g. `metrics.loss < 0.5 AND params.opt = 'adam'`: a
+    /// string, or a [`Filter`](super::filter::Filter) built from typed clauses, which quotes
+    /// keys and values itself.
+    ///
+    /// ```
+    /// use hyperflow::tracking::filter::{Clause, Filter};
+    /// use hyperflow::tracking::{RunOptions, SearchRuns, Tracker};
+    /// # fn main() -> Result<(), hyperflow::tracking::StoreError> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let tracker = Tracker::open(&format!("sqlite:///{}/t.db", dir.path().display()))?;
+    /// let exp = tracker.get_or_create_experiment("demo")?;
+    /// tracker.start_run(RunOptions::new().experiment(&exp).tag("owner", "o'brien"))?;
+    /// tracker.start_run(RunOptions::new().experiment(&exp).tag("owner", "someone"))?;
+    /// let mine = Filter::new().and(Clause::tag("owner").eq("o'brien"));
+    /// let page = tracker.search_runs(&SearchRuns::new().experiment(&exp).filter(&mine))?;
+    /// assert_eq!(page.items.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn filter(mut self, filter: impl Into<String>) -> Self {
         self.query.filter = filter.into();
         self

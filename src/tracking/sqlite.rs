@@ -1354,7 +1354,7 @@ impl Store for SqliteStore {
             ViewType::All => {}
         }
         for clause in &parsed.clauses {
-            let cond = match &clause.key {
+            let cond = match &clause.ident {
                 filter::ExperimentKey::Tag(key) => {
                     let mut b = vec![SqlValue::Text(key.to_string())];
                     let cond = match clause.op {
@@ -1423,7 +1423,7 @@ impl Store for SqliteStore {
             .map(|o| {
                 format!(
                     "e.{} {}",
-                    o.key.as_str(),
+                    o.ident.as_str(),
                     if o.ascending { "ASC" } else { "DESC" }
                 )
             })
