@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use hyperflow::tracking::{Experiment, ExperimentId, ExperimentQuery, Tracker, ViewType};
+use hyperflow::tracking::{Experiment, ExperimentId, ExperimentQuery, OpenMode, Tracker, ViewType};
 use serde_json::json;
 
 use super::OutputFormat;
@@ -36,6 +36,16 @@ pub enum Command {
         /// Name or id.
         experiment: String,
     },
+}
+
+impl Command {
+    /// Listing and showing only read the store; the other commands write.
+    pub fn store_mode(&self) -> OpenMode {
+        match self {
+            Command::List { .. } => OpenMode::ReadOnly,
+            _ => OpenMode::ReadWrite,
+        }
+    }
 }
 
 pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {

@@ -4,8 +4,8 @@
 use super::artifacts::{ArtifactRepo, join_path, normalized, open_once};
 use super::model::*;
 use super::store::{
-    MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, Result, Store,
-    StoreError,
+    MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, OpenMode, Result,
+    Store, StoreError,
 };
 use super::table::RunsTable;
 use super::uri;
@@ -322,9 +322,22 @@ fn chunked<T: Clone>(items: &[T], n: usize) -> impl Iterator<Item = &[T]> {
 }
 
 impl Tracker {
-    /// Open the store named by a tracking URI (see [`uri`]).
+    /// Open the store named by a tracking URI (see [`uri`]) for reading and writing; an
+    /// SQLite file is created when missing.
     pub fn open(tracking_uri: &str) -> Result<Self> {
-        Ok(Tracker::new(uri::open_store(tracking_uri)?))
+        Tracker::open_with(tracking_uri, OpenMode::ReadWrite)
+    }
+
+    /// Open the store named by a tracking URI for reading only: a missing SQLite database is
+    /// [`StoreError::NoDatabase`] (nothing is created), a read-only file or folder is fine,
+    /// and writes fail.
+    pub fn open_read_only(tracking_uri: &str) -> Result<Self> {
+        Tracker::open_with(tracking_uri, OpenMode::ReadOnly)
+    }
+
+    /// Open the store named by a tracking URI in `mode`.
+    pub fn open_with(tracking_uri: &str, mode: OpenMode) -> Result<Self> {
+        Ok(Tracker::new(uri::open_store_with(tracking_uri, mode)?))
     }
 
     /// Open the store named by `HYPERFLOW_TRACKING_URI`, else `MLFLOW_TRACKING_URI`, else

@@ -67,6 +67,43 @@ pub enum StoreError {
         /// Newest version this build understands.
         supported: i64,
     },
+    /// A database opened read-only is older than what this build reads without migrating.
+    #[error(
+        "database {path} has schema version {found}, older than version {readable}, the \
+         oldest this hyperflow reads as it is; it was opened read-only, so it was not \
+         upgraded. Open it once for writing to upgrade it in place: run a hyperflow command \
+         that writes to it with this tracking URI (such as a sweep, or `hyperflow \
+         experiments create NAME`), or open it with OpenMode::ReadWrite"
+    )]
+    SchemaTooOld {
+        /// Database path.
+        path: String,
+        /// Version found in the file.
+        found: i64,
+        /// Oldest version read without migrating.
+        readable: i64,
+    },
+    /// A store opened for reading names a database that does not exist (or holds nothing).
+    #[error(
+        "no tracking database at {path}: nothing has been logged there yet (the first run \
+         logged with this tracking URI creates it); check the tracking URI if runs were \
+         logged elsewhere"
+    )]
+    NoDatabase {
+        /// The database path.
+        path: String,
+    },
+    /// The database, or its folder, cannot be read or written as asked: file permissions, a
+    /// read-only file system, or a store opened read-only.
+    #[error("{path} is not {access}: {reason}")]
+    NotAccessible {
+        /// The file or folder.
+        path: String,
+        /// `readable` or `writable`.
+        access: &'static str,
+        /// Why, and what would work.
+        reason: String,
+    },
     /// File system error.
     #[error("{context}: {source}")]
     Io {
@@ -108,7 +145,8 @@ impl StoreError {
     /// The MLflow error code for this error (`RESOURCE_DOES_NOT_EXIST`, ...).
     pub fn error_code(&self) -> &'static str {
         match self {
-            StoreError::NotFound(_) => "RESOURCE_DOES_NOT_EXIST",
+            StoreError::NotFound(_) | StoreError::NoDatabase { .. } => "RESOURCE_DOES_NOT_EXIST",
+            StoreError::NotAccessible { .. } => "PERMISSION_DENIED",
             StoreError::AlreadyExists(_) => "RESOURCE_ALREADY_EXISTS",
             StoreError::InvalidParameter(_)
             | StoreError::InvalidFilter(_)
@@ -119,6 +157,7 @@ impl StoreError {
             StoreError::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
             StoreError::Remote { error_code, .. } => known_error_code(error_code),
             StoreError::SchemaTooNew { .. }
+            | StoreError::SchemaTooOld { .. }
             | StoreError::Io { .. }
             | StoreError::Serialization(_)
             | StoreError::Database { .. } => "INTERNAL_ERROR",
@@ -142,6 +181,21 @@ impl StoreError {
     pub fn experiment_not_found(id: &ExperimentId) -> Self {
         StoreError::NotFound(format!("No Experiment with id={id} exists"))
     }
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OpenMode {
+    /// Read and write: an SQLite file (and its folders) is created when missing, and an
+    /// older schema is upgraded.
+    #[default]
+    ReadWrite,
+    /// Read only: nothing is created, upgraded or written, and a read-only file or folder
+    /// is fine. A missing SQLite database is [`StoreError::NoDatabase`]; a write is
+    /// [`StoreError::NotAccessible`]. (A tracking server decides for itself: the REST store
+    /// opens the same in both modes.)
+    ReadOnly,
 }
 
 /// A tracking backend. Sync, thread-safe and object-safe: use it as `Arc<dyn Store>`.
