@@ -5,7 +5,7 @@ use super::artifacts::{ArtifactRepo, join_path, normalized, open_once};
 use super::model::*;
 use super::store::{
     MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, OpenMode, Result,
-    Store, StoreError,
+    Store, StoreError, validate_batch_size,
 };
 use super::table::RunsTable;
 use super::uri;
@@ -647,11 +647,7 @@ impl Tracker {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()> {
-        if metrics.len() <= MAX_BATCH_METRICS
-            && params.len() <= MAX_BATCH_PARAMS
-            && tags.len() <= MAX_BATCH_TAGS
-            && metrics.len() + params.len() + tags.len() <= super::store::MAX_BATCH_TOTAL
-        {
+        if validate_batch_size(metrics.len(), params.len(), tags.len()).is_ok() {
             return self.store.log_batch(run_id, metrics, params, tags);
         }
         for chunk in chunked(params, MAX_BATCH_PARAMS) {

@@ -2109,7 +2109,10 @@ mod tests {
 
     /// Asserts the error position and that the message contains `needle`.
     fn err_at(input: &str, position: usize, needle: &str) -> FilterError {
-        let e = err(input);
+        check_err(input, err(input), position, needle)
+    }
+
+    fn check_err(input: &str, e: FilterError, position: usize, needle: &str) -> FilterError {
         assert!(
             e.message.contains(needle),
             "{input:?}: message {:?} lacks {needle:?}",
@@ -2303,36 +2306,29 @@ mod tests {
 
     #[test]
     fn dotted_and_quoted_keys() {
-        assert_eq!(
-            one("tags.mlflow.parentRunId = 'abc'").ident,
-            id(EntityKind::Tag, "mlflow.parentRunId")
-        );
-        assert_eq!(
-            one("metrics.`my metric` > 1").ident,
-            id(EntityKind::Metric, "my metric")
-        );
-        assert_eq!(
-            one("params.\"a b\" = 'x'").ident,
-            id(EntityKind::Param, "a b")
-        );
-        assert_eq!(
-            one("`metrics`.`val-loss` < 1").ident,
-            id(EntityKind::Metric, "val-loss")
-        );
-        assert_eq!(
-            one("`params`.lr = '0.1'").ident,
-            id(EntityKind::Param, "lr")
-        );
-        assert_eq!(one("tags.`a``b` = 'x'").ident, id(EntityKind::Tag, "a`b"));
-        assert_eq!(
-            one("tags.\"say \"\"hi\"\"\" = 'x'").ident,
-            id(EntityKind::Tag, "say \"hi\"")
-        );
-        // A key with a dot inside quotes stays whole.
-        assert_eq!(
-            one("metrics.`a.b c` > 0").ident,
-            id(EntityKind::Metric, "a.b c")
-        );
+        for (input, kind, key) in [
+            (
+                "tags.mlflow.parentRunId = 'abc'",
+                EntityKind::Tag,
+                "mlflow.parentRunId",
+            ),
+            ("metrics.`my metric` > 1", EntityKind::Metric, "my metric"),
+            ("params.\"a b\" = 'x'", EntityKind::Param, "a b"),
+            ("`metrics`.`val-loss` < 1", EntityKind::Metric, "val-loss"),
+            ("`params`.lr = '0.1'", EntityKind::Param, "lr"),
+            ("tags.`a``b` = 'x'", EntityKind::Tag, "a`b"),
+            (
+                "tags.\"say \"\"hi\"\"\" = 'x'",
+                EntityKind::Tag,
+                "say \"hi\"",
+            ),
+            // A key with a dot inside quotes stays whole.
+            ("metrics.`a.b c` > 0", EntityKind::Metric, "a.b c"),
+            // A quoted key may be empty, so that every key has a spelling.
+            ("metrics.`` < 1", EntityKind::Metric, ""),
+        ] {
+            assert_eq!(one(input).ident, id(kind, key), "{input}");
+        }
         // Special characters need quotes.
         err_at(
             "metrics.val-loss < 1",
@@ -2348,8 +2344,6 @@ mod tests {
         err_at("metrics`a` < 1", 0, "quote the whole key");
         err_at("`metrics``a` < 1", 0, "Invalid attribute key 'metrics`a'");
         err_at("metrics. < 1", 8, "Missing key after 'metrics.'");
-        // A quoted key may be empty, so that every key has a spelling.
-        assert_eq!(one("metrics.`` < 1").ident, id(EntityKind::Metric, ""));
         err_at("params.'a b' = 'x'", 0, "quote the whole key");
         err_at(
             "'status' = 'x'",
@@ -2814,8 +2808,7 @@ mod tests {
 
     fn exp_err(input: &str, position: usize, needle: &str) {
         let e = parse_experiment_filter(input).unwrap_err();
-        assert!(e.message.contains(needle), "{input:?}: {}", e.message);
-        assert_eq!(e.position, position, "{input:?}: {}", e.message);
+        check_err(input, e, position, needle);
     }
 
     #[test]

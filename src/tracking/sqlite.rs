@@ -136,21 +136,13 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The embedded SQLite tracking store.
+#[derive(Debug)]
 pub struct SqliteStore {
     connections: Connections,
     /// `max(run_key)` when this store last ran ANALYZE (planner statistics).
     analyzed_runs: AtomicI64,
     path: PathBuf,
     artifact_root: PathBuf,
-}
-
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .field("artifact_root", &self.artifact_root)
-            .finish_non_exhaustive()
-    }
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -422,39 +414,6 @@ fn find_active_run(conn: &Connection, run_id: &str) -> TxResult<(i64, RunInfo)> 
     Ok((key, info))
 }
 
-fn load_run_data(conn: &Connection, run_key: i64) -> rusqlite::Result<RunData> {
-    let mut data = RunData::default();
-    let mut st = conn.prepare_cached(
-        "SELECT key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_key = ?1 ORDER BY key",
-    )?;
-    let rows = st.query_map([run_key], |r| {
-        Ok(Metric {
-            key: r.get(0)?,
-            value: metric_value(r.get(1)?, r.get(2)?),
-            timestamp: r.get(3)?,
-            step: r.get(4)?,
-        })
-    })?;
-    for m in rows {
-        data.metrics.push(m?);
-    }
-    let mut st =
-        conn.prepare_cached("SELECT key, value FROM params WHERE run_key = ?1 ORDER BY key")?;
-    for p in st.query_map([run_key], |r| {
-        Ok(Param::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })? {
-        data.params.push(p?);
-    }
-    let mut st =
-        conn.prepare_cached("SELECT key, value FROM tags WHERE run_key = ?1 ORDER BY key")?;
-    for t in st.query_map([run_key], |r| {
-        Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })? {
-        data.tags.push(t?);
-    }
-    Ok(data)
-}
-
 /// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
 fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
     if keys.is_empty() {
@@ -560,6 +519,25 @@ fn get_experiment_tx(conn: &Connection, id: &ExperimentId) -> TxResult<(i64, Exp
     load_experiment(conn, n)?
         .map(|e| (n, e))
         .ok_or_else(|| TxError::Store(StoreError::experiment_not_found(id)))
+}
+
+/// The key of experiment `id`, which must be active (for changing its tags).
+fn active_experiment_tx(conn: &Connection, id: &ExperimentId) -> TxResult<i64> {
+    let (n, exp) = get_experiment_tx(conn, id)?;
+    if exp.lifecycle_stage != LifecycleStage::Active {
+        return Err(StoreError::InvalidParameter(format!(
+            "The experiment {id} must be in the 'active' state. Current state is deleted."
+        ))
+        .into());
+    }
+    Ok(n)
+}
+
+/// Sets the last update time of experiment `n` to now.
+fn touch_experiment(conn: &Connection, n: i64) -> TxResult<()> {
+    conn.prepare_cached("UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2")?
+        .execute(params![now_ms(), n])?;
+    Ok(())
 }
 
 fn name_taken(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
@@ -1015,32 +993,18 @@ impl Store for SqliteStore {
     fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
         validate_experiment_tag(tag)?;
         self.write("setting an experiment tag", |tx| {
-            let (n, exp) = get_experiment_tx(tx, id)?;
-            if exp.lifecycle_stage != LifecycleStage::Active {
-                return Err(StoreError::InvalidParameter(format!(
-                    "The experiment {id} must be in the 'active' state. Current state is deleted."
-                ))
-                .into());
-            }
+            let n = active_experiment_tx(tx, id)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![n, tag.key, tag.value])?;
-            tx.prepare_cached("UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2")?
-                .execute(params![now_ms(), n])?;
-            Ok(())
+            touch_experiment(tx, n)
         })
     }
 
     fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()> {
         self.write("deleting an experiment tag", |tx| {
-            let (n, exp) = get_experiment_tx(tx, id)?;
-            if exp.lifecycle_stage != LifecycleStage::Active {
-                return Err(StoreError::InvalidParameter(format!(
-                    "The experiment {id} must be in the 'active' state. Current state is deleted."
-                ))
-                .into());
-            }
+            let n = active_experiment_tx(tx, id)?;
             let changed = tx
                 .prepare_cached(
                     "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
@@ -1052,11 +1016,7 @@ impl Store for SqliteStore {
                 ))
                 .into());
             }
-            tx.prepare_cached(
-                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
-            )?
-            .execute(params![now_ms(), n])?;
-            Ok(())
+            touch_experiment(tx, n)
         })
     }
 
@@ -1120,11 +1080,10 @@ impl Store for SqliteStore {
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
         self.read("reading a run", |tx| {
-            let (key, info) = find_run(tx, run_id)?;
-            Ok(Run {
-                info,
-                data: load_run_data(tx, key)?,
-            })
+            let (key, _) = find_run(tx, run_id)?;
+            load_runs(tx, &[key])?
+                .pop()
+                .ok_or_else(|| StoreError::run_not_found(run_id).into())
         })
     }
 

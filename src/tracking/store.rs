@@ -421,13 +421,9 @@ fn validate_value_len(what: &str, key: &str, value: &str, max: usize) -> Result<
     Ok(())
 }
 
-/// Validate a whole log_batch request before anything is written.
-pub fn validate_batch(
-    run_id: &str,
-    metrics: &[Metric],
-    params: &[Param],
-    tags: &[Tag],
-) -> Result<()> {
+/// Check the size of a log_batch request: at most [`MAX_BATCH_METRICS`] metrics,
+/// [`MAX_BATCH_PARAMS`] params, [`MAX_BATCH_TAGS`] tags and [`MAX_BATCH_TOTAL`] in total.
+pub fn validate_batch_size(metrics: usize, params: usize, tags: usize) -> Result<()> {
     let limit = |n: usize, max: usize, what: &str| {
         if n > max {
             Err(StoreError::InvalidParameter(format!(
@@ -438,14 +434,24 @@ pub fn validate_batch(
             Ok(())
         }
     };
-    limit(metrics.len(), MAX_BATCH_METRICS, "metrics")?;
-    limit(params.len(), MAX_BATCH_PARAMS, "params")?;
-    limit(tags.len(), MAX_BATCH_TAGS, "tags")?;
+    limit(metrics, MAX_BATCH_METRICS, "metrics")?;
+    limit(params, MAX_BATCH_PARAMS, "params")?;
+    limit(tags, MAX_BATCH_TAGS, "tags")?;
     limit(
-        metrics.len() + params.len() + tags.len(),
+        metrics + params + tags,
         MAX_BATCH_TOTAL,
         "metrics, params, and tags in total",
-    )?;
+    )
+}
+
+/// Validate a whole log_batch request before anything is written.
+pub fn validate_batch(
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[Tag],
+) -> Result<()> {
+    validate_batch_size(metrics.len(), params.len(), tags.len())?;
     for m in metrics {
         validate_key("metric", &m.key)?;
         if m.timestamp < 0 {

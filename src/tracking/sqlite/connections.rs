@@ -195,6 +195,7 @@ enum ReaderKind {
 /// Fields drop in order: the checkpointer and the readers close before the writer, so that
 /// the last connection to close may write, and checkpoints the WAL into the database and
 /// removes the `-wal` and `-shm` files (a read-only connection could not).
+#[derive(Debug)]
 pub(super) struct Connections {
     _checkpointer: Option<Checkpointer>,
     idle: Mutex<Vec<(u64, Connection)>>,
@@ -457,6 +458,7 @@ fn open_reader(path: &Path, kind: ReaderKind) -> Result<Connection> {
 /// Moves WAL pages into the database file from a background thread, so that the fsyncs
 /// of checkpoints never stall a write (with `synchronous=NORMAL`, commits themselves do not
 /// fsync). The writing connection keeps a large `wal_autocheckpoint` as a backstop.
+#[derive(Debug)]
 struct Checkpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
     handle: Option<std::thread::JoinHandle<()>>,
