@@ -6,6 +6,7 @@
 //! Permissions are real: the checks run in child processes (this test binary, or the
 //! `hyperflow` binary) under another user when the tests run as root (root reads and writes
 //! anything), else as this user with the permission bits taken away.
+#![cfg(unix)]
 
 use hyperflow::tracking::sqlite::{MIN_READABLE_VERSION, SCHEMA_VERSION};
 use hyperflow::tracking::*;
@@ -186,8 +187,12 @@ fn a_missing_database_is_an_error_that_creates_nothing() {
     assert!(matches!(e, StoreError::NoDatabase { .. }), "{e:?}");
     assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
     // A folder is not a database.
-    let e = SqliteStore::open_read_only(dir.path()).unwrap_err();
-    assert!(e.to_string().contains("is a folder"), "{e}");
+    for e in [
+        SqliteStore::open_read_only(dir.path()).unwrap_err(),
+        SqliteStore::open(dir.path()).unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("is a folder"), "{e}");
+    }
 }
 
 #[test]
@@ -316,6 +321,18 @@ fn unreadable_files_and_unwritable_folders_are_named() {
     tree.protect(&locked, 0o555);
     let fresh = locked.join("sub/new.db");
     assert_refused(&action("write", &fresh), &locked.join("sub"), "writable");
+    // A database that may be written, in a folder that may not: SQLite cannot create its
+    // -wal and -shm files next to it.
+    let folder = tree.dir.path().join("fixed");
+    std::fs::create_dir(&folder).unwrap();
+    let db = folder.join("t.db");
+    fixture(&db);
+    tree.protect(&db, 0o666);
+    tree.protect(&folder, 0o555);
+    let result = action("write", &db);
+    assert_refused(&result, &folder, "writable");
+    assert!(result.contains("-wal and -shm files"), "{result}");
+    assert_eq!(action("read", &db), "ok runs=1 history=3 lr=0.1");
 }
 
 // ---------------------------------------------------------------------------------------

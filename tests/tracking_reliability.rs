@@ -183,6 +183,13 @@ fn sigkill_mid_logging_keeps_committed_runs() {
         .unwrap();
     assert_eq!(ok, "ok");
     drop(conn);
+    // A read command right after the kill (the -wal and -shm files of the killed writer are
+    // still there) reads what was committed.
+    let reader = Tracker::open_read_only(db.to_str().unwrap()).unwrap();
+    for id in &committed {
+        check_run(&reader.get_run(id).unwrap());
+    }
+    drop(reader);
     let t = Tracker::open(db.to_str().unwrap()).unwrap();
     for id in &committed {
         let r = t.get_run(id).unwrap();

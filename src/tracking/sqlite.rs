@@ -160,11 +160,7 @@ impl SqliteStore {
     /// ([`StoreError::NoDatabase`] otherwise); nothing is created, migrated or written, and
     /// a read-only file or folder is fine. Writes fail with [`StoreError::NotAccessible`].
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_in(
-            path.as_ref(),
-            Path::new("hyperflow-artifacts"),
-            OpenMode::ReadOnly,
-        )
+        Self::open_in(path, "hyperflow-artifacts", OpenMode::ReadOnly)
     }
 
     /// Open (creating or migrating) with an explicit default artifact root for new
@@ -173,13 +169,17 @@ impl SqliteStore {
         path: impl AsRef<Path>,
         artifact_root: impl AsRef<Path>,
     ) -> Result<Self> {
-        Self::open_in(path.as_ref(), artifact_root.as_ref(), OpenMode::ReadWrite)
+        Self::open_in(path, artifact_root, OpenMode::ReadWrite)
     }
 
     /// Open in `mode` (see [`OpenMode`]), with a default artifact root for new experiments.
-    pub fn open_in(path: &Path, artifact_root: &Path, mode: OpenMode) -> Result<Self> {
-        let path = absolute(path)?;
-        let artifact_root = absolute(artifact_root)?;
+    pub fn open_in(
+        path: impl AsRef<Path>,
+        artifact_root: impl AsRef<Path>,
+        mode: OpenMode,
+    ) -> Result<Self> {
+        let path = absolute(path.as_ref())?;
+        let artifact_root = absolute(artifact_root.as_ref())?;
         let connections = Connections::open(
             &path,
             mode,

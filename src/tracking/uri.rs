@@ -83,7 +83,7 @@ impl TrackingUri {
             #[cfg(feature = "sqlite")]
             TrackingUri::Sqlite(path) => Ok(Arc::new(super::sqlite::SqliteStore::open_in(
                 path,
-                std::path::Path::new("hyperflow-artifacts"),
+                "hyperflow-artifacts",
                 mode,
             )?)),
             #[cfg(not(feature = "sqlite"))]

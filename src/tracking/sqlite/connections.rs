@@ -110,20 +110,14 @@ pub(super) fn sql_error(path: &Path, context: &str, e: &rusqlite::Error) -> Stor
                 BUSY_DEADLINE.as_secs()
             ))
         }
+        Some(ErrorCode::ReadOnly) if folder_problem(e) => folder_not_writable(path),
         Some(ErrorCode::ReadOnly) => not_writable(
             path,
-            "SQLite may not write to it (the file or its folder is read-only, or the file \
-             system is); read it with OpenMode::ReadOnly (hyperflow's read commands do), or \
-             give write permission",
+            "SQLite may not write to it (the file is read-only, or the file system is); read \
+             it with OpenMode::ReadOnly (hyperflow's read commands do), or give write \
+             permission",
         ),
-        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => StoreError::NotAccessible {
-            path: shown.to_string(),
-            access: "readable",
-            reason: "SQLite could not open it; check that the file and its folder exist and \
-                     that this user may read them (and write the folder, where SQLite keeps \
-                     its -wal and -shm files)"
-                .to_string(),
-        },
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => cannot_open(path),
         Some(ErrorCode::DiskFull) => database(format!("the disk holding {shown} is full")),
         Some(ErrorCode::NotADatabase) => database(format!("{shown} is not an SQLite database")),
         Some(ErrorCode::DatabaseCorrupt) => database(format!(
@@ -150,29 +144,62 @@ fn sql_free_message(e: &rusqlite::Error) -> String {
     }
 }
 
-fn not_writable(path: &Path, reason: &str) -> StoreError {
+fn not_accessible(path: &Path, access: &'static str, reason: &str) -> StoreError {
     StoreError::NotAccessible {
         path: path.display().to_string(),
-        access: "writable",
+        access,
         reason: reason.to_string(),
     }
 }
 
-/// `e` (from creating, opening or inspecting `path`) in words.
-fn io_error(path: &Path, doing: &str, e: std::io::Error) -> StoreError {
+fn not_writable(path: &Path, reason: &str) -> StoreError {
+    not_accessible(path, "writable", reason)
+}
+
+/// A read-only error that comes from the folder: SQLite could not create or lock the
+/// `-wal` and `-shm` files next to the database.
+fn folder_problem(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::{
+        SQLITE_READONLY_CANTINIT, SQLITE_READONLY_CANTLOCK, SQLITE_READONLY_DIRECTORY,
+    };
+    matches!(e, rusqlite::Error::SqliteFailure(err, _) if matches!(
+        err.extended_code,
+        SQLITE_READONLY_CANTINIT | SQLITE_READONLY_CANTLOCK | SQLITE_READONLY_DIRECTORY
+    ))
+}
+
+/// The folder of the database at `path` may not be written.
+fn folder_not_writable(path: &Path) -> StoreError {
+    not_writable(
+        path.parent().unwrap_or(path),
+        &format!(
+            "SQLite keeps the -wal and -shm files of {} in its folder and could not create \
+             them; give write permission on the folder, or read the database with \
+             OpenMode::ReadOnly (hyperflow's read commands do)",
+            path.display()
+        ),
+    )
+}
+
+/// SQLite could not open `path` (or a file next to it): a file that reads fine means the
+/// folder may not be written, else the file may not be read.
+fn cannot_open(path: &Path) -> StoreError {
+    if std::fs::File::open(path).is_ok() {
+        return folder_not_writable(path);
+    }
+    not_accessible(
+        path,
+        "readable",
+        "SQLite could not open it; check that this user may read the file and enter its folder",
+    )
+}
+
+/// `e`, met while `doing` something to `path` that needs it to be `access`, in words.
+fn io_error(path: &Path, access: &'static str, doing: &str, e: std::io::Error) -> StoreError {
     use std::io::ErrorKind;
     match e.kind() {
         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
-            let access = if doing.starts_with("creat") {
-                "writable"
-            } else {
-                "readable"
-            };
-            StoreError::NotAccessible {
-                path: path.display().to_string(),
-                access,
-                reason: format!("{doing}: {e}"),
-            }
+            not_accessible(path, access, &format!("{doing}: {e}"))
         }
         _ => StoreError::io(format!("{doing} {}", path.display()), e),
     }
@@ -335,13 +362,26 @@ pub(super) fn retry_open<T>(
     })
 }
 
+fn not_a_folder(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(StoreError::InvalidParameter(format!(
+            "{} is a folder, not a tracking database file; name the .db file in the tracking \
+             URI",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 fn open_writer(path: &Path) -> Result<Connection> {
+    not_a_folder(path)?;
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir).map_err(|e| {
             io_error(
                 dir,
+                "writable",
                 &format!(
                     "creating the folder of the tracking database {}",
                     path.display()
@@ -383,20 +423,20 @@ fn open_writer(path: &Path) -> Result<Connection> {
 /// file is [`StoreError::NoDatabase`].
 fn reader_kind(path: &Path) -> Result<ReaderKind> {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => {
-            return Err(StoreError::InvalidParameter(format!(
-                "{} is a folder, not a tracking database file; name the .db file in the \
-                 tracking URI",
-                path.display()
-            )));
-        }
-        Ok(_) => {}
+        Ok(_) => not_a_folder(path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(StoreError::NoDatabase {
                 path: path.display().to_string(),
             });
         }
-        Err(e) => return Err(io_error(path, "reading the tracking database", e)),
+        Err(e) => {
+            return Err(io_error(
+                path,
+                "readable",
+                "reading the tracking database",
+                e,
+            ));
+        }
     }
     // SQLite keeps a WAL database's shared memory in a -shm file next to it, which it must
     // be able to open or create. Where it cannot and no -wal file holds commits yet to be
