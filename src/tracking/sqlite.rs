@@ -1,7 +1,7 @@
 //! The embedded SQLite [`Store`] (the default backend).
 //!
 //! - One writer connection per store behind a mutex, and a pool of reader connections (see
-//!   [`connections`]); WAL journal, `synchronous=NORMAL`, `BEGIN IMMEDIATE` write
+//!   `sqlite/connections.rs`); WAL journal, `synchronous=NORMAL`, `BEGIN IMMEDIATE` write
 //!   transactions retried on `SQLITE_BUSY` without holding any lock, so many processes can
 //!   log into one file without "database is locked" reaching the user, and reads never wait
 //!   behind writes.
