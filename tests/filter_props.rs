@@ -8,8 +8,8 @@
 use hyperflow::tracking::filter::{
     Clause, Comparator, DATASET_KEYS, EntityKind, ExperimentAttribute, ExperimentClause,
     ExperimentFilter, ExperimentKey, ExperimentOrderBy, Filter, FilterError, Identifier, Literal,
-    OrderBy, parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_order_by,
-    parse_order_by_list,
+    OrderBy, Ordered, Subject, parse_experiment_filter, parse_experiment_order_by, parse_filter,
+    parse_order_by, parse_order_by_list,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -383,15 +383,11 @@ fn millis() -> impl Strategy<Value = f64> {
     (-(1i64 << 52)..(1i64 << 52)).prop_map(|i| i as f64)
 }
 
+/// The comparators of numbers, in the order [`ordered`] applies them.
+const NUMERIC: [Comparator; 6] = Comparator::NUMERIC;
+
 fn numeric_op() -> impl Strategy<Value = Comparator> {
-    select(vec![
-        Comparator::Eq,
-        Comparator::NotEq,
-        Comparator::Lt,
-        Comparator::Le,
-        Comparator::Gt,
-        Comparator::Ge,
-    ])
+    select(NUMERIC.to_vec())
 }
 
 fn like_op() -> impl Strategy<Value = Comparator> {
@@ -576,6 +572,18 @@ proptest! {
 // Typed construction
 // ---------------------------------------------------------------------------------------------
 
+/// The comparison `NUMERIC[op]` of `subject` with `value`, through the typed comparator.
+fn ordered<T: Ordered>(subject: Subject<T>, value: T::Value, op: usize) -> Clause {
+    match op {
+        0 => subject.eq(value),
+        1 => subject.ne(value),
+        2 => subject.lt(value),
+        3 => subject.le(value),
+        4 => subject.gt(value),
+        _ => subject.ge(value),
+    }
+}
+
 /// A clause built with the typed constructors, paired with the AST it must equal.
 fn typed_clause() -> impl Strategy<Value = (Clause, Clause)> {
     use hyperflow::tracking::filter::RunAttribute;
@@ -584,17 +592,11 @@ fn typed_clause() -> impl Strategy<Value = (Clause, Clause)> {
     let number = any::<f64>().prop_filter("finite", |n| n.is_finite());
     prop_oneof![
         (any_key(), 0..6usize, number).prop_map(|(k, op, n)| {
-            let s = Clause::metric(k.clone());
-            let typed = [
-                s.clone().eq(n),
-                s.clone().ne(n),
-                s.clone().lt(n),
-                s.clone().le(n),
-                s.clone().gt(n),
-                s.ge(n),
-            ];
-            let expected = clause(EntityKind::Metric, k, NUMERIC[op], Literal::Number(n));
-            (typed[op].clone(), expected)
+            let typed = ordered(Clause::metric(k.clone()), n, op);
+            (
+                typed,
+                clause(EntityKind::Metric, k, NUMERIC[op], Literal::Number(n)),
+            )
         }),
         (any::<bool>(), any_key(), 0..6usize, any_text()).prop_map(|(is_tag, k, op, v)| {
             let (s, kind) = if is_tag {
@@ -652,34 +654,17 @@ fn typed_clause() -> impl Strategy<Value = (Clause, Clause)> {
             any::<i64>()
         )
             .prop_map(|(a, op, t)| {
-                let s = Clause::attribute(a);
-                let typed = [
-                    s.clone().eq(t),
-                    s.clone().ne(t),
-                    s.clone().lt(t),
-                    s.clone().le(t),
-                    s.clone().gt(t),
-                    s.ge(t),
-                ];
+                let typed = ordered(Clause::attribute(a), t, op);
                 let expected = clause(
                     EntityKind::Attribute,
                     a.key(),
                     NUMERIC[op],
                     Literal::Number(t as f64),
                 );
-                (typed[op].clone(), expected)
+                (typed, expected)
             }),
     ]
 }
-
-const NUMERIC: [Comparator; 6] = [
-    Comparator::Eq,
-    Comparator::NotEq,
-    Comparator::Lt,
-    Comparator::Le,
-    Comparator::Gt,
-    Comparator::Ge,
-];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]

@@ -242,6 +242,16 @@ pub enum Comparator {
 }
 
 impl Comparator {
+    /// The comparators of numbers: `= != < <= > >=`.
+    pub const NUMERIC: [Comparator; 6] = [
+        Comparator::Eq,
+        Comparator::NotEq,
+        Comparator::Lt,
+        Comparator::Le,
+        Comparator::Gt,
+        Comparator::Ge,
+    ];
+
     /// The operator as written in a filter (`=`, `LIKE`, `NOT IN`, `IS NULL`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -1170,14 +1180,7 @@ struct KeySpec {
     list_note: Option<&'static str>,
 }
 
-const NUMERIC_OPS: &[Comparator] = &[
-    Comparator::Eq,
-    Comparator::NotEq,
-    Comparator::Lt,
-    Comparator::Le,
-    Comparator::Gt,
-    Comparator::Ge,
-];
+const NUMERIC_OPS: &[Comparator] = &Comparator::NUMERIC;
 const PARAM_TAG_OPS: &[Comparator] = &[
     Comparator::Eq,
     Comparator::NotEq,

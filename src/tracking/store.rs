@@ -141,6 +141,14 @@ pub enum StoreError {
     },
 }
 
+impl From<super::filter::FilterError> for StoreError {
+    /// A filter or order_by that does not parse is [`StoreError::InvalidFilter`], with the
+    /// caret rendering.
+    fn from(e: super::filter::FilterError) -> Self {
+        StoreError::InvalidFilter(e.to_string())
+    }
+}
+
 impl StoreError {
     /// The MLflow error code for this error (`RESOURCE_DOES_NOT_EXIST`, ...).
     pub fn error_code(&self) -> &'static str {

@@ -355,10 +355,8 @@ impl RunSearch {
 
 /// The query selecting the run keys of one page of `query`, from row `offset`.
 pub(super) fn runs(query: &RunQuery, offset: usize) -> Result<Query> {
-    let filter = filter::parse_filter(&query.filter)
-        .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
-    let order = filter::parse_order_by_list(&query.order_by)
-        .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+    let filter = filter::parse_filter(&query.filter)?;
+    let order = filter::parse_order_by_list(&query.order_by)?;
     check_counts(filter.clauses.len(), order.len())?;
     let ids = query
         .experiment_ids
@@ -387,10 +385,8 @@ pub(super) fn runs(query: &RunQuery, offset: usize) -> Result<Query> {
 
 /// The query selecting the experiment ids of one page of `query`, from row `offset`.
 pub(super) fn experiments(query: &ExperimentQuery, offset: usize) -> Result<Query> {
-    let filter = filter::parse_experiment_filter(&query.filter)
-        .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
-    let order = filter::parse_experiment_order_by_list(&query.order_by)
-        .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
+    let filter = filter::parse_experiment_filter(&query.filter)?;
+    let order = filter::parse_experiment_order_by_list(&query.order_by)?;
     check_counts(filter.clauses.len(), order.len())?;
     let mut b = Binds::default();
     let mut wheres: Vec<String> = view_condition(query.view_type, "e.lifecycle_stage")
