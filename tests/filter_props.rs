@@ -8,8 +8,8 @@
 use hyperflow::tracking::filter::{
     Clause, Comparator, DATASET_KEYS, EntityKind, ExperimentAttribute, ExperimentClause,
     ExperimentFilter, ExperimentKey, ExperimentOrderBy, Filter, FilterError, Identifier, Literal,
-    OrderBy, parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_order_by,
-    parse_order_by_list,
+    OrderBy, Ordered, Subject, parse_experiment_filter, parse_experiment_order_by, parse_filter,
+    parse_order_by, parse_order_by_list,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -257,18 +257,27 @@ fn check_span(input: &str, span: &std::ops::Range<usize>) -> Result<(), TestCase
     Ok(())
 }
 
-fn without_spans(f: &Filter) -> Vec<(Identifier, Comparator, Literal)> {
-    f.clauses
-        .iter()
-        .map(|c| (c.ident.clone(), c.op, c.value.clone()))
-        .collect()
-}
-
-fn exp_without_spans(f: &ExperimentFilter) -> Vec<(ExperimentKey, Comparator, Literal)> {
-    f.clauses
-        .iter()
-        .map(|c| (c.key.clone(), c.op, c.value.clone()))
-        .collect()
+/// Renders `filter`, parses it back with `parse`, and checks that the result equals `filter`
+/// (equality ignores spans) and that each parsed clause's span covers exactly that clause's
+/// rendering.
+fn check_round_trip<K>(
+    filter: &Filter<K>,
+    parse: fn(&str) -> Result<Filter<K>, FilterError>,
+) -> Result<(), TestCaseError>
+where
+    K: std::fmt::Display + std::fmt::Debug + PartialEq,
+{
+    let rendered = filter.to_string();
+    let parsed = match parse(&rendered) {
+        Ok(parsed) => parsed,
+        Err(e) => return Err(TestCaseError::fail(format!("{rendered:?} failed: {e}"))),
+    };
+    prop_assert_eq!(&parsed, filter);
+    for (p, original) in parsed.clauses.iter().zip(&filter.clauses) {
+        let expected = original.to_string();
+        prop_assert_eq!(rendered.get(p.span.clone()), Some(expected.as_str()));
+    }
+    Ok(())
 }
 
 proptest! {
@@ -286,7 +295,7 @@ proptest! {
                 let again = parse_filter(&rendered);
                 prop_assert!(again.is_ok(), "{:?} rendered as {:?}: {:?}", input, rendered, again);
                 if let Ok(again) = again {
-                    prop_assert_eq!(without_spans(&again), without_spans(&f));
+                    prop_assert_eq!(&again, &f);
                 }
             }
             Err(e) => check_error(&input, &e)?,
@@ -315,7 +324,7 @@ proptest! {
                 let again = parse_experiment_filter(&rendered);
                 prop_assert!(again.is_ok(), "{:?} rendered as {:?}: {:?}", input, rendered, again);
                 if let Ok(again) = again {
-                    prop_assert_eq!(exp_without_spans(&again), exp_without_spans(&f));
+                    prop_assert_eq!(&again, &f);
                 }
             }
             Err(e) => check_error(&input, &e)?,
@@ -374,15 +383,11 @@ fn millis() -> impl Strategy<Value = f64> {
     (-(1i64 << 52)..(1i64 << 52)).prop_map(|i| i as f64)
 }
 
+/// The comparators of numbers, in the order [`ordered`] applies them.
+const NUMERIC: [Comparator; 6] = Comparator::NUMERIC;
+
 fn numeric_op() -> impl Strategy<Value = Comparator> {
-    select(vec![
-        Comparator::Eq,
-        Comparator::NotEq,
-        Comparator::Lt,
-        Comparator::Le,
-        Comparator::Gt,
-        Comparator::Ge,
-    ])
+    select(NUMERIC.to_vec())
 }
 
 fn like_op() -> impl Strategy<Value = Comparator> {
@@ -477,8 +482,8 @@ fn run_clause() -> impl Strategy<Value = Clause> {
 
 fn exp_clause() -> impl Strategy<Value = ExperimentClause> {
     use ExperimentAttribute as A;
-    let mk = |key, op, value| ExperimentClause {
-        key,
+    let mk = |ident, op, value| ExperimentClause {
+        ident,
         op,
         value,
         span: 0..0,
@@ -539,30 +544,12 @@ proptest! {
 
     #[test]
     fn run_filter_round_trips(clauses in prop::collection::vec(run_clause(), 0..6)) {
-        let filter = Filter { clauses };
-        let rendered = filter.to_string();
-        let parsed = parse_filter(&rendered);
-        prop_assert!(parsed.is_ok(), "{:?} failed: {}", rendered, parsed.unwrap_err());
-        let parsed = parsed.unwrap_or_default();
-        prop_assert_eq!(without_spans(&parsed), without_spans(&filter));
-        for (p, original) in parsed.clauses.iter().zip(&filter.clauses) {
-            let expected = original.to_string();
-            prop_assert_eq!(rendered.get(p.span.clone()), Some(expected.as_str()));
-        }
+        check_round_trip(&Filter { clauses }, parse_filter)?;
     }
 
     #[test]
     fn experiment_filter_round_trips(clauses in prop::collection::vec(exp_clause(), 0..6)) {
-        let filter = ExperimentFilter { clauses };
-        let rendered = filter.to_string();
-        let parsed = parse_experiment_filter(&rendered);
-        prop_assert!(parsed.is_ok(), "{:?} failed: {}", rendered, parsed.unwrap_err());
-        let parsed = parsed.unwrap_or_default();
-        prop_assert_eq!(exp_without_spans(&parsed), exp_without_spans(&filter));
-        for (p, original) in parsed.clauses.iter().zip(&filter.clauses) {
-            let expected = original.to_string();
-            prop_assert_eq!(rendered.get(p.span.clone()), Some(expected.as_str()));
-        }
+        check_round_trip(&ExperimentFilter { clauses }, parse_experiment_filter)?;
     }
 
     #[test]
@@ -576,8 +563,124 @@ proptest! {
         key in select(ExperimentAttribute::ALL.to_vec()),
         ascending in any::<bool>(),
     ) {
-        let order = ExperimentOrderBy { key, ascending };
+        let order = ExperimentOrderBy { ident: key, ascending };
         prop_assert_eq!(parse_experiment_order_by(&order.to_string()), Ok(order));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed construction
+// ---------------------------------------------------------------------------------------------
+
+/// The comparison `NUMERIC[op]` of `subject` with `value`, through the typed comparator.
+fn ordered<T: Ordered>(subject: Subject<T>, value: T::Value, op: usize) -> Clause {
+    match op {
+        0 => subject.eq(value),
+        1 => subject.ne(value),
+        2 => subject.lt(value),
+        3 => subject.le(value),
+        4 => subject.gt(value),
+        _ => subject.ge(value),
+    }
+}
+
+/// A clause built with the typed constructors, paired with the AST it must equal.
+fn typed_clause() -> impl Strategy<Value = (Clause, Clause)> {
+    use hyperflow::tracking::filter::RunAttribute;
+    let any_key = || prop_oneof![any::<String>(), key()];
+    let any_text = || prop_oneof![any::<String>(), string_value()];
+    let number = any::<f64>().prop_filter("finite", |n| n.is_finite());
+    prop_oneof![
+        (any_key(), 0..6usize, number).prop_map(|(k, op, n)| {
+            let typed = ordered(Clause::metric(k.clone()), n, op);
+            (
+                typed,
+                clause(EntityKind::Metric, k, NUMERIC[op], Literal::Number(n)),
+            )
+        }),
+        (any::<bool>(), any_key(), 0..6usize, any_text()).prop_map(|(is_tag, k, op, v)| {
+            let (s, kind) = if is_tag {
+                (Clause::tag(k.clone()), EntityKind::Tag)
+            } else {
+                (Clause::param(k.clone()), EntityKind::Param)
+            };
+            let (typed, comparator, value) = match op {
+                0 => (s.eq(v.as_str()), Comparator::Eq, Literal::Str(v)),
+                1 => (s.ne(v.clone()), Comparator::NotEq, Literal::Str(v)),
+                2 => (s.like(v.as_str()), Comparator::Like, Literal::Str(v)),
+                3 => (s.ilike(v.clone()), Comparator::ILike, Literal::Str(v)),
+                4 => (s.is_null(), Comparator::IsNull, Literal::Null),
+                _ => (s.is_not_null(), Comparator::IsNotNull, Literal::Null),
+            };
+            (typed, clause(kind, k, comparator, value))
+        }),
+        (
+            select(vec![
+                RunAttribute::STATUS,
+                RunAttribute::RUN_NAME,
+                RunAttribute::USER_ID,
+                RunAttribute::ARTIFACT_URI
+            ]),
+            any::<bool>(),
+            any_text(),
+        )
+            .prop_map(|(a, like, v)| {
+                let s = Clause::attribute(a);
+                let (typed, op) = if like {
+                    (s.like(v.as_str()), Comparator::Like)
+                } else {
+                    (s.eq(v.as_str()), Comparator::Eq)
+                };
+                (
+                    typed,
+                    clause(EntityKind::Attribute, a.key(), op, Literal::Str(v)),
+                )
+            }),
+        (any::<bool>(), prop::collection::vec(any_text(), 1..5)).prop_map(|(not, ids)| {
+            let s = Clause::attribute(RunAttribute::RUN_ID);
+            let (typed, op) = if not {
+                (s.not_in(ids.iter().map(String::as_str)), Comparator::NotIn)
+            } else {
+                (s.is_in(ids.clone()), Comparator::In)
+            };
+            (
+                typed,
+                clause(EntityKind::Attribute, "run_id", op, Literal::List(ids)),
+            )
+        }),
+        (
+            select(vec![RunAttribute::START_TIME, RunAttribute::END_TIME]),
+            0..6usize,
+            any::<i64>()
+        )
+            .prop_map(|(a, op, t)| {
+                let typed = ordered(Clause::attribute(a), t, op);
+                let expected = clause(
+                    EntityKind::Attribute,
+                    a.key(),
+                    NUMERIC[op],
+                    Literal::Number(t as f64),
+                );
+                (typed, expected)
+            }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Filters built with the typed constructors, over any key and any value the language
+    /// can spell (any string, finite numbers, any i64 time, non-empty lists), are the AST
+    /// they say and render to a string that parses back to it.
+    #[test]
+    fn typed_filters_round_trip(pairs in prop::collection::vec(typed_clause(), 0..6)) {
+        let mut filter = Filter::new();
+        for (typed, expected) in pairs {
+            prop_assert_eq!(&typed, &expected);
+            filter = filter.and(typed);
+        }
+        check_round_trip(&filter, parse_filter)?;
+        prop_assert_eq!(String::from(&filter), filter.to_string());
     }
 }
 

@@ -1,4 +1,5 @@
-//! Reliability with real processes and real SQLite files: concurrent writers and SIGKILL.
+//! Reliability with real processes and real SQLite files: concurrent writers, reads while
+//! another connection holds the write lock, and SIGKILL.
 //!
 //! The child processes are this test binary itself, running the ignored `child_worker` test
 //! with `HF_CHILD_ROLE` set.
@@ -6,11 +7,26 @@
 use hyperflow::tracking::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, mpsc};
 
 const RUNS_PER_WRITER: usize = 25;
 const WRITERS: usize = 8;
 const STEPS: i64 = 10;
+
+/// Starts `n` writer processes on `db`, in `dir`, with piped output.
+fn spawn_writers(db: &Path, dir: &Path, n: usize) -> Vec<Child> {
+    (0..n)
+        .map(|w| {
+            child("writer", db, w)
+                .current_dir(dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn writer")
+        })
+        .collect()
+}
 
 fn child(role: &str, db: &Path, worker: usize) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
@@ -69,6 +85,7 @@ fn child_worker() {
     let exp = t
         .get_or_create_experiment("reliability")
         .unwrap_or_else(|e| panic!("worker {worker}: experiment: {e}"));
+    println!("OPENED");
     match role.as_str() {
         "writer" => {
             for i in 0..RUNS_PER_WRITER {
@@ -94,16 +111,7 @@ fn child_worker() {
 fn eight_processes_write_into_one_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db"); // does not exist yet: they race to create it
-    let children: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            child("writer", &db, w)
-                .current_dir(dir.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn writer")
-        })
-        .collect();
+    let children = spawn_writers(&db, dir.path(), WRITERS);
     for (w, c) in children.into_iter().enumerate() {
         let out = c.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -175,6 +183,13 @@ fn sigkill_mid_logging_keeps_committed_runs() {
         .unwrap();
     assert_eq!(ok, "ok");
     drop(conn);
+    // A read command right after the kill (the -wal and -shm files of the killed writer are
+    // still there) reads what was committed.
+    let reader = Tracker::open_read_only(db.to_str().unwrap()).unwrap();
+    for id in &committed {
+        check_run(&reader.get_run(id).unwrap());
+    }
+    drop(reader);
     let t = Tracker::open(db.to_str().unwrap()).unwrap();
     for id in &committed {
         let r = t.get_run(id).unwrap();
@@ -187,4 +202,105 @@ fn sigkill_mid_logging_keeps_committed_runs() {
     // The store stays writable.
     let exp = t.get_or_create_experiment("reliability").unwrap();
     log_one_run(&t, &exp, "after-kill").unwrap();
+}
+
+/// Waits for a child's `OPENED` line (it has opened the store and found the experiment).
+fn wait_opened(child: &mut Child) {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let opened = lines
+        .by_ref()
+        .map_while(|l| l.ok())
+        .any(|l| l.ends_with("OPENED"));
+    assert!(opened, "the child exited before opening the store");
+    // Keep draining, so that the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+}
+
+/// Holds the write lock of `db` through a connection of its own until dropped (rolled back).
+fn hold_write_lock(db: &Path) -> rusqlite::Connection {
+    let holder = rusqlite::Connection::open(db).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    holder
+}
+
+#[test]
+fn reads_answer_while_another_connection_holds_the_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("busy.db");
+    let store = Arc::new(SqliteStore::open_with_artifact_root(&db, dir.path()).unwrap());
+    let exp = store.create_experiment("busy", None, &[]).unwrap();
+    let run = store.create_run(&exp, RunStart::default()).unwrap();
+    let point = Metric {
+        key: "loss".into(),
+        value: 0.5,
+        timestamp: 1,
+        step: 0,
+    };
+
+    let holder = hold_write_lock(&db);
+    // A write of the store waits for the lock, retrying...
+    let (started, writing) = mpsc::channel();
+    let writer = {
+        let (store, run_id, point) = (Arc::clone(&store), run.info.run_id.clone(), point.clone());
+        std::thread::spawn(move || {
+            started.send(()).unwrap();
+            store.log_batch(&run_id, &[point], &[], &[])
+        })
+    };
+    writing.recv().unwrap();
+    // ...and meanwhile every read of the same store answers, at once: none queues behind
+    // the waiting write (which once slept holding the store's only connection).
+    let search = RunQuery {
+        experiment_ids: vec![exp.clone()],
+        ..RunQuery::default()
+    };
+    for _ in 0..200 {
+        assert_eq!(store.get_run(run.id()).unwrap().info, run.info);
+        assert_eq!(store.search_runs(&search).unwrap().items.len(), 1);
+        assert!(store.get_experiment_by_name("busy").unwrap().is_some());
+        assert!(
+            store
+                .get_metric_history(run.id(), "loss")
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // The write cannot have finished: the lock is still held.
+    assert!(!writer.is_finished(), "{:?}", writer.join());
+    holder.execute_batch("COMMIT").unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(store.get_metric_history(run.id(), "loss").unwrap(), [point]);
+}
+
+#[test]
+fn two_processes_writing_behind_a_held_lock_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pair.db");
+    Tracker::open(db.to_str().unwrap())
+        .unwrap()
+        .get_or_create_experiment("reliability")
+        .unwrap();
+    let holder = hold_write_lock(&db);
+    let mut children = spawn_writers(&db, dir.path(), 2);
+    for c in &mut children {
+        wait_opened(c);
+    }
+    // Both are writing (or about to) while the lock is held; then it is released.
+    drop(holder);
+    for (w, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "writer {w} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let t = Tracker::open_read_only(db.to_str().unwrap()).unwrap();
+    let exp = t.get_experiment_by_name("reliability").unwrap().unwrap();
+    let runs = t
+        .search_all_runs(&SearchRuns::new().experiment(&exp.experiment_id))
+        .unwrap();
+    assert_eq!(runs.len(), 2 * RUNS_PER_WRITER);
+    runs.iter().for_each(check_run);
 }

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
 use hyperflow::tracking::{
-    Experiment, ExperimentId, ExperimentQuery, RunsTable, Tracker, ViewType,
+    Experiment, ExperimentId, ExperimentQuery, OpenMode, RunsTable, Tracker, ViewType,
 };
 
 use super::OutputFormat;
@@ -38,6 +38,16 @@ pub enum Command {
         /// Name or id.
         experiment: String,
     },
+}
+
+impl Command {
+    /// Listing and showing only read the store; the other commands write.
+    pub fn store_mode(&self) -> OpenMode {
+        match self {
+            Command::List { .. } => OpenMode::ReadOnly,
+            _ => OpenMode::ReadWrite,
+        }
+    }
 }
 
 pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {

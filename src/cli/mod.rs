@@ -11,7 +11,7 @@ mod sweep;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hyperflow::tracking::{RunsTable, Tracker, resolve_tracking_uri};
+use hyperflow::tracking::{OpenMode, RunsTable, Tracker, resolve_tracking_uri};
 
 /// hyperflow: hyperparameter optimization with experiment tracking built in.
 #[derive(Debug, Parser)]
@@ -74,13 +74,23 @@ fn describe(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let uri = resolve_tracking_uri(cli.tracking_uri.as_deref());
-    let open = || {
-        Tracker::open(&uri).map_err(|e| anyhow::anyhow!("cannot open tracking store {uri}: {e}"))
+    // Commands that only read open the store read-only: they create nothing (a missing
+    // database is an error naming its path) and work on a read-only file or folder.
+    let open = |mode| {
+        Tracker::open_with(&uri, mode)
+            .map_err(|e| anyhow::anyhow!("cannot open tracking store {uri}: {e}"))
     };
     match cli.command {
-        Command::Experiments(cmd) => experiments::run(cmd, &open()?),
-        Command::Runs(cmd) => runs::run(cmd, &open()?),
-        Command::Report(cmd) => report::run(cmd, &open()?),
+        Command::Experiments(cmd) => {
+            let mode = cmd.store_mode();
+            experiments::run(cmd, &open(mode)?)
+        }
+        Command::Runs(cmd) => {
+            let mode = cmd.store_mode();
+            runs::run(cmd, &open(mode)?)
+        }
+        // Reports read runs; `--log-artifacts` writes files, not the database.
+        Command::Report(cmd) => report::run(cmd, &open(OpenMode::ReadOnly)?),
         #[cfg(feature = "server")]
         Command::Server(args) => server::run(args, &uri),
         #[cfg(feature = "server")]

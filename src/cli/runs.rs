@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
-use hyperflow::tracking::{ExperimentId, RunsTable, SearchRuns, Tracker, ViewType};
+use hyperflow::tracking::{ExperimentId, OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
 
 use super::OutputFormat;
 use super::experiments;
@@ -48,6 +48,16 @@ pub enum Command {
         /// The run id.
         run_id: String,
     },
+}
+
+impl Command {
+    /// Listing and showing only read the store; the other commands write.
+    pub fn store_mode(&self) -> OpenMode {
+        match self {
+            Command::List { .. } | Command::Show { .. } => OpenMode::ReadOnly,
+            _ => OpenMode::ReadWrite,
+        }
+    }
 }
 
 pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use hyperflow::server::{ServerConfig, run_blocking};
+use hyperflow::tracking::OpenMode;
 
 /// Flags of `hyperflow server`, as `mlflow server` spells them.
 #[derive(Debug, Args)]
@@ -34,10 +35,14 @@ pub struct ServerArgs {
     /// Worker threads (default: number of cores).
     #[arg(long, short)]
     workers: Option<usize>,
+    /// How the store is opened (`hyperflow ui` only reads).
+    #[arg(skip)]
+    store_mode: OpenMode,
 }
 
 impl ServerArgs {
-    /// The defaults of `hyperflow ui`: localhost, port 5000.
+    /// The defaults of `hyperflow ui`: localhost, port 5000, the store opened read-only (it
+    /// must exist; a read-only file or folder is fine).
     pub fn ui() -> Self {
         ServerArgs {
             host: "127.0.0.1".into(),
@@ -48,6 +53,7 @@ impl ServerArgs {
             auth_token: None,
             insecure: false,
             workers: None,
+            store_mode: OpenMode::ReadOnly,
         }
     }
 }
@@ -65,6 +71,7 @@ pub fn run(args: ServerArgs, tracking_uri: &str) -> anyhow::Result<()> {
         auth_token: args.auth_token,
         insecure: args.insecure,
         workers: args.workers,
+        store_mode: args.store_mode,
         ..ServerConfig::default()
     };
     config.validate()?;

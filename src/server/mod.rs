@@ -34,7 +34,7 @@ pub mod report;
 pub mod ui;
 
 use crate::tracking::wire::{self, Call};
-use crate::tracking::{ArtifactLocation, Store, StoreError, TrackingUri};
+use crate::tracking::{ArtifactLocation, OpenMode, Store, StoreError, TrackingUri};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -137,6 +137,8 @@ pub struct ServerConfig {
     pub workers: Option<usize>,
     /// Request size limits.
     pub limits: Limits,
+    /// How an SQLite backend is opened (default read-write; `hyperflow ui` reads only).
+    pub store_mode: OpenMode,
 }
 
 impl Default for ServerConfig {
@@ -151,6 +153,7 @@ impl Default for ServerConfig {
             insecure: false,
             workers: None,
             limits: Limits::default(),
+            store_mode: OpenMode::ReadWrite,
         }
     }
 }
@@ -211,10 +214,12 @@ impl ServerConfig {
     pub fn open_state(&self) -> Result<AppState, ServerError> {
         let dest = absolute(&self.artifacts_destination)?;
         let store: Arc<dyn Store> = match TrackingUri::parse(&self.backend_store_uri)? {
-            TrackingUri::Sqlite(path) => Arc::new(
-                crate::tracking::SqliteStore::open_with_artifact_root(path, &dest)?,
-            ),
-            other => other.open()?,
+            TrackingUri::Sqlite(path) => Arc::new(crate::tracking::SqliteStore::open_in(
+                &path,
+                &dest,
+                self.store_mode,
+            )?),
+            other => other.open_with(self.store_mode)?,
         };
         let mut state = AppState::new(store);
         if self.serve_artifacts {

@@ -4,8 +4,8 @@
 use super::artifacts::{ArtifactRepo, join_path, normalized, open_once};
 use super::model::*;
 use super::store::{
-    MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, Result, Store,
-    StoreError,
+    MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, OpenMode, Result,
+    Store, StoreError, validate_batch_size,
 };
 use super::table::RunsTable;
 use super::uri;
@@ -162,7 +162,24 @@ impl SearchRuns {
         self.query.experiment_ids.push(id.clone());
         self
     }
-    /// Filter in MLflow's language, e.g. `metrics.loss < 0.5 AND params.opt = 'adam'`.
+    /// Filter in MLflow's language, e.g. `metrics.loss < 0.5 AND params.opt = 'adam'`: a
+    /// string, or a [`Filter`](super::filter::Filter) built from typed clauses, which quotes
+    /// keys and values itself.
+    ///
+    /// ```
+    /// use hyperflow::tracking::filter::{Clause, Filter};
+    /// use hyperflow::tracking::{RunOptions, SearchRuns, Tracker};
+    /// # fn main() -> Result<(), hyperflow::tracking::StoreError> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let tracker = Tracker::open(&format!("sqlite:///{}/t.db", dir.path().display()))?;
+    /// let exp = tracker.get_or_create_experiment("demo")?;
+    /// tracker.start_run(RunOptions::new().experiment(&exp).tag("owner", "o'brien"))?;
+    /// tracker.start_run(RunOptions::new().experiment(&exp).tag("owner", "someone"))?;
+    /// let mine = Filter::new().and(Clause::tag("owner").eq("o'brien"));
+    /// let page = tracker.search_runs(&SearchRuns::new().experiment(&exp).filter(&mine))?;
+    /// assert_eq!(page.items.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn filter(mut self, filter: impl Into<String>) -> Self {
         self.query.filter = filter.into();
         self
@@ -304,9 +321,22 @@ fn chunked<T: Clone>(items: &[T], n: usize) -> impl Iterator<Item = &[T]> {
 }
 
 impl Tracker {
-    /// Open the store named by a tracking URI (see [`uri`]).
+    /// Open the store named by a tracking URI (see [`uri`]) for reading and writing; an
+    /// SQLite file is created when missing.
     pub fn open(tracking_uri: &str) -> Result<Self> {
-        Ok(Tracker::new(uri::open_store(tracking_uri)?))
+        Tracker::open_with(tracking_uri, OpenMode::ReadWrite)
+    }
+
+    /// Open the store named by a tracking URI for reading only: a missing SQLite database is
+    /// [`StoreError::NoDatabase`] (nothing is created), a read-only file or folder is fine,
+    /// and writes fail.
+    pub fn open_read_only(tracking_uri: &str) -> Result<Self> {
+        Tracker::open_with(tracking_uri, OpenMode::ReadOnly)
+    }
+
+    /// Open the store named by a tracking URI in `mode`.
+    pub fn open_with(tracking_uri: &str, mode: OpenMode) -> Result<Self> {
+        Ok(Tracker::new(uri::open_store_with(tracking_uri, mode)?))
     }
 
     /// Open the store named by `HYPERFLOW_TRACKING_URI`, else `MLFLOW_TRACKING_URI`, else
@@ -616,11 +646,7 @@ impl Tracker {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()> {
-        if metrics.len() <= MAX_BATCH_METRICS
-            && params.len() <= MAX_BATCH_PARAMS
-            && tags.len() <= MAX_BATCH_TAGS
-            && metrics.len() + params.len() + tags.len() <= super::store::MAX_BATCH_TOTAL
-        {
+        if validate_batch_size(metrics.len(), params.len(), tags.len()).is_ok() {
             return self.store.log_batch(run_id, metrics, params, tags);
         }
         for chunk in chunked(params, MAX_BATCH_PARAMS) {

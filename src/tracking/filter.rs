@@ -61,6 +61,28 @@
 //! `tags.<key>` (as run tags). The prefixes `attribute`/`attributes` and `tag`/`tags` are
 //! accepted.
 //!
+//! # Building filters in code
+//!
+//! Code that searches builds a [`Filter`] from typed clauses instead of formatting a string:
+//! [`Clause::metric`], [`Clause::param`], [`Clause::tag`] and [`Clause::attribute`] name the
+//! left-hand side, and its comparators (`eq`, `lt`, `like`, `is_null`, `is_in`, ...) offer
+//! only what the language accepts for it. `Display` quotes every key and value as needed, so
+//! the rendering parses back to the same filter whatever the key and value hold (quotes,
+//! backticks, backslashes, any Unicode; an empty key is written ``` `` ```). A
+//! `Filter` converts into the `String` that searches take:
+//!
+//! ```
+//! use hyperflow::tracking::filter::{Clause, Filter};
+//!
+//! let f = Filter::new()
+//!     .and(Clause::tag("mlflow.parentRunId").eq("it's"))
+//!     .and(Clause::metric("val loss").le(0.25));
+//! assert_eq!(
+//!     String::from(&f),
+//!     "tags.mlflow.parentRunId = 'it''s' AND metrics.`val loss` <= 0.25"
+//! );
+//! ```
+//!
 //! # Errors
 //!
 //! Every error is a [`FilterError`] with the byte position of the offending token, a message
@@ -69,6 +91,8 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
+
+use crate::diagnostic::Snippet;
 
 // ---------------------------------------------------------------------------------------------
 // AST: runs
@@ -220,6 +244,16 @@ pub enum Comparator {
 }
 
 impl Comparator {
+    /// The comparators of numbers: `= != < <= > >=`.
+    pub const NUMERIC: [Comparator; 6] = [
+        Comparator::Eq,
+        Comparator::NotEq,
+        Comparator::Lt,
+        Comparator::Le,
+        Comparator::Gt,
+        Comparator::Ge,
+    ];
+
     /// The operator as written in a filter (`=`, `LIKE`, `NOT IN`, `IS NULL`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -291,59 +325,378 @@ impl fmt::Display for Literal {
     }
 }
 
-/// One comparison of a run filter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Clause {
+/// One comparison of a filter: `<ident> <op> <value>`. `K` is what the left-hand side can
+/// name: an [`Identifier`] for run filters, an [`ExperimentKey`] for experiment filters
+/// ([`ExperimentClause`]).
+///
+/// Equality ignores [`span`](Self::span), which only says where a parsed clause stood.
+/// Build run clauses without writing filter syntax through the typed constructors:
+///
+/// ```
+/// use hyperflow::tracking::filter::{Clause, Filter, RunAttribute, parse_filter};
+///
+/// let f = Filter::new()
+///     .and(Clause::tag("hyperflow.trial").eq("3"))
+///     .and(Clause::metric("loss").lt(0.5))
+///     .and(Clause::param("it's").like("ad%"))
+///     .and(Clause::attribute(RunAttribute::RUN_ID).is_in(["a", "b"]));
+/// assert_eq!(
+///     f.to_string(),
+///     "tags.hyperflow.trial = '3' AND metrics.loss < 0.5 AND params.`it's` LIKE 'ad%' \
+///      AND attributes.run_id IN ('a', 'b')"
+/// );
+/// assert_eq!(parse_filter(&f.to_string()), Ok(f));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Clause<K = Identifier> {
     /// The left-hand side.
-    pub ident: Identifier,
+    pub ident: K,
     /// The operator.
     pub op: Comparator,
     /// The right-hand side ([`Literal::Null`] for `IS [NOT] NULL`).
     pub value: Literal,
-    /// Byte span of the whole clause in the input.
+    /// Byte span of the whole clause in the input (`0..0` for a clause built in code).
     pub span: Range<usize>,
 }
 
-impl fmt::Display for Clause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_comparison(f, &self.ident, self.op, &self.value)
+impl<K: PartialEq> PartialEq for Clause<K> {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.ident, self.op, &self.value) == (&other.ident, other.op, &other.value)
     }
 }
 
-/// A parsed run filter: clauses joined by `AND`. Empty means "match everything".
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Filter {
+impl<K: fmt::Display> fmt::Display for Clause<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.op.takes_no_value() {
+            write!(f, "{} {}", self.ident, self.op)
+        } else {
+            write!(f, "{} {} {}", self.ident, self.op, self.value)
+        }
+    }
+}
+
+/// A filter: clauses joined by `AND`. Empty means "match everything". `Filter` alone is a
+/// run filter; [`ExperimentFilter`] is the experiment one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter<K = Identifier> {
     /// The clauses, in input order.
-    pub clauses: Vec<Clause>,
+    pub clauses: Vec<Clause<K>>,
+}
+
+impl<K> Default for Filter<K> {
+    fn default() -> Self {
+        Filter {
+            clauses: Vec::new(),
+        }
+    }
 }
 
 impl Filter {
+    /// An empty run filter (matches every run); add clauses with [`Filter::and`].
+    pub fn new() -> Self {
+        Filter::default()
+    }
+}
+
+impl<K> Filter<K> {
+    /// This filter with `clause` added (`AND`).
+    pub fn and(mut self, clause: Clause<K>) -> Self {
+        self.clauses.push(clause);
+        self
+    }
+
     /// True when the filter has no clauses.
     pub fn is_empty(&self) -> bool {
         self.clauses.is_empty()
     }
 }
 
-impl fmt::Display for Filter {
-    /// Renders the clauses joined by ` AND `; [`parse_filter`] parses the result back to an
-    /// equal filter (spans aside).
+impl<K: fmt::Display> fmt::Display for Filter<K> {
+    /// Renders the clauses joined by ` AND `; [`parse_filter`] (or
+    /// [`parse_experiment_filter`]) parses the result back to an equal filter.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_joined(f, &self.clauses)
+        for (i, clause) in self.clauses.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" AND ")?;
+            }
+            write!(f, "{clause}")?;
+        }
+        Ok(())
     }
 }
 
-/// One `order_by` entry of a run search.
+impl<K: fmt::Display> From<&Filter<K>> for String {
+    fn from(filter: &Filter<K>) -> String {
+        filter.to_string()
+    }
+}
+
+impl<K: fmt::Display> From<Filter<K>> for String {
+    fn from(filter: Filter<K>) -> String {
+        filter.to_string()
+    }
+}
+
+/// One `order_by` entry: what to order by and the direction. `OrderBy` alone is a run
+/// search's entry (never a dataset key); [`ExperimentOrderBy`] is the experiment one.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OrderBy {
-    /// What to order by (never a dataset key).
-    pub ident: Identifier,
+pub struct OrderBy<K = Identifier> {
+    /// What to order by.
+    pub ident: K,
     /// `ASC` (the default) or `DESC`.
     pub ascending: bool,
 }
 
-impl fmt::Display for OrderBy {
+impl<K: fmt::Display> fmt::Display for OrderBy<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.ident, direction(self.ascending))
+        let direction = if self.ascending { "ASC" } else { "DESC" };
+        write!(f, "{} {direction}", self.ident)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed construction of run clauses
+// ---------------------------------------------------------------------------------------------
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What a [`Subject`] compares, which fixes its comparators and value type: [`Number`],
+/// [`Time`], [`Text`], [`KeyText`] or [`ListText`]. Sealed.
+pub trait ValueKind: sealed::Sealed {
+    /// The Rust type of the values.
+    type Value;
+    /// A value as a literal of the filter language.
+    #[doc(hidden)]
+    fn literal(value: Self::Value) -> Literal;
+}
+
+/// Kinds with an order: `< <= > >=` besides `= !=`.
+pub trait Ordered: ValueKind {}
+
+/// Kinds compared as strings: `LIKE` and `ILIKE` besides `= !=`.
+pub trait Textual: ValueKind<Value = String> {}
+
+/// Numbers (metrics): `= != < <= > >=` with an `f64`. MLflow's filter language has no
+/// spelling for NaN or infinities: a clause with one renders as `NaN`/`inf`, which a store
+/// rejects as an invalid filter.
+#[derive(Debug, Clone, Copy)]
+pub enum Number {}
+/// Times in ms since the epoch (`start_time`, `end_time`): `= != < <= > >=` with an `i64`.
+#[derive(Debug, Clone, Copy)]
+pub enum Time {}
+/// String attributes (`run_name`, `status`, `user_id`, `artifact_uri`): `= != LIKE ILIKE`.
+#[derive(Debug, Clone, Copy)]
+pub enum Text {}
+/// Params and tags: as [`Text`], plus `IS NULL` / `IS NOT NULL` (the key is absent /
+/// present).
+#[derive(Debug, Clone, Copy)]
+pub enum KeyText {}
+/// The `run_id` attribute: as [`Text`], plus `IN` / `NOT IN` a non-empty list (the language
+/// has no empty list: an empty one renders as `()`, which a store rejects).
+#[derive(Debug, Clone, Copy)]
+pub enum ListText {}
+
+impl ValueKind for Number {
+    type Value = f64;
+    fn literal(value: f64) -> Literal {
+        Literal::Number(value)
+    }
+}
+
+impl ValueKind for Time {
+    type Value = i64;
+    #[allow(clippy::cast_precision_loss)] // the language's numbers are f64, as in MLflow
+    fn literal(value: i64) -> Literal {
+        Literal::Number(value as f64)
+    }
+}
+
+macro_rules! text_kinds {
+    ($($kind:ty),*) => {$(
+        impl sealed::Sealed for $kind {}
+        impl Textual for $kind {}
+        impl ValueKind for $kind {
+            type Value = String;
+            fn literal(value: String) -> Literal {
+                Literal::Str(value)
+            }
+        }
+    )*};
+}
+text_kinds!(Text, KeyText, ListText);
+impl sealed::Sealed for Number {}
+impl sealed::Sealed for Time {}
+impl Ordered for Number {}
+impl Ordered for Time {}
+
+/// A run attribute usable in typed clauses, with the kind of its values:
+/// `Clause::attribute(RunAttribute::STATUS).eq("FINISHED")`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunAttribute<T> {
+    key: &'static str,
+    kind: std::marker::PhantomData<T>,
+}
+
+impl<T> RunAttribute<T> {
+    const fn new(key: &'static str) -> Self {
+        RunAttribute {
+            key,
+            kind: std::marker::PhantomData,
+        }
+    }
+
+    /// The attribute's key as written in a filter.
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+}
+
+impl RunAttribute<ListText> {
+    /// `run_id`.
+    pub const RUN_ID: Self = Self::new("run_id");
+}
+
+impl RunAttribute<Text> {
+    /// `run_name` (the `mlflow.runName` tag).
+    pub const RUN_NAME: Self = Self::new("run_name");
+    /// `status` (`RUNNING`, `FINISHED`, `FAILED`, `KILLED`, `SCHEDULED`).
+    pub const STATUS: Self = Self::new("status");
+    /// `user_id`.
+    pub const USER_ID: Self = Self::new("user_id");
+    /// `artifact_uri`.
+    pub const ARTIFACT_URI: Self = Self::new("artifact_uri");
+}
+
+impl RunAttribute<Time> {
+    /// `start_time` (ms since the epoch).
+    pub const START_TIME: Self = Self::new("start_time");
+    /// `end_time` (ms since the epoch).
+    pub const END_TIME: Self = Self::new("end_time");
+}
+
+/// The left-hand side of a typed run clause; its comparators make the [`Clause`]. Made by
+/// [`Clause::metric`], [`Clause::param`], [`Clause::tag`] and [`Clause::attribute`].
+#[derive(Debug, Clone)]
+#[must_use = "a subject only becomes a clause through a comparator such as `eq`"]
+pub struct Subject<T> {
+    ident: Identifier,
+    kind: std::marker::PhantomData<T>,
+}
+
+impl Clause {
+    fn subject<T>(kind: EntityKind, key: impl Into<String>) -> Subject<T> {
+        Subject {
+            ident: Identifier::new(kind, key),
+            kind: std::marker::PhantomData,
+        }
+    }
+
+    /// A metric's latest value, e.g. `Clause::metric("loss").lt(0.5)`. Any key works: keys
+    /// that are not plain words are quoted when rendered.
+    pub fn metric(key: impl Into<String>) -> Subject<Number> {
+        Self::subject(EntityKind::Metric, key)
+    }
+
+    /// A param, e.g. `Clause::param("optimizer").eq("adam")`.
+    pub fn param(key: impl Into<String>) -> Subject<KeyText> {
+        Self::subject(EntityKind::Param, key)
+    }
+
+    /// A tag, e.g. `Clause::tag("hyperflow.trial").eq("3")`.
+    pub fn tag(key: impl Into<String>) -> Subject<KeyText> {
+        Self::subject(EntityKind::Tag, key)
+    }
+
+    /// A run attribute, e.g. `Clause::attribute(RunAttribute::START_TIME).ge(t)`.
+    pub fn attribute<T>(attribute: RunAttribute<T>) -> Subject<T> {
+        Self::subject(EntityKind::Attribute, attribute.key)
+    }
+}
+
+impl<T> Subject<T> {
+    fn compare(self, op: Comparator, value: Literal) -> Clause {
+        Clause {
+            ident: self.ident,
+            op,
+            value,
+            span: 0..0,
+        }
+    }
+}
+
+impl<T: ValueKind> Subject<T> {
+    fn value(self, op: Comparator, value: impl Into<T::Value>) -> Clause {
+        self.compare(op, T::literal(value.into()))
+    }
+
+    /// `= value`.
+    pub fn eq(self, value: impl Into<T::Value>) -> Clause {
+        self.value(Comparator::Eq, value)
+    }
+    /// `!= value`.
+    pub fn ne(self, value: impl Into<T::Value>) -> Clause {
+        self.value(Comparator::NotEq, value)
+    }
+}
+
+impl<T: Ordered> Subject<T> {
+    /// `< value`.
+    pub fn lt(self, value: impl Into<T::Value>) -> Clause {
+        self.value(Comparator::Lt, value)
+    }
+    /// `<= value`.
+    pub fn le(self, value: impl Into<T::Value>) -> Clause {
+        self.value(Comparator::Le, value)
+    }
+    /// `> value`.
+    pub fn gt(self, value: impl Into<T::Value>) -> Clause {
+        self.value(Comparator::Gt, value)
+    }
+    /// `>= value`.
+    pub fn ge(self, value: impl Into<T::Value>) -> Clause {
+        self.value(Comparator::Ge, value)
+    }
+}
+
+impl<T: Textual> Subject<T> {
+    /// `LIKE 'pattern'`: case-sensitive, `%` matches any run of characters, `_` one.
+    pub fn like(self, pattern: impl Into<String>) -> Clause {
+        self.value(Comparator::Like, pattern)
+    }
+    /// `ILIKE 'pattern'`: as [`like`](Self::like), ignoring case.
+    pub fn ilike(self, pattern: impl Into<String>) -> Clause {
+        self.value(Comparator::ILike, pattern)
+    }
+}
+
+impl Subject<KeyText> {
+    /// `IS NULL`: the run has no such key.
+    pub fn is_null(self) -> Clause {
+        self.compare(Comparator::IsNull, Literal::Null)
+    }
+    /// `IS NOT NULL`: the run has the key.
+    pub fn is_not_null(self) -> Clause {
+        self.compare(Comparator::IsNotNull, Literal::Null)
+    }
+}
+
+impl Subject<ListText> {
+    fn list<S: Into<String>>(self, op: Comparator, values: impl IntoIterator<Item = S>) -> Clause {
+        self.compare(
+            op,
+            Literal::List(values.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// `IN ('a', 'b', ...)`.
+    pub fn is_in<S: Into<String>>(self, values: impl IntoIterator<Item = S>) -> Clause {
+        self.list(Comparator::In, values)
+    }
+    /// `NOT IN ('a', 'b', ...)`.
+    pub fn not_in<S: Into<String>>(self, values: impl IntoIterator<Item = S>) -> Clause {
+        self.list(Comparator::NotIn, values)
     }
 }
 
@@ -427,60 +780,17 @@ impl fmt::Display for ExperimentKey {
 }
 
 /// One comparison of an experiment filter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExperimentClause {
-    /// The left-hand side.
-    pub key: ExperimentKey,
-    /// The operator.
-    pub op: Comparator,
-    /// The right-hand side ([`Literal::Null`] for `IS [NOT] NULL`).
-    pub value: Literal,
-    /// Byte span of the whole clause in the input.
-    pub span: Range<usize>,
-}
-
-impl fmt::Display for ExperimentClause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_comparison(f, &self.key, self.op, &self.value)
-    }
-}
+pub type ExperimentClause = Clause<ExperimentKey>;
 
 /// A parsed experiment filter: clauses joined by `AND`. Empty means "match everything".
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ExperimentFilter {
-    /// The clauses, in input order.
-    pub clauses: Vec<ExperimentClause>,
-}
-
-impl fmt::Display for ExperimentFilter {
-    /// Renders the clauses joined by ` AND `; [`parse_experiment_filter`] parses it back.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_joined(f, &self.clauses)
-    }
-}
+pub type ExperimentFilter = Filter<ExperimentKey>;
 
 /// One `order_by` entry of an experiment search (attributes only, as in MLflow).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExperimentOrderBy {
-    /// What to order by.
-    pub key: ExperimentAttribute,
-    /// `ASC` (the default) or `DESC`.
-    pub ascending: bool,
-}
-
-impl fmt::Display for ExperimentOrderBy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.key, direction(self.ascending))
-    }
-}
+pub type ExperimentOrderBy = OrderBy<ExperimentAttribute>;
 
 // ---------------------------------------------------------------------------------------------
 // Rendering helpers
 // ---------------------------------------------------------------------------------------------
-
-fn direction(ascending: bool) -> &'static str {
-    if ascending { "ASC" } else { "DESC" }
-}
 
 /// Characters allowed in a bare (unquoted) word.
 fn is_word_char(c: char) -> bool {
@@ -509,29 +819,6 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str, quote: char) -> fmt::Result
         f.write_char(c)?;
     }
     f.write_char(quote)
-}
-
-fn write_comparison(
-    f: &mut fmt::Formatter<'_>,
-    lhs: &dyn fmt::Display,
-    op: Comparator,
-    value: &Literal,
-) -> fmt::Result {
-    if op.takes_no_value() {
-        write!(f, "{lhs} {op}")
-    } else {
-        write!(f, "{lhs} {op} {value}")
-    }
-}
-
-fn write_joined<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T]) -> fmt::Result {
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            f.write_str(" AND ")?;
-        }
-        write!(f, "{item}")?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -591,19 +878,14 @@ impl FilterError {
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        let input = self.input.as_str();
-        let pos = self.position.min(input.len());
-        let before = input.get(..pos).unwrap_or("");
-        let after = input.get(pos..).unwrap_or("");
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line_end = pos + after.find('\n').unwrap_or(after.len());
-        let line = input.get(line_start..line_end).unwrap_or("");
-        let column = input.get(line_start..pos).unwrap_or("").chars().count();
-        let shown: String = line
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        write!(f, "\n  {}\n  {:column$}^", shown.trim_end(), "")?;
+        let snippet = Snippet::new(&self.input, self.position..self.position);
+        // A filter is one line of text, not a numbered line of a file.
+        let snippet = if self.input.contains('\n') {
+            snippet
+        } else {
+            snippet.unnumbered()
+        };
+        write!(f, "\n{snippet}")?;
         if !self.expected.is_empty() {
             write!(f, "\nexpected: {}", self.expected)?;
         }
@@ -668,6 +950,9 @@ struct Lexer<'a> {
     src: &'a str,
     pos: usize,
 }
+
+/// 2^63: the magnitude of `i64::MIN`, and `i64::MAX` as an f64.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
 
 const NUMBER_EXPECTED: &str = "a number, e.g. 0.5, -3 or 1e-4";
 
@@ -876,7 +1161,7 @@ enum RawValue {
     Null,
 }
 
-enum ValueKind {
+enum ValueType {
     Number,
     Integer,
     Str,
@@ -887,19 +1172,12 @@ struct KeySpec {
     /// How the key is named in messages, e.g. `metric 'rmse'`.
     what: String,
     ops: &'static [Comparator],
-    value: ValueKind,
+    value: ValueType,
     /// Extra explanation when `IN`/`NOT IN` is used where it is not allowed.
     list_note: Option<&'static str>,
 }
 
-const NUMERIC_OPS: &[Comparator] = &[
-    Comparator::Eq,
-    Comparator::NotEq,
-    Comparator::Lt,
-    Comparator::Le,
-    Comparator::Gt,
-    Comparator::Ge,
-];
+const NUMERIC_OPS: &[Comparator] = &Comparator::NUMERIC;
 const PARAM_TAG_OPS: &[Comparator] = &[
     Comparator::Eq,
     Comparator::NotEq,
@@ -932,14 +1210,6 @@ const EXPERIMENT_ID_OPS: &[Comparator] = &[
 fn ops_list(ops: &[Comparator]) -> String {
     let names: Vec<&str> = ops.iter().map(|o| o.as_str()).collect();
     names.join(", ")
-}
-
-/// A clause as the shared parser returns it, keyed by the schema's key type.
-struct Parsed<K> {
-    key: K,
-    op: Comparator,
-    value: Literal,
-    span: Range<usize>,
 }
 
 /// Gives identifiers their meaning: runs and experiments differ only here.
@@ -1101,12 +1371,20 @@ impl<'a> Parser<'a> {
         let rest: Vec<Token> = iter.collect();
         let (key, key_span) = match rest.as_slice() {
             [] => (key_bare, key_bare_start..span.end),
+            // A quoted key may be anything, even empty (`` tags.`` ``).
             [
                 Token {
                     tok: Tok::Quoted(Quote::Backtick | Quote::Double, q),
                     span: q_span,
                 },
-            ] if key_bare.is_empty() => (q.clone(), q_span.clone()),
+            ] if key_bare.is_empty() => {
+                return Ok(RawIdent {
+                    prefix,
+                    key: q.clone(),
+                    key_span: q_span.clone(),
+                    span,
+                });
+            }
             _ => return Err(bad_quoting()),
         };
         if key.is_empty() {
@@ -1277,7 +1555,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parse one `identifier comparator value` clause, checking it against `schema`.
-    fn parse_clause<S: Schema>(&mut self, schema: &S) -> Result<Parsed<S::Key>, FilterError> {
+    fn parse_clause<S: Schema>(&mut self, schema: &S) -> Result<Clause<S::Key>, FilterError> {
         let token = self.peek()?.clone();
         let start = token.span.start;
         if token.tok == Tok::LParen {
@@ -1334,8 +1612,8 @@ impl<'a> Parser<'a> {
         }
         let (raw, value_span) = self.parse_value(op)?;
         let value = check_value(self, &spec, raw, &value_span)?;
-        Ok(Parsed {
-            key,
+        Ok(Clause {
+            ident: key,
             op,
             value,
             span: start..self.last_end,
@@ -1343,16 +1621,16 @@ impl<'a> Parser<'a> {
     }
 
     /// `clause (AND clause)*`, or nothing at all for blank input.
-    fn parse_filter<S: Schema>(&mut self, schema: &S) -> Result<Vec<Parsed<S::Key>>, FilterError> {
-        let mut clauses = Vec::new();
+    fn parse_filter<S: Schema>(&mut self, schema: &S) -> Result<Filter<S::Key>, FilterError> {
+        let mut filter = Filter::default();
         if self.peek()?.tok == Tok::Eof {
-            return Ok(clauses);
+            return Ok(filter);
         }
         loop {
-            clauses.push(self.parse_clause(schema)?);
+            filter.clauses.push(self.parse_clause(schema)?);
             let token = self.bump()?;
             match &token.tok {
-                Tok::Eof => return Ok(clauses),
+                Tok::Eof => return Ok(filter),
                 _ if token.is_keyword("and") => continue,
                 _ if token.is_keyword("or") => {
                     return Err(self.err(
@@ -1391,7 +1669,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `identifier [ASC|DESC]` then end of input.
-    fn parse_order_by<S: Schema>(&mut self, schema: &S) -> Result<(S::Key, bool), FilterError> {
+    fn parse_order_by<S: Schema>(&mut self, schema: &S) -> Result<OrderBy<S::Key>, FilterError> {
         const ORDER_EXPECTED: &str = "<identifier> [ASC|DESC], e.g. metrics.rmse DESC";
         let first = self.peek()?;
         if !matches!(
@@ -1409,10 +1687,15 @@ impl<'a> Parser<'a> {
             ));
         }
         let id = self.parse_ident()?;
-        let (key, _) = schema.resolve(self.src, &id)?;
+        let (ident, _) = schema.resolve(self.src, &id)?;
         let token = self.bump()?;
         let ascending = match &token.tok {
-            Tok::Eof => return Ok((key, true)),
+            Tok::Eof => {
+                return Ok(OrderBy {
+                    ident,
+                    ascending: true,
+                });
+            }
             _ if token.is_keyword("asc") => true,
             _ if token.is_keyword("desc") => false,
             Tok::Word(_) => {
@@ -1447,7 +1730,7 @@ impl<'a> Parser<'a> {
                 "end of input (one order_by entry per string)",
             ));
         }
-        Ok((key, ascending))
+        Ok(OrderBy { ident, ascending })
     }
 }
 
@@ -1469,12 +1752,13 @@ fn check_value(
     match (&spec.value, raw) {
         (_, RawValue::Null) => Ok(Literal::Null),
         (_, RawValue::List(items)) => Ok(Literal::List(items)),
-        (ValueKind::Number, RawValue::Number(n)) => Ok(Literal::Number(n)),
-        (ValueKind::Integer, RawValue::Number(n)) if n.fract() == 0.0 && n.abs() < 9.2e18 => {
+        (ValueType::Number, RawValue::Number(n)) => Ok(Literal::Number(n)),
+        // Every i64 (as f64, the language's numbers) and nothing beyond ±2^63.
+        (ValueType::Integer, RawValue::Number(n)) if n.fract() == 0.0 && n.abs() <= I64_BOUND => {
             Ok(Literal::Number(n))
         }
-        (ValueKind::Str, RawValue::Str(s)) => Ok(Literal::Str(s)),
-        (ValueKind::Number, _) => Err(p.err(
+        (ValueType::Str, RawValue::Str(s)) => Ok(Literal::Str(s)),
+        (ValueType::Number, _) => Err(p.err(
             span.start,
             format!(
                 "Expected numeric value type for {}, found {}",
@@ -1482,7 +1766,7 @@ fn check_value(
             ),
             NUMBER_EXPECTED,
         )),
-        (ValueKind::Integer, _) => Err(p.err(
+        (ValueType::Integer, _) => Err(p.err(
             span.start,
             format!(
                 "Expected an integer value for {}, found {}",
@@ -1490,7 +1774,7 @@ fn check_value(
             ),
             "an integer number of milliseconds since the Unix epoch, e.g. 1700000000000",
         )),
-        (ValueKind::Str, _) => Err(p.err(
+        (ValueType::Str, _) => Err(p.err(
             span.start,
             format!(
                 "Expected a quoted string value for {}, found {}{null_hint}",
@@ -1540,7 +1824,7 @@ impl Schema for RunSchema {
         let (key, spec) = match kind {
             EntityKind::Metric => (
                 key.to_owned(),
-                spec(format!("metric '{key}'"), NUMERIC_OPS, ValueKind::Number),
+                spec(format!("metric '{key}'"), NUMERIC_OPS, ValueType::Number),
             ),
             EntityKind::Param | EntityKind::Tag => (
                 key.to_owned(),
@@ -1551,7 +1835,7 @@ impl Schema for RunSchema {
                     ..spec(
                         format!("{} '{key}'", kind.name()),
                         PARAM_TAG_OPS,
-                        ValueKind::Str,
+                        ValueType::Str,
                     )
                 },
             ),
@@ -1573,11 +1857,11 @@ impl Schema for RunSchema {
                 };
                 let what = format!("attribute '{norm}'");
                 let spec = match norm {
-                    "start_time" | "end_time" => spec(what, NUMERIC_OPS, ValueKind::Integer),
-                    "run_id" => spec(what, LIST_ATTR_OPS, ValueKind::Str),
+                    "start_time" | "end_time" => spec(what, NUMERIC_OPS, ValueType::Integer),
+                    "run_id" => spec(what, LIST_ATTR_OPS, ValueType::Str),
                     _ => KeySpec {
                         list_note: Some("Only the 'run_id' attribute supports IN and NOT IN"),
-                        ..spec(what, STRING_ATTR_OPS, ValueKind::Str)
+                        ..spec(what, STRING_ATTR_OPS, ValueType::Str)
                     },
                 };
                 (norm.to_owned(), spec)
@@ -1604,7 +1888,7 @@ impl Schema for RunSchema {
                 };
                 (
                     norm.to_owned(),
-                    spec(format!("dataset '{norm}'"), LIST_ATTR_OPS, ValueKind::Str),
+                    spec(format!("dataset '{norm}'"), LIST_ATTR_OPS, ValueType::Str),
                 )
             }
         };
@@ -1652,7 +1936,7 @@ impl Schema for ExperimentSchema {
                 KeySpec {
                     what: format!("tag '{key}'"),
                     ops: PARAM_TAG_OPS,
-                    value: ValueKind::Str,
+                    value: ValueType::Str,
                     list_note: Some("IN and NOT IN are only supported for experiment_id"),
                 },
             ));
@@ -1673,19 +1957,19 @@ impl Schema for ExperimentSchema {
             ExperimentAttribute::Name => KeySpec {
                 what,
                 ops: STRING_ATTR_OPS,
-                value: ValueKind::Str,
+                value: ValueType::Str,
                 list_note: Some("IN and NOT IN are only supported for experiment_id"),
             },
             ExperimentAttribute::ExperimentId => KeySpec {
                 what,
                 ops: EXPERIMENT_ID_OPS,
-                value: ValueKind::Str,
+                value: ValueType::Str,
                 list_note: None,
             },
             ExperimentAttribute::CreationTime | ExperimentAttribute::LastUpdateTime => KeySpec {
                 what,
                 ops: NUMERIC_OPS,
-                value: ValueKind::Integer,
+                value: ValueType::Integer,
                 list_note: None,
             },
         };
@@ -1717,25 +2001,13 @@ impl Schema for ExperimentSchema {
 /// assert!(err.message.contains("'OR'"));
 /// ```
 pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
-    let clauses = Parser::new(input).parse_filter(&RunSchema { order_by: false })?;
-    Ok(Filter {
-        clauses: clauses
-            .into_iter()
-            .map(|c| Clause {
-                ident: c.key,
-                op: c.op,
-                value: c.value,
-                span: c.span,
-            })
-            .collect(),
-    })
+    Parser::new(input).parse_filter(&RunSchema { order_by: false })
 }
 
 /// Parse one run `order_by` entry: `<identifier> [ASC|DESC]` (direction case-insensitive,
 /// ascending by default). Dataset keys are rejected.
 pub fn parse_order_by(input: &str) -> Result<OrderBy, FilterError> {
-    let (ident, ascending) = Parser::new(input).parse_order_by(&RunSchema { order_by: true })?;
-    Ok(OrderBy { ident, ascending })
+    Parser::new(input).parse_order_by(&RunSchema { order_by: true })
 }
 
 /// Parse the `order_by` list of a run search, rejecting two entries with the same key
@@ -1744,7 +2016,7 @@ pub fn parse_order_by(input: &str) -> Result<OrderBy, FilterError> {
 /// An error names the entry (`order_by[i]`) in its message; its `input` and `position` refer to
 /// that entry.
 pub fn parse_order_by_list<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<OrderBy>, FilterError> {
-    parse_list(inputs, parse_order_by, |o: &OrderBy| o.ident.clone())
+    parse_list(inputs, parse_order_by)
 }
 
 /// Parse an experiment-search filter string (the `filter` field of `experiments/search`).
@@ -1752,27 +2024,16 @@ pub fn parse_order_by_list<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<OrderBy>, 
 /// Keys: `name`, `experiment_id`, `creation_time`, `last_update_time` (optionally prefixed
 /// with `attribute.`/`attributes.`) and `tags.<key>`/`tag.<key>`.
 pub fn parse_experiment_filter(input: &str) -> Result<ExperimentFilter, FilterError> {
-    let clauses = Parser::new(input).parse_filter(&ExperimentSchema { order_by: false })?;
-    Ok(ExperimentFilter {
-        clauses: clauses
-            .into_iter()
-            .map(|c| ExperimentClause {
-                key: c.key,
-                op: c.op,
-                value: c.value,
-                span: c.span,
-            })
-            .collect(),
-    })
+    Parser::new(input).parse_filter(&ExperimentSchema { order_by: false })
 }
 
 /// Parse one experiment `order_by` entry: `<attribute> [ASC|DESC]`, where the attribute is
 /// `name`, `experiment_id`, `creation_time` or `last_update_time`.
 pub fn parse_experiment_order_by(input: &str) -> Result<ExperimentOrderBy, FilterError> {
-    let (key, ascending) =
+    let OrderBy { ident, ascending } =
         Parser::new(input).parse_order_by(&ExperimentSchema { order_by: true })?;
-    match key {
-        ExperimentKey::Attribute(key) => Ok(ExperimentOrderBy { key, ascending }),
+    match ident {
+        ExperimentKey::Attribute(ident) => Ok(OrderBy { ident, ascending }),
         // The order_by schema never resolves a tag.
         ExperimentKey::Tag(_) => Err(FilterError::new(
             input,
@@ -1787,22 +2048,16 @@ pub fn parse_experiment_order_by(input: &str) -> Result<ExperimentOrderBy, Filte
 pub fn parse_experiment_order_by_list<S: AsRef<str>>(
     inputs: &[S],
 ) -> Result<Vec<ExperimentOrderBy>, FilterError> {
-    parse_list(
-        inputs,
-        parse_experiment_order_by,
-        |o: &ExperimentOrderBy| o.key,
-    )
+    parse_list(inputs, parse_experiment_order_by)
 }
 
-fn parse_list<S, T, K>(
+fn parse_list<S, K>(
     inputs: &[S],
-    parse: impl Fn(&str) -> Result<T, FilterError>,
-    key: impl Fn(&T) -> K,
-) -> Result<Vec<T>, FilterError>
+    parse: impl Fn(&str) -> Result<OrderBy<K>, FilterError>,
+) -> Result<Vec<OrderBy<K>>, FilterError>
 where
     S: AsRef<str>,
-    T: fmt::Display,
-    K: std::hash::Hash + Eq,
+    K: std::hash::Hash + Eq + Clone,
 {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(inputs.len());
@@ -1812,7 +2067,7 @@ where
             e.message = format!("order_by[{i}]: {}", e.message);
             e
         })?;
-        if !seen.insert(key(&entry)) {
+        if !seen.insert(entry.ident.clone()) {
             return Err(FilterError::new(
                 input,
                 0,
@@ -1854,7 +2109,10 @@ mod tests {
 
     /// Asserts the error position and that the message contains `needle`.
     fn err_at(input: &str, position: usize, needle: &str) -> FilterError {
-        let e = err(input);
+        check_err(input, err(input), position, needle)
+    }
+
+    fn check_err(input: &str, e: FilterError, position: usize, needle: &str) -> FilterError {
         assert!(
             e.message.contains(needle),
             "{input:?}: message {:?} lacks {needle:?}",
@@ -2048,36 +2306,29 @@ mod tests {
 
     #[test]
     fn dotted_and_quoted_keys() {
-        assert_eq!(
-            one("tags.mlflow.parentRunId = 'abc'").ident,
-            id(EntityKind::Tag, "mlflow.parentRunId")
-        );
-        assert_eq!(
-            one("metrics.`my metric` > 1").ident,
-            id(EntityKind::Metric, "my metric")
-        );
-        assert_eq!(
-            one("params.\"a b\" = 'x'").ident,
-            id(EntityKind::Param, "a b")
-        );
-        assert_eq!(
-            one("`metrics`.`val-loss` < 1").ident,
-            id(EntityKind::Metric, "val-loss")
-        );
-        assert_eq!(
-            one("`params`.lr = '0.1'").ident,
-            id(EntityKind::Param, "lr")
-        );
-        assert_eq!(one("tags.`a``b` = 'x'").ident, id(EntityKind::Tag, "a`b"));
-        assert_eq!(
-            one("tags.\"say \"\"hi\"\"\" = 'x'").ident,
-            id(EntityKind::Tag, "say \"hi\"")
-        );
-        // A key with a dot inside quotes stays whole.
-        assert_eq!(
-            one("metrics.`a.b c` > 0").ident,
-            id(EntityKind::Metric, "a.b c")
-        );
+        for (input, kind, key) in [
+            (
+                "tags.mlflow.parentRunId = 'abc'",
+                EntityKind::Tag,
+                "mlflow.parentRunId",
+            ),
+            ("metrics.`my metric` > 1", EntityKind::Metric, "my metric"),
+            ("params.\"a b\" = 'x'", EntityKind::Param, "a b"),
+            ("`metrics`.`val-loss` < 1", EntityKind::Metric, "val-loss"),
+            ("`params`.lr = '0.1'", EntityKind::Param, "lr"),
+            ("tags.`a``b` = 'x'", EntityKind::Tag, "a`b"),
+            (
+                "tags.\"say \"\"hi\"\"\" = 'x'",
+                EntityKind::Tag,
+                "say \"hi\"",
+            ),
+            // A key with a dot inside quotes stays whole.
+            ("metrics.`a.b c` > 0", EntityKind::Metric, "a.b c"),
+            // A quoted key may be empty, so that every key has a spelling.
+            ("metrics.`` < 1", EntityKind::Metric, ""),
+        ] {
+            assert_eq!(one(input).ident, id(kind, key), "{input}");
+        }
         // Special characters need quotes.
         err_at(
             "metrics.val-loss < 1",
@@ -2093,7 +2344,6 @@ mod tests {
         err_at("metrics`a` < 1", 0, "quote the whole key");
         err_at("`metrics``a` < 1", 0, "Invalid attribute key 'metrics`a'");
         err_at("metrics. < 1", 8, "Missing key after 'metrics.'");
-        err_at("metrics.`` < 1", 8, "Missing key after 'metrics.'");
         err_at("params.'a b' = 'x'", 0, "quote the whole key");
         err_at(
             "'status' = 'x'",
@@ -2395,7 +2645,7 @@ mod tests {
         assert_eq!(FilterError::new("é", 1, "m", "x").position, 0);
         assert_eq!(FilterError::new("ab", 10, "m", "x").position, 2);
         let e = FilterError::new("", 0, "Empty", "");
-        assert_eq!(e.to_string(), "Empty\n  \n  ^");
+        assert_eq!(e.to_string(), "Empty\n |\n | \n | ^");
     }
 
     #[test]
@@ -2403,22 +2653,25 @@ mod tests {
         let e = err("metrics.rmse < 'abc'");
         assert_eq!(
             e.to_string(),
-            "Expected numeric value type for metric 'rmse', found 'abc'\n  \
-             metrics.rmse < 'abc'\n                 ^\nexpected: a number, e.g. 0.5, -3 or 1e-4"
+            "Expected numeric value type for metric 'rmse', found 'abc'\n |\n \
+             | metrics.rmse < 'abc'\n |                ^\nexpected: a number, e.g. 0.5, -3 or 1e-4"
         );
         // Caret column counts characters, not bytes, and only the offending line is shown.
         let e = err("tags.é = 'x'\nAND metrics.m > 'y'");
         assert_eq!(
-            e.to_string().lines().skip(1).take(2).collect::<Vec<_>>(),
-            ["  AND metrics.m > 'y'", "                  ^"]
+            e.to_string().lines().skip(2).take(2).collect::<Vec<_>>(),
+            ["2 | AND metrics.m > 'y'", "  |                 ^"]
         );
         let e = err("tags.é = 'x' OR");
         let shown: Vec<String> = e.to_string().lines().map(str::to_owned).collect();
-        assert_eq!(shown[1], "  tags.é = 'x' OR");
-        assert_eq!(shown[2], "               ^");
+        assert_eq!(shown[2], " | tags.é = 'x' OR");
+        assert_eq!(shown[3], " |              ^");
         // End of input.
         let e = err("metrics.m >");
-        assert!(e.to_string().contains("\n  metrics.m >\n             ^\n"));
+        assert!(
+            e.to_string()
+                .contains("\n | metrics.m >\n |            ^\n")
+        );
     }
 
     #[test]
@@ -2558,8 +2811,7 @@ mod tests {
 
     fn exp_err(input: &str, position: usize, needle: &str) {
         let e = parse_experiment_filter(input).unwrap_err();
-        assert!(e.message.contains(needle), "{input:?}: {}", e.message);
-        assert_eq!(e.position, position, "{input:?}: {}", e.message);
+        check_err(input, e, position, needle);
     }
 
     #[test]
@@ -2567,7 +2819,7 @@ mod tests {
         use ExperimentAttribute as A;
         let c = exp_one("name LIKE 'sweep-%'");
         assert_eq!(
-            (c.key, c.op, c.value),
+            (c.ident, c.op, c.value),
             (
                 ExperimentKey::Attribute(A::Name),
                 Comparator::Like,
@@ -2575,18 +2827,18 @@ mod tests {
             )
         );
         let c = exp_one("attribute.name = 'x'");
-        assert_eq!(c.key, ExperimentKey::Attribute(A::Name));
+        assert_eq!(c.ident, ExperimentKey::Attribute(A::Name));
         let c = exp_one("attributes.experiment_id IN ('1', '2')");
         assert_eq!(c.value, Literal::List(vec!["1".into(), "2".into()]));
         assert_eq!(exp_one("experiment_id not in ('0')").op, Comparator::NotIn);
         assert_eq!(exp_one("experiment_id = '3'").value, s("3"));
         assert_eq!(
-            exp_one("creation_time > 1700000000000").key,
+            exp_one("creation_time > 1700000000000").ident,
             ExperimentKey::Attribute(A::CreationTime)
         );
         assert_eq!(exp_one("last_update_time <= 5").op, Comparator::Le);
         let c = exp_one("tags.`team name` ILIKE '%ml%'");
-        assert_eq!(c.key, ExperimentKey::Tag("team name".into()));
+        assert_eq!(c.ident, ExperimentKey::Tag("team name".into()));
         assert_eq!(exp_one("tag.owner IS NULL").op, Comparator::IsNull);
         let input = "name = 'a' and tags.k = 'v'";
         let f = parse_experiment_filter(input).unwrap();
@@ -2624,11 +2876,13 @@ mod tests {
     fn experiment_order_by() {
         use ExperimentAttribute as A;
         let o = parse_experiment_order_by("creation_time DESC").unwrap();
-        assert_eq!((o.key, o.ascending), (A::CreationTime, false));
+        assert_eq!((o.ident, o.ascending), (A::CreationTime, false));
         let o = parse_experiment_order_by("attributes.name").unwrap();
-        assert_eq!((o.key, o.ascending), (A::Name, true));
+        assert_eq!((o.ident, o.ascending), (A::Name, true));
         assert_eq!(
-            parse_experiment_order_by("experiment_id asc").unwrap().key,
+            parse_experiment_order_by("experiment_id asc")
+                .unwrap()
+                .ident,
             A::ExperimentId
         );
         assert!(

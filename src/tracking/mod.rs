@@ -50,6 +50,6 @@ pub use model::*;
 pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{Result, Store, StoreError};
+pub use store::{OpenMode, Result, Store, StoreError};
 pub use table::RunsTable;
-pub use uri::{TrackingUri, open_store, resolve_tracking_uri};
+pub use uri::{TrackingUri, open_store, open_store_with, resolve_tracking_uri};

@@ -30,7 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::filter::{Clause, Comparator, EntityKind, Filter, Identifier, Literal};
+use super::filter::{Clause, Filter, RunAttribute};
 use super::model::{Metric, Param, Run, RunStatus, Tag, tags};
 use crate::space::{Point, PointError, Space};
 use crate::study::StopReason;
@@ -387,45 +387,24 @@ pub fn read_trial(run: &Run, space: &Space, metric: &str) -> Result<Trial, Schem
 
 /// The filter that finds the child runs of `parent_run_id`.
 pub fn children_of(parent_run_id: &str) -> Filter {
-    tag_equals(PARENT_TAG, parent_run_id)
+    Filter::new().and(Clause::tag(PARENT_TAG).eq(parent_run_id))
 }
 
 /// The filter that finds the parent runs of searches named `name`.
 pub fn studies_named(name: &str) -> Filter {
-    let mut filter = tag_equals(STUDY_TAG, name);
-    filter
-        .clauses
-        .extend(tag_equals(ROLE_TAG, &serde_name(Role::Search)).clauses);
-    filter
+    Filter::new()
+        .and(Clause::tag(STUDY_TAG).eq(name))
+        .and(Clause::tag(ROLE_TAG).eq(serde_name(Role::Search)))
 }
 
 /// The filter that finds the parent runs of sweeps with this key.
 pub fn sweeps_with_key(key: &str) -> Filter {
-    tag_equals(SWEEP_KEY_TAG, key)
+    Filter::new().and(Clause::tag(SWEEP_KEY_TAG).eq(key))
 }
 
 /// The filter that finds the runs with these ids.
 pub fn runs_with_ids(run_ids: &[String]) -> Filter {
-    Filter {
-        clauses: vec![Clause {
-            ident: Identifier::new(EntityKind::Attribute, "run_id"),
-            op: Comparator::In,
-            value: Literal::List(run_ids.to_vec()),
-            span: 0..0,
-        }],
-    }
-}
-
-/// The filter that finds the runs with a tag `key` = `value`.
-fn tag_equals(key: &str, value: &str) -> Filter {
-    Filter {
-        clauses: vec![Clause {
-            ident: Identifier::new(EntityKind::Tag, key),
-            op: Comparator::Eq,
-            value: Literal::Str(value.to_string()),
-            span: 0..0,
-        }],
-    }
+    Filter::new().and(Clause::attribute(RunAttribute::RUN_ID).is_in(run_ids.iter().cloned()))
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
@@ -480,6 +459,7 @@ impl SchemaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tracking::filter::Literal;
 
     #[test]
     fn names_are_spelled_as_users_read_them() {

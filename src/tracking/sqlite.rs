@@ -1,8 +1,12 @@
 //! The embedded SQLite [`Store`] (the default backend).
 //!
-//! - One connection per store behind a mutex; WAL journal, `synchronous=NORMAL`, a busy
-//!   timeout, `BEGIN IMMEDIATE` write transactions and a retry loop on `SQLITE_BUSY`, so
-//!   many processes can log into one file without "database is locked" reaching the user.
+//! - One writer connection per store behind a mutex, and a pool of reader connections (see
+//!   `sqlite/connections.rs`); WAL journal, `synchronous=NORMAL`, `BEGIN IMMEDIATE` write
+//!   transactions retried on `SQLITE_BUSY` without holding any lock, so many processes can
+//!   log into one file without "database is locked" reaching the user, and reads never wait
+//!   behind writes.
+//! - [`OpenMode::ReadOnly`] reads an existing file without creating, migrating or writing
+//!   anything, also in a read-only file or folder.
 //! - Runs are keyed internally by an integer `run_key`; params, tags, the full metric
 //!   history and a `latest_metrics` table (one row per run and key, maintained on insert,
 //!   max by `(step, timestamp, value)`) reference it. Searches compile MLflow's filter
@@ -16,24 +20,32 @@
 //!   only add a lookup per row and a statement journal per multi-row INSERT.
 //! - NaN metric values are stored as `value = 0, is_nan = 1` (SQLite turns NaN into NULL),
 //!   ±infinity as IEEE infinities.
-//! - The schema version lives in `PRAGMA user_version`; older files are migrated on open,
-//!   newer ones are refused with [`StoreError::SchemaTooNew`].
+//! - The schema version lives in `PRAGMA user_version`; older files are migrated when
+//!   opened for writing (read-only, versions from [`MIN_READABLE_VERSION`] are read as they
+//!   are), newer ones are refused with [`StoreError::SchemaTooNew`].
 
-use super::filter::{self, Comparator, EntityKind, Literal};
+mod connections;
+mod search;
+
+pub use search::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
+
 use super::model::*;
 use super::store::*;
-use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
-use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
-};
+use connections::{Connections, TxError, TxResult, sql_error};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 3;
+
+/// The oldest schema version a read-only store reads as it is (version 3 only dropped
+/// indexes). Older files must be opened for writing once, which migrates them.
+pub const MIN_READABLE_VERSION: i64 = 2;
 
 /// Migration `i` takes a database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -123,87 +135,14 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// How long a write keeps retrying on a busy database before giving up.
-const BUSY_DEADLINE: Duration = Duration::from_secs(120);
-
-/// Internal error inside a transaction: SQL errors may be retried, store errors not.
-enum TxError {
-    Sql(rusqlite::Error),
-    Store(StoreError),
-}
-
-impl From<rusqlite::Error> for TxError {
-    fn from(e: rusqlite::Error) -> Self {
-        TxError::Sql(e)
-    }
-}
-
-impl From<StoreError> for TxError {
-    fn from(e: StoreError) -> Self {
-        TxError::Store(e)
-    }
-}
-
-type TxResult<T> = std::result::Result<T, TxError>;
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
-}
-
-fn db_err(context: &str, e: rusqlite::Error) -> StoreError {
-    StoreError::Database {
-        context: context.to_string(),
-        message: e.to_string(),
-    }
-}
-
-fn backoff(attempt: u32) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let base = 2u64.saturating_pow(attempt.min(6)); // 1..64 ms
-    let jitter = u64::from(nanos % 1000) * base / 1000;
-    std::thread::sleep(Duration::from_millis(base + jitter));
-}
-
-/// Run `f` until it does not fail with SQLITE_BUSY / SQLITE_LOCKED, for at most
-/// [`BUSY_DEADLINE`].
-fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let start = Instant::now();
-    let mut attempt = 0;
-    loop {
-        match f() {
-            Err(e) if is_busy(&e) && start.elapsed() < BUSY_DEADLINE => {
-                attempt += 1;
-                backoff(attempt);
-            }
-            other => return other,
-        }
-    }
-}
-
 /// The embedded SQLite tracking store.
+#[derive(Debug)]
 pub struct SqliteStore {
-    /// Declared first: stopped (and joined) before the connection closes.
-    _checkpointer: Checkpointer,
-    conn: Mutex<Connection>,
+    connections: Connections,
     /// `max(run_key)` when this store last ran ANALYZE (planner statistics).
-    analyzed_runs: Mutex<i64>,
+    analyzed_runs: AtomicI64,
     path: PathBuf,
     artifact_root: PathBuf,
-}
-
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .field("artifact_root", &self.artifact_root)
-            .finish()
-    }
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -217,19 +156,39 @@ impl SqliteStore {
         Self::open_with_artifact_root(path, "hyperflow-artifacts")
     }
 
-    /// Open with an explicit default artifact root for new experiments.
+    /// Open for reading only: the database at `path` must exist
+    /// ([`StoreError::NoDatabase`] otherwise); nothing is created, migrated or written, and
+    /// a read-only file or folder is fine. Writes fail with [`StoreError::NotAccessible`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_in(path, "hyperflow-artifacts", OpenMode::ReadOnly)
+    }
+
+    /// Open (creating or migrating) with an explicit default artifact root for new
+    /// experiments.
     pub fn open_with_artifact_root(
         path: impl AsRef<Path>,
         artifact_root: impl AsRef<Path>,
     ) -> Result<Self> {
+        Self::open_in(path, artifact_root, OpenMode::ReadWrite)
+    }
+
+    /// Open in `mode` (see [`OpenMode`]), with a default artifact root for new experiments.
+    pub fn open_in(
+        path: impl AsRef<Path>,
+        artifact_root: impl AsRef<Path>,
+        mode: OpenMode,
+    ) -> Result<Self> {
         let path = absolute(path.as_ref())?;
         let artifact_root = absolute(artifact_root.as_ref())?;
-        let conn = connect(&path)?;
-        migrate(&conn, &path, &artifact_root, SCHEMA_VERSION)?;
+        let connections = Connections::open(
+            &path,
+            mode,
+            |writer| migrate(writer, &path, &artifact_root, SCHEMA_VERSION),
+            |reader| check_readable(reader, &path),
+        )?;
         Ok(SqliteStore {
-            _checkpointer: Checkpointer::start(&path),
-            conn: Mutex::new(conn),
-            analyzed_runs: Mutex::new(0),
+            connections,
+            analyzed_runs: AtomicI64::new(0),
             path,
             artifact_root,
         })
@@ -249,156 +208,95 @@ impl SqliteStore {
     #[doc(hidden)]
     pub fn create_at_version(path: impl AsRef<Path>, version: i64) -> Result<()> {
         let path = absolute(path.as_ref())?;
-        let conn = connect(&path)?;
-        migrate(
-            &conn,
+        let root = absolute(Path::new("hyperflow-artifacts"))?;
+        Connections::open(
             &path,
-            &absolute(Path::new("hyperflow-artifacts"))?,
-            version,
+            OpenMode::ReadWrite,
+            |writer| migrate(writer, &path, &root, version),
+            |_| Ok(()),
         )
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves no open transaction (dropped = rolled back).
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Run `f` in a transaction, retrying the whole transaction while the database is busy.
-    fn tx<T>(
-        &self,
-        context: &str,
-        behavior: TransactionBehavior,
-        mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
-    ) -> Result<T> {
-        let mut conn = self.lock();
-        let start = Instant::now();
-        let mut attempt = 0;
-        loop {
-            let result = (|| -> TxResult<T> {
-                let tx = conn.transaction_with_behavior(behavior)?;
-                let v = f(&tx)?;
-                tx.commit()?;
-                Ok(v)
-            })();
-            match result {
-                Ok(v) => return Ok(v),
-                Err(TxError::Store(e)) => return Err(e),
-                Err(TxError::Sql(e)) if is_busy(&e) && start.elapsed() < BUSY_DEADLINE => {
-                    attempt += 1;
-                    backoff(attempt);
-                }
-                Err(TxError::Sql(e)) => return Err(db_err(context, e)),
-            }
-        }
+        .map(drop)
     }
 
     /// Refresh the query planner's statistics when the number of runs has doubled since
     /// the last refresh (and is at least 1000): with them SQLite drives a search from its
-    /// most selective clause. `analysis_limit` keeps this to a few milliseconds.
+    /// most selective clause. `analysis_limit` keeps this to a few milliseconds, and it is
+    /// skipped whenever the writer is busy (or the store is read-only).
     fn maybe_analyze(&self) {
-        let conn = self.lock();
-        let Ok(max) = conn.query_row("SELECT coalesce(max(run_key), 0) FROM runs", [], |r| {
-            r.get::<_, i64>(0)
+        let Ok(max) = self.read("counting runs", |tx| {
+            Ok(
+                tx.query_row("SELECT coalesce(max(run_key), 0) FROM runs", [], |r| {
+                    r.get::<_, i64>(0)
+                })?,
+            )
         }) else {
             return;
         };
-        let mut last = self.analyzed_runs.lock().unwrap_or_else(|e| e.into_inner());
-        if max >= 1000 && max > 2 * *last {
-            // Best effort: statistics only speed queries up; a busy database can skip it.
-            if conn.execute_batch("ANALYZE").is_ok() {
-                *last = max;
-            }
+        let last = self.analyzed_runs.load(AtomicOrdering::Relaxed);
+        if max >= 1000
+            && max > 2 * last
+            && self
+                .connections
+                .try_maintain(|writer| writer.execute_batch("ANALYZE"))
+        {
+            self.analyzed_runs.store(max, AtomicOrdering::Relaxed);
         }
     }
 
     fn write<T>(&self, context: &str, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
-        self.tx(context, TransactionBehavior::Immediate, f)
+        self.connections.write(context, f)
     }
 
     fn read<T>(&self, context: &str, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
-        self.tx(context, TransactionBehavior::Deferred, f)
+        self.connections.read(context, f)
     }
-}
-
-/// Moves WAL pages into the database file from a background thread, so that the fsyncs
-/// of checkpoints never stall a write (with `synchronous=NORMAL`, commits themselves do not
-/// fsync). The writing connection keeps a large `wal_autocheckpoint` as a backstop.
-struct Checkpointer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    const INTERVAL: Duration = Duration::from_millis(500);
-
-    fn start(path: &Path) -> Checkpointer {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let flag = Arc::clone(&stop);
-        let path = path.to_path_buf();
-        let handle = std::thread::Builder::new()
-            .name("hyperflow-sqlite-checkpoint".into())
-            .spawn(move || {
-                let Ok(conn) = Connection::open(&path) else {
-                    return;
-                };
-                let checkpoint = || {
-                    // PASSIVE never blocks writers or readers; failures just wait for the
-                    // next tick (or the writer's autocheckpoint backstop).
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                };
-                let (lock, cvar) = &*flag;
-                let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
-                while !*stopped {
-                    let (guard, _) = cvar
-                        .wait_timeout(stopped, Self::INTERVAL)
-                        .unwrap_or_else(|e| e.into_inner());
-                    stopped = guard;
-                    checkpoint();
-                }
-            })
-            .ok();
-        Checkpointer { stop, handle }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        let (lock, cvar) = &*self.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cvar.notify_all();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn connect(path: &Path) -> Result<Connection> {
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::io(format!("creating directory {}", dir.display()), e))?;
-    }
-    let ctx = format!("opening database {}", path.display());
-    let conn = retry_busy(|| Connection::open(path)).map_err(|e| db_err(&ctx, e))?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(|e| db_err(&ctx, e))?;
-    conn.set_prepared_statement_cache_capacity(128);
-    retry_busy(|| {
-        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
-        conn.execute_batch(
-            // foreign_keys=OFF: see the module documentation.
-            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF; \
-             PRAGMA cache_size=-65536; PRAGMA analysis_limit=1000; \
-             PRAGMA wal_autocheckpoint=16384;",
-        )
-    })
-    .map_err(|e| db_err(&ctx, e))?;
-    Ok(conn)
 }
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// `user_version` 0 is a new, empty file; with tables in it, the file belongs to something
+/// else (such as MLflow's own database).
+fn foreign_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')",
+        [],
+        |r| r.get(0),
+    )
+}
+
+fn not_hyperflow(path: &Path) -> StoreError {
+    StoreError::InvalidParameter(format!(
+        "{} is an SQLite database, but not a hyperflow tracking database (it has tables but \
+         no hyperflow schema version); name a hyperflow database or a new file",
+        path.display()
+    ))
+}
+
+/// The check of a read-only store: a schema this build reads without migrating it.
+fn check_readable(conn: &Connection, path: &Path) -> Result<()> {
+    let ctx = format!("reading database {}", path.display());
+    let version = user_version(conn).map_err(|e| sql_error(path, &ctx, &e))?;
+    match version {
+        0 if foreign_tables(conn).map_err(|e| sql_error(path, &ctx, &e))? => {
+            Err(not_hyperflow(path))
+        }
+        0 => Err(StoreError::NoDatabase {
+            path: path.display().to_string(),
+        }),
+        v if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            path: path.display().to_string(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        v if v < MIN_READABLE_VERSION => Err(StoreError::SchemaTooOld {
+            path: path.display().to_string(),
+            found: v,
+            readable: MIN_READABLE_VERSION,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) -> Result<()> {
@@ -408,19 +306,22 @@ fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) ->
         found,
         supported: SCHEMA_VERSION,
     };
-    let v = retry_busy(|| user_version(conn)).map_err(|e| db_err(&ctx, e))?;
+    let v = user_version(conn).map_err(|e| sql_error(path, &ctx, &e))?;
     if v > SCHEMA_VERSION {
         return Err(too_new(v));
     }
     if v >= target {
         return Ok(());
     }
-    let result = retry_busy(|| {
+    connections::retry_open(path, &ctx, || {
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        let r = (|| -> rusqlite::Result<std::result::Result<(), i64>> {
+        let r = (|| -> rusqlite::Result<Result<()>> {
             let v = user_version(conn)?; // re-read under the write lock
             if v > SCHEMA_VERSION {
-                return Ok(Err(v));
+                return Ok(Err(too_new(v)));
+            }
+            if v == 0 && foreign_tables(conn)? {
+                return Ok(Err(not_hyperflow(path)));
             }
             for (i, sql) in MIGRATIONS
                 .iter()
@@ -452,9 +353,7 @@ fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) ->
                 other
             }
         }
-    })
-    .map_err(|e| db_err(&ctx, e))?;
-    result.map_err(too_new)
+    })?
 }
 
 // ---------------------------------------------------------------------------------------
@@ -513,39 +412,6 @@ fn find_active_run(conn: &Connection, run_id: &str) -> TxResult<(i64, RunInfo)> 
         return Err(run_not_active(run_id).into());
     }
     Ok((key, info))
-}
-
-fn load_run_data(conn: &Connection, run_key: i64) -> rusqlite::Result<RunData> {
-    let mut data = RunData::default();
-    let mut st = conn.prepare_cached(
-        "SELECT key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_key = ?1 ORDER BY key",
-    )?;
-    let rows = st.query_map([run_key], |r| {
-        Ok(Metric {
-            key: r.get(0)?,
-            value: metric_value(r.get(1)?, r.get(2)?),
-            timestamp: r.get(3)?,
-            step: r.get(4)?,
-        })
-    })?;
-    for m in rows {
-        data.metrics.push(m?);
-    }
-    let mut st =
-        conn.prepare_cached("SELECT key, value FROM params WHERE run_key = ?1 ORDER BY key")?;
-    for p in st.query_map([run_key], |r| {
-        Ok(Param::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })? {
-        data.params.push(p?);
-    }
-    let mut st =
-        conn.prepare_cached("SELECT key, value FROM tags WHERE run_key = ?1 ORDER BY key")?;
-    for t in st.query_map([run_key], |r| {
-        Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })? {
-        data.tags.push(t?);
-    }
-    Ok(data)
 }
 
 /// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
@@ -655,300 +521,28 @@ fn get_experiment_tx(conn: &Connection, id: &ExperimentId) -> TxResult<(i64, Exp
         .ok_or_else(|| TxError::Store(StoreError::experiment_not_found(id)))
 }
 
+/// The key of experiment `id`, which must be active (for changing its tags).
+fn active_experiment_tx(conn: &Connection, id: &ExperimentId) -> TxResult<i64> {
+    let (n, exp) = get_experiment_tx(conn, id)?;
+    if exp.lifecycle_stage != LifecycleStage::Active {
+        return Err(StoreError::InvalidParameter(format!(
+            "The experiment {id} must be in the 'active' state. Current state is deleted."
+        ))
+        .into());
+    }
+    Ok(n)
+}
+
+/// Sets the last update time of experiment `n` to now.
+fn touch_experiment(conn: &Connection, n: i64) -> TxResult<()> {
+    conn.prepare_cached("UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2")?
+        .execute(params![now_ms(), n])?;
+    Ok(())
+}
+
 fn name_taken(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM experiments WHERE name = ?1")?
         .exists([name])
-}
-
-/// Translate a SQL LIKE pattern (`%`, `_`) into a case-sensitive GLOB pattern.
-fn like_to_glob(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 4);
-    for c in pattern.chars() {
-        match c {
-            '%' => out.push('*'),
-            '_' => out.push('?'),
-            '*' => out.push_str("[*]"),
-            '?' => out.push_str("[?]"),
-            '[' => out.push_str("[[]"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn bad_filter(msg: String) -> StoreError {
-    StoreError::InvalidFilter(msg)
-}
-
-/// SQL for `<column> <op> <value>` on a string column; pushes the bound values.
-fn string_condition(
-    col: &str,
-    what: &str,
-    op: &Comparator,
-    value: &Literal,
-    binds: &mut Vec<SqlValue>,
-) -> Result<String> {
-    let text = |v: &Literal| match v {
-        Literal::Str(s) => Ok(s.clone()),
-        other => Err(bad_filter(format!(
-            "expected a quoted string value for {what}, found {other:?}"
-        ))),
-    };
-    Ok(match op {
-        Comparator::Eq | Comparator::NotEq => {
-            binds.push(SqlValue::Text(text(value)?));
-            format!("{col} {} ?", op.as_str())
-        }
-        Comparator::Like => {
-            binds.push(SqlValue::Text(like_to_glob(&text(value)?)));
-            format!("{col} GLOB ?")
-        }
-        Comparator::ILike => {
-            binds.push(SqlValue::Text(text(value)?));
-            format!("lower({col}) LIKE lower(?)")
-        }
-        Comparator::In | Comparator::NotIn => {
-            let Literal::List(items) = value else {
-                return Err(bad_filter(format!(
-                    "{} for {what} expects a parenthesized list of quoted strings",
-                    op.as_str()
-                )));
-            };
-            if items.is_empty() {
-                return Err(bad_filter(format!(
-                    "the {} list for {what} is empty",
-                    op.as_str()
-                )));
-            }
-            binds.extend(items.iter().map(|s| SqlValue::Text(s.clone())));
-            let marks = vec!["?"; items.len()].join(", ");
-            format!("{col} {} ({marks})", op.as_str())
-        }
-        other => {
-            return Err(bad_filter(format!(
-                "operator {} is not supported for {what}; use =, !=, LIKE, ILIKE, IN or NOT IN",
-                other.as_str()
-            )));
-        }
-    })
-}
-
-fn number_condition(
-    col: &str,
-    what: &str,
-    op: &Comparator,
-    value: &Literal,
-    binds: &mut Vec<SqlValue>,
-) -> Result<String> {
-    let Literal::Number(n) = value else {
-        return Err(bad_filter(format!(
-            "expected a numeric value for {what}, found {value:?}"
-        )));
-    };
-    match op {
-        Comparator::Eq
-        | Comparator::NotEq
-        | Comparator::Lt
-        | Comparator::Le
-        | Comparator::Gt
-        | Comparator::Ge => {
-            binds.push(SqlValue::Real(*n));
-            Ok(format!("{col} {} ?", op.as_str()))
-        }
-        other => Err(bad_filter(format!(
-            "operator {} is not supported for {what}; use =, !=, <, <=, > or >=",
-            other.as_str()
-        ))),
-    }
-}
-
-fn attribute_column(key: &str) -> Result<(&'static str, bool)> {
-    // (column, is_numeric)
-    Ok(match key {
-        "run_id" => ("r.run_id", false),
-        "run_name" => ("r.name", false),
-        "status" => ("r.status", false),
-        "user_id" => ("r.user_id", false),
-        "artifact_uri" => ("r.artifact_uri", false),
-        "start_time" => ("r.start_time", true),
-        "end_time" => ("r.end_time", true),
-        other => {
-            return Err(bad_filter(format!(
-                "Invalid attribute key '{other}'; valid keys are run_id, run_name, status, \
-                 user_id, artifact_uri, start_time, end_time"
-            )));
-        }
-    })
-}
-
-/// A compiled run search: joins (with their binds), where conditions (with theirs), order.
-#[derive(Default)]
-struct Compiled {
-    /// Inner-joined filter aliases: (kind, key, alias); order_by reuses them.
-    inner: Vec<(EntityKind, String, String)>,
-    joins: String,
-    join_binds: Vec<SqlValue>,
-    wheres: Vec<String>,
-    where_binds: Vec<SqlValue>,
-    order: Vec<String>,
-}
-
-fn compile_filter(f: &filter::Filter, c: &mut Compiled) -> Result<()> {
-    for (i, clause) in f.clauses.iter().enumerate() {
-        let key = &clause.ident.key;
-        match clause.ident.kind {
-            EntityKind::Metric => {
-                let a = format!("f{i}");
-                c.join_binds.push(SqlValue::Text(key.clone()));
-                let what = format!("metric '{key}'");
-                let cond = match (&clause.op, &clause.value) {
-                    (Comparator::NotEq, Literal::Number(n)) => {
-                        c.join_binds.push(SqlValue::Real(*n));
-                        format!("({a}.is_nan = 1 OR {a}.value != ?)")
-                    }
-                    _ => {
-                        let s = number_condition(
-                            &format!("{a}.value"),
-                            &what,
-                            &clause.op,
-                            &clause.value,
-                            &mut c.join_binds,
-                        )?;
-                        format!("{a}.is_nan = 0 AND {s}")
-                    }
-                };
-                c.joins.push_str(&format!(
-                    " JOIN latest_metrics {a} ON {a}.run_key = r.run_key AND {a}.key = ? AND {cond}"
-                ));
-                c.inner.push((EntityKind::Metric, key.clone(), a));
-            }
-            EntityKind::Param | EntityKind::Tag => {
-                let (table, what) = if clause.ident.kind == EntityKind::Param {
-                    ("params", format!("param '{key}'"))
-                } else {
-                    ("tags", format!("tag '{key}'"))
-                };
-                match clause.op {
-                    Comparator::IsNull | Comparator::IsNotNull => {
-                        let not = if clause.op == Comparator::IsNull {
-                            "NOT "
-                        } else {
-                            ""
-                        };
-                        c.where_binds.push(SqlValue::Text(key.clone()));
-                        c.wheres.push(format!(
-                            "{not}EXISTS (SELECT 1 FROM {table} x WHERE x.run_key = r.run_key AND x.key = ?)"
-                        ));
-                    }
-                    _ => {
-                        let a = format!("f{i}");
-                        c.join_binds.push(SqlValue::Text(key.clone()));
-                        let cond = string_condition(
-                            &format!("{a}.value"),
-                            &what,
-                            &clause.op,
-                            &clause.value,
-                            &mut c.join_binds,
-                        )?;
-                        c.joins.push_str(&format!(
-                            " JOIN {table} {a} ON {a}.run_key = r.run_key AND {a}.key = ? AND {cond}"
-                        ));
-                        c.inner.push((clause.ident.kind, key.clone(), a));
-                    }
-                }
-            }
-            EntityKind::Attribute => {
-                let (col, numeric) = attribute_column(key)?;
-                let what = format!("attribute '{key}'");
-                let cond = match clause.op {
-                    Comparator::IsNull => format!("{col} IS NULL"),
-                    Comparator::IsNotNull => format!("{col} IS NOT NULL"),
-                    _ if numeric => {
-                        number_condition(col, &what, &clause.op, &clause.value, &mut c.where_binds)?
-                    }
-                    _ => {
-                        string_condition(col, &what, &clause.op, &clause.value, &mut c.where_binds)?
-                    }
-                };
-                c.wheres.push(cond);
-            }
-            EntityKind::Dataset => {
-                // Runs carry no dataset inputs in this store: nothing matches.
-                c.wheres.push("0".to_string());
-            }
-        }
-    }
-    Ok(())
-}
-
-fn compile_order(order: &[filter::OrderBy], c: &mut Compiled) -> Result<()> {
-    let mut seen: Vec<(String, String)> = Vec::new();
-    let mut has_start_time = false;
-    for (i, o) in order.iter().enumerate() {
-        let dir = if o.ascending { "ASC" } else { "DESC" };
-        let kind = format!("{:?}", o.ident.kind);
-        if seen.contains(&(kind.clone(), o.ident.key.clone())) {
-            return Err(bad_filter(format!(
-                "order_by key '{}' is given more than once; give each key once",
-                o.ident.key
-            )));
-        }
-        seen.push((kind, o.ident.key.clone()));
-        let a = format!("o{i}");
-        let joined = c
-            .inner
-            .iter()
-            .find(|(k, key, _)| *k == o.ident.kind && *key == o.ident.key)
-            .map(|(_, _, alias)| alias.clone());
-        if let Some(f) = joined {
-            // The filter already inner-joins this key: every row has it.
-            if o.ident.kind == EntityKind::Metric {
-                c.order.push(format!("{f}.is_nan, {f}.value {dir}"));
-            } else {
-                c.order.push(format!("{f}.value {dir}"));
-            }
-            continue;
-        }
-        match o.ident.kind {
-            EntityKind::Metric => {
-                c.join_binds.push(SqlValue::Text(o.ident.key.clone()));
-                c.joins.push_str(&format!(
-                    " LEFT JOIN latest_metrics {a} ON {a}.run_key = r.run_key AND {a}.key = ?"
-                ));
-                c.order
-                    .push(format!("{a}.run_key IS NULL, {a}.is_nan, {a}.value {dir}"));
-            }
-            EntityKind::Param | EntityKind::Tag => {
-                let table = if o.ident.kind == EntityKind::Param {
-                    "params"
-                } else {
-                    "tags"
-                };
-                c.join_binds.push(SqlValue::Text(o.ident.key.clone()));
-                c.joins.push_str(&format!(
-                    " LEFT JOIN {table} {a} ON {a}.run_key = r.run_key AND {a}.key = ?"
-                ));
-                c.order.push(format!("{a}.value IS NULL, {a}.value {dir}"));
-            }
-            EntityKind::Attribute => {
-                let (col, _) = attribute_column(&o.ident.key)?;
-                has_start_time |= o.ident.key == "start_time";
-                c.order.push(format!("{col} IS NULL, {col} {dir}"));
-            }
-            EntityKind::Dataset => {
-                return Err(bad_filter(
-                    "ordering by dataset fields is not supported; order by metrics, params, \
-                     tags or attributes"
-                        .to_string(),
-                ));
-            }
-        }
-    }
-    if !has_start_time {
-        c.order.push("r.start_time DESC".to_string());
-    }
-    c.order.push("r.run_id ASC".to_string());
-    Ok(())
 }
 
 /// A validated run start: the run's name and its initial tags (deduplicated, sorted).
@@ -1344,110 +938,9 @@ impl Store for SqliteStore {
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
         validate_max_results(query.max_results)?;
         let offset = decode_page_token(query.page_token.as_deref())?;
-        let parsed = filter::parse_experiment_filter(&query.filter)
-            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
-        let mut wheres: Vec<String> = Vec::new();
-        let mut binds: Vec<SqlValue> = Vec::new();
-        match query.view_type {
-            ViewType::ActiveOnly => wheres.push("e.lifecycle_stage = 'active'".into()),
-            ViewType::DeletedOnly => wheres.push("e.lifecycle_stage = 'deleted'".into()),
-            ViewType::All => {}
-        }
-        for clause in &parsed.clauses {
-            let cond = match &clause.key {
-                filter::ExperimentKey::Tag(key) => {
-                    let mut b = vec![SqlValue::Text(key.to_string())];
-                    let cond = match clause.op {
-                        Comparator::IsNull | Comparator::IsNotNull => None,
-                        _ => Some(string_condition(
-                            "t.value",
-                            &format!("tag '{key}'"),
-                            &clause.op,
-                            &clause.value,
-                            &mut b,
-                        )?),
-                    };
-                    binds.extend(b);
-                    let not = if clause.op == Comparator::IsNull {
-                        "NOT "
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "{not}EXISTS (SELECT 1 FROM experiment_tags t WHERE \
-                         t.experiment_id = e.experiment_id AND t.key = ?{})",
-                        cond.map(|c| format!(" AND {c}")).unwrap_or_default()
-                    )
-                }
-                filter::ExperimentKey::Attribute(a) => {
-                    use filter::ExperimentAttribute as A;
-                    match a {
-                        A::Name => string_condition(
-                            "e.name",
-                            "name",
-                            &clause.op,
-                            &clause.value,
-                            &mut binds,
-                        )?,
-                        // Ids compare as text, like MLflow's string ids.
-                        A::ExperimentId => string_condition(
-                            "CAST(e.experiment_id AS TEXT)",
-                            "experiment_id",
-                            &clause.op,
-                            &clause.value,
-                            &mut binds,
-                        )?,
-                        A::CreationTime => number_condition(
-                            "e.creation_time",
-                            "creation_time",
-                            &clause.op,
-                            &clause.value,
-                            &mut binds,
-                        )?,
-                        A::LastUpdateTime => number_condition(
-                            "e.last_update_time",
-                            "last_update_time",
-                            &clause.op,
-                            &clause.value,
-                            &mut binds,
-                        )?,
-                    }
-                }
-            };
-            wheres.push(cond);
-        }
-        let order_by = filter::parse_experiment_order_by_list(&query.order_by)
-            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
-        let mut order: Vec<String> = order_by
-            .iter()
-            .map(|o| {
-                format!(
-                    "e.{} {}",
-                    o.key.as_str(),
-                    if o.ascending { "ASC" } else { "DESC" }
-                )
-            })
-            .collect();
-        if order.is_empty() {
-            order.push("e.creation_time DESC".into());
-        }
-        order.push("e.experiment_id ASC".into());
-        let sql = format!(
-            "SELECT e.experiment_id FROM experiments e {} ORDER BY {} LIMIT ? OFFSET ?",
-            if wheres.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", wheres.join(" AND "))
-            },
-            order.join(", ")
-        );
-        binds.push(SqlValue::Integer(query.max_results as i64 + 1));
-        binds.push(SqlValue::Integer(offset as i64));
+        let search = search::experiments(query, offset)?;
         self.read("searching experiments", |tx| {
-            let mut st = tx.prepare_cached(&sql)?;
-            let ids: Vec<i64> = st
-                .query_map(rusqlite::params_from_iter(binds.iter()), |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let ids = search.keys(tx)?;
             let more = ids.len() > query.max_results;
             let mut items = Vec::new();
             for id in ids.into_iter().take(query.max_results) {
@@ -1500,32 +993,18 @@ impl Store for SqliteStore {
     fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
         validate_experiment_tag(tag)?;
         self.write("setting an experiment tag", |tx| {
-            let (n, exp) = get_experiment_tx(tx, id)?;
-            if exp.lifecycle_stage != LifecycleStage::Active {
-                return Err(StoreError::InvalidParameter(format!(
-                    "The experiment {id} must be in the 'active' state. Current state is deleted."
-                ))
-                .into());
-            }
+            let n = active_experiment_tx(tx, id)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![n, tag.key, tag.value])?;
-            tx.prepare_cached("UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2")?
-                .execute(params![now_ms(), n])?;
-            Ok(())
+            touch_experiment(tx, n)
         })
     }
 
     fn delete_experiment_tag(&self, id: &ExperimentId, key: &str) -> Result<()> {
         self.write("deleting an experiment tag", |tx| {
-            let (n, exp) = get_experiment_tx(tx, id)?;
-            if exp.lifecycle_stage != LifecycleStage::Active {
-                return Err(StoreError::InvalidParameter(format!(
-                    "The experiment {id} must be in the 'active' state. Current state is deleted."
-                ))
-                .into());
-            }
+            let n = active_experiment_tx(tx, id)?;
             let changed = tx
                 .prepare_cached(
                     "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
@@ -1537,11 +1016,7 @@ impl Store for SqliteStore {
                 ))
                 .into());
             }
-            tx.prepare_cached(
-                "UPDATE experiments SET last_update_time = ?1 WHERE experiment_id = ?2",
-            )?
-            .execute(params![now_ms(), n])?;
-            Ok(())
+            touch_experiment(tx, n)
         })
     }
 
@@ -1605,11 +1080,10 @@ impl Store for SqliteStore {
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
         self.read("reading a run", |tx| {
-            let (key, info) = find_run(tx, run_id)?;
-            Ok(Run {
-                info,
-                data: load_run_data(tx, key)?,
-            })
+            let (key, _) = find_run(tx, run_id)?;
+            load_runs(tx, &[key])?
+                .pop()
+                .ok_or_else(|| StoreError::run_not_found(run_id).into())
         })
     }
 
@@ -1692,44 +1166,10 @@ impl Store for SqliteStore {
         if query.experiment_ids.is_empty() {
             return Ok(Page::last(Vec::new()));
         }
-        let filter = filter::parse_filter(&query.filter)
-            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
-        let order = filter::parse_order_by_list(&query.order_by)
-            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
-        let mut c = Compiled::default();
-        let ids = query
-            .experiment_ids
-            .iter()
-            .map(parse_experiment_id)
-            .collect::<Result<Vec<_>>>()?;
-        c.wheres.push(format!(
-            "r.experiment_id IN ({})",
-            vec!["?"; ids.len()].join(", ")
-        ));
-        c.where_binds.extend(ids.into_iter().map(SqlValue::Integer));
-        match query.view_type {
-            ViewType::ActiveOnly => c.wheres.push("r.lifecycle_stage = 'active'".into()),
-            ViewType::DeletedOnly => c.wheres.push("r.lifecycle_stage = 'deleted'".into()),
-            ViewType::All => {}
-        }
-        compile_filter(&filter, &mut c)?;
-        compile_order(&order, &mut c)?;
-        let sql = format!(
-            "SELECT r.run_key FROM runs r{} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
-            c.joins,
-            c.wheres.join(" AND "),
-            c.order.join(", ")
-        );
-        let mut binds = c.join_binds;
-        binds.extend(c.where_binds);
-        binds.push(SqlValue::Integer(query.max_results as i64 + 1));
-        binds.push(SqlValue::Integer(offset as i64));
+        let search = search::runs(query, offset)?;
         self.maybe_analyze();
         self.read("searching runs", |tx| {
-            let mut st = tx.prepare_cached(&sql)?;
-            let keys: Vec<i64> = st
-                .query_map(rusqlite::params_from_iter(binds.iter()), |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let keys = search.keys(tx)?;
             let more = keys.len() > query.max_results;
             let page: Vec<i64> = keys.into_iter().take(query.max_results).collect();
             let items = load_runs(tx, &page)?;
@@ -1770,12 +1210,6 @@ fn set_run_stage(store: &SqliteStore, run_id: &str, stage: LifecycleStage) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_translation() {
-        assert_eq!(like_to_glob("a%b_c"), "a*b?c");
-        assert_eq!(like_to_glob("x*?[y"), "x[*][?][[]y");
-    }
 
     #[test]
     fn nan_roundtrip_and_latest() {

@@ -67,6 +67,43 @@ pub enum StoreError {
         /// Newest version this build understands.
         supported: i64,
     },
+    /// A database opened read-only is older than what this build reads without migrating.
+    #[error(
+        "database {path} has schema version {found}, older than version {readable}, the \
+         oldest this hyperflow reads as it is; it was opened read-only, so it was not \
+         upgraded. Open it once for writing to upgrade it in place: run a hyperflow command \
+         that writes to it with this tracking URI (such as a sweep, or `hyperflow \
+         experiments create NAME`), or open it with OpenMode::ReadWrite"
+    )]
+    SchemaTooOld {
+        /// Database path.
+        path: String,
+        /// Version found in the file.
+        found: i64,
+        /// Oldest version read without migrating.
+        readable: i64,
+    },
+    /// A store opened for reading names a database that does not exist (or holds nothing).
+    #[error(
+        "no tracking database at {path}: nothing has been logged there yet (the first run \
+         logged with this tracking URI creates it); check the tracking URI if runs were \
+         logged elsewhere"
+    )]
+    NoDatabase {
+        /// The database path.
+        path: String,
+    },
+    /// The database, or its folder, cannot be read or written as asked: file permissions, a
+    /// read-only file system, or a store opened read-only.
+    #[error("{path} is not {access}: {reason}")]
+    NotAccessible {
+        /// The file or folder.
+        path: String,
+        /// `readable` or `writable`.
+        access: &'static str,
+        /// Why, and what would work.
+        reason: String,
+    },
     /// File system error.
     #[error("{context}: {source}")]
     Io {
@@ -104,11 +141,20 @@ pub enum StoreError {
     },
 }
 
+impl From<super::filter::FilterError> for StoreError {
+    /// A filter or order_by that does not parse is [`StoreError::InvalidFilter`], with the
+    /// caret rendering.
+    fn from(e: super::filter::FilterError) -> Self {
+        StoreError::InvalidFilter(e.to_string())
+    }
+}
+
 impl StoreError {
     /// The MLflow error code for this error (`RESOURCE_DOES_NOT_EXIST`, ...).
     pub fn error_code(&self) -> &'static str {
         match self {
-            StoreError::NotFound(_) => "RESOURCE_DOES_NOT_EXIST",
+            StoreError::NotFound(_) | StoreError::NoDatabase { .. } => "RESOURCE_DOES_NOT_EXIST",
+            StoreError::NotAccessible { .. } => "PERMISSION_DENIED",
             StoreError::AlreadyExists(_) => "RESOURCE_ALREADY_EXISTS",
             StoreError::InvalidParameter(_)
             | StoreError::InvalidFilter(_)
@@ -119,6 +165,7 @@ impl StoreError {
             StoreError::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
             StoreError::Remote { error_code, .. } => known_error_code(error_code),
             StoreError::SchemaTooNew { .. }
+            | StoreError::SchemaTooOld { .. }
             | StoreError::Io { .. }
             | StoreError::Serialization(_)
             | StoreError::Database { .. } => "INTERNAL_ERROR",
@@ -142,6 +189,21 @@ impl StoreError {
     pub fn experiment_not_found(id: &ExperimentId) -> Self {
         StoreError::NotFound(format!("No Experiment with id={id} exists"))
     }
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OpenMode {
+    /// Read and write: an SQLite file (and its folders) is created when missing, and an
+    /// older schema is upgraded.
+    #[default]
+    ReadWrite,
+    /// Read only: nothing is created, upgraded or written, and a read-only file or folder
+    /// is fine. A missing SQLite database is [`StoreError::NoDatabase`]; a write is
+    /// [`StoreError::NotAccessible`]. (A tracking server decides for itself: the REST store
+    /// opens the same in both modes.)
+    ReadOnly,
 }
 
 /// A tracking backend. Sync, thread-safe and object-safe: use it as `Arc<dyn Store>`.
@@ -367,13 +429,9 @@ fn validate_value_len(what: &str, key: &str, value: &str, max: usize) -> Result<
     Ok(())
 }
 
-/// Validate a whole log_batch request before anything is written.
-pub fn validate_batch(
-    run_id: &str,
-    metrics: &[Metric],
-    params: &[Param],
-    tags: &[Tag],
-) -> Result<()> {
+/// Check the size of a log_batch request: at most [`MAX_BATCH_METRICS`] metrics,
+/// [`MAX_BATCH_PARAMS`] params, [`MAX_BATCH_TAGS`] tags and [`MAX_BATCH_TOTAL`] in total.
+pub fn validate_batch_size(metrics: usize, params: usize, tags: usize) -> Result<()> {
     let limit = |n: usize, max: usize, what: &str| {
         if n > max {
             Err(StoreError::InvalidParameter(format!(
@@ -384,14 +442,24 @@ pub fn validate_batch(
             Ok(())
         }
     };
-    limit(metrics.len(), MAX_BATCH_METRICS, "metrics")?;
-    limit(params.len(), MAX_BATCH_PARAMS, "params")?;
-    limit(tags.len(), MAX_BATCH_TAGS, "tags")?;
+    limit(metrics, MAX_BATCH_METRICS, "metrics")?;
+    limit(params, MAX_BATCH_PARAMS, "params")?;
+    limit(tags, MAX_BATCH_TAGS, "tags")?;
     limit(
-        metrics.len() + params.len() + tags.len(),
+        metrics + params + tags,
         MAX_BATCH_TOTAL,
         "metrics, params, and tags in total",
-    )?;
+    )
+}
+
+/// Validate a whole log_batch request before anything is written.
+pub fn validate_batch(
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[Tag],
+) -> Result<()> {
+    validate_batch_size(metrics.len(), params.len(), tags.len())?;
     for m in metrics {
         validate_key("metric", &m.key)?;
         if m.timestamp < 0 {
@@ -478,49 +546,17 @@ pub fn run_not_active(run_id: &str) -> StoreError {
 // ---------------------------------------------------------------------------------------
 // Page tokens: base64 of JSON `{"offset": N}`, like MLflow.
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn b64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim().trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = B64.iter().position(|&x| x == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
+/// Standard base64; decoding also takes tokens whose padding was trimmed.
+const PAGE_TOKEN_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
 
 /// Encode a page token for `offset`.
 pub fn encode_page_token(offset: usize) -> String {
-    b64_encode(format!("{{\"offset\": {offset}}}").as_bytes())
+    use base64::Engine;
+    PAGE_TOKEN_BASE64.encode(format!("{{\"offset\": {offset}}}"))
 }
 
 /// Decode a page token; `None` means offset 0.
@@ -528,7 +564,8 @@ pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(0);
     };
-    let bytes = b64_decode(token).ok_or_else(|| {
+    use base64::Engine;
+    let bytes = PAGE_TOKEN_BASE64.decode(token.trim()).map_err(|_| {
         StoreError::InvalidParameter(format!(
             "Invalid page token '{token}', could not base64-decode; pass the \
              next_page_token of a previous page unchanged"

@@ -268,6 +268,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "tables")]
     #[test]
     fn text_is_aligned_without_borders_or_trailing_spaces() {
         let table = RunsTable {
@@ -289,6 +290,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "tables")]
     #[test]
     fn text_of_a_ragged_table_fills_the_gaps() {
         // The fields are public, so a row may be shorter (or longer) than the header.

@@ -10,7 +10,7 @@
 //! Resolution order: an explicit URI, then `HYPERFLOW_TRACKING_URI`, then
 //! `MLFLOW_TRACKING_URI`, then [`DEFAULT_TRACKING_URI`].
 
-use super::store::{Result, Store, StoreError};
+use super::store::{OpenMode, Result, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -72,16 +72,29 @@ impl TrackingUri {
         }
     }
 
-    /// Open the store this URI names.
+    /// Open the store this URI names for reading and writing.
     pub fn open(&self) -> Result<Arc<dyn Store>> {
+        self.open_with(OpenMode::ReadWrite)
+    }
+
+    /// Open the store this URI names in `mode` (see [`OpenMode`]).
+    pub fn open_with(&self, mode: OpenMode) -> Result<Arc<dyn Store>> {
+        // Only the SQLite store opens in a mode; the others take what they are given.
+        #[cfg(not(feature = "sqlite"))]
+        let _ = mode;
         match self {
             #[cfg(feature = "sqlite")]
-            TrackingUri::Sqlite(path) => Ok(Arc::new(super::sqlite::SqliteStore::open(path)?)),
+            TrackingUri::Sqlite(path) => Ok(Arc::new(super::sqlite::SqliteStore::open_in(
+                path,
+                "hyperflow-artifacts",
+                mode,
+            )?)),
             #[cfg(not(feature = "sqlite"))]
             TrackingUri::Sqlite(path) => Err(StoreError::UnsupportedUri {
                 uri: path.display().to_string(),
                 reason: "this build has no SQLite support (feature `sqlite`)".to_string(),
             }),
+            // The server decides what may be written.
             #[cfg(feature = "rest")]
             TrackingUri::Http(url) => Ok(Arc::new(super::rest::RestStore::new(url)?)),
             #[cfg(not(feature = "rest"))]
@@ -106,9 +119,15 @@ pub fn resolve_tracking_uri(explicit: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_string())
 }
 
-/// Parse and open a store from a tracking URI.
+/// Parse and open a store from a tracking URI, for reading and writing.
 pub fn open_store(uri: &str) -> Result<Arc<dyn Store>> {
-    TrackingUri::parse(uri)?.open()
+    open_store_with(uri, OpenMode::ReadWrite)
+}
+
+/// Parse and open a store from a tracking URI in `mode`: [`OpenMode::ReadOnly`] creates,
+/// upgrades and writes nothing.
+pub fn open_store_with(uri: &str, mode: OpenMode) -> Result<Arc<dyn Store>> {
+    TrackingUri::parse(uri)?.open_with(mode)
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ macro_rules! conformance_suite {
             writes_to_deleted_run_rejected, params_immutable, metrics_history_and_latest,
             tags_upsert_delete, batch_limits_and_validation, nested_runs,
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
-            search_order_by, search_pagination_and_views, search_errors, record_run_in_one_go,
-            artifacts_round_trip);
+            search_order_by, search_pagination_and_views, search_errors, search_limits,
+            record_run_in_one_go, artifacts_round_trip);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
@@ -1077,6 +1077,151 @@ pub fn search_errors(s: &dyn Store) {
         e.to_string().contains("Expected") && e.to_string().contains('^'),
         "{e}"
     );
+}
+
+/// Searches past SQLite's limits on one statement (64 joined tables, 32,766 bound values,
+/// expression trees 1,000 deep): many comparisons and order_by keys, long `IN` lists, tens of
+/// thousands of experiment ids. They answer, or are refused as invalid parameters in words;
+/// never an internal error, never SQL in a message.
+pub fn search_limits(s: &dyn Store) {
+    use hyperflow::tracking::filter::{Clause, Filter, RunAttribute};
+    use hyperflow::tracking::sqlite::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
+    const KEYS: usize = 80;
+    let exp = s.create_experiment("limits", None, &[]).unwrap();
+    let runs: Vec<Run> = (0..3)
+        .map(|i| {
+            let record = RunRecord {
+                start: RunStart {
+                    run_name: Some(format!("r{i}")),
+                    start_time: Some(i),
+                    tags: (0..KEYS)
+                        .map(|k| Tag::new(format!("t{k}"), format!("{i}")))
+                        .collect(),
+                    ..RunStart::default()
+                },
+                metrics: (0..KEYS)
+                    .map(|k| m(&format!("m{k}"), (i as usize * 100 + k) as f64, 1, 0))
+                    .collect(),
+                params: (0..KEYS)
+                    .map(|k| Param::new(format!("p{k}"), format!("{i}")))
+                    .collect(),
+                ..RunRecord::default()
+            };
+            s.record_run(&exp, &record).unwrap()
+        })
+        .collect();
+    let ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
+    let query = |filter: String, order_by: Vec<String>| RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter,
+        order_by,
+        ..RunQuery::default()
+    };
+    let names = |q: &RunQuery| -> Vec<String> {
+        let page = s.search_runs(q).unwrap_or_else(|e| panic!("{e}"));
+        page.items.into_iter().map(|r| r.info.run_name).collect()
+    };
+    let no_sql = |message: &str| {
+        for word in ["SELECT", "JOIN", "WHERE", "json_each", "latest_metrics"] {
+            assert!(!message.contains(word), "SQL in the message: {message}");
+        }
+    };
+
+    // 3 x 70 comparisons: far more than 64 joined tables.
+    let mut many = Filter::new();
+    for k in 0..70 {
+        many = many
+            .and(Clause::metric(format!("m{k}")).ge(100.0))
+            .and(Clause::param(format!("p{k}")).ne("2"))
+            .and(Clause::tag(format!("t{k}")).is_not_null());
+    }
+    assert_eq!(names(&query(many.to_string(), vec![])), ["r1"]);
+    // 3 x 40 order_by keys, alone and with the filter.
+    let order_by: Vec<String> = (0..40)
+        .flat_map(|k| {
+            [
+                format!("metrics.m{k} DESC"),
+                format!("params.p{k}"),
+                format!("tags.t{k}"),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        names(&query(String::new(), order_by.clone())),
+        ["r2", "r1", "r0"]
+    );
+    let wide = many.clone().and(Clause::metric("m0").lt(300.0));
+    assert_eq!(names(&query(wide.to_string(), order_by)), ["r1"]);
+
+    // IN lists longer than the number of values a statement may bind.
+    let fakes: Vec<String> = (0..40_000).map(|i| format!("{i:032x}")).collect();
+    let listed = |negated: bool, extra: &[String]| {
+        let values = fakes.iter().chain(extra);
+        let subject = Clause::attribute(RunAttribute::RUN_ID);
+        let clause = if negated {
+            subject.not_in(values)
+        } else {
+            subject.is_in(values)
+        };
+        let mut got = names(&query(Filter::new().and(clause).to_string(), vec![]));
+        got.sort();
+        got
+    };
+    assert_eq!(listed(false, &ids[..2]), ["r0", "r1"]);
+    assert_eq!(listed(true, &ids[2..]), ["r0", "r1"]);
+
+    // 32,766 experiment ids, all but one unknown.
+    let mut q = query(String::new(), vec![]);
+    q.experiment_ids
+        .extend((0..32_765).map(|i| ExperimentId((1_000_000 + i).to_string())));
+    assert_eq!(names(&q).len(), 3);
+
+    // Experiment searches: many comparisons and a long IN list.
+    let tags_absent: Vec<String> = (0..200)
+        .map(|k| format!("tags.absent{k} IS NULL"))
+        .collect();
+    let found = s
+        .search_experiments(&ExperimentQuery {
+            filter: tags_absent.join(" AND "),
+            ..ExperimentQuery::default()
+        })
+        .unwrap();
+    assert!(found.items.iter().any(|e| e.experiment_id == exp));
+    let id_list: Vec<String> = (0..40_000)
+        .map(|i| format!("'{}'", 1_000_000 + i))
+        .chain([format!("'{exp}'")])
+        .collect();
+    let found = s
+        .search_experiments(&ExperimentQuery {
+            filter: format!("experiment_id IN ({})", id_list.join(", ")),
+            ..ExperimentQuery::default()
+        })
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+
+    // Beyond the store's limits: refused in words, saying what was given and accepted.
+    let too_many = (0..=MAX_FILTER_CLAUSES).fold(Filter::new(), |f, k| {
+        f.and(Clause::metric(format!("m{k}")).ge(0.0))
+    });
+    let e = s
+        .search_runs(&query(too_many.to_string(), vec![]))
+        .unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&(MAX_FILTER_CLAUSES + 1).to_string())
+            && text.contains(&MAX_FILTER_CLAUSES.to_string())
+            && text.contains("filter comparisons"),
+        "{text}"
+    );
+    no_sql(&text);
+    let keys: Vec<String> = (0..=MAX_ORDER_BY_KEYS)
+        .map(|k| format!("metrics.k{k}"))
+        .collect();
+    let e = s.search_runs(&query(String::new(), keys)).unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
+    assert!(e.to_string().contains("order_by keys"), "{e}");
+    no_sql(&e.to_string());
 }
 
 pub fn record_run_in_one_go(s: &dyn Store) {
