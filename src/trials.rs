@@ -173,6 +173,20 @@ pub enum HistoryError {
 pub struct Trials {
     direction: Direction,
     trials: Vec<Trial>,
+    /// How many trials are in each state (by [`state_slot`]), kept as trials are pushed
+    /// and updated, so budgets are checked without a pass over the history.
+    counts: [usize; 5],
+}
+
+/// Where a state is counted in [`Trials::counts`](Trials).
+fn state_slot(state: TrialState) -> usize {
+    match state {
+        TrialState::Running => 0,
+        TrialState::Complete => 1,
+        TrialState::Failed => 2,
+        TrialState::Pruned => 3,
+        TrialState::Killed => 4,
+    }
 }
 
 impl Trials {
@@ -181,6 +195,7 @@ impl Trials {
         Trials {
             direction,
             trials: Vec::new(),
+            counts: [0; 5],
         }
     }
 
@@ -262,10 +277,18 @@ impl Trials {
         self.trials.iter().filter(move |t| t.state == state)
     }
 
+    /// How many trials are in `state`.
+    pub fn count(&self, state: TrialState) -> usize {
+        self.counts[state_slot(state)]
+    }
+
     /// How many trials are results of the search (complete, failed or pruned; see
     /// [`TrialState::is_result`]).
     pub fn results(&self) -> usize {
-        self.trials.iter().filter(|t| t.state.is_result()).count()
+        [TrialState::Complete, TrialState::Failed, TrialState::Pruned]
+            .into_iter()
+            .map(|s| self.count(s))
+            .sum()
     }
 
     /// The best complete trial: the lowest score, the earliest on ties.
@@ -280,6 +303,7 @@ impl Trials {
         let len = self.trials.len();
         match trial.number {
             n if n == len => {
+                self.counts[state_slot(trial.state)] += 1;
                 self.trials.push(trial);
                 Ok(())
             }
@@ -288,9 +312,17 @@ impl Trials {
         }
     }
 
-    /// Mutable access to a trial, for the study that records its outcome.
-    pub(crate) fn get_mut(&mut self, number: usize) -> Option<&mut Trial> {
-        self.trials.get_mut(number)
+    /// Changes trial `number` (the study records its outcome); `false` when there is no
+    /// such trial. Its number stays as it was.
+    pub(crate) fn update(&mut self, number: usize, change: impl FnOnce(&mut Trial)) -> bool {
+        let Some(trial) = self.trials.get_mut(number) else {
+            return false;
+        };
+        self.counts[state_slot(trial.state)] -= 1;
+        change(trial);
+        trial.number = number;
+        self.counts[state_slot(trial.state)] += 1;
+        true
     }
 }
 
@@ -327,16 +359,14 @@ mod tests {
         for n in 0..4 {
             t.push(trial(n)).unwrap();
         }
-        t.get_mut(0)
-            .unwrap()
-            .record(Outcome::loss(1.0), Duration::ZERO);
-        t.get_mut(1)
-            .unwrap()
-            .record(Outcome::loss(3.0), Duration::ZERO);
-        t.get_mut(2)
-            .unwrap()
-            .record(Outcome::loss(f64::NAN), Duration::ZERO);
-        t.get_mut(3).unwrap().kill("stopped");
+        assert_eq!(t.count(TrialState::Running), 4);
+        t.update(0, |t| t.record(Outcome::loss(1.0), Duration::ZERO));
+        t.update(1, |t| t.record(Outcome::loss(3.0), Duration::ZERO));
+        t.update(2, |t| t.record(Outcome::loss(f64::NAN), Duration::ZERO));
+        t.update(3, |t| t.kill("stopped"));
+        assert!(!t.update(9, |t| t.kill("no such trial")));
+        assert_eq!(t.count(TrialState::Running), 0);
+        assert_eq!(t.count(TrialState::Killed), 1);
         assert_eq!(t.get(2).unwrap().state, TrialState::Failed);
         assert_eq!(t.get(3).unwrap().state, TrialState::Killed);
         assert_eq!(t.results(), 3);

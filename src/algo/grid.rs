@@ -366,7 +366,7 @@ mod tests {
         let again = grid.suggest(&history, &mut TrialRng::for_trial(3, 99));
         assert!(space.encode(&space.decode(&again)).is_ok());
         // A killed trial gives its combination back.
-        history.get_mut(7).expect("trial 7").kill("stopped");
+        assert!(history.update(7, |t| t.kill("stopped")));
         grid.observe(&history, 7);
         let killed = history.get(7).expect("trial 7");
         assert!(!grid.exhausted(&history));

@@ -774,7 +774,7 @@ impl<'s, 'a> Search<'s, 'a> {
             return;
         }
         let trials = self.study.trials();
-        let counted = trials.results() + trials.running().count();
+        let counted = trials.results() + trials.count(TrialState::Running);
         self.stop = if self.settings.cancel.is_cancelled() {
             Some(StopReason::Cancelled)
         } else if counted >= self.settings.max_evals {

@@ -626,7 +626,7 @@ impl Study {
     /// FINISHED with the reason and the count of failed trials as tags; KILLED when
     /// cancelled, ready to be continued).
     pub fn finish(&mut self, reason: StopReason) -> Result<(), StudyError> {
-        let failed = self.trials.in_state(TrialState::Failed).count();
+        let failed = self.trials.count(TrialState::Failed);
         match &mut self.store {
             Some(store) => store.finish(reason, failed),
             None => Ok(()),
@@ -671,9 +671,7 @@ impl Study {
     /// Puts a trial's new state into the history and tells the session.
     fn commit(&mut self, trial: Trial) {
         let number = trial.number;
-        if let Some(slot) = self.trials.get_mut(number) {
-            *slot = trial;
-        }
+        self.trials.update(number, |slot| *slot = trial);
         self.session.observe(&self.trials, number);
     }
 }

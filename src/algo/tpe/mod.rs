@@ -987,14 +987,14 @@ mod tests {
                         let first_running = h.running().next().map(|t| t.number);
                         if let Some(i) = first_running {
                             let failed = ops.random_range(0..4) == 0;
-                            if let Some(t) = h.get_mut(i) {
+                            h.update(i, |t| {
                                 t.state = if failed {
                                     TrialState::Failed
                                 } else {
                                     TrialState::Complete
                                 };
                                 t.loss = Some(-1.0 + 0.01 * i as f64);
-                            }
+                            });
                             kept.observe(&h, i);
                         }
                     }
