@@ -152,7 +152,7 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
             serde_json::Value::Object(env).to_string(),
         ),
         (
-            "objective.metric".into(),
+            schema::OBJECTIVE_METRIC_PARAM.into(),
             config.objective().metric().into(),
         ),
         ("space".into(), config.space().to_json().to_string()),
