@@ -197,3 +197,53 @@ fn a_user_history_with_a_gap_or_a_repeat_is_an_error() {
     let study = Study::builder(&space()).history(history).create().unwrap();
     assert_eq!(study.trials().len(), 1);
 }
+
+/// A sampler of the user's own, which `algo::by_name` cannot rebuild from the store.
+struct Midpoint;
+
+impl hyperflow::algo::Sampler for Midpoint {
+    fn name(&self) -> &str {
+        "midpoint"
+    }
+
+    fn session(
+        &self,
+        space: &Space,
+    ) -> Result<Box<dyn hyperflow::algo::Session>, hyperflow::algo::AlgoError> {
+        struct Mid(Space);
+        impl hyperflow::algo::Session for Mid {
+            fn suggest(&mut self, _: &Trials, _: &mut hyperflow::rng::TrialRng) -> Vec<f64> {
+                let mut point = Point::default();
+                point.insert("x", 0.0);
+                point.insert("kind", "b");
+                self.0.encode(&point).expect("the midpoint is in the space")
+            }
+        }
+        Ok(Box::new(Mid(space.clone())))
+    }
+}
+
+#[test]
+fn a_study_of_a_custom_sampler_loads_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = Tracker::open(&format!("sqlite:///{}/runs.db", dir.path().display())).unwrap();
+    let mut study = Study::builder(&space())
+        .sampler(Midpoint)
+        .tracking(Tracking::new(tracker.clone(), "custom").name("mid"))
+        .create()
+        .unwrap();
+    ask_tell(&mut study, 2);
+    let parent = study.parent_run_id().unwrap().to_string();
+    let err = Study::load(&tracker, &parent).unwrap_err();
+    assert!(err.to_string().contains("midpoint"), "{err}");
+    let mut again = Study::load_with(&tracker, &parent, &Midpoint).unwrap();
+    assert_eq!(again.algo(), "midpoint");
+    let trial = again.ask().unwrap();
+    assert_eq!(trial.point().get::<f64>("x").unwrap(), 0.0);
+    let opened = Study::builder(&space())
+        .sampler(Midpoint)
+        .tracking(Tracking::new(tracker, "custom").name("mid"))
+        .open()
+        .unwrap();
+    assert_eq!(opened.trials().len(), 3);
+}

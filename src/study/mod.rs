@@ -357,9 +357,10 @@ impl StudyBuilder {
             ));
         };
         let tracker = tracking.tracker()?;
-        let Some(mut study) = Study::load_named(&tracker, tracking.experiment(), name)? else {
+        let Some(parent) = TrackedStudy::find_named(&tracker, tracking.experiment(), name)? else {
             return self.create();
         };
+        let study = Study::load_inner(&tracker, &parent, self.sampler.as_deref())?;
         if study.space != self.space {
             return Err(StudyError::Mismatch(format!(
                 "study {name:?} searches another space: {} (stored) against {} (given)",
@@ -380,9 +381,6 @@ impl StudyBuilder {
                 "study {name:?} was created with seed {}, not {seed}",
                 study.seed
             )));
-        }
-        if let Some(sampler) = self.sampler {
-            study.set_sampler(&*sampler)?;
         }
         Ok(study)
     }
@@ -407,8 +405,33 @@ impl Study {
     /// Trials still running (in another process, or left by one that died) stay running;
     /// [`kill_running`](Study::kill_running) ends them.
     pub fn load(tracker: &Tracker, parent_run_id: &str) -> Result<Study, StudyError> {
+        Study::load_inner(tracker, parent_run_id, None)
+    }
+
+    /// Like [`load`](Study::load), with `sampler` instead of the one the study was created
+    /// with (a sampler of your own, which [`by_name`](crate::algo::by_name) does not know).
+    pub fn load_with(
+        tracker: &Tracker,
+        parent_run_id: &str,
+        sampler: &dyn Sampler,
+    ) -> Result<Study, StudyError> {
+        Study::load_inner(tracker, parent_run_id, Some(sampler))
+    }
+
+    fn load_inner(
+        tracker: &Tracker,
+        parent_run_id: &str,
+        sampler: Option<&dyn Sampler>,
+    ) -> Result<Study, StudyError> {
         let loaded = TrackedStudy::load(tracker, parent_run_id)?;
-        let sampler = crate::algo::by_name(&loaded.params.algo)?;
+        let stored;
+        let sampler = match sampler {
+            Some(sampler) => sampler,
+            None => {
+                stored = crate::algo::by_name(&loaded.params.algo)?;
+                &*stored
+            }
+        };
         let session = sampler.session(&loaded.space)?;
         Ok(Study::assemble(
             loaded.space,
