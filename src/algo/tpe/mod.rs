@@ -12,6 +12,8 @@ use bad_set::BadSet;
 use index::HistoryIndex;
 use parzen::{DimModel, Parzen};
 
+use rand::RngExt;
+
 use super::{AlgoError, Sampler, Session};
 use crate::rng::TrialRng;
 use crate::space::{Condition, Space};
@@ -278,6 +280,52 @@ impl Tpe {
     }
 }
 
+/// The option a branch (a choice owning sub-spaces) takes this suggestion, by Thompson
+/// sampling: for each option, the chance that a trial taking it improves on the best score
+/// found so far, `p ~ Beta(records + 1, others + 1)` over the complete trials that took it
+/// (a record is a trial that beat every earlier one when it completed), is drawn, and the
+/// highest draw wins.
+///
+/// Left to `l(x) / g(x)`, a branch that looked worse in the first trials is never taken
+/// again: the good set fills with trials of the branch that looked better, and keeps doing
+/// so while that branch plateaus. Records instead dry up on a plateau, and an option tried
+/// little keeps a chance in proportion to what is not known of it; a branch that keeps
+/// improving keeps being taken, so a good branch is exploited as before.
+fn branch(history: &Trials, scores: &[f64], dim: &DimModel, rng: &mut TrialRng) -> f64 {
+    let parzen::DimKind::Cat { n } = dim.kind else {
+        return f64::NAN;
+    };
+    let (mut records, mut tried) = (vec![0u32; n], vec![0u32; n]);
+    let mut best = f64::INFINITY;
+    for (i, &score) in scores.iter().enumerate() {
+        let option = history
+            .get(i)
+            .and_then(|t| t.x.get(dim.param).copied())
+            .filter(|&v| v >= 0.0 && (v as usize) < n);
+        let (true, Some(option)) = (score.is_finite(), option) else {
+            continue;
+        };
+        tried[option as usize] += 1;
+        if score < best {
+            best = score;
+            records[option as usize] += 1;
+        }
+    }
+    let mut chosen = (f64::NEG_INFINITY, 0);
+    for option in 0..n {
+        let (a, b) = (
+            f64::from(records[option]) + 1.0,
+            f64::from(tried[option] - records[option]) + 1.0,
+        );
+        // Both shapes are at least 1, so the distribution always exists.
+        let p = rand_distr::Beta::new(a, b).map_or(0.5, |beta| rng.sample(beta));
+        if p > chosen.0 {
+            chosen = (p, option);
+        }
+    }
+    chosen.1 as f64
+}
+
 /// Linear forgetting (see [`Tpe::forgetting`]): the weight of the `i`-th of `n`
 /// observations in chronological order.
 pub(crate) fn forgetting_weight(forgetting: Option<usize>, i: usize, n: usize) -> f64 {
@@ -305,6 +353,8 @@ struct Group {
     members: Vec<usize>,
     /// The models of the members that are not constants.
     dims: Vec<DimModel>,
+    /// The members that are choices owning sub-spaces (branches), by position in `dims`.
+    branches: Vec<usize>,
     bad: BadSet,
 }
 
@@ -323,6 +373,8 @@ struct TpeSession {
 #[derive(Default)]
 struct Scratch {
     l: Parzen,
+    /// The options chosen for the group's branches: `(dim, option)`.
+    branches: Vec<(usize, f64)>,
     /// Per dim: `(located value, kernel)` in ascending order.
     sorted: Vec<Vec<(f64, u32)>>,
     /// Kernel (storage position) of each row of the good set.
@@ -386,14 +438,30 @@ impl Sampler for Tpe {
         let groups = self
             .groups(space)
             .into_iter()
-            .map(|(cond, members)| Group {
-                dims: members
+            .map(|(cond, members)| {
+                let owns_sub_space = |i: usize| {
+                    space
+                        .params()
+                        .iter()
+                        .any(|p| p.parent.is_some_and(|c| c.param == i))
+                };
+                let dims: Vec<DimModel> = members
                     .iter()
                     .filter_map(|&i| DimModel::new(i, &space.params()[i]))
-                    .collect(),
-                cond,
-                members,
-                bad: BadSet::default(),
+                    .collect();
+                let branches = dims
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| owns_sub_space(d.param))
+                    .map(|(i, _)| i)
+                    .collect();
+                Group {
+                    dims,
+                    branches,
+                    cond,
+                    members,
+                    bad: BadSet::default(),
+                }
             })
             .collect();
         Ok(Box::new(TpeSession {
@@ -495,11 +563,17 @@ impl Session for TpeSession {
             }
             cfg.fit_good(history, &group.dims, s);
             group.bad.sync(history, index, &group.dims, cfg, &s.wanted);
+            s.branches.clear();
+            for &d in &group.branches {
+                let option = branch(history, index.scores(), &group.dims[d], rng);
+                s.branches.push((d, option));
+            }
             cfg.pick(
                 space,
                 &group.dims,
                 &mut s.l,
                 &mut group.bad,
+                &s.branches,
                 &mut s.picking,
                 rng,
                 &mut x,
@@ -549,6 +623,7 @@ impl Tpe {
         dims: &[DimModel],
         l: &mut Parzen,
         bad: &mut BadSet,
+        forced: &[(usize, f64)],
         p: &mut Picking,
         rng: &mut TrialRng,
         x: &mut [f64],
@@ -565,6 +640,9 @@ impl Tpe {
                 &mut p.keys[c * nd..(c + 1) * nd],
             );
             l.sample(dims, rng, cand);
+            for &(d, option) in forced {
+                cand[d] = option;
+            }
             for (d, dim) in dims.iter().enumerate() {
                 cand[d] = space.params()[dim.param].dist.snap(cand[d]);
                 keys[d] = dim.score_key(cand[d]);

@@ -212,6 +212,14 @@ enum Term {
     Cat { own: f64, other: f64 },
 }
 
+/// The weight an observation's categorical kernel puts on every option, besides its weight
+/// 1 on its own: `prior_weight / (n + 1)` for `n` observations, so the kernels sharpen as
+/// the estimator learns (few observations spread their mass, many keep it on their
+/// option), while the prior kernel keeps every option reachable.
+fn cat_smoothing(prior_weight: f64, n: usize) -> f64 {
+    prior_weight / (n as f64 + 1.0)
+}
+
 /// A Parzen estimator over the dims of one group.
 ///
 /// Kernel `k < n` sits on one observation; kernel `n` is the prior. Arrays are laid out
@@ -462,12 +470,12 @@ impl Parzen {
                 }
                 DimKind::Cat { n: options } => {
                     let c = options as f64;
-                    let pw = cfg.prior_weight;
-                    let denom = (1.0 + pw).ln();
-                    let own = (1.0 + pw / c).ln() - denom;
+                    let s = cat_smoothing(cfg.prior_weight, n);
+                    let denom = (1.0 + c * s).ln();
+                    let own = (1.0 + s).ln() - denom;
                     self.terms.push(Term::Cat {
                         own,
-                        other: (pw / c).ln() - denom,
+                        other: s.ln() - denom,
                     });
                     self.prior_log_norm.push(c.ln());
                     self.peak.push(own);
@@ -503,7 +511,8 @@ impl Parzen {
                     DimModel::draw_real(lo, hi, log, mu, sigma, rng)
                 }
                 DimKind::Cat { n: options } => {
-                    let keep_own = k < n && rng.random::<f64>() * (1.0 + self.prior_weight) < 1.0;
+                    let spread = options as f64 * cat_smoothing(self.prior_weight, n);
+                    let keep_own = k < n && rng.random::<f64>() * (1.0 + spread) < 1.0;
                     if keep_own {
                         self.mu[d * st + k]
                     } else {
