@@ -30,11 +30,11 @@ pub(super) struct Minimum {
 const MEMORY: usize = 10;
 /// Armijo's sufficient decrease constant.
 const ARMIJO: f64 = 1e-4;
-/// Halvings of the step before a line search gives up.
-const MAX_HALVINGS: usize = 40;
+/// Shortenings of the step before a line search gives up.
+const MAX_BACKTRACKS: usize = 30;
 
 /// The minimizer's buffers, reused between calls.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Lbfgs {
     /// Ring buffers of the last `MEMORY` steps `s` and gradient changes `y`, `n` each.
     s: Vec<f64>,
@@ -56,9 +56,19 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl Lbfgs {
+    /// Forgets the curvature pairs: the next [`minimize`](Lbfgs::minimize) starts from
+    /// steepest descent.
+    pub fn forget(&mut self) {
+        self.len = 0;
+    }
+
     /// Minimizes `f` over the box `[lo, hi]` from `x` (projected into the box first),
     /// leaving the best point found in `x`. `f(x, grad)` returns the value and writes the
     /// gradient; a non-finite value counts as "outside the domain" and is backtracked from.
+    ///
+    /// The curvature pairs of the previous call are kept (unless [`forget`](Lbfgs::forget)
+    /// was called or the dimension changed): minimizing a function close to the last one
+    /// from close to its minimum, the first step is already a quasi-Newton step.
     pub fn minimize(
         &mut self,
         x: &mut [f64],
@@ -68,8 +78,10 @@ impl Lbfgs {
         mut f: impl FnMut(&[f64], &mut [f64]) -> f64,
     ) -> Minimum {
         let n = x.len();
+        if self.g.len() != n {
+            self.len = 0;
+        }
         for buf in [&mut self.g, &mut self.d, &mut self.x_new, &mut self.g_new] {
-            buf.clear();
             buf.resize(n, 0.0);
         }
         self.s.resize(MEMORY * n, 0.0);
@@ -77,7 +89,6 @@ impl Lbfgs {
         self.rho.resize(MEMORY, 0.0);
         self.alpha.resize(MEMORY, 0.0);
         self.free.resize(n, true);
-        self.len = 0;
         for i in 0..n {
             x[i] = x[i].clamp(lo[i], hi[i]);
         }
@@ -90,21 +101,25 @@ impl Lbfgs {
             };
         }
         while iterations < stop.max_iter {
-            // Variables held at a bound by their gradient are not free.
+            // Variables held at a bound by their gradient are not free. The pairs describe
+            // the curvature of the face they were taken on: a new face forgets them.
             let mut pg_max = 0.0f64;
+            let mut face_changed = false;
             for i in 0..n {
                 let g = self.g[i];
-                self.free[i] = !((x[i] <= lo[i] && g > 0.0) || (x[i] >= hi[i] && g < 0.0));
-                if self.free[i] {
+                let free = !((x[i] <= lo[i] && g > 0.0) || (x[i] >= hi[i] && g < 0.0));
+                face_changed |= free != self.free[i];
+                self.free[i] = free;
+                if free {
                     pg_max = pg_max.max(g.abs());
                 }
             }
             if pg_max <= stop.gtol {
                 break;
             }
-            if self.direction(n) >= 0.0 {
-                // Not a descent direction (the memory disagrees with the free set): start
-                // over from steepest descent, which is one for a nonzero gradient.
+            if face_changed || self.direction(n) >= 0.0 {
+                // Steepest descent on the free variables (a descent direction, since their
+                // gradient is not zero).
                 self.len = 0;
                 self.direction(n);
             }
@@ -116,24 +131,40 @@ impl Lbfgs {
                 1.0
             };
             let mut accepted = None;
-            for _ in 0..MAX_HALVINGS {
+            for _ in 0..MAX_BACKTRACKS {
                 let mut decrease = 0.0;
                 for i in 0..n {
                     self.x_new[i] = (x[i] + step * self.d[i]).clamp(lo[i], hi[i]);
                     decrease += self.g[i] * (self.x_new[i] - x[i]);
                 }
-                if decrease >= 0.0 {
-                    // The projection left nothing of the step.
-                    break;
-                }
-                let f_new = f(&self.x_new, &mut self.g_new);
+                let f_new = if decrease < 0.0 {
+                    f(&self.x_new, &mut self.g_new)
+                } else {
+                    // The bounds cut the descending components of a long step: shorter
+                    // ones keep more of them.
+                    f64::NAN
+                };
                 if f_new.is_finite() && f_new <= fx + ARMIJO * decrease {
                     accepted = Some(f_new);
                     break;
                 }
-                step *= 0.5;
+                // The minimum of the quadratic through f(x), its slope along the step
+                // and f(x_new), kept within [0.1, 0.5] of the step.
+                let shrink = if f_new.is_finite() {
+                    0.5 * decrease / (decrease - (f_new - fx))
+                } else {
+                    0.1
+                };
+                step *= shrink.clamp(0.1, 0.5);
             }
-            let Some(f_new) = accepted else { break };
+            let Some(f_new) = accepted else {
+                if self.len == 0 {
+                    break;
+                }
+                // The curvature pairs led nowhere: try again from steepest descent.
+                self.len = 0;
+                continue;
+            };
             iterations += 1;
             self.remember(x, n);
             let converged = fx - f_new <= stop.ftol * fx.abs().max(f_new.abs()).max(1.0);
@@ -258,6 +289,28 @@ mod tests {
         // On x0 = 1 the best x1 solves 4 (x1 + 1) - 0.5 = 0.
         assert_eq!(x[0], 1.0);
         assert!((x[1] - (0.125 - 1.0)).abs() < 1e-6, "{x:?} {min:?}");
+    }
+
+    #[test]
+    fn kept_curvature_that_points_out_of_the_box_does_not_stop_the_search() {
+        // A strongly coupled quadratic with its minimum at (10.99, 5.5). Learnt without
+        // bounds, the pairs make the first step from (0.99, 0.5) the Newton step, a
+        // descent direction whose projection onto the unit box is an ascent: the bound
+        // cuts its descending part (x) and keeps its ascending one (y).
+        let quadratic = |x: &[f64], g: &mut [f64]| {
+            let (a, b) = (x[0] - 10.99, x[1] - 5.5);
+            g[0] = a - 0.99 * b;
+            g[1] = b - 0.99 * a;
+            0.5 * (a * a + b * b) - 0.99 * a * b
+        };
+        let mut lbfgs = Lbfgs::default();
+        let free = [f64::INFINITY; 2];
+        let mut x = [0.0, 0.0];
+        lbfgs.minimize(&mut x, &free.map(|v| -v), &free, STOP, quadratic);
+        // In the unit box the minimum is the corner (1, 0).
+        let mut x = [0.99, 0.5];
+        let min = lbfgs.minimize(&mut x, &[0.0, 0.0], &[1.0, 1.0], STOP, quadratic);
+        assert_eq!(x, [1.0, 0.0], "{min:?}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod optimize;
 mod qmc;
 
 use dims::Dim;
+use lbfgs::Lbfgs;
 use model::Model;
 use optimize::{Budget, Optimizer};
 
@@ -177,6 +178,8 @@ struct Chain {
     complete: usize,
     /// The hyperparameters fitted on those (empty before the first fit).
     theta: Vec<f64>,
+    /// The curvature pairs of the last fit, where the next one starts.
+    lbfgs: Lbfgs,
 }
 
 /// What the model is conditioned on.
@@ -288,9 +291,7 @@ impl GpSession {
             self.chain.complete += 1;
             if self.chain.complete >= self.fit_from() {
                 self.load(history, j + 1);
-                let mut theta = std::mem::take(&mut self.chain.theta);
-                let fitted = self.model.fit(&mut theta);
-                self.chain.theta = theta;
+                let fitted = self.model.fit(&mut self.chain.theta, &mut self.chain.lbfgs);
                 self.holds = if fitted { Holds::Chain } else { Holds::Nothing };
             }
         }
@@ -313,7 +314,9 @@ impl GpSession {
         }
         let n = self.load(history, history.len());
         let ok = if beyond && n >= self.fit_from() {
-            self.model.fit(&mut theta)
+            // A copy of the chain's curvature: the chain goes on from its own.
+            let mut lbfgs = self.chain.lbfgs.clone();
+            self.model.fit(&mut theta, &mut lbfgs)
         } else {
             self.model.condition(&theta)
         };

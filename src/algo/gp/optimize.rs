@@ -207,6 +207,7 @@ impl Local {
         z.clear();
         z.extend(cont.iter().zip(scale.iter()).map(|(&d, s)| x[d] / s));
         grad.resize(cont.len(), 0.0);
+        lbfgs.forget();
         let min = lbfgs.minimize(z, lo, hi, LOCAL, |z, g| {
             for ((&d, s), &z) in cont.iter().zip(scale.iter()).zip(z) {
                 x[d] = z * s;
