@@ -11,7 +11,8 @@
 //! minimized by one sequential search (seed 1); each suggestion is timed, and the figure
 //! at N trials is the median of the 10 suggestions made with N - 9 to N trials in the
 //! history, the smallest of three identical runs (the machine is shared, and noise only
-//! adds time). `scripts/bench_gp_cost.py` runs this beside optuna's GPSampler.
+//! adds time); a second row gives the best value found by then (the minimum is about
+//! -391.66). `scripts/bench_gp_cost.py` runs this beside optuna's GPSampler.
 //!
 //! With arguments it runs a search of `N` trials and then `STEPS` more, for profiles:
 //! `valgrind --tool=callgrind --toggle-collect='*GpSession*suggest*'` of that run minus the
@@ -38,7 +39,7 @@ fn main() {
             let (Ok(n), Ok(steps)) = (n.parse::<usize>(), steps.parse::<usize>()) else {
                 usage();
             };
-            let times = search(n + steps);
+            let (times, _) = search(n + steps);
             let total: Duration = times[n..].iter().sum();
             let per = total.as_secs_f64() * 1e3 / steps.max(1) as f64;
             println!("styblinski{DIMS} n={n}: {per:.2} ms per suggestion (mean of {steps})");
@@ -57,15 +58,21 @@ fn table() {
     println!("| trials in history | {} |", header.join(" | "));
     println!("|---|{}", "---:|".repeat(CHECKPOINTS.len()));
     let last = CHECKPOINTS[CHECKPOINTS.len() - 1];
-    let runs: Vec<Vec<Duration>> = (0..3).map(|_| search(last)).collect();
+    let runs: Vec<(Vec<Duration>, Vec<f64>)> = (0..3).map(|_| search(last)).collect();
     let cells: Vec<String> = CHECKPOINTS
         .iter()
         .map(|&n| {
-            let best = runs.iter().map(|t| median(&t[n - WINDOW..n])).min();
+            let best = runs.iter().map(|(t, _)| median(&t[n - WINDOW..n])).min();
             format!("{:.2}", best.unwrap_or_default().as_secs_f64() * 1e3)
         })
         .collect();
     println!("| styblinski{DIMS} (ms) | {} |", cells.join(" | "));
+    // The runs are identical (same seed): the best values of the first.
+    let best: Vec<String> = CHECKPOINTS
+        .iter()
+        .map(|&n| format!("{:.2}", runs[0].1[n - 1]))
+        .collect();
+    println!("| styblinski{DIMS} best value | {} |", best.join(" | "));
 }
 
 fn median(times: &[Duration]) -> Duration {
@@ -75,8 +82,8 @@ fn median(times: &[Duration]) -> Duration {
 }
 
 /// Runs a sequential search of `n` trials with the default GP (seed 1) and returns the
-/// time of each suggestion.
-fn search(n: usize) -> Vec<Duration> {
+/// time of each suggestion and the best value after each trial.
+fn search(n: usize) -> (Vec<Duration>, Vec<f64>) {
     let space = (0..DIMS)
         .fold(Space::builder(), |b, i| {
             b.uniform(format!("x{i}"), -5.0, 5.0)
@@ -89,6 +96,7 @@ fn search(n: usize) -> Vec<Duration> {
         .create()
         .expect("the GP searches any space");
     let mut times = Vec::with_capacity(n);
+    let mut best = Vec::with_capacity(n);
     for _ in 0..n {
         let t0 = Instant::now();
         let trial = study.ask().expect("an untracked study cannot fail to ask");
@@ -97,8 +105,9 @@ fn search(n: usize) -> Vec<Duration> {
         study
             .tell(trial, loss)
             .expect("an untracked study cannot fail to tell");
+        best.push(best.last().map_or(loss, |&b: &f64| b.min(loss)));
     }
-    times
+    (times, best)
 }
 
 /// Minimum about -39.166 * DIMS at x_i = -2.9035.
