@@ -8,10 +8,12 @@
 //! likes between suggestions; nothing is hidden in thread-locals or in the history.
 //! [`by_name`] picks a sampler from a config string.
 
+mod gp;
 mod grid;
 mod random;
 mod tpe;
 
+pub use gp::Gp;
 pub use grid::{Grid, GridError};
 pub use random::Random;
 pub use tpe::{Bandwidth, Gamma, Tpe};
@@ -83,7 +85,7 @@ pub trait Session: Send {
 #[non_exhaustive]
 pub enum AlgoError {
     /// The name is not a known sampler.
-    #[error("unknown algorithm {name:?}: expected one of \"tpe\", \"random\", \"grid\"")]
+    #[error("unknown algorithm {name:?}: expected one of \"tpe\", \"gp\", \"random\", \"grid\"")]
     Unknown {
         /// The name given.
         name: String,
@@ -93,7 +95,7 @@ pub enum AlgoError {
     Grid(#[from] GridError),
 }
 
-/// The sampler called `name` (`"tpe"` with its defaults, `"random"`, `"grid"`).
+/// The sampler called `name` (`"tpe"` or `"gp"` with their defaults, `"random"`, `"grid"`).
 ///
 /// Names are matched case-insensitively, surrounding whitespace ignored. Whether the
 /// sampler can search a given space is known when a session starts.
@@ -111,6 +113,7 @@ pub enum AlgoError {
 pub fn by_name(name: &str) -> Result<Box<dyn Sampler>, AlgoError> {
     match name.trim().to_ascii_lowercase().as_str() {
         "tpe" => Ok(Box::new(Tpe::default())),
+        "gp" => Ok(Box::new(Gp::default())),
         "random" | "rand" => Ok(Box::new(Random)),
         "grid" => Ok(Box::new(Grid)),
         _ => Err(AlgoError::Unknown {

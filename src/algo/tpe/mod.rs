@@ -3,7 +3,7 @@
 mod bad_set;
 mod curve;
 mod index;
-mod math;
+pub(super) mod math;
 mod parzen;
 
 use std::collections::BinaryHeap;
