@@ -390,19 +390,22 @@ def summarize(a, tasks, done):
                         cells.append(cell)
                 lines.append("| %s | %s |" % (eng, " | ".join(cells)))
             lines.append("")
-        # function groups at the largest factor
-        fmax = max(a.budget_factors)
-        lines += ["### fraction of targets at %d·d by function group (all dimensions)" % fmax, "",
-                  "| engine | " + " | ".join(P.BBOB_GROUPS) + " |",
-                  "|---|" + "---:|" * len(P.BBOB_GROUPS)]
-        for eng in engines:
-            cells = []
-            for g, fs in P.BBOB_GROUPS.items():
-                xs = [s["fraction"] for d in a.dims for fn, s in bbob.get((d, fmax, eng), [])
-                      if fn in fs]
-                cells.append(_fmt(S.mean(xs)))
-            lines.append("| %s | %s |" % (eng, " | ".join(cells)))
-        lines.append("")
+        # by function group, every budget, all dimensions together
+        for fct in a.budget_factors:
+            lines += ["### fraction of targets at %d·d by function group (dimensions %s)"
+                      % (fct, _ranges(a.dims)), "",
+                      "| engine | " + " | ".join(P.BBOB_GROUPS) + " |",
+                      "|---|" + "---:|" * len(P.BBOB_GROUPS)]
+            for eng in engines:
+                cells = []
+                for g, fs in P.BBOB_GROUPS.items():
+                    xs = [s["fraction"] for d in a.dims for fn, s in bbob.get((d, fct, eng), [])
+                          if fn in fs]
+                    cells.append(_fmt(S.mean(xs)))
+                    scores["bbob"].setdefault(eng, {}).setdefault("groups", {}).setdefault(
+                        "%dd" % fct, {})[g] = S.mean(xs)
+                lines.append("| %s | %s |" % (eng, " | ".join(cells)))
+            lines.append("")
 
     # --- suite
     if "suite" in a.families and a.problems:

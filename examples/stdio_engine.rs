@@ -65,10 +65,15 @@ fn parse_value(line: &str, number: usize) -> Result<Outcome, String> {
         Ok(serde_json::Value::Null) => Ok(Outcome::failed("the driver reported a failure")),
         Ok(serde_json::Value::Number(n)) => match n.as_f64() {
             Some(x) => Ok(Outcome::loss(x)),
-            None => Err(format!("trial {number}: value `{n}` is not an f64; {expected}")),
+            None => Err(format!(
+                "trial {number}: value `{n}` is not an f64; {expected}"
+            )),
         },
         Ok(other) => Err(format!("trial {number}: got `{other}`; {expected}")),
-        Err(e) => Err(format!("trial {number}: `{}`: {e}; {expected}", line.trim())),
+        Err(e) => Err(format!(
+            "trial {number}: `{}`: {e}; {expected}",
+            line.trim()
+        )),
     }
 }
 
