@@ -108,32 +108,79 @@ def _spec(spec):
     return spec if isinstance(spec, dict) and "kind" in spec else {"kind": "const", "value": spec}
 
 
-# ----------------------------------------------------------------------------- optuna
-def optuna_suggest(trial, space, out=None):
-    """Samples `space` through optuna's suggest_* (choices' sub-spaces only when chosen)."""
+# ----------------------------------------------------------------------------- sampling
+def sample_space(space, draw, out=None):
+    """One point of `space`, each value drawn by `draw` (an `OptunaDraw` or a `RandomDraw`);
+    a choice's sub-space is sampled only when its option is chosen."""
     out = {} if out is None else out
     for name, raw in space.items():
         spec = _spec(raw)
         kind = spec["kind"]
-        if kind == "uniform":
-            out[name] = trial.suggest_float(name, spec["low"], spec["high"])
-        elif kind == "loguniform":
-            out[name] = trial.suggest_float(name, spec["low"], spec["high"], log=True)
-        elif kind == "quniform":
-            out[name] = trial.suggest_float(name, spec["low"], spec["high"], step=spec["q"])
+        if kind in ("uniform", "loguniform", "quniform"):
+            out[name] = getattr(draw, kind)(name, spec)
         elif kind == "randint":
-            out[name] = trial.suggest_int(name, spec["low"], spec["high"] - 1)
+            out[name] = draw.integer(name, spec["low"], spec["high"] - 1)
         elif kind == "choice":
             opts = _options(spec)
-            values = [v for v, _ in opts]
-            v = trial.suggest_categorical(name, values)
-            out[name] = v
-            optuna_suggest(trial, opts[values.index(v)][1], out)
+            value, sub = opts[draw.index(name, [v for v, _ in opts])]
+            out[name] = value
+            sample_space(sub, draw, out)
         elif kind == "const":
             out[name] = spec["value"]
         else:
             raise _unsupported(name, kind)
     return out
+
+
+class OptunaDraw:
+    """Values through an optuna (or rustuna) trial's suggest_*."""
+
+    def __init__(self, trial):
+        self.trial = trial
+
+    def uniform(self, name, spec):
+        return self.trial.suggest_float(name, spec["low"], spec["high"])
+
+    def loguniform(self, name, spec):
+        return self.trial.suggest_float(name, spec["low"], spec["high"], log=True)
+
+    def quniform(self, name, spec):
+        return self.trial.suggest_float(name, spec["low"], spec["high"], step=spec["q"])
+
+    def integer(self, name, low, high):
+        return self.trial.suggest_int(name, low, high)
+
+    def index(self, name, values):
+        return values.index(self.trial.suggest_categorical(name, values))
+
+
+class RandomDraw:
+    """Independent uniform draws (log-uniform for loguniform) from a numpy Generator."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def uniform(self, name, spec):
+        return float(self.rng.uniform(spec["low"], spec["high"]))
+
+    def loguniform(self, name, spec):
+        return float(math.exp(self.rng.uniform(math.log(spec["low"]), math.log(spec["high"]))))
+
+    def quniform(self, name, spec):
+        q = spec["q"]
+        k_lo, k_hi = math.ceil(spec["low"] / q - 1e-9), math.floor(spec["high"] / q + 1e-9)
+        return float(q * int(self.rng.integers(k_lo, k_hi + 1)))
+
+    def integer(self, name, low, high):
+        return int(self.rng.integers(low, high + 1))
+
+    def index(self, name, values):
+        return int(self.rng.integers(len(values)))
+
+
+def random_point(space, rng):
+    """An independent uniform draw from the space."""
+    return sample_space(space, RandomDraw(rng))
 
 
 # ----------------------------------------------------------------------------- hyperopt
@@ -174,35 +221,6 @@ def flatten_hyperopt(sample, out=None):
             flatten_hyperopt(v, out)
         else:
             out[k] = _plain(v)
-    return out
-
-
-# ----------------------------------------------------------------------------- random
-def random_point(space, rng, out=None):
-    """An independent uniform draw from the space (log-uniform for loguniform)."""
-    out = {} if out is None else out
-    for name, raw in space.items():
-        spec = _spec(raw)
-        kind = spec["kind"]
-        if kind == "uniform":
-            out[name] = float(rng.uniform(spec["low"], spec["high"]))
-        elif kind == "loguniform":
-            out[name] = float(math.exp(rng.uniform(math.log(spec["low"]), math.log(spec["high"]))))
-        elif kind == "quniform":
-            q = spec["q"]
-            k_lo, k_hi = math.ceil(spec["low"] / q - 1e-9), math.floor(spec["high"] / q + 1e-9)
-            out[name] = float(q * int(rng.integers(k_lo, k_hi + 1)))
-        elif kind == "randint":
-            out[name] = int(rng.integers(spec["low"], spec["high"]))
-        elif kind == "choice":
-            opts = _options(spec)
-            value, sub = opts[int(rng.integers(len(opts)))]
-            out[name] = value
-            random_point(sub, rng, out)
-        elif kind == "const":
-            out[name] = spec["value"]
-        else:
-            raise _unsupported(name, kind)
     return out
 
 
@@ -261,7 +279,8 @@ def _run_optuna_like(engine, rec, space, seed, budget):
         else:
             sampler = optuna.samplers.GPSampler(seed=seed)
     study = optuna.create_study(direction="minimize", sampler=sampler)
-    study.optimize(lambda trial: rec(optuna_suggest(trial, space)), n_trials=budget)
+    study.optimize(lambda trial: rec(sample_space(space, OptunaDraw(trial))),
+                   n_trials=budget)
 
 
 def _run_hyperopt(rec, space, seed, budget):
