@@ -386,7 +386,7 @@ def summarize(a, tasks, done):
                         if runs and len(runs) < expected:
                             cell += " (%d)" % len(runs)
                         elif not runs:
-                            cell = "cap" if a.caps.get(eng, 1e18) < f * d else "-"
+                            cell = "cap" if _capped(a, by_key, eng, f * d, dim=d) else "-"
                         cells.append(cell)
                 lines.append("| %s | %s |" % (eng, " | ".join(cells)))
             lines.append("")
@@ -433,7 +433,7 @@ def summarize(a, tasks, done):
                     if runs and len(runs) < len(a.seeds):
                         cell += " (%d)" % len(runs)
                     elif not runs:
-                        cell = "cap" if a.caps.get(eng, 1e18) < b else "-"
+                        cell = "cap" if _capped(a, by_key, eng, b, problem=prob) else "-"
                     cells.append(cell)
                 lines.append("| %s | %s |" % (prob, " | ".join(cells)))
             lines.append("")
@@ -480,6 +480,16 @@ def summarize(a, tasks, done):
         lines += ["- %s %s seed %d: %s" % tuple(f) for f in scores["failed"][:20]]
         lines.append("")
     return "\n".join(lines), scores
+
+
+def _capped(a, by_key, eng, budget, dim=None, problem=None):
+    """Whether `eng` has no score at `budget` because of a cap: the cap is below it now, or
+    the runs there were made under a lower cap (they stop short of it)."""
+    if a.caps.get(eng, float("inf")) < budget:
+        return True
+    return any(r["budget"] < budget for (p, e, _), (t, r) in by_key.items()
+               if e == eng and (problem is None or p == problem)
+               and (dim is None or t.get("dim") == dim))
 
 
 def _ranges(xs):
