@@ -390,16 +390,22 @@ def summarize(a, tasks, done):
                         cells.append(cell)
                 lines.append("| %s | %s |" % (eng, " | ".join(cells)))
             lines.append("")
-        # by function group, every budget, all dimensions together
+        # by function group, per budget, over the dimensions where every engine that has
+        # runs at that budget has all of them (so no engine is averaged over easier ones)
         for fct in a.budget_factors:
-            lines += ["### fraction of targets at %d·d by function group (dimensions %s)"
-                      % (fct, _ranges(a.dims)), "",
+            ran = [e for e in engines if any(bbob.get((d, fct, e)) for d in a.dims)]
+            dims = [d for d in a.dims
+                    if all(len(bbob.get((d, fct, e), [])) == expected for e in ran)]
+            if not dims:
+                continue
+            lines += ["### fraction of targets at %d·d by function group (d = %s, where every "
+                      "engine shown has all its runs)" % (fct, _ranges(dims)), "",
                       "| engine | " + " | ".join(P.BBOB_GROUPS) + " |",
                       "|---|" + "---:|" * len(P.BBOB_GROUPS)]
-            for eng in engines:
+            for eng in ran:
                 cells = []
                 for g, fs in P.BBOB_GROUPS.items():
-                    xs = [s["fraction"] for d in a.dims for fn, s in bbob.get((d, fct, eng), [])
+                    xs = [s["fraction"] for d in dims for fn, s in bbob.get((d, fct, eng), [])
                           if fn in fs]
                     cells.append(_fmt(S.mean(xs)))
                     scores["bbob"].setdefault(eng, {}).setdefault("groups", {}).setdefault(
@@ -461,7 +467,7 @@ def summarize(a, tasks, done):
         lines.append("")
 
     # --- time, caps, failures
-    lines += ["## Time", "", "| engine | runs | evaluations | wall s | optimizer ms / evaluation |",
+    lines += ["## Time", "", "| engine | runs | evaluations | wall s (sum over runs) | optimizer ms / evaluation |",
               "|---|---:|---:|---:|---:|"]
     for eng in engines:
         tm = scores["time_s"].get(eng)
