@@ -224,7 +224,7 @@ impl Lattice {
 
 impl Sampler for Grid {
     fn name(&self) -> &str {
-        "grid"
+        super::Algorithm::Grid.as_str()
     }
 
     fn session(&self, space: &Space) -> Result<Box<dyn Session>, AlgoError> {

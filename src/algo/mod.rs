@@ -1,18 +1,22 @@
 //! Samplers: how the next point is chosen.
 //!
-//! A [`Sampler`] is a configuration ([`Tpe`], [`Random`], [`Grid`], or your own); for each
+//! A [`Sampler`] is a configuration ([`Auto`], [`Tpe`], [`Gp`], [`Random`], [`Grid`], or
+//! your own); for each
 //! search it starts a [`Session`], owned by the search's [`Study`](crate::study::Study),
 //! which is told of every trial as it is proposed or finishes
 //! ([`observe`](Session::observe)) and proposes encoded points (see [`Space::encode`])
 //! ([`suggest`](Session::suggest)). A session may keep whatever model of the history it
 //! likes between suggestions; nothing is hidden in thread-locals or in the history.
-//! [`by_name`] picks a sampler from a config string.
+//! [`Algorithm`] names the built-in samplers (configs, the command line, a stored study's
+//! record of its sampler); [`by_name`] picks one from a string.
 
+mod auto;
 mod gp;
 mod grid;
 mod random;
 mod tpe;
 
+pub use auto::Auto;
 pub use gp::Gp;
 pub use grid::{Grid, GridError};
 pub use random::Random;
@@ -24,7 +28,8 @@ use crate::trials::Trials;
 
 /// A way of choosing points: starts one [`Session`] per search.
 pub trait Sampler: Send + Sync {
-    /// A short name for logs and tracking (`"tpe"`, `"random"`, `"grid"`).
+    /// A short name for logs and tracking; a built-in sampler's is its
+    /// [`Algorithm::as_str`], by which a stored study finds its sampler again.
     fn name(&self) -> &str;
 
     /// Starts following a search of `space`. Fails when the sampler cannot search this
@@ -80,12 +85,91 @@ pub trait Session: Send {
     }
 }
 
+/// The built-in samplers, by the names configs and stored studies use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// [`Auto`]: a GP for small budgets of spaces it models well, TPE otherwise.
+    Auto,
+    /// [`Tpe`]: the tree-structured Parzen estimator.
+    Tpe,
+    /// [`Gp`]: Gaussian-process Bayesian optimization.
+    Gp,
+    /// [`Random`]: independent draws from the prior.
+    Random,
+    /// [`Grid`]: every combination of a discrete space.
+    Grid,
+}
+
+impl Algorithm {
+    /// Every built-in sampler, in the order error messages list them.
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::Auto,
+        Algorithm::Tpe,
+        Algorithm::Gp,
+        Algorithm::Random,
+        Algorithm::Grid,
+    ];
+
+    /// The name as written in configs and stored with a study (`"tpe"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Auto => "auto",
+            Algorithm::Tpe => "tpe",
+            Algorithm::Gp => "gp",
+            Algorithm::Random => "random",
+            Algorithm::Grid => "grid",
+        }
+    }
+
+    /// The sampler with its defaults.
+    pub fn sampler(self) -> Box<dyn Sampler> {
+        match self {
+            Algorithm::Auto => Box::new(Auto::default()),
+            Algorithm::Tpe => Box::new(Tpe::default()),
+            Algorithm::Gp => Box::new(Gp::default()),
+            Algorithm::Random => Box::new(Random),
+            Algorithm::Grid => Box::new(Grid),
+        }
+    }
+
+    /// The names, quoted and comma-separated, for messages.
+    fn listed() -> String {
+        let names: Vec<String> = Algorithm::ALL
+            .iter()
+            .map(|a| format!("{:?}", a.as_str()))
+            .collect();
+        names.join(", ")
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = AlgoError;
+
+    /// Matches names case-insensitively, surrounding whitespace ignored.
+    fn from_str(name: &str) -> Result<Self, AlgoError> {
+        let wanted = name.trim();
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| AlgoError::Unknown {
+                name: name.to_string(),
+            })
+    }
+}
+
 /// Why a sampler could not be built or started.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AlgoError {
     /// The name is not a known sampler.
-    #[error("unknown algorithm {name:?}: expected one of \"tpe\", \"gp\", \"random\", \"grid\"")]
+    #[error("unknown algorithm {name:?}: expected one of {}", Algorithm::listed())]
     Unknown {
         /// The name given.
         name: String,
@@ -95,7 +179,7 @@ pub enum AlgoError {
     Grid(#[from] GridError),
 }
 
-/// The sampler called `name` (`"tpe"` or `"gp"` with their defaults, `"random"`, `"grid"`).
+/// The built-in sampler called `name` ([`Algorithm`]'s names), with its defaults.
 ///
 /// Names are matched case-insensitively, surrounding whitespace ignored. Whether the
 /// sampler can search a given space is known when a session starts.
@@ -111,13 +195,5 @@ pub enum AlgoError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn by_name(name: &str) -> Result<Box<dyn Sampler>, AlgoError> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "tpe" => Ok(Box::new(Tpe::default())),
-        "gp" => Ok(Box::new(Gp::default())),
-        "random" | "rand" => Ok(Box::new(Random)),
-        "grid" => Ok(Box::new(Grid)),
-        _ => Err(AlgoError::Unknown {
-            name: name.to_string(),
-        }),
-    }
+    Ok(name.parse::<Algorithm>()?.sampler())
 }

@@ -11,7 +11,7 @@ pub struct Random;
 
 impl Sampler for Random {
     fn name(&self) -> &str {
-        "random"
+        super::Algorithm::Random.as_str()
     }
 
     fn session(&self, space: &Space) -> Result<Box<dyn Session>, AlgoError> {

@@ -17,7 +17,7 @@
 //! direction = "minimize"               # or "maximize" (default minimize)
 //!
 //! [search]
-//! algo = "tpe"                         # tpe | random | grid (default tpe)
+//! algo = "tpe"                         # auto | tpe | gp | random | grid (default tpe)
 //! max_evals = 50                       # total trials (default 100)
 //! parallel = 4                         # trials at once (default 1)
 //! seed = 42                            # default: drawn from the clock and reported
@@ -56,38 +56,13 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::command::{CommandTemplate, TemplateError};
+use crate::algo::Algorithm;
 use crate::diagnostic::Snippet;
 use crate::fmin::Schedule;
 use crate::space::schema::{forget_raised, raised_in_toml};
 use crate::space::{SchemaErrorKind, Space};
 use crate::suggest::did_you_mean;
 use crate::trials::Direction;
-
-/// The samplers a config may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Algo {
-    /// Tree-structured Parzen estimator.
-    Tpe,
-    /// Random search.
-    Random,
-    /// Grid search.
-    Grid,
-}
-
-impl Algo {
-    /// Every algorithm, in the order error messages list them.
-    pub const ALL: [Algo; 3] = [Algo::Tpe, Algo::Random, Algo::Grid];
-
-    /// The name as written in configs (`"tpe"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algo::Tpe => "tpe",
-            Algo::Random => "random",
-            Algo::Grid => "grid",
-        }
-    }
-}
 
 /// `[command]`: what runs per trial.
 #[derive(Debug, Clone)]
@@ -148,7 +123,7 @@ impl ObjectiveConfig {
 /// `[search]`: how the search runs.
 #[derive(Debug, Clone)]
 pub struct SearchConfig {
-    algo: Algo,
+    algo: Algorithm,
     max_evals: usize,
     parallel: usize,
     seed: Option<u64>,
@@ -160,7 +135,7 @@ pub struct SearchConfig {
 
 impl SearchConfig {
     /// The sampler.
-    pub fn algo(&self) -> Algo {
+    pub fn algo(&self) -> Algorithm {
         self.algo
     }
 
@@ -1016,10 +991,10 @@ impl<'s> Doc<'s> {
                 [Direction::Minimize, Direction::Maximize][i]
             });
 
-        let algo_names: Vec<&'static str> = Algo::ALL.iter().map(|a| a.as_str()).collect();
+        let algo_names: Vec<&'static str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
         let algo = self
             .keyword("search.algo", search.algo, &algo_names)?
-            .map_or(Algo::Tpe, |i| Algo::ALL[i]);
+            .map_or(Algorithm::Tpe, |i| Algorithm::ALL[i]);
         let seed = self
             .typed("search.seed", "an integer >= 0", search.seed)?
             .map(Spanned::into_inner);
@@ -1452,7 +1427,7 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         assert!(c.command().workdir().is_absolute());
         assert_eq!(c.objective().metric(), "val_loss");
         assert_eq!(c.objective().direction(), Direction::Maximize);
-        assert_eq!(c.search().algo(), Algo::Random);
+        assert_eq!(c.search().algo(), Algorithm::Random);
         assert_eq!(c.search().max_evals(), 7);
         assert_eq!(c.search().parallel(), 2);
         assert_eq!(c.search().seed(), Some(3));
@@ -1537,7 +1512,7 @@ model = { kind = "choice", options = ["rf", "gbt"] }
                 .max_evals(3),
         )
         .unwrap();
-        assert_eq!(c.search().algo(), Algo::Tpe);
+        assert_eq!(c.search().algo(), Algorithm::Tpe);
         assert_eq!(c.search().max_evals(), 3);
         assert_eq!(c.command().timeout(), Some(Duration::from_secs(5)));
         assert_eq!(c.space().params()[0].dist.kind(), "uniform");

@@ -30,8 +30,8 @@ pub mod tracked;
 
 pub use command::{CommandTemplate, RenderError, TemplateError, display_argv, shell_quote};
 pub use config::{
-    Algo, CommandConfig, ConfigError, ConfigErrorKind, DurationError, Location, ObjectiveConfig,
-    Origin, Overrides, SearchConfig, SweepConfig, format_duration, parse_duration,
+    CommandConfig, ConfigError, ConfigErrorKind, DurationError, Location, ObjectiveConfig, Origin,
+    Overrides, SearchConfig, SweepConfig, format_duration, parse_duration,
 };
 pub use progress::{ProgressMode, ProgressObserver, render_summary};
 pub use runner::{
@@ -116,8 +116,8 @@ impl From<StudyError> for SweepError {
 
 /// The sampler a config's `search.algo` names; it is checked against the space when the
 /// study starts ([`study`]).
-pub fn sampler(config: &SweepConfig) -> Result<Box<dyn Sampler>, SweepError> {
-    Ok(crate::algo::by_name(config.search().algo().as_str())?)
+pub fn sampler(config: &SweepConfig) -> Box<dyn Sampler> {
+    config.search().algo().sampler()
 }
 
 /// A study of the config's space, direction, sampler and seed, to create (or to track
@@ -125,7 +125,7 @@ pub fn sampler(config: &SweepConfig) -> Result<Box<dyn Sampler>, SweepError> {
 pub fn study(config: &SweepConfig) -> Result<StudyBuilder, SweepError> {
     let mut builder = Study::builder(config.space())
         .direction(config.objective().direction())
-        .boxed_sampler(sampler(config)?);
+        .boxed_sampler(sampler(config));
     if let Some(seed) = config.search().seed() {
         builder = builder.seed(seed);
     }

@@ -162,7 +162,7 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
 /// Checks everything that can be checked before a run is created: the sampler fits the
 /// space, and the command's program exists.
 pub fn validate(config: &SweepConfig) -> Result<(), SweepError> {
-    sampler(config)?
+    sampler(config)
         .session(config.space())
         .map_err(SweepError::Algo)?;
     check_program(config)
@@ -247,7 +247,7 @@ pub fn run_tracked(
                     ),
                 });
             }
-            study.set_sampler(&*sampler(config)?)?;
+            study.set_sampler(&*sampler(config))?;
             // What the trials of a sweep that died left running ends before they are
             // marked killed, so a failure here leaves them for the next resume.
             let leftovers: Vec<&str> = study

@@ -150,7 +150,7 @@ impl Gp {
 
 impl Sampler for Gp {
     fn name(&self) -> &str {
-        "gp"
+        super::Algorithm::Gp.as_str()
     }
 
     fn session(&self, space: &Space) -> Result<Box<dyn Session>, AlgoError> {

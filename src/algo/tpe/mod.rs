@@ -431,7 +431,7 @@ impl Eq for Ranked {}
 
 impl Sampler for Tpe {
     fn name(&self) -> &str {
-        "tpe"
+        super::Algorithm::Tpe.as_str()
     }
 
     fn session(&self, space: &Space) -> Result<Box<dyn Session>, AlgoError> {
