@@ -204,7 +204,7 @@ mod tests {
         let mut tpe = auto.tpe.session(&space).unwrap();
         let mut history = Trials::new(Direction::Minimize);
         for n in 0..9u64 {
-            let mut rng = || TrialRng::for_trial(11, n);
+            let rng = || TrialRng::for_trial(11, n);
             let x = session.suggest(&history, &mut rng());
             let (from_gp, from_tpe) = (
                 gp.suggest(&history, &mut rng()),

@@ -112,9 +112,9 @@ impl LogEi {
                 model.distances(&chunk[c * nd..(c + 1) * nd], &mut self.t);
                 let col = &mut self.batch[c * n..(c + 1) * n];
                 let mut mu = 0.0;
-                for i in 0..n {
-                    col[i] = s * matern52(self.t[i]).0;
-                    mu += col[i] * model.alpha[i];
+                for ((k, &t), &a) in col.iter_mut().zip(&self.t).zip(&model.alpha) {
+                    *k = s * matern52(t).0;
+                    mu += *k * a;
                 }
                 // The mean for now; the variance once the block is solved.
                 *value = mu;

@@ -184,7 +184,7 @@ impl Dim {
 
     /// A feature on the support from a uniform draw `w` in `[0, 1)`: real kinds take it
     /// as it is, discrete ones pick value `floor(w * count)`.
-    pub fn from_uniform(&self, w: f64) -> f64 {
+    pub fn feature_at(&self, w: f64) -> f64 {
         let pick = |count: usize| ((w * count as f64) as usize).min(count - 1);
         match &self.kind {
             Kind::Real => w,
@@ -277,7 +277,7 @@ mod tests {
         let n = dim(&space, "n").expect("modelled");
         assert_eq!(n.feature(3.0), 0.1);
         assert_eq!(n.value(0.95), 7.0);
-        assert_eq!(n.from_uniform(0.999), n.feature(7.0));
+        assert_eq!(n.feature_at(0.999), n.feature(7.0));
         let z = dim(&space, "z").expect("modelled");
         assert_eq!(
             (z.feature(-5.0), z.feature(1.0), z.feature(7.0)),
@@ -293,7 +293,7 @@ mod tests {
         let act = dim(&space, "act").expect("modelled");
         assert!(act.is_categorical());
         assert_eq!(act.feature(2.0), 2.0);
-        assert_eq!(act.from_uniform(0.5), 1.0);
+        assert_eq!(act.feature_at(0.5), 1.0);
         assert!(dim(&space, "c").is_none());
         assert!(dim(&space, "one").is_none());
     }

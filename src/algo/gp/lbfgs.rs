@@ -193,8 +193,8 @@ impl Lbfgs {
             let a = self.rho[k] * dot(s, &self.d);
             self.alpha[k] = a;
             let y = &self.y[k * n..(k + 1) * n];
-            for i in 0..n {
-                self.d[i] -= a * y[i];
+            for (d, &y) in self.d[..n].iter_mut().zip(y) {
+                *d -= a * y;
             }
             k = (k + MEMORY - 1) % MEMORY;
         }
@@ -214,14 +214,14 @@ impl Lbfgs {
             let b = self.rho[k] * dot(y, &self.d);
             let a = self.alpha[k];
             let s = &self.s[k * n..(k + 1) * n];
-            for i in 0..n {
-                self.d[i] += (a - b) * s[i];
+            for (d, &s) in self.d[..n].iter_mut().zip(s) {
+                *d += (a - b) * s;
             }
         }
         let mut dg = 0.0;
-        for i in 0..n {
-            self.d[i] = if self.free[i] { -self.d[i] } else { 0.0 };
-            dg += self.d[i] * self.g[i];
+        for ((d, &free), &g) in self.d[..n].iter_mut().zip(&self.free).zip(&self.g) {
+            *d = if free { -*d } else { 0.0 };
+            dg += *d * g;
         }
         dg
     }
@@ -231,11 +231,13 @@ impl Lbfgs {
     fn remember(&mut self, x: &[f64], n: usize) {
         let k = (self.newest + 1) % MEMORY;
         let (mut sy, mut yy) = (0.0, 0.0);
-        for i in 0..n {
-            let s = self.x_new[i] - x[i];
-            let y = self.g_new[i] - self.g[i];
-            self.s[k * n + i] = s;
-            self.y[k * n + i] = y;
+        let steps = self.x_new.iter().zip(x).map(|(a, b)| a - b);
+        let changes = self.g_new.iter().zip(&self.g).map(|(a, b)| a - b);
+        let slots = self.s[k * n..(k + 1) * n]
+            .iter_mut()
+            .zip(&mut self.y[k * n..(k + 1) * n]);
+        for ((s_slot, y_slot), (s, y)) in slots.zip(steps.zip(changes)) {
+            (*s_slot, *y_slot) = (s, y);
             sy += s * y;
             yy += y * y;
         }

@@ -284,8 +284,8 @@ impl GpSession {
             .iter()
             .position(|t| t.state == TrialState::Running)
             .map_or(trials.len(), |p| from + p);
-        for j in from..end {
-            if history.score(&trials[j]).is_none() {
+        for (j, trial) in trials.iter().enumerate().take(end).skip(from) {
+            if history.score(trial).is_none() {
                 continue;
             }
             self.chain.complete += 1;

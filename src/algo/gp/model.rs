@@ -253,10 +253,10 @@ impl Model {
             }
         }
         let pairs = self.t.len();
-        for d in 0..nd {
+        for (d, (g, &rho)) in grad[..nd].iter_mut().zip(&self.rho).enumerate() {
             let deltas = &self.deltas[d * pairs..(d + 1) * pairs];
             let sum: f64 = self.t.iter().zip(deltas).map(|(w, dl)| w * dl).sum();
-            grad[d] = -s * self.rho[d] * sum;
+            *g = -s * rho * sum;
         }
         grad[nd] = -0.5 * s * (trace_w + 2.0 * w_m);
         grad[nd + 1] = if self.noise_free {
@@ -265,10 +265,9 @@ impl Model {
             -0.5 * (noise - MIN_NOISE) * trace_w
         };
         // Priors (negative log densities and their derivatives in theta).
-        for d in 0..nd {
-            let rho = self.rho[d];
+        for (g, &rho) in grad[..nd].iter_mut().zip(&self.rho) {
             value += 0.1 / rho + 0.1 * rho;
-            grad[d] += 0.1 * rho - 0.1 / rho;
+            *g += 0.1 * rho - 0.1 / rho;
         }
         value += s - s.ln();
         grad[nd] += s - 1.0;
@@ -330,9 +329,9 @@ impl Model {
     pub fn distances(&self, u: &[f64], t: &mut [f64]) {
         let n = self.n;
         t.fill(0.0);
-        for d in 0..self.dims {
+        for (d, &ud) in u.iter().enumerate().take(self.dims) {
             let xs = &self.xs[d * n..(d + 1) * n];
-            accumulate(t, xs, u[d], self.rho[d], self.categorical[d]);
+            accumulate(t, xs, ud, self.rho[d], self.categorical[d]);
         }
     }
 

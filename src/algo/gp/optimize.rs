@@ -83,7 +83,7 @@ impl Optimizer {
         self.halton.fill(n, nd, rng, &mut self.cands);
         for row in self.cands.chunks_mut(nd) {
             for (w, dim) in row.iter_mut().zip(dims) {
-                *w = dim.from_uniform(*w);
+                *w = dim.feature_at(*w);
             }
         }
         self.values.resize(n, 0.0);
@@ -261,10 +261,7 @@ impl Local {
         let start = nearest(pos, self.x[d]);
         let mut at = start;
         for step in [-1isize, 1] {
-            loop {
-                let Some(next) = at.checked_add_signed(step).filter(|&k| k < pos.len()) else {
-                    break;
-                };
+            while let Some(next) = at.checked_add_signed(step).filter(|&k| k < pos.len()) {
                 self.x[d] = pos[next];
                 let v = acq.eval(model, &self.x, None);
                 if v > *value {
