@@ -1,8 +1,10 @@
 //! The benchmark problems of `../shared/bench/suite.json`, minimised with hyperflow's
-//! default TPE, following the suite's external-engine contract.
+//! default sampler (or the one `--algo` names), following the suite's external-engine
+//! contract.
 //!
 //! ```text
 //! cargo run --release --example suite -- branin 0 100     # prints {"values": [...], "optimizer_seconds": S}
+//! cargo run --release --example suite -- --algo tpe branin 0 100
 //! cargo run --release --example suite -- --check          # verifies every formula against suite.json
 //! ```
 //!
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use hyperflow::Study;
-use hyperflow::algo::{Bandwidth, Gamma, Tpe};
+use hyperflow::algo::{Algorithm, Bandwidth, Gamma, Tpe};
 use hyperflow::space::{Point, Space, SpaceError};
 
 /// One benchmark problem: its space and objective.
@@ -128,15 +130,25 @@ fn problem(name: &str) -> Result<Problem, String> {
     Ok(Problem { space, f })
 }
 
-/// Minimises `name` for `evals` evaluations with the default TPE, asking and telling a
-/// study; returns the values in evaluation order and the time spent in the optimizer.
-fn run(name: &str, seed: u64, evals: usize) -> Result<(Vec<f64>, Duration), String> {
+/// Minimises `name` for `evals` evaluations with `algo` (the default sampler when `None`),
+/// asking and telling a study; returns the values in evaluation order and the time spent
+/// in the optimizer.
+fn run(
+    name: &str,
+    algo: Option<Algorithm>,
+    seed: u64,
+    evals: usize,
+) -> Result<(Vec<f64>, Duration), String> {
     let Problem { space, f } = problem(name)?;
-    let mut study = Study::builder(&space)
-        .sampler(tpe_from_env()?)
-        .seed(seed)
-        .create()
-        .map_err(|e| e.to_string())?;
+    let builder = Study::builder(&space).seed(seed);
+    let tuned = std::env::var_os("SUITE_TPE").is_some();
+    let builder = match algo {
+        Some(Algorithm::Tpe) => builder.sampler(tpe_from_env()?),
+        _ if tuned => return Err("SUITE_TPE needs --algo tpe".to_string()),
+        Some(other) => builder.boxed_sampler(other.sampler()),
+        None => builder,
+    };
+    let mut study = builder.create().map_err(|e| e.to_string())?;
     let mut values = Vec::with_capacity(evals);
     let mut optimizer = Duration::ZERO;
     for _ in 0..evals {
@@ -249,18 +261,31 @@ fn check() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let algo = match args.first().map(String::as_str) {
+        Some("--algo") if args.len() > 1 => {
+            let name = args.drain(..2).nth(1).unwrap_or_default();
+            match name.parse::<Algorithm>() {
+                Ok(algo) => Some(algo),
+                Err(e) => {
+                    eprintln!("suite: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => None,
+    };
     let result = match args.as_slice() {
         [flag] if flag == "--check" => check(),
         [name, seed, evals] => match (seed.parse::<u64>(), evals.parse::<usize>()) {
-            (Ok(seed), Ok(evals)) => run(name, seed, evals).map(|(values, t)| {
+            (Ok(seed), Ok(evals)) => run(name, algo, seed, evals).map(|(values, t)| {
                 let out =
                     serde_json::json!({"values": values, "optimizer_seconds": t.as_secs_f64()});
                 println!("{out}");
             }),
             _ => Err("SEED and EVALS must be non-negative integers".to_string()),
         },
-        _ => Err("usage: suite PROBLEM SEED EVALS | suite --check".to_string()),
+        _ => Err("usage: suite [--algo NAME] PROBLEM SEED EVALS | suite --check".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -532,7 +532,7 @@ fn resume_without_earlier_sweep_is_an_error() {
 
 /// A sweep whose store fills its disk stops with an error that names the store and the
 /// command that resumes it; that command, once there is room again, finishes the sweep
-/// with the trial that was in flight marked KILLED. The disk is a small tmpfs mounted in a
+/// with a trial that was in flight marked KILLED. The disk is a small tmpfs mounted in a
 /// user and mount namespace of its own (`unshare -rm`), so no privilege is needed.
 #[cfg(target_os = "linux")]
 #[test]
@@ -614,9 +614,14 @@ fn a_full_disk_stops_the_sweep_with_the_way_to_resume_it() {
         .filter(|c| field(c, "status") == Some("KILLED"))
         .count();
     assert_eq!(finished, 30, "the resumed sweep completes the budget");
+    // The disk fills at whichever store write comes first once artifacts no longer fit
+    // (their failures are warnings): creating the next trial's run (nothing in flight) or
+    // finishing the current trial (which is then killed); that depends on SQLite's page
+    // and WAL layout. Either way nothing in flight is left running.
+    let in_flight = usize::from(!stdout.contains("creating the run of trial"));
     assert_eq!(
-        killed, 1,
-        "the trial in flight when the disk filled is killed"
+        killed, in_flight,
+        "the trial in flight when the disk filled, if any, is killed: {stdout}"
     );
     assert_eq!(field(role(&runs, "search")[0], "status"), Some("FINISHED"));
 }

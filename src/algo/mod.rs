@@ -85,11 +85,13 @@ pub trait Session: Send {
     }
 }
 
-/// The built-in samplers, by the names configs and stored studies use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The built-in samplers, by the names configs and stored studies use. The default,
+/// [`Auto`], is what studies, `fmin` and sweeps use when no sampler is given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {
     /// [`Auto`]: a GP for small budgets of spaces it models well, TPE otherwise.
+    #[default]
     Auto,
     /// [`Tpe`]: the tree-structured Parzen estimator.
     Tpe,

@@ -240,7 +240,8 @@ impl<'a> Fmin<'a> {
         self
     }
 
-    /// The sampler that proposes points (default [`Tpe::default()`](crate::algo::Tpe)).
+    /// The sampler that proposes points (default [`Auto`](crate::algo::Auto): a Gaussian
+    /// process for the first 200 trials of flat spaces, TPE otherwise).
     pub fn algo(self, sampler: impl Sampler + 'static) -> Self {
         self.boxed_algo(Box::new(sampler))
     }

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use crate::algo::{AlgoError, Sampler, Session, Tpe};
+use crate::algo::{AlgoError, Algorithm, Sampler, Session};
 use crate::fmin::IntoOutcome;
 use crate::rng::TrialRng;
 use crate::space::{Point, PointError, Space};
@@ -266,7 +266,7 @@ impl StudyBuilder {
         self
     }
 
-    /// The sampler (default [`Tpe::default()`]).
+    /// The sampler (default [`Auto`](crate::algo::Auto), see [`Algorithm::default`]).
     pub fn sampler(self, sampler: impl Sampler + 'static) -> Self {
         self.boxed_sampler(Box::new(sampler))
     }
@@ -300,7 +300,9 @@ impl StudyBuilder {
     /// Creates the study (and, when tracked, its parent run).
     pub fn create(self) -> Result<Study, StudyError> {
         let direction = self.direction.unwrap_or_default();
-        let sampler = self.sampler.unwrap_or_else(|| Box::new(Tpe::default()));
+        let sampler = self
+            .sampler
+            .unwrap_or_else(|| Algorithm::default().sampler());
         let seed = self.seed.unwrap_or_else(clock_seed);
         let trials = match self.history {
             Some(h) if h.direction() != direction => {

@@ -17,7 +17,7 @@
 //! direction = "minimize"               # or "maximize" (default minimize)
 //!
 //! [search]
-//! algo = "tpe"                         # auto | tpe | gp | random | grid (default tpe)
+//! algo = "tpe"                         # auto | tpe | gp | random | grid (default auto)
 //! max_evals = 50                       # total trials (default 100)
 //! parallel = 4                         # trials at once (default 1)
 //! seed = 42                            # default: drawn from the clock and reported
@@ -994,7 +994,7 @@ impl<'s> Doc<'s> {
         let algo_names: Vec<&'static str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
         let algo = self
             .keyword("search.algo", search.algo, &algo_names)?
-            .map_or(Algorithm::Tpe, |i| Algorithm::ALL[i]);
+            .map_or(Algorithm::default(), |i| Algorithm::ALL[i]);
         let seed = self
             .typed("search.seed", "an integer >= 0", search.seed)?
             .map(Spanned::into_inner);
@@ -1514,6 +1514,11 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         .unwrap();
         assert_eq!(c.search().algo(), Algorithm::Tpe);
         assert_eq!(c.search().max_evals(), 3);
+        for algo in Algorithm::ALL {
+            let set = format!("search.algo={algo}");
+            let c = parse_with(GOOD, Overrides::default().set(set)).unwrap();
+            assert_eq!(c.search().algo(), algo);
+        }
         assert_eq!(c.command().timeout(), Some(Duration::from_secs(5)));
         assert_eq!(c.space().params()[0].dist.kind(), "uniform");
 
