@@ -1,11 +1,13 @@
 //! Parallel speedup: 200 trials of an objective that sleeps 20 ms, run with 1 and with 8
-//! workers; prints the wall times, the speedup, and whether any point was proposed twice.
+//! workers, with TPE and with the default `Auto` (a GP for these 200 trials); prints the
+//! wall times, the speedups, and fails if any point was proposed twice.
 //!
 //! Run: `cargo run --release --example parallel_speedup`
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use hyperflow::algo::Algorithm;
 use hyperflow::{Point, Space, fmin};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,40 +23,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let lr: f64 = p.get("lr")?;
         Ok((x - 1.0).powi(2) + (lr.log10() + 2.0).powi(2))
     };
-    let mut walls = Vec::new();
-    for workers in [1, 8] {
-        let started = Instant::now();
-        let result = fmin(objective, &space)
-            .max_evals(200)
-            .seed(3)
-            .parallelism(workers)
-            .progress(false)
-            .run()?;
-        let wall = started.elapsed();
-        let distinct: HashSet<String> = result
-            .trials()
-            .iter()
-            .map(|t| t.point.to_string())
-            .collect();
-        println!(
-            "parallelism {workers}: {:.2} s wall, {} trials, {} distinct points, best {:.4}",
-            wall.as_secs_f64(),
-            result.trials().len(),
-            distinct.len(),
-            result.best_loss().unwrap_or(f64::NAN)
-        );
-        if distinct.len() != result.trials().len() {
-            return Err(format!(
-                "{} duplicate points proposed",
-                result.trials().len() - distinct.len()
-            )
-            .into());
+    for algo in [Algorithm::Tpe, Algorithm::Auto] {
+        let mut walls = Vec::new();
+        for workers in [1, 8] {
+            let started = Instant::now();
+            let result = fmin(objective, &space)
+                .boxed_algo(algo.sampler())
+                .max_evals(200)
+                .seed(3)
+                .parallelism(workers)
+                .progress(false)
+                .run()?;
+            let wall = started.elapsed();
+            let distinct: HashSet<String> = result
+                .trials()
+                .iter()
+                .map(|t| t.point.to_string())
+                .collect();
+            println!(
+                "{algo}, parallelism {workers}: {:.2} s wall, {} trials, {} distinct points, best {:.4}",
+                wall.as_secs_f64(),
+                result.trials().len(),
+                distinct.len(),
+                result.best_loss().unwrap_or(f64::NAN)
+            );
+            if distinct.len() != result.trials().len() {
+                return Err(format!(
+                    "{algo}: {} duplicate points proposed",
+                    result.trials().len() - distinct.len()
+                )
+                .into());
+            }
+            walls.push(wall);
         }
-        walls.push(wall);
+        println!(
+            "{algo}: speedup with 8 workers {:.2}x",
+            walls[0].as_secs_f64() / walls[1].as_secs_f64()
+        );
     }
-    println!(
-        "speedup with 8 workers: {:.2}x",
-        walls[0].as_secs_f64() / walls[1].as_secs_f64()
-    );
     Ok(())
 }
