@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use hyperflow::algo::{Random, Sampler, Tpe};
+use hyperflow::algo::{Algorithm, Sampler};
 use hyperflow::{Point, Space, fmin};
 
 fn space() -> Space {
@@ -37,22 +37,16 @@ fn search(space: &Space, algo: Box<dyn Sampler>, trials: usize, parallelism: Opt
     black_box(f.run().expect("search runs"));
 }
 
-/// A sampler by name, built afresh for every search.
-type MakeSampler = fn() -> Box<dyn Sampler>;
-
 fn bench(c: &mut Criterion) {
     let space = space();
     let mut group = c.benchmark_group("fmin_1000_trials");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    let cases: [(&str, MakeSampler); 2] = [
-        ("random", || Box::new(Random)),
-        ("tpe", || Box::new(Tpe::default())),
-    ];
-    for (name, algo) in cases {
+    for algo in [Algorithm::Random, Algorithm::Tpe] {
+        let name = algo.as_str();
         for (label, parallelism) in [("parallelism_1", Some(1)), ("default", None)] {
             group.bench_function(BenchmarkId::new(name, label), |b| {
-                b.iter(|| search(&space, algo(), 1000, parallelism))
+                b.iter(|| search(&space, algo.sampler(), 1000, parallelism))
             });
         }
     }

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use hyperflow::algo::{Random, Sampler, Tpe};
+use hyperflow::algo::Algorithm;
 use hyperflow::{Point, Space, fmin};
 
 fn main() {
@@ -61,10 +61,8 @@ fn search(algo: &str, n: usize) -> Duration {
         })
         .build()
         .expect("valid space");
-    let sampler: Box<dyn Sampler> = match algo {
-        "random" => Box::new(Random),
-        "tpe" => Box::new(Tpe::default()),
-        _ => usage(),
+    let Ok(sampler) = algo.parse::<Algorithm>().map(Algorithm::sampler) else {
+        usage()
     };
     let t0 = Instant::now();
     fmin(|p: &Point| p.get::<f64>("x1").unwrap_or(f64::NAN), &space)
