@@ -39,10 +39,12 @@ from bench_tpe_cost import (  # noqa: E402
     BenchError,
     cpu_model,
     duration,
+    markdown_rows,
     minutes,
     ratio,
     rel,
     revision,
+    run_example,
     step,
 )
 
@@ -138,26 +140,12 @@ def optuna_venv():
 def hyperflow_times(target, out_dir):
     """Builds and runs the gp_cost example; returns {"times": {history size: seconds},
     "best": {history size: best value}}."""
-    print("== hyperflow: cargo build --release --example gp_cost", file=sys.stderr, flush=True)
-    step(["cargo", "build", "--release", "--example", "gp_cost"], "building the example",
-         cwd=ROOT)
-    exe = os.path.join(target, "release", "examples", "gp_cost")
-    print("== hyperflow: %s" % rel(exe), file=sys.stderr, flush=True)
-    stdout = step([exe], "running the gp_cost example", capture=True)
-    raw = os.path.join(out_dir, "hyperflow.md")
-    with open(raw, "w") as fh:
-        fh.write(stdout)
-    print(stdout, file=sys.stderr, flush=True)
-    return parse_example(stdout, raw)
+    return parse_example(*run_example("gp_cost", target, out_dir))
 
 
 def parse_example(text, where):
     """The example's Markdown table as {history size: seconds}."""
-    rows = [
-        [c.strip() for c in line.strip().strip("|").split("|")]
-        for line in text.splitlines()
-        if line.startswith("|")
-    ]
+    rows = markdown_rows(text)
     header = next((r for r in rows if r[0] == "trials in history"), None)
     times = next((r for r in rows if r[0] == HYPERFLOW_ROW), None)
     best = next((r for r in rows if r[0] == HYPERFLOW_BEST), None)

@@ -153,31 +153,41 @@ def peer_versions(python):
     return step([python, "-c", code], "reading the peers' versions", capture=True).strip()
 
 
-def hyperflow_times(target, out_dir):
-    """Builds and runs the tpe_cost example; returns {history size: seconds}."""
+def run_example(name, target, out_dir):
+    """Builds and runs the example `name` (no arguments); saves its output to
+    OUT_DIR/hyperflow.md and returns (output, that path)."""
     if shutil.which("cargo") is None:
         raise BenchError("cargo is not on PATH; install Rust (https://rustup.rs)")
-    print("== hyperflow: cargo build --release --example tpe_cost", file=sys.stderr, flush=True)
-    step(["cargo", "build", "--release", "--example", "tpe_cost"], "building the example",
-         cwd=ROOT)
-    exe = os.path.join(target, "release", "examples", "tpe_cost")
+    print("== hyperflow: cargo build --release --example %s" % name, file=sys.stderr, flush=True)
+    step(["cargo", "build", "--release", "--example", name], "building the example", cwd=ROOT)
+    exe = os.path.join(target, "release", "examples", name)
     print("== hyperflow: %s" % rel(exe), file=sys.stderr, flush=True)
     t0 = time.monotonic()
-    stdout = step([exe], "running the tpe_cost example", capture=True)
+    stdout = step([exe], "running the %s example" % name, capture=True)
     raw = os.path.join(out_dir, "hyperflow.md")
     with open(raw, "w") as fh:
         fh.write(stdout)
     print("   done in %.0f s:\n%s" % (time.monotonic() - t0, stdout), file=sys.stderr, flush=True)
-    return parse_example(stdout, raw)
+    return stdout, raw
 
 
-def parse_example(text, where):
-    """The example's Markdown table, its styblinski row, as {history size: seconds}."""
-    rows = [
+def markdown_rows(text):
+    """The rows of the Markdown tables in `text`, as lists of stripped cells."""
+    return [
         [c.strip() for c in line.strip().strip("|").split("|")]
         for line in text.splitlines()
         if line.startswith("|")
     ]
+
+
+def hyperflow_times(target, out_dir):
+    """Builds and runs the tpe_cost example; returns {history size: seconds}."""
+    return parse_example(*run_example("tpe_cost", target, out_dir))
+
+
+def parse_example(text, where):
+    """The example's Markdown table, its styblinski row, as {history size: seconds}."""
+    rows = markdown_rows(text)
     header = next((r for r in rows if r[0] == "space"), None)
     row = next((r for r in rows if r[0].startswith(HYPERFLOW_ROW)), None)
     if header is None or row is None or "(µs)" not in row[0]:

@@ -9,35 +9,10 @@ use hyperflow::{Point, Space, Study};
 /// Seeds every comparison runs on.
 const SEEDS: std::ops::Range<u64> = 0..10;
 
-/// The best value `sampler` finds in `evals` evaluations of `f`, with `seed`.
-fn best_of(
-    sampler: Box<dyn Sampler>,
-    space: &Space,
-    f: &dyn Fn(&Point) -> f64,
-    seed: u64,
-    evals: usize,
-) -> f64 {
-    let mut study = Study::builder(space)
-        .boxed_sampler(sampler)
-        .seed(seed)
-        .create()
-        .expect("a study of a valid space");
-    for _ in 0..evals {
-        let trial = study.ask().expect("ask");
-        let value = f(trial.point());
-        study.tell(trial, value).expect("tell");
-    }
-    study
-        .best()
-        .and_then(|t| t.loss)
-        .expect("every trial completes")
-}
+#[path = "common/search.rs"]
+mod search;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    (v[(n - 1) / 2] + v[n / 2]) / 2.0
-}
+use search::{best_of, median};
 
 /// The GP's best values against random search's and TPE's on the same seeds, as regrets
 /// over `minimum`: (seeds the GP beats random on, GP median, TPE median, random median).

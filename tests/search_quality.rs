@@ -1,48 +1,25 @@
 //! Statistical checks of search quality with fixed seeds: each would fail for a sampler
 //! that ignores its history (random search), so a stub cannot pass them.
 
-use hyperflow::algo::{Random, Sampler, Tpe};
-use hyperflow::{Point, Space, Study};
+use hyperflow::algo::{Random, Tpe};
+use hyperflow::{Point, Space};
 use rand::RngExt;
 
-/// The best value `sampler` finds in `evals` evaluations of `f`, with `seed`.
-fn best_of(
-    sampler: impl Sampler + 'static,
-    space: &Space,
-    f: &dyn Fn(&Point) -> f64,
-    seed: u64,
-    evals: usize,
-) -> f64 {
-    let mut study = Study::builder(space)
-        .sampler(sampler)
-        .seed(seed)
-        .create()
-        .expect("a study of a valid space");
-    for _ in 0..evals {
-        let trial = study.ask().expect("ask");
-        let value = f(trial.point());
-        study.tell(trial, value).expect("tell");
-    }
-    study
-        .best()
-        .and_then(|t| t.loss)
-        .expect("every trial completes")
-}
+#[path = "common/search.rs"]
+mod search;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    (v[(n - 1) / 2] + v[n / 2]) / 2.0
-}
+use search::{best_of, median};
 
 /// TPE against random search on the same seeds: how many seeds TPE wins, and both medians.
 fn duel(space: &Space, f: &dyn Fn(&Point) -> f64, evals: usize) -> (usize, f64, f64) {
     let seeds = 0..12u64;
     let tpe: Vec<f64> = seeds
         .clone()
-        .map(|s| best_of(Tpe::default(), space, f, s, evals))
+        .map(|s| best_of(Box::new(Tpe::default()), space, f, s, evals))
         .collect();
-    let random: Vec<f64> = seeds.map(|s| best_of(Random, space, f, s, evals)).collect();
+    let random: Vec<f64> = seeds
+        .map(|s| best_of(Box::new(Random), space, f, s, evals))
+        .collect();
     let wins = tpe.iter().zip(&random).filter(|(t, r)| t < r).count();
     (wins, median(tpe), median(random))
 }
@@ -137,7 +114,7 @@ fn tpe_leaves_a_branch_that_only_looked_better() {
         }
     };
     let wrong = (100..120)
-        .filter(|&seed| best_of(Tpe::default(), &space, &f, seed, 100) >= 0.25)
+        .filter(|&seed| best_of(Box::new(Tpe::default()), &space, &f, seed, 100) >= 0.25)
         .count();
     assert!(
         wrong <= 8,
@@ -185,10 +162,10 @@ fn tpe_exploits_the_right_option_of_many() {
         offset + (x - cx).powi(2) + (y - cy).powi(2)
     };
     let tpe: Vec<f64> = (0..20)
-        .map(|seed| best_of(Tpe::default(), &space, &f, seed, 100))
+        .map(|seed| best_of(Box::new(Tpe::default()), &space, &f, seed, 100))
         .collect();
     let random: Vec<f64> = (0..20)
-        .map(|seed| best_of(Random, &space, &f, seed, 100))
+        .map(|seed| best_of(Box::new(Random), &space, &f, seed, 100))
         .collect();
     let (tpe, random) = (median(tpe), median(random));
     assert!(
