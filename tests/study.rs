@@ -247,3 +247,53 @@ fn a_study_of_a_custom_sampler_loads_with_it() {
         .unwrap();
     assert_eq!(opened.trials().len(), 3);
 }
+
+/// The default sampler (`Auto`, here a GP: the space is flat) continues a stored study
+/// where it stopped: a study loaded by another handle after 15 trials proposes the same
+/// points as one that never stopped.
+#[test]
+fn a_loaded_default_study_proposes_what_an_uninterrupted_one_would() {
+    let flat = Space::builder()
+        .uniform("x", -4.0, 4.0)
+        .loguniform("lr", 1e-4, 1e-1)
+        .randint("layers", 1, 6)
+        .build()
+        .expect("valid");
+    let f = |p: &Point| {
+        let x: f64 = p.get("x").expect("x");
+        let lr: f64 = p.get("lr").expect("lr");
+        let layers: i64 = p.get("layers").expect("layers");
+        (x - 1.0).powi(2) + (lr.log10() + 2.5).powi(2) + (layers as f64 - 3.0).abs()
+    };
+    let run = |study: &mut Study, n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let trial = study.ask().expect("ask");
+                let point = trial.point().to_string();
+                let value = f(trial.point());
+                study.tell(trial, value).expect("tell");
+                point
+            })
+            .collect()
+    };
+    let mut straight = Study::builder(&flat).seed(5).create().unwrap();
+    assert_eq!(straight.algo(), "auto");
+    let expected = run(&mut straight, 25);
+
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("runs.db").display());
+    let tracked = |name: &str| {
+        let tracker = Tracker::open(&uri).expect("store");
+        Study::builder(&flat)
+            .seed(5)
+            .tracking(Tracking::new(tracker, "auto").name(name))
+            .open()
+            .expect("open")
+    };
+    let mut first = tracked("s");
+    let mut points = run(&mut first, 15);
+    drop(first);
+    let mut second = tracked("s");
+    points.extend(run(&mut second, 10));
+    assert_eq!(points, expected);
+}
