@@ -488,12 +488,8 @@ fn one_given_point_runs_as_a_sweep_of_one() {
          n = 100",
     );
     let config = SweepConfig::load_with(&path, &Overrides::default().max_evals(1)).unwrap();
-    // `C` is inactive under `model=tree`: it is accepted and dropped.
-    let point = hyperflow::sweep::point_from_assignments(
-        config.space(),
-        &["x=0.25", "model=tree", "C=1.5"],
-    )
-    .unwrap();
+    let point = hyperflow::sweep::point_from_assignments(config.space(), &["x=0.25", "model=tree"])
+        .unwrap();
     assert_eq!(point.to_string(), r#"{x: 0.25, model: "tree", n: 100}"#);
     let summary = run_sweep(&config, quiet().points_to_evaluate([point.clone()])).unwrap();
     assert_eq!(summary.trials().len(), 1);
@@ -507,17 +503,30 @@ fn one_given_point_runs_as_a_sweep_of_one() {
         err.contains("no value for parameter `C`; add `-P C=...`"),
         "{err}"
     );
+    // `C` is inactive under `model=tree`: a value for it would not be used.
+    let err = hyperflow::sweep::point_from_assignments(
+        config.space(),
+        &["x=0.25", "model=tree", "C=1.5"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "`C=1.5`: parameter `C` is used only when `model` is \"svm\", but \
+         `model` is \"tree\"; leave out `-P C=...` or pass `-P model=svm`",
+    );
     let err = hyperflow::sweep::point_from_assignments(config.space(), &["x=2", "model=tree"])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("outside the space"), "{err}");
+    // Values are written as a config spells them, never as Rust's Debug (`Float(2.0)`).
+    assert!(
+        err.contains("parameter `x` = 2 is outside the space: expected a number in [0, 1]"),
+        "{err}"
+    );
     let err = hyperflow::sweep::point_from_assignments(config.space(), &["model=forest"])
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains(r#"one of ["svm", "tree"]"#) || err.contains("one of"),
-        "{err}"
-    );
+    assert!(err.contains(r#"one of ["svm", "tree"]"#), "{err}");
 }
 
 #[test]

@@ -382,7 +382,7 @@ pub fn plan(config: &SweepConfig, n: usize) -> Result<Plan, SweepError> {
 /// into a point of `space`: each value is read as its parameter's kind needs (a choice
 /// option as written, an integer for `randint`, a number otherwise), constants are filled
 /// in, and the point must then fit the space (every active parameter given, values in
-/// range).
+/// range, no value for a parameter that is inactive under the options chosen).
 ///
 /// ```
 /// use hyperflow::Space;
@@ -423,7 +423,7 @@ pub fn point_from_assignments<S: AsRef<str>>(
         }
         pairs.push((assignment, name, text));
     }
-    space
+    let point = space
         .point_from_text(pairs.iter().map(|&(_, name, text)| (name, text)))
         .map_err(|e| match e {
             PointError::Missing { name } => invalid(format!(
@@ -437,7 +437,28 @@ pub fn point_from_assignments<S: AsRef<str>>(
                 invalid(format!("`{assignment}`: expected {expected}"))
             }
             e => invalid(e.to_string()),
-        })
+        })?;
+    // Reading the point dropped the parameters inactive under its choices: a value given
+    // for one of them would silently not be used.
+    for &(assignment, name, _) in &pairs {
+        let name = name.trim();
+        if point.value(name).is_some() {
+            continue;
+        }
+        let Some((parent, option)) = space.index_of(name).and_then(|i| space.active_under(i))
+        else {
+            continue;
+        };
+        let chosen = point
+            .value(parent)
+            .map_or_else(|| "itself inactive".to_string(), |v| v.quoted().to_string());
+        return Err(invalid(format!(
+            "`{assignment}`: parameter `{name}` is used only when `{parent}` is {}, but \
+             `{parent}` is {chosen}; leave out `-P {name}=...` or pass `-P {parent}={option}`",
+            option.quoted()
+        )));
+    }
+    Ok(point)
 }
 
 /// Checks that the command's program exists before anything starts, so a typo is one
