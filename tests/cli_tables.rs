@@ -24,9 +24,9 @@ impl Store {
         format!("sqlite:///{}", self.dir.path().join("runs.db").display())
     }
 
-    /// Runs hyperflow; its standard output, after checking that it succeeded.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(BIN)
+    /// Runs hyperflow over this store.
+    fn output(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
             .current_dir(self.dir.path())
             .env_remove("HYPERFLOW_TRACKING_URI")
             .env_remove("MLFLOW_TRACKING_URI")
@@ -34,13 +34,25 @@ impl Store {
             .arg(self.uri())
             .args(args)
             .output()
-            .expect("run hyperflow");
+            .expect("run hyperflow")
+    }
+
+    /// Runs hyperflow; its standard output, after checking that it succeeded.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = self.output(args);
         assert!(
             out.status.success(),
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Runs hyperflow expecting it to fail; its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8(out.stderr).expect("utf-8 output")
     }
 }
 
@@ -156,4 +168,29 @@ fn runs_list_and_show_use_the_same_plain_table() {
         csv.starts_with(&format!("field,value\nrun_id,{id}\n")),
         "{csv}"
     );
+}
+
+#[test]
+fn a_misspelt_experiment_name_gets_a_suggestion() {
+    let store = Store::new();
+    store.cli(&["experiments", "create", "lightgbm-tuning"]);
+    let suggestion = "error: no experiment is named or numbered `lightgbm-tunning`; did you mean \
+                      `lightgbm-tuning`?\n";
+    for args in [
+        &["runs", "list", "--experiment", "lightgbm-tunning"][..],
+        &["experiments", "delete", "lightgbm-tunning"],
+        &["experiments", "restore", "lightgbm-tunning"],
+    ] {
+        assert_eq!(store.fails(args), suggestion, "{args:?}");
+    }
+    // Nothing close: no suggestion; an id still finds the experiment.
+    assert_eq!(
+        store.fails(&["runs", "list", "-e", "xgboost"]),
+        "error: no experiment is named or numbered `xgboost`\n"
+    );
+    assert_eq!(
+        store.fails(&["runs", "list", "-e", "7"]),
+        "error: no experiment is named or numbered `7`\n"
+    );
+    store.cli(&["runs", "list", "-e", "1"]);
 }

@@ -2,10 +2,9 @@
 
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
-use hyperflow::tracking::{ExperimentId, OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
+use hyperflow::tracking::{OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
 
 use super::OutputFormat;
-use super::experiments;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -71,15 +70,15 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             format,
         } => {
             let experiments = if experiment.is_empty() {
-                every_active_experiment(tracker)?
+                tracker.all_experiments(ViewType::ActiveOnly)?
             } else {
                 experiment
                     .iter()
-                    .map(|e| experiments::find(tracker, e).map(|e| e.experiment_id))
-                    .collect::<anyhow::Result<_>>()?
+                    .map(|e| tracker.find_experiment(e))
+                    .collect::<Result<_, _>>()?
             };
             let mut search = SearchRuns::new()
-                .experiments(experiments)
+                .experiments(experiments.into_iter().map(|e| e.experiment_id))
                 .filter(filter)
                 .max_results(max_results);
             for key in order_by {
@@ -124,17 +123,4 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn every_active_experiment(tracker: &Tracker) -> anyhow::Result<Vec<ExperimentId>> {
-    let mut query = hyperflow::tracking::ExperimentQuery::default();
-    let mut ids = Vec::new();
-    loop {
-        let page = tracker.search_experiments(&query)?;
-        ids.extend(page.items.into_iter().map(|e| e.experiment_id));
-        match page.next_page_token {
-            Some(token) => query.page_token = Some(token),
-            None => return Ok(ids),
-        }
-    }
 }

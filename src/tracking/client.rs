@@ -414,6 +414,56 @@ impl Tracker {
         self.store.search_experiments(query)
     }
 
+    /// Every experiment in `view_type`, all pages.
+    pub fn all_experiments(&self, view_type: ViewType) -> Result<Vec<Experiment>> {
+        let mut query = ExperimentQuery {
+            view_type,
+            ..ExperimentQuery::default()
+        };
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.search_experiments(&query)?;
+            out.extend(page.items);
+            match page.next_page_token {
+                Some(token) => query.page_token = Some(token),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The experiment called `name_or_id`, else the one with that id (deleted ones
+    /// included). When there is neither, [`StoreError::NotFound`] says so and names the
+    /// closest experiment name, if one is a plausible typo.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let tracker = hyperflow::tracking::Tracker::open(&format!("sqlite:///{}/t.db", dir.path().display()))?;
+    /// tracker.create_experiment("lightgbm-tuning")?;
+    /// assert_eq!(tracker.find_experiment("lightgbm-tuning")?.name, "lightgbm-tuning");
+    /// let err = tracker.find_experiment("lightgbm-tunning").unwrap_err();
+    /// assert!(err.to_string().ends_with("did you mean `lightgbm-tuning`?"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn find_experiment(&self, name_or_id: &str) -> Result<Experiment> {
+        if let Some(experiment) = self.store.get_experiment_by_name(name_or_id)? {
+            return Ok(experiment);
+        }
+        let id = name_or_id.trim();
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+            match self.store.get_experiment(&ExperimentId(id.to_string())) {
+                Err(StoreError::NotFound(_)) => {}
+                found => return found,
+            }
+        }
+        let experiments = self.all_experiments(ViewType::All)?;
+        let hint =
+            crate::suggest::did_you_mean(name_or_id, experiments.iter().map(|e| e.name.as_str()))
+                .map_or_else(String::new, |name| format!("; did you mean `{name}`?"));
+        Err(StoreError::NotFound(format!(
+            "no experiment is named or numbered `{name_or_id}`{hint}"
+        )))
+    }
+
     /// Rename an experiment.
     pub fn rename_experiment(&self, id: &ExperimentId, new_name: &str) -> Result<()> {
         self.store.rename_experiment(id, new_name)
