@@ -39,9 +39,10 @@ enum Command {
     /// Serve the MLflow-compatible tracking REST API, the artifact proxy and the web UI.
     #[cfg(feature = "server")]
     Server(server::ServerArgs),
-    /// Open the web UI on http://127.0.0.1:5000 over the tracking store.
+    /// Open the web UI (http://127.0.0.1:5000 unless --host/--port say otherwise) over the
+    /// tracking store, read-only.
     #[cfg(feature = "server")]
-    Ui,
+    Ui(server::Bind),
     #[command(flatten)]
     Sweep(sweep::Command),
 }
@@ -94,7 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "server")]
         Command::Server(args) => server::run(args, &uri),
         #[cfg(feature = "server")]
-        Command::Ui => server::run(server::ServerArgs::ui(), &uri),
+        Command::Ui(bind) => server::run(server::ServerArgs::ui(bind), &uri),
         Command::Sweep(cmd) => sweep::run(cmd, &uri),
     }
 }
