@@ -194,3 +194,30 @@ fn a_misspelt_experiment_name_gets_a_suggestion() {
     );
     store.cli(&["runs", "list", "-e", "1"]);
 }
+
+#[test]
+fn tracking_uri_help_lists_every_accepted_form() {
+    let store = Store::new();
+    let forms: Vec<_> = hyperflow::tracking::URI_FORMS
+        .iter()
+        .filter(|form| form.available)
+        .collect();
+    assert!(forms.iter().any(|form| form.example.starts_with("http://")));
+    for args in [&["--help"][..], &["runs", "list", "--help"]] {
+        let help = store.cli(args);
+        for form in &forms {
+            assert!(
+                help.contains(form.example),
+                "{args:?} lacks {form:?}:\n{help}"
+            );
+        }
+    }
+    // An unknown scheme is answered with the same list.
+    let out = Command::new(BIN)
+        .args(["--tracking-uri", "ftp://example.org/runs", "runs", "list"])
+        .output()
+        .expect("run hyperflow");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&hyperflow::tracking::accepted_uris()), "{err}");
+}

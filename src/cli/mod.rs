@@ -11,15 +11,15 @@ mod sweep;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hyperflow::tracking::{OpenMode, RunsTable, Tracker, resolve_tracking_uri};
+use hyperflow::tracking::uri::DEFAULT_TRACKING_URI;
+use hyperflow::tracking::{OpenMode, RunsTable, Tracker, accepted_uris, resolve_tracking_uri};
 
 /// hyperflow: hyperparameter optimization with experiment tracking built in.
 #[derive(Debug, Parser)]
 #[command(name = "hyperflow", version, about, propagate_version = true)]
 struct Cli {
-    /// Where runs are stored: sqlite:///path.db (relative) or sqlite:////abs/path.db. Default:
-    /// $HYPERFLOW_TRACKING_URI, else $MLFLOW_TRACKING_URI, else sqlite:///hyperflow.db.
-    #[arg(long, global = true, value_name = "URI")]
+    /// Where runs are stored (the accepted forms are listed by --help).
+    #[arg(long, global = true, value_name = "URI", long_help = tracking_uri_help())]
     tracking_uri: Option<String>,
 
     #[command(subcommand)]
@@ -45,6 +45,15 @@ enum Command {
     Ui(server::Bind),
     #[command(flatten)]
     Sweep(sweep::Command),
+}
+
+/// The long help of `--tracking-uri`, written from the one list of accepted forms.
+fn tracking_uri_help() -> String {
+    format!(
+        "Where runs are stored: {}. Default: $HYPERFLOW_TRACKING_URI, else \
+         $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI}.",
+        accepted_uris()
+    )
 }
 
 /// Runs the command line and turns errors into a one-line message and exit code 1.
