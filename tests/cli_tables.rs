@@ -4,7 +4,9 @@
 
 use std::process::Command;
 
-use hyperflow::tracking::{RunOptions, Tracker};
+use hyperflow::tracking::{
+    ExperimentId, Metric, Param, RunOptions, RunStart, RunStatus, RunUpdate, Tracker,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
@@ -220,4 +222,118 @@ fn tracking_uri_help_lists_every_accepted_form() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains(&hyperflow::tracking::accepted_uris()), "{err}");
+}
+
+#[test]
+fn runs_list_shows_the_columns_asked_for_with_readable_times() {
+    let store = Store::new();
+    let tracker = Tracker::open(&store.uri()).expect("open the store");
+    let store_api = tracker.store();
+    let run = store_api
+        .create_run(
+            &ExperimentId::default_experiment(),
+            RunStart {
+                run_name: Some("first".into()),
+                start_time: Some(1_796_552_103_250),
+                ..RunStart::default()
+            },
+        )
+        .expect("create a run");
+    let id = run.info.run_id;
+    store_api
+        .log_batch(
+            &id,
+            &[Metric {
+                key: "loss".into(),
+                value: 1.5,
+                timestamp: 0,
+                step: 0,
+            }],
+            &[Param::new("lr", "0.25")],
+            &[],
+        )
+        .expect("log");
+    store_api
+        .update_run(
+            &id,
+            RunUpdate {
+                status: Some(RunStatus::Finished),
+                end_time: Some(1_796_552_287_250),
+                run_name: None,
+            },
+        )
+        .expect("end the run");
+
+    let text = store.cli(&[
+        "runs",
+        "list",
+        "--columns",
+        "run_name,start_time, end_time,duration,metrics.loss,params.lr",
+    ]);
+    assert_plain(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let words: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "run_name",
+            "start_time",
+            "end_time",
+            "duration",
+            "metrics.loss",
+            "params.lr"
+        ]
+    );
+    // Times in UTC whatever the local zone, durations in words.
+    assert_eq!(
+        columns_of(
+            lines[0],
+            &[
+                "run_name",
+                "start_time",
+                "end_time",
+                "duration",
+                "metrics.loss"
+            ]
+        ),
+        columns_of(
+            lines[1],
+            &[
+                "first",
+                "2026-12-06 10:15:03",
+                "2026-12-06 10:18:07",
+                "3 min 4 s",
+                "1.5"
+            ]
+        ),
+        "{text}"
+    );
+    let csv = store.cli(&[
+        "runs",
+        "list",
+        "-c",
+        "run_id,start_time,duration",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        csv,
+        format!("run_id,start_time,duration\n{id},1796552103250,184000\n")
+    );
+    let json: Value =
+        serde_json::from_str(&store.cli(&["runs", "list", "-c", "end_time", "--format", "json"]))
+            .expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!([{"end_time": 1_796_552_287_250_i64}])
+    );
+
+    let err = store.fails(&["runs", "list", "--columns", "run_name,metrics.los"]);
+    assert!(
+        err.starts_with(
+            "error: no column `metrics.los` in the runs listed; did you mean `metrics.loss`?"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("the columns are run_id, "), "{err}");
 }

@@ -114,8 +114,8 @@ fn print_experiments(experiments: &[Experiment], format: OutputFormat) {
                 Cell::Str(e.experiment_id.to_string()),
                 Cell::Str(e.name.clone()),
                 Cell::Str(e.lifecycle_stage.as_str().to_string()),
-                Cell::Int(e.creation_time),
-                Cell::Int(e.last_update_time),
+                Cell::Time(e.creation_time),
+                Cell::Time(e.last_update_time),
                 Cell::Str(e.artifact_location.clone()),
             ]
         })

@@ -28,6 +28,10 @@ pub enum Command {
         /// How to print them: a table, CSV, or JSON (a list of objects keyed by column name).
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
+        /// Only these columns, in this order, by their header names: e.g.
+        /// `run_name,metrics.loss,params.lr,tags.mlflow.user` (default: all of them).
+        #[arg(long, short = 'c', value_delimiter = ',', value_name = "NAMES")]
+        columns: Vec<String>,
     },
     /// Show one run: info, params, metrics and tags.
     Show {
@@ -68,6 +72,7 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             max_results,
             all,
             format,
+            columns,
         } => {
             let experiments = if experiment.is_empty() {
                 tracker.all_experiments(ViewType::ActiveOnly)?
@@ -88,7 +93,12 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
                 search = search.view_type(ViewType::All);
             }
             let page = tracker.search_runs(&search)?;
-            super::print_table(&RunsTable::from_runs(&page.items), format);
+            let mut table = RunsTable::from_runs(&page.items);
+            if !columns.is_empty() {
+                let columns: Vec<&str> = columns.iter().map(|c| c.trim()).collect();
+                table = table.select_strictly(&columns)?;
+            }
+            super::print_table(&table, format);
             if page.next_page_token.is_some() && matches!(format, OutputFormat::Table) {
                 eprintln!("(more runs match; raise --max-results to see them)");
             }
