@@ -337,3 +337,44 @@ fn runs_list_shows_the_columns_asked_for_with_readable_times() {
     );
     assert!(err.contains("the columns are run_id, "), "{err}");
 }
+
+#[test]
+fn an_artifact_location_that_cannot_be_written_is_refused_at_creation() {
+    let store = Store::new();
+    let file = store.dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write a file");
+    let location = file.join("artifacts");
+    let location = location.to_str().expect("UTF-8 path");
+    let err = store.fails(&[
+        "experiments",
+        "create",
+        "tuning",
+        "--artifact-location",
+        location,
+    ]);
+    assert!(
+        err.starts_with(&format!(
+            "error: artifact location '{location}' cannot be written: cannot create directory \
+             {location}: "
+        )),
+        "{err}"
+    );
+    assert!(
+        !store.cli(&["experiments", "list"]).contains("tuning"),
+        "nothing was created"
+    );
+    let good = store.dir.path().join("kept/artifacts");
+    store.cli(&[
+        "experiments",
+        "create",
+        "tuning",
+        "--artifact-location",
+        good.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(good.is_dir());
+    assert_eq!(
+        std::fs::read_dir(&good).expect("list").count(),
+        0,
+        "no probe left"
+    );
+}

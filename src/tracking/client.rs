@@ -362,13 +362,18 @@ impl Tracker {
         self.store.create_experiment(name, None, &[])
     }
 
-    /// Create an experiment with an artifact location and tags.
+    /// Create an experiment with an artifact location and tags. The artifact location is
+    /// checked first ([`check_writable`](super::artifacts::check_writable)): one this
+    /// process cannot write to is refused now rather than at the first artifact.
     pub fn create_experiment_with(
         &self,
         name: &str,
         artifact_location: Option<&str>,
         tags: &[Tag],
     ) -> Result<ExperimentId> {
+        if let Some(location) = artifact_location.filter(|l| !l.trim().is_empty()) {
+            super::artifacts::check_writable(location)?;
+        }
         self.store.create_experiment(name, artifact_location, tags)
     }
 
