@@ -171,12 +171,34 @@ fn non_zero_exit_fails_with_the_tail_of_stderr() {
 #[test]
 fn missing_objective_metric_fails_the_trial() {
     let s = Sweep::new();
-    s.file("train.sh", "echo '{\"accuracy\": 0.9}'\n");
-    let config = s.load("run = \"sh train.sh\"", "max_evals = 1", X);
+    // The first trial prints the objective, the second only another metric.
+    s.file(
+        "train.sh",
+        "if [ -e once ]; then echo '{\"accuracy\": 0.9}'; else touch once; echo '{\"loss\": 1}'; fi\n",
+    );
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 2", X);
     let summary = run_sweep(&config, quiet()).unwrap();
-    let reason = summary.trials()[0].error.clone().unwrap();
+    assert_eq!(summary.trials()[0].loss, Some(1.0));
+    let reason = summary.trials()[1].error.clone().unwrap();
     assert!(reason.contains("printed no `loss` metric"), "{reason}");
     assert!(reason.contains("it printed: accuracy"), "{reason}");
+}
+
+#[test]
+fn an_objective_the_first_successful_trial_did_not_print_stops_the_sweep() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo '{\"accuracy\": 0.9, \"los\": 0.1}'\n");
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 5", X);
+    let err = run_sweep(&config, quiet()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SweepError::ObjectiveNotPrinted { trial: 0, metric, printed, suggestion }
+                if metric == "loss" && printed == &["accuracy", "los"]
+                    && suggestion.as_deref() == Some("los")
+        ),
+        "{err:?}"
+    );
 }
 
 /// The pid a trial script wrote into `name`.

@@ -297,6 +297,38 @@ fn run_refuses_a_value_for_an_inactive_parameter() {
 }
 
 #[test]
+fn a_misspelt_objective_stops_the_sweep_after_the_first_trial() {
+    let d = Dir::new();
+    d.file(
+        "train.sh",
+        "echo \"{\\\"loss\\\": $1, \\\"acc\\\": 0.5}\"\n",
+    );
+    let config = d.config("sh train.sh {x}", "max_evals = 6");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        toml.replace("metric = \"loss\"", "metric = \"los\""),
+    )
+    .unwrap();
+    let out = d.run(&["sweep", config.to_str().unwrap(), "--no-progress"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: trial 0, the first to exit 0, printed the metrics loss, acc but not the \
+             objective metric `los` (did you mean `loss`?); the sweep stopped."
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("continue with"),
+        "nothing to resume: {stderr}"
+    );
+    let runs = d.runs();
+    assert_eq!(role(&runs, "trial").len(), 1, "one trial ran: {runs:?}");
+}
+
+#[test]
 fn bad_config_is_one_located_error() {
     let d = Dir::new();
     let config = d.file(
