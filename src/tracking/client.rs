@@ -421,19 +421,15 @@ impl Tracker {
 
     /// Every experiment in `view_type`, all pages.
     pub fn all_experiments(&self, view_type: ViewType) -> Result<Vec<Experiment>> {
-        let mut query = ExperimentQuery {
+        let query = ExperimentQuery {
             view_type,
             ..ExperimentQuery::default()
         };
-        let mut out = Vec::new();
-        loop {
-            let page = self.store.search_experiments(&query)?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(token) => query.page_token = Some(token),
-                None => return Ok(out),
-            }
-        }
+        every_page(
+            query,
+            |q| &mut q.page_token,
+            |q| self.store.search_experiments(q),
+        )
     }
 
     /// The experiment called `name_or_id`, else the one with that id (deleted ones
@@ -613,16 +609,11 @@ impl Tracker {
 
     /// All pages of a run search.
     pub fn search_all_runs(&self, search: &SearchRuns) -> Result<Vec<Run>> {
-        let mut q = search.query.clone();
-        let mut out = Vec::new();
-        loop {
-            let page = self.store.search_runs(&q)?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(t) => q.page_token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        every_page(
+            search.query.clone(),
+            |q| &mut q.page_token,
+            |q| self.store.search_runs(q),
+        )
     }
 
     /// All pages of a run search, as a table with MLflow's column names.
@@ -951,6 +942,24 @@ impl Drop for ActiveRun {
             };
             // Errors cannot be returned from drop; call `end` to see them.
             let _ = self.tracker.set_terminated(&self.info.run_id, status);
+        }
+    }
+}
+
+/// The items of every page of a search: `search` runs `query`, then again with each next
+/// page's token (set through `token`), until a page has none.
+fn every_page<Q, T>(
+    mut query: Q,
+    token: impl Fn(&mut Q) -> &mut Option<String>,
+    search: impl Fn(&Q) -> Result<Page<T>>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    loop {
+        let page = search(&query)?;
+        out.extend(page.items);
+        match page.next_page_token {
+            Some(next) => *token(&mut query) = Some(next),
+            None => return Ok(out),
         }
     }
 }
