@@ -76,6 +76,19 @@ impl TrialState {
     }
 }
 
+/// The state in words, for messages: `running`, `complete`, `failed`, `pruned`, `killed`.
+impl std::fmt::Display for TrialState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TrialState::Running => "running",
+            TrialState::Complete => "complete",
+            TrialState::Failed => "failed",
+            TrialState::Pruned => "pruned",
+            TrialState::Killed => "killed",
+        })
+    }
+}
+
 /// One evaluation of the objective.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -4,7 +4,9 @@
 
 use std::process::Command;
 
-use hyperflow::tracking::{RunOptions, Tracker};
+use hyperflow::tracking::{
+    ExperimentId, Metric, Param, RunOptions, RunStart, RunStatus, RunUpdate, Tracker,
+};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
@@ -24,9 +26,9 @@ impl Store {
         format!("sqlite:///{}", self.dir.path().join("runs.db").display())
     }
 
-    /// Runs hyperflow; its standard output, after checking that it succeeded.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(BIN)
+    /// Runs hyperflow over this store.
+    fn output(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
             .current_dir(self.dir.path())
             .env_remove("HYPERFLOW_TRACKING_URI")
             .env_remove("MLFLOW_TRACKING_URI")
@@ -34,13 +36,25 @@ impl Store {
             .arg(self.uri())
             .args(args)
             .output()
-            .expect("run hyperflow");
+            .expect("run hyperflow")
+    }
+
+    /// Runs hyperflow; its standard output, after checking that it succeeded.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = self.output(args);
         assert!(
             out.status.success(),
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Runs hyperflow expecting it to fail; its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8(out.stderr).expect("utf-8 output")
     }
 }
 
@@ -155,5 +169,212 @@ fn runs_list_and_show_use_the_same_plain_table() {
     assert!(
         csv.starts_with(&format!("field,value\nrun_id,{id}\n")),
         "{csv}"
+    );
+}
+
+#[test]
+fn a_misspelt_experiment_name_gets_a_suggestion() {
+    let store = Store::new();
+    store.cli(&["experiments", "create", "lightgbm-tuning"]);
+    let suggestion = "error: no experiment is named or numbered `lightgbm-tunning`; did you mean \
+                      `lightgbm-tuning`?\n";
+    for args in [
+        &["runs", "list", "--experiment", "lightgbm-tunning"][..],
+        &["experiments", "delete", "lightgbm-tunning"],
+        &["experiments", "restore", "lightgbm-tunning"],
+    ] {
+        assert_eq!(store.fails(args), suggestion, "{args:?}");
+    }
+    // Nothing close: no suggestion; an id still finds the experiment.
+    assert_eq!(
+        store.fails(&["runs", "list", "-e", "xgboost"]),
+        "error: no experiment is named or numbered `xgboost`\n"
+    );
+    assert_eq!(
+        store.fails(&["runs", "list", "-e", "7"]),
+        "error: no experiment is named or numbered `7`\n"
+    );
+    store.cli(&["runs", "list", "-e", "1"]);
+}
+
+#[test]
+fn tracking_uri_help_lists_every_accepted_form() {
+    let store = Store::new();
+    let forms: Vec<_> = hyperflow::tracking::URI_FORMS
+        .iter()
+        .filter(|form| form.available)
+        .collect();
+    assert!(forms.iter().any(|form| form.example.starts_with("http://")));
+    for args in [&["--help"][..], &["runs", "list", "--help"]] {
+        let help = store.cli(args);
+        for form in &forms {
+            assert!(
+                help.contains(form.example),
+                "{args:?} lacks {form:?}:\n{help}"
+            );
+        }
+    }
+    // An unknown scheme is answered with the same list.
+    let out = Command::new(BIN)
+        .args(["--tracking-uri", "ftp://example.org/runs", "runs", "list"])
+        .output()
+        .expect("run hyperflow");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&hyperflow::tracking::accepted_uris()), "{err}");
+}
+
+#[test]
+fn runs_list_shows_the_columns_asked_for_with_readable_times() {
+    let store = Store::new();
+    let tracker = Tracker::open(&store.uri()).expect("open the store");
+    let store_api = tracker.store();
+    let run = store_api
+        .create_run(
+            &ExperimentId::default_experiment(),
+            RunStart {
+                run_name: Some("first".into()),
+                start_time: Some(1_796_552_103_250),
+                ..RunStart::default()
+            },
+        )
+        .expect("create a run");
+    let id = run.info.run_id;
+    store_api
+        .log_batch(
+            &id,
+            &[Metric {
+                key: "loss".into(),
+                value: 1.5,
+                timestamp: 0,
+                step: 0,
+            }],
+            &[Param::new("lr", "0.25")],
+            &[],
+        )
+        .expect("log");
+    store_api
+        .update_run(
+            &id,
+            RunUpdate {
+                status: Some(RunStatus::Finished),
+                end_time: Some(1_796_552_287_250),
+                run_name: None,
+            },
+        )
+        .expect("end the run");
+
+    let text = store.cli(&[
+        "runs",
+        "list",
+        "--columns",
+        "run_name,start_time, end_time,duration,metrics.loss,params.lr",
+    ]);
+    assert_plain(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let words: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "run_name",
+            "start_time",
+            "end_time",
+            "duration",
+            "metrics.loss",
+            "params.lr"
+        ]
+    );
+    // Times in UTC whatever the local zone, durations in words.
+    assert_eq!(
+        columns_of(
+            lines[0],
+            &[
+                "run_name",
+                "start_time",
+                "end_time",
+                "duration",
+                "metrics.loss"
+            ]
+        ),
+        columns_of(
+            lines[1],
+            &[
+                "first",
+                "2026-12-06 10:15:03",
+                "2026-12-06 10:18:07",
+                "3 min 4 s",
+                "1.5"
+            ]
+        ),
+        "{text}"
+    );
+    let csv = store.cli(&[
+        "runs",
+        "list",
+        "-c",
+        "run_id,start_time,duration",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        csv,
+        format!("run_id,start_time,duration\n{id},1796552103250,184000\n")
+    );
+    let json: Value =
+        serde_json::from_str(&store.cli(&["runs", "list", "-c", "end_time", "--format", "json"]))
+            .expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!([{"end_time": 1_796_552_287_250_i64}])
+    );
+
+    let err = store.fails(&["runs", "list", "--columns", "run_name,metrics.los"]);
+    assert!(
+        err.starts_with(
+            "error: no column `metrics.los` in the runs listed; did you mean `metrics.loss`?"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("the columns are run_id, "), "{err}");
+}
+
+#[test]
+fn an_artifact_location_that_cannot_be_written_is_refused_at_creation() {
+    let store = Store::new();
+    let file = store.dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write a file");
+    let location = file.join("artifacts");
+    let location = location.to_str().expect("UTF-8 path");
+    let err = store.fails(&[
+        "experiments",
+        "create",
+        "tuning",
+        "--artifact-location",
+        location,
+    ]);
+    assert!(
+        err.starts_with(&format!(
+            "error: artifact location '{location}' cannot be written: cannot create directory \
+             {location}: "
+        )),
+        "{err}"
+    );
+    assert!(
+        !store.cli(&["experiments", "list"]).contains("tuning"),
+        "nothing was created"
+    );
+    let good = store.dir.path().join("kept/artifacts");
+    store.cli(&[
+        "experiments",
+        "create",
+        "tuning",
+        "--artifact-location",
+        good.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(good.is_dir());
+    assert_eq!(
+        std::fs::read_dir(&good).expect("list").count(),
+        0,
+        "no probe left"
     );
 }

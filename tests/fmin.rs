@@ -439,7 +439,10 @@ fn an_observer_failure_stops_the_search_with_its_error() {
         .progress(false)
         .run()
         .unwrap_err();
-    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "an observer of the search stopped it: disk full"
+    );
 }
 
 #[test]

@@ -30,20 +30,35 @@ impl Server {
     /// Start the binary on port 0 and read the URL it prints once it accepts connections.
     fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
+        let db = format!("sqlite:///{}", dir.path().join("server.db").display());
+        let artifacts = dir.path().join("artifacts");
+        let artifacts = artifacts.to_str().expect("a UTF-8 path");
+        let args = [
+            "server",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+            "--backend-store-uri",
+            &db,
+            "--artifacts-destination",
+            artifacts,
+        ];
+        Server::launch(dir, &args)
+    }
+
+    /// Run `hyperflow args...` in `dir` and read the URL it prints once it accepts
+    /// connections.
+    fn launch(dir: tempfile::TempDir, args: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .current_dir(dir.path())
             .env_remove("HYPERFLOW_AUTH_TOKEN")
-            .args(["server", "--port", "0", "--workers", "2"])
-            .arg("--backend-store-uri")
-            .arg(format!(
-                "sqlite:///{}",
-                dir.path().join("server.db").display()
-            ))
-            .arg("--artifacts-destination")
-            .arg(dir.path().join("artifacts"))
+            .env_remove("HYPERFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start hyperflow server");
+            .expect("start hyperflow");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
@@ -235,4 +250,49 @@ fn fmin_and_the_artifact_api_through_the_server() {
 
     let scratch = tempfile::tempdir().unwrap();
     common::artifacts::tracker_round_trip(&tracker, scratch.path());
+}
+
+#[test]
+fn ui_listens_where_host_and_port_say() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite:///{}", dir.path().join("runs.db").display());
+    Tracker::open(&db)
+        .and_then(|t| t.create_experiment("seen"))
+        .expect("a store with an experiment");
+    let ui = Server::launch(
+        dir,
+        &[
+            "--tracking-uri",
+            &db,
+            "ui",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+    );
+    let port = ui
+        .url
+        .strip_prefix("http://127.0.0.1:")
+        .expect("on loopback");
+    assert_ne!(port, "5000", "port 0 picks a free port");
+    let tracker = Tracker::open(&ui.url).expect("a client of the UI's server");
+    assert!(
+        tracker
+            .get_experiment_by_name("seen")
+            .expect("the UI serves the store")
+            .is_some()
+    );
+    // As for `hyperflow server`, a non-loopback address needs a token.
+    let out = Command::new(BIN)
+        .env_remove("HYPERFLOW_AUTH_TOKEN")
+        .args(["--tracking-uri", &db, "ui", "-H", "0.0.0.0", "-p", "0"])
+        .output()
+        .expect("run hyperflow ui");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--auth-token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -396,6 +396,12 @@ fn errors_are_clear() {
         err.contains("no experiment is named or numbered `nope`"),
         "{err}"
     );
+    let (ok, _, err) = db.cli(&["report", "--experiment", "froest"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no experiment is named or numbered `froest`; did you mean `forest`?"),
+        "{err}"
+    );
     let (ok, _, err) = db.cli(&["report", "--parent", &parent, "--top", "1.5"]);
     assert!(!ok);
     assert!(err.contains("top_quantile") && err.contains("1.5"), "{err}");

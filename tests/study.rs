@@ -121,6 +121,10 @@ fn a_trial_asked_by_one_handle_is_told_by_another() {
     // Told once; a second tell is refused and changes nothing.
     let again = teller.tell_number(number, 0.0).unwrap_err();
     assert!(matches!(again, StudyError::NotRunning { .. }), "{again}");
+    assert_eq!(
+        again.to_string(),
+        format!("trial {number} is complete already; only running trials can be told")
+    );
     let reread = open(&db, "relay").unwrap();
     assert_eq!(reread.trials().get(number).unwrap().loss, Some(value));
     assert_eq!(reread.best().map(|t| t.number), Some(number));

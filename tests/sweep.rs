@@ -171,12 +171,34 @@ fn non_zero_exit_fails_with_the_tail_of_stderr() {
 #[test]
 fn missing_objective_metric_fails_the_trial() {
     let s = Sweep::new();
-    s.file("train.sh", "echo '{\"accuracy\": 0.9}'\n");
-    let config = s.load("run = \"sh train.sh\"", "max_evals = 1", X);
+    // The first trial prints the objective, the second only another metric.
+    s.file(
+        "train.sh",
+        "if [ -e once ]; then echo '{\"accuracy\": 0.9}'; else touch once; echo '{\"loss\": 1}'; fi\n",
+    );
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 2", X);
     let summary = run_sweep(&config, quiet()).unwrap();
-    let reason = summary.trials()[0].error.clone().unwrap();
+    assert_eq!(summary.trials()[0].loss, Some(1.0));
+    let reason = summary.trials()[1].error.clone().unwrap();
     assert!(reason.contains("printed no `loss` metric"), "{reason}");
     assert!(reason.contains("it printed: accuracy"), "{reason}");
+}
+
+#[test]
+fn an_objective_the_first_successful_trial_did_not_print_stops_the_sweep() {
+    let s = Sweep::new();
+    s.file("train.sh", "echo '{\"accuracy\": 0.9, \"los\": 0.1}'\n");
+    let config = s.load("run = \"sh train.sh\"", "max_evals = 5", X);
+    let err = run_sweep(&config, quiet()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SweepError::ObjectiveNotPrinted { trial: 0, metric, printed, suggestion }
+                if metric == "loss" && printed == &["accuracy", "los"]
+                    && suggestion.as_deref() == Some("los")
+        ),
+        "{err:?}"
+    );
 }
 
 /// The pid a trial script wrote into `name`.
@@ -488,12 +510,8 @@ fn one_given_point_runs_as_a_sweep_of_one() {
          n = 100",
     );
     let config = SweepConfig::load_with(&path, &Overrides::default().max_evals(1)).unwrap();
-    // `C` is inactive under `model=tree`: it is accepted and dropped.
-    let point = hyperflow::sweep::point_from_assignments(
-        config.space(),
-        &["x=0.25", "model=tree", "C=1.5"],
-    )
-    .unwrap();
+    let point = hyperflow::sweep::point_from_assignments(config.space(), &["x=0.25", "model=tree"])
+        .unwrap();
     assert_eq!(point.to_string(), r#"{x: 0.25, model: "tree", n: 100}"#);
     let summary = run_sweep(&config, quiet().points_to_evaluate([point.clone()])).unwrap();
     assert_eq!(summary.trials().len(), 1);
@@ -507,17 +525,30 @@ fn one_given_point_runs_as_a_sweep_of_one() {
         err.contains("no value for parameter `C`; add `-P C=...`"),
         "{err}"
     );
+    // `C` is inactive under `model=tree`: a value for it would not be used.
+    let err = hyperflow::sweep::point_from_assignments(
+        config.space(),
+        &["x=0.25", "model=tree", "C=1.5"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "`C=1.5`: parameter `C` is used only when `model` is \"svm\", but \
+         `model` is \"tree\"; leave out `-P C=...` or pass `-P model=svm`",
+    );
     let err = hyperflow::sweep::point_from_assignments(config.space(), &["x=2", "model=tree"])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("outside the space"), "{err}");
+    // Values are written as a config spells them, never as Rust's Debug (`Float(2.0)`).
+    assert!(
+        err.contains("parameter `x` = 2 is outside the space: expected a number in [0, 1]"),
+        "{err}"
+    );
     let err = hyperflow::sweep::point_from_assignments(config.space(), &["model=forest"])
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains(r#"one of ["svm", "tree"]"#) || err.contains("one of"),
-        "{err}"
-    );
+    assert!(err.contains(r#"one of ["svm", "tree"]"#), "{err}");
 }
 
 #[test]

@@ -247,6 +247,88 @@ fn run_with_given_values() {
 }
 
 #[test]
+fn run_refuses_a_value_for_an_inactive_parameter() {
+    let d = Dir::new();
+    d.file("train.sh", TRAIN);
+    let config = d.config("sh train.sh {x} {C?}", "max_evals = 5");
+    let toml = std::fs::read_to_string(&config).unwrap()
+        + "model = { kind = \"choice\", options = [{ value = \"svm\", space = { C = { kind = \"uniform\", low = 1, high = 2 } } }, \"tree\"] }\n";
+    std::fs::write(&config, toml).unwrap();
+    let config = config.to_str().unwrap();
+    let out = d.run(&[
+        "run",
+        config,
+        "-P",
+        "x=0.2",
+        "-P",
+        "model=tree",
+        "-P",
+        "C=1.5",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr),
+        "error: `C=1.5`: parameter `C` is used only when `model` is \"svm\", but `model` is \
+         \"tree\"; leave out `-P C=...` or pass `-P model=svm`\n"
+    );
+    assert!(!d.path("runs.db").exists(), "nothing is stored");
+    // Values in messages are written as a config spells them, not as Rust's Debug.
+    let out = d.run(&["run", config, "-P", "x=5", "-P", "model=tree"]);
+    assert_eq!(
+        text(&out.stderr),
+        "error: parameter `x` = 5 is outside the space: expected a number in [0, 1]\n"
+    );
+    let out = d.run(&["run", config, "-P", "x=0.2", "-P", "model=forest"]);
+    assert_eq!(
+        text(&out.stderr),
+        "error: `model=forest`: expected one of [\"svm\", \"tree\"]\n"
+    );
+    ok(&d.run(&[
+        "run",
+        config,
+        "-P",
+        "x=0.2",
+        "-P",
+        "model=svm",
+        "-P",
+        "C=1.5",
+        "--no-progress",
+    ]));
+}
+
+#[test]
+fn a_misspelt_objective_stops_the_sweep_after_the_first_trial() {
+    let d = Dir::new();
+    d.file(
+        "train.sh",
+        "echo \"{\\\"loss\\\": $1, \\\"acc\\\": 0.5}\"\n",
+    );
+    let config = d.config("sh train.sh {x}", "max_evals = 6");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        toml.replace("metric = \"loss\"", "metric = \"los\""),
+    )
+    .unwrap();
+    let out = d.run(&["sweep", config.to_str().unwrap(), "--no-progress"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: trial 0, the first to exit 0, printed the metrics loss, acc but not the \
+             objective metric `los` (did you mean `loss`?); the sweep stopped."
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("continue with"),
+        "nothing to resume: {stderr}"
+    );
+    let runs = d.runs();
+    assert_eq!(role(&runs, "trial").len(), 1, "one trial ran: {runs:?}");
+}
+
+#[test]
 fn bad_config_is_one_located_error() {
     let d = Dir::new();
     let config = d.file(

@@ -216,6 +216,7 @@ fn search_builder_and_table_export() {
             "status",
             "start_time",
             "end_time",
+            "duration",
             "metrics.loss",
             "params.i",
             "tags.mlflow.runName"

@@ -1,11 +1,8 @@
 //! `hyperflow experiments ...`
 
-use anyhow::Context;
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
-use hyperflow::tracking::{
-    Experiment, ExperimentId, ExperimentQuery, OpenMode, RunsTable, Tracker, ViewType,
-};
+use hyperflow::tracking::{Experiment, ExperimentId, OpenMode, RunsTable, Tracker, ViewType};
 
 use super::OutputFormat;
 
@@ -58,20 +55,7 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             } else {
                 ViewType::ActiveOnly
             };
-            let mut experiments = Vec::new();
-            let mut query = ExperimentQuery {
-                view_type,
-                ..ExperimentQuery::default()
-            };
-            loop {
-                let page = tracker.search_experiments(&query)?;
-                experiments.extend(page.items);
-                match page.next_page_token {
-                    Some(token) => query.page_token = Some(token),
-                    None => break,
-                }
-            }
-            print_experiments(&experiments, format);
+            print_experiments(&tracker.all_experiments(view_type)?, format);
         }
         Command::Create {
             name,
@@ -105,23 +89,13 @@ fn change(
     done: &str,
     action: fn(&Tracker, &ExperimentId) -> hyperflow::tracking::Result<()>,
 ) -> anyhow::Result<()> {
-    let experiment = find(tracker, name_or_id)?;
+    let experiment = tracker.find_experiment(name_or_id)?;
     action(tracker, &experiment.experiment_id)?;
     println!(
         "{done} experiment '{}' (id {}) and its runs",
         experiment.name, experiment.experiment_id
     );
     Ok(())
-}
-
-/// The experiment with this name, else with this id.
-pub fn find(tracker: &Tracker, name_or_id: &str) -> anyhow::Result<Experiment> {
-    if let Some(experiment) = tracker.get_experiment_by_name(name_or_id)? {
-        return Ok(experiment);
-    }
-    tracker
-        .get_experiment(&ExperimentId(name_or_id.to_string()))
-        .with_context(|| format!("no experiment is named or numbered '{name_or_id}' (see `hyperflow experiments list --all`)"))
 }
 
 fn print_experiments(experiments: &[Experiment], format: OutputFormat) {
@@ -140,8 +114,8 @@ fn print_experiments(experiments: &[Experiment], format: OutputFormat) {
                 Cell::Str(e.experiment_id.to_string()),
                 Cell::Str(e.name.clone()),
                 Cell::Str(e.lifecycle_stage.as_str().to_string()),
-                Cell::Int(e.creation_time),
-                Cell::Int(e.last_update_time),
+                Cell::Time(e.creation_time),
+                Cell::Time(e.last_update_time),
                 Cell::Str(e.artifact_location.clone()),
             ]
         })

@@ -11,15 +11,15 @@ mod sweep;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hyperflow::tracking::{OpenMode, RunsTable, Tracker, resolve_tracking_uri};
+use hyperflow::tracking::uri::DEFAULT_TRACKING_URI;
+use hyperflow::tracking::{OpenMode, RunsTable, Tracker, accepted_uris, resolve_tracking_uri};
 
 /// hyperflow: hyperparameter optimization with experiment tracking built in.
 #[derive(Debug, Parser)]
 #[command(name = "hyperflow", version, about, propagate_version = true)]
 struct Cli {
-    /// Where runs are stored: sqlite:///path.db (relative) or sqlite:////abs/path.db. Default:
-    /// $HYPERFLOW_TRACKING_URI, else $MLFLOW_TRACKING_URI, else sqlite:///hyperflow.db.
-    #[arg(long, global = true, value_name = "URI")]
+    /// Where runs are stored (the accepted forms are listed by --help).
+    #[arg(long, global = true, value_name = "URI", long_help = tracking_uri_help())]
     tracking_uri: Option<String>,
 
     #[command(subcommand)]
@@ -39,11 +39,21 @@ enum Command {
     /// Serve the MLflow-compatible tracking REST API, the artifact proxy and the web UI.
     #[cfg(feature = "server")]
     Server(server::ServerArgs),
-    /// Open the web UI on http://127.0.0.1:5000 over the tracking store.
+    /// Open the web UI (http://127.0.0.1:5000 unless --host/--port say otherwise) over the
+    /// tracking store, read-only.
     #[cfg(feature = "server")]
-    Ui,
+    Ui(server::Bind),
     #[command(flatten)]
     Sweep(sweep::Command),
+}
+
+/// The long help of `--tracking-uri`, written from the one list of accepted forms.
+fn tracking_uri_help() -> String {
+    format!(
+        "Where runs are stored: {}. Default: $HYPERFLOW_TRACKING_URI, else \
+         $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI}.",
+        accepted_uris()
+    )
 }
 
 /// Runs the command line and turns errors into a one-line message and exit code 1.
@@ -94,7 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "server")]
         Command::Server(args) => server::run(args, &uri),
         #[cfg(feature = "server")]
-        Command::Ui => server::run(server::ServerArgs::ui(), &uri),
+        Command::Ui(bind) => server::run(server::ServerArgs::ui(bind), &uri),
         Command::Sweep(cmd) => sweep::run(cmd, &uri),
     }
 }

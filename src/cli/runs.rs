@@ -2,10 +2,9 @@
 
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
-use hyperflow::tracking::{ExperimentId, OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
+use hyperflow::tracking::{OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
 
 use super::OutputFormat;
-use super::experiments;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -29,6 +28,10 @@ pub enum Command {
         /// How to print them: a table, CSV, or JSON (a list of objects keyed by column name).
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
+        /// Only these columns, in this order, by their header names: e.g.
+        /// `run_name,metrics.loss,params.lr,tags.mlflow.user` (default: all of them).
+        #[arg(long, short = 'c', value_delimiter = ',', value_name = "NAMES")]
+        columns: Vec<String>,
     },
     /// Show one run: info, params, metrics and tags.
     Show {
@@ -69,17 +72,18 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             max_results,
             all,
             format,
+            columns,
         } => {
             let experiments = if experiment.is_empty() {
-                every_active_experiment(tracker)?
+                tracker.all_experiments(ViewType::ActiveOnly)?
             } else {
                 experiment
                     .iter()
-                    .map(|e| experiments::find(tracker, e).map(|e| e.experiment_id))
-                    .collect::<anyhow::Result<_>>()?
+                    .map(|e| tracker.find_experiment(e))
+                    .collect::<Result<_, _>>()?
             };
             let mut search = SearchRuns::new()
-                .experiments(experiments)
+                .experiments(experiments.into_iter().map(|e| e.experiment_id))
                 .filter(filter)
                 .max_results(max_results);
             for key in order_by {
@@ -89,7 +93,12 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
                 search = search.view_type(ViewType::All);
             }
             let page = tracker.search_runs(&search)?;
-            super::print_table(&RunsTable::from_runs(&page.items), format);
+            let mut table = RunsTable::from_runs(&page.items);
+            if !columns.is_empty() {
+                let columns: Vec<&str> = columns.iter().map(|c| c.trim()).collect();
+                table = table.select_strictly(&columns)?;
+            }
+            super::print_table(&table, format);
             if page.next_page_token.is_some() && matches!(format, OutputFormat::Table) {
                 eprintln!("(more runs match; raise --max-results to see them)");
             }
@@ -124,17 +133,4 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn every_active_experiment(tracker: &Tracker) -> anyhow::Result<Vec<ExperimentId>> {
-    let mut query = hyperflow::tracking::ExperimentQuery::default();
-    let mut ids = Vec::new();
-    loop {
-        let page = tracker.search_experiments(&query)?;
-        ids.extend(page.items.into_iter().map(|e| e.experiment_id));
-        match page.next_page_token {
-            Some(token) => query.page_token = Some(token),
-            None => return Ok(ids),
-        }
-    }
 }

@@ -6,9 +6,9 @@ use clap::Args;
 use hyperflow::server::{ServerConfig, run_blocking};
 use hyperflow::tracking::OpenMode;
 
-/// Flags of `hyperflow server`, as `mlflow server` spells them.
+/// Where `hyperflow server` and `hyperflow ui` listen, as `mlflow server` spells it.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub struct Bind {
     /// Address to bind. Anything but loopback needs --auth-token (or HYPERFLOW_AUTH_TOKEN)
     /// or --insecure.
     #[arg(long, short = 'H', default_value = "127.0.0.1")]
@@ -16,6 +16,13 @@ pub struct ServerArgs {
     /// Port (0 picks a free one).
     #[arg(long, short, default_value_t = 5000)]
     port: u16,
+}
+
+/// Flags of `hyperflow server`, as `mlflow server` spells them.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    bind: Bind,
     /// The store behind the server (default: the global --tracking-uri rules).
     #[arg(long, value_name = "URI")]
     backend_store_uri: Option<String>,
@@ -41,12 +48,11 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The defaults of `hyperflow ui`: localhost, port 5000, the store opened read-only (it
-    /// must exist; a read-only file or folder is fine).
-    pub fn ui() -> Self {
+    /// `hyperflow ui`: the server's defaults at `bind`, the store opened read-only (it must
+    /// exist; a read-only file or folder is fine).
+    pub fn ui(bind: Bind) -> Self {
         ServerArgs {
-            host: "127.0.0.1".into(),
-            port: 5000,
+            bind,
             backend_store_uri: None,
             artifacts_destination: "hyperflow-artifacts".into(),
             no_serve_artifacts: false,
@@ -61,8 +67,8 @@ impl ServerArgs {
 /// Serves the REST API, the artifact proxy and the web UI until interrupted.
 pub fn run(args: ServerArgs, tracking_uri: &str) -> anyhow::Result<()> {
     let config = ServerConfig {
-        host: args.host,
-        port: args.port,
+        host: args.bind.host,
+        port: args.bind.port,
         backend_store_uri: args
             .backend_store_uri
             .unwrap_or_else(|| tracking_uri.to_string()),

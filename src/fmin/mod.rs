@@ -484,7 +484,7 @@ pub enum FminError {
         source: PointError,
     },
     /// An observer failed; trials finished before the failure were recorded.
-    #[error("observer failed: {0}")]
+    #[error("an observer of the search stopped it: {0}")]
     Observer(ObserverError),
     /// The study could not be created, or its tracking store failed; trials finished
     /// before the failure were recorded.

@@ -129,8 +129,8 @@ pub enum ReportError {
     /// No run has this id.
     #[error("no run has the id `{0}`")]
     RunNotFound(String),
-    /// No experiment has this name or id.
-    #[error("no experiment is named or numbered `{0}`")]
+    /// No experiment has this name or id; the message names it and the closest name.
+    #[error("{0}")]
     ExperimentNotFound(String),
     /// The source has no runs to report on.
     #[error("nothing to report on: {0}")]

@@ -23,7 +23,7 @@ use super::model::Report;
 use super::{ReportError, render};
 use crate::space::{Dist, Point, Space, Value};
 use crate::tracking::model::{MAX_RESULTS_LIMIT, tags};
-use crate::tracking::{ExperimentId, ExperimentQuery, Run, SearchRuns, StoreError, Tracker};
+use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, ViewType};
 use crate::trials::{Direction, TrialState};
 
 /// Artifact directory [`log_artifacts`] writes into.
@@ -266,16 +266,10 @@ fn find_experiment(
     tracker: &Tracker,
     name_or_id: &str,
 ) -> Result<(ExperimentId, String), ReportError> {
-    if let Some(e) = tracker.get_experiment_by_name(name_or_id)? {
-        return Ok((e.experiment_id, e.name));
-    }
-    let not_found = || ReportError::ExperimentNotFound(name_or_id.to_string());
-    if name_or_id.trim().parse::<i64>().is_err() {
-        return Err(not_found());
-    }
-    match tracker.get_experiment(&ExperimentId(name_or_id.trim().to_string())) {
+    match tracker.find_experiment(name_or_id) {
         Ok(e) => Ok((e.experiment_id, e.name)),
-        Err(e) => Err(not_found_as(e, not_found)),
+        Err(StoreError::NotFound(message)) => Err(ReportError::ExperimentNotFound(message)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -311,15 +305,12 @@ fn filter_groups(
 ) -> Result<Vec<Group>, ReportError> {
     let mut scope: Vec<(ExperimentId, String)> = Vec::new();
     if experiments.is_empty() {
-        let mut query = ExperimentQuery::default();
-        loop {
-            let page = tracker.search_experiments(&query)?;
-            scope.extend(page.items.into_iter().map(|e| (e.experiment_id, e.name)));
-            match page.next_page_token {
-                Some(token) => query.page_token = Some(token),
-                None => break,
-            }
-        }
+        scope.extend(
+            tracker
+                .all_experiments(ViewType::ActiveOnly)?
+                .into_iter()
+                .map(|e| (e.experiment_id, e.name)),
+        );
     } else {
         for name in experiments {
             scope.push(find_experiment(tracker, name)?);

@@ -30,7 +30,7 @@ mod value;
 pub use builder::{ChoiceOption, SpaceBuilder};
 pub use point::{Point, PointError};
 pub use schema::{SchemaError, SchemaErrorKind};
-pub use value::{FromValue, Value};
+pub use value::{FromValue, Quoted, Value};
 
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -273,6 +273,33 @@ impl Space {
         self.params.iter().position(|p| p.name == name)
     }
 
+    /// For a conditional parameter, the name of the choice it depends on and the option
+    /// under which it is active; `None` for a top-level parameter (or an index out of range).
+    ///
+    /// ```
+    /// use hyperflow::{Space, Value};
+    /// use hyperflow::space::ChoiceOption;
+    ///
+    /// let svm = Space::builder().uniform("C", 0.1, 10.0);
+    /// let space = Space::builder()
+    ///     .choice("model", [ChoiceOption::new("svm", svm), "tree".into()])
+    ///     .build()?;
+    /// let c = space.index_of("C").unwrap();
+    /// assert_eq!(space.active_under(c), Some(("model", &Value::from("svm"))));
+    /// assert_eq!(space.active_under(space.index_of("model").unwrap()), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn active_under(&self, index: usize) -> Option<(&str, &Value)> {
+        let condition = self.params.get(index)?.parent?;
+        let parent = &self.params[condition.param];
+        match &parent.dist {
+            Dist::Choice { options } => options
+                .get(condition.option)
+                .map(|option| (parent.name.as_str(), option)),
+            _ => None,
+        }
+    }
+
     /// Whether parameter `index` is active in the encoded point `x`.
     ///
     /// Relies on parents being decided before children, which holds for every encoded
@@ -452,10 +479,10 @@ pub(crate) fn describe_support(dist: &Dist) -> String {
         Dist::LogNormal { .. } => "a positive number".to_string(),
         Dist::RandInt { low, high } => format!("an integer in [{low}, {high}) (high is exclusive)"),
         Dist::Choice { options } => {
-            let list: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+            let list: Vec<String> = options.iter().map(|o| o.quoted().to_string()).collect();
             format!("one of [{}]", list.join(", "))
         }
-        Dist::Const(v) => format!("the constant {v:?}"),
+        Dist::Const(v) => format!("the constant {}", v.quoted()),
     }
 }
 

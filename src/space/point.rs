@@ -242,10 +242,7 @@ impl fmt::Display for Point {
         f.write_str("{")?;
         for (i, (n, v)) in self.entries.iter().enumerate() {
             let sep = if i == 0 { "" } else { ", " };
-            match v {
-                Value::Str(s) => write!(f, "{sep}{n}: {s:?}")?,
-                v => write!(f, "{sep}{n}: {v}")?,
-            }
+            write!(f, "{sep}{n}: {}", v.quoted())?;
         }
         f.write_str("}")
     }
@@ -274,7 +271,7 @@ pub enum PointError {
         name: String,
     },
     /// The value cannot be read as the type asked for.
-    #[error("parameter `{name}` is {value:?}, which cannot be read as {wanted}")]
+    #[error("parameter `{name}` is {}, which cannot be read as {wanted}", value.quoted())]
     WrongType {
         /// The parameter.
         name: String,
@@ -290,7 +287,7 @@ pub enum PointError {
         name: String,
     },
     /// A value lies outside its parameter's distribution.
-    #[error("parameter `{name}` = {value:?} is outside the space: expected {expected}")]
+    #[error("parameter `{name}` = {} is outside the space: expected {expected}", value.quoted())]
     OutOfSpace {
         /// The parameter.
         name: String,

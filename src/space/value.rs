@@ -52,6 +52,18 @@ impl Value {
         }
     }
 
+    /// The value as a config or a point spells it, for messages: strings quoted (`"rf"`),
+    /// numbers and booleans as they are (`0.5`, `3`, `true`).
+    ///
+    /// ```
+    /// use hyperflow::Value;
+    /// assert_eq!(Value::from("rf").quoted().to_string(), r#""rf""#);
+    /// assert_eq!(Value::from(500).quoted().to_string(), "500");
+    /// ```
+    pub fn quoted(&self) -> Quoted<'_> {
+        Quoted(self)
+    }
+
     /// The value as JSON.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
@@ -62,6 +74,19 @@ impl Value {
             ),
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::Bool(b) => serde_json::Value::Bool(*b),
+        }
+    }
+}
+
+/// A [`Value`] written for people, strings quoted: see [`Value::quoted`].
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(&'a Value);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Value::Str(s) => write!(f, "{s:?}"),
+            v => write!(f, "{v}"),
         }
     }
 }

@@ -127,7 +127,7 @@ pub enum StudyError {
         len: usize,
     },
     /// The trial was told already (or killed): its outcome is recorded.
-    #[error("trial {number} is {state:?} already; only running trials can be told")]
+    #[error("trial {number} is {state} already; only running trials can be told")]
     NotRunning {
         /// The trial.
         number: usize,

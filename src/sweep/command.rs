@@ -288,21 +288,11 @@ impl CommandTemplate {
                     known,
                 });
             };
-            if let (Some(condition), false) = (space.params()[index].parent, *optional) {
-                let parent = &space.params()[condition.param];
-                let option = match &parent.dist {
-                    crate::space::Dist::Choice { options } => options
-                        .get(condition.option)
-                        .map_or_else(String::new, |o| match o {
-                            crate::space::Value::Str(s) => format!("{s:?}"),
-                            o => o.to_string(),
-                        }),
-                    _ => String::new(),
-                };
+            if let (Some((parent, option)), false) = (space.active_under(index), *optional) {
                 return Err(TemplateError::Conditional {
                     name: name.clone(),
-                    parent: parent.name.clone(),
-                    option,
+                    parent: parent.to_string(),
+                    option: option.quoted().to_string(),
                     offset: *offset,
                 });
             }

@@ -97,6 +97,25 @@ pub enum SweepError {
     /// The tracking store could not be read or written.
     #[error("tracking store: {0}")]
     Tracking(#[from] crate::tracking::StoreError),
+    /// The first trial that exited 0 printed metrics, but not the objective metric (a
+    /// misspelt `[objective] metric`); the sweep stopped after it.
+    #[error(
+        "trial {trial}, the first to exit 0, printed the metrics {} but not the objective \
+         metric `{metric}`{}; the sweep stopped. Fix `[objective] metric` in the config or the \
+         name the program prints",
+        printed.join(", "),
+        suggestion.as_ref().map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"))
+    )]
+    ObjectiveNotPrinted {
+        /// The trial's number.
+        trial: usize,
+        /// The objective metric the config names.
+        metric: String,
+        /// The metrics the trial printed.
+        printed: Vec<String>,
+        /// The printed metric closest to the objective's name, if one is a plausible typo.
+        suggestion: Option<String>,
+    },
     /// A sweep to resume was not found, or its runs do not fit the config.
     #[error("cannot resume: {message}")]
     Resume {
@@ -382,7 +401,7 @@ pub fn plan(config: &SweepConfig, n: usize) -> Result<Plan, SweepError> {
 /// into a point of `space`: each value is read as its parameter's kind needs (a choice
 /// option as written, an integer for `randint`, a number otherwise), constants are filled
 /// in, and the point must then fit the space (every active parameter given, values in
-/// range).
+/// range, no value for a parameter that is inactive under the options chosen).
 ///
 /// ```
 /// use hyperflow::Space;
@@ -423,7 +442,7 @@ pub fn point_from_assignments<S: AsRef<str>>(
         }
         pairs.push((assignment, name, text));
     }
-    space
+    let point = space
         .point_from_text(pairs.iter().map(|&(_, name, text)| (name, text)))
         .map_err(|e| match e {
             PointError::Missing { name } => invalid(format!(
@@ -437,7 +456,28 @@ pub fn point_from_assignments<S: AsRef<str>>(
                 invalid(format!("`{assignment}`: expected {expected}"))
             }
             e => invalid(e.to_string()),
-        })
+        })?;
+    // Reading the point dropped the parameters inactive under its choices: a value given
+    // for one of them would silently not be used.
+    for &(assignment, name, _) in &pairs {
+        let name = name.trim();
+        if point.value(name).is_some() {
+            continue;
+        }
+        let Some((parent, option)) = space.index_of(name).and_then(|i| space.active_under(i))
+        else {
+            continue;
+        };
+        let chosen = point
+            .value(parent)
+            .map_or_else(|| "itself inactive".to_string(), |v| v.quoted().to_string());
+        return Err(invalid(format!(
+            "`{assignment}`: parameter `{name}` is used only when `{parent}` is {}, but \
+             `{parent}` is {chosen}; leave out `-P {name}=...` or pass `-P {parent}={option}`",
+            option.quoted()
+        )));
+    }
+    Ok(point)
 }
 
 /// Checks that the command's program exists before anything starts, so a typo is one
@@ -535,6 +575,9 @@ fn drive(
     let cancel = options.cancel.clone();
     let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let tracking_uri = options.tracking_uri.as_deref();
+    // Decided by the first trial that exits 0: `Some(None)` when it printed the objective
+    // (or nothing at all), `Some(Some(error))` when it printed other metrics only.
+    let first_exit: Mutex<Option<Option<SweepError>>> = Mutex::new(None);
 
     let objective = |point: &Point, ctx: &TrialContext| -> Outcome {
         let argv = match config.command().template().render(point) {
@@ -575,6 +618,28 @@ fn drive(
         if !problems.is_empty() {
             runner::lock(&warnings).extend(problems);
         }
+        if output.end == TrialEnd::Exited(0) {
+            let mut first = runner::lock(&first_exit);
+            if first.is_none() {
+                let missing = output.metric(metric).is_none() && !output.metrics.is_empty();
+                let printed: Vec<String> = output.metrics.iter().map(|(k, _)| k.clone()).collect();
+                *first = Some(missing.then(|| {
+                    SweepError::ObjectiveNotPrinted {
+                        trial: ctx.number(),
+                        metric: metric.to_string(),
+                        suggestion: crate::suggest::did_you_mean(
+                            metric,
+                            printed.iter().map(String::as_str),
+                        )
+                        .map(str::to_string),
+                        printed,
+                    }
+                }));
+                if missing {
+                    cancel.cancel();
+                }
+            }
+        }
         output.outcome(metric)
     };
 
@@ -603,6 +668,9 @@ fn drive(
     let result = search.observer(progress.clone()).run();
     progress.finish();
     let result = result.map_err(SweepError::Search)?;
+    if let Some(Some(error)) = first_exit.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(error);
+    }
     Ok(SweepSummary {
         experiment: config.experiment().to_string(),
         config_path: config.path().to_path_buf(),

@@ -11,6 +11,7 @@ use super::SweepSummary;
 use super::config::format_duration;
 use crate::fmin::{Observer, ObserverError, SearchInfo, StopReason};
 use crate::space::Point;
+use crate::tracking::table::human_duration;
 use crate::trials::{Direction, Trial, TrialState, Trials};
 
 /// How a sweep shows its progress.
@@ -273,7 +274,7 @@ pub fn render_summary(summary: &SweepSummary, top: usize) -> String {
                         .map_or_else(|| "-".to_string(), |v| v.to_string()),
                 );
             }
-            row.push(t.duration.map_or_else(String::new, format_duration));
+            row.push(t.duration.map_or_else(String::new, human_duration));
             table.add_row(row);
         }
         for column in table.column_iter_mut().take(3) {

@@ -284,6 +284,10 @@ pub fn run_tracked(
         }
     };
     let summary = drive(config, &mut study, options).map_err(|error| {
+        if let SweepError::ObjectiveNotPrinted { .. } = error {
+            // A config to fix, not a store to wait for: resuming would not help.
+            return error;
+        }
         let parent = study.parent_run_id().unwrap_or_default();
         SweepError::Stopped {
             error: Box::new(error),

@@ -89,6 +89,34 @@ impl ArtifactLocation {
     }
 }
 
+/// Checks that artifacts can be written at `location` (an experiment's artifact location)
+/// before anything is stored there: a local directory is created if missing and must
+/// accept a file; a proxy location is the server's to check; any other scheme is
+/// [`StoreError::UnsupportedArtifactUri`].
+pub fn check_writable(location: &str) -> Result<()> {
+    let ArtifactLocation::Local(dir) = ArtifactLocation::parse(location)? else {
+        return Ok(());
+    };
+    let refuse = |what: &str, e: std::io::Error| {
+        StoreError::InvalidParameter(format!(
+            "artifact location '{location}' cannot be written: {what} {}: {e}; choose a \
+         directory this process can create and write",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| refuse("cannot create directory", e))?;
+    let probe = dir.join(format!(
+        ".hyperflow-write-check-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| refuse("cannot create a file in", e))?;
+    std::fs::remove_file(&probe).map_err(|e| refuse("cannot remove a file from", e))
+}
+
 /// The files of one run. Paths are relative to the run's artifact root and `/`-separated;
 /// every implementation rejects paths that would leave the root.
 ///

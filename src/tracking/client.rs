@@ -362,13 +362,18 @@ impl Tracker {
         self.store.create_experiment(name, None, &[])
     }
 
-    /// Create an experiment with an artifact location and tags.
+    /// Create an experiment with an artifact location and tags. The artifact location is
+    /// checked first ([`check_writable`](super::artifacts::check_writable)): one this
+    /// process cannot write to is refused now rather than at the first artifact.
     pub fn create_experiment_with(
         &self,
         name: &str,
         artifact_location: Option<&str>,
         tags: &[Tag],
     ) -> Result<ExperimentId> {
+        if let Some(location) = artifact_location.filter(|l| !l.trim().is_empty()) {
+            super::artifacts::check_writable(location)?;
+        }
         self.store.create_experiment(name, artifact_location, tags)
     }
 
@@ -412,6 +417,52 @@ impl Tracker {
     /// Search experiments.
     pub fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
         self.store.search_experiments(query)
+    }
+
+    /// Every experiment in `view_type`, all pages.
+    pub fn all_experiments(&self, view_type: ViewType) -> Result<Vec<Experiment>> {
+        let query = ExperimentQuery {
+            view_type,
+            ..ExperimentQuery::default()
+        };
+        every_page(
+            query,
+            |q| &mut q.page_token,
+            |q| self.store.search_experiments(q),
+        )
+    }
+
+    /// The experiment called `name_or_id`, else the one with that id (deleted ones
+    /// included). When there is neither, [`StoreError::NotFound`] says so and names the
+    /// closest experiment name, if one is a plausible typo.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let tracker = hyperflow::tracking::Tracker::open(&format!("sqlite:///{}/t.db", dir.path().display()))?;
+    /// tracker.create_experiment("lightgbm-tuning")?;
+    /// assert_eq!(tracker.find_experiment("lightgbm-tuning")?.name, "lightgbm-tuning");
+    /// let err = tracker.find_experiment("lightgbm-tunning").unwrap_err();
+    /// assert!(err.to_string().ends_with("did you mean `lightgbm-tuning`?"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn find_experiment(&self, name_or_id: &str) -> Result<Experiment> {
+        if let Some(experiment) = self.store.get_experiment_by_name(name_or_id)? {
+            return Ok(experiment);
+        }
+        let id = name_or_id.trim();
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+            match self.store.get_experiment(&ExperimentId(id.to_string())) {
+                Err(StoreError::NotFound(_)) => {}
+                found => return found,
+            }
+        }
+        let experiments = self.all_experiments(ViewType::All)?;
+        let hint =
+            crate::suggest::did_you_mean(name_or_id, experiments.iter().map(|e| e.name.as_str()))
+                .map_or_else(String::new, |name| format!("; did you mean `{name}`?"));
+        Err(StoreError::NotFound(format!(
+            "no experiment is named or numbered `{name_or_id}`{hint}"
+        )))
     }
 
     /// Rename an experiment.
@@ -558,16 +609,11 @@ impl Tracker {
 
     /// All pages of a run search.
     pub fn search_all_runs(&self, search: &SearchRuns) -> Result<Vec<Run>> {
-        let mut q = search.query.clone();
-        let mut out = Vec::new();
-        loop {
-            let page = self.store.search_runs(&q)?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(t) => q.page_token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        every_page(
+            search.query.clone(),
+            |q| &mut q.page_token,
+            |q| self.store.search_runs(q),
+        )
     }
 
     /// All pages of a run search, as a table with MLflow's column names.
@@ -896,6 +942,24 @@ impl Drop for ActiveRun {
             };
             // Errors cannot be returned from drop; call `end` to see them.
             let _ = self.tracker.set_terminated(&self.info.run_id, status);
+        }
+    }
+}
+
+/// The items of every page of a search: `search` runs `query`, then again with each next
+/// page's token (set through `token`), until a page has none.
+fn every_page<Q, T>(
+    mut query: Q,
+    token: impl Fn(&mut Q) -> &mut Option<String>,
+    search: impl Fn(&Q) -> Result<Page<T>>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    loop {
+        let page = search(&query)?;
+        out.extend(page.items);
+        match page.next_page_token {
+            Some(next) => *token(&mut query) = Some(next),
+            None => return Ok(out),
         }
     }
 }

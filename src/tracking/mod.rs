@@ -52,4 +52,7 @@ pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
 pub use sqlite::SqliteStore;
 pub use store::{OpenMode, Result, Store, StoreError};
 pub use table::RunsTable;
-pub use uri::{TrackingUri, open_store, open_store_with, resolve_tracking_uri};
+pub use uri::{
+    TrackingUri, URI_FORMS, UriForm, accepted_uris, open_store, open_store_with,
+    resolve_tracking_uri,
+};

@@ -1,9 +1,11 @@
 //! Runs as a table with MLflow's column names, exported as CSV or JSON.
 //!
-//! Columns: `run_id`, `experiment_id`, `run_name`, `status`, `start_time`, `end_time`, then
-//! `metrics.<k>`, `params.<k>` and `tags.<k>`, each group sorted by key. Times are ms since
-//! the epoch. Non-finite metric values are written as `NaN`, `Infinity`, `-Infinity` (JSON:
-//! as those strings, like MLflow's REST API).
+//! Columns: `run_id`, `experiment_id`, `run_name`, `status`, `start_time`, `end_time`,
+//! `duration`, then `metrics.<k>`, `params.<k>` and `tags.<k>`, each group sorted by key.
+//! In CSV and JSON, times are ms since the epoch and durations ms; text tables write them
+//! for people (`2026-12-06 10:15:03` in UTC, `3 min 4 s`). Non-finite metric values are
+//! written as `NaN`, `Infinity`, `-Infinity` (JSON: as those strings, like MLflow's REST
+//! API).
 
 use super::model::Run;
 use serde_json::{Map, Value};
@@ -16,8 +18,12 @@ pub enum Cell {
     Null,
     /// Text.
     Str(String),
-    /// Integer (times).
+    /// Integer.
     Int(i64),
+    /// A point in time, ms since the Unix epoch.
+    Time(i64),
+    /// A length of time, ms.
+    Duration(i64),
     /// Float (metrics).
     Float(f64),
 }
@@ -35,13 +41,26 @@ impl Cell {
         }
     }
 
-    /// The cell as CSV/terminal text (`""` for null).
+    /// The cell as CSV text (`""` for null; times and durations in ms).
     pub fn text(&self) -> String {
         match self {
             Cell::Null => String::new(),
             Cell::Str(s) => s.clone(),
-            Cell::Int(i) => i.to_string(),
+            Cell::Int(i) | Cell::Time(i) | Cell::Duration(i) => i.to_string(),
             Cell::Float(f) => Cell::float_text(*f),
+        }
+    }
+
+    /// The cell as a text table shows it: [`Cell::text`], except for times
+    /// ([`human_time`]) and durations ([`human_duration`]) (feature `tables`).
+    #[cfg(feature = "tables")]
+    pub fn human_text(&self) -> String {
+        match self {
+            Cell::Time(ms) => human_time(*ms),
+            Cell::Duration(ms) => human_duration(std::time::Duration::from_millis(
+                u64::try_from(*ms).unwrap_or(0),
+            )),
+            other => other.text(),
         }
     }
 
@@ -50,7 +69,7 @@ impl Cell {
         match self {
             Cell::Null => Value::Null,
             Cell::Str(s) => Value::String(s.clone()),
-            Cell::Int(i) => Value::from(*i),
+            Cell::Int(i) | Cell::Time(i) | Cell::Duration(i) => Value::from(*i),
             Cell::Float(f) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
                 .unwrap_or_else(|| Value::String(Cell::float_text(*f))),
@@ -58,14 +77,51 @@ impl Cell {
     }
 }
 
+/// A time (ms since the Unix epoch) as `2026-12-06 10:15:03`, in UTC whatever the local
+/// time zone (feature `tables`).
+///
+/// ```
+/// use hyperflow::tracking::table::human_time;
+/// assert_eq!(human_time(1_796_552_103_250), "2026-12-06 10:15:03");
+/// ```
+#[cfg(feature = "tables")]
+pub fn human_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// A duration for people: `250 ms`, `1.2 s`, `3 min 4 s`, `2 h 5 min` (feature `tables`).
+///
+/// ```
+/// use std::time::Duration;
+/// use hyperflow::tracking::table::human_duration;
+/// assert_eq!(human_duration(Duration::from_millis(1234)), "1.2 s");
+/// assert_eq!(human_duration(Duration::from_secs(184)), "3 min 4 s");
+/// ```
+#[cfg(feature = "tables")]
+pub fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        format!("{} ms", d.as_millis())
+    } else if secs < 60 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{} min {} s", secs / 60, secs % 60)
+    } else {
+        format!("{} h {} min", secs / 3600, secs % 3600 / 60)
+    }
+}
+
 /// The columns every run has, before its metrics, params and tags.
-const INFO_COLUMNS: [&str; 6] = [
+const INFO_COLUMNS: [&str; 7] = [
     "run_id",
     "experiment_id",
     "run_name",
     "status",
     "start_time",
     "end_time",
+    "duration",
 ];
 
 /// Runs as rows, with MLflow's column names (or any other table, built from the public
@@ -84,6 +140,22 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// A column asked for ([`RunsTable::select_strictly`]) that the table does not have.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "no column `{name}` in the runs listed{}; the columns are {}",
+    suggestion.as_ref().map_or_else(String::new, |s| format!("; did you mean `{s}`?")),
+    columns.join(", ")
+)]
+pub struct UnknownColumn {
+    /// The name asked for.
+    pub name: String,
+    /// The closest column, if one is a plausible typo.
+    pub suggestion: Option<String>,
+    /// The columns the table has.
+    pub columns: Vec<String>,
 }
 
 impl RunsTable {
@@ -109,8 +181,12 @@ impl RunsTable {
                     Cell::Str(r.info.experiment_id.0.clone()),
                     Cell::Str(r.info.run_name.clone()),
                     Cell::Str(r.info.status.as_str().to_string()),
-                    Cell::Int(r.info.start_time),
-                    r.info.end_time.map(Cell::Int).unwrap_or(Cell::Null),
+                    Cell::Time(r.info.start_time),
+                    r.info.end_time.map(Cell::Time).unwrap_or(Cell::Null),
+                    r.info
+                        .end_time
+                        .map(|end| Cell::Duration(end.saturating_sub(r.info.start_time)))
+                        .unwrap_or(Cell::Null),
                 ];
                 row.extend(
                     metrics
@@ -163,6 +239,44 @@ impl RunsTable {
         }
     }
 
+    /// The table reduced to `columns`, in that order, each of which it must have: an
+    /// unknown name is an error naming the closest column. A table without rows has only
+    /// the columns every run has, so it is reduced to those of `columns` it has.
+    ///
+    /// ```
+    /// use hyperflow::tracking::table::{Cell, RunsTable};
+    /// let table = RunsTable {
+    ///     columns: vec!["run_id".into(), "metrics.loss".into()],
+    ///     rows: vec![vec![Cell::Str("a1".into()), Cell::Float(0.5)]],
+    /// };
+    /// assert_eq!(table.select_strictly(&["metrics.loss"])?.columns, ["metrics.loss"]);
+    /// let err = table.select_strictly(&["metrics.los"]).unwrap_err();
+    /// assert!(err.to_string().contains("did you mean `metrics.loss`?"));
+    /// # Ok::<(), hyperflow::tracking::table::UnknownColumn>(())
+    /// ```
+    pub fn select_strictly<S: AsRef<str>>(
+        &self,
+        columns: &[S],
+    ) -> Result<RunsTable, UnknownColumn> {
+        if !self.rows.is_empty()
+            && let Some(name) = columns
+                .iter()
+                .map(AsRef::as_ref)
+                .find(|c| !self.columns.iter().any(|have| have == c))
+        {
+            return Err(UnknownColumn {
+                name: name.to_string(),
+                suggestion: crate::suggest::did_you_mean(
+                    name,
+                    self.columns.iter().map(String::as_str),
+                )
+                .map(str::to_string),
+                columns: self.columns.clone(),
+            });
+        }
+        Ok(self.select(columns))
+    }
+
     /// CSV with a header row (RFC 4180 quoting).
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
@@ -207,7 +321,7 @@ impl RunsTable {
             .load_preset(comfy_table::presets::NOTHING)
             .set_header(&self.columns);
         for row in &self.rows {
-            table.add_row(row.iter().map(Cell::text));
+            table.add_row(row.iter().map(Cell::human_text));
         }
         for column in table.column_iter_mut() {
             column.set_padding((0, 2));
@@ -249,11 +363,11 @@ mod tests {
             },
         };
         let t = RunsTable::from_runs(&[run]);
-        assert_eq!(t.columns[..6], INFO_COLUMNS);
-        assert_eq!(t.columns[6..], ["metrics.loss", "params.lr"]);
+        assert_eq!(t.columns[..7], INFO_COLUMNS);
+        assert_eq!(t.columns[7..], ["metrics.loss", "params.lr"]);
         let csv = t.to_csv();
         assert!(
-            csv.contains("abc,0,\"a, \"\"b\"\"\",FINISHED,1,,NaN,0.1"),
+            csv.contains("abc,0,\"a, \"\"b\"\"\",FINISHED,1,,,NaN,0.1"),
             "{csv}"
         );
         let j = t.to_json();

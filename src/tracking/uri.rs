@@ -17,6 +17,59 @@ use std::sync::Arc;
 /// The tracking URI used when none is configured.
 pub const DEFAULT_TRACKING_URI: &str = "sqlite:///hyperflow.db";
 
+/// One form of tracking URI that [`TrackingUri::parse`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UriForm {
+    /// How it is written, e.g. `sqlite:///relative/path.db`.
+    pub example: &'static str,
+    /// What it names.
+    pub meaning: &'static str,
+    /// Whether this build opens it (the REST store needs feature `rest`, https also
+    /// `rest-tls`).
+    pub available: bool,
+}
+
+/// Every form of tracking URI hyperflow accepts: the one list help texts and errors are
+/// written from.
+pub const URI_FORMS: [UriForm; 5] = [
+    UriForm {
+        example: "sqlite:///relative/path.db",
+        meaning: "an SQLite file relative to the working directory",
+        available: cfg!(feature = "sqlite"),
+    },
+    UriForm {
+        example: "sqlite:////absolute/path.db",
+        meaning: "an SQLite file by absolute path",
+        available: cfg!(feature = "sqlite"),
+    },
+    UriForm {
+        example: "path/to/file.db",
+        meaning: "a bare path to an SQLite file",
+        available: cfg!(feature = "sqlite"),
+    },
+    UriForm {
+        example: "http://host:port",
+        meaning: "a tracking server, hyperflow's or MLflow's",
+        available: cfg!(feature = "rest"),
+    },
+    UriForm {
+        example: "https://host:port",
+        meaning: "a tracking server over TLS",
+        available: cfg!(feature = "rest-tls"),
+    },
+];
+
+/// The forms of tracking URI this build opens, as one line for help texts and errors:
+/// `sqlite:///relative/path.db (an SQLite file relative to the working directory), ...`.
+pub fn accepted_uris() -> String {
+    URI_FORMS
+        .iter()
+        .filter(|form| form.available)
+        .map(|form| format!("{} ({})", form.example, form.meaning))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A parsed tracking URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -66,7 +119,8 @@ impl TrackingUri {
                  supported; use sqlite:///path/to.db",
             )),
             Some(other) => Err(unsupported(&format!(
-                "unknown scheme '{other}'; use sqlite:///path/to.db or a file path"
+                "unknown scheme '{other}'; accepted: {}",
+                accepted_uris()
             ))),
             None => Ok(TrackingUri::Sqlite(PathBuf::from(uri))),
         }
