@@ -49,7 +49,7 @@ pub use model::*;
 #[cfg(feature = "rest")]
 pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{DatabaseKind, SqliteStore};
 pub use store::{OpenMode, Result, Store, StoreError};
 pub use table::RunsTable;
 pub use uri::{TrackingUri, open_store, open_store_with, resolve_tracking_uri};
