@@ -58,19 +58,10 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             } else {
                 ViewType::ActiveOnly
             };
-            let mut experiments = Vec::new();
-            let mut query = ExperimentQuery {
+            let experiments = tracker.search_all_experiments(&ExperimentQuery {
                 view_type,
                 ..ExperimentQuery::default()
-            };
-            loop {
-                let page = tracker.search_experiments(&query)?;
-                experiments.extend(page.items);
-                match page.next_page_token {
-                    Some(token) => query.page_token = Some(token),
-                    None => break,
-                }
-            }
+            })?;
             print_experiments(&experiments, format);
         }
         Command::Create {

@@ -127,14 +127,9 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
 }
 
 fn every_active_experiment(tracker: &Tracker) -> anyhow::Result<Vec<ExperimentId>> {
-    let mut query = hyperflow::tracking::ExperimentQuery::default();
-    let mut ids = Vec::new();
-    loop {
-        let page = tracker.search_experiments(&query)?;
-        ids.extend(page.items.into_iter().map(|e| e.experiment_id));
-        match page.next_page_token {
-            Some(token) => query.page_token = Some(token),
-            None => return Ok(ids),
-        }
-    }
+    Ok(tracker
+        .search_all_experiments(&hyperflow::tracking::ExperimentQuery::default())?
+        .into_iter()
+        .map(|e| e.experiment_id)
+        .collect())
 }

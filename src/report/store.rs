@@ -311,15 +311,12 @@ fn filter_groups(
 ) -> Result<Vec<Group>, ReportError> {
     let mut scope: Vec<(ExperimentId, String)> = Vec::new();
     if experiments.is_empty() {
-        let mut query = ExperimentQuery::default();
-        loop {
-            let page = tracker.search_experiments(&query)?;
-            scope.extend(page.items.into_iter().map(|e| (e.experiment_id, e.name)));
-            match page.next_page_token {
-                Some(token) => query.page_token = Some(token),
-                None => break,
-            }
-        }
+        scope.extend(
+            tracker
+                .search_all_experiments(&ExperimentQuery::default())?
+                .into_iter()
+                .map(|e| (e.experiment_id, e.name)),
+        );
     } else {
         for name in experiments {
             scope.push(find_experiment(tracker, name)?);

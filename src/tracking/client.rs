@@ -414,6 +414,20 @@ impl Tracker {
         self.store.search_experiments(query)
     }
 
+    /// All pages of an experiment search.
+    pub fn search_all_experiments(&self, query: &ExperimentQuery) -> Result<Vec<Experiment>> {
+        let mut q = query.clone();
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.search_experiments(&q)?;
+            out.extend(page.items);
+            match page.next_page_token {
+                Some(t) => q.page_token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Rename an experiment.
     pub fn rename_experiment(&self, id: &ExperimentId, new_name: &str) -> Result<()> {
         self.store.rename_experiment(id, new_name)
