@@ -8,6 +8,8 @@
 //! - [`artifacts`]: artifact repositories ([`ArtifactRepo`]): a local directory, or a
 //!   tracking server's artifact proxy (through the REST store).
 //! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
+//! - [`import`] (feature `sqlite`): copying an MLflow store's history (its SQLite file or a
+//!   server) into a hyperflow store.
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
 //! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
 //! - [`uri`]: tracking URI resolution.
@@ -31,6 +33,8 @@
 pub mod artifacts;
 pub mod client;
 pub mod filter;
+#[cfg(feature = "sqlite")]
+pub mod import;
 pub mod model;
 #[cfg(feature = "rest")]
 pub mod rest;
