@@ -269,32 +269,24 @@ fn imports_an_mlflow_sqlite_database_without_changing_it() {
 
     // Naming experiments: only those are imported; a misspelt one is an error.
     let only = dir.path().join("only.db");
-    let out = hyperflow(
-        dir.path(),
-        &[
+    let import_only = |name: &str| {
+        let (into, from) = (sqlite_uri(&only), sqlite_uri(&db));
+        let args = [
             "--tracking-uri",
-            &sqlite_uri(&only),
+            &into,
             "import",
-            &sqlite_uri(&db),
+            &from,
             "--experiment",
-            "empty",
-        ],
-    );
+            name,
+        ];
+        hyperflow(dir.path(), &args)
+    };
+    let out = import_only("empty");
     assert!(out.status.success(), "{}", stderr(&out));
     let tracker = Tracker::open(&sqlite_uri(&only)).unwrap();
     assert!(tracker.get_experiment_by_name("empty").unwrap().is_some());
     assert!(tracker.get_experiment_by_name("tuning").unwrap().is_none());
-    let out = hyperflow(
-        dir.path(),
-        &[
-            "--tracking-uri",
-            &sqlite_uri(&only),
-            "import",
-            &sqlite_uri(&db),
-            "--experiment",
-            "tunnig",
-        ],
-    );
+    let out = import_only("tunnig");
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("has no experiment named 'tunnig'; did you mean 'tuning'?"),

@@ -416,16 +416,11 @@ impl Tracker {
 
     /// All pages of an experiment search.
     pub fn search_all_experiments(&self, query: &ExperimentQuery) -> Result<Vec<Experiment>> {
-        let mut q = query.clone();
-        let mut out = Vec::new();
-        loop {
-            let page = self.store.search_experiments(&q)?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(t) => q.page_token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        all_pages(
+            query,
+            |q| &mut q.page_token,
+            |q| self.store.search_experiments(q),
+        )
     }
 
     /// Rename an experiment.
@@ -572,16 +567,11 @@ impl Tracker {
 
     /// All pages of a run search.
     pub fn search_all_runs(&self, search: &SearchRuns) -> Result<Vec<Run>> {
-        let mut q = search.query.clone();
-        let mut out = Vec::new();
-        loop {
-            let page = self.store.search_runs(&q)?;
-            out.extend(page.items);
-            match page.next_page_token {
-                Some(t) => q.page_token = Some(t),
-                None => return Ok(out),
-            }
-        }
+        all_pages(
+            &search.query,
+            |q| &mut q.page_token,
+            |q| self.store.search_runs(q),
+        )
     }
 
     /// All pages of a run search, as a table with MLflow's column names.
@@ -910,6 +900,25 @@ impl Drop for ActiveRun {
             };
             // Errors cannot be returned from drop; call `end` to see them.
             let _ = self.tracker.set_terminated(&self.info.run_id, status);
+        }
+    }
+}
+
+/// The items of every page of a search: `fetch` runs `query`, then again with each page's
+/// `next_page_token` put where `token` says.
+fn all_pages<Q: Clone, T>(
+    query: &Q,
+    token: impl Fn(&mut Q) -> &mut Option<String>,
+    fetch: impl Fn(&Q) -> Result<Page<T>>,
+) -> Result<Vec<T>> {
+    let mut query = query.clone();
+    let mut out = Vec::new();
+    loop {
+        let page = fetch(&query)?;
+        out.extend(page.items);
+        match page.next_page_token {
+            Some(next) => *token(&mut query) = Some(next),
+            None => return Ok(out),
         }
     }
 }
