@@ -24,110 +24,13 @@ mod common;
 
 use hyperflow::tracking::*;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn python() -> Option<PathBuf> {
     static PY: OnceLock<Option<PathBuf>> = OnceLock::new();
     PY.get_or_init(|| common::python::mlflow_python("rest_vs_mlflow"))
         .clone()
-}
-
-/// A running `mlflow server`; killed (its whole process group) on drop.
-pub struct MlflowServer {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for MlflowServer {
-    fn drop(&mut self) {
-        let pgid = self.child.id();
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{pgid}")])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn health(url: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(url.trim_start_matches("http://")) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    buf.starts_with(b"HTTP/1.1 200")
-}
-
-/// Start `mlflow server` from the venv and wait for `/health`.
-pub fn start_mlflow(python: &std::path::Path) -> MlflowServer {
-    use std::os::unix::process::CommandExt;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mlflow = python.with_file_name("mlflow");
-    let child = Command::new(&mlflow)
-        .args([
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--backend-store-uri",
-            &format!("sqlite:///{}", dir.path().join("mlflow.db").display()),
-            "--serve-artifacts",
-            "--artifacts-destination",
-            &dir.path().join("artifacts").display().to_string(),
-            "--workers",
-            "1",
-        ])
-        .current_dir(dir.path())
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .env("DO_NOT_TRACK", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("start mlflow server");
-    let url = format!("http://127.0.0.1:{port}");
-    let server = MlflowServer {
-        child,
-        url,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !health(&server.url) {
-        assert!(
-            Instant::now() < deadline,
-            "mlflow server did not answer /health within 300 s"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    server
 }
 
 /// Empty the MLflow database between checks (the server keeps running: starting one
@@ -222,8 +125,8 @@ const DIFFERENT: &[(&str, Check)] = &[
 #[test]
 fn conformance_against_real_mlflow_server() {
     let Some(py) = python() else { return };
-    let server = start_mlflow(&py);
-    let db = server._dir.path().join("mlflow.db");
+    let server = common::mlflow_server::start(&py);
+    let db = server.dir.path().join("mlflow.db");
     let store = RestStore::with_auth(&server.url, RestAuth::None).expect("rest store");
     let mut failed = Vec::new();
     for (list, must_pass) in [(SAME, true), (DIFFERENT, false)] {
@@ -254,7 +157,7 @@ fn conformance_against_real_mlflow_server() {
 #[test]
 fn mlflow_artifacts_through_the_proxy() {
     let Some(py) = python() else { return };
-    let server = start_mlflow(&py);
+    let server = common::mlflow_server::start(&py);
     let store = RestStore::with_auth(&server.url, RestAuth::None).unwrap();
     let run = store
         .create_run(&ExperimentId::default_experiment(), RunStart::default())
@@ -266,7 +169,7 @@ fn mlflow_artifacts_through_the_proxy() {
     let scratch = tempfile::tempdir().unwrap();
     common::artifacts::tracker_round_trip(&Tracker::new(Arc::new(store)), scratch.path());
     // What the client uploaded is in MLflow's artifacts destination.
-    let on_disk = server._dir.path().join("artifacts");
+    let on_disk = server.dir.path().join("artifacts");
     let files = walk(&on_disk);
     for name in ["notes/hello.txt", "model/MLmodel", "copied/inner/x.txt"] {
         assert!(

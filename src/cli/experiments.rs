@@ -2,7 +2,9 @@
 
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
-use hyperflow::tracking::{Experiment, ExperimentId, OpenMode, RunsTable, Tracker, ViewType};
+use hyperflow::tracking::{
+    Experiment, ExperimentId, ExperimentQuery, OpenMode, RunsTable, Tracker, ViewType,
+};
 
 use super::OutputFormat;
 
@@ -55,7 +57,11 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             } else {
                 ViewType::ActiveOnly
             };
-            print_experiments(&tracker.all_experiments(view_type)?, format);
+            let experiments = tracker.search_all_experiments(&ExperimentQuery {
+                view_type,
+                ..ExperimentQuery::default()
+            })?;
+            print_experiments(&experiments, format);
         }
         Command::Create {
             name,

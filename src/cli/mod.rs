@@ -2,6 +2,7 @@
 //! library, and prints.
 
 mod experiments;
+mod import;
 mod report;
 mod runs;
 #[cfg(feature = "server")]
@@ -36,6 +37,9 @@ enum Command {
     Runs(runs::Command),
     /// Which hyperparameter ranges were good, and which to search next.
     Report(report::Command),
+    /// Copy experiments, runs, metrics and artifacts from an MLflow store (its SQLite file or
+    /// a server) into the tracking store; importing again copies nothing twice.
+    Import(import::Command),
     /// Serve the MLflow-compatible tracking REST API, the artifact proxy and the web UI.
     #[cfg(feature = "server")]
     Server(server::ServerArgs),
@@ -101,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // Reports read runs; `--log-artifacts` writes files, not the database.
         Command::Report(cmd) => report::run(cmd, &open(OpenMode::ReadOnly)?),
+        Command::Import(cmd) => import::run(cmd, &open(OpenMode::ReadWrite)?, &uri),
         #[cfg(feature = "server")]
         Command::Server(args) => server::run(args, &uri),
         #[cfg(feature = "server")]

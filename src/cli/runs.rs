@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
-use hyperflow::tracking::{OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
+use hyperflow::tracking::{ExperimentQuery, OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
 
 use super::OutputFormat;
 
@@ -75,7 +75,7 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             columns,
         } => {
             let experiments = if experiment.is_empty() {
-                tracker.all_experiments(ViewType::ActiveOnly)?
+                tracker.search_all_experiments(&ExperimentQuery::default())?
             } else {
                 experiment
                     .iter()

@@ -23,7 +23,7 @@ use super::model::Report;
 use super::{ReportError, render};
 use crate::space::{Dist, Point, Space, Value};
 use crate::tracking::model::{MAX_RESULTS_LIMIT, tags};
-use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, ViewType};
+use crate::tracking::{ExperimentId, ExperimentQuery, Run, SearchRuns, StoreError, Tracker};
 use crate::trials::{Direction, TrialState};
 
 /// Artifact directory [`log_artifacts`] writes into.
@@ -307,7 +307,7 @@ fn filter_groups(
     if experiments.is_empty() {
         scope.extend(
             tracker
-                .all_experiments(ViewType::ActiveOnly)?
+                .search_all_experiments(&ExperimentQuery::default())?
                 .into_iter()
                 .map(|e| (e.experiment_id, e.name)),
         );

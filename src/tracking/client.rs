@@ -419,13 +419,9 @@ impl Tracker {
         self.store.search_experiments(query)
     }
 
-    /// Every experiment in `view_type`, all pages.
-    pub fn all_experiments(&self, view_type: ViewType) -> Result<Vec<Experiment>> {
-        let query = ExperimentQuery {
-            view_type,
-            ..ExperimentQuery::default()
-        };
-        every_page(
+    /// All pages of an experiment search.
+    pub fn search_all_experiments(&self, query: &ExperimentQuery) -> Result<Vec<Experiment>> {
+        all_pages(
             query,
             |q| &mut q.page_token,
             |q| self.store.search_experiments(q),
@@ -456,7 +452,10 @@ impl Tracker {
                 found => return found,
             }
         }
-        let experiments = self.all_experiments(ViewType::All)?;
+        let experiments = self.search_all_experiments(&ExperimentQuery {
+            view_type: ViewType::All,
+            ..ExperimentQuery::default()
+        })?;
         let hint =
             crate::suggest::did_you_mean(name_or_id, experiments.iter().map(|e| e.name.as_str()))
                 .map_or_else(String::new, |name| format!("; did you mean `{name}`?"));
@@ -609,8 +608,8 @@ impl Tracker {
 
     /// All pages of a run search.
     pub fn search_all_runs(&self, search: &SearchRuns) -> Result<Vec<Run>> {
-        every_page(
-            search.query.clone(),
+        all_pages(
+            &search.query,
             |q| &mut q.page_token,
             |q| self.store.search_runs(q),
         )
@@ -946,16 +945,17 @@ impl Drop for ActiveRun {
     }
 }
 
-/// The items of every page of a search: `search` runs `query`, then again with each next
-/// page's token (set through `token`), until a page has none.
-fn every_page<Q, T>(
-    mut query: Q,
+/// The items of every page of a search: `fetch` runs `query`, then again with each page's
+/// `next_page_token` put where `token` says.
+fn all_pages<Q: Clone, T>(
+    query: &Q,
     token: impl Fn(&mut Q) -> &mut Option<String>,
-    search: impl Fn(&Q) -> Result<Page<T>>,
+    fetch: impl Fn(&Q) -> Result<Page<T>>,
 ) -> Result<Vec<T>> {
+    let mut query = query.clone();
     let mut out = Vec::new();
     loop {
-        let page = search(&query)?;
+        let page = fetch(&query)?;
         out.extend(page.items);
         match page.next_page_token {
             Some(next) => *token(&mut query) = Some(next),

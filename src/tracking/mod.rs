@@ -8,6 +8,8 @@
 //! - [`artifacts`]: artifact repositories ([`ArtifactRepo`]): a local directory, or a
 //!   tracking server's artifact proxy (through the REST store).
 //! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
+//! - [`import`] (feature `sqlite`): copying an MLflow store's history (its SQLite file or a
+//!   server) into a hyperflow store.
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
 //! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
 //! - [`uri`]: tracking URI resolution.
@@ -31,6 +33,8 @@
 pub mod artifacts;
 pub mod client;
 pub mod filter;
+#[cfg(feature = "sqlite")]
+pub mod import;
 pub mod model;
 #[cfg(feature = "rest")]
 pub mod rest;
@@ -49,7 +53,7 @@ pub use model::*;
 #[cfg(feature = "rest")]
 pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{DatabaseKind, SqliteStore};
 pub use store::{OpenMode, Result, Store, StoreError};
 pub use table::RunsTable;
 pub use uri::{

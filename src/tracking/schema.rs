@@ -24,6 +24,7 @@
 //! | child | `hyperflow.error` | tag | why it failed, was pruned or killed |
 //! | child | params | params | the point, one param per active parameter |
 //! | child | `loss` | metric | the objective's value; further metrics by their names |
+//! | any | `hyperflow.imported_from` | tag | the run it was copied from, by `hyperflow import` |
 //!
 //! A child's run status follows its state: RUNNING while running, FINISHED when complete
 //! or pruned, FAILED when failed, KILLED when killed.
@@ -66,6 +67,9 @@ pub const BEST_LOSS_METRIC: &str = "best_loss";
 pub const LOSS_METRIC: &str = "loss";
 /// Parent-run artifact holding the searched space as JSON.
 pub const SPACE_ARTIFACT: &str = "space.json";
+/// Tag of a run copied by `hyperflow import` ([`super::import`]): the id of the run it
+/// was copied from (the first source's, when that run was itself a copy).
+pub const IMPORTED_FROM_TAG: &str = "hyperflow.imported_from";
 /// The tag that nests a child run under its parent (MLflow's).
 pub const PARENT_TAG: &str = tags::PARENT_RUN_ID;
 
@@ -148,6 +152,12 @@ pub fn trial_state(run: &Run) -> TrialState {
         Some(TrialState::Running) | None => by_status,
         Some(state) => state,
     }
+}
+
+/// The run `run` is a copy of ([`IMPORTED_FROM_TAG`]), else `run` itself: the id an
+/// import recognizes a run by.
+pub fn origin_run_id(run: &Run) -> &str {
+    run.data.tag(IMPORTED_FROM_TAG).unwrap_or(run.id())
 }
 
 /// The trial number of `run`, when it is a trial.

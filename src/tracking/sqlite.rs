@@ -180,6 +180,9 @@ impl SqliteStore {
     ) -> Result<Self> {
         let path = absolute(path.as_ref())?;
         let artifact_root = absolute(artifact_root.as_ref())?;
+        if mode == OpenMode::ReadWrite {
+            refuse_foreign(&path)?;
+        }
         let connections = Connections::open(
             &path,
             mode,
@@ -192,6 +195,17 @@ impl SqliteStore {
             path,
             artifact_root,
         })
+    }
+
+    /// What the SQLite file at `path` holds (a missing or empty file is
+    /// [`DatabaseKind::New`]), read without writing anything to it.
+    pub fn database_kind(path: impl AsRef<Path>) -> Result<DatabaseKind> {
+        let path = absolute(path.as_ref())?;
+        let Some(conn) = connections::open_existing(&path)? else {
+            return Ok(DatabaseKind::New);
+        };
+        let ctx = format!("reading database {}", path.display());
+        DatabaseKind::of(&conn).map_err(|e| sql_error(&path, &ctx, &e))
     }
 
     /// The database file.
@@ -256,47 +270,110 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
-/// `user_version` 0 is a new, empty file; with tables in it, the file belongs to something
-/// else (such as MLflow's own database).
-fn foreign_tables(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')",
-        [],
-        |r| r.get(0),
-    )
+/// What an SQLite database file holds, as [`SqliteStore::database_kind`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DatabaseKind {
+    /// No file, or one without tables: opening it for writing creates a hyperflow database.
+    New,
+    /// A hyperflow tracking database at this schema version.
+    Hyperflow(i64),
+    /// MLflow's own tracking database (made by its SQL store), at this alembic revision.
+    Mlflow {
+        /// The `version_num` of its `alembic_version` table (`unknown` when it has none).
+        revision: String,
+    },
+    /// Another program's SQLite database: tables, but neither hyperflow's nor MLflow's.
+    Other,
 }
 
-fn not_hyperflow(path: &Path) -> StoreError {
-    StoreError::InvalidParameter(format!(
-        "{} is an SQLite database, but not a hyperflow tracking database (it has tables but \
-         no hyperflow schema version); name a hyperflow database or a new file",
-        path.display()
-    ))
+impl DatabaseKind {
+    /// Reads the kind of the database `conn` is open on, writing nothing.
+    fn of(conn: &Connection) -> rusqlite::Result<DatabaseKind> {
+        let version = user_version(conn)?;
+        if version != 0 {
+            return Ok(DatabaseKind::Hyperflow(version));
+        }
+        let has_tables: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_tables {
+            return Ok(DatabaseKind::New);
+        }
+        // MLflow's SQL store: alembic's version table, and runs keyed by `run_uuid`.
+        let mlflow: bool = conn.query_row(
+            "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'table' \
+                     AND name IN ('alembic_version', 'experiments', 'runs')) = 3 \
+                AND EXISTS (SELECT 1 FROM pragma_table_info('runs') WHERE name = 'run_uuid')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !mlflow {
+            return Ok(DatabaseKind::Other);
+        }
+        let revision = conn
+            .query_row("SELECT version_num FROM alembic_version LIMIT 1", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .unwrap_or_else(|| "unknown".to_string());
+        Ok(DatabaseKind::Mlflow { revision })
+    }
+
+    /// Why a database of this kind cannot be a hyperflow store, if it cannot.
+    fn refusal(&self, path: &Path) -> Option<StoreError> {
+        match self {
+            DatabaseKind::Mlflow { revision } => Some(StoreError::MlflowDatabase {
+                path: path.display().to_string(),
+                revision: revision.clone(),
+            }),
+            DatabaseKind::Other => Some(StoreError::InvalidParameter(format!(
+                "{} is an SQLite database, but not a hyperflow tracking database (it has \
+                 tables but no hyperflow schema version); name a hyperflow database or a new \
+                 file",
+                path.display()
+            ))),
+            DatabaseKind::New | DatabaseKind::Hyperflow(_) => None,
+        }
+    }
 }
 
 /// The check of a read-only store: a schema this build reads without migrating it.
 fn check_readable(conn: &Connection, path: &Path) -> Result<()> {
     let ctx = format!("reading database {}", path.display());
-    let version = user_version(conn).map_err(|e| sql_error(path, &ctx, &e))?;
-    match version {
-        0 if foreign_tables(conn).map_err(|e| sql_error(path, &ctx, &e))? => {
-            Err(not_hyperflow(path))
-        }
-        0 => Err(StoreError::NoDatabase {
-            path: path.display().to_string(),
-        }),
-        v if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+    let kind = DatabaseKind::of(conn).map_err(|e| sql_error(path, &ctx, &e))?;
+    if let Some(refusal) = kind.refusal(path) {
+        return Err(refusal);
+    }
+    match kind {
+        DatabaseKind::Hyperflow(v) if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
             path: path.display().to_string(),
             found: v,
             supported: SCHEMA_VERSION,
         }),
-        v if v < MIN_READABLE_VERSION => Err(StoreError::SchemaTooOld {
+        DatabaseKind::Hyperflow(v) if v < MIN_READABLE_VERSION => Err(StoreError::SchemaTooOld {
             path: path.display().to_string(),
             found: v,
             readable: MIN_READABLE_VERSION,
         }),
-        _ => Ok(()),
+        DatabaseKind::Hyperflow(_) => Ok(()),
+        _ => Err(StoreError::NoDatabase {
+            path: path.display().to_string(),
+        }),
     }
+}
+
+/// Refuses, before anything is written to it, an existing file that is not a hyperflow
+/// database (opening it for writing would switch its journal to WAL, a change to the file).
+fn refuse_foreign(path: &Path) -> Result<()> {
+    let Some(conn) = connections::open_existing(path)? else {
+        return Ok(());
+    };
+    let ctx = format!("reading database {}", path.display());
+    let kind = DatabaseKind::of(&conn).map_err(|e| sql_error(path, &ctx, &e))?;
+    kind.refusal(path).map_or(Ok(()), Err)
 }
 
 fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) -> Result<()> {
@@ -320,8 +397,10 @@ fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) ->
             if v > SCHEMA_VERSION {
                 return Ok(Err(too_new(v)));
             }
-            if v == 0 && foreign_tables(conn)? {
-                return Ok(Err(not_hyperflow(path)));
+            if v == 0
+                && let Some(refusal) = DatabaseKind::of(conn)?.refusal(path)
+            {
+                return Ok(Err(refusal));
             }
             for (i, sql) in MIGRATIONS
                 .iter()

@@ -67,6 +67,19 @@ pub enum StoreError {
         /// Newest version this build understands.
         supported: i64,
     },
+    /// The SQLite file is MLflow's own tracking database: hyperflow reads it only to import
+    /// it, and never writes into it.
+    #[error(
+        "{path} is an MLflow tracking database (alembic revision {revision}); hyperflow does \
+         not write into it: run `hyperflow import sqlite:///{path}` to copy its history into \
+         a hyperflow store, or point --tracking-uri elsewhere"
+    )]
+    MlflowDatabase {
+        /// The database path.
+        path: String,
+        /// Its alembic revision (MLflow's schema version).
+        revision: String,
+    },
     /// A database opened read-only is older than what this build reads without migrating.
     #[error(
         "database {path} has schema version {found}, older than version {readable}, the \
@@ -160,6 +173,7 @@ impl StoreError {
             | StoreError::InvalidFilter(_)
             | StoreError::InvalidArtifactPath { .. }
             | StoreError::UnsupportedUri { .. }
+            | StoreError::MlflowDatabase { .. }
             | StoreError::UnsupportedArtifactUri { .. } => "INVALID_PARAMETER_VALUE",
             StoreError::InvalidState(_) => "INVALID_STATE",
             StoreError::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",

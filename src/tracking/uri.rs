@@ -5,7 +5,8 @@
 //! - a bare path such as `runs/hyperflow.db` or `/tmp/x.db`,
 //! - `http://host:port` / `https://…`: a tracking server (hyperflow's or MLflow's), through
 //!   the REST store (feature `rest`; https needs `rest-tls`),
-//! - `postgresql://…` is recognized but not supported yet.
+//! - `postgresql://…` is recognized but not supported yet; `databricks`, `file:` and any
+//!   other scheme are errors that list what is accepted ([`accepted_uris`], from [`URI_FORMS`]).
 //!
 //! Resolution order: an explicit URI, then `HYPERFLOW_TRACKING_URI`, then
 //! `MLFLOW_TRACKING_URI`, then [`DEFAULT_TRACKING_URI`].
@@ -80,49 +81,72 @@ pub enum TrackingUri {
     Http(String),
 }
 
+/// Names MLflow reads as a tracking URI of its own although they have no `://`:
+/// Databricks workspaces and Unity Catalog. Taken as paths they would create a local file
+/// of that name.
+const MLFLOW_SCHEME_WORDS: &[&str] = &["databricks", "databricks-uc", "uc"];
+
+/// The scheme of `uri`, lowercased, when it starts with one (`name:`), such as `file:` or
+/// `databricks:`; a single letter is a Windows drive, not a scheme.
+fn scheme_of(uri: &str) -> Option<String> {
+    let (scheme, _) = uri.split_once(':')?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (valid && scheme.len() > 1).then(|| scheme.to_ascii_lowercase())
+}
+
 impl TrackingUri {
-    /// Parse a tracking URI.
+    /// Parse a tracking URI. A URI with a scheme hyperflow does not serve (`databricks`,
+    /// `file:`, `postgresql://`, ...) is [`StoreError::UnsupportedUri`] naming the schemes
+    /// accepted ([`accepted_uris`]), never a file path.
     pub fn parse(uri: &str) -> Result<TrackingUri> {
         let uri = uri.trim();
         let unsupported = |reason: &str| StoreError::UnsupportedUri {
             uri: uri.to_string(),
-            reason: reason.to_string(),
+            reason: format!("{reason}; accepted: {}", accepted_uris()),
         };
         if uri.is_empty() {
-            return Err(unsupported(
-                "the URI is empty; use sqlite:///path/to.db or a file path",
-            ));
+            return Err(unsupported("the URI is empty"));
         }
-        if let Some(rest) = uri.strip_prefix("sqlite://") {
-            let path = rest.strip_prefix('/').ok_or_else(|| {
-                unsupported(
-                    "SQLite URIs have the form sqlite:///relative/path.db or \
-                     sqlite:////absolute/path.db",
-                )
-            })?;
-            if path.is_empty() || path == ":memory:" {
-                return Err(unsupported(
-                    "an SQLite URI needs a database file path (in-memory databases are not \
-                     supported, runs would be lost)",
-                ));
+        if MLFLOW_SCHEME_WORDS.contains(&uri.to_ascii_lowercase().as_str()) {
+            return Err(unsupported(&databricks_reason(uri)));
+        }
+        let Some(scheme) = scheme_of(uri) else {
+            return Ok(TrackingUri::Sqlite(PathBuf::from(uri)));
+        };
+        match scheme.as_str() {
+            "sqlite" => {
+                let path = uri
+                    .strip_prefix("sqlite://")
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .ok_or_else(|| {
+                        unsupported(
+                            "SQLite URIs have the form sqlite:///relative/path.db or \
+                             sqlite:////absolute/path.db",
+                        )
+                    })?;
+                if path.is_empty() || path == ":memory:" {
+                    return Err(unsupported(
+                        "an SQLite URI needs a database file path (in-memory databases are \
+                         not supported, runs would be lost)",
+                    ));
+                }
+                Ok(TrackingUri::Sqlite(PathBuf::from(path)))
             }
-            return Ok(TrackingUri::Sqlite(PathBuf::from(path)));
-        }
-        let scheme = uri.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-        match scheme.as_deref() {
-            Some("postgresql" | "postgres" | "postgresql+psycopg2") => Err(unsupported(
-                "the PostgreSQL store is not supported yet; use sqlite:///path/to.db",
+            "http" | "https" if uri.contains("://") => {
+                Ok(TrackingUri::Http(uri.trim_end_matches('/').to_string()))
+            }
+            "http" | "https" => Err(unsupported("a server URL has the form http://host:port")),
+            s if s.starts_with("postgres") => {
+                Err(unsupported("the PostgreSQL store is not supported yet"))
+            }
+            "file" => Err(unsupported(
+                "file: names MLflow's file store (an mlruns directory), which hyperflow \
+                 does not read or write",
             )),
-            Some("http" | "https") => Ok(TrackingUri::Http(uri.trim_end_matches('/').to_string())),
-            Some("file") => Err(unsupported(
-                "file:// names MLflow's file store (an mlruns directory), which is not \
-                 supported; use sqlite:///path/to.db",
-            )),
-            Some(other) => Err(unsupported(&format!(
-                "unknown scheme '{other}'; accepted: {}",
-                accepted_uris()
-            ))),
-            None => Ok(TrackingUri::Sqlite(PathBuf::from(uri))),
+            s if MLFLOW_SCHEME_WORDS.contains(&s) => Err(unsupported(&databricks_reason(uri))),
+            other => Err(unsupported(&format!("unknown scheme '{other}:'"))),
         }
     }
 
@@ -173,6 +197,14 @@ pub fn resolve_tracking_uri(explicit: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_TRACKING_URI.to_string())
 }
 
+/// Why a Databricks or Unity Catalog URI cannot be used.
+fn databricks_reason(uri: &str) -> String {
+    format!(
+        "'{uri}' names a Databricks workspace (or Unity Catalog), which hyperflow does not \
+         track into"
+    )
+}
+
 /// Parse and open a store from a tracking URI, for reading and writing.
 pub fn open_store(uri: &str) -> Result<Arc<dyn Store>> {
     open_store_with(uri, OpenMode::ReadWrite)
@@ -206,14 +238,31 @@ mod tests {
             TrackingUri::parse("http://localhost:5000/").ok(),
             Some(TrackingUri::Http("http://localhost:5000".into()))
         );
-        for bad in ["postgresql://u@h/db", "sqlite://", "ftp://x"] {
+        assert_eq!(
+            TrackingUri::parse(r"C:\runs\x.db").ok(),
+            Some(TrackingUri::Sqlite(r"C:\runs\x.db".into()))
+        );
+        for bad in [
+            "postgresql://u@h/db",
+            "sqlite://",
+            "sqlite:/x.db",
+            "ftp://x",
+            "databricks",
+            "Databricks",
+            "databricks://profile",
+            "databricks-uc",
+            "file:///tmp/mlruns",
+            "file:mlruns",
+            "mysql://u@h/db",
+            "",
+        ] {
             let e = TrackingUri::parse(bad).unwrap_err();
             assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+            let text = e.to_string();
             assert!(
-                e.to_string().contains("not supported")
-                    || e.to_string().contains("unknown")
-                    || e.to_string().contains("form"),
-                "{e}"
+                text.starts_with(&format!("tracking URI '{bad}' is not supported: "))
+                    && text.ends_with(&accepted_uris()),
+                "{text}"
             );
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod conformance;
+pub mod mlflow_server;
 pub mod python;
 
 use hyperflow::tracking::{SqliteStore, Store};

@@ -419,6 +419,19 @@ fn open_writer(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// A read-only connection to the existing, non-empty database file at `path`, opened as a
+/// read-only store's readers open it (writing nothing, also in a read-only folder); `None`
+/// when there is no such file or it is empty (a new database).
+pub(super) fn open_existing(path: &Path) -> Result<Option<Connection>> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() == 0 => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
+    let kind = reader_kind(path)?;
+    open_reader(path, kind).map(Some)
+}
+
 /// How readers of the existing database at `path` open it in a read-only store; a missing
 /// file is [`StoreError::NoDatabase`].
 fn reader_kind(path: &Path) -> Result<ReaderKind> {
