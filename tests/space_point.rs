@@ -53,7 +53,7 @@ fn get_refuses_lossy_or_mismatched_reads() {
     let e = p.get::<i64>("f").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "parameter `f` is Float(0.25), which cannot be read as i64"
+        "parameter `f` is 0.25, which cannot be read as i64"
     );
 
     let e = p.get::<f64>("nope").unwrap_err();
@@ -159,7 +159,7 @@ fn encode_reports_missing_unknown_and_out_of_space_values() {
     assert_eq!(outside("C", Value::Float(1e4)), "a number in [0.01, 1000]");
     assert_eq!(
         outside("model", Value::from("knn")),
-        "one of [Str(\"svm\"), Str(\"tree\")]"
+        "one of [\"svm\", \"tree\"]"
     );
     assert_eq!(outside("n", Value::Int(99)), "the constant Int(100)");
 
