@@ -41,6 +41,7 @@ from bench_tpe_cost import (  # noqa: E402
     duration,
     markdown_rows,
     minutes,
+    publish,
     ratio,
     rel,
     revision,
@@ -113,12 +114,7 @@ def run(threads):
     lines = table(hyperflow, optuna) + [""] + notes(
         [load_start, load_mid, load_end], time.monotonic() - t_start, optuna, threads
     )
-    with open(os.path.join(out_dir, "table.md"), "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    print()
-    print("\n".join(lines))
-    print()
-    print("raw outputs: %s/ (hyperflow.md, optuna.json, table.md)" % rel(out_dir))
+    publish(lines, out_dir, "hyperflow.md, optuna.json, table.md")
 
 
 def optuna_venv():

@@ -86,12 +86,18 @@ def run():
     lines = table(hyperflow, peers) + [""] + notes(
         [load_start, load_mid, load_end], elapsed, versions
     )
+    publish(lines, out_dir, "hyperflow.md, peers-N.json, peers-N.md, table.md")
+
+
+def publish(lines, out_dir, raw):
+    """Writes the table's `lines` to OUT_DIR/table.md and prints them, with where the raw
+    outputs (`raw`, a list of file names) are."""
     with open(os.path.join(out_dir, "table.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     print()
     print("\n".join(lines))
     print()
-    print("raw outputs: %s/ (hyperflow.md, peers-N.json, peers-N.md, table.md)" % rel(out_dir))
+    print("raw outputs: %s/ (%s)" % (rel(out_dir), raw))
 
 
 def harness_dir():
