@@ -43,7 +43,6 @@ from bench_tpe_cost import (  # noqa: E402
     minutes,
     publish,
     ratio,
-    rel,
     revision,
     run_example,
     step,
