@@ -94,7 +94,15 @@ fn depth_only_objective_recommends_the_minimum_region_and_ranks_the_rest_last() 
             let i = other.importance.unwrap();
             assert!(i.rank > 1, "{seed}: {}", other.name);
             assert!(!i.matters, "{seed}: {} {i:?}", other.name);
-            assert_eq!(other.action, Action::Unimportant, "{seed}: {}", other.name);
+            // At 40 trials an irrelevant parameter may look tentative by chance (that is
+            // what a 10% level means); its range is left as searched either way.
+            assert!(
+                other.action == Action::Unimportant
+                    || (i.tentative && other.action == Action::Keep),
+                "{seed}: {} {:?}",
+                other.name,
+                other.action
+            );
             assert_eq!(other.next_dist(), other.searched_dist());
         }
     }
@@ -574,7 +582,9 @@ fn answers_hold_across_seeds() {
         .unwrap()
         .groups[0];
         assert_eq!(g.params[0].action, Action::WidenHigh, "{seed}");
-        assert_eq!(g.params[1].action, Action::Unimportant, "{seed}");
+        let dropout = &g.params[1];
+        assert!(!dropout.importance.unwrap().matters, "{seed}");
+        assert_eq!(dropout.next_dist(), dropout.searched_dist(), "{seed}");
     }
 }
 
@@ -670,4 +680,55 @@ fn house_ranges_follow_the_majority_and_say_when_groups_disagree() {
     assert!(c.low >= 7.0 && c.high <= 14.0, "{c:?}");
     assert_eq!((n.agreement, n.out_of), (2, 3));
     assert!(n.recommended.high < 20.0, "{:?}", n.recommended);
+}
+
+/// Synthetic sweeps of 30 random trials where the truth is known: `x` matters (its best
+/// value is 0.3; uniform noise up to 0.14), `a` and `b` do not. Over 40
+/// seeds, the firm test (1%) finds `x` in a minority of sweeps, and the tentative tier
+/// (1% to 10%) is what lets the report say something in most of them; `a` and `b` look
+/// tentative or better about as often as a 10% level allows, and their ranges never change.
+#[test]
+fn at_thirty_trials_tentative_evidence_finds_what_firm_evidence_misses() {
+    let space = Space::builder()
+        .uniform("x", 0.0, 1.0)
+        .uniform("a", 0.0, 1.0)
+        .uniform("b", 0.0, 1.0)
+        .build()
+        .unwrap();
+    let (mut firm, mut said, mut false_alarms) = (0, 0, 0);
+    let seeds = 400..440u64;
+    for seed in seeds.clone() {
+        let set = sweep("small", &space, 30, seed, |p, rng| {
+            (f64_of(p, "x") - 0.3).powi(2) + 0.14 * rng.random::<f64>()
+        });
+        let g = &analyze(
+            &ReportInput::single(Direction::Minimize, set),
+            &ReportOptions::default(),
+        )
+        .unwrap()
+        .groups[0];
+        let by_name = |name: &str| g.params.iter().find(|p| p.name == name).unwrap();
+        let x = by_name("x").importance.unwrap();
+        firm += usize::from(x.matters);
+        said += usize::from(x.matters || x.tentative);
+        for other in ["a", "b"].map(by_name) {
+            let i = other.importance.unwrap();
+            false_alarms += usize::from(i.matters || i.tentative);
+            assert_eq!(other.next_dist(), other.searched_dist(), "{seed}");
+        }
+    }
+    let n = seeds.end as usize - seeds.start as usize;
+    assert!(
+        said >= 3 * n / 4,
+        "x found in {said} of {n} sweeps (firm: {firm})"
+    );
+    assert!(
+        said >= firm + n / 5,
+        "the tentative tier adds little: {said} vs {firm}"
+    );
+    assert!(
+        false_alarms <= 2 * n * 15 / 100,
+        "{false_alarms} false alarms in {}",
+        2 * n
+    );
 }

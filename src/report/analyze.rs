@@ -431,6 +431,7 @@ fn importance_of(estimate: Option<Estimate>, options: &ReportOptions) -> Option<
         bins: e.bins,
         p_value: e.p_value,
         matters: e.significant && e.strength >= options.min_strength,
+        tentative: e.tentative && e.strength >= options.min_strength,
         rank: 0,
     })
 }
@@ -521,7 +522,7 @@ fn analyze_numeric(
         Action::Fixed
     } else if !enough {
         Action::TooFewTrials
-    } else if !report.importance.is_some_and(|i| i.matters) {
+    } else if !report.importance.is_some_and(|i| i.matters || i.tentative) {
         notes.push("does not measurably matter: range left as searched".to_string());
         Action::Unimportant
     } else if let (Some((a, b)), Some(best_v)) = (good, best_value) {
@@ -588,23 +589,30 @@ fn analyze_numeric(
             (false, false) if new_width >= KEEP_FRACTION * width => Action::Keep,
             (false, false) => Action::Narrow,
         };
-        if action == Action::Keep {
-            notes.push("top trials spread over most of the range: keep it".to_string());
+        // A range changes on firm evidence only: tentative evidence is a note, with the
+        // range it points to.
+        let estimate = (action != Action::Keep).then_some(snapped);
+        if tentative_note(report.importance, estimate, notes) {
+            Action::Keep
         } else {
-            report.next = next;
-            recommended = snapped;
+            if action == Action::Keep {
+                notes.push("top trials spread over most of the range: keep it".to_string());
+            } else {
+                report.next = next;
+                recommended = snapped;
+            }
+            if action.is_widen() {
+                notes.push(format!(
+                    "top trials crowd the {} bound: search beyond it",
+                    match action {
+                        Action::WidenLow => "lower",
+                        Action::WidenHigh => "upper",
+                        _ => "lower and the upper",
+                    }
+                ));
+            }
+            action
         }
-        if action.is_widen() {
-            notes.push(format!(
-                "top trials crowd the {} bound: search beyond it",
-                match action {
-                    Action::WidenLow => "lower",
-                    Action::WidenHigh => "upper",
-                    _ => "lower and the upper",
-                }
-            ));
-        }
-        action
     } else {
         Action::Keep
     };
@@ -748,6 +756,9 @@ fn analyze_choice(
         Action::Fixed
     } else if !enough {
         Action::TooFewTrials
+    } else if tentative_note(report.importance, None, notes) {
+        // Options are dropped on firm evidence only.
+        Action::Keep
     } else if !matters {
         notes.push("does not measurably matter: options left as searched".to_string());
         Action::Unimportant
@@ -770,6 +781,29 @@ fn analyze_choice(
         Action::Keep
     };
     report.detail = ParamDetail::Categorical(CategoricalDetail { options: stats });
+}
+
+/// Whether the evidence that the parameter matters is tentative; if so, a note says so,
+/// with the range firm evidence would recommend (`estimate`, for numeric parameters whose
+/// range would change).
+fn tentative_note(
+    importance: Option<Importance>,
+    estimate: Option<Interval>,
+    notes: &mut Vec<String>,
+) -> bool {
+    let Some(i) = importance.filter(|i| i.tentative && !i.matters) else {
+        return false;
+    };
+    let pointing = estimate.map_or_else(
+        || "as the top trials suggest".to_string(),
+        |r| format!("and points to [{}, {}]", r.low, r.high),
+    );
+    notes.push(format!(
+        "tentative (p = {:.2}): probably matters, {pointing}; left as searched until more \
+         trials confirm it",
+        i.p_value
+    ));
+    true
 }
 
 /// Median of sorted values.

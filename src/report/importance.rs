@@ -47,8 +47,10 @@
 //! `k`-subset of the `n` trials, so the test is a permutation test: the statistics of
 //! [`PERMUTATIONS`] random relabelings (fixed seed: reports are deterministic) give the
 //! p-value `(1 + #{relabeled ≥ observed}) / (1 + relabelings)`, exact at any `n`, and a
-//! parameter is significant at the 1% level. Sampling stops early once the p-value is sure
-//! to exceed 1%, so parameters that plainly do not matter cost little; beyond 2,000 top
+//! parameter is significant at the 1% level, *tentative* between 1% and 10% (it probably
+//! matters; more trials would tell: at 20 to 50 trials that is often all one can say).
+//! Sampling stops early once the p-value is sure to exceed 10%, so parameters that
+//! plainly do not matter cost little; beyond 2,000 top
 //! trials fewer relabelings are drawn (down to [`MIN_PERMUTATIONS`]), so a parameter costs
 //! at most [`DRAW_BUDGET`] random draws however many trials there are.
 //!
@@ -80,6 +82,9 @@ const MIN_PERMUTATIONS: usize = 199;
 const DRAW_BUDGET: usize = 2_000_000;
 /// Level of the permutation test.
 const LEVEL: f64 = 0.01;
+/// Level below which (and above [`LEVEL`]) the evidence is tentative: the parameter
+/// probably matters, and more trials would tell.
+const TENTATIVE_LEVEL: f64 = 0.1;
 /// Seed of the relabelings: fixed, so the same trials always give the same p-value.
 const PERMUTATION_SEED: u64 = 0x9ed_a40a;
 
@@ -98,6 +103,8 @@ pub(crate) struct Estimate {
     pub p_value: f64,
     /// Whether the permutation test rejects "does not matter" at the 1% level.
     pub significant: bool,
+    /// Whether it rejects it at the 10% level only.
+    pub tentative: bool,
 }
 
 /// Estimates how much one parameter matters.
@@ -144,6 +151,7 @@ pub(crate) fn ped_anova(values: &[f64], is_top: &[bool], categorical: bool) -> O
         bins: grids.bins,
         p_value,
         significant: p_value <= LEVEL,
+        tentative: p_value > LEVEL && p_value <= TENTATIVE_LEVEL,
     })
 }
 
@@ -250,16 +258,17 @@ impl Grids {
 
     /// The permutation p-value of `observed`: the share of random relabelings (`k` top
     /// trials drawn without replacement) whose statistic reaches it, counting the observed
-    /// labeling itself. Sampling stops once the p-value is sure to exceed the level
-    /// (Besag and Clifford 1991), so parameters that clearly do not matter cost little.
+    /// labeling itself. Sampling stops once the p-value is sure to exceed the tentative
+    /// level (Besag and Clifford 1991), so parameters that clearly do not matter cost little.
     fn permutation_p_value(&self, observed: f64, cells: &Cells, k: usize) -> f64 {
         let n = cells.of_trial.len();
         // Drawing the smaller side is the same relabeling, and cheaper.
         let draw_top = k <= n - k;
         let draws = if draw_top { k } else { n - k };
         let relabelings = (DRAW_BUDGET / draws).clamp(MIN_PERMUTATIONS, PERMUTATIONS);
-        // Significant when at most this many relabelings reach the observed statistic.
-        let allowed = (LEVEL * (relabelings + 1) as f64).floor() as usize - 1;
+        // Tentative or better when at most this many relabelings reach the observed
+        // statistic; past it, the p-value is sure to exceed the tentative level.
+        let allowed = (TENTATIVE_LEVEL * (relabelings + 1) as f64).floor() as usize - 1;
         let mut rng = TrialRng::from_seed(PERMUTATION_SEED);
         let mut pool: Vec<u32> = cells.of_trial.iter().map(|&c| c as u32).collect();
         let mut drawn = vec![0usize; cells.all.len()];

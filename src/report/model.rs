@@ -197,6 +197,12 @@ pub struct Importance {
     /// are spread like all trials" at the 1% level and `strength` is at least the
     /// configured minimum.
     pub matters: bool,
+    /// Whether the evidence is tentative: the test rejects "top trials are spread like all
+    /// trials" at the 10% level but not at 1% (and `strength` is at least the configured
+    /// minimum). The parameter probably matters; more trials would tell. Reports say so
+    /// (action `keep`, a note, the top trials' range or options) and change the searched
+    /// range or options on firm evidence only.
+    pub tentative: bool,
     /// 1 for the most important parameter of the group.
     pub rank: usize,
 }

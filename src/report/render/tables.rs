@@ -209,7 +209,13 @@ fn importance_cell(p: &ParamReport) -> String {
             "{:.0}% (#{}{})",
             i.share * 100.0,
             i.rank,
-            if i.matters { "" } else { ", n.s." }
+            if i.matters {
+                ""
+            } else if i.tentative {
+                ", tentative"
+            } else {
+                ", n.s."
+            }
         ),
         None => "-".into(),
     }
