@@ -799,7 +799,7 @@ fn tentative_note(
         |r| format!("and points to [{}, {}]", r.low, r.high),
     );
     notes.push(format!(
-        "tentative (p = {:.2}): probably matters, {pointing}; left as searched until more \
+        "tentative (p = {:.3}): probably matters, {pointing}; left as searched until more \
          trials confirm it",
         i.p_value
     ));
