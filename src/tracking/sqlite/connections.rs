@@ -378,17 +378,10 @@ fn open_writer(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            io_error(
-                dir,
-                "writable",
-                &format!(
-                    "creating the folder of the tracking database {}",
-                    path.display()
-                ),
-                e,
-            )
-        })?;
+        // The folder is named once, as the path that failed (the database's own path
+        // would repeat it).
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io_error(dir, "writable", "creating the database's folder", e))?;
     }
     let context = format!("opening database {}", path.display());
     let conn = retry_open(path, &context, || Connection::open(path))?;
