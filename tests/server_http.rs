@@ -670,6 +670,7 @@ impl Store for PanicStore {
         get_metric_history(id: &str, k: &str) -> Result<Vec<Metric>>;
         search_runs(q: &RunQuery) -> Result<Page<Run>>;
         log_inputs(id: &str, i: &[DatasetInput]) -> Result<()>;
+        log_outputs(id: &str, o: &[ModelOutput]) -> Result<()>;
         create_logged_model(id: &ExperimentId, m: &NewLoggedModel) -> Result<LoggedModel>;
         get_logged_model(id: &str, d: bool) -> Result<LoggedModel>;
         finalize_logged_model(id: &str, s: LoggedModelStatus) -> Result<LoggedModel>;

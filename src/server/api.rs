@@ -319,6 +319,13 @@ pub fn log_inputs(st: &AppState, wire::LogInputs(req): wire::LogInputs) -> ApiRe
     Ok(Empty {})
 }
 
+/// `POST runs/outputs`.
+pub fn log_outputs(st: &AppState, wire::LogOutputs(req): wire::LogOutputs) -> ApiResult<Empty> {
+    let outputs: Vec<ModelOutput> = wire::into_all(req.models);
+    st.store.log_outputs(&req.run_id, &outputs)?;
+    Ok(Empty {})
+}
+
 impl AppState {
     /// A logged model as clients see it (artifact URI in its public form).
     fn model_out(&self, m: &LoggedModel) -> wire::LoggedModel {

@@ -501,6 +501,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         mlflow(api::get_metric_history),
         mlflow(api::list_run_artifacts),
         mlflow(api::log_inputs),
+        mlflow(api::log_outputs),
         mlflow(api::create_logged_model),
         mlflow(api::get_logged_model),
         mlflow(api::finalize_logged_model),

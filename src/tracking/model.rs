@@ -378,6 +378,15 @@ pub struct RunInputs {
     pub dataset_inputs: Vec<DatasetInput>,
 }
 
+/// A logged model a run produced, at a step ([`crate::tracking::Store::log_outputs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ModelOutput {
+    /// The model.
+    pub model_id: String,
+    /// Step of the run it was logged at.
+    pub step: i64,
+}
+
 /// The state of a logged model's files (MLflow's `LoggedModelStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LoggedModelStatus {

@@ -670,6 +670,14 @@ impl Store for RestStore {
         .map(drop)
     }
 
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        self.call(wire::LogOutputs(wire::RunModels {
+            run_id: run_id.to_string(),
+            models: wire::all(outputs),
+        }))
+        .map(drop)
+    }
+
     fn create_logged_model(
         &self,
         experiment_id: &ExperimentId,

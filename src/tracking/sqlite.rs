@@ -160,6 +160,12 @@ const MIGRATIONS: &[&str] = &[
         value       TEXT NOT NULL,
         PRIMARY KEY (run_key, dataset_key, key)
     ) WITHOUT ROWID;
+    CREATE TABLE run_outputs (
+        run_key  INTEGER NOT NULL REFERENCES runs(run_key),
+        model_id TEXT NOT NULL,
+        step     INTEGER NOT NULL,
+        PRIMARY KEY (run_key, model_id)
+    ) WITHOUT ROWID;
     CREATE TABLE logged_models (
         model_key         INTEGER PRIMARY KEY,
         model_id          TEXT NOT NULL UNIQUE,
@@ -1321,6 +1327,12 @@ impl Store for SqliteStore {
         validate_dataset_inputs(inputs)?;
         self.write("logging inputs", |tx| {
             models::log_inputs_tx(tx, run_id, inputs)
+        })
+    }
+
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        self.write("logging outputs", |tx| {
+            models::log_outputs_tx(tx, run_id, outputs)
         })
     }
 

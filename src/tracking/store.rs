@@ -287,6 +287,9 @@ pub trait Store: Send + Sync {
     /// for the run gets the new tags.
     fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()>;
 
+    /// Record logged models as outputs of an active run (each model must exist).
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()>;
+
     /// Create a logged model (status PENDING) in an active experiment; its artifacts go to
     /// `<experiment artifact location>/models/<model_id>/artifacts`.
     fn create_logged_model(

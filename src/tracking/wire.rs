@@ -121,6 +121,8 @@ calls! {
     ListArtifacts(ArtifactList) => Get "/mlflow/artifacts/list" -> ArtifactListing;
     /// Log dataset inputs of a run.
     LogInputs(RunDatasets) => Post "/mlflow/runs/log-inputs" -> Empty;
+    /// Record logged models as outputs of a run.
+    LogOutputs(RunModels) => Post "/mlflow/runs/outputs" -> Empty;
     /// Create a logged model.
     CreateLoggedModel(NewLoggedModel) => Post "/mlflow/logged-models" -> LoggedModelReply;
     /// Get a logged model.
@@ -1602,6 +1604,46 @@ impl From<LoggedModel> for model::LoggedModel {
             lifecycle_stage: LifecycleStage::Active,
             tags: into_all(i.tags),
             params: into_all(m.data.params),
+        }
+    }
+}
+
+/// A model output of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOutput {
+    /// The model.
+    #[serde(deserialize_with = "de::required")]
+    pub model_id: String,
+    /// Step.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub step: i64,
+}
+
+/// `runs/outputs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunModels {
+    /// Run.
+    #[serde(deserialize_with = "de::required")]
+    pub run_id: String,
+    /// Models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelOutput>,
+}
+
+impl From<&model::ModelOutput> for ModelOutput {
+    fn from(o: &model::ModelOutput) -> Self {
+        ModelOutput {
+            model_id: o.model_id.clone(),
+            step: o.step,
+        }
+    }
+}
+
+impl From<ModelOutput> for model::ModelOutput {
+    fn from(o: ModelOutput) -> Self {
+        model::ModelOutput {
+            model_id: o.model_id,
+            step: o.step,
         }
     }
 }

@@ -347,3 +347,20 @@ pub(super) fn models_of(
         .map(|(key, m)| with_data(conn, key, m))
         .collect::<rusqlite::Result<_>>()?)
 }
+
+/// Record `outputs` of the active run `run_id`.
+pub(super) fn log_outputs_tx(
+    conn: &Connection,
+    run_id: &str,
+    outputs: &[ModelOutput],
+) -> TxResult<()> {
+    let (run_key, _) = find_active_run(conn, run_id)?;
+    let mut put = conn.prepare_cached(
+        "INSERT OR REPLACE INTO run_outputs (run_key, model_id, step) VALUES (?1, ?2, ?3)",
+    )?;
+    for o in outputs {
+        find_model(conn, &o.model_id, false)?;
+        put.execute(params![run_key, o.model_id, o.step])?;
+    }
+    Ok(())
+}
