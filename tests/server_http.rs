@@ -669,6 +669,16 @@ impl Store for PanicStore {
         delete_tag(id: &str, k: &str) -> Result<()>;
         get_metric_history(id: &str, k: &str) -> Result<Vec<Metric>>;
         search_runs(q: &RunQuery) -> Result<Page<Run>>;
+        log_inputs(id: &str, i: &[DatasetInput]) -> Result<()>;
+        log_outputs(id: &str, o: &[ModelOutput]) -> Result<()>;
+        create_logged_model(id: &ExperimentId, m: &NewLoggedModel) -> Result<LoggedModel>;
+        get_logged_model(id: &str, d: bool) -> Result<LoggedModel>;
+        finalize_logged_model(id: &str, s: LoggedModelStatus) -> Result<LoggedModel>;
+        delete_logged_model(id: &str) -> Result<()>;
+        set_logged_model_tags(id: &str, t: &[Tag]) -> Result<()>;
+        delete_logged_model_tag(id: &str, k: &str) -> Result<()>;
+        log_logged_model_params(id: &str, p: &[Param]) -> Result<()>;
+        search_logged_models(q: &LoggedModelQuery) -> Result<Page<LoggedModel>>;
     }
 }
 

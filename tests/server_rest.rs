@@ -219,6 +219,8 @@ fn every_endpoint_of_the_table_answers_through_the_real_server() {
         let method = match method {
             wire::Method::Get => "GET",
             wire::Method::Post => "POST",
+            wire::Method::Patch => "PATCH",
+            wire::Method::Delete => "DELETE",
         };
         for prefix in [wire::API_PREFIX, wire::AJAX_PREFIX] {
             let full = format!("{prefix}{path}");

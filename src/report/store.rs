@@ -605,6 +605,7 @@ mod tests {
                 lifecycle_stage: LifecycleStage::Active,
             },
             data,
+            inputs: crate::tracking::RunInputs::default(),
         }
     }
 

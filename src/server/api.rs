@@ -312,10 +312,134 @@ pub fn list_run_artifacts(
     })
 }
 
-/// `POST logged-models/search`: hyperflow has no logged models; `{}` keeps the official
-/// client's `list_artifacts(run_id, path)` working.
-pub fn search_logged_models(_: &AppState, _: wire::SearchLoggedModels) -> ApiResult<Empty> {
+/// `POST runs/log-inputs`.
+pub fn log_inputs(st: &AppState, wire::LogInputs(req): wire::LogInputs) -> ApiResult<Empty> {
+    let inputs: Vec<DatasetInput> = wire::into_all(req.datasets);
+    st.store.log_inputs(&req.run_id, &inputs)?;
     Ok(Empty {})
+}
+
+/// `POST runs/outputs`.
+pub fn log_outputs(st: &AppState, wire::LogOutputs(req): wire::LogOutputs) -> ApiResult<Empty> {
+    let outputs: Vec<ModelOutput> = wire::into_all(req.models);
+    st.store.log_outputs(&req.run_id, &outputs)?;
+    Ok(Empty {})
+}
+
+impl AppState {
+    /// A logged model as clients see it (artifact URI in its public form).
+    fn model_out(&self, m: &LoggedModel) -> wire::LoggedModel {
+        let mut out = wire::LoggedModel::from(m);
+        out.info.artifact_uri = self.public_artifact_uri(&out.info.artifact_uri);
+        out
+    }
+
+    fn model_reply(&self, m: &LoggedModel) -> wire::LoggedModelReply {
+        wire::LoggedModelReply {
+            model: self.model_out(m),
+        }
+    }
+}
+
+/// `POST logged-models`.
+pub fn create_logged_model(
+    st: &AppState,
+    wire::CreateLoggedModel(req): wire::CreateLoggedModel,
+) -> ApiResult<wire::LoggedModelReply> {
+    let new = NewLoggedModel {
+        name: req.name,
+        model_type: req.model_type,
+        source_run_id: req.source_run_id,
+        tags: wire::into_all(req.tags),
+        params: wire::into_all(req.params),
+    };
+    let m = st.store.create_logged_model(&req.experiment_id, &new)?;
+    Ok(st.model_reply(&m))
+}
+
+/// `GET logged-models/<id>`.
+pub fn get_logged_model(
+    st: &AppState,
+    wire::GetLoggedModel(req): wire::GetLoggedModel,
+) -> ApiResult<wire::LoggedModelReply> {
+    let m = st
+        .store
+        .get_logged_model(&req.model_id, req.allow_deleted)?;
+    Ok(st.model_reply(&m))
+}
+
+/// `PATCH logged-models/<id>` (finalize).
+pub fn finalize_logged_model(
+    st: &AppState,
+    wire::FinalizeLoggedModel(req): wire::FinalizeLoggedModel,
+) -> ApiResult<wire::LoggedModelReply> {
+    let m = st.store.finalize_logged_model(&req.model_id, req.status)?;
+    Ok(st.model_reply(&m))
+}
+
+/// `DELETE logged-models/<id>`.
+pub fn delete_logged_model(
+    st: &AppState,
+    wire::DeleteLoggedModel(req): wire::DeleteLoggedModel,
+) -> ApiResult<Empty> {
+    st.store.delete_logged_model(&req.model_id)?;
+    Ok(Empty {})
+}
+
+/// `PATCH logged-models/<id>/tags`.
+pub fn set_logged_model_tags(
+    st: &AppState,
+    wire::SetLoggedModelTags(req): wire::SetLoggedModelTags,
+) -> ApiResult<Empty> {
+    let tags: Vec<Tag> = wire::into_all(req.tags);
+    st.store.set_logged_model_tags(&req.model_id, &tags)?;
+    Ok(Empty {})
+}
+
+/// `DELETE logged-models/<id>/tags/<key>`.
+pub fn delete_logged_model_tag(
+    st: &AppState,
+    wire::DeleteLoggedModelTag(req): wire::DeleteLoggedModelTag,
+) -> ApiResult<Empty> {
+    st.store
+        .delete_logged_model_tag(&req.model_id, &req.tag_key)?;
+    Ok(Empty {})
+}
+
+/// `POST logged-models/<id>/params`.
+pub fn log_logged_model_params(
+    st: &AppState,
+    wire::LogLoggedModelParams(req): wire::LogLoggedModelParams,
+) -> ApiResult<Empty> {
+    let params: Vec<Param> = wire::into_all(req.params);
+    st.store.log_logged_model_params(&req.model_id, &params)?;
+    Ok(Empty {})
+}
+
+/// `POST logged-models/search`.
+pub fn search_logged_models(
+    st: &AppState,
+    wire::SearchLoggedModels(req): wire::SearchLoggedModels,
+) -> ApiResult<wire::LoggedModelsPage> {
+    let q = LoggedModelQuery {
+        experiment_ids: req.experiment_ids.into_iter().map(ExperimentId).collect(),
+        filter: req.filter.unwrap_or_default(),
+        max_results: page_size(req.max_results, DEFAULT_MAX_RESULTS, None)?,
+        order_by: req
+            .order_by
+            .into_iter()
+            .map(|o| LoggedModelOrder {
+                field_name: o.field_name,
+                ascending: o.ascending,
+            })
+            .collect(),
+        page_token: req.page_token,
+    };
+    let page = st.store.search_logged_models(&q)?;
+    Ok(wire::LoggedModelsPage {
+        models: page.items.iter().map(|m| st.model_out(m)).collect(),
+        next_page_token: page.next_page_token,
+    })
 }
 
 /// `GET /api/3.0/mlflow/server-info`.

@@ -37,7 +37,7 @@ use crate::tracking::wire::{self, Call};
 use crate::tracking::{ArtifactLocation, OpenMode, Store, StoreError, TrackingUri};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -354,7 +354,9 @@ async fn request_fields(
     req: Request,
     limit: usize,
 ) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
-    if req.method() == Method::GET || req.method() == Method::HEAD {
+    let bodiless =
+        req.method() == Method::DELETE && !req.headers().contains_key(header::CONTENT_TYPE);
+    if req.method() == Method::GET || req.method() == Method::HEAD || bodiless {
         return Ok(fields::from_query(req.uri().query()));
     }
     is_json_content_type(&req)?;
@@ -378,10 +380,17 @@ where
     Q: DeserializeOwned + Send + 'static,
     A: Serialize + Send + 'static,
 {
-    let fields = match request_fields(req, st.limits.max_request_bytes).await {
+    let (mut parts, body) = req.into_parts();
+    // Path parameters (`/logged-models/{model_id}`) are fields of the request too.
+    let path_params = RawPathParams::from_request_parts(&mut parts, &st).await;
+    let req = Request::from_parts(parts, body);
+    let mut fields = match request_fields(req, st.limits.max_request_bytes).await {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
+    for (name, value) in path_params.iter().flat_map(|p| p.iter()) {
+        fields.insert(name.to_string(), serde_json::Value::from(value));
+    }
     let work = move || {
         let reply = op(&st, fields::parse(fields)?)?;
         serde_json::to_vec(&reply)
@@ -410,6 +419,8 @@ fn http_method(m: wire::Method) -> Method {
     match m {
         wire::Method::Get => Method::GET,
         wire::Method::Post => Method::POST,
+        wire::Method::Patch => Method::PATCH,
+        wire::Method::Delete => Method::DELETE,
     }
 }
 
@@ -489,6 +500,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         mlflow(api::search_runs),
         mlflow(api::get_metric_history),
         mlflow(api::list_run_artifacts),
+        mlflow(api::log_inputs),
+        mlflow(api::log_outputs),
+        mlflow(api::create_logged_model),
+        mlflow(api::get_logged_model),
+        mlflow(api::finalize_logged_model),
+        mlflow(api::delete_logged_model),
+        mlflow(api::set_logged_model_tags),
+        mlflow(api::delete_logged_model_tag),
+        mlflow(api::log_logged_model_params),
         mlflow(api::search_logged_models),
         (
             Prefix::V2,

@@ -1978,6 +1978,146 @@ impl Schema for ExperimentSchema {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Logged-model filters
+// ---------------------------------------------------------------------------------------------
+
+/// The attributes a logged-model filter names (`name`, `model_id`, ...).
+pub const LOGGED_MODEL_ATTRIBUTES: &[&str] =
+    &["name", "model_id", "model_type", "status", "source_run_id"];
+
+/// What a logged-model filter clause names: an attribute, a tag or a param.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LoggedModelKey {
+    /// One of [`LOGGED_MODEL_ATTRIBUTES`].
+    Attribute(&'static str),
+    /// `tags.<key>`.
+    Tag(String),
+    /// `params.<key>`.
+    Param(String),
+}
+
+impl fmt::Display for LoggedModelKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoggedModelKey::Attribute(a) => write!(f, "attributes.{a}"),
+            LoggedModelKey::Tag(k) => write!(f, "tags.`{k}`"),
+            LoggedModelKey::Param(k) => write!(f, "params.`{k}`"),
+        }
+    }
+}
+
+/// A logged-model search filter ([`parse_logged_model_filter`]).
+pub type LoggedModelFilter = Filter<LoggedModelKey>;
+
+const LOGGED_MODEL_OPS: &[Comparator] = &[
+    Comparator::Eq,
+    Comparator::NotEq,
+    Comparator::In,
+    Comparator::NotIn,
+    Comparator::IsNull,
+    Comparator::IsNotNull,
+];
+
+struct LoggedModelSchema;
+
+impl Schema for LoggedModelSchema {
+    type Key = LoggedModelKey;
+
+    fn resolve(
+        &self,
+        input: &str,
+        id: &RawIdent,
+    ) -> Result<(LoggedModelKey, KeySpec), FilterError> {
+        let key = id.key.as_str();
+        let (ident, what) = match id.prefix.as_ref().map(|(p, s)| (p.as_str(), s)) {
+            Some(("tag" | "tags", _)) => (LoggedModelKey::Tag(key.into()), format!("tag '{key}'")),
+            Some(("param" | "params", _)) => {
+                (LoggedModelKey::Param(key.into()), format!("param '{key}'"))
+            }
+            None | Some(("attribute" | "attributes", _)) => {
+                let Some(a) = LOGGED_MODEL_ATTRIBUTES.iter().find(|a| **a == key) else {
+                    return Err(FilterError::new(
+                        input,
+                        id.key_span.start,
+                        format!(
+                            "Invalid attribute key '{key}' specified. Valid keys are {}",
+                            LOGGED_MODEL_ATTRIBUTES.join(", ")
+                        ),
+                        "a logged model attribute, tags.<key> or params.<key>",
+                    ));
+                };
+                (LoggedModelKey::Attribute(a), format!("attribute '{key}'"))
+            }
+            Some((p, span)) => {
+                return Err(FilterError::new(
+                    input,
+                    span.start,
+                    format!(
+                        "Invalid entity type '{p}'. Valid values for logged models are \
+                         attribute, tag, param"
+                    ),
+                    "attribute(s), tag(s) or param(s), followed by '.' and a key",
+                ));
+            }
+        };
+        let spec = KeySpec {
+            what,
+            ops: LOGGED_MODEL_OPS,
+            value: ValueType::Str,
+            list_note: None,
+        };
+        Ok((ident, spec))
+    }
+}
+
+/// Parse a logged-model search filter: clauses joined by `AND` over the attributes
+/// [`LOGGED_MODEL_ATTRIBUTES`], `tags.<key>` and `params.<key>`, with `=`, `!=`, `IN`,
+/// `NOT IN`, `IS NULL` and `IS NOT NULL`.
+pub fn parse_logged_model_filter(input: &str) -> Result<LoggedModelFilter, FilterError> {
+    Parser::new(input).parse_filter(&LoggedModelSchema)
+}
+
+impl LoggedModelFilter {
+    /// Does `model` pass every clause?
+    pub fn matches(&self, model: &crate::tracking::model::LoggedModel) -> bool {
+        self.clauses.iter().all(|c| {
+            let status = model.status.as_str();
+            let value: Option<&str> = match &c.ident {
+                LoggedModelKey::Attribute(a) => match *a {
+                    "name" => Some(&model.name),
+                    "model_id" => Some(&model.model_id),
+                    "model_type" => model.model_type.as_deref(),
+                    "status" => Some(status),
+                    _ => model.source_run_id.as_deref(),
+                },
+                LoggedModelKey::Tag(k) => model
+                    .tags
+                    .iter()
+                    .find(|t| &t.key == k)
+                    .map(|t| t.value.as_str()),
+                LoggedModelKey::Param(k) => model
+                    .params
+                    .iter()
+                    .find(|p| &p.key == k)
+                    .map(|p| p.value.as_str()),
+            };
+            let listed = |v: &str| match &c.value {
+                Literal::Str(s) => s == v,
+                Literal::List(items) => items.iter().any(|s| s == v),
+                _ => false,
+            };
+            match (c.op, value) {
+                (Comparator::IsNull, v) => v.is_none(),
+                (Comparator::IsNotNull, v) => v.is_some(),
+                (Comparator::Eq | Comparator::In, Some(v)) => listed(v),
+                (Comparator::NotEq | Comparator::NotIn, Some(v)) => !listed(v),
+                _ => false,
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Public entry points
 // ---------------------------------------------------------------------------------------------
 

@@ -332,13 +332,187 @@ impl RunData {
     }
 }
 
-/// A run: info plus data.
+/// A run: info, data and the datasets it used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// Metadata.
     pub info: RunInfo,
     /// Metrics, params, tags.
     pub data: RunData,
+    /// Dataset inputs ([`crate::tracking::Store::log_inputs`]).
+    #[serde(default)]
+    pub inputs: RunInputs,
+}
+
+/// A dataset as MLflow describes it: a name and digest (its identity within an
+/// experiment), where it came from, and optionally its schema and profile (JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Name.
+    pub name: String,
+    /// Digest of its content.
+    pub digest: String,
+    /// Kind of source (`local`, `http`, `code`...).
+    pub source_type: String,
+    /// The source, as JSON text.
+    pub source: String,
+    /// Schema, as JSON text.
+    pub schema: Option<String>,
+    /// Profile (row counts and such), as JSON text.
+    pub profile: Option<String>,
+}
+
+/// A dataset a run used, with tags of that use (such as `mlflow.data.context=training`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DatasetInput {
+    /// The dataset.
+    pub dataset: Dataset,
+    /// Tags of the input.
+    pub tags: Vec<Tag>,
+}
+
+/// What a run used: its dataset inputs, in the order they were first logged.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunInputs {
+    /// Datasets.
+    pub dataset_inputs: Vec<DatasetInput>,
+}
+
+/// A logged model a run produced, at a step ([`crate::tracking::Store::log_outputs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ModelOutput {
+    /// The model.
+    pub model_id: String,
+    /// Step of the run it was logged at.
+    pub step: i64,
+}
+
+/// The state of a logged model's files (MLflow's `LoggedModelStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LoggedModelStatus {
+    /// Created; its files are being uploaded.
+    #[serde(rename = "LOGGED_MODEL_PENDING")]
+    Pending,
+    /// Its files are complete.
+    #[serde(rename = "LOGGED_MODEL_READY")]
+    Ready,
+    /// Uploading its files failed.
+    #[serde(rename = "LOGGED_MODEL_UPLOAD_FAILED")]
+    UploadFailed,
+}
+
+impl LoggedModelStatus {
+    /// Every status.
+    pub const ALL: [LoggedModelStatus; 3] = [
+        LoggedModelStatus::Pending,
+        LoggedModelStatus::Ready,
+        LoggedModelStatus::UploadFailed,
+    ];
+
+    /// MLflow's name, e.g. `"LOGGED_MODEL_READY"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoggedModelStatus::Pending => "LOGGED_MODEL_PENDING",
+            LoggedModelStatus::Ready => "LOGGED_MODEL_READY",
+            LoggedModelStatus::UploadFailed => "LOGGED_MODEL_UPLOAD_FAILED",
+        }
+    }
+
+    /// MLflow's number (`PENDING=1`, `READY=2`, `UPLOAD_FAILED=3`).
+    pub fn number(self) -> i32 {
+        match self {
+            LoggedModelStatus::Pending => 1,
+            LoggedModelStatus::Ready => 2,
+            LoggedModelStatus::UploadFailed => 3,
+        }
+    }
+
+    /// Parse a name (any case) or a number.
+    pub fn parse(s: &str) -> Option<LoggedModelStatus> {
+        let s = s.trim();
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s) || st.number().to_string() == s)
+    }
+}
+
+impl fmt::Display for LoggedModelStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A logged model (MLflow 3): a model's files under its own artifact location, with
+/// params, tags and metrics of its own, and optionally the run that produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModel {
+    /// Id, `m-<32 hex>`.
+    pub model_id: String,
+    /// Experiment it belongs to.
+    pub experiment_id: ExperimentId,
+    /// Name.
+    pub name: String,
+    /// Where its files live.
+    pub artifact_uri: String,
+    /// Status of its files.
+    pub status: LoggedModelStatus,
+    /// Why it has that status, when told.
+    pub status_message: Option<String>,
+    /// Kind of model, as the client says (`agent`, ...).
+    pub model_type: Option<String>,
+    /// The run that produced it.
+    pub source_run_id: Option<String>,
+    /// Creation time, ms.
+    pub creation_timestamp_ms: i64,
+    /// Last change, ms.
+    pub last_updated_timestamp_ms: i64,
+    /// Active or deleted.
+    pub lifecycle_stage: LifecycleStage,
+    /// Tags, by key.
+    pub tags: Vec<Tag>,
+    /// Params, by key.
+    pub params: Vec<Param>,
+}
+
+/// What to create a logged model with ([`crate::tracking::Store::create_logged_model`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewLoggedModel {
+    /// Name (a generated `adjective-noun-NNN` when `None`).
+    pub name: Option<String>,
+    /// Kind of model.
+    pub model_type: Option<String>,
+    /// The run that produced it (must exist).
+    pub source_run_id: Option<String>,
+    /// Initial tags.
+    pub tags: Vec<Tag>,
+    /// Initial params.
+    pub params: Vec<Param>,
+}
+
+/// A logged-model search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedModelQuery {
+    /// Experiments to search (empty → empty result).
+    pub experiment_ids: Vec<ExperimentId>,
+    /// Filter string over `name`, `model_id`, `model_type`, `status`, `source_run_id`,
+    /// `creation_timestamp`, `last_updated_timestamp`, `tags.<k>` and `params.<k>` (`""` =
+    /// everything).
+    pub filter: String,
+    /// Page size, ≥ 1.
+    pub max_results: usize,
+    /// Order: field names with their direction (default newest first).
+    pub order_by: Vec<LoggedModelOrder>,
+    /// Token from a previous page.
+    pub page_token: Option<String>,
+}
+
+/// One order_by entry of a logged-model search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedModelOrder {
+    /// A field of the model (`name`, `creation_timestamp`, ...).
+    pub field_name: String,
+    /// Ascending?
+    pub ascending: bool,
 }
 
 impl Run {

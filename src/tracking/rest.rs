@@ -24,7 +24,10 @@ use super::artifacts::{
     normalized,
 };
 use super::model::*;
-use super::store::{Result, Store, StoreError, validate_batch, validate_history_page_size};
+use super::store::{
+    Result, Store, StoreError, validate_batch, validate_dataset_inputs, validate_history_page_size,
+    validate_new_logged_model,
+};
 use super::wire::{self, Call};
 use base64::Engine;
 use std::time::Duration;
@@ -185,10 +188,11 @@ impl RestStore {
                 bytes,
                 content_type,
             } => {
-                let mut rb = if method == "PUT" {
-                    self.agent.put(url)
-                } else {
-                    self.agent.post(url)
+                let mut rb = match method {
+                    "PUT" => self.agent.put(url),
+                    "PATCH" => self.agent.patch(url),
+                    "DELETE" => self.agent.delete(url).force_send_body(),
+                    _ => self.agent.post(url),
                 };
                 rb = rb.header("Content-Type", *content_type);
                 if let Some(a) = auth {
@@ -279,21 +283,27 @@ impl RestStore {
 
     /// Make one call of the REST API and read its answer.
     fn call<C: Call>(&self, request: C) -> Result<C::Reply> {
-        let path = format!("{}{}", wire::API_PREFIX, C::PATH);
-        let what = C::PATH.trim_start_matches('/');
         let unserializable = |e: serde_json::Error| StoreError::Serialization(e.to_string());
+        let fields = serde_json::to_value(&request).map_err(unserializable)?;
+        let path = format!("{}{}", wire::API_PREFIX, wire::fill_path(C::PATH, &fields));
+        let what = C::PATH.trim_start_matches('/');
         let body = match C::METHOD {
             wire::Method::Get => {
                 let query = wire::to_query(&request).map_err(unserializable)?;
                 self.send("GET", &path, Payload::Query(&query), what)?
             }
-            wire::Method::Post => {
-                let bytes = serde_json::to_vec(&request).map_err(unserializable)?;
+            method => {
+                let bytes = serde_json::to_vec(&fields).map_err(unserializable)?;
                 let payload = Payload::Body {
                     bytes: &bytes,
                     content_type: "application/json",
                 };
-                self.send("POST", &path, payload, what)?
+                let name = match method {
+                    wire::Method::Patch => "PATCH",
+                    wire::Method::Delete => "DELETE",
+                    _ => "POST",
+                };
+                self.send(name, &path, payload, what)?
             }
         };
         read_answer(&body, what)
@@ -649,6 +659,115 @@ impl Store for RestStore {
             ..shared
         }))?;
         Ok(page(reply.runs, reply.next_page_token))
+    }
+
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
+        validate_dataset_inputs(inputs)?;
+        self.call(wire::LogInputs(wire::RunDatasets {
+            run_id: run_id.to_string(),
+            datasets: wire::all(inputs),
+        }))
+        .map(drop)
+    }
+
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        self.call(wire::LogOutputs(wire::RunModels {
+            run_id: run_id.to_string(),
+            models: wire::all(outputs),
+        }))
+        .map(drop)
+    }
+
+    fn create_logged_model(
+        &self,
+        experiment_id: &ExperimentId,
+        model: &NewLoggedModel,
+    ) -> Result<LoggedModel> {
+        validate_new_logged_model(model)?;
+        let reply = self.call(wire::CreateLoggedModel(wire::NewLoggedModel {
+            experiment_id: experiment_id.clone(),
+            name: model.name.clone(),
+            model_type: model.model_type.clone(),
+            source_run_id: model.source_run_id.clone(),
+            params: wire::all(&model.params),
+            tags: wire::all(&model.tags),
+        }))?;
+        Ok(reply.model.into())
+    }
+
+    fn get_logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+        let reply = self.call(wire::GetLoggedModel(wire::LoggedModelRef {
+            model_id: model_id.to_string(),
+            allow_deleted,
+        }))?;
+        Ok(reply.model.into())
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        let reply = self.call(wire::FinalizeLoggedModel(wire::LoggedModelFinal {
+            model_id: model_id.to_string(),
+            status,
+        }))?;
+        Ok(reply.model.into())
+    }
+
+    fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.call(wire::DeleteLoggedModel(wire::LoggedModelRef {
+            model_id: model_id.to_string(),
+            allow_deleted: false,
+        }))
+        .map(drop)
+    }
+
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+        self.call(wire::SetLoggedModelTags(wire::LoggedModelKeyValues {
+            model_id: model_id.to_string(),
+            tags: wire::all(tags),
+            params: Vec::new(),
+        }))
+        .map(drop)
+    }
+
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        self.call(wire::DeleteLoggedModelTag(wire::LoggedModelTagKey {
+            model_id: model_id.to_string(),
+            tag_key: key.to_string(),
+        }))
+        .map(drop)
+    }
+
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+        self.call(wire::LogLoggedModelParams(wire::LoggedModelKeyValues {
+            model_id: model_id.to_string(),
+            tags: Vec::new(),
+            params: wire::all(params),
+        }))
+        .map(drop)
+    }
+
+    fn search_logged_models(&self, q: &LoggedModelQuery) -> Result<Page<LoggedModel>> {
+        if q.experiment_ids.is_empty() {
+            return Ok(Page::last(Vec::new()));
+        }
+        let reply = self.call(wire::SearchLoggedModels(wire::LoggedModelSearch {
+            experiment_ids: q.experiment_ids.iter().map(|e| e.0.clone()).collect(),
+            filter: Some(q.filter.clone()).filter(|f| !f.is_empty()),
+            max_results: i64::try_from(q.max_results).ok(),
+            order_by: q
+                .order_by
+                .iter()
+                .map(|o| wire::LoggedModelOrder {
+                    field_name: o.field_name.clone(),
+                    ascending: o.ascending,
+                })
+                .collect(),
+            page_token: q.page_token.clone(),
+        }))?;
+        Ok(page(reply.models, reply.next_page_token))
     }
 
     fn log_metric(&self, run_id: &str, m: &Metric) -> Result<()> {

@@ -25,6 +25,7 @@
 //!   are), newer ones are refused with [`StoreError::SchemaTooNew`].
 
 mod connections;
+mod models;
 mod search;
 
 pub use search::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
@@ -41,7 +42,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The oldest schema version a read-only store reads as it is (version 3 only dropped
 /// indexes). Older files must be opened for writing once, which migrates them.
@@ -132,6 +133,66 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX params_by_key;
     DROP INDEX tags_by_key;
     CREATE INDEX tags_by_parent ON tags(value) WHERE key = 'mlflow.parentRunId';
+    "#,
+    // v3 -> v4: MLflow 3's dataset inputs of runs and logged models.
+    r#"
+    CREATE TABLE datasets (
+        dataset_key   INTEGER PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        name          TEXT NOT NULL,
+        digest        TEXT NOT NULL,
+        source_type   TEXT NOT NULL,
+        source        TEXT NOT NULL,
+        schema        TEXT,
+        profile       TEXT,
+        UNIQUE (experiment_id, name, digest)
+    );
+    CREATE TABLE run_inputs (
+        run_key     INTEGER NOT NULL REFERENCES runs(run_key),
+        dataset_key INTEGER NOT NULL REFERENCES datasets(dataset_key),
+        position    INTEGER NOT NULL,
+        PRIMARY KEY (run_key, dataset_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_input_tags (
+        run_key     INTEGER NOT NULL REFERENCES runs(run_key),
+        dataset_key INTEGER NOT NULL REFERENCES datasets(dataset_key),
+        key         TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        PRIMARY KEY (run_key, dataset_key, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_outputs (
+        run_key  INTEGER NOT NULL REFERENCES runs(run_key),
+        model_id TEXT NOT NULL,
+        step     INTEGER NOT NULL,
+        PRIMARY KEY (run_key, model_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_models (
+        model_key         INTEGER PRIMARY KEY,
+        model_id          TEXT NOT NULL UNIQUE,
+        experiment_id     INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        name              TEXT NOT NULL,
+        artifact_uri      TEXT NOT NULL,
+        status            TEXT NOT NULL,
+        status_message    TEXT,
+        model_type        TEXT,
+        source_run_id     TEXT,
+        creation_time     INTEGER NOT NULL,
+        last_updated_time INTEGER NOT NULL,
+        lifecycle_stage   TEXT NOT NULL DEFAULT 'active'
+    );
+    CREATE INDEX logged_models_by_experiment ON logged_models(experiment_id, creation_time DESC);
+    CREATE TABLE logged_model_tags (
+        model_key INTEGER NOT NULL REFERENCES logged_models(model_key),
+        key       TEXT NOT NULL,
+        value     TEXT NOT NULL,
+        PRIMARY KEY (model_key, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_model_params (
+        model_key INTEGER NOT NULL REFERENCES logged_models(model_key),
+        key       TEXT NOT NULL,
+        value     TEXT NOT NULL,
+        PRIMARY KEY (model_key, key)
+    ) WITHOUT ROWID;
     "#,
 ];
 
@@ -544,12 +605,14 @@ fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
             }
         }
     }
+    let mut inputs = models::load_inputs(conn, &list)?;
     Ok(keys
         .iter()
         .filter_map(|k| {
             infos.remove(k).map(|info| Run {
                 info,
                 data: data.remove(k).unwrap_or_default(),
+                inputs: inputs.remove(k).unwrap_or_default(),
             })
         })
         .collect())
@@ -737,6 +800,7 @@ fn create_run_tx(
                 params: Vec::new(),
                 tags: dedup.clone(),
             },
+            inputs: RunInputs::default(),
         },
     ))
 }
@@ -1257,6 +1321,81 @@ impl Store for SqliteStore {
                 next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
             })
         })
+    }
+
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
+        validate_dataset_inputs(inputs)?;
+        self.write("logging inputs", |tx| {
+            models::log_inputs_tx(tx, run_id, inputs)
+        })
+    }
+
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        self.write("logging outputs", |tx| {
+            models::log_outputs_tx(tx, run_id, outputs)
+        })
+    }
+
+    fn create_logged_model(
+        &self,
+        experiment_id: &ExperimentId,
+        model: &NewLoggedModel,
+    ) -> Result<LoggedModel> {
+        let name = validate_new_logged_model(model)?;
+        self.write("creating a logged model", |tx| {
+            models::create_model_tx(tx, experiment_id, model, &name)
+        })
+    }
+
+    fn get_logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+        self.read("reading a logged model", |tx| {
+            Ok(models::find_model(tx, model_id, allow_deleted)?.1)
+        })
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        self.write("finalizing a logged model", |tx| {
+            models::finalize_model_tx(tx, model_id, status)
+        })
+    }
+
+    fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.write("deleting a logged model", |tx| {
+            models::delete_model_tx(tx, model_id)
+        })
+    }
+
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+        validate_batch(model_id, &[], &[], tags)?;
+        self.write("setting logged model tags", |tx| {
+            let (key, _) = models::find_model(tx, model_id, false)?;
+            models::set_model_tags_tx(tx, key, tags)
+        })
+    }
+
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        self.write("deleting a logged model tag", |tx| {
+            models::delete_model_tag_tx(tx, model_id, key)
+        })
+    }
+
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+        validate_batch(model_id, &[], params, &[])?;
+        self.write("logging logged model params", |tx| {
+            let (key, _) = models::find_model(tx, model_id, false)?;
+            models::log_model_params_tx(tx, key, model_id, params)
+        })
+    }
+
+    fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<Page<LoggedModel>> {
+        let all = self.read("searching logged models", |tx| {
+            models::models_of(tx, &query.experiment_ids)
+        })?;
+        page_of_logged_models(all, query)
     }
 }
 

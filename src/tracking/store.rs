@@ -199,6 +199,11 @@ impl StoreError {
         StoreError::NotFound(format!("Run with id={run_id} not found"))
     }
 
+    /// "Logged model with ID '…' not found.".
+    pub fn logged_model_not_found(model_id: &str) -> Self {
+        StoreError::NotFound(format!("Logged model with ID '{model_id}' not found."))
+    }
+
     /// "No Experiment with id=… exists".
     pub fn experiment_not_found(id: &ExperimentId) -> Self {
         StoreError::NotFound(format!("No Experiment with id={id} exists"))
@@ -276,6 +281,40 @@ pub trait Store: Send + Sync {
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>>;
     /// Search runs with MLflow's filter and order_by language.
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>>;
+
+    /// Log dataset inputs of an active run. A dataset is identified within the run's
+    /// experiment by name and digest (logging it again reuses it); an input already logged
+    /// for the run gets the new tags.
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()>;
+
+    /// Record logged models as outputs of an active run (each model must exist).
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()>;
+
+    /// Create a logged model (status PENDING) in an active experiment; its artifacts go to
+    /// `<experiment artifact location>/models/<model_id>/artifacts`.
+    fn create_logged_model(
+        &self,
+        experiment_id: &ExperimentId,
+        model: &NewLoggedModel,
+    ) -> Result<LoggedModel>;
+    /// Get a logged model; a deleted one only when `allow_deleted`.
+    fn get_logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel>;
+    /// Set the status of a logged model's files (READY or UPLOAD_FAILED).
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel>;
+    /// Soft-delete a logged model.
+    fn delete_logged_model(&self, model_id: &str) -> Result<()>;
+    /// Set (upsert) tags of a logged model.
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()>;
+    /// Delete a tag of a logged model; a missing tag is [`StoreError::NotFound`].
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()>;
+    /// Log params of a logged model (immutable, as a run's: the same value again is fine).
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()>;
+    /// Search active logged models of some experiments.
+    fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<Page<LoggedModel>>;
 
     /// Create a run with its params and metrics and set its final status, as one write
     /// where the store can (SQLite: one transaction). The default composes
@@ -385,6 +424,105 @@ pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
 pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
 /// Longest accepted experiment tag value.
 pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20000;
+/// Longest accepted dataset name or digest, and input tag key.
+pub const MAX_DATASET_NAME_LENGTH: usize = 500;
+/// Longest accepted input tag value.
+pub const MAX_INPUT_TAG_VALUE_LENGTH: usize = 500;
+
+/// Validate dataset inputs: a non-empty name and digest within the limits, tags with
+/// non-empty keys and values within the limits.
+pub fn validate_dataset_inputs(inputs: &[DatasetInput]) -> Result<()> {
+    let bad = |m: String| Err(StoreError::InvalidParameter(m));
+    for (i, input) in inputs.iter().enumerate() {
+        let d = &input.dataset;
+        for (field, value) in [("name", &d.name), ("digest", &d.digest)] {
+            if value.is_empty() {
+                return bad(format!("datasets[{i}].dataset.{field} must not be empty"));
+            }
+            validate_value_len("dataset", field, value, MAX_DATASET_NAME_LENGTH)?;
+        }
+        for t in &input.tags {
+            if t.key.is_empty() {
+                return bad(format!("datasets[{i}].tags: a tag key must not be empty"));
+            }
+            validate_value_len("input tag", "key", &t.key, MAX_DATASET_NAME_LENGTH)?;
+            validate_value_len("input tag", &t.key, &t.value, MAX_INPUT_TAG_VALUE_LENGTH)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new logged model id: `m-` and 32 hex digits, as MLflow's.
+pub fn new_logged_model_id() -> String {
+    format!("m-{}", new_run_id())
+}
+
+/// Validate a new logged model's tags and params; its name (generated when absent).
+pub fn validate_new_logged_model(model: &NewLoggedModel) -> Result<String> {
+    validate_batch("<new logged model>", &[], &model.params, &model.tags)?;
+    match &model.name {
+        Some(name) if name.trim().is_empty() => Err(StoreError::InvalidParameter(
+            "a logged model's name must not be empty; leave it out to get a generated one".into(),
+        )),
+        Some(name) => {
+            validate_key("logged model name", name)?;
+            Ok(name.clone())
+        }
+        None => Ok(generate_run_name()),
+    }
+}
+
+/// The logged-model fields a search orders by, as MLflow names them.
+pub const LOGGED_MODEL_ORDER_FIELDS: &[&str] = &[
+    "name",
+    "model_id",
+    "creation_timestamp",
+    "last_updated_timestamp",
+];
+
+/// One page of `models` (newest first) for `query`: its filter (none is supported yet but
+/// the empty one), its order and its page token. The one implementation stores that
+/// search logged models in memory share.
+pub fn page_of_logged_models(
+    mut models: Vec<LoggedModel>,
+    query: &LoggedModelQuery,
+) -> Result<Page<LoggedModel>> {
+    validate_max_results(query.max_results)?;
+    let offset = decode_page_token(query.page_token.as_deref())?;
+    if !query.filter.trim().is_empty() {
+        let filter = super::filter::parse_logged_model_filter(&query.filter)?;
+        models.retain(|m| filter.matches(m));
+    }
+    for order in query.order_by.iter().rev() {
+        let key = |m: &LoggedModel| -> (String, i64) {
+            match order.field_name.as_str() {
+                "name" => (m.name.clone(), 0),
+                "model_id" => (m.model_id.clone(), 0),
+                "creation_timestamp" => (String::new(), m.creation_timestamp_ms),
+                _ => (String::new(), m.last_updated_timestamp_ms),
+            }
+        };
+        if !LOGGED_MODEL_ORDER_FIELDS.contains(&order.field_name.as_str()) {
+            return Err(StoreError::InvalidParameter(format!(
+                "Invalid order_by field '{}' for logged models; valid fields are {}",
+                order.field_name,
+                LOGGED_MODEL_ORDER_FIELDS.join(", ")
+            )));
+        }
+        models.sort_by(|a, b| {
+            let o = key(a).cmp(&key(b));
+            if order.ascending { o } else { o.reverse() }
+        });
+    }
+    let end = offset.saturating_add(query.max_results).min(models.len());
+    let more = end < models.len();
+    let items = models.drain(offset.min(end)..end).collect();
+    Ok(Page {
+        items,
+        next_page_token: more.then(|| encode_page_token(end)),
+    })
+}
+
 /// Longest accepted experiment name.
 pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
 /// log_batch limits: metrics, params, tags, total.

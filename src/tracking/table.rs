@@ -361,6 +361,7 @@ mod tests {
                 params: vec![Param::new("lr", "0.1")],
                 tags: vec![],
             },
+            inputs: RunInputs::default(),
         };
         let t = RunsTable::from_runs(&[run]);
         assert_eq!(t.columns[..7], INFO_COLUMNS);

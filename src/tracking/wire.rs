@@ -38,6 +38,10 @@ pub enum Method {
     Get,
     /// Fields go in a JSON body.
     Post,
+    /// Fields go in a JSON body (MLflow 3's updates).
+    Patch,
+    /// Fields go in a JSON body (MLflow 3's deletes).
+    Delete,
 }
 
 /// One call of the tracking REST API.
@@ -115,8 +119,26 @@ calls! {
     GetMetricHistory(MetricHistory) => Get "/mlflow/metrics/get-history" -> MetricsPage;
     /// List a run's artifacts.
     ListArtifacts(ArtifactList) => Get "/mlflow/artifacts/list" -> ArtifactListing;
-    /// Search logged models (hyperflow has none; MLflow's client calls it when listing).
-    SearchLoggedModels(Empty) => Post "/mlflow/logged-models/search" -> Empty;
+    /// Log dataset inputs of a run.
+    LogInputs(RunDatasets) => Post "/mlflow/runs/log-inputs" -> Empty;
+    /// Record logged models as outputs of a run.
+    LogOutputs(RunModels) => Post "/mlflow/runs/outputs" -> Empty;
+    /// Create a logged model.
+    CreateLoggedModel(NewLoggedModel) => Post "/mlflow/logged-models" -> LoggedModelReply;
+    /// Get a logged model.
+    GetLoggedModel(LoggedModelRef) => Get "/mlflow/logged-models/{model_id}" -> LoggedModelReply;
+    /// Set a logged model's status.
+    FinalizeLoggedModel(LoggedModelFinal) => Patch "/mlflow/logged-models/{model_id}" -> LoggedModelReply;
+    /// Delete a logged model.
+    DeleteLoggedModel(LoggedModelRef) => Delete "/mlflow/logged-models/{model_id}" -> Empty;
+    /// Set tags of a logged model.
+    SetLoggedModelTags(LoggedModelKeyValues) => Patch "/mlflow/logged-models/{model_id}/tags" -> Empty;
+    /// Delete a tag of a logged model.
+    DeleteLoggedModelTag(LoggedModelTagKey) => Delete "/mlflow/logged-models/{model_id}/tags/{tag_key}" -> Empty;
+    /// Log params of a logged model.
+    LogLoggedModelParams(LoggedModelKeyValues) => Post "/mlflow/logged-models/{model_id}/params" -> Empty;
+    /// Search logged models.
+    SearchLoggedModels(LoggedModelSearch) => Post "/mlflow/logged-models/search" -> LoggedModelsPage;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -241,9 +263,9 @@ pub struct Run {
     /// Data.
     #[serde(default)]
     pub data: RunData,
-    /// Dataset inputs (hyperflow has none).
+    /// Dataset inputs.
     #[serde(default)]
-    pub inputs: Empty,
+    pub inputs: RunInputs,
     /// Outputs (hyperflow has none).
     #[serde(default)]
     pub outputs: Empty,
@@ -803,7 +825,9 @@ impl From<&model::Run> for Run {
                 params: all(&r.data.params),
                 tags: all(&r.data.tags),
             },
-            inputs: Empty {},
+            inputs: RunInputs {
+                dataset_inputs: all(&r.inputs.dataset_inputs),
+            },
             outputs: Empty {},
         }
     }
@@ -823,6 +847,9 @@ impl From<Run> for model::Run {
         model::Run {
             info: r.info.into(),
             data,
+            inputs: model::RunInputs {
+                dataset_inputs: into_all(r.inputs.dataset_inputs),
+            },
         }
     }
 }
@@ -839,6 +866,31 @@ impl From<&model::FileInfo> for FileInfo {
 
 // ---------------------------------------------------------------------------------------
 // GET queries.
+
+/// `path` with each `{name}` replaced by the field `name` of `fields`, percent-encoded
+/// (MLflow 3's calls name their entity in the path).
+pub fn fill_path(path: &str, fields: &Value) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        let value = match fields.get(&rest[start + 1..start + len]) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        out.extend(percent_encoding::utf8_percent_encode(
+            &value,
+            percent_encoding::NON_ALPHANUMERIC,
+        ));
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// A GET call's fields as query pairs: lists become repeated keys, absent fields are left
 /// out.
@@ -931,7 +983,7 @@ impl FieldProblem {
 /// the server read their fields the same way.
 pub mod de {
     use super::{FieldProblem, Value};
-    use crate::tracking::model::{LifecycleStage, RunStatus, ViewType};
+    use crate::tracking::model::{self, LifecycleStage, RunStatus, ViewType};
     use serde::{Deserialize, Deserializer};
 
     /// The text of a scalar (numbers and booleans as written); `None` for null and `""`.
@@ -1066,6 +1118,36 @@ pub mod de {
         })
     }
 
+    /// A logged model's status by name or number.
+    pub fn model_status<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<model::LoggedModelStatus, D::Error> {
+        let v = Value::deserialize(d)?;
+        let text = scalar_text::<D::Error>(v.clone(), "a status is expected.")?;
+        text.as_deref()
+            .and_then(model::LoggedModelStatus::parse)
+            .ok_or_else(|| {
+                FieldProblem::invalid(
+                    &v,
+                    "one of LOGGED_MODEL_PENDING, LOGGED_MODEL_READY, \
+                     LOGGED_MODEL_UPLOAD_FAILED is expected.",
+                )
+            })
+    }
+
+    /// A boolean, or its text (`true`/`false`, as a query string has it); false when
+    /// absent.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Bool(b) => Ok(*b),
+            Value::Null => Ok(false),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") || s.is_empty() => Ok(false),
+            _ => Err(FieldProblem::invalid(&v, "true or false is expected.")),
+        }
+    }
+
     /// `deleted`, or else active.
     pub fn stage<'de, D: Deserializer<'de>>(d: D) -> Result<LifecycleStage, D::Error> {
         Ok(match text::<D, String>(d)?.as_deref() {
@@ -1193,5 +1275,375 @@ mod tests {
                 ("max_results".into(), "3".into())
             ]
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// MLflow 3: dataset inputs and logged models.
+
+/// A dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Dataset {
+    /// Name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Digest.
+    #[serde(deserialize_with = "de::required")]
+    pub digest: String,
+    /// Kind of source.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub source_type: String,
+    /// Source, JSON text.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub source: String,
+    /// Schema, JSON text.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub schema: Option<String>,
+    /// Profile, JSON text.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub profile: Option<String>,
+}
+
+/// A dataset input of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DatasetInput {
+    /// Tags of the input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+    /// The dataset.
+    pub dataset: Dataset,
+}
+
+/// A run's inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunInputs {
+    /// Dataset inputs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dataset_inputs: Vec<DatasetInput>,
+}
+
+/// `runs/log-inputs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDatasets {
+    /// Run.
+    #[serde(deserialize_with = "de::required")]
+    pub run_id: String,
+    /// Datasets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<DatasetInput>,
+}
+
+/// A logged model's info.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModelInfo {
+    /// Id.
+    #[serde(deserialize_with = "de::required")]
+    pub model_id: String,
+    /// Experiment.
+    #[serde(default = "no_id", deserialize_with = "de::text_or_empty")]
+    pub experiment_id: ExperimentId,
+    /// Name.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub name: String,
+    /// Creation, ms.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub creation_timestamp_ms: i64,
+    /// Last change, ms.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub last_updated_timestamp_ms: i64,
+    /// Where its files live.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub artifact_uri: String,
+    /// Status.
+    #[serde(deserialize_with = "de::model_status")]
+    pub status: model::LoggedModelStatus,
+    /// Kind of model.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub model_type: Option<String>,
+    /// Producing run.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub source_run_id: Option<String>,
+    /// Status message.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub status_message: Option<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// A logged model's data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoggedModelData {
+    /// Params.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<KeyValue>,
+}
+
+/// A logged model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModel {
+    /// Info.
+    pub info: LoggedModelInfo,
+    /// Data.
+    #[serde(default)]
+    pub data: LoggedModelData,
+}
+
+/// `{"model": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModelReply {
+    /// The model.
+    pub model: LoggedModel,
+}
+
+/// `POST logged-models`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewLoggedModel {
+    /// Experiment.
+    #[serde(deserialize_with = "de::required")]
+    pub experiment_id: ExperimentId,
+    /// Name.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub name: Option<String>,
+    /// Kind of model.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub model_type: Option<String>,
+    /// Producing run.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub source_run_id: Option<String>,
+    /// Params.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<KeyValue>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// A logged model named in the path (`allow_deleted` on reads).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedModelRef {
+    /// Id.
+    #[serde(deserialize_with = "de::required")]
+    pub model_id: String,
+    /// Also find a deleted model.
+    #[serde(default, deserialize_with = "de::flag", skip_serializing_if = "no")]
+    pub allow_deleted: bool,
+}
+
+/// `PATCH logged-models/<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedModelFinal {
+    /// Id.
+    #[serde(deserialize_with = "de::required")]
+    pub model_id: String,
+    /// New status.
+    #[serde(deserialize_with = "de::model_status")]
+    pub status: model::LoggedModelStatus,
+}
+
+/// `PATCH logged-models/<id>/tags` and `POST logged-models/<id>/params`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedModelKeyValues {
+    /// Id.
+    #[serde(deserialize_with = "de::required")]
+    pub model_id: String,
+    /// Tags (tags call).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+    /// Params (params call).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<KeyValue>,
+}
+
+/// `DELETE logged-models/<id>/tags/<key>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedModelTagKey {
+    /// Id.
+    #[serde(deserialize_with = "de::required")]
+    pub model_id: String,
+    /// Tag key.
+    #[serde(deserialize_with = "de::required")]
+    pub tag_key: String,
+}
+
+/// One order_by entry of `logged-models/search`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedModelOrder {
+    /// Field.
+    #[serde(deserialize_with = "de::required")]
+    pub field_name: String,
+    /// Ascending (default true).
+    #[serde(default = "yes", deserialize_with = "de::flag")]
+    pub ascending: bool,
+}
+
+/// `POST logged-models/search`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LoggedModelSearch {
+    /// Experiments.
+    #[serde(
+        default,
+        deserialize_with = "de::text_list",
+        skip_serializing_if = "empty"
+    )]
+    pub experiment_ids: Vec<String>,
+    /// Filter.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub filter: Option<String>,
+    /// Page size.
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
+    pub max_results: Option<i64>,
+    /// Order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub order_by: Vec<LoggedModelOrder>,
+    /// Page token.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub page_token: Option<String>,
+}
+
+/// A page of logged models.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LoggedModelsPage {
+    /// Models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<LoggedModel>,
+    /// Next page.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub next_page_token: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn no(v: &bool) -> bool {
+    !*v
+}
+
+impl From<&model::Dataset> for Dataset {
+    fn from(d: &model::Dataset) -> Self {
+        Dataset {
+            name: d.name.clone(),
+            digest: d.digest.clone(),
+            source_type: d.source_type.clone(),
+            source: d.source.clone(),
+            schema: d.schema.clone(),
+            profile: d.profile.clone(),
+        }
+    }
+}
+
+impl From<Dataset> for model::Dataset {
+    fn from(d: Dataset) -> Self {
+        model::Dataset {
+            name: d.name,
+            digest: d.digest,
+            source_type: d.source_type,
+            source: d.source,
+            schema: d.schema,
+            profile: d.profile,
+        }
+    }
+}
+
+impl From<&model::DatasetInput> for DatasetInput {
+    fn from(i: &model::DatasetInput) -> Self {
+        DatasetInput {
+            tags: all(&i.tags),
+            dataset: Dataset::from(&i.dataset),
+        }
+    }
+}
+
+impl From<DatasetInput> for model::DatasetInput {
+    fn from(i: DatasetInput) -> Self {
+        model::DatasetInput {
+            dataset: i.dataset.into(),
+            tags: into_all(i.tags),
+        }
+    }
+}
+
+impl From<&model::LoggedModel> for LoggedModel {
+    fn from(m: &model::LoggedModel) -> Self {
+        LoggedModel {
+            info: LoggedModelInfo {
+                model_id: m.model_id.clone(),
+                experiment_id: m.experiment_id.clone(),
+                name: m.name.clone(),
+                creation_timestamp_ms: m.creation_timestamp_ms,
+                last_updated_timestamp_ms: m.last_updated_timestamp_ms,
+                artifact_uri: m.artifact_uri.clone(),
+                status: m.status,
+                model_type: m.model_type.clone(),
+                source_run_id: m.source_run_id.clone(),
+                status_message: m.status_message.clone(),
+                tags: all(&m.tags),
+            },
+            data: LoggedModelData {
+                params: all(&m.params),
+            },
+        }
+    }
+}
+
+impl From<LoggedModel> for model::LoggedModel {
+    fn from(m: LoggedModel) -> Self {
+        let i = m.info;
+        model::LoggedModel {
+            model_id: i.model_id,
+            experiment_id: i.experiment_id,
+            name: i.name,
+            artifact_uri: i.artifact_uri,
+            status: i.status,
+            status_message: i.status_message,
+            model_type: i.model_type,
+            source_run_id: i.source_run_id,
+            creation_timestamp_ms: i.creation_timestamp_ms,
+            last_updated_timestamp_ms: i.last_updated_timestamp_ms,
+            lifecycle_stage: LifecycleStage::Active,
+            tags: into_all(i.tags),
+            params: into_all(m.data.params),
+        }
+    }
+}
+
+/// A model output of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOutput {
+    /// The model.
+    #[serde(deserialize_with = "de::required")]
+    pub model_id: String,
+    /// Step.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub step: i64,
+}
+
+/// `runs/outputs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunModels {
+    /// Run.
+    #[serde(deserialize_with = "de::required")]
+    pub run_id: String,
+    /// Models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelOutput>,
+}
+
+impl From<&model::ModelOutput> for ModelOutput {
+    fn from(o: &model::ModelOutput) -> Self {
+        ModelOutput {
+            model_id: o.model_id.clone(),
+            step: o.step,
+        }
+    }
+}
+
+impl From<ModelOutput> for model::ModelOutput {
+    fn from(o: ModelOutput) -> Self {
+        model::ModelOutput {
+            model_id: o.model_id,
+            step: o.step,
+        }
     }
 }

@@ -155,6 +155,7 @@ impl Source for MlflowFile {
                         tags,
                     },
                     info,
+                    inputs: RunInputs::default(),
                 })
             })
             .collect()
