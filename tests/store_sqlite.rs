@@ -170,6 +170,7 @@ fn previous_schema_version_opens_migrates_and_keeps_its_data() {
         indexes,
         [
             "latest_metrics_by_key",
+            "logged_models_by_experiment",
             "runs_by_experiment",
             "tags_by_parent"
         ]
