@@ -90,13 +90,15 @@ fn check_run(tracker: &Tracker, run_id: &str, lr: f64, l2: f64) {
     let val_loss = data.metric("val_loss").expect("the sweep's metric");
     assert_eq!(data.metric("val_mse"), Some(val_loss));
     assert_eq!(run.info.status, RunStatus::Finished);
-    let files: Vec<String> = tracker
-        .list_artifacts(run_id, "model")
-        .unwrap()
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
-    assert_eq!(files, ["model/weights.json"], "the script's artifact");
+    let paths = |dir: &str| -> Vec<String> {
+        let files = tracker.list_artifacts(run_id, dir).unwrap();
+        files.into_iter().map(|f| f.path).collect()
+    };
+    assert_eq!(
+        paths("model"),
+        ["model/weights.json"],
+        "the script's artifact"
+    );
     let weights: serde_json::Value = serde_json::from_slice(
         &tracker
             .artifacts(run_id)
@@ -106,12 +108,7 @@ fn check_run(tracker: &Tracker, run_id: &str, lr: f64, l2: f64) {
     )
     .unwrap();
     assert_eq!(weights["weights"].as_array().map(Vec::len), Some(4));
-    let names: Vec<String> = tracker
-        .list_artifacts(run_id, "")
-        .unwrap()
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
+    let names = paths("");
     assert!(
         names.contains(&"stdout.txt".to_string()),
         "the sweep's artifacts: {names:?}"
