@@ -14,8 +14,10 @@
 //! |---|---|
 //! | `HYPERFLOW_PARAMS` | the point as a JSON object, `{"lr": 0.001, "model": "rf"}` |
 //! | `HYPERFLOW_TRIAL` | the trial's number, from 0 |
-//! | `HYPERFLOW_RUN_ID`, `MLFLOW_RUN_ID` | the trial's tracking run, when tracking is on |
-//! | `HYPERFLOW_TRACKING_URI`, `MLFLOW_TRACKING_URI` | where runs are stored, when known |
+//! | `HYPERFLOW_RUN_ID` | the trial's tracking run, when tracking is on |
+//! | `HYPERFLOW_TRACKING_URI` | where runs are stored, when known |
+//! | `MLFLOW_TRACKING_URI` | where MLflow's official client reaches the store: a server's URL, or for a local store the loopback server the sweep runs for its trials (see [`endpoint`](self::endpoint); feature `server`) |
+//! | `MLFLOW_RUN_ID` | the trial's run, with `MLFLOW_TRACKING_URI`: `mlflow.start_run()` attaches to it |
 //! | `PYTHONUNBUFFERED` | `1`, so Python prints metrics as they happen |
 //!
 //! Tracking and resuming come with the study: a tracked study (see [`tracked`]) gives each
@@ -24,6 +26,7 @@
 
 mod command;
 pub mod config;
+mod endpoint;
 mod progress;
 mod runner;
 pub mod tracked;
@@ -94,6 +97,10 @@ pub enum SweepError {
         /// What is wrong, and what is accepted.
         message: String,
     },
+    /// The tracking server that serves a local store to the trials could not start.
+    #[cfg(feature = "server")]
+    #[error("cannot serve the tracking store to the trials on a loopback port: {0}")]
+    Endpoint(#[source] crate::server::ServerError),
     /// The tracking store could not be read or written.
     #[error("tracking store: {0}")]
     Tracking(#[from] crate::tracking::StoreError),
@@ -264,6 +271,8 @@ pub struct SweepOptions<'a> {
     cancel: Cancellation,
     progress: ProgressMode,
     tracking_uri: Option<String>,
+    /// What trials get as `MLFLOW_TRACKING_URI` (see [`endpoint`]).
+    mlflow_uri: Option<String>,
     points: Vec<Point>,
     /// Replaces the config's `max_evals` (resume adds the killed trials; `run -P` is 1).
     max_evals: Option<usize>,
@@ -281,6 +290,7 @@ impl Default for SweepOptions<'_> {
             cancel: Cancellation::new(),
             progress: ProgressMode::Auto,
             tracking_uri: None,
+            mlflow_uri: None,
         }
     }
 }
@@ -317,8 +327,9 @@ impl<'a> SweepOptions<'a> {
         self
     }
 
-    /// The tracking URI handed to trials as `HYPERFLOW_TRACKING_URI` and
-    /// `MLFLOW_TRACKING_URI`.
+    /// The tracking URI handed to trials as `HYPERFLOW_TRACKING_URI`, and as
+    /// `MLFLOW_TRACKING_URI` when it is a server's URL (a tracked sweep serves a local
+    /// store to its trials; see the [module docs](self)).
     pub fn tracking_uri(mut self, uri: impl Into<String>) -> Self {
         self.tracking_uri = Some(uri.into());
         self
@@ -545,6 +556,11 @@ pub fn run_sweep(
 ) -> Result<SweepSummary, SweepError> {
     check_program(config)?;
     let mut study = study(config)?.create()?;
+    let mut options = options;
+    options.mlflow_uri = options
+        .tracking_uri
+        .as_deref()
+        .and_then(endpoint::server_url);
     drive(config, &mut study, options)
 }
 
@@ -575,6 +591,7 @@ fn drive(
     let cancel = options.cancel.clone();
     let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let tracking_uri = options.tracking_uri.as_deref();
+    let mlflow_uri = options.mlflow_uri.as_deref();
     // Decided by the first trial that exits 0: `Some(None)` when it printed the objective
     // (or nothing at all), `Some(Some(error))` when it printed other metrics only.
     let first_exit: Mutex<Option<Option<SweepError>>> = Mutex::new(None);
@@ -587,7 +604,7 @@ fn drive(
         let process = TrialProcess {
             argv,
             workdir: config.command().workdir().to_path_buf(),
-            env: trial_env(config, point, ctx, tracking_uri),
+            env: trial_env(config, point, ctx, tracking_uri, mlflow_uri),
             timeout: config.command().timeout(),
             kill_grace: config.command().kill_grace(),
         };
@@ -691,26 +708,30 @@ fn drive(
     })
 }
 
-/// The environment of one trial: hyperflow's variables, then `[command].env` (which
-/// wins, so a config can pin e.g. `MLFLOW_TRACKING_URI` itself), then the trial's run id
-/// as [`RUN_ID_VAR`], which nothing overrides: it is how a resume finds what a killed
-/// trial left running ([`end_leftover_trials`]).
+/// The environment of one trial: hyperflow's variables, MLflow's when its official
+/// client can reach the store (`mlflow_uri`), then `[command].env` (which wins, so a
+/// config can pin e.g. `MLFLOW_TRACKING_URI` itself), then the trial's run id as
+/// [`RUN_ID_VAR`], which nothing overrides: it is how a resume finds what a killed trial
+/// left running ([`end_leftover_trials`]).
 fn trial_env(
     config: &SweepConfig,
     point: &Point,
     ctx: &TrialContext,
     tracking_uri: Option<&str>,
+    mlflow_uri: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut env = vec![
         ("HYPERFLOW_PARAMS".to_string(), point.to_json().to_string()),
         ("HYPERFLOW_TRIAL".to_string(), ctx.number().to_string()),
     ];
-    if let Some(run_id) = ctx.run_id() {
-        env.push(("MLFLOW_RUN_ID".to_string(), run_id.to_string()));
-    }
     if let Some(uri) = tracking_uri {
         env.push(("HYPERFLOW_TRACKING_URI".to_string(), uri.to_string()));
+    }
+    if let Some(uri) = mlflow_uri {
         env.push(("MLFLOW_TRACKING_URI".to_string(), uri.to_string()));
+        if let Some(run_id) = ctx.run_id() {
+            env.push(("MLFLOW_RUN_ID".to_string(), run_id.to_string()));
+        }
     }
     env.extend(config.command().env().iter().cloned());
     if let Some(run_id) = ctx.run_id() {

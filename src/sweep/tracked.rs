@@ -27,6 +27,7 @@ use crate::study::{Study, Tracking};
 use crate::tracking::schema::{self, CONFIG_TAG, SWEEP_KEY_TAG};
 use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, TrackingUri};
 
+use super::endpoint::TrialEndpoint;
 use super::{
     SweepConfig, SweepError, SweepOptions, SweepSummary, check_program, drive, end_leftover_trials,
     sampler, settings, study,
@@ -283,6 +284,8 @@ pub fn run_tracked(
             (study, 0, 0)
         }
     };
+    // Serves the store to the trials until the sweep returns.
+    let _endpoint = trial_endpoint(tracker, &tracking_uri, &study, &mut options)?;
     let summary = drive(config, &mut study, options).map_err(|error| {
         if let SweepError::ObjectiveNotPrinted { .. } = error {
             // A config to fix, not a store to wait for: resuming would not help.
@@ -319,6 +322,24 @@ fn trials_see(options: &mut SweepOptions<'_>) -> String {
         .unwrap_or_else(|| crate::tracking::uri::DEFAULT_TRACKING_URI.to_string());
     options.tracking_uri = Some(absolute_tracking_uri(&uri));
     uri
+}
+
+/// Starts what serves the store at `tracking_uri` to the trials of `study` (see
+/// [`endpoint`](super::endpoint)) and puts its URI into `options`; the store is served
+/// while the result lives.
+fn trial_endpoint(
+    tracker: &Tracker,
+    tracking_uri: &str,
+    study: &Study,
+    options: &mut SweepOptions<'_>,
+) -> Result<TrialEndpoint, SweepError> {
+    let experiment = study
+        .experiment_id()
+        .cloned()
+        .unwrap_or_else(ExperimentId::default_experiment);
+    let endpoint = TrialEndpoint::open(tracker, tracking_uri, &experiment)?;
+    options.mlflow_uri = endpoint.uri().map(str::to_string);
+    Ok(endpoint)
 }
 
 /// The command that resumes the sweep of `config` whose parent run is `parent`, in the
@@ -364,6 +385,8 @@ pub fn run_point(
     options = options.points_to_evaluate([point]);
     options.max_evals = Some(1);
     options.parallel = Some(1);
+    // Serves the store to the trial until the run returns.
+    let _endpoint = trial_endpoint(tracker, &tracking_uri, &study, &mut options)?;
     let summary = drive(config, &mut study, options)?;
     let experiment_id = study
         .experiment_id()

@@ -966,7 +966,7 @@ fn log_batch_tx(
         let mut conflicts = Vec::new();
         for p in params {
             let old: String = get.query_row(params![key, p.key], |r| r.get(0))?;
-            if old != p.value {
+            if !same_param_value(&old, &p.value) {
                 conflicts.push((p.key.clone(), old, p.value.clone()));
             }
         }

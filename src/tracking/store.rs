@@ -695,6 +695,25 @@ pub fn run_not_active(run_id: &str) -> StoreError {
     ))
 }
 
+/// Whether logging the param value `new` over the stored `old` is no change: the same
+/// text, or the same integer, number or boolean written another way (`0.00001` and
+/// `1e-05`, `3` and `3.0`, `true` and `True`). A sweep writes a trial's point as params
+/// in Rust's notation before the trial starts; a Python script that logs the same values
+/// writes them in Python's. Any other difference is a change, which MLflow forbids.
+pub fn same_param_value(old: &str, new: &str) -> bool {
+    if old == new {
+        return true;
+    }
+    if let (Ok(a), Ok(b)) = (old.parse::<i64>(), new.parse::<i64>()) {
+        return a == b;
+    }
+    if let (Ok(a), Ok(b)) = (old.parse::<f64>(), new.parse::<f64>()) {
+        return a == b;
+    }
+    let is_bool = |s: &str| s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false");
+    is_bool(old) && old.eq_ignore_ascii_case(new)
+}
+
 // ---------------------------------------------------------------------------------------
 // Page tokens: base64 of JSON `{"offset": N}`, like MLflow.
 
@@ -876,6 +895,31 @@ mod tests {
         }
         assert!(decode_page_token(Some("!!!")).is_err());
         assert_eq!(decode_page_token(None).ok(), Some(0));
+    }
+
+    #[test]
+    fn param_values_equal_in_another_notation_are_no_change() {
+        for (old, new) in [
+            ("0.00001", "1e-05"),
+            ("0.5", "0.5"),
+            ("3", "3.0"),
+            ("100000000000000000000", "1e+20"),
+            ("true", "True"),
+            ("false", "FALSE"),
+            ("rf", "rf"),
+        ] {
+            assert!(same_param_value(old, new), "{old} = {new}");
+        }
+        for (old, new) in [
+            ("0.1", "0.2"),
+            ("9007199254740993", "9007199254740992"),
+            ("true", "1"),
+            ("rf", "RF"),
+            ("nan", "NaN"),
+            ("1", ""),
+        ] {
+            assert!(!same_param_value(old, new), "{old} != {new}");
+        }
     }
 
     #[test]
