@@ -16,7 +16,7 @@
 //! | `HYPERFLOW_TRIAL` | the trial's number, from 0 |
 //! | `HYPERFLOW_RUN_ID` | the trial's tracking run, when tracking is on |
 //! | `HYPERFLOW_TRACKING_URI` | where runs are stored, when known |
-//! | `MLFLOW_TRACKING_URI` | where MLflow's official client reaches the store: a server's URL, or for a local store the loopback server the sweep runs for its trials (see [`endpoint`](self::endpoint); feature `server`) |
+//! | `MLFLOW_TRACKING_URI` | where MLflow's official client reaches the store: a server's URL, or for a local store the loopback server the sweep runs for its trials (`src/sweep/endpoint.rs`; feature `server`) |
 //! | `MLFLOW_RUN_ID` | the trial's run, with `MLFLOW_TRACKING_URI`: `mlflow.start_run()` attaches to it |
 //! | `PYTHONUNBUFFERED` | `1`, so Python prints metrics as they happen |
 //!
