@@ -442,6 +442,98 @@ pub fn search_logged_models(
     })
 }
 
+/// `{"registered_model": ...}` of `m`.
+fn registered_reply(m: &RegisteredModel) -> wire::RegisteredModelReply {
+    wire::RegisteredModelReply {
+        registered_model: m.into(),
+    }
+}
+
+/// `POST registered-models/create`.
+pub fn create_registered_model(
+    st: &AppState,
+    wire::CreateRegisteredModel(req): wire::CreateRegisteredModel,
+) -> ApiResult<wire::RegisteredModelReply> {
+    let tags: Vec<Tag> = wire::into_all(req.tags);
+    let m = st
+        .store
+        .create_registered_model(&req.name, req.description.as_deref(), &tags)?;
+    Ok(registered_reply(&m))
+}
+
+/// `GET registered-models/get`.
+pub fn get_registered_model(
+    st: &AppState,
+    wire::GetRegisteredModel(req): wire::GetRegisteredModel,
+) -> ApiResult<wire::RegisteredModelReply> {
+    Ok(registered_reply(&st.store.get_registered_model(&req.name)?))
+}
+
+/// `POST registered-models/rename`.
+pub fn rename_registered_model(
+    st: &AppState,
+    wire::RenameRegisteredModel(req): wire::RenameRegisteredModel,
+) -> ApiResult<wire::RegisteredModelReply> {
+    let m = st.store.rename_registered_model(&req.name, &req.new_name)?;
+    Ok(registered_reply(&m))
+}
+
+/// `PATCH registered-models/update`.
+pub fn update_registered_model(
+    st: &AppState,
+    wire::UpdateRegisteredModel(req): wire::UpdateRegisteredModel,
+) -> ApiResult<wire::RegisteredModelReply> {
+    let m = st
+        .store
+        .update_registered_model(&req.name, &req.description)?;
+    Ok(registered_reply(&m))
+}
+
+/// `DELETE registered-models/delete`.
+pub fn delete_registered_model(
+    st: &AppState,
+    wire::DeleteRegisteredModel(req): wire::DeleteRegisteredModel,
+) -> ApiResult<Empty> {
+    st.store.delete_registered_model(&req.name)?;
+    Ok(Empty {})
+}
+
+/// `GET registered-models/search`.
+pub fn search_registered_models(
+    st: &AppState,
+    wire::SearchRegisteredModels(req): wire::SearchRegisteredModels,
+) -> ApiResult<wire::RegisteredModelsPage> {
+    let q = RegisteredModelQuery {
+        filter: req.filter.unwrap_or_default(),
+        max_results: page_size(req.max_results, DEFAULT_MAX_RESULTS, None)?,
+        page_token: req.page_token,
+    };
+    let page = st.store.search_registered_models(&q)?;
+    Ok(wire::RegisteredModelsPage {
+        registered_models: wire::all(&page.items),
+        next_page_token: page.next_page_token,
+    })
+}
+
+/// `POST registered-models/set-tag`.
+pub fn set_registered_model_tag(
+    st: &AppState,
+    wire::SetRegisteredModelTag(req): wire::SetRegisteredModelTag,
+) -> ApiResult<Empty> {
+    st.store
+        .set_registered_model_tag(&req.name, &Tag::new(req.key, req.value))?;
+    Ok(Empty {})
+}
+
+/// `DELETE registered-models/delete-tag`.
+pub fn delete_registered_model_tag(
+    st: &AppState,
+    wire::DeleteRegisteredModelTag(req): wire::DeleteRegisteredModelTag,
+) -> ApiResult<Empty> {
+    st.store.delete_registered_model_tag(&req.name, &req.key)?;
+    Ok(Empty {})
+}
+
 /// `GET /api/3.0/mlflow/server-info`.
 pub fn server_info(_: &AppState, _: Empty) -> ApiResult<wire::ServerInfo> {
     Ok(wire::ServerInfo {

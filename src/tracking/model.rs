@@ -640,6 +640,32 @@ impl Default for ExperimentQuery {
     }
 }
 
+/// A registered model of the model registry: a name under which model versions are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredModel {
+    /// Unique name.
+    pub name: String,
+    /// Free-text description.
+    pub description: Option<String>,
+    /// Creation time, ms.
+    pub creation_timestamp_ms: i64,
+    /// Last change, ms.
+    pub last_updated_timestamp_ms: i64,
+    /// Tags, by key.
+    pub tags: Vec<Tag>,
+}
+
+/// A registered-model search.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegisteredModelQuery {
+    /// `""` (everything), `name = 'x'`, `name LIKE 'pattern'` or `name ILIKE 'pattern'`.
+    pub filter: String,
+    /// Page size.
+    pub max_results: usize,
+    /// Token of the page to read (from the previous page).
+    pub page_token: Option<String>,
+}
+
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {

@@ -26,7 +26,7 @@ use super::artifacts::{
 use super::model::*;
 use super::store::{
     Result, Store, StoreError, validate_batch, validate_dataset_inputs, validate_history_page_size,
-    validate_new_logged_model,
+    validate_key, validate_new_logged_model, validate_registered_model_name,
 };
 use super::wire::{self, Call};
 use base64::Engine;
@@ -746,6 +746,83 @@ impl Store for RestStore {
             tags: Vec::new(),
             params: wire::all(params),
         }))
+        .map(drop)
+    }
+
+    fn create_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<RegisteredModel> {
+        validate_registered_model_name(name)?;
+        let reply = self.call(wire::CreateRegisteredModel(wire::NewRegisteredModel {
+            name: name.to_string(),
+            tags: wire::all(tags),
+            description: description.map(str::to_string),
+        }))?;
+        Ok(reply.registered_model.into())
+    }
+
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        let reply = self.call(wire::GetRegisteredModel(wire::RegisteredModelRef {
+            name: name.to_string(),
+        }))?;
+        Ok(reply.registered_model.into())
+    }
+
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        validate_registered_model_name(new_name)?;
+        let reply = self.call(wire::RenameRegisteredModel(wire::RegisteredModelRename {
+            name: name.to_string(),
+            new_name: new_name.to_string(),
+        }))?;
+        Ok(reply.registered_model.into())
+    }
+
+    fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
+        let reply = self.call(wire::UpdateRegisteredModel(
+            wire::RegisteredModelDescription {
+                name: name.to_string(),
+                description: description.to_string(),
+            },
+        ))?;
+        Ok(reply.registered_model.into())
+    }
+
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.call(wire::DeleteRegisteredModel(wire::RegisteredModelRef {
+            name: name.to_string(),
+        }))
+        .map(drop)
+    }
+
+    fn search_registered_models(&self, q: &RegisteredModelQuery) -> Result<Page<RegisteredModel>> {
+        let reply = self.call(wire::SearchRegisteredModels(wire::RegisteredModelSearch {
+            filter: Some(q.filter.clone()).filter(|f| !f.is_empty()),
+            max_results: i64::try_from(q.max_results).ok(),
+            page_token: q.page_token.clone(),
+        }))?;
+        Ok(page(reply.registered_models, reply.next_page_token))
+    }
+
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.call(wire::SetRegisteredModelTag(wire::RegisteredModelTag {
+            name: name.to_string(),
+            key: tag.key.clone(),
+            value: tag.value.clone(),
+        }))
+        .map(drop)
+    }
+
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+        self.call(wire::DeleteRegisteredModelTag(
+            wire::RegisteredModelTagKey {
+                name: name.to_string(),
+                key: key.to_string(),
+            },
+        ))
         .map(drop)
     }
 

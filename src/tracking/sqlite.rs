@@ -26,6 +26,7 @@
 
 mod connections;
 mod models;
+mod registry;
 mod search;
 
 pub use search::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
@@ -42,7 +43,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The oldest schema version a read-only store reads as it is (version 3 only dropped
 /// indexes). Older files must be opened for writing once, which migrates them.
@@ -192,6 +193,48 @@ const MIGRATIONS: &[&str] = &[
         key       TEXT NOT NULL,
         value     TEXT NOT NULL,
         PRIMARY KEY (model_key, key)
+    ) WITHOUT ROWID;
+    "#,
+    // v4 -> v5: the model registry. Registered models are keyed by an integer so that a
+    // rename touches one row; versions, tags and aliases reference that key.
+    r#"
+    CREATE TABLE registered_models (
+        registered_model_key INTEGER PRIMARY KEY,
+        name                 TEXT NOT NULL UNIQUE,
+        description          TEXT,
+        creation_time        INTEGER NOT NULL,
+        last_updated_time    INTEGER NOT NULL
+    );
+    CREATE TABLE registered_model_tags (
+        registered_model_key INTEGER NOT NULL REFERENCES registered_models(registered_model_key),
+        key                  TEXT NOT NULL,
+        value                TEXT NOT NULL,
+        PRIMARY KEY (registered_model_key, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_versions (
+        registered_model_key INTEGER NOT NULL REFERENCES registered_models(registered_model_key),
+        version              INTEGER NOT NULL,
+        source               TEXT NOT NULL,
+        run_id               TEXT,
+        model_id             TEXT,
+        description          TEXT,
+        current_stage        TEXT NOT NULL DEFAULT 'None',
+        creation_time        INTEGER NOT NULL,
+        last_updated_time    INTEGER NOT NULL,
+        PRIMARY KEY (registered_model_key, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_version_tags (
+        registered_model_key INTEGER NOT NULL,
+        version              INTEGER NOT NULL,
+        key                  TEXT NOT NULL,
+        value                TEXT NOT NULL,
+        PRIMARY KEY (registered_model_key, version, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE registered_model_aliases (
+        registered_model_key INTEGER NOT NULL REFERENCES registered_models(registered_model_key),
+        alias                TEXT NOT NULL,
+        version              INTEGER NOT NULL,
+        PRIMARY KEY (registered_model_key, alias)
     ) WITHOUT ROWID;
     "#,
 ];
@@ -1388,6 +1431,65 @@ impl Store for SqliteStore {
         self.write("logging logged model params", |tx| {
             let (key, _) = models::find_model(tx, model_id, false)?;
             models::log_model_params_tx(tx, key, model_id, params)
+        })
+    }
+
+    fn create_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<RegisteredModel> {
+        validate_registered_model_name(name)?;
+        self.write("creating a registered model", |tx| {
+            registry::create_tx(tx, name, description, tags)
+        })
+    }
+
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        self.read("reading a registered model", |tx| {
+            let key = registry::find_key(tx, name)?;
+            registry::load(tx, key)
+        })
+    }
+
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        validate_registered_model_name(new_name)?;
+        self.write("renaming a registered model", |tx| {
+            registry::rename_tx(tx, name, new_name)
+        })
+    }
+
+    fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
+        self.write("updating a registered model", |tx| {
+            registry::describe_tx(tx, name, description)
+        })
+    }
+
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.write("deleting a registered model", |tx| {
+            registry::delete_tx(tx, name)
+        })
+    }
+
+    fn search_registered_models(
+        &self,
+        query: &RegisteredModelQuery,
+    ) -> Result<Page<RegisteredModel>> {
+        let all = self.read("searching registered models", |tx| registry::all(tx))?;
+        page_of_registered_models(all, query)
+    }
+
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.write("setting a registered model tag", |tx| {
+            registry::set_tag_tx(tx, name, tag)
+        })
+    }
+
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+        self.write("deleting a registered model tag", |tx| {
+            registry::delete_tag_tx(tx, name, key)
         })
     }
 

@@ -204,6 +204,11 @@ impl StoreError {
         StoreError::NotFound(format!("Logged model with ID '{model_id}' not found."))
     }
 
+    /// "Registered Model with name=… not found".
+    pub fn registered_model_not_found(name: &str) -> Self {
+        StoreError::NotFound(format!("Registered Model with name={name} not found"))
+    }
+
     /// "No Experiment with id=… exists".
     pub fn experiment_not_found(id: &ExperimentId) -> Self {
         StoreError::NotFound(format!("No Experiment with id={id} exists"))
@@ -315,6 +320,31 @@ pub trait Store: Send + Sync {
     fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()>;
     /// Search active logged models of some experiments.
     fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<Page<LoggedModel>>;
+
+    /// Create a registered model; a taken name is [`StoreError::AlreadyExists`].
+    fn create_registered_model(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        tags: &[Tag],
+    ) -> Result<RegisteredModel>;
+    /// Get a registered model by name.
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel>;
+    /// Rename a registered model; a taken new name is [`StoreError::AlreadyExists`].
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel>;
+    /// Set the description of a registered model.
+    fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel>;
+    /// Delete a registered model with its tags.
+    fn delete_registered_model(&self, name: &str) -> Result<()>;
+    /// Search registered models by name, ordered by name.
+    fn search_registered_models(
+        &self,
+        query: &RegisteredModelQuery,
+    ) -> Result<Page<RegisteredModel>>;
+    /// Set (upsert) a tag of a registered model.
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()>;
+    /// Delete a tag of a registered model (a missing tag is fine, as in MLflow).
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
 
     /// Create a run with its params and metrics and set its final status, as one write
     /// where the store can (SQLite: one transaction). The default composes
@@ -520,6 +550,72 @@ pub fn page_of_logged_models(
     Ok(Page {
         items,
         next_page_token: more.then(|| encode_page_token(end)),
+    })
+}
+
+/// Validate a registered model's name: not empty.
+pub fn validate_registered_model_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(StoreError::InvalidParameter(
+            "Registered model name cannot be empty.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Does `text` match the SQL LIKE `pattern` (`%` any run, `_` any one character)?
+fn like(text: &[char], pattern: &[char]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some(('%', rest)) => (0..=text.len()).any(|i| like(&text[i..], rest)),
+        Some((p, rest)) => text
+            .split_first()
+            .is_some_and(|(t, more)| (*p == '_' || p == t) && like(more, rest)),
+    }
+}
+
+/// Keep the models `query.filter` selects (`name = 'x'`, `name != 'x'`, `name LIKE 'p'`,
+/// `name ILIKE 'p'`), ordered by name, and cut out the page `query` asks for.
+pub fn page_of_registered_models(
+    mut models: Vec<RegisteredModel>,
+    query: &RegisteredModelQuery,
+) -> Result<Page<RegisteredModel>> {
+    let filter = query.filter.trim();
+    if !filter.is_empty() {
+        let bad = || {
+            StoreError::InvalidFilter(format!(
+                "registered models filter '{filter}' is not supported: use name = 'x', \
+                 name != 'x', name LIKE '%x%' or name ILIKE '%x%'"
+            ))
+        };
+        let rest = filter.strip_prefix("name").ok_or_else(bad)?.trim_start();
+        let (op, value) = ["!=", "=", "ILIKE ", "LIKE ", "ilike ", "like "]
+            .iter()
+            .find_map(|op| rest.strip_prefix(op).map(|v| (op.trim(), v.trim())))
+            .ok_or_else(bad)?;
+        let value = value
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .or_else(|| value.strip_prefix('"').and_then(|v| v.strip_suffix('"')))
+            .ok_or_else(bad)?;
+        let lower = |s: &str| s.to_lowercase().chars().collect::<Vec<_>>();
+        models.retain(|m| match op {
+            "=" => m.name == value,
+            "!=" => m.name != value,
+            "LIKE" | "like" => like(
+                &m.name.chars().collect::<Vec<_>>(),
+                &value.chars().collect::<Vec<_>>(),
+            ),
+            _ => like(&lower(&m.name), &lower(value)),
+        });
+    }
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    let start = decode_page_token(query.page_token.as_deref())?;
+    let end = start.saturating_add(query.max_results).min(models.len());
+    let next = (end < models.len()).then(|| encode_page_token(end));
+    Ok(Page {
+        items: models.drain(start.min(end)..end).collect(),
+        next_page_token: next,
     })
 }
 

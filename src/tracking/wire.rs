@@ -139,6 +139,22 @@ calls! {
     LogLoggedModelParams(LoggedModelKeyValues) => Post "/mlflow/logged-models/{model_id}/params" -> Empty;
     /// Search logged models.
     SearchLoggedModels(LoggedModelSearch) => Post "/mlflow/logged-models/search" -> LoggedModelsPage;
+    /// Create a registered model.
+    CreateRegisteredModel(NewRegisteredModel) => Post "/mlflow/registered-models/create" -> RegisteredModelReply;
+    /// Get a registered model.
+    GetRegisteredModel(RegisteredModelRef) => Get "/mlflow/registered-models/get" -> RegisteredModelReply;
+    /// Rename a registered model.
+    RenameRegisteredModel(RegisteredModelRename) => Post "/mlflow/registered-models/rename" -> RegisteredModelReply;
+    /// Set a registered model's description.
+    UpdateRegisteredModel(RegisteredModelDescription) => Patch "/mlflow/registered-models/update" -> RegisteredModelReply;
+    /// Delete a registered model.
+    DeleteRegisteredModel(RegisteredModelRef) => Delete "/mlflow/registered-models/delete" -> Empty;
+    /// Search registered models.
+    SearchRegisteredModels(RegisteredModelSearch) => Get "/mlflow/registered-models/search" -> RegisteredModelsPage;
+    /// Set a tag of a registered model.
+    SetRegisteredModelTag(RegisteredModelTag) => Post "/mlflow/registered-models/set-tag" -> Empty;
+    /// Delete a tag of a registered model.
+    DeleteRegisteredModelTag(RegisteredModelTagKey) => Delete "/mlflow/registered-models/delete-tag" -> Empty;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1510,6 +1526,154 @@ pub struct LoggedModelsPage {
     /// Next page.
     #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub next_page_token: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The model registry.
+
+/// A registered model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredModel {
+    /// Name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Creation, ms.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub creation_timestamp: i64,
+    /// Last change, ms.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub last_updated_timestamp: i64,
+    /// Description.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub description: Option<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// `{"registered_model": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredModelReply {
+    /// The model.
+    pub registered_model: RegisteredModel,
+}
+
+/// `registered-models/create`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRegisteredModel {
+    /// Name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+    /// Description.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub description: Option<String>,
+}
+
+/// A registered model by name (`get`, `delete`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredModelRef {
+    /// Name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+}
+
+/// `registered-models/rename`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredModelRename {
+    /// Current name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// New name.
+    #[serde(deserialize_with = "de::required")]
+    pub new_name: String,
+}
+
+/// `registered-models/update`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredModelDescription {
+    /// Name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// New description (absent: empty).
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub description: String,
+}
+
+/// `registered-models/set-tag`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredModelTag {
+    /// Name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Tag key.
+    #[serde(deserialize_with = "de::required")]
+    pub key: String,
+    /// Tag value.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub value: String,
+}
+
+/// `registered-models/delete-tag`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredModelTagKey {
+    /// Name.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Tag key.
+    #[serde(deserialize_with = "de::required")]
+    pub key: String,
+}
+
+/// `registered-models/search`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegisteredModelSearch {
+    /// Filter.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub filter: Option<String>,
+    /// Page size.
+    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
+    pub max_results: Option<i64>,
+    /// Page token.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub page_token: Option<String>,
+}
+
+/// A page of registered models.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RegisteredModelsPage {
+    /// Models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registered_models: Vec<RegisteredModel>,
+    /// Next page.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub next_page_token: Option<String>,
+}
+
+impl From<&model::RegisteredModel> for RegisteredModel {
+    fn from(m: &model::RegisteredModel) -> Self {
+        RegisteredModel {
+            name: m.name.clone(),
+            creation_timestamp: m.creation_timestamp_ms,
+            last_updated_timestamp: m.last_updated_timestamp_ms,
+            description: m.description.clone(),
+            tags: all(&m.tags),
+        }
+    }
+}
+
+impl From<RegisteredModel> for model::RegisteredModel {
+    fn from(m: RegisteredModel) -> Self {
+        model::RegisteredModel {
+            name: m.name,
+            description: m.description,
+            creation_timestamp_ms: m.creation_timestamp,
+            last_updated_timestamp_ms: m.last_updated_timestamp,
+            tags: into_all(m.tags),
+        }
+    }
 }
 
 fn yes() -> bool {
