@@ -679,6 +679,25 @@ impl Store for PanicStore {
         delete_logged_model_tag(id: &str, k: &str) -> Result<()>;
         log_logged_model_params(id: &str, p: &[Param]) -> Result<()>;
         search_logged_models(q: &LoggedModelQuery) -> Result<Page<LoggedModel>>;
+        create_registered_model(n: &str, d: Option<&str>, t: &[Tag]) -> Result<RegisteredModel>;
+        get_registered_model(n: &str) -> Result<RegisteredModel>;
+        rename_registered_model(n: &str, m: &str) -> Result<RegisteredModel>;
+        update_registered_model(n: &str, d: &str) -> Result<RegisteredModel>;
+        delete_registered_model(n: &str) -> Result<()>;
+        search_registered_models(q: &RegistryQuery) -> Result<Page<RegisteredModel>>;
+        set_registered_model_tag(n: &str, t: &Tag) -> Result<()>;
+        delete_registered_model_tag(n: &str, k: &str) -> Result<()>;
+        create_model_version(n: &str, v: &NewModelVersion) -> Result<ModelVersion>;
+        get_model_version(n: &str, v: i64) -> Result<ModelVersion>;
+        update_model_version(n: &str, v: i64, d: &str) -> Result<ModelVersion>;
+        delete_model_version(n: &str, v: i64) -> Result<()>;
+        search_model_versions(q: &RegistryQuery) -> Result<Page<ModelVersion>>;
+        set_model_version_tag(n: &str, v: i64, t: &Tag) -> Result<()>;
+        delete_model_version_tag(n: &str, v: i64, k: &str) -> Result<()>;
+        get_model_version_download_uri(n: &str, v: i64) -> Result<String>;
+        set_registered_model_alias(n: &str, a: &str, v: i64) -> Result<()>;
+        delete_registered_model_alias(n: &str, a: &str) -> Result<()>;
+        get_model_version_by_alias(n: &str, a: &str) -> Result<ModelVersion>;
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
+use crate::tracking::store::parse_version;
 use crate::tracking::wire::{self, Empty};
 use crate::tracking::*;
 
@@ -503,7 +504,7 @@ pub fn search_registered_models(
     st: &AppState,
     wire::SearchRegisteredModels(req): wire::SearchRegisteredModels,
 ) -> ApiResult<wire::RegisteredModelsPage> {
-    let q = RegisteredModelQuery {
+    let q = RegistryQuery {
         filter: req.filter.unwrap_or_default(),
         max_results: page_size(req.max_results, DEFAULT_MAX_RESULTS, None)?,
         page_token: req.page_token,
@@ -532,6 +533,144 @@ pub fn delete_registered_model_tag(
 ) -> ApiResult<Empty> {
     st.store.delete_registered_model_tag(&req.name, &req.key)?;
     Ok(Empty {})
+}
+
+/// `{"model_version": ...}` of `v`.
+fn version_reply(v: &ModelVersion) -> wire::ModelVersionReply {
+    wire::ModelVersionReply {
+        model_version: v.into(),
+    }
+}
+
+/// `POST model-versions/create`.
+pub fn create_model_version(
+    st: &AppState,
+    wire::CreateModelVersion(req): wire::CreateModelVersion,
+) -> ApiResult<wire::ModelVersionReply> {
+    let new = NewModelVersion {
+        source: req.source,
+        run_id: req.run_id,
+        model_id: req.model_id,
+        description: req.description,
+        tags: wire::into_all(req.tags),
+    };
+    Ok(version_reply(
+        &st.store.create_model_version(&req.name, &new)?,
+    ))
+}
+
+/// `GET model-versions/get`.
+pub fn get_model_version(
+    st: &AppState,
+    wire::GetModelVersion(req): wire::GetModelVersion,
+) -> ApiResult<wire::ModelVersionReply> {
+    let v = st
+        .store
+        .get_model_version(&req.name, parse_version(&req.version)?)?;
+    Ok(version_reply(&v))
+}
+
+/// `PATCH model-versions/update`.
+pub fn update_model_version(
+    st: &AppState,
+    wire::UpdateModelVersion(req): wire::UpdateModelVersion,
+) -> ApiResult<wire::ModelVersionReply> {
+    let v =
+        st.store
+            .update_model_version(&req.name, parse_version(&req.version)?, &req.description)?;
+    Ok(version_reply(&v))
+}
+
+/// `DELETE model-versions/delete`.
+pub fn delete_model_version(
+    st: &AppState,
+    wire::DeleteModelVersion(req): wire::DeleteModelVersion,
+) -> ApiResult<Empty> {
+    st.store
+        .delete_model_version(&req.name, parse_version(&req.version)?)?;
+    Ok(Empty {})
+}
+
+/// `GET model-versions/search`.
+pub fn search_model_versions(
+    st: &AppState,
+    wire::SearchModelVersions(req): wire::SearchModelVersions,
+) -> ApiResult<wire::ModelVersionsPage> {
+    let q = RegistryQuery {
+        filter: req.filter.unwrap_or_default(),
+        max_results: page_size(req.max_results, DEFAULT_MAX_RESULTS, None)?,
+        page_token: req.page_token,
+    };
+    let page = st.store.search_model_versions(&q)?;
+    Ok(wire::ModelVersionsPage {
+        model_versions: wire::all(&page.items),
+        next_page_token: page.next_page_token,
+    })
+}
+
+/// `POST model-versions/set-tag`.
+pub fn set_model_version_tag(
+    st: &AppState,
+    wire::SetModelVersionTag(req): wire::SetModelVersionTag,
+) -> ApiResult<Empty> {
+    st.store.set_model_version_tag(
+        &req.name,
+        parse_version(&req.version)?,
+        &Tag::new(req.key, req.value),
+    )?;
+    Ok(Empty {})
+}
+
+/// `DELETE model-versions/delete-tag`.
+pub fn delete_model_version_tag(
+    st: &AppState,
+    wire::DeleteModelVersionTag(req): wire::DeleteModelVersionTag,
+) -> ApiResult<Empty> {
+    st.store
+        .delete_model_version_tag(&req.name, parse_version(&req.version)?, &req.key)?;
+    Ok(Empty {})
+}
+
+/// `GET model-versions/get-download-uri`: the files' location in its public form.
+pub fn get_model_version_download_uri(
+    st: &AppState,
+    wire::GetModelVersionDownloadUri(req): wire::GetModelVersionDownloadUri,
+) -> ApiResult<wire::DownloadUri> {
+    let uri = st
+        .store
+        .get_model_version_download_uri(&req.name, parse_version(&req.version)?)?;
+    Ok(wire::DownloadUri {
+        artifact_uri: st.public_artifact_uri(&uri),
+    })
+}
+
+/// `POST registered-models/alias`.
+pub fn set_registered_model_alias(
+    st: &AppState,
+    wire::SetRegisteredModelAlias(req): wire::SetRegisteredModelAlias,
+) -> ApiResult<Empty> {
+    st.store
+        .set_registered_model_alias(&req.name, &req.alias, parse_version(&req.version)?)?;
+    Ok(Empty {})
+}
+
+/// `DELETE registered-models/alias`.
+pub fn delete_registered_model_alias(
+    st: &AppState,
+    wire::DeleteRegisteredModelAlias(req): wire::DeleteRegisteredModelAlias,
+) -> ApiResult<Empty> {
+    st.store
+        .delete_registered_model_alias(&req.name, &req.alias)?;
+    Ok(Empty {})
+}
+
+/// `GET registered-models/alias`.
+pub fn get_model_version_by_alias(
+    st: &AppState,
+    wire::GetModelVersionByAlias(req): wire::GetModelVersionByAlias,
+) -> ApiResult<wire::ModelVersionReply> {
+    let v = st.store.get_model_version_by_alias(&req.name, &req.alias)?;
+    Ok(version_reply(&v))
 }
 
 /// `GET /api/3.0/mlflow/server-info`.

@@ -653,12 +653,68 @@ pub struct RegisteredModel {
     pub last_updated_timestamp_ms: i64,
     /// Tags, by key.
     pub tags: Vec<Tag>,
+    /// Its aliases, by alias.
+    pub aliases: Vec<ModelAlias>,
 }
 
-/// A registered-model search.
+/// An alias of a registered model: a name that points at one of its versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelAlias {
+    /// The alias (`champion`).
+    pub alias: String,
+    /// The version it points at.
+    pub version: i64,
+}
+
+/// A version of a registered model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    /// The registered model's name.
+    pub name: String,
+    /// Version number: 1, 2, ... per registered model, never reused.
+    pub version: i64,
+    /// Where it was registered from (`models:/<model_id>`, `runs:/<run_id>/<path>`, a URI).
+    pub source: String,
+    /// The run that produced it.
+    pub run_id: Option<String>,
+    /// The logged model it was registered from.
+    pub model_id: Option<String>,
+    /// Free-text description.
+    pub description: Option<String>,
+    /// Stage (`None`, `Staging`, `Production`, `Archived`).
+    pub current_stage: String,
+    /// Creation time, ms.
+    pub creation_timestamp_ms: i64,
+    /// Last change, ms.
+    pub last_updated_timestamp_ms: i64,
+    /// Tags, by key.
+    pub tags: Vec<Tag>,
+    /// Aliases pointing at it, sorted.
+    pub aliases: Vec<String>,
+}
+
+/// What to create a model version with
+/// ([`crate::tracking::Store::create_model_version`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewModelVersion {
+    /// `models:/<model_id>`, `runs:/<run_id>/<path>` or an artifact URI.
+    pub source: String,
+    /// The run that produced it.
+    pub run_id: Option<String>,
+    /// The logged model it comes from (taken from a `models:/<model_id>` source if absent).
+    pub model_id: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Initial tags.
+    pub tags: Vec<Tag>,
+}
+
+/// A search of registered models or of model versions.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RegisteredModelQuery {
-    /// `""` (everything), `name = 'x'`, `name LIKE 'pattern'` or `name ILIKE 'pattern'`.
+pub struct RegistryQuery {
+    /// `""` (everything) or comparisons joined by `AND`: `name = 'x'`, `name != 'x'`,
+    /// `name LIKE 'pattern'`, `name ILIKE 'pattern'` (versions also on `run_id`,
+    /// `source` and `model_id`).
     pub filter: String,
     /// Page size.
     pub max_results: usize,

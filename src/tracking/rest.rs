@@ -25,8 +25,9 @@ use super::artifacts::{
 };
 use super::model::*;
 use super::store::{
-    Result, Store, StoreError, validate_batch, validate_dataset_inputs, validate_history_page_size,
-    validate_key, validate_new_logged_model, validate_registered_model_name,
+    Result, Store, StoreError, validate_alias, validate_batch, validate_dataset_inputs,
+    validate_history_page_size, validate_key, validate_new_logged_model,
+    validate_registered_model_name,
 };
 use super::wire::{self, Call};
 use base64::Engine;
@@ -467,6 +468,20 @@ fn search(
     }
 }
 
+fn version_ref(name: &str, version: i64) -> wire::ModelVersionRef {
+    wire::ModelVersionRef {
+        name: name.to_string(),
+        version: version.to_string(),
+    }
+}
+
+fn alias_ref(name: &str, alias: &str) -> wire::AliasRef {
+    wire::AliasRef {
+        name: name.to_string(),
+        alias: alias.to_string(),
+    }
+}
+
 fn page<W, T: From<W>>(items: Vec<W>, next_page_token: Option<String>) -> Page<T> {
     Page {
         items: wire::into_all(items),
@@ -761,14 +776,14 @@ impl Store for RestStore {
             tags: wire::all(tags),
             description: description.map(str::to_string),
         }))?;
-        Ok(reply.registered_model.into())
+        reply.registered_model.try_into()
     }
 
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
         let reply = self.call(wire::GetRegisteredModel(wire::RegisteredModelRef {
             name: name.to_string(),
         }))?;
-        Ok(reply.registered_model.into())
+        reply.registered_model.try_into()
     }
 
     fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
@@ -777,7 +792,7 @@ impl Store for RestStore {
             name: name.to_string(),
             new_name: new_name.to_string(),
         }))?;
-        Ok(reply.registered_model.into())
+        reply.registered_model.try_into()
     }
 
     fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
@@ -787,7 +802,7 @@ impl Store for RestStore {
                 description: description.to_string(),
             },
         ))?;
-        Ok(reply.registered_model.into())
+        reply.registered_model.try_into()
     }
 
     fn delete_registered_model(&self, name: &str) -> Result<()> {
@@ -797,13 +812,20 @@ impl Store for RestStore {
         .map(drop)
     }
 
-    fn search_registered_models(&self, q: &RegisteredModelQuery) -> Result<Page<RegisteredModel>> {
+    fn search_registered_models(&self, q: &RegistryQuery) -> Result<Page<RegisteredModel>> {
         let reply = self.call(wire::SearchRegisteredModels(wire::RegisteredModelSearch {
             filter: Some(q.filter.clone()).filter(|f| !f.is_empty()),
             max_results: i64::try_from(q.max_results).ok(),
             page_token: q.page_token.clone(),
         }))?;
-        Ok(page(reply.registered_models, reply.next_page_token))
+        Ok(Page {
+            items: reply
+                .registered_models
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_>>()?,
+            next_page_token: reply.next_page_token,
+        })
     }
 
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
@@ -824,6 +846,103 @@ impl Store for RestStore {
             },
         ))
         .map(drop)
+    }
+
+    fn create_model_version(&self, name: &str, new: &NewModelVersion) -> Result<ModelVersion> {
+        let reply = self.call(wire::CreateModelVersion(wire::NewModelVersion {
+            name: name.to_string(),
+            source: new.source.clone(),
+            run_id: new.run_id.clone(),
+            model_id: new.model_id.clone(),
+            description: new.description.clone(),
+            tags: wire::all(&new.tags),
+        }))?;
+        reply.model_version.try_into()
+    }
+
+    fn get_model_version(&self, name: &str, version: i64) -> Result<ModelVersion> {
+        let reply = self.call(wire::GetModelVersion(version_ref(name, version)))?;
+        reply.model_version.try_into()
+    }
+
+    fn update_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        description: &str,
+    ) -> Result<ModelVersion> {
+        let reply = self.call(wire::UpdateModelVersion(wire::ModelVersionDescription {
+            name: name.to_string(),
+            version: version.to_string(),
+            description: description.to_string(),
+        }))?;
+        reply.model_version.try_into()
+    }
+
+    fn delete_model_version(&self, name: &str, version: i64) -> Result<()> {
+        self.call(wire::DeleteModelVersion(version_ref(name, version)))
+            .map(drop)
+    }
+
+    fn search_model_versions(&self, q: &RegistryQuery) -> Result<Page<ModelVersion>> {
+        let reply = self.call(wire::SearchModelVersions(wire::RegisteredModelSearch {
+            filter: Some(q.filter.clone()).filter(|f| !f.is_empty()),
+            max_results: i64::try_from(q.max_results).ok(),
+            page_token: q.page_token.clone(),
+        }))?;
+        Ok(Page {
+            items: reply
+                .model_versions
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_>>()?,
+            next_page_token: reply.next_page_token,
+        })
+    }
+
+    fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.call(wire::SetModelVersionTag(wire::ModelVersionTag {
+            name: name.to_string(),
+            version: version.to_string(),
+            key: tag.key.clone(),
+            value: tag.value.clone(),
+        }))
+        .map(drop)
+    }
+
+    fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()> {
+        self.call(wire::DeleteModelVersionTag(wire::ModelVersionTagKey {
+            name: name.to_string(),
+            version: version.to_string(),
+            key: key.to_string(),
+        }))
+        .map(drop)
+    }
+
+    fn get_model_version_download_uri(&self, name: &str, version: i64) -> Result<String> {
+        let reply = self.call(wire::GetModelVersionDownloadUri(version_ref(name, version)))?;
+        Ok(reply.artifact_uri)
+    }
+
+    fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
+        validate_alias(alias)?;
+        self.call(wire::SetRegisteredModelAlias(wire::AliasVersion {
+            name: name.to_string(),
+            alias: alias.to_string(),
+            version: version.to_string(),
+        }))
+        .map(drop)
+    }
+
+    fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.call(wire::DeleteRegisteredModelAlias(alias_ref(name, alias)))
+            .map(drop)
+    }
+
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        let reply = self.call(wire::GetModelVersionByAlias(alias_ref(name, alias)))?;
+        reply.model_version.try_into()
     }
 
     fn search_logged_models(&self, q: &LoggedModelQuery) -> Result<Page<LoggedModel>> {

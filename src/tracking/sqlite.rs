@@ -202,6 +202,7 @@ const MIGRATIONS: &[&str] = &[
         registered_model_key INTEGER PRIMARY KEY,
         name                 TEXT NOT NULL UNIQUE,
         description          TEXT,
+        next_version         INTEGER NOT NULL DEFAULT 1,
         creation_time        INTEGER NOT NULL,
         last_updated_time    INTEGER NOT NULL
     );
@@ -215,6 +216,7 @@ const MIGRATIONS: &[&str] = &[
         registered_model_key INTEGER NOT NULL REFERENCES registered_models(registered_model_key),
         version              INTEGER NOT NULL,
         source               TEXT NOT NULL,
+        storage_location     TEXT NOT NULL,
         run_id               TEXT,
         model_id             TEXT,
         description          TEXT,
@@ -1472,10 +1474,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn search_registered_models(
-        &self,
-        query: &RegisteredModelQuery,
-    ) -> Result<Page<RegisteredModel>> {
+    fn search_registered_models(&self, query: &RegistryQuery) -> Result<Page<RegisteredModel>> {
         let all = self.read("searching registered models", |tx| registry::all(tx))?;
         page_of_registered_models(all, query)
     }
@@ -1490,6 +1489,79 @@ impl Store for SqliteStore {
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
         self.write("deleting a registered model tag", |tx| {
             registry::delete_tag_tx(tx, name, key)
+        })
+    }
+
+    fn create_model_version(&self, name: &str, new: &NewModelVersion) -> Result<ModelVersion> {
+        self.write("creating a model version", |tx| {
+            registry::create_version_tx(tx, name, new)
+        })
+    }
+
+    fn get_model_version(&self, name: &str, version: i64) -> Result<ModelVersion> {
+        self.read("reading a model version", |tx| {
+            let key = registry::find_key(tx, name)?;
+            registry::load_version(tx, key, version)
+        })
+    }
+
+    fn update_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        description: &str,
+    ) -> Result<ModelVersion> {
+        self.write("updating a model version", |tx| {
+            registry::describe_version_tx(tx, name, version, description)
+        })
+    }
+
+    fn delete_model_version(&self, name: &str, version: i64) -> Result<()> {
+        self.write("deleting a model version", |tx| {
+            registry::delete_version_tx(tx, name, version)
+        })
+    }
+
+    fn search_model_versions(&self, query: &RegistryQuery) -> Result<Page<ModelVersion>> {
+        let all = self.read("searching model versions", |tx| registry::all_versions(tx))?;
+        page_of_model_versions(all, query)
+    }
+
+    fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.write("setting a model version tag", |tx| {
+            registry::set_version_tag_tx(tx, name, version, tag)
+        })
+    }
+
+    fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()> {
+        self.write("deleting a model version tag", |tx| {
+            registry::delete_version_tag_tx(tx, name, version, key)
+        })
+    }
+
+    fn get_model_version_download_uri(&self, name: &str, version: i64) -> Result<String> {
+        self.read("reading a model version", |tx| {
+            registry::storage_location(tx, name, version)
+        })
+    }
+
+    fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
+        validate_alias(alias)?;
+        self.write("setting a registered model alias", |tx| {
+            registry::set_alias_tx(tx, name, alias, version)
+        })
+    }
+
+    fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.write("deleting a registered model alias", |tx| {
+            registry::delete_alias_tx(tx, name, alias)
+        })
+    }
+
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        self.read("reading a model version by alias", |tx| {
+            registry::version_by_alias(tx, name, alias)
         })
     }
 

@@ -337,14 +337,44 @@ pub trait Store: Send + Sync {
     /// Delete a registered model with its tags.
     fn delete_registered_model(&self, name: &str) -> Result<()>;
     /// Search registered models by name, ordered by name.
-    fn search_registered_models(
-        &self,
-        query: &RegisteredModelQuery,
-    ) -> Result<Page<RegisteredModel>>;
+    fn search_registered_models(&self, query: &RegistryQuery) -> Result<Page<RegisteredModel>>;
     /// Set (upsert) a tag of a registered model.
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()>;
     /// Delete a tag of a registered model (a missing tag is fine, as in MLflow).
     fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()>;
+
+    /// Create the next version (1, 2, ...) of registered model `name`. A
+    /// `models:/<model_id>` source names an active logged model (kept as `model_id`), a
+    /// `runs:/<run_id>/<path>` source a run; the version's files are at
+    /// [`Store::get_model_version_download_uri`].
+    fn create_model_version(&self, name: &str, new: &NewModelVersion) -> Result<ModelVersion>;
+    /// Get a model version.
+    fn get_model_version(&self, name: &str, version: i64) -> Result<ModelVersion>;
+    /// Set the description of a model version.
+    fn update_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        description: &str,
+    ) -> Result<ModelVersion>;
+    /// Delete a model version with its tags and the aliases pointing at it (its number is
+    /// not given again).
+    fn delete_model_version(&self, name: &str, version: i64) -> Result<()>;
+    /// Search model versions, by name then newest version first.
+    fn search_model_versions(&self, query: &RegistryQuery) -> Result<Page<ModelVersion>>;
+    /// Set (upsert) a tag of a model version.
+    fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()>;
+    /// Delete a tag of a model version (a missing tag is fine, as in MLflow).
+    fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()>;
+    /// Where the files of a model version are (a logged model's or a run's artifact
+    /// location, or the source URI itself).
+    fn get_model_version_download_uri(&self, name: &str, version: i64) -> Result<String>;
+    /// Point alias `alias` of registered model `name` at `version` (moving it if set).
+    fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64) -> Result<()>;
+    /// Remove alias `alias` of registered model `name` (a missing alias is fine).
+    fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()>;
+    /// The version alias `alias` of registered model `name` points at.
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
 
     /// Create a run with its params and metrics and set its final status, as one write
     /// where the store can (SQLite: one transaction). The default composes
@@ -574,49 +604,193 @@ fn like(text: &[char], pattern: &[char]) -> bool {
     }
 }
 
-/// Keep the models `query.filter` selects (`name = 'x'`, `name != 'x'`, `name LIKE 'p'`,
-/// `name ILIKE 'p'`), ordered by name, and cut out the page `query` asks for.
-pub fn page_of_registered_models(
-    mut models: Vec<RegisteredModel>,
-    query: &RegisteredModelQuery,
-) -> Result<Page<RegisteredModel>> {
-    let filter = query.filter.trim();
-    if !filter.is_empty() {
-        let bad = || {
-            StoreError::InvalidFilter(format!(
-                "registered models filter '{filter}' is not supported: use name = 'x', \
-                 name != 'x', name LIKE '%x%' or name ILIKE '%x%'"
-            ))
+/// One comparison of a registry search filter: `field op 'value'`, where a tag's field is
+/// `tags.<key>`.
+struct Comparison<'a> {
+    field: String,
+    op: &'a str,
+    value: &'a str,
+}
+
+impl Comparison<'_> {
+    /// Does a field with value `text` (`None`: an absent tag or field) match?
+    fn matches(&self, text: Option<&str>) -> bool {
+        let Some(text) = text else {
+            return self.op == "!=";
         };
-        let rest = filter.strip_prefix("name").ok_or_else(bad)?.trim_start();
-        let (op, value) = ["!=", "=", "ILIKE ", "LIKE ", "ilike ", "like "]
-            .iter()
-            .find_map(|op| rest.strip_prefix(op).map(|v| (op.trim(), v.trim())))
-            .ok_or_else(bad)?;
-        let value = value
-            .strip_prefix('\'')
-            .and_then(|v| v.strip_suffix('\''))
-            .or_else(|| value.strip_prefix('"').and_then(|v| v.strip_suffix('"')))
-            .ok_or_else(bad)?;
-        let lower = |s: &str| s.to_lowercase().chars().collect::<Vec<_>>();
-        models.retain(|m| match op {
-            "=" => m.name == value,
-            "!=" => m.name != value,
-            "LIKE" | "like" => like(
-                &m.name.chars().collect::<Vec<_>>(),
-                &value.chars().collect::<Vec<_>>(),
-            ),
-            _ => like(&lower(&m.name), &lower(value)),
-        });
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        let lower = |s: &str| chars(&s.to_lowercase());
+        match self.op {
+            "=" => text == self.value,
+            "!=" => text != self.value,
+            "LIKE" => like(&chars(text), &chars(self.value)),
+            _ => like(&lower(text), &lower(self.value)),
+        }
     }
-    models.sort_by(|a, b| a.name.cmp(&b.name));
+}
+
+/// `value` without its quotes (`'...'`, `"..."` or `` `...` ``), if it is quoted.
+fn unquote(value: &str) -> Option<&str> {
+    ['\'', '"', '`']
+        .iter()
+        .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+}
+
+/// The field a comparison starts with (one of `fields`, or `tag.<key>`/`tags.<key>` with
+/// the key plain or in backticks) and what follows it.
+fn comparison_field<'a>(part: &'a str, fields: &[&str]) -> Option<(String, &'a str)> {
+    if let Some(tag) = part
+        .strip_prefix("tags.")
+        .or_else(|| part.strip_prefix("tag."))
+    {
+        let end = match tag.strip_prefix('`') {
+            Some(quoted) => quoted.find('`')? + 2,
+            None => tag.find(|c: char| c.is_whitespace() || matches!(c, '=' | '!'))?,
+        };
+        let key = unquote(&tag[..end]).unwrap_or(&tag[..end]);
+        return Some((format!("tags.{key}"), &tag[end..]));
+    }
+    let field = fields.iter().find(|f| part.starts_with(**f))?;
+    Some((field.to_string(), &part[field.len()..]))
+}
+
+/// Parse a registry filter: comparisons of `fields` or tags joined by `AND`.
+fn registry_filter<'a>(filter: &'a str, fields: &[&str]) -> Result<Vec<Comparison<'a>>> {
+    let bad = |part: &str| {
+        StoreError::InvalidFilter(format!(
+            "'{part}' in filter '{filter}' is not supported: compare one of {} or \
+             tags.<key> with =, !=, LIKE or ILIKE and a quoted string, such as name = 'x' \
+             or name LIKE '%x%', and join comparisons with AND",
+            fields.join(", ")
+        ))
+    };
+    let mut out = Vec::new();
+    for part in filter.split(" AND ").flat_map(|p| p.split(" and ")) {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (field, rest) = comparison_field(part, fields).ok_or_else(|| bad(part))?;
+        let rest = rest.trim_start();
+        let (op, value) = ["!=", "=", "ILIKE", "LIKE"]
+            .iter()
+            .find_map(|op| {
+                let n = op.len();
+                rest.get(..n)
+                    .filter(|head| head.eq_ignore_ascii_case(op))
+                    .map(|_| (*op, rest[n..].trim()))
+            })
+            .ok_or_else(|| bad(part))?;
+        let value = unquote(value).ok_or_else(|| bad(part))?;
+        out.push(Comparison { field, op, value });
+    }
+    Ok(out)
+}
+
+/// The value of `field` when it names a tag (`tags.<key>`) of `tags`.
+fn tag_field<'t>(tags: &'t [Tag], field: &str) -> Option<&'t str> {
+    let key = field.strip_prefix("tags.")?;
+    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+/// Keep the items `query.filter` selects (`field` reads a filter field of an item:
+/// one of `fields` or `tags.<key>`), in their order, and cut out the page `query` asks for.
+pub fn page_of_registry<T>(
+    mut items: Vec<T>,
+    query: &RegistryQuery,
+    fields: &[&str],
+    field: impl Fn(&T, &str) -> Option<String>,
+) -> Result<Page<T>> {
+    let filter = registry_filter(&query.filter, fields)?;
+    items.retain(|item| {
+        filter
+            .iter()
+            .all(|c| c.matches(field(item, &c.field).as_deref()))
+    });
     let start = decode_page_token(query.page_token.as_deref())?;
-    let end = start.saturating_add(query.max_results).min(models.len());
-    let next = (end < models.len()).then(|| encode_page_token(end));
+    let end = start.saturating_add(query.max_results).min(items.len());
+    let next = (end < items.len()).then(|| encode_page_token(end));
     Ok(Page {
-        items: models.drain(start.min(end)..end).collect(),
+        items: items.drain(start.min(end)..end).collect(),
         next_page_token: next,
     })
+}
+
+/// [`page_of_registry`] over registered models (on `name` and tags), ordered by name.
+pub fn page_of_registered_models(
+    mut models: Vec<RegisteredModel>,
+    query: &RegistryQuery,
+) -> Result<Page<RegisteredModel>> {
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    page_of_registry(models, query, &["name"], |m, field| match field {
+        "name" => Some(m.name.clone()),
+        _ => tag_field(&m.tags, field).map(str::to_string),
+    })
+}
+
+/// [`page_of_registry`] over model versions (on `name`, `run_id`, `source`, `model_id`
+/// and tags), by name then newest version first.
+pub fn page_of_model_versions(
+    mut versions: Vec<ModelVersion>,
+    query: &RegistryQuery,
+) -> Result<Page<ModelVersion>> {
+    versions.sort_by(|a, b| a.name.cmp(&b.name).then(b.version.cmp(&a.version)));
+    page_of_registry(
+        versions,
+        query,
+        &["name", "run_id", "source", "model_id"],
+        |v, field| match field {
+            "name" => Some(v.name.clone()),
+            "run_id" => v.run_id.clone(),
+            "source" => Some(v.source.clone()),
+            "model_id" => v.model_id.clone(),
+            _ => tag_field(&v.tags, field).map(str::to_string),
+        },
+    )
+}
+
+/// Validate an alias: letters, digits, `_` and `-`, at most 255 characters, and not
+/// `latest` or `v<number>` (which `models:/name@...` would confuse with versions).
+pub fn validate_alias(alias: &str) -> Result<()> {
+    let lower = alias.to_lowercase();
+    let version_like = lower
+        .strip_prefix('v')
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    if alias.is_empty()
+        || alias.chars().count() > 255
+        || !alias
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        || lower == "latest"
+        || version_like
+    {
+        return Err(StoreError::InvalidParameter(format!(
+            "Invalid alias name: '{alias}'. Aliases may contain only alphanumerics, \
+             underscores and dashes, have at most 255 characters, and may not be 'latest' \
+             or 'v<number>'."
+        )));
+    }
+    Ok(())
+}
+
+/// A model version number as clients send it (`"3"`): a positive integer.
+pub fn parse_version(text: &str) -> Result<i64> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| {
+            StoreError::InvalidParameter(format!(
+                "Model version must be a positive integer, got '{text}'"
+            ))
+        })
+}
+
+/// "Model Version (name=…, version=…) not found".
+pub fn model_version_not_found(name: &str, version: i64) -> StoreError {
+    StoreError::NotFound(format!(
+        "Model Version (name={name}, version={version}) not found"
+    ))
 }
 
 /// Longest accepted experiment name.

@@ -155,6 +155,28 @@ calls! {
     SetRegisteredModelTag(RegisteredModelTag) => Post "/mlflow/registered-models/set-tag" -> Empty;
     /// Delete a tag of a registered model.
     DeleteRegisteredModelTag(RegisteredModelTagKey) => Delete "/mlflow/registered-models/delete-tag" -> Empty;
+    /// Create a model version.
+    CreateModelVersion(NewModelVersion) => Post "/mlflow/model-versions/create" -> ModelVersionReply;
+    /// Get a model version.
+    GetModelVersion(ModelVersionRef) => Get "/mlflow/model-versions/get" -> ModelVersionReply;
+    /// Set a model version's description.
+    UpdateModelVersion(ModelVersionDescription) => Patch "/mlflow/model-versions/update" -> ModelVersionReply;
+    /// Delete a model version.
+    DeleteModelVersion(ModelVersionRef) => Delete "/mlflow/model-versions/delete" -> Empty;
+    /// Search model versions.
+    SearchModelVersions(RegisteredModelSearch) => Get "/mlflow/model-versions/search" -> ModelVersionsPage;
+    /// Set a tag of a model version.
+    SetModelVersionTag(ModelVersionTag) => Post "/mlflow/model-versions/set-tag" -> Empty;
+    /// Delete a tag of a model version.
+    DeleteModelVersionTag(ModelVersionTagKey) => Delete "/mlflow/model-versions/delete-tag" -> Empty;
+    /// Where a model version's files are.
+    GetModelVersionDownloadUri(ModelVersionRef) => Get "/mlflow/model-versions/get-download-uri" -> DownloadUri;
+    /// Point an alias at a version.
+    SetRegisteredModelAlias(AliasVersion) => Post "/mlflow/registered-models/alias" -> Empty;
+    /// Remove an alias.
+    DeleteRegisteredModelAlias(AliasRef) => Delete "/mlflow/registered-models/alias" -> Empty;
+    /// The version an alias points at.
+    GetModelVersionByAlias(AliasRef) => Get "/mlflow/registered-models/alias" -> ModelVersionReply;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1549,6 +1571,229 @@ pub struct RegisteredModel {
     /// Tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<KeyValue>,
+    /// Aliases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<Alias>,
+}
+
+/// An alias of a registered model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    /// Alias.
+    #[serde(deserialize_with = "de::required")]
+    pub alias: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+}
+
+/// A model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+    /// Creation, ms.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub creation_timestamp: i64,
+    /// Last change, ms.
+    #[serde(default, deserialize_with = "de::int_or_zero")]
+    pub last_updated_timestamp: i64,
+    /// Stage.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub current_stage: String,
+    /// Description.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub description: Option<String>,
+    /// Source.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub source: String,
+    /// Producing run.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub run_id: Option<String>,
+    /// Logged model.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub model_id: Option<String>,
+    /// Registration status (always `READY`).
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub status: String,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+    /// Aliases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// `{"model_version": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersionReply {
+    /// The version.
+    pub model_version: ModelVersion,
+}
+
+/// `model-versions/create`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewModelVersion {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Source.
+    #[serde(deserialize_with = "de::required")]
+    pub source: String,
+    /// Producing run.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub run_id: Option<String>,
+    /// Logged model.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub model_id: Option<String>,
+    /// Description.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub description: Option<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<KeyValue>,
+}
+
+/// A model version by name and version (`get`, `delete`, `get-download-uri`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersionRef {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+}
+
+/// `model-versions/update`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersionDescription {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+    /// New description (absent: empty).
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub description: String,
+}
+
+/// `model-versions/set-tag`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersionTag {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+    /// Tag key.
+    #[serde(deserialize_with = "de::required")]
+    pub key: String,
+    /// Tag value.
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub value: String,
+}
+
+/// `model-versions/delete-tag`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelVersionTagKey {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+    /// Tag key.
+    #[serde(deserialize_with = "de::required")]
+    pub key: String,
+}
+
+/// A page of model versions.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelVersionsPage {
+    /// Versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_versions: Vec<ModelVersion>,
+    /// Next page.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub next_page_token: Option<String>,
+}
+
+/// `{"artifact_uri": ...}` of `model-versions/get-download-uri`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadUri {
+    /// Where the files are.
+    #[serde(deserialize_with = "de::required")]
+    pub artifact_uri: String,
+}
+
+/// `registered-models/alias` (POST).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasVersion {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Alias.
+    #[serde(deserialize_with = "de::required")]
+    pub alias: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+}
+
+/// `registered-models/alias` (GET, DELETE).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRef {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Alias.
+    #[serde(deserialize_with = "de::required")]
+    pub alias: String,
+}
+
+impl From<&model::ModelVersion> for ModelVersion {
+    fn from(v: &model::ModelVersion) -> Self {
+        ModelVersion {
+            name: v.name.clone(),
+            version: v.version.to_string(),
+            creation_timestamp: v.creation_timestamp_ms,
+            last_updated_timestamp: v.last_updated_timestamp_ms,
+            current_stage: v.current_stage.clone(),
+            description: v.description.clone(),
+            source: v.source.clone(),
+            run_id: v.run_id.clone(),
+            model_id: v.model_id.clone(),
+            status: "READY".into(),
+            tags: all(&v.tags),
+            aliases: v.aliases.clone(),
+        }
+    }
+}
+
+impl TryFrom<ModelVersion> for model::ModelVersion {
+    type Error = super::store::StoreError;
+    fn try_from(v: ModelVersion) -> Result<Self, Self::Error> {
+        Ok(model::ModelVersion {
+            version: super::store::parse_version(&v.version)?,
+            name: v.name,
+            source: v.source,
+            run_id: v.run_id,
+            model_id: v.model_id,
+            description: v.description,
+            current_stage: v.current_stage,
+            creation_timestamp_ms: v.creation_timestamp,
+            last_updated_timestamp_ms: v.last_updated_timestamp,
+            tags: into_all(v.tags),
+            aliases: v.aliases,
+        })
+    }
 }
 
 /// `{"registered_model": ...}`.
@@ -1660,19 +1905,38 @@ impl From<&model::RegisteredModel> for RegisteredModel {
             last_updated_timestamp: m.last_updated_timestamp_ms,
             description: m.description.clone(),
             tags: all(&m.tags),
+            aliases: m
+                .aliases
+                .iter()
+                .map(|a| Alias {
+                    alias: a.alias.clone(),
+                    version: a.version.to_string(),
+                })
+                .collect(),
         }
     }
 }
 
-impl From<RegisteredModel> for model::RegisteredModel {
-    fn from(m: RegisteredModel) -> Self {
-        model::RegisteredModel {
+impl TryFrom<RegisteredModel> for model::RegisteredModel {
+    type Error = super::store::StoreError;
+    fn try_from(m: RegisteredModel) -> Result<Self, Self::Error> {
+        Ok(model::RegisteredModel {
             name: m.name,
             description: m.description,
             creation_timestamp_ms: m.creation_timestamp,
             last_updated_timestamp_ms: m.last_updated_timestamp,
             tags: into_all(m.tags),
-        }
+            aliases: m
+                .aliases
+                .into_iter()
+                .map(|a| {
+                    Ok(model::ModelAlias {
+                        version: super::store::parse_version(&a.version)?,
+                        alias: a.alias,
+                    })
+                })
+                .collect::<Result<_, Self::Error>>()?,
+        })
     }
 }
 

@@ -5,6 +5,8 @@
 //! changes one row; its tags (and versions and aliases) reference that key.
 
 use super::connections::{TxError, TxResult};
+use super::find_run;
+use super::models::find_model;
 use crate::tracking::model::*;
 use crate::tracking::store::*;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,13 +28,14 @@ fn model_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RegisteredMod
             creation_timestamp_ms: r.get(3)?,
             last_updated_timestamp_ms: r.get(4)?,
             tags: Vec::new(),
+            aliases: Vec::new(),
         },
     ))
 }
 
 const COLUMNS: &str = "registered_model_key, name, description, creation_time, last_updated_time";
 
-/// Fill in the tags of a model read by [`model_from_row`].
+/// Fill in the tags and aliases of a model read by [`model_from_row`].
 fn with_tags(conn: &Connection, key: i64, mut m: RegisteredModel) -> TxResult<RegisteredModel> {
     let mut st = conn.prepare_cached(
         "SELECT key, value FROM registered_model_tags WHERE registered_model_key = ?1 \
@@ -41,6 +44,18 @@ fn with_tags(conn: &Connection, key: i64, mut m: RegisteredModel) -> TxResult<Re
     m.tags = st
         .query_map([key], |r| {
             Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = conn.prepare_cached(
+        "SELECT alias, version FROM registered_model_aliases WHERE registered_model_key = ?1 \
+         ORDER BY alias",
+    )?;
+    m.aliases = st
+        .query_map([key], |r| {
+            Ok(ModelAlias {
+                alias: r.get(0)?,
+                version: r.get(1)?,
+            })
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(m)
@@ -180,4 +195,319 @@ pub(super) fn delete_tag_tx(conn: &Connection, name: &str, tag: &str) -> TxResul
     )?
     .execute(params![key, tag])?;
     touch(conn, key)
+}
+
+const VERSION_COLUMNS: &str = "m.name, v.version, v.source, v.run_id, v.model_id, \
+                               v.description, v.current_stage, v.creation_time, \
+                               v.last_updated_time, v.registered_model_key";
+
+fn version_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ModelVersion)> {
+    Ok((
+        r.get(9)?,
+        ModelVersion {
+            name: r.get(0)?,
+            version: r.get(1)?,
+            source: r.get(2)?,
+            run_id: r.get(3)?,
+            model_id: r.get(4)?,
+            description: r.get(5)?,
+            current_stage: r.get(6)?,
+            creation_timestamp_ms: r.get(7)?,
+            last_updated_timestamp_ms: r.get(8)?,
+            tags: Vec::new(),
+            aliases: Vec::new(),
+        },
+    ))
+}
+
+/// Fill in the tags and aliases of a version read by [`version_from_row`].
+fn with_version_data(conn: &Connection, key: i64, mut v: ModelVersion) -> TxResult<ModelVersion> {
+    let mut st = conn.prepare_cached(
+        "SELECT key, value FROM model_version_tags WHERE registered_model_key = ?1 \
+         AND version = ?2 ORDER BY key",
+    )?;
+    v.tags = st
+        .query_map(params![key, v.version], |r| {
+            Ok(Tag::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = conn.prepare_cached(
+        "SELECT alias FROM registered_model_aliases WHERE registered_model_key = ?1 \
+         AND version = ?2 ORDER BY alias",
+    )?;
+    v.aliases = st
+        .query_map(params![key, v.version], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(v)
+}
+
+/// Version `version` of the registered model with key `key`.
+pub(super) fn load_version(conn: &Connection, key: i64, version: i64) -> TxResult<ModelVersion> {
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN registered_models m \
+             USING (registered_model_key) WHERE v.registered_model_key = ?1 AND v.version = ?2"
+        ))?
+        .query_row(params![key, version], version_from_row)
+        .optional()?;
+    match found {
+        Some((key, v)) => with_version_data(conn, key, v),
+        None => {
+            let name: String = conn
+                .prepare_cached(
+                    "SELECT name FROM registered_models WHERE registered_model_key = ?1",
+                )?
+                .query_row([key], |r| r.get(0))?;
+            Err(model_version_not_found(&name, version).into())
+        }
+    }
+}
+
+/// Every model version.
+pub(super) fn all_versions(conn: &Connection) -> TxResult<Vec<ModelVersion>> {
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN registered_models m \
+             USING (registered_model_key)"
+        ))?
+        .query_map([], version_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    found
+        .into_iter()
+        .map(|(key, v)| with_version_data(conn, key, v))
+        .collect()
+}
+
+/// Where the files of `source` are, with the logged model and the run it names.
+fn resolve_source(conn: &Connection, new: &NewModelVersion) -> TxResult<(String, NewModelVersion)> {
+    let mut new = new.clone();
+    if let Some(model_id) = new.source.strip_prefix("models:/") {
+        let model_id = model_id.trim_end_matches('/');
+        if model_id.is_empty() || model_id.contains('/') || model_id.contains('@') {
+            return Err(StoreError::InvalidParameter(format!(
+                "model version source '{}' is not supported: a models:/ source must name a \
+                 logged model, as models:/<model_id>",
+                new.source
+            ))
+            .into());
+        }
+        let (_, model) = find_model(conn, model_id, false)?;
+        new.model_id = Some(model.model_id);
+        if new.run_id.is_none() {
+            new.run_id = model.source_run_id;
+        }
+        return Ok((model.artifact_uri, new));
+    }
+    if let Some(model_id) = &new.model_id {
+        find_model(conn, model_id, false)?;
+    }
+    if let Some(rest) = new.source.strip_prefix("runs:/") {
+        let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (_, run) = find_run(conn, run_id)?;
+        new.run_id = Some(run.run_id);
+        let base = run.artifact_uri.trim_end_matches('/');
+        let path = path.trim_matches('/');
+        let location = if path.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}/{path}")
+        };
+        return Ok((location, new));
+    }
+    if new.source.trim().is_empty() {
+        return Err(StoreError::InvalidParameter(
+            "a model version needs a source: models:/<model_id>, runs:/<run_id>/<path> or \
+             an artifact URI"
+                .into(),
+        )
+        .into());
+    }
+    Ok((new.source.clone(), new))
+}
+
+/// Create the next version of registered model `name`.
+pub(super) fn create_version_tx(
+    conn: &Connection,
+    name: &str,
+    new: &NewModelVersion,
+) -> TxResult<ModelVersion> {
+    let key = find_key(conn, name)?;
+    let (location, new) = resolve_source(conn, new)?;
+    let version: i64 = conn
+        .prepare_cached(
+            "UPDATE registered_models SET next_version = next_version + 1, \
+             last_updated_time = ?1 WHERE registered_model_key = ?2 RETURNING next_version - 1",
+        )?
+        .query_row(params![now_ms(), key], |r| r.get(0))?;
+    conn.prepare_cached(
+        "INSERT INTO model_versions (registered_model_key, version, source, storage_location, \
+         run_id, model_id, description, creation_time, last_updated_time) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    )?
+    .execute(params![
+        key,
+        version,
+        new.source,
+        location,
+        new.run_id,
+        new.model_id,
+        new.description,
+        now_ms()
+    ])?;
+    for t in &new.tags {
+        put_version_tag(conn, key, version, t)?;
+    }
+    load_version(conn, key, version)
+}
+
+fn put_version_tag(conn: &Connection, key: i64, version: i64, tag: &Tag) -> TxResult<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO model_version_tags (registered_model_key, version, key, value) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![key, version, tag.key, tag.value])?;
+    Ok(())
+}
+
+/// The key of registered model `name`, checking that it has version `version`.
+fn find_version(conn: &Connection, name: &str, version: i64) -> TxResult<i64> {
+    let key = find_key(conn, name)?;
+    let exists = conn
+        .prepare_cached(
+            "SELECT 1 FROM model_versions WHERE registered_model_key = ?1 AND version = ?2",
+        )?
+        .exists(params![key, version])?;
+    if !exists {
+        return Err(model_version_not_found(name, version).into());
+    }
+    Ok(key)
+}
+
+fn touch_version(conn: &Connection, key: i64, version: i64) -> TxResult<()> {
+    conn.prepare_cached(
+        "UPDATE model_versions SET last_updated_time = ?1 WHERE registered_model_key = ?2 \
+         AND version = ?3",
+    )?
+    .execute(params![now_ms(), key, version])?;
+    Ok(())
+}
+
+/// Set the description of a model version.
+pub(super) fn describe_version_tx(
+    conn: &Connection,
+    name: &str,
+    version: i64,
+    description: &str,
+) -> TxResult<ModelVersion> {
+    let key = find_version(conn, name, version)?;
+    conn.prepare_cached(
+        "UPDATE model_versions SET description = ?1 WHERE registered_model_key = ?2 \
+         AND version = ?3",
+    )?
+    .execute(params![description, key, version])?;
+    touch_version(conn, key, version)?;
+    load_version(conn, key, version)
+}
+
+/// Delete a model version, its tags and the aliases pointing at it.
+pub(super) fn delete_version_tx(conn: &Connection, name: &str, version: i64) -> TxResult<()> {
+    let key = find_version(conn, name, version)?;
+    for table in [
+        "model_version_tags",
+        "registered_model_aliases",
+        "model_versions",
+    ] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE registered_model_key = ?1 AND version = ?2"
+        ))?
+        .execute(params![key, version])?;
+    }
+    touch(conn, key)
+}
+
+/// Set a tag of a model version.
+pub(super) fn set_version_tag_tx(
+    conn: &Connection,
+    name: &str,
+    version: i64,
+    tag: &Tag,
+) -> TxResult<()> {
+    let key = find_version(conn, name, version)?;
+    put_version_tag(conn, key, version, tag)?;
+    touch_version(conn, key, version)
+}
+
+/// Delete a tag of a model version.
+pub(super) fn delete_version_tag_tx(
+    conn: &Connection,
+    name: &str,
+    version: i64,
+    tag: &str,
+) -> TxResult<()> {
+    let key = find_version(conn, name, version)?;
+    conn.prepare_cached(
+        "DELETE FROM model_version_tags WHERE registered_model_key = ?1 AND version = ?2 \
+         AND key = ?3",
+    )?
+    .execute(params![key, version, tag])?;
+    touch_version(conn, key, version)
+}
+
+/// Where the files of a model version are.
+pub(super) fn storage_location(conn: &Connection, name: &str, version: i64) -> TxResult<String> {
+    let key = find_version(conn, name, version)?;
+    Ok(conn
+        .prepare_cached(
+            "SELECT storage_location FROM model_versions WHERE registered_model_key = ?1 \
+             AND version = ?2",
+        )?
+        .query_row(params![key, version], |r| r.get(0))?)
+}
+
+/// Point alias `alias` of registered model `name` at `version`.
+pub(super) fn set_alias_tx(
+    conn: &Connection,
+    name: &str,
+    alias: &str,
+    version: i64,
+) -> TxResult<()> {
+    let key = find_version(conn, name, version)?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO registered_model_aliases (registered_model_key, alias, version) \
+         VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![key, alias, version])?;
+    touch(conn, key)
+}
+
+/// Remove alias `alias` of registered model `name`.
+pub(super) fn delete_alias_tx(conn: &Connection, name: &str, alias: &str) -> TxResult<()> {
+    let key = find_key(conn, name)?;
+    conn.prepare_cached(
+        "DELETE FROM registered_model_aliases WHERE registered_model_key = ?1 AND alias = ?2",
+    )?
+    .execute(params![key, alias])?;
+    touch(conn, key)
+}
+
+/// The version alias `alias` of registered model `name` points at.
+pub(super) fn version_by_alias(
+    conn: &Connection,
+    name: &str,
+    alias: &str,
+) -> TxResult<ModelVersion> {
+    let key = find_key(conn, name)?;
+    let version: i64 = conn
+        .prepare_cached(
+            "SELECT version FROM registered_model_aliases WHERE registered_model_key = ?1 \
+             AND alias = ?2",
+        )?
+        .query_row(params![key, alias], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| {
+            TxError::Store(StoreError::NotFound(format!(
+                "Registered model alias {alias} not found."
+            )))
+        })?;
+    load_version(conn, key, version)
 }
