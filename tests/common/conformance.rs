@@ -19,7 +19,8 @@ macro_rules! conformance_suite {
             tags_upsert_delete, batch_limits_and_validation, nested_runs,
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
             search_order_by, search_pagination_and_views, search_errors, search_limits,
-            record_run_in_one_go, artifacts_round_trip);
+            record_run_in_one_go, artifacts_round_trip, registered_models_crud,
+            model_versions_and_aliases);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
@@ -1306,4 +1307,279 @@ pub fn artifacts_round_trip(s: &dyn Store) {
     let e = s.artifact_repo("s3://bucket/1/x/artifacts").unwrap_err();
     assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
     assert!(e.to_string().contains("s3://bucket/1/x/artifacts"), "{e}");
+}
+
+fn registry_names(
+    s: &dyn Store,
+    filter: &str,
+    max_results: usize,
+) -> (Vec<String>, Option<String>) {
+    let page = s
+        .search_registered_models(&RegistryQuery {
+            filter: filter.into(),
+            max_results,
+            page_token: None,
+        })
+        .unwrap();
+    let names = page.items.into_iter().map(|m| m.name).collect();
+    (names, page.next_page_token)
+}
+
+pub fn registered_models_crud(s: &dyn Store) {
+    let m = s
+        .create_registered_model("wine", Some("red"), &[Tag::new("team", "ml")])
+        .unwrap();
+    assert_eq!(
+        (m.name.as_str(), m.description.as_deref()),
+        ("wine", Some("red"))
+    );
+    assert_eq!(m.tags, vec![Tag::new("team", "ml")]);
+    assert_eq!(
+        code(s.create_registered_model("wine", None, &[])),
+        "RESOURCE_ALREADY_EXISTS"
+    );
+    assert_eq!(
+        code(s.create_registered_model(" ", None, &[])),
+        "INVALID_PARAMETER_VALUE"
+    );
+    s.create_registered_model("beer", None, &[]).unwrap();
+    s.create_registered_model("Cider", None, &[]).unwrap();
+
+    assert_eq!(
+        s.update_registered_model("wine", "white")
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("white")
+    );
+    s.set_registered_model_tag("wine", &Tag::new("stage", "dev"))
+        .unwrap();
+    s.delete_registered_model_tag("wine", "team").unwrap();
+    assert_eq!(
+        s.get_registered_model("wine").unwrap().tags,
+        vec![Tag::new("stage", "dev")]
+    );
+    assert_eq!(
+        code(s.rename_registered_model("wine", "beer")),
+        "RESOURCE_ALREADY_EXISTS"
+    );
+    s.rename_registered_model("wine", "rose").unwrap();
+    assert_eq!(
+        code(s.get_registered_model("wine")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        s.get_registered_model("rose").unwrap().tags,
+        vec![Tag::new("stage", "dev")]
+    );
+
+    assert_eq!(registry_names(s, "", 10).0, vec!["Cider", "beer", "rose"]);
+    assert_eq!(registry_names(s, "name = 'beer'", 10).0, vec!["beer"]);
+    assert_eq!(
+        registry_names(s, "name LIKE '%e%'", 10).0,
+        vec!["Cider", "beer", "rose"]
+    );
+    assert_eq!(
+        registry_names(s, "name LIKE 'c%'", 10).0,
+        Vec::<String>::new()
+    );
+    assert_eq!(registry_names(s, "name ILIKE 'c%'", 10).0, vec!["Cider"]);
+    assert_eq!(registry_names(s, "tags.stage = 'dev'", 10).0, vec!["rose"]);
+    assert_eq!(
+        registry_names(s, "tag.`stage` != 'dev' AND name != 'beer'", 10).0,
+        vec!["Cider"]
+    );
+    let (first, token) = registry_names(s, "", 2);
+    assert_eq!(first, vec!["Cider", "beer"]);
+    let rest = s
+        .search_registered_models(&RegistryQuery {
+            filter: String::new(),
+            max_results: 2,
+            page_token: token,
+        })
+        .unwrap();
+    assert_eq!(rest.items[0].name, "rose");
+    assert_eq!(rest.next_page_token, None);
+    assert_eq!(
+        code(s.search_registered_models(&RegistryQuery {
+            filter: "creation_timestamp > 3".into(),
+            max_results: 10,
+            page_token: None,
+        })),
+        "INVALID_PARAMETER_VALUE"
+    );
+
+    s.delete_registered_model("rose").unwrap();
+    assert_eq!(
+        code(s.get_registered_model("rose")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.delete_registered_model("rose")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+}
+
+fn versions_of(s: &dyn Store, name: &str) -> Vec<i64> {
+    s.search_model_versions(&RegistryQuery {
+        filter: format!("name = '{name}'"),
+        max_results: 100,
+        page_token: None,
+    })
+    .unwrap()
+    .items
+    .into_iter()
+    .map(|v| v.version)
+    .collect()
+}
+
+pub fn model_versions_and_aliases(s: &dyn Store) {
+    let exp = s.create_experiment("models", None, &[]).unwrap();
+    let run = new_run(s, &exp, "train", 1);
+    let logged = s
+        .create_logged_model(
+            &exp,
+            &NewLoggedModel {
+                name: Some("adder".into()),
+                source_run_id: Some(run.info.run_id.clone()),
+                ..NewLoggedModel::default()
+            },
+        )
+        .unwrap();
+    s.create_registered_model("wine", None, &[]).unwrap();
+    let from_model = |s: &dyn Store| {
+        s.create_model_version(
+            "wine",
+            &NewModelVersion {
+                source: format!("models:/{}", logged.model_id),
+                ..NewModelVersion::default()
+            },
+        )
+        .unwrap()
+    };
+    let v1 = from_model(s);
+    assert_eq!(v1.version, 1);
+    assert_eq!(v1.model_id.as_deref(), Some(logged.model_id.as_str()));
+    assert_eq!(v1.run_id.as_deref(), Some(run.info.run_id.as_str()));
+    assert_eq!(v1.current_stage, "None");
+    assert_eq!(
+        s.get_model_version_download_uri("wine", 1).unwrap(),
+        logged.artifact_uri
+    );
+    let v2 = s
+        .create_model_version(
+            "wine",
+            &NewModelVersion {
+                source: format!("runs:/{}/model", run.info.run_id),
+                tags: vec![Tag::new("k", "v")],
+                ..NewModelVersion::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((v2.version, v2.model_id.as_deref()), (2, None));
+    assert_eq!(v2.tags, vec![Tag::new("k", "v")]);
+    assert_eq!(
+        s.get_model_version_download_uri("wine", 2).unwrap(),
+        format!("{}/model", run.info.artifact_uri.trim_end_matches('/'))
+    );
+    assert_eq!(versions_of(s, "wine"), vec![2, 1]);
+
+    // Bad sources and names are the client's mistakes.
+    let source = |src: &str| NewModelVersion {
+        source: src.into(),
+        ..NewModelVersion::default()
+    };
+    assert_eq!(
+        code(s.create_model_version("wine", &source("models:/m-nope"))),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.create_model_version("wine", &source("runs:/nope/model"))),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.create_model_version("wine", &source("models:/wine/1"))),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.create_model_version("nope", &source("/tmp/x"))),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.get_model_version("wine", 9)),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+
+    // Aliases: set, moved, shown on the model and the version, removed with the version.
+    s.set_registered_model_alias("wine", "champion", 1).unwrap();
+    assert_eq!(
+        s.get_model_version_by_alias("wine", "champion")
+            .unwrap()
+            .version,
+        1
+    );
+    s.set_registered_model_alias("wine", "champion", 2).unwrap();
+    let by_alias = s.get_model_version_by_alias("wine", "champion").unwrap();
+    assert_eq!(
+        (by_alias.version, by_alias.aliases.clone()),
+        (2, vec!["champion".to_string()])
+    );
+    assert!(s.get_model_version("wine", 1).unwrap().aliases.is_empty());
+    assert_eq!(
+        s.get_registered_model("wine").unwrap().aliases,
+        vec![ModelAlias {
+            alias: "champion".into(),
+            version: 2
+        }]
+    );
+    assert_eq!(
+        code(s.set_registered_model_alias("wine", "latest", 1)),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.set_registered_model_alias("wine", "v3", 1)),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.set_registered_model_alias("wine", "other", 7)),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    s.set_registered_model_alias("wine", "old", 1).unwrap();
+    s.delete_registered_model_alias("wine", "old").unwrap();
+    assert_eq!(
+        code(s.get_model_version_by_alias("wine", "old")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+
+    // Updates and tags.
+    let v = s.update_model_version("wine", 1, "first").unwrap();
+    assert_eq!(v.description.as_deref(), Some("first"));
+    s.set_model_version_tag("wine", 1, &Tag::new("ok", "yes"))
+        .unwrap();
+    s.delete_model_version_tag("wine", 2, "k").unwrap();
+    assert_eq!(
+        s.get_model_version("wine", 1).unwrap().tags,
+        vec![Tag::new("ok", "yes")]
+    );
+    assert!(s.get_model_version("wine", 2).unwrap().tags.is_empty());
+
+    // Deleting a version drops its aliases; its number is not given again.
+    s.delete_model_version("wine", 2).unwrap();
+    assert!(s.get_registered_model("wine").unwrap().aliases.is_empty());
+    assert_eq!(
+        code(s.get_model_version_by_alias("wine", "champion")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(from_model(s).version, 3);
+    assert_eq!(versions_of(s, "wine"), vec![3, 1]);
+
+    // Deleting the registered model takes its versions, tags and aliases; a new model of
+    // the same name starts again at 1.
+    s.set_registered_model_alias("wine", "champion", 3).unwrap();
+    s.delete_registered_model("wine").unwrap();
+    assert!(versions_of(s, "wine").is_empty());
+    s.create_registered_model("wine", None, &[]).unwrap();
+    assert!(s.get_registered_model("wine").unwrap().aliases.is_empty());
+    assert_eq!(from_model(s).version, 1);
+    assert!(s.get_model_version("wine", 1).unwrap().tags.is_empty());
 }
