@@ -5,14 +5,7 @@ Prints "all checks passed" at the end; any failed check raises."""
 import mlflow
 import mlflow.pyfunc
 import pandas as pd
-
-
-class AddN(mlflow.pyfunc.PythonModel):
-    def __init__(self, n):
-        self.n = n
-
-    def predict(self, context, model_input, params=None):
-        return model_input + self.n
+from mlflow_addn import AddN
 
 
 mlflow.set_experiment("models")

@@ -482,6 +482,17 @@ fn alias_ref(name: &str, alias: &str) -> wire::AliasRef {
     }
 }
 
+/// [`page`] for items whose wire form can be malformed (a version that is not a number).
+fn checked_page<W, T: TryFrom<W, Error = StoreError>>(
+    items: Vec<W>,
+    next_page_token: Option<String>,
+) -> Result<Page<T>> {
+    Ok(Page {
+        items: items.into_iter().map(T::try_from).collect::<Result<_>>()?,
+        next_page_token,
+    })
+}
+
 fn page<W, T: From<W>>(items: Vec<W>, next_page_token: Option<String>) -> Page<T> {
     Page {
         items: wire::into_all(items),
@@ -818,14 +829,7 @@ impl Store for RestStore {
             max_results: i64::try_from(q.max_results).ok(),
             page_token: q.page_token.clone(),
         }))?;
-        Ok(Page {
-            items: reply
-                .registered_models
-                .into_iter()
-                .map(TryInto::try_into)
-                .collect::<Result<_>>()?,
-            next_page_token: reply.next_page_token,
-        })
+        checked_page(reply.registered_models, reply.next_page_token)
     }
 
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
@@ -890,14 +894,7 @@ impl Store for RestStore {
             max_results: i64::try_from(q.max_results).ok(),
             page_token: q.page_token.clone(),
         }))?;
-        Ok(Page {
-            items: reply
-                .model_versions
-                .into_iter()
-                .map(TryInto::try_into)
-                .collect::<Result<_>>()?,
-            next_page_token: reply.next_page_token,
-        })
+        checked_page(reply.model_versions, reply.next_page_token)
     }
 
     fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()> {
