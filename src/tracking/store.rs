@@ -654,6 +654,30 @@ fn comparison_field<'a>(part: &'a str, fields: &[&str]) -> Option<(String, &'a s
     Some((field.to_string(), &part[field.len()..]))
 }
 
+/// The parts of `filter` between the `AND`s (any case) that stand outside quotes.
+fn conjuncts(filter: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quote) = (0, None);
+    for (i, c) in filter.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
+            None if i >= start
+                && filter
+                    .get(i..i + 5)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(" and ")) =>
+            {
+                parts.push(&filter[start..i]);
+                start = i + 5;
+            }
+            None => {}
+        }
+    }
+    parts.push(&filter[start..]);
+    parts
+}
+
 /// Parse a registry filter: comparisons of `fields` or tags joined by `AND`.
 fn registry_filter<'a>(filter: &'a str, fields: &[&str]) -> Result<Vec<Comparison<'a>>> {
     let bad = |part: &str| {
@@ -665,7 +689,7 @@ fn registry_filter<'a>(filter: &'a str, fields: &[&str]) -> Result<Vec<Compariso
         ))
     };
     let mut out = Vec::new();
-    for part in filter.split(" AND ").flat_map(|p| p.split(" and ")) {
+    for part in conjuncts(filter) {
         let part = part.trim();
         if part.is_empty() {
             continue;
@@ -1190,6 +1214,42 @@ mod tests {
         ] {
             assert!(!same_param_value(old, new), "{old} != {new}");
         }
+    }
+
+    #[test]
+    fn registry_filters_split_on_and_outside_quotes_only() {
+        let models = ["salt and pepper", "salt", "pepper"]
+            .map(|name| RegisteredModel {
+                name: name.into(),
+                description: None,
+                creation_timestamp_ms: 0,
+                last_updated_timestamp_ms: 0,
+                tags: vec![],
+                aliases: vec![],
+            })
+            .to_vec();
+        let names = |filter: &str| -> Vec<String> {
+            let q = RegistryQuery {
+                filter: filter.into(),
+                max_results: 10,
+                page_token: None,
+            };
+            page_of_registered_models(models.clone(), &q)
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
+        };
+        assert_eq!(names("name = 'salt and pepper'"), ["salt and pepper"]);
+        assert_eq!(
+            names("name LIKE 'salt%' and name != 'salt'"),
+            ["salt and pepper"]
+        );
+        assert_eq!(
+            names("name LIKE '%pepper' AND name LIKE 's%'"),
+            ["salt and pepper"]
+        );
     }
 
     #[test]
