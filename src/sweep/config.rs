@@ -1358,15 +1358,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 
 /// Formats a duration compactly for people: `250ms`, `4.2s`, `3m05s`, `1h02m`.
 pub fn format_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else if secs < 60 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else if secs < 3600 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
+    use crate::tracking::table::DurationParts;
+    match DurationParts::of(d) {
+        DurationParts::Millis(ms) => format!("{ms}ms"),
+        DurationParts::Seconds(s) => format!("{s:.1}s"),
+        DurationParts::MinutesSeconds(m, s) => format!("{m}m{s:02}s"),
+        DurationParts::HoursMinutes(h, m) => format!("{h}h{m:02}m"),
     }
 }
 

@@ -101,15 +101,40 @@ pub fn human_time(ms: i64) -> String {
 /// ```
 #[cfg(feature = "tables")]
 pub fn human_duration(d: std::time::Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        format!("{} ms", d.as_millis())
-    } else if secs < 60 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else if secs < 3600 {
-        format!("{} min {} s", secs / 60, secs % 60)
-    } else {
-        format!("{} h {} min", secs / 3600, secs % 3600 / 60)
+    match DurationParts::of(d) {
+        DurationParts::Millis(ms) => format!("{ms} ms"),
+        DurationParts::Seconds(s) => format!("{s:.1} s"),
+        DurationParts::MinutesSeconds(m, s) => format!("{m} min {s} s"),
+        DurationParts::HoursMinutes(h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// A duration in the two units people read it in: milliseconds below a second, seconds
+/// below a minute, then minutes and seconds, then hours and minutes. Every way of writing
+/// a duration for people ([`human_duration`], the sweep's compact `3m05s`) spells these.
+#[cfg(feature = "tables")]
+pub(crate) enum DurationParts {
+    /// Below a second.
+    Millis(u128),
+    /// Below a minute.
+    Seconds(f64),
+    /// Below an hour.
+    MinutesSeconds(u64, u64),
+    /// An hour or more.
+    HoursMinutes(u64, u64),
+}
+
+#[cfg(feature = "tables")]
+impl DurationParts {
+    /// `d` cut at its units.
+    pub(crate) fn of(d: std::time::Duration) -> Self {
+        let secs = d.as_secs();
+        match secs {
+            0 => DurationParts::Millis(d.as_millis()),
+            1..60 => DurationParts::Seconds(d.as_secs_f64()),
+            60..3600 => DurationParts::MinutesSeconds(secs / 60, secs % 60),
+            _ => DurationParts::HoursMinutes(secs / 3600, secs % 3600 / 60),
+        }
     }
 }
 
