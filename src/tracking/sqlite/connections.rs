@@ -496,8 +496,11 @@ fn open_reader(path: &Path, kind: ReaderKind) -> Result<Connection> {
     conn.busy_timeout(Duration::ZERO)
         .map_err(|e| sql_error(path, &context, &e))?;
     conn.set_prepared_statement_cache_capacity(128);
-    conn.execute_batch("PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;")
-        .map_err(|e| sql_error(path, &context, &e))?;
+    // Setting the cache reads the schema, which another process creating the database
+    // may hold locked for a moment: retried like every other busy open step.
+    retry_open(path, &context, || {
+        conn.execute_batch("PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;")
+    })?;
     Ok(conn)
 }
 
