@@ -72,8 +72,8 @@ pub use model::{
     HouseCategorical, HouseDetail, HouseNumeric, HouseOption, HouseParam, HouseReport, Importance,
     Interval, NumericDetail, OptionStats, ParamDetail, ParamReport, Report, Settings, TrialCounts,
 };
-pub(crate) use store::parent_space;
 pub use render::{Format, Plot};
+pub(crate) use store::parent_space;
 pub use store::{
     REPORT_ARTIFACT_DIR, ReportSource, StoreInput, StoreOptions, from_store, log_artifacts,
 };

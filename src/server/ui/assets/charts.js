@@ -84,9 +84,9 @@ export function fitTicks(ticks, pos, label, size, gap = 6) {
   return out;
 }
 
-/** Categorical scale: evenly spaced bands, in first-seen order. */
-function bandScale(values, r0, r1) {
-  const cats = [...new Set(values)];
+/** Categorical scale: evenly spaced bands, in the given order, then first-seen order. */
+function bandScale(values, r0, r1, order = []) {
+  const cats = [...new Set([...order.filter((c) => values.includes(c)), ...values])];
   const step = (r1 - r0) / Math.max(1, cats.length);
   const map = (v) => r0 + step * (cats.indexOf(v) + 0.5);
   map.cats = cats;
@@ -211,9 +211,9 @@ const absent = (v) => v == null || v === '';
  * Scatter of items [{x, y, label, best}]; x may be categorical (strings). Items whose x
  * is absent (a conditional parameter inactive in that run) are drawn in a separate
  * "inactive" lane at the right, never dropped and never at 0. `xLog` puts a positive
- * numeric x on a log axis.
+ * numeric x on a log axis; `xOrder` orders categories (a choice's options).
  */
-export function scatter(items, { xLabel = '', yLabel = '', width = 460, height = 260, xLog = false } = {}) {
+export function scatter(items, { xLabel = '', yLabel = '', width = 460, height = 260, xLog = false, xOrder = [] } = {}) {
   const m = { l: 60, r: 12, t: 12, b: 40 };
   const svg = frame(width, height, `${yLabel} against ${xLabel}: ${items.length} points`);
   const present = items.filter((p) => !absent(p.x));
@@ -221,7 +221,7 @@ export function scatter(items, { xLabel = '', yLabel = '', width = 460, height =
   const lane = inactive ? 60 : 0; // px for the inactive lane
   const x1 = width - m.r - lane;
   const numeric = present.every((p) => isNumeric(p.x));
-  const x = numeric ? autoScale(present.map((p) => Number(p.x)), m.l, x1, xLog) : bandScale(present.map((p) => String(p.x)), m.l, x1);
+  const x = numeric ? autoScale(present.map((p) => Number(p.x)), m.l, x1, xLog) : bandScale(present.map((p) => String(p.x)), m.l, x1, xOrder);
   const y = scale(items.map((p) => p.y), height - m.b, m.t);
   axisLeft(svg, y, m.l, width - m.r);
   axisBottom(svg, x, height - m.b);

@@ -45,6 +45,7 @@ export async function comparePage(main, route) {
   const varying = params.filter((p) => new Set(ok.map((r) => r.params[p])).size > 1);
   const hyper = search ? search.params.map((p) => p.name) : (varying.length ? varying : params).slice(0, 8);
   const logParams = search ? search.params.filter((p) => p.log).map((p) => p.name) : [];
+  const options = new Map(search ? search.params.filter((p) => p.options).map((p) => [p.name, p.options]) : []);
   const objective = search && metrics.includes(search.metric) ? search.metric : metrics[0];
   const direction = search ? search.direction : null;
   const better = direction === 'maximize' ? (a, b) => a > b : (a, b) => a < b;
@@ -61,7 +62,7 @@ export async function comparePage(main, route) {
       const pts = ok.filter((r) => Number.isFinite(r.metrics[objective]))
         .map((r) => ({ x: r.params[p], y: r.metrics[objective], label: r.name, best: r === best }));
       perParam.append(h('figure', { class: 'chart-card', dataset: { param: p } },
-        scatter(pts, { xLabel: p, yLabel: objective, xLog: logParams.includes(p), width: 420, height: 240 })));
+        scatter(pts, { xLabel: p, yLabel: objective, xLog: logParams.includes(p), xOrder: options.get(p), width: 420, height: 240 })));
     }
   }
 

@@ -86,11 +86,12 @@ export function fmtTime(ms) {
 }
 
 /**
- * A span of time in words, largest units first: "0.4 s", "12 s", "1 min 4 s",
+ * A span of time in words, largest units first: "40 ms", "2.5 s", "12 s", "1 min 4 s",
  * "2 h 3 min", "3 d 4 h". `most` units at most; empty for negative or missing spans.
  */
 export function fmtSpan(ms, most = 2) {
   if (ms == null || !Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   const sec = ms / 1000;
   if (sec < 10) return `${Number(sec.toFixed(1))} s`;
   const units = [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']];

@@ -289,7 +289,7 @@ function searchView({ searches = [], tags = {} }) {
       if (c.id === trialCol) return h('td', { class: 'num' }, v == null ? '' : v);
       if (c.kind === 'params' && hyper.has(c.key)) {
         // A hyperparameter absent in a trial is inactive under the trial's choices.
-        if (v == null) return h('td', { class: 'muted inactive', title: 'inactive in this run' }, '–');
+        if (v == null) return r.tags[tags.trial] == null ? h('td') : h('td', { class: 'muted inactive', title: 'inactive in this trial' }, '–');
         return isNumeric(v) ? h('td', { class: 'num', title: v }, fmtNum(v)) : h('td', { class: 'text' }, v);
       }
       if (c.kind !== 'metrics') return h('td', { class: 'text' }, v == null ? '' : v);
