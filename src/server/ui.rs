@@ -292,7 +292,7 @@ pub fn searches(st: &AppState, q: SearchesQuery) -> ApiResult<SearchesReply> {
                 .search_runs(
                     &SearchRuns::new()
                         .experiment(&experiment.experiment_id)
-                        .filter(&Filter::new().and(Clause::tag(ROLE_TAG).eq(role)))
+                        .filter(Filter::new().and(Clause::tag(ROLE_TAG).eq(role)))
                         .order_by("attributes.start_time DESC")
                         .max_results(MAX_SEARCHES),
                 )?

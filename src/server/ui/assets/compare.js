@@ -46,14 +46,20 @@ export async function comparePage(main, route) {
   const hyper = search ? search.params.map((p) => p.name) : (varying.length ? varying : params).slice(0, 8);
   const logParams = search ? search.params.filter((p) => p.log).map((p) => p.name) : [];
   const options = new Map(search ? search.params.filter((p) => p.options).map((p) => [p.name, p.options]) : []);
-  const objective = search && metrics.includes(search.metric) ? search.metric : metrics[0];
-  const direction = search ? search.direction : null;
+  // Outside a search the user picks the metric (?metric=), and no run is "best": the
+  // direction is unknown.
+  const asked = route.query.get('metric');
+  const objective = metrics.includes(asked) ? asked : search && metrics.includes(search.metric) ? search.metric : metrics[0];
+  const direction = search && objective === search.metric ? search.direction : null;
   const better = direction === 'maximize' ? (a, b) => a > b : (a, b) => a < b;
   let best = null;
   for (const r of ok) {
     const v = r.metrics[objective];
-    if (Number.isFinite(v) && (!best || better(v, best.metrics[objective]))) best = r;
+    if (direction && Number.isFinite(v) && (!best || better(v, best.metrics[objective]))) best = r;
   }
+  const objSel = h('select', { id: 'objective-metric', 'aria-label': 'Metric plotted against each parameter',
+    onchange: (e) => { location.hash = link('/compare', { runs: ids.join(','), exp: route.query.get('exp'), metric: e.target.value }); } },
+  metrics.map((m) => h('option', { value: m, selected: m === objective }, m)));
 
   // The objective against each hyperparameter.
   const perParam = h('div', { class: 'charts', id: 'objective-plots' });
@@ -115,8 +121,10 @@ export async function comparePage(main, route) {
     h('div', { class: 'title-row' }, h('h1', {}, `Compare ${ok.length} runs`),
       h('a', { class: 'button secondary', href: link('/chart', { runs: ok.map((r) => r.id).join(','), exp: route.query.get('exp') }) }, 'Learning curves')),
     failed.map((f) => errorBox(f.error)),
-    objective && hyper.length ? h('section', {}, h('h2', {}, `${objective}${dirText} against each hyperparameter`),
-      h('p', { class: 'muted' }, best ? `The best run, ${best.name}, is the larger green dot. Runs where a parameter is inactive are in the "${INACTIVE}" lane.` : ''), perParam) : null,
+    objective && hyper.length ? h('section', {}, h('h2', {}, `${objective}${dirText} against each ${search ? 'hyperparameter' : 'parameter'}`),
+      h('div', { class: 'toolbar' }, h('label', {}, 'metric ', objSel),
+        h('span', { class: 'muted' }, (best ? `The best run, ${best.name}, is the larger green dot. ` : '') + `Runs without a parameter (inactive in that run) are in its "${INACTIVE}" lane.`)),
+      perParam) : null,
     h('section', {}, h('h2', {}, 'Parallel coordinates'), h('div', { class: 'toolbar' }, axisPicker, h('span', { class: 'muted' }, 'Lines are coloured by the last metric axis (blue = low).')), pcSlot),
     h('section', {}, h('h2', {}, 'Scatter'), h('div', { class: 'toolbar' }, h('label', {}, 'x ', xSel), h('label', {}, 'y ', ySel)), scSlot),
     h('section', {}, h('h2', {}, 'Values'), h('div', { class: 'table-wrap' }, table)));

@@ -94,7 +94,7 @@ export function fmtSpan(ms, most = 2) {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const sec = ms / 1000;
   if (sec < 10) return `${Number(sec.toFixed(1))} s`;
-  const units = [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']];
+  const units = [[365 * 86400, 'y'], [86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']];
   let rest = Math.round(sec);
   const parts = [];
   for (const [n, name] of units) {
