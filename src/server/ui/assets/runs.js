@@ -190,7 +190,7 @@ export async function runsPage(main, route) {
       h('th', { scope: 'col', class: 'narrow' }, allBox),
       sortHeader('name', 'Run', ''),
       // What the user chose to look at comes first, so narrow windows still show it.
-      dataCols.map((c) => sortHeader(c.id, view.label(c), c.kind === 'metrics' ? 'num metric' : c.kind)),
+      dataCols.map((c) => sortHeader(c.id, view.label(c), view.headerClass(c))),
       sortHeader('status', 'Status', ''),
       sortHeader('start', 'Started', ''),
       h('th', { scope: 'col' }, 'Duration')));
@@ -265,9 +265,13 @@ function searchView({ searches = [], tags = {} }) {
   const stateCol = 'tags:' + tags.state;
   const objectives = new Map(); // metric → direction
   const hyper = new Set();
+  const categorical = new Set();
   for (const s of searches) {
     if (!objectives.has(s.metric)) objectives.set(s.metric, s.direction);
-    for (const p of s.params) hyper.add(p.name);
+    for (const p of s.params) {
+      hyper.add(p.name);
+      if (p.options) categorical.add(p.name);
+    }
   }
   const best = new Set(searches.map((s) => s.best_run_id).filter(Boolean));
   const arrow = (dir) => (dir === 'maximize' ? ' ↑' : dir === 'minimize' ? ' ↓' : '');
@@ -276,6 +280,11 @@ function searchView({ searches = [], tags = {} }) {
     defaultCols: searches.length
       ? [trialCol, stateCol, ...[...objectives.keys()].map((m) => 'metrics:' + m), ...[...hyper].map((p) => 'params:' + p)]
       : null,
+    headerClass(c) {
+      if (c.id === trialCol) return 'num';
+      if (c.kind === 'metrics') return 'num metric';
+      return c.kind === 'params' && hyper.has(c.key) && !categorical.has(c.key) ? 'num params' : c.kind;
+    },
     label(c) {
       if (c.id === trialCol) return 'Trial';
       if (c.id === stateCol) return 'State';
