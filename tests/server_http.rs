@@ -698,6 +698,8 @@ impl Store for PanicStore {
         set_registered_model_alias(n: &str, a: &str, v: i64) -> Result<()>;
         delete_registered_model_alias(n: &str, a: &str) -> Result<()>;
         get_model_version_by_alias(n: &str, a: &str) -> Result<ModelVersion>;
+        log_model_metrics(m: &[LoggedModelMetric]) -> Result<()>;
+        transition_model_version_stage(n: &str, v: i64, s: ModelStage, a: bool) -> Result<ModelVersion>;
     }
 }
 
