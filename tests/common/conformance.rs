@@ -1600,6 +1600,7 @@ pub fn model_version_stages(s: &dyn Store) {
     s.create_registered_model("wine", None, &[]).unwrap();
     let source = NewModelVersion {
         source: format!("runs:/{}/model", run.info.run_id),
+        run_id: Some(run.info.run_id.clone()),
         ..NewModelVersion::default()
     };
     for _ in 0..4 {
@@ -1731,6 +1732,7 @@ pub fn registry_order_by(s: &dyn Store) {
     let run = new_run(s, &exp, "train", 1);
     let source = NewModelVersion {
         source: format!("runs:/{}/model", run.info.run_id),
+        run_id: Some(run.info.run_id.clone()),
         ..NewModelVersion::default()
     };
     let mut last = 0;
@@ -1752,8 +1754,7 @@ pub fn registry_order_by(s: &dyn Store) {
         names(&["c", "a", "b"])
     );
     after(last);
-    s.set_registered_model_tag("b", &Tag::new("k", "v"))
-        .unwrap();
+    s.update_registered_model("b", "changed").unwrap();
     assert_eq!(
         ordered_names(s, &["last_updated_timestamp desc"]).unwrap(),
         names(&["b", "c", "a"])
