@@ -178,6 +178,76 @@ fn previous_schema_version_opens_migrates_and_keeps_its_data() {
 }
 
 #[test]
+fn v5_logged_models_and_registry_migrate_to_stages_and_model_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v5.db");
+    SqliteStore::create_at_version(&db, 5).unwrap();
+    let (run_id, model_id) = (
+        "00000000000000000000000000000001",
+        "m-00000000000000000000000000000002",
+    );
+    // A run, its logged model and two versions of a registered model as v5 wrote them.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO runs (run_key, run_id, experiment_id, name, user_id, status, \
+               start_time, end_time, artifact_uri, lifecycle_stage) VALUES \
+               (1, '{run_id}', 0, 'train', 'u', 'RUNNING', 5, NULL, '/a/1', 'active');
+             INSERT INTO logged_models (model_key, model_id, experiment_id, name, artifact_uri, \
+               status, creation_time, last_updated_time, lifecycle_stage) VALUES \
+               (1, '{model_id}', 0, 'clf', '/a/models/m/artifacts', 'READY', 7, 7, 'active');
+             INSERT INTO logged_model_params VALUES (1, 'C', '0.5');
+             INSERT INTO registered_models VALUES (1, 'iris', NULL, 3, 8, 9);
+             INSERT INTO model_versions (registered_model_key, version, source, \
+               storage_location, run_id, model_id, creation_time, last_updated_time) VALUES \
+               (1, 1, 'models:/{model_id}', '/a/models/m/artifacts', '{run_id}', '{model_id}', 8, 8), \
+               (1, 2, 'models:/{model_id}', '/a/models/m/artifacts', '{run_id}', '{model_id}', 9, 9);"
+        ))
+        .unwrap();
+    }
+    let s = SqliteStore::open(&db).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let v: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    // The old model reads with no metrics and takes new ones.
+    let model = s.get_logged_model(model_id, false).unwrap();
+    assert_eq!(model.params, vec![Param::new("C", "0.5")]);
+    assert!(model.metrics.is_empty());
+    let point = LoggedModelMetric {
+        model_id: model_id.into(),
+        run_id: run_id.into(),
+        metric: m("acc", 0.9, 10, 0),
+        dataset_name: Some("iris".into()),
+        dataset_digest: Some("abc".into()),
+    };
+    s.log_model_metrics(std::slice::from_ref(&point)).unwrap();
+    assert_eq!(
+        s.get_logged_model(model_id, false).unwrap().metrics,
+        vec![point]
+    );
+    assert_eq!(s.get_run(run_id).unwrap().data.metric("acc"), Some(0.9));
+    // The old versions are in stage None and move between stages.
+    let registered = s.get_registered_model("iris").unwrap();
+    assert_eq!(
+        registered
+            .latest_versions
+            .iter()
+            .map(|v| (v.version, v.current_stage.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "None")]
+    );
+    s.transition_model_version_stage("iris", 1, ModelStage::Production, false)
+        .unwrap();
+    let latest = s
+        .get_latest_versions("iris", &[ModelStage::Production])
+        .unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].version, 1);
+}
+
+#[test]
 fn record_run_returns_the_latest_metrics_get_run_reads() {
     let (store, _dir) = common::sqlite_store();
     // Same step and timestamp: the larger stored value is the latest, and NaN is stored
