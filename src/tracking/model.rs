@@ -513,12 +513,11 @@ pub struct LoggedModelQuery {
     /// Experiments to search (empty → empty result).
     pub experiment_ids: Vec<ExperimentId>,
     /// Filter string over `name`, `model_id`, `model_type`, `status`, `source_run_id`,
-    /// `creation_timestamp`, `last_updated_timestamp`, `tags.<k>` and `params.<k>` (`""` =
-    /// everything).
+    /// `tags.<k>`, `params.<k>` and `metrics.<k>` (`""` = everything).
     pub filter: String,
     /// Page size, ≥ 1.
     pub max_results: usize,
-    /// Order: field names with their direction (default newest first).
+    /// Order: fields (or `metrics.<key>`) with their direction, then newest first.
     pub order_by: Vec<LoggedModelOrder>,
     /// Token from a previous page.
     pub page_token: Option<String>,
