@@ -9,17 +9,9 @@ import mlflow
 import mlflow.pyfunc
 import mlflow.sklearn
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+from mlflow_errors import error_code
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
-
-
-def error_code(call):
-    try:
-        call()
-    except MlflowException as e:
-        return e.error_code
-    raise AssertionError("no error")
 
 
 def same_predictions(model):

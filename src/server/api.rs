@@ -254,8 +254,10 @@ pub fn delete_tag(st: &AppState, wire::DeleteTag(req): wire::DeleteTag) -> ApiRe
 /// first, then the rest of the batch is logged, then those metrics.
 pub fn log_batch(st: &AppState, wire::LogBatch(req): wire::LogBatch) -> ApiResult<Empty> {
     validate_batch_size(req.metrics.len(), req.params.len(), req.tags.len())?;
-    let (linked, plain): (Vec<_>, Vec<_>) =
-        req.metrics.into_iter().partition(|m| m.model_id.is_some());
+    let (linked, plain): (Vec<_>, Vec<_>) = req
+        .metrics
+        .into_iter()
+        .partition(|m| m.link.model_id.is_some());
     let linked: Vec<LoggedModelMetric> = linked
         .iter()
         .filter_map(|m| m.for_model(&req.run_id))

@@ -975,9 +975,7 @@ impl Store for RestStore {
             value: m.value,
             timestamp: m.timestamp,
             step: m.step,
-            model_id: None,
-            dataset_name: None,
-            dataset_digest: None,
+            link: wire::ModelLink::default(),
         }))
         .map(drop)
     }

@@ -212,6 +212,18 @@ pub struct Metric {
     /// Step (default 0).
     #[serde(default, deserialize_with = "de::int_or_zero")]
     pub step: i64,
+    /// The logged model (and dataset) it belongs to too (MLflow 3).
+    #[serde(flatten)]
+    pub link: ModelLink,
+    /// The run that logged it (in a logged model's metrics).
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub run_id: Option<String>,
+}
+
+/// What ties a metric point to a logged model (MLflow 3): the model and the dataset the
+/// point was computed on, each absent when not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelLink {
     /// The logged model it belongs to too (MLflow 3).
     #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub model_id: Option<String>,
@@ -221,9 +233,6 @@ pub struct Metric {
     /// The dataset it was computed on: digest.
     #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub dataset_digest: Option<String>,
-    /// The run that logged it (in a logged model's metrics).
-    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
-    pub run_id: Option<String>,
 }
 
 /// An experiment.
@@ -565,15 +574,9 @@ pub struct RunMetric {
     /// Step (default 0).
     #[serde(default, deserialize_with = "de::int_or_zero")]
     pub step: i64,
-    /// The logged model it belongs to too (MLflow 3).
-    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
-    pub model_id: Option<String>,
-    /// The dataset it was computed on: name.
-    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
-    pub dataset_name: Option<String>,
-    /// The dataset it was computed on: digest.
-    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
-    pub dataset_digest: Option<String>,
+    /// The logged model (and dataset) it belongs to too (MLflow 3).
+    #[serde(flatten)]
+    pub link: ModelLink,
 }
 
 /// `runs/log-parameter` and `runs/set-tag`: a run, a key and a value.
@@ -778,9 +781,7 @@ impl From<&model::Metric> for Metric {
             value: m.value,
             timestamp: m.timestamp,
             step: m.step,
-            model_id: None,
-            dataset_name: None,
-            dataset_digest: None,
+            link: ModelLink::default(),
             run_id: None,
         }
     }
@@ -789,9 +790,11 @@ impl From<&model::Metric> for Metric {
 impl From<&model::LoggedModelMetric> for Metric {
     fn from(m: &model::LoggedModelMetric) -> Self {
         Metric {
-            model_id: Some(m.model_id.clone()),
-            dataset_name: m.dataset_name.clone(),
-            dataset_digest: m.dataset_digest.clone(),
+            link: ModelLink {
+                model_id: Some(m.model_id.clone()),
+                dataset_name: m.dataset_name.clone(),
+                dataset_digest: m.dataset_digest.clone(),
+            },
             run_id: Some(m.run_id.clone()),
             ..Metric::from(&m.metric)
         }
@@ -803,11 +806,11 @@ impl Metric {
     /// `run_id`.
     pub fn for_model(&self, run_id: &str) -> Option<model::LoggedModelMetric> {
         Some(model::LoggedModelMetric {
-            model_id: self.model_id.clone()?,
+            model_id: self.link.model_id.clone()?,
             run_id: run_id.to_string(),
             metric: self.clone().into(),
-            dataset_name: self.dataset_name.clone(),
-            dataset_digest: self.dataset_digest.clone(),
+            dataset_name: self.link.dataset_name.clone(),
+            dataset_digest: self.link.dataset_digest.clone(),
         })
     }
 }
@@ -830,9 +833,7 @@ impl From<RunMetric> for Metric {
             value: m.value,
             timestamp: m.timestamp,
             step: m.step,
-            model_id: m.model_id,
-            dataset_name: m.dataset_name,
-            dataset_digest: m.dataset_digest,
+            link: m.link,
             run_id: None,
         }
     }
