@@ -262,8 +262,11 @@ pub fn log_batch(st: &AppState, wire::LogBatch(req): wire::LogBatch) -> ApiResul
         .iter()
         .filter_map(|m| m.for_model(&req.run_id))
         .collect();
-    for m in &linked {
-        st.store.get_logged_model(&m.model_id, false)?;
+    let mut models: Vec<&str> = linked.iter().map(|m| m.model_id.as_str()).collect();
+    models.sort_unstable();
+    models.dedup();
+    for model_id in models {
+        st.store.get_logged_model(model_id, false)?;
     }
     let metrics: Vec<Metric> = wire::into_all(plain);
     let params: Vec<Param> = wire::into_all(req.params);
