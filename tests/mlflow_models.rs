@@ -56,3 +56,11 @@ fn official_client_registers_and_loads_models_against_hyperflow_server() {
         "mlflow_registry.py",
     );
 }
+
+#[test]
+fn official_client_autologs_and_stages_sklearn_models_against_hyperflow_server() {
+    run_script(
+        "official_client_autologs_and_stages_sklearn_models_against_hyperflow_server",
+        "mlflow_sklearn.py",
+    );
+}

@@ -7,16 +7,8 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from mlflow_addn import AddN
-
-
-def error_code(call):
-    try:
-        call()
-    except MlflowException as e:
-        return e.error_code
-    raise AssertionError("no error")
+from mlflow_errors import error_code
 
 
 mlflow.set_experiment("registry")

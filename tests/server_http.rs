@@ -698,6 +698,8 @@ impl Store for PanicStore {
         set_registered_model_alias(n: &str, a: &str, v: i64) -> Result<()>;
         delete_registered_model_alias(n: &str, a: &str) -> Result<()>;
         get_model_version_by_alias(n: &str, a: &str) -> Result<ModelVersion>;
+        log_model_metrics(m: &[LoggedModelMetric]) -> Result<()>;
+        transition_model_version_stage(n: &str, v: i64, s: ModelStage, a: bool) -> Result<ModelVersion>;
     }
 }
 
@@ -1082,4 +1084,146 @@ fn too_large_requests_get_json_and_a_clean_close() {
         (431, "INVALID_PARAMETER_VALUE")
     );
     assert_eq!(r.header("content-type"), Some("application/json"));
+}
+
+#[test]
+fn stages_order_by_and_model_metrics_on_the_wire() {
+    let s = start();
+    let run = s.new_run();
+    let r = s.post(
+        "logged-models",
+        &json!({"experiment_id": "0", "name": "clf", "source_run_id": run}),
+    );
+    let model_id = r.json()["model"]["info"]["model_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.post("registered-models/create", &json!({"name": "iris"}));
+    for _ in 0..2 {
+        let r = s.post(
+            "model-versions/create",
+            &json!({"name": "iris", "source": format!("models:/{model_id}")}),
+        );
+        assert_eq!(r.status, 200);
+    }
+
+    // Stages: any case in, MLflow's spelling out; a bad one names the accepted stages.
+    let r = s.post(
+        "model-versions/transition-stage",
+        &json!({"name": "iris", "version": "1", "stage": "production",
+                "archive_existing_versions": false}),
+    );
+    assert_eq!(
+        r.json()["model_version"]["current_stage"],
+        json!("Production")
+    );
+    let r = s.post(
+        "model-versions/transition-stage",
+        &json!({"name": "iris", "version": "1", "stage": "live"}),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE")
+    );
+    assert!(
+        r.message().contains("None, Staging, Production, Archived"),
+        "{}",
+        r.message()
+    );
+    let r = s.post(
+        "model-versions/transition-stage",
+        &json!({"name": "iris", "version": "1", "stage": "None",
+                "archive_existing_versions": true}),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE")
+    );
+    // Latest versions by GET (repeated stages) and POST; in the registered model too.
+    let r = s.get("registered-models/get-latest-versions?name=iris&stages=none&stages=Production");
+    let versions = r.json()["model_versions"].clone();
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
+    let r = s.post(
+        "registered-models/get-latest-versions",
+        &json!({"name": "iris", "stages": ["STAGING"]}),
+    );
+    assert_eq!(r.body, b"{}");
+    let r = s.post(
+        "registered-models/get-latest-versions",
+        &json!({"name": "iris", "stages": ["live"]}),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE")
+    );
+    let r = s.get("registered-models/get?name=iris");
+    let latest = &r.json()["registered_model"]["latest_versions"];
+    assert_eq!(latest[0]["current_stage"], json!("Production"), "{latest}");
+    assert_eq!(latest[1]["version"], json!("2"), "{latest}");
+
+    // order_by on the query string; a bad key names the accepted ones.
+    let r = s.get("model-versions/search?order_by=version_number%20ASC");
+    let versions = r.json()["model_versions"].clone();
+    assert_eq!(versions[0]["version"], json!("1"), "{versions}");
+    let r = s.get("registered-models/search?order_by=size");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE")
+    );
+    assert!(r.message().contains("name, timestamp"), "{}", r.message());
+
+    // Metrics with a model_id go to the run and the model; a missing model writes nothing.
+    let r = s.post(
+        "runs/log-batch",
+        &json!({"run_id": run, "params": [{"key": "C", "value": "1"}], "metrics": [
+            {"key": "acc", "value": 0.9, "timestamp": 5, "step": 1, "model_id": model_id,
+             "dataset_name": "iris", "dataset_digest": "d1"},
+            {"key": "loss", "value": 0.2, "timestamp": 5}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.message());
+    let r = s.post(
+        "runs/log-metric",
+        &json!({"run_id": run, "key": "f1", "value": 0.8, "timestamp": 6, "model_id": model_id}),
+    );
+    assert_eq!(r.status, 200, "{}", r.message());
+    let r = s.get(&format!("logged-models/{model_id}"));
+    assert_eq!(
+        r.json()["model"]["data"]["metrics"],
+        json!([
+            {"key": "acc", "value": 0.9, "timestamp": 5, "step": 1, "model_id": model_id,
+             "dataset_name": "iris", "dataset_digest": "d1", "run_id": run},
+            {"key": "f1", "value": 0.8, "timestamp": 6, "step": 0, "model_id": model_id,
+             "run_id": run}
+        ])
+    );
+    let r = s.get(&format!("runs/get?run_id={run}"));
+    let metrics = r.json()["run"]["data"]["metrics"].clone();
+    assert_eq!(metrics.as_array().map(Vec::len), Some(3), "{metrics}");
+    let r = s.post(
+        "runs/log-batch",
+        &json!({"run_id": run, "params": [{"key": "D", "value": "1"}], "metrics": [
+            {"key": "acc", "value": 0.5, "timestamp": 7, "model_id": "m-nope"}]}),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "RESOURCE_DOES_NOT_EXIST")
+    );
+    let r = s.get(&format!("runs/get?run_id={run}"));
+    assert!(
+        !r.body.windows(3).any(|w| w == b"\"D\""),
+        "nothing of the batch is written"
+    );
+    let r = s.post(
+        "logged-models/search",
+        &json!({"experiment_ids": ["0"], "filter": "metrics.acc >= 0.9"}),
+    );
+    assert_eq!(r.json()["models"][0]["info"]["model_id"], json!(model_id));
+    let r = s.post(
+        "logged-models/search",
+        &json!({"experiment_ids": ["0"], "order_by": [{"field_name": "params.C"}]}),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE")
+    );
 }

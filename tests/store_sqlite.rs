@@ -56,34 +56,42 @@ fn newer_schema_is_refused_with_a_clear_message() {
     assert!(text.contains(&db.display().to_string()), "{text}");
 }
 
+/// The schema version of the database file `db`.
+fn user_version(db: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A database file `db` at schema `version` holding the rows `sql` inserts (as that
+/// version wrote them).
+fn old_database(db: &std::path::Path, version: i64, sql: &str) {
+    SqliteStore::create_at_version(db, version).unwrap();
+    assert_eq!(user_version(db), version);
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+}
+
 #[test]
 fn older_schema_is_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("old.db");
-    SqliteStore::create_at_version(&db, 1).unwrap();
-    // Write v1 data by hand: a run with a metric history but no latest_metrics table.
-    {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, 1);
-        conn.execute_batch(
-            "INSERT INTO runs (run_key, run_id, experiment_id, name, user_id, status, start_time, \
-               end_time, artifact_uri, lifecycle_stage) \
-             VALUES (1, '0123456789abcdef0123456789abcdef', 0, 'old', 'u', 'FINISHED', 5, 6, '/a', 'active');
-             INSERT INTO metrics VALUES (1, 'loss', 3.0, 0, 10, 0), (1, 'loss', 1.0, 0, 11, 2), (1, 'loss', 2.0, 0, 12, 1);",
-        )
-        .unwrap();
-    }
+    // v1 data: a run with a metric history but no latest_metrics table.
+    old_database(
+        &db,
+        1,
+        "INSERT INTO runs (run_key, run_id, experiment_id, name, user_id, status, start_time, \
+           end_time, artifact_uri, lifecycle_stage) \
+         VALUES (1, '0123456789abcdef0123456789abcdef', 0, 'old', 'u', 'FINISHED', 5, 6, '/a', 'active');
+         INSERT INTO metrics VALUES (1, 'loss', 3.0, 0, 10, 0), (1, 'loss', 1.0, 0, 11, 2), (1, 'loss', 2.0, 0, 12, 1);",
+    );
     let s = SqliteStore::open(&db).unwrap();
     let r = s.get_run("0123456789abcdef0123456789abcdef").unwrap();
     assert_eq!(r.data.metrics, vec![m("loss", 1.0, 11, 2)]);
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(v, SCHEMA_VERSION);
+    assert_eq!(user_version(&db), SCHEMA_VERSION);
     let found = s
         .search_runs(&RunQuery {
             experiment_ids: vec![ExperimentId::default_experiment()],
@@ -98,15 +106,15 @@ fn older_schema_is_migrated() {
 fn previous_schema_version_opens_migrates_and_keeps_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("previous.db");
-    SqliteStore::create_at_version(&db, SCHEMA_VERSION - 1).unwrap();
     let (parent, child) = (
         "00000000000000000000000000000001",
         "00000000000000000000000000000002",
     );
     // A parent and a child run as the previous version wrote them.
-    {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch(&format!(
+    old_database(
+        &db,
+        SCHEMA_VERSION - 1,
+        &format!(
             "INSERT INTO runs (run_key, run_id, experiment_id, name, user_id, status, \
                start_time, end_time, artifact_uri, lifecycle_stage) VALUES \
                (1, '{parent}', 0, 'parent', 'u', 'FINISHED', 5, 9, '/a/1', 'active'), \
@@ -116,15 +124,10 @@ fn previous_schema_version_opens_migrates_and_keeps_its_data() {
              INSERT INTO params VALUES (2, 'opt', 'adam'), (2, 'lr', '0.1');
              INSERT INTO metrics VALUES (2, 'loss', 0.5, 0, 10, 0), (2, 'loss', 0.25, 0, 11, 1);
              INSERT INTO latest_metrics VALUES (2, 'loss', 0.25, 0, 11, 1);"
-        ))
-        .unwrap();
-    }
+        ),
+    );
     let s = SqliteStore::open(&db).unwrap();
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(v, SCHEMA_VERSION);
+    assert_eq!(user_version(&db), SCHEMA_VERSION);
     let run = s.get_run(child).unwrap();
     assert_eq!(
         run.data.params,
@@ -157,7 +160,8 @@ fn previous_schema_version_opens_migrates_and_keeps_its_data() {
         .unwrap();
     assert_eq!(s.get_run(child).unwrap().data.metric("loss"), Some(0.125));
     // Its indexes are the current version's.
-    let indexes: Vec<String> = conn
+    let indexes: Vec<String> = rusqlite::Connection::open(&db)
+        .unwrap()
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
         )
@@ -175,6 +179,71 @@ fn previous_schema_version_opens_migrates_and_keeps_its_data() {
             "tags_by_parent"
         ]
     );
+}
+
+#[test]
+fn v5_logged_models_and_registry_migrate_to_stages_and_model_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v5.db");
+    let (run_id, model_id) = (
+        "00000000000000000000000000000001",
+        "m-00000000000000000000000000000002",
+    );
+    // A run, its logged model and two versions of a registered model as v5 wrote them.
+    old_database(
+        &db,
+        5,
+        &format!(
+            "INSERT INTO runs (run_key, run_id, experiment_id, name, user_id, status, \
+               start_time, end_time, artifact_uri, lifecycle_stage) VALUES \
+               (1, '{run_id}', 0, 'train', 'u', 'RUNNING', 5, NULL, '/a/1', 'active');
+             INSERT INTO logged_models (model_key, model_id, experiment_id, name, artifact_uri, \
+               status, creation_time, last_updated_time, lifecycle_stage) VALUES \
+               (1, '{model_id}', 0, 'clf', '/a/models/m/artifacts', 'READY', 7, 7, 'active');
+             INSERT INTO logged_model_params VALUES (1, 'C', '0.5');
+             INSERT INTO registered_models VALUES (1, 'iris', NULL, 3, 8, 9);
+             INSERT INTO model_versions (registered_model_key, version, source, \
+               storage_location, run_id, model_id, creation_time, last_updated_time) VALUES \
+               (1, 1, 'models:/{model_id}', '/a/models/m/artifacts', '{run_id}', '{model_id}', 8, 8), \
+               (1, 2, 'models:/{model_id}', '/a/models/m/artifacts', '{run_id}', '{model_id}', 9, 9);"
+        ),
+    );
+    let s = SqliteStore::open(&db).unwrap();
+    assert_eq!(user_version(&db), SCHEMA_VERSION);
+    // The old model reads with no metrics and takes new ones.
+    let model = s.get_logged_model(model_id, false).unwrap();
+    assert_eq!(model.params, vec![Param::new("C", "0.5")]);
+    assert!(model.metrics.is_empty());
+    let point = LoggedModelMetric {
+        model_id: model_id.into(),
+        run_id: run_id.into(),
+        metric: m("acc", 0.9, 10, 0),
+        dataset_name: Some("iris".into()),
+        dataset_digest: Some("abc".into()),
+    };
+    s.log_model_metrics(std::slice::from_ref(&point)).unwrap();
+    assert_eq!(
+        s.get_logged_model(model_id, false).unwrap().metrics,
+        vec![point]
+    );
+    assert_eq!(s.get_run(run_id).unwrap().data.metric("acc"), Some(0.9));
+    // The old versions are in stage None and move between stages.
+    let registered = s.get_registered_model("iris").unwrap();
+    assert_eq!(
+        registered
+            .latest_versions
+            .iter()
+            .map(|v| (v.version, v.current_stage.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "None")]
+    );
+    s.transition_model_version_stage("iris", 1, ModelStage::Production, false)
+        .unwrap();
+    let latest = s
+        .get_latest_versions("iris", &[ModelStage::Production])
+        .unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].version, 1);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! `hyperflow` binary runs `examples/sweeps/mlflow/train.py` (params, per-epoch metrics
 //! with steps, tags, an artifact) with the venv's python, and each trial's run holds what
 //! the script logged next to what the sweep logged. Skipped, with a message, when the venv
-//! from `scripts/setup-mlflow.sh` cannot import mlflow.
+//! from `scripts/setup-mlflow.sh` cannot import mlflow. A second script,
+//! `examples/sweeps/mlflow/train_sklearn.py`, only turns on `mlflow.sklearn.autolog()`: its
+//! params, training metrics and logged model land in each trial's run too.
 #![cfg(unix)]
 
 mod common;
@@ -11,7 +13,9 @@ use std::path::Path;
 use std::process::Command;
 
 use hyperflow::Study;
-use hyperflow::tracking::{RunStatus, Tracker};
+use hyperflow::tracking::{
+    LoggedModelQuery, LoggedModelStatus, RunStatus, SqliteStore, Store, Tracker,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
 const SCRIPT: &str = concat!(
@@ -167,4 +171,88 @@ fn official_client_logs_into_the_run_of_hyperflow_run() {
     let db = dir.path().join("hyperflow.db");
     let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
     check_run(&tracker, id_after(&stdout, "; run "), 0.2, 0.00001);
+}
+
+const SKLEARN_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/sweeps/mlflow/train_sklearn.py"
+);
+
+#[test]
+fn sklearn_autolog_logs_params_metrics_and_model_into_each_trials_run() {
+    let Some(python) = common::python::mlflow_python(
+        "sklearn_autolog_logs_params_metrics_and_model_into_each_trials_run",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sweep.toml");
+    let text = format!(
+        "[experiment]\nname = \"sklearn-trials\"\n\n\
+         [command]\nrun = \"{} {SKLEARN_SCRIPT} --C {{C}}\"\n\
+         env = {{ MLFLOW_DISABLE_TELEMETRY = \"true\", DO_NOT_TRACK = \"true\", \
+         MLFLOW_HTTP_REQUEST_MAX_RETRIES = \"0\" }}\n\n\
+         [objective]\nmetric = \"val_error\"\n\n\
+         [search]\nalgo = \"random\"\nmax_evals = 2\nparallel = 2\nseed = 5\n\n\
+         [space]\nC = {{ kind = \"loguniform\", low = 0.01, high = 10.0 }}\n",
+        python.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let stdout = hyperflow(dir.path(), &["sweep", config.to_str().unwrap()]);
+    assert!(stdout.contains("2 complete, 0 failed"), "{stdout}");
+
+    let db = dir.path().join("hyperflow.db");
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
+    let study = Study::load(&tracker, id_after(&stdout, "parent run ")).unwrap();
+    assert_eq!(study.trials().len(), 2);
+    for trial in study.trials().all() {
+        let run_id = study.run_id(trial.number).unwrap();
+        let run = tracker.get_run(run_id).unwrap();
+        let data = &run.data;
+        // The sweep's point and autolog's estimator params live together.
+        let c = trial.point.value("C").and_then(|v| v.as_f64()).unwrap();
+        assert_eq!(data.param("C").unwrap().parse::<f64>().unwrap(), c);
+        assert_eq!(data.param("max_iter"), Some("500"), "autolog's params");
+        let accuracy = data
+            .metric("training_accuracy_score")
+            .expect("autolog's training metrics");
+        assert!((0.0..=1.0).contains(&accuracy), "{accuracy}");
+        assert_eq!(
+            data.metric("val_error"),
+            trial.loss,
+            "the sweep's objective"
+        );
+        assert_eq!(run.info.status, RunStatus::Finished);
+
+        // The fitted model is a logged model of this run, with the training metrics.
+        let experiment = run.info.experiment_id.clone();
+        let models = store
+            .search_logged_models(&LoggedModelQuery {
+                experiment_ids: vec![experiment],
+                filter: format!("source_run_id = '{run_id}'"),
+                ..LoggedModelQuery::default()
+            })
+            .unwrap()
+            .items;
+        assert_eq!(models.len(), 1, "{models:?}");
+        let model = &models[0];
+        assert_eq!(model.status, LoggedModelStatus::Ready);
+        let logged_accuracy = model
+            .metrics
+            .iter()
+            .find(|m| m.metric.key == "training_accuracy_score")
+            .expect("the model's training metrics");
+        assert_eq!(logged_accuracy.metric.value, accuracy);
+        assert_eq!(logged_accuracy.run_id, run_id);
+        let files = store
+            .artifact_repo(&model.artifact_uri)
+            .unwrap()
+            .list("")
+            .unwrap();
+        assert!(
+            files.iter().any(|f| f.path == "MLmodel"),
+            "the model's files: {files:?}"
+        );
+    }
 }

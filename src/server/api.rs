@@ -5,7 +5,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use crate::tracking::store::parse_version;
+use crate::tracking::store::{parse_version, validate_batch_size};
 use crate::tracking::wire::{self, Empty};
 use crate::tracking::*;
 
@@ -220,7 +220,11 @@ pub fn restore_run(st: &AppState, wire::RestoreRun(req): wire::RestoreRun) -> Ap
 /// `POST runs/log-metric`.
 pub fn log_metric(st: &AppState, wire::LogMetric(req): wire::LogMetric) -> ApiResult<Empty> {
     let run_id = req.run_id.clone();
-    st.store.log_metric(&run_id, &req.into())?;
+    let point = wire::Metric::from(req);
+    match point.for_model(&run_id) {
+        Some(m) => st.store.log_model_metrics(&[m])?,
+        None => st.store.log_metric(&run_id, &point.into())?,
+    }
     Ok(Empty {})
 }
 
@@ -245,11 +249,32 @@ pub fn delete_tag(st: &AppState, wire::DeleteTag(req): wire::DeleteTag) -> ApiRe
 }
 
 /// `POST runs/log-batch`.
+///
+/// Metrics that name a logged model go into its metrics too: the models are checked
+/// first, then the rest of the batch is logged, then those metrics.
 pub fn log_batch(st: &AppState, wire::LogBatch(req): wire::LogBatch) -> ApiResult<Empty> {
-    let metrics: Vec<Metric> = wire::into_all(req.metrics);
+    validate_batch_size(req.metrics.len(), req.params.len(), req.tags.len())?;
+    let (linked, plain): (Vec<_>, Vec<_>) = req
+        .metrics
+        .into_iter()
+        .partition(|m| m.link.model_id.is_some());
+    let linked: Vec<LoggedModelMetric> = linked
+        .iter()
+        .filter_map(|m| m.for_model(&req.run_id))
+        .collect();
+    let mut models: Vec<&str> = linked.iter().map(|m| m.model_id.as_str()).collect();
+    models.sort_unstable();
+    models.dedup();
+    for model_id in models {
+        st.store.get_logged_model(model_id, false)?;
+    }
+    let metrics: Vec<Metric> = wire::into_all(plain);
     let params: Vec<Param> = wire::into_all(req.params);
     let tags: Vec<Tag> = wire::into_all(req.tags);
     st.store.log_batch(&req.run_id, &metrics, &params, &tags)?;
+    if !linked.is_empty() {
+        st.store.log_model_metrics(&linked)?;
+    }
     Ok(Empty {})
 }
 
@@ -432,6 +457,8 @@ pub fn search_logged_models(
             .map(|o| LoggedModelOrder {
                 field_name: o.field_name,
                 ascending: o.ascending,
+                dataset_name: o.dataset_name,
+                dataset_digest: o.dataset_digest,
             })
             .collect(),
         page_token: req.page_token,
@@ -507,6 +534,7 @@ pub fn search_registered_models(
     let q = RegistryQuery {
         filter: req.filter.unwrap_or_default(),
         max_results: page_size(req.max_results, DEFAULT_MAX_RESULTS, None)?,
+        order_by: req.order_by,
         page_token: req.page_token,
     };
     let page = st.store.search_registered_models(&q)?;
@@ -599,6 +627,7 @@ pub fn search_model_versions(
     let q = RegistryQuery {
         filter: req.filter.unwrap_or_default(),
         max_results: page_size(req.max_results, DEFAULT_MAX_RESULTS, None)?,
+        order_by: req.order_by,
         page_token: req.page_token,
     };
     let page = st.store.search_model_versions(&q)?;
@@ -671,6 +700,37 @@ pub fn get_model_version_by_alias(
 ) -> ApiResult<wire::ModelVersionReply> {
     let v = st.store.get_model_version_by_alias(&req.name, &req.alias)?;
     Ok(version_reply(&v))
+}
+
+/// `POST model-versions/transition-stage`.
+pub fn transition_model_version_stage(
+    st: &AppState,
+    wire::TransitionModelVersionStage(req): wire::TransitionModelVersionStage,
+) -> ApiResult<wire::ModelVersionReply> {
+    let v = st.store.transition_model_version_stage(
+        &req.name,
+        parse_version(&req.version)?,
+        ModelStage::parse(&req.stage)?,
+        req.archive_existing_versions,
+    )?;
+    Ok(version_reply(&v))
+}
+
+/// `GET|POST registered-models/get-latest-versions`.
+pub fn get_latest_versions(
+    st: &AppState,
+    wire::GetLatestVersions(req): wire::GetLatestVersions,
+) -> ApiResult<wire::ModelVersionsPage> {
+    let stages = req
+        .stages
+        .iter()
+        .map(|s| ModelStage::parse(s))
+        .collect::<Result<Vec<_>>>()?;
+    let versions = st.store.get_latest_versions(&req.name, &stages)?;
+    Ok(wire::ModelVersionsPage {
+        model_versions: wire::all(&versions),
+        next_page_token: None,
+    })
 }
 
 /// `GET /api/3.0/mlflow/server-info`.

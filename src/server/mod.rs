@@ -530,6 +530,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         mlflow(api::set_registered_model_alias),
         mlflow(api::delete_registered_model_alias),
         mlflow(api::get_model_version_by_alias),
+        mlflow(api::transition_model_version_stage),
+        mlflow(api::get_latest_versions),
+        mlflow_as(Method::POST, api::get_latest_versions),
         (
             Prefix::V2,
             Method::GET,

@@ -272,6 +272,20 @@ impl Comparator {
         }
     }
 
+    /// Does `left <op> right` hold, for a numeric comparator (`false` for the others and
+    /// for NaN, except that NaN `!=` anything)?
+    pub fn compares(self, left: f64, right: f64) -> bool {
+        match self {
+            Comparator::Eq => left == right,
+            Comparator::NotEq => left != right,
+            Comparator::Lt => left < right,
+            Comparator::Le => left <= right,
+            Comparator::Gt => left > right,
+            Comparator::Ge => left >= right,
+            _ => false,
+        }
+    }
+
     /// True for `IN` and `NOT IN`, whose value is a list.
     pub fn takes_list(self) -> bool {
         matches!(self, Comparator::In | Comparator::NotIn)
@@ -1994,6 +2008,8 @@ pub enum LoggedModelKey {
     Tag(String),
     /// `params.<key>`.
     Param(String),
+    /// `metrics.<key>`: matches when any point of that metric does.
+    Metric(String),
 }
 
 impl fmt::Display for LoggedModelKey {
@@ -2002,6 +2018,7 @@ impl fmt::Display for LoggedModelKey {
             LoggedModelKey::Attribute(a) => write!(f, "attributes.{a}"),
             LoggedModelKey::Tag(k) => write!(f, "tags.`{k}`"),
             LoggedModelKey::Param(k) => write!(f, "params.`{k}`"),
+            LoggedModelKey::Metric(k) => write!(f, "metrics.`{k}`"),
         }
     }
 }
@@ -2030,6 +2047,15 @@ impl Schema for LoggedModelSchema {
     ) -> Result<(LoggedModelKey, KeySpec), FilterError> {
         let key = id.key.as_str();
         let (ident, what) = match id.prefix.as_ref().map(|(p, s)| (p.as_str(), s)) {
+            Some(("metric" | "metrics", _)) => {
+                let spec = KeySpec {
+                    what: format!("metric '{key}'"),
+                    ops: NUMERIC_OPS,
+                    value: ValueType::Number,
+                    list_note: None,
+                };
+                return Ok((LoggedModelKey::Metric(key.into()), spec));
+            }
             Some(("tag" | "tags", _)) => (LoggedModelKey::Tag(key.into()), format!("tag '{key}'")),
             Some(("param" | "params", _)) => {
                 (LoggedModelKey::Param(key.into()), format!("param '{key}'"))
@@ -2043,7 +2069,7 @@ impl Schema for LoggedModelSchema {
                             "Invalid attribute key '{key}' specified. Valid keys are {}",
                             LOGGED_MODEL_ATTRIBUTES.join(", ")
                         ),
-                        "a logged model attribute, tags.<key> or params.<key>",
+                        "a logged model attribute, metrics.<key>, tags.<key> or params.<key>",
                     ));
                 };
                 (LoggedModelKey::Attribute(a), format!("attribute '{key}'"))
@@ -2054,9 +2080,9 @@ impl Schema for LoggedModelSchema {
                     span.start,
                     format!(
                         "Invalid entity type '{p}'. Valid values for logged models are \
-                         attribute, tag, param"
+                         attribute, metric, tag, param"
                     ),
-                    "attribute(s), tag(s) or param(s), followed by '.' and a key",
+                    "attribute(s), metric(s), tag(s) or param(s), followed by '.' and a key",
                 ));
             }
         };
@@ -2071,8 +2097,9 @@ impl Schema for LoggedModelSchema {
 }
 
 /// Parse a logged-model search filter: clauses joined by `AND` over the attributes
-/// [`LOGGED_MODEL_ATTRIBUTES`], `tags.<key>` and `params.<key>`, with `=`, `!=`, `IN`,
-/// `NOT IN`, `IS NULL` and `IS NOT NULL`.
+/// [`LOGGED_MODEL_ATTRIBUTES`], `tags.<key>` and `params.<key>` (with `=`, `!=`, `IN`,
+/// `NOT IN`, `IS NULL` and `IS NOT NULL`) and `metrics.<key>` (with `=`, `!=`, `<`, `<=`,
+/// `>`, `>=` and a number).
 pub fn parse_logged_model_filter(input: &str) -> Result<LoggedModelFilter, FilterError> {
     Parser::new(input).parse_filter(&LoggedModelSchema)
 }
@@ -2081,6 +2108,14 @@ impl LoggedModelFilter {
     /// Does `model` pass every clause?
     pub fn matches(&self, model: &crate::tracking::model::LoggedModel) -> bool {
         self.clauses.iter().all(|c| {
+            if let (LoggedModelKey::Metric(k), Literal::Number(x)) = (&c.ident, &c.value) {
+                // As MLflow: a model matches when any point of the metric does.
+                return model
+                    .metrics
+                    .iter()
+                    .filter(|m| &m.metric.key == k)
+                    .any(|m| c.op.compares(m.metric.value, *x));
+            }
             let status = model.status.as_str();
             let value: Option<&str> = match &c.ident {
                 LoggedModelKey::Attribute(a) => match *a {
@@ -2100,6 +2135,7 @@ impl LoggedModelFilter {
                     .iter()
                     .find(|p| &p.key == k)
                     .map(|p| p.value.as_str()),
+                LoggedModelKey::Metric(_) => None,
             };
             let listed = |v: &str| match &c.value {
                 Literal::Str(s) => s == v,
@@ -2115,6 +2151,84 @@ impl LoggedModelFilter {
             }
         })
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry order_by
+// ---------------------------------------------------------------------------------------------
+
+/// The order_by keys of a registry search: each accepted key with the field it orders by
+/// (two keys may order by the same field, as `timestamp` and `last_updated_timestamp` of
+/// registered models do).
+pub type RegistryOrderKeys = &'static [(&'static str, &'static str)];
+
+/// The order_by keys of `registered-models/search`, as MLflow accepts them.
+pub const REGISTERED_MODEL_ORDER_KEYS: RegistryOrderKeys = &[
+    ("name", "name"),
+    ("timestamp", "last_updated_timestamp"),
+    ("last_updated_timestamp", "last_updated_timestamp"),
+];
+
+/// The order_by keys of `model-versions/search`, as MLflow accepts them.
+pub const MODEL_VERSION_ORDER_KEYS: RegistryOrderKeys = &[
+    ("name", "name"),
+    ("version_number", "version_number"),
+    ("creation_timestamp", "creation_timestamp"),
+    ("last_updated_timestamp", "last_updated_timestamp"),
+];
+
+struct RegistryOrderSchema {
+    keys: RegistryOrderKeys,
+}
+
+impl Schema for RegistryOrderSchema {
+    type Key = &'static str;
+
+    fn resolve(&self, input: &str, id: &RawIdent) -> Result<(&'static str, KeySpec), FilterError> {
+        let accepted = || {
+            let names: Vec<&str> = self.keys.iter().map(|(k, _)| *k).collect();
+            names.join(", ")
+        };
+        let attribute = match &id.prefix {
+            None => true,
+            Some((p, _)) => p == "attribute" || p == "attributes",
+        };
+        let field = self
+            .keys
+            .iter()
+            .find(|(k, _)| attribute && *k == id.key)
+            .map(|(_, field)| *field);
+        let Some(field) = field else {
+            return Err(FilterError::new(
+                input,
+                id.span.start,
+                format!(
+                    "Invalid order by key '{}' specified. Valid keys are {}",
+                    &input[id.span.clone()],
+                    accepted()
+                ),
+                format!("one of {}, then ASC or DESC", accepted()),
+            ));
+        };
+        let spec = KeySpec {
+            what: format!("attribute '{field}'"),
+            ops: &[],
+            value: ValueType::Str,
+            list_note: None,
+        };
+        Ok((field, spec))
+    }
+}
+
+/// Parse the `order_by` list of a registry search (`<key> [ASC|DESC]` entries over `keys`,
+/// such as [`REGISTERED_MODEL_ORDER_KEYS`]), rejecting two entries that order by the same
+/// field. Each entry is resolved to the field it orders by.
+pub fn parse_registry_order_by_list<S: AsRef<str>>(
+    inputs: &[S],
+    keys: RegistryOrderKeys,
+) -> Result<Vec<OrderBy<&'static str>>, FilterError> {
+    let schema = RegistryOrderSchema { keys };
+    parse_list(inputs, |input| Parser::new(input).parse_order_by(&schema))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -472,6 +472,24 @@ pub struct LoggedModel {
     pub tags: Vec<Tag>,
     /// Params, by key.
     pub params: Vec<Param>,
+    /// Metrics logged for it (with a `model_id`), every point, by key, time and step.
+    pub metrics: Vec<LoggedModelMetric>,
+}
+
+/// A metric point of a logged model: logged by a run (`runs/log-batch` or
+/// `runs/log-metric` with a `model_id`), optionally on a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModelMetric {
+    /// The logged model.
+    pub model_id: String,
+    /// The run that logged it.
+    pub run_id: String,
+    /// The point.
+    pub metric: Metric,
+    /// Name of the dataset it was computed on.
+    pub dataset_name: Option<String>,
+    /// Digest of that dataset.
+    pub dataset_digest: Option<String>,
 }
 
 /// What to create a logged model with ([`crate::tracking::Store::create_logged_model`]).
@@ -495,24 +513,40 @@ pub struct LoggedModelQuery {
     /// Experiments to search (empty → empty result).
     pub experiment_ids: Vec<ExperimentId>,
     /// Filter string over `name`, `model_id`, `model_type`, `status`, `source_run_id`,
-    /// `creation_timestamp`, `last_updated_timestamp`, `tags.<k>` and `params.<k>` (`""` =
-    /// everything).
+    /// `tags.<k>`, `params.<k>` and `metrics.<k>` (`""` = everything).
     pub filter: String,
     /// Page size, ≥ 1.
     pub max_results: usize,
-    /// Order: field names with their direction (default newest first).
+    /// Order: fields (or `metrics.<key>`) with their direction, then newest first.
     pub order_by: Vec<LoggedModelOrder>,
     /// Token from a previous page.
     pub page_token: Option<String>,
 }
 
+impl Default for LoggedModelQuery {
+    /// No experiments, no filter, MLflow's default page size and order.
+    fn default() -> Self {
+        LoggedModelQuery {
+            experiment_ids: Vec::new(),
+            filter: String::new(),
+            max_results: DEFAULT_MAX_RESULTS,
+            order_by: Vec::new(),
+            page_token: None,
+        }
+    }
+}
+
 /// One order_by entry of a logged-model search.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LoggedModelOrder {
-    /// A field of the model (`name`, `creation_timestamp`, ...).
+    /// A field of the model (`name`, `creation_timestamp`, ...) or `metrics.<key>`.
     pub field_name: String,
     /// Ascending?
     pub ascending: bool,
+    /// For `metrics.<key>`: only points logged on the dataset of this name.
+    pub dataset_name: Option<String>,
+    /// For `metrics.<key>`: only points logged on the dataset of this digest.
+    pub dataset_digest: Option<String>,
 }
 
 impl Run {
@@ -655,6 +689,68 @@ pub struct RegisteredModel {
     pub tags: Vec<Tag>,
     /// Its aliases, by alias.
     pub aliases: Vec<ModelAlias>,
+    /// The latest version in each stage that has one, in the order MLflow lists them (by
+    /// the stage's lowest version).
+    pub latest_versions: Vec<ModelVersion>,
+}
+
+/// A model version's stage, as MLflow 3 keeps them (deprecated there in favour of
+/// aliases, still served).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModelStage {
+    /// No stage (every new version).
+    None,
+    /// Staging.
+    Staging,
+    /// Production.
+    Production,
+    /// Archived.
+    Archived,
+}
+
+impl ModelStage {
+    /// Every stage, in MLflow's order.
+    pub const ALL: [ModelStage; 4] = [
+        ModelStage::None,
+        ModelStage::Staging,
+        ModelStage::Production,
+        ModelStage::Archived,
+    ];
+
+    /// The name MLflow stores and returns (`Production`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelStage::None => "None",
+            ModelStage::Staging => "Staging",
+            ModelStage::Production => "Production",
+            ModelStage::Archived => "Archived",
+        }
+    }
+
+    /// Parse a stage name in any case (`production`), as MLflow accepts them; an unknown
+    /// one is an error naming the accepted stages.
+    pub fn parse(text: &str) -> Result<ModelStage, crate::tracking::StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                crate::tracking::StoreError::InvalidParameter(format!(
+                    "Invalid Model Version stage: {text}. Value must be one of None, Staging, \
+                     Production, Archived."
+                ))
+            })
+    }
+
+    /// Staging and Production, the stages whose versions a transition may archive.
+    pub fn is_active(self) -> bool {
+        matches!(self, ModelStage::Staging | ModelStage::Production)
+    }
+}
+
+impl fmt::Display for ModelStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An alias of a registered model: a name that points at one of its versions.
@@ -718,6 +814,10 @@ pub struct RegistryQuery {
     pub filter: String,
     /// Page size.
     pub max_results: usize,
+    /// Order: `<key> [ASC|DESC]` entries. Registered models: `name`, `timestamp` or
+    /// `last_updated_timestamp`, then by name; versions: `name`, `version_number`,
+    /// `creation_timestamp` or `last_updated_timestamp`, then by name and newest version.
+    pub order_by: Vec<String>,
     /// Token of the page to read (from the previous page).
     pub page_token: Option<String>,
 }

@@ -26,8 +26,8 @@ use super::artifacts::{
 use super::model::*;
 use super::store::{
     Result, Store, StoreError, validate_alias, validate_batch, validate_dataset_inputs,
-    validate_history_page_size, validate_key, validate_new_logged_model,
-    validate_registered_model_name,
+    validate_history_page_size, validate_key, validate_model_metrics, validate_new_logged_model,
+    validate_registered_model_name, validate_transition,
 };
 use super::wire::{self, Call};
 use base64::Engine;
@@ -827,6 +827,7 @@ impl Store for RestStore {
         let reply = self.call(wire::SearchRegisteredModels(wire::RegisteredModelSearch {
             filter: Some(q.filter.clone()).filter(|f| !f.is_empty()),
             max_results: i64::try_from(q.max_results).ok(),
+            order_by: q.order_by.clone(),
             page_token: q.page_token.clone(),
         }))?;
         checked_page(reply.registered_models, reply.next_page_token)
@@ -892,6 +893,7 @@ impl Store for RestStore {
         let reply = self.call(wire::SearchModelVersions(wire::RegisteredModelSearch {
             filter: Some(q.filter.clone()).filter(|f| !f.is_empty()),
             max_results: i64::try_from(q.max_results).ok(),
+            order_by: q.order_by.clone(),
             page_token: q.page_token.clone(),
         }))?;
         checked_page(reply.model_versions, reply.next_page_token)
@@ -956,6 +958,8 @@ impl Store for RestStore {
                 .map(|o| wire::LoggedModelOrder {
                     field_name: o.field_name.clone(),
                     ascending: o.ascending,
+                    dataset_name: o.dataset_name.clone(),
+                    dataset_digest: o.dataset_digest.clone(),
                 })
                 .collect(),
             page_token: q.page_token.clone(),
@@ -971,8 +975,65 @@ impl Store for RestStore {
             value: m.value,
             timestamp: m.timestamp,
             step: m.step,
+            link: wire::ModelLink::default(),
         }))
         .map(drop)
+    }
+
+    fn log_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+        validate_model_metrics(metrics)?;
+        let mut runs: Vec<&str> = Vec::new();
+        for m in metrics {
+            if !runs.contains(&m.run_id.as_str()) {
+                runs.push(&m.run_id);
+            }
+        }
+        for run_id in runs {
+            let points = metrics
+                .iter()
+                .filter(|m| m.run_id == run_id)
+                .map(|m| wire::Metric {
+                    run_id: None,
+                    ..wire::Metric::from(m)
+                })
+                .collect();
+            self.call(wire::LogBatch(wire::RunBatch {
+                run_id: run_id.to_string(),
+                metrics: points,
+                params: Vec::new(),
+                tags: Vec::new(),
+            }))?;
+        }
+        Ok(())
+    }
+
+    fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: ModelStage,
+        archive_existing: bool,
+    ) -> Result<ModelVersion> {
+        validate_transition(stage, archive_existing)?;
+        let reply = self.call(wire::TransitionModelVersionStage(wire::StageTransition {
+            name: name.to_string(),
+            version: version.to_string(),
+            stage: stage.as_str().to_string(),
+            archive_existing_versions: archive_existing,
+        }))?;
+        reply.model_version.try_into()
+    }
+
+    fn get_latest_versions(&self, name: &str, stages: &[ModelStage]) -> Result<Vec<ModelVersion>> {
+        let reply = self.call(wire::GetLatestVersions(wire::LatestVersions {
+            name: name.to_string(),
+            stages: stages.iter().map(|s| s.as_str().to_string()).collect(),
+        }))?;
+        reply
+            .model_versions
+            .into_iter()
+            .map(ModelVersion::try_from)
+            .collect()
     }
 
     fn log_param(&self, run_id: &str, p: &Param) -> Result<()> {

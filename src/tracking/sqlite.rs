@@ -43,7 +43,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The oldest schema version a read-only store reads as it is (version 3 only dropped
 /// indexes). Older files must be opened for writing once, which migrates them.
@@ -237,6 +237,22 @@ const MIGRATIONS: &[&str] = &[
         alias                TEXT NOT NULL,
         version              INTEGER NOT NULL,
         PRIMARY KEY (registered_model_key, alias)
+    ) WITHOUT ROWID;
+    "#,
+    // v5 -> v6: metrics of logged models (points a run logged with a model_id), with the
+    // dataset each was computed on. A point is identified as in MLflow, without its value.
+    r#"
+    CREATE TABLE logged_model_metrics (
+        model_key      INTEGER NOT NULL REFERENCES logged_models(model_key),
+        key            TEXT NOT NULL,
+        value          REAL NOT NULL,
+        is_nan         INTEGER NOT NULL,
+        timestamp      INTEGER NOT NULL,
+        step           INTEGER NOT NULL,
+        run_id         TEXT NOT NULL,
+        dataset_name   TEXT,
+        dataset_digest TEXT,
+        PRIMARY KEY (model_key, key, timestamp, step, run_id)
     ) WITHOUT ROWID;
     "#,
 ];
@@ -1570,6 +1586,26 @@ impl Store for SqliteStore {
             models::models_of(tx, &query.experiment_ids)
         })?;
         page_of_logged_models(all, query)
+    }
+
+    fn log_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+        validate_model_metrics(metrics)?;
+        self.write("logging metrics of logged models", |tx| {
+            models::log_model_metrics_tx(tx, metrics)
+        })
+    }
+
+    fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: ModelStage,
+        archive_existing: bool,
+    ) -> Result<ModelVersion> {
+        validate_transition(stage, archive_existing)?;
+        self.write("moving a model version to another stage", |tx| {
+            registry::transition_tx(tx, name, version, stage, archive_existing)
+        })
     }
 }
 

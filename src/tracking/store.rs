@@ -3,6 +3,7 @@
 
 use super::artifacts::{ArtifactRepo, LocalArtifactRepo};
 use super::model::*;
+use std::cmp::Ordering;
 
 /// Result alias of the tracking module.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -320,6 +321,11 @@ pub trait Store: Send + Sync {
     fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()>;
     /// Search active logged models of some experiments.
     fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<Page<LoggedModel>>;
+    /// Log metric points that belong to logged models, as MLflow's `runs/log-batch` and
+    /// `runs/log-metric` with a `model_id` do: each point goes into the history of its run
+    /// (which must be active) and into the metrics of its logged model (which must exist),
+    /// with the dataset it was computed on, if any. Validated before anything is written.
+    fn log_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()>;
 
     /// Create a registered model; a taken name is [`StoreError::AlreadyExists`].
     fn create_registered_model(
@@ -336,7 +342,7 @@ pub trait Store: Send + Sync {
     fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel>;
     /// Delete a registered model with its tags.
     fn delete_registered_model(&self, name: &str) -> Result<()>;
-    /// Search registered models by name, ordered by name.
+    /// Search registered models, in `query.order_by`'s order then by name.
     fn search_registered_models(&self, query: &RegistryQuery) -> Result<Page<RegisteredModel>>;
     /// Set (upsert) a tag of a registered model.
     fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()>;
@@ -360,8 +366,30 @@ pub trait Store: Send + Sync {
     /// Delete a model version with its tags and the aliases pointing at it (its number is
     /// not given again).
     fn delete_model_version(&self, name: &str, version: i64) -> Result<()>;
-    /// Search model versions, by name then newest version first.
+    /// Search model versions, in `query.order_by`'s order then by name and newest version
+    /// first.
     fn search_model_versions(&self, query: &RegistryQuery) -> Result<Page<ModelVersion>>;
+    /// Move a model version to `stage`. With `archive_existing` (only for Staging and
+    /// Production, see [`validate_transition`]) the other versions in that stage move to
+    /// Archived.
+    fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: ModelStage,
+        archive_existing: bool,
+    ) -> Result<ModelVersion>;
+    /// The latest version of registered model `name` in each of `stages` that has one
+    /// (every stage when `stages` is empty), as its
+    /// [`latest_versions`](RegisteredModel::latest_versions) lists them.
+    fn get_latest_versions(&self, name: &str, stages: &[ModelStage]) -> Result<Vec<ModelVersion>> {
+        let model = self.get_registered_model(name)?;
+        Ok(model
+            .latest_versions
+            .into_iter()
+            .filter(|v| stages.is_empty() || stages.iter().any(|s| s.as_str() == v.current_stage))
+            .collect())
+    }
     /// Set (upsert) a tag of a model version.
     fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()>;
     /// Delete a tag of a model version (a missing tag is fine, as in MLflow).
@@ -532,7 +560,8 @@ pub fn validate_new_logged_model(model: &NewLoggedModel) -> Result<String> {
     }
 }
 
-/// The logged-model fields a search orders by, as MLflow names them.
+/// The logged-model fields a search orders by, as MLflow names them (besides
+/// `metrics.<key>`).
 pub const LOGGED_MODEL_ORDER_FIELDS: &[&str] = &[
     "name",
     "model_id",
@@ -540,9 +569,70 @@ pub const LOGGED_MODEL_ORDER_FIELDS: &[&str] = &[
     "last_updated_timestamp",
 ];
 
-/// One page of `models` (newest first) for `query`: its filter (none is supported yet but
-/// the empty one), its order and its page token. The one implementation stores that
-/// search logged models in memory share.
+/// A value a search orders by; a missing one (`None`) sorts last in both directions.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub enum SortKey {
+    /// Text, compared by code points.
+    Text(String),
+    /// An integer.
+    Int(i64),
+    /// A number.
+    Real(f64),
+}
+
+/// Sort `items` by `orders` (each a field and whether ascending), in turn; `key` reads a
+/// field of an item. Items without the field come last whatever the direction.
+fn sort_by_keys<T, F>(
+    items: &mut [T],
+    orders: &[(F, bool)],
+    key: impl Fn(&T, &F) -> Option<SortKey>,
+) {
+    items.sort_by(|a, b| {
+        orders
+            .iter()
+            .map(|(field, ascending)| match (key(a, field), key(b, field)) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+                (Some(x), Some(y)) => {
+                    let o = x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+                    if *ascending { o } else { o.reverse() }
+                }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+}
+
+/// The latest point of metric `key` of `model` (by timestamp, then step, then the first
+/// run id), among the points on the dataset `order` names, if it names one.
+fn latest_model_metric(model: &LoggedModel, key: &str, order: &LoggedModelOrder) -> Option<f64> {
+    let on_dataset = |m: &&LoggedModelMetric| {
+        order
+            .dataset_name
+            .as_ref()
+            .is_none_or(|n| m.dataset_name.as_ref() == Some(n))
+            && order
+                .dataset_digest
+                .as_ref()
+                .is_none_or(|d| m.dataset_digest.as_ref() == Some(d))
+    };
+    model
+        .metrics
+        .iter()
+        .filter(|m| m.metric.key == key)
+        .filter(on_dataset)
+        .max_by(|a, b| {
+            (a.metric.timestamp, a.metric.step)
+                .cmp(&(b.metric.timestamp, b.metric.step))
+                .then_with(|| b.run_id.cmp(&a.run_id))
+        })
+        .map(|m| m.metric.value)
+}
+
+/// One page of `models` for `query`: its filter, its order (then newest first and by
+/// model id, as MLflow) and its page token. The one implementation the stores that search
+/// logged models in memory share.
 pub fn page_of_logged_models(
     mut models: Vec<LoggedModel>,
     query: &LoggedModelQuery,
@@ -553,27 +643,43 @@ pub fn page_of_logged_models(
         let filter = super::filter::parse_logged_model_filter(&query.filter)?;
         models.retain(|m| filter.matches(m));
     }
-    for order in query.order_by.iter().rev() {
-        let key = |m: &LoggedModel| -> (String, i64) {
-            match order.field_name.as_str() {
-                "name" => (m.name.clone(), 0),
-                "model_id" => (m.model_id.clone(), 0),
-                "creation_timestamp" => (String::new(), m.creation_timestamp_ms),
-                _ => (String::new(), m.last_updated_timestamp_ms),
-            }
-        };
-        if !LOGGED_MODEL_ORDER_FIELDS.contains(&order.field_name.as_str()) {
+    for order in &query.order_by {
+        let field = order.field_name.as_str();
+        if !LOGGED_MODEL_ORDER_FIELDS.contains(&field) && !field.starts_with("metrics.") {
             return Err(StoreError::InvalidParameter(format!(
-                "Invalid order_by field '{}' for logged models; valid fields are {}",
-                order.field_name,
+                "Invalid order_by field '{field}' for logged models; valid fields are {} and \
+                 metrics.<key>",
                 LOGGED_MODEL_ORDER_FIELDS.join(", ")
             )));
         }
-        models.sort_by(|a, b| {
-            let o = key(a).cmp(&key(b));
-            if order.ascending { o } else { o.reverse() }
-        });
     }
+    let mut orders: Vec<(LoggedModelOrder, bool)> = query
+        .order_by
+        .iter()
+        .map(|o| (o.clone(), o.ascending))
+        .collect();
+    for (field, ascending) in [("creation_timestamp", false), ("model_id", true)] {
+        if !orders.iter().any(|(o, _)| o.field_name == field) {
+            let order = LoggedModelOrder {
+                field_name: field.into(),
+                ascending,
+                ..LoggedModelOrder::default()
+            };
+            orders.push((order, ascending));
+        }
+    }
+    sort_by_keys(&mut models, &orders, |m, order| {
+        match order.field_name.as_str() {
+            "name" => Some(SortKey::Text(m.name.clone())),
+            "model_id" => Some(SortKey::Text(m.model_id.clone())),
+            "creation_timestamp" => Some(SortKey::Int(m.creation_timestamp_ms)),
+            "last_updated_timestamp" => Some(SortKey::Int(m.last_updated_timestamp_ms)),
+            field => {
+                let key = field.strip_prefix("metrics.").unwrap_or(field);
+                latest_model_metric(m, key, order).map(SortKey::Real)
+            }
+        }
+    });
     let end = offset.saturating_add(query.max_results).min(models.len());
     let more = end < models.len();
     let items = models.drain(offset.min(end)..end).collect();
@@ -581,6 +687,53 @@ pub fn page_of_logged_models(
         items,
         next_page_token: more.then(|| encode_page_token(end)),
     })
+}
+
+/// Validate a list of metric points of logged models (keys, values, batch limits).
+pub fn validate_model_metrics(metrics: &[LoggedModelMetric]) -> Result<()> {
+    let points: Vec<Metric> = metrics.iter().map(|m| m.metric.clone()).collect();
+    let run_id = metrics.first().map_or("", |m| m.run_id.as_str());
+    validate_batch(run_id, &points, &[], &[])?;
+    for m in metrics {
+        if m.model_id.trim().is_empty() {
+            return Err(StoreError::InvalidParameter(format!(
+                "metric '{}' of run {} names an empty model_id",
+                m.metric.key, m.run_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Check a stage transition: archiving the versions already in the target stage is only
+/// possible for Staging and Production.
+pub fn validate_transition(stage: ModelStage, archive_existing: bool) -> Result<()> {
+    if archive_existing && !stage.is_active() {
+        return Err(StoreError::InvalidParameter(format!(
+            "Model version transition cannot archive existing model versions because \
+             '{stage}' is not an Active stage. Valid stages are Staging, Production"
+        )));
+    }
+    Ok(())
+}
+
+/// The latest version in each stage among `versions` (of one registered model), listed
+/// as MLflow lists a registered model's `latest_versions`: going through the versions
+/// from the oldest, a stage takes its place when its first version is met.
+pub fn latest_per_stage(versions: &[ModelVersion]) -> Vec<ModelVersion> {
+    let mut sorted: Vec<&ModelVersion> = versions.iter().collect();
+    sorted.sort_by_key(|v| v.version);
+    let mut latest: Vec<&ModelVersion> = Vec::new();
+    for v in sorted {
+        match latest
+            .iter_mut()
+            .find(|l| l.current_stage == v.current_stage)
+        {
+            Some(slot) => *slot = v,
+            None => latest.push(v),
+        }
+    }
+    latest.into_iter().cloned().collect()
 }
 
 /// Validate a registered model's name: not empty.
@@ -718,19 +871,35 @@ fn tag_field<'t>(tags: &'t [Tag], field: &str) -> Option<&'t str> {
 }
 
 /// Keep the items `query.filter` selects (`field` reads a filter field of an item:
-/// one of `fields` or `tags.<key>`), in their order, and cut out the page `query` asks for.
+/// one of `fields` or `tags.<key>`), order them by `query.order_by` (over `order_keys`,
+/// then `tie_break`; `order_key` reads the field an entry orders by) and cut out the page
+/// `query` asks for.
 pub fn page_of_registry<T>(
     mut items: Vec<T>,
     query: &RegistryQuery,
     fields: &[&str],
     field: impl Fn(&T, &str) -> Option<String>,
+    order_keys: super::filter::RegistryOrderKeys,
+    tie_break: &[(&'static str, bool)],
+    order_key: impl Fn(&T, &str) -> SortKey,
 ) -> Result<Page<T>> {
     let filter = registry_filter(&query.filter, fields)?;
+    let mut orders: Vec<(&'static str, bool)> =
+        super::filter::parse_registry_order_by_list(&query.order_by, order_keys)?
+            .into_iter()
+            .map(|o| (o.ident, o.ascending))
+            .collect();
+    for (key, ascending) in tie_break {
+        if !orders.iter().any(|(k, _)| k == key) {
+            orders.push((key, *ascending));
+        }
+    }
     items.retain(|item| {
         filter
             .iter()
             .all(|c| c.matches(field(item, &c.field).as_deref()))
     });
+    sort_by_keys(&mut items, &orders, |item, key| Some(order_key(item, key)));
     let start = decode_page_token(query.page_token.as_deref())?;
     let end = start.saturating_add(query.max_results).min(items.len());
     let next = (end < items.len()).then(|| encode_page_token(end));
@@ -740,25 +909,38 @@ pub fn page_of_registry<T>(
     })
 }
 
-/// [`page_of_registry`] over registered models (on `name` and tags), ordered by name.
+/// [`page_of_registry`] over registered models (filter on `name` and tags; order by
+/// [`REGISTERED_MODEL_ORDER_KEYS`](super::filter::REGISTERED_MODEL_ORDER_KEYS), then by
+/// name).
 pub fn page_of_registered_models(
-    mut models: Vec<RegisteredModel>,
+    models: Vec<RegisteredModel>,
     query: &RegistryQuery,
 ) -> Result<Page<RegisteredModel>> {
-    models.sort_by(|a, b| a.name.cmp(&b.name));
-    page_of_registry(models, query, &["name"], |m, field| match field {
-        "name" => Some(m.name.clone()),
-        _ => tag_field(&m.tags, field).map(str::to_string),
-    })
+    page_of_registry(
+        models,
+        query,
+        &["name"],
+        |m, field| match field {
+            "name" => Some(m.name.clone()),
+            _ => tag_field(&m.tags, field).map(str::to_string),
+        },
+        super::filter::REGISTERED_MODEL_ORDER_KEYS,
+        &[("name", true)],
+        |m, key| match key {
+            "name" => SortKey::Text(m.name.clone()),
+            _ => SortKey::Int(m.last_updated_timestamp_ms),
+        },
+    )
 }
 
-/// [`page_of_registry`] over model versions (on `name`, `run_id`, `source`, `model_id`
-/// and tags), by name then newest version first.
+/// [`page_of_registry`] over model versions (filter on `name`, `run_id`, `source`,
+/// `model_id` and tags; order by
+/// [`MODEL_VERSION_ORDER_KEYS`](super::filter::MODEL_VERSION_ORDER_KEYS), then by name and
+/// newest version first).
 pub fn page_of_model_versions(
-    mut versions: Vec<ModelVersion>,
+    versions: Vec<ModelVersion>,
     query: &RegistryQuery,
 ) -> Result<Page<ModelVersion>> {
-    versions.sort_by(|a, b| a.name.cmp(&b.name).then(b.version.cmp(&a.version)));
     page_of_registry(
         versions,
         query,
@@ -769,6 +951,14 @@ pub fn page_of_model_versions(
             "source" => Some(v.source.clone()),
             "model_id" => v.model_id.clone(),
             _ => tag_field(&v.tags, field).map(str::to_string),
+        },
+        super::filter::MODEL_VERSION_ORDER_KEYS,
+        &[("name", true), ("version_number", false)],
+        |v, key| match key {
+            "name" => SortKey::Text(v.name.clone()),
+            "version_number" => SortKey::Int(v.version),
+            "creation_timestamp" => SortKey::Int(v.creation_timestamp_ms),
+            _ => SortKey::Int(v.last_updated_timestamp_ms),
         },
     )
 }
@@ -1226,13 +1416,14 @@ mod tests {
                 last_updated_timestamp_ms: 0,
                 tags: vec![],
                 aliases: vec![],
+                latest_versions: vec![],
             })
             .to_vec();
         let names = |filter: &str| -> Vec<String> {
             let q = RegistryQuery {
                 filter: filter.into(),
                 max_results: 10,
-                page_token: None,
+                ..RegistryQuery::default()
             };
             page_of_registered_models(models.clone(), &q)
                 .unwrap()

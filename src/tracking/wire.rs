@@ -177,6 +177,10 @@ calls! {
     DeleteRegisteredModelAlias(AliasRef) => Delete "/mlflow/registered-models/alias" -> Empty;
     /// The version an alias points at.
     GetModelVersionByAlias(AliasRef) => Get "/mlflow/registered-models/alias" -> ModelVersionReply;
+    /// Move a model version to another stage.
+    TransitionModelVersionStage(StageTransition) => Post "/mlflow/model-versions/transition-stage" -> ModelVersionReply;
+    /// The latest version of a registered model per stage (also served as POST).
+    GetLatestVersions(LatestVersions) => Get "/mlflow/registered-models/get-latest-versions" -> ModelVersionsPage;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -208,6 +212,27 @@ pub struct Metric {
     /// Step (default 0).
     #[serde(default, deserialize_with = "de::int_or_zero")]
     pub step: i64,
+    /// The logged model (and dataset) it belongs to too (MLflow 3).
+    #[serde(flatten)]
+    pub link: ModelLink,
+    /// The run that logged it (in a logged model's metrics).
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub run_id: Option<String>,
+}
+
+/// What ties a metric point to a logged model (MLflow 3): the model and the dataset the
+/// point was computed on, each absent when not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelLink {
+    /// The logged model it belongs to too (MLflow 3).
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub model_id: Option<String>,
+    /// The dataset it was computed on: name.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub dataset_name: Option<String>,
+    /// The dataset it was computed on: digest.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub dataset_digest: Option<String>,
 }
 
 /// An experiment.
@@ -549,6 +574,9 @@ pub struct RunMetric {
     /// Step (default 0).
     #[serde(default, deserialize_with = "de::int_or_zero")]
     pub step: i64,
+    /// The logged model (and dataset) it belongs to too (MLflow 3).
+    #[serde(flatten)]
+    pub link: ModelLink,
 }
 
 /// `runs/log-parameter` and `runs/set-tag`: a run, a key and a value.
@@ -753,7 +781,37 @@ impl From<&model::Metric> for Metric {
             value: m.value,
             timestamp: m.timestamp,
             step: m.step,
+            link: ModelLink::default(),
+            run_id: None,
         }
+    }
+}
+
+impl From<&model::LoggedModelMetric> for Metric {
+    fn from(m: &model::LoggedModelMetric) -> Self {
+        Metric {
+            link: ModelLink {
+                model_id: Some(m.model_id.clone()),
+                dataset_name: m.dataset_name.clone(),
+                dataset_digest: m.dataset_digest.clone(),
+            },
+            run_id: Some(m.run_id.clone()),
+            ..Metric::from(&m.metric)
+        }
+    }
+}
+
+impl Metric {
+    /// The point as a metric of the logged model it names, if it names one, logged by run
+    /// `run_id`.
+    pub fn for_model(&self, run_id: &str) -> Option<model::LoggedModelMetric> {
+        Some(model::LoggedModelMetric {
+            model_id: self.link.model_id.clone()?,
+            run_id: run_id.to_string(),
+            metric: self.clone().into(),
+            dataset_name: self.link.dataset_name.clone(),
+            dataset_digest: self.link.dataset_digest.clone(),
+        })
     }
 }
 
@@ -768,13 +826,15 @@ impl From<Metric> for model::Metric {
     }
 }
 
-impl From<RunMetric> for model::Metric {
+impl From<RunMetric> for Metric {
     fn from(m: RunMetric) -> Self {
-        model::Metric {
+        Metric {
             key: m.key,
             value: m.value,
             timestamp: m.timestamp,
             step: m.step,
+            link: m.link,
+            run_id: None,
         }
     }
 }
@@ -1287,12 +1347,12 @@ mod tests {
 
     #[test]
     fn writes_like_mlflow() {
-        let m = Metric {
+        let m = Metric::from(&model::Metric {
             key: "m".into(),
             value: f64::NEG_INFINITY,
             timestamp: 1,
             step: 0,
-        };
+        });
         assert_eq!(
             serde_json::to_value(&m).unwrap(),
             json!({"key": "m", "value": "-Infinity", "timestamp": 1, "step": 0})
@@ -1415,6 +1475,9 @@ pub struct LoggedModelData {
     /// Params.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<KeyValue>,
+    /// Metrics (every point, each with its model, run and dataset).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
 }
 
 /// A logged model.
@@ -1513,6 +1576,12 @@ pub struct LoggedModelOrder {
     /// Ascending (default true).
     #[serde(default = "yes", deserialize_with = "de::flag")]
     pub ascending: bool,
+    /// For a metric: only its points on the dataset of this name.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub dataset_name: Option<String>,
+    /// For a metric: only its points on the dataset of this digest.
+    #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
+    pub dataset_digest: Option<String>,
 }
 
 /// `POST logged-models/search`.
@@ -1574,6 +1643,9 @@ pub struct RegisteredModel {
     /// Aliases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<Alias>,
+    /// The latest version in each stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latest_versions: Vec<ModelVersion>,
 }
 
 /// An alias of a registered model.
@@ -1747,6 +1819,38 @@ pub struct AliasVersion {
     pub version: String,
 }
 
+/// `model-versions/transition-stage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTransition {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Version, as text.
+    #[serde(deserialize_with = "de::required")]
+    pub version: String,
+    /// New stage, any case (`None`, `Staging`, `Production`, `Archived`).
+    #[serde(deserialize_with = "de::required")]
+    pub stage: String,
+    /// Move the other versions in that stage to Archived.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub archive_existing_versions: bool,
+}
+
+/// `registered-models/get-latest-versions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestVersions {
+    /// Registered model.
+    #[serde(deserialize_with = "de::required")]
+    pub name: String,
+    /// Stages (every stage when empty).
+    #[serde(
+        default,
+        deserialize_with = "de::text_list",
+        skip_serializing_if = "empty"
+    )]
+    pub stages: Vec<String>,
+}
+
 /// `registered-models/alias` (GET, DELETE).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AliasRef {
@@ -1872,7 +1976,7 @@ pub struct RegisteredModelTagKey {
     pub key: String,
 }
 
-/// `registered-models/search`.
+/// `registered-models/search` and `model-versions/search`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RegisteredModelSearch {
     /// Filter.
@@ -1881,6 +1985,13 @@ pub struct RegisteredModelSearch {
     /// Page size.
     #[serde(default, deserialize_with = "de::int", skip_serializing_if = "none")]
     pub max_results: Option<i64>,
+    /// order_by entries.
+    #[serde(
+        default,
+        deserialize_with = "de::text_list",
+        skip_serializing_if = "empty"
+    )]
+    pub order_by: Vec<String>,
     /// Page token.
     #[serde(default, deserialize_with = "de::text", skip_serializing_if = "none")]
     pub page_token: Option<String>,
@@ -1913,6 +2024,7 @@ impl From<&model::RegisteredModel> for RegisteredModel {
                     version: a.version.to_string(),
                 })
                 .collect(),
+            latest_versions: all(&m.latest_versions),
         }
     }
 }
@@ -1935,6 +2047,11 @@ impl TryFrom<RegisteredModel> for model::RegisteredModel {
                         alias: a.alias,
                     })
                 })
+                .collect::<Result<_, Self::Error>>()?,
+            latest_versions: m
+                .latest_versions
+                .into_iter()
+                .map(model::ModelVersion::try_from)
                 .collect::<Result<_, Self::Error>>()?,
         })
     }
@@ -2010,6 +2127,7 @@ impl From<&model::LoggedModel> for LoggedModel {
             },
             data: LoggedModelData {
                 params: all(&m.params),
+                metrics: all(&m.metrics),
             },
         }
     }
@@ -2032,6 +2150,12 @@ impl From<LoggedModel> for model::LoggedModel {
             lifecycle_stage: LifecycleStage::Active,
             tags: into_all(i.tags),
             params: into_all(m.data.params),
+            metrics: m
+                .data
+                .metrics
+                .iter()
+                .filter_map(|p| p.for_model(p.run_id.as_deref().unwrap_or_default()))
+                .collect(),
         }
     }
 }

@@ -20,7 +20,8 @@ macro_rules! conformance_suite {
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
             search_order_by, search_pagination_and_views, search_errors, search_limits,
             record_run_in_one_go, artifacts_round_trip, registered_models_crud,
-            model_versions_and_aliases);
+            model_versions_and_aliases, model_version_stages, registry_order_by,
+            logged_model_metrics);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
@@ -1318,7 +1319,7 @@ fn registry_names(
         .search_registered_models(&RegistryQuery {
             filter: filter.into(),
             max_results,
-            page_token: None,
+            ..RegistryQuery::default()
         })
         .unwrap();
     let names = page.items.into_iter().map(|m| m.name).collect();
@@ -1396,6 +1397,7 @@ pub fn registered_models_crud(s: &dyn Store) {
             filter: String::new(),
             max_results: 2,
             page_token: token,
+            ..RegistryQuery::default()
         })
         .unwrap();
     assert_eq!(rest.items[0].name, "rose");
@@ -1404,7 +1406,7 @@ pub fn registered_models_crud(s: &dyn Store) {
         code(s.search_registered_models(&RegistryQuery {
             filter: "creation_timestamp > 3".into(),
             max_results: 10,
-            page_token: None,
+            ..RegistryQuery::default()
         })),
         "INVALID_PARAMETER_VALUE"
     );
@@ -1424,7 +1426,7 @@ fn versions_of(s: &dyn Store, name: &str) -> Vec<i64> {
     s.search_model_versions(&RegistryQuery {
         filter: format!("name = '{name}'"),
         max_results: 100,
-        page_token: None,
+        ..RegistryQuery::default()
     })
     .unwrap()
     .items
@@ -1582,4 +1584,372 @@ pub fn model_versions_and_aliases(s: &dyn Store) {
     assert!(s.get_registered_model("wine").unwrap().aliases.is_empty());
     assert_eq!(from_model(s).version, 1);
     assert!(s.get_model_version("wine", 1).unwrap().tags.is_empty());
+}
+
+/// The version numbers and stages of `versions`.
+fn stages(versions: &[ModelVersion]) -> Vec<(i64, String)> {
+    versions
+        .iter()
+        .map(|v| (v.version, v.current_stage.clone()))
+        .collect()
+}
+
+pub fn model_version_stages(s: &dyn Store) {
+    let exp = s.create_experiment("staged", None, &[]).unwrap();
+    let run = new_run(s, &exp, "train", 1);
+    s.create_registered_model("wine", None, &[]).unwrap();
+    let source = NewModelVersion {
+        source: format!("runs:/{}/model", run.info.run_id),
+        run_id: Some(run.info.run_id.clone()),
+        ..NewModelVersion::default()
+    };
+    for _ in 0..4 {
+        s.create_model_version("wine", &source).unwrap();
+    }
+    // Every new version is in stage None; the registered model lists the latest per stage.
+    assert_eq!(
+        stages(&s.get_registered_model("wine").unwrap().latest_versions),
+        vec![(4, "None".into())]
+    );
+    let v = s
+        .transition_model_version_stage("wine", 1, ModelStage::Staging, false)
+        .unwrap();
+    assert_eq!((v.version, v.current_stage.as_str()), (1, "Staging"));
+    s.transition_model_version_stage("wine", 2, ModelStage::Production, false)
+        .unwrap();
+    s.transition_model_version_stage("wine", 3, ModelStage::Production, false)
+        .unwrap();
+    assert_eq!(
+        s.get_model_version("wine", 2).unwrap().current_stage,
+        "Production"
+    );
+    // Stages in the order their first version comes, each with its latest version.
+    assert_eq!(
+        stages(&s.get_registered_model("wine").unwrap().latest_versions),
+        vec![
+            (1, "Staging".into()),
+            (3, "Production".into()),
+            (4, "None".into())
+        ]
+    );
+    assert_eq!(
+        stages(&s.get_latest_versions("wine", &[]).unwrap()),
+        vec![
+            (1, "Staging".into()),
+            (3, "Production".into()),
+            (4, "None".into())
+        ]
+    );
+    assert_eq!(
+        stages(
+            &s.get_latest_versions("wine", &[ModelStage::Production, ModelStage::Archived])
+                .unwrap()
+        ),
+        vec![(3, "Production".into())]
+    );
+    // Archiving the versions already in the target stage.
+    s.transition_model_version_stage("wine", 4, ModelStage::Production, true)
+        .unwrap();
+    let all = s
+        .search_model_versions(&RegistryQuery {
+            filter: "name = 'wine'".into(),
+            max_results: 10,
+            order_by: vec!["version_number ASC".into()],
+            ..RegistryQuery::default()
+        })
+        .unwrap()
+        .items;
+    assert_eq!(
+        stages(&all),
+        vec![
+            (1, "Staging".into()),
+            (2, "Archived".into()),
+            (3, "Archived".into()),
+            (4, "Production".into())
+        ]
+    );
+    // Back to None; archiving is only for Staging and Production.
+    s.transition_model_version_stage("wine", 1, ModelStage::None, false)
+        .unwrap();
+    assert_eq!(
+        code(s.transition_model_version_stage("wine", 1, ModelStage::Archived, true)),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.transition_model_version_stage("wine", 9, ModelStage::Staging, false)),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.get_latest_versions("nope", &[])),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    // Stage names in any case, as MLflow accepts them; anything else names the stages.
+    assert_eq!(
+        ModelStage::parse("production").unwrap(),
+        ModelStage::Production
+    );
+    assert_eq!(ModelStage::parse("NONE").unwrap(), ModelStage::None);
+    let e = ModelStage::parse("bogus").unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+    assert!(
+        e.to_string()
+            .contains("None, Staging, Production, Archived"),
+        "{e}"
+    );
+}
+
+fn ordered_names(s: &dyn Store, order: &[&str]) -> Result<Vec<String>> {
+    let page = s.search_registered_models(&RegistryQuery {
+        max_results: 10,
+        order_by: order.iter().map(|o| o.to_string()).collect(),
+        ..RegistryQuery::default()
+    })?;
+    Ok(page.items.into_iter().map(|m| m.name).collect())
+}
+
+fn ordered_versions(s: &dyn Store, order: &[&str]) -> Result<Vec<(String, i64)>> {
+    let page = s.search_model_versions(&RegistryQuery {
+        max_results: 10,
+        order_by: order.iter().map(|o| o.to_string()).collect(),
+        ..RegistryQuery::default()
+    })?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|v| (v.name, v.version))
+        .collect())
+}
+
+/// Wait until the clock has moved past `ms`, so the next write gets a later timestamp.
+fn after(ms: i64) {
+    while now_ms() <= ms {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+pub fn registry_order_by(s: &dyn Store) {
+    let exp = s.create_experiment("ordered", None, &[]).unwrap();
+    let run = new_run(s, &exp, "train", 1);
+    let source = NewModelVersion {
+        source: format!("runs:/{}/model", run.info.run_id),
+        run_id: Some(run.info.run_id.clone()),
+        ..NewModelVersion::default()
+    };
+    let mut last = 0;
+    for name in ["b", "a", "c"] {
+        after(last);
+        last = s
+            .create_registered_model(name, None, &[])
+            .unwrap()
+            .last_updated_timestamp_ms;
+    }
+    // Default: by name. `timestamp` and `last_updated_timestamp` order by the last change.
+    assert_eq!(ordered_names(s, &[]).unwrap(), names(&["a", "b", "c"]));
+    assert_eq!(
+        ordered_names(s, &["name DESC"]).unwrap(),
+        names(&["c", "b", "a"])
+    );
+    assert_eq!(
+        ordered_names(s, &["timestamp DESC"]).unwrap(),
+        names(&["c", "a", "b"])
+    );
+    after(last);
+    s.update_registered_model("b", "changed").unwrap();
+    assert_eq!(
+        ordered_names(s, &["last_updated_timestamp desc"]).unwrap(),
+        names(&["b", "c", "a"])
+    );
+    assert_eq!(
+        ordered_names(s, &["last_updated_timestamp"]).unwrap(),
+        names(&["a", "c", "b"])
+    );
+    // A key MLflow does not order registered models by is refused, naming the keys.
+    let e = err_text(ordered_names(s, &["creation_timestamp DESC"]));
+    assert!(e.contains("name, timestamp, last_updated_timestamp"), "{e}");
+    assert_eq!(
+        code(ordered_names(s, &["version_number"])),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(ordered_names(s, &["name sideways"])),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(ordered_names(s, &["timestamp", "last_updated_timestamp"])),
+        "INVALID_PARAMETER_VALUE"
+    );
+
+    // Versions: by name then newest first; or by any of MLflow's version keys.
+    for name in ["b", "a", "b"] {
+        after(last);
+        last = s
+            .create_model_version(name, &source)
+            .unwrap()
+            .creation_timestamp_ms;
+    }
+    let v = |n: &str, i: i64| (n.to_string(), i);
+    assert_eq!(
+        ordered_versions(s, &[]).unwrap(),
+        vec![v("a", 1), v("b", 2), v("b", 1)]
+    );
+    assert_eq!(
+        ordered_versions(s, &["version_number ASC", "name DESC"]).unwrap(),
+        vec![v("b", 1), v("a", 1), v("b", 2)]
+    );
+    assert_eq!(
+        ordered_versions(s, &["creation_timestamp DESC"]).unwrap()[0],
+        v("b", 2)
+    );
+    assert_eq!(
+        ordered_versions(s, &["name DESC", "last_updated_timestamp"]).unwrap(),
+        vec![v("b", 1), v("b", 2), v("a", 1)]
+    );
+    let e = err_text(ordered_versions(s, &["timestamp"]));
+    assert!(
+        e.contains("name, version_number, creation_timestamp, last_updated_timestamp"),
+        "{e}"
+    );
+}
+
+fn model_metric(
+    model: &LoggedModel,
+    run: &Run,
+    point: Metric,
+    dataset: Option<&str>,
+) -> LoggedModelMetric {
+    LoggedModelMetric {
+        model_id: model.model_id.clone(),
+        run_id: run.info.run_id.clone(),
+        metric: point,
+        dataset_name: dataset.map(str::to_string),
+        dataset_digest: dataset.map(|_| "d1".to_string()),
+    }
+}
+
+fn model_ids(
+    s: &dyn Store,
+    exp: &ExperimentId,
+    filter: &str,
+    order: &[LoggedModelOrder],
+) -> Vec<String> {
+    s.search_logged_models(&LoggedModelQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: filter.into(),
+        order_by: order.to_vec(),
+        ..LoggedModelQuery::default()
+    })
+    .unwrap_or_else(|e| panic!("search {filter:?}: {e}"))
+    .items
+    .into_iter()
+    .map(|m| m.name)
+    .collect()
+}
+
+pub fn logged_model_metrics(s: &dyn Store) {
+    let exp = s.create_experiment("scored", None, &[]).unwrap();
+    let run = new_run(s, &exp, "train", 1);
+    let new = |name: &str| {
+        s.create_logged_model(
+            &exp,
+            &NewLoggedModel {
+                name: Some(name.into()),
+                source_run_id: Some(run.info.run_id.clone()),
+                ..NewLoggedModel::default()
+            },
+        )
+        .unwrap()
+    };
+    let (good, bad, none) = (new("good"), new("bad"), new("none"));
+    s.log_model_metrics(&[
+        model_metric(&good, &run, m("acc", 0.5, 10, 0), None),
+        model_metric(&good, &run, m("acc", 0.9, 20, 1), Some("iris")),
+        model_metric(&bad, &run, m("acc", 0.7, 30, 0), Some("iris")),
+    ])
+    .unwrap();
+    // Logging the same points again changes nothing.
+    s.log_model_metrics(&[model_metric(&good, &run, m("acc", 0.5, 10, 0), None)])
+        .unwrap();
+    let got = s.get_logged_model(&good.model_id, false).unwrap();
+    assert_eq!(
+        got.metrics,
+        vec![
+            model_metric(&good, &run, m("acc", 0.5, 10, 0), None),
+            model_metric(&good, &run, m("acc", 0.9, 20, 1), Some("iris")),
+        ]
+    );
+    assert!(
+        s.get_logged_model(&none.model_id, false)
+            .unwrap()
+            .metrics
+            .is_empty()
+    );
+    // The points are the run's too.
+    assert_eq!(
+        s.get_metric_history(&run.info.run_id, "acc").unwrap().len(),
+        3
+    );
+
+    // Filters match when any point does; ordering uses each model's latest point, and a
+    // model without the metric comes last either way.
+    assert_eq!(
+        model_ids(s, &exp, "metrics.acc > 0.8", &[]),
+        names(&["good"])
+    );
+    assert_eq!(
+        sorted(model_ids(s, &exp, "metrics.acc < 0.6", &[])),
+        names(&["good"])
+    );
+    assert_eq!(
+        sorted(model_ids(
+            s,
+            &exp,
+            "metrics.acc >= 0.7 AND name != 'x'",
+            &[]
+        )),
+        names(&["bad", "good"])
+    );
+    let by_acc = |ascending: bool, dataset: Option<&str>| LoggedModelOrder {
+        field_name: "metrics.acc".into(),
+        ascending,
+        dataset_name: dataset.map(str::to_string),
+        dataset_digest: None,
+    };
+    assert_eq!(
+        model_ids(s, &exp, "", &[by_acc(false, None)]),
+        names(&["good", "bad", "none"])
+    );
+    assert_eq!(
+        model_ids(s, &exp, "", &[by_acc(true, None)]),
+        names(&["bad", "good", "none"])
+    );
+    assert_eq!(
+        model_ids(s, &exp, "", &[by_acc(true, Some("iris"))]),
+        names(&["bad", "good", "none"])
+    );
+    assert_eq!(
+        code(s.search_logged_models(&LoggedModelQuery {
+            experiment_ids: vec![exp.clone()],
+            filter: "metrics.acc > 'high'".into(),
+            ..LoggedModelQuery::default()
+        })),
+        "INVALID_PARAMETER_VALUE"
+    );
+
+    // A missing model or a deleted run is the client's mistake, and nothing is written.
+    let mut missing = model_metric(&good, &run, m("loss", 1.0, 40, 0), None);
+    missing.model_id = "m-00000000000000000000000000000000".into();
+    assert_eq!(
+        code(s.log_model_metrics(&[missing])),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert!(
+        s.get_metric_history(&run.info.run_id, "loss")
+            .unwrap()
+            .is_empty()
+    );
+    s.delete_run(&run.info.run_id).unwrap();
+    assert_eq!(
+        code(s.log_model_metrics(&[model_metric(&good, &run, m("acc", 1.0, 50, 2), None)])),
+        "INVALID_PARAMETER_VALUE"
+    );
 }

@@ -22,7 +22,8 @@ pub fn python_command(python: &PathBuf) -> Command {
     c
 }
 
-/// The venv's python when it can import mlflow; otherwise prints why the calling test is
+/// The venv's python when it can import mlflow (and the pandas, requests and scikit-learn
+/// the scripts use); otherwise prints why the calling test is
 /// skipped and returns `None`. Cheap when the venv is absent.
 pub fn mlflow_python(test: &str) -> Option<PathBuf> {
     let venv = venv_dir();
@@ -43,12 +44,12 @@ pub fn mlflow_python(test: &str) -> Option<PathBuf> {
         return skip(format!("no python at {}", python.display()));
     }
     match python_command(&python)
-        .args(["-c", "import mlflow, pandas, requests"])
+        .args(["-c", "import mlflow, pandas, requests, sklearn"])
         .output()
     {
         Ok(o) if o.status.success() => Some(python),
         Ok(o) => skip(format!(
-            "{} cannot import mlflow: {}",
+            "{} cannot import mlflow, pandas, requests and sklearn: {}",
             python.display(),
             String::from_utf8_lossy(&o.stderr)
                 .lines()

@@ -6,7 +6,10 @@
 //! and tags in tables of their own, keyed by an integer `model_key`.
 
 use super::connections::{TxError, TxResult};
-use super::{find_active_run, get_experiment_tx, parse_experiment_id, stage_from};
+use super::{
+    find_active_run, get_experiment_tx, log_batch_tx, metric_value, parse_experiment_id, split_nan,
+    stage_from,
+};
 use crate::tracking::model::*;
 use crate::tracking::store::*;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -141,12 +144,33 @@ fn model_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, LoggedModel)>
             lifecycle_stage: stage_from(&stage),
             tags: Vec::new(),
             params: Vec::new(),
+            metrics: Vec::new(),
         },
     ))
 }
 
-/// Fill in the tags and params of a model read by [`model_from_row`].
+/// Fill in the tags, params and metrics of a model read by [`model_from_row`].
 fn with_data(conn: &Connection, key: i64, mut model: LoggedModel) -> rusqlite::Result<LoggedModel> {
+    let mut st = conn.prepare_cached(
+        "SELECT key, value, is_nan, timestamp, step, run_id, dataset_name, dataset_digest \
+         FROM logged_model_metrics WHERE model_key = ?1 ORDER BY key, timestamp, step, run_id",
+    )?;
+    model.metrics = st
+        .query_map([key], |r| {
+            Ok(LoggedModelMetric {
+                model_id: model.model_id.clone(),
+                metric: Metric {
+                    key: r.get(0)?,
+                    value: metric_value(r.get(1)?, r.get(2)?),
+                    timestamp: r.get(3)?,
+                    step: r.get(4)?,
+                },
+                run_id: r.get(5)?,
+                dataset_name: r.get(6)?,
+                dataset_digest: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     for (table, is_param) in [("logged_model_tags", false), ("logged_model_params", true)] {
         let mut st = conn.prepare_cached(&format!(
             "SELECT key, value FROM {table} WHERE model_key = ?1 ORDER BY key"
@@ -361,6 +385,53 @@ pub(super) fn log_outputs_tx(
     for o in outputs {
         find_model(conn, &o.model_id, false)?;
         put.execute(params![run_key, o.model_id, o.step])?;
+    }
+    Ok(())
+}
+
+/// Log `metrics` into the histories of their (active) runs and the metrics of their
+/// (active) logged models.
+pub(super) fn log_model_metrics_tx(
+    conn: &Connection,
+    metrics: &[LoggedModelMetric],
+) -> TxResult<()> {
+    let mut runs: Vec<(&str, i64, Vec<Metric>)> = Vec::new();
+    let mut models: HashMap<&str, i64> = HashMap::new();
+    for m in metrics {
+        if !models.contains_key(m.model_id.as_str()) {
+            models.insert(&m.model_id, find_model(conn, &m.model_id, false)?.0);
+        }
+        match runs.iter_mut().find(|(id, _, _)| *id == m.run_id) {
+            Some((_, _, points)) => points.push(m.metric.clone()),
+            None => {
+                let (run_key, _) = find_active_run(conn, &m.run_id)?;
+                runs.push((&m.run_id, run_key, vec![m.metric.clone()]));
+            }
+        }
+    }
+    for (run_id, run_key, points) in &runs {
+        log_batch_tx(conn, *run_key, run_id, points, &[], &[])?;
+    }
+    let mut put = conn.prepare_cached(
+        "INSERT OR IGNORE INTO logged_model_metrics (model_key, key, value, is_nan, timestamp, \
+         step, run_id, dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for m in metrics {
+        let (value, is_nan) = split_nan(m.metric.value);
+        put.execute(params![
+            models[m.model_id.as_str()],
+            m.metric.key,
+            value,
+            is_nan,
+            m.metric.timestamp,
+            m.metric.step,
+            m.run_id,
+            m.dataset_name,
+            m.dataset_digest
+        ])?;
+    }
+    for key in models.values() {
+        touch_model(conn, *key)?;
     }
     Ok(())
 }

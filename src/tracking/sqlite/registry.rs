@@ -29,13 +29,14 @@ fn model_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RegisteredMod
             last_updated_timestamp_ms: r.get(4)?,
             tags: Vec::new(),
             aliases: Vec::new(),
+            latest_versions: Vec::new(),
         },
     ))
 }
 
 const COLUMNS: &str = "registered_model_key, name, description, creation_time, last_updated_time";
 
-/// Fill in the tags and aliases of a model read by [`model_from_row`].
+/// Fill in the tags, aliases and latest versions of a model read by [`model_from_row`].
 fn with_tags(conn: &Connection, key: i64, mut m: RegisteredModel) -> TxResult<RegisteredModel> {
     let mut st = conn.prepare_cached(
         "SELECT key, value FROM registered_model_tags WHERE registered_model_key = ?1 \
@@ -58,6 +59,7 @@ fn with_tags(conn: &Connection, key: i64, mut m: RegisteredModel) -> TxResult<Re
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
+    m.latest_versions = latest_per_stage(&versions_of(conn, Some(key))?);
     Ok(m)
 }
 
@@ -265,17 +267,55 @@ pub(super) fn load_version(conn: &Connection, key: i64, version: i64) -> TxResul
 
 /// Every model version.
 pub(super) fn all_versions(conn: &Connection) -> TxResult<Vec<ModelVersion>> {
+    versions_of(conn, None)
+}
+
+/// The versions of the registered model with key `key` (of every model when `None`).
+fn versions_of(conn: &Connection, key: Option<i64>) -> TxResult<Vec<ModelVersion>> {
     let found = conn
         .prepare_cached(&format!(
             "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN registered_models m \
-             USING (registered_model_key)"
+             USING (registered_model_key) WHERE ?1 IS NULL OR v.registered_model_key = ?1"
         ))?
-        .query_map([], version_from_row)?
+        .query_map([key], version_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     found
         .into_iter()
         .map(|(key, v)| with_version_data(conn, key, v))
         .collect()
+}
+
+/// Move a version to `stage`; with `archive_existing`, the other versions in that stage
+/// move to Archived.
+pub(super) fn transition_tx(
+    conn: &Connection,
+    name: &str,
+    version: i64,
+    stage: ModelStage,
+    archive_existing: bool,
+) -> TxResult<ModelVersion> {
+    let key = find_version(conn, name, version)?;
+    let now = now_ms();
+    if archive_existing {
+        conn.prepare_cached(
+            "UPDATE model_versions SET current_stage = ?1, last_updated_time = ?2 \
+             WHERE registered_model_key = ?3 AND version != ?4 AND current_stage = ?5",
+        )?
+        .execute(params![
+            ModelStage::Archived.as_str(),
+            now,
+            key,
+            version,
+            stage.as_str()
+        ])?;
+    }
+    conn.prepare_cached(
+        "UPDATE model_versions SET current_stage = ?1, last_updated_time = ?2 \
+         WHERE registered_model_key = ?3 AND version = ?4",
+    )?
+    .execute(params![stage.as_str(), now, key, version])?;
+    touch(conn, key)?;
+    load_version(conn, key, version)
 }
 
 /// Where the files of `source` are, with the logged model and the run it names.
