@@ -200,6 +200,25 @@ impl Tracker {
         self.store.search_logged_models(query)
     }
 
+    /// The active logged models whose source run is `run_id`, newest first.
+    pub fn logged_models_of_run(&self, run_id: &str) -> Result<Vec<LoggedModel>> {
+        let run = self.store.get_run_info(run_id)?;
+        let query = LoggedModelQuery {
+            experiment_ids: vec![run.experiment_id],
+            filter: String::new(),
+            max_results: 100,
+            order_by: Vec::new(),
+            page_token: None,
+        };
+        let mut models = all_pages(
+            &query,
+            |q| &mut q.page_token,
+            |q| self.store.search_logged_models(q),
+        )?;
+        models.retain(|m| m.source_run_id.as_deref() == Some(run_id));
+        Ok(models)
+    }
+
     /// Soft-delete a logged model.
     pub fn delete_logged_model(&self, model_id: &str) -> Result<()> {
         self.store.delete_logged_model(model_id)
