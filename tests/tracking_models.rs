@@ -79,7 +79,10 @@ fn models_round_trip(t: &Tracker, name: &str) {
     assert_eq!(params, [("layers", "2"), ("lr", "0.5")]);
     assert!(logged.tags.contains(&Tag::new("team", "a")));
     assert_eq!(t.get_logged_model(&logged.model_id).unwrap(), logged);
-    assert_eq!(t.logged_models_of_run(run.id()).unwrap(), [logged.clone()]);
+    assert_eq!(
+        t.logged_models_of_run(run.id()).unwrap(),
+        std::slice::from_ref(&logged)
+    );
 
     // Its directory: model.json and an MLmodel that says what it is.
     let by_id = format!("models:/{}", logged.model_id);
@@ -225,9 +228,8 @@ fn models_round_trip(t: &Tracker, name: &str) {
 
 #[test]
 fn models_and_registry_on_a_sqlite_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display())).unwrap();
-    models_round_trip(&t, "net-sqlite");
+    let (store, _dir) = common::sqlite_store();
+    models_round_trip(&Tracker::new(store), "net-sqlite");
 }
 
 #[test]
@@ -260,8 +262,8 @@ fn models_and_registry_through_hyperflow_server() {
 
 #[test]
 fn a_model_whose_files_cannot_be_written_is_upload_failed() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = Tracker::open(&format!("sqlite:///{}", dir.path().join("t.db").display())).unwrap();
+    let (store, dir) = common::sqlite_store();
+    let t = Tracker::new(store);
     let location = dir.path().join("exp-artifacts");
     std::fs::create_dir_all(&location).unwrap();
     let exp = t

@@ -21,7 +21,9 @@
 //! }
 //!
 //! # let dir = tempfile::tempdir().unwrap();
-//! let tracker = Tracker::open(&format!("sqlite:///{}/t.db", dir.path().display()))?;
+//! # let (db, root) = (dir.path().join("t.db"), dir.path().join("artifacts"));
+//! let store = hyperflow::tracking::SqliteStore::open_with_artifact_root(db, root)?;
+//! let tracker = Tracker::new(std::sync::Arc::new(store));
 //! let run = tracker.start_run(RunOptions::new())?;
 //! let train = Dataset::new(array![[1.0], [2.0]], array![1.0, 3.0]);
 //! let fitted = fit_and_log(&MeanParams, &train)
@@ -90,9 +92,12 @@ pub enum FitError<E: std::error::Error + 'static> {
     Store(#[from] StoreError),
 }
 
-/// A training metric: computed from the fitted model and the training data.
-type MetricFn<'a, M, R, T> =
-    Box<dyn Fn(&M, &DatasetBase<R, T>) -> Result<f64, ::linfa::Error> + 'a>;
+/// A training metric: its name, and how it is computed from the fitted model and the
+/// training data.
+type NamedMetric<'a, M, R, T> = (
+    String,
+    Box<dyn Fn(&M, &DatasetBase<R, T>) -> Result<f64, ::linfa::Error> + 'a>,
+);
 
 /// A fit to run and log, built by [`fit_and_log`] and run by [`FitAndLog::run`].
 pub struct FitAndLog<'a, F, R, T, E>
@@ -105,7 +110,7 @@ where
     train: &'a DatasetBase<R, T>,
     name: String,
     params: Vec<Param>,
-    metrics: Vec<(String, MetricFn<'a, F::Object, R, T>)>,
+    metrics: Vec<NamedMetric<'a, F::Object, R, T>>,
     error: PhantomData<E>,
 }
 

@@ -476,7 +476,9 @@ impl ActiveRun {
     /// ```
     /// use hyperflow::tracking::{RunOptions, Tracker};
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let tracker = Tracker::open(&format!("sqlite:///{}/t.db", dir.path().display()))?;
+    /// # let (db, root) = (dir.path().join("t.db"), dir.path().join("artifacts"));
+    /// let store = hyperflow::tracking::SqliteStore::open_with_artifact_root(db, root)?;
+    /// let tracker = Tracker::new(std::sync::Arc::new(store));
     /// let run = tracker.start_run(RunOptions::new())?;
     /// let logged = run.log_model(&vec![0.5, 2.0], "weights")?;
     /// let version = tracker.register_model(&format!("models:/{}", logged.model_id), "demo")?;
