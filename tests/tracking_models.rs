@@ -11,7 +11,6 @@ mod common;
 use std::collections::HashMap;
 
 use hyperflow::integrations::linfa::fit_and_log;
-use hyperflow::server::{ServerConfig, ServerHandle, spawn};
 use hyperflow::study::Tracking;
 use hyperflow::tracking::mlmodel::HyperflowFlavor;
 use hyperflow::tracking::*;
@@ -32,18 +31,6 @@ fn net(bias: f64) -> Net {
         weights: vec![0.25, -1.5],
         bias,
     }
-}
-
-/// A server on a fresh SQLite database and artifacts destination in `dir`.
-fn server(dir: &std::path::Path) -> ServerHandle {
-    spawn(ServerConfig {
-        port: 0,
-        backend_store_uri: format!("sqlite:///{}", dir.join("server.db").display()),
-        artifacts_destination: dir.join("artifacts"),
-        workers: Some(2),
-        ..ServerConfig::default()
-    })
-    .expect("start server")
 }
 
 /// The model error of loading `uri` as `T`.
@@ -235,7 +222,7 @@ fn models_and_registry_on_a_sqlite_file() {
 #[test]
 fn models_and_registry_through_hyperflow_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path());
+    let server = common::hyperflow_server(dir.path());
     let t = Tracker::open(&server.url()).unwrap();
     models_round_trip(&t, "net-rest");
     // The files are in the server's artifacts destination.
@@ -309,7 +296,7 @@ fn elasticnet_trial(
 #[test]
 fn the_linfa_helper_logs_params_metrics_and_the_model_of_each_trial() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path());
+    let server = common::hyperflow_server(dir.path());
     let tracker = Tracker::open(&server.url()).unwrap();
     let train = linear_data();
     let space = Space::builder()
@@ -388,7 +375,7 @@ fn the_official_client_reads_a_model_logged_and_registered_from_rust() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path());
+    let server = common::hyperflow_server(dir.path());
     let t = Tracker::open(&server.url()).unwrap();
     let run = t
         .start_run(RunOptions::new().experiment("from-rust"))
@@ -402,25 +389,17 @@ fn the_official_client_reads_a_model_logged_and_registered_from_rust() {
     let run_id = run.id().to_string();
     run.end(RunStatus::Finished).unwrap();
 
-    let out = common::python::python_command(&python)
-        .arg(format!(
-            "{}/tests/mlflow_rust_models.py",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .current_dir(dir.path())
-        .env("MLFLOW_TRACKING_URI", server.url())
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .env("MODEL_ID", &logged.model_id)
-        .env("RUN_ID", &run_id)
-        .env("REGISTERED_MODEL", "rust-net")
-        .env("MODEL_JSON", serde_json::to_string(&net(1.0)).unwrap())
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "mlflow_rust_models.py failed ({}):\n{stdout}\n{stderr}",
-        out.status
+    let model_json = serde_json::to_string(&net(1.0)).unwrap();
+    common::python::run_checks(
+        &python,
+        "mlflow_rust_models.py",
+        &server.url(),
+        dir.path(),
+        &[
+            ("MODEL_ID", &logged.model_id),
+            ("RUN_ID", &run_id),
+            ("REGISTERED_MODEL", "rust-net"),
+            ("MODEL_JSON", &model_json),
+        ],
     );
 }
