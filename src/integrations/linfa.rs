@@ -29,7 +29,9 @@
 //! let fitted = fit_and_log(&MeanParams, &train)
 //!     .name("mean")
 //!     .param("kind", "mean")
-//!     .metric("train_mae", |m, d| Ok(d.targets().iter().map(|y| (y - m.0).abs()).sum::<f64>() / 2.0))
+//!     .metric("train_mae", |m, d| {
+//!         Ok(d.targets().iter().map(|y| (y - m.0).abs()).sum::<f64>() / 2.0)
+//!     })
 //!     .run(&run)?;
 //! assert_eq!(fitted.metric("train_mae"), Some(1.0));
 //! let id = fitted.logged.expect("the run is tracked").model_id;

@@ -129,8 +129,9 @@ impl Tracker {
     /// is `run_id` (with the run's params, overridden by those of `opts`), record it as an
     /// output of the run, write its directory (`model.json`, serialized with serde, and an
     /// `MLmodel` file with the `hyperflow` flavor) into the logged model's artifact
-    /// location, and finalize it READY, or UPLOAD_FAILED when writing failed (the error is
-    /// returned). Load it back with [`Tracker::load_model`] and `models:/<model_id>`.
+    /// location, and finalize it READY, or UPLOAD_FAILED when any step after its creation
+    /// failed (that error is returned). Load it back with [`Tracker::load_model`] and
+    /// `models:/<model_id>`.
     pub fn log_model(
         &self,
         run_id: &str,
@@ -156,7 +157,27 @@ impl Tracker {
                 params: Vec::new(),
             },
         )?;
-        for chunk in chunked(&params, MAX_BATCH_PARAMS) {
+        let filled = self.fill_logged_model(&logged, run_id, &params, opts.step, &data);
+        let status = match filled {
+            Ok(()) => LoggedModelStatus::Ready,
+            Err(_) => LoggedModelStatus::UploadFailed,
+        };
+        let finalized = self.store.finalize_logged_model(&logged.model_id, status);
+        filled?;
+        finalized
+    }
+
+    /// Give a new logged model its params, link it to its run at `step`, and write its
+    /// directory: its data and its `MLmodel` file.
+    fn fill_logged_model(
+        &self,
+        logged: &LoggedModel,
+        run_id: &str,
+        params: &[Param],
+        step: i64,
+        data: &[u8],
+    ) -> Result<()> {
+        for chunk in chunked(params, MAX_BATCH_PARAMS) {
             self.store
                 .log_logged_model_params(&logged.model_id, chunk)?;
         }
@@ -164,21 +185,9 @@ impl Tracker {
             run_id,
             &[ModelOutput {
                 model_id: logged.model_id.clone(),
-                step: opts.step,
+                step,
             }],
         )?;
-        let written = self.write_model_dir(&logged, run_id, &data);
-        let status = match written {
-            Ok(()) => LoggedModelStatus::Ready,
-            Err(_) => LoggedModelStatus::UploadFailed,
-        };
-        let finalized = self.store.finalize_logged_model(&logged.model_id, status);
-        written?;
-        finalized
-    }
-
-    /// Write a logged model's directory: its data and its `MLmodel` file.
-    fn write_model_dir(&self, logged: &LoggedModel, run_id: &str, data: &[u8]) -> Result<()> {
         let repo = self.store.artifact_repo(&logged.artifact_uri)?;
         let descriptor = MlModel::hyperflow(
             &logged.artifact_uri,
@@ -186,8 +195,8 @@ impl Tracker {
             Some(run_id),
             now_ms(),
         );
-        repo.write_bytes(MODEL_DATA_FILE, data)
-            .and_then(|()| repo.write_bytes(MLMODEL_FILE, descriptor.to_yaml().as_bytes()))
+        repo.write_bytes(MODEL_DATA_FILE, data)?;
+        repo.write_bytes(MLMODEL_FILE, descriptor.to_yaml().as_bytes())
     }
 
     /// Get a logged model (not a deleted one).
