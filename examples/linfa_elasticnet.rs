@@ -1,25 +1,33 @@
-//! Tune linfa's ElasticNet on the diabetes data set, with every trial tracked.
+//! Tune linfa's ElasticNet on the diabetes data set with every trial tracked, then register
+//! the best model, promote it with the alias `champion`, and load it back by that alias.
 //!
 //! - The search: penalty log-uniform in [1e-5, 1], l1 ratio uniform in [0, 1], TPE, 60 trials,
 //!   trained on 60 % of the data and scored on a 20 % validation split.
 //! - Tracking: a parent run for the search and one nested child run per trial in an SQLite
-//!   file. Each trial returns mse / rmse / r2 as metrics (loss = rmse) and writes its fitted
-//!   model as the artifact `model/model.json` through its `TrialContext`.
-//! - Afterwards: the best run is reopened by id, its model read back from its artifacts and
-//!   scored on the remaining 20 % (held-out test split), `test_rmse` logged into that same
-//!   run; then the top 5 runs by `metrics.rmse ASC` are printed through `search_runs`.
+//!   file. Each trial fits through `hyperflow::integrations::linfa::fit_and_log` (feature
+//!   `linfa`), which logs the hyperparameters as params, the training rmse as the metric
+//!   `train_rmse`, and the fitted model as an MLflow 3 logged model (`MLmodel` +
+//!   `model.json`) whose source run is the trial's run; the trial returns mse / rmse / r2 on
+//!   the validation split as metrics (loss = rmse).
+//! - Afterwards: the parent run names the best trial's run; its logged model is registered
+//!   as a new version of the registered model `diabetes-elasticnet`, the alias `champion` is
+//!   pointed at that version, and the model is loaded back by
+//!   `models:/diabetes-elasticnet@champion` and scored on the remaining 20 % (held-out test
+//!   split), `test_rmse` and `test_r2` logged into the best run; then the top 5 runs by
+//!   `metrics.rmse ASC` are printed through `search_runs`.
 //!
-//! Run: `cargo run --release --example linfa_elasticnet [DB_PATH]`
+//! Run: `cargo run --release --features linfa --example linfa_elasticnet [DB_PATH]`
 //!
 //! The database is `target/linfa_elasticnet.db` (artifacts beside it), recreated on every
 //! run; give another path as the argument or in `HYPERFLOW_EXAMPLE_DB` to keep adding to it
-//! (each run then gets an experiment of its own). Inspect it afterwards with
-//! `hyperflow --tracking-uri sqlite:///target/linfa_elasticnet.db runs list --experiment
-//! linfa-elasticnet`.
+//! (each run then gets an experiment of its own, and the registered model a new version).
+//! Inspect it afterwards with `hyperflow --tracking-uri sqlite:///target/linfa_elasticnet.db
+//! runs list --experiment linfa-elasticnet`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hyperflow::integrations::linfa::fit_and_log;
 use hyperflow::study::Tracking;
 use hyperflow::tracking::schema::BEST_RUN_TAG;
 use hyperflow::tracking::{RunOptions, RunsTable, SearchRuns, SqliteStore, Tracker, now_ms};
@@ -28,18 +36,11 @@ use linfa::prelude::*;
 use linfa_elasticnet::ElasticNet;
 use ndarray::{Array1, Array2};
 use rand08::SeedableRng;
-use serde::{Deserialize, Serialize};
 
 type Data = Dataset<f64, f64, ndarray::Ix1>;
 
-/// What each trial stores as `model/model.json`: the hyperparameters and the fitted model
-/// (coefficients, intercept) as linfa serializes it, so it can be loaded back as is.
-#[derive(Serialize, Deserialize)]
-struct SavedModel {
-    penalty: f64,
-    l1_ratio: f64,
-    model: ElasticNet<f64>,
-}
+/// The registered model the best trial's model becomes a version of.
+const REGISTERED_MODEL: &str = "diabetes-elasticnet";
 
 /// Validation scores of a prediction.
 struct Scores {
@@ -57,7 +58,8 @@ fn scores(prediction: &Array1<f64>, truth: &Data) -> Result<Scores, linfa::Error
     })
 }
 
-/// Fits on `train`, scores on `valid`, stores the model in the trial's run.
+/// Fits on `train` (logging params, training rmse and the model into the trial's run),
+/// scores on `valid`.
 fn trial(
     p: &Point,
     ctx: &TrialContext,
@@ -66,17 +68,18 @@ fn trial(
 ) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
     let penalty: f64 = p.get("penalty")?;
     let l1_ratio: f64 = p.get("l1_ratio")?;
-    let model = ElasticNet::params()
-        .penalty(penalty)
-        .l1_ratio(l1_ratio)
-        .fit(train)?;
-    let s = scores(&model.predict(valid), valid)?;
-    let saved = SavedModel {
-        penalty,
-        l1_ratio,
-        model,
-    };
-    ctx.log_artifact("model/model.json", &serde_json::to_vec_pretty(&saved)?)?;
+    let fitted = fit_and_log(
+        &ElasticNet::params().penalty(penalty).l1_ratio(l1_ratio),
+        train,
+    )
+    .name("elasticnet")
+    .param("penalty", penalty)
+    .param("l1_ratio", l1_ratio)
+    .metric("train_rmse", |model, data| {
+        Ok(model.predict(data).mean_squared_error(data)?.sqrt())
+    })
+    .run(ctx)?;
+    let s = scores(&fitted.model.predict(valid), valid)?;
     Ok(Outcome::loss(s.rmse)
         .with_metric("mse", s.mse)
         .with_metric("rmse", s.rmse)
@@ -161,8 +164,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         best.point
     );
 
-    // The parent run names its best child run; reopen that run, load its model back from its
-    // artifacts, and log its score on the test split into the same run.
+    // The parent run names its best child run, whose logged model is registered and
+    // promoted to `champion`; the champion is loaded back by alias and scored on the test
+    // split, into the best run.
     let parent_id = result
         .parent_run_id()
         .ok_or("the search did not start a parent run")?;
@@ -173,26 +177,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("the parent run has no best_run_id tag")?
         .to_string();
     let experiment_id = parent.info.experiment_id;
+    let logged = tracker
+        .logged_models_of_run(&best_id)?
+        .into_iter()
+        .next()
+        .ok_or("the best run logged no model")?;
+    let version =
+        tracker.register_model(&format!("models:/{}", logged.model_id), REGISTERED_MODEL)?;
+    tracker.set_registered_model_alias(REGISTERED_MODEL, "champion", version.version)?;
+    let champion: ElasticNet<f64> =
+        tracker.load_model(&format!("models:/{REGISTERED_MODEL}@champion"))?;
+    let test_scores = scores(&champion.predict(&test), &test)?;
     {
         let run = tracker.start_run(RunOptions::new().run_id(&best_id))?;
-        let bytes = tracker
-            .artifacts(&best_id)?
-            .read_bytes("model/model.json")?;
-        let saved: SavedModel = serde_json::from_slice(&bytes)?;
-        let test_scores = scores(&saved.model.predict(&test), &test)?;
         run.log_metric("test_rmse", test_scores.rmse, 0)?;
         run.log_metric("test_r2", test_scores.r2, 0)?;
-        println!(
-            "best run {best_id} (penalty {:.3e}, l1_ratio {:.3}): test rmse {:.3}, test r2 {:.3}",
-            saved.penalty, saved.l1_ratio, test_scores.rmse, test_scores.r2
-        );
-        let coefficients: Array2<f64> = saved
-            .model
-            .hyperplane()
-            .clone()
-            .insert_axis(ndarray::Axis(0));
-        println!("coefficients: {coefficients:.1}");
     } // the reopened run ends FINISHED here
+    println!(
+        "registered {} as {REGISTERED_MODEL} version {} (alias champion); loaded back by \
+         models:/{REGISTERED_MODEL}@champion: test rmse {:.3}, test r2 {:.3}",
+        logged.model_id, version.version, test_scores.rmse, test_scores.r2
+    );
+    let coefficients: Array2<f64> = champion.hyperplane().clone().insert_axis(ndarray::Axis(0));
+    println!("coefficients: {coefficients:.1}");
 
     let top = tracker.search_runs(
         &SearchRuns::new()
@@ -205,6 +212,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "run_id",
         "run_name",
         "metrics.rmse",
+        "metrics.train_rmse",
         "metrics.r2",
         "metrics.test_rmse",
         "params.penalty",

@@ -29,6 +29,8 @@
 pub mod algo;
 mod diagnostic;
 pub mod fmin;
+#[cfg(feature = "linfa")]
+pub mod integrations;
 #[cfg(feature = "report")]
 pub mod report;
 pub mod rng;

@@ -7,8 +7,6 @@
 
 mod common;
 
-use hyperflow::server::{ServerConfig, spawn};
-
 /// Run `tests/<script>` with the official client against a fresh hyperflow server; it must
 /// print "all checks passed".
 fn run_script(test: &str, script: &str) {
@@ -16,29 +14,8 @@ fn run_script(test: &str, script: &str) {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        port: 0,
-        backend_store_uri: format!("sqlite:///{}", dir.path().join("models.db").display()),
-        artifacts_destination: dir.path().join("artifacts"),
-        workers: Some(2),
-        ..ServerConfig::default()
-    };
-    let server = spawn(config).expect("start server");
-    let path = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
-    let out = common::python::python_command(&python)
-        .arg(path)
-        .current_dir(dir.path())
-        .env("MLFLOW_TRACKING_URI", server.url())
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "{script} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
+    let server = common::hyperflow_server(dir.path());
+    common::python::run_checks(&python, script, &server.url(), dir.path(), &[]);
 }
 
 #[test]

@@ -180,6 +180,12 @@ impl TrialContext {
         self.run.as_deref().map(TrialRun::id)
     }
 
+    /// The tracker and the id of the run that holds this trial, when tracking is on: for
+    /// what the context has no shortcut for, such as [`Tracker::log_model`].
+    pub fn tracked_run(&self) -> Option<(&Tracker, &str)> {
+        self.run.as_deref().map(|run| (run.tracker(), run.id()))
+    }
+
     /// Logs a metric value at a step (e.g. validation loss per epoch).
     pub fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {
         match &self.run {

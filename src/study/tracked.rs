@@ -620,6 +620,10 @@ impl TrialRun {
         &self.run_id
     }
 
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
     pub fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {
         self.tracker.log_metric(&self.run_id, key, value, step)?;
         let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());

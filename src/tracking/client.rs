@@ -1,7 +1,7 @@
 //! The user-facing tracking API: [`Tracker`] (MlflowClient-like) and [`ActiveRun`] (a guard
 //! in the fluent style that ends its run when dropped).
 
-use super::artifacts::{ArtifactRepo, join_path, normalized, open_once};
+use super::artifacts::{ArtifactRepo, open_once};
 use super::model::*;
 use super::store::{
     MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, OpenMode, Result,
@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::schema::ERROR_TAG;
+
+mod models;
+pub use models::{LogModel, SearchRegistry};
 
 /// Client for a tracking store.
 ///
@@ -899,25 +902,6 @@ impl ActiveRun {
             });
         }
         self.artifacts()?.write_bytes(artifact_file, bytes)
-    }
-
-    /// Save a serde-serializable model under artifact directory `artifact_path`:
-    /// `<artifact_path>/model.json` plus an `MLmodel` descriptor.
-    pub fn log_model(&self, model: &impl Serialize, artifact_path: &str) -> Result<()> {
-        let repo = self.artifacts()?;
-        let dir = normalized(artifact_path)?;
-        let bytes = serde_json::to_vec_pretty(model).map_err(|e| {
-            StoreError::Serialization(format!("serializing the model for {artifact_path}: {e}"))
-        })?;
-        repo.write_bytes(&join_path(&dir, "model.json"), &bytes)?;
-        let descriptor = format!(
-            "artifact_path: {artifact_path}\nrun_id: {}\nutc_time_created_ms: {}\nflavors:\n  \
-             hyperflow:\n    format: json\n    data: model.json\n    hyperflow_version: {}\n",
-            self.info.run_id,
-            now_ms(),
-            env!("CARGO_PKG_VERSION")
-        );
-        repo.write_bytes(&join_path(&dir, "MLmodel"), descriptor.as_bytes())
     }
 
     /// List the artifacts directly under `path` (`""` = root).

@@ -7,7 +7,9 @@
 //! - [`filter`]: MLflow's search filter language.
 //! - [`artifacts`]: artifact repositories ([`ArtifactRepo`]): a local directory, or a
 //!   tracking server's artifact proxy (through the REST store).
-//! - [`client`]: [`Tracker`], the user-facing API, and [`ActiveRun`].
+//! - [`client`]: [`Tracker`], the user-facing API (runs, logged models, the model
+//!   registry, loading models), and [`ActiveRun`].
+//! - [`mlmodel`]: the `MLmodel` file of a model directory and `models:/` / `runs:/` URIs.
 //! - [`import`] (feature `sqlite`): copying an MLflow store's history (its SQLite file or a
 //!   server) into a hyperflow store.
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
@@ -35,6 +37,7 @@ pub mod client;
 pub mod filter;
 #[cfg(feature = "sqlite")]
 pub mod import;
+pub mod mlmodel;
 pub mod model;
 #[cfg(feature = "rest")]
 pub mod rest;
@@ -48,7 +51,10 @@ pub mod uri;
 pub mod wire;
 
 pub use artifacts::{ArtifactLocation, ArtifactRepo, LocalArtifactRepo};
-pub use client::{ActiveRun, ExperimentRef, RunOptions, SearchRuns, Tracker};
+pub use client::{
+    ActiveRun, ExperimentRef, LogModel, RunOptions, SearchRegistry, SearchRuns, Tracker,
+};
+pub use mlmodel::{MlModel, ModelError, ModelUri};
 pub use model::*;
 #[cfg(feature = "rest")]
 pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};

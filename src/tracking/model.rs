@@ -805,6 +805,32 @@ pub struct NewModelVersion {
     pub tags: Vec<Tag>,
 }
 
+impl NewModelVersion {
+    /// A version registered from `source` (`models:/<model_id>`, `runs:/<run_id>/<path>`
+    /// or an artifact URI).
+    pub fn new(source: impl Into<String>) -> Self {
+        NewModelVersion {
+            source: source.into(),
+            ..NewModelVersion::default()
+        }
+    }
+    /// The run that produced it.
+    pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+    /// A description.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
+        self
+    }
+    /// Add a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push(Tag::new(key, value));
+        self
+    }
+}
+
 /// A search of registered models or of model versions.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RegistryQuery {

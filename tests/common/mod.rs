@@ -17,3 +17,17 @@ pub fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
             .expect("open store");
     (Arc::new(store), dir)
 }
+
+/// A `hyperflow server` in this process (real HTTP on a loopback port) over a fresh SQLite
+/// database and artifacts destination in `dir`.
+#[cfg(feature = "server")]
+pub fn hyperflow_server(dir: &std::path::Path) -> hyperflow::server::ServerHandle {
+    hyperflow::server::spawn(hyperflow::server::ServerConfig {
+        port: 0,
+        backend_store_uri: format!("sqlite:///{}", dir.join("server.db").display()),
+        artifacts_destination: dir.join("artifacts"),
+        workers: Some(2),
+        ..hyperflow::server::ServerConfig::default()
+    })
+    .expect("start server")
+}

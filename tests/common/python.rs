@@ -1,6 +1,6 @@
 //! Finding the Python venv with the official MLflow client (`scripts/setup-mlflow.sh`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The venv directory: `HYPERFLOW_MLFLOW_VENV`, else `~/.cache/hyperflow/mlflow-venv`.
@@ -58,4 +58,25 @@ pub fn mlflow_python(test: &str) -> Option<PathBuf> {
         )),
         Err(e) => skip(format!("cannot run {}: {e}", python.display())),
     }
+}
+
+/// Run `tests/<script>` with `python` in `dir` against the tracking server at `url`, with
+/// the extra environment `env`; it must print "all checks passed".
+pub fn run_checks(python: &PathBuf, script: &str, url: &str, dir: &Path, env: &[(&str, &str)]) {
+    let path = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = python_command(python)
+        .arg(path)
+        .current_dir(dir)
+        .env("MLFLOW_TRACKING_URI", url)
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("all checks passed"),
+        "{script} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
 }
