@@ -139,6 +139,30 @@ fn models_round_trip(t: &Tracker, name: &str) -> LoggedModel {
         }]
     );
 
+    // Stages: the newest version in a stage, and the newest of all.
+    t.transition_model_version_stage(name, 1, ModelStage::Production, false)
+        .unwrap();
+    assert_eq!(
+        t.load_model::<Net>(&format!("models:/{name}/production"))
+            .unwrap(),
+        net(1.0)
+    );
+    assert_eq!(
+        t.load_model::<Net>(&format!("models:/{name}/latest"))
+            .unwrap(),
+        net(2.0)
+    );
+    assert_eq!(
+        t.get_latest_versions(name, &[ModelStage::Production])
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect::<Vec<_>>(),
+        [1]
+    );
+    let e = load_error::<Net>(t, &format!("models:/{name}/Staging"));
+    assert!(e.to_string().contains("no version in stage Staging"), "{e}");
+
     t.set_registered_model_tag(name, "owner", "me").unwrap();
     t.set_model_version_tag(name, 1, "validated", "yes")
         .unwrap();
@@ -327,6 +351,15 @@ fn the_linfa_helper_logs_params_metrics_and_the_model_of_each_trial() {
         let logged = &models[0];
         assert_eq!(logged.status, LoggedModelStatus::Ready);
         assert_eq!(logged.name, "elasticnet");
+        // The training metric belongs to the logged model too.
+        assert_eq!(
+            logged
+                .metrics
+                .iter()
+                .find(|m| m.metric.key == "train_r2")
+                .map(|m| m.metric.value),
+            Some(r2)
+        );
         assert!(logged.params.contains(&Param::new("solver", "cd")));
         assert_eq!(
             logged

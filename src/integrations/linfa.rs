@@ -41,7 +41,9 @@
 //! ```
 
 use crate::TrialContext;
-use crate::tracking::{ActiveRun, LogModel, LoggedModel, Param, StoreError, Tracker};
+use crate::tracking::{
+    ActiveRun, LogModel, LoggedModel, LoggedModelMetric, Metric, Param, StoreError, Tracker,
+};
 use ::linfa::dataset::{DatasetBase, Records};
 use ::linfa::traits::Fit;
 use serde::Serialize;
@@ -52,25 +54,17 @@ use std::marker::PhantomData;
 pub trait TrainingRun {
     /// The tracker and run id, or `None` when there is no run to log into.
     fn tracked_run(&self) -> Option<(&Tracker, &str)>;
-    /// Log a metric point on the run.
-    fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError>;
 }
 
 impl TrainingRun for TrialContext {
     fn tracked_run(&self) -> Option<(&Tracker, &str)> {
         TrialContext::tracked_run(self)
     }
-    fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {
-        TrialContext::log_metric(self, key, value, step)
-    }
 }
 
 impl TrainingRun for ActiveRun {
     fn tracked_run(&self) -> Option<(&Tracker, &str)> {
         Some((self.tracker(), self.id()))
-    }
-    fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {
-        ActiveRun::log_metric(self, key, value, step)
     }
 }
 
@@ -210,12 +204,22 @@ where
             });
         };
         tracker.log_batch(run_id, &[], &self.params, &[])?;
-        for (name, value) in &metrics {
-            run.log_metric(name, *value, 0)?;
-        }
         // The logged model takes the run's params, these among them.
         let opts = LogModel::new(self.name).model_type(std::any::type_name::<F::Object>());
         let logged = tracker.log_model(run_id, &model, opts)?;
+        // The training metrics go into the run's history and the logged model's metrics,
+        // as MLflow's autolog logs them.
+        let points: Vec<LoggedModelMetric> = metrics
+            .iter()
+            .map(|(name, value)| LoggedModelMetric {
+                model_id: logged.model_id.clone(),
+                run_id: run_id.to_string(),
+                metric: Metric::new(name.clone(), *value),
+                dataset_name: None,
+                dataset_digest: None,
+            })
+            .collect();
+        tracker.store().log_model_metrics(&points)?;
         Ok(Fitted {
             model,
             metrics,

@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::model::ModelStage;
+
 /// The file name of a model directory's descriptor.
 pub const MLMODEL_FILE: &str = "MLmodel";
 /// The name of hyperflow's flavor in an `MLmodel` file.
@@ -79,6 +81,14 @@ pub enum ModelUri {
         /// Version number (≥ 1).
         version: i64,
     },
+    /// `models:/<name>/<stage>` (`Production`, any case): the newest version of a
+    /// registered model in that stage; `models:/<name>/latest`: its newest version.
+    Stage {
+        /// Registered model name.
+        name: String,
+        /// The stage; `None` for `latest` (any stage).
+        stage: Option<ModelStage>,
+    },
     /// `models:/<name>@<alias>`: the version an alias of a registered model points at.
     Alias {
         /// Registered model name.
@@ -102,7 +112,9 @@ pub enum ModelUri {
 
 impl ModelUri {
     /// The accepted forms, for messages.
-    pub const FORMS: &'static str = "models:/<name>/<version>, models:/<name>@<alias>, \
+    pub const FORMS: &'static str = "models:/<name>/<version>, models:/<name>/<stage> \
+                                     (None, Staging, Production, Archived), \
+                                     models:/<name>/latest, models:/<name>@<alias>, \
                                      models:/<model_id> (m-...) or runs:/<run_id>/<path>";
 
     /// Parse a model URI.
@@ -147,18 +159,30 @@ impl ModelUri {
             });
         }
         if let Some((name, version)) = rest.rsplit_once('/') {
+            if name.is_empty() {
+                return Err(bad("the registered model's name is missing"));
+            }
+            let name = name.to_string();
+            if version.eq_ignore_ascii_case("latest") {
+                return Ok(ModelUri::Stage { name, stage: None });
+            }
+            if let Ok(stage) = ModelStage::parse(version) {
+                return Ok(ModelUri::Stage {
+                    name,
+                    stage: Some(stage),
+                });
+            }
             let version = version
                 .parse::<i64>()
                 .ok()
                 .filter(|v| *v > 0)
-                .ok_or_else(|| bad("the version must be a positive integer"))?;
-            if name.is_empty() {
-                return Err(bad("the registered model's name is missing"));
-            }
-            return Ok(ModelUri::Version {
-                name: name.to_string(),
-                version,
-            });
+                .ok_or_else(|| {
+                    bad(
+                        "after the name comes a version (a positive integer), `latest`, or a stage \
+                     (None, Staging, Production, Archived)",
+                    )
+                })?;
+            return Ok(ModelUri::Version { name, version });
         }
         if rest.starts_with("m-") && rest.len() > 2 {
             return Ok(ModelUri::LoggedModel {
@@ -175,6 +199,11 @@ impl fmt::Display for ModelUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelUri::Version { name, version } => write!(f, "models:/{name}/{version}"),
+            ModelUri::Stage { name, stage } => write!(
+                f,
+                "models:/{name}/{}",
+                stage.map_or("latest", ModelStage::as_str)
+            ),
             ModelUri::Alias { name, alias } => write!(f, "models:/{name}@{alias}"),
             ModelUri::LoggedModel { model_id } => write!(f, "models:/{model_id}"),
             ModelUri::Run { run_id, path } => write!(f, "runs:/{run_id}/{path}"),

@@ -268,6 +268,24 @@ impl Tracker {
             ModelUri::Version { name, version } => {
                 (self.version_files(&name, version)?, String::new())
             }
+            ModelUri::Stage { name, stage } => {
+                let stages: Vec<ModelStage> = stage.into_iter().collect();
+                let newest = self
+                    .store
+                    .get_latest_versions(&name, &stages)?
+                    .into_iter()
+                    .max_by_key(|v| v.version)
+                    .ok_or_else(|| {
+                        StoreError::NotFound(match stage {
+                            Some(stage) => format!(
+                                "Registered model '{name}' has no version in stage {}",
+                                stage.as_str()
+                            ),
+                            None => format!("Registered model '{name}' has no versions"),
+                        })
+                    })?;
+                (self.version_files(&name, newest.version)?, String::new())
+            }
             ModelUri::Alias { name, alias } => {
                 let version = self.store.get_model_version_by_alias(&name, &alias)?;
                 (self.version_files(&name, version.version)?, String::new())
@@ -471,6 +489,30 @@ impl Tracker {
     /// Remove an alias of a registered model.
     pub fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
         self.store.delete_registered_model_alias(name, alias)
+    }
+
+    /// Move version `version` of registered model `name` to `stage`; with
+    /// `archive_existing`, the other versions in that stage move to Archived (MLflow's
+    /// `transition_model_version_stage`).
+    pub fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: ModelStage,
+        archive_existing: bool,
+    ) -> Result<ModelVersion> {
+        self.store
+            .transition_model_version_stage(name, version, stage, archive_existing)
+    }
+
+    /// The newest version of registered model `name` in each of `stages` that has one
+    /// (every stage when empty).
+    pub fn get_latest_versions(
+        &self,
+        name: &str,
+        stages: &[ModelStage],
+    ) -> Result<Vec<ModelVersion>> {
+        self.store.get_latest_versions(name, stages)
     }
 
     /// The version an alias of a registered model points at.
