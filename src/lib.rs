@@ -29,6 +29,7 @@
 pub mod algo;
 mod diagnostic;
 pub mod fmin;
+pub mod prune;
 #[cfg(feature = "report")]
 pub mod report;
 pub mod rng;
