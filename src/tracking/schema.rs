@@ -383,14 +383,19 @@ pub fn read_trial(run: &Run, space: &Space, metric: &str) -> Result<Trial, Schem
         .filter(|m| m.key != LOSS_METRIC && m.key != metric)
         .map(|m| (m.key.clone(), m.value))
         .collect();
-    if trial.state == TrialState::Complete {
-        match run.data.metric(metric) {
-            Some(loss) => trial.loss = Some(loss),
-            None => {
-                trial.state = TrialState::Failed;
-                trial.error = Some(format!("metric `{metric}` was never logged"));
-            }
+    let latest = run.data.metrics.iter().find(|m| m.key == metric);
+    match (trial.state, latest) {
+        (TrialState::Complete, Some(m)) => trial.loss = Some(m.value),
+        (TrialState::Complete, None) => {
+            trial.state = TrialState::Failed;
+            trial.error = Some(format!("metric `{metric}` was never logged"));
         }
+        // A pruned trial's loss is its last reported value, logged at its last step.
+        (TrialState::Pruned, Some(m)) => {
+            trial.loss = Some(m.value);
+            trial.last_step = u64::try_from(m.step).ok();
+        }
+        _ => {}
     }
     Ok(trial)
 }
