@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyperflow::algo::{Random, Tpe};
 use hyperflow::prune::{
-    Hyperband, MaxResource, Median, MinResource, Percentile, Pruner, SuccessiveHalving,
-    Threshold,
+    Hyperband, MaxResource, Median, MinResource, Percentile, Pruner, SuccessiveHalving, Threshold,
 };
 use hyperflow::study::{Study, Tracking};
 use hyperflow::tracking::Tracker;
@@ -35,7 +34,10 @@ fn train(p: &Point, ctx: &TrialContext, spent: &AtomicU64) -> Outcome {
     for epoch in 0..EPOCHS {
         spent.fetch_add(1, Ordering::Relaxed);
         let loss = curve(x, epoch);
-        if ctx.report(epoch, loss).expect("untracked reports cannot fail") {
+        if ctx
+            .report(epoch, loss)
+            .expect("untracked reports cannot fail")
+        {
             return Outcome::pruned(format!("stopped at epoch {epoch}"));
         }
     }
@@ -122,7 +124,9 @@ fn pruned_trials_keep_their_last_value_and_step() {
     assert!(ctx.should_prune());
     // A step reported again keeps its first value and answer.
     assert!(!ctx.report(0, 7.0).expect("report") || ctx.should_prune());
-    let told = study.tell(trial, Outcome::pruned("diverged")).expect("tell");
+    let told = study
+        .tell(trial, Outcome::pruned("diverged"))
+        .expect("tell");
     assert_eq!(told.state, TrialState::Pruned);
     assert_eq!((told.loss, told.last_step), (Some(1.5), Some(3)));
     assert_eq!(study.intermediate_values(0), [(0, 0.5), (3, 1.5)]);
@@ -145,20 +149,35 @@ fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
     // Trial 0 completes with a good curve; trial 1 is worse at its first epoch.
     let first = study.ask().expect("ask");
     for epoch in 0..3 {
-        assert!(!first.context().report(epoch, 1.0 / (epoch + 1) as f64).expect("report"));
+        assert!(
+            !first
+                .context()
+                .report(epoch, 1.0 / (epoch + 1) as f64)
+                .expect("report")
+        );
     }
     study.tell(first, 1.0 / 3.0).expect("tell");
     let second = study.ask().expect("ask");
     assert!(second.context().report(0, 2.0).expect("report"));
     let run_id = second.context().run_id().expect("tracked").to_string();
-    study.tell(second, Outcome::pruned("worse than the median")).expect("tell");
+    study
+        .tell(second, Outcome::pruned("worse than the median"))
+        .expect("tell");
 
-    let history = tracker.get_metric_history(&run_id, "loss").expect("history");
+    let history = tracker
+        .get_metric_history(&run_id, "loss")
+        .expect("history");
     let points: Vec<(i64, f64)> = history.iter().map(|m| (m.step, m.value)).collect();
     assert_eq!(points, [(0, 2.0)], "the report, not a second final value");
     let first_run = study.run_id(0).expect("tracked").to_string();
-    let history = tracker.get_metric_history(&first_run, "loss").expect("history");
-    assert_eq!(history.len(), 3, "three epochs; the final value repeats the last");
+    let history = tracker
+        .get_metric_history(&first_run, "loss")
+        .expect("history");
+    assert_eq!(
+        history.len(),
+        3,
+        "three epochs; the final value repeats the last"
+    );
 
     let again = Study::load_named(&tracker, "pruning", "curves")
         .expect("load")
@@ -224,8 +243,13 @@ fn a_replaced_pruner_is_told_the_history() {
         study.tell(trial, value).expect("tell");
     }
     assert_eq!(study.pruner(), "none");
-    study.set_pruner(&Median::new().startup_trials(3));
+    study
+        .set_pruner(&Median::new().startup_trials(3))
+        .expect("untracked");
     assert_eq!(study.pruner(), "median");
     let trial = study.ask().expect("ask");
-    assert!(trial.context().report(1, 2.5).expect("report"), "above the median 2");
+    assert!(
+        trial.context().report(1, 2.5).expect("report"),
+        "above the median 2"
+    );
 }

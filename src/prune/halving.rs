@@ -441,7 +441,11 @@ mod tests {
     fn asha_learns_its_minimum_resource_from_the_first_complete_trial() {
         let mut s = SuccessiveHalving::new().session(0);
         let mut p = Progress::new(Direction::Minimize);
-        assert_eq!(run(&mut *s, &mut p, &[1.0; 400]), 400, "nothing to compare with");
+        assert_eq!(
+            run(&mut *s, &mut p, &[1.0; 400]),
+            400,
+            "nothing to compare with"
+        );
         // min resource 399 / 100 = 3: rungs at 3, 12, 48, 192, where the first trial's
         // values are recorded once it completes.
         assert_eq!(run(&mut *s, &mut p, &[2.0; 400]), 4);
@@ -476,6 +480,9 @@ mod tests {
         // before the end); at least one of twenty lands in the first three brackets.
         let steps: Vec<usize> = (0..20).map(|_| run(&mut *s, &mut p, &[9.0; 27])).collect();
         assert!(steps.iter().any(|&n| n < 27), "{steps:?}");
-        assert!(steps.iter().all(|&n| [2, 4, 10, 27].contains(&n)), "{steps:?}");
+        assert!(
+            steps.iter().all(|&n| [2, 4, 10, 27].contains(&n)),
+            "{steps:?}"
+        );
     }
 }

@@ -243,7 +243,9 @@ impl Schedule {
             return false;
         }
         let bucket_start = (step - self.warmup) / self.interval * self.interval + self.warmup;
-        curve.step_before(step).is_none_or(|prev| prev < bucket_start)
+        curve
+            .step_before(step)
+            .is_none_or(|prev| prev < bucket_start)
     }
 }
 

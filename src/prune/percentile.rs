@@ -134,6 +134,14 @@ impl Median {
     pub fn min_trials(self, n: usize) -> Self {
         Median(self.0.min_trials(n))
     }
+
+    /// Changes the settings it shares with [`Percentile`] through `change`.
+    pub(crate) fn try_with<E>(
+        self,
+        change: impl FnOnce(Percentile) -> Result<Percentile, E>,
+    ) -> Result<Self, E> {
+        change(self.0).map(Median)
+    }
 }
 
 impl Pruner for Median {
@@ -251,7 +259,10 @@ mod tests {
         let mut p = with_complete(&mut *early, Direction::Minimize, &[1.0, 2.0, 3.0, 4.0], 3);
         p.push(4, TrialState::Running);
         p.report(4, 0, 50.0);
-        assert!(!early.judge(&p, 4), "only 4 of 5 start-up trials are complete");
+        assert!(
+            !early.judge(&p, 4),
+            "only 4 of 5 start-up trials are complete"
+        );
 
         let mut warm = Median::new().startup_trials(0).warmup_steps(2).session(0);
         let mut p = with_complete(&mut *warm, Direction::Minimize, &[1.0, 2.0], 3);
@@ -265,7 +276,10 @@ mod tests {
         let mut p = with_complete(&mut *few, Direction::Minimize, &[1.0, 2.0], 3);
         p.push(2, TrialState::Running);
         p.report(2, 0, 50.0);
-        assert!(!few.judge(&p, 2), "two complete trials at step 0, three needed");
+        assert!(
+            !few.judge(&p, 2),
+            "two complete trials at step 0, three needed"
+        );
     }
 
     #[test]

@@ -189,7 +189,10 @@ impl PatientSession {
 impl PrunerSession for PatientSession {
     fn judge(&mut self, progress: &Progress, trial: usize) -> bool {
         // The wrapped pruner sees every report, so its records (rungs) stay whole.
-        let wrapped = self.wrapped.as_mut().is_none_or(|w| w.judge(progress, trial));
+        let wrapped = self
+            .wrapped
+            .as_mut()
+            .is_none_or(|w| w.judge(progress, trial));
         wrapped && self.out_of_patience(progress, trial)
     }
 
@@ -236,10 +239,16 @@ mod tests {
         // At step 5 the last three (3.5, 3.2, 3.1) are all worse than 3.0: stop.
         assert_eq!(
             got,
-            [false, false, false, false, false, true, false, false, false, true]
+            [
+                false, false, false, false, false, true, false, false, false, true
+            ]
         );
         let mut delta = Patient::new(1).min_delta(0.5).session(0);
-        let got = judged(&mut *delta, Direction::Maximize, &[-1.0, -1.2, -1.3, -1.6, -1.7]);
+        let got = judged(
+            &mut *delta,
+            Direction::Maximize,
+            &[-1.0, -1.2, -1.3, -1.6, -1.7],
+        );
         // Maximizing: only when the last two are both worse than -1.0 by more than 0.5.
         assert_eq!(got, [false, false, false, false, true]);
     }

@@ -102,9 +102,7 @@ impl PrunerSession for WilcoxonSession {
     }
 
     fn finished(&mut self, progress: &Progress, trial: usize) {
-        if progress.state(trial) != Some(TrialState::Complete)
-            || progress.curve(trial).is_empty()
-        {
+        if progress.state(trial) != Some(TrialState::Complete) || progress.curve(trial).is_empty() {
             return;
         }
         let Some(score) = progress.value(trial).map(|v| progress.score(v)) else {

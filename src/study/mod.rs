@@ -498,7 +498,7 @@ impl StudyBuilder {
             store,
         );
         if let Some(pruner) = self.pruner {
-            study.set_pruner(&*pruner);
+            study.set_pruner(&*pruner)?;
         }
         Ok(study)
     }
@@ -522,7 +522,7 @@ impl StudyBuilder {
         };
         let mut study = Study::load_inner(&tracker, &parent, self.sampler.as_deref())?;
         if let Some(pruner) = &self.pruner {
-            study.set_pruner(&**pruner);
+            study.set_pruner(&**pruner)?;
         }
         if study.space != self.space {
             return Err(StudyError::Mismatch(format!(
@@ -660,9 +660,22 @@ impl Study {
     }
 
     /// Replaces the pruner: a new session that is told every value reported so far
-    /// (trials running now are judged by it from their next report on).
-    pub fn set_pruner(&mut self, pruner: &dyn Pruner) {
-        lock(&self.pruning).replace(pruner, self.seed);
+    /// (trials running now are judged by it from their next report on). A tracked study
+    /// loaded from its store first reads what its finished trials reported (the objective
+    /// metric's history of each trial run), so a resumed search prunes as it would have.
+    pub fn set_pruner(&mut self, pruner: &dyn Pruner) -> Result<(), StudyError> {
+        let mut pruning = lock(&self.pruning);
+        if let Some(store) = &self.store {
+            for trial in self.trials.all() {
+                if trial.state.is_finished() && pruning.progress.curve(trial.number).is_empty() {
+                    for (step, value) in store.reported(trial.number)? {
+                        pruning.progress.report(trial.number, step, value);
+                    }
+                }
+            }
+        }
+        pruning.replace(pruner, self.seed);
+        Ok(())
     }
 
     /// The pruner's name ([`PrunerKind::as_str`](crate::prune::PrunerKind::as_str) for a

@@ -406,6 +406,22 @@ impl TrackedStudy {
         self.run_ids.get(number)?.as_deref()
     }
 
+    /// What trial `number` reported: its run's history of the objective metric (for a
+    /// complete trial, the final value too when it differs from the last report).
+    pub fn reported(&self, number: usize) -> Result<Vec<(u64, f64)>, StudyError> {
+        let Some(run_id) = self.run_id(number) else {
+            return Ok(Vec::new());
+        };
+        let history = self
+            .tracker
+            .get_metric_history(run_id, &self.objective)
+            .map_err(store_error(format!("reading what trial {number} reported")))?;
+        Ok(history
+            .into_iter()
+            .filter_map(|m| Some((u64::try_from(m.step).ok()?, m.value)))
+            .collect())
+    }
+
     /// Reopens the parent run if it has ended (the study is being continued).
     fn open_parent(&mut self) -> Result<(), StudyError> {
         let (false, Some(parent)) = (self.parent_open, &self.parent) else {

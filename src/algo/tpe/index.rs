@@ -35,7 +35,13 @@ pub(super) struct Pruned {
 impl Pruned {
     /// The ranking order: lower ranks first.
     pub fn rank(&self, other: &Pruned) -> std::cmp::Ordering {
-        let score = |p: &Pruned| if p.score.is_nan() { f64::INFINITY } else { p.score };
+        let score = |p: &Pruned| {
+            if p.score.is_nan() {
+                f64::INFINITY
+            } else {
+                p.score
+            }
+        };
         other
             .last_step
             .cmp(&self.last_step)
