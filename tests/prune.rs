@@ -10,8 +10,10 @@ use hyperflow::prune::{
     Hyperband, MaxResource, Median, MinResource, Percentile, Pruner, SuccessiveHalving, Threshold,
 };
 use hyperflow::study::{Study, Tracking};
-use hyperflow::tracking::Tracker;
-use hyperflow::{Outcome, Point, Space, TrialContext, TrialState, fmin_with_context};
+use hyperflow::tracking::{Tracker, schema};
+use hyperflow::{
+    Outcome, Point, Space, StopReason, TrialContext, TrialState, fmin_with_context,
+};
 
 const EPOCHS: u64 = 27;
 
@@ -178,6 +180,13 @@ fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
         3,
         "three epochs; the final value repeats the last"
     );
+
+    study.finish(StopReason::MaxEvals).expect("finish");
+    let parent = tracker
+        .get_run(study.parent_run_id().expect("tracked"))
+        .expect("parent");
+    assert_eq!(parent.data.tag(schema::PRUNED_TRIALS_TAG), Some("1"));
+    assert_eq!(parent.data.metric(schema::TOTAL_STEPS_METRIC), Some(4.0));
 
     let again = Study::load_named(&tracker, "pruning", "curves")
         .expect("load")

@@ -38,7 +38,7 @@ use crate::fmin::IntoOutcome;
 use crate::prune::{NoPruning, Progress, Pruner, PrunerSession};
 use crate::rng::TrialRng;
 use crate::space::{Point, PointError, Space};
-use crate::tracking::schema::SchemaError;
+use crate::tracking::schema::{Ending, SchemaError};
 use crate::tracking::{ExperimentId, StoreError, Tracker};
 use crate::trials::{Direction, HistoryError, Trial, TrialState, Trials};
 
@@ -855,14 +855,27 @@ impl Study {
     }
 
     /// Records that the search stopped, for `reason` (tracked: the parent run ends
-    /// FINISHED with the reason and the count of failed trials as tags; KILLED when
-    /// cancelled, ready to be continued).
+    /// FINISHED with the reason and the counts of failed and pruned trials as tags and
+    /// the [total steps](Study::total_steps) as a metric; KILLED when cancelled, ready to
+    /// be continued).
     pub fn finish(&mut self, reason: StopReason) -> Result<(), StudyError> {
-        let failed = self.trials.count(TrialState::Failed);
+        let ending = Ending {
+            reason,
+            failed: self.trials.count(TrialState::Failed),
+            pruned: self.trials.count(TrialState::Pruned),
+            steps: self.total_steps(),
+        };
         match &mut self.store {
-            Some(store) => store.finish(reason, failed),
+            Some(store) => store.finish(ending),
             None => Ok(()),
         }
+    }
+
+    /// How many intermediate values the trials reported (those this process ran, and
+    /// those read back with [`set_pruner`](Study::set_pruner)).
+    pub fn total_steps(&self) -> usize {
+        let pruning = lock(&self.pruning);
+        pruning.progress.iter().map(|(_, _, c)| c.len()).sum()
     }
 
     /// Records that the loop driving the study stopped on an error (`why`): running trials

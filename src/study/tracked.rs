@@ -542,15 +542,16 @@ impl TrackedStudy {
     }
 
     /// Ends the parent run: FINISHED, or KILLED when cancelled.
-    pub fn finish(&mut self, reason: StopReason, failed: usize) -> Result<(), StudyError> {
+    pub fn finish(&mut self, ending: schema::Ending) -> Result<(), StudyError> {
         let Some(parent) = &self.parent else {
             return Ok(());
         };
         let context = format!("ending the study's parent run {parent}");
+        let (metrics, tags) = ending.record();
         self.tracker
-            .log_batch(parent, &[], &[], &schema::stop_tags(reason, failed))
+            .log_batch(parent, &metrics, &[], &tags)
             .map_err(store_error(&context))?;
-        let status = match reason {
+        let status = match ending.reason {
             StopReason::Cancelled => RunStatus::Killed,
             _ => RunStatus::Finished,
         };
