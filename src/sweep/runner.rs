@@ -760,9 +760,7 @@ impl TrialProcess {
             warnings,
         }
     }
-}
 
-impl TrialProcess {
     /// The grace period between SIGTERM and SIGKILL when stopping for `cause`.
     fn grace(&self, cause: StopCause) -> Duration {
         match cause {

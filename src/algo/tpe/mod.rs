@@ -732,6 +732,7 @@ mod tests {
             loss: (state == TrialState::Complete).then_some(loss),
             metrics: Vec::new(),
             error: None,
+            last_step: None,
             started: SystemTime::UNIX_EPOCH,
             duration: Some(Duration::ZERO),
         })
@@ -1203,6 +1204,7 @@ mod tests {
             loss: Some(f64::NAN),
             metrics: Vec::new(),
             error: None,
+            last_step: None,
             started: SystemTime::UNIX_EPOCH,
             duration: None,
         })
