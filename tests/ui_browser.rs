@@ -42,7 +42,8 @@ fn final_loss(i: usize) -> f64 {
     0.1 + 0.045 * i as f64
 }
 
-fn seed() -> Seeded {
+/// A server over a fresh SQLite store in a temp dir, with the artifact proxy.
+fn serve() -> (ServerHandle, Arc<SqliteStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let arts = dir.path().join("artifacts");
     let sqlite = Arc::new(
@@ -50,6 +51,11 @@ fn seed() -> Seeded {
     );
     let server = spawn_state(AppState::new(sqlite.clone()).with_artifacts(arts), Some(2))
         .expect("start server");
+    (server, sqlite, dir)
+}
+
+fn seed() -> Seeded {
+    let (server, sqlite, dir) = serve();
     // Seed through the REST API, so artifacts go through the proxy like a client's.
     let store = RestStore::with_auth(&server.url(), RestAuth::None).expect("rest store");
     let exp = store
@@ -678,18 +684,27 @@ fn browser_missing() -> Option<String> {
     None
 }
 
+/// Whether `test` can run here: without Chromium it prints why and is skipped, unless
+/// HYPERFLOW_REQUIRE_EXTERNAL is set (CI installs the browser first; there a skip would
+/// hide a broken install step).
+fn browser_available(test: &str) -> bool {
+    let Some(why) = browser_missing() else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("HYPERFLOW_REQUIRE_EXTERNAL").is_none(),
+        "{test}: {why}, and HYPERFLOW_REQUIRE_EXTERNAL is set"
+    );
+    println!(
+        "SKIPPED {test}: {why}; install with scripts/setup-browser.sh \
+         (apt-get install chromium chromium-driver)"
+    );
+    false
+}
+
 #[test]
 fn ui_in_headless_chromium() {
-    if let Some(why) = browser_missing() {
-        // CI installs the browser first; there a skip would hide a broken install step.
-        assert!(
-            std::env::var_os("HYPERFLOW_REQUIRE_EXTERNAL").is_none(),
-            "ui_in_headless_chromium: {why}, and HYPERFLOW_REQUIRE_EXTERNAL is set"
-        );
-        println!(
-            "SKIPPED ui_in_headless_chromium: {why}; install with scripts/setup-browser.sh \
-             (apt-get install chromium chromium-driver)"
-        );
+    if !browser_available("ui_in_headless_chromium") {
         return;
     }
     let s = seed();
@@ -792,8 +807,11 @@ fn ui_in_headless_chromium() {
     d.click("details.picker summary");
 
     // Server-side sorting by attributes: run name and status.
-    for (col, key) in [(2, "attributes.run_name"), (3, "attributes.status")] {
-        d.click(&format!("#runs thead th:nth-child({col}) button.sort"));
+    for (col, key) in [
+        ("name", "attributes.run_name"),
+        ("status", "attributes.status"),
+    ] {
+        d.click(&format!("#runs thead th[data-col='{col}'] button.sort"));
         d.wait(
             "sorted by an attribute",
             &format!(
@@ -804,7 +822,7 @@ fn ui_in_headless_chromium() {
         d.wait(
             "sorted table",
             &format!(
-                "document.querySelector('#runs thead th:nth-child({col})[aria-sort=ascending]')"
+                "document.querySelector(\"#runs thead th[data-col='{col}'][aria-sort=ascending]\")"
             ),
         );
         assert_eq!(d.visible_rows("#runs tr.run-row"), 2);
@@ -1103,20 +1121,34 @@ fn ui_in_headless_chromium() {
     d.assert_no_js_errors("the big experiment");
 
     // Errors from the API are shown on the page, not thrown: a missing run, a bad route.
-    d.goto(&format!("{base}/#/runs/0123456789abcdef0123456789abcdef"));
-    let err = d.wait(
-        "missing run",
-        "document.querySelector('main .error')?.innerText",
-    );
-    assert!(
-        err.as_str().unwrap().contains("RESOURCE_DOES_NOT_EXIST"),
-        "{err}"
-    );
-    d.goto(&format!("{base}/#/no/such/page"));
-    d.wait(
-        "unknown route",
-        "document.querySelector('main h1')?.innerText === 'Not found'",
-    );
+    // A missing run, a missing experiment, an unknown route: a sentence saying what was
+    // not found and a link back, never raw JSON or a blank page.
+    for (hash, sentence) in [
+        (
+            "#/runs/0123456789abcdef0123456789abcdef",
+            "Run 0123456789abcdef0123456789abcdef was not found.",
+        ),
+        ("#/experiments/98765", "Experiment 98765 was not found."),
+        ("#/no/such/page", "There is no page at /no/such/page."),
+    ] {
+        d.goto(&format!("{base}/{hash}"));
+        let text = d.wait(
+            &format!("error page of {hash}"),
+            "document.querySelector('main h1')?.innerText === 'Not found' && document.querySelector('main .sentence')?.innerText",
+        );
+        assert!(text.as_str().unwrap().starts_with(sentence), "{text}");
+        assert_eq!(
+            d.js("return document.querySelector('main a[href=\"#/\"]')?.innerText"),
+            json!("← Back to the experiments")
+        );
+        assert!(
+            !d.js("return document.querySelector('main').innerText")
+                .as_str()
+                .unwrap()
+                .contains('{')
+        );
+    }
+    d.screenshot("12-not-found");
     d.assert_no_js_errors_except_404("error pages");
 
     // The xss run's page: name and param as text, no alert opened.
@@ -1143,4 +1175,421 @@ fn ui_in_headless_chromium() {
         "no alert may open"
     );
     d.assert_no_js_errors("the xss run page");
+}
+
+// ---------------------------------------------------------------------------------------
+// The pages for tuning: a conditional search as a sweep logs it, learning curves, models
+
+/// Trials of the conditional search.
+const TUNING_TRIALS: usize = 24;
+
+/// A search as a sweep logs it, with sweep settings (`command`, `env.*`) as params of the
+/// parent: `fmin` over `model` ∈ {gbt (lr and l2 log-uniform, depth), knn (k)}, so `lr`,
+/// `depth`, `l2` and `k` are each inactive in some trials; then a `val_loss` history of 8 steps per
+/// trial, as a script logging per epoch writes it. Returns the experiment, the parent and
+/// the trial runs by number.
+fn seed_tuning(url: &str) -> (ExperimentId, String, Vec<String>) {
+    use hyperflow::space::ChoiceOption;
+    let tracker = Tracker::open(url).expect("tracker over REST");
+    let space = hyperflow::Space::builder()
+        .choice(
+            "model",
+            [
+                ChoiceOption::new(
+                    "gbt",
+                    hyperflow::Space::builder()
+                        .loguniform("lr", 1e-5, 1.0)
+                        .randint("depth", 2, 9)
+                        // One decade: a log axis with a tick at each multiple, whose
+                        // labels overlap unless thinned.
+                        .loguniform("l2", 0.1, 1.0),
+                ),
+                ChoiceOption::new("knn", hyperflow::Space::builder().randint("k", 1, 40)),
+            ],
+        )
+        .build()
+        .expect("space");
+    let result = hyperflow::fmin(
+        |p: &hyperflow::Point| -> Result<f64, String> {
+            Ok(match p.get::<f64>("lr") {
+                Ok(lr) => (lr.log10() + 2.0).powi(2) + 0.5,
+                Err(_) => 3.0 + p.get::<i64>("k").map_err(|e| e.to_string())? as f64 / 40.0,
+            })
+        },
+        &space,
+    )
+    .algo(hyperflow::algo::Random)
+    .max_evals(TUNING_TRIALS)
+    .seed(11)
+    .progress(false)
+    .tracking(
+        hyperflow::study::Tracking::new(tracker.clone(), "ui-tuning")
+            .name("tuning-sweep")
+            .param("command", "python3 train.py --model {model}")
+            .param("env.PYTHONHASHSEED", "0"),
+    )
+    .run()
+    .expect("conditional search");
+    let parent = result.parent_run_id().expect("parent run").to_string();
+    let exp = tracker.get_run(&parent).expect("parent").info.experiment_id;
+    let children = tracker
+        .search_all_runs(
+            &SearchRuns::new()
+                .experiment(&exp)
+                .filter(schema::children_of(&parent).to_string()),
+        )
+        .expect("trials");
+    let mut trials = vec![String::new(); TUNING_TRIALS];
+    for run in &children {
+        let number = schema::trial_number(run).expect("trial number");
+        let loss = run.data.metric("loss").expect("loss");
+        let history: Vec<Metric> = (0..8)
+            .map(|step| Metric {
+                key: "val_loss".into(),
+                value: loss + (8 - step) as f64 * 0.4,
+                timestamp: 1_700_000_000_000 + step,
+                step,
+            })
+            .collect();
+        tracker
+            .store()
+            .log_batch(run.id(), &history, &[], &[])
+            .expect("history");
+        trials[number] = run.id().to_string();
+    }
+    (exp, parent, trials)
+}
+
+/// A logged model made by `run_id`, registered as `name` version 1 with alias `champion`.
+fn seed_model(store: &dyn Store, exp: &ExperimentId, run_id: &str, name: &str) -> String {
+    let model = store
+        .create_logged_model(
+            exp,
+            &NewLoggedModel {
+                name: Some("best-gbt".into()),
+                source_run_id: Some(run_id.to_string()),
+                params: vec![Param::new("depth", "4")],
+                ..NewLoggedModel::default()
+            },
+        )
+        .expect("logged model");
+    let model_id = model.model_id.clone();
+    store
+        .finalize_logged_model(&model_id, LoggedModelStatus::Ready)
+        .expect("finalize");
+    store
+        .create_registered_model(name, Some("The best model of the tuning sweep."), &[])
+        .expect("registered model");
+    let version = store
+        .create_model_version(
+            name,
+            &NewModelVersion {
+                source: format!("models:/{model_id}"),
+                run_id: Some(run_id.to_string()),
+                model_id: Some(model_id.clone()),
+                ..NewModelVersion::default()
+            },
+        )
+        .expect("version");
+    store
+        .set_registered_model_alias(name, "champion", version.version)
+        .expect("alias");
+    model_id
+}
+
+/// JS: the pairs of `text.tick` labels of any chart on the page that overlap or come
+/// closer than 3 px side by side, as "label/label" (empty when every label is clear).
+const CRAMPED_TICKS: &str = "return [...document.querySelectorAll('svg.chart')].flatMap(svg => { \
+     const r = [...svg.querySelectorAll('text.tick')].map(t => [t.textContent, t.getBoundingClientRect()]); \
+     const out = []; \
+     for (let i = 0; i < r.length; i++) for (let j = i + 1; j < r.length; j++) { \
+       const [a, b] = [r[i][1], r[j][1]]; \
+       if (a.left < b.right + 3 && b.left < a.right + 3 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5) out.push(r[i][0] + '/' + r[j][0]); } \
+     return out; })";
+
+#[test]
+fn searches_endpoint_describes_the_space_and_objective() {
+    let (server, _sqlite, _dir) = serve();
+    let (exp, parent, trials) = seed_tuning(&server.url());
+    let a = agent();
+    let get = |query: &str| -> (u16, Value) {
+        let mut resp = a
+            .get(format!(
+                "{}/ajax-api/2.0/hyperflow/searches?{query}",
+                server.url()
+            ))
+            .call()
+            .expect("searches");
+        let status = resp.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+        )
+    };
+    let (status, by_exp) = get(&format!("experiment_id={exp}"));
+    assert_eq!(status, 200, "{by_exp}");
+    let (_, by_run) = get(&format!("run_id={parent}"));
+    assert_eq!(by_exp, by_run, "one search, found either way");
+    let search = &by_exp["searches"][0];
+    assert_eq!(search["run_id"], json!(parent));
+    assert_eq!(search["metric"], json!("loss"));
+    assert_eq!(search["direction"], json!("minimize"));
+    let names: Vec<&str> = search["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["model", "lr", "depth", "l2", "k"],
+        "the space, not the sweep's params"
+    );
+    assert_eq!(search["params"][0]["options"], json!(["gbt", "knn"]));
+    assert_eq!(search["params"][1]["log"], json!(true));
+    assert_eq!(search["params"][2]["log"], json!(false));
+    assert_eq!(
+        search["params"][4]["active_when"],
+        json!({"param": "model", "option": "knn"})
+    );
+    assert!(trials.contains(&search["best_run_id"].as_str().unwrap().to_string()));
+    assert_eq!(
+        by_exp["tags"],
+        json!({"parent": "mlflow.parentRunId", "trial": "hyperflow.trial", "state": "hyperflow.state"})
+    );
+    // A trial is no search; missing runs and experiments are 404; a bare call is a 400.
+    assert_eq!(
+        get(&format!("run_id={}", trials[0])).1["searches"],
+        json!([])
+    );
+    assert_eq!(get("run_id=0123456789abcdef0123456789abcdef").0, 404);
+    assert_eq!(get("experiment_id=98765").0, 404);
+    let (status, body) = get("");
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("run_id"),
+        "{body}"
+    );
+}
+
+#[test]
+fn tuning_pages_in_headless_chromium() {
+    if !browser_available("tuning_pages_in_headless_chromium") {
+        return;
+    }
+    let (server, sqlite, _dir) = serve();
+    let base = server.url();
+    let (exp, parent, trials) = seed_tuning(&base);
+    let best = Tracker::new(sqlite.clone())
+        .get_run(&parent)
+        .expect("parent")
+        .data
+        .tag("best_run_id")
+        .expect("best run")
+        .to_string();
+    let model_id = seed_model(&*sqlite, &exp, &best, "tuned-gbt");
+    let d = Driver::start(screenshot_dir());
+
+    // Runs table of the search: trial, state, objective and the space's hyperparameters by
+    // default, not the sweep's command and env; the search's trials are shown at once.
+    d.goto(&format!("{base}/#/experiments/{exp}"));
+    d.wait(
+        "tuning runs table",
+        &format!("document.querySelectorAll(\"#runs tr[data-depth='1']:not([hidden])\").length === {TUNING_TRIALS}"),
+    );
+    let header = d.js(
+        "return [...document.querySelectorAll('#runs thead th')].map(th => th.innerText.trim())",
+    );
+    let header: Vec<&str> = header
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        header[..8],
+        [
+            "", "Run", "Trial", "State", "loss ↓", "model", "lr", "depth"
+        ],
+        "{header:?}"
+    );
+    assert!(
+        header.contains(&"l2") && header.contains(&"k"),
+        "{header:?}"
+    );
+    assert!(
+        !header
+            .iter()
+            .any(|h| h.contains("command") || h.contains("env.") || h.contains("algo")),
+        "sweep settings are not default columns: {header:?}"
+    );
+    // The best trial's objective is marked, and only there.
+    assert_eq!(
+        d.js("return [...document.querySelectorAll('#runs td.best')].map(td => td.closest('tr').dataset.runId)"),
+        json!([best])
+    );
+    // Inactive hyperparameters of trials are marked as such, never blank or 0; the
+    // parent has no hyperparameters at all.
+    let inactive = d.js("return document.querySelectorAll('#runs td.inactive').length");
+    assert!(
+        inactive.as_u64().unwrap() >= TUNING_TRIALS as u64,
+        "{inactive}"
+    );
+    assert_eq!(
+        d.js(&format!("return document.querySelectorAll(\"#runs tr[data-run-id='{parent}'] td.inactive\").length")),
+        json!(0)
+    );
+    // Times in words: "… ago" and durations such as "0.3 s".
+    let times = d.js("return [...document.querySelectorAll(\"#runs tr[data-depth='1'] td.nowrap\")].slice(0, 2).map(td => td.innerText)");
+    assert!(
+        times[0].as_str().unwrap().ends_with(" ago") || times[0] == json!("just now"),
+        "{times}"
+    );
+    let took = times[1].as_str().unwrap();
+    assert!(took.ends_with(" s") || took.ends_with(" ms"), "{times}");
+    d.screenshot("20-tuning-runs");
+    // Other params are one click away.
+    d.click("details.picker summary");
+    d.wait(
+        "command in the picker",
+        "document.querySelector(\"details.picker input[data-col='params:command']\")",
+    );
+    d.click("details.picker summary");
+    d.assert_no_js_errors("the tuning runs table");
+
+    // Compare: the objective against each hyperparameter; trials where a parameter is
+    // inactive are in its "inactive" lane (every trial is drawn in every plot); lr is on a
+    // log axis; no tick labels overlap, also in a narrow window.
+    let all = trials.join(",");
+    d.goto(&format!("{base}/#/compare?runs={all}&exp={exp}"));
+    d.wait(
+        "objective plots",
+        "document.querySelectorAll('#objective-plots figure').length === 5",
+    );
+    for param in ["lr", "depth", "l2", "k"] {
+        let fig = format!("#objective-plots figure[data-param='{param}']");
+        assert_eq!(
+            d.js(&format!(
+                "return document.querySelectorAll(\"{fig} circle.dot\").length"
+            )),
+            json!(TUNING_TRIALS),
+            "{param}: every trial drawn"
+        );
+        assert!(
+            d.js(&format!(
+                "return document.querySelectorAll(\"{fig} circle.dot.inactive\").length"
+            ))
+            .as_u64()
+            .unwrap()
+                > 0,
+            "{param}: inactive trials in their lane"
+        );
+        assert_eq!(
+            d.js(&format!(
+                "return document.querySelector(\"{fig} text.inactive-label\")?.textContent"
+            )),
+            json!("inactive")
+        );
+    }
+    assert!(
+        d.js("return document.querySelector(\"#objective-plots figure[data-param='lr']\").textContent")
+            .as_str()
+            .unwrap()
+            .contains("lr (log)")
+    );
+    // Parallel coordinates: every trial is a line through every axis (inactive values go
+    // to the lane below the axis, they do not break the line).
+    d.wait(
+        "parallel coordinates",
+        &format!("document.querySelectorAll('#parallel path.pc-line').length === {TUNING_TRIALS}"),
+    );
+    let moves = d.js("return [...document.querySelectorAll('#parallel path.pc-line')].map(p => (p.getAttribute('d').match(/M/g) || []).length)");
+    assert!(
+        moves.as_array().unwrap().iter().all(|m| m == &json!(1)),
+        "{moves}"
+    );
+    assert_eq!(d.js(CRAMPED_TICKS), json!([]));
+    d.screenshot("21-tuning-compare");
+    d.cmd(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 480, "height": 1000})),
+    );
+    d.cmd("POST", "/refresh", None);
+    d.wait(
+        "objective plots, narrow",
+        "document.querySelectorAll('#objective-plots figure').length === 5",
+    );
+    assert_eq!(d.js(CRAMPED_TICKS), json!([]), "narrow window");
+    d.screenshot("22-tuning-compare-narrow");
+    d.cmd(
+        "POST",
+        "/window/rect",
+        Some(json!({"width": 1400, "height": 1000})),
+    );
+    d.assert_no_js_errors("the tuning compare page");
+
+    // Learning curves of two trials: two series, the legend names their trial numbers;
+    // the log scale keeps the two series.
+    let two = format!("{},{}", trials[3], trials[5]);
+    for log in ["", "&log=1"] {
+        d.goto(&format!(
+            "{base}/#/chart?runs={two}&exp={exp}&metric=val_loss{log}"
+        ));
+        d.wait(
+            "two learning curves",
+            "document.querySelectorAll('#curves g.series-group').length === 2",
+        );
+        assert_eq!(
+            d.js("return [...document.querySelectorAll('#curves ul.legend li')].map(li => li.innerText.trim())"),
+            json!(["trial 3", "trial 5"])
+        );
+        let points = d.js("return [...document.querySelectorAll('#curves path.series')].map(p => (p.getAttribute('d').match(/L/g) || []).length + 1)");
+        assert_eq!(points, json!([8, 8]), "8 steps each");
+        assert_eq!(d.js(CRAMPED_TICKS), json!([]));
+    }
+    assert_eq!(
+        d.js("return document.querySelector('#curve-log').checked"),
+        json!(true)
+    );
+    d.screenshot("23-learning-curves");
+    // From the runs table: select two trials, press Chart.
+    d.goto(&format!("{base}/#/experiments/{exp}"));
+    for id in &trials[..2] {
+        d.wait(
+            "trial row",
+            &format!("document.querySelector(\"#runs tr[data-run-id='{id}'] input.select\")"),
+        );
+        d.click(&format!("#runs tr[data-run-id='{id}'] input.select"));
+    }
+    d.click("#chart");
+    d.wait(
+        "chart from the table",
+        "document.querySelectorAll('#curves g.series-group').length === 2",
+    );
+    d.assert_no_js_errors("the learning curves");
+
+    // Models: the registered model with its alias and version, the logged model, each
+    // linked to the run that made it.
+    d.goto(&format!("{base}/#/models"));
+    d.wait(
+        "registered model",
+        "document.querySelector(\"article[data-model='tuned-gbt']\")",
+    );
+    assert_eq!(
+        d.js(
+            "return document.querySelector(\"article[data-model='tuned-gbt'] h3 .alias\").innerText"
+        ),
+        json!("@champion → v1")
+    );
+    assert_eq!(
+        d.js("return document.querySelector(\"article[data-model='tuned-gbt'] tr[data-version='1'] a\").getAttribute('href')"),
+        json!(format!("#/runs/{best}"))
+    );
+    assert_eq!(
+        d.js(&format!("return document.querySelector(\"#logged-models tr[data-model-id='{model_id}']\").innerText")).as_str().unwrap().split('\t').take(3).collect::<Vec<_>>(),
+        ["best-gbt", model_id.as_str(), "READY"]
+    );
+    d.screenshot("24-models");
+    d.assert_no_js_errors("the models page");
 }

@@ -73,6 +73,7 @@ pub use model::{
     Interval, NumericDetail, OptionStats, ParamDetail, ParamReport, Report, Settings, TrialCounts,
 };
 pub use render::{Format, Plot};
+pub(crate) use store::parent_space;
 pub use store::{
     REPORT_ARTIFACT_DIR, ReportSource, StoreInput, StoreOptions, from_store, log_artifacts,
 };

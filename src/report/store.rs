@@ -411,7 +411,7 @@ fn parse_direction(text: &str) -> Option<Direction> {
 
 /// The space a parent run logged as `space.json`, if any (none where its artifacts cannot
 /// be reached: the kinds are then inferred).
-fn parent_space(tracker: &Tracker, parent: &Run) -> Result<Option<Space>, ReportError> {
+pub(crate) fn parent_space(tracker: &Tracker, parent: &Run) -> Result<Option<Space>, ReportError> {
     let repo = match tracker.store().artifact_repo(&parent.info.artifact_uri) {
         Ok(repo) => repo,
         Err(StoreError::UnsupportedArtifactUri { .. }) => return Ok(None),

@@ -471,7 +471,8 @@ pub struct Endpoint {
 
 /// Every endpoint of the server but the web UI's pages ([`ui::routes`]): MLflow's tracking
 /// REST API (under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact proxy,
-/// hyperflow's report ([`report`], `/api/2.0/hyperflow/report`),
+/// hyperflow's report ([`report`], `/api/2.0/hyperflow/report`), the UI's search
+/// descriptions ([`ui::searches`], `/api/2.0/hyperflow/searches`),
 /// `/api/3.0/mlflow/server-info` and `/health`. The router is built from this table and
 /// nothing else.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -553,6 +554,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             Method::GET,
             "/hyperflow/report".into(),
             json_route(&Method::GET, report::report),
+        ),
+        (
+            Prefix::V2,
+            Method::GET,
+            "/hyperflow/searches".into(),
+            json_route(&Method::GET, ui::searches),
         ),
         (
             Prefix::V3,

@@ -3,7 +3,8 @@
 //! are served as they are.
 //!
 //! The UI is a single page (`/`) with hash routing (`#/experiments/1`, `#/runs/<id>`,
-//! `#/compare?runs=..`, `#/report/<exp>?parent=..`), so deep links survive a reload. It
+//! `#/compare?runs=..`, `#/chart?runs=..&metric=..`, `#/models`, `#/report/<exp>?parent=..`),
+//! so deep links survive a reload. It
 //! talks to the server only through the MLflow REST API under `/ajax-api/2.0/mlflow/`, the
 //! artifact proxy, exactly like any other client, and hyperflow's report endpoint
 //! ([`super::report`]).
@@ -17,7 +18,13 @@
 //! | `dom.js` | `h()`/`s()` element builders (text nodes only, never HTML strings), formatters |
 //! | `api.js` | the REST calls, `ApiError` with MLflow's `error_code`/`message`, flattened runs |
 //! | `charts.js` | SVG line chart, scatter, parallel coordinates, scales |
-//! | `experiments.js`, `runs.js`, `run.js`, `compare.js`, `report.js` | one page each |
+//! | `experiments.js`, `runs.js`, `run.js`, `compare.js`, `curves.js` (learning curves), `models.js`, `report.js` | one page each |
+//!
+//! The runs, compare and chart pages ask [`searches`] (`GET
+//! ajax-api/2.0/hyperflow/searches`) what the searches of an experiment (or one parent
+//! run) are: their hyperparameters from `space.json`, the objective metric and direction,
+//! and the names of the tags that hold a trial's number and state. The UI never spells the
+//! stored names of [`crate::tracking::schema`] itself.
 //!
 //! The report page shows the report of `hyperflow report` (ranges, PED-ANOVA importance,
 //! recommendations, plots), analysed on the server; the browser only lays out its sections
@@ -30,6 +37,15 @@
 //! even a rendering bug cannot run code injected through run names or params.
 
 use super::AppState;
+use super::error::{ApiError, ApiResult};
+use crate::report::parent_space;
+use crate::space::{Dist, Space};
+use crate::tracking::filter::{Clause, Filter};
+use crate::tracking::schema::{
+    self, BEST_RUN_TAG, PARENT_TAG, ROLE_TAG, Role, STATE_TAG, StudyParams, TRIAL_TAG,
+};
+use crate::tracking::wire::de;
+use crate::tracking::{Run, SearchRuns, Tracker};
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -69,6 +85,8 @@ static ASSETS: &[Asset] = &[
     asset!("runs.js", JS),
     asset!("run.js", JS),
     asset!("compare.js", JS),
+    asset!("curves.js", JS),
+    asset!("models.js", JS),
     asset!("report.js", JS),
 ];
 
@@ -175,6 +193,166 @@ async fn asset(Path((version, file)): Path<(String, String)>, req: HeaderMap) ->
     }
     security_headers(h);
     resp
+}
+
+/// The most recent searches [`searches`] describes for an experiment.
+pub const MAX_SEARCHES: usize = 50;
+
+/// The query of [`searches`]: one of `run_id` (a search's parent run) or `experiment_id`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SearchesQuery {
+    /// The parent run of one search.
+    #[serde(default, deserialize_with = "de::text")]
+    pub run_id: Option<String>,
+    /// Every search of this experiment (the [`MAX_SEARCHES`] most recent).
+    #[serde(default, deserialize_with = "de::text")]
+    pub experiment_id: Option<String>,
+}
+
+/// What [`searches`] answers.
+#[derive(Debug, serde::Serialize)]
+pub struct SearchesReply {
+    /// The searches, newest first (none when the run is not a search's parent).
+    pub searches: Vec<SearchInfo>,
+    /// The tags a trial's run carries.
+    pub tags: TrialTags,
+}
+
+/// The names of the tags a trial's run carries.
+#[derive(Debug, serde::Serialize)]
+pub struct TrialTags {
+    /// The tag naming the parent run.
+    pub parent: &'static str,
+    /// The tag holding the trial's number.
+    pub trial: &'static str,
+    /// The tag holding the trial's state.
+    pub state: &'static str,
+}
+
+/// One search: its parent run, objective and hyperparameters.
+#[derive(Debug, serde::Serialize)]
+pub struct SearchInfo {
+    /// The parent run.
+    pub run_id: String,
+    /// The parent run's name.
+    pub run_name: String,
+    /// The metric that is the loss of its trials.
+    pub metric: String,
+    /// `minimize` or `maximize`, when the parent records it.
+    pub direction: Option<&'static str>,
+    /// The best trial's run so far, when the parent records it.
+    pub best_run_id: Option<String>,
+    /// The hyperparameters, in sampling order (empty when the space was not logged).
+    pub params: Vec<ParamInfo>,
+    /// Why the space could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// One hyperparameter of a search's space.
+#[derive(Debug, serde::Serialize)]
+pub struct ParamInfo {
+    /// Its name (the trial runs' param).
+    pub name: String,
+    /// The distribution's kind (`uniform`, `loguniform`, `choice`, ...).
+    pub kind: &'static str,
+    /// Whether values are best shown on a log axis.
+    pub log: bool,
+    /// The options of a choice, as the runs' params print them.
+    pub options: Option<Vec<String>>,
+    /// The choice and option under which it is active; `None` at the top level.
+    pub active_when: Option<ActiveWhen>,
+}
+
+/// The choice option a conditional hyperparameter depends on.
+#[derive(Debug, serde::Serialize)]
+pub struct ActiveWhen {
+    /// The choice parameter.
+    pub param: String,
+    /// The option, as the runs' params print it.
+    pub option: String,
+}
+
+/// `GET hyperflow/searches`: what the searches of an experiment, or the one search whose
+/// parent is `run_id`, are. Missing runs and experiments are 404.
+pub fn searches(st: &AppState, q: SearchesQuery) -> ApiResult<SearchesReply> {
+    let tracker = Tracker::new(st.store().clone());
+    let parents: Vec<Run> = match (q.run_id, q.experiment_id) {
+        (Some(run_id), None) => {
+            let run = tracker.get_run(&run_id)?;
+            if Role::of(&run) == Some(Role::Search) {
+                vec![run]
+            } else {
+                vec![]
+            }
+        }
+        (None, Some(experiment)) => {
+            let experiment = tracker.find_experiment(&experiment)?;
+            let role = Role::Search.tag().value;
+            tracker
+                .search_runs(
+                    &SearchRuns::new()
+                        .experiment(&experiment.experiment_id)
+                        .filter(Filter::new().and(Clause::tag(ROLE_TAG).eq(role)))
+                        .order_by("attributes.start_time DESC")
+                        .max_results(MAX_SEARCHES),
+                )?
+                .items
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "Give one of 'run_id' (a search's parent run) or 'experiment_id'",
+            ));
+        }
+    };
+    Ok(SearchesReply {
+        searches: parents.iter().map(|p| search_info(&tracker, p)).collect(),
+        tags: TrialTags {
+            parent: PARENT_TAG,
+            trial: TRIAL_TAG,
+            state: STATE_TAG,
+        },
+    })
+}
+
+fn search_info(tracker: &Tracker, parent: &Run) -> SearchInfo {
+    let (params, error) = match parent_space(tracker, parent) {
+        Ok(space) => (space.as_ref().map(params_of).unwrap_or_default(), None),
+        Err(e) => (vec![], Some(e.to_string())),
+    };
+    SearchInfo {
+        run_id: parent.info.run_id.clone(),
+        run_name: parent.info.run_name.clone(),
+        metric: schema::objective_metric(parent).to_string(),
+        direction: StudyParams::read(parent).ok().map(|p| p.direction.as_str()),
+        best_run_id: parent.data.tag(BEST_RUN_TAG).map(str::to_string),
+        params,
+        error,
+    }
+}
+
+fn params_of(space: &Space) -> Vec<ParamInfo> {
+    let all = space.params();
+    all.iter()
+        .map(|p| ParamInfo {
+            name: p.name.clone(),
+            kind: p.dist.kind(),
+            log: p.dist.is_log(),
+            options: match &p.dist {
+                Dist::Choice { options } => Some(options.iter().map(ToString::to_string).collect()),
+                _ => None,
+            },
+            active_when: p.parent.as_ref().and_then(|c| {
+                let choice = all.get(c.param)?;
+                let Dist::Choice { options } = &choice.dist else {
+                    return None;
+                };
+                Some(ActiveWhen {
+                    param: choice.name.clone(),
+                    option: options.get(c.option)?.to_string(),
+                })
+            }),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -107,6 +107,26 @@ export const api = {
   report(query) {
     return call('GET', 'hyperflow/report', query);
   },
+  /**
+   * What the searches are ({experimentId} or {runId} of a parent): {searches: [{run_id,
+   * run_name, metric, direction, params: [{name, kind, log, options, active_when}]}],
+   * tags: {parent, trial, state}}. The server knows the stored names; the UI asks.
+   */
+  searches({ experimentId, runId }) {
+    return call('GET', 'hyperflow/searches', { experiment_id: experimentId, run_id: runId });
+  },
+  /** One page of logged models (MLflow 3) of these experiments. */
+  searchLoggedModels(experimentIds, pageToken) {
+    return call('POST', 'mlflow/logged-models/search', { experiment_ids: experimentIds, max_results: 100, page_token: pageToken });
+  },
+  /** One page of registered models. */
+  searchRegisteredModels(pageToken) {
+    return call('GET', 'mlflow/registered-models/search', { max_results: 100, page_token: pageToken });
+  },
+  /** One page of the versions of registered model `name`. */
+  searchModelVersions(name, pageToken) {
+    return call('GET', 'mlflow/model-versions/search', { filter: `name = ${filterString(name)}`, max_results: 100, page_token: pageToken });
+  },
   /** The proxy URL of an artifact, or null when the run's artifacts are not proxied. */
   artifactUrl(artifactUri, path) {
     const m = /^mlflow-artifacts:\/*(.*)$/.exec(artifactUri || '');

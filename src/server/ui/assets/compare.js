@@ -1,11 +1,30 @@
-// Compare selected runs (#/compare?runs=a,b,c): parallel coordinates over chosen params
-// and metrics, a scatter of a metric against a param, and the values side by side.
+// Compare selected runs (#/compare?runs=a,b,c): the objective against each
+// hyperparameter, parallel coordinates over chosen params and metrics, a free scatter, and
+// the values side by side.
+//
+// What is a hyperparameter and which metric is the objective comes from the server's
+// description of the runs' searches (hyperflow/searches); runs outside a search fall back
+// to the params that vary and their first metric. A conditional parameter that is absent
+// in a run (inactive under the run's choice) is shown as "inactive", never dropped and
+// never drawn as 0; log-uniform parameters are drawn on log axes.
 
 import { h, mount, errorBox, badge, fmtNum, isNumeric, link, pool, setTitle } from './dom.js';
 import { api } from './api.js';
-import { parallelCoords, scatter } from './charts.js';
+import { parallelCoords, scatter, INACTIVE } from './charts.js';
 
 const MAX_RUNS = 500;
+
+/** The searches the runs belong to, merged: {metric, direction, params, tags} or null. */
+export async function describeRuns(runs) {
+  const parents = [...new Set(runs.map((r) => r.parentId).filter(Boolean))];
+  const answers = await pool(parents, 4, (id) => api.searches({ runId: id }).catch(() => null));
+  const searches = answers.filter(Boolean).flatMap((a) => a.searches);
+  const tags = (answers.find(Boolean) || {}).tags || {};
+  if (!searches.length) return { search: null, tags };
+  const params = new Map();
+  for (const s of searches) for (const p of s.params) if (!params.has(p.name)) params.set(p.name, p);
+  return { search: { metric: searches[0].metric, direction: searches[0].direction, params: [...params.values()] }, tags };
+}
 
 export async function comparePage(main, route) {
   setTitle('Compare runs');
@@ -16,17 +35,46 @@ export async function comparePage(main, route) {
   if (!route.alive()) return;
   const failed = runs.filter((r) => r.error);
   const ok = runs.filter((r) => !r.error);
+  const { search } = await describeRuns(ok);
+  if (!route.alive()) return;
 
   const params = [...new Set(ok.flatMap((r) => Object.keys(r.params)))].sort();
   const metrics = [...new Set(ok.flatMap((r) => Object.keys(r.metrics)))].sort();
   const value = (r, col) => (col.startsWith('m:') ? r.metrics[col.slice(2)] : r.params[col.slice(2)]);
   const label = (col) => col.slice(2);
-  // Default axes: params that vary between the runs, then the metrics.
   const varying = params.filter((p) => new Set(ok.map((r) => r.params[p])).size > 1);
-  let axes = [...(varying.length ? varying : params).slice(0, 8).map((p) => 'p:' + p), ...metrics.slice(0, 3).map((m) => 'm:' + m)];
+  const hyper = search ? search.params.map((p) => p.name) : (varying.length ? varying : params).slice(0, 8);
+  const logParams = search ? search.params.filter((p) => p.log).map((p) => p.name) : [];
+  const options = new Map(search ? search.params.filter((p) => p.options).map((p) => [p.name, p.options]) : []);
+  // Outside a search the user picks the metric (?metric=), and no run is "best": the
+  // direction is unknown.
+  const asked = route.query.get('metric');
+  const objective = metrics.includes(asked) ? asked : search && metrics.includes(search.metric) ? search.metric : metrics[0];
+  const direction = search && objective === search.metric ? search.direction : null;
+  const better = direction === 'maximize' ? (a, b) => a > b : (a, b) => a < b;
+  let best = null;
+  for (const r of ok) {
+    const v = r.metrics[objective];
+    if (direction && Number.isFinite(v) && (!best || better(v, best.metrics[objective]))) best = r;
+  }
+  const objSel = h('select', { id: 'objective-metric', 'aria-label': 'Metric plotted against each parameter',
+    onchange: (e) => { location.hash = link('/compare', { runs: ids.join(','), exp: route.query.get('exp'), metric: e.target.value }); } },
+  metrics.map((m) => h('option', { value: m, selected: m === objective }, m)));
 
+  // The objective against each hyperparameter.
+  const perParam = h('div', { class: 'charts', id: 'objective-plots' });
+  if (objective) {
+    for (const p of hyper) {
+      const pts = ok.filter((r) => Number.isFinite(r.metrics[objective]))
+        .map((r) => ({ x: r.params[p], y: r.metrics[objective], label: r.name, best: r === best }));
+      perParam.append(h('figure', { class: 'chart-card', dataset: { param: p } },
+        scatter(pts, { xLabel: p, yLabel: objective, xLog: logParams.includes(p), xOrder: options.get(p), width: 420, height: 240 })));
+    }
+  }
+
+  let axes = [...hyper.filter((p) => params.includes(p)).map((p) => 'p:' + p), ...(objective ? ['m:' + objective] : metrics.slice(0, 3).map((m) => 'm:' + m))];
   const pcSlot = h('div', { class: 'chart-wide', id: 'parallel' });
-  const drawPc = () => mount(pcSlot, parallelCoords(ok.map((r) => ({ label: r.name, values: Object.fromEntries(axes.map((a) => [label(a), value(r, a)])) })), axes.map(label)));
+  const drawPc = () => mount(pcSlot, parallelCoords(ok.map((r) => ({ label: r.name, values: Object.fromEntries(axes.map((a) => [label(a), value(r, a)])) })), axes.map(label), { logAxes: logParams }));
   const axisPicker = h('details', { class: 'picker' }, h('summary', {}, 'Axes'),
     h('div', { class: 'picker-body' }, [['Params', params, 'p:'], ['Metrics', metrics, 'm:']].map(([title, list, pre]) => list.length ? h('fieldset', {}, h('legend', {}, title),
       list.map((k) => h('label', { class: 'check' }, h('input', { type: 'checkbox', checked: axes.includes(pre + k), onchange: (e) => {
@@ -37,35 +85,46 @@ export async function comparePage(main, route) {
       } }), ' ', k))) : null)));
 
   const cols = [...params.map((p) => 'p:' + p), ...metrics.map((m) => 'm:' + m)];
-  const xSel = h('select', { id: 'scatter-x', 'aria-label': 'Scatter x axis' }, cols.map((c) => h('option', { value: c, selected: c === (varying[0] ? 'p:' + varying[0] : cols[0]) }, (c.startsWith('p:') ? 'param ' : 'metric ') + label(c))));
-  const ySel = h('select', { id: 'scatter-y', 'aria-label': 'Scatter y axis' }, metrics.map((m) => h('option', { value: 'm:' + m }, 'metric ' + m)));
+  const firstX = hyper.find((p) => params.includes(p)) || varying[0];
+  const xSel = h('select', { id: 'scatter-x', 'aria-label': 'Scatter x axis' }, cols.map((c) => h('option', { value: c, selected: c === (firstX ? 'p:' + firstX : cols[0]) }, (c.startsWith('p:') ? 'param ' : 'metric ') + label(c))));
+  const ySel = h('select', { id: 'scatter-y', 'aria-label': 'Scatter y axis' }, metrics.map((m) => h('option', { value: 'm:' + m, selected: m === objective }, 'metric ' + m)));
   const scSlot = h('div', { id: 'scatter' });
   const drawScatter = () => {
     if (!metrics.length) { mount(scSlot, h('p', { class: 'muted' }, 'These runs have no metrics.')); return; }
-    const pts = ok.filter((r) => value(r, xSel.value) != null && value(r, ySel.value) != null)
+    const pts = ok.filter((r) => value(r, ySel.value) != null)
       .map((r) => ({ x: value(r, xSel.value), y: Number(value(r, ySel.value)), label: r.name }));
-    mount(scSlot, scatter(pts, { xLabel: label(xSel.value), yLabel: label(ySel.value) }));
+    mount(scSlot, scatter(pts, { xLabel: label(xSel.value), yLabel: label(ySel.value), xLog: logParams.includes(label(xSel.value)) }));
   };
   xSel.addEventListener('change', drawScatter);
   ySel.addEventListener('change', drawScatter);
 
-  // Side by side; rows whose values differ are marked.
+  // Side by side; rows whose values differ are marked; hyperparameters first.
+  const ordered = [...hyper.filter((p) => params.includes(p)).map((p) => 'p:' + p), ...cols.filter((c) => !(c.startsWith('p:') && hyper.includes(label(c))))];
   const table = h('table', { class: 'grid compare' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), ok.map((r) => h('th', { scope: 'col' }, h('a', { href: link('/runs/' + encodeURIComponent(r.id)) }, r.name))))),
     h('tbody', {},
       h('tr', {}, h('th', { scope: 'row' }, 'Status'), ok.map((r) => h('td', {}, badge(r.status)))),
-      cols.map((c) => {
+      ordered.map((c) => {
         const vals = ok.map((r) => value(r, c));
         const differs = new Set(vals.map(String)).size > 1;
+        const isHyper = c.startsWith('p:') && hyper.includes(label(c));
         return h('tr', { class: differs ? 'differs' : '' }, h('th', { scope: 'row' }, c.startsWith('p:') ? label(c) : [h('span', { class: 'muted small' }, 'metric '), label(c)]),
-          vals.map((v) => h('td', { class: isNumeric(v) ? 'num' : 'text' }, v == null ? '' : c.startsWith('m:') ? fmtNum(v) : v)));
+          vals.map((v) => (v == null
+            ? h('td', { class: 'muted' }, isHyper ? INACTIVE : '')
+            : isNumeric(v) ? h('td', { class: 'num', title: v }, fmtNum(v)) : h('td', { class: 'text' }, v))));
       })));
 
+  const dirText = direction ? ` (${direction})` : '';
   mount(main,
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Experiments'), ' / ',
       route.query.get('exp') ? h('a', { href: link('/experiments/' + encodeURIComponent(route.query.get('exp'))) }, 'runs') : null),
-    h('h1', {}, `Compare ${ok.length} runs`),
+    h('div', { class: 'title-row' }, h('h1', {}, `Compare ${ok.length} runs`),
+      h('a', { class: 'button secondary', href: link('/chart', { runs: ok.map((r) => r.id).join(','), exp: route.query.get('exp') }) }, 'Learning curves')),
     failed.map((f) => errorBox(f.error)),
+    objective && hyper.length ? h('section', {}, h('h2', {}, `${objective}${dirText} against each ${search ? 'hyperparameter' : 'parameter'}`),
+      h('div', { class: 'toolbar' }, h('label', {}, 'metric ', objSel),
+        h('span', { class: 'muted' }, (best ? `The best run, ${best.name}, is the larger green dot. ` : '') + `Runs without a parameter (inactive in that run) are in its "${INACTIVE}" lane.`)),
+      perParam) : null,
     h('section', {}, h('h2', {}, 'Parallel coordinates'), h('div', { class: 'toolbar' }, axisPicker, h('span', { class: 'muted' }, 'Lines are coloured by the last metric axis (blue = low).')), pcSlot),
     h('section', {}, h('h2', {}, 'Scatter'), h('div', { class: 'toolbar' }, h('label', {}, 'x ', xSel), h('label', {}, 'y ', ySel)), scSlot),
     h('section', {}, h('h2', {}, 'Values'), h('div', { class: 'table-wrap' }, table)));

@@ -52,6 +52,25 @@ export function errorBox(err, cls = 'error') {
   return h('p', { class: cls, role: 'alert' }, code + (err && err.message ? err.message : String(err)));
 }
 
+/**
+ * The page shown when a page fails: `what` names what it was showing ("run 1f2e…").
+ * A 404 says in a sentence what was not found; any other error says what the server (or
+ * the network) said. Both link back to the experiments.
+ */
+export function errorPage(err, what) {
+  const back = h('p', {}, h('a', { href: '#/' }, '← Back to the experiments'));
+  const detail = err && err.code ? h('p', { class: 'muted small' }, `The server said: ${err.code}: ${err.message}`) : null;
+  if (err && err.status === 404) {
+    const name = what.charAt(0).toUpperCase() + what.slice(1);
+    return h('div', { class: 'not-found' }, h('h1', {}, 'Not found'),
+      h('p', { class: 'sentence' }, `${name} was not found. It may have been deleted, or the link is wrong.`), detail, back);
+  }
+  const reached = err && err.status;
+  return h('div', { class: 'not-found' }, h('h1', {}, 'Something went wrong'),
+    h('p', { class: 'sentence' }, reached ? `The server could not show ${what}:` : `The page could not show ${what}:`),
+    errorBox(err), back);
+}
+
 /** A status badge; the status name is also the visible text, colour is only a hint. */
 export function badge(status) {
   const st = String(status || 'UNKNOWN');
@@ -66,25 +85,45 @@ export function fmtTime(ms) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** "3.2s", "4m 05s", "2h 03m"; empty when unknown. */
-export function fmtDuration(start, end) {
-  if (!start || !end || end < start) return '';
-  const s = (end - start) / 1000;
-  if (s < 60) return s.toFixed(s < 10 ? 1 : 0) + 's';
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+/**
+ * A span of time in words, largest units first: "40 ms", "2.5 s", "12 s", "1 min 4 s",
+ * "2 h 3 min", "3 d 4 h". `most` units at most; empty for negative or missing spans.
+ */
+export function fmtSpan(ms, most = 2) {
+  if (ms == null || !Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const sec = ms / 1000;
+  if (sec < 10) return `${Number(sec.toFixed(1))} s`;
+  const units = [[365 * 86400, 'y'], [86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']];
+  let rest = Math.round(sec);
+  const parts = [];
+  for (const [n, name] of units) {
+    if (parts.length === most) break;
+    const k = Math.floor(rest / n);
+    rest -= k * n;
+    if (k || parts.length) parts.push([k, name]);
+  }
+  return parts.filter(([k], i) => k || i === 0).map(([k, name]) => `${k} ${name}`).join(' ');
 }
 
-/** "5 minutes ago" style, for last activity. */
+/** How long a run took ("1 min 4 s"); empty when it has not ended. */
+export function fmtDuration(start, end) {
+  if (!start || !end || end < start) return '';
+  return fmtSpan(end - start);
+}
+
+/** "3 min ago", "2 d ago", "just now" (one unit, rounded down); empty for missing times. */
 export function fmtAgo(ms) {
   if (!ms) return '';
-  const s = (Date.now() - ms) / 1000;
-  const units = [[86400 * 365, 'year'], [86400 * 30, 'month'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
-  for (const [n, name] of units) {
-    if (s >= n) { const k = Math.floor(s / n); return `${k} ${name}${k > 1 ? 's' : ''} ago`; }
-  }
-  return 'just now';
+  const age = Date.now() - Number(ms);
+  if (age < 10000) return 'just now';
+  return fmtSpan(age, 1) + ' ago';
+}
+
+/** A time as a <time> element reading "3 min ago", the exact local time as its tooltip. */
+export function timeAgo(ms) {
+  if (!ms) return '';
+  return h('time', { datetime: new Date(Number(ms)).toISOString(), title: fmtTime(ms) }, fmtAgo(ms));
 }
 
 /** A number with up to 5 significant digits, keeping integers whole. */

@@ -1,7 +1,7 @@
 // Run page: info, description, params, metrics with history charts, tags, child runs
 // and the artifacts browser with previews.
 
-import { h, mount, errorBox, badge, fmtTime, fmtDuration, fmtNum, link, pool, setTitle } from './dom.js';
+import { h, mount, errorBox, badge, fmtTime, fmtAgo, fmtDuration, fmtNum, link, pool, setTitle } from './dom.js';
 import { api, filterString } from './api.js';
 import { lineChart } from './charts.js';
 
@@ -26,8 +26,8 @@ export async function runPage(main, route) {
     ['Run ID', h('code', {}, run.id)],
     ['Experiment', expLink()],
     ['Status', badge(run.status)],
-    ['Started', fmtTime(run.start)],
-    ['Ended', fmtTime(run.end)],
+    ['Started', when(run.start)],
+    ['Ended', when(run.end)],
     ['Duration', fmtDuration(run.start, run.end)],
     ['User', run.user],
     ['Parent run', parent ? h('a', { href: link('/runs/' + encodeURIComponent(parent.id)) }, parent.name) : run.parentId],
@@ -71,6 +71,11 @@ export async function runPage(main, route) {
     }
   });
   await artifactsDone;
+}
+
+/** "2026-11-23 13:05:01 (3 min ago)", or nothing for a missing time. */
+function when(ms) {
+  return ms ? [fmtTime(ms), ' ', h('span', { class: 'muted' }, `(${fmtAgo(ms)})`)] : null;
 }
 
 function section(title, ...body) {

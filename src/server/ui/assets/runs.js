@@ -7,8 +7,14 @@
 // "context" row, so a filter on trial metrics still shows which sweep they belong to.
 // Groups start collapsed, or expanded while a filter is active (the user is looking for
 // the matching trials). All view state lives in the URL hash, so links and reloads work.
+//
+// Searches: when the experiment holds searches (sweeps, fmin), the default columns are
+// what a tuner looks at: the trial number, its state, the objective (with its direction,
+// the best trial marked) and each hyperparameter of the searched space, as the server
+// describes them (hyperflow/searches). The sweep's own settings (command, env) are params
+// of the parent run and stay in the column picker.
 
-import { h, mount, errorBox, badge, fmtTime, fmtDuration, fmtNum, link, setTitle } from './dom.js';
+import { h, mount, errorBox, badge, timeAgo, fmtDuration, fmtNum, isNumeric, link, setTitle } from './dom.js';
 import { api, ApiError, filterKey, filterString } from './api.js';
 
 const PAGE_SIZES = [50, 100, 250, 1000];
@@ -52,8 +58,13 @@ export async function runsPage(main, route) {
     location.hash = link('/experiments/' + encodeURIComponent(expId), next);
   };
 
-  const exp = await api.getExperiment(expId);
+  const [exp, described] = await Promise.all([
+    api.getExperiment(expId),
+    // Without a description the table still works, with generic columns.
+    api.searches({ experimentId: expId }).catch(() => ({ searches: [], tags: {} })),
+  ]);
   if (!route.alive()) return;
+  const view = searchView(described);
   setTitle(exp.name);
 
   let page = { runs: [] };
@@ -97,7 +108,8 @@ export async function runsPage(main, route) {
     }
   }
   const roots = [...top];
-  const expanded = new Set(filter ? [...nodes.keys()] : []);
+  // Searches start expanded: their trials are what the page is for.
+  const expanded = new Set(filter ? [...nodes.keys()] : view.searchIds);
   const selected = new Set();
 
   // Columns: saved choice, else the first metrics and params seen on this page.
@@ -107,7 +119,7 @@ export async function runsPage(main, route) {
     for (const k of Object.keys(r.params)) keys.params.add(k);
     for (const k of Object.keys(r.tags)) if (!k.startsWith('mlflow.')) keys.tags.add(k);
   }
-  let cols = loadCols(expId) || [
+  let cols = loadCols(expId) || view.defaultCols || [
     ...[...keys.metrics].sort().slice(0, MAX_DEFAULT_COLS).map((k) => 'metrics:' + k),
     ...[...keys.params].sort().slice(0, MAX_DEFAULT_COLS).map((k) => 'params:' + k),
   ];
@@ -124,9 +136,13 @@ export async function runsPage(main, route) {
   const compareBtn = h('button', { type: 'button', id: 'compare', disabled: true, onclick: () => {
     location.hash = link('/compare', { runs: [...selected].join(','), exp: expId });
   } }, 'Compare');
+  const chartBtn = h('button', { type: 'button', id: 'chart', class: 'secondary', disabled: true, title: 'Overlay the metric histories (learning curves) of the selected runs', onclick: () => {
+    location.hash = link('/chart', { runs: [...selected].join(','), exp: expId });
+  } }, 'Chart');
   const updateCompare = () => {
     compareBtn.disabled = selected.size < 2;
     compareBtn.textContent = selected.size ? `Compare ${selected.size} runs` : 'Compare';
+    chartBtn.disabled = selected.size < 1;
   };
 
   const picker = columnPicker(keys, cols, (next) => { cols = next; saveCols(expId, cols); renderTable(); });
@@ -150,7 +166,7 @@ export async function runsPage(main, route) {
       h('a', { class: 'button secondary', href: link('/report/' + encodeURIComponent(expId)) }, 'Report')),
     form, errorSlot,
     filterHelp(),
-    h('div', { class: 'toolbar' }, picker, compareBtn, sizeSelect, count),
+    h('div', { class: 'toolbar' }, picker, compareBtn, chartBtn, sizeSelect, count),
     tableSlot, pager);
 
   function renderTable() {
@@ -173,10 +189,11 @@ export async function runsPage(main, route) {
     const thead = h('thead', {}, h('tr', {},
       h('th', { scope: 'col', class: 'narrow' }, allBox),
       sortHeader('name', 'Run', ''),
+      // What the user chose to look at comes first, so narrow windows still show it.
+      dataCols.map((c) => sortHeader(c.id, view.label(c), view.headerClass(c))),
       sortHeader('status', 'Status', ''),
       sortHeader('start', 'Started', ''),
-      h('th', { scope: 'col' }, 'Duration'),
-      dataCols.map((c) => sortHeader(c.id, (c.kind === 'metrics' ? '' : c.kind === 'params' ? 'param ' : 'tag ') + c.key, c.kind === 'metrics' ? 'num metric' : c.kind))));
+      h('th', { scope: 'col' }, 'Duration')));
     const tbody = h('tbody');
     const rowsById = new Map();
     const togglesById = new Map();
@@ -226,13 +243,10 @@ export async function runsPage(main, route) {
       return h('tr', { class: 'run-row' + (n.context ? ' context' : ''), dataset: { runId: r.id, depth: String(depth), parent: parentId } },
         h('td', { class: 'narrow' }, box),
         nameCell,
+        dataCols.map((c) => view.cell(r, c)),
         h('td', {}, badge(r.status)),
-        h('td', { class: 'nowrap' }, fmtTime(r.start)),
-        h('td', { class: 'nowrap' }, fmtDuration(r.start, r.end)),
-        dataCols.map((c) => {
-          const v = r[c.kind] && r[c.kind][c.key];
-          return c.kind === 'metrics' ? h('td', { class: 'num', title: v == null ? '' : String(v) }, v == null ? '' : fmtNum(v)) : h('td', { class: 'text' }, v == null ? '' : v);
-        }));
+        h('td', { class: 'nowrap' }, timeAgo(r.start)),
+        h('td', { class: 'nowrap' }, fmtDuration(r.start, r.end)));
     }
 
     mount(tableSlot, matched.length || context.size ? table
@@ -240,6 +254,59 @@ export async function runsPage(main, route) {
     refresh();
   }
   renderTable();
+}
+
+/**
+ * What the experiment's searches make of the table: default columns (trial, state,
+ * objectives, hyperparameters; null without searches), header labels and cells.
+ */
+function searchView({ searches = [], tags = {} }) {
+  const trialCol = 'tags:' + tags.trial;
+  const stateCol = 'tags:' + tags.state;
+  const objectives = new Map(); // metric → direction
+  const hyper = new Set();
+  const categorical = new Set();
+  for (const s of searches) {
+    if (!objectives.has(s.metric)) objectives.set(s.metric, s.direction);
+    for (const p of s.params) {
+      hyper.add(p.name);
+      if (p.options) categorical.add(p.name);
+    }
+  }
+  const best = new Set(searches.map((s) => s.best_run_id).filter(Boolean));
+  const arrow = (dir) => (dir === 'maximize' ? ' ↑' : dir === 'minimize' ? ' ↓' : '');
+  return {
+    searchIds: searches.map((s) => s.run_id),
+    defaultCols: searches.length
+      ? [trialCol, stateCol, ...[...objectives.keys()].map((m) => 'metrics:' + m), ...[...hyper].map((p) => 'params:' + p)]
+      : null,
+    headerClass(c) {
+      if (c.id === trialCol) return 'num';
+      if (c.kind === 'metrics') return 'num metric';
+      return c.kind === 'params' && hyper.has(c.key) && !categorical.has(c.key) ? 'num params' : c.kind;
+    },
+    label(c) {
+      if (c.id === trialCol) return 'Trial';
+      if (c.id === stateCol) return 'State';
+      if (c.kind === 'metrics') return c.key + (objectives.has(c.key) ? arrow(objectives.get(c.key)) : '');
+      if (c.kind === 'params') return hyper.has(c.key) ? c.key : 'param ' + c.key;
+      return 'tag ' + c.key;
+    },
+    cell(r, c) {
+      const v = r[c.kind] && r[c.kind][c.key];
+      if (c.id === stateCol) return h('td', {}, v == null ? '' : badge(v));
+      if (c.id === trialCol) return h('td', { class: 'num' }, v == null ? '' : v);
+      if (c.kind === 'params' && hyper.has(c.key)) {
+        // A hyperparameter absent in a trial is inactive under the trial's choices.
+        if (v == null) return r.tags[tags.trial] == null ? h('td') : h('td', { class: 'muted inactive', title: 'inactive in this trial' }, '–');
+        return isNumeric(v) ? h('td', { class: 'num', title: v }, fmtNum(v)) : h('td', { class: 'text' }, v);
+      }
+      if (c.kind !== 'metrics') return h('td', { class: 'text' }, v == null ? '' : v);
+      const isBest = objectives.has(c.key) && best.has(r.id);
+      return h('td', { class: 'num' + (isBest ? ' best' : ''), title: v == null ? '' : String(v) + (isBest ? ' (best trial of its search)' : '') },
+        isBest ? h('span', { class: 'best-mark', 'aria-label': 'best' }, '★ ') : null, v == null ? '' : fmtNum(v));
+    },
+  };
 }
 
 /** 'metrics.`a b` DESC' → ['metrics.`a b`', 'DESC']. */
