@@ -11,9 +11,7 @@ use hyperflow::prune::{
 };
 use hyperflow::study::{Study, Tracking};
 use hyperflow::tracking::{Tracker, schema};
-use hyperflow::{
-    Outcome, Point, Space, StopReason, TrialContext, TrialState, fmin_with_context,
-};
+use hyperflow::{Outcome, Point, Space, StopReason, TrialContext, TrialState, fmin_with_context};
 
 const EPOCHS: u64 = 27;
 
