@@ -38,7 +38,11 @@ Scores (per problem and engine, over seeds; printed and written to OUT_DIR/summa
   regret @ B     med regret(B): quality at equal total steps
   steps to q     the fewest steps b with med regret(b) <= q, where q = med regret(B) of the same
                  side's no-pruning engine ("equal quality"); x fewer = that engine's steps to q
-                 / this engine's (>= 3 is the issue's target for asha and hyperband)
+                 / this engine's (>= 3 is the issue's target for asha and hyperband);
+                 x fewer (strict): the same with q = the better no-pruning engine's med
+                 regret(B) and that engine's steps to it
+  p vs optuna    hyperflow's rows: two-sided Mann-Whitney U p-value of regret(B) over seeds
+                 against optuna with the same pruner (small: the medians differ beyond noise)
   fixed trials   the first N = --budget-trials trials (as many as no pruning runs): median
                  steps they spent and median regret of their best complete trial
 """
@@ -220,10 +224,14 @@ def summarize(runs, budget_trials, engines, problems):
                          and r["budget"] == budget), key=lambda r: r["seed"])
             if rs:
                 by_engine[engine] = rs
-        medians = {e: np.median(np.stack([regret_curve(r, optimum) for r in rs]), axis=0)
-                   for e, rs in by_engine.items()}
+        curves = {e: np.stack([regret_curve(r, optimum) for r in rs])
+                  for e, rs in by_engine.items()}
+        medians = {e: np.median(c, axis=0) for e, c in curves.items()}
+        nones = [e for e in ("hyperflow:none", "optuna:none") if e in medians]
+        # The stricter quality: the better no-pruning engine's, reached as fast as it did.
+        best_none = min(nones, key=lambda e: medians[e][-1]) if nones else None
         for engine, rs in by_engine.items():
-            side = engine.split(":")[0]
+            side, pruner = engine.split(":")
             ref = medians.get(side + ":none")
             row = {"problem": name, "engine": engine, "seeds": len(rs),
                    "regret_B": float(medians[engine][-1]),
@@ -236,6 +244,18 @@ def summarize(runs, budget_trials, engines, problems):
                 q = float(ref[-1])
                 ref_steps, steps = first_reached(ref, q), first_reached(medians[engine], q)
                 row.update(q=q, steps_to_q=steps, ratio=(ref_steps / steps if steps else None))
+            if best_none is not None:
+                q = float(medians[best_none][-1])
+                ref_steps, steps = first_reached(medians[best_none], q), \
+                    first_reached(medians[engine], q)
+                row["ratio_strict"] = ref_steps / steps if steps else None
+            peer = "optuna:" + pruner
+            if side == "hyperflow" and peer in curves:
+                # Two-sided Mann-Whitney U over seeds: is regret @ B told apart from optuna's?
+                from scipy.stats import mannwhitneyu
+                a, b = curves[engine][:, -1], curves[peer][:, -1]
+                row["p_vs_optuna"] = float(mannwhitneyu(a, b).pvalue) if np.any(a != b) \
+                    else 1.0
             first = [r["trials"][:budget_trials] for r in rs]
             row["fixed_steps"] = float(np.median([sum(t[0] for t in f) for f in first]))
             fixed = []
@@ -256,14 +276,18 @@ def _fmt(x, digits=3):
 
 
 def markdown(rows, budget_trials):
-    out = ["| problem | engine | seeds | regret @ B | regret @ B/3 | steps to q | x fewer "
-           "| trials | pruned | first %d trials: steps | their regret |" % budget_trials,
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    out = ["| problem | engine | seeds | regret @ B | p vs optuna | regret @ B/3 | steps to q "
+           "| x fewer | x fewer (strict) | trials | pruned | first %d trials: steps "
+           "| their regret |" % budget_trials,
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in rows:
-        out.append("| %s | %s | %d | %s | %s | %s | %s | %d | %d | %d | %s |" % (
-            r["problem"], r["engine"], r["seeds"], _fmt(r["regret_B"]), _fmt(r["regret_B3"]),
-            _fmt(r.get("steps_to_q"), 6), _fmt(r.get("ratio"), 3), r["trials"], r["pruned"],
-            r["fixed_steps"], _fmt(r["fixed_regret"])))
+        p = r.get("p_vs_optuna")
+        out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |" % (
+            r["problem"], r["engine"], r["seeds"], _fmt(r["regret_B"]),
+            "-" if p is None else "%.2f" % p, _fmt(r["regret_B3"]),
+            _fmt(r.get("steps_to_q"), 6), _fmt(r.get("ratio"), 3),
+            _fmt(r.get("ratio_strict"), 3), r["trials"], r["pruned"], r["fixed_steps"],
+            _fmt(r["fixed_regret"])))
     return "\n".join(out)
 
 
