@@ -47,14 +47,19 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             _ => return Err(format!("unknown argument `{flag}`; {USAGE}")),
         }
     }
-    let in_range = args.penalty > 0.0
-        && args.penalty.is_finite()
-        && (0.0..=1.0).contains(&args.l1_ratio)
-        && args.sweeps >= 1;
-    if !in_range {
-        return Err(format!("out of range; {USAGE}"));
+    let out_of_range = if !(args.penalty > 0.0 && args.penalty.is_finite()) {
+        Some(format!("--penalty {}", args.penalty))
+    } else if !(0.0..=1.0).contains(&args.l1_ratio) {
+        Some(format!("--l1-ratio {}", args.l1_ratio))
+    } else if args.sweeps == 0 {
+        Some("--sweeps 0".to_string())
+    } else {
+        None
+    };
+    match out_of_range {
+        Some(what) => Err(format!("`{what}` is out of range; {USAGE}")),
+        None => Ok(args),
     }
-    Ok(args)
 }
 
 fn run(args: &Args) -> Result<(), String> {

@@ -362,8 +362,9 @@ def main(argv=None):
             for e in engines for s in seeds for p in problems]
     todo = [t for t in todo if t not in done]
     if not a.summary_only and todo:
-        for p in problems:  # build the tables (and optima) once, before the workers
-            P.PROBLEMS[p].curve if a.smoke else P.PROBLEMS[p].optimum
+        if not a.smoke:  # tables and optima once, before the workers (the smoke needs none)
+            for p in problems:
+                _ = P.PROBLEMS[p].optimum
         print("%d runs to do (%d already in %s)" % (len(todo), len(done), path), flush=True)
         with open(path, "a") as out, cf.ProcessPoolExecutor(a.jobs) as pool:
             futures = {pool.submit(run_one, p, e, s, b, a.algo_name): (p, e, s)
