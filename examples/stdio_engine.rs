@@ -37,7 +37,7 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use hyperflow::prune::{self, Pruner, PrunerKind};
+use hyperflow::prune::PrunerKind;
 use hyperflow::{AskedTrial, Outcome, Space, Study};
 
 const USAGE: &str = "usage: stdio_engine --space SPACE.json --algo NAME --seed S [--pruner KIND]";
@@ -84,25 +84,6 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 )
             })?,
         },
-    })
-}
-
-/// The built-in pruner `kind` with its defaults (those of a sweep's `[pruner]` table that
-/// gives only `kind`).
-fn default_pruner(kind: PrunerKind) -> Result<Box<dyn Pruner>, String> {
-    Ok(match kind {
-        PrunerKind::None => Box::new(prune::NoPruning),
-        PrunerKind::Median => Box::new(prune::Median::new()),
-        PrunerKind::Percentile => Box::new(prune::Percentile::new(25.0)),
-        PrunerKind::Asha => Box::new(prune::SuccessiveHalving::new()),
-        PrunerKind::Hyperband => Box::new(prune::Hyperband::new()),
-        PrunerKind::Wilcoxon => Box::new(prune::Wilcoxon::new()),
-        PrunerKind::Threshold => Box::new(prune::Threshold::new()),
-        other => {
-            return Err(format!(
-                "`--pruner {other}` is not supported by this engine"
-            ));
-        }
     })
 }
 
@@ -199,7 +180,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut study = Study::builder(&space)
         .boxed_sampler(sampler)
         .seed(args.seed)
-        .boxed_pruner(default_pruner(args.pruner)?)
+        .boxed_pruner(args.pruner.pruner())
         .create()
         .map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();

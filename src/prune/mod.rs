@@ -320,7 +320,24 @@ impl PrunerKind {
     pub fn from_name(name: &str) -> Option<PrunerKind> {
         PrunerKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
+
+    /// The pruner of this kind with its defaults (optuna's; a percentile pruner keeps
+    /// the best 25 %), as a sweep's `[pruner]` table with only `kind` gives it.
+    pub fn pruner(self) -> Box<dyn Pruner> {
+        match self {
+            PrunerKind::None => Box::new(NoPruning),
+            PrunerKind::Median => Box::new(Median::new()),
+            PrunerKind::Percentile => Box::new(Percentile::new(DEFAULT_PERCENTILE)),
+            PrunerKind::Asha => Box::new(SuccessiveHalving::new()),
+            PrunerKind::Hyperband => Box::new(Hyperband::new()),
+            PrunerKind::Wilcoxon => Box::new(Wilcoxon::new()),
+            PrunerKind::Threshold => Box::new(Threshold::new()),
+        }
+    }
 }
+
+/// The percentile a [`Percentile`] pruner keeps when none is given (sweeps, configs).
+pub const DEFAULT_PERCENTILE: f64 = 25.0;
 
 impl std::fmt::Display for PrunerKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

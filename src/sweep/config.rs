@@ -1368,7 +1368,7 @@ impl<'s> Doc<'s> {
                     "a number from 0 to 100",
                 )?;
                 BuiltinPruner::Percentile(percentile_like(prune::Percentile::new(
-                    at.unwrap_or(25.0),
+                    at.unwrap_or(prune::DEFAULT_PERCENTILE),
                 ))?)
             }
             PrunerKind::Asha => {
