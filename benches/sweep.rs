@@ -32,11 +32,12 @@ fn overhead(c: &mut Criterion) {
         env: vec![("HYPERFLOW_PARAMS".into(), r#"{"x": 1}"#.into())],
         timeout: Some(Duration::from_secs(60)),
         kill_grace: Duration::from_secs(1),
+        prune_grace: Duration::from_secs(1),
     };
     let cancel = Cancellation::new();
     group.bench_function("TrialProcess::run", |b| {
         b.iter(|| {
-            let out = process.run(&cancel, &mut |_| {});
+            let out = process.run(&cancel, &mut |_| false);
             assert_eq!(out.metric("loss"), Some(1.0));
         })
     });

@@ -17,28 +17,47 @@
 //!
 //! It exits 0 when stdin ends, and 2 with the reason on stderr for bad arguments, a bad
 //! space, an unknown algorithm or a line that is not a number or `null`.
+//!
+//! ## Pruning (the learning-curve benchmark in `bench/prune/` drives it)
+//!
+//! `--pruner KIND` gives the study a pruner: any name of `hyperflow::prune::PrunerKind`
+//! (`none`, the default, `median`, `percentile`, `asha`, `hyperband`, `wilcoxon`,
+//! `threshold`), with the same defaults as a sweep's `[pruner]` table holding only `kind`
+//! (optuna's defaults). In step 2 the driver may then, before the trial's value, send any
+//! number of intermediate values, each answered at once:
+//!
+//! - it writes `{"report": STEP, "value": V}` (STEP a non-negative integer, V a number);
+//! - the engine answers one line `{"prune": true}` or `{"prune": false}`
+//!   (`TrialContext::report`'s answer).
+//!
+//! The trial then ends with its value as above, or with `{"pruned": true}` when the driver
+//! stopped it (the study records it PRUNED with the last value it reported). Without
+//! reports, the protocol is the one above, unchanged.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use hyperflow::{Outcome, Space, Study};
+use hyperflow::prune::PrunerKind;
+use hyperflow::{AskedTrial, Outcome, Space, Study};
 
-const USAGE: &str = "usage: stdio_engine --space SPACE.json --algo NAME --seed S";
+const USAGE: &str = "usage: stdio_engine --space SPACE.json --algo NAME --seed S [--pruner KIND]";
 
 /// The command line, checked.
 struct Args {
     space: String,
     algo: String,
     seed: u64,
+    pruner: PrunerKind,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
-    let (mut space, mut algo, mut seed) = (None, None, None);
+    let (mut space, mut algo, mut seed, mut pruner) = (None, None, None, None);
     while let Some(flag) = argv.next() {
         let slot = match flag.as_str() {
             "--space" => &mut space,
             "--algo" => &mut algo,
             "--seed" => &mut seed,
+            "--pruner" => &mut pruner,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`; {USAGE}")),
         };
@@ -55,6 +74,16 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         seed: seed.parse().map_err(|e| {
             format!("`--seed {seed}`: {e}; expected a non-negative integer below 2^64")
         })?,
+        pruner: match pruner {
+            None => PrunerKind::None,
+            Some(name) => PrunerKind::from_name(&name).ok_or_else(|| {
+                let known: Vec<&str> = PrunerKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "`--pruner {name}`: unknown; expected one of {}",
+                    known.join(", ")
+                )
+            })?,
+        },
     })
 }
 
@@ -77,6 +106,72 @@ fn parse_value(line: &str, number: usize) -> Result<Outcome, String> {
     }
 }
 
+/// A line of the driver's within a trial: an intermediate value, or the trial's end.
+enum Line {
+    Report { step: u64, value: f64 },
+    End(Outcome),
+}
+
+/// Reads one line of the driver's for trial `number`: `{"report": STEP, "value": V}`,
+/// `{"pruned": true}`, or the value (`parse_value`).
+fn parse_line(line: &str, number: usize) -> Result<Line, String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(line.trim()) else {
+        return parse_value(line, number).map(Line::End);
+    };
+    let expected = "expected `{\"report\": STEP, \"value\": V}` (STEP an integer >= 0, V a \
+                    number), `{\"pruned\": true}`, a number, or null";
+    let bad = || format!("trial {number}: `{}`; {expected}", line.trim());
+    if map.len() == 1 && map.get("pruned") == Some(&serde_json::Value::Bool(true)) {
+        return Ok(Line::End(Outcome::pruned(
+            "the driver stopped it when told to",
+        )));
+    }
+    match (map.len(), map.get("report"), map.get("value")) {
+        (2, Some(step), Some(value)) => Ok(Line::Report {
+            step: step.as_u64().ok_or_else(bad)?,
+            value: value.as_f64().ok_or_else(bad)?,
+        }),
+        _ => Err(bad()),
+    }
+}
+
+/// Reads the driver's lines for `trial` up to its end, answering each report; `None` when
+/// stdin ended.
+fn evaluate(
+    trial: &AskedTrial,
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+    line: &mut String,
+) -> Result<Option<Outcome>, String> {
+    let number = trial.number();
+    loop {
+        line.clear();
+        let read = input
+            .read_line(line)
+            .map_err(|e| format!("trial {number}: reading the value from stdin: {e}"))?;
+        if read == 0 {
+            return Ok(None);
+        }
+        match parse_line(line, number)? {
+            Line::End(outcome) => return Ok(Some(outcome)),
+            Line::Report { step, value } => {
+                let prune = trial
+                    .context()
+                    .report(step, value)
+                    .map_err(|e| format!("trial {number}: report at step {step}: {e}"))?;
+                let answer = serde_json::json!({ "prune": prune });
+                // A driver that closed its end is done.
+                if writeln!(out, "{answer}")
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
 fn run(args: Args) -> Result<(), String> {
     let source = std::fs::read_to_string(&args.space)
         .map_err(|e| format!("cannot read the space `{}`: {e}", args.space))?;
@@ -85,6 +180,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut study = Study::builder(&space)
         .boxed_sampler(sampler)
         .seed(args.seed)
+        .boxed_pruner(args.pruner.pruner())
         .create()
         .map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();
@@ -99,14 +195,9 @@ fn run(args: Args) -> Result<(), String> {
         if writeln!(out, "{asked}").and_then(|()| out.flush()).is_err() {
             return Ok(());
         }
-        line.clear();
-        let read = input
-            .read_line(&mut line)
-            .map_err(|e| format!("trial {number}: reading the value from stdin: {e}"))?;
-        if read == 0 {
+        let Some(outcome) = evaluate(&trial, &mut input, &mut out, &mut line)? else {
             return Ok(());
-        }
-        let outcome = parse_value(&line, number)?;
+        };
         study.tell(trial, outcome).map_err(|e| e.to_string())?;
     }
 }

@@ -31,6 +31,7 @@ mod diagnostic;
 pub mod fmin;
 #[cfg(feature = "linfa")]
 pub mod integrations;
+pub mod prune;
 #[cfg(feature = "report")]
 pub mod report;
 pub mod rng;

@@ -107,6 +107,10 @@ pub struct Trial {
     pub metrics: Vec<(String, f64)>,
     /// Why it failed, was pruned or was killed.
     pub error: Option<String>,
+    /// The highest step at which it [reported](crate::study::TrialContext::report) an
+    /// intermediate value, if it did (a pruned trial's `loss` is the value reported
+    /// there).
+    pub last_step: Option<u64>,
     /// When evaluation started.
     pub started: SystemTime,
     /// How long the evaluation took; `None` while running.
@@ -124,6 +128,7 @@ impl Trial {
             loss: None,
             metrics: Vec::new(),
             error: None,
+            last_step: None,
             started: SystemTime::now(),
             duration: None,
         }

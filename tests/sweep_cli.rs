@@ -713,3 +713,104 @@ fn a_full_disk_stops_the_sweep_with_the_way_to_resume_it() {
     );
     assert_eq!(field(role(&runs, "search")[0], "status"), Some("FINISHED"));
 }
+
+/// Runs `hyperflow sweep config` to its end and returns whether it succeeded and what it
+/// printed, failing the test if it has not ended after two minutes (a pruned trial that
+/// is never killed would hold it forever).
+fn sweep_within(d: &Dir, config: &std::path::Path) -> (bool, String) {
+    let mut child = d
+        .command(&["sweep", config.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn hyperflow");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            let out = child.wait_with_output().expect("output");
+            return (out.status.success(), text(&out.stdout));
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the sweep did not end: a pruned trial was not stopped");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A learning curve per trial: 12 epochs of `(x - 0.3)² + e^(-t/3)`, reported as
+/// `hyperflow:` lines, or as JSON lines with a step when the second argument is `json`.
+const CURVE: &str = "import math, sys, time\n\
+x = float(sys.argv[1])\n\
+for t in range(12):\n    \
+    v = (x - 0.3) ** 2 + math.exp(-t / 3)\n    \
+    if sys.argv[2:] == ['json']:\n        \
+        print('{\"step\": %d, \"loss\": %r}' % (t, v), flush=True)\n    \
+    else:\n        \
+        print('hyperflow: metric=loss value=%r step=%d' % (v, t), flush=True)\n    \
+    time.sleep(0.02)\n";
+
+#[test]
+fn a_pruned_sweep_stops_trials_and_records_them_pruned() {
+    for format in ["lines", "json"] {
+        let d = Dir::new();
+        d.file("curve.py", CURVE);
+        let config = d.config(
+            &format!("python3 curve.py {{x}} {format}"),
+            "max_evals = 12\nparallel = 1\n\n[pruner]\nkind = \"median\"\nstartup_trials = 2",
+        );
+        let (ok, stdout) = sweep_within(&d, &config);
+        assert!(ok, "{stdout}");
+        assert!(
+            stdout.contains(" pruned, "),
+            "the summary counts them: {stdout}"
+        );
+        let runs = d.runs();
+        let children = role(&runs, "trial");
+        assert_eq!(children.len(), 12, "{format}");
+        let pruned: Vec<_> = children
+            .iter()
+            .filter(|c| field(c, "tags.hyperflow.state") == Some("PRUNED"))
+            .collect();
+        assert!(pruned.len() >= 3, "{format}: {} pruned", pruned.len());
+        let tracker = hyperflow::tracking::Tracker::open(&d.uri()).expect("store");
+        for child in &pruned {
+            let run_id = field(child, "run_id").unwrap();
+            let history = tracker.get_metric_history(run_id, "loss").expect("history");
+            // Stopped early: fewer epochs than a full curve, the last one its value.
+            assert!(history.len() < 12, "{format}: {} epochs", history.len());
+            let last = history.iter().max_by_key(|m| m.step).expect("reported");
+            assert_eq!(child["metrics.loss"].as_f64(), Some(last.value));
+            assert!(
+                field(child, "tags.hyperflow.error").is_some_and(|e| e.contains("pruned at step")),
+                "{child:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pruned_trial_that_ignores_sigterm_is_killed_after_the_grace() {
+    let d = Dir::new();
+    d.file(
+        "stubborn.sh",
+        "trap '' TERM\ni=0\nwhile true; do\n  echo \"hyperflow: metric=loss value=5 step=$i\"\n  \
+         i=$((i+1))\n  sleep 0.05\ndone\n",
+    );
+    let config = d.config(
+        "sh stubborn.sh",
+        "max_evals = 2\nparallel = 1\n\n[pruner]\nkind = \"threshold\"\nupper = 1.0\ngrace = \"300ms\"",
+    );
+    let (ok, stdout) = sweep_within(&d, &config);
+    assert!(!ok, "no trial completed: {stdout}");
+    assert!(
+        stdout.contains("2 trials: 0 complete, 2 pruned"),
+        "{stdout}"
+    );
+    let runs = d.runs();
+    let children = role(&runs, "trial");
+    assert_eq!(children.len(), 2);
+    for child in children {
+        assert_eq!(field(child, "tags.hyperflow.state"), Some("PRUNED"));
+        assert_eq!(child["metrics.loss"].as_f64(), Some(5.0));
+    }
+}

@@ -1260,6 +1260,69 @@ fn seed_tuning(url: &str) -> (ExperimentId, String, Vec<String>) {
     (exp, parent, trials)
 }
 
+/// A search with a median pruner whose trials report `loss` for 8 epochs (the farther `x`
+/// from 0.3, the worse at every epoch). Returns the experiment, a complete trial's run, a
+/// pruned trial's run and the step at which it was stopped.
+fn seed_pruned(url: &str) -> (ExperimentId, String, String, i64) {
+    let tracker = Tracker::open(url).expect("tracker over REST");
+    let space = hyperflow::Space::builder()
+        .uniform("x", 0.0, 1.0)
+        .build()
+        .expect("space");
+    let result = hyperflow::fmin_with_context(
+        |p: &hyperflow::Point, ctx: &hyperflow::TrialContext| {
+            let x: f64 = p.get("x").map_err(|e| e.to_string())?;
+            let mut loss = 0.0;
+            for epoch in 0..8 {
+                loss = (x - 0.3).powi(2) + 1.0 / (epoch + 1) as f64;
+                if ctx.report(epoch, loss).map_err(|e| e.to_string())? {
+                    return Ok::<_, String>(hyperflow::Outcome::pruned("median"));
+                }
+            }
+            Ok(hyperflow::Outcome::loss(loss))
+        },
+        &space,
+    )
+    .algo(hyperflow::algo::Random)
+    .pruner(hyperflow::prune::Median::new().startup_trials(2))
+    .max_evals(12)
+    .parallelism(1)
+    .seed(3)
+    .progress(false)
+    .tracking(hyperflow::study::Tracking::new(tracker.clone(), "ui-pruning"))
+    .run()
+    .expect("pruned search");
+    let run_of = |state: hyperflow::TrialState| {
+        let trial = result
+            .trials()
+            .iter()
+            .find(|t| t.state == state)
+            .expect("a trial in that state");
+        (trial.number, trial.last_step)
+    };
+    let (complete, _) = run_of(hyperflow::TrialState::Complete);
+    let (pruned, step) = run_of(hyperflow::TrialState::Pruned);
+    let parent = result.parent_run_id().expect("parent run").to_string();
+    let exp = tracker.get_run(&parent).expect("parent").info.experiment_id;
+    let children = tracker
+        .search_all_runs(
+            &SearchRuns::new()
+                .experiment(&exp)
+                .filter(schema::children_of(&parent).to_string()),
+        )
+        .expect("trials");
+    let run_id = |number: usize| {
+        children
+            .iter()
+            .find(|r| schema::trial_number(r) == Some(number))
+            .expect("the trial's run")
+            .id()
+            .to_string()
+    };
+    let step = i64::try_from(step.expect("the pruned trial reported")).expect("small");
+    (exp, run_id(complete), run_id(pruned), step)
+}
+
 /// A logged model made by `run_id`, registered as `name` version 1 with alias `champion`.
 fn seed_model(store: &dyn Store, exp: &ExperimentId, run_id: &str, name: &str) -> String {
     let model = store
@@ -1568,6 +1631,38 @@ fn tuning_pages_in_headless_chromium() {
         "document.querySelectorAll('#curves g.series-group').length === 2",
     );
     d.assert_no_js_errors("the learning curves");
+
+    // A pruned search: the pruned trial's curve is dashed, its end crossed, and the
+    // legend says at which step it was stopped.
+    let (pruned_exp, complete, pruned, step) = seed_pruned(&base);
+    d.goto(&format!(
+        "{base}/#/chart?runs={complete},{pruned}&exp={pruned_exp}&metric=loss"
+    ));
+    d.wait(
+        "a complete and a pruned curve",
+        "document.querySelectorAll('#curves g.series-group').length === 2",
+    );
+    let legend = d.js(
+        "return [...document.querySelectorAll('#curves ul.legend li')].map(li => li.innerText.trim())",
+    );
+    let legend: Vec<&str> = legend
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(legend.len(), 2);
+    assert!(!legend[0].contains("pruned"), "{legend:?}");
+    assert!(
+        legend[1].ends_with(&format!("(pruned at step {step})")),
+        "{legend:?}"
+    );
+    assert_eq!(
+        d.js("return [document.querySelectorAll('#curves path.series.pruned').length, document.querySelectorAll('#curves path.pruned-mark').length]"),
+        json!([1, 1])
+    );
+    d.screenshot("25-pruned-curves");
+    d.assert_no_js_errors("the pruned curves");
 
     // Models: the registered model with its alias and version, the logged model, each
     // linked to the run that made it.

@@ -125,6 +125,10 @@ fn sweep(args: SweepArgs, tracking_uri: &str) -> anyhow::Result<()> {
             config.search().algo().as_str(),
             plan.seed
         );
+        match config.pruner() {
+            Some(pruner) => println!("pruner: {pruner}"),
+            None => println!("pruner: none (add a [pruner] table to stop hopeless trials early)"),
+        }
         for t in plan.trials {
             println!("trial {:>3}  {}", t.number, t.point);
             println!("           {}", display_argv(&t.argv));

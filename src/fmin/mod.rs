@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::algo::Sampler;
+use crate::prune::Pruner;
 use crate::space::{Point, PointError, Space};
 use crate::study::{AskedTrial, Study, StudyError, Tracking};
 use crate::tracking::schema::SearchSettings;
@@ -171,6 +172,7 @@ struct NewStudy<'a> {
     direction: Direction,
     history: Option<Trials>,
     tracking: Option<Tracking>,
+    pruner: Option<Box<dyn Pruner>>,
 }
 
 impl<'a> NewStudy<'a> {
@@ -182,6 +184,7 @@ impl<'a> NewStudy<'a> {
             direction: Direction::Minimize,
             history: None,
             tracking: None,
+            pruner: None,
         }
     }
 }
@@ -250,6 +253,19 @@ impl<'a> Fmin<'a> {
     /// [`algo::by_name`](crate::algo::by_name)).
     pub fn boxed_algo(self, sampler: Box<dyn Sampler>) -> Self {
         self.study_setting("algo", |s| s.sampler = Some(sampler))
+    }
+
+    /// The pruner that stops trials whose [reported](TrialContext::report) intermediate
+    /// values look hopeless (default none); the objective, given its context by
+    /// [`fmin_with_context`], reports and returns [`Outcome::pruned`] when told to stop.
+    /// See [`prune`](crate::prune).
+    pub fn pruner(self, pruner: impl Pruner + 'static) -> Self {
+        self.boxed_pruner(Box::new(pruner))
+    }
+
+    /// The pruner, already boxed.
+    pub fn boxed_pruner(self, pruner: Box<dyn Pruner>) -> Self {
+        self.study_setting("pruner", |s| s.pruner = Some(pruner))
     }
 
     /// The seed that makes the search reproducible (default: drawn from the clock and
@@ -372,6 +388,9 @@ impl<'a> Fmin<'a> {
                 }
                 if let Some(tracking) = new.tracking {
                     builder = builder.tracking(tracking);
+                }
+                if let Some(pruner) = new.pruner {
+                    builder = builder.boxed_pruner(pruner);
                 }
                 (Some(builder.create().map_err(FminError::Study)?), None)
             }

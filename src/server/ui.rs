@@ -42,8 +42,9 @@ use crate::report::parent_space;
 use crate::space::{Dist, Space};
 use crate::tracking::filter::{Clause, Filter};
 use crate::tracking::schema::{
-    self, BEST_RUN_TAG, PARENT_TAG, ROLE_TAG, Role, STATE_TAG, StudyParams, TRIAL_TAG,
+    self, BEST_RUN_TAG, PARENT_TAG, ROLE_TAG, Role, STATE_TAG, StudyParams, TRIAL_TAG, state_tag,
 };
+use crate::trials::TrialState;
 use crate::tracking::wire::de;
 use crate::tracking::{Run, SearchRuns, Tracker};
 use axum::Router;
@@ -227,6 +228,8 @@ pub struct TrialTags {
     pub trial: &'static str,
     /// The tag holding the trial's state.
     pub state: &'static str,
+    /// The state tag's value for a pruned trial.
+    pub pruned: String,
 }
 
 /// One search: its parent run, objective and hyperparameters.
@@ -310,6 +313,7 @@ pub fn searches(st: &AppState, q: SearchesQuery) -> ApiResult<SearchesReply> {
             parent: PARENT_TAG,
             trial: TRIAL_TAG,
             state: STATE_TAG,
+            pruned: state_tag(TrialState::Pruned).value,
         },
     })
 }

@@ -29,15 +29,16 @@ mod tracked;
 pub use tracked::Tracking;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use crate::algo::{AlgoError, Algorithm, Sampler, Session};
 use crate::fmin::IntoOutcome;
+use crate::prune::{NoPruning, Progress, Pruner, PrunerSession};
 use crate::rng::TrialRng;
 use crate::space::{Point, PointError, Space};
-use crate::tracking::schema::SchemaError;
+use crate::tracking::schema::{Ending, SchemaError};
 use crate::tracking::{ExperimentId, StoreError, Tracker};
 use crate::trials::{Direction, HistoryError, Trial, TrialState, Trials};
 
@@ -151,13 +152,15 @@ pub enum StudyError {
     Schema(#[from] SchemaError),
 }
 
-/// What a running objective can do besides returning its loss: know its trial, and log
-/// metrics by step and files into the trial's tracking run. Untracked, logging does
+/// What a running objective can do besides returning its loss: know its trial, report
+/// intermediate values and learn whether to stop ([`report`](TrialContext::report)), and
+/// log metrics by step and files into the trial's tracking run. Untracked, logging does
 /// nothing.
 #[derive(Clone)]
 pub struct TrialContext {
     number: usize,
     run: Option<Arc<TrialRun>>,
+    pruning: Arc<Mutex<Pruning>>,
 }
 
 impl std::fmt::Debug for TrialContext {
@@ -201,6 +204,143 @@ impl TrialContext {
             None => Ok(()),
         }
     }
+
+    /// Reports the objective's intermediate value at `step` (an epoch, a boosting round,
+    /// a fold) and returns whether the study's [pruner](StudyBuilder::pruner) says to stop
+    /// this trial now; if so, the objective should return
+    /// [`Outcome::pruned`](crate::fmin::Outcome::pruned). Tracked, the value is logged as
+    /// the objective metric's history. A step reported again keeps its first value and
+    /// repeats the answer given then.
+    ///
+    /// ```
+    /// use hyperflow::prune::Median;
+    /// use hyperflow::study::Study;
+    /// use hyperflow::{Outcome, Space};
+    ///
+    /// let space = Space::builder().uniform("rate", 0.01, 1.0).build()?;
+    /// let mut study = Study::builder(&space).pruner(Median::new()).seed(2).create()?;
+    /// for _ in 0..20 {
+    ///     let trial = study.ask()?;
+    ///     let rate: f64 = trial.point().get("rate")?;
+    ///     let mut loss = 1.0;
+    ///     let mut outcome = None;
+    ///     for epoch in 0..10 {
+    ///         loss *= 1.0 - rate;
+    ///         if trial.context().report(epoch, loss)? {
+    ///             outcome = Some(Outcome::pruned(format!("epoch {epoch}")));
+    ///             break;
+    ///         }
+    ///     }
+    ///     study.tell(trial, outcome.unwrap_or(Outcome::loss(loss)))?;
+    /// }
+    /// assert!(study.trials().count(hyperflow::TrialState::Pruned) > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// The answer is decided before the value is logged: when logging fails, the error
+    /// is returned and [`should_prune`](TrialContext::should_prune) still has the answer.
+    pub fn report(&self, step: u64, value: f64) -> Result<bool, StoreError> {
+        let prune = lock(&self.pruning).report(self.number, step, value);
+        if let Some(run) = &self.run {
+            run.log_metric(
+                run.objective_metric(),
+                value,
+                i64::try_from(step).unwrap_or(i64::MAX),
+            )?;
+        }
+        Ok(prune)
+    }
+
+    /// Whether the pruner said to stop this trial at its latest
+    /// [`report`](TrialContext::report) (`false` before any).
+    pub fn should_prune(&self) -> bool {
+        lock(&self.pruning).should_prune(self.number)
+    }
+}
+
+/// The pruner's side of a study, shared with the contexts of running trials (they report
+/// from the workers' threads).
+struct Pruning {
+    name: String,
+    session: Box<dyn PrunerSession>,
+    progress: Progress,
+    /// Per trial, the answer of its latest report.
+    stop: Vec<bool>,
+}
+
+impl Pruning {
+    fn new(pruner: &dyn Pruner, seed: u64, trials: &Trials) -> Pruning {
+        let mut pruning = Pruning {
+            name: pruner.name().to_string(),
+            session: pruner.session(seed),
+            progress: Progress::new(trials.direction()),
+            stop: Vec::new(),
+        };
+        for trial in trials.all() {
+            pruning.added(trial.number);
+            if trial.state.is_finished() {
+                pruning.finished(trial);
+            }
+        }
+        pruning
+    }
+
+    /// A new trial, running.
+    fn added(&mut self, number: usize) {
+        self.progress.push(number, TrialState::Running);
+        self.stop.push(false);
+    }
+
+    fn report(&mut self, number: usize, step: u64, value: f64) -> bool {
+        let running = self.progress.state(number) == Some(TrialState::Running);
+        if running && self.progress.report(number, step, value) {
+            self.stop[number] = self.session.judge(&self.progress, number);
+        }
+        self.should_prune(number)
+    }
+
+    fn should_prune(&self, number: usize) -> bool {
+        self.stop.get(number).copied().unwrap_or(false)
+    }
+
+    /// The highest step trial `number` reported, with its value.
+    fn last(&self, number: usize) -> Option<(u64, f64)> {
+        self.progress.curve(number).last()
+    }
+
+    /// A trial ended (as `trial` says).
+    fn finished(&mut self, trial: &Trial) {
+        let value = trial.loss.filter(|_| trial.state == TrialState::Complete);
+        self.progress.finish(trial.number, trial.state, value);
+        self.session.finished(&self.progress, trial.number);
+    }
+
+    /// A new session of `pruner`, which is told everything reported so far, trial by
+    /// trial and step by step.
+    fn replace(&mut self, pruner: &dyn Pruner, seed: u64) {
+        let mut session = pruner.session(seed);
+        let mut replay = Progress::new(self.progress.direction());
+        for (number, state, curve) in self.progress.iter() {
+            replay.push(number, TrialState::Running);
+            for &(step, value) in curve.points() {
+                replay.report(number, step, value);
+                self.stop[number] = session.judge(&replay, number);
+            }
+            if state.is_finished() {
+                replay.finish(number, state, self.progress.value(number));
+                session.finished(&replay, number);
+            }
+        }
+        self.session = session;
+        self.progress = replay;
+        self.name = pruner.name().to_string();
+    }
+}
+
+/// Locks the pruning state; a panic elsewhere while it was held left it consistent (each
+/// change is one call), so a poisoned lock is taken over.
+fn lock(pruning: &Mutex<Pruning>) -> MutexGuard<'_, Pruning> {
+    pruning.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A trial handed out by [`Study::ask`]: evaluate its point, then hand it back with the
@@ -241,6 +381,7 @@ pub struct Study {
     /// Encoded points to evaluate before the sampler proposes any.
     queue: VecDeque<Vec<f64>>,
     store: Option<TrackedStudy>,
+    pruning: Arc<Mutex<Pruning>>,
 }
 
 impl std::fmt::Debug for Study {
@@ -263,6 +404,7 @@ pub struct StudyBuilder {
     seed: Option<u64>,
     history: Option<Trials>,
     tracking: Option<Tracking>,
+    pruner: Option<Box<dyn Pruner>>,
 }
 
 impl StudyBuilder {
@@ -300,6 +442,18 @@ impl StudyBuilder {
     /// Keep the study in a tracking store.
     pub fn tracking(mut self, tracking: Tracking) -> Self {
         self.tracking = Some(tracking);
+        self
+    }
+
+    /// The pruner that judges the values trials [report](TrialContext::report) (default
+    /// [`NoPruning`]); see [`prune`](crate::prune).
+    pub fn pruner(self, pruner: impl Pruner + 'static) -> Self {
+        self.boxed_pruner(Box::new(pruner))
+    }
+
+    /// The pruner, already boxed.
+    pub fn boxed_pruner(mut self, pruner: Box<dyn Pruner>) -> Self {
+        self.pruner = Some(pruner);
         self
     }
 
@@ -341,14 +495,18 @@ impl StudyBuilder {
             )?),
             None => None,
         };
-        Ok(Study::assemble(
+        let mut study = Study::assemble(
             self.space,
             sampler.name().to_string(),
             session,
             seed,
             trials,
             store,
-        ))
+        );
+        if let Some(pruner) = self.pruner {
+            study.set_pruner(&*pruner)?;
+        }
+        Ok(study)
     }
 
     /// Opens the tracked study of this name in its experiment (see [`Tracking::name`]),
@@ -368,7 +526,10 @@ impl StudyBuilder {
         let Some(parent) = TrackedStudy::find_named(&tracker, tracking.experiment(), name)? else {
             return self.create();
         };
-        let study = Study::load_inner(&tracker, &parent, self.sampler.as_deref())?;
+        let mut study = Study::load_inner(&tracker, &parent, self.sampler.as_deref())?;
+        if let Some(pruner) = &self.pruner {
+            study.set_pruner(&**pruner)?;
+        }
         if study.space != self.space {
             return Err(StudyError::Mismatch(format!(
                 "study {name:?} searches another space: {} (stored) against {} (given)",
@@ -404,6 +565,7 @@ impl Study {
             seed: None,
             history: None,
             tracking: None,
+            pruner: None,
         }
     }
 
@@ -478,6 +640,7 @@ impl Study {
         let best = trials
             .best()
             .and_then(|t| Some((trials.score(t)?, t.number)));
+        let pruning = Arc::new(Mutex::new(Pruning::new(&NoPruning, seed, &trials)));
         Study {
             space,
             algo,
@@ -487,6 +650,7 @@ impl Study {
             best,
             queue: VecDeque::new(),
             store,
+            pruning,
         }
     }
 
@@ -499,6 +663,37 @@ impl Study {
         self.session = session;
         self.algo = sampler.name().to_string();
         Ok(())
+    }
+
+    /// Replaces the pruner: a new session that is told every value reported so far
+    /// (trials running now are judged by it from their next report on). A tracked study
+    /// loaded from its store first reads what its finished trials reported (the objective
+    /// metric's history of each trial run), so a resumed search prunes as it would have.
+    pub fn set_pruner(&mut self, pruner: &dyn Pruner) -> Result<(), StudyError> {
+        let mut pruning = lock(&self.pruning);
+        if let Some(store) = &self.store {
+            for trial in self.trials.all() {
+                if trial.state.is_finished() && pruning.progress.curve(trial.number).is_empty() {
+                    for (step, value) in store.reported(trial.number)? {
+                        pruning.progress.report(trial.number, step, value);
+                    }
+                }
+            }
+        }
+        pruning.replace(pruner, self.seed);
+        Ok(())
+    }
+
+    /// The pruner's name ([`PrunerKind::as_str`](crate::prune::PrunerKind::as_str) for a
+    /// built-in one).
+    pub fn pruner(&self) -> String {
+        lock(&self.pruning).name.clone()
+    }
+
+    /// What trial `number` reported, by step (empty for a trial that reported nothing
+    /// in this process).
+    pub fn intermediate_values(&self, number: usize) -> Vec<(u64, f64)> {
+        lock(&self.pruning).progress.curve(number).points().to_vec()
     }
 
     /// The space searched.
@@ -594,9 +789,14 @@ impl Study {
         };
         self.trials.push(trial)?;
         self.session.observe(&self.trials, number);
+        lock(&self.pruning).added(number);
         Ok(AskedTrial {
             point,
-            context: TrialContext { number, run },
+            context: TrialContext {
+                number,
+                run,
+                pruning: Arc::clone(&self.pruning),
+            },
         })
     }
 
@@ -622,7 +822,14 @@ impl Study {
     ) -> Result<&Trial, StudyError> {
         let trial = self.running(number)?;
         let duration = trial.started.elapsed().unwrap_or_default();
-        let finished = trial.clone().finished(outcome.into_outcome(), duration);
+        let mut finished = trial.clone().finished(outcome.into_outcome(), duration);
+        if let Some((step, value)) = lock(&self.pruning).last(number) {
+            finished.last_step = Some(step);
+            // A pruned trial's value is the last one it reported, as optuna records it.
+            if finished.state == TrialState::Pruned && finished.loss.is_none() {
+                finished.loss = Some(value).filter(|v| v.is_finite());
+            }
+        }
         let score = self.trials.score(&finished);
         let is_best = score.is_some_and(|s| {
             self.best
@@ -654,14 +861,27 @@ impl Study {
     }
 
     /// Records that the search stopped, for `reason` (tracked: the parent run ends
-    /// FINISHED with the reason and the count of failed trials as tags; KILLED when
-    /// cancelled, ready to be continued).
+    /// FINISHED with the reason and the counts of failed and pruned trials as tags and
+    /// the [total steps](Study::total_steps) as a metric; KILLED when cancelled, ready to
+    /// be continued).
     pub fn finish(&mut self, reason: StopReason) -> Result<(), StudyError> {
-        let failed = self.trials.count(TrialState::Failed);
+        let ending = Ending {
+            reason,
+            failed: self.trials.count(TrialState::Failed),
+            pruned: self.trials.count(TrialState::Pruned),
+            steps: self.total_steps(),
+        };
         match &mut self.store {
-            Some(store) => store.finish(reason, failed),
+            Some(store) => store.finish(ending),
             None => Ok(()),
         }
+    }
+
+    /// How many intermediate values the trials reported (those this process ran, and
+    /// those read back with [`set_pruner`](Study::set_pruner)).
+    pub fn total_steps(&self) -> usize {
+        let pruning = lock(&self.pruning);
+        pruning.progress.iter().map(|(_, _, c)| c.len()).sum()
     }
 
     /// Records that the loop driving the study stopped on an error (`why`): running trials
@@ -699,9 +919,11 @@ impl Study {
         }
     }
 
-    /// Puts a trial's new state into the history and tells the session.
+    /// Puts a trial's new state into the history and tells the sampler's and the
+    /// pruner's sessions.
     fn commit(&mut self, trial: Trial) {
         let number = trial.number;
+        lock(&self.pruning).finished(&trial);
         self.trials.update(number, |slot| *slot = trial);
         self.session.observe(&self.trials, number);
     }

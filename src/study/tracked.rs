@@ -175,6 +175,9 @@ pub(super) struct TrackedStudy {
     user_id: String,
     /// Single-run mode: the run's name, params and artifacts.
     single: Option<Single>,
+    /// The metric whose history holds a trial's reported intermediate values (the
+    /// parent's [`OBJECTIVE_METRIC_PARAM`](schema::OBJECTIVE_METRIC_PARAM), else `loss`).
+    objective: Arc<str>,
 }
 
 /// What a lone run (single-run mode) carries besides the point.
@@ -227,6 +230,12 @@ impl TrackedStudy {
             running: HashMap::new(),
             run_ids: Vec::new(),
             single: None,
+            objective: tracking
+                .params
+                .iter()
+                .find(|(k, _)| k == schema::OBJECTIVE_METRIC_PARAM)
+                .map_or(schema::LOSS_METRIC, |(_, v)| v.as_str())
+                .into(),
         };
         if tracking.single_run {
             study.single = Some(Single {
@@ -338,8 +347,8 @@ impl TrackedStudy {
                     .view_type(ViewType::All),
             )
             .map_err(store_error(format!("{context}: reading its trials")))?;
-        let metric = schema::objective_metric(&parent);
-        let (trials, run_ids) = trials_of(&children, &space, metric, params.direction)?;
+        let metric: Arc<str> = schema::objective_metric(&parent).into();
+        let (trials, run_ids) = trials_of(&children, &space, &metric, params.direction)?;
         let store = TrackedStudy {
             system_tags: system_tags(),
             user_id: current_user().to_string(),
@@ -350,6 +359,7 @@ impl TrackedStudy {
             running: HashMap::new(),
             run_ids,
             single: None,
+            objective: metric,
         };
         Ok(Loaded {
             space,
@@ -394,6 +404,22 @@ impl TrackedStudy {
 
     pub fn run_id(&self, number: usize) -> Option<&str> {
         self.run_ids.get(number)?.as_deref()
+    }
+
+    /// What trial `number` reported: its run's history of the objective metric (for a
+    /// complete trial, the final value too when it differs from the last report).
+    pub fn reported(&self, number: usize) -> Result<Vec<(u64, f64)>, StudyError> {
+        let Some(run_id) = self.run_id(number) else {
+            return Ok(Vec::new());
+        };
+        let history = self
+            .tracker
+            .get_metric_history(run_id, &self.objective)
+            .map_err(store_error(format!("reading what trial {number} reported")))?;
+        Ok(history
+            .into_iter()
+            .filter_map(|m| Some((u64::try_from(m.step).ok()?, m.value)))
+            .collect())
     }
 
     /// Reopens the parent run if it has ended (the study is being continued).
@@ -467,6 +493,7 @@ impl TrackedStudy {
             artifact_uri: run.info.artifact_uri,
             repo: OnceLock::new(),
             logged: Mutex::new(HashMap::new()),
+            objective: Arc::clone(&self.objective),
         });
         if let Some(single) = &self.single {
             for (path, contents) in &single.artifacts {
@@ -515,15 +542,16 @@ impl TrackedStudy {
     }
 
     /// Ends the parent run: FINISHED, or KILLED when cancelled.
-    pub fn finish(&mut self, reason: StopReason, failed: usize) -> Result<(), StudyError> {
+    pub fn finish(&mut self, ending: schema::Ending) -> Result<(), StudyError> {
         let Some(parent) = &self.parent else {
             return Ok(());
         };
         let context = format!("ending the study's parent run {parent}");
+        let (metrics, tags) = ending.record();
         self.tracker
-            .log_batch(parent, &[], &[], &schema::stop_tags(reason, failed))
+            .log_batch(parent, &metrics, &[], &tags)
             .map_err(store_error(&context))?;
-        let status = match reason {
+        let status = match ending.reason {
             StopReason::Cancelled => RunStatus::Killed,
             _ => RunStatus::Finished,
         };
@@ -613,6 +641,8 @@ pub(crate) struct TrialRun {
     /// Per metric key the objective logged through its context: the step and value of
     /// the latest point (highest step, then latest logged).
     logged: Mutex<HashMap<String, (i64, f64)>>,
+    /// The metric reported intermediate values are logged as.
+    objective: Arc<str>,
 }
 
 impl TrialRun {
@@ -622,6 +652,10 @@ impl TrialRun {
 
     pub fn tracker(&self) -> &Tracker {
         &self.tracker
+    }
+
+    pub fn objective_metric(&self) -> &str {
+        &self.objective
     }
 
     pub fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {

@@ -26,6 +26,12 @@
 //! timeout = "2h"                       # start no trial after this (default: none)
 //! loss_threshold = 0.05                # stop once the objective reaches this
 //!
+//! [pruner]                             # stop hopeless trials early (default: none)
+//! kind = "asha"                        # none | median | percentile | asha | hyperband
+//!                                      # | wilcoxon | threshold; defaults work alone
+//! grace = "5s"                         # SIGTERM -> SIGKILL for a pruned trial (default 5s)
+//! # and the kind's own settings (see `PrunerConfig`), e.g. reduction_factor = 3
+//!
 //! [space]                              # the schema of `space::schema`
 //! lr = { kind = "loguniform", low = 1e-5, high = 1e-1 }
 //! max_depth = { kind = "randint", low = 2, high = 17 }
@@ -59,6 +65,7 @@ use super::command::{CommandTemplate, TemplateError};
 use crate::algo::Algorithm;
 use crate::diagnostic::Snippet;
 use crate::fmin::Schedule;
+use crate::prune::{self, Pruner, PrunerKind};
 use crate::space::schema::{forget_raised, raised_in_toml};
 use crate::space::{SchemaErrorKind, Space};
 use crate::suggest::did_you_mean;
@@ -175,6 +182,104 @@ impl SearchConfig {
     }
 }
 
+/// `[pruner]`: which trials are stopped early, judged on the objective metric's stepped
+/// values (`hyperflow: metric=NAME value=V step=S` lines, or JSON lines with a `"step"`
+/// key) as they arrive.
+///
+/// `kind` picks the pruner; each kind takes its own settings, all optional, with
+/// optuna's defaults:
+///
+/// | kind | settings |
+/// |---|---|
+/// | `median` | `startup_trials` (5), `warmup_steps` (0), `interval_steps` (1), `min_trials` (1) |
+/// | `percentile` | `percentile` (25) and the settings of `median` |
+/// | `asha` | `min_resource` (automatic), `reduction_factor` (4), `min_early_stopping_rate` (0), `bootstrap_count` (0) |
+/// | `hyperband` | `min_resource` (1), `max_resource` (automatic), `reduction_factor` (3), `bootstrap_count` (0) |
+/// | `wilcoxon` | `p_threshold` (0.1), `startup_steps` (2) |
+/// | `threshold` | `lower`, `upper` (no bound), `warmup_steps`, `interval_steps` |
+///
+/// Every kind but `none` also takes `patience` (and `min_delta`): stop only after that
+/// many steps without improvement ([`Patient`](crate::prune::Patient)); and every kind
+/// takes `grace`, the time a pruned trial gets between SIGTERM and SIGKILL (default 5s).
+#[derive(Debug, Clone)]
+pub struct PrunerConfig {
+    pruner: BuiltinPruner,
+    patience: Option<(usize, f64)>,
+    grace: Duration,
+}
+
+/// A built-in pruner with its settings.
+#[derive(Debug, Clone, Copy)]
+enum BuiltinPruner {
+    None,
+    Median(prune::Median),
+    Percentile(prune::Percentile),
+    Asha(prune::SuccessiveHalving),
+    Hyperband(prune::Hyperband),
+    Wilcoxon(prune::Wilcoxon),
+    Threshold(prune::Threshold),
+}
+
+impl PrunerConfig {
+    /// The kind of pruner.
+    pub fn kind(&self) -> PrunerKind {
+        match self.pruner {
+            BuiltinPruner::None => PrunerKind::None,
+            BuiltinPruner::Median(_) => PrunerKind::Median,
+            BuiltinPruner::Percentile(_) => PrunerKind::Percentile,
+            BuiltinPruner::Asha(_) => PrunerKind::Asha,
+            BuiltinPruner::Hyperband(_) => PrunerKind::Hyperband,
+            BuiltinPruner::Wilcoxon(_) => PrunerKind::Wilcoxon,
+            BuiltinPruner::Threshold(_) => PrunerKind::Threshold,
+        }
+    }
+
+    /// The pruner, ready for a study.
+    pub fn build(&self) -> Box<dyn Pruner> {
+        let inner: Box<dyn Pruner> = match self.pruner {
+            BuiltinPruner::None => Box::new(prune::NoPruning),
+            BuiltinPruner::Median(p) => Box::new(p),
+            BuiltinPruner::Percentile(p) => Box::new(p),
+            BuiltinPruner::Asha(p) => Box::new(p),
+            BuiltinPruner::Hyperband(p) => Box::new(p),
+            BuiltinPruner::Wilcoxon(p) => Box::new(p),
+            BuiltinPruner::Threshold(p) => Box::new(p),
+        };
+        match self.patience {
+            Some((patience, min_delta)) => Box::new(
+                prune::Patient::new(patience)
+                    .min_delta(min_delta)
+                    .wrap_boxed(inner),
+            ),
+            None => inner,
+        }
+    }
+
+    /// How long a pruned trial gets between SIGTERM and SIGKILL.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+}
+
+/// The pruner and its settings, as a dry run shows them.
+impl fmt::Display for PrunerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pruner {
+            BuiltinPruner::None => write!(f, "none")?,
+            BuiltinPruner::Median(p) => write!(f, "{p:?}")?,
+            BuiltinPruner::Percentile(p) => write!(f, "{p:?}")?,
+            BuiltinPruner::Asha(p) => write!(f, "{p:?}")?,
+            BuiltinPruner::Hyperband(p) => write!(f, "{p:?}")?,
+            BuiltinPruner::Wilcoxon(p) => write!(f, "{p:?}")?,
+            BuiltinPruner::Threshold(p) => write!(f, "{p:?}")?,
+        }
+        if let Some((patience, min_delta)) = self.patience {
+            write!(f, ", with patience {patience} (min_delta {min_delta})")?;
+        }
+        write!(f, "; grace {}", format_duration(self.grace))
+    }
+}
+
 /// A validated sweep config; see the [module docs](self) for the file format.
 #[derive(Debug, Clone)]
 pub struct SweepConfig {
@@ -183,6 +288,7 @@ pub struct SweepConfig {
     command: CommandConfig,
     objective: ObjectiveConfig,
     search: SearchConfig,
+    pruner: Option<PrunerConfig>,
     space: Space,
 }
 
@@ -264,6 +370,11 @@ impl SweepConfig {
     /// `[search]`.
     pub fn search(&self) -> &SearchConfig {
         &self.search
+    }
+
+    /// `[pruner]`, if the config has one.
+    pub fn pruner(&self) -> Option<&PrunerConfig> {
+        self.pruner.as_ref()
     }
 
     /// `[space]`.
@@ -541,6 +652,7 @@ struct RawConfig {
     command: Section<RawCommand>,
     objective: Section<RawObjective>,
     search: Section<RawSearch>,
+    pruner: Section<RawPruner>,
     /// Read and validated by the space schema, which raises its own typed errors.
     space: Option<Space>,
 }
@@ -584,6 +696,106 @@ struct RawSearch {
     early_stop_after: Field<usize>,
     timeout: Field<String>,
     loss_threshold: Field<f64>,
+}
+
+/// `[pruner]` as written: the settings of every kind (which kind takes which is
+/// [`pruner_keys`]).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPruner {
+    kind: Field<String>,
+    grace: Field<String>,
+    patience: Field<usize>,
+    min_delta: Field<f64>,
+    percentile: Field<f64>,
+    startup_trials: Field<usize>,
+    warmup_steps: Field<u64>,
+    interval_steps: Field<u64>,
+    min_trials: Field<usize>,
+    min_resource: Field<u64>,
+    max_resource: Field<u64>,
+    reduction_factor: Field<u64>,
+    min_early_stopping_rate: Field<u32>,
+    bootstrap_count: Field<usize>,
+    p_threshold: Field<f64>,
+    startup_steps: Field<usize>,
+    lower: Field<f64>,
+    upper: Field<f64>,
+}
+
+impl RawPruner {
+    /// The settings given (other than `kind`), with where.
+    fn given(&self) -> Vec<(&'static str, Range<usize>)> {
+        fn at<T>(key: &'static str, v: &Field<T>) -> Option<(&'static str, Range<usize>)> {
+            v.as_ref().map(|v| (key, v.span()))
+        }
+        [
+            at("grace", &self.grace),
+            at("patience", &self.patience),
+            at("min_delta", &self.min_delta),
+            at("percentile", &self.percentile),
+            at("startup_trials", &self.startup_trials),
+            at("warmup_steps", &self.warmup_steps),
+            at("interval_steps", &self.interval_steps),
+            at("min_trials", &self.min_trials),
+            at("min_resource", &self.min_resource),
+            at("max_resource", &self.max_resource),
+            at("reduction_factor", &self.reduction_factor),
+            at("min_early_stopping_rate", &self.min_early_stopping_rate),
+            at("bootstrap_count", &self.bootstrap_count),
+            at("p_threshold", &self.p_threshold),
+            at("startup_steps", &self.startup_steps),
+            at("lower", &self.lower),
+            at("upper", &self.upper),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// The `[pruner]` keys a kind takes.
+fn pruner_keys(kind: PrunerKind) -> &'static [&'static str] {
+    const SCHEDULE: [&str; 4] = [
+        "startup_trials",
+        "warmup_steps",
+        "interval_steps",
+        "min_trials",
+    ];
+    const COMMON: [&str; 4] = ["kind", "grace", "patience", "min_delta"];
+    macro_rules! keys {
+        ($($k:expr),*) => {{
+            const KEYS: &[&str] = &[COMMON[0], COMMON[1], COMMON[2], COMMON[3], $($k),*];
+            KEYS
+        }};
+    }
+    match kind {
+        PrunerKind::None => &["kind"],
+        PrunerKind::Median => keys!(SCHEDULE[0], SCHEDULE[1], SCHEDULE[2], SCHEDULE[3]),
+        PrunerKind::Percentile => {
+            keys!(
+                "percentile",
+                SCHEDULE[0],
+                SCHEDULE[1],
+                SCHEDULE[2],
+                SCHEDULE[3]
+            )
+        }
+        PrunerKind::Asha => keys!(
+            "min_resource",
+            "reduction_factor",
+            "min_early_stopping_rate",
+            "bootstrap_count"
+        ),
+        PrunerKind::Hyperband => keys!(
+            "min_resource",
+            "max_resource",
+            "reduction_factor",
+            "bootstrap_count"
+        ),
+        PrunerKind::Wilcoxon => keys!("p_threshold", "startup_steps"),
+        PrunerKind::Threshold => keys!("lower", "upper", "warmup_steps", "interval_steps"),
+    }
 }
 
 /// An optional key holding a value of type `T`.
@@ -912,6 +1124,13 @@ impl<'s> Doc<'s> {
         let command: RawCommand = self.table("command", raw.command)?;
         let objective: RawObjective = self.table("objective", raw.objective)?;
         let search: RawSearch = self.table("search", raw.search)?;
+        let pruner = match raw.pruner {
+            Some(table) => {
+                let span = table.span();
+                Some(self.pruner(self.table("pruner", Some(table))?, span)?)
+            }
+            None => None,
+        };
         let space = raw.space.ok_or_else(|| {
             self.missing(
                 "space",
@@ -1037,7 +1256,221 @@ impl<'s> Doc<'s> {
                 timeout: self.duration("search.timeout", search.timeout, false)?,
                 loss_threshold,
             },
+            pruner,
             space,
+        })
+    }
+
+    /// `[pruner]`, checked: a known kind, only the settings it takes, each in range.
+    fn pruner(&self, raw: RawPruner, table: Range<usize>) -> Result<PrunerConfig, ConfigError> {
+        let names: Vec<&'static str> = PrunerKind::ALL.iter().map(|k| k.as_str()).collect();
+        let given = raw.given();
+        let RawPruner {
+            kind,
+            grace,
+            patience,
+            min_delta,
+            percentile,
+            startup_trials,
+            warmup_steps,
+            interval_steps,
+            min_trials,
+            min_resource,
+            max_resource,
+            reduction_factor,
+            min_early_stopping_rate,
+            bootstrap_count,
+            p_threshold,
+            startup_steps,
+            lower,
+            upper,
+        } = raw;
+        let kind = match self.keyword("pruner.kind", kind, &names)? {
+            Some(i) => PrunerKind::ALL[i],
+            None => {
+                return Err(self.error(
+                    ConfigErrorKind::MissingKey {
+                        key: "pruner.kind",
+                        expected: "add `kind = \"median\"` (or none, percentile, asha, \
+                                   hyperband, wilcoxon, threshold) to `[pruner]`",
+                    },
+                    table,
+                ));
+            }
+        };
+        let accepted = pruner_keys(kind);
+        if let Some((key, span)) = given.into_iter().find(|(k, _)| !accepted.contains(k)) {
+            return Err(self.error(
+                ConfigErrorKind::UnknownKey {
+                    key: key.to_string(),
+                    section: format!("[pruner] of kind \"{kind}\""),
+                    expected: accepted.to_vec(),
+                    suggestion: did_you_mean(key, accepted.iter().copied()),
+                },
+                span,
+            ));
+        }
+        let int = |key: &str, v: Field<u64>| -> Result<Option<u64>, ConfigError> {
+            Ok(self
+                .typed(key, "an integer >= 0", v)?
+                .map(Spanned::into_inner))
+        };
+        let count = |key: &str, v: Field<usize>| -> Result<Option<usize>, ConfigError> {
+            Ok(self
+                .typed(key, "an integer >= 0", v)?
+                .map(Spanned::into_inner))
+        };
+        let number = |key: &str, v: Field<f64>, ok: fn(f64) -> bool, expected: &str| match self
+            .typed(key, "a number", v)?
+        {
+            Some(x) if !ok(*x.get_ref()) => {
+                Err(self.invalid(key, &x.get_ref().to_string(), expected, x.span()))
+            }
+            x => Ok(x.map(Spanned::into_inner)),
+        };
+        let positive =
+            |key: &str, v: Field<u64>, min: u64| match self.typed(key, "a positive integer", v)? {
+                Some(n) if *n.get_ref() < min => Err(self.invalid(
+                    key,
+                    &n.get_ref().to_string(),
+                    &format!("an integer >= {min}"),
+                    n.span(),
+                )),
+                n => Ok(n.map(Spanned::into_inner)),
+            };
+        let warmup = int("pruner.warmup_steps", warmup_steps)?;
+        let interval = positive("pruner.interval_steps", interval_steps, 1)?;
+        let percentile_like = |p: prune::Percentile| -> Result<prune::Percentile, ConfigError> {
+            let mut p = p;
+            if let Some(n) = count("pruner.startup_trials", startup_trials)? {
+                p = p.startup_trials(n);
+            }
+            if let Some(n) = warmup {
+                p = p.warmup_steps(n);
+            }
+            if let Some(n) = interval {
+                p = p.interval_steps(n);
+            }
+            if let Some(n) = count("pruner.min_trials", min_trials)? {
+                p = p.min_trials(n);
+            }
+            Ok(p)
+        };
+        let pruner = match kind {
+            PrunerKind::Median => {
+                BuiltinPruner::Median(prune::Median::new().try_with(percentile_like)?)
+            }
+            PrunerKind::Percentile => {
+                let at = number(
+                    "pruner.percentile",
+                    percentile,
+                    |p| (0.0..=100.0).contains(&p),
+                    "a number from 0 to 100",
+                )?;
+                BuiltinPruner::Percentile(percentile_like(prune::Percentile::new(
+                    at.unwrap_or(prune::DEFAULT_PERCENTILE),
+                ))?)
+            }
+            PrunerKind::Asha => {
+                let mut p = prune::SuccessiveHalving::new();
+                if let Some(n) = positive("pruner.min_resource", min_resource, 1)? {
+                    p = p.min_resource(prune::MinResource::Steps(n));
+                }
+                if let Some(n) = positive("pruner.reduction_factor", reduction_factor, 2)? {
+                    p = p.reduction_factor(n);
+                }
+                if let Some(s) = self.typed(
+                    "pruner.min_early_stopping_rate",
+                    "an integer >= 0",
+                    min_early_stopping_rate,
+                )? {
+                    p = p.min_early_stopping_rate(s.into_inner());
+                }
+                if let Some(n) = count("pruner.bootstrap_count", bootstrap_count)? {
+                    p = p.bootstrap_count(n);
+                }
+                BuiltinPruner::Asha(p)
+            }
+            PrunerKind::Hyperband => {
+                let mut p = prune::Hyperband::new();
+                if let Some(n) = positive("pruner.min_resource", min_resource, 1)? {
+                    p = p.min_resource(n);
+                }
+                if let Some(n) = positive("pruner.max_resource", max_resource, 1)? {
+                    p = p.max_resource(prune::MaxResource::Steps(n));
+                }
+                if let Some(n) = positive("pruner.reduction_factor", reduction_factor, 2)? {
+                    p = p.reduction_factor(n);
+                }
+                if let Some(n) = count("pruner.bootstrap_count", bootstrap_count)? {
+                    p = p.bootstrap_count(n);
+                }
+                BuiltinPruner::Hyperband(p)
+            }
+            PrunerKind::Wilcoxon => {
+                let mut p = prune::Wilcoxon::new();
+                if let Some(x) = number(
+                    "pruner.p_threshold",
+                    p_threshold,
+                    |p| p > 0.0 && p < 1.0,
+                    "a probability between 0 and 1",
+                )? {
+                    p = p.p_threshold(x);
+                }
+                if let Some(n) = count("pruner.startup_steps", startup_steps)? {
+                    p = p.startup_steps(n);
+                }
+                BuiltinPruner::Wilcoxon(p)
+            }
+            PrunerKind::Threshold => {
+                let mut p = prune::Threshold::new();
+                let finite = |x: f64| !x.is_nan();
+                if let Some(x) = number("pruner.lower", lower, finite, "a number")? {
+                    p = p.lower(x);
+                }
+                if let Some(x) = number("pruner.upper", upper, finite, "a number")? {
+                    p = p.upper(x);
+                }
+                if let Some(n) = warmup {
+                    p = p.warmup_steps(n);
+                }
+                if let Some(n) = interval {
+                    p = p.interval_steps(n);
+                }
+                BuiltinPruner::Threshold(p)
+            }
+            PrunerKind::None => BuiltinPruner::None,
+        };
+        let patience = match count("pruner.patience", patience)? {
+            Some(n) => Some((
+                n,
+                number(
+                    "pruner.min_delta",
+                    min_delta,
+                    |d| d >= 0.0 && d.is_finite(),
+                    "a number >= 0",
+                )?
+                .unwrap_or(0.0),
+            )),
+            None => {
+                if let Some(delta) = min_delta {
+                    return Err(self.invalid(
+                        "pruner.min_delta",
+                        "given",
+                        "to be left out, or `patience` to be set too",
+                        delta.span(),
+                    ));
+                }
+                None
+            }
+        };
+        let grace = self
+            .duration("pruner.grace", grace, true)?
+            .unwrap_or(Duration::from_secs(5));
+        Ok(PrunerConfig {
+            pruner,
+            patience,
+            grace,
         })
     }
 

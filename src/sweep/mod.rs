@@ -155,6 +155,9 @@ pub fn study(config: &SweepConfig) -> Result<StudyBuilder, SweepError> {
     if let Some(seed) = config.search().seed() {
         builder = builder.seed(seed);
     }
+    if let Some(pruner) = config.pruner() {
+        builder = builder.boxed_pruner(pruner.build());
+    }
     Ok(builder)
 }
 
@@ -607,12 +610,20 @@ fn drive(
             env: trial_env(config, point, ctx, tracking_uri, mlflow_uri),
             timeout: config.command().timeout(),
             kill_grace: config.command().kill_grace(),
+            prune_grace: config.pruner().map_or(Duration::ZERO, |p| p.grace()),
         };
         let mut log_failures = 0_usize;
         let output = process.run(&cancel, &mut |m: &StepMetric| {
-            if ctx.log_metric(&m.key, m.value, m.step).is_err() {
+            // The objective's values at steps go to the pruner (and are logged by it);
+            // other metrics, and negative steps, are only logged.
+            let reported = match u64::try_from(m.step) {
+                Ok(step) if m.key == metric => ctx.report(step, m.value),
+                _ => ctx.log_metric(&m.key, m.value, m.step).map(|()| false),
+            };
+            reported.unwrap_or_else(|_| {
                 log_failures += 1;
-            }
+                ctx.should_prune()
+            })
         });
         let mut problems = Vec::new();
         if log_failures > 0 {

@@ -300,8 +300,18 @@ pub fn render_summary(summary: &SweepSummary, top: usize) -> String {
     } else {
         String::new()
     };
+    let pruned = summary
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .count();
+    let pruned = if pruned > 0 {
+        format!(", {pruned} pruned")
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "{total} trials: {complete} complete, {failed} failed{killed} · {}",
+        "{total} trials: {complete} complete{pruned}, {failed} failed{killed} · {}",
         format_duration(summary.elapsed())
     ));
     out.push_str(&format!(" · seed {}", summary.seed()));

@@ -6,7 +6,9 @@
 //! Two forms are read, line by line, as the process prints them:
 //!
 //! - a JSON object, `{"val_loss": 0.23, "acc": 0.91}`: every numeric entry is a metric
-//!   (Python's bare `NaN` and `Infinity` are accepted; other entries are ignored);
+//!   (Python's bare `NaN` and `Infinity` are accepted; other entries are ignored); with an
+//!   integer `"step"` entry, `{"step": 3, "val_loss": 0.23}`, each value is reported at
+//!   that step, as the next form does;
 //! - `hyperflow: metric=val_loss value=0.23 step=3`: one value at a step (e.g. per epoch),
 //!   forwarded as it arrives so tracking can log it live. Without `step=`, steps count
 //!   0, 1, 2, ... per metric.
@@ -170,8 +172,14 @@ pub struct StepMetric {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum MetricLine {
-    /// A JSON object's numeric entries, in order.
-    Values(Vec<(String, f64)>),
+    /// A JSON object's numeric entries, in order, and its integer `"step"` entry if it
+    /// has one (then each value is reported at that step, as a `hyperflow:` line would).
+    Values {
+        /// The metrics.
+        values: Vec<(String, f64)>,
+        /// The step.
+        step: Option<i64>,
+    },
     /// A `hyperflow:` line: a value, with its step if given.
     Step {
         /// The metric's name.
@@ -193,7 +201,11 @@ pub enum MetricLine {
 ///
 /// assert_eq!(
 ///     parse_metric_line(r#"{"val_loss": 0.23, "note": "x"}"#),
-///     Some(MetricLine::Values(vec![("val_loss".into(), 0.23)]))
+///     Some(MetricLine::Values { values: vec![("val_loss".into(), 0.23)], step: None })
+/// );
+/// assert_eq!(
+///     parse_metric_line(r#"{"step": 4, "val_loss": 0.2}"#),
+///     Some(MetricLine::Values { values: vec![("val_loss".into(), 0.2)], step: Some(4) })
 /// );
 /// assert_eq!(
 ///     parse_metric_line("hyperflow: metric=acc value=0.9 step=3"),
@@ -221,9 +233,15 @@ pub fn parse_metric_line(line: &str) -> Option<MetricLine> {
         )
         .ok()?,
     };
+    // A `"step"` entry is the step of the others, not a metric.
+    let mut step = None;
     let values: Vec<(String, f64)> = object
         .into_iter()
         .filter_map(|(k, v)| {
+            if k == "step" {
+                step = v.as_i64();
+                return None;
+            }
             let x = match &v {
                 serde_json::Value::Number(n) => n.as_f64()?,
                 serde_json::Value::String(s) => match s.as_str() {
@@ -237,7 +255,7 @@ pub fn parse_metric_line(line: &str) -> Option<MetricLine> {
             Some((k, x))
         })
         .collect();
-    (!values.is_empty()).then_some(MetricLine::Values(values))
+    (!values.is_empty()).then_some(MetricLine::Values { values, step })
 }
 
 fn parse_step_line(rest: &str) -> MetricLine {
@@ -283,6 +301,8 @@ pub struct TrialProcess {
     pub timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when it is stopped.
     pub kill_grace: Duration,
+    /// Time between SIGTERM and SIGKILL when the pruner stops it.
+    pub prune_grace: Duration,
 }
 
 /// How a trial's process ended.
@@ -299,6 +319,13 @@ pub enum TrialEnd {
     Cancelled,
     /// It could not be started; the reason.
     SpawnFailed(String),
+    /// The pruner stopped it after the objective's value at this step.
+    Pruned {
+        /// The step whose value decided.
+        step: i64,
+        /// That value.
+        value: f64,
+    },
 }
 
 /// Everything a trial's process produced.
@@ -387,6 +414,12 @@ impl TrialOutput {
                 return outcome;
             }
             TrialEnd::SpawnFailed(reason) => return Outcome::failed(reason.clone()),
+            TrialEnd::Pruned { step, value } => {
+                let mut outcome = Outcome::pruned(format!("pruned at step {step} (value {value})"));
+                outcome.metrics = self.metrics.clone();
+                outcome.metrics.retain(|(k, _)| k != objective);
+                return outcome;
+            }
         };
         let tail = self.stderr_tail(STDERR_TAIL_LINES);
         let reason = if tail.trim().is_empty() {
@@ -516,12 +549,18 @@ fn read_stream(
 enum StopCause {
     Timeout,
     Cancel,
+    Pruned { step: i64, value: f64 },
 }
 
 impl TrialProcess {
     /// Runs the process to its end, calling `on_step` (on this thread) for each value
-    /// reported with a step as it arrives.
-    pub fn run(&self, cancel: &Cancellation, on_step: &mut dyn FnMut(&StepMetric)) -> TrialOutput {
+    /// reported with a step as it arrives; when it returns `true` (the pruner says
+    /// stop), the process group gets SIGTERM, and SIGKILL after `prune_grace`.
+    pub fn run(
+        &self,
+        cancel: &Cancellation,
+        on_step: &mut dyn FnMut(&StepMetric) -> bool,
+    ) -> TrialOutput {
         let started = Instant::now();
         let failed = |reason: String| TrialOutput {
             end: TrialEnd::SpawnFailed(reason),
@@ -627,7 +666,7 @@ impl TrialProcess {
                             stopping = Some((cause, now));
                         }
                     }
-                    Some((_, since)) if !killed && now >= since + self.kill_grace => {
+                    Some((cause, since)) if !killed && now >= since + self.grace(cause) => {
                         group.signal(Signal::SIGKILL);
                         killed = true;
                     }
@@ -645,14 +684,30 @@ impl TrialProcess {
             if let (None, Some(d)) = (stopping, deadline) {
                 wait = wait.min(d.saturating_duration_since(now));
             }
-            if let Some((_, since)) = stopping.filter(|_| !killed) {
-                wait = wait.min((since + self.kill_grace).saturating_duration_since(now));
+            if let Some((cause, since)) = stopping.filter(|_| !killed) {
+                wait = wait.min((since + self.grace(cause)).saturating_duration_since(now));
             }
             match rx.recv_timeout(wait) {
                 Ok(Event::Metric(line)) => match line {
-                    MetricLine::Values(values) => {
+                    MetricLine::Values { values, step: None } => {
                         for (key, value) in values {
                             set_metric(&mut metrics, key, value);
+                        }
+                    }
+                    MetricLine::Values {
+                        values,
+                        step: Some(step),
+                    } => {
+                        for (key, value) in values {
+                            let m = StepMetric { key, value, step };
+                            self.stepped(
+                                m,
+                                &mut metrics,
+                                &mut steps,
+                                &mut stopping,
+                                &group,
+                                on_step,
+                            );
                         }
                     }
                     MetricLine::Step { key, value, step } => {
@@ -660,9 +715,7 @@ impl TrialProcess {
                             steps.iter().filter(|s| s.key == key).count() as i64
                         });
                         let m = StepMetric { key, value, step };
-                        on_step(&m);
-                        set_metric(&mut metrics, m.key.clone(), value);
-                        steps.push(m);
+                        self.stepped(m, &mut metrics, &mut steps, &mut stopping, &group, on_step);
                     }
                     MetricLine::Malformed(reason) => {
                         warnings.push(format!("unreadable `hyperflow:` line: {reason}"));
@@ -684,6 +737,7 @@ impl TrialProcess {
                 TrialEnd::TimedOut(self.timeout.unwrap_or_default())
             }
             (Some((StopCause::Cancel, _)), _) => TrialEnd::Cancelled,
+            (Some((StopCause::Pruned { step, value }, _)), _) => TrialEnd::Pruned { step, value },
             (None, Some(Ok(status))) => match (status.code(), status.signal()) {
                 (Some(code), _) => TrialEnd::Exited(code),
                 (None, Some(signal)) => TrialEnd::Signaled(signal),
@@ -705,6 +759,39 @@ impl TrialProcess {
             duration,
             warnings,
         }
+    }
+
+    /// The grace period between SIGTERM and SIGKILL when stopping for `cause`.
+    fn grace(&self, cause: StopCause) -> Duration {
+        match cause {
+            StopCause::Pruned { .. } => self.prune_grace,
+            StopCause::Timeout | StopCause::Cancel => self.kill_grace,
+        }
+    }
+
+    /// Takes in a value reported at a step: hands it to `on_step`, and starts stopping
+    /// the process when that says to prune (unless it is being stopped already).
+    fn stepped(
+        &self,
+        m: StepMetric,
+        metrics: &mut Vec<(String, f64)>,
+        steps: &mut Vec<StepMetric>,
+        stopping: &mut Option<(StopCause, Instant)>,
+        group: &Group,
+        on_step: &mut dyn FnMut(&StepMetric) -> bool,
+    ) {
+        if on_step(&m) && stopping.is_none() {
+            group.signal(Signal::SIGTERM);
+            *stopping = Some((
+                StopCause::Pruned {
+                    step: m.step,
+                    value: m.value,
+                },
+                Instant::now(),
+            ));
+        }
+        set_metric(metrics, m.key.clone(), m.value);
+        steps.push(m);
     }
 }
 
@@ -757,12 +844,12 @@ mod tests {
     fn parses_json_metric_lines() {
         assert_eq!(
             parse_metric_line(r#"  {"a": 1, "b": 2.5, "c": "x", "d": null, "e": [1]}  "#),
-            Some(MetricLine::Values(vec![
-                ("a".into(), 1.0),
-                ("b".into(), 2.5)
-            ]))
+            Some(MetricLine::Values {
+                values: vec![("a".into(), 1.0), ("b".into(), 2.5)],
+                step: None
+            })
         );
-        let Some(MetricLine::Values(v)) =
+        let Some(MetricLine::Values { values: v, .. }) =
             parse_metric_line(r#"{"loss": NaN, "x": Infinity, "y": -Infinity}"#)
         else {
             panic!("python's NaN should parse");
@@ -771,6 +858,11 @@ mod tests {
         assert_eq!(v[1].1, f64::INFINITY);
         assert_eq!(v[2].1, f64::NEG_INFINITY);
         assert_eq!(parse_metric_line(r#"{"event": "start"}"#), None);
+        assert_eq!(
+            parse_metric_line(r#"{"step": 3}"#),
+            None,
+            "a step alone is no metric"
+        );
         assert_eq!(parse_metric_line("{not json}"), None);
         assert_eq!(parse_metric_line("loss: 0.3"), None);
     }

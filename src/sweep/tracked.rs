@@ -249,6 +249,9 @@ pub fn run_tracked(
                 });
             }
             study.set_sampler(&*sampler(config))?;
+            if let Some(pruner) = config.pruner() {
+                study.set_pruner(&*pruner.build())?;
+            }
             // What the trials of a sweep that died left running ends before they are
             // marked killed, so a failure here leaves them for the next resume.
             let leftovers: Vec<&str> = study

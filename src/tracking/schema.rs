@@ -15,7 +15,8 @@
 //! | parent | `space.json` | artifact | the searched space |
 //! | parent | `best_loss` | metric | the best loss so far, step = its trial number |
 //! | parent | `best_run_id`, `best_trial` | tags | the best trial's run and number |
-//! | parent | `hyperflow.stop_reason`, `hyperflow.failed_trials` | tags | how it ended |
+//! | parent | `hyperflow.stop_reason`, `hyperflow.failed_trials`, `hyperflow.pruned_trials` | tags | how it ended ([`Ending`]) |
+//! | parent | `total_steps` | metric | the intermediate values its trials reported |
 //! | parent | `hyperflow.resumed` | tag | how many times it was continued |
 //! | child | `mlflow.parentRunId` | tag | the parent run |
 //! | child | `hyperflow.role` | tag | `trial` (`run` for a lone run of `hyperflow run`) |
@@ -51,6 +52,11 @@ pub const STUDY_TAG: &str = "hyperflow.study";
 pub const STOP_REASON_TAG: &str = "hyperflow.stop_reason";
 /// Parent-run tag counting the failed trials when the search stopped.
 pub const FAILED_TRIALS_TAG: &str = "hyperflow.failed_trials";
+/// Parent-run tag counting the pruned trials when the search stopped.
+pub const PRUNED_TRIALS_TAG: &str = "hyperflow.pruned_trials";
+/// Parent-run metric counting the intermediate values (steps) trials reported, pruned
+/// ones included: the work a search spent, which pruning saves.
+pub const TOTAL_STEPS_METRIC: &str = "total_steps";
 /// Parent-run tag counting how many times the search was continued.
 pub const RESUMED_TAG: &str = "hyperflow.resumed";
 /// Parent-run tag of a sweep: its config file's absolute path.
@@ -223,12 +229,31 @@ pub fn best_update(trial: &Trial, run_id: &str) -> (Vec<Metric>, Vec<Tag>) {
     (metrics, tags)
 }
 
-/// The tags of a search that stopped: why, and how many of its trials failed.
-pub fn stop_tags(reason: StopReason, failed: usize) -> Vec<Tag> {
-    vec![
-        Tag::new(STOP_REASON_TAG, reason.as_str()),
-        Tag::new(FAILED_TRIALS_TAG, failed.to_string()),
-    ]
+/// How a search ended, as its parent run records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending {
+    /// Why it stopped.
+    pub reason: StopReason,
+    /// How many of its trials failed.
+    pub failed: usize,
+    /// How many were pruned.
+    pub pruned: usize,
+    /// How many intermediate values its trials reported.
+    pub steps: usize,
+}
+
+impl Ending {
+    /// The parent's tags (stop reason, failed and pruned counts) and metrics (total
+    /// steps).
+    pub fn record(&self) -> (Vec<Metric>, Vec<Tag>) {
+        let tags = vec![
+            Tag::new(STOP_REASON_TAG, self.reason.as_str()),
+            Tag::new(FAILED_TRIALS_TAG, self.failed.to_string()),
+            Tag::new(PRUNED_TRIALS_TAG, self.pruned.to_string()),
+        ];
+        let metrics = vec![Metric::new(TOTAL_STEPS_METRIC, self.steps as f64)];
+        (metrics, tags)
+    }
 }
 
 /// The parent's [`RESUMED_TAG`] after one more continuation.
@@ -383,14 +408,19 @@ pub fn read_trial(run: &Run, space: &Space, metric: &str) -> Result<Trial, Schem
         .filter(|m| m.key != LOSS_METRIC && m.key != metric)
         .map(|m| (m.key.clone(), m.value))
         .collect();
-    if trial.state == TrialState::Complete {
-        match run.data.metric(metric) {
-            Some(loss) => trial.loss = Some(loss),
-            None => {
-                trial.state = TrialState::Failed;
-                trial.error = Some(format!("metric `{metric}` was never logged"));
-            }
+    let latest = run.data.metrics.iter().find(|m| m.key == metric);
+    match (trial.state, latest) {
+        (TrialState::Complete, Some(m)) => trial.loss = Some(m.value),
+        (TrialState::Complete, None) => {
+            trial.state = TrialState::Failed;
+            trial.error = Some(format!("metric `{metric}` was never logged"));
         }
+        // A pruned trial's loss is its last reported value, logged at its last step.
+        (TrialState::Pruned, Some(m)) => {
+            trial.loss = Some(m.value);
+            trial.last_step = u64::try_from(m.step).ok();
+        }
+        _ => {}
     }
     Ok(trial)
 }

@@ -34,6 +34,12 @@ def make_data(n, rng):
     return xs, ys
 
 
+def datasets(n_train):
+    """The training and validation sets, the same for every trial: only the params differ."""
+    rng = random.Random(0)
+    return make_data(n_train, rng), make_data(200, rng)
+
+
 def mse(pred, ys):
     return sum((p - y) ** 2 for p, y in zip(pred, ys)) / len(ys)
 
@@ -78,15 +84,24 @@ def predict_tree(tree, x):
     return tree[1]
 
 
-def train_gbt(args, train, val):
+def gbt_rounds(lr, max_depth, n_estimators, train, val):
+    """Boosts one tree per round; yields (round, train predictions, validation predictions)
+    after each round (the pruning benchmark, bench/prune/, reads every round's curve)."""
     (xs, ys), (vx, vy) = train, val
     base = sum(ys) / len(ys)
     pred, vpred = [base] * len(ys), [base] * len(vy)
-    for round_ in range(1, args.n_estimators + 1):
+    for round_ in range(1, n_estimators + 1):
         residuals = [y - p for y, p in zip(ys, pred)]
-        tree = fit_tree(xs, residuals, list(range(len(xs))), 0, args.max_depth)
-        pred = [p + args.lr * predict_tree(tree, x) for p, x in zip(pred, xs)]
-        vpred = [p + args.lr * predict_tree(tree, x) for p, x in zip(vpred, vx)]
+        tree = fit_tree(xs, residuals, list(range(len(xs))), 0, max_depth)
+        pred = [p + lr * predict_tree(tree, x) for p, x in zip(pred, xs)]
+        vpred = [p + lr * predict_tree(tree, x) for p, x in zip(vpred, vx)]
+        yield round_, pred, vpred
+
+
+def train_gbt(args, train, val):
+    (_, ys), (_, vy) = train, val
+    for round_, pred, vpred in gbt_rounds(args.lr, args.max_depth, args.n_estimators,
+                                          train, val):
         if round_ % 5 == 0 or round_ == args.n_estimators:
             # flush, so hyperflow sees the value now and not when the buffer fills
             print(f"hyperflow: metric=val_loss value={mse(vpred, vy):.6f} step={round_}",
@@ -118,8 +133,7 @@ def main():
     if args.k < 1 or args.max_depth < 1 or args.n_estimators < 1:
         sys.exit("error: --k, --max-depth and --n-estimators must be at least 1")
 
-    rng = random.Random(0)  # the same data for every trial: only the params differ
-    train, val = make_data(args.n_train, rng), make_data(200, rng)
+    train, val = datasets(args.n_train)
     started = time.time()
     fit = train_gbt if args.model == "gbt" else train_knn
     train_loss, val_loss = fit(args, train, val)

@@ -19,6 +19,35 @@ pub(super) struct HistoryIndex {
     epochs: Vec<u32>,
     /// Numbers of the running trials, ascending.
     running: Vec<usize>,
+    /// The pruned trials, by number: how far each got and its last value's score.
+    pruned: Vec<Pruned>,
+}
+
+/// A pruned trial in the ranking: after every complete trial, those that got further
+/// first, then by the score of their last value (NaN last), then by age (optuna's order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Pruned {
+    pub number: usize,
+    pub last_step: u64,
+    pub score: f64,
+}
+
+impl Pruned {
+    /// The ranking order: lower ranks first.
+    pub fn rank(&self, other: &Pruned) -> std::cmp::Ordering {
+        let score = |p: &Pruned| {
+            if p.score.is_nan() {
+                f64::INFINITY
+            } else {
+                p.score
+            }
+        };
+        other
+            .last_step
+            .cmp(&self.last_step)
+            .then(score(self).total_cmp(&score(other)))
+            .then(self.number.cmp(&other.number))
+    }
 }
 
 impl HistoryIndex {
@@ -41,6 +70,11 @@ impl HistoryIndex {
     /// The numbers of the running trials, ascending.
     pub fn running(&self) -> &[usize] {
         &self.running
+    }
+
+    /// The pruned trials, by number.
+    pub fn pruned(&self) -> &[Pruned] {
+        &self.pruned
     }
 
     /// The number of trials indexed.
@@ -69,6 +103,20 @@ impl HistoryIndex {
                 self.running.remove(i);
             }
             _ => {}
+        }
+        let at = self.pruned.binary_search_by_key(&number, |p| p.number);
+        let pruned = (trial.state == TrialState::Pruned).then(|| Pruned {
+            number,
+            last_step: trial.last_step.unwrap_or(0),
+            score: trial.loss.map_or(f64::NAN, |l| direction.score(l)),
+        });
+        match (at, pruned) {
+            (Err(i), Some(p)) => self.pruned.insert(i, p),
+            (Ok(i), Some(p)) => self.pruned[i] = p,
+            (Ok(i), None) => {
+                self.pruned.remove(i);
+            }
+            (Err(_), None) => {}
         }
     }
 }

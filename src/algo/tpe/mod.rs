@@ -9,7 +9,7 @@ mod parzen;
 use std::collections::BinaryHeap;
 
 use bad_set::BadSet;
-use index::HistoryIndex;
+use index::{HistoryIndex, Pruned};
 use parzen::{DimModel, Parzen};
 
 use rand::RngExt;
@@ -393,6 +393,8 @@ struct Scratch {
     good: Vec<usize>,
     wanted: Vec<bool>,
     ranked: BinaryHeap<Ranked>,
+    /// The pruned trials with whole points, in ranking order.
+    pruned: Vec<Pruned>,
     picking: Picking,
 }
 
@@ -513,7 +515,11 @@ impl Session for TpeSession {
                 .zip(widths)
                 .map(|(sc, &w)| sc.is_finite() & (w as usize == np)),
         );
-        let n = s.wanted.iter().filter(|&&u| u).count();
+        let n_complete = s.wanted.iter().filter(|&&u| u).count();
+        // Pruned trials count as observations too (ranked after the complete ones).
+        let whole = |number: usize| widths[number] as usize == np;
+        let n_pruned = index.pruned().iter().filter(|p| whole(p.number)).count();
+        let n = n_complete + n_pruned;
         if n < cfg.n_startup.max(1) {
             return space.sample_prior(rng);
         }
@@ -545,6 +551,19 @@ impl Session for TpeSession {
         }
         s.good.clear();
         s.good.extend(s.ranked.iter().map(|r| r.number));
+        // Too few complete trials: the pruned ones that got furthest fill the good set;
+        // the other pruned ones are bad.
+        if n_pruned > 0 {
+            s.pruned.clear();
+            s.pruned
+                .extend(index.pruned().iter().filter(|p| whole(p.number)).copied());
+            s.pruned.sort_unstable_by(Pruned::rank);
+            let fill = n_below.saturating_sub(s.good.len()).min(s.pruned.len());
+            s.good.extend(s.pruned[..fill].iter().map(|p| p.number));
+            for p in &s.pruned[fill..] {
+                s.wanted[p.number] = true;
+            }
+        }
         s.good.sort_unstable();
         // The bad set: the rest, plus pending trials (constant liar).
         for &i in &s.good {
@@ -713,6 +732,7 @@ mod tests {
             loss: (state == TrialState::Complete).then_some(loss),
             metrics: Vec::new(),
             error: None,
+            last_step: None,
             started: SystemTime::UNIX_EPOCH,
             duration: Some(Duration::ZERO),
         })
@@ -1184,6 +1204,7 @@ mod tests {
             loss: Some(f64::NAN),
             metrics: Vec::new(),
             error: None,
+            last_step: None,
             started: SystemTime::UNIX_EPOCH,
             duration: None,
         })

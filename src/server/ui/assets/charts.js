@@ -166,7 +166,13 @@ export function linesChart(series, { title = '', width = 420, height = 220, logY
     if (!sr.pts.length) continue;
     const d = sr.pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.step).toFixed(1)},${y(p.value).toFixed(1)}`).join('');
     const g = s('g', { class: 'series-group', dataset: { series: sr.label } }, s('title', {}, sr.label));
-    g.append(s('path', { d, class: 'series', stroke: sr.color }));
+    g.append(s('path', { d, class: sr.pruned ? 'series pruned' : 'series', stroke: sr.color }));
+    if (sr.pruned) {
+      const end = sr.pts[sr.pts.length - 1];
+      const [cx, cy] = [x(end.step), y(end.value)];
+      g.append(s('path', { d: `M${cx - 5},${cy - 5}L${cx + 5},${cy + 5}M${cx - 5},${cy + 5}L${cx + 5},${cy - 5}`, class: 'pruned-mark', stroke: sr.color },
+        s('title', {}, `${sr.label}: stopped at step ${end.step} (${fmtNum(end.value)})`)));
+    }
     if (sr.pts.length <= 60) {
       for (const p of sr.pts) g.append(s('circle', { cx: x(p.step), cy: y(p.value), r: 2.5, class: 'dot', fill: sr.color }, s('title', {}, `${sr.label}, step ${p.step}: ${fmtNum(p.value)}`)));
     }
@@ -180,7 +186,7 @@ export function linesChart(series, { title = '', width = 420, height = 220, logY
   return box;
 }
 
-/** A legend: one coloured swatch and label per series. */
+/** A legend: one coloured swatch and label per series (dashed for pruned ones). */
 function legendOf(series) {
   const ul = document.createElement('ul');
   ul.className = 'legend';
@@ -188,7 +194,7 @@ function legendOf(series) {
     const li = document.createElement('li');
     const sw = document.createElement('span');
     sw.className = 'swatch';
-    sw.style.background = sr.color;
+    sw.style.background = sr.pruned ? `repeating-linear-gradient(90deg, ${sr.color} 0 5px, transparent 5px 8px)` : sr.color;
     li.append(sw, ' ', sr.label, sr.pts.length ? '' : ' (no values)');
     ul.append(li);
   }

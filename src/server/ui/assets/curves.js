@@ -1,6 +1,7 @@
 // Learning curves (#/chart?runs=a,b&metric=loss): the metric histories (step → value) of
 // the selected runs overlaid in one chart, one colour per run, a legend naming each
-// trial by its number. The metric chooser and the log-scale switch live in the URL.
+// trial by its number; pruned trials are dashed with a cross where they were stopped. The
+// metric chooser and the log-scale switch live in the URL.
 
 import { h, mount, errorBox, link, pool, setTitle } from './dom.js';
 import { api } from './api.js';
@@ -48,9 +49,15 @@ export async function curvesPage(main, route) {
   if (!keys.length) return;
   setTitle('Learning curves', metric);
 
+  // A pruned trial's curve stops where the pruner stopped it: drawn dashed, its end marked.
+  const prunedRun = (r) => tags.state != null && r.tags[tags.state] === tags.pruned;
   const series = await pool(runs, 4, async (r) => {
-    if (!(metric in r.metrics)) return { label: nameOf(r), points: [] };
-    return { label: nameOf(r), points: await api.metricHistory(r.id, metric) };
+    const pruned = prunedRun(r);
+    if (!(metric in r.metrics)) return { label: nameOf(r), points: [], pruned };
+    const points = await api.metricHistory(r.id, metric);
+    const last = points.reduce((m, p) => Math.max(m, p.step), -Infinity);
+    const label = pruned && Number.isFinite(last) ? `${nameOf(r)} (pruned at step ${last})` : nameOf(r);
+    return { label, points, pruned };
   }).catch((err) => err);
   if (!route.alive()) return;
   if (series instanceof Error) { mount(slot, errorBox(series)); return; }

@@ -1,0 +1,488 @@
+//! Successive halving (asynchronous, ASHA) and Hyperband.
+//!
+//! Rungs are at `min_resource · η^(s + k)` steps for `k = 0, 1, ...`, where `η` is the
+//! reduction factor and `s` the minimum early-stopping rate. A trial reaching a rung
+//! records the value it reports there and goes on only if that value is among the best
+//! `1/η` of every value recorded at the rung so far (asynchronous successive halving, Li
+//! et al. 2020; with fewer than `η` values the trial must be the best of them). Hyperband
+//! (Li et al. 2018) runs several such schedules at once, one per bracket `s`, and assigns
+//! each trial to a bracket at random with weights that give brackets equal budgets.
+
+use rand::RngExt;
+
+use super::{Progress, Pruner, PrunerKind, PrunerSession, insert_sorted};
+use crate::rng::TrialRng;
+use crate::trials::TrialState;
+
+/// The smallest resource (steps) a trial gets before its first rung.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MinResource {
+    /// Estimated once the first trial completes: its last step / 100, at least 1 (no
+    /// trial is stopped before then), as optuna's `"auto"`.
+    #[default]
+    Auto,
+    /// This many steps (at least 1).
+    Steps(u64),
+}
+
+/// Asynchronous successive halving (ASHA), as optuna's `SuccessiveHalvingPruner`: the
+/// defaults are a reduction factor of 4, an automatic minimum resource, a minimum
+/// early-stopping rate of 0 and no bootstrap.
+///
+/// ```
+/// use hyperflow::prune::{MinResource, SuccessiveHalving};
+///
+/// // Rungs at 1, 3, 9, 27, ... epochs; keep the best third at each.
+/// let pruner = SuccessiveHalving::new()
+///     .min_resource(MinResource::Steps(1))
+///     .reduction_factor(3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuccessiveHalving {
+    min_resource: MinResource,
+    reduction_factor: u64,
+    min_early_stopping_rate: u32,
+    bootstrap_count: usize,
+}
+
+impl Default for SuccessiveHalving {
+    fn default() -> Self {
+        SuccessiveHalving {
+            min_resource: MinResource::Auto,
+            reduction_factor: 4,
+            min_early_stopping_rate: 0,
+            bootstrap_count: 0,
+        }
+    }
+}
+
+impl SuccessiveHalving {
+    /// ASHA with the defaults.
+    pub fn new() -> Self {
+        SuccessiveHalving::default()
+    }
+
+    /// The steps before the first rung (default [`MinResource::Auto`]).
+    pub fn min_resource(mut self, r: MinResource) -> Self {
+        self.min_resource = r;
+        self
+    }
+
+    /// `η`: rungs are `η` times apart and keep the best `1/η` (default 4, at least 2).
+    pub fn reduction_factor(mut self, eta: u64) -> Self {
+        self.reduction_factor = eta.max(2);
+        self
+    }
+
+    /// `s`: the first rung is at `min_resource · η^s` (default 0).
+    pub fn min_early_stopping_rate(mut self, s: u32) -> Self {
+        self.min_early_stopping_rate = s;
+        self
+    }
+
+    /// How many values a rung must hold before any trial passes it (default 0): trials
+    /// reaching a rung with this many values or fewer are stopped.
+    pub fn bootstrap_count(mut self, n: usize) -> Self {
+        self.bootstrap_count = n;
+        self
+    }
+}
+
+impl Pruner for SuccessiveHalving {
+    fn name(&self) -> &str {
+        PrunerKind::Asha.as_str()
+    }
+
+    fn session(&self, _seed: u64) -> Box<dyn PrunerSession> {
+        Box::new(Halving::new(*self))
+    }
+}
+
+/// One successive-halving schedule following a search (or one Hyperband bracket).
+#[derive(Debug)]
+struct Halving {
+    config: SuccessiveHalving,
+    /// The minimum resource once known.
+    min_resource: Option<u64>,
+    /// Per rung, the scores recorded there, ascending.
+    rungs: Vec<Vec<f64>>,
+    /// Per trial, how many rungs it recorded.
+    passed: Vec<usize>,
+}
+
+impl Halving {
+    fn new(config: SuccessiveHalving) -> Self {
+        Halving {
+            min_resource: match config.min_resource {
+                MinResource::Auto => None,
+                MinResource::Steps(n) => Some(n.max(1)),
+            },
+            config,
+            rungs: Vec::new(),
+            passed: Vec::new(),
+        }
+    }
+
+    /// The step at which rung `k` is judged.
+    fn rung_step(&self, min_resource: u64, k: usize) -> u64 {
+        let exponent = self.config.min_early_stopping_rate as usize + k;
+        u32::try_from(exponent)
+            .ok()
+            .and_then(|e| self.config.reduction_factor.checked_pow(e))
+            .and_then(|f| f.checked_mul(min_resource))
+            .unwrap_or(u64::MAX)
+    }
+
+    fn judge(&mut self, progress: &Progress, trial: usize) -> bool {
+        let Some(min_resource) = self.min_resource else {
+            return false;
+        };
+        let Some((step, value)) = progress.curve(trial).last() else {
+            return false;
+        };
+        if self.passed.len() <= trial {
+            self.passed.resize(trial + 1, 0);
+        }
+        let score = progress.score(value);
+        loop {
+            let rung = self.passed[trial];
+            if step < self.rung_step(min_resource, rung) {
+                return false;
+            }
+            if score.is_nan() {
+                return true;
+            }
+            if self.rungs.len() <= rung {
+                self.rungs.resize_with(rung + 1, Vec::new);
+            }
+            let recorded = &mut self.rungs[rung];
+            insert_sorted(recorded, score);
+            self.passed[trial] += 1;
+            if recorded.len() <= self.config.bootstrap_count {
+                return true;
+            }
+            let keep = (recorded.len() / self.config.reduction_factor as usize).max(1);
+            if score > recorded[keep - 1] {
+                return true;
+            }
+        }
+    }
+
+    /// Learns the minimum resource from the first complete trial, when it is automatic,
+    /// and records the rungs every trial passed before it was known.
+    fn learn(&mut self, progress: &Progress, trial: usize) {
+        if self.min_resource.is_none() && progress.state(trial) == Some(TrialState::Complete) {
+            self.min_resource = longest_complete(progress).map(|last| (last / 100).max(1));
+            for (t, _, _) in progress.iter() {
+                self.backfill(progress, t);
+            }
+        }
+    }
+
+    /// Records the value trial `trial` reported at each rung it has passed (its first
+    /// step at or after the rung) without judging it: for trials that ran before the
+    /// schedule was known, so that they are compared with, as later trials are.
+    fn backfill(&mut self, progress: &Progress, trial: usize) {
+        let Some(min_resource) = self.min_resource else {
+            return;
+        };
+        let points = progress.curve(trial).points();
+        let mut rung = 0;
+        loop {
+            let at = points.partition_point(|&(s, _)| s < self.rung_step(min_resource, rung));
+            let Some(&(_, value)) = points.get(at) else {
+                break;
+            };
+            let score = progress.score(value);
+            if score.is_nan() {
+                break;
+            }
+            if self.rungs.len() <= rung {
+                self.rungs.resize_with(rung + 1, Vec::new);
+            }
+            insert_sorted(&mut self.rungs[rung], score);
+            rung += 1;
+        }
+        if self.passed.len() <= trial {
+            self.passed.resize(trial + 1, 0);
+        }
+        self.passed[trial] = rung;
+    }
+}
+
+/// The highest last step of the complete trials.
+fn longest_complete(progress: &Progress) -> Option<u64> {
+    progress
+        .iter()
+        .filter(|&(_, state, _)| state == TrialState::Complete)
+        .filter_map(|(_, _, curve)| curve.last().map(|(s, _)| s))
+        .max()
+}
+
+impl PrunerSession for Halving {
+    fn judge(&mut self, progress: &Progress, trial: usize) -> bool {
+        Halving::judge(self, progress, trial)
+    }
+
+    fn finished(&mut self, progress: &Progress, trial: usize) {
+        self.learn(progress, trial);
+    }
+}
+
+/// The largest resource (steps) a trial may get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MaxResource {
+    /// The first complete trial's last step + 1 (no trial is stopped before one
+    /// completes), as optuna's `"auto"`.
+    #[default]
+    Auto,
+    /// This many steps.
+    Steps(u64),
+}
+
+/// Hyperband, as optuna's `HyperbandPruner`: brackets of successive halving with minimum
+/// early-stopping rates `0, 1, ...`, as many as fit between the minimum and maximum
+/// resource; each trial is assigned a bracket at random (from the search's seed and its
+/// number), weighted so that each bracket gets an equal budget, and competes only with
+/// the trials of its bracket. Defaults: minimum resource 1, maximum automatic, reduction
+/// factor 3, no bootstrap.
+///
+/// ```
+/// use hyperflow::prune::{Hyperband, MaxResource};
+///
+/// // Up to 81 epochs: five brackets, the most aggressive with rungs at 1, 3, 9, 27.
+/// let pruner = Hyperband::new().max_resource(MaxResource::Steps(81));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hyperband {
+    min_resource: u64,
+    max_resource: MaxResource,
+    reduction_factor: u64,
+    bootstrap_count: usize,
+}
+
+impl Default for Hyperband {
+    fn default() -> Self {
+        Hyperband {
+            min_resource: 1,
+            max_resource: MaxResource::Auto,
+            reduction_factor: 3,
+            bootstrap_count: 0,
+        }
+    }
+}
+
+impl Hyperband {
+    /// Hyperband with the defaults.
+    pub fn new() -> Self {
+        Hyperband::default()
+    }
+
+    /// The steps before the first rung of the most aggressive bracket (default 1).
+    pub fn min_resource(mut self, steps: u64) -> Self {
+        self.min_resource = steps.max(1);
+        self
+    }
+
+    /// The most steps a trial may take (default [`MaxResource::Auto`]).
+    pub fn max_resource(mut self, r: MaxResource) -> Self {
+        self.max_resource = r;
+        self
+    }
+
+    /// `η` (default 3, at least 2).
+    pub fn reduction_factor(mut self, eta: u64) -> Self {
+        self.reduction_factor = eta.max(2);
+        self
+    }
+
+    /// Each bracket's [`SuccessiveHalving::bootstrap_count`] (default 0).
+    pub fn bootstrap_count(mut self, n: usize) -> Self {
+        self.bootstrap_count = n;
+        self
+    }
+
+    /// The brackets for a maximum resource: one successive-halving schedule per
+    /// minimum early-stopping rate, with the budget that weighs its share of trials.
+    fn brackets(&self, max_resource: u64) -> Vec<(Halving, u64)> {
+        let eta = self.reduction_factor;
+        let mut n = 1u32;
+        while self
+            .min_resource
+            .checked_mul(eta.saturating_pow(n))
+            .is_some_and(|r| r <= max_resource)
+        {
+            n += 1;
+        }
+        (0..n)
+            .map(|id| {
+                let s = n - 1 - id;
+                let budget = (f64::from(n) * (eta as f64).powi(s as i32) / f64::from(s + 1)).ceil();
+                let halving = Halving::new(SuccessiveHalving {
+                    min_resource: MinResource::Steps(self.min_resource),
+                    reduction_factor: eta,
+                    min_early_stopping_rate: id,
+                    bootstrap_count: self.bootstrap_count,
+                });
+                (halving, budget as u64)
+            })
+            .collect()
+    }
+}
+
+impl Pruner for Hyperband {
+    fn name(&self) -> &str {
+        PrunerKind::Hyperband.as_str()
+    }
+
+    fn session(&self, seed: u64) -> Box<dyn PrunerSession> {
+        let brackets = match self.max_resource {
+            MaxResource::Steps(max) => self.brackets(max),
+            MaxResource::Auto => Vec::new(),
+        };
+        Box::new(HyperbandSession {
+            config: *self,
+            seed,
+            brackets,
+        })
+    }
+}
+
+struct HyperbandSession {
+    config: Hyperband,
+    seed: u64,
+    /// The brackets with their budgets; empty until the maximum resource is known.
+    brackets: Vec<(Halving, u64)>,
+}
+
+impl HyperbandSession {
+    /// The bracket of `trial`: a draw from the search's seed and the trial's number,
+    /// weighted by the brackets' budgets.
+    fn bracket_of(&self, trial: usize) -> usize {
+        // A stream apart from the sampler's draws for the same trial.
+        const SALT: u64 = 0x6879_7065_7262_616e;
+        let total: u64 = self.brackets.iter().map(|(_, b)| b).sum();
+        let mut draw =
+            TrialRng::for_trial(self.seed ^ SALT, trial as u64).random_range(0..total.max(1));
+        for (id, (_, budget)) in self.brackets.iter().enumerate() {
+            if draw < *budget {
+                return id;
+            }
+            draw -= budget;
+        }
+        self.brackets.len() - 1
+    }
+}
+
+impl PrunerSession for HyperbandSession {
+    fn judge(&mut self, progress: &Progress, trial: usize) -> bool {
+        if self.brackets.is_empty() {
+            return false;
+        }
+        let id = self.bracket_of(trial);
+        self.brackets[id].0.judge(progress, trial)
+    }
+
+    fn finished(&mut self, progress: &Progress, trial: usize) {
+        if self.brackets.is_empty() && progress.state(trial) == Some(TrialState::Complete) {
+            if let Some(last) = longest_complete(progress) {
+                self.brackets = self.config.brackets(last.saturating_add(1));
+                for (t, _, _) in progress.iter() {
+                    let id = self.bracket_of(t);
+                    self.brackets[id].0.backfill(progress, t);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trials::Direction;
+
+    /// Reports `values[k]` at step `k` for a new trial until it is stopped; returns how
+    /// many steps it took.
+    fn run(s: &mut dyn PrunerSession, p: &mut Progress, values: &[f64]) -> usize {
+        let n = p.len();
+        p.push(n, TrialState::Running);
+        for (step, &v) in values.iter().enumerate() {
+            p.report(n, step as u64, v);
+            if s.judge(p, n) {
+                p.finish(n, TrialState::Pruned, None);
+                s.finished(p, n);
+                return step + 1;
+            }
+        }
+        p.finish(n, TrialState::Complete, None);
+        s.finished(p, n);
+        values.len()
+    }
+
+    #[test]
+    fn asha_keeps_the_best_fraction_at_each_rung() {
+        let asha = SuccessiveHalving::new()
+            .min_resource(MinResource::Steps(1))
+            .reduction_factor(2);
+        let mut s = asha.session(0);
+        let mut p = Progress::new(Direction::Minimize);
+        // Rungs at steps 1, 2, 4, 8. The first trial is the best of its rungs: it runs.
+        assert_eq!(run(&mut *s, &mut p, &[5.0; 10]), 10);
+        // Worse than the only value at rung 1 (keep max(2/2, 1) = 1 of 2): stopped there.
+        assert_eq!(run(&mut *s, &mut p, &[6.0; 10]), 2);
+        // Better: passes every rung.
+        assert_eq!(run(&mut *s, &mut p, &[4.0; 10]), 10);
+        // Rung 1 holds 4, 5, 6 and this 4.5: keeps 2 of 4 (4 and 4.5) so it passes; at
+        // rung 2 (4, 5, 4.5 recorded) it keeps 1 of 3 (4): stopped at step 2.
+        assert_eq!(run(&mut *s, &mut p, &[4.5; 10]), 3);
+    }
+
+    #[test]
+    fn asha_learns_its_minimum_resource_from_the_first_complete_trial() {
+        let mut s = SuccessiveHalving::new().session(0);
+        let mut p = Progress::new(Direction::Minimize);
+        assert_eq!(
+            run(&mut *s, &mut p, &[1.0; 400]),
+            400,
+            "nothing to compare with"
+        );
+        // min resource 399 / 100 = 3: rungs at 3, 12, 48, 192, where the first trial's
+        // values are recorded once it completes.
+        assert_eq!(run(&mut *s, &mut p, &[2.0; 400]), 4);
+    }
+
+    #[test]
+    fn hyperband_brackets_get_equal_budgets() {
+        let hb = Hyperband::new().max_resource(MaxResource::Steps(81));
+        let brackets = hb.brackets(81);
+        // 1, 3, 9, 27, 81: five brackets; budgets ceil(5·3^s/(s+1)) for s = 4..0.
+        let budgets: Vec<u64> = brackets.iter().map(|(_, b)| *b).collect();
+        assert_eq!(budgets, [81, 34, 15, 8, 5]);
+        let first_rungs: Vec<u64> = brackets.iter().map(|(h, _)| h.rung_step(1, 0)).collect();
+        assert_eq!(first_rungs, [1, 3, 9, 27, 81]);
+        // The draw follows the budgets: bracket 0 gets about 81/143 of the trials.
+        let session = HyperbandSession {
+            config: hb,
+            seed: 7,
+            brackets,
+        };
+        let zero = (0..14_300).filter(|&t| session.bracket_of(t) == 0).count();
+        assert!((7_700..8_500).contains(&zero), "{zero}");
+    }
+
+    #[test]
+    fn hyperband_waits_for_a_complete_trial_when_automatic() {
+        let mut s = Hyperband::new().session(3);
+        let mut p = Progress::new(Direction::Minimize);
+        assert_eq!(run(&mut *s, &mut p, &[1.0; 27]), 27);
+        // Max resource 27: brackets with first rungs 1, 3, 9, 27. Much worse trials are
+        // stopped at their bracket's first rung unless it is the last one (no rung
+        // before the end); at least one of twenty lands in the first three brackets.
+        let steps: Vec<usize> = (0..20).map(|_| run(&mut *s, &mut p, &[9.0; 27])).collect();
+        assert!(steps.iter().any(|&n| n < 27), "{steps:?}");
+        assert!(
+            steps.iter().all(|&n| [2, 4, 10, 27].contains(&n)),
+            "{steps:?}"
+        );
+    }
+}

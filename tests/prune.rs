@@ -1,0 +1,262 @@
+//! Pruning through studies and `fmin`: objectives that report learning curves are
+//! stopped early by each pruner, the best trial survives, pruned trials are recorded
+//! (in memory and in a real SQLite store) with how far they got, and samplers learn
+//! from them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hyperflow::algo::{Random, Tpe};
+use hyperflow::prune::{
+    Hyperband, MaxResource, Median, MinResource, Percentile, Pruner, SuccessiveHalving, Threshold,
+};
+use hyperflow::study::{Study, Tracking};
+use hyperflow::tracking::{Tracker, schema};
+use hyperflow::{Outcome, Point, Space, StopReason, TrialContext, TrialState, fmin_with_context};
+
+const EPOCHS: u64 = 27;
+
+fn space() -> Space {
+    Space::builder()
+        .uniform("x", 0.0, 1.0)
+        .build()
+        .expect("valid")
+}
+
+/// A learning curve whose every step keeps the order of the final values: the loss at
+/// epoch `t` is the final `(x - 0.3)²` plus a decaying offset the same for every trial.
+fn curve(x: f64, epoch: u64) -> f64 {
+    (x - 0.3).powi(2) + (-(epoch as f64) / 6.0).exp()
+}
+
+/// Trains for up to [`EPOCHS`], reporting each epoch; counts every epoch run in `spent`.
+fn train(p: &Point, ctx: &TrialContext, spent: &AtomicU64) -> Outcome {
+    let x: f64 = p.get("x").expect("x");
+    for epoch in 0..EPOCHS {
+        spent.fetch_add(1, Ordering::Relaxed);
+        let loss = curve(x, epoch);
+        if ctx
+            .report(epoch, loss)
+            .expect("untracked reports cannot fail")
+        {
+            return Outcome::pruned(format!("stopped at epoch {epoch}"));
+        }
+    }
+    Outcome::loss(curve(x, EPOCHS - 1))
+}
+
+struct Run {
+    best: f64,
+    steps: u64,
+    pruned: usize,
+    complete: usize,
+}
+
+/// 60 random trials (the same points whatever the pruner) with `pruner`, on 3 workers.
+fn search(pruner: Option<Box<dyn Pruner>>) -> Run {
+    let spent = AtomicU64::new(0);
+    let space = space();
+    let mut search = fmin_with_context(|p, ctx| train(p, ctx, &spent), &space)
+        .algo(Random)
+        .max_evals(60)
+        .parallelism(3)
+        .seed(11)
+        .progress(false);
+    if let Some(pruner) = pruner {
+        search = search.boxed_pruner(pruner);
+    }
+    let result = search.run().expect("search");
+    let count = |s| result.trials().iter().filter(|t| t.state == s).count();
+    Run {
+        best: result.best_loss().expect("a complete trial"),
+        steps: spent.into_inner(),
+        pruned: count(TrialState::Pruned),
+        complete: count(TrialState::Complete),
+    }
+}
+
+#[test]
+fn every_pruner_saves_steps_and_keeps_the_best_trial() {
+    let full = search(None);
+    assert_eq!((full.steps, full.pruned), (60 * EPOCHS, 0));
+    let pruners: Vec<(&str, Box<dyn Pruner>, u64)> = vec![
+        ("median", Box::new(Median::new()), 2),
+        ("percentile 25", Box::new(Percentile::new(25.0)), 2),
+        (
+            "asha",
+            Box::new(SuccessiveHalving::new().min_resource(MinResource::Steps(1))),
+            3,
+        ),
+        (
+            "hyperband",
+            Box::new(Hyperband::new().max_resource(MaxResource::Steps(EPOCHS))),
+            2,
+        ),
+    ];
+    for (name, pruner, factor) in pruners {
+        let run = search(Some(pruner));
+        assert_eq!(run.pruned + run.complete, 60, "{name}");
+        assert!(run.pruned >= 20, "{name}: only {} pruned", run.pruned);
+        assert!(
+            run.steps * factor <= full.steps,
+            "{name}: {} steps against {} without pruning",
+            run.steps,
+            full.steps
+        );
+        // Every step keeps the final order, so the best trial is never stopped.
+        assert_eq!(run.best, full.best, "{name}");
+    }
+}
+
+#[test]
+fn pruned_trials_keep_their_last_value_and_step() {
+    let space = space();
+    let mut study = Study::builder(&space)
+        .sampler(Random)
+        .pruner(Threshold::new().upper(0.9))
+        .seed(2)
+        .create()
+        .expect("study");
+    let trial = study.ask().expect("ask");
+    let ctx = trial.context().clone();
+    assert!(!ctx.report(0, 0.5).expect("report"));
+    assert!(!ctx.should_prune());
+    assert!(ctx.report(3, 1.5).expect("report"));
+    assert!(ctx.should_prune());
+    // A step reported again keeps its first value and answer.
+    assert!(!ctx.report(0, 7.0).expect("report") || ctx.should_prune());
+    let told = study
+        .tell(trial, Outcome::pruned("diverged"))
+        .expect("tell");
+    assert_eq!(told.state, TrialState::Pruned);
+    assert_eq!((told.loss, told.last_step), (Some(1.5), Some(3)));
+    assert_eq!(study.intermediate_values(0), [(0, 0.5), (3, 1.5)]);
+    assert!(study.best().is_none(), "a pruned trial is never the best");
+}
+
+#[test]
+fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = format!("sqlite:///{}", dir.path().join("runs.db").display());
+    let tracker = Tracker::open(&uri).expect("store");
+    let space = space();
+    let mut study = Study::builder(&space)
+        .sampler(Random)
+        .pruner(Median::new().startup_trials(1))
+        .tracking(Tracking::new(tracker.clone(), "pruning").name("curves"))
+        .seed(5)
+        .create()
+        .expect("study");
+    // Trial 0 completes with a good curve; trial 1 is worse at its first epoch.
+    let first = study.ask().expect("ask");
+    for epoch in 0..3 {
+        assert!(
+            !first
+                .context()
+                .report(epoch, 1.0 / (epoch + 1) as f64)
+                .expect("report")
+        );
+    }
+    study.tell(first, 1.0 / 3.0).expect("tell");
+    let second = study.ask().expect("ask");
+    assert!(second.context().report(0, 2.0).expect("report"));
+    let run_id = second.context().run_id().expect("tracked").to_string();
+    study
+        .tell(second, Outcome::pruned("worse than the median"))
+        .expect("tell");
+
+    let history = tracker
+        .get_metric_history(&run_id, "loss")
+        .expect("history");
+    let points: Vec<(i64, f64)> = history.iter().map(|m| (m.step, m.value)).collect();
+    assert_eq!(points, [(0, 2.0)], "the report, not a second final value");
+    let first_run = study.run_id(0).expect("tracked").to_string();
+    let history = tracker
+        .get_metric_history(&first_run, "loss")
+        .expect("history");
+    assert_eq!(
+        history.len(),
+        3,
+        "three epochs; the final value repeats the last"
+    );
+
+    study.finish(StopReason::MaxEvals).expect("finish");
+    let parent = tracker
+        .get_run(study.parent_run_id().expect("tracked"))
+        .expect("parent");
+    assert_eq!(parent.data.tag(schema::PRUNED_TRIALS_TAG), Some("1"));
+    assert_eq!(parent.data.metric(schema::TOTAL_STEPS_METRIC), Some(4.0));
+
+    let again = Study::load_named(&tracker, "pruning", "curves")
+        .expect("load")
+        .expect("stored");
+    let pruned = again.trials().get(1).expect("trial 1");
+    assert_eq!(pruned.state, TrialState::Pruned);
+    assert_eq!((pruned.loss, pruned.last_step), (Some(2.0), Some(0)));
+    assert_eq!(again.best().map(|t| t.number), Some(0));
+}
+
+#[test]
+fn tpe_learns_from_pruned_trials_where_few_complete() {
+    // Every trial was pruned; those near x = 0.8 got furthest. With no complete trial
+    // to rank, TPE ranks pruned ones by how far they got and proposes near 0.8; a
+    // sampler blind to pruned trials would still be drawing from the prior.
+    let space = space();
+    let tpe = Tpe::default();
+    let mut study = Study::builder(&space)
+        .sampler(tpe)
+        .pruner(Median::new())
+        .seed(9)
+        .create()
+        .expect("study");
+    for i in 0..40 {
+        let mut point = Point::default();
+        point.insert("x", (i as f64 + 0.5) / 40.0);
+        study.enqueue(&point).expect("enqueue");
+    }
+    for _ in 0..40 {
+        let trial = study.ask().expect("ask");
+        let x: f64 = trial.point().get("x").expect("x");
+        let reached = (10.0 - 40.0 * (x - 0.8).abs()).max(0.0) as u64;
+        for step in 0..=reached {
+            trial.context().report(step, 1.0).expect("report");
+        }
+        study.tell(trial, Outcome::pruned("budget")).expect("tell");
+    }
+    let near = (0..30)
+        .filter(|_| {
+            let trial = study.ask().expect("ask");
+            let x: f64 = trial.point().get("x").expect("x");
+            study.tell(trial, Outcome::pruned("not run")).expect("tell");
+            (x - 0.8).abs() < 0.15
+        })
+        .count();
+    // The prior puts 30 % of its draws there.
+    assert!(near >= 20, "only {near} of 30 near 0.8");
+}
+
+#[test]
+fn a_replaced_pruner_is_told_the_history() {
+    let space = space();
+    let mut study = Study::builder(&space)
+        .sampler(Random)
+        .seed(4)
+        .create()
+        .expect("study");
+    for value in [1.0, 2.0, 3.0] {
+        let trial = study.ask().expect("ask");
+        for step in 0..3 {
+            assert!(!trial.context().report(step, value).expect("report"));
+        }
+        study.tell(trial, value).expect("tell");
+    }
+    assert_eq!(study.pruner(), "none");
+    study
+        .set_pruner(&Median::new().startup_trials(3))
+        .expect("untracked");
+    assert_eq!(study.pruner(), "median");
+    let trial = study.ask().expect("ask");
+    assert!(
+        trial.context().report(1, 2.5).expect("report"),
+        "above the median 2"
+    );
+}
