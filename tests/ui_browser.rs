@@ -1231,14 +1231,7 @@ fn seed_tuning(url: &str) -> (ExperimentId, String, Vec<String>) {
     .run()
     .expect("conditional search");
     let parent = result.parent_run_id().expect("parent run").to_string();
-    let exp = tracker.get_run(&parent).expect("parent").info.experiment_id;
-    let children = tracker
-        .search_all_runs(
-            &SearchRuns::new()
-                .experiment(&exp)
-                .filter(schema::children_of(&parent).to_string()),
-        )
-        .expect("trials");
+    let (exp, children) = trial_runs(&tracker, &parent);
     let mut trials = vec![String::new(); TUNING_TRIALS];
     for run in &children {
         let number = schema::trial_number(run).expect("trial number");
@@ -1258,6 +1251,19 @@ fn seed_tuning(url: &str) -> (ExperimentId, String, Vec<String>) {
         trials[number] = run.id().to_string();
     }
     (exp, parent, trials)
+}
+
+/// The experiment of a search's parent run, and the runs of its trials.
+fn trial_runs(tracker: &Tracker, parent: &str) -> (ExperimentId, Vec<Run>) {
+    let exp = tracker.get_run(parent).expect("parent").info.experiment_id;
+    let children = tracker
+        .search_all_runs(
+            &SearchRuns::new()
+                .experiment(&exp)
+                .filter(schema::children_of(parent).to_string()),
+        )
+        .expect("trials");
+    (exp, children)
 }
 
 /// A search with a median pruner whose trials report `loss` for 8 epochs (the farther `x`
@@ -1289,7 +1295,10 @@ fn seed_pruned(url: &str) -> (ExperimentId, String, String, i64) {
     .parallelism(1)
     .seed(3)
     .progress(false)
-    .tracking(hyperflow::study::Tracking::new(tracker.clone(), "ui-pruning"))
+    .tracking(hyperflow::study::Tracking::new(
+        tracker.clone(),
+        "ui-pruning",
+    ))
     .run()
     .expect("pruned search");
     let run_of = |state: hyperflow::TrialState| {
@@ -1302,15 +1311,7 @@ fn seed_pruned(url: &str) -> (ExperimentId, String, String, i64) {
     };
     let (complete, _) = run_of(hyperflow::TrialState::Complete);
     let (pruned, step) = run_of(hyperflow::TrialState::Pruned);
-    let parent = result.parent_run_id().expect("parent run").to_string();
-    let exp = tracker.get_run(&parent).expect("parent").info.experiment_id;
-    let children = tracker
-        .search_all_runs(
-            &SearchRuns::new()
-                .experiment(&exp)
-                .filter(schema::children_of(&parent).to_string()),
-        )
-        .expect("trials");
+    let (exp, children) = trial_runs(&tracker, result.parent_run_id().expect("parent run"));
     let run_id = |number: usize| {
         children
             .iter()

@@ -44,9 +44,9 @@ use crate::tracking::filter::{Clause, Filter};
 use crate::tracking::schema::{
     self, BEST_RUN_TAG, PARENT_TAG, ROLE_TAG, Role, STATE_TAG, StudyParams, TRIAL_TAG, state_tag,
 };
-use crate::trials::TrialState;
 use crate::tracking::wire::de;
 use crate::tracking::{Run, SearchRuns, Tracker};
+use crate::trials::TrialState;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
