@@ -2071,7 +2071,7 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         );
         assert!(
             e.to_string().contains(
-                "expected one of `experiment`, `command`, `objective`, `search`, `space`"
+                "expected one of `experiment`, `command`, `objective`, `search`, `pruner`, `space`"
             ),
             "{e}"
         );
