@@ -1419,7 +1419,7 @@ fn searches_endpoint_describes_the_space_and_objective() {
     assert!(trials.contains(&search["best_run_id"].as_str().unwrap().to_string()));
     assert_eq!(
         by_exp["tags"],
-        json!({"parent": "mlflow.parentRunId", "trial": "hyperflow.trial", "state": "hyperflow.state"})
+        json!({"parent": "mlflow.parentRunId", "trial": "hyperflow.trial", "state": "hyperflow.state", "pruned": "PRUNED"})
     );
     // A trial is no search; missing runs and experiments are 404; a bare call is a 400.
     assert_eq!(
