@@ -260,3 +260,39 @@ fn a_replaced_pruner_is_told_the_history() {
         "above the median 2"
     );
 }
+
+#[test]
+fn tpe_with_pending_and_pruned_trials_keeps_workers_apart() {
+    // Four workers, ASHA, TPE with constant liar: running trials are in the bad set
+    // while pruned ones fill the ranking. A check of the bookkeeping (every trial told,
+    // none proposed twice, the best region found), not of search quality, which
+    // `tpe_learns_from_pruned_trials_where_few_complete` and the benchmark measure.
+    let spent = AtomicU64::new(0);
+    let space = space();
+    let result = fmin_with_context(|p, ctx| train(p, ctx, &spent), &space)
+        .algo(Tpe::default())
+        .pruner(SuccessiveHalving::new().min_resource(MinResource::Steps(1)))
+        .max_evals(120)
+        .parallelism(4)
+        .seed(21)
+        .progress(false)
+        .run()
+        .expect("search");
+    let trials = result.trials();
+    assert_eq!(trials.len(), 120);
+    let pruned = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .count();
+    assert!(pruned >= 60, "only {pruned} pruned");
+    let mut xs: Vec<f64> = trials.iter().map(|t| t.x[0]).collect();
+    xs.sort_by(f64::total_cmp);
+    assert!(
+        xs.windows(2).all(|w| w[0] != w[1]),
+        "a point was proposed twice"
+    );
+    // The optimum is x = 0.3: its final loss is the floor of every curve.
+    let floor = curve(0.3, EPOCHS - 1);
+    let best = result.best_loss().expect("a complete trial");
+    assert!(best - floor < 0.01, "best {best}, floor {floor}");
+}
