@@ -301,3 +301,43 @@ fn a_loaded_default_study_proposes_what_an_uninterrupted_one_would() {
     points.extend(run(&mut second, 10));
     assert_eq!(points, expected);
 }
+
+/// A trial whose result was written but whose run status was not (the disk filled
+/// between the two writes) loads as complete, and its run is ended FINISHED by the
+/// study's next write, not by loading.
+#[test]
+fn a_half_recorded_trial_is_complete_and_its_run_ended_by_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let mut study = open(&db, "half").unwrap();
+    let trial = study.ask().expect("ask");
+    let run_id = trial.context().run_id().expect("tracked").to_string();
+    drop(trial);
+    drop(study);
+    // What trial_finished writes first, without the status that follows it.
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    tracker
+        .log_batch(
+            &run_id,
+            &[hyperflow::tracking::Metric::new(schema::LOSS_METRIC, 0.5)],
+            &[],
+            &[schema::state_tag(TrialState::Complete)],
+        )
+        .unwrap();
+
+    let mut again = open(&db, "half").unwrap();
+    assert_eq!(
+        again.trials().get(0).map(|t| t.state),
+        Some(TrialState::Complete)
+    );
+    assert_eq!(again.best().and_then(|t| t.loss), Some(0.5));
+    assert_eq!(
+        tracker.get_run(&run_id).unwrap().info.status,
+        RunStatus::Running
+    );
+    ask_tell(&mut again, 1);
+    assert_eq!(
+        tracker.get_run(&run_id).unwrap().info.status,
+        RunStatus::Finished
+    );
+}

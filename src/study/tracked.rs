@@ -175,6 +175,10 @@ pub(super) struct TrackedStudy {
     user_id: String,
     /// Single-run mode: the run's name, params and artifacts.
     single: Option<Single>,
+    /// Runs of trials whose end was recorded (state tag, metrics) but whose status write
+    /// failed (a full disk between the two writes), with the status they should have:
+    /// set by the first write of a loaded study, so loading itself writes nothing.
+    unterminated: Vec<(String, RunStatus)>,
     /// The metric whose history holds a trial's reported intermediate values (the
     /// parent's [`OBJECTIVE_METRIC_PARAM`](schema::OBJECTIVE_METRIC_PARAM), else `loss`).
     objective: Arc<str>,
@@ -230,6 +234,7 @@ impl TrackedStudy {
             running: HashMap::new(),
             run_ids: Vec::new(),
             single: None,
+            unterminated: Vec::new(),
             objective: tracking
                 .params
                 .iter()
@@ -349,6 +354,16 @@ impl TrackedStudy {
             .map_err(store_error(format!("{context}: reading its trials")))?;
         let metric: Arc<str> = schema::objective_metric(&parent).into();
         let (trials, run_ids) = trials_of(&children, &space, &metric, params.direction)?;
+        let unterminated = children
+            .iter()
+            .filter(|c| c.info.status == RunStatus::Running)
+            .filter_map(|c| {
+                let state = schema::trial_state(c);
+                state
+                    .is_finished()
+                    .then(|| (c.info.run_id.clone(), schema::run_status(state)))
+            })
+            .collect();
         let store = TrackedStudy {
             system_tags: system_tags(),
             user_id: current_user().to_string(),
@@ -359,6 +374,7 @@ impl TrackedStudy {
             running: HashMap::new(),
             run_ids,
             single: None,
+            unterminated,
             objective: metric,
         };
         Ok(Loaded {
@@ -424,6 +440,14 @@ impl TrackedStudy {
 
     /// Reopens the parent run if it has ended (the study is being continued).
     fn open_parent(&mut self) -> Result<(), StudyError> {
+        while let Some((run_id, status)) = self.unterminated.last() {
+            self.tracker
+                .set_terminated(run_id, *status)
+                .map_err(store_error(format!(
+                    "ending run {run_id}, whose trial ended while its status could not be written"
+                )))?;
+            self.unterminated.pop();
+        }
         let (false, Some(parent)) = (self.parent_open, &self.parent) else {
             return Ok(());
         };
