@@ -163,6 +163,11 @@ impl PgServer {
         )
     }
 
+    /// The database user (trusted: no password).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
     /// The port the server listens on (loopback).
     pub fn port(&self) -> u16 {
         self.port
@@ -171,6 +176,35 @@ impl PgServer {
     /// Data directory of the cluster.
     pub fn data_dir(&self) -> &Path {
         &self.data
+    }
+
+    /// Runs `sql` in database `hyperflow` with `psql` (stopping at the first error);
+    /// returns its output, unaligned and without headers.
+    pub fn psql(&self, sql: &str) -> String {
+        let port = self.port.to_string();
+        let args = [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            &self.user,
+            "-d",
+            "hyperflow",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            sql,
+        ]
+        .map(OsStr::new);
+        let out = self.command("psql", &args);
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn command(&self, program: &str, args: &[&OsStr]) -> Output {
