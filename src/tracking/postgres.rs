@@ -11,7 +11,7 @@
 //!   are stored as `value = 0, is_nan = TRUE`. Text columns use the `"C"` collation, so
 //!   comparisons and orderings are by code point as in SQLite, whatever the database's
 //!   locale.
-//! - Searches are compiled by the SQL stores' shared compiler ([`super::sql`]) with
+//! - Searches are compiled by the SQL stores' shared compiler (`tracking/sql.rs`) with
 //!   `$N` placeholders; no text from a query is ever part of the SQL.
 //! - The schema version lives in the table `hyperflow_schema`; opening a store migrates an
 //!   older schema under an advisory lock (so that several workers opening one database at

@@ -1,4 +1,4 @@
-//! PostgreSQL's spelling of the shared search compiler ([`crate::tracking::sql`]): `$N`
+//! PostgreSQL's spelling of the shared search compiler (`tracking/sql.rs`): `$N`
 //! placeholders, lists bound as one array (`= ANY($N)`), `LIKE` / `ILIKE` with no escape
 //! character, numbers cast to `float8` so that they compare with integer columns too.
 

@@ -1,4 +1,4 @@
-//! SQLite's spelling of the shared search compiler ([`crate::tracking::sql`]): `?N`
+//! SQLite's spelling of the shared search compiler (`tracking/sql.rs`): `?N`
 //! placeholders, lists bound as one JSON array read through `json_each`, `LIKE` as a
 //! case-sensitive `GLOB`.
 
