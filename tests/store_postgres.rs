@@ -20,9 +20,9 @@ fn pg_store(test: &str) -> Option<(Arc<dyn Store>, (PgServer, tempfile::TempDir)
     Some((Arc::new(store), (server, dir)))
 }
 
-// To do (the store does not implement them yet): search_limits (it needs dataset inputs),
-// registered_models_crud, model_versions_and_aliases, model_version_stages,
-// registry_order_by, logged_model_metrics.
+// To do (the store does not implement them yet): registered_models_crud,
+// model_versions_and_aliases, model_version_stages, registry_order_by,
+// logged_model_metrics.
 conformance_suite!(skippable pg_store;
     experiments_crud, experiment_search, experiment_delete_cascades,
     run_create_defaults, run_update_and_reopen, run_delete_restore,

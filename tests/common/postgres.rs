@@ -12,7 +12,8 @@ use std::process::{Command, Output};
 /// one of the `initdb` on `PATH`, else the newest `/usr/lib/postgresql/*/bin`.
 fn bin_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("HYPERFLOW_PG_BINDIR") {
-        return Some(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        return dir.join("initdb").exists().then_some(dir);
     }
     // The directory initdb really is in (a PATH entry may be a symlink to it), which also
     // holds createdb.
