@@ -919,11 +919,7 @@ impl Store for PgStore {
     }
 
     fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
-        let prepared = prepare_run_start(&record.start)?;
-        validate_batch("<new run>", &record.metrics, &record.params, &[])?;
-        let end_time = record
-            .end_time
-            .or_else(|| record.status.is_terminal().then(now_ms));
+        let (prepared, end_time) = prepare_record(record)?;
         let mut run = self.write("recording a run", |tx| {
             let (key, run) = create_run_tx(
                 tx,

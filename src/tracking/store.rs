@@ -1316,6 +1316,18 @@ pub fn param_conflicts(run_id: &str, conflicts: &[(String, String, String)]) -> 
     }
 }
 
+/// Validates a run record: its start (see [`prepare_run_start`]) and its batch; returns
+/// the prepared start and the end time to store (the record's, else now when the status is
+/// terminal).
+pub fn prepare_record(record: &RunRecord) -> Result<(PreparedStart, Option<i64>)> {
+    let prepared = prepare_run_start(&record.start)?;
+    validate_batch("<new run>", &record.metrics, &record.params, &[])?;
+    let end_time = record
+        .end_time
+        .or_else(|| record.status.is_terminal().then(now_ms));
+    Ok((prepared, end_time))
+}
+
 /// Sets a just recorded run's data to the record's (params sorted and one per key, the
 /// latest metric point per key): what a store holds for the new run.
 pub fn set_recorded_data(run: &mut Run, record: &RunRecord) {
