@@ -115,3 +115,117 @@ fn a_newer_schema_is_refused_and_bad_uris_say_what_is_wrong() {
     let e = PgStore::open("postgresql://u@h:notaport/db").unwrap_err();
     assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
 }
+
+/// Dataset inputs read back as the SQLite store reads them: in the order first logged,
+/// one per dataset, tags upserted, the same dataset shared by the experiment's runs.
+#[test]
+fn dataset_inputs_as_in_sqlite() {
+    let Some((pg, _guard)) = pg_store("dataset_inputs_as_in_sqlite") else {
+        return;
+    };
+    let (sqlite, _dir) = common::sqlite_store();
+    let input = |name: &str, digest: &str, tags: &[(&str, &str)]| DatasetInput {
+        dataset: Dataset {
+            name: name.into(),
+            digest: digest.into(),
+            source_type: "local".into(),
+            source: format!("{{\"uri\": \"/data/{name}\"}}"),
+            schema: (name == "train").then(|| "{\"cols\": [\"x\"]}".to_string()),
+            profile: None,
+        },
+        tags: tags.iter().map(|(k, v)| Tag::new(*k, *v)).collect(),
+    };
+    let inputs_of = |s: &dyn Store| {
+        let exp = ExperimentId::default_experiment();
+        // Distinct start times: the search below orders by them.
+        let start = |t| RunStart {
+            start_time: Some(t),
+            ..RunStart::default()
+        };
+        let a = s.create_run(&exp, start(1)).unwrap();
+        let b = s.create_run(&exp, start(2)).unwrap();
+        s.log_inputs(
+            a.id(),
+            &[
+                input("train", "d1", &[("mlflow.data.context", "training")]),
+                input("eval", "d2", &[]),
+            ],
+        )
+        .unwrap();
+        // Again: no second input, its tag upserted and another added.
+        s.log_inputs(
+            a.id(),
+            &[input(
+                "train",
+                "d1",
+                &[("mlflow.data.context", "tuning"), ("note", "x")],
+            )],
+        )
+        .unwrap();
+        s.log_inputs(b.id(), &[input("eval", "d2", &[("k", "v")])])
+            .unwrap();
+        s.delete_run(b.id()).unwrap();
+        let e = s
+            .log_inputs(b.id(), &[input("eval", "d2", &[])])
+            .unwrap_err();
+        assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
+        let found = s
+            .search_runs(&RunQuery {
+                experiment_ids: vec![exp],
+                view_type: ViewType::All,
+                order_by: vec!["attributes.start_time ASC".into()],
+                ..RunQuery::default()
+            })
+            .unwrap();
+        [s.get_run(a.id()).unwrap().inputs]
+            .into_iter()
+            .chain(found.items.into_iter().map(|r| r.inputs))
+            .collect::<Vec<_>>()
+    };
+    let got = inputs_of(&*pg);
+    assert_eq!(got, inputs_of(&*sqlite));
+    assert_eq!(got[0].dataset_inputs.len(), 2);
+    assert_eq!(
+        got[0].dataset_inputs[0].tags,
+        [
+            Tag::new("mlflow.data.context", "tuning"),
+            Tag::new("note", "x")
+        ]
+    );
+}
+
+#[test]
+fn a_version_1_database_is_migrated_on_opening() {
+    let Some(server) = PgServer::start("a_version_1_database_is_migrated_on_opening") else {
+        return;
+    };
+    let root = "/tmp/unused-artifacts";
+    let run_id = {
+        let s = PgStore::open_with_artifact_root(&server.uri(), root).unwrap();
+        s.create_run(&ExperimentId::default_experiment(), RunStart::default())
+            .unwrap()
+            .info
+            .run_id
+    };
+    // Back to version 1: what migration 1 -> 2 adds is gone.
+    server.psql(
+        "DROP TABLE run_input_tags, run_inputs, datasets; UPDATE hyperflow_schema SET version = 1",
+    );
+    let s = PgStore::open_with_artifact_root(&server.uri(), root).unwrap();
+    assert_eq!(
+        server.psql("SELECT version FROM hyperflow_schema"),
+        hyperflow::tracking::postgres::SCHEMA_VERSION.to_string()
+    );
+    let input = DatasetInput {
+        dataset: Dataset {
+            name: "d".into(),
+            digest: "1".into(),
+            source_type: "local".into(),
+            source: "{}".into(),
+            ..Dataset::default()
+        },
+        tags: Vec::new(),
+    };
+    s.log_inputs(&run_id, std::slice::from_ref(&input)).unwrap();
+    assert_eq!(s.get_run(&run_id).unwrap().inputs.dataset_inputs, [input]);
+}

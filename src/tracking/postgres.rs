@@ -17,9 +17,10 @@
 //!   older schema under an advisory lock (so that several workers opening one database at
 //!   once migrate it once) and refuses a newer one with [`StoreError::SchemaTooNew`].
 //!
-//! Not supported yet (each returns [`StoreError::InvalidState`] saying so): dataset inputs
-//! and outputs of runs, logged models and the model registry.
+//! Not supported yet (each returns [`StoreError::InvalidState`] saying so): model outputs
+//! of runs, logged models and the model registry.
 
+mod inputs;
 mod search;
 
 use super::model::*;
@@ -34,7 +35,7 @@ use std::time::Duration;
 pub use super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Connections a store keeps open at most.
 const POOL_SIZE: u32 = 8;
@@ -109,6 +110,33 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_key, key)
     );
     CREATE INDEX tags_by_parent ON tags(value) WHERE key = 'mlflow.parentRunId';
+    "#,
+    // v1 -> v2: MLflow 3's dataset inputs of runs.
+    r#"
+    CREATE TABLE datasets (
+        dataset_key   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        experiment_id BIGINT NOT NULL REFERENCES experiments(experiment_id),
+        name          TEXT COLLATE "C" NOT NULL,
+        digest        TEXT COLLATE "C" NOT NULL,
+        source_type   TEXT COLLATE "C" NOT NULL,
+        source        TEXT COLLATE "C" NOT NULL,
+        schema        TEXT COLLATE "C",
+        profile       TEXT COLLATE "C",
+        UNIQUE (experiment_id, name, digest)
+    );
+    CREATE TABLE run_inputs (
+        run_key     BIGINT NOT NULL REFERENCES runs(run_key),
+        dataset_key BIGINT NOT NULL REFERENCES datasets(dataset_key),
+        position    BIGINT NOT NULL,
+        PRIMARY KEY (run_key, dataset_key)
+    );
+    CREATE TABLE run_input_tags (
+        run_key     BIGINT NOT NULL REFERENCES runs(run_key),
+        dataset_key BIGINT NOT NULL REFERENCES datasets(dataset_key),
+        key         TEXT COLLATE "C" NOT NULL,
+        value       TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (run_key, dataset_key, key)
+    );
     "#,
 ];
 
@@ -459,13 +487,14 @@ fn load_runs(tx: &mut impl GenericClient, keys: &[i64]) -> TxResult<Vec<Run>> {
             }
         }
     }
+    let mut inputs = inputs::load_inputs(tx, keys)?;
     Ok(keys
         .iter()
         .filter_map(|k| {
             infos.remove(k).map(|info| Run {
                 info,
                 data: data.remove(k).unwrap_or_default(),
-                inputs: RunInputs::default(),
+                inputs: inputs.remove(k).unwrap_or_default(),
             })
         })
         .collect())
@@ -1056,8 +1085,11 @@ impl Store for PgStore {
         })
     }
 
-    fn log_inputs(&self, _run_id: &str, _inputs: &[DatasetInput]) -> Result<()> {
-        Err(not_yet("logging dataset inputs"))
+    fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
+        validate_dataset_inputs(inputs)?;
+        self.write("logging inputs", |tx| {
+            inputs::log_inputs_tx(tx, run_id, inputs)
+        })
     }
 
     fn log_outputs(&self, _run_id: &str, _outputs: &[ModelOutput]) -> Result<()> {
