@@ -385,7 +385,7 @@ fn tracking_uris_we_do_not_serve_are_errors_and_never_files() {
         "databricks-uc",
         "file:///tmp/mlruns",
         "file:mlruns",
-        "postgresql://user@localhost/db",
+        "postgresql+psycopg2://user@localhost/db",
         "mysql://user@localhost/db",
     ] {
         let dir = tempfile::tempdir().unwrap();

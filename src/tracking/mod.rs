@@ -13,6 +13,8 @@
 //! - [`import`] (feature `sqlite`): copying an MLflow store's history (its SQLite file or a
 //!   server) into a hyperflow store.
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
+//! - [`postgres`] (feature `postgres`): the PostgreSQL store, for searches over many
+//!   machines.
 //! - [`rest`] (feature `rest`): the REST store, over a hyperflow or MLflow server.
 //! - [`uri`]: tracking URI resolution.
 //! - [`wire`] (feature `rest`): MLflow's REST API bodies, shared by the REST store and the
@@ -39,9 +41,13 @@ pub mod filter;
 pub mod import;
 pub mod mlmodel;
 pub mod model;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod schema;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod store;
@@ -56,6 +62,8 @@ pub use client::{
 };
 pub use mlmodel::{MlModel, ModelError, ModelUri};
 pub use model::*;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 #[cfg(feature = "rest")]
 pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
 #[cfg(feature = "sqlite")]

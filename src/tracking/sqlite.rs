@@ -36,7 +36,6 @@ use super::store::*;
 use connections::{Connections, TxError, TxResult, sql_error};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -679,14 +678,6 @@ fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
         .collect())
 }
 
-fn parse_experiment_id(id: &ExperimentId) -> Result<i64> {
-    id.0.trim().parse::<i64>().map_err(|_| {
-        StoreError::InvalidParameter(format!(
-            "invalid experiment id '{id}': experiment ids are decimal integers such as \"0\""
-        ))
-    })
-}
-
 fn load_experiment(conn: &Connection, id: i64) -> rusqlite::Result<Option<Experiment>> {
     let mut st = conn.prepare_cached(
         "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
@@ -728,10 +719,7 @@ fn get_experiment_tx(conn: &Connection, id: &ExperimentId) -> TxResult<(i64, Exp
 fn active_experiment_tx(conn: &Connection, id: &ExperimentId) -> TxResult<i64> {
     let (n, exp) = get_experiment_tx(conn, id)?;
     if exp.lifecycle_stage != LifecycleStage::Active {
-        return Err(StoreError::InvalidParameter(format!(
-            "The experiment {id} must be in the 'active' state. Current state is deleted."
-        ))
-        .into());
+        return Err(experiment_not_active(id, None).into());
     }
     Ok(n)
 }
@@ -746,54 +734,6 @@ fn touch_experiment(conn: &Connection, n: i64) -> TxResult<()> {
 fn name_taken(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM experiments WHERE name = ?1")?
         .exists([name])
-}
-
-/// A validated run start: the run's name and its initial tags (deduplicated, sorted).
-struct PreparedStart {
-    run_name: String,
-    tags: Vec<Tag>,
-}
-
-fn prepare_run_start(start: &RunStart) -> Result<PreparedStart> {
-    validate_batch("<new run>", &[], &[], &start.tags)?;
-    let tag_name = start
-        .tags
-        .iter()
-        .rev()
-        .find(|t| t.key == tags::RUN_NAME)
-        .map(|t| t.value.clone());
-    let run_name = match (&start.run_name, &tag_name) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(StoreError::InvalidParameter(format!(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
-                     different values (run_name='{a}', mlflow.runName='{b}'); give one of them"
-            )));
-        }
-        (Some(a), _) => a.clone(),
-        (None, Some(b)) => b.clone(),
-        (None, None) => generate_run_name(),
-    };
-    let mut run_tags: Vec<Tag> = start
-        .tags
-        .iter()
-        .filter(|t| t.key != tags::RUN_NAME)
-        .cloned()
-        .collect();
-    run_tags.push(Tag::new(tags::RUN_NAME, run_name.clone()));
-    // Last value of a duplicated key wins, like repeated upserts.
-    let mut dedup: Vec<Tag> = Vec::with_capacity(run_tags.len());
-    for t in run_tags {
-        if let Some(existing) = dedup.iter_mut().find(|d| d.key == t.key) {
-            existing.value = t.value;
-        } else {
-            dedup.push(t);
-        }
-    }
-    dedup.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(PreparedStart {
-        run_name,
-        tags: dedup,
-    })
 }
 
 fn create_run_tx(
@@ -818,11 +758,7 @@ fn create_run_tx(
         .optional()?
         .ok_or_else(|| StoreError::experiment_not_found(experiment_id))?;
     if stage_from(&stage) != LifecycleStage::Active {
-        return Err(StoreError::InvalidParameter(format!(
-            "The experiment {experiment_id} must be in the 'active' state to create \
-             runs in it. Current state is deleted."
-        ))
-        .into());
+        return Err(experiment_not_active(experiment_id, Some("to create runs in it")).into());
     }
     let artifact_uri = format!("{}/{run_id}/artifacts", location.trim_end_matches('/'));
     tx.prepare_cached(
@@ -872,17 +808,8 @@ fn update_run_tx(
     mut info: RunInfo,
     update: &RunUpdate,
 ) -> TxResult<RunInfo> {
-    if let Some(status) = update.status {
-        info.status = status;
-        if !status.is_terminal() && update.end_time.is_none() {
-            info.end_time = None;
-        }
-    }
-    if let Some(end) = update.end_time {
-        info.end_time = Some(end);
-    }
+    apply_run_update(&mut info, update);
     if let Some(name) = &update.run_name {
-        info.run_name = name.clone();
         tx.prepare_cached("INSERT OR REPLACE INTO tags (run_key, key, value) VALUES (?1, ?2, ?3)")?
             .execute(params![key, tags::RUN_NAME, name])?;
     }
@@ -982,33 +909,6 @@ fn metric_row(run_key: i64, m: &Metric) -> [ValueRef<'_>; 6] {
     ]
 }
 
-/// The latest point of each key among `metrics`, in the order keys first appear: the
-/// greatest by `(step, timestamp, value)`, the earliest of equals. This is the order
-/// `latest_metrics` keeps, on stored values (NaN as its stored 0).
-fn latest_per_key(metrics: &[Metric]) -> Vec<&Metric> {
-    let newer = |a: &Metric, b: &Metric| {
-        // Stored values are never NaN; -0 equals 0 as in SQL.
-        let value = |m: &Metric| split_nan(m.value).0;
-        (a.step, a.timestamp)
-            .cmp(&(b.step, b.timestamp))
-            .then(value(a).partial_cmp(&value(b)).unwrap_or(Ordering::Equal))
-            .is_gt()
-    };
-    let mut slot: HashMap<&str, usize> = HashMap::with_capacity(metrics.len());
-    let mut latest: Vec<&Metric> = Vec::with_capacity(metrics.len());
-    for m in metrics {
-        match slot.get(m.key.as_str()) {
-            Some(&i) if newer(m, latest[i]) => latest[i] = m,
-            Some(_) => {}
-            None => {
-                slot.insert(&m.key, latest.len());
-                latest.push(m);
-            }
-        }
-    }
-    latest
-}
-
 fn log_batch_tx(
     tx: &Connection,
     key: i64,
@@ -1031,26 +931,8 @@ fn log_batch_tx(
                 conflicts.push((p.key.clone(), old, p.value.clone()));
             }
         }
-        if let [(k, old, new)] = conflicts.as_slice() {
-            return Err(StoreError::InvalidParameter(format!(
-                "Changing param values is not allowed. Param with key='{k}' was already \
-                         logged with value='{old}' for run ID='{run_id}'. Attempted logging new \
-                         value '{new}'."
-            ))
-            .into());
-        } else if !conflicts.is_empty() {
-            let list: Vec<String> = conflicts
-                .iter()
-                .map(|(k, o, n)| {
-                    format!("{{'key': '{k}', 'old_value': '{o}', 'new_value': '{n}'}}")
-                })
-                .collect();
-            return Err(StoreError::InvalidParameter(format!(
-                "Changing param values is not allowed. Params were already logged='[{}]' \
-                         for run ID='{run_id}'.",
-                list.join(", ")
-            ))
-            .into());
+        if let Some(e) = param_conflicts(run_id, &conflicts) {
+            return Err(e.into());
         }
     }
     METRICS_INSERT.execute(tx, metrics, |m| metric_row(key, m))?;
@@ -1092,11 +974,7 @@ impl Store for SqliteStore {
         let root = self.artifact_root.clone();
         self.write("creating an experiment", |tx| {
             if name_taken(tx, name)? {
-                return Err(StoreError::AlreadyExists(format!(
-                    "Experiment(name={name}) already exists. Error: names are unique over \
-                     active and deleted experiments; restore or rename the existing one"
-                ))
-                .into());
+                return Err(experiment_name_taken(name).into());
             }
             let now = now_ms();
             tx.prepare_cached(
@@ -1164,19 +1042,13 @@ impl Store for SqliteStore {
         self.write("renaming an experiment", |tx| {
             let (n, exp) = get_experiment_tx(tx, id)?;
             if exp.lifecycle_stage != LifecycleStage::Active {
-                return Err(StoreError::InvalidState(format!(
-                    "Cannot rename a non-active experiment (id={id}); restore it first"
-                ))
-                .into());
+                return Err(experiment_rename_not_active(id).into());
             }
             if exp.name == new_name {
                 return Ok(());
             }
             if name_taken(tx, new_name)? {
-                return Err(StoreError::AlreadyExists(format!(
-                    "Experiment(name={new_name}) already exists. Error: choose another name"
-                ))
-                .into());
+                return Err(experiment_rename_taken(new_name).into());
             }
             tx.prepare_cached(
                 "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
@@ -1215,10 +1087,7 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![n, key])?;
             if changed == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "No tag with name: {key} in experiment with id {id}"
-                ))
-                .into());
+                return Err(tag_not_found(key, "experiment", &id.0).into());
             }
             touch_experiment(tx, n)
         })
@@ -1240,11 +1109,7 @@ impl Store for SqliteStore {
     }
 
     fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
-        let prepared = prepare_run_start(&record.start)?;
-        validate_batch("<new run>", &record.metrics, &record.params, &[])?;
-        let end_time = record
-            .end_time
-            .or_else(|| record.status.is_terminal().then(now_ms));
+        let (prepared, end_time) = prepare_record(record)?;
         let mut run = self.write("recording a run", |tx| {
             let (key, run) = create_run_tx(
                 tx,
@@ -1265,16 +1130,7 @@ impl Store for SqliteStore {
             Ok(run)
         })?;
         // The run is new: its data is exactly the record's (latest metric per key).
-        let mut params = record.params.clone();
-        params.sort_by(|a, b| a.key.cmp(&b.key));
-        params.dedup_by(|a, b| a.key == b.key);
-        let mut latest: Vec<Metric> = latest_per_key(&record.metrics)
-            .into_iter()
-            .cloned()
-            .collect();
-        latest.sort_by(|a, b| a.key.cmp(&b.key));
-        run.data.metrics = latest;
-        run.data.params = params;
+        set_recorded_data(&mut run, record);
         Ok(run)
     }
 
@@ -1336,10 +1192,7 @@ impl Store for SqliteStore {
                 .prepare_cached("DELETE FROM tags WHERE run_key = ?1 AND key = ?2")?
                 .execute(params![key, tag_key])?;
             if n == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "No tag with name: {tag_key} in run with id {run_id}"
-                ))
-                .into());
+                return Err(tag_not_found(tag_key, "run", run_id).into());
             }
             Ok(())
         })

@@ -1179,6 +1179,206 @@ pub fn run_not_active(run_id: &str) -> StoreError {
     ))
 }
 
+/// Parses an experiment id: the SQL stores key experiments by integer.
+pub fn parse_experiment_id(id: &ExperimentId) -> Result<i64> {
+    id.0.trim().parse::<i64>().map_err(|_| {
+        StoreError::InvalidParameter(format!(
+            "invalid experiment id '{id}': experiment ids are decimal integers such as \"0\""
+        ))
+    })
+}
+
+/// A validated run start: the run's name and its initial tags (deduplicated, sorted).
+#[derive(Debug, Clone)]
+pub struct PreparedStart {
+    /// The run's name: given, from the `mlflow.runName` tag, or generated.
+    pub run_name: String,
+    /// The initial tags, `mlflow.runName` among them, one per key (the last wins), sorted.
+    pub tags: Vec<Tag>,
+}
+
+/// Validates a run start and settles its name and initial tags.
+pub fn prepare_run_start(start: &RunStart) -> Result<PreparedStart> {
+    validate_batch("<new run>", &[], &[], &start.tags)?;
+    let tag_name = start
+        .tags
+        .iter()
+        .rev()
+        .find(|t| t.key == tags::RUN_NAME)
+        .map(|t| t.value.clone());
+    let run_name = match (&start.run_name, &tag_name) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(StoreError::InvalidParameter(format!(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with \
+                     different values (run_name='{a}', mlflow.runName='{b}'); give one of them"
+            )));
+        }
+        (Some(a), _) => a.clone(),
+        (None, Some(b)) => b.clone(),
+        (None, None) => generate_run_name(),
+    };
+    let mut run_tags: Vec<Tag> = start
+        .tags
+        .iter()
+        .filter(|t| t.key != tags::RUN_NAME)
+        .cloned()
+        .collect();
+    run_tags.push(Tag::new(tags::RUN_NAME, run_name.clone()));
+    let mut dedup = last_tag_per_key(&run_tags);
+    dedup.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(PreparedStart {
+        run_name,
+        tags: dedup,
+    })
+}
+
+/// One tag per key, the last value of a repeated key winning (as repeated upserts would),
+/// in the order keys first appear.
+pub fn last_tag_per_key(tags: &[Tag]) -> Vec<Tag> {
+    let mut dedup: Vec<Tag> = Vec::with_capacity(tags.len());
+    for t in tags {
+        if let Some(existing) = dedup.iter_mut().find(|d| d.key == t.key) {
+            existing.value.clone_from(&t.value);
+        } else {
+            dedup.push(t.clone());
+        }
+    }
+    dedup
+}
+
+/// Applies `update` to `info` (status, end time, name) as a store records it: a status
+/// that is not terminal clears the end time unless the update sets one.
+pub fn apply_run_update(info: &mut RunInfo, update: &RunUpdate) {
+    if let Some(status) = update.status {
+        info.status = status;
+        if !status.is_terminal() && update.end_time.is_none() {
+            info.end_time = None;
+        }
+    }
+    if let Some(end) = update.end_time {
+        info.end_time = Some(end);
+    }
+    if let Some(name) = &update.run_name {
+        info.run_name = name.clone();
+    }
+}
+
+/// The latest point of each key among `metrics`, in the order keys first appear: the
+/// greatest by `(step, timestamp, value)`, the earliest of equals, with NaN compared as 0.
+/// This is the order the SQL stores' `latest_metrics` tables keep, on stored values (NaN
+/// is stored as 0 with a flag).
+pub fn latest_per_key(metrics: &[Metric]) -> Vec<&Metric> {
+    let newer = |a: &Metric, b: &Metric| {
+        // -0 equals 0 as in SQL.
+        let value = |m: &Metric| if m.value.is_nan() { 0.0 } else { m.value };
+        (a.step, a.timestamp)
+            .cmp(&(b.step, b.timestamp))
+            .then(value(a).partial_cmp(&value(b)).unwrap_or(Ordering::Equal))
+            .is_gt()
+    };
+    let mut slot: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(metrics.len());
+    let mut latest: Vec<&Metric> = Vec::with_capacity(metrics.len());
+    for m in metrics {
+        match slot.get(m.key.as_str()) {
+            Some(&i) if newer(m, latest[i]) => latest[i] = m,
+            Some(_) => {}
+            None => {
+                slot.insert(&m.key, latest.len());
+                latest.push(m);
+            }
+        }
+    }
+    latest
+}
+
+/// The error for params logged again with other values: `conflicts` holds
+/// `(key, stored value, new value)` of each; `None` when there are none.
+pub fn param_conflicts(run_id: &str, conflicts: &[(String, String, String)]) -> Option<StoreError> {
+    if let [(k, old, new)] = conflicts {
+        Some(StoreError::InvalidParameter(format!(
+            "Changing param values is not allowed. Param with key='{k}' was already \
+                     logged with value='{old}' for run ID='{run_id}'. Attempted logging new \
+                     value '{new}'."
+        )))
+    } else if !conflicts.is_empty() {
+        let list: Vec<String> = conflicts
+            .iter()
+            .map(|(k, o, n)| format!("{{'key': '{k}', 'old_value': '{o}', 'new_value': '{n}'}}"))
+            .collect();
+        Some(StoreError::InvalidParameter(format!(
+            "Changing param values is not allowed. Params were already logged='[{}]' \
+                     for run ID='{run_id}'.",
+            list.join(", ")
+        )))
+    } else {
+        None
+    }
+}
+
+/// Validates a run record: its start (see [`prepare_run_start`]) and its batch; returns
+/// the prepared start and the end time to store (the record's, else now when the status is
+/// terminal).
+pub fn prepare_record(record: &RunRecord) -> Result<(PreparedStart, Option<i64>)> {
+    let prepared = prepare_run_start(&record.start)?;
+    validate_batch("<new run>", &record.metrics, &record.params, &[])?;
+    let end_time = record
+        .end_time
+        .or_else(|| record.status.is_terminal().then(now_ms));
+    Ok((prepared, end_time))
+}
+
+/// Sets a just recorded run's data to the record's (params sorted and one per key, the
+/// latest metric point per key): what a store holds for the new run.
+pub fn set_recorded_data(run: &mut Run, record: &RunRecord) {
+    let mut params = record.params.clone();
+    params.sort_by(|a, b| a.key.cmp(&b.key));
+    params.dedup_by(|a, b| a.key == b.key);
+    let mut latest: Vec<Metric> = latest_per_key(&record.metrics)
+        .into_iter()
+        .cloned()
+        .collect();
+    latest.sort_by(|a, b| a.key.cmp(&b.key));
+    run.data.metrics = latest;
+    run.data.params = params;
+}
+
+/// The error for changing a deleted experiment (its tags, or creating runs in it when
+/// `purpose` is given, such as "to create runs in it").
+pub fn experiment_not_active(id: &ExperimentId, purpose: Option<&str>) -> StoreError {
+    let purpose = purpose.map(|p| format!(" {p}")).unwrap_or_default();
+    StoreError::InvalidParameter(format!(
+        "The experiment {id} must be in the 'active' state{purpose}. Current state is deleted."
+    ))
+}
+
+/// The error for creating an experiment whose name is taken.
+pub fn experiment_name_taken(name: &str) -> StoreError {
+    StoreError::AlreadyExists(format!(
+        "Experiment(name={name}) already exists. Error: names are unique over active and \
+         deleted experiments; restore or rename the existing one"
+    ))
+}
+
+/// The error for renaming an experiment to a name that is taken.
+pub fn experiment_rename_taken(new_name: &str) -> StoreError {
+    StoreError::AlreadyExists(format!(
+        "Experiment(name={new_name}) already exists. Error: choose another name"
+    ))
+}
+
+/// The error for renaming a deleted experiment.
+pub fn experiment_rename_not_active(id: &ExperimentId) -> StoreError {
+    StoreError::InvalidState(format!(
+        "Cannot rename a non-active experiment (id={id}); restore it first"
+    ))
+}
+
+/// The error for deleting a tag that is not there: `owner` is "experiment" or "run".
+pub fn tag_not_found(key: &str, owner: &str, id: &str) -> StoreError {
+    StoreError::NotFound(format!("No tag with name: {key} in {owner} with id {id}"))
+}
+
 /// Whether logging the param value `new` over the stored `old` is no change: the same
 /// text, or the same integer, number or boolean written another way (`0.00001` and
 /// `1e-05`, `3` and `3.0`, `true` and `True`). A sweep writes a trial's point as params

@@ -5,8 +5,10 @@
 //! - a bare path such as `runs/hyperflow.db` or `/tmp/x.db`,
 //! - `http://host:port` / `https://…`: a tracking server (hyperflow's or MLflow's), through
 //!   the REST store (feature `rest`; https needs `rest-tls`),
-//! - `postgresql://…` is recognized but not supported yet; `databricks`, `file:` and any
-//!   other scheme are errors that list what is accepted ([`accepted_uris`], from [`URI_FORMS`]).
+//! - `postgresql://user:password@host:port/database` (or `postgres://`): a PostgreSQL
+//!   database, through the PostgreSQL store (feature `postgres`),
+//! - `databricks`, `file:` and any other scheme are errors that list what is accepted
+//!   ([`accepted_uris`], from [`URI_FORMS`]).
 //!
 //! Resolution order: an explicit URI, then `HYPERFLOW_TRACKING_URI`, then
 //! `MLFLOW_TRACKING_URI`, then [`DEFAULT_TRACKING_URI`].
@@ -32,7 +34,7 @@ pub struct UriForm {
 
 /// Every form of tracking URI hyperflow accepts: the one list help texts and errors are
 /// written from.
-pub const URI_FORMS: [UriForm; 5] = [
+pub const URI_FORMS: [UriForm; 6] = [
     UriForm {
         example: "sqlite:///relative/path.db",
         meaning: "an SQLite file relative to the working directory",
@@ -58,6 +60,11 @@ pub const URI_FORMS: [UriForm; 5] = [
         meaning: "a tracking server over TLS",
         available: cfg!(feature = "rest-tls"),
     },
+    UriForm {
+        example: "postgresql://user:password@host:port/database",
+        meaning: "a PostgreSQL database (also postgres://)",
+        available: cfg!(feature = "postgres"),
+    },
 ];
 
 /// The forms of tracking URI this build opens, as one line for help texts and errors:
@@ -79,6 +86,8 @@ pub enum TrackingUri {
     Sqlite(PathBuf),
     /// A tracking server's base URL (`http://host:port`).
     Http(String),
+    /// A PostgreSQL database (`postgresql://user:password@host:port/database`), as given.
+    Postgres(String),
 }
 
 /// Names MLflow reads as a tracking URI of its own although they have no `://`:
@@ -98,7 +107,7 @@ fn scheme_of(uri: &str) -> Option<String> {
 
 impl TrackingUri {
     /// Parse a tracking URI. A URI with a scheme hyperflow does not serve (`databricks`,
-    /// `file:`, `postgresql://`, ...) is [`StoreError::UnsupportedUri`] naming the schemes
+    /// `file:`, `mysql://`, ...) is [`StoreError::UnsupportedUri`] naming the schemes
     /// accepted ([`accepted_uris`]), never a file path.
     pub fn parse(uri: &str) -> Result<TrackingUri> {
         let uri = uri.trim();
@@ -138,9 +147,13 @@ impl TrackingUri {
                 Ok(TrackingUri::Http(uri.trim_end_matches('/').to_string()))
             }
             "http" | "https" => Err(unsupported("a server URL has the form http://host:port")),
-            s if s.starts_with("postgres") => {
-                Err(unsupported("the PostgreSQL store is not supported yet"))
+            "postgresql" | "postgres" if uri.contains("://") => {
+                Ok(TrackingUri::Postgres(uri.to_string()))
             }
+            s if s.starts_with("postgres") => Err(unsupported(
+                "a PostgreSQL URI has the form postgresql://user:password@host:port/database \
+                 (without a driver suffix such as +psycopg2)",
+            )),
             "file" => Err(unsupported(
                 "file: names MLflow's file store (an mlruns directory), which hyperflow \
                  does not read or write",
@@ -180,6 +193,15 @@ impl TrackingUri {
                 uri: url.clone(),
                 reason: "this build has no REST store (feature `rest`); rebuild with \
                          --features rest or use sqlite:///path/to.db"
+                    .to_string(),
+            }),
+            #[cfg(feature = "postgres")]
+            TrackingUri::Postgres(uri) => Ok(Arc::new(super::postgres::PgStore::open(uri)?)),
+            #[cfg(not(feature = "postgres"))]
+            TrackingUri::Postgres(uri) => Err(StoreError::UnsupportedUri {
+                uri: uri.clone(),
+                reason: "this build has no PostgreSQL store (feature `postgres`); rebuild \
+                         with --features postgres"
                     .to_string(),
             }),
         }
@@ -242,8 +264,15 @@ mod tests {
             TrackingUri::parse(r"C:\runs\x.db").ok(),
             Some(TrackingUri::Sqlite(r"C:\runs\x.db".into()))
         );
+        for uri in ["postgresql://u@h/db", "postgres://u:p@h:5432/db"] {
+            assert_eq!(
+                TrackingUri::parse(uri).ok(),
+                Some(TrackingUri::Postgres(uri.into()))
+            );
+        }
         for bad in [
-            "postgresql://u@h/db",
+            "postgresql+psycopg2://u@h/db",
+            "postgresql:u@h/db",
             "sqlite://",
             "sqlite:/x.db",
             "ftp://x",

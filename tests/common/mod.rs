@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod conformance;
 pub mod mlflow_server;
+pub mod postgres;
 pub mod python;
 
 use hyperflow::tracking::{SqliteStore, Store};
