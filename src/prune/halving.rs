@@ -152,11 +152,7 @@ impl Halving {
             if score.is_nan() {
                 return true;
             }
-            if self.rungs.len() <= rung {
-                self.rungs.resize_with(rung + 1, Vec::new);
-            }
-            let recorded = &mut self.rungs[rung];
-            insert_sorted(recorded, score);
+            let recorded = record(&mut self.rungs, rung, score);
             self.passed[trial] += 1;
             if recorded.len() <= self.config.bootstrap_count {
                 return true;
@@ -197,10 +193,7 @@ impl Halving {
             if score.is_nan() {
                 break;
             }
-            if self.rungs.len() <= rung {
-                self.rungs.resize_with(rung + 1, Vec::new);
-            }
-            insert_sorted(&mut self.rungs[rung], score);
+            record(&mut self.rungs, rung, score);
             rung += 1;
         }
         if self.passed.len() <= trial {
@@ -208,6 +201,15 @@ impl Halving {
         }
         self.passed[trial] = rung;
     }
+}
+
+/// Records `score` at rung `rung` of `rungs`; returns that rung's scores, ascending.
+fn record(rungs: &mut Vec<Vec<f64>>, rung: usize, score: f64) -> &[f64] {
+    if rungs.len() <= rung {
+        rungs.resize_with(rung + 1, Vec::new);
+    }
+    insert_sorted(&mut rungs[rung], score);
+    &rungs[rung]
 }
 
 /// The highest last step of the complete trials.

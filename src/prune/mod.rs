@@ -214,13 +214,18 @@ impl Progress {
     /// The lowest score trial `trial` reported over its steps (NaN when it reported only
     /// NaN, or nothing).
     pub fn best_score(&self, trial: usize) -> f64 {
-        self.curve(trial)
-            .points()
+        self.lowest_score(self.curve(trial).points())
+            .unwrap_or(f64::NAN)
+    }
+
+    /// The lowest score among `points` (reported values), NaN left out; `None` when
+    /// there is none.
+    pub fn lowest_score(&self, points: &[(u64, f64)]) -> Option<f64> {
+        points
             .iter()
             .map(|&(_, v)| self.score(v))
             .filter(|s| !s.is_nan())
             .min_by(f64::total_cmp)
-            .unwrap_or(f64::NAN)
     }
 }
 

@@ -171,13 +171,7 @@ impl PatientSession {
             return false;
         }
         let (before, after) = points.split_at(points.len() - self.patience - 1);
-        let best = |part: &[(u64, f64)]| {
-            part.iter()
-                .map(|&(_, v)| progress.score(v))
-                .filter(|s| !s.is_nan())
-                .min_by(f64::total_cmp)
-        };
-        match (best(before), best(after)) {
+        match (progress.lowest_score(before), progress.lowest_score(after)) {
             (Some(b), Some(a)) => b + self.min_delta < a,
             // Nothing but NaN lately after real values: no improvement.
             (Some(_), None) => true,
