@@ -44,6 +44,10 @@ pub struct SweepArgs {
     /// one with this parent run id.
     #[arg(long, value_name = "PARENT_RUN_ID", num_args = 0..=1, default_missing_value = "")]
     resume: Option<String>,
+    /// Join the search with this parent run id as one more worker (processes started on
+    /// one config and store join its running search by themselves).
+    #[arg(long, value_name = "PARENT_RUN_ID", conflicts_with = "resume")]
+    join: Option<String>,
     /// Print the points and commands the first trials would run; run and store nothing.
     #[arg(long)]
     dry_run: bool,
@@ -137,19 +141,24 @@ fn sweep(args: SweepArgs, tracking_uri: &str) -> anyhow::Result<()> {
     }
     hyperflow::sweep::tracked::validate(&config)?;
     let tracker = open(tracking_uri)?;
-    let resume = args.resume.map(|id| {
-        if id.is_empty() {
-            Resume::Latest
-        } else {
-            Resume::Run(id)
-        }
-    });
+    let resume = match (args.resume, args.join) {
+        (_, Some(id)) => Some(Resume::Run(id)),
+        (Some(id), None) if id.is_empty() => Some(Resume::Latest),
+        (Some(id), None) => Some(Resume::Run(id)),
+        (None, None) => None,
+    };
     let done = run_tracked(
         &config,
         &tracker,
         options(&args.config, tracking_uri)?,
         resume,
     )?;
+    if done.joined {
+        println!(
+            "joined the running search of this config (parent run {}) as one more worker",
+            done.run_id
+        );
+    }
     if done.resumed_trials > 0 || done.killed_trials > 0 {
         println!(
             "resumed: {} earlier trials read back ({} killed ones not counted)",

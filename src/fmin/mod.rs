@@ -588,6 +588,20 @@ impl FminResult {
     }
 }
 
+/// What the loop does next.
+enum Next {
+    /// Evaluate this trial.
+    Trial(AskedTrial),
+    /// Nothing to start now: other workers of the shared study run the last trials of its
+    /// budget, and a lost one would give its place back.
+    Wait,
+    /// Start no more trials.
+    Stop,
+}
+
+/// How long the loop waits before asking again while other workers run the last trials.
+const WAIT_FOR_OTHERS: Duration = Duration::from_millis(200);
+
 /// A finished evaluation on its way back from a worker.
 struct Evaluated {
     trial: AskedTrial,
@@ -680,11 +694,22 @@ impl<'s, 'a> Search<'s, 'a> {
     /// One worker: every trial is evaluated on the calling thread, which saves two thread
     /// hand-offs per trial. Both schedules reduce to this with a single worker.
     fn run_inline(&mut self, objective: &Objective<'_>) -> Result<(), FminError> {
-        while let Some(trial) = self.propose()? {
-            let done = evaluate(objective, trial);
-            self.record(done)?;
+        loop {
+            match self.propose()? {
+                Next::Trial(trial) => {
+                    let done = evaluate(objective, trial);
+                    self.record(done)?;
+                }
+                Next::Wait => self.wait(),
+                Next::Stop => return Ok(()),
+            }
         }
-        Ok(())
+    }
+
+    /// Waits a moment for other workers of a shared study, whose running trials may give
+    /// their places in the budget back.
+    fn wait(&self) {
+        std::thread::sleep(WAIT_FOR_OTHERS);
     }
 
     /// Several workers, on a pool of their own.
@@ -715,9 +740,10 @@ impl<'s, 'a> Search<'s, 'a> {
             let mut in_flight = 0;
             let mut failure = None;
             loop {
+                let mut waiting = false;
                 while failure.is_none() && in_flight < self.parallelism {
                     match self.propose() {
-                        Ok(Some(trial)) => {
+                        Ok(Next::Trial(trial)) => {
                             let sender = sender.clone();
                             scope.spawn(move |_| {
                                 // The receiver outlives the scope, so sending cannot fail.
@@ -725,11 +751,19 @@ impl<'s, 'a> Search<'s, 'a> {
                             });
                             in_flight += 1;
                         }
-                        Ok(None) => break,
+                        Ok(Next::Wait) => {
+                            waiting = true;
+                            break;
+                        }
+                        Ok(Next::Stop) => break,
                         Err(e) => failure = Some(e),
                     }
                 }
                 if in_flight == 0 {
+                    if waiting && failure.is_none() {
+                        self.wait();
+                        continue;
+                    }
                     break;
                 }
                 let Ok(done) = receiver.recv() else { break };
@@ -752,13 +786,22 @@ impl<'s, 'a> Search<'s, 'a> {
         use rayon::prelude::*;
         loop {
             let mut batch = Vec::with_capacity(self.parallelism);
+            let mut waiting = false;
             while batch.len() < self.parallelism {
                 match self.propose()? {
-                    Some(trial) => batch.push(trial),
-                    None => break,
+                    Next::Trial(trial) => batch.push(trial),
+                    Next::Wait => {
+                        waiting = true;
+                        break;
+                    }
+                    Next::Stop => break,
                 }
             }
             if batch.is_empty() {
+                if waiting {
+                    self.wait();
+                    continue;
+                }
                 return Ok(());
             }
             let done: Vec<Evaluated> = pool.install(|| {
@@ -773,32 +816,39 @@ impl<'s, 'a> Search<'s, 'a> {
         }
     }
 
-    /// Asks the study for the next trial; `None` when no more trials should start.
-    fn propose(&mut self) -> Result<Option<AskedTrial>, FminError> {
+    /// Asks the study for the next trial, within the budget of trials (which the
+    /// workers of a shared study claim from one ledger).
+    fn propose(&mut self) -> Result<Next, FminError> {
         self.check_budget();
         if self.stop.is_some() {
-            return Ok(None);
+            return Ok(Next::Stop);
         }
-        let trial = self.study.ask().map_err(FminError::Study)?;
+        let Some(trial) = self
+            .study
+            .ask_within(self.settings.max_evals)
+            .map_err(FminError::Study)?
+        else {
+            if self.study.others_running() {
+                return Ok(Next::Wait);
+            }
+            self.stop = Some(StopReason::MaxEvals);
+            return Ok(Next::Stop);
+        };
         let asked = &self.study.trials().all()[trial.number()];
         for o in &self.settings.observers {
             o.trial_started(asked).map_err(FminError::Observer)?;
         }
-        Ok(Some(trial))
+        Ok(Next::Trial(trial))
     }
 
-    /// Stops proposing when the search was cancelled, its budget of trials or time is
-    /// spent, or the sampler has nothing new to propose.
+    /// Stops proposing when the search was cancelled, its time is spent, or the sampler
+    /// has nothing new to propose (the budget of trials is the study's to check).
     fn check_budget(&mut self) {
         if self.stop.is_some() {
             return;
         }
-        let trials = self.study.trials();
-        let counted = trials.results() + trials.count(TrialState::Running);
         self.stop = if self.settings.cancel.is_cancelled() {
             Some(StopReason::Cancelled)
-        } else if counted >= self.settings.max_evals {
-            Some(StopReason::MaxEvals)
         } else if self
             .settings
             .timeout

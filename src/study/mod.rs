@@ -24,25 +24,27 @@
 //! [`fmin`](crate::fmin()) is a loop over a study: it asks on one thread, evaluates on
 //! workers, and tells as results come back. `hyperflow sweep` drives the same loop.
 
+mod joined;
 mod tracked;
 
-pub use tracked::Tracking;
+pub use tracked::{DEFAULT_STALE_AFTER, Tracking};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::algo::{AlgoError, Algorithm, Sampler, Session};
 use crate::fmin::IntoOutcome;
 use crate::prune::{NoPruning, Progress, Pruner, PrunerSession};
 use crate::rng::TrialRng;
 use crate::space::{Point, PointError, Space};
+use crate::tracking::ledger::LedgerStart;
 use crate::tracking::schema::{Ending, SchemaError};
 use crate::tracking::{ExperimentId, StoreError, Tracker};
 use crate::trials::{Direction, HistoryError, Trial, TrialState, Trials};
 
-use tracked::{TrackedStudy, TrialRun};
+use tracked::{Created, TrackedStudy, TrialRun};
 
 /// Why a search stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,6 +384,8 @@ pub struct Study {
     queue: VecDeque<Vec<f64>>,
     store: Option<TrackedStudy>,
     pruning: Arc<Mutex<Pruning>>,
+    /// Whether creating it joined a search another worker had created.
+    joined: bool,
 }
 
 impl std::fmt::Debug for Study {
@@ -405,6 +409,7 @@ pub struct StudyBuilder {
     history: Option<Trials>,
     tracking: Option<Tracking>,
     pruner: Option<Box<dyn Pruner>>,
+    stale_after: Option<Duration>,
 }
 
 impl StudyBuilder {
@@ -457,14 +462,25 @@ impl StudyBuilder {
         self
     }
 
-    /// Creates the study (and, when tracked, its parent run).
-    pub fn create(self) -> Result<Study, StudyError> {
+    /// How long another worker of a shared study may stay silent before its running
+    /// trials count as lost: they are marked failed and their places in the budget go
+    /// back to the search (default [`DEFAULT_STALE_AFTER`]). Workers send heartbeats four
+    /// times per this period.
+    pub fn stale_after(mut self, stale_after: Duration) -> Self {
+        self.stale_after = Some(stale_after);
+        self
+    }
+
+    /// Creates the study (and, when tracked, its parent run). A study whose
+    /// [join key](Tracking::join_key) is held by a running search joins that one.
+    pub fn create(mut self) -> Result<Study, StudyError> {
         let direction = self.direction.unwrap_or_default();
         let sampler = self
             .sampler
+            .take()
             .unwrap_or_else(|| Algorithm::default().sampler());
         let seed = self.seed.unwrap_or_else(clock_seed);
-        let trials = match self.history {
+        let trials = match self.history.take() {
             Some(h) if h.direction() != direction => {
                 return Err(StudyError::Mismatch(format!(
                     "the history is {}d but the study is to {}",
@@ -485,14 +501,32 @@ impl StudyBuilder {
             )));
         }
         let session = sampler.session(&self.space)?;
-        let store = match self.tracking {
-            Some(tracking) => Some(TrackedStudy::create(
-                tracking,
-                &self.space,
-                sampler.name(),
-                seed,
-                direction,
-            )?),
+        let store = match self.tracking.take() {
+            Some(tracking) => {
+                if let Some((tracker, parent)) = TrackedStudy::find_joinable(&tracking)? {
+                    self.sampler = Some(sampler);
+                    return self.join(&tracker, &parent, "the running search it joins");
+                }
+                let tracker = tracking.tracker()?;
+                let start = LedgerStart {
+                    next_number: trials.len() as u64,
+                    released: trials.count(TrialState::Killed) as u64,
+                };
+                match TrackedStudy::create(
+                    tracking,
+                    &self.space,
+                    sampler.name(),
+                    seed,
+                    direction,
+                    start,
+                )? {
+                    Created::New(store) => Some(*store),
+                    Created::Join(parent) => {
+                        self.sampler = Some(sampler);
+                        return self.join(&tracker, &parent, "the search it joins");
+                    }
+                }
+            }
             None => None,
         };
         let mut study = Study::assemble(
@@ -506,33 +540,26 @@ impl StudyBuilder {
         if let Some(pruner) = self.pruner {
             study.set_pruner(&*pruner)?;
         }
+        if let Some(stale_after) = self.stale_after {
+            study.set_stale_after(stale_after);
+        }
         Ok(study)
     }
 
-    /// Opens the tracked study of this name in its experiment (see [`Tracking::name`]),
-    /// or creates it when there is none. An opened study keeps its stored seed and
-    /// sampler (a sampler set here replaces it); its space and direction must be the ones
-    /// given here.
-    pub fn open(self) -> Result<Study, StudyError> {
-        let Some(tracking) = &self.tracking else {
-            return self.create();
-        };
-        let Some(name) = tracking.study_name() else {
-            return Err(StudyError::Mismatch(
-                "opening a study needs its name: set one with Tracking::name".into(),
-            ));
-        };
-        let tracker = tracking.tracker()?;
-        let Some(parent) = TrackedStudy::find_named(&tracker, tracking.experiment(), name)? else {
-            return self.create();
-        };
-        let mut study = Study::load_inner(&tracker, &parent, self.sampler.as_deref())?;
+    /// Loads the study whose parent run is `parent` to continue it with this builder's
+    /// sampler, pruner and stale time; its space and direction must be the builder's.
+    fn join(self, tracker: &Tracker, parent: &str, what: &str) -> Result<Study, StudyError> {
+        let mut study = Study::load_inner(tracker, parent, self.sampler.as_deref())?;
+        study.joined = true;
         if let Some(pruner) = &self.pruner {
             study.set_pruner(&**pruner)?;
         }
+        if let Some(stale_after) = self.stale_after {
+            study.set_stale_after(stale_after);
+        }
         if study.space != self.space {
             return Err(StudyError::Mismatch(format!(
-                "study {name:?} searches another space: {} (stored) against {} (given)",
+                "{what} (run {parent}) searches another space: {} (stored) against {} (given)",
                 study.space.to_json(),
                 self.space.to_json()
             )));
@@ -540,18 +567,45 @@ impl StudyBuilder {
         let direction = self.direction.unwrap_or_default();
         if study.direction() != direction {
             return Err(StudyError::Mismatch(format!(
-                "study {name:?} is to {}, not to {}",
+                "{what} (run {parent}) is to {}, not to {}",
                 study.direction().as_str(),
                 direction.as_str()
             )));
         }
         if let Some(seed) = self.seed.filter(|&s| s != study.seed) {
             return Err(StudyError::Mismatch(format!(
-                "study {name:?} was created with seed {}, not {seed}",
+                "{what} (run {parent}) was created with seed {}, not {seed}",
                 study.seed
             )));
         }
         Ok(study)
+    }
+
+    /// Opens the tracked study of this name in its experiment (see [`Tracking::name`]),
+    /// or creates it when there is none. An opened study keeps its stored seed and
+    /// sampler (a sampler set here replaces it); its space and direction must be the ones
+    /// given here.
+    /// Processes opening one name at once open one study: while it runs, its name is its
+    /// [join key](Tracking::join_key), so they share its trials and budget.
+    pub fn open(mut self) -> Result<Study, StudyError> {
+        let Some(tracking) = self.tracking.take() else {
+            return self.create();
+        };
+        let Some(name) = tracking.study_name().map(str::to_string) else {
+            return Err(StudyError::Mismatch(
+                "opening a study needs its name: set one with Tracking::name".into(),
+            ));
+        };
+        let tracker = tracking.tracker()?;
+        let parent = TrackedStudy::find_named(&tracker, tracking.experiment(), &name)?;
+        let tracking = tracking.join_key(format!("study:{name}"));
+        match parent {
+            Some(parent) => self.join(&tracker, &parent, &format!("study {name:?}")),
+            None => {
+                self.tracking = Some(tracking);
+                self.create()
+            }
+        }
     }
 }
 
@@ -566,6 +620,7 @@ impl Study {
             history: None,
             tracking: None,
             pruner: None,
+            stale_after: None,
         }
     }
 
@@ -603,14 +658,17 @@ impl Study {
             }
         };
         let session = sampler.session(&loaded.space)?;
-        Ok(Study::assemble(
+        let mut study = Study::assemble(
             loaded.space,
             sampler.name().to_string(),
             session,
             loaded.params.seed,
             loaded.trials,
             Some(loaded.store),
-        ))
+        );
+        // The ledger knows trials whose runs are behind (or not yet created).
+        study.sync()?;
+        Ok(study)
     }
 
     /// Loads the latest tracked study named `name` in `experiment` (see
@@ -651,6 +709,7 @@ impl Study {
             queue: VecDeque::new(),
             store,
             pruning,
+            joined: false,
         }
     }
 
@@ -731,6 +790,13 @@ impl Study {
         self.best.map(|(_, number)| &self.trials.all()[number])
     }
 
+    /// Whether [creating](StudyBuilder::create) or [opening](StudyBuilder::open) this
+    /// study joined one that was stored already (a running search with the same
+    /// [join key](Tracking::join_key), or the study of that name).
+    pub fn joined(&self) -> bool {
+        self.joined
+    }
+
     /// The parent run's id, when the study is tracked (and not a lone run).
     pub fn parent_run_id(&self) -> Option<&str> {
         self.store.as_ref().and_then(TrackedStudy::parent_id)
@@ -772,15 +838,62 @@ impl Study {
     }
 
     /// Proposes the next trial and records it as running (tracked: its run is created).
+    /// A [shared](Study::is_shared) study first reads what its other workers did.
     pub fn ask(&mut self) -> Result<AskedTrial, StudyError> {
-        let number = self.trials.len();
-        let x = match self.queue.pop_front() {
+        self.ask_inner(None)?.ok_or_else(|| {
+            StudyError::Mismatch("the search's ledger gave no trial number without a budget".into())
+        })
+    }
+
+    /// Like [`ask`](Study::ask), while fewer than `budget` trials count towards the
+    /// search's budget (results and running trials, of every worker of a shared study,
+    /// claimed atomically); `None` when they do.
+    pub fn ask_within(&mut self, budget: usize) -> Result<Option<AskedTrial>, StudyError> {
+        self.ask_inner(Some(budget))
+    }
+
+    fn ask_inner(&mut self, budget: Option<usize>) -> Result<Option<AskedTrial>, StudyError> {
+        let shared = self.is_shared();
+        if shared {
+            self.sync()?;
+            self.release_lost()?;
+        } else if budget
+            .is_some_and(|b| self.trials.results() + self.trials.count(TrialState::Running) >= b)
+        {
+            return Ok(None);
+        }
+        let predicted = self.trials.len();
+        let queued = self.queue.pop_front();
+        let from_queue = queued.is_some();
+        let x = match queued {
             Some(x) => x,
             None => {
-                let mut rng = TrialRng::for_trial(self.seed, number as u64);
+                let mut rng = TrialRng::for_trial(self.seed, predicted as u64);
                 self.session.suggest(&self.trials, &mut rng)
             }
         };
+        let number = match (shared, &mut self.store) {
+            (true, Some(store)) => match store.claim(budget, &x)? {
+                Some(number) => number,
+                None => {
+                    if from_queue {
+                        self.queue.push_front(x);
+                    }
+                    return Ok(None);
+                }
+            },
+            _ => predicted,
+        };
+        if number != self.trials.len() {
+            // Other workers claimed the numbers in between: read their trials.
+            self.sync()?;
+        }
+        if number != self.trials.len() {
+            return Err(StudyError::Mismatch(format!(
+                "the search's ledger gave trial number {number}, but this worker knows {} trials",
+                self.trials.len()
+            )));
+        }
         let point = self.space.decode(&x);
         let trial = Trial::running(number, x, point.clone());
         let run = match &mut self.store {
@@ -790,14 +903,14 @@ impl Study {
         self.trials.push(trial)?;
         self.session.observe(&self.trials, number);
         lock(&self.pruning).added(number);
-        Ok(AskedTrial {
+        Ok(Some(AskedTrial {
             point,
             context: TrialContext {
                 number,
                 run,
                 pruning: Arc::clone(&self.pruning),
             },
-        })
+        }))
     }
 
     /// Records the outcome of a trial from [`ask`](Study::ask) (`f64`, `Result<f64, E>`,
@@ -846,9 +959,33 @@ impl Study {
     }
 
     /// Marks every running trial killed, with `reason` (their numbers are not reused and
-    /// they do not count as results). Returns their numbers.
+    /// they do not count as results). Returns their numbers. Of a
+    /// [shared](Study::is_shared) study, the trials of workers that are alive are left
+    /// alone: this kills the trials this handle runs and those of workers that are gone
+    /// (an earlier process, a dropped handle, or one silent for the stale time).
     pub fn kill_running(&mut self, reason: &str) -> Result<Vec<usize>, StudyError> {
-        let running: Vec<usize> = self.trials.running().map(|t| t.number).collect();
+        let lost = match &mut self.store {
+            Some(store) => store.lost_trials()?,
+            None => Vec::new(),
+        };
+        self.kill(reason, |store, n| store.is_mine(n) || lost.contains(&n))
+    }
+
+    /// Marks the running trials `which` accepts (all of an unshared study) killed.
+    fn kill(
+        &mut self,
+        reason: &str,
+        which: impl Fn(&TrackedStudy, usize) -> bool,
+    ) -> Result<Vec<usize>, StudyError> {
+        let running: Vec<usize> = self
+            .trials
+            .running()
+            .map(|t| t.number)
+            .filter(|&n| match &self.store {
+                Some(store) if store.is_joined() => which(store, n),
+                _ => true,
+            })
+            .collect();
         for &number in &running {
             let mut killed = self.trials.all()[number].clone();
             killed.kill(reason);
@@ -864,17 +1001,35 @@ impl Study {
     /// FINISHED with the reason and the counts of failed and pruned trials as tags and
     /// the [total steps](Study::total_steps) as a metric; KILLED when cancelled, ready to
     /// be continued).
+    ///
+    /// The last worker of a [shared](Study::is_shared) study ends it: while other workers
+    /// run trials, this does nothing. The last one records the best trial of all and gives
+    /// up the search's join key.
     pub fn finish(&mut self, reason: StopReason) -> Result<(), StudyError> {
+        if self.is_shared() {
+            self.sync()?;
+            if self.others_running() {
+                return Ok(());
+            }
+        }
         let ending = Ending {
             reason,
             failed: self.trials.count(TrialState::Failed),
             pruned: self.trials.count(TrialState::Pruned),
             steps: self.total_steps(),
         };
-        match &mut self.store {
-            Some(store) => store.finish(ending),
-            None => Ok(()),
+        let best = self.best().cloned();
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        if store.is_joined() {
+            if let Some(best) = &best {
+                store.record_best(best)?;
+            }
+            store.finish(ending)?;
+            return store.close();
         }
+        store.finish(ending)
     }
 
     /// How many intermediate values the trials reported (those this process ran, and
@@ -889,7 +1044,14 @@ impl Study {
     /// The study can be continued.
     pub fn abort(&mut self, why: &str) {
         // The error being reported matters more than one in cleaning up after it.
-        let _ = self.kill_running(&format!("the search stopped on an error: {why}"));
+        let _ = self.kill(
+            &format!("the search stopped on an error: {why}"),
+            |store, n| store.is_mine(n),
+        );
+        if self.others_running() {
+            // The search goes on in its other workers.
+            return;
+        }
         if let Some(store) = &mut self.store {
             store.abort(why);
         }

@@ -2,12 +2,17 @@
 //! and read through [`schema`].
 
 use std::collections::HashMap;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::{StopReason, StudyError};
 use crate::space::{Point, Space};
 use crate::tracking::artifacts::{ArtifactRepo, open_once};
 use crate::tracking::client::{current_user, system_tags};
+use crate::tracking::filter::{Clause, Filter};
+use crate::tracking::ledger::{self, Ended, Ledger, LedgerStart, LedgerTrial, TrialEnd};
 use crate::tracking::schema::{self, Role, SearchSettings, StudyParams};
 use crate::tracking::store::{MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
 use crate::tracking::{
@@ -48,6 +53,7 @@ pub struct Tracking {
     params: Vec<(String, String)>,
     tags: Vec<(String, String)>,
     artifacts: Vec<(String, Vec<u8>)>,
+    join_key: Option<String>,
 }
 
 /// Which store a study goes to.
@@ -82,7 +88,19 @@ impl Tracking {
             params: Vec::new(),
             tags: Vec::new(),
             artifacts: Vec::new(),
+            join_key: None,
         }
+    }
+
+    /// Lets other workers join the study while it runs: a study created with the key of
+    /// one that is running in the same experiment joins that one instead of starting a
+    /// new search (its parent run, trial numbers and budget are shared; see
+    /// [`ledger`](crate::tracking::ledger)). The key is given up when the search ends, so
+    /// the next study created with it starts afresh. Needs a store with a ledger (SQLite,
+    /// PostgreSQL, a hyperflow server); elsewhere the study runs alone.
+    pub fn join_key(mut self, key: impl Into<String>) -> Self {
+        self.join_key = Some(key.into());
+        self
     }
 
     /// Names the study: its parent run's name and its `hyperflow.study` tag, by which
@@ -182,6 +200,105 @@ pub(super) struct TrackedStudy {
     /// The metric whose history holds a trial's reported intermediate values (the
     /// parent's [`OBJECTIVE_METRIC_PARAM`](schema::OBJECTIVE_METRIC_PARAM), else `loss`).
     objective: Arc<str>,
+    /// The study's place in its store's ledger, when the store keeps one.
+    joined: Option<Joined>,
+}
+
+/// How long a trial's worker may stay silent before the trial counts as lost, unless set
+/// ([`StudyBuilder::stale_after`](super::StudyBuilder::stale_after)).
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// A tracked study's place in its store's [ledger](crate::tracking::ledger).
+struct Joined {
+    /// The search's id there: its parent run id.
+    search: String,
+    /// Where its numbering starts if this process registers it (the trials it was created
+    /// or loaded with).
+    start: LedgerStart,
+    /// Whether this process has registered it (done by the first write).
+    registered: bool,
+    /// The change number read up to.
+    seq: u64,
+    /// This handle as the ledger names its worker.
+    worker: ledger::Worker,
+    /// The numbers of the trials this process runs, which the heartbeat thread stamps.
+    beating: Arc<Mutex<Vec<u64>>>,
+    heartbeat: Option<Heartbeat>,
+    stale_after: Duration,
+    /// The workers of trials that were running when last read, by number.
+    workers: HashMap<u64, String>,
+}
+
+impl Joined {
+    fn new(search: String, start: LedgerStart) -> Joined {
+        Joined {
+            search,
+            start,
+            registered: false,
+            seq: 0,
+            worker: ledger::Worker::new(),
+            beating: Arc::new(Mutex::new(Vec::new())),
+            heartbeat: None,
+            stale_after: DEFAULT_STALE_AFTER,
+            workers: HashMap::new(),
+        }
+    }
+
+    fn beating(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
+        self.beating.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A thread stamping the heartbeat of this process's running trials every quarter of
+/// the stale time; it stops when dropped.
+struct Heartbeat {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(
+        tracker: Tracker,
+        search: String,
+        beating: Arc<Mutex<Vec<u64>>>,
+        every: Duration,
+    ) -> Heartbeat {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("hyperflow-heartbeat".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    let numbers = beating.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if let (false, Some(ledger)) = (numbers.is_empty(), tracker.store().ledger()) {
+                        // A missed beat is retried at the next tick; only a long outage
+                        // makes the trials stale, which is what stale means.
+                        let _ = ledger.heartbeat(&search, &numbers);
+                    }
+                }
+            })
+            .ok();
+        Heartbeat {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What creating a tracked study gave.
+pub(super) enum Created {
+    /// A new search.
+    New(Box<TrackedStudy>),
+    /// A running search with the same join key, whose parent run is this: join it.
+    Join(String),
 }
 
 /// What a lone run (single-run mode) carries besides the point.
@@ -216,7 +333,8 @@ impl TrackedStudy {
         algo: &str,
         seed: u64,
         direction: Direction,
-    ) -> Result<TrackedStudy, StudyError> {
+        start: LedgerStart,
+    ) -> Result<Created, StudyError> {
         let tracker = tracking.tracker()?;
         let experiment_id = tracker
             .get_or_create_experiment(&tracking.experiment)
@@ -235,6 +353,7 @@ impl TrackedStudy {
             run_ids: Vec::new(),
             single: None,
             unterminated: Vec::new(),
+            joined: None,
             objective: tracking
                 .params
                 .iter()
@@ -248,7 +367,7 @@ impl TrackedStudy {
                 params: params_of(&tracking.params),
                 artifacts: tracking.artifacts,
             });
-            return Ok(study);
+            return Ok(Created::New(Box::new(study)));
         }
         let mut tags = study.system_tags.clone();
         tags.push(Role::Search.tag());
@@ -305,8 +424,57 @@ impl TrackedStudy {
             )
             .try_for_each(|(path, contents)| repo.write_bytes(path, contents))
             .map_err(store_error(&context))?;
-        study.parent = Some(parent.info.run_id);
-        Ok(study)
+        let parent = parent.info.run_id;
+        if let Some(ledger) = study.tracker.store().ledger() {
+            let key = tracking
+                .join_key
+                .as_ref()
+                .map(|k| format!("{}/{k}", study.experiment_id));
+            let holder = ledger
+                .open_search(&parent, key.as_deref(), start)
+                .map_err(store_error(&context))?;
+            if holder != parent {
+                // Another worker created the search first: this parent run goes.
+                study
+                    .tracker
+                    .set_terminated(&parent, RunStatus::Killed)
+                    .and_then(|()| study.tracker.store().delete_run(&parent))
+                    .map_err(store_error(format!(
+                        "{context}: giving way to run {holder}"
+                    )))?;
+                return Ok(Created::Join(holder));
+            }
+            let mut joined = Joined::new(parent.clone(), start);
+            joined.registered = true;
+            study.joined = Some(joined);
+        }
+        study.parent = Some(parent);
+        Ok(Created::New(Box::new(study)))
+    }
+
+    /// The running search of `tracking`'s experiment holding its join key, if any.
+    pub fn find_joinable(tracking: &Tracking) -> Result<Option<(Tracker, String)>, StudyError> {
+        let Some(key) = &tracking.join_key else {
+            return Ok(None);
+        };
+        let tracker = tracking.tracker()?;
+        let Some(ledger) = tracker.store().ledger() else {
+            return Ok(None);
+        };
+        let context = format!(
+            "looking for a running search to join in experiment {:?}",
+            tracking.experiment
+        );
+        let Some(experiment) = tracker
+            .get_experiment_by_name(&tracking.experiment)
+            .map_err(store_error(&context))?
+        else {
+            return Ok(None);
+        };
+        let found = ledger
+            .find_search(&format!("{}/{key}", experiment.experiment_id))
+            .map_err(store_error(&context))?;
+        Ok(found.map(|search| (tracker, search)))
     }
 
     /// Reads the study whose parent run is `parent_run_id`.
@@ -376,6 +544,15 @@ impl TrackedStudy {
             single: None,
             unterminated,
             objective: metric,
+            joined: tracker.store().ledger().map(|_| {
+                Joined::new(
+                    parent_run_id.to_string(),
+                    LedgerStart {
+                        next_number: trials.len() as u64,
+                        released: trials.count(crate::trials::TrialState::Killed) as u64,
+                    },
+                )
+            }),
         };
         Ok(Loaded {
             space,
@@ -530,6 +707,19 @@ impl TrackedStudy {
         }
         self.run_ids[trial.number] = Some(run.run_id.clone());
         self.running.insert(trial.number, run.clone());
+        if let Some(joined) = &mut self.joined
+            && joined.registered
+        {
+            joined.beating().push(trial.number as u64);
+            if joined.heartbeat.is_none() {
+                joined.heartbeat = Some(Heartbeat::start(
+                    self.tracker.clone(),
+                    joined.search.clone(),
+                    Arc::clone(&joined.beating),
+                    (joined.stale_after / 4).max(Duration::from_millis(50)),
+                ));
+            }
+        }
         Ok(run)
     }
 
@@ -540,10 +730,18 @@ impl TrackedStudy {
         self.open_parent()?;
         let number = trial.number;
         let context = format!("recording trial {number}");
-        let Some(run_id) = self.run_id(number).map(str::to_string) else {
-            return Err(StudyError::Mismatch(format!(
-                "trial {number} has no run in this store"
-            )));
+        let run_id = match self.run_id(number) {
+            Some(run_id) => run_id.to_string(),
+            None => match self.find_trial_run(number).map_err(store_error(&context))? {
+                Some(run) => run.info.run_id,
+                // Claimed by a worker that died before creating its run.
+                None if self.joined.is_some() => return self.end_in_ledger(trial, None),
+                None => {
+                    return Err(StudyError::Mismatch(format!(
+                        "trial {number} has no run in this store"
+                    )));
+                }
+            },
         };
         let (mut metrics, tags, status) = schema::trial_end(trial, now_ms());
         if let Some(run) = self.running.get(&number) {
@@ -561,8 +759,252 @@ impl TrackedStudy {
                 .log_batch(parent, &metrics, &[], &tags)
                 .map_err(store_error(format!("{context} as the study's best")))?;
         }
+        self.end_in_ledger(trial, Some(&run_id))?;
         self.running.remove(&number);
         Ok(())
+    }
+
+    /// Records the end of `trial` in the ledger (after its run, which holds the result:
+    /// a worker dying between the two leaves a finished run that the reaper reads back).
+    /// When another worker had given the trial up as lost, its run is written again, so
+    /// the result stands.
+    fn end_in_ledger(&mut self, trial: &Trial, run_id: Option<&str>) -> Result<(), StudyError> {
+        let Some(joined) = &mut self.joined else {
+            return Ok(());
+        };
+        if !joined.registered {
+            return Ok(());
+        }
+        let number = trial.number as u64;
+        joined.beating().retain(|&n| n != number);
+        let Some(ledger) = self.tracker.store().ledger() else {
+            return Ok(());
+        };
+        let context = format!(
+            "recording the end of trial {} in the search's ledger",
+            trial.number
+        );
+        let ended = ledger
+            .end_trial(&joined.search, number, &ledger_end(trial, run_id))
+            .map_err(store_error(&context))?;
+        if let (Ended::Overruled(_), Some(run_id)) = (ended, run_id) {
+            let (_, tags, status) = schema::trial_end(trial, now_ms());
+            self.tracker
+                .log_batch(run_id, &[], &[], &tags)
+                .and_then(|()| self.tracker.set_terminated(run_id, status))
+                .map_err(store_error(&context))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the study is kept in a ledger, so other workers may share it.
+    pub fn is_joined(&self) -> bool {
+        self.joined.is_some()
+    }
+
+    /// Whether this handle runs trial `number`.
+    pub fn is_mine(&self, number: usize) -> bool {
+        self.running.contains_key(&number)
+    }
+
+    /// Whether this handle wrote `row` (it knows the trial better than the ledger).
+    pub fn wrote(&self, row: &LedgerTrial) -> bool {
+        self.joined
+            .as_ref()
+            .is_some_and(|j| j.worker.id() == row.worker)
+    }
+
+    /// How long a worker may stay silent before its trials count as lost.
+    pub fn set_stale_after(&mut self, stale_after: Duration) {
+        if let Some(joined) = &mut self.joined {
+            joined.stale_after = stale_after;
+        }
+    }
+
+    /// The ledger and the study's place in it, registered (the first write does).
+    fn ledger(&mut self) -> Result<Option<(&dyn Ledger, &mut Joined)>, StudyError> {
+        let (Some(joined), Some(ledger)) = (&mut self.joined, self.tracker.store().ledger()) else {
+            return Ok(None);
+        };
+        if !joined.registered {
+            ledger
+                .open_search(&joined.search, None, joined.start)
+                .map_err(store_error("registering the search in its store's ledger"))?;
+            joined.registered = true;
+        }
+        Ok(Some((ledger, joined)))
+    }
+
+    /// Claims the next trial number for a trial at `x` while fewer than `limit` trials
+    /// count towards the budget; `Ok(None)` when they do. Unjoined studies are not asked.
+    pub fn claim(&mut self, limit: Option<usize>, x: &[f64]) -> Result<Option<usize>, StudyError> {
+        self.open_parent()?;
+        let Some((ledger, joined)) = self.ledger()? else {
+            return Ok(None);
+        };
+        ledger
+            .claim_trial(
+                &joined.search,
+                limit.map(|l| l as u64),
+                x,
+                joined.worker.id(),
+            )
+            .map(|n| n.map(|n| n as usize))
+            .map_err(store_error("claiming a trial number"))
+    }
+
+    /// What other workers wrote into the ledger since the last call (nothing for a study
+    /// without one). Reading writes nothing.
+    pub fn changes(&mut self) -> Result<Vec<LedgerTrial>, StudyError> {
+        let (Some(joined), Some(ledger)) = (&mut self.joined, self.tracker.store().ledger()) else {
+            return Ok(Vec::new());
+        };
+        let rows = ledger
+            .changes(&joined.search, joined.seq)
+            .map_err(store_error("reading what the search's other workers did"))?;
+        for row in &rows {
+            joined.seq = joined.seq.max(row.seq);
+            match row.state {
+                crate::trials::TrialState::Running => {
+                    joined.workers.insert(row.number, row.worker.clone());
+                }
+                _ => {
+                    joined.workers.remove(&row.number);
+                }
+            }
+            if let Some(run_id) = &row.run_id {
+                let n = row.number as usize;
+                if self.run_ids.len() <= n {
+                    self.run_ids.resize(n + 1, None);
+                }
+                self.run_ids[n] = Some(run_id.clone());
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The running trials of other workers that are lost: their worker stopped sending
+    /// heartbeats for the stale time, or was a process of this machine that is gone.
+    pub fn lost_trials(&mut self) -> Result<Vec<usize>, StudyError> {
+        let Some((ledger, joined)) = self.ledger()? else {
+            return Ok(Vec::new());
+        };
+        let mut lost: Vec<u64> = ledger
+            .stale_trials(&joined.search, joined.stale_after)
+            .map_err(store_error("looking for trials whose worker stopped"))?;
+        lost.extend(
+            joined
+                .workers
+                .iter()
+                .filter(|(_, w)| ledger::is_dead_local_worker(w))
+                .map(|(&n, _)| n),
+        );
+        lost.sort_unstable();
+        lost.dedup();
+        let running = &self.running;
+        lost.retain(|&n| !running.contains_key(&(n as usize)));
+        Ok(lost.into_iter().map(|n| n as usize).collect())
+    }
+
+    /// Ends the trials `lost` as `trial_of` says, giving their places in the budget back
+    /// (those another reaper did not end first), then writes each one's run: the result its run already holds when its worker died
+    /// after writing it, else `trial_of`'s. Returns the numbers it ended.
+    pub fn release_lost(
+        &mut self,
+        lost: &[usize],
+        space: &Space,
+        trial_of: impl Fn(usize) -> Trial,
+    ) -> Result<Vec<usize>, StudyError> {
+        let Some((ledger, joined)) = self.ledger()? else {
+            return Ok(Vec::new());
+        };
+        let search = joined.search.clone();
+        let numbers: Vec<u64> = lost.iter().map(|&n| n as u64).collect();
+        let template = TrialEnd {
+            released: true,
+            ..ledger_end(&trial_of(lost.first().copied().unwrap_or_default()), None)
+        };
+        let won = ledger
+            .release_running(&search, &numbers, &template)
+            .map_err(store_error("giving up lost trials"))?;
+        let mut ended = Vec::with_capacity(won.len());
+        for number in won {
+            let number = number as usize;
+            let context = format!("recording that trial {number} was lost");
+            let run = self.find_trial_run(number).map_err(store_error(&context))?;
+            if let Some(run) = run {
+                let recorded = schema::read_trial(&run, space, &self.objective)?;
+                if recorded.state.is_finished() {
+                    // Its worker wrote the result and died before the ledger heard.
+                    if let Some(ledger) = self.tracker.store().ledger() {
+                        ledger
+                            .end_trial(
+                                &search,
+                                number as u64,
+                                &ledger_end(&recorded, Some(&run.info.run_id)),
+                            )
+                            .map_err(store_error(&context))?;
+                    }
+                } else {
+                    let (metrics, tags, status) = schema::trial_end(&trial_of(number), now_ms());
+                    self.tracker
+                        .log_batch(&run.info.run_id, &metrics, &[], &tags)
+                        .and_then(|()| self.tracker.set_terminated(&run.info.run_id, status))
+                        .map_err(store_error(&context))?;
+                }
+            }
+            ended.push(number);
+        }
+        Ok(ended)
+    }
+
+    /// The run of trial `number`, found by its number when this process does not know it.
+    fn find_trial_run(&mut self, number: usize) -> Result<Option<Run>, StoreError> {
+        if let Some(run_id) = self.run_id(number) {
+            return self.tracker.get_run(run_id).map(Some);
+        }
+        let Some(parent) = &self.parent else {
+            return Ok(None);
+        };
+        let filter: Filter =
+            schema::children_of(parent).and(Clause::tag(schema::TRIAL_TAG).eq(number.to_string()));
+        let page = self.tracker.search_runs(
+            &SearchRuns::new()
+                .experiment(&self.experiment_id)
+                .filter(filter.to_string())
+                .view_type(ViewType::All)
+                .max_results(1),
+        )?;
+        Ok(page.items.into_iter().next())
+    }
+
+    /// Gives up the search's join key: it has ended, and the next worker with the key
+    /// starts a new one.
+    pub fn close(&mut self) -> Result<(), StudyError> {
+        let Some((ledger, joined)) = self.ledger()? else {
+            return Ok(());
+        };
+        ledger
+            .close_search(&joined.search)
+            .map_err(store_error("closing the search's ledger"))
+    }
+
+    /// Records a new best complete trial on the parent run (the last worker of a joined
+    /// search writes the best of all).
+    pub fn record_best(&mut self, trial: &Trial) -> Result<(), StudyError> {
+        let (Some(parent), Some(run_id)) = (&self.parent, self.run_id(trial.number)) else {
+            return Ok(());
+        };
+        let context = "recording the study's best trial";
+        let recorded = self.tracker.get_run(parent).map_err(store_error(context))?;
+        let number = trial.number.to_string();
+        if recorded.data.tag(schema::BEST_TRIAL_TAG) == Some(number.as_str()) {
+            return Ok(());
+        }
+        let (metrics, tags) = schema::best_update(trial, run_id);
+        self.tracker
+            .log_batch(parent, &metrics, &[], &tags)
+            .map_err(store_error(context))
     }
 
     /// Ends the parent run: FINISHED, or KILLED when cancelled.
@@ -609,6 +1051,17 @@ impl TrackedStudy {
         self.tracker
             .log_batch(parent, &[], &settings.to_params(), &[])
             .map_err(store_error("recording the search settings"))
+    }
+}
+
+/// How `trial` ended, as its search's ledger records it.
+fn ledger_end(trial: &Trial, run_id: Option<&str>) -> TrialEnd {
+    TrialEnd {
+        state: trial.state,
+        released: !trial.state.is_result(),
+        loss: trial.loss,
+        last_step: trial.last_step,
+        run_id: run_id.map(str::to_string),
     }
 }
 

@@ -25,6 +25,7 @@
 //! early_stop_after = 20                # stop after 20 trials without improvement
 //! timeout = "2h"                       # start no trial after this (default: none)
 //! loss_threshold = 0.05                # stop once the objective reaches this
+//! stale_after = "60s"                  # a worker silent this long has lost its trials
 //!
 //! [pruner]                             # stop hopeless trials early (default: none)
 //! kind = "asha"                        # none | median | percentile | asha | hyperband
@@ -138,6 +139,7 @@ pub struct SearchConfig {
     early_stop_after: Option<usize>,
     timeout: Option<Duration>,
     loss_threshold: Option<f64>,
+    stale_after: Option<Duration>,
 }
 
 impl SearchConfig {
@@ -179,6 +181,13 @@ impl SearchConfig {
     /// Stop once the objective reaches this value.
     pub fn loss_threshold(&self) -> Option<f64> {
         self.loss_threshold
+    }
+
+    /// How long a worker of a shared sweep may stay silent before its running trials are
+    /// marked failed and their places in the budget go back (default
+    /// [`DEFAULT_STALE_AFTER`](crate::study::DEFAULT_STALE_AFTER)).
+    pub fn stale_after(&self) -> Option<Duration> {
+        self.stale_after
     }
 }
 
@@ -696,6 +705,7 @@ struct RawSearch {
     early_stop_after: Field<usize>,
     timeout: Field<String>,
     loss_threshold: Field<f64>,
+    stale_after: Field<String>,
 }
 
 /// `[pruner]` as written: the settings of every kind (which kind takes which is
@@ -1255,6 +1265,7 @@ impl<'s> Doc<'s> {
                 early_stop_after: self.count("search.early_stop_after", search.early_stop_after)?,
                 timeout: self.duration("search.timeout", search.timeout, false)?,
                 loss_threshold,
+                stale_after: self.duration("search.stale_after", search.stale_after, false)?,
             },
             pruner,
             space,

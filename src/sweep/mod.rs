@@ -158,6 +158,9 @@ pub fn study(config: &SweepConfig) -> Result<StudyBuilder, SweepError> {
     if let Some(pruner) = config.pruner() {
         builder = builder.boxed_pruner(pruner.build());
     }
+    if let Some(stale_after) = config.search().stale_after() {
+        builder = builder.stale_after(stale_after);
+    }
     Ok(builder)
 }
 

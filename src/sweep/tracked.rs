@@ -61,6 +61,8 @@ pub struct TrackedSweep {
     pub killed_trials: usize,
     /// Whether this was one run (`hyperflow run`) rather than a sweep.
     pub single_run: bool,
+    /// Whether this process joined a search of this config that other workers run.
+    pub joined: bool,
 }
 
 impl TrackedSweep {
@@ -253,12 +255,10 @@ pub fn run_tracked(
                 study.set_pruner(&*pruner.build())?;
             }
             // What the trials of a sweep that died left running ends before they are
-            // marked killed, so a failure here leaves them for the next resume.
-            let leftovers: Vec<&str> = study
-                .trials()
-                .running()
-                .filter_map(|t| study.run_id(t.number))
-                .collect();
+            // marked killed, so a failure here leaves them for the next resume. Trials
+            // of live workers of a shared sweep go on.
+            let orphans = study.orphaned_trials()?;
+            let leftovers: Vec<&str> = orphans.iter().filter_map(|&n| study.run_id(n)).collect();
             end_leftover_trials(&leftovers, config.command().kill_grace()).map_err(|e| {
                 SweepError::Resume {
                     message: format!("cannot end the processes of killed trials: {e}"),
@@ -278,12 +278,16 @@ pub fn run_tracked(
                 tracking = tracking.param(key, value);
             }
             let text = std::fs::read(config.path()).unwrap_or_default();
+            let key = sweep_key(config);
             tracking = tracking
                 .tag(CONFIG_TAG, absolute(config.path()).display().to_string())
-                .tag(SWEEP_KEY_TAG, sweep_key(config))
+                .tag(SWEEP_KEY_TAG, key.clone())
+                .join_key(format!("sweep:{key}"))
                 .artifact("sweep.toml", text);
             let mut study = study(config)?.tracking(tracking).create()?;
-            study.log_settings(&settings(config, &options))?;
+            if !study.joined() {
+                study.log_settings(&settings(config, &options))?;
+            }
             (study, 0, 0)
         }
     };
@@ -313,6 +317,7 @@ pub fn run_tracked(
         resumed_trials,
         killed_trials,
         single_run: false,
+        joined: study.joined(),
     })
 }
 
@@ -403,6 +408,7 @@ pub fn run_point(
         resumed_trials: 0,
         killed_trials: 0,
         single_run: true,
+        joined: false,
     })
 }
 

@@ -7,6 +7,8 @@
 //! - [`filter`]: MLflow's search filter language.
 //! - [`artifacts`]: artifact repositories ([`ArtifactRepo`]): a local directory, or a
 //!   tracking server's artifact proxy (through the REST store).
+//! - [`ledger`]: how the workers of one search coordinate (trial numbers, budget,
+//!   heartbeats, what changed), kept by the SQL stores and the server.
 //! - [`client`]: [`Tracker`], the user-facing API (runs, logged models, the model
 //!   registry, loading models), and [`ActiveRun`].
 //! - [`mlmodel`]: the `MLmodel` file of a model directory and `models:/` / `runs:/` URIs.
@@ -39,6 +41,7 @@ pub mod client;
 pub mod filter;
 #[cfg(feature = "sqlite")]
 pub mod import;
+pub mod ledger;
 pub mod mlmodel;
 pub mod model;
 #[cfg(feature = "postgres")]

@@ -103,7 +103,7 @@ pub enum Role {
 
 /// A unit enum's serde name (`Role::Search` → `search`, `TrialState::Complete` →
 /// `COMPLETE`): the one spelling stored.
-fn serde_name<T: Serialize>(value: T) -> String {
+pub(crate) fn serde_name<T: Serialize>(value: T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         // Only unit variants are stored this way.
@@ -112,7 +112,7 @@ fn serde_name<T: Serialize>(value: T) -> String {
 }
 
 /// Reads a unit enum back from its serde name.
-fn from_serde_name<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
+pub(crate) fn from_serde_name<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(text.trim().to_string())).ok()
 }
 

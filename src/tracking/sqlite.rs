@@ -25,6 +25,7 @@
 //!   are), newer ones are refused with [`StoreError::SchemaTooNew`].
 
 mod connections;
+mod ledger;
 mod models;
 mod registry;
 mod search;
@@ -42,7 +43,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The oldest schema version a read-only store reads as it is (version 3 only dropped
 /// indexes). Older files must be opened for writing once, which migrates them.
@@ -253,6 +254,34 @@ const MIGRATIONS: &[&str] = &[
         dataset_digest TEXT,
         PRIMARY KEY (model_key, key, timestamp, step, run_id)
     ) WITHOUT ROWID;
+    "#,
+    // v6 -> v7: the ledger of searches (see `tracking::ledger`): one row per search and
+    // one per trial, with the running trials indexed by heartbeat for finding stale ones.
+    r#"
+    CREATE TABLE hyperflow_searches (
+        search      TEXT PRIMARY KEY,
+        join_key    TEXT UNIQUE,
+        next_number INTEGER NOT NULL,
+        released    INTEGER NOT NULL,
+        seq         INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE hyperflow_trials (
+        search    TEXT NOT NULL,
+        number    INTEGER NOT NULL,
+        state     TEXT NOT NULL,
+        released  INTEGER NOT NULL,
+        x         BLOB NOT NULL,
+        loss      REAL,
+        last_step INTEGER,
+        run_id    TEXT,
+        worker    TEXT NOT NULL,
+        heartbeat INTEGER NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (search, number)
+    ) WITHOUT ROWID;
+    CREATE INDEX hyperflow_trials_changes ON hyperflow_trials (search, seq);
+    CREATE INDEX hyperflow_trials_running ON hyperflow_trials (search, heartbeat)
+        WHERE state = 'RUNNING';
     "#,
 ];
 
@@ -1439,6 +1468,10 @@ impl Store for SqliteStore {
             models::models_of(tx, &query.experiment_ids)
         })?;
         page_of_logged_models(all, query)
+    }
+
+    fn ledger(&self) -> Option<&dyn crate::tracking::ledger::Ledger> {
+        Some(self)
     }
 
     fn log_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {

@@ -460,6 +460,12 @@ pub trait Store: Send + Sync {
         Ok(Box::new(LocalArtifactRepo::new(artifact_uri)?))
     }
 
+    /// The store's [ledger](super::ledger) of searches, through which several workers
+    /// join one search; `None` for a store without one (a search then has one worker).
+    fn ledger(&self) -> Option<&dyn super::ledger::Ledger> {
+        None
+    }
+
     /// Log one metric point.
     fn log_metric(&self, run_id: &str, metric: &Metric) -> Result<()> {
         self.log_batch(run_id, std::slice::from_ref(metric), &[], &[])
