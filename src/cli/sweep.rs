@@ -44,9 +44,11 @@ pub struct SweepArgs {
     /// one with this parent run id.
     #[arg(long, value_name = "PARENT_RUN_ID", num_args = 0..=1, default_missing_value = "")]
     resume: Option<String>,
-    /// Join the search with this parent run id as one more worker (processes started on
-    /// one config and store join its running search by themselves).
-    #[arg(long, value_name = "PARENT_RUN_ID", conflicts_with = "resume")]
+    /// Join a search as one more worker: the one with this parent run id, or without an
+    /// id the latest search of this config, running or finished (started when there is
+    /// none), so a worker starting after the search ended adds nothing. Processes started
+    /// on one config and store join its running search by themselves.
+    #[arg(long, value_name = "PARENT_RUN_ID", num_args = 0..=1, default_missing_value = "", conflicts_with = "resume")]
     join: Option<String>,
     /// Print the points and commands the first trials would run; run and store nothing.
     #[arg(long)]
@@ -142,6 +144,7 @@ fn sweep(args: SweepArgs, tracking_uri: &str) -> anyhow::Result<()> {
     hyperflow::sweep::tracked::validate(&config)?;
     let tracker = open(tracking_uri)?;
     let resume = match (args.resume, args.join) {
+        (_, Some(id)) if id.is_empty() => Some(Resume::LatestOrNew),
         (_, Some(id)) => Some(Resume::Run(id)),
         (Some(id), None) if id.is_empty() => Some(Resume::Latest),
         (Some(id), None) => Some(Resume::Run(id)),

@@ -18,6 +18,7 @@ impl Study {
     /// trials that ended) into this study, so its sampler sees them. A study that is not
     /// shared (untracked, or in a store without a ledger) has nothing to read.
     pub fn sync(&mut self) -> Result<usize, StudyError> {
+        self.merge_held()?;
         let Some(store) = &mut self.store else {
             return Ok(0);
         };
@@ -27,6 +28,31 @@ impl Study {
             self.merge(row)?;
         }
         Ok(changed)
+    }
+
+    /// [`sync`](Study::sync) up to trial `number` (which this worker just claimed): the
+    /// rows of later trials are held until it is in place ([`merge_held`](Self::merge_held)).
+    pub(super) fn sync_before(&mut self, number: usize) -> Result<(), StudyError> {
+        self.merge_held()?;
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        for row in store.changes()? {
+            if row.number as usize > number {
+                self.held.push(row);
+            } else {
+                self.merge(row)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the rows [`sync_before`](Self::sync_before) held back.
+    pub(super) fn merge_held(&mut self) -> Result<(), StudyError> {
+        for row in std::mem::take(&mut self.held) {
+            self.merge(row)?;
+        }
+        Ok(())
     }
 
     /// Gives up the running trials of workers that died (see

@@ -386,6 +386,8 @@ pub struct Study {
     pruning: Arc<Mutex<Pruning>>,
     /// Whether creating it joined a search another worker had created.
     joined: bool,
+    /// Ledger rows read while asking, of trials numbered after the one being asked.
+    held: Vec<crate::tracking::ledger::LedgerTrial>,
 }
 
 impl std::fmt::Debug for Study {
@@ -549,7 +551,26 @@ impl StudyBuilder {
     /// Loads the study whose parent run is `parent` to continue it with this builder's
     /// sampler, pruner and stale time; its space and direction must be the builder's.
     fn join(self, tracker: &Tracker, parent: &str, what: &str) -> Result<Study, StudyError> {
+        self.join_keyed(tracker, parent, what, None)
+    }
+
+    /// [`join`](Self::join), registering the search under `key` first when it was found
+    /// by name: a search that lost the key to another (its creator gives way) is left for
+    /// the one holding it.
+    fn join_keyed(
+        self,
+        tracker: &Tracker,
+        parent: &str,
+        what: &str,
+        key: Option<&str>,
+    ) -> Result<Study, StudyError> {
         let mut study = Study::load_inner(tracker, parent, self.sampler.as_deref())?;
+        if let (Some(key), Some(store)) = (key, &mut study.store) {
+            let holder = store.register_key(key)?;
+            if holder != parent {
+                return self.join_keyed(tracker, &holder, what, None);
+            }
+        }
         study.joined = true;
         if let Some(pruner) = &self.pruner {
             study.set_pruner(&**pruner)?;
@@ -596,11 +617,15 @@ impl StudyBuilder {
                 "opening a study needs its name: set one with Tracking::name".into(),
             ));
         };
+        let key = format!("study:{name}");
+        let tracking = tracking.join_key(key.clone());
+        let what = format!("study {name:?}");
+        if let Some((tracker, parent)) = TrackedStudy::find_joinable(&tracking)? {
+            return self.join(&tracker, &parent, &what);
+        }
         let tracker = tracking.tracker()?;
-        let parent = TrackedStudy::find_named(&tracker, tracking.experiment(), &name)?;
-        let tracking = tracking.join_key(format!("study:{name}"));
-        match parent {
-            Some(parent) => self.join(&tracker, &parent, &format!("study {name:?}")),
+        match TrackedStudy::find_named(&tracker, tracking.experiment(), &name)? {
+            Some(parent) => self.join_keyed(&tracker, &parent, &what, Some(&key)),
             None => {
                 self.tracking = Some(tracking);
                 self.create()
@@ -710,6 +735,7 @@ impl Study {
             store,
             pruning,
             joined: false,
+            held: Vec::new(),
         }
     }
 
@@ -885,8 +911,9 @@ impl Study {
             _ => predicted,
         };
         if number != self.trials.len() {
-            // Other workers claimed the numbers in between: read their trials.
-            self.sync()?;
+            // Other workers claimed the numbers in between: read their trials, holding
+            // back those after this one until it is in place.
+            self.sync_before(number)?;
         }
         if number != self.trials.len() {
             return Err(StudyError::Mismatch(format!(
@@ -903,6 +930,7 @@ impl Study {
         self.trials.push(trial)?;
         self.session.observe(&self.trials, number);
         lock(&self.pruning).added(number);
+        self.merge_held()?;
         Ok(Some(AskedTrial {
             point,
             context: TrialContext {

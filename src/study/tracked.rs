@@ -452,6 +452,20 @@ impl TrackedStudy {
         Ok(Created::New(Box::new(study)))
     }
 
+    /// Registers this loaded search under `key` (in its experiment) unless another search
+    /// holds the key; returns the parent run id of the search that holds it.
+    pub fn register_key(&mut self, key: &str) -> Result<String, StudyError> {
+        let key = format!("{}/{key}", self.experiment_id);
+        let (Some(joined), Some(ledger)) = (&mut self.joined, self.tracker.store().ledger()) else {
+            return Ok(self.parent.clone().unwrap_or_default());
+        };
+        let holder = ledger
+            .open_search(&joined.search, Some(&key), joined.start)
+            .map_err(store_error("registering the search in its store's ledger"))?;
+        joined.registered = true;
+        Ok(holder)
+    }
+
     /// The running search of `tracking`'s experiment holding its join key, if any.
     pub fn find_joinable(tracking: &Tracking) -> Result<Option<(Tracker, String)>, StudyError> {
         let Some(key) = &tracking.join_key else {

@@ -42,6 +42,11 @@ pub enum Resume {
     Latest,
     /// This parent run.
     Run(String),
+    /// The latest parent run of the config's experiment with this config's key, running
+    /// or finished; a new sweep when there is none (what the workers of a job array or a
+    /// Kubernetes Job run, so that one starting after the search ended does not start
+    /// another).
+    LatestOrNew,
 }
 
 /// A tracked sweep's result: the summary and where its runs are.
@@ -192,7 +197,7 @@ pub fn find_parent(
             }
             Ok(run)
         }
-        Resume::Latest => {
+        Resume::Latest | Resume::LatestOrNew => {
             let hint = format!(
                 "run `hyperflow sweep {}` without --resume to start it",
                 config.path().display()
@@ -236,6 +241,14 @@ pub fn run_tracked(
 ) -> Result<TrackedSweep, SweepError> {
     validate(config)?;
     let tracking_uri = trials_see(&mut options);
+    let resume = match resume {
+        Some(Resume::LatestOrNew) => match find_parent(tracker, config, &Resume::Latest) {
+            Ok(_) => Some(Resume::Latest),
+            Err(SweepError::Resume { .. }) => None,
+            Err(e) => return Err(e),
+        },
+        other => other,
+    };
     let (mut study, resumed_trials, killed_trials) = match &resume {
         Some(resume) => {
             let parent = find_parent(tracker, config, resume)?;

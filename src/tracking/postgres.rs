@@ -21,6 +21,7 @@
 //! of runs, logged models and the model registry.
 
 mod inputs;
+mod ledger;
 mod search;
 
 use super::model::*;
@@ -35,7 +36,7 @@ use std::time::Duration;
 pub use super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Connections a store keeps open at most.
 const POOL_SIZE: u32 = 8;
@@ -138,6 +139,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_key, dataset_key, key)
     );
     "#,
+    // v2 -> v3: the ledger of searches (see `tracking::ledger`).
+    ledger::MIGRATION,
 ];
 
 type Manager = PostgresConnectionManager<NoTls>;
@@ -1083,6 +1086,10 @@ impl Store for PgStore {
                 next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
             })
         })
+    }
+
+    fn ledger(&self) -> Option<&dyn crate::tracking::ledger::Ledger> {
+        Some(self)
     }
 
     fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {
