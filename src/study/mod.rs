@@ -880,7 +880,14 @@ impl Study {
 
     fn ask_inner(&mut self, budget: Option<usize>) -> Result<Option<AskedTrial>, StudyError> {
         let shared = self.is_shared();
+        let mut stream = self.seed;
         if shared {
+            // Each worker draws from its own stream (the first from the seed's), so
+            // workers asking at once do not propose one point.
+            if let Some(store) = &mut self.store {
+                let ordinal = store.register()?;
+                stream = stream.wrapping_add(ordinal.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            }
             self.sync()?;
             self.release_lost()?;
         } else if budget
@@ -894,7 +901,7 @@ impl Study {
         let x = match queued {
             Some(x) => x,
             None => {
-                let mut rng = TrialRng::for_trial(self.seed, predicted as u64);
+                let mut rng = TrialRng::for_trial(stream, predicted as u64);
                 self.session.suggest(&self.trials, &mut rng)
             }
         };

@@ -217,6 +217,8 @@ struct Joined {
     start: LedgerStart,
     /// Whether this process has registered it (done by the first write).
     registered: bool,
+    /// How many workers joined the search before this handle (taken when registering).
+    ordinal: u64,
     /// The change number read up to.
     seq: u64,
     /// This handle as the ledger names its worker.
@@ -235,6 +237,7 @@ impl Joined {
             search,
             start,
             registered: false,
+            ordinal: 0,
             seq: 0,
             worker: ledger::Worker::new(),
             beating: Arc::new(Mutex::new(Vec::new())),
@@ -446,6 +449,9 @@ impl TrackedStudy {
             }
             let mut joined = Joined::new(parent.clone(), start);
             joined.registered = true;
+            joined.ordinal = ledger
+                .join_worker(&parent)
+                .map_err(store_error(&context))?;
             study.joined = Some(joined);
         }
         study.parent = Some(parent);
@@ -462,7 +468,6 @@ impl TrackedStudy {
         let holder = ledger
             .open_search(&joined.search, Some(&key), joined.start)
             .map_err(store_error("registering the search in its store's ledger"))?;
-        joined.registered = true;
         Ok(holder)
     }
 
@@ -841,12 +846,22 @@ impl TrackedStudy {
             return Ok(None);
         };
         if !joined.registered {
+            let context = "registering the search in its store's ledger";
             ledger
                 .open_search(&joined.search, None, joined.start)
-                .map_err(store_error("registering the search in its store's ledger"))?;
+                .map_err(store_error(context))?;
+            joined.ordinal = ledger
+                .join_worker(&joined.search)
+                .map_err(store_error(context))?;
             joined.registered = true;
         }
         Ok(Some((ledger, joined)))
+    }
+
+    /// Registers this handle as a worker of the search (the first write does it anyway)
+    /// and returns how many workers joined before it.
+    pub fn register(&mut self) -> Result<u64, StudyError> {
+        Ok(self.ledger()?.map_or(0, |(_, joined)| joined.ordinal))
     }
 
     /// Claims the next trial number for a trial at `x` while fewer than `limit` trials

@@ -96,6 +96,11 @@ pub trait Ledger: Send + Sync {
         start: LedgerStart,
     ) -> Result<String>;
 
+    /// Counts one more worker of the search and returns how many joined it before (0 for
+    /// the first): a worker draws its own random numbers by it, so workers asking at once
+    /// do not propose the same point.
+    fn join_worker(&self, search: &str) -> Result<u64>;
+
     /// The search holding `join_key`, if any.
     fn find_search(&self, join_key: &str) -> Result<Option<String>>;
 

@@ -263,7 +263,8 @@ const MIGRATIONS: &[&str] = &[
         join_key    TEXT UNIQUE,
         next_number INTEGER NOT NULL,
         released    INTEGER NOT NULL,
-        seq         INTEGER NOT NULL
+        seq         INTEGER NOT NULL,
+        workers     INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     CREATE TABLE hyperflow_trials (
         search    TEXT NOT NULL,

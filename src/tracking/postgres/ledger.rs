@@ -22,7 +22,8 @@ pub(super) const MIGRATION: &str = r#"
         join_key    TEXT COLLATE "C" UNIQUE,
         next_number BIGINT NOT NULL,
         released    BIGINT NOT NULL,
-        seq         BIGINT NOT NULL
+        seq         BIGINT NOT NULL,
+        workers     BIGINT NOT NULL DEFAULT 0
     );
     CREATE TABLE hyperflow_trials (
         search    TEXT COLLATE "C" NOT NULL,
@@ -170,6 +171,19 @@ impl Ledger for PgStore {
                 Some(key) => find(tx, key)?.unwrap_or_else(|| search.to_string()),
                 None => search.to_string(),
             })
+        })
+    }
+
+    fn join_worker(&self, search: &str) -> Result<u64> {
+        self.write("counting a worker of a search", |tx| {
+            let row = tx
+                .query_opt(
+                    "UPDATE hyperflow_searches SET workers = workers + 1 WHERE search = $1 \
+                     RETURNING workers - 1",
+                    &[&search],
+                )?
+                .ok_or_else(|| no_ledger(search))?;
+            Ok(count(row.get(0)))
         })
     }
 

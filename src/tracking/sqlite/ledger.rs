@@ -98,6 +98,19 @@ impl Ledger for SqliteStore {
         })
     }
 
+    fn join_worker(&self, search: &str) -> Result<u64> {
+        self.write("counting a worker of a search", |tx| {
+            Ok(tx
+                .prepare_cached(
+                    "UPDATE hyperflow_searches SET workers = workers + 1 WHERE search = ?1 \
+                     RETURNING workers - 1",
+                )?
+                .query_row([search], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| no_ledger(search))?)
+        })
+    }
+
     fn find_search(&self, join_key: &str) -> Result<Option<String>> {
         self.read("looking up a search by its join key", |tx| {
             Ok(tx
