@@ -1,6 +1,6 @@
 //! The PostgreSQL store (feature `postgres`) against a real PostgreSQL server each test
-//! starts (`tests/common/postgres.rs`): the conformance checks that cover what the store
-//! implements so far, plus PostgreSQL-specific behaviour.
+//! starts (`tests/common/postgres.rs`): every conformance check, plus PostgreSQL-specific
+//! behaviour.
 #![cfg(feature = "postgres")]
 
 mod common;
@@ -20,9 +20,6 @@ fn pg_store(test: &str) -> Option<(Arc<dyn Store>, (PgServer, tempfile::TempDir)
     Some((Arc::new(store), (server, dir)))
 }
 
-// To do (the store does not implement them yet): registered_models_crud,
-// model_versions_and_aliases, model_version_stages, registry_order_by,
-// logged_model_metrics.
 conformance_suite!(skippable pg_store;
     experiments_crud, experiment_search, experiment_delete_cascades,
     run_create_defaults, run_update_and_reopen, run_delete_restore,
@@ -30,7 +27,9 @@ conformance_suite!(skippable pg_store;
     tags_upsert_delete, batch_limits_and_validation, nested_runs,
     search_metric_operators, search_param_tag_operators, search_attribute_operators,
     search_order_by, search_pagination_and_views, search_errors, search_limits,
-    record_run_in_one_go, artifacts_round_trip);
+    record_run_in_one_go, artifacts_round_trip, registered_models_crud,
+    model_versions_and_aliases, model_version_stages, registry_order_by,
+    logged_model_metrics, logged_models_crud);
 
 #[test]
 fn workers_opening_one_database_at_once_migrate_it_once() {
@@ -207,9 +206,12 @@ fn a_version_1_database_is_migrated_on_opening() {
             .info
             .run_id
     };
-    // Back to version 1: what migration 1 -> 2 adds is gone.
+    // Back to version 1: what migrations 1 -> 2 and 2 -> 3 add is gone.
     server.psql(
-        "DROP TABLE run_input_tags, run_inputs, datasets; UPDATE hyperflow_schema SET version = 1",
+        "DROP TABLE run_input_tags, run_inputs, datasets, run_outputs, logged_model_metrics, \
+         logged_model_params, logged_model_tags, logged_models, registered_model_aliases, \
+         model_version_tags, model_versions, registered_model_tags, registered_models; \
+         UPDATE hyperflow_schema SET version = 1",
     );
     let s = PgStore::open_with_artifact_root(&server.uri(), root).unwrap();
     assert_eq!(
@@ -228,4 +230,23 @@ fn a_version_1_database_is_migrated_on_opening() {
     };
     s.log_inputs(&run_id, std::slice::from_ref(&input)).unwrap();
     assert_eq!(s.get_run(&run_id).unwrap().inputs.dataset_inputs, [input]);
+    // What version 3 adds: logged models and the registry.
+    let model = s
+        .create_logged_model(
+            &ExperimentId::default_experiment(),
+            &NewLoggedModel::default(),
+        )
+        .unwrap();
+    s.create_registered_model("m", None, &[]).unwrap();
+    let version = s
+        .create_model_version(
+            "m",
+            &NewModelVersion::new(format!("models:/{}", model.model_id)),
+        )
+        .unwrap();
+    assert_eq!(version.run_id, None);
+    assert_eq!(
+        s.get_model_version_download_uri("m", 1).unwrap(),
+        model.artifact_uri
+    );
 }

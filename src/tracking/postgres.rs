@@ -16,11 +16,15 @@
 //! - The schema version lives in the table `hyperflow_schema`; opening a store migrates an
 //!   older schema under an advisory lock (so that several workers opening one database at
 //!   once migrate it once) and refuses a newer one with [`StoreError::SchemaTooNew`].
-//!
-//! Not supported yet (each returns [`StoreError::InvalidState`] saying so): model outputs
-//! of runs, logged models and the model registry.
+//! - MLflow 3's dataset inputs (`postgres/inputs.rs`), logged models and run outputs
+//!   (`postgres/models.rs`) and the model registry (`postgres/registry.rs`) keep the
+//!   SQLite store's semantics; what does not depend on the driver (validation, model
+//!   version sources, the registry's and logged models' searches) is shared in
+//!   `tracking/store.rs`.
 
 mod inputs;
+mod models;
+mod registry;
 mod search;
 
 use super::model::*;
@@ -35,7 +39,7 @@ use std::time::Duration;
 pub use super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Connections a store keeps open at most.
 const POOL_SIZE: u32 = 8;
@@ -136,6 +140,101 @@ const MIGRATIONS: &[&str] = &[
         key         TEXT COLLATE "C" NOT NULL,
         value       TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (run_key, dataset_key, key)
+    );
+    "#,
+    // v2 -> v3: MLflow 3's logged models (with their tags, params and metrics), run
+    // outputs, and the model registry. Registered models are keyed by an integer so that
+    // a rename touches one row; versions, tags and aliases reference that key.
+    r#"
+    CREATE TABLE logged_models (
+        model_key         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        model_id          TEXT COLLATE "C" NOT NULL UNIQUE,
+        experiment_id     BIGINT NOT NULL REFERENCES experiments(experiment_id),
+        name              TEXT COLLATE "C" NOT NULL,
+        artifact_uri      TEXT COLLATE "C" NOT NULL,
+        status            TEXT COLLATE "C" NOT NULL,
+        status_message    TEXT COLLATE "C",
+        model_type        TEXT COLLATE "C",
+        source_run_id     TEXT COLLATE "C",
+        creation_time     BIGINT NOT NULL,
+        last_updated_time BIGINT NOT NULL,
+        lifecycle_stage   TEXT COLLATE "C" NOT NULL DEFAULT 'active'
+    );
+    CREATE INDEX logged_models_by_experiment
+        ON logged_models(experiment_id, creation_time DESC);
+    CREATE TABLE logged_model_tags (
+        model_key BIGINT NOT NULL REFERENCES logged_models(model_key),
+        key       TEXT COLLATE "C" NOT NULL,
+        value     TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (model_key, key)
+    );
+    CREATE TABLE logged_model_params (
+        model_key BIGINT NOT NULL REFERENCES logged_models(model_key),
+        key       TEXT COLLATE "C" NOT NULL,
+        value     TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (model_key, key)
+    );
+    CREATE TABLE logged_model_metrics (
+        model_key      BIGINT NOT NULL REFERENCES logged_models(model_key),
+        key            TEXT COLLATE "C" NOT NULL,
+        value          DOUBLE PRECISION NOT NULL,
+        is_nan         BOOLEAN NOT NULL,
+        timestamp      BIGINT NOT NULL,
+        step           BIGINT NOT NULL,
+        run_id         TEXT COLLATE "C" NOT NULL,
+        dataset_name   TEXT COLLATE "C",
+        dataset_digest TEXT COLLATE "C",
+        PRIMARY KEY (model_key, key, timestamp, step, run_id)
+    );
+    CREATE TABLE run_outputs (
+        run_key  BIGINT NOT NULL REFERENCES runs(run_key),
+        model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(model_id),
+        step     BIGINT NOT NULL,
+        PRIMARY KEY (run_key, model_id)
+    );
+    CREATE TABLE registered_models (
+        registered_model_key BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name                 TEXT COLLATE "C" NOT NULL UNIQUE,
+        description          TEXT COLLATE "C",
+        next_version         BIGINT NOT NULL DEFAULT 1,
+        creation_time        BIGINT NOT NULL,
+        last_updated_time    BIGINT NOT NULL
+    );
+    CREATE TABLE registered_model_tags (
+        registered_model_key BIGINT NOT NULL REFERENCES registered_models(registered_model_key),
+        key                  TEXT COLLATE "C" NOT NULL,
+        value                TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (registered_model_key, key)
+    );
+    CREATE TABLE model_versions (
+        registered_model_key BIGINT NOT NULL REFERENCES registered_models(registered_model_key),
+        version              BIGINT NOT NULL,
+        source               TEXT COLLATE "C" NOT NULL,
+        storage_location     TEXT COLLATE "C" NOT NULL,
+        run_id               TEXT COLLATE "C",
+        model_id             TEXT COLLATE "C",
+        description          TEXT COLLATE "C",
+        current_stage        TEXT COLLATE "C" NOT NULL DEFAULT 'None',
+        creation_time        BIGINT NOT NULL,
+        last_updated_time    BIGINT NOT NULL,
+        PRIMARY KEY (registered_model_key, version)
+    );
+    CREATE TABLE model_version_tags (
+        registered_model_key BIGINT NOT NULL,
+        version              BIGINT NOT NULL,
+        key                  TEXT COLLATE "C" NOT NULL,
+        value                TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (registered_model_key, version, key),
+        FOREIGN KEY (registered_model_key, version)
+            REFERENCES model_versions(registered_model_key, version)
+    );
+    CREATE TABLE registered_model_aliases (
+        registered_model_key BIGINT NOT NULL,
+        alias                TEXT COLLATE "C" NOT NULL,
+        version              BIGINT NOT NULL,
+        PRIMARY KEY (registered_model_key, alias),
+        FOREIGN KEY (registered_model_key, version)
+            REFERENCES model_versions(registered_model_key, version)
     );
     "#,
 ];
@@ -374,14 +473,6 @@ fn migrate(client: &mut postgres::Client, uri: &str, artifact_root: &str) -> Res
         Err(TxError::Store(e)) => Err(e),
         Err(TxError::Pg(e)) => Err(pg_error(context, &e)),
     }
-}
-
-/// The error for a method this store does not implement yet.
-fn not_yet(what: &str) -> StoreError {
-    StoreError::InvalidState(format!(
-        "{what} is not supported by the PostgreSQL store yet; use an SQLite store \
-         (sqlite:///path.db) or a tracking server (http://host:port) for it"
-    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1092,148 +1183,220 @@ impl Store for PgStore {
         })
     }
 
-    fn log_outputs(&self, _run_id: &str, _outputs: &[ModelOutput]) -> Result<()> {
-        Err(not_yet("logging model outputs"))
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        self.write("logging outputs", |tx| {
+            models::log_outputs_tx(tx, run_id, outputs)
+        })
     }
 
     fn create_logged_model(
         &self,
-        _experiment_id: &ExperimentId,
-        _model: &NewLoggedModel,
+        experiment_id: &ExperimentId,
+        model: &NewLoggedModel,
     ) -> Result<LoggedModel> {
-        Err(not_yet("creating a logged model"))
+        let name = validate_new_logged_model(model)?;
+        self.write("creating a logged model", |tx| {
+            models::create_model_tx(tx, experiment_id, model, &name)
+        })
     }
 
-    fn get_logged_model(&self, _model_id: &str, _allow_deleted: bool) -> Result<LoggedModel> {
-        Err(not_yet("reading a logged model"))
+    fn get_logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+        self.read("reading a logged model", |tx| {
+            models::find_model(tx, model_id, allow_deleted)
+        })
     }
 
     fn finalize_logged_model(
         &self,
-        _model_id: &str,
-        _status: LoggedModelStatus,
+        model_id: &str,
+        status: LoggedModelStatus,
     ) -> Result<LoggedModel> {
-        Err(not_yet("finalizing a logged model"))
+        self.write("finalizing a logged model", |tx| {
+            models::finalize_model_tx(tx, model_id, status)
+        })
     }
 
-    fn delete_logged_model(&self, _model_id: &str) -> Result<()> {
-        Err(not_yet("deleting a logged model"))
+    fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.write("deleting a logged model", |tx| {
+            models::delete_model_tx(tx, model_id)
+        })
     }
 
-    fn set_logged_model_tags(&self, _model_id: &str, _tags: &[Tag]) -> Result<()> {
-        Err(not_yet("tagging a logged model"))
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+        validate_batch(model_id, &[], &[], tags)?;
+        self.write("setting logged model tags", |tx| {
+            let key = models::model_key(tx, model_id)?;
+            models::set_model_tags_tx(tx, key, tags)
+        })
     }
 
-    fn delete_logged_model_tag(&self, _model_id: &str, _key: &str) -> Result<()> {
-        Err(not_yet("deleting a logged model tag"))
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        self.write("deleting a logged model tag", |tx| {
+            models::delete_model_tag_tx(tx, model_id, key)
+        })
     }
 
-    fn log_logged_model_params(&self, _model_id: &str, _params: &[Param]) -> Result<()> {
-        Err(not_yet("logging logged model params"))
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+        validate_batch(model_id, &[], params, &[])?;
+        self.write("logging logged model params", |tx| {
+            let key = models::model_key(tx, model_id)?;
+            models::log_model_params_tx(tx, key, model_id, params)
+        })
     }
 
-    fn search_logged_models(&self, _query: &LoggedModelQuery) -> Result<Page<LoggedModel>> {
-        Err(not_yet("searching logged models"))
+    fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<Page<LoggedModel>> {
+        let all = self.read("searching logged models", |tx| {
+            models::models_of(tx, &query.experiment_ids)
+        })?;
+        page_of_logged_models(all, query)
     }
 
-    fn log_model_metrics(&self, _metrics: &[LoggedModelMetric]) -> Result<()> {
-        Err(not_yet("logging logged model metrics"))
+    fn log_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+        validate_model_metrics(metrics)?;
+        self.write("logging metrics of logged models", |tx| {
+            models::log_model_metrics_tx(tx, metrics)
+        })
     }
 
     fn create_registered_model(
         &self,
-        _name: &str,
-        _description: Option<&str>,
-        _tags: &[Tag],
+        name: &str,
+        description: Option<&str>,
+        tags: &[Tag],
     ) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+        validate_registered_model_name(name)?;
+        self.write("creating a registered model", |tx| {
+            registry::create_tx(tx, name, description, tags)
+        })
     }
 
-    fn get_registered_model(&self, _name: &str) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        self.read("reading a registered model", |tx| {
+            let key = registry::find_key(tx, name)?;
+            registry::load(tx, key)
+        })
     }
 
-    fn rename_registered_model(&self, _name: &str, _new_name: &str) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        validate_registered_model_name(new_name)?;
+        self.write("renaming a registered model", |tx| {
+            registry::rename_tx(tx, name, new_name)
+        })
     }
 
-    fn update_registered_model(&self, _name: &str, _description: &str) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+    fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
+        self.write("updating a registered model", |tx| {
+            registry::describe_tx(tx, name, description)
+        })
     }
 
-    fn delete_registered_model(&self, _name: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.write("deleting a registered model", |tx| {
+            registry::delete_tx(tx, name)
+        })
     }
 
-    fn search_registered_models(&self, _query: &RegistryQuery) -> Result<Page<RegisteredModel>> {
-        Err(not_yet("the model registry"))
+    fn search_registered_models(&self, query: &RegistryQuery) -> Result<Page<RegisteredModel>> {
+        let all = self.read("searching registered models", |tx| registry::all(tx))?;
+        page_of_registered_models(all, query)
     }
 
-    fn set_registered_model_tag(&self, _name: &str, _tag: &Tag) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.write("setting a registered model tag", |tx| {
+            registry::set_tag_tx(tx, name, tag)
+        })
     }
 
-    fn delete_registered_model_tag(&self, _name: &str, _key: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+        self.write("deleting a registered model tag", |tx| {
+            registry::delete_tag_tx(tx, name, key)
+        })
     }
 
-    fn create_model_version(&self, _name: &str, _new: &NewModelVersion) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+    fn create_model_version(&self, name: &str, new: &NewModelVersion) -> Result<ModelVersion> {
+        self.write("creating a model version", |tx| {
+            registry::create_version_tx(tx, name, new)
+        })
     }
 
-    fn get_model_version(&self, _name: &str, _version: i64) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+    fn get_model_version(&self, name: &str, version: i64) -> Result<ModelVersion> {
+        self.read("reading a model version", |tx| {
+            registry::get_version(tx, name, version)
+        })
     }
 
     fn update_model_version(
         &self,
-        _name: &str,
-        _version: i64,
-        _description: &str,
+        name: &str,
+        version: i64,
+        description: &str,
     ) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+        self.write("updating a model version", |tx| {
+            registry::describe_version_tx(tx, name, version, description)
+        })
     }
 
-    fn delete_model_version(&self, _name: &str, _version: i64) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_model_version(&self, name: &str, version: i64) -> Result<()> {
+        self.write("deleting a model version", |tx| {
+            registry::delete_version_tx(tx, name, version)
+        })
     }
 
-    fn search_model_versions(&self, _query: &RegistryQuery) -> Result<Page<ModelVersion>> {
-        Err(not_yet("the model registry"))
+    fn search_model_versions(&self, query: &RegistryQuery) -> Result<Page<ModelVersion>> {
+        let all = self.read("searching model versions", |tx| registry::all_versions(tx))?;
+        page_of_model_versions(all, query)
     }
 
     fn transition_model_version_stage(
         &self,
-        _name: &str,
-        _version: i64,
-        _stage: ModelStage,
-        _archive_existing: bool,
+        name: &str,
+        version: i64,
+        stage: ModelStage,
+        archive_existing: bool,
     ) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+        validate_transition(stage, archive_existing)?;
+        self.write("moving a model version to another stage", |tx| {
+            registry::transition_tx(tx, name, version, stage, archive_existing)
+        })
     }
 
-    fn set_model_version_tag(&self, _name: &str, _version: i64, _tag: &Tag) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.write("setting a model version tag", |tx| {
+            registry::set_version_tag_tx(tx, name, version, tag)
+        })
     }
 
-    fn delete_model_version_tag(&self, _name: &str, _version: i64, _key: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()> {
+        self.write("deleting a model version tag", |tx| {
+            registry::delete_version_tag_tx(tx, name, version, key)
+        })
     }
 
-    fn get_model_version_download_uri(&self, _name: &str, _version: i64) -> Result<String> {
-        Err(not_yet("the model registry"))
+    fn get_model_version_download_uri(&self, name: &str, version: i64) -> Result<String> {
+        self.read("reading a model version", |tx| {
+            registry::storage_location(tx, name, version)
+        })
     }
 
-    fn set_registered_model_alias(&self, _name: &str, _alias: &str, _version: i64) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
+        validate_alias(alias)?;
+        self.write("setting a registered model alias", |tx| {
+            registry::set_alias_tx(tx, name, alias, version)
+        })
     }
 
-    fn delete_registered_model_alias(&self, _name: &str, _alias: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.write("deleting a registered model alias", |tx| {
+            registry::delete_alias_tx(tx, name, alias)
+        })
     }
 
-    fn get_model_version_by_alias(&self, _name: &str, _alias: &str) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        self.read("reading a model version by alias", |tx| {
+            registry::version_by_alias(tx, name, alias)
+        })
     }
 }
 
