@@ -250,3 +250,78 @@ fn a_version_1_database_is_migrated_on_opening() {
         model.artifact_uri
     );
 }
+
+/// Whether the store's connections named `app` (the URI's `application_name`) are
+/// encrypted, from the server's view; `None` when it has none open.
+fn encrypted(server: &PgServer, app: &str) -> Option<bool> {
+    let found = server.psql(&format!(
+        "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name = '{app}'"
+    ));
+    match found.as_str() {
+        "t" => Some(true),
+        "f" => Some(false),
+        _ => None,
+    }
+}
+
+#[test]
+fn tls_follows_the_sslmode_of_the_uri() {
+    let Some(server) = PgServer::start_with_tls("tls_follows_the_sslmode_of_the_uri") else {
+        return;
+    };
+    let root = "/tmp/unused-artifacts";
+    let ca = server.ca_cert().display().to_string();
+    for (app, options, tls) in [
+        ("plain", "sslmode=disable", false),
+        ("preferred", "", true),
+        ("required", "sslmode=require", true),
+        (
+            "verified",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+            true,
+        ),
+    ] {
+        let uri = format!("{}?application_name={app}&{options}", server.uri());
+        let store =
+            PgStore::open_with_artifact_root(&uri, root).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        // The pool keeps the connection open after the call.
+        store.create_experiment(app, None, &[]).unwrap();
+        assert_eq!(encrypted(&server, app), Some(tls), "{uri}");
+    }
+    // verify-full checks the certificate: not signed by one of Mozilla's roots.
+    let uri = format!("{}?sslmode=verify-full", server.uri());
+    let e = PgStore::open_with_artifact_root(&uri, root).unwrap_err();
+    assert!(e.to_string().contains("certificate"), "{e}");
+    // A root certificate file that is not there is named.
+    let uri = format!(
+        "{}?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        server.uri()
+    );
+    let e = PgStore::open_with_artifact_root(&uri, root).unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
+    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+}
+
+#[test]
+fn sslmode_require_fails_clearly_against_a_server_without_tls() {
+    let Some(server) = PgServer::start("sslmode_require_fails_clearly") else {
+        return;
+    };
+    let uri = format!("{}?sslmode=require", server.uri());
+    let e = PgStore::open_with_artifact_root(&uri, "/tmp/unused-artifacts").unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("TLS") && text.contains("cannot connect"),
+        "{text}"
+    );
+    // A mode that does not exist is named with the accepted ones, before connecting.
+    let e = PgStore::open("postgresql://u@127.0.0.1:1/db?sslmode=verify-maybe").unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("sslmode=verify-maybe")
+            && text.contains("disable, prefer, require or verify-full"),
+        "{text}"
+    );
+}

@@ -13,6 +13,8 @@
 //!   locale.
 //! - Searches are compiled by the SQL stores' shared compiler (`tracking/sql.rs`) with
 //!   `$N` placeholders; no text from a query is ever part of the SQL.
+//! - TLS through rustls (`postgres/tls.rs`): `sslmode` `disable`, `prefer` (the
+//!   default), `require` or `verify-full` (with `sslrootcert`), as libpq reads them.
 //! - The schema version lives in the table `hyperflow_schema`; opening a store migrates an
 //!   older schema under an advisory lock (so that several workers opening one database at
 //!   once migrate it once) and refuses a newer one with [`StoreError::SchemaTooNew`].
@@ -26,11 +28,12 @@ mod inputs;
 mod models;
 mod registry;
 mod search;
+mod tls;
 
 use super::model::*;
 use super::store::*;
 use postgres::error::SqlState;
-use postgres::{GenericClient, NoTls, Row, Transaction};
+use postgres::{GenericClient, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use std::collections::HashMap;
@@ -239,7 +242,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-type Manager = PostgresConnectionManager<NoTls>;
+type Manager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>;
 
 /// The PostgreSQL tracking store.
 pub struct PgStore {
@@ -296,7 +299,16 @@ type TxResult<T> = std::result::Result<T, TxError>;
 fn pg_error(context: &str, e: &postgres::Error) -> StoreError {
     let message = match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        // The driver's message and its causes (why a TLS handshake failed, say).
+        None => {
+            let mut message = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                message = format!("{message}: {c}");
+                cause = c.source();
+            }
+            message
+        }
     };
     StoreError::Database {
         context: context.to_string(),
@@ -312,7 +324,9 @@ fn is_retryable(e: &postgres::Error) -> bool {
 }
 
 impl PgStore {
-    /// Open the database `uri` (`postgresql://user:pass@host:port/db` or `postgres://`),
+    /// Open the database `uri` (`postgresql://user:pass@host:port/db` or `postgres://`,
+    /// with `?sslmode=disable|prefer|require|verify-full` and `sslrootcert=<file>` for
+    /// TLS as in libpq, `prefer` by default),
     /// creating or migrating the schema; new experiments get artifact locations under
     /// `hyperflow-artifacts` in the working directory.
     pub fn open(uri: &str) -> Result<Self> {
@@ -327,20 +341,24 @@ impl PgStore {
     /// schema).
     pub fn open_with_artifact_root(uri: &str, artifact_root: &str) -> Result<Self> {
         let shown_uri = redact(uri);
-        let mut config: postgres::Config = uri.parse().map_err(|e| StoreError::UnsupportedUri {
-            uri: shown_uri.clone(),
-            reason: format!(
-                "not a valid PostgreSQL URI ({e}); the form is \
+        let (driver_uri, tls_options) = tls::split_options(uri, &shown_uri)?;
+        let tls = tls::connector(&tls_options, &shown_uri)?;
+        let mut config: postgres::Config =
+            driver_uri.parse().map_err(|e| StoreError::UnsupportedUri {
+                uri: shown_uri.clone(),
+                reason: format!(
+                    "not a valid PostgreSQL URI ({e}); the form is \
                  postgresql://user:password@host:port/database"
-            ),
-        })?;
+                ),
+            })?;
+        config.ssl_mode(tls_options.mode);
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         // One connection first, so that a wrong address, password or database name is
         // reported at once with PostgreSQL's own words (the pool would retry until its
         // timeout); it migrates the schema and then joins the pool's work as its first.
-        let mut client = config.connect(NoTls).map_err(|e| {
+        let mut client = config.connect(tls.clone()).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot connect to PostgreSQL at {shown_uri}: {}",
                 pg_error("connecting", &e)
@@ -352,7 +370,7 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(PostgresConnectionManager::new(config, tls));
         Ok(PgStore {
             pool,
             shown_uri,
