@@ -246,11 +246,23 @@ type Manager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnec
 
 /// The PostgreSQL tracking store.
 pub struct PgStore {
-    pool: Pool<Manager>,
+    /// Always there; taken only by `drop` (see there).
+    pool: Option<Pool<Manager>>,
     /// The URI with its password replaced, for messages.
     shown_uri: String,
     /// Where new experiments' artifact locations go (`<root>/<experiment id>`).
     artifact_root: String,
+}
+
+impl Drop for PgStore {
+    /// Closes the pool's connections on a thread of their own: closing one blocks on the
+    /// driver's runtime, which panics on a thread that runs async tasks (a server's, where
+    /// the last reference to a store may go).
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -372,14 +384,17 @@ impl PgStore {
             .connection_timeout(CONNECT_TIMEOUT)
             .build_unchecked(PostgresConnectionManager::new(config, tls));
         Ok(PgStore {
-            pool,
+            pool: Some(pool),
             shown_uri,
             artifact_root: artifact_root.to_string(),
         })
     }
 
     fn connection(&self) -> Result<PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| {
+        let pool = self.pool.as_ref().ok_or_else(|| {
+            StoreError::Unavailable("the PostgreSQL store is closing".to_string())
+        })?;
+        pool.get().map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot connect to PostgreSQL at {}: {e}",
                 self.shown_uri
