@@ -33,6 +33,7 @@ mod tls;
 use super::model::*;
 use super::store::*;
 use postgres::error::SqlState;
+use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
@@ -680,17 +681,40 @@ fn touch_experiment(tx: &mut impl GenericClient, n: i64) -> TxResult<()> {
 
 /// Upserts experiment tags (the last value of a repeated key wins).
 fn upsert_experiment_tags(tx: &mut impl GenericClient, n: i64, tags: &[Tag]) -> TxResult<()> {
+    upsert_tags_into(tx, "experiment_tags", &["experiment_id"], &[n], tags)
+}
+
+/// Upserts `tags` into `table`, whose rows are the columns `owner` (holding `ids`), `key`
+/// and `value`; the last value of a repeated key wins.
+fn upsert_tags_into(
+    tx: &mut impl GenericClient,
+    table: &str,
+    owner: &[&str],
+    ids: &[i64],
+    tags: &[Tag],
+) -> TxResult<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
     let tags = last_tag_per_key(tags);
     let (keys, values): (Vec<&str>, Vec<&str>) = tags
         .iter()
         .map(|t| (t.key.as_str(), t.value.as_str()))
         .unzip();
-    tx.execute(
-        "INSERT INTO experiment_tags (experiment_id, key, value) \
-         SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
-         ON CONFLICT (experiment_id, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&n, &keys, &values],
-    )?;
+    let columns = owner.join(", ");
+    let owner_values: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({columns}, key, value) SELECT {}, * FROM UNNEST(${}::text[], \
+         ${}::text[]) ON CONFLICT ({columns}, key) DO UPDATE SET value = EXCLUDED.value",
+        owner_values.join(", "),
+        ids.len() + 1,
+        ids.len() + 2
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        ids.iter().map(|id| id as &(dyn ToSql + Sync)).collect();
+    params.push(&keys);
+    params.push(&values);
+    tx.execute(&sql, &params)?;
     Ok(())
 }
 
@@ -761,22 +785,9 @@ fn create_run_tx(
     ))
 }
 
-/// Upserts run tags, one per key (callers pass them deduplicated or through
-/// [`last_tag_per_key`]).
+/// Upserts run tags (the last value of a repeated key wins).
 fn upsert_tags(tx: &mut impl GenericClient, key: i64, tags: &[Tag]) -> TxResult<()> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let (keys, values): (Vec<&str>, Vec<&str>) = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .unzip();
-    tx.execute(
-        "INSERT INTO tags (run_key, key, value) SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
-         ON CONFLICT (run_key, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&key, &keys, &values],
-    )?;
-    Ok(())
+    upsert_tags_into(tx, "tags", &["run_key"], &[key], tags)
 }
 
 /// Column arrays of metric points, for `UNNEST`.

@@ -9,7 +9,7 @@ use super::super::model::*;
 use super::super::store::*;
 use super::{
     TxError, TxResult, find_active_run, get_experiment_tx, log_batch_tx, metric_value, split_nan,
-    stage_from,
+    stage_from, upsert_tags_into,
 };
 use postgres::{GenericClient, Row};
 use std::collections::HashMap;
@@ -141,17 +141,7 @@ pub(super) fn set_model_tags_tx(
     key: i64,
     tags: &[Tag],
 ) -> TxResult<()> {
-    let tags = last_tag_per_key(tags);
-    let (keys, values): (Vec<&str>, Vec<&str>) = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .unzip();
-    tx.execute(
-        "INSERT INTO logged_model_tags (model_key, key, value) \
-         SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
-         ON CONFLICT (model_key, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&key, &keys, &values],
-    )?;
+    upsert_tags_into(tx, "logged_model_tags", &["model_key"], &[key], tags)?;
     touch_model(tx, key)
 }
 

@@ -8,7 +8,7 @@
 use super::super::model::*;
 use super::super::store::*;
 use super::models::find_model;
-use super::{TxError, TxResult, find_run};
+use super::{TxError, TxResult, find_run, upsert_tags_into};
 use postgres::GenericClient;
 use std::collections::HashMap;
 
@@ -198,18 +198,13 @@ fn touch(tx: &mut impl GenericClient, key: i64) -> TxResult<()> {
 }
 
 fn put_tags(tx: &mut impl GenericClient, key: i64, tags: &[Tag]) -> TxResult<()> {
-    let tags = last_tag_per_key(tags);
-    let (keys, values): (Vec<&str>, Vec<&str>) = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .unzip();
-    tx.execute(
-        "INSERT INTO registered_model_tags (registered_model_key, key, value) \
-         SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
-         ON CONFLICT (registered_model_key, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&key, &keys, &values],
-    )?;
-    Ok(())
+    upsert_tags_into(
+        tx,
+        "registered_model_tags",
+        &["registered_model_key"],
+        &[key],
+        tags,
+    )
 }
 
 /// Create registered model `name`.
@@ -402,18 +397,13 @@ fn put_version_tags(
     version: i64,
     tags: &[Tag],
 ) -> TxResult<()> {
-    let tags = last_tag_per_key(tags);
-    let (keys, values): (Vec<&str>, Vec<&str>) = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .unzip();
-    tx.execute(
-        "INSERT INTO model_version_tags (registered_model_key, version, key, value) \
-         SELECT $1, $2, * FROM UNNEST($3::text[], $4::text[]) \
-         ON CONFLICT (registered_model_key, version, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&key, &version, &keys, &values],
-    )?;
-    Ok(())
+    upsert_tags_into(
+        tx,
+        "model_version_tags",
+        &["registered_model_key", "version"],
+        &[key, version],
+        tags,
+    )
 }
 
 fn touch_version(tx: &mut impl GenericClient, key: i64, version: i64) -> TxResult<()> {
