@@ -12,17 +12,16 @@
 mod common;
 
 use common::postgres::PgServer;
-use hyperflow::tracking::{Run, SearchRuns, Tracker};
-use std::io::{BufRead, BufReader};
+use common::server_process::{ServerProcess, runs_of, with_role};
+use hyperflow::tracking::{Run, Tracker};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
 
-/// A `hyperflow server` process on a PostgreSQL backend; killed on drop.
+/// A `hyperflow server` process on a PostgreSQL backend.
 struct Server {
-    child: Child,
-    url: String,
+    process: ServerProcess,
     artifacts: PathBuf,
 }
 
@@ -31,32 +30,20 @@ impl Server {
     /// and read the URL it prints once it accepts connections.
     fn start(backend: &str, dir: &Path) -> Server {
         let artifacts = dir.join("artifacts");
-        let mut child = Command::new(BIN)
-            .current_dir(dir)
-            .env_remove("HYPERFLOW_AUTH_TOKEN")
-            .env_remove("HYPERFLOW_TRACKING_URI")
-            .env_remove("MLFLOW_TRACKING_URI")
-            .args(["server", "--port", "0", "--workers", "2"])
-            .args(["--backend-store-uri", backend])
-            .arg("--artifacts-destination")
-            .arg(&artifacts)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start hyperflow server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the server's first line");
-        let url = line
-            .trim()
-            .strip_prefix("hyperflow server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Server {
-            child,
-            url,
-            artifacts,
-        }
+        let destination = artifacts.to_str().expect("a UTF-8 path");
+        let args = [
+            "server",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+            "--backend-store-uri",
+            backend,
+            "--artifacts-destination",
+            destination,
+        ];
+        let process = ServerProcess::launch(BIN, dir, &args);
+        Server { process, artifacts }
     }
 
     /// The server's own copy of artifact `path` of `run`.
@@ -68,13 +55,6 @@ impl Server {
             .join("artifacts")
             .join(path);
         std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -119,23 +99,6 @@ fn sweep_config(dir: &Path, name: &str) -> PathBuf {
     config
 }
 
-fn runs_of(tracker: &Tracker, experiment: &str) -> Vec<Run> {
-    let exp = tracker
-        .get_experiment_by_name(experiment)
-        .expect("experiment lookup")
-        .unwrap_or_else(|| panic!("no experiment {experiment}"))
-        .experiment_id;
-    tracker
-        .search_all_runs(&SearchRuns::new().experiment(&exp))
-        .expect("search")
-}
-
-fn with_role<'a>(runs: &'a [Run], role: &str) -> Vec<&'a Run> {
-    runs.iter()
-        .filter(|r| r.data.tag("hyperflow.role") == Some(role))
-        .collect()
-}
-
 #[test]
 fn the_server_and_the_cli_work_on_postgresql() {
     let Some(pg) = PgServer::start("the_server_and_the_cli_work_on_postgresql") else {
@@ -148,12 +111,12 @@ fn the_server_and_the_cli_work_on_postgresql() {
     // A sweep through the server: runs in PostgreSQL, files in the destination.
     let config = sweep_config(work.path(), "through-server");
     hyperflow(
-        &server.url,
+        &server.process.url,
         work.path(),
         &["sweep", config.to_str().unwrap(), "--no-progress"],
     );
     assert!(!work.path().join("hyperflow-artifacts").exists());
-    let tracker = Tracker::open(&server.url).expect("tracker over REST");
+    let tracker = Tracker::open(&server.process.url).expect("tracker over REST");
     let runs = runs_of(&tracker, "through-server");
     let parent = with_role(&runs, "search")[0];
     assert!(
@@ -225,7 +188,13 @@ fn the_official_client_uses_the_registry_of_a_server_on_postgresql() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(&pg.uri(), dir.path());
-    common::python::run_checks(&python, "mlflow_registry.py", &server.url, dir.path(), &[]);
+    common::python::run_checks(
+        &python,
+        "mlflow_registry.py",
+        &server.process.url,
+        dir.path(),
+        &[],
+    );
 }
 
 /// The server in this process on PostgreSQL: its store is opened and, at the end, closed
