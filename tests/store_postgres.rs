@@ -325,3 +325,30 @@ fn sslmode_require_fails_clearly_against_a_server_without_tls() {
         "{text}"
     );
 }
+
+/// Workers registering versions of one model at once get the numbers 1..=n, each once
+/// (the registered model's row is locked while a version is numbered).
+#[test]
+fn concurrent_model_versions_are_numbered_once_each() {
+    let Some((store, _guard)) = pg_store("concurrent_model_versions_are_numbered_once_each") else {
+        return;
+    };
+    store.create_registered_model("shared", None, &[]).unwrap();
+    let mut versions: Vec<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = &store;
+                scope.spawn(move || {
+                    let new = NewModelVersion::new(format!("/models/{i}"));
+                    store.create_model_version("shared", &new).unwrap().version
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=8).collect::<Vec<i64>>());
+    let model = store.get_registered_model("shared").unwrap();
+    assert_eq!(model.latest_versions.len(), 1);
+    assert_eq!(model.latest_versions[0].version, 8);
+}
