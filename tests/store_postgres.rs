@@ -352,3 +352,51 @@ fn concurrent_model_versions_are_numbered_once_each() {
     assert_eq!(model.latest_versions.len(), 1);
     assert_eq!(model.latest_versions[0].version, 8);
 }
+
+/// Read commands open the store read-only: nothing is created, upgraded or written.
+#[test]
+fn a_store_opened_read_only_creates_upgrades_and_writes_nothing() {
+    let Some(server) = PgServer::start("a_store_opened_read_only") else {
+        return;
+    };
+    let uri = server.uri();
+    let root = "/tmp/unused-artifacts";
+    let read_only = || hyperflow::tracking::open_store_with(&uri, OpenMode::ReadOnly);
+    // An empty database: nothing to read, and no schema made.
+    let e = read_only().err().expect("refused");
+    assert!(matches!(e, StoreError::NoDatabase { .. }), "{e}");
+    assert_eq!(
+        server.psql("SELECT to_regclass('hyperflow_schema') IS NULL"),
+        "t"
+    );
+    // What a writer logged reads back; every write is refused.
+    let writer = PgStore::open_with_artifact_root(&uri, root).unwrap();
+    let run = writer
+        .create_run(&ExperimentId::default_experiment(), RunStart::default())
+        .unwrap();
+    writer
+        .log_batch(run.id(), &[], &[Param::new("lr", "0.1")], &[])
+        .unwrap();
+    let reader = read_only().unwrap();
+    assert_eq!(
+        reader.get_run(run.id()).unwrap().data.param("lr"),
+        Some("0.1")
+    );
+    for e in [
+        reader.create_experiment("new", None, &[]).unwrap_err(),
+        reader
+            .log_batch(run.id(), &[], &[], &[Tag::new("k", "v")])
+            .unwrap_err(),
+        reader.create_registered_model("m", None, &[]).unwrap_err(),
+    ] {
+        assert_eq!(e.error_code(), "PERMISSION_DENIED", "{e}");
+        assert!(e.to_string().contains("read-only"), "{e}");
+    }
+    assert_eq!(server.psql("SELECT count(*) FROM experiments"), "1");
+    // An older schema is not upgraded by a reader.
+    server.psql("UPDATE hyperflow_schema SET version = 2");
+    let e = read_only().err().expect("refused");
+    assert_eq!(e.error_code(), "INVALID_STATE", "{e}");
+    assert!(e.to_string().contains("open it once for writing"), "{e}");
+    assert_eq!(server.psql("SELECT version FROM hyperflow_schema"), "2");
+}

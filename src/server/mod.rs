@@ -220,12 +220,11 @@ impl ServerConfig {
                 self.store_mode,
             )?),
             #[cfg(feature = "postgres")]
-            TrackingUri::Postgres(uri) => {
-                Arc::new(crate::tracking::PgStore::open_with_artifact_root(
-                    &uri,
-                    &dest.display().to_string(),
-                )?)
-            }
+            TrackingUri::Postgres(uri) => Arc::new(crate::tracking::PgStore::open_in(
+                &uri,
+                &dest.display().to_string(),
+                self.store_mode,
+            )?),
             other => other.open_with(self.store_mode)?,
         };
         let mut state = AppState::new(store);

@@ -288,6 +288,15 @@ fn redact(uri: &str) -> String {
     }
 }
 
+/// The artifact root of a store opened without one: `hyperflow-artifacts` in the working
+/// directory.
+pub fn default_artifact_root() -> Result<String> {
+    let root = std::env::current_dir()
+        .map_err(|e| StoreError::io("finding the working directory", e))?
+        .join("hyperflow-artifacts");
+    Ok(root.display().to_string())
+}
+
 /// Work inside a transaction fails with a database error (which may be retried) or a
 /// store error (which is the answer).
 enum TxError {
@@ -343,16 +352,23 @@ impl PgStore {
     /// creating or migrating the schema; new experiments get artifact locations under
     /// `hyperflow-artifacts` in the working directory.
     pub fn open(uri: &str) -> Result<Self> {
-        let root = std::env::current_dir()
-            .map_err(|e| StoreError::io("finding the working directory", e))?
-            .join("hyperflow-artifacts");
-        Self::open_with_artifact_root(uri, &root.display().to_string())
+        Self::open_with_artifact_root(uri, &default_artifact_root()?)
     }
 
     /// Open the database `uri` with `artifact_root` as the root of new experiments'
     /// artifact locations (and of the default experiment's, when this call creates the
     /// schema).
     pub fn open_with_artifact_root(uri: &str, artifact_root: &str) -> Result<Self> {
+        Self::open_in(uri, artifact_root, OpenMode::ReadWrite)
+    }
+
+    /// Open the database `uri` in `mode`, with `artifact_root` as in
+    /// [`PgStore::open_with_artifact_root`]. [`OpenMode::ReadOnly`] creates, upgrades and
+    /// writes nothing: a database without hyperflow's schema is [`StoreError::NoDatabase`],
+    /// one with an older schema is [`StoreError::InvalidState`] (a store opened for writing
+    /// upgrades it), and PostgreSQL refuses every write of the store's connections, which
+    /// is [`StoreError::NotAccessible`].
+    pub fn open_in(uri: &str, artifact_root: &str, mode: OpenMode) -> Result<Self> {
         let shown_uri = redact(uri);
         let (driver_uri, tls_options) = tls::split_options(uri, &shown_uri)?;
         let tls = tls::connector(&tls_options, &shown_uri)?;
@@ -365,6 +381,10 @@ impl PgStore {
                 ),
             })?;
         config.ssl_mode(tls_options.mode);
+        if mode == OpenMode::ReadOnly {
+            let options = config.get_options().unwrap_or_default();
+            config.options(&format!("{options} -c default_transaction_read_only=on"));
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -377,7 +397,10 @@ impl PgStore {
                 pg_error("connecting", &e)
             ))
         })?;
-        migrate(&mut client, &shown_uri, artifact_root)?;
+        match mode {
+            OpenMode::ReadWrite => migrate(&mut client, &shown_uri, artifact_root)?,
+            OpenMode::ReadOnly => check_schema(&mut client, &shown_uri)?,
+        }
         drop(client);
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
@@ -433,6 +456,15 @@ impl PgStore {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(5 << attempt.min(6)));
                 }
+                Err(TxError::Pg(e)) if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) => {
+                    return Err(StoreError::NotAccessible {
+                        path: self.shown_uri.clone(),
+                        access: "writable",
+                        reason: "the store was opened read-only; open it for reading and \
+                                 writing to change it"
+                            .to_string(),
+                    });
+                }
                 Err(TxError::Pg(e)) => return Err(pg_error(context, &e)),
             }
         }
@@ -452,6 +484,40 @@ impl PgStore {
         f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
     ) -> Result<T> {
         self.transaction(context, true, f)
+    }
+}
+
+/// Checks that the database `client` is connected to has this build's schema, for reading
+/// it as it is.
+fn check_schema(client: &mut postgres::Client, uri: &str) -> Result<()> {
+    let read =
+        |client: &mut postgres::Client| -> std::result::Result<Option<i64>, postgres::Error> {
+            let exists: bool = client
+                .query_one("SELECT to_regclass('hyperflow_schema') IS NOT NULL", &[])?
+                .get(0);
+            if !exists {
+                return Ok(None);
+            }
+            Ok(client
+                .query_opt("SELECT version FROM hyperflow_schema", &[])?
+                .map(|r| r.get(0)))
+        };
+    let version = read(client).map_err(|e| pg_error("reading the schema version", &e))?;
+    match version {
+        None => Err(StoreError::NoDatabase {
+            path: uri.to_string(),
+        }),
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            path: uri.to_string(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(v) if v < SCHEMA_VERSION => Err(StoreError::InvalidState(format!(
+            "the database at {uri} has hyperflow's schema version {v}, older than this \
+             build's {SCHEMA_VERSION}, and a store opened read-only upgrades nothing; open \
+             it once for writing (a sweep, the server, or PgStore::open) to upgrade it"
+        ))),
+        Some(_) => Ok(()),
     }
 }
 
