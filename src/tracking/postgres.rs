@@ -43,7 +43,7 @@ use std::time::Duration;
 pub use super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Connections a store keeps open at most.
 const POOL_SIZE: u32 = 8;
@@ -146,101 +146,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_key, dataset_key, key)
     );
     "#,
-    // v2 -> v3: MLflow 3's logged models (with their tags, params and metrics), run
-    // outputs, and the model registry. Registered models are keyed by an integer so that
-    // a rename touches one row; versions, tags and aliases reference that key.
-    r#"
-    CREATE TABLE logged_models (
-        model_key         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        model_id          TEXT COLLATE "C" NOT NULL UNIQUE,
-        experiment_id     BIGINT NOT NULL REFERENCES experiments(experiment_id),
-        name              TEXT COLLATE "C" NOT NULL,
-        artifact_uri      TEXT COLLATE "C" NOT NULL,
-        status            TEXT COLLATE "C" NOT NULL,
-        status_message    TEXT COLLATE "C",
-        model_type        TEXT COLLATE "C",
-        source_run_id     TEXT COLLATE "C",
-        creation_time     BIGINT NOT NULL,
-        last_updated_time BIGINT NOT NULL,
-        lifecycle_stage   TEXT COLLATE "C" NOT NULL DEFAULT 'active'
-    );
-    CREATE INDEX logged_models_by_experiment
-        ON logged_models(experiment_id, creation_time DESC);
-    CREATE TABLE logged_model_tags (
-        model_key BIGINT NOT NULL REFERENCES logged_models(model_key),
-        key       TEXT COLLATE "C" NOT NULL,
-        value     TEXT COLLATE "C" NOT NULL,
-        PRIMARY KEY (model_key, key)
-    );
-    CREATE TABLE logged_model_params (
-        model_key BIGINT NOT NULL REFERENCES logged_models(model_key),
-        key       TEXT COLLATE "C" NOT NULL,
-        value     TEXT COLLATE "C" NOT NULL,
-        PRIMARY KEY (model_key, key)
-    );
-    CREATE TABLE logged_model_metrics (
-        model_key      BIGINT NOT NULL REFERENCES logged_models(model_key),
-        key            TEXT COLLATE "C" NOT NULL,
-        value          DOUBLE PRECISION NOT NULL,
-        is_nan         BOOLEAN NOT NULL,
-        timestamp      BIGINT NOT NULL,
-        step           BIGINT NOT NULL,
-        run_id         TEXT COLLATE "C" NOT NULL,
-        dataset_name   TEXT COLLATE "C",
-        dataset_digest TEXT COLLATE "C",
-        PRIMARY KEY (model_key, key, timestamp, step, run_id)
-    );
-    CREATE TABLE run_outputs (
-        run_key  BIGINT NOT NULL REFERENCES runs(run_key),
-        model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(model_id),
-        step     BIGINT NOT NULL,
-        PRIMARY KEY (run_key, model_id)
-    );
-    CREATE TABLE registered_models (
-        registered_model_key BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        name                 TEXT COLLATE "C" NOT NULL UNIQUE,
-        description          TEXT COLLATE "C",
-        next_version         BIGINT NOT NULL DEFAULT 1,
-        creation_time        BIGINT NOT NULL,
-        last_updated_time    BIGINT NOT NULL
-    );
-    CREATE TABLE registered_model_tags (
-        registered_model_key BIGINT NOT NULL REFERENCES registered_models(registered_model_key),
-        key                  TEXT COLLATE "C" NOT NULL,
-        value                TEXT COLLATE "C" NOT NULL,
-        PRIMARY KEY (registered_model_key, key)
-    );
-    CREATE TABLE model_versions (
-        registered_model_key BIGINT NOT NULL REFERENCES registered_models(registered_model_key),
-        version              BIGINT NOT NULL,
-        source               TEXT COLLATE "C" NOT NULL,
-        storage_location     TEXT COLLATE "C" NOT NULL,
-        run_id               TEXT COLLATE "C",
-        model_id             TEXT COLLATE "C",
-        description          TEXT COLLATE "C",
-        current_stage        TEXT COLLATE "C" NOT NULL DEFAULT 'None',
-        creation_time        BIGINT NOT NULL,
-        last_updated_time    BIGINT NOT NULL,
-        PRIMARY KEY (registered_model_key, version)
-    );
-    CREATE TABLE model_version_tags (
-        registered_model_key BIGINT NOT NULL,
-        version              BIGINT NOT NULL,
-        key                  TEXT COLLATE "C" NOT NULL,
-        value                TEXT COLLATE "C" NOT NULL,
-        PRIMARY KEY (registered_model_key, version, key),
-        FOREIGN KEY (registered_model_key, version)
-            REFERENCES model_versions(registered_model_key, version)
-    );
-    CREATE TABLE registered_model_aliases (
-        registered_model_key BIGINT NOT NULL,
-        alias                TEXT COLLATE "C" NOT NULL,
-        version              BIGINT NOT NULL,
-        PRIMARY KEY (registered_model_key, alias),
-        FOREIGN KEY (registered_model_key, version)
-            REFERENCES model_versions(registered_model_key, version)
-    );
-    "#,
+    // v2 -> v3: MLflow 3's logged models and run outputs.
+    models::MIGRATION,
+    // v3 -> v4: the model registry.
+    registry::MIGRATION,
 ];
 
 type Manager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>;

@@ -1,5 +1,6 @@
-//! MLflow 3's logged models and run outputs in PostgreSQL (schema v3): the queries behind
-//! the logged-model methods of [`Store`](crate::tracking::Store) and `log_outputs`.
+//! MLflow 3's logged models and run outputs in PostgreSQL (their tables come with
+//! [`MIGRATION`]): the queries behind the logged-model methods of
+//! [`Store`](crate::tracking::Store) and `log_outputs`.
 //!
 //! A logged model is keyed by an integer `model_key`; its tags, params and metric points
 //! (each with the run that logged it and the dataset it was computed on) reference it.
@@ -13,6 +14,57 @@ use super::{
 };
 use postgres::{GenericClient, Row};
 use std::collections::HashMap;
+
+/// The schema migration that adds logged models (with their tags, params and metric
+/// points) and run outputs.
+pub(super) const MIGRATION: &str = r#"
+    CREATE TABLE logged_models (
+        model_key         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        model_id          TEXT COLLATE "C" NOT NULL UNIQUE,
+        experiment_id     BIGINT NOT NULL REFERENCES experiments(experiment_id),
+        name              TEXT COLLATE "C" NOT NULL,
+        artifact_uri      TEXT COLLATE "C" NOT NULL,
+        status            TEXT COLLATE "C" NOT NULL,
+        status_message    TEXT COLLATE "C",
+        model_type        TEXT COLLATE "C",
+        source_run_id     TEXT COLLATE "C",
+        creation_time     BIGINT NOT NULL,
+        last_updated_time BIGINT NOT NULL,
+        lifecycle_stage   TEXT COLLATE "C" NOT NULL DEFAULT 'active'
+    );
+    CREATE INDEX logged_models_by_experiment
+        ON logged_models(experiment_id, creation_time DESC);
+    CREATE TABLE logged_model_tags (
+        model_key BIGINT NOT NULL REFERENCES logged_models(model_key),
+        key       TEXT COLLATE "C" NOT NULL,
+        value     TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (model_key, key)
+    );
+    CREATE TABLE logged_model_params (
+        model_key BIGINT NOT NULL REFERENCES logged_models(model_key),
+        key       TEXT COLLATE "C" NOT NULL,
+        value     TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (model_key, key)
+    );
+    CREATE TABLE logged_model_metrics (
+        model_key      BIGINT NOT NULL REFERENCES logged_models(model_key),
+        key            TEXT COLLATE "C" NOT NULL,
+        value          DOUBLE PRECISION NOT NULL,
+        is_nan         BOOLEAN NOT NULL,
+        timestamp      BIGINT NOT NULL,
+        step           BIGINT NOT NULL,
+        run_id         TEXT COLLATE "C" NOT NULL,
+        dataset_name   TEXT COLLATE "C",
+        dataset_digest TEXT COLLATE "C",
+        PRIMARY KEY (model_key, key, timestamp, step, run_id)
+    );
+    CREATE TABLE run_outputs (
+        run_key  BIGINT NOT NULL REFERENCES runs(run_key),
+        model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(model_id),
+        step     BIGINT NOT NULL,
+        PRIMARY KEY (run_key, model_id)
+    );
+"#;
 
 const MODEL_COLUMNS: &str = "model_key, model_id, experiment_id, name, artifact_uri, status, \
                              status_message, model_type, source_run_id, creation_time, \

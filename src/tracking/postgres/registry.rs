@@ -1,5 +1,5 @@
-//! The model registry in PostgreSQL (schema v3): the queries behind the registered-model
-//! methods of [`Store`](crate::tracking::Store).
+//! The model registry in PostgreSQL (its tables come with [`MIGRATION`]): the queries
+//! behind the registered-model methods of [`Store`](crate::tracking::Store).
 //!
 //! A registered model is keyed by an integer `registered_model_key`, so renaming it
 //! changes one row; its tags, versions and aliases reference that key. Registered models
@@ -11,6 +11,55 @@ use super::models::find_model;
 use super::{TxError, TxResult, find_run, upsert_tags_into};
 use postgres::GenericClient;
 use std::collections::HashMap;
+
+/// The schema migration that adds the registry: registered models keyed by an integer (a
+/// rename touches one row), their tags, versions, version tags and aliases.
+pub(super) const MIGRATION: &str = r#"
+    CREATE TABLE registered_models (
+        registered_model_key BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name                 TEXT COLLATE "C" NOT NULL UNIQUE,
+        description          TEXT COLLATE "C",
+        next_version         BIGINT NOT NULL DEFAULT 1,
+        creation_time        BIGINT NOT NULL,
+        last_updated_time    BIGINT NOT NULL
+    );
+    CREATE TABLE registered_model_tags (
+        registered_model_key BIGINT NOT NULL REFERENCES registered_models(registered_model_key),
+        key                  TEXT COLLATE "C" NOT NULL,
+        value                TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (registered_model_key, key)
+    );
+    CREATE TABLE model_versions (
+        registered_model_key BIGINT NOT NULL REFERENCES registered_models(registered_model_key),
+        version              BIGINT NOT NULL,
+        source               TEXT COLLATE "C" NOT NULL,
+        storage_location     TEXT COLLATE "C" NOT NULL,
+        run_id               TEXT COLLATE "C",
+        model_id             TEXT COLLATE "C",
+        description          TEXT COLLATE "C",
+        current_stage        TEXT COLLATE "C" NOT NULL DEFAULT 'None',
+        creation_time        BIGINT NOT NULL,
+        last_updated_time    BIGINT NOT NULL,
+        PRIMARY KEY (registered_model_key, version)
+    );
+    CREATE TABLE model_version_tags (
+        registered_model_key BIGINT NOT NULL,
+        version              BIGINT NOT NULL,
+        key                  TEXT COLLATE "C" NOT NULL,
+        value                TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (registered_model_key, version, key),
+        FOREIGN KEY (registered_model_key, version)
+            REFERENCES model_versions(registered_model_key, version)
+    );
+    CREATE TABLE registered_model_aliases (
+        registered_model_key BIGINT NOT NULL,
+        alias                TEXT COLLATE "C" NOT NULL,
+        version              BIGINT NOT NULL,
+        PRIMARY KEY (registered_model_key, alias),
+        FOREIGN KEY (registered_model_key, version)
+            REFERENCES model_versions(registered_model_key, version)
+    );
+"#;
 
 /// The key of registered model `name`; `FOR UPDATE` locks its row, so that writes to one
 /// registered model (new versions, stage transitions) take turns.
