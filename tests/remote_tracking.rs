@@ -9,20 +9,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use common::server_process::{ServerProcess, runs_of, with_role as role};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use hyperflow::study::Tracking;
-use hyperflow::tracking::{Run, SearchRuns, Tracker};
+use hyperflow::tracking::{Run, Tracker};
 use hyperflow::{Point, Space, TrialContext, fmin_with_context};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
 
-/// A `hyperflow server` process; killed on drop.
+/// A `hyperflow server` process and its directory.
 struct Server {
-    child: Child,
-    url: String,
+    process: ServerProcess,
     dir: tempfile::TempDir,
 }
 
@@ -50,25 +49,8 @@ impl Server {
     /// Run `hyperflow args...` in `dir` and read the URL it prints once it accepts
     /// connections.
     fn launch(dir: tempfile::TempDir, args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .current_dir(dir.path())
-            .env_remove("HYPERFLOW_AUTH_TOKEN")
-            .env_remove("HYPERFLOW_TRACKING_URI")
-            .env_remove("MLFLOW_TRACKING_URI")
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start hyperflow");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the server's first line");
-        let url = line
-            .trim()
-            .strip_prefix("hyperflow server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Server { child, url, dir }
+        let process = ServerProcess::launch(BIN, dir.path(), args);
+        Server { process, dir }
     }
 
     /// The artifacts destination the server keeps files in.
@@ -93,7 +75,7 @@ impl Server {
             .current_dir(cwd)
             .env_remove("HYPERFLOW_TRACKING_URI")
             .env_remove("MLFLOW_TRACKING_URI")
-            .args(["--tracking-uri", &self.url])
+            .args(["--tracking-uri", &self.process.url])
             .args(args)
             .output()
             .expect("run hyperflow");
@@ -106,30 +88,6 @@ impl Server {
         );
         out
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn runs_of(tracker: &Tracker, experiment: &str) -> Vec<Run> {
-    let exp = tracker
-        .get_experiment_by_name(experiment)
-        .expect("experiment lookup")
-        .unwrap_or_else(|| panic!("no experiment {experiment}"))
-        .experiment_id;
-    tracker
-        .search_all_runs(&SearchRuns::new().experiment(&exp))
-        .expect("search")
-}
-
-fn role<'a>(runs: &'a [Run], role: &str) -> Vec<&'a Run> {
-    runs.iter()
-        .filter(|r| r.data.tag("hyperflow.role") == Some(role))
-        .collect()
 }
 
 /// A trial script: it says hello on stderr and prints its loss, `(x - 0.3)^2`.
@@ -157,7 +115,7 @@ fn sweep_logs_trial_output_through_the_server() {
     // Nothing is written next to the client: everything went to the server.
     assert!(!work.path().join("hyperflow-artifacts").exists());
 
-    let tracker = Tracker::open(&server.url).expect("tracker over REST");
+    let tracker = Tracker::open(&server.process.url).expect("tracker over REST");
     let runs = runs_of(&tracker, "remote-sweep");
     let parents = role(&runs, "search");
     assert_eq!(parents.len(), 1);
@@ -202,7 +160,7 @@ fn sweep_logs_trial_output_through_the_server() {
 #[test]
 fn fmin_and_the_artifact_api_through_the_server() {
     let server = Server::start();
-    let tracker = Tracker::open(&server.url).expect("tracker over REST");
+    let tracker = Tracker::open(&server.process.url).expect("tracker over REST");
     let space = Space::builder()
         .uniform("x", -1.0, 1.0)
         .build()
@@ -272,11 +230,12 @@ fn ui_listens_where_host_and_port_say() {
         ],
     );
     let port = ui
+        .process
         .url
         .strip_prefix("http://127.0.0.1:")
         .expect("on loopback");
     assert_ne!(port, "5000", "port 0 picks a free port");
-    let tracker = Tracker::open(&ui.url).expect("a client of the UI's server");
+    let tracker = Tracker::open(&ui.process.url).expect("a client of the UI's server");
     assert!(
         tracker
             .get_experiment_by_name("seen")

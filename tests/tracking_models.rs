@@ -2,8 +2,8 @@
 //! (READY, its source run, its params, an `MLmodel` file and `model.json` in its artifact
 //! location, linked as an output of the run), the registry on `Tracker` (register, aliases,
 //! tags, searches), and `load_model` by every URI form, with clear errors for wrong URIs and
-//! foreign flavors. Run on a real SQLite file and through `hyperflow server` (REST store over
-//! real HTTP); the linfa helper inside tracked trials; and the official MLflow client reading
+//! foreign flavors. Run on a real SQLite file, on PostgreSQL (feature `postgres`) and through
+//! `hyperflow server` (REST store over real HTTP); the linfa helper inside tracked trials; and the official MLflow client reading
 //! what Rust logged and registered (skipped, with a message, without the MLflow venv).
 
 mod common;
@@ -246,6 +246,24 @@ fn models_and_registry_on_a_sqlite_file() {
     let logged = models_round_trip(&Tracker::new(store), "net-sqlite");
     assert!(
         Path::new(&logged.artifact_uri).is_absolute(),
+        "{}",
+        logged.artifact_uri
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn models_and_registry_on_postgresql() {
+    let Some(pg) = common::postgres::PgServer::start("models_and_registry_on_postgresql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("artifacts").display().to_string();
+    let store = PgStore::open_with_artifact_root(&pg.uri(), &root).unwrap();
+    let logged = models_round_trip(&Tracker::new(std::sync::Arc::new(store)), "net-pg");
+    // Its files are under the store's artifact root.
+    assert!(
+        logged.artifact_uri.starts_with(&root),
         "{}",
         logged.artifact_uri
     );

@@ -209,14 +209,20 @@ impl ServerConfig {
         Ok(())
     }
 
-    /// Open the backend store and build the application state. An SQLite backend puts
-    /// new experiments' artifacts under the artifacts destination.
+    /// Open the backend store and build the application state. An SQLite or PostgreSQL
+    /// backend puts new experiments' artifacts under the artifacts destination.
     pub fn open_state(&self) -> Result<AppState, ServerError> {
         let dest = absolute(&self.artifacts_destination)?;
         let store: Arc<dyn Store> = match TrackingUri::parse(&self.backend_store_uri)? {
             TrackingUri::Sqlite(path) => Arc::new(crate::tracking::SqliteStore::open_in(
                 &path,
                 &dest,
+                self.store_mode,
+            )?),
+            #[cfg(feature = "postgres")]
+            TrackingUri::Postgres(uri) => Arc::new(crate::tracking::PgStore::open_in(
+                &uri,
+                &dest.display().to_string(),
                 self.store_mode,
             )?),
             other => other.open_with(self.store_mode)?,
@@ -690,7 +696,14 @@ impl BoundServer {
     /// Validate the config, open the store and bind the listener.
     pub async fn bind(config: &ServerConfig) -> Result<Self, ServerError> {
         config.validate()?;
-        let state = config.open_state()?;
+        // Off the async threads: a PostgreSQL store's driver blocks on a runtime of its own.
+        let opening = config.clone();
+        let state = tokio::task::spawn_blocking(move || opening.open_state())
+            .await
+            .map_err(|e| ServerError::Io {
+                context: "opening the backend store".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
         let host = config.host.trim_start_matches('[').trim_end_matches(']');
         let listener = tokio::net::TcpListener::bind((host, config.port))
             .await

@@ -13,21 +13,29 @@
 //!   locale.
 //! - Searches are compiled by the SQL stores' shared compiler (`tracking/sql.rs`) with
 //!   `$N` placeholders; no text from a query is ever part of the SQL.
+//! - TLS through rustls (`postgres/tls.rs`): `sslmode` `disable`, `prefer` (the
+//!   default), `require` or `verify-full` (with `sslrootcert`), as libpq reads them.
 //! - The schema version lives in the table `hyperflow_schema`; opening a store migrates an
 //!   older schema under an advisory lock (so that several workers opening one database at
 //!   once migrate it once) and refuses a newer one with [`StoreError::SchemaTooNew`].
-//!
-//! Not supported yet (each returns [`StoreError::InvalidState`] saying so): model outputs
-//! of runs, logged models and the model registry.
+//! - MLflow 3's dataset inputs (`postgres/inputs.rs`), logged models and run outputs
+//!   (`postgres/models.rs`) and the model registry (`postgres/registry.rs`) keep the
+//!   SQLite store's semantics; what does not depend on the driver (validation, model
+//!   version sources, the registry's and logged models' searches) is shared in
+//!   `tracking/store.rs`.
 
 mod inputs;
 mod ledger;
+mod models;
+mod registry;
 mod search;
+mod tls;
 
 use super::model::*;
 use super::store::*;
 use postgres::error::SqlState;
-use postgres::{GenericClient, NoTls, Row, Transaction};
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use std::collections::HashMap;
@@ -36,7 +44,7 @@ use std::time::Duration;
 pub use super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Connections a store keeps open at most.
 const POOL_SIZE: u32 = 8;
@@ -139,19 +147,35 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_key, dataset_key, key)
     );
     "#,
-    // v2 -> v3: the ledger of searches (see `tracking::ledger`).
+    // v2 -> v3: MLflow 3's logged models and run outputs.
+    models::MIGRATION,
+    // v3 -> v4: the model registry.
+    registry::MIGRATION,
+    // v4 -> v5: the ledger of searches (see `tracking::ledger`).
     ledger::MIGRATION,
 ];
 
-type Manager = PostgresConnectionManager<NoTls>;
+type Manager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>;
 
 /// The PostgreSQL tracking store.
 pub struct PgStore {
-    pool: Pool<Manager>,
+    /// Always there; taken only by `drop` (see there).
+    pool: Option<Pool<Manager>>,
     /// The URI with its password replaced, for messages.
     shown_uri: String,
     /// Where new experiments' artifact locations go (`<root>/<experiment id>`).
     artifact_root: String,
+}
+
+impl Drop for PgStore {
+    /// Closes the pool's connections on a thread of their own: closing one blocks on the
+    /// driver's runtime, which panics on a thread that runs async tasks (a server's, where
+    /// the last reference to a store may go).
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -174,6 +198,15 @@ fn redact(uri: &str) -> String {
         }
         _ => uri.to_string(),
     }
+}
+
+/// The artifact root of a store opened without one: `hyperflow-artifacts` in the working
+/// directory.
+pub fn default_artifact_root() -> Result<String> {
+    let root = std::env::current_dir()
+        .map_err(|e| StoreError::io("finding the working directory", e))?
+        .join("hyperflow-artifacts");
+    Ok(root.display().to_string())
 }
 
 /// Work inside a transaction fails with a database error (which may be retried) or a
@@ -200,7 +233,16 @@ type TxResult<T> = std::result::Result<T, TxError>;
 fn pg_error(context: &str, e: &postgres::Error) -> StoreError {
     let message = match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        // The driver's message and its causes (why a TLS handshake failed, say).
+        None => {
+            let mut message = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                message = format!("{message}: {c}");
+                cause = c.source();
+            }
+            message
+        }
     };
     StoreError::Database {
         context: context.to_string(),
@@ -216,56 +258,79 @@ fn is_retryable(e: &postgres::Error) -> bool {
 }
 
 impl PgStore {
-    /// Open the database `uri` (`postgresql://user:pass@host:port/db` or `postgres://`),
+    /// Open the database `uri` (`postgresql://user:pass@host:port/db` or `postgres://`,
+    /// with `?sslmode=disable|prefer|require|verify-full` and `sslrootcert=<file>` for
+    /// TLS as in libpq, `prefer` by default),
     /// creating or migrating the schema; new experiments get artifact locations under
     /// `hyperflow-artifacts` in the working directory.
     pub fn open(uri: &str) -> Result<Self> {
-        let root = std::env::current_dir()
-            .map_err(|e| StoreError::io("finding the working directory", e))?
-            .join("hyperflow-artifacts");
-        Self::open_with_artifact_root(uri, &root.display().to_string())
+        Self::open_with_artifact_root(uri, &default_artifact_root()?)
     }
 
     /// Open the database `uri` with `artifact_root` as the root of new experiments'
     /// artifact locations (and of the default experiment's, when this call creates the
     /// schema).
     pub fn open_with_artifact_root(uri: &str, artifact_root: &str) -> Result<Self> {
+        Self::open_in(uri, artifact_root, OpenMode::ReadWrite)
+    }
+
+    /// Open the database `uri` in `mode`, with `artifact_root` as in
+    /// [`PgStore::open_with_artifact_root`]. [`OpenMode::ReadOnly`] creates, upgrades and
+    /// writes nothing: a database without hyperflow's schema is [`StoreError::NoDatabase`],
+    /// one with an older schema is [`StoreError::InvalidState`] (a store opened for writing
+    /// upgrades it), and PostgreSQL refuses every write of the store's connections, which
+    /// is [`StoreError::NotAccessible`].
+    pub fn open_in(uri: &str, artifact_root: &str, mode: OpenMode) -> Result<Self> {
         let shown_uri = redact(uri);
-        let mut config: postgres::Config = uri.parse().map_err(|e| StoreError::UnsupportedUri {
-            uri: shown_uri.clone(),
-            reason: format!(
-                "not a valid PostgreSQL URI ({e}); the form is \
+        let (driver_uri, tls_options) = tls::split_options(uri, &shown_uri)?;
+        let tls = tls::connector(&tls_options, &shown_uri)?;
+        let mut config: postgres::Config =
+            driver_uri.parse().map_err(|e| StoreError::UnsupportedUri {
+                uri: shown_uri.clone(),
+                reason: format!(
+                    "not a valid PostgreSQL URI ({e}); the form is \
                  postgresql://user:password@host:port/database"
-            ),
-        })?;
+                ),
+            })?;
+        config.ssl_mode(tls_options.mode);
+        if mode == OpenMode::ReadOnly {
+            let options = config.get_options().unwrap_or_default();
+            config.options(&format!("{options} -c default_transaction_read_only=on"));
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         // One connection first, so that a wrong address, password or database name is
         // reported at once with PostgreSQL's own words (the pool would retry until its
         // timeout); it migrates the schema and then joins the pool's work as its first.
-        let mut client = config.connect(NoTls).map_err(|e| {
+        let mut client = config.connect(tls.clone()).map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot connect to PostgreSQL at {shown_uri}: {}",
                 pg_error("connecting", &e)
             ))
         })?;
-        migrate(&mut client, &shown_uri, artifact_root)?;
+        match mode {
+            OpenMode::ReadWrite => migrate(&mut client, &shown_uri, artifact_root)?,
+            OpenMode::ReadOnly => check_schema(&mut client, &shown_uri)?,
+        }
         drop(client);
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(PostgresConnectionManager::new(config, tls));
         Ok(PgStore {
-            pool,
+            pool: Some(pool),
             shown_uri,
             artifact_root: artifact_root.to_string(),
         })
     }
 
     fn connection(&self) -> Result<PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| {
+        let pool = self.pool.as_ref().ok_or_else(|| {
+            StoreError::Unavailable("the PostgreSQL store is closing".to_string())
+        })?;
+        pool.get().map_err(|e| {
             StoreError::Unavailable(format!(
                 "cannot connect to PostgreSQL at {}: {e}",
                 self.shown_uri
@@ -303,6 +368,15 @@ impl PgStore {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(5 << attempt.min(6)));
                 }
+                Err(TxError::Pg(e)) if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) => {
+                    return Err(StoreError::NotAccessible {
+                        path: self.shown_uri.clone(),
+                        access: "writable",
+                        reason: "the store was opened read-only; open it for reading and \
+                                 writing to change it"
+                            .to_string(),
+                    });
+                }
                 Err(TxError::Pg(e)) => return Err(pg_error(context, &e)),
             }
         }
@@ -322,6 +396,40 @@ impl PgStore {
         f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
     ) -> Result<T> {
         self.transaction(context, true, f)
+    }
+}
+
+/// Checks that the database `client` is connected to has this build's schema, for reading
+/// it as it is.
+fn check_schema(client: &mut postgres::Client, uri: &str) -> Result<()> {
+    let read =
+        |client: &mut postgres::Client| -> std::result::Result<Option<i64>, postgres::Error> {
+            let exists: bool = client
+                .query_one("SELECT to_regclass('hyperflow_schema') IS NOT NULL", &[])?
+                .get(0);
+            if !exists {
+                return Ok(None);
+            }
+            Ok(client
+                .query_opt("SELECT version FROM hyperflow_schema", &[])?
+                .map(|r| r.get(0)))
+        };
+    let version = read(client).map_err(|e| pg_error("reading the schema version", &e))?;
+    match version {
+        None => Err(StoreError::NoDatabase {
+            path: uri.to_string(),
+        }),
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+            path: uri.to_string(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        Some(v) if v < SCHEMA_VERSION => Err(StoreError::InvalidState(format!(
+            "the database at {uri} has hyperflow's schema version {v}, older than this \
+             build's {SCHEMA_VERSION}, and a store opened read-only upgrades nothing; open \
+             it once for writing (a sweep, the server, or PgStore::open) to upgrade it"
+        ))),
+        Some(_) => Ok(()),
     }
 }
 
@@ -377,14 +485,6 @@ fn migrate(client: &mut postgres::Client, uri: &str, artifact_root: &str) -> Res
         Err(TxError::Store(e)) => Err(e),
         Err(TxError::Pg(e)) => Err(pg_error(context, &e)),
     }
-}
-
-/// The error for a method this store does not implement yet.
-fn not_yet(what: &str) -> StoreError {
-    StoreError::InvalidState(format!(
-        "{what} is not supported by the PostgreSQL store yet; use an SQLite store \
-         (sqlite:///path.db) or a tracking server (http://host:port) for it"
-    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -559,17 +659,40 @@ fn touch_experiment(tx: &mut impl GenericClient, n: i64) -> TxResult<()> {
 
 /// Upserts experiment tags (the last value of a repeated key wins).
 fn upsert_experiment_tags(tx: &mut impl GenericClient, n: i64, tags: &[Tag]) -> TxResult<()> {
+    upsert_tags_into(tx, "experiment_tags", &["experiment_id"], &[n], tags)
+}
+
+/// Upserts `tags` into `table`, whose rows are the columns `owner` (holding `ids`), `key`
+/// and `value`; the last value of a repeated key wins.
+fn upsert_tags_into(
+    tx: &mut impl GenericClient,
+    table: &str,
+    owner: &[&str],
+    ids: &[i64],
+    tags: &[Tag],
+) -> TxResult<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
     let tags = last_tag_per_key(tags);
     let (keys, values): (Vec<&str>, Vec<&str>) = tags
         .iter()
         .map(|t| (t.key.as_str(), t.value.as_str()))
         .unzip();
-    tx.execute(
-        "INSERT INTO experiment_tags (experiment_id, key, value) \
-         SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
-         ON CONFLICT (experiment_id, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&n, &keys, &values],
-    )?;
+    let columns = owner.join(", ");
+    let owner_values: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({columns}, key, value) SELECT {}, * FROM UNNEST(${}::text[], \
+         ${}::text[]) ON CONFLICT ({columns}, key) DO UPDATE SET value = EXCLUDED.value",
+        owner_values.join(", "),
+        ids.len() + 1,
+        ids.len() + 2
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        ids.iter().map(|id| id as &(dyn ToSql + Sync)).collect();
+    params.push(&keys);
+    params.push(&values);
+    tx.execute(&sql, &params)?;
     Ok(())
 }
 
@@ -640,22 +763,9 @@ fn create_run_tx(
     ))
 }
 
-/// Upserts run tags, one per key (callers pass them deduplicated or through
-/// [`last_tag_per_key`]).
+/// Upserts run tags (the last value of a repeated key wins).
 fn upsert_tags(tx: &mut impl GenericClient, key: i64, tags: &[Tag]) -> TxResult<()> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let (keys, values): (Vec<&str>, Vec<&str>) = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .unzip();
-    tx.execute(
-        "INSERT INTO tags (run_key, key, value) SELECT $1, * FROM UNNEST($2::text[], $3::text[]) \
-         ON CONFLICT (run_key, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&key, &keys, &values],
-    )?;
-    Ok(())
+    upsert_tags_into(tx, "tags", &["run_key"], &[key], tags)
 }
 
 /// Column arrays of metric points, for `UNNEST`.
@@ -1099,148 +1209,220 @@ impl Store for PgStore {
         })
     }
 
-    fn log_outputs(&self, _run_id: &str, _outputs: &[ModelOutput]) -> Result<()> {
-        Err(not_yet("logging model outputs"))
+    fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+        self.write("logging outputs", |tx| {
+            models::log_outputs_tx(tx, run_id, outputs)
+        })
     }
 
     fn create_logged_model(
         &self,
-        _experiment_id: &ExperimentId,
-        _model: &NewLoggedModel,
+        experiment_id: &ExperimentId,
+        model: &NewLoggedModel,
     ) -> Result<LoggedModel> {
-        Err(not_yet("creating a logged model"))
+        let name = validate_new_logged_model(model)?;
+        self.write("creating a logged model", |tx| {
+            models::create_model_tx(tx, experiment_id, model, &name)
+        })
     }
 
-    fn get_logged_model(&self, _model_id: &str, _allow_deleted: bool) -> Result<LoggedModel> {
-        Err(not_yet("reading a logged model"))
+    fn get_logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+        self.read("reading a logged model", |tx| {
+            models::find_model(tx, model_id, allow_deleted)
+        })
     }
 
     fn finalize_logged_model(
         &self,
-        _model_id: &str,
-        _status: LoggedModelStatus,
+        model_id: &str,
+        status: LoggedModelStatus,
     ) -> Result<LoggedModel> {
-        Err(not_yet("finalizing a logged model"))
+        self.write("finalizing a logged model", |tx| {
+            models::finalize_model_tx(tx, model_id, status)
+        })
     }
 
-    fn delete_logged_model(&self, _model_id: &str) -> Result<()> {
-        Err(not_yet("deleting a logged model"))
+    fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.write("deleting a logged model", |tx| {
+            models::delete_model_tx(tx, model_id)
+        })
     }
 
-    fn set_logged_model_tags(&self, _model_id: &str, _tags: &[Tag]) -> Result<()> {
-        Err(not_yet("tagging a logged model"))
+    fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+        validate_batch(model_id, &[], &[], tags)?;
+        self.write("setting logged model tags", |tx| {
+            let key = models::model_key(tx, model_id)?;
+            models::set_model_tags_tx(tx, key, tags)
+        })
     }
 
-    fn delete_logged_model_tag(&self, _model_id: &str, _key: &str) -> Result<()> {
-        Err(not_yet("deleting a logged model tag"))
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        self.write("deleting a logged model tag", |tx| {
+            models::delete_model_tag_tx(tx, model_id, key)
+        })
     }
 
-    fn log_logged_model_params(&self, _model_id: &str, _params: &[Param]) -> Result<()> {
-        Err(not_yet("logging logged model params"))
+    fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+        validate_batch(model_id, &[], params, &[])?;
+        self.write("logging logged model params", |tx| {
+            let key = models::model_key(tx, model_id)?;
+            models::log_model_params_tx(tx, key, model_id, params)
+        })
     }
 
-    fn search_logged_models(&self, _query: &LoggedModelQuery) -> Result<Page<LoggedModel>> {
-        Err(not_yet("searching logged models"))
+    fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<Page<LoggedModel>> {
+        let all = self.read("searching logged models", |tx| {
+            models::models_of(tx, &query.experiment_ids)
+        })?;
+        page_of_logged_models(all, query)
     }
 
-    fn log_model_metrics(&self, _metrics: &[LoggedModelMetric]) -> Result<()> {
-        Err(not_yet("logging logged model metrics"))
+    fn log_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+        validate_model_metrics(metrics)?;
+        self.write("logging metrics of logged models", |tx| {
+            models::log_model_metrics_tx(tx, metrics)
+        })
     }
 
     fn create_registered_model(
         &self,
-        _name: &str,
-        _description: Option<&str>,
-        _tags: &[Tag],
+        name: &str,
+        description: Option<&str>,
+        tags: &[Tag],
     ) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+        validate_registered_model_name(name)?;
+        self.write("creating a registered model", |tx| {
+            registry::create_tx(tx, name, description, tags)
+        })
     }
 
-    fn get_registered_model(&self, _name: &str) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+    fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        self.read("reading a registered model", |tx| {
+            let key = registry::find_key(tx, name)?;
+            registry::load(tx, key)
+        })
     }
 
-    fn rename_registered_model(&self, _name: &str, _new_name: &str) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        validate_registered_model_name(new_name)?;
+        self.write("renaming a registered model", |tx| {
+            registry::rename_tx(tx, name, new_name)
+        })
     }
 
-    fn update_registered_model(&self, _name: &str, _description: &str) -> Result<RegisteredModel> {
-        Err(not_yet("the model registry"))
+    fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
+        self.write("updating a registered model", |tx| {
+            registry::describe_tx(tx, name, description)
+        })
     }
 
-    fn delete_registered_model(&self, _name: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_registered_model(&self, name: &str) -> Result<()> {
+        self.write("deleting a registered model", |tx| {
+            registry::delete_tx(tx, name)
+        })
     }
 
-    fn search_registered_models(&self, _query: &RegistryQuery) -> Result<Page<RegisteredModel>> {
-        Err(not_yet("the model registry"))
+    fn search_registered_models(&self, query: &RegistryQuery) -> Result<Page<RegisteredModel>> {
+        let all = self.read("searching registered models", |tx| registry::all(tx))?;
+        page_of_registered_models(all, query)
     }
 
-    fn set_registered_model_tag(&self, _name: &str, _tag: &Tag) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.write("setting a registered model tag", |tx| {
+            registry::set_tag_tx(tx, name, tag)
+        })
     }
 
-    fn delete_registered_model_tag(&self, _name: &str, _key: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+        self.write("deleting a registered model tag", |tx| {
+            registry::delete_tag_tx(tx, name, key)
+        })
     }
 
-    fn create_model_version(&self, _name: &str, _new: &NewModelVersion) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+    fn create_model_version(&self, name: &str, new: &NewModelVersion) -> Result<ModelVersion> {
+        self.write("creating a model version", |tx| {
+            registry::create_version_tx(tx, name, new)
+        })
     }
 
-    fn get_model_version(&self, _name: &str, _version: i64) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+    fn get_model_version(&self, name: &str, version: i64) -> Result<ModelVersion> {
+        self.read("reading a model version", |tx| {
+            registry::get_version(tx, name, version)
+        })
     }
 
     fn update_model_version(
         &self,
-        _name: &str,
-        _version: i64,
-        _description: &str,
+        name: &str,
+        version: i64,
+        description: &str,
     ) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+        self.write("updating a model version", |tx| {
+            registry::describe_version_tx(tx, name, version, description)
+        })
     }
 
-    fn delete_model_version(&self, _name: &str, _version: i64) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_model_version(&self, name: &str, version: i64) -> Result<()> {
+        self.write("deleting a model version", |tx| {
+            registry::delete_version_tx(tx, name, version)
+        })
     }
 
-    fn search_model_versions(&self, _query: &RegistryQuery) -> Result<Page<ModelVersion>> {
-        Err(not_yet("the model registry"))
+    fn search_model_versions(&self, query: &RegistryQuery) -> Result<Page<ModelVersion>> {
+        let all = self.read("searching model versions", |tx| registry::all_versions(tx))?;
+        page_of_model_versions(all, query)
     }
 
     fn transition_model_version_stage(
         &self,
-        _name: &str,
-        _version: i64,
-        _stage: ModelStage,
-        _archive_existing: bool,
+        name: &str,
+        version: i64,
+        stage: ModelStage,
+        archive_existing: bool,
     ) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+        validate_transition(stage, archive_existing)?;
+        self.write("moving a model version to another stage", |tx| {
+            registry::transition_tx(tx, name, version, stage, archive_existing)
+        })
     }
 
-    fn set_model_version_tag(&self, _name: &str, _version: i64, _tag: &Tag) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()> {
+        validate_key("tag", &tag.key)?;
+        self.write("setting a model version tag", |tx| {
+            registry::set_version_tag_tx(tx, name, version, tag)
+        })
     }
 
-    fn delete_model_version_tag(&self, _name: &str, _version: i64, _key: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()> {
+        self.write("deleting a model version tag", |tx| {
+            registry::delete_version_tag_tx(tx, name, version, key)
+        })
     }
 
-    fn get_model_version_download_uri(&self, _name: &str, _version: i64) -> Result<String> {
-        Err(not_yet("the model registry"))
+    fn get_model_version_download_uri(&self, name: &str, version: i64) -> Result<String> {
+        self.read("reading a model version", |tx| {
+            registry::storage_location(tx, name, version)
+        })
     }
 
-    fn set_registered_model_alias(&self, _name: &str, _alias: &str, _version: i64) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
+        validate_alias(alias)?;
+        self.write("setting a registered model alias", |tx| {
+            registry::set_alias_tx(tx, name, alias, version)
+        })
     }
 
-    fn delete_registered_model_alias(&self, _name: &str, _alias: &str) -> Result<()> {
-        Err(not_yet("the model registry"))
+    fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.write("deleting a registered model alias", |tx| {
+            registry::delete_alias_tx(tx, name, alias)
+        })
     }
 
-    fn get_model_version_by_alias(&self, _name: &str, _alias: &str) -> Result<ModelVersion> {
-        Err(not_yet("the model registry"))
+    fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        self.read("reading a model version by alias", |tx| {
+            registry::version_by_alias(tx, name, alias)
+        })
     }
 }
 

@@ -1013,6 +1013,114 @@ pub fn model_version_not_found(name: &str, version: i64) -> StoreError {
     ))
 }
 
+/// The error for creating (or renaming to) a registered model whose name is taken.
+pub fn registered_model_exists(name: &str) -> StoreError {
+    StoreError::AlreadyExists(format!("Registered Model (name={name}) already exists."))
+}
+
+/// The error for an alias that registered model has not got.
+pub fn alias_not_found(alias: &str) -> StoreError {
+    StoreError::NotFound(format!("Registered model alias {alias} not found."))
+}
+
+/// The error for logging a logged model's param again with another value.
+pub fn logged_model_param_changed(model_id: &str, key: &str, old: &str, new: &str) -> StoreError {
+    StoreError::InvalidParameter(format!(
+        "Changing param values is not allowed. Param with key='{key}' was already logged \
+         with value='{old}' for logged model ID='{model_id}'. Attempted logging new value \
+         '{new}'."
+    ))
+}
+
+/// The error for deleting a tag a logged model has not got.
+pub fn logged_model_tag_not_found(model_id: &str, key: &str) -> StoreError {
+    StoreError::NotFound(format!(
+        "No tag with key '{key}' on logged model with ID '{model_id}'"
+    ))
+}
+
+/// Where a new logged model's files go: under its experiment's artifact location.
+pub fn logged_model_artifact_uri(experiment_location: &str, model_id: &str) -> String {
+    format!(
+        "{}/models/{model_id}/artifacts",
+        experiment_location.trim_end_matches('/')
+    )
+}
+
+/// A new model version's source resolved: where its files are (its storage location) and
+/// the version with the logged model and the run its source names. A `models:/<model_id>`
+/// source is the logged model's artifact location (and its source run); a
+/// `runs:/<run_id>/<path>` source is under the run's artifact URI; any other non-empty
+/// source is an artifact URI as given. `find_model` reads an active logged model through
+/// `db`, `find_run` a run; their errors (not found) are the answer.
+pub fn resolve_model_version_source<D, E: From<StoreError>>(
+    db: &mut D,
+    new: &NewModelVersion,
+    find_model: impl Fn(&mut D, &str) -> std::result::Result<LoggedModel, E>,
+    find_run: impl Fn(&mut D, &str) -> std::result::Result<RunInfo, E>,
+) -> std::result::Result<(String, NewModelVersion), E> {
+    let mut new = new.clone();
+    if let Some(model_id) = new.source.strip_prefix("models:/") {
+        let model_id = model_id.trim_end_matches('/');
+        if model_id.is_empty() || model_id.contains('/') || model_id.contains('@') {
+            return Err(StoreError::InvalidParameter(format!(
+                "model version source '{}' is not supported: a models:/ source must name a \
+                 logged model, as models:/<model_id>",
+                new.source
+            ))
+            .into());
+        }
+        let model = find_model(db, model_id)?;
+        new.model_id = Some(model.model_id);
+        if new.run_id.is_none() {
+            new.run_id = model.source_run_id;
+        }
+        return Ok((model.artifact_uri, new));
+    }
+    if let Some(model_id) = &new.model_id {
+        find_model(db, model_id)?;
+    }
+    if let Some(rest) = new.source.strip_prefix("runs:/") {
+        let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let run = find_run(db, run_id)?;
+        new.run_id = Some(run.run_id);
+        let base = run.artifact_uri.trim_end_matches('/');
+        let path = path.trim_matches('/');
+        let location = if path.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}/{path}")
+        };
+        return Ok((location, new));
+    }
+    if new.source.trim().is_empty() {
+        return Err(StoreError::InvalidParameter(
+            "a model version needs a source: models:/<model_id>, runs:/<run_id>/<path> or \
+             an artifact URI"
+                .into(),
+        )
+        .into());
+    }
+    Ok((new.source.clone(), new))
+}
+
+/// Metric points of logged models grouped as a store writes them: each run's points (in
+/// the order the runs first appear), and the distinct model ids.
+pub fn group_model_metrics(metrics: &[LoggedModelMetric]) -> (Vec<(&str, Vec<Metric>)>, Vec<&str>) {
+    let mut runs: Vec<(&str, Vec<Metric>)> = Vec::new();
+    let mut models: Vec<&str> = Vec::new();
+    for m in metrics {
+        if !models.contains(&m.model_id.as_str()) {
+            models.push(&m.model_id);
+        }
+        match runs.iter_mut().find(|(id, _)| *id == m.run_id) {
+            Some((_, points)) => points.push(m.metric.clone()),
+            None => runs.push((&m.run_id, vec![m.metric.clone()])),
+        }
+    }
+    (runs, models)
+}
+
 /// Longest accepted experiment name.
 pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
 /// log_batch limits: metrics, params, tags, total.

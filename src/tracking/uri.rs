@@ -170,8 +170,8 @@ impl TrackingUri {
 
     /// Open the store this URI names in `mode` (see [`OpenMode`]).
     pub fn open_with(&self, mode: OpenMode) -> Result<Arc<dyn Store>> {
-        // Only the SQLite store opens in a mode; the others take what they are given.
-        #[cfg(not(feature = "sqlite"))]
+        // The SQL stores open in a mode; a server decides for itself.
+        #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
         let _ = mode;
         match self {
             #[cfg(feature = "sqlite")]
@@ -196,7 +196,11 @@ impl TrackingUri {
                     .to_string(),
             }),
             #[cfg(feature = "postgres")]
-            TrackingUri::Postgres(uri) => Ok(Arc::new(super::postgres::PgStore::open(uri)?)),
+            TrackingUri::Postgres(uri) => Ok(Arc::new(super::postgres::PgStore::open_in(
+                uri,
+                &super::postgres::default_artifact_root()?,
+                mode,
+            )?)),
             #[cfg(not(feature = "postgres"))]
             TrackingUri::Postgres(uri) => Err(StoreError::UnsupportedUri {
                 uri: uri.clone(),

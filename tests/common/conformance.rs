@@ -23,7 +23,7 @@ macro_rules! conformance_suite {
             search_order_by, search_pagination_and_views, search_errors, search_limits,
             record_run_in_one_go, artifacts_round_trip, registered_models_crud,
             model_versions_and_aliases, model_version_stages, registry_order_by,
-            logged_model_metrics);
+            logged_model_metrics, logged_models_crud);
     };
     // A named subset of the checks, for a store whose factory returns `None` when the test
     // must be skipped (its external server is not installed; the factory says why).
@@ -1965,6 +1965,259 @@ pub fn logged_model_metrics(s: &dyn Store) {
     s.delete_run(&run.info.run_id).unwrap();
     assert_eq!(
         code(s.log_model_metrics(&[model_metric(&good, &run, m("acc", 1.0, 50, 2), None)])),
+        "INVALID_PARAMETER_VALUE"
+    );
+}
+
+fn new_model(s: &dyn Store, exp: &ExperimentId, name: &str, run: &Run) -> LoggedModel {
+    s.create_logged_model(
+        exp,
+        &NewLoggedModel {
+            name: Some(name.into()),
+            source_run_id: Some(run.info.run_id.clone()),
+            ..NewLoggedModel::default()
+        },
+    )
+    .unwrap()
+}
+
+pub fn logged_models_crud(s: &dyn Store) {
+    let exp = s.create_experiment("models", None, &[]).unwrap();
+    let location = s.get_experiment(&exp).unwrap().artifact_location;
+    let run = new_run(s, &exp, "train", 1);
+    let created = s
+        .create_logged_model(
+            &exp,
+            &NewLoggedModel {
+                name: Some("net".into()),
+                model_type: Some("regressor".into()),
+                source_run_id: Some(run.info.run_id.clone()),
+                tags: vec![Tag::new("team", "b"), Tag::new("owner", "a")],
+                // A param given twice with one value is one param.
+                params: vec![
+                    Param::new("lr", "0.1"),
+                    Param::new("depth", "3"),
+                    Param::new("lr", "0.1"),
+                ],
+            },
+        )
+        .unwrap();
+    assert!(created.model_id.starts_with("m-"), "{}", created.model_id);
+    assert_eq!(created.name, "net");
+    assert_eq!(created.experiment_id, exp);
+    assert_eq!(created.status, LoggedModelStatus::Pending);
+    assert_eq!(created.model_type.as_deref(), Some("regressor"));
+    assert_eq!(
+        created.source_run_id.as_deref(),
+        Some(run.info.run_id.as_str())
+    );
+    assert_eq!(created.lifecycle_stage, LifecycleStage::Active);
+    assert!(
+        created
+            .artifact_uri
+            .ends_with(&format!("/models/{}/artifacts", created.model_id)),
+        "{}",
+        created.artifact_uri
+    );
+    if !location.starts_with("mlflow-artifacts:") {
+        assert!(created.artifact_uri.starts_with(&location), "{created:?}");
+    }
+    assert_eq!(
+        created.tags,
+        vec![Tag::new("owner", "a"), Tag::new("team", "b")]
+    );
+    assert_eq!(
+        created.params,
+        vec![Param::new("depth", "3"), Param::new("lr", "0.1")]
+    );
+    let id = created.model_id.clone();
+    assert_eq!(s.get_logged_model(&id, false).unwrap(), created);
+
+    // A generated name; the client's mistakes are refused.
+    let unnamed = s
+        .create_logged_model(&exp, &NewLoggedModel::default())
+        .unwrap();
+    assert!(!unnamed.name.trim().is_empty());
+    let blank = NewLoggedModel {
+        name: Some(" ".into()),
+        ..NewLoggedModel::default()
+    };
+    assert_eq!(
+        code(s.create_logged_model(&exp, &blank)),
+        "INVALID_PARAMETER_VALUE"
+    );
+    let no_run = NewLoggedModel {
+        source_run_id: Some("0123456789abcdef0123456789abcdef".into()),
+        ..NewLoggedModel::default()
+    };
+    assert_eq!(
+        code(s.create_logged_model(&exp, &no_run)),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.create_logged_model(&ExperimentId("987654".into()), &NewLoggedModel::default())),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    let gone = s.create_experiment("gone", None, &[]).unwrap();
+    s.delete_experiment(&gone).unwrap();
+    assert_eq!(
+        code(s.create_logged_model(&gone, &NewLoggedModel::default())),
+        "INVALID_PARAMETER_VALUE"
+    );
+    assert_eq!(
+        code(s.get_logged_model("m-00000000000000000000000000000000", false)),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+
+    // Tags upsert and delete; params are immutable.
+    s.set_logged_model_tags(&id, &[Tag::new("team", "c"), Tag::new("extra", "1")])
+        .unwrap();
+    s.delete_logged_model_tag(&id, "owner").unwrap();
+    assert_eq!(
+        code(s.delete_logged_model_tag(&id, "owner")),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    s.log_logged_model_params(&id, &[Param::new("lr", "0.1"), Param::new("seed", "7")])
+        .unwrap();
+    let e = err_text(s.log_logged_model_params(&id, &[Param::new("lr", "0.2")]));
+    assert!(e.contains("Changing param values is not allowed"), "{e}");
+    let got = s.get_logged_model(&id, false).unwrap();
+    assert_eq!(
+        got.tags,
+        vec![Tag::new("extra", "1"), Tag::new("team", "c")]
+    );
+    assert_eq!(
+        got.params,
+        vec![
+            Param::new("depth", "3"),
+            Param::new("lr", "0.1"),
+            Param::new("seed", "7")
+        ]
+    );
+    assert!(got.last_updated_timestamp_ms >= created.last_updated_timestamp_ms);
+
+    // Finalizing sets the status.
+    let ready = s
+        .finalize_logged_model(&id, LoggedModelStatus::Ready)
+        .unwrap();
+    assert_eq!(ready.status, LoggedModelStatus::Ready);
+    assert_eq!(
+        s.get_logged_model(&id, false).unwrap().status,
+        LoggedModelStatus::Ready
+    );
+
+    // Outputs of a run: the run must be active and the model must exist.
+    let output = |model_id: &str, step| ModelOutput {
+        model_id: model_id.into(),
+        step,
+    };
+    s.log_outputs(&run.info.run_id, &[output(&id, 0)]).unwrap();
+    s.log_outputs(
+        &run.info.run_id,
+        &[output(&id, 5), output(&unnamed.model_id, 1)],
+    )
+    .unwrap();
+    assert_eq!(
+        code(s.log_outputs(
+            &run.info.run_id,
+            &[output("m-00000000000000000000000000000000", 0)]
+        )),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    assert_eq!(
+        code(s.log_outputs("0123456789abcdef0123456789abcdef", &[output(&id, 0)])),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+
+    // Searches: the experiment's active models, newest first, filtered, in pages.
+    let third = new_model(s, &exp, "third", &run);
+    let all = model_ids(s, &exp, "", &[]);
+    assert_eq!(sorted(all), sorted(names(&["net", &unnamed.name, "third"])));
+    assert_eq!(model_ids(s, &exp, "name = 'net'", &[]), names(&["net"]));
+    assert_eq!(model_ids(s, &exp, "tags.team = 'c'", &[]), names(&["net"]));
+    assert_eq!(
+        model_ids(s, &exp, "params.seed = '7'", &[]),
+        names(&["net"])
+    );
+    assert_eq!(
+        model_ids(s, &exp, "status = 'LOGGED_MODEL_READY'", &[]),
+        names(&["net"])
+    );
+    let by_name = LoggedModelOrder {
+        field_name: "name".into(),
+        ascending: true,
+        ..LoggedModelOrder::default()
+    };
+    let mut expected = names(&["net", &unnamed.name, "third"]);
+    expected.sort();
+    assert_eq!(
+        model_ids(s, &exp, "", std::slice::from_ref(&by_name)),
+        expected
+    );
+    let page = |token: Option<String>| {
+        s.search_logged_models(&LoggedModelQuery {
+            experiment_ids: vec![exp.clone()],
+            order_by: vec![by_name.clone()],
+            max_results: 2,
+            page_token: token,
+            ..LoggedModelQuery::default()
+        })
+        .unwrap()
+    };
+    let first = page(None);
+    let second = page(first.next_page_token.clone());
+    assert!(first.next_page_token.is_some() && second.next_page_token.is_none());
+    let paged: Vec<String> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .map(|m| m.name.clone())
+        .collect();
+    assert_eq!(paged, expected);
+    let bad_order = LoggedModelOrder {
+        field_name: "size".into(),
+        ..LoggedModelOrder::default()
+    };
+    assert_eq!(
+        code(s.search_logged_models(&LoggedModelQuery {
+            experiment_ids: vec![exp.clone()],
+            order_by: vec![bad_order],
+            ..LoggedModelQuery::default()
+        })),
+        "INVALID_PARAMETER_VALUE"
+    );
+
+    // Deleting hides a model from reads, searches and writes; it is still there for
+    // readers that ask for deleted ones.
+    s.delete_logged_model(&third.model_id).unwrap();
+    assert_eq!(
+        code(s.get_logged_model(&third.model_id, false)),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    // (MLflow's wire form carries no lifecycle stage: only that it is found is checked.)
+    assert_eq!(
+        s.get_logged_model(&third.model_id, true).unwrap().name,
+        "third"
+    );
+    assert_eq!(
+        sorted(model_ids(s, &exp, "", &[])),
+        sorted(names(&["net", &unnamed.name]))
+    );
+    for r in [
+        s.set_logged_model_tags(&third.model_id, &[Tag::new("k", "v")]),
+        s.log_logged_model_params(&third.model_id, &[Param::new("k", "v")]),
+        s.delete_logged_model(&third.model_id),
+        s.log_outputs(&run.info.run_id, &[output(&third.model_id, 0)]),
+    ] {
+        assert_eq!(code(r), "RESOURCE_DOES_NOT_EXIST");
+    }
+    assert_eq!(
+        code(s.finalize_logged_model(&third.model_id, LoggedModelStatus::Ready)),
+        "RESOURCE_DOES_NOT_EXIST"
+    );
+    s.delete_run(&run.info.run_id).unwrap();
+    assert_eq!(
+        code(s.log_outputs(&run.info.run_id, &[output(&id, 0)])),
         "INVALID_PARAMETER_VALUE"
     );
 }

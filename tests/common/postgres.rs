@@ -68,6 +68,112 @@ impl PgServer {
     /// prints why `test` is skipped and returns `None` (panics instead under
     /// `HYPERFLOW_REQUIRE_EXTERNAL`, as CI installs it).
     pub fn start(test: &str) -> Option<PgServer> {
+        Self::start_with(test, false)
+    }
+
+    /// As [`PgServer::start`], with TLS on (`ssl=on`): a server certificate for
+    /// `127.0.0.1` signed by a throwaway certificate authority ([`PgServer::ca_cert`]),
+    /// made with the openssl command.
+    pub fn start_with_tls(test: &str) -> Option<PgServer> {
+        Self::start_with(test, true)
+    }
+
+    /// The certificate authority that signed the server's certificate (with TLS on).
+    pub fn ca_cert(&self) -> PathBuf {
+        self._dir.path().join("ca.crt")
+    }
+
+    /// Makes a certificate authority and a server certificate for 127.0.0.1 signed by it;
+    /// returns the server's options that turn TLS on with them.
+    fn make_certificates(&self) -> String {
+        let dir = self._dir.path();
+        let ext = dir.join("server.ext");
+        std::fs::write(
+            &ext,
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("write server.ext");
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: [Vec<&str>; 3] = [
+            [
+                &["req", "-x509"][..],
+                &key,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=hyperflow test CA",
+                ],
+            ]
+            .concat(),
+            [
+                &["req"][..],
+                &key,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        ];
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(&args)
+                .current_dir(dir)
+                .output()
+                .expect("run openssl");
+            assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        }
+        let (crt, key) = (dir.join("server.crt"), dir.join("server.key"));
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod server.key");
+        if self.as_postgres {
+            let out = Command::new("chown")
+                .arg("postgres:")
+                .args([&crt, &key])
+                .output()
+                .expect("run chown");
+            assert!(out.status.success(), "chown: {out:?}");
+        }
+        format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            crt.display(),
+            key.display()
+        )
+    }
+
+    fn start_with(test: &str, tls: bool) -> Option<PgServer> {
         let Some(bin) = bin_dir() else {
             assert!(
                 std::env::var_os("HYPERFLOW_REQUIRE_EXTERNAL").is_none(),
@@ -118,12 +224,17 @@ impl PgServer {
                 "--no-sync".as_ref(),
             ],
         );
+        let tls_options = if tls {
+            server.make_certificates()
+        } else {
+            String::new()
+        };
         // A free port can be taken between asking for it and the server binding it: try a
         // few.
         for attempt in 0.. {
             server.port = free_port();
             let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off{tls_options}",
                 server.port,
                 server._dir.path().display()
             );

@@ -4,7 +4,7 @@
 
 use super::super::model::*;
 use super::super::store::*;
-use super::{TxResult, find_active_run};
+use super::{TxResult, find_active_run, upsert_tags_into};
 use postgres::GenericClient;
 use std::collections::HashMap;
 
@@ -96,16 +96,12 @@ pub(super) fn log_inputs_tx(
             &[&run_key, &dataset_key, &position],
         )?;
         position += added as i64;
-        let tags = last_tag_per_key(&input.tags);
-        let (keys, values): (Vec<&str>, Vec<&str>) = tags
-            .iter()
-            .map(|t| (t.key.as_str(), t.value.as_str()))
-            .unzip();
-        tx.execute(
-            "INSERT INTO run_input_tags (run_key, dataset_key, key, value) \
-             SELECT $1, $2, * FROM UNNEST($3::text[], $4::text[]) \
-             ON CONFLICT (run_key, dataset_key, key) DO UPDATE SET value = EXCLUDED.value",
-            &[&run_key, &dataset_key, &keys, &values],
+        upsert_tags_into(
+            tx,
+            "run_input_tags",
+            &["run_key", "dataset_key"],
+            &[run_key, dataset_key],
+            &input.tags,
         )?;
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! The [ledger](crate::tracking::ledger) of searches in PostgreSQL (schema v4): every
+//! The [ledger](crate::tracking::ledger) of searches in PostgreSQL (schema v5): every
 //! write to a search first takes its row's lock (`FOR UPDATE`, or the `UPDATE` of its
 //! change counter), so writes to one search are serialized in `READ COMMITTED`
 //! transactions and a trial's compare-and-set (`... AND state = 'RUNNING'`) has one

@@ -246,13 +246,7 @@ pub(super) fn log_model_params_tx(
             .optional()?
         {
             Some(old) if old != p.value => {
-                return Err(StoreError::InvalidParameter(format!(
-                    "Changing param values is not allowed. Param with key='{}' was already \
-                     logged with value='{old}' for logged model ID='{model_id}'. Attempted \
-                     logging new value '{}'.",
-                    p.key, p.value
-                ))
-                .into());
+                return Err(logged_model_param_changed(model_id, &p.key, &old, &p.value).into());
             }
             Some(_) => {}
             None => {
@@ -272,20 +266,15 @@ pub(super) fn create_model_tx(
 ) -> TxResult<LoggedModel> {
     let (n, experiment) = get_experiment_tx(conn, experiment_id)?;
     if experiment.lifecycle_stage != LifecycleStage::Active {
-        return Err(StoreError::InvalidParameter(format!(
-            "The experiment {experiment_id} must be in the 'active' state to create logged \
-             models in it. Current state is deleted."
-        ))
-        .into());
+        return Err(
+            experiment_not_active(experiment_id, Some("to create logged models in it")).into(),
+        );
     }
     if let Some(run_id) = &model.source_run_id {
         find_active_run(conn, run_id)?;
     }
     let model_id = new_logged_model_id();
-    let artifact_uri = format!(
-        "{}/models/{model_id}/artifacts",
-        experiment.artifact_location.trim_end_matches('/')
-    );
+    let artifact_uri = logged_model_artifact_uri(&experiment.artifact_location, &model_id);
     let now = now_ms();
     conn.prepare_cached(
         "INSERT INTO logged_models (model_id, experiment_id, name, artifact_uri, status, \
@@ -340,10 +329,7 @@ pub(super) fn delete_model_tag_tx(conn: &Connection, model_id: &str, tag: &str) 
         .prepare_cached("DELETE FROM logged_model_tags WHERE model_key = ?1 AND key = ?2")?
         .execute(params![key, tag])?;
     if n == 0 {
-        return Err(StoreError::NotFound(format!(
-            "No tag with key '{tag}' on logged model with ID '{model_id}'"
-        ))
-        .into());
+        return Err(logged_model_tag_not_found(model_id, tag).into());
     }
     touch_model(conn, key)
 }
@@ -395,22 +381,17 @@ pub(super) fn log_model_metrics_tx(
     conn: &Connection,
     metrics: &[LoggedModelMetric],
 ) -> TxResult<()> {
-    let mut runs: Vec<(&str, i64, Vec<Metric>)> = Vec::new();
+    let (runs, model_ids) = group_model_metrics(metrics);
     let mut models: HashMap<&str, i64> = HashMap::new();
-    for m in metrics {
-        if !models.contains_key(m.model_id.as_str()) {
-            models.insert(&m.model_id, find_model(conn, &m.model_id, false)?.0);
-        }
-        match runs.iter_mut().find(|(id, _, _)| *id == m.run_id) {
-            Some((_, _, points)) => points.push(m.metric.clone()),
-            None => {
-                let (run_key, _) = find_active_run(conn, &m.run_id)?;
-                runs.push((&m.run_id, run_key, vec![m.metric.clone()]));
-            }
-        }
+    for id in model_ids {
+        models.insert(id, find_model(conn, id, false)?.0);
     }
-    for (run_id, run_key, points) in &runs {
-        log_batch_tx(conn, *run_key, run_id, points, &[], &[])?;
+    let mut run_keys = Vec::with_capacity(runs.len());
+    for (run_id, _) in &runs {
+        run_keys.push(find_active_run(conn, run_id)?.0);
+    }
+    for ((run_id, points), run_key) in runs.iter().zip(run_keys) {
+        log_batch_tx(conn, run_key, run_id, points, &[], &[])?;
     }
     let mut put = conn.prepare_cached(
         "INSERT OR IGNORE INTO logged_model_metrics (model_key, key, value, is_nan, timestamp, \

@@ -87,10 +87,7 @@ pub(super) fn all(conn: &Connection) -> TxResult<Vec<RegisteredModel>> {
 
 fn taken(conn: &Connection, name: &str) -> TxResult<()> {
     if find_key(conn, name).is_ok() {
-        return Err(StoreError::AlreadyExists(format!(
-            "Registered Model (name={name}) already exists."
-        ))
-        .into());
+        return Err(registered_model_exists(name).into());
     }
     Ok(())
 }
@@ -318,51 +315,14 @@ pub(super) fn transition_tx(
     load_version(conn, key, version)
 }
 
-/// Where the files of `source` are, with the logged model and the run it names.
+/// Where the files of `new`'s source are, with the logged model and the run it names.
 fn resolve_source(conn: &Connection, new: &NewModelVersion) -> TxResult<(String, NewModelVersion)> {
-    let mut new = new.clone();
-    if let Some(model_id) = new.source.strip_prefix("models:/") {
-        let model_id = model_id.trim_end_matches('/');
-        if model_id.is_empty() || model_id.contains('/') || model_id.contains('@') {
-            return Err(StoreError::InvalidParameter(format!(
-                "model version source '{}' is not supported: a models:/ source must name a \
-                 logged model, as models:/<model_id>",
-                new.source
-            ))
-            .into());
-        }
-        let (_, model) = find_model(conn, model_id, false)?;
-        new.model_id = Some(model.model_id);
-        if new.run_id.is_none() {
-            new.run_id = model.source_run_id;
-        }
-        return Ok((model.artifact_uri, new));
-    }
-    if let Some(model_id) = &new.model_id {
-        find_model(conn, model_id, false)?;
-    }
-    if let Some(rest) = new.source.strip_prefix("runs:/") {
-        let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (_, run) = find_run(conn, run_id)?;
-        new.run_id = Some(run.run_id);
-        let base = run.artifact_uri.trim_end_matches('/');
-        let path = path.trim_matches('/');
-        let location = if path.is_empty() {
-            base.to_string()
-        } else {
-            format!("{base}/{path}")
-        };
-        return Ok((location, new));
-    }
-    if new.source.trim().is_empty() {
-        return Err(StoreError::InvalidParameter(
-            "a model version needs a source: models:/<model_id>, runs:/<run_id>/<path> or \
-             an artifact URI"
-                .into(),
-        )
-        .into());
-    }
-    Ok((new.source.clone(), new))
+    resolve_model_version_source(
+        &mut &*conn,
+        new,
+        |conn, id| Ok(find_model(conn, id, false)?.1),
+        |conn, id| Ok(find_run(conn, id)?.1),
+    )
 }
 
 /// Create the next version of registered model `name`.
@@ -544,10 +504,6 @@ pub(super) fn version_by_alias(
         )?
         .query_row(params![key, alias], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| {
-            TxError::Store(StoreError::NotFound(format!(
-                "Registered model alias {alias} not found."
-            )))
-        })?;
+        .ok_or_else(|| TxError::Store(alias_not_found(alias)))?;
     load_version(conn, key, version)
 }

@@ -1,0 +1,66 @@
+//! The `hyperflow` binary as a tracking server process, and what tests read back from
+//! one (the runs of an experiment, by role).
+
+use hyperflow::tracking::{Run, SearchRuns, Tracker};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A server process (`hyperflow server` or `hyperflow ui`); killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    /// The URL it printed once it accepted connections.
+    pub url: String,
+}
+
+impl ServerProcess {
+    /// Run `bin args...` in `dir` (no tracking URI or auth token from the environment) and
+    /// read the URL it prints once it accepts connections.
+    pub fn launch(bin: &str, dir: &Path, args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(bin)
+            .current_dir(dir)
+            .env_remove("HYPERFLOW_AUTH_TOKEN")
+            .env_remove("HYPERFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start hyperflow");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the server's first line");
+        let url = line
+            .trim()
+            .strip_prefix("hyperflow server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        ServerProcess { child, url }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every run of experiment `experiment` (by name).
+pub fn runs_of(tracker: &Tracker, experiment: &str) -> Vec<Run> {
+    let exp = tracker
+        .get_experiment_by_name(experiment)
+        .expect("experiment lookup")
+        .unwrap_or_else(|| panic!("no experiment {experiment}"))
+        .experiment_id;
+    tracker
+        .search_all_runs(&SearchRuns::new().experiment(&exp))
+        .expect("search")
+}
+
+/// The runs of `runs` whose `hyperflow.role` tag is `role`.
+pub fn with_role<'a>(runs: &'a [Run], role: &str) -> Vec<&'a Run> {
+    runs.iter()
+        .filter(|r| r.data.tag("hyperflow.role") == Some(role))
+        .collect()
+}
