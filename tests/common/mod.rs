@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod mlflow_server;
 pub mod postgres;
 pub mod python;
+pub mod s3;
 
 use hyperflow::tracking::{SqliteStore, Store};
 use std::sync::Arc;

@@ -1,0 +1,265 @@
+//! Artifacts on object storage against a real S3 emulator (moto, `scripts/setup-s3.sh`):
+//! a Rust client writing directly to `s3://` locations, and the tracking server's artifact
+//! proxy over an `s3://` destination used by the official MLflow client. What lands in the
+//! bucket is checked through moto's own S3 API (boto3), not through hyperflow's code.
+//! Skipped, with a message, when moto is not installed.
+
+mod common;
+
+use common::s3::Moto;
+use hyperflow::server::{ServerConfig, spawn};
+use hyperflow::tracking::artifacts::object::{ObjectStoreRepo, block_on};
+use hyperflow::tracking::*;
+use std::sync::Arc;
+
+/// A tracker over a fresh SQLite store whose new experiments live under `root`.
+fn tracker_at(dir: &std::path::Path, root: &str) -> Tracker {
+    let store = SqliteStore::open_with_artifact_root(dir.join("t.db"), root).unwrap();
+    Tracker::new(Arc::new(store))
+}
+
+/// Keys of `objects` below `prefix`, with the prefix taken off.
+fn keys_below(objects: &[(String, u64)], prefix: &str) -> Vec<(String, u64)> {
+    objects
+        .iter()
+        .filter_map(|(k, n)| Some((k.strip_prefix(prefix)?.to_string(), *n)))
+        .collect()
+}
+
+#[test]
+fn a_rust_client_writes_runs_artifacts_straight_to_s3() {
+    let Some(moto) = Moto::start("a_rust_client_writes_runs_artifacts_straight_to_s3") else {
+        return;
+    };
+    moto.create_bucket("runs");
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_at(dir.path(), "s3://runs/mlruns");
+
+    // Every kind of artifact, listed and downloaded back (the same checks as local
+    // directories and the proxy pass).
+    common::artifacts::tracker_round_trip(&tracker, dir.path());
+
+    // Nested directories and a file large enough for a multipart upload (> 10 MiB).
+    let run = tracker.start_run(RunOptions::new()).unwrap();
+    assert!(run.info().artifact_uri.starts_with("s3://runs/mlruns/0/"));
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("a/b/c")).unwrap();
+    std::fs::write(src.join("top.txt"), "top").unwrap();
+    std::fs::write(src.join("a/b/c/deep.txt"), "deep").unwrap();
+    let big: Vec<u8> = (0..25 << 20).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(src.join("a/big.bin"), &big).unwrap();
+    run.log_artifacts_to(&src, "tree").unwrap();
+    assert_eq!(
+        common::artifacts::entries(run.list_artifacts("tree/a").unwrap()),
+        vec![
+            ("tree/a/b".to_string(), true),
+            ("tree/a/big.bin".to_string(), false)
+        ]
+    );
+    let down = run
+        .download_artifacts("tree", &dir.path().join("down"))
+        .unwrap();
+    assert_eq!(std::fs::read(down.join("a/big.bin")).unwrap(), big);
+    assert_eq!(
+        std::fs::read_to_string(down.join("a/b/c/deep.txt")).unwrap(),
+        "deep"
+    );
+
+    // The objects are in the bucket, where the run's artifact URI says.
+    let objects = moto.objects("runs");
+    let prefix = format!("mlruns/0/{}/artifacts/", run.id());
+    assert_eq!(
+        keys_below(&objects, &prefix),
+        vec![
+            ("tree/a/b/c/deep.txt".to_string(), 4),
+            ("tree/a/big.bin".to_string(), big.len() as u64),
+            ("tree/top.txt".to_string(), 3),
+        ]
+    );
+
+    // An experiment created with an s3:// location writes there.
+    let id = tracker
+        .create_experiment_with("on-s3", Some("s3://runs/elsewhere"), &[])
+        .unwrap();
+    let run = tracker.start_run(RunOptions::new().experiment(id)).unwrap();
+    run.log_text("x", "x.txt").unwrap();
+    let objects = moto.objects("runs");
+    let key = format!("elsewhere/{}/artifacts/x.txt", run.id());
+    assert!(objects.iter().any(|(k, _)| *k == key), "{objects:?}");
+    // The write check left no probe behind.
+    assert!(!objects.iter().any(|(k, _)| k.contains("write-check")));
+}
+
+#[test]
+fn a_missing_bucket_is_a_clear_error() {
+    let Some(moto) = Moto::start("a_missing_bucket_is_a_clear_error") else {
+        return;
+    };
+    moto.create_bucket("present");
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_at(dir.path(), "s3://present/p");
+    let e = tracker
+        .create_experiment_with("typo", Some("s3://no-such-bucket/p"), &[])
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, StoreError::NotAccessible { .. }), "{e:?}");
+    assert!(
+        text.contains("no-such-bucket") && text.contains("does not exist"),
+        "{text}"
+    );
+    // Nothing was created.
+    assert!(tracker.get_experiment_by_name("typo").unwrap().is_none());
+
+    // A run whose location's bucket is gone: its writes fail saying so.
+    let repo = repo_at("s3://no-such-bucket/runs");
+    let e = repo.write_bytes("a.txt", b"a").unwrap_err();
+    assert!(
+        e.to_string().contains("'no-such-bucket' does not exist"),
+        "{e}"
+    );
+    // Reading a missing file of a bucket that exists is NotFound.
+    let present = repo_at("s3://present/p");
+    assert!(matches!(
+        present.read_bytes("missing.txt"),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// The repository at object storage URI `uri`.
+fn repo_at(uri: &str) -> ObjectStoreRepo {
+    match ArtifactLocation::parse(uri).unwrap() {
+        ArtifactLocation::Object(l) => ObjectStoreRepo::open(&l).unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn blocking_calls_work_from_plain_threads_and_inside_a_tokio_runtime() {
+    let Some(moto) =
+        Moto::start("blocking_calls_work_from_plain_threads_and_inside_a_tokio_runtime")
+    else {
+        return;
+    };
+    moto.create_bucket("runtime");
+    let repo = repo_at("s3://runtime/x");
+    // A plain thread.
+    repo.write_bytes("plain.txt", b"plain").unwrap();
+    // Inside another runtime: directly in an async task (the work still runs on the
+    // object storage runtime, no runtime is entered twice) and on its blocking pool, as
+    // the server calls it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let in_task = repo.clone();
+    let in_pool = repo.clone();
+    rt.block_on(async move {
+        in_task.write_bytes("task.txt", b"task").unwrap();
+        tokio::task::spawn_blocking(move || in_pool.write_bytes("pool.txt", b"pool"))
+            .await
+            .unwrap()
+            .unwrap();
+        // And the async entry point, awaited from this runtime.
+        let stream = in_task.read_stream("pool.txt").await.unwrap();
+        let chunks: Vec<_> = futures_util::TryStreamExt::try_collect(stream)
+            .await
+            .unwrap();
+        assert_eq!(chunks.concat(), b"pool");
+    });
+    assert_eq!(repo.read_bytes("task.txt").unwrap(), b"task");
+    assert_eq!(block_on(async { 1 + 1 }).unwrap(), 2);
+    assert_eq!(
+        keys_below(&moto.objects("runtime"), "x/"),
+        vec![
+            ("plain.txt".to_string(), 5),
+            ("pool.txt".to_string(), 4),
+            ("task.txt".to_string(), 4)
+        ]
+    );
+}
+
+#[test]
+fn the_server_proxies_the_official_client_to_s3() {
+    let Some(moto) = Moto::start("the_server_proxies_the_official_client_to_s3") else {
+        return;
+    };
+    let Some(python) =
+        common::python::mlflow_python("the_server_proxies_the_official_client_to_s3")
+    else {
+        return;
+    };
+    moto.create_bucket("proxied");
+    let dir = tempfile::tempdir().unwrap();
+    let config = |dest: &str| ServerConfig {
+        port: 0,
+        backend_store_uri: format!("sqlite:///{}", dir.path().join("server.db").display()),
+        artifacts_destination: dest.into(),
+        workers: Some(2),
+        ..ServerConfig::default()
+    };
+    // A destination whose bucket is missing stops the server at start.
+    let e = spawn(config("s3://no-such-bucket/a"))
+        .err()
+        .expect("refused");
+    assert!(
+        e.to_string().contains("'no-such-bucket' does not exist"),
+        "{e}"
+    );
+
+    let server = spawn(config("s3://proxied/store")).unwrap();
+    // The official client sees mlflow-artifacts: locations and goes through the proxy;
+    // it has no credentials of its own.
+    common::python::run_checks(
+        &python,
+        "s3_proxy.py",
+        &server.url(),
+        dir.path(),
+        &[
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    let run_id = std::fs::read_to_string(dir.path().join("run_id.txt")).unwrap();
+    let objects = moto.objects("proxied");
+    let prefix = format!("store/1/{}/artifacts/", run_id.trim());
+    assert_eq!(
+        keys_below(&objects, &prefix),
+        vec![
+            ("big.bin".to_string(), 12 << 20),
+            ("data/nested/deep.txt".to_string(), 4),
+            ("data/top.txt".to_string(), 3),
+            ("notes.txt".to_string(), 5),
+        ],
+        "{objects:?}"
+    );
+
+    // The storage failing under the server is a 503 saying so, not a client error.
+    moto.boto3(
+        "b = 'proxied'\n\
+         for o in s3.list_objects_v2(Bucket=b).get('Contents', []):\n\
+         \x20   s3.delete_object(Bucket=b, Key=o['Key'])\n\
+         s3.delete_bucket(Bucket=b)",
+    );
+    let url = format!(
+        "{}/api/2.0/mlflow-artifacts/artifacts/1/x/artifacts/a.txt",
+        server.url()
+    );
+    let out = common::python::python_command(&python)
+        .args([
+            "-c",
+            "import requests, sys\n\
+             r = requests.put(sys.argv[1], data=b'abc')\n\
+             print(r.status_code, r.json()['error_code'], r.json()['message'])",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.starts_with("503 TEMPORARILY_UNAVAILABLE")
+            && answer.contains("'proxied' does not exist"),
+        "{answer} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
