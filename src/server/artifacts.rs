@@ -11,12 +11,19 @@
 //! [`MAX_NAME_BYTES`], paths longer than [`MAX_PATH_BYTES`] or deeper than [`MAX_DEPTH`],
 //! uploads onto a folder or below a file: 400 `INVALID_PARAMETER_VALUE` saying which.
 
+// Without the `object-store` feature a destination is always a directory, and the
+// matches below that pick the object storage arm have one arm left.
+#![cfg_attr(
+    not(feature = "object-store"),
+    allow(clippy::infallible_destructuring_match)
+)]
+
 use super::error::{ApiError, ApiResult};
 use super::fields;
 use super::{AppState, ArtifactsDestination};
 use crate::tracking::artifacts::safe_relative_path;
 use crate::tracking::wire::{self, Empty};
-use crate::tracking::{ArtifactLocation, ArtifactRepo, FileInfo};
+use crate::tracking::{ArtifactLocation, FileInfo};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, RawQuery, Request, State};
@@ -563,7 +570,9 @@ impl AppState {
                     ArtifactsDestination::Local(root) => root,
                     #[cfg(feature = "object-store")]
                     ArtifactsDestination::Object(repo) => {
-                        return repo.below(&run_root)?.list(path).map_err(object::backend);
+                        let run = repo.below(&run_root)?;
+                        return crate::tracking::ArtifactRepo::list(&run, path)
+                            .map_err(object::backend);
                     }
                 };
                 let Some(dest) = Destination::open(&root, false)? else {

@@ -253,6 +253,7 @@ fn object_location(
 
 /// The location `name` below artifact location `root` (a local directory or an object
 /// storage URI): how stores derive an experiment's default location from their root.
+#[cfg(any(feature = "sqlite", test))]
 pub(crate) fn child_location(root: &str, name: &str) -> String {
     match ArtifactLocation::parse(root) {
         Ok(ArtifactLocation::Local(dir)) => dir.join(name).display().to_string(),

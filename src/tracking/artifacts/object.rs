@@ -107,10 +107,19 @@ impl ObjectService {
 /// A run's artifacts (or any directory of artifacts) at an [`ObjectLocation`]: artifact
 /// `a/b.txt` is the object `<prefix>/a/b.txt` of the location's bucket. Directories are
 /// key prefixes, as MLflow writes them. Cheap to clone; opening does no I/O.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ObjectStoreRepo {
     location: ObjectLocation,
     store: Arc<dyn ObjectStore>,
+}
+
+/// Shows the location only: the client's configuration holds credentials.
+impl std::fmt::Debug for ObjectStoreRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStoreRepo")
+            .field("location", &self.location.to_string())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ObjectStoreRepo {
