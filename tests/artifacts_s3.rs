@@ -125,6 +125,53 @@ fn a_missing_bucket_is_a_clear_error() {
     ));
 }
 
+#[test]
+fn refused_credentials_are_a_clear_error() {
+    let Some(moto) = Moto::start_guarded("refused_credentials_are_a_clear_error", "guarded") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = tracker_at(dir.path(), "s3://guarded/runs");
+    // The user's key pair works.
+    tracker
+        .create_experiment_with("allowed", Some("s3://guarded/allowed"), &[])
+        .unwrap();
+    let server_config = ServerConfig {
+        port: 0,
+        backend_store_uri: format!("sqlite:///{}", dir.path().join("server.db").display()),
+        artifacts_destination: "s3://guarded/proxied".into(),
+        workers: Some(2),
+        ..ServerConfig::default()
+    };
+    spawn(server_config.clone()).unwrap().stop().unwrap();
+
+    // A wrong secret, and a key moto does not know: refused, naming the variables.
+    for (id, secret) in [
+        (moto_key_id(), "wrong-secret"),
+        ("AKIANOTAKEY".to_string(), "x"),
+    ] {
+        moto.set_credentials(&id, secret);
+        let e = tracker
+            .create_experiment_with("refused", Some("s3://guarded/refused"), &[])
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, StoreError::NotAccessible { .. }), "{e:?}");
+        assert!(
+            text.contains("refused the credentials") && text.contains("AWS_ACCESS_KEY_ID"),
+            "{text}"
+        );
+        let e = spawn(server_config.clone())
+            .err()
+            .expect("refused at start");
+        assert!(e.to_string().contains("refused the credentials"), "{e}");
+    }
+}
+
+/// The key id `AWS_ACCESS_KEY_ID` holds.
+fn moto_key_id() -> String {
+    std::env::var("AWS_ACCESS_KEY_ID").unwrap()
+}
+
 /// The repository at object storage URI `uri`.
 fn repo_at(uri: &str) -> ObjectStoreRepo {
     match ArtifactLocation::parse(uri).unwrap() {

@@ -38,6 +38,12 @@ assert listed == [("big.bin", False), ("data", True), ("notes.txt", False), ("sc
 nested = [(f.path, f.file_size) for f in client.list_artifacts(run_id, "data/nested")]
 assert nested == [("data/nested/deep.txt", 4)], nested
 
+# The REST listing (the web UI's) reads the same bucket.
+r = requests.get(os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/artifacts/list",
+                 params={"run_id": run_id, "path": "data"})
+assert r.status_code == 200, r.text
+assert sorted(f["path"] for f in r.json()["files"]) == ["data/nested", "data/top.txt"], r.text
+
 down = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="data", dst_path=tempfile.mkdtemp())
 with open(os.path.join(down, "nested", "deep.txt")) as f:
     assert f.read() == "deep"

@@ -110,8 +110,12 @@ impl ObjectLocation {
 
     /// The location of `path` (relative, `/`-separated, already checked) below this one.
     pub fn join(&self, path: &str) -> ObjectLocation {
+        let path = path.trim_matches('/');
+        if path.is_empty() {
+            return self.clone();
+        }
         ObjectLocation {
-            prefix: join_path(&self.prefix, path.trim_matches('/')),
+            prefix: join_path(&self.prefix, path),
             ..self.clone()
         }
     }

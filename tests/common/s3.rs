@@ -31,6 +31,8 @@ pub struct Moto {
     child: Child,
     port: u16,
     python: PathBuf,
+    /// The key pair boto3 uses.
+    key: (String, String),
     _dir: tempfile::TempDir,
     _environment: MutexGuard<'static, ()>,
 }
@@ -41,6 +43,44 @@ impl Moto {
     /// skipped and returns `None` (panics instead under `HYPERFLOW_REQUIRE_EXTERNAL`, as
     /// CI installs it).
     pub fn start(test: &str) -> Option<Moto> {
+        Self::start_with(test, &[])
+    }
+
+    /// [`Moto::start`] with moto checking credentials: bucket `bucket` and one IAM user
+    /// allowed everything on S3 are made, and `AWS_*` hold that user's key pair. Any other
+    /// key pair is refused (`InvalidAccessKeyId`, `SignatureDoesNotMatch`).
+    pub fn start_guarded(test: &str, bucket: &str) -> Option<Moto> {
+        // moto serves this many requests unauthenticated, then checks every one.
+        let mut moto = Self::start_with(test, &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")])?;
+        let out = moto.boto3(&format!(
+            "iam = boto3.client('iam', endpoint_url=s3.meta.endpoint_url, \
+             aws_access_key_id='testing', aws_secret_access_key='testing', \
+             region_name='us-east-1')\n\
+             s3.create_bucket(Bucket='{bucket}')\n\
+             iam.create_user(UserName='hyperflow')\n\
+             iam.put_user_policy(UserName='hyperflow', PolicyName='s3', PolicyDocument=json.dumps(\
+             {{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Action': 's3:*', \
+             'Resource': '*'}}]}}))\n\
+             key = iam.create_access_key(UserName='hyperflow')['AccessKey']\n\
+             print(key['AccessKeyId'], key['SecretAccessKey'])"
+        ));
+        let (id, secret) = out.trim().split_once(' ').expect("a key pair");
+        moto.set_credentials(id, secret);
+        moto.key = (id.to_string(), secret.to_string());
+        Some(moto)
+    }
+
+    /// Points `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` at this key pair (the
+    /// caller holds the environment while it holds the emulator).
+    pub fn set_credentials(&self, id: &str, secret: &str) {
+        // SAFETY: see `start_with`.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", id);
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", secret);
+        }
+    }
+
+    fn start_with(test: &str, env: &[(&str, &str)]) -> Option<Moto> {
         let venv = venv_dir();
         let server = venv.join("bin/moto_server");
         let python = venv.join("bin/python");
@@ -67,6 +107,7 @@ impl Moto {
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .current_dir(dir.path())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -75,6 +116,7 @@ impl Moto {
             child,
             port,
             python,
+            key: ("testing".to_string(), "testing".to_string()),
             _dir: dir,
             _environment: environment,
         };
@@ -89,9 +131,8 @@ impl Moto {
         }
         // SAFETY: the tests that read or write these variables hold ENVIRONMENT, and every
         // access goes through std::env, which locks the environment.
+        moto.set_credentials("testing", "testing");
         unsafe {
-            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
             std::env::set_var("AWS_REGION", "us-east-1");
             std::env::set_var("AWS_ENDPOINT_URL", moto.endpoint());
             std::env::remove_var("AWS_SESSION_TOKEN");
@@ -109,9 +150,11 @@ impl Moto {
     pub fn boto3(&self, code: &str) -> String {
         let prelude = format!(
             "import boto3, json, sys\n\
-             s3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='testing', \
-             aws_secret_access_key='testing', region_name='us-east-1')\n",
-            self.endpoint()
+             s3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='{}', \
+             aws_secret_access_key='{}', region_name='us-east-1')\n",
+            self.endpoint(),
+            self.key.0,
+            self.key.1
         );
         let out = Command::new(&self.python)
             .args(["-c", &format!("{prelude}{code}")])

@@ -211,26 +211,36 @@ impl ObjectStoreRepo {
             },
             reason,
         };
-        // Listings report a missing bucket as a generic error: the service's error code
-        // (S3's NoSuchBucket, Azure's ContainerNotFound) is in its text.
+        // Listings report failures as generic errors (object_store keeps the status to
+        // itself): the status and the service's error code are in the text.
         let text = e.to_string();
+        let says = |codes: &[&str]| codes.iter().any(|code| text.contains(code));
         let not_found = matches!(e, object_store::Error::NotFound { .. });
-        let no_bucket = ["NoSuchBucket", "ContainerNotFound", "bucket does not exist"]
-            .iter()
-            .any(|code| text.contains(code))
+        let no_bucket = says(&["NoSuchBucket", "ContainerNotFound", "bucket does not exist"])
             || (not_found && !missing_is_file);
+        let refused = matches!(
+            e,
+            object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. }
+        ) || says(&[
+            "403 Forbidden",
+            "401 Unauthorized",
+            "AccessDenied",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AuthenticationFailed",
+        ]);
         match e {
             _ if no_bucket => not_accessible(format!(
                 "the {} '{}' does not exist; create it, or fix the artifact location ({e})",
                 service.bucket_word(),
                 self.location.bucket()
             )),
-            object_store::Error::NotFound { .. } => no_such_artifact(path),
-            object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. } => not_accessible(format!(
+            _ if refused => not_accessible(format!(
                 "the service refused the credentials while {what} ({e}); they come from {}",
                 service.variables()
             )),
+            object_store::Error::NotFound { .. } => no_such_artifact(path),
             e => StoreError::Unavailable(format!(
                 "{what} artifact location '{}' failed: {e}",
                 self.location.join(path)
