@@ -310,3 +310,77 @@ fn the_server_proxies_the_official_client_to_s3() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_sweep_on_an_s3_experiment_keeps_every_trials_artifacts_in_the_bucket() {
+    let test = "a_sweep_on_an_s3_experiment_keeps_every_trials_artifacts_in_the_bucket";
+    let Some(moto) = Moto::start(test) else {
+        return;
+    };
+    let Some(python) = common::python::mlflow_python(test) else {
+        return;
+    };
+    moto.create_bucket("sweeps");
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}", dir.path().join("t.db").display());
+    let tracker = Tracker::open(&uri).unwrap();
+    let experiment = tracker
+        .create_experiment_with("mlflow-trials", Some("s3://sweeps/exp"), &[])
+        .unwrap();
+    let config = dir.path().join("sweep.toml");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/sweeps/mlflow/train.py"
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "[experiment]\nname = \"mlflow-trials\"\n\n\
+             [command]\nrun = \"{} {script} --lr {{lr}} --l2 {{l2}} --epochs 2\"\n\
+             env = {{ MLFLOW_DISABLE_TELEMETRY = \"true\", DO_NOT_TRACK = \"true\", \
+             MLFLOW_HTTP_REQUEST_MAX_RETRIES = \"0\" }}\n\n\
+             [objective]\nmetric = \"val_loss\"\n\n\
+             [search]\nalgo = \"random\"\nmax_evals = 3\nparallel = 2\nseed = 5\n\n\
+             [space]\nlr = {{ kind = \"loguniform\", low = 0.01, high = 0.5 }}\n\
+             l2 = {{ kind = \"loguniform\", low = 0.00001, high = 0.1 }}\n",
+            python.display()
+        ),
+    )
+    .unwrap();
+    // The sweep process has the credentials (the environment moto set); its trials reach
+    // the bucket through the sweep's endpoint.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hyperflow"))
+        .current_dir(dir.path())
+        .args(["--tracking-uri", &uri, "sweep"])
+        .arg(&config)
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects = moto.objects("sweeps");
+    let trials = tracker
+        .search_all_runs(
+            &SearchRuns::new()
+                .experiment(&experiment)
+                .filter("tags.`hyperflow.role` = 'trial'"),
+        )
+        .unwrap();
+    assert_eq!(trials.len(), 3);
+    for trial in trials {
+        let prefix = format!("exp/{}/artifacts/", trial.info.run_id);
+        let keys: Vec<String> = keys_below(&objects, &prefix)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        // The sweep's own artifacts (written directly) and the script's (through the
+        // endpoint's proxy).
+        for expected in ["model/weights.json", "stdout.txt"] {
+            assert!(keys.iter().any(|k| k == expected), "{expected}: {keys:?}");
+        }
+    }
+}
