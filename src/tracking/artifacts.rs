@@ -399,7 +399,7 @@ pub trait ArtifactRepo: Send + Sync + std::fmt::Debug {
     }
 
     /// Copy the contents of local directory `local` into artifact directory `artifact_dir`
-    /// (`None` = the root).
+    /// (`None` = the root), file by file through [`log_file`](Self::log_file).
     fn log_dir(&self, local: &Path, artifact_dir: Option<&str>) -> Result<()> {
         let base = normalized(artifact_dir.unwrap_or(""))?;
         require_dir(local)?;
@@ -407,8 +407,8 @@ pub trait ArtifactRepo: Send + Sync + std::fmt::Debug {
             if is_dir {
                 return Ok(());
             }
-            let bytes = std::fs::read(from).map_err(|e| io_err("reading", from, e))?;
-            self.write_bytes(&join_path(&base, rel), &bytes)
+            let dir = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
+            self.log_file(from, Some(&join_path(&base, dir)))
         })
     }
 

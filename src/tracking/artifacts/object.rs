@@ -16,7 +16,7 @@
 
 use super::{
     ArtifactRepo, ObjectLocation, ObjectService, file_name, file_path, io_err, join_path,
-    no_such_artifact, normalized, require_dir, walk,
+    no_such_artifact, normalized,
 };
 use crate::tracking::model::FileInfo;
 use crate::tracking::store::{Result, StoreError};
@@ -463,18 +463,6 @@ impl ArtifactRepo for ObjectStoreRepo {
                 upload.send(Bytes::copy_from_slice(&buf[..n])).await?;
             }
         })?
-    }
-
-    fn log_dir(&self, local: &Path, artifact_dir: Option<&str>) -> Result<()> {
-        let base = normalized(artifact_dir.unwrap_or(""))?;
-        require_dir(local)?;
-        walk(local, "", &mut |from, rel, is_dir| {
-            if is_dir {
-                return Ok(());
-            }
-            let dir = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
-            self.log_file(from, Some(&join_path(&base, dir)))
-        })
     }
 
     /// Streams the object into the file instead of reading it whole.
