@@ -281,6 +281,42 @@ fn the_server_proxies_the_official_client_to_s3() {
         "{objects:?}"
     );
 
+    // An upload over the size limit is refused after its first part went up as a
+    // multipart upload: the upload is aborted and nothing is left in the bucket.
+    let limited = spawn(ServerConfig {
+        limits: hyperflow::server::Limits {
+            max_artifact_bytes: 12 << 20,
+            ..hyperflow::server::Limits::default()
+        },
+        ..config("s3://proxied/limited")
+    })
+    .unwrap();
+    let out = common::python::python_command(&python)
+        .args([
+            "-c",
+            "import requests, sys\n\
+             r = requests.put(sys.argv[1], data=b'x' * (20 << 20))\n\
+             print(r.status_code)",
+            &format!(
+                "{}/api/2.0/mlflow-artifacts/artifacts/big/too-big.bin",
+                limited.url()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "413");
+    assert!(
+        !moto
+            .objects("proxied")
+            .iter()
+            .any(|(k, _)| k.contains("too-big")),
+        "{:?}",
+        moto.objects("proxied")
+    );
+    let pending =
+        moto.boto3("print(len(s3.list_multipart_uploads(Bucket='proxied').get('Uploads', [])))");
+    assert_eq!(pending.trim(), "0", "a multipart upload was left behind");
+
     // The storage failing under the server is a 503 saying so, not a client error.
     moto.boto3(
         "b = 'proxied'\n\
