@@ -26,8 +26,10 @@ pub struct ServerArgs {
     /// The store behind the server (default: the global --tracking-uri rules).
     #[arg(long, value_name = "URI")]
     backend_store_uri: Option<String>,
-    /// Where proxied artifacts are kept.
-    #[arg(long, value_name = "DIR", default_value = "hyperflow-artifacts")]
+    /// Where proxied artifacts are kept: a directory, or object storage
+    /// (s3://bucket/prefix, gs://bucket/prefix, az://container/prefix; credentials from
+    /// the environment, see docs/artifacts.md).
+    #[arg(long, value_name = "DIR|URI", default_value = "hyperflow-artifacts")]
     artifacts_destination: PathBuf,
     /// Do not serve the artifact proxy.
     #[arg(long)]

@@ -11,12 +11,19 @@
 //! [`MAX_NAME_BYTES`], paths longer than [`MAX_PATH_BYTES`] or deeper than [`MAX_DEPTH`],
 //! uploads onto a folder or below a file: 400 `INVALID_PARAMETER_VALUE` saying which.
 
-use super::AppState;
+// Without the `object-store` feature a destination is always a directory, and the
+// matches below that pick the object storage arm have one arm left.
+#![cfg_attr(
+    not(feature = "object-store"),
+    allow(clippy::infallible_destructuring_match)
+)]
+
 use super::error::{ApiError, ApiResult};
 use super::fields;
+use super::{AppState, ArtifactsDestination};
 use crate::tracking::artifacts::safe_relative_path;
 use crate::tracking::wire::{self, Empty};
-use crate::tracking::{ArtifactLocation, ArtifactRepo, FileInfo, LocalArtifactRepo};
+use crate::tracking::{ArtifactLocation, FileInfo};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, RawQuery, Request, State};
@@ -38,8 +45,11 @@ pub const MAX_DEPTH: usize = 256;
 /// leave them out.
 const UPLOAD_PREFIX: &str = ".upload-";
 
-fn destination(st: &AppState) -> ApiResult<PathBuf> {
-    st.artifacts_dir().map(Path::to_path_buf).ok_or_else(|| {
+#[cfg(feature = "object-store")]
+mod object;
+
+fn destination(st: &AppState) -> ApiResult<ArtifactsDestination> {
+    st.artifacts_destination().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "FEATURE_DISABLED",
@@ -300,7 +310,13 @@ async fn upload_inner(st: &AppState, path: String, req: Request) -> ApiResult<()
             shown(&path)
         )));
     }
-    let root = destination(st)?;
+    let root = match destination(st)? {
+        ArtifactsDestination::Local(root) => root,
+        #[cfg(feature = "object-store")]
+        ArtifactsDestination::Object(repo) => {
+            return object::upload(st, &repo, &path, req.into_body()).await;
+        }
+    };
     let p = path.clone();
     let (upload, file) = blocking(move || {
         Destination::open(&root, true)?
@@ -324,21 +340,34 @@ async fn upload_inner(st: &AppState, path: String, req: Request) -> ApiResult<()
 /// Stream a request body into `file`, within the upload size limit.
 async fn write_body(st: &AppState, mut file: tokio::fs::File, mut body: Body) -> ApiResult<()> {
     let io = |e: io::Error| ApiError::internal(format!("writing the artifact: {e}"));
-    let limit = st.limits.max_artifact_bytes;
     let mut written: u64 = 0;
-    while let Some(chunk) = next_chunk(&mut body).await {
-        let chunk = chunk.map_err(|e| ApiError::invalid(format!("reading the upload: {e}")))?;
-        written += chunk.len() as u64;
-        if written > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "INVALID_PARAMETER_VALUE",
-                format!("Artifact upload is larger than the server's limit of {limit} bytes"),
-            ));
-        }
-        file.write_all(&chunk).await.map_err(io)?;
+    while let Some(chunk) = next_upload_chunk(st, &mut body, &mut written).await {
+        file.write_all(&chunk?).await.map_err(io)?;
     }
     file.flush().await.map_err(io)
+}
+
+/// The next chunk of an upload's body; `written` counts the bytes so far against the
+/// upload size limit.
+async fn next_upload_chunk(
+    st: &AppState,
+    body: &mut Body,
+    written: &mut u64,
+) -> Option<ApiResult<axum::body::Bytes>> {
+    let limit = st.limits.max_artifact_bytes;
+    let chunk = match next_chunk(body).await? {
+        Ok(chunk) => chunk,
+        Err(e) => return Some(Err(ApiError::invalid(format!("reading the upload: {e}")))),
+    };
+    *written += chunk.len() as u64;
+    if *written > limit {
+        return Some(Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "INVALID_PARAMETER_VALUE",
+            format!("Artifact upload is larger than the server's limit of {limit} bytes"),
+        )));
+    }
+    Some(Ok(chunk))
 }
 
 /// The next data chunk of a request body (trailers read as empty chunks).
@@ -382,7 +411,13 @@ pub async fn download(State(st): State<AppState>, UrlPath(path): UrlPath<String>
 
 async fn download_inner(st: &AppState, path: String) -> ApiResult<Response> {
     let rel = checked(&path)?;
-    let root = destination(st)?;
+    let root = match destination(st)? {
+        ArtifactsDestination::Local(root) => root,
+        #[cfg(feature = "object-store")]
+        ArtifactsDestination::Object(repo) => {
+            return Ok(attachment(&path, object::download(&repo, &path).await?));
+        }
+    };
     let p = path.clone();
     let (file, len) = blocking(move || match Destination::open(&root, false)? {
         Some(dest) => dest.open_file(&p, &rel),
@@ -393,17 +428,23 @@ async fn download_inner(st: &AppState, path: String) -> ApiResult<Response> {
     })
     .await?;
     let file = tokio::fs::File::from_std(file);
-    let name = path.rsplit('/').next().unwrap_or(&path).replace('"', "");
-    let mut resp = Response::new(Body::new(FileBody { file, left: len }));
+    Ok(attachment(&path, Body::new(FileBody { file, left: len })))
+}
+
+/// The answer carrying artifact `path`'s bytes: a guessed `Content-Type` and
+/// `Content-Disposition: attachment`.
+fn attachment(path: &str, body: Body) -> Response {
+    let name = path.rsplit('/').next().unwrap_or(path).replace('"', "");
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&path)),
+        HeaderValue::from_static(content_type(path)),
     );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(resp)
+    resp
 }
 
 /// A file streamed as a response body in 64 KiB chunks, with its exact length announced.
@@ -465,7 +506,11 @@ pub async fn delete(State(st): State<AppState>, UrlPath(path): UrlPath<String>) 
                 "Refusing to delete the whole artifacts destination",
             ));
         }
-        let root = destination(&st)?;
+        let root = match destination(&st)? {
+            ArtifactsDestination::Local(root) => root,
+            #[cfg(feature = "object-store")]
+            ArtifactsDestination::Object(repo) => return object::delete(repo, path).await,
+        };
         blocking(move || match Destination::open(&root, false)? {
             Some(dest) => dest.delete(&path, &rel),
             None => Err(ApiError::not_found(format!(
@@ -488,7 +533,11 @@ pub async fn list(State(st): State<AppState>, RawQuery(query): RawQuery) -> Resp
         let query: wire::ProxyList = fields::parse(fields::from_query(query.as_deref()))?;
         let path = query.path.unwrap_or_default();
         let rel = checked(&path)?;
-        let root = destination(&st)?;
+        let root = match destination(&st)? {
+            ArtifactsDestination::Local(root) => root,
+            #[cfg(feature = "object-store")]
+            ArtifactsDestination::Object(repo) => return object::list(repo, path).await,
+        };
         blocking(move || match Destination::open(&root, false)? {
             Some(dest) => dest.list(&path, &rel),
             None => Ok(Vec::new()),
@@ -517,7 +566,16 @@ impl AppState {
             } => {
                 let rel = checked(path)?;
                 let full = crate::tracking::artifacts::join_path(&run_root, path);
-                let Some(dest) = Destination::open(&destination(self)?, false)? else {
+                let root = match destination(self)? {
+                    ArtifactsDestination::Local(root) => root,
+                    #[cfg(feature = "object-store")]
+                    ArtifactsDestination::Object(repo) => {
+                        let run = repo.below(&run_root)?;
+                        return crate::tracking::ArtifactRepo::list(&run, path)
+                            .map_err(object::backend);
+                    }
+                };
+                let Some(dest) = Destination::open(&root, false)? else {
                     return Ok(Vec::new());
                 };
                 let prefix = rel.to_string_lossy().replace('\\', "/");
@@ -533,7 +591,9 @@ impl AppState {
             ArtifactLocation::Proxy { .. } => Err(ApiError::invalid(format!(
                 "The run's artifacts are behind another server's artifact proxy ({uri})"
             ))),
-            ArtifactLocation::Local(dir) => Ok(LocalArtifactRepo::at(dir).list(path)?),
+            ArtifactLocation::Local(_) | ArtifactLocation::Object(_) => {
+                Ok(crate::tracking::artifacts::open_repo(uri)?.list(path)?)
+            }
         }
     }
 }

@@ -34,7 +34,7 @@ pub mod report;
 pub mod ui;
 
 use crate::tracking::wire::{self, Call};
-use crate::tracking::{ArtifactLocation, OpenMode, Store, StoreError, TrackingUri};
+use crate::tracking::{ArtifactLocation, ObjectLocation, OpenMode, Store, StoreError, TrackingUri};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
@@ -123,8 +123,9 @@ pub struct ServerConfig {
     pub port: u16,
     /// Tracking store, e.g. `sqlite:///hyperflow.db`.
     pub backend_store_uri: String,
-    /// Where proxied artifacts live (default `./hyperflow-artifacts`). New experiments get
-    /// `mlflow-artifacts:/<id>` locations below it.
+    /// Where proxied artifacts live (default `./hyperflow-artifacts`): a directory, or an
+    /// object storage URI such as `s3://bucket/prefix` (feature `object-store`). New
+    /// experiments get `mlflow-artifacts:/<id>` locations below it.
     pub artifacts_destination: PathBuf,
     /// Serve the artifact proxy (default true).
     pub serve_artifacts: bool,
@@ -210,26 +211,28 @@ impl ServerConfig {
     }
 
     /// Open the backend store and build the application state. An SQLite or PostgreSQL
-    /// backend puts new experiments' artifacts under the artifacts destination.
+    /// backend puts new experiments' artifacts under the artifacts destination. An object
+    /// storage destination is listed once here, so that a missing bucket or refused
+    /// credentials stop the server at start.
     pub fn open_state(&self) -> Result<AppState, ServerError> {
-        let dest = absolute(&self.artifacts_destination)?;
+        let dest = ArtifactsDestination::open(&self.artifacts_destination)?;
         let store: Arc<dyn Store> = match TrackingUri::parse(&self.backend_store_uri)? {
             TrackingUri::Sqlite(path) => Arc::new(crate::tracking::SqliteStore::open_in(
                 &path,
-                &dest,
+                dest.root(),
                 self.store_mode,
             )?),
             #[cfg(feature = "postgres")]
             TrackingUri::Postgres(uri) => Arc::new(crate::tracking::PgStore::open_in(
                 &uri,
-                &dest.display().to_string(),
+                &dest.root(),
                 self.store_mode,
             )?),
             other => other.open_with(self.store_mode)?,
         };
         let mut state = AppState::new(store);
         if self.serve_artifacts {
-            state = state.with_artifacts(dest);
+            state = state.with_artifacts_destination(dest);
         }
         if let Some(t) = &self.auth_token {
             state = state.with_auth_token(t);
@@ -245,12 +248,88 @@ fn absolute(p: &Path) -> Result<PathBuf, ServerError> {
     })
 }
 
+/// Where a server keeps the artifacts it proxies.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ArtifactsDestination {
+    /// A local directory (absolute).
+    Local(PathBuf),
+    /// A location on object storage (feature `object-store`).
+    #[cfg(feature = "object-store")]
+    Object(crate::tracking::artifacts::object::ObjectStoreRepo),
+}
+
+impl ArtifactsDestination {
+    /// The destination `--artifacts-destination` names: a directory (made absolute) or an
+    /// object storage URI, whose bucket is listed once to check that it is there and the
+    /// credentials are accepted.
+    pub fn open(dest: &Path) -> Result<Self, ServerError> {
+        let Some(uri) = dest.to_str() else {
+            return Ok(ArtifactsDestination::Local(absolute(dest)?));
+        };
+        match ArtifactLocation::parse(uri)? {
+            ArtifactLocation::Local(dir) => Ok(ArtifactsDestination::Local(absolute(&dir)?)),
+            ArtifactLocation::Proxy { .. } => Err(ServerError::Config(format!(
+                "the artifacts destination '{uri}' is another server's artifact proxy; give a \
+                 directory or an object storage URI (s3://bucket/prefix, gs://..., az://...)"
+            ))),
+            ArtifactLocation::Object(location) => Self::object(uri, &location),
+        }
+    }
+
+    #[cfg(feature = "object-store")]
+    fn object(_: &str, location: &ObjectLocation) -> Result<Self, ServerError> {
+        use crate::tracking::ArtifactRepo;
+        let repo = crate::tracking::artifacts::object::ObjectStoreRepo::open(location)?;
+        repo.list("").map_err(|e| {
+            ServerError::Config(format!("the artifacts destination cannot be used: {e}"))
+        })?;
+        Ok(ArtifactsDestination::Object(repo))
+    }
+
+    #[cfg(not(feature = "object-store"))]
+    fn object(uri: &str, _: &ObjectLocation) -> Result<Self, ServerError> {
+        Err(ServerError::Config(format!(
+            "the artifacts destination '{uri}' is on object storage, which this build does not \
+             support; build hyperflow with the `object-store` feature (the `hyperflow` command \
+             has it)"
+        )))
+    }
+
+    /// The root of new experiments' artifact locations: the directory or the URI.
+    pub fn root(&self) -> String {
+        match self {
+            ArtifactsDestination::Local(dir) => dir.display().to_string(),
+            #[cfg(feature = "object-store")]
+            ArtifactsDestination::Object(repo) => repo.location().to_string(),
+        }
+    }
+
+    /// Where stored artifact location `stored` is below the destination, if it is.
+    fn relative(&self, stored: &str) -> Option<String> {
+        match (self, ArtifactLocation::parse(stored).ok()?) {
+            (ArtifactsDestination::Local(root), ArtifactLocation::Local(local)) => Some(
+                local
+                    .strip_prefix(root)
+                    .ok()?
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+            ),
+            #[cfg(feature = "object-store")]
+            (ArtifactsDestination::Object(repo), ArtifactLocation::Object(object)) => {
+                repo.location().relative(&object).map(str::to_string)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Shared state of every handler: the store, the artifact root, auth and limits. Cheap to
 /// clone.
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn Store>,
-    artifacts: Option<Arc<PathBuf>>,
+    artifacts: Option<Arc<ArtifactsDestination>>,
     auth_token: Option<Arc<str>>,
     limits: Limits,
 }
@@ -278,8 +357,13 @@ impl AppState {
 
     /// Serve the artifact proxy from `dir` (absolute). Artifact locations below it are
     /// shown to clients as `mlflow-artifacts:/<relative path>`.
-    pub fn with_artifacts(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.artifacts = Some(Arc::new(dir.into()));
+    pub fn with_artifacts(self, dir: impl Into<PathBuf>) -> Self {
+        self.with_artifacts_destination(ArtifactsDestination::Local(dir.into()))
+    }
+
+    /// Serve the artifact proxy from `dest` (see [`ArtifactsDestination::open`]).
+    pub fn with_artifacts_destination(mut self, dest: ArtifactsDestination) -> Self {
+        self.artifacts = Some(Arc::new(dest));
         self
     }
 
@@ -301,21 +385,30 @@ impl AppState {
     }
 
     /// The artifacts destination, when the proxy is on.
+    pub fn artifacts_destination(&self) -> Option<&ArtifactsDestination> {
+        self.artifacts.as_deref()
+    }
+
+    /// The artifacts destination's directory, when the proxy is on and serves a local
+    /// directory.
     pub fn artifacts_dir(&self) -> Option<&Path> {
-        self.artifacts.as_deref().map(PathBuf::as_path)
+        match self.artifacts_destination()? {
+            ArtifactsDestination::Local(dir) => Some(dir),
+            #[cfg(feature = "object-store")]
+            ArtifactsDestination::Object(_) => None,
+        }
     }
 
     /// How clients see an artifact location: below the destination it becomes
     /// `mlflow-artifacts:/<relative>`, anything else is shown as stored.
     pub fn public_artifact_uri(&self, stored: &str) -> String {
-        if let Some(root) = self.artifacts_dir()
-            && let Ok(ArtifactLocation::Local(local)) = ArtifactLocation::parse(stored)
-            && let Ok(rel) = local.strip_prefix(root)
+        match self
+            .artifacts_destination()
+            .and_then(|d| d.relative(stored))
         {
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            return format!("{MLFLOW_ARTIFACTS_SCHEME}/{rel}");
+            Some(rel) => format!("{MLFLOW_ARTIFACTS_SCHEME}/{rel}"),
+            None => stored.to_string(),
         }
-        stored.to_string()
     }
 }
 

@@ -5,7 +5,7 @@
 //! `server` feature, the tracking server runs inside the sweep process on
 //! `127.0.0.1:<free port>` for the sweep's lifetime, over the very store the sweep
 //! writes (no second connection), with the artifact proxy rooted at the experiment's
-//! artifact directory. Trials get its URL as `MLFLOW_TRACKING_URI`. A store that is
+//! artifact location (a directory, or object storage). Trials get its URL as `MLFLOW_TRACKING_URI`. A store that is
 //! already a server is handed to trials as it is. Without the `server` feature a local
 //! store has no endpoint: trials get no `MLFLOW_TRACKING_URI` nor `MLFLOW_RUN_ID`, so the
 //! official client logs into its own default store instead of failing on ours.
@@ -55,13 +55,14 @@ impl TrialEndpoint {
 
     #[cfg(feature = "server")]
     fn serve(tracker: &Tracker, experiment: &ExperimentId) -> Result<Self, SweepError> {
-        use crate::server::{AppState, spawn_state};
-        use crate::tracking::ArtifactLocation;
+        use crate::server::{AppState, ArtifactsDestination, spawn_state};
 
         let mut state = AppState::new(tracker.store().clone());
         let location = tracker.get_experiment(experiment)?.artifact_location;
-        if let Ok(ArtifactLocation::Local(root)) = ArtifactLocation::parse(&location) {
-            state = state.with_artifacts(root);
+        // A directory or object storage; a location the proxy cannot serve is left for
+        // trials to reach by themselves.
+        if let Ok(dest) = ArtifactsDestination::open(std::path::Path::new(&location)) {
+            state = state.with_artifacts_destination(dest);
         }
         // One async worker: handlers only hand each request to the blocking pool.
         let server = spawn_state(state, Some(1)).map_err(SweepError::Endpoint)?;

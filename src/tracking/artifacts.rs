@@ -4,12 +4,16 @@
 //!   own; copying local files and directories in and artifacts out have defaults built on
 //!   those three.
 //! - [`LocalArtifactRepo`]: a local directory (a plain path or a `file:` URI).
+//! - `ObjectStoreRepo` (feature `object-store`, in [`object`]): a prefix in an object
+//!   store bucket (`s3://`, `gs://`, `az://` / `abfs://` / `abfss://`), through the
+//!   `object_store` crate, with credentials from the environment.
 //! - `ProxyArtifactRepo` (feature `rest`, in [`super::rest`]): a tracking server's
 //!   artifact proxy, for `mlflow-artifacts:` URIs, as MLflow's clients use it.
-//! - [`ArtifactLocation`]: which of those an artifact URI names.
+//! - [`ArtifactLocation`]: which of those an artifact URI names, parsed once.
 //!
 //! A run's repository is opened by its store ([`Store::artifact_repo`]), because only the
-//! store knows the server an `mlflow-artifacts:/...` URI is relative to.
+//! store knows the server an `mlflow-artifacts:/...` URI is relative to; the locations a
+//! process reaches by itself (local and object storage) open through [`open_repo`].
 //!
 //! Every artifact path is relative to the run's artifact root and must stay inside it:
 //! absolute paths, `..` segments, drive prefixes and backslashes are rejected with
@@ -26,8 +30,126 @@ pub const MLFLOW_ARTIFACTS_SCHEME: &str = "mlflow-artifacts:";
 
 /// What artifact URIs hyperflow can use; the reason given for any other.
 const SUPPORTED_LOCATIONS: &str = "hyperflow keeps artifacts in a local directory (a path or \
-     a file:// URI) or behind a tracking server's artifact proxy (mlflow-artifacts:/ URIs, \
-     reached through an http:// tracking URI)";
+     a file:// URI), on object storage (s3://bucket/prefix, gs://bucket/prefix, \
+     az://container/prefix or abfss://container@account.dfs.core.windows.net/prefix) or \
+     behind a tracking server's artifact proxy (mlflow-artifacts:/ URIs, reached through an \
+     http:// tracking URI)";
+
+#[cfg(feature = "object-store")]
+pub mod object;
+
+/// The object storage services artifacts can live on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ObjectService {
+    /// Amazon S3 and S3-compatible stores: `s3://bucket/prefix`.
+    S3,
+    /// Google Cloud Storage: `gs://bucket/prefix`.
+    Gcs,
+    /// Azure Blob Storage / Data Lake: `az://container/prefix`,
+    /// `abfs[s]://container@account.dfs.core.windows.net/prefix`.
+    Azure,
+}
+
+impl ObjectService {
+    /// The service of URI scheme `scheme` (without `:`), if it names one.
+    fn of_scheme(scheme: &str) -> Option<ObjectService> {
+        match scheme {
+            "s3" => Some(ObjectService::S3),
+            "gs" => Some(ObjectService::Gcs),
+            "az" | "abfs" | "abfss" => Some(ObjectService::Azure),
+            _ => None,
+        }
+    }
+}
+
+/// A directory on object storage: a bucket (or container) and a `/`-separated key prefix,
+/// read from `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` or
+/// `abfs[s]://container@account.host/prefix`.
+///
+/// ```
+/// use hyperflow::tracking::{ArtifactLocation, ObjectService};
+///
+/// let ArtifactLocation::Object(loc) = ArtifactLocation::parse("s3://team/mlruns/")? else {
+///     unreachable!()
+/// };
+/// assert_eq!((loc.service(), loc.bucket(), loc.prefix()), (ObjectService::S3, "team", "mlruns"));
+/// assert_eq!(loc.join("1/abc").to_string(), "s3://team/mlruns/1/abc");
+/// # Ok::<(), hyperflow::tracking::StoreError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectLocation {
+    service: ObjectService,
+    scheme: String,
+    bucket: String,
+    prefix: String,
+}
+
+impl ObjectLocation {
+    /// The service the location is on.
+    pub fn service(&self) -> ObjectService {
+        self.service
+    }
+
+    /// The URI scheme as written (`s3`, `gs`, `az`, `abfs`, `abfss`).
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The bucket (S3, GCS) or container (Azure; with `@account.host` when the URI names
+    /// the account).
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The key prefix below the bucket, `/`-separated, without leading or trailing `/`
+    /// (`""` = the whole bucket).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The location of `path` (relative, `/`-separated, already checked) below this one.
+    pub fn join(&self, path: &str) -> ObjectLocation {
+        let path = path.trim_matches('/');
+        if path.is_empty() {
+            return self.clone();
+        }
+        ObjectLocation {
+            prefix: join_path(&self.prefix, path),
+            ..self.clone()
+        }
+    }
+
+    /// `path` relative to this location, when `other` is this location or below it.
+    pub fn relative<'a>(&self, other: &'a ObjectLocation) -> Option<&'a str> {
+        if other.scheme != self.scheme || other.bucket != self.bucket {
+            return None;
+        }
+        if self.prefix.is_empty() {
+            return Some(&other.prefix);
+        }
+        match other.prefix.strip_prefix(&self.prefix)? {
+            "" => Some(""),
+            rest => rest.strip_prefix('/'),
+        }
+    }
+
+    /// The bucket's URL without the prefix (`s3://bucket`), as object_store's builders
+    /// read it.
+    pub fn bucket_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.bucket)
+    }
+}
+
+impl std::fmt::Display for ObjectLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.bucket)?;
+        if !self.prefix.is_empty() {
+            write!(f, "/{}", self.prefix)?;
+        }
+        Ok(())
+    }
+}
 
 /// Where a run's artifacts are, read off its artifact URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +165,12 @@ pub enum ArtifactLocation {
         /// The directory below the proxy's root, `/`-separated, without leading `/`.
         path: String,
     },
+    /// A location on object storage (see [`ObjectLocation`]).
+    Object(ObjectLocation),
 }
 
 impl ArtifactLocation {
-    /// Read an artifact URI. Other schemes (`s3://`, `gs://`, ...) are
+    /// Read an artifact URI. Other schemes (`hdfs://`, `ftp://`, ...) are
     /// [`StoreError::UnsupportedArtifactUri`], naming the URI and what is supported.
     pub fn parse(uri: &str) -> Result<ArtifactLocation> {
         if let Some(rest) = uri.strip_prefix(MLFLOW_ARTIFACTS_SCHEME) {
@@ -64,6 +188,11 @@ impl ArtifactLocation {
                 }
             })?;
             return Ok(ArtifactLocation::Proxy { authority, path });
+        }
+        if let Some((scheme, rest)) = uri.split_once("://")
+            && let Some(service) = ObjectService::of_scheme(scheme)
+        {
+            return object_location(uri, service, scheme, rest).map(ArtifactLocation::Object);
         }
         if let Some(rest) = uri.strip_prefix("file://") {
             // file:///abs → /abs ; file://localhost/abs → /abs
@@ -89,13 +218,108 @@ impl ArtifactLocation {
     }
 }
 
+/// `scheme://rest` read as an object storage location of `service`.
+fn object_location(
+    uri: &str,
+    service: ObjectService,
+    scheme: &str,
+    rest: &str,
+) -> Result<ObjectLocation> {
+    let refuse = |reason: String| StoreError::UnsupportedArtifactUri {
+        uri: uri.to_string(),
+        reason,
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let what = if service == ObjectService::Azure {
+        "container"
+    } else {
+        "bucket"
+    };
+    if bucket.is_empty() {
+        return Err(refuse(format!(
+            "it names no {what}; write {scheme}://<{what}>/<prefix>, e.g. \
+             {scheme}://my-{what}/mlruns"
+        )));
+    }
+    if bucket.contains(['?', '#']) || prefix.contains(['?', '#']) {
+        return Err(refuse(format!(
+            "'?' and '#' are not allowed; write {scheme}://<{what}>/<prefix>"
+        )));
+    }
+    let prefix = normalized(prefix).map_err(|e| refuse(e.to_string()))?;
+    Ok(ObjectLocation {
+        service,
+        scheme: scheme.to_string(),
+        bucket: bucket.to_string(),
+        prefix,
+    })
+}
+
+/// The location `name` below artifact location `root` (a local directory or an object
+/// storage URI): how stores derive an experiment's default location from their root.
+#[cfg(any(feature = "sqlite", test))]
+pub(crate) fn child_location(root: &str, name: &str) -> String {
+    match ArtifactLocation::parse(root) {
+        Ok(ArtifactLocation::Local(dir)) => dir.join(name).display().to_string(),
+        _ => join_path(root, name),
+    }
+}
+
+/// Opens the repository at `uri` when this process reaches it by itself: a local directory
+/// or object storage. An `mlflow-artifacts:` URI is reached through the tracking server
+/// (a REST store's [`Store::artifact_repo`]) and is [`StoreError::UnsupportedArtifactUri`]
+/// here; so is object storage in a build without the `object-store` feature.
+pub fn open_repo(uri: &str) -> Result<Box<dyn ArtifactRepo>> {
+    open_location(uri, ArtifactLocation::parse(uri)?)
+}
+
+/// [`open_repo`] of `location`, parsed from `uri`.
+pub(crate) fn open_location(
+    uri: &str,
+    location: ArtifactLocation,
+) -> Result<Box<dyn ArtifactRepo>> {
+    match location {
+        ArtifactLocation::Local(dir) => Ok(Box::new(LocalArtifactRepo::at(dir))),
+        ArtifactLocation::Object(location) => open_object(uri, &location),
+        ArtifactLocation::Proxy { .. } => Err(behind_proxy(uri)),
+    }
+}
+
+/// Why a process cannot open `mlflow-artifacts:` location `uri` by itself.
+fn behind_proxy(uri: &str) -> StoreError {
+    StoreError::UnsupportedArtifactUri {
+        uri: uri.to_string(),
+        reason: "it lives behind a tracking server's artifact proxy; open the store through \
+                 that server (an http:// tracking URI) to reach it"
+            .to_string(),
+    }
+}
+
+#[cfg(feature = "object-store")]
+fn open_object(_uri: &str, location: &ObjectLocation) -> Result<Box<dyn ArtifactRepo>> {
+    Ok(Box::new(object::ObjectStoreRepo::open(location)?))
+}
+
+#[cfg(not(feature = "object-store"))]
+fn open_object(uri: &str, _: &ObjectLocation) -> Result<Box<dyn ArtifactRepo>> {
+    Err(StoreError::UnsupportedArtifactUri {
+        uri: uri.to_string(),
+        reason: "this build of hyperflow has no object storage support; build it with the \
+                 `object-store` feature (the `hyperflow` command has it)"
+            .to_string(),
+    })
+}
+
 /// Checks that artifacts can be written at `location` (an experiment's artifact location)
 /// before anything is stored there: a local directory is created if missing and must
-/// accept a file; a proxy location is the server's to check; any other scheme is
-/// [`StoreError::UnsupportedArtifactUri`].
+/// accept a file; on object storage a probe object is written and deleted (a missing
+/// bucket or refused credentials fail here); a proxy location is the server's to check;
+/// any other scheme is [`StoreError::UnsupportedArtifactUri`].
 pub fn check_writable(location: &str) -> Result<()> {
-    let ArtifactLocation::Local(dir) = ArtifactLocation::parse(location)? else {
-        return Ok(());
+    let dir = match ArtifactLocation::parse(location)? {
+        ArtifactLocation::Local(dir) => dir,
+        ArtifactLocation::Proxy { .. } => return Ok(()),
+        ArtifactLocation::Object(object) => return check_object_writable(location, &object),
     };
     let refuse = |what: &str, e: std::io::Error| {
         StoreError::InvalidParameter(format!(
@@ -115,6 +339,16 @@ pub fn check_writable(location: &str) -> Result<()> {
         .open(&probe)
         .map_err(|e| refuse("cannot create a file in", e))?;
     std::fs::remove_file(&probe).map_err(|e| refuse("cannot remove a file from", e))
+}
+
+#[cfg(feature = "object-store")]
+fn check_object_writable(_: &str, location: &ObjectLocation) -> Result<()> {
+    object::ObjectStoreRepo::open(location)?.check_writable()
+}
+
+#[cfg(not(feature = "object-store"))]
+fn check_object_writable(uri: &str, location: &ObjectLocation) -> Result<()> {
+    open_object(uri, location).map(drop)
 }
 
 /// The files of one run. Paths are relative to the run's artifact root and `/`-separated;
@@ -147,6 +381,13 @@ pub trait ArtifactRepo: Send + Sync + std::fmt::Debug {
     /// their paths are relative to the run's root. A missing directory lists empty.
     fn list(&self, path: &str) -> Result<Vec<FileInfo>>;
 
+    /// Copy artifact file `path` into local file `target` (replacing it);
+    /// [`StoreError::NotFound`] when there is none. The default reads the file whole.
+    fn read_to_file(&self, path: &str, target: &Path) -> Result<()> {
+        let bytes = self.read_bytes(path)?;
+        std::fs::write(target, bytes).map_err(|e| io_err("writing", target, e))
+    }
+
     /// Copy local file `local` into artifact directory `artifact_dir` (`None` = the root),
     /// keeping its file name.
     fn log_file(&self, local: &Path, artifact_dir: Option<&str>) -> Result<()> {
@@ -158,7 +399,7 @@ pub trait ArtifactRepo: Send + Sync + std::fmt::Debug {
     }
 
     /// Copy the contents of local directory `local` into artifact directory `artifact_dir`
-    /// (`None` = the root).
+    /// (`None` = the root), file by file through [`log_file`](Self::log_file).
     fn log_dir(&self, local: &Path, artifact_dir: Option<&str>) -> Result<()> {
         let base = normalized(artifact_dir.unwrap_or(""))?;
         require_dir(local)?;
@@ -166,8 +407,8 @@ pub trait ArtifactRepo: Send + Sync + std::fmt::Debug {
             if is_dir {
                 return Ok(());
             }
-            let bytes = std::fs::read(from).map_err(|e| io_err("reading", from, e))?;
-            self.write_bytes(&join_path(&base, rel), &bytes)
+            let dir = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
+            self.log_file(from, Some(&join_path(&base, dir)))
         })
     }
 
@@ -185,8 +426,7 @@ pub trait ArtifactRepo: Send + Sync + std::fmt::Debug {
         if path.is_empty() || !children.is_empty() {
             download_tree(self, children, &target)?;
         } else {
-            let bytes = self.read_bytes(&path)?;
-            std::fs::write(&target, bytes).map_err(|e| io_err("writing", &target, e))?;
+            self.read_to_file(&path, &target)?;
         }
         Ok(target)
     }
@@ -206,8 +446,7 @@ fn download_tree<R: ArtifactRepo + ?Sized>(
         if entry.is_dir {
             download_tree(repo, repo.list(&entry.path)?, &to)?;
         } else {
-            let bytes = repo.read_bytes(&entry.path)?;
-            std::fs::write(&to, bytes).map_err(|e| io_err("writing", &to, e))?;
+            repo.read_to_file(&entry.path, &to)?;
         }
     }
     Ok(())
@@ -234,17 +473,19 @@ pub struct LocalArtifactRepo {
 
 impl LocalArtifactRepo {
     /// The repository of a run whose `artifact_uri` is a local location (see
-    /// [`ArtifactLocation`]); an `mlflow-artifacts:` or other remote URI is
-    /// [`StoreError::UnsupportedArtifactUri`].
+    /// [`ArtifactLocation`]); an `mlflow-artifacts:`, object storage or other remote URI
+    /// is [`StoreError::UnsupportedArtifactUri`] (open those with [`open_repo`] or
+    /// [`Store::artifact_repo`]).
     pub fn new(artifact_uri: &str) -> Result<Self> {
         match ArtifactLocation::parse(artifact_uri)? {
             ArtifactLocation::Local(root) => Ok(Self::at(root)),
-            ArtifactLocation::Proxy { .. } => Err(StoreError::UnsupportedArtifactUri {
+            ArtifactLocation::Object(_) => Err(StoreError::UnsupportedArtifactUri {
                 uri: artifact_uri.to_string(),
-                reason: "it lives behind a tracking server's artifact proxy; open the \
-                         store through that server (an http:// tracking URI) to reach it"
+                reason: "it is on object storage, not in a local directory; open it with \
+                         artifacts::open_repo or the store's artifact_repo"
                     .to_string(),
             }),
+            ArtifactLocation::Proxy { .. } => Err(behind_proxy(artifact_uri)),
         }
     }
 
@@ -514,20 +755,81 @@ mod tests {
                 path: "1/r/artifacts".into()
             })
         );
-        let e = ArtifactLocation::parse("s3://bucket/x").unwrap_err();
+        let e = ArtifactLocation::parse("hdfs://nn/x").unwrap_err();
         assert!(
             matches!(e, StoreError::UnsupportedArtifactUri { .. }),
             "{e:?}"
         );
         let text = e.to_string();
         assert!(
-            text.contains("s3://bucket/x") && text.contains("'s3'") && text.contains("file://"),
+            text.contains("hdfs://nn/x")
+                && text.contains("'hdfs'")
+                && text.contains("file://")
+                && text.contains("s3://bucket/prefix"),
             "{text}"
         );
         assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
         assert!(ArtifactLocation::parse("mlflow-artifacts:/../x").is_err());
         let e = LocalArtifactRepo::new("mlflow-artifacts:/1/r/artifacts").unwrap_err();
         assert!(e.to_string().contains("http://"), "{e}");
+    }
+
+    #[test]
+    fn object_locations() {
+        let object = |uri: &str| match ArtifactLocation::parse(uri) {
+            Ok(ArtifactLocation::Object(l)) => l,
+            other => panic!("{uri}: {other:?}"),
+        };
+        let s3 = object("s3://team/a//b/");
+        assert_eq!(
+            (s3.service(), s3.bucket(), s3.prefix()),
+            (ObjectService::S3, "team", "a/b")
+        );
+        assert_eq!(s3.to_string(), "s3://team/a/b");
+        assert_eq!(object("s3://team").prefix(), "");
+        assert_eq!(object("gs://b/p").service(), ObjectService::Gcs);
+        let az = object("abfss://c@acct.dfs.core.windows.net/p");
+        assert_eq!(
+            (az.service(), az.bucket()),
+            (ObjectService::Azure, "c@acct.dfs.core.windows.net")
+        );
+        assert_eq!(object("az://c/p").bucket_url(), "az://c");
+        // Relative locations, as the server maps its destination's runs.
+        let run = object("s3://team/a/b/1/r/artifacts");
+        assert_eq!(s3.relative(&run), Some("1/r/artifacts"));
+        assert_eq!(s3.relative(&s3), Some(""));
+        assert_eq!(s3.relative(&object("s3://team/a/bc")), None);
+        assert_eq!(s3.relative(&object("s3://other/a/b/1")), None);
+        assert_eq!(
+            object("s3://team").relative(&run),
+            Some("a/b/1/r/artifacts")
+        );
+        assert_eq!(child_location("s3://team/a", "1"), "s3://team/a/1");
+        assert_eq!(child_location("/abs/dir", "1"), "/abs/dir/1");
+        // Mistakes say what and what is accepted.
+        for (bad, says) in [
+            ("s3:///prefix", "names no bucket"),
+            ("az:///p", "names no container"),
+            ("s3://b/../x", "'..'"),
+            ("s3://b/p?versionId=1", "'?'"),
+        ] {
+            let e = ArtifactLocation::parse(bad).unwrap_err();
+            assert!(
+                matches!(e, StoreError::UnsupportedArtifactUri { .. }),
+                "{bad}: {e:?}"
+            );
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+        let e = LocalArtifactRepo::new("s3://b/p").unwrap_err();
+        assert!(e.to_string().contains("object storage"), "{e}");
+    }
+
+    #[cfg(not(feature = "object-store"))]
+    #[test]
+    fn object_storage_needs_its_feature() {
+        let e = open_repo("s3://b/p").unwrap_err();
+        assert!(e.to_string().contains("`object-store` feature"), "{e}");
+        assert!(check_writable("gs://b/p").is_err());
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub mod uri;
 #[cfg(feature = "rest")]
 pub mod wire;
 
-pub use artifacts::{ArtifactLocation, ArtifactRepo, LocalArtifactRepo};
+pub use artifacts::{
+    ArtifactLocation, ArtifactRepo, LocalArtifactRepo, ObjectLocation, ObjectService,
+};
 pub use client::{
     ActiveRun, ExperimentRef, LogModel, RunOptions, SearchRegistry, SearchRuns, Tracker,
 };

@@ -20,8 +20,8 @@
 //! ```
 
 use super::artifacts::{
-    ArtifactLocation, ArtifactRepo, LocalArtifactRepo, file_path, join_path, no_such_artifact,
-    normalized,
+    ArtifactLocation, ArtifactRepo, file_path, join_path, no_such_artifact, normalized,
+    open_location,
 };
 use super::model::*;
 use super::store::{
@@ -1054,8 +1054,9 @@ impl Store for RestStore {
                 server: self.at_authority(authority.as_deref()),
                 root: path,
             })),
-            // A location the client shares with the server (as MLflow's clients do).
-            ArtifactLocation::Local(dir) => Ok(Box::new(LocalArtifactRepo::at(dir))),
+            // A location the client shares with the server (a directory, or object
+            // storage), written directly as MLflow's clients do.
+            direct => open_location(artifact_uri, direct),
         }
     }
 }

@@ -32,6 +32,7 @@ mod search;
 
 pub use search::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
+use super::artifacts::{ArtifactLocation, child_location};
 use super::model::*;
 use super::store::*;
 use connections::{Connections, TxError, TxResult, sql_error};
@@ -293,11 +294,23 @@ pub struct SqliteStore {
     /// `max(run_key)` when this store last ran ANALYZE (planner statistics).
     analyzed_runs: AtomicI64,
     path: PathBuf,
-    artifact_root: PathBuf,
+    /// An absolute directory or an object storage URI.
+    artifact_root: String,
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(|e| StoreError::io(format!("resolving {}", p.display()), e))
+}
+
+/// An artifact root as stored in new experiments' locations: an object storage URI as
+/// given, anything else as an absolute directory.
+fn artifact_root_location(root: &Path) -> Result<String> {
+    if let Some(uri) = root.to_str()
+        && let Ok(ArtifactLocation::Object(location)) = ArtifactLocation::parse(uri)
+    {
+        return Ok(location.to_string());
+    }
+    Ok(absolute(root)?.display().to_string())
 }
 
 impl SqliteStore {
@@ -323,14 +336,15 @@ impl SqliteStore {
         Self::open_in(path, artifact_root, OpenMode::ReadWrite)
     }
 
-    /// Open in `mode` (see [`OpenMode`]), with a default artifact root for new experiments.
+    /// Open in `mode` (see [`OpenMode`]), with a default artifact root for new experiments:
+    /// a directory (made absolute) or an object storage URI such as `s3://bucket/prefix`.
     pub fn open_in(
         path: impl AsRef<Path>,
         artifact_root: impl AsRef<Path>,
         mode: OpenMode,
     ) -> Result<Self> {
         let path = absolute(path.as_ref())?;
-        let artifact_root = absolute(artifact_root.as_ref())?;
+        let artifact_root = artifact_root_location(artifact_root.as_ref())?;
         if mode == OpenMode::ReadWrite {
             refuse_foreign(&path)?;
         }
@@ -364,8 +378,9 @@ impl SqliteStore {
         &self.path
     }
 
-    /// The default artifact root of new experiments.
-    pub fn artifact_root(&self) -> &Path {
+    /// The default artifact root of new experiments: an absolute directory or an object
+    /// storage URI.
+    pub fn artifact_root(&self) -> &str {
         &self.artifact_root
     }
 
@@ -373,7 +388,7 @@ impl SqliteStore {
     #[doc(hidden)]
     pub fn create_at_version(path: impl AsRef<Path>, version: i64) -> Result<()> {
         let path = absolute(path.as_ref())?;
-        let root = absolute(Path::new("hyperflow-artifacts"))?;
+        let root = artifact_root_location(Path::new("hyperflow-artifacts"))?;
         Connections::open(
             &path,
             OpenMode::ReadWrite,
@@ -527,7 +542,7 @@ fn refuse_foreign(path: &Path) -> Result<()> {
     kind.refusal(path).map_or(Ok(()), Err)
 }
 
-fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) -> Result<()> {
+fn migrate(conn: &Connection, path: &Path, artifact_root: &str, target: i64) -> Result<()> {
     let ctx = format!("migrating database {}", path.display());
     let too_new = |found| StoreError::SchemaTooNew {
         path: path.display().to_string(),
@@ -562,7 +577,7 @@ fn migrate(conn: &Connection, path: &Path, artifact_root: &Path, target: i64) ->
                 conn.execute_batch(sql)?;
                 if i == 0 {
                     let now = now_ms();
-                    let loc = artifact_root.join("0").display().to_string();
+                    let loc = child_location(artifact_root, "0");
                     conn.execute(
                         "INSERT INTO experiments (experiment_id, name, artifact_location, \
                          lifecycle_stage, creation_time, last_update_time) \
@@ -1014,7 +1029,7 @@ impl Store for SqliteStore {
             .execute(params![name, artifact_location.unwrap_or(""), now])?;
             let id = tx.last_insert_rowid();
             if artifact_location.is_none_or(str::is_empty) {
-                let loc = root.join(id.to_string()).display().to_string();
+                let loc = child_location(&root, &id.to_string());
                 tx.prepare_cached("UPDATE experiments SET artifact_location = ?1 WHERE experiment_id = ?2")?
                     .execute(params![loc, id])?;
             }

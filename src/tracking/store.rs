@@ -1,7 +1,7 @@
 //! The [`Store`] trait every tracking backend implements, its error type, and the
 //! validation rules and helpers all stores share (so every store enforces the same limits).
 
-use super::artifacts::{ArtifactRepo, LocalArtifactRepo};
+use super::artifacts::ArtifactRepo;
 use super::model::*;
 use std::cmp::Ordering;
 
@@ -453,11 +453,12 @@ pub trait Store: Send + Sync {
     }
 
     /// The artifact repository of a run whose artifact URI is `artifact_uri`. The default
-    /// opens local locations (a path or a `file:` URI); a store that talks to a tracking
-    /// server also opens `mlflow-artifacts:` locations, through that server's artifact
-    /// proxy. Opening does no I/O.
+    /// opens local locations (a path or a `file:` URI) and object storage (`s3://`, ...;
+    /// feature `object-store`) through [`open_repo`](super::artifacts::open_repo); a store
+    /// that talks to a tracking server also opens `mlflow-artifacts:` locations, through
+    /// that server's artifact proxy. Opening does no I/O.
     fn artifact_repo(&self, artifact_uri: &str) -> Result<Box<dyn ArtifactRepo>> {
-        Ok(Box::new(LocalArtifactRepo::new(artifact_uri)?))
+        super::artifacts::open_repo(artifact_uri)
     }
 
     /// The store's [ledger](super::ledger) of searches, through which several workers

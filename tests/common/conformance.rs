@@ -1320,9 +1320,9 @@ pub fn artifacts_round_trip(s: &dyn Store) {
     let other_repo = s.artifact_repo(&other.info.artifact_uri).unwrap();
     assert!(other_repo.list("").unwrap().is_empty());
     // A location hyperflow cannot reach says which and what is supported.
-    let e = s.artifact_repo("s3://bucket/1/x/artifacts").unwrap_err();
+    let e = s.artifact_repo("hdfs://nn/1/x/artifacts").unwrap_err();
     assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
-    assert!(e.to_string().contains("s3://bucket/1/x/artifacts"), "{e}");
+    assert!(e.to_string().contains("hdfs://nn/1/x/artifacts"), "{e}");
 }
 
 fn registry_names(
