@@ -9,9 +9,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use common::server_process::ServerProcess;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use hyperflow::study::Tracking;
 use hyperflow::tracking::{Run, SearchRuns, Tracker};
@@ -19,56 +20,30 @@ use hyperflow::{Point, Space, TrialContext, fmin_with_context};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
 
-/// A `hyperflow server` process; killed on drop.
+/// A `hyperflow server` process ([`ServerProcess`]) and its folder.
 struct Server {
-    child: Child,
-    url: String,
+    process: ServerProcess,
     dir: tempfile::TempDir,
 }
 
 impl Server {
-    /// Start the binary on port 0 and read the URL it prints once it accepts connections.
+    /// Start the binary on port 0 over a fresh SQLite database in a temp dir.
     fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = format!("sqlite:///{}", dir.path().join("server.db").display());
-        let artifacts = dir.path().join("artifacts");
-        let artifacts = artifacts.to_str().expect("a UTF-8 path");
-        let args = [
-            "server",
-            "--port",
-            "0",
-            "--workers",
-            "2",
-            "--backend-store-uri",
-            &db,
-            "--artifacts-destination",
-            artifacts,
-        ];
-        Server::launch(dir, &args)
+        let process = ServerProcess::start(BIN, dir.path(), &db);
+        Server::new(dir, process)
     }
 
     /// Run `hyperflow args...` in `dir` and read the URL it prints once it accepts
     /// connections.
     fn launch(dir: tempfile::TempDir, args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .current_dir(dir.path())
-            .env_remove("HYPERFLOW_AUTH_TOKEN")
-            .env_remove("HYPERFLOW_TRACKING_URI")
-            .env_remove("MLFLOW_TRACKING_URI")
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start hyperflow");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read the server's first line");
-        let url = line
-            .trim()
-            .strip_prefix("hyperflow server listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Server { child, url, dir }
+        let process = ServerProcess::launch(BIN, dir.path(), args);
+        Server::new(dir, process)
+    }
+
+    fn new(dir: tempfile::TempDir, process: ServerProcess) -> Server {
+        Server { process, dir }
     }
 
     /// The artifacts destination the server keeps files in.
@@ -93,7 +68,7 @@ impl Server {
             .current_dir(cwd)
             .env_remove("HYPERFLOW_TRACKING_URI")
             .env_remove("MLFLOW_TRACKING_URI")
-            .args(["--tracking-uri", &self.url])
+            .args(["--tracking-uri", &self.process.url])
             .args(args)
             .output()
             .expect("run hyperflow");
@@ -105,13 +80,6 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         out
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -157,7 +125,7 @@ fn sweep_logs_trial_output_through_the_server() {
     // Nothing is written next to the client: everything went to the server.
     assert!(!work.path().join("hyperflow-artifacts").exists());
 
-    let tracker = Tracker::open(&server.url).expect("tracker over REST");
+    let tracker = Tracker::open(&server.process.url).expect("tracker over REST");
     let runs = runs_of(&tracker, "remote-sweep");
     let parents = role(&runs, "search");
     assert_eq!(parents.len(), 1);
@@ -202,7 +170,7 @@ fn sweep_logs_trial_output_through_the_server() {
 #[test]
 fn fmin_and_the_artifact_api_through_the_server() {
     let server = Server::start();
-    let tracker = Tracker::open(&server.url).expect("tracker over REST");
+    let tracker = Tracker::open(&server.process.url).expect("tracker over REST");
     let space = Space::builder()
         .uniform("x", -1.0, 1.0)
         .build()
@@ -272,11 +240,12 @@ fn ui_listens_where_host_and_port_say() {
         ],
     );
     let port = ui
+        .process
         .url
         .strip_prefix("http://127.0.0.1:")
         .expect("on loopback");
     assert_ne!(port, "5000", "port 0 picks a free port");
-    let tracker = Tracker::open(&ui.url).expect("a client of the UI's server");
+    let tracker = Tracker::open(&ui.process.url).expect("a client of the UI's server");
     assert!(
         tracker
             .get_experiment_by_name("seen")

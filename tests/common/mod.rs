@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod mlflow_server;
 pub mod postgres;
 pub mod python;
+pub mod server_process;
 
 use hyperflow::tracking::{SqliteStore, Store};
 use std::sync::Arc;
