@@ -81,12 +81,16 @@ fn claims_are_unique_and_within_the_budget_across_racing_threads() {
     let ledger = ledger(&store);
     let key = Some("1/race");
     assert_eq!(
-        ledger.open_search("s1", key, LedgerStart::default()).unwrap(),
+        ledger
+            .open_search("s1", key, LedgerStart::default())
+            .unwrap(),
         "s1"
     );
     // A second search with the same key is told to join the first.
     assert_eq!(
-        ledger.open_search("s2", key, LedgerStart::default()).unwrap(),
+        ledger
+            .open_search("s2", key, LedgerStart::default())
+            .unwrap(),
         "s1"
     );
     assert_eq!(ledger.find_search("1/race").unwrap().as_deref(), Some("s1"));
@@ -119,8 +123,16 @@ fn claims_are_unique_and_within_the_budget_across_racing_threads() {
             .collect()
     });
     let unique: BTreeSet<u64> = claimed.iter().copied().collect();
-    assert_eq!(claimed.len(), unique.len(), "a number claimed twice: {claimed:?}");
-    assert_eq!(unique, (0..LIMIT).collect(), "the budget is claimed exactly");
+    assert_eq!(
+        claimed.len(),
+        unique.len(),
+        "a number claimed twice: {claimed:?}"
+    );
+    assert_eq!(
+        unique,
+        (0..LIMIT).collect(),
+        "the budget is claimed exactly"
+    );
 
     // A trial given back to the budget makes room for one more, with a new number.
     let given_back = ledger
@@ -128,11 +140,15 @@ fn claims_are_unique_and_within_the_budget_across_racing_threads() {
         .unwrap();
     assert_eq!(given_back, Ended::Now);
     assert_eq!(
-        ledger.claim_trial("s1", Some(LIMIT), &[0.5], "late").unwrap(),
+        ledger
+            .claim_trial("s1", Some(LIMIT), &[0.5], "late")
+            .unwrap(),
         Some(LIMIT)
     );
     assert_eq!(
-        ledger.claim_trial("s1", Some(LIMIT), &[0.5], "late").unwrap(),
+        ledger
+            .claim_trial("s1", Some(LIMIT), &[0.5], "late")
+            .unwrap(),
         None
     );
     // No limit: always a number.
@@ -145,7 +161,9 @@ fn claims_are_unique_and_within_the_budget_across_racing_threads() {
     ledger.close_search("s1").unwrap();
     assert_eq!(ledger.find_search("1/race").unwrap(), None);
     assert_eq!(
-        ledger.open_search("s3", key, LedgerStart::default()).unwrap(),
+        ledger
+            .open_search("s3", key, LedgerStart::default())
+            .unwrap(),
         "s3"
     );
 }
@@ -162,11 +180,21 @@ fn ends_releases_heartbeats_and_changes_over_http() {
     };
     ledger.open_search("s", None, start).unwrap();
     // 10 numbers, 2 given back: 8 count towards a budget of 10.
-    let a = ledger.claim_trial("s", Some(10), &[1.0, f64::NAN], "w1").unwrap();
-    let b = ledger.claim_trial("s", Some(10), &[2.0, 0.5], "w2").unwrap();
+    let a = ledger
+        .claim_trial("s", Some(10), &[1.0, f64::NAN], "w1")
+        .unwrap();
+    let b = ledger
+        .claim_trial("s", Some(10), &[2.0, 0.5], "w2")
+        .unwrap();
     assert_eq!((a, b), (Some(10), Some(11)), "numbering starts where told");
-    assert_eq!(ledger.claim_trial("s", Some(10), &[3.0], "w1").unwrap(), None);
-    assert_eq!(ledger.claim_trial("s", Some(11), &[3.0], "w1").unwrap(), Some(12));
+    assert_eq!(
+        ledger.claim_trial("s", Some(10), &[3.0], "w1").unwrap(),
+        None
+    );
+    assert_eq!(
+        ledger.claim_trial("s", Some(11), &[3.0], "w1").unwrap(),
+        Some(12)
+    );
 
     // Every trial so far, points as sent (NaN for the inactive parameter).
     let all = ledger.changes("s", 0).unwrap();
@@ -178,7 +206,10 @@ fn ends_releases_heartbeats_and_changes_over_http() {
     assert!(all[0].x[1].is_nan());
     assert_eq!(all[1].x, [2.0, 0.5]);
     assert_eq!(all[0].worker, "w1");
-    assert!(all.iter().all(|t| t.state == TrialState::Running && !t.released));
+    assert!(
+        all.iter()
+            .all(|t| t.state == TrialState::Running && !t.released)
+    );
     let seen = all.iter().map(|t| t.seq).max().unwrap();
     assert!(ledger.changes("s", seen).unwrap().is_empty());
 
@@ -196,13 +227,24 @@ fn ends_releases_heartbeats_and_changes_over_http() {
     let t = &changed[0];
     assert_eq!(
         (t.number, t.state, t.loss, t.last_step, t.run_id.as_deref()),
-        (10, TrialState::Complete, Some(0.125), Some(7), Some("run-10"))
+        (
+            10,
+            TrialState::Complete,
+            Some(0.125),
+            Some(7),
+            Some("run-10")
+        )
     );
     assert!(t.seq > seen);
 
     // Fresh heartbeats are not stale; after a while without one they are, and a beat
     // makes a trial fresh again. Ended trials are never stale.
-    assert!(ledger.stale_trials("s", Duration::from_secs(3600)).unwrap().is_empty());
+    assert!(
+        ledger
+            .stale_trials("s", Duration::from_secs(3600))
+            .unwrap()
+            .is_empty()
+    );
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(
         ledger.stale_trials("s", Duration::from_secs(1)).unwrap(),
@@ -240,7 +282,10 @@ fn ends_releases_heartbeats_and_changes_over_http() {
     });
     assert_eq!(released, [12], "released once, and only what ran");
     // Its budget place went back: one more trial fits.
-    assert_eq!(ledger.claim_trial("s", Some(11), &[4.0], "w3").unwrap(), Some(13));
+    assert_eq!(
+        ledger.claim_trial("s", Some(11), &[4.0], "w3").unwrap(),
+        Some(13)
+    );
 
     // The worker of trial 12 was alive after all: its result is recorded, overruling.
     let late = TrialEnd {
@@ -268,7 +313,12 @@ fn bad_ledger_requests_get_clear_client_errors() {
     let ledger = ledger(&store);
     let url = &server.url;
     let post = |call: &str, body: Value| {
-        request(url, "POST", &format!("/api/2.0/hyperflow/ledger/{call}"), Some(body))
+        request(
+            url,
+            "POST",
+            &format!("/api/2.0/hyperflow/ledger/{call}"),
+            Some(body),
+        )
     };
 
     // A search that was never opened: 404, for writes and for the reapers' release.
@@ -287,7 +337,9 @@ fn bad_ledger_requests_get_clear_client_errors() {
         );
     }
 
-    ledger.open_search("s", None, LedgerStart::default()).unwrap();
+    ledger
+        .open_search("s", None, LedgerStart::default())
+        .unwrap();
     let cases = [
         (
             "claim-trial",
@@ -483,7 +535,10 @@ fn a_search_through_the_official_mlflow_server_runs_alone() {
     assert_eq!(with_role(&runs, "search").len(), 1);
     let trials = with_role(&runs, "trial");
     assert_eq!(trials.len(), 3);
-    assert!(trials.iter().all(|t| t["status"] == "FINISHED"), "{trials:#?}");
+    assert!(
+        trials.iter().all(|t| t["status"] == "FINISHED"),
+        "{trials:#?}"
+    );
 
     // A hyperflow server whose backend store is the MLflow server has no ledger to
     // serve: 501 NOT_IMPLEMENTED, and its clients run alone too.

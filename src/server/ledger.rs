@@ -81,7 +81,9 @@ pub fn end_trial(
     wire::LedgerEndTrial(req): wire::LedgerEndTrial,
 ) -> ApiResult<lw::Ended> {
     let end = trial_end(req.end)?;
-    Ok(ledger_of(st)?.end_trial(&req.search, req.number, &end)?.into())
+    Ok(ledger_of(st)?
+        .end_trial(&req.search, req.number, &end)?
+        .into())
 }
 
 /// `POST hyperflow/ledger/release-running`.

@@ -441,7 +441,10 @@ mod tests {
         assert!(back.loss.unwrap().is_nan());
         let e = serde_json::from_value::<TrialEnd>(json!({"state": "LOST"})).unwrap_err();
         assert!(e.to_string().contains("RUNNING, COMPLETE"), "{e}");
-        for ended in [ledger::Ended::Now, ledger::Ended::Overruled(TrialState::Killed)] {
+        for ended in [
+            ledger::Ended::Now,
+            ledger::Ended::Overruled(TrialState::Killed),
+        ] {
             let wire = serde_json::to_value(Ended::from(ended)).unwrap();
             let back: Ended = serde_json::from_value(wire).unwrap();
             assert_eq!(ledger::Ended::from(back), ended);
