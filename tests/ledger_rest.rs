@@ -2,7 +2,8 @@
 //! database, the REST store's [`Ledger`] against it (trial numbers claimed by racing
 //! threads, ends and overruled ends, lost trials released once among racing reapers,
 //! heartbeats and stale trials, changes since a change number, clear 4xx answers to bad
-//! requests), three `hyperflow sweep` processes given the server's URL joining one search,
+//! requests, a server that cannot be reached not taken for one without a ledger), three
+//! `hyperflow sweep` processes given the server's URL joining one search,
 //! and, against the official MLflow server (which serves no ledger), searches that run
 //! alone and a hyperflow server over it answering 501.
 #![cfg(unix)]
@@ -387,6 +388,21 @@ fn bad_ledger_requests_get_clear_client_errors() {
         None,
     );
     assert_eq!((status, answer), (200, json!({})));
+}
+
+#[test]
+fn a_server_that_cannot_be_reached_is_not_taken_for_one_without_a_ledger() {
+    // A port nothing listens on (bound, then let go).
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let rest = store(&format!("http://127.0.0.1:{port}")).with_retries(0, Duration::ZERO);
+    // Unknown, so taken as yes: the ledger's calls say what is wrong, rather than the
+    // search going on alone without the workers it was meant to join.
+    assert!(rest.serves_ledger());
+    let err = ledger(&rest).find_search("k").unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
 /// A sweep config whose trials, run by three workers (`$WORKER`), each wait until all
