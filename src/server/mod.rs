@@ -30,6 +30,7 @@ pub mod artifacts;
 mod auth;
 pub mod error;
 pub mod fields;
+pub mod ledger;
 pub mod report;
 pub mod ui;
 
@@ -547,7 +548,7 @@ impl Prefix {
 /// One row of the endpoint table: a method, a path below a prefix, what answers it.
 type Row = (Prefix, Method, String, MethodRouter<AppState>);
 
-/// The row of a call of MLflow's API, with its method and path.
+/// The row of a [`Call`] (of MLflow's API, or hyperflow's ledger), with its method and path.
 fn mlflow<C: Call>(op: Op<C, C::Reply>) -> Row {
     mlflow_as(http_method(C::METHOD), op)
 }
@@ -571,7 +572,8 @@ pub struct Endpoint {
 /// Every endpoint of the server but the web UI's pages ([`ui::routes`]): MLflow's tracking
 /// REST API (under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact proxy,
 /// hyperflow's report ([`report`], `/api/2.0/hyperflow/report`), the UI's search
-/// descriptions ([`ui::searches`], `/api/2.0/hyperflow/searches`),
+/// descriptions ([`ui::searches`], `/api/2.0/hyperflow/searches`), the ledger of searches
+/// ([`ledger`], `/api/2.0/hyperflow/ledger/...`),
 /// `/api/3.0/mlflow/server-info` and `/health`. The router is built from this table and
 /// nothing else.
 pub fn endpoints() -> Vec<Endpoint> {
@@ -632,6 +634,16 @@ pub fn endpoints() -> Vec<Endpoint> {
         mlflow(api::transition_model_version_stage),
         mlflow(api::get_latest_versions),
         mlflow_as(Method::POST, api::get_latest_versions),
+        mlflow(ledger::open_search),
+        mlflow(ledger::find_search),
+        mlflow(ledger::close_search),
+        mlflow(ledger::join_worker),
+        mlflow(ledger::claim_trial),
+        mlflow(ledger::end_trial),
+        mlflow(ledger::release_running),
+        mlflow(ledger::heartbeat),
+        mlflow(ledger::stale_trials),
+        mlflow(ledger::changes),
         (
             Prefix::V2,
             Method::GET,

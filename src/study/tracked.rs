@@ -449,9 +449,7 @@ impl TrackedStudy {
             }
             let mut joined = Joined::new(parent.clone(), start);
             joined.registered = true;
-            joined.ordinal = ledger
-                .join_worker(&parent)
-                .map_err(store_error(&context))?;
+            joined.ordinal = ledger.join_worker(&parent).map_err(store_error(&context))?;
             study.joined = Some(joined);
         }
         study.parent = Some(parent);

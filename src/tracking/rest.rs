@@ -8,6 +8,9 @@
 //!   answers are not (a 4xx is the caller's mistake, a 500 would be repeated).
 //! - Auth from `MLFLOW_TRACKING_TOKEN` (bearer) or `MLFLOW_TRACKING_USERNAME` /
 //!   `MLFLOW_TRACKING_PASSWORD` (basic), or set explicitly.
+//! - The [ledger of searches](super::ledger), through which workers join one search, is
+//!   hyperflow's server's `/api/2.0/hyperflow/ledger/...` endpoints; against a server
+//!   without them (MLflow's) [`Store::ledger`] is `None` and searches run alone.
 //! - Artifacts of runs with `mlflow-artifacts:` URIs go through the server's artifact proxy
 //!   ([`ProxyArtifactRepo`]); local (`file:`, path) URIs are read and written directly.
 //!
@@ -32,6 +35,8 @@ use super::store::{
 use super::wire::{self, Call};
 use base64::Engine;
 use std::time::Duration;
+
+mod ledger;
 
 /// How requests authenticate.
 #[derive(Clone, PartialEq, Eq)]
@@ -101,6 +106,8 @@ pub struct RestStore {
     auth: Option<AuthHeader>,
     max_retries: u32,
     backoff: Duration,
+    /// Whether the server serves the ledger of searches, once known (shared by clones).
+    serves_ledger: std::sync::Arc<std::sync::OnceLock<bool>>,
 }
 
 /// An `Authorization` header value, kept out of `Debug` output.
@@ -149,6 +156,7 @@ impl RestStore {
             auth: auth.header(),
             max_retries: 6,
             backoff: Duration::from_millis(100),
+            serves_ledger: Default::default(),
         })
     }
 
@@ -501,6 +509,14 @@ fn page<W, T: From<W>>(items: Vec<W>, next_page_token: Option<String>) -> Page<T
 }
 
 impl Store for RestStore {
+    /// This store, when the server serves the ledger of searches (hyperflow's server over
+    /// a store with one); `None` against a server without it (MLflow's), so a search
+    /// through it runs alone. Asked once, the first time ([`RestStore::serves_ledger`]).
+    fn ledger(&self) -> Option<&dyn super::ledger::Ledger> {
+        self.serves_ledger()
+            .then_some(self as &dyn super::ledger::Ledger)
+    }
+
     fn create_experiment(
         &self,
         name: &str,

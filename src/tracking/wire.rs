@@ -4,7 +4,8 @@
 //! two cannot drift apart.
 //!
 //! - Each call is a [`Call`]: its HTTP method, its path below [`API_PREFIX`], the request
-//!   body (GET: the query string) and the answer's type. [`CALLS`] lists them all.
+//!   body (GET: the query string) and the answer's type. [`CALLS`] lists them all, with
+//!   hyperflow's own calls of the [ledger of searches](ledger) (`/hyperflow/ledger/...`).
 //! - Entities: [`Experiment`], [`Run`] ([`RunInfo`], [`RunData`]), [`Metric`], [`KeyValue`]
 //!   (tags and params), [`FileInfo`], [`ErrorBody`]; `From` conversions to and from the
 //!   [`model`] types.
@@ -17,6 +18,8 @@
 //! - A field that cannot be read fails with an error that [`FieldProblem::of`] reads back,
 //!   so the server can answer MLflow's "Missing value for required parameter 'x'." or
 //!   "Invalid value ... for parameter 'x' supplied: Hint: ..." with the field's path.
+
+pub mod ledger;
 
 use super::model::{self, ExperimentId, LifecycleStage, RunStatus, ViewType};
 use serde::de::{DeserializeOwned, Error as _};
@@ -181,6 +184,26 @@ calls! {
     TransitionModelVersionStage(StageTransition) => Post "/mlflow/model-versions/transition-stage" -> ModelVersionReply;
     /// The latest version of a registered model per stage (also served as POST).
     GetLatestVersions(LatestVersions) => Get "/mlflow/registered-models/get-latest-versions" -> ModelVersionsPage;
+    /// Register a search in the ledger of searches (hyperflow's own).
+    LedgerOpenSearch(ledger::OpenSearch) => Post "/hyperflow/ledger/open-search" -> ledger::SearchFound;
+    /// The search holding a join key.
+    LedgerFindSearch(ledger::FindSearch) => Get "/hyperflow/ledger/find-search" -> ledger::SearchFound;
+    /// Give up a search's join key.
+    LedgerCloseSearch(ledger::SearchRef) => Post "/hyperflow/ledger/close-search" -> Empty;
+    /// Count one more worker of a search.
+    LedgerJoinWorker(ledger::SearchRef) => Post "/hyperflow/ledger/join-worker" -> ledger::Joined;
+    /// Claim the next trial number within the budget.
+    LedgerClaimTrial(ledger::ClaimTrial) => Post "/hyperflow/ledger/claim-trial" -> ledger::Claimed;
+    /// Record how a trial ended.
+    LedgerEndTrial(ledger::EndTrial) => Post "/hyperflow/ledger/end-trial" -> ledger::Ended;
+    /// End those of some trials that are still running.
+    LedgerReleaseRunning(ledger::ReleaseRunning) => Post "/hyperflow/ledger/release-running" -> ledger::Numbers;
+    /// Stamp running trials with the store's clock.
+    LedgerHeartbeat(ledger::Heartbeat) => Post "/hyperflow/ledger/heartbeat" -> Empty;
+    /// The running trials whose heartbeat is too old.
+    LedgerStaleTrials(ledger::StaleTrials) => Get "/hyperflow/ledger/stale-trials" -> ledger::Numbers;
+    /// The trials written after a change number.
+    LedgerChanges(ledger::Changes) => Get "/hyperflow/ledger/changes" -> ledger::Changed;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1082,6 +1105,7 @@ impl FieldProblem {
 pub mod de {
     use super::{FieldProblem, Value};
     use crate::tracking::model::{self, LifecycleStage, RunStatus, ViewType};
+    use serde::de::Error as _;
     use serde::{Deserialize, Deserializer};
 
     /// The text of a scalar (numbers and booleans as written); `None` for null and `""`.
@@ -1158,6 +1182,41 @@ pub mod de {
     /// An int64 that is 0 when absent.
     pub fn int_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         Ok(int(d)?.unwrap_or(0))
+    }
+
+    /// An optional count (a non-negative integer, as [`int`] reads integers).
+    pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        let n = int::<serde_json::Value>(v.clone())
+            .map_err(|_| FieldProblem::invalid(&v, "a non-negative integer is expected."))?;
+        n.map(|n| {
+            u64::try_from(n)
+                .map_err(|_| FieldProblem::invalid(&v, "a non-negative integer is expected."))
+        })
+        .transpose()
+    }
+
+    /// A required count.
+    pub fn required_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        count(d)?.ok_or_else(|| FieldProblem::Missing.error())
+    }
+
+    /// A count that is 0 when absent.
+    pub fn count_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        Ok(count(d)?.unwrap_or(0))
+    }
+
+    /// A list of counts: a list, or one value (a GET query's lone key).
+    pub fn count_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        let items = match Value::deserialize(d)? {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            one => vec![one],
+        };
+        items
+            .into_iter()
+            .map(|item| required_count::<Value>(item).map_err(D::Error::custom))
+            .collect()
     }
 
     /// An optional double: a number, a numeric string, `"NaN"`, `"Infinity"`,

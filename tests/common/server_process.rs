@@ -37,6 +37,25 @@ impl ServerProcess {
             .to_string();
         ServerProcess { child, url }
     }
+
+    /// `hyperflow server` on port 0 over `backend_store_uri`, with its artifacts in
+    /// `dir/artifacts`, run in `dir`.
+    pub fn start(bin: &str, dir: &Path, backend_store_uri: &str) -> ServerProcess {
+        let artifacts = dir.join("artifacts");
+        let artifacts = artifacts.to_str().expect("a UTF-8 path");
+        let args = [
+            "server",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+            "--backend-store-uri",
+            backend_store_uri,
+            "--artifacts-destination",
+            artifacts,
+        ];
+        ServerProcess::launch(bin, dir, &args)
+    }
 }
 
 impl Drop for ServerProcess {

@@ -173,6 +173,7 @@ impl Ledger for SqliteStore {
 
     fn release_running(&self, search: &str, numbers: &[u64], end: &TrialEnd) -> Result<Vec<u64>> {
         self.write("ending lost trials in a search's ledger", |tx| {
+            search_row(tx, search)?;
             let seq = next_seq(tx, search)?;
             let mut ended = Vec::new();
             for &number in numbers {
