@@ -154,6 +154,12 @@ impl Study {
                 // the ledger), or it ended here already.
                 return Ok(());
             }
+            if placeholder && !trial.state.is_finished() {
+                // Its run was not readable yet: running, as the ledger says.
+                self.trials.update(number, |slot| *slot = trial);
+                self.session.observe(&self.trials, number);
+                return Ok(());
+            }
         }
         if trial.state.is_finished() {
             self.take_reports(number)?;
