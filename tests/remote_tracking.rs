@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::server_process::{ServerProcess, runs_of, with_role as role};
+use common::server_process::{
+    ServerProcess, artifact_file, run_client, runs_of, with_role as role,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -60,33 +62,12 @@ impl Server {
 
     /// The server's own copy of artifact `path` of `run`.
     fn file_of(&self, run: &Run, path: &str) -> Vec<u8> {
-        let file = self
-            .artifacts()
-            .join(run.info.experiment_id.as_str())
-            .join(&run.info.run_id)
-            .join("artifacts")
-            .join(path);
-        std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        artifact_file(&self.artifacts(), run, path)
     }
 
     /// `hyperflow --tracking-uri <server> args...`, run in `cwd`.
     fn client(&self, cwd: &Path, args: &[&str]) -> Output {
-        let out = Command::new(BIN)
-            .current_dir(cwd)
-            .env_remove("HYPERFLOW_TRACKING_URI")
-            .env_remove("MLFLOW_TRACKING_URI")
-            .args(["--tracking-uri", &self.process.url])
-            .args(args)
-            .output()
-            .expect("run hyperflow");
-        assert!(
-            out.status.success(),
-            "hyperflow {args:?}: {:?}\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        run_client(BIN, &self.process.url, cwd, args)
     }
 }
 

@@ -486,6 +486,235 @@ fn offset_value(offset: usize) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
+/// The `Store` methods for run outputs, logged models and the model registry, the same
+/// in both SQL stores: validation, then one transaction (`self.write` or `self.read`)
+/// calling the store's `models` and `registry` modules, which have the same functions
+/// over each driver. Invoked inside each store's `impl Store`.
+macro_rules! models_and_registry_methods {
+    () => {
+        fn log_outputs(&self, run_id: &str, outputs: &[ModelOutput]) -> Result<()> {
+            self.write("logging outputs", |tx| {
+                models::log_outputs_tx(tx, run_id, outputs)
+            })
+        }
+
+        fn create_logged_model(
+            &self,
+            experiment_id: &ExperimentId,
+            model: &NewLoggedModel,
+        ) -> Result<LoggedModel> {
+            let name = validate_new_logged_model(model)?;
+            self.write("creating a logged model", |tx| {
+                models::create_model_tx(tx, experiment_id, model, &name)
+            })
+        }
+
+        fn get_logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+            self.read("reading a logged model", |tx| {
+                models::logged_model(tx, model_id, allow_deleted)
+            })
+        }
+
+        fn finalize_logged_model(
+            &self,
+            model_id: &str,
+            status: LoggedModelStatus,
+        ) -> Result<LoggedModel> {
+            self.write("finalizing a logged model", |tx| {
+                models::finalize_model_tx(tx, model_id, status)
+            })
+        }
+
+        fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+            self.write("deleting a logged model", |tx| {
+                models::delete_model_tx(tx, model_id)
+            })
+        }
+
+        fn set_logged_model_tags(&self, model_id: &str, tags: &[Tag]) -> Result<()> {
+            validate_batch(model_id, &[], &[], tags)?;
+            self.write("setting logged model tags", |tx| {
+                let key = models::model_key(tx, model_id)?;
+                models::set_model_tags_tx(tx, key, tags)
+            })
+        }
+
+        fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+            self.write("deleting a logged model tag", |tx| {
+                models::delete_model_tag_tx(tx, model_id, key)
+            })
+        }
+
+        fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> Result<()> {
+            validate_batch(model_id, &[], params, &[])?;
+            self.write("logging logged model params", |tx| {
+                let key = models::model_key(tx, model_id)?;
+                models::log_model_params_tx(tx, key, model_id, params)
+            })
+        }
+
+        fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<Page<LoggedModel>> {
+            let all = self.read("searching logged models", |tx| {
+                models::models_of(tx, &query.experiment_ids)
+            })?;
+            page_of_logged_models(all, query)
+        }
+
+        fn log_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+            validate_model_metrics(metrics)?;
+            self.write("logging metrics of logged models", |tx| {
+                models::log_model_metrics_tx(tx, metrics)
+            })
+        }
+
+        fn create_registered_model(
+            &self,
+            name: &str,
+            description: Option<&str>,
+            tags: &[Tag],
+        ) -> Result<RegisteredModel> {
+            validate_registered_model_name(name)?;
+            self.write("creating a registered model", |tx| {
+                registry::create_tx(tx, name, description, tags)
+            })
+        }
+
+        fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
+            self.read("reading a registered model", |tx| {
+                let key = registry::find_key(tx, name)?;
+                registry::load(tx, key)
+            })
+        }
+
+        fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+            validate_registered_model_name(new_name)?;
+            self.write("renaming a registered model", |tx| {
+                registry::rename_tx(tx, name, new_name)
+            })
+        }
+
+        fn update_registered_model(
+            &self,
+            name: &str,
+            description: &str,
+        ) -> Result<RegisteredModel> {
+            self.write("updating a registered model", |tx| {
+                registry::describe_tx(tx, name, description)
+            })
+        }
+
+        fn delete_registered_model(&self, name: &str) -> Result<()> {
+            self.write("deleting a registered model", |tx| {
+                registry::delete_tx(tx, name)
+            })
+        }
+
+        fn search_registered_models(&self, query: &RegistryQuery) -> Result<Page<RegisteredModel>> {
+            let all = self.read("searching registered models", |tx| registry::all(tx))?;
+            page_of_registered_models(all, query)
+        }
+
+        fn set_registered_model_tag(&self, name: &str, tag: &Tag) -> Result<()> {
+            validate_key("tag", &tag.key)?;
+            self.write("setting a registered model tag", |tx| {
+                registry::set_tag_tx(tx, name, tag)
+            })
+        }
+
+        fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+            self.write("deleting a registered model tag", |tx| {
+                registry::delete_tag_tx(tx, name, key)
+            })
+        }
+
+        fn create_model_version(&self, name: &str, new: &NewModelVersion) -> Result<ModelVersion> {
+            self.write("creating a model version", |tx| {
+                registry::create_version_tx(tx, name, new)
+            })
+        }
+
+        fn get_model_version(&self, name: &str, version: i64) -> Result<ModelVersion> {
+            self.read("reading a model version", |tx| {
+                registry::get_version(tx, name, version)
+            })
+        }
+
+        fn update_model_version(
+            &self,
+            name: &str,
+            version: i64,
+            description: &str,
+        ) -> Result<ModelVersion> {
+            self.write("updating a model version", |tx| {
+                registry::describe_version_tx(tx, name, version, description)
+            })
+        }
+
+        fn delete_model_version(&self, name: &str, version: i64) -> Result<()> {
+            self.write("deleting a model version", |tx| {
+                registry::delete_version_tx(tx, name, version)
+            })
+        }
+
+        fn search_model_versions(&self, query: &RegistryQuery) -> Result<Page<ModelVersion>> {
+            let all = self.read("searching model versions", |tx| registry::all_versions(tx))?;
+            page_of_model_versions(all, query)
+        }
+
+        fn transition_model_version_stage(
+            &self,
+            name: &str,
+            version: i64,
+            stage: ModelStage,
+            archive_existing: bool,
+        ) -> Result<ModelVersion> {
+            validate_transition(stage, archive_existing)?;
+            self.write("moving a model version to another stage", |tx| {
+                registry::transition_tx(tx, name, version, stage, archive_existing)
+            })
+        }
+
+        fn set_model_version_tag(&self, name: &str, version: i64, tag: &Tag) -> Result<()> {
+            validate_key("tag", &tag.key)?;
+            self.write("setting a model version tag", |tx| {
+                registry::set_version_tag_tx(tx, name, version, tag)
+            })
+        }
+
+        fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()> {
+            self.write("deleting a model version tag", |tx| {
+                registry::delete_version_tag_tx(tx, name, version, key)
+            })
+        }
+
+        fn get_model_version_download_uri(&self, name: &str, version: i64) -> Result<String> {
+            self.read("reading a model version", |tx| {
+                registry::storage_location(tx, name, version)
+            })
+        }
+
+        fn set_registered_model_alias(&self, name: &str, alias: &str, version: i64) -> Result<()> {
+            validate_alias(alias)?;
+            self.write("setting a registered model alias", |tx| {
+                registry::set_alias_tx(tx, name, alias, version)
+            })
+        }
+
+        fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+            self.write("deleting a registered model alias", |tx| {
+                registry::delete_alias_tx(tx, name, alias)
+            })
+        }
+
+        fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+            self.read("reading a model version by alias", |tx| {
+                registry::version_by_alias(tx, name, alias)
+            })
+        }
+    };
+}
+pub(crate) use models_and_registry_methods;
+
 #[cfg(test)]
 mod tests {
     use super::*;

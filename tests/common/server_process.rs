@@ -4,7 +4,7 @@
 use hyperflow::tracking::{Run, SearchRuns, Tracker};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A server process (`hyperflow server` or `hyperflow ui`); killed on drop.
 pub struct ServerProcess {
@@ -82,4 +82,36 @@ pub fn with_role<'a>(runs: &'a [Run], role: &str) -> Vec<&'a Run> {
     runs.iter()
         .filter(|r| r.data.tag("hyperflow.role") == Some(role))
         .collect()
+}
+
+/// `bin --tracking-uri <uri> args...` in `cwd` (no tracking URI from the environment);
+/// it must succeed.
+pub fn run_client(bin: &str, uri: &str, cwd: &Path, args: &[&str]) -> Output {
+    let out = Command::new(bin)
+        .current_dir(cwd)
+        .env_remove("HYPERFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .args(["--tracking-uri", uri])
+        .args(args)
+        .output()
+        .expect("run hyperflow");
+    assert!(
+        out.status.success(),
+        "hyperflow {args:?}: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A server's own copy of artifact `path` of `run`, under its artifacts destination
+/// `artifacts`.
+pub fn artifact_file(artifacts: &Path, run: &Run, path: &str) -> Vec<u8> {
+    let file = artifacts
+        .join(run.info.experiment_id.as_str())
+        .join(&run.info.run_id)
+        .join("artifacts")
+        .join(path);
+    std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }

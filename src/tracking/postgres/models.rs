@@ -170,7 +170,7 @@ pub(super) fn model_key(tx: &mut impl GenericClient, model_id: &str) -> TxResult
 }
 
 /// The whole of model `model_id`; a deleted one only when `allow_deleted`.
-pub(super) fn find_model(
+pub(super) fn logged_model(
     tx: &mut impl GenericClient,
     model_id: &str,
     allow_deleted: bool,
@@ -269,7 +269,7 @@ pub(super) fn create_model_tx(
         .get(0);
     set_model_tags_tx(tx, key, &model.tags)?;
     log_model_params_tx(tx, key, &model_id, &model.params)?;
-    find_model(tx, &model_id, false)
+    logged_model(tx, &model_id, false)
 }
 
 /// Set the status of model `model_id`.
@@ -283,7 +283,7 @@ pub(super) fn finalize_model_tx(
         "UPDATE logged_models SET status = $1, last_updated_time = $2 WHERE model_key = $3",
         &[&status.as_str(), &now_ms(), &key],
     )?;
-    find_model(tx, model_id, false)
+    logged_model(tx, model_id, false)
 }
 
 /// Soft-delete model `model_id`.

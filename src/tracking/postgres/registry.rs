@@ -7,7 +7,7 @@
 
 use super::super::model::*;
 use super::super::store::*;
-use super::models::find_model;
+use super::models::logged_model;
 use super::{TxError, TxResult, find_run, upsert_tags_into};
 use postgres::GenericClient;
 use std::collections::HashMap;
@@ -407,7 +407,7 @@ pub(super) fn create_version_tx(
     let (location, new) = resolve_model_version_source(
         tx,
         new,
-        |tx, id| find_model(tx, id, false),
+        |tx, id| logged_model(tx, id, false),
         |tx, id| Ok(find_run(tx, id)?.1),
     )?;
     // The update locks the registered model's row: concurrent creations number their

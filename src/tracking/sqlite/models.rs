@@ -210,6 +210,20 @@ pub(super) fn find_model(
     }
 }
 
+/// The whole of model `model_id`; a deleted one only when `allow_deleted`.
+pub(super) fn logged_model(
+    conn: &Connection,
+    model_id: &str,
+    allow_deleted: bool,
+) -> TxResult<LoggedModel> {
+    Ok(find_model(conn, model_id, allow_deleted)?.1)
+}
+
+/// The key of the active model `model_id`.
+pub(super) fn model_key(conn: &Connection, model_id: &str) -> TxResult<i64> {
+    Ok(find_model(conn, model_id, false)?.0)
+}
+
 fn touch_model(conn: &Connection, key: i64) -> TxResult<()> {
     conn.prepare_cached("UPDATE logged_models SET last_updated_time = ?1 WHERE model_key = ?2")?
         .execute(params![now_ms(), key])?;

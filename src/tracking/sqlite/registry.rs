@@ -262,6 +262,12 @@ pub(super) fn load_version(conn: &Connection, key: i64, version: i64) -> TxResul
     }
 }
 
+/// Version `version` of registered model `name`.
+pub(super) fn get_version(conn: &Connection, name: &str, version: i64) -> TxResult<ModelVersion> {
+    let key = find_key(conn, name)?;
+    load_version(conn, key, version)
+}
+
 /// Every model version.
 pub(super) fn all_versions(conn: &Connection) -> TxResult<Vec<ModelVersion>> {
     versions_of(conn, None)
