@@ -2,7 +2,8 @@
 //! database, the REST store's [`Ledger`] against it (trial numbers claimed by racing
 //! threads, ends and overruled ends, lost trials released once among racing reapers,
 //! heartbeats and stale trials, changes since a change number, clear 4xx answers to bad
-//! requests, a server that cannot be reached not taken for one without a ledger), three
+//! requests, a server that cannot be reached not taken for one without a ledger), runs
+//! recorded through the server never found by their parent tag before their params, three
 //! `hyperflow sweep` processes given the server's URL joining one search,
 //! and, against the official MLflow server (which serves no ledger), searches that run
 //! alone and a hyperflow server over it answering 501.
@@ -20,7 +21,9 @@ use std::time::Duration;
 use common::server_process::ServerProcess;
 use hyperflow::TrialState;
 use hyperflow::tracking::ledger::{Ended, Ledger, LedgerStart, TrialEnd};
-use hyperflow::tracking::{RestAuth, RestStore, Store, StoreError};
+use hyperflow::tracking::{
+    Param, RestAuth, RestStore, RunQuery, RunRecord, RunStart, RunStatus, Store, StoreError, Tag,
+};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
@@ -403,6 +406,61 @@ fn a_server_that_cannot_be_reached_is_not_taken_for_one_without_a_ledger() {
     assert!(rest.serves_ledger());
     let err = ledger(&rest).find_search("k").unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+#[test]
+fn a_run_recorded_through_the_server_is_never_found_by_its_tags_without_its_params() {
+    // A worker joining a search reads its children while others record theirs: a child
+    // found by its parent tag must already hold its params (its point).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = server(dir.path());
+    let rest = store(&server.url);
+    let experiment = rest.create_experiment("half-written", None, &[]).unwrap();
+    let parent_tag = || Tag::new("mlflow.parentRunId", "the-parent");
+    let query = RunQuery {
+        experiment_ids: vec![experiment.clone()],
+        filter: "tags.mlflow.parentRunId = 'the-parent'".into(),
+        max_results: 1000,
+        ..RunQuery::default()
+    };
+    let runs = 150;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let half_written = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut seen = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let page = rest.search_runs(&query).expect("a search");
+                seen.extend(
+                    page.items
+                        .into_iter()
+                        .filter(|r| r.data.params.is_empty())
+                        .map(|r| r.info.run_id),
+                );
+            }
+            seen
+        });
+        for i in 0..runs {
+            let record = RunRecord {
+                start: RunStart {
+                    tags: vec![parent_tag()],
+                    ..RunStart::default()
+                },
+                params: vec![Param::new("x", i.to_string())],
+                status: RunStatus::Running,
+                ..RunRecord::default()
+            };
+            rest.record_run(&experiment, &record).expect("a run");
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        reader.join().expect("the reader")
+    });
+    assert!(
+        half_written.is_empty(),
+        "{} times a run was found without its params, e.g. {:?}",
+        half_written.len(),
+        half_written.first()
+    );
+    assert_eq!(rest.search_runs(&query).unwrap().items.len(), runs);
 }
 
 /// A sweep config whose trials, run by three workers (`$WORKER`), each wait until all

@@ -406,11 +406,18 @@ pub trait Store: Send + Sync {
 
     /// Create a run with its params and metrics and set its final status, as one write
     /// where the store can (SQLite: one transaction). The default composes
-    /// `create_run`, `log_batch`, `update_run` and `get_run`.
+    /// `create_run`, `log_batch`, `update_run` and `get_run`; the run is created without
+    /// its tags, which come in the batch with its params, so no reader finds it by a tag
+    /// (a search's child, by `mlflow.parentRunId`) before its params are in.
     fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
-        validate_batch("<new run>", &record.metrics, &record.params, &[])?;
-        let run = self.create_run(experiment_id, record.start.clone())?;
-        self.log_batch(run.id(), &record.metrics, &record.params, &[])?;
+        let tags = &record.start.tags;
+        validate_batch("<new run>", &record.metrics, &record.params, tags)?;
+        let bare = RunStart {
+            tags: Vec::new(),
+            ..record.start.clone()
+        };
+        let run = self.create_run(experiment_id, bare)?;
+        self.log_batch(run.id(), &record.metrics, &record.params, tags)?;
         if record.status != RunStatus::Running || record.end_time.is_some() {
             let end_time = record
                 .end_time
