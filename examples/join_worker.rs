@@ -2,14 +2,15 @@
 //! (`bench/scaleout/run.py` starts many at once).
 //!
 //! ```text
-//! cargo run --release --example join_worker -- URI NAME MAX_EVALS SEED OBJECTIVE SLEEP_MS STALE_AFTER_S
+//! cargo run --release --example join_worker -- URI NAME MAX_EVALS SEED OBJECTIVE SLEEP_MS STALE_AFTER_S [THREADS]
 //! ```
 //!
 //! Opens study `NAME` of experiment `scaleout` in the store at `URI` (a PostgreSQL or
 //! SQLite URI, or a hyperflow server), joining it when another worker has created it, and
 //! drives it with `fmin` (one trial at a time) until `MAX_EVALS` trials of all workers
 //! count towards the budget. `OBJECTIVE` is `noop` (returns 0 at once) or `hartmann6`
-//! (Hartmann's 6-d function, minimum -3.32237), after sleeping `SLEEP_MS` milliseconds.
+//! (Hartmann's 6-d function, minimum -3.32237), after sleeping `SLEEP_MS` milliseconds,
+//! on `THREADS` threads (default 1: `fmin`'s parallelism within this one worker).
 //! Prints one JSON line: this worker's trials, wall time, the best loss it knows and the
 //! parent run.
 
@@ -47,9 +48,14 @@ fn hartmann6(p: &Point) -> f64 {
 }
 
 fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let (args, threads) = match args {
+        [rest @ .., threads] if rest.len() == 7 => (rest, threads.parse()?),
+        _ => (args, 1),
+    };
     let [uri, name, max_evals, seed, objective, sleep_ms, stale_after] = args else {
         return Err(
-            "usage: join_worker URI NAME MAX_EVALS SEED OBJECTIVE SLEEP_MS STALE_AFTER_S".into(),
+            "usage: join_worker URI NAME MAX_EVALS SEED OBJECTIVE SLEEP_MS STALE_AFTER_S [THREADS]"
+                .into(),
         );
     };
     let (max_evals, seed): (usize, u64) = (max_evals.parse()?, seed.parse()?);
@@ -84,7 +90,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             if hartmann { hartmann6(p) } else { 0.0 }
         })
         .max_evals(max_evals)
-        .parallelism(1)
+        .parallelism(threads)
         .progress(false)
         .run()?;
     println!(

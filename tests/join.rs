@@ -313,6 +313,32 @@ fn sweeps_join_one_search_on_postgresql() {
     four_workers_one_killed(&sweeps, false);
 }
 
+/// A PostgreSQL restart in the middle of a search (every connection cut) loses nothing:
+/// the workers wait for the server and finish the budget, every result kept.
+#[test]
+fn a_postgresql_restart_in_the_middle_loses_nothing() {
+    let Some(pg) = PgServer::start("join-restart") else {
+        return;
+    };
+    let sweeps = Sweeps::new(Some(pg.uri()), 30, "60s");
+    let workers: Vec<Child> = (0..2).map(|_| sweeps.spawn(false)).collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    pg.restart();
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a worker failed across the restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (parents, trials) = runs_of(&sweeps.tracker(), "workers");
+    assert_eq!(parents.len(), 1);
+    let states = trial_states(&trials, &parents[0].info.run_id);
+    assert_eq!(count(&states, TrialState::Complete), 30, "{states:?}");
+    assert_eq!(count(&states, TrialState::Running), 0, "{states:?}");
+}
+
 /// A sweep started after the search ended starts a new one (the key was given up); with
 /// `--join` (a late worker of a job array) it joins the finished one and adds nothing, and
 /// with `--join` and no search yet it starts one.

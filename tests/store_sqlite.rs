@@ -173,6 +173,8 @@ fn previous_schema_version_opens_migrates_and_keeps_its_data() {
     assert_eq!(
         indexes,
         [
+            "hyperflow_trials_changes",
+            "hyperflow_trials_running",
             "latest_metrics_by_key",
             "logged_models_by_experiment",
             "runs_by_experiment",

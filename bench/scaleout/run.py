@@ -108,9 +108,10 @@ class Postgres:
 
 
 def hyperflow_workers(uri, name, workers, trials, seed, objective, sleep_ms, stale_after=60,
-                      kill=0, kill_after=None):
+                      kill=0, kill_after=None, threads=1):
     """Starts the workers at once; returns (wall seconds, their JSON lines)."""
-    args = [str(WORKER), uri, name, str(trials), str(seed), objective, str(sleep_ms), str(stale_after)]
+    args = [str(WORKER), uri, name, str(trials), str(seed), objective, str(sleep_ms), str(stale_after),
+            str(threads)]
     started = time.perf_counter()
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(workers)]
@@ -232,21 +233,28 @@ def main():
                   f"{op['per_s']:.1f} | {odup} | {ostates.get('RUNNING', 0)} | 1 |")
             print(f"\nhyperflow / optuna: {hf['per_s'] / op['per_s']:.0f}x trials per second")
         if "quality" not in skip:
-            regret = {1: [], args.workers: []}
+            w = args.workers
+            setups = {"1 worker": (1, 1), f"{w} worker processes": (w, 1),
+                      f"1 process, {w} threads (fmin parallelism)": (1, w)}
+            regret = {label: [] for label in setups}
             for seed in range(args.quality_seeds):
-                for w in regret:
-                    uri = pg.database(f"hf_quality_{w}_{seed}")
-                    _, lines = hyperflow_workers(uri, "quality", w, 100, seed, "hartmann6", 50)
+                for i, (label, (procs, threads)) in enumerate(setups.items()):
+                    uri = pg.database(f"hf_quality_{i}_{seed}")
+                    _, lines = hyperflow_workers(uri, "quality", procs, 100, seed, "hartmann6", 50,
+                                                 threads=threads)
                     best = min(l["best"] for l in lines if l["best"] is not None)
-                    regret[w].append(best - HARTMANN6_MIN)
-            p = mann_whitney(regret[1], regret[args.workers])
-            results["quality"] = {str(k): v for k, v in regret.items()} | {"p": p}
+                    regret[label].append(best - HARTMANN6_MIN)
+            labels = list(setups)
+            p_seq = mann_whitney(regret[labels[0]], regret[labels[1]])
+            p_thr = mann_whitney(regret[labels[2]], regret[labels[1]])
+            results["quality"] = regret | {"p_1_vs_processes": p_seq, "p_threads_vs_processes": p_thr}
             print(f"\n## Quality: Hartmann-6, 100 trials of 50 ms, {args.quality_seeds} seeds\n")
-            print("| workers | median regret | mean regret |")
+            print("| search | median regret | mean regret |")
             print("|---|---|---|")
-            for w, r in regret.items():
-                print(f"| {w} | {statistics.median(r):.4f} | {statistics.mean(r):.4f} |")
-            print(f"\nMann-Whitney U, 1 against {args.workers} workers: p = {p:.2f}")
+            for label, r in regret.items():
+                print(f"| {label} | {statistics.median(r):.4f} | {statistics.mean(r):.4f} |")
+            print(f"\nMann-Whitney U: 1 worker against {w} processes p = {p_seq:.2f}; "
+                  f"{w} threads in one process against {w} processes p = {p_thr:.2f}")
         if "faults" not in skip:
             uri = pg.database("hf_faults")
             wall, _ = hyperflow_workers(uri, "faults", args.workers, 400, 3, "noop", 20,

@@ -59,13 +59,22 @@ impl Study {
     /// [`StudyBuilder::stale_after`](super::StudyBuilder::stale_after)): marks them failed,
     /// gives their places in the budget back, and returns their numbers.
     pub fn release_lost(&mut self) -> Result<Vec<usize>, StudyError> {
+        self.release_lost_since(Duration::ZERO)
+    }
+
+    /// [`release_lost`](Study::release_lost), unless this worker looked less than
+    /// `recently` ago.
+    pub(super) fn release_lost_since(
+        &mut self,
+        recently: Duration,
+    ) -> Result<Vec<usize>, StudyError> {
         let Some(store) = &mut self.store else {
             return Ok(Vec::new());
         };
         if !store.is_joined() {
             return Ok(Vec::new());
         }
-        let lost = store.lost_trials()?;
+        let lost = store.lost_trials_since(recently)?;
         if lost.is_empty() {
             return Ok(lost);
         }

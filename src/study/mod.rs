@@ -889,7 +889,12 @@ impl Study {
                 stream = stream.wrapping_add(ordinal.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             }
             self.sync()?;
-            self.release_lost()?;
+            // Looking for lost trials costs a query: once per heartbeat period.
+            let every = self
+                .store
+                .as_ref()
+                .map_or(Duration::ZERO, TrackedStudy::look_every);
+            self.release_lost_since(every)?;
         } else if budget
             .is_some_and(|b| self.trials.results() + self.trials.count(TrialState::Running) >= b)
         {

@@ -229,6 +229,8 @@ struct Joined {
     stale_after: Duration,
     /// The workers of trials that were running when last read, by number.
     workers: HashMap<u64, String>,
+    /// When this handle last looked for lost trials.
+    looked: Option<std::time::Instant>,
 }
 
 impl Joined {
@@ -244,6 +246,7 @@ impl Joined {
             heartbeat: None,
             stale_after: DEFAULT_STALE_AFTER,
             workers: HashMap::new(),
+            looked: None,
         }
     }
 
@@ -733,7 +736,7 @@ impl TrackedStudy {
                     self.tracker.clone(),
                     joined.search.clone(),
                     Arc::clone(&joined.beating),
-                    (joined.stale_after / 4).max(Duration::from_millis(50)),
+                    heartbeat_period(joined.stale_after),
                 ));
             }
         }
@@ -831,6 +834,13 @@ impl TrackedStudy {
             .is_some_and(|j| j.worker.id() == row.worker)
     }
 
+    /// How often asking looks for lost trials: the heartbeat period.
+    pub fn look_every(&self) -> Duration {
+        self.joined
+            .as_ref()
+            .map_or(Duration::ZERO, |j| heartbeat_period(j.stale_after))
+    }
+
     /// How long a worker may stay silent before its trials count as lost.
     pub fn set_stale_after(&mut self, stale_after: Duration) {
         if let Some(joined) = &mut self.joined {
@@ -913,9 +923,23 @@ impl TrackedStudy {
     /// The running trials of other workers that are lost: their worker stopped sending
     /// heartbeats for the stale time, or was a process of this machine that is gone.
     pub fn lost_trials(&mut self) -> Result<Vec<usize>, StudyError> {
+        self.lost_trials_since(Duration::ZERO)
+    }
+
+    /// [`lost_trials`](Self::lost_trials), unless this handle looked less than `recently`
+    /// ago (asking looks at most once per heartbeat period, not once per trial).
+    pub fn lost_trials_since(&mut self, recently: Duration) -> Result<Vec<usize>, StudyError> {
         let Some((ledger, joined)) = self.ledger()? else {
             return Ok(Vec::new());
         };
+        let now = std::time::Instant::now();
+        if joined
+            .looked
+            .is_some_and(|t| now.duration_since(t) < recently)
+        {
+            return Ok(Vec::new());
+        }
+        joined.looked = Some(now);
         let mut lost: Vec<u64> = ledger
             .stale_trials(&joined.search, joined.stale_after)
             .map_err(store_error("looking for trials whose worker stopped"))?;
@@ -1079,6 +1103,11 @@ impl TrackedStudy {
             .log_batch(parent, &[], &settings.to_params(), &[])
             .map_err(store_error("recording the search settings"))
     }
+}
+
+/// How often a worker stamps its running trials: four times per stale time.
+fn heartbeat_period(stale_after: Duration) -> Duration {
+    (stale_after / 4).max(Duration::from_millis(50))
 }
 
 /// How `trial` ended, as its search's ledger records it.

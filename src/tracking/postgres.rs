@@ -250,6 +250,32 @@ fn pg_error(context: &str, e: &postgres::Error) -> StoreError {
     }
 }
 
+/// How long a call waits for a PostgreSQL server it lost (see `PgStore::transaction`).
+const OUTAGE_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// How a transaction failed: the server was lost (worth waiting for), or otherwise.
+enum Failed {
+    Outage(StoreError),
+    Other(StoreError),
+}
+
+/// Whether `e` is the loss of the server rather than an answer from it: a closed or
+/// broken connection, or the server shutting down or starting up (SQLSTATE classes 08 and
+/// 57P01-57P03).
+fn is_connection_loss(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        None => std::error::Error::source(e)
+            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()),
+    }
+}
+
 fn is_retryable(e: &postgres::Error) -> bool {
     matches!(
         e.code(),
@@ -347,7 +373,31 @@ impl PgStore {
         read_only: bool,
         mut f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
     ) -> Result<T> {
-        let mut conn = self.connection()?;
+        // A lost server (a restart, a failover, a network cut) is waited for with
+        // backoff, for up to OUTAGE_RETRY_FOR: a worker keeps its finished results.
+        let started = std::time::Instant::now();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.transaction_once(context, read_only, &mut f) {
+                Err(Failed::Outage(_)) if started.elapsed() < OUTAGE_RETRY_FOR => {
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(Failed::Outage(e) | Failed::Other(e)) => return Err(e),
+                Ok(value) => return Ok(value),
+            }
+        }
+    }
+
+    /// One connection's try at `f`, run again after a serialization failure or a
+    /// deadlock.
+    fn transaction_once<T>(
+        &self,
+        context: &str,
+        read_only: bool,
+        f: &mut impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
+    ) -> std::result::Result<T, Failed> {
+        let mut conn = self.connection().map_err(Failed::Outage)?;
         let mut attempt = 0;
         loop {
             let mut builder = conn.build_transaction();
@@ -363,21 +413,28 @@ impl PgStore {
             });
             match result {
                 Ok(value) => return Ok(value),
-                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(Failed::Other(e)),
                 Err(TxError::Pg(e)) if is_retryable(&e) && attempt < TX_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(5 << attempt.min(6)));
                 }
                 Err(TxError::Pg(e)) if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) => {
-                    return Err(StoreError::NotAccessible {
+                    return Err(Failed::Other(StoreError::NotAccessible {
                         path: self.shown_uri.clone(),
                         access: "writable",
                         reason: "the store was opened read-only; open it for reading and \
                                  writing to change it"
                             .to_string(),
-                    });
+                    }));
                 }
-                Err(TxError::Pg(e)) => return Err(pg_error(context, &e)),
+                Err(TxError::Pg(e)) if is_connection_loss(&e) => {
+                    return Err(Failed::Outage(StoreError::Unavailable(format!(
+                        "lost the connection to PostgreSQL at {} while {context}: {}",
+                        self.shown_uri,
+                        pg_error(context, &e)
+                    ))));
+                }
+                Err(TxError::Pg(e)) => return Err(Failed::Other(pg_error(context, &e))),
             }
         }
     }
