@@ -8,7 +8,8 @@
 #
 # Pinned versions, so that re-runs compare against the same peers:
 #   optuna 5.0.0, hyperopt 0.3.0, rustuna 0.2.0, coco-experiment 2.8.2, plus numpy, scipy
-#   and torch (optuna's GPSampler needs both; torch from PyPI is large, a few GB).
+#   and torch (optuna's GPSampler needs both; torch from PyPI is large, a few GB), and
+#   psycopg2-binary (optuna's RDBStorage on PostgreSQL, for bench/scaleout).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${1:-${BENCH_VENV:-$HOME/.cache/hyperflow/bench-venv}}"
@@ -31,17 +32,18 @@ if ! "$VENV/bin/python" - "${PINS[@]}" <<'PYEOF' 2>/dev/null
 import importlib.metadata as m, sys
 pins = dict(p.split("==") for p in sys.argv[1:])
 ok = all(m.version(k) == v for k, v in pins.items())
-for extra in ("numpy", "scipy", "torch"):
+for extra in ("numpy", "scipy", "torch", "psycopg2-binary"):
     m.version(extra)
 sys.exit(0 if ok else 1)
 PYEOF
 then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet "${PINS[@]}" numpy scipy torch
+  "$VENV/bin/python" -m pip install --quiet "${PINS[@]}" numpy scipy torch psycopg2-binary
 fi
 "$VENV/bin/python" - <<'PYEOF'
 import importlib.metadata as m
-names = ["optuna", "hyperopt", "rustuna", "coco-experiment", "numpy", "scipy", "torch"]
+names = ["optuna", "hyperopt", "rustuna", "coco-experiment", "numpy", "scipy", "torch",
+         "psycopg2-binary"]
 print("bench venv:", ", ".join("%s %s" % (n, m.version(n)) for n in names))
 PYEOF
 

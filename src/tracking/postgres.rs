@@ -343,6 +343,9 @@ impl PgStore {
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
+            // No round trip to test a connection before each use: a broken one fails its
+            // transaction, which is run again on a new connection (see `transaction`).
+            .test_on_check_out(false)
             .connection_timeout(CONNECT_TIMEOUT)
             .build_unchecked(PostgresConnectionManager::new(config, tls));
         Ok(PgStore {
