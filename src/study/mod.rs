@@ -882,12 +882,10 @@ impl Study {
         let shared = self.is_shared();
         let mut stream = self.seed;
         if shared {
-            // Each worker draws from its own stream (the first from the seed's), so
-            // workers asking at once do not propose one point.
-            if let Some(store) = &mut self.store {
-                let ordinal = store.register()?;
-                stream = stream.wrapping_add(ordinal.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            }
+            let ordinal = match &mut self.store {
+                Some(store) => store.register()?,
+                None => 0,
+            };
             self.sync()?;
             // Looking for lost trials costs a query: once per heartbeat period.
             let every = self
@@ -895,6 +893,12 @@ impl Study {
                 .as_ref()
                 .map_or(Duration::ZERO, TrackedStudy::look_every);
             self.release_lost_since(every)?;
+            // While other workers run trials, each draws from its own stream (the first
+            // from the seed's), so workers asking at once do not propose one point; a
+            // worker alone (a resumed search) draws as an uninterrupted one would.
+            if self.others_running() {
+                stream = stream.wrapping_add(ordinal.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            }
         } else if budget
             .is_some_and(|b| self.trials.results() + self.trials.count(TrialState::Running) >= b)
         {
