@@ -197,6 +197,11 @@ pub(super) struct TrackedStudy {
     /// failed (a full disk between the two writes), with the status they should have:
     /// set by the first write of a loaded study, so loading itself writes nothing.
     unterminated: Vec<(String, RunStatus)>,
+    /// Trials whose end is in their runs but could not be written into the ledger (a full
+    /// disk, a lost server): written by the next write, so a tell that saved the result
+    /// succeeds. Until then the ledger is behind the runs, which it can be: a reaper
+    /// reads such a trial's end back from its run.
+    ledger_behind: Vec<(Trial, String)>,
     /// The metric whose history holds a trial's reported intermediate values (the
     /// parent's [`OBJECTIVE_METRIC_PARAM`](schema::OBJECTIVE_METRIC_PARAM), else `loss`).
     objective: Arc<str>,
@@ -359,6 +364,7 @@ impl TrackedStudy {
             run_ids: Vec::new(),
             single: None,
             unterminated: Vec::new(),
+            ledger_behind: Vec::new(),
             joined: None,
             objective: tracking
                 .params
@@ -563,6 +569,7 @@ impl TrackedStudy {
             run_ids,
             single: None,
             unterminated,
+            ledger_behind: Vec::new(),
             objective: metric,
             joined: tracker.store().ledger().map(|_| {
                 Joined::new(
@@ -637,6 +644,12 @@ impl TrackedStudy {
 
     /// Reopens the parent run if it has ended (the study is being continued).
     fn open_parent(&mut self) -> Result<(), StudyError> {
+        while let Some((trial, run_id)) = self.ledger_behind.pop() {
+            if let Err(e) = self.end_in_ledger(&trial, Some(&run_id)) {
+                self.ledger_behind.push((trial, run_id));
+                return Err(e);
+            }
+        }
         while let Some((run_id, status)) = self.unterminated.last() {
             self.tracker
                 .set_terminated(run_id, *status)
@@ -779,7 +792,10 @@ impl TrackedStudy {
                 .log_batch(parent, &metrics, &[], &tags)
                 .map_err(store_error(format!("{context} as the study's best")))?;
         }
-        self.end_in_ledger(trial, Some(&run_id))?;
+        if self.end_in_ledger(trial, Some(&run_id)).is_err() {
+            // The result is in its run; the ledger hears of it with the next write.
+            self.ledger_behind.push((trial.clone(), run_id));
+        }
         self.running.remove(&number);
         Ok(())
     }
