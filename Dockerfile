@@ -12,9 +12,10 @@
 
 # ---- build: the release binary, with the exact dependency versions of Cargo.lock ----
 FROM rust:1.95-bookworm AS build
-# Cargo features besides the defaults (`cli`: the command, the server, SQLite):
-# `postgres` for postgresql:// stores.
-ARG FEATURES=postgres
+# Cargo features besides the defaults (`cli`: the command, the server, and every store
+# and artifact location: SQLite, PostgreSQL, a tracking server, S3/GCS/Azure), e.g.
+# `linfa`; none are needed for the deployment files.
+ARG FEATURES=
 WORKDIR /src
 # The whole crate (.dockerignore keeps target/ and .git out): Cargo.toml names its tests,
 # benches and examples, so cargo needs their files present to read the manifest.
