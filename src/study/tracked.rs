@@ -1151,15 +1151,7 @@ fn trials_of(
         if schema::trial_number(child).is_none() {
             continue;
         }
-        let trial = match schema::read_trial(child, space, metric) {
-            Ok(trial) => trial,
-            // A run being created by another worker through a server (its params come
-            // after its tags): the ledger knows the trial's point.
-            Err(_) if child.info.status == RunStatus::Running && child.data.params.is_empty() => {
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let trial = schema::read_trial(child, space, metric)?;
         let keep = by_number
             .get(&trial.number)
             .is_none_or(|(kept, _)| !kept.state.is_finished() && trial.state.is_finished());
