@@ -27,6 +27,7 @@
 mod inputs;
 mod ledger;
 mod models;
+mod conn;
 mod registry;
 mod search;
 mod tls;
@@ -35,7 +36,8 @@ use super::model::*;
 use super::store::*;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row, Transaction};
+use conn::{Conn, Manager, Tx};
+use postgres::Row;
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use std::collections::HashMap;
@@ -44,7 +46,7 @@ use std::time::Duration;
 pub use super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Connections a store keeps open at most.
 const POOL_SIZE: u32 = 8;
@@ -153,9 +155,9 @@ const MIGRATIONS: &[&str] = &[
     registry::MIGRATION,
     // v4 -> v5: the ledger of searches (see `tracking::ledger`).
     ledger::MIGRATION,
+    // v5 -> v6: the ledger's functions that claim a trial and record its end.
+    ledger::FUNCTIONS,
 ];
-
-type Manager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>;
 
 /// The PostgreSQL tracking store.
 pub struct PgStore {
@@ -347,7 +349,7 @@ impl PgStore {
             // transaction, which is run again on a new connection (see `transaction`).
             .test_on_check_out(false)
             .connection_timeout(CONNECT_TIMEOUT)
-            .build_unchecked(PostgresConnectionManager::new(config, tls));
+            .build_unchecked(Manager(PostgresConnectionManager::new(config, tls)));
         Ok(PgStore {
             pool: Some(pool),
             shown_uri,
@@ -374,14 +376,47 @@ impl PgStore {
         &self,
         context: &str,
         read_only: bool,
-        mut f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
+        mut f: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
     ) -> Result<T> {
-        // A lost server (a restart, a failover, a network cut) is waited for with
-        // backoff, for up to OUTAGE_RETRY_FOR: a worker keeps its finished results.
+        self.on_connection(context, |conn| {
+            let mut tx = conn.transaction(|builder| {
+                if read_only {
+                    builder
+                        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                        .read_only(true)
+                } else {
+                    builder
+                }
+            })?;
+            let value = f(&mut tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+    }
+
+    /// Runs `f`, one statement on its own (its own transaction, so it holds the locks it
+    /// takes for no longer than it runs: no round trip to the client in between), with
+    /// the retries of [`transaction`](Self::transaction).
+    fn statement<T>(
+        &self,
+        context: &str,
+        mut f: impl FnMut(&mut postgres::Client) -> TxResult<T>,
+    ) -> Result<T> {
+        self.on_connection(context, |conn| f(&mut conn.client))
+    }
+
+    /// Runs `f` on a connection of the pool. A lost server (a restart, a failover, a
+    /// network cut) is waited for with backoff, for up to OUTAGE_RETRY_FOR: a worker
+    /// keeps its finished results.
+    fn on_connection<T>(
+        &self,
+        context: &str,
+        mut f: impl FnMut(&mut Conn) -> TxResult<T>,
+    ) -> Result<T> {
         let started = std::time::Instant::now();
         let mut wait = Duration::from_millis(100);
         loop {
-            match self.transaction_once(context, read_only, &mut f) {
+            match self.attempt(context, &mut f) {
                 Err(Failed::Outage(_)) if started.elapsed() < OUTAGE_RETRY_FOR => {
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(5));
@@ -394,27 +429,15 @@ impl PgStore {
 
     /// One connection's try at `f`, run again after a serialization failure or a
     /// deadlock.
-    fn transaction_once<T>(
+    fn attempt<T>(
         &self,
         context: &str,
-        read_only: bool,
-        f: &mut impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
+        f: &mut impl FnMut(&mut Conn) -> TxResult<T>,
     ) -> std::result::Result<T, Failed> {
         let mut conn = self.connection().map_err(Failed::Outage)?;
         let mut attempt = 0;
         loop {
-            let mut builder = conn.build_transaction();
-            if read_only {
-                builder = builder
-                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                    .read_only(true);
-            }
-            let result = builder.start().map_err(TxError::from).and_then(|mut tx| {
-                let value = f(&mut tx)?;
-                tx.commit()?;
-                Ok(value)
-            });
-            match result {
+            match f(&mut conn) {
                 Ok(value) => return Ok(value),
                 Err(TxError::Store(e)) => return Err(Failed::Other(e)),
                 Err(TxError::Pg(e)) if is_retryable(&e) && attempt < TX_RETRIES => {
@@ -445,7 +468,7 @@ impl PgStore {
     fn write<T>(
         &self,
         context: &str,
-        f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
+        f: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
     ) -> Result<T> {
         self.transaction(context, false, f)
     }
@@ -453,7 +476,7 @@ impl PgStore {
     fn read<T>(
         &self,
         context: &str,
-        f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
+        f: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
     ) -> Result<T> {
         self.transaction(context, true, f)
     }
@@ -588,7 +611,7 @@ fn split_nan(v: f64) -> (f64, bool) {
     if v.is_nan() { (0.0, true) } else { (v, false) }
 }
 
-fn find_run(tx: &mut impl GenericClient, run_id: &str) -> TxResult<(i64, RunInfo)> {
+fn find_run(tx: &mut Tx<'_>, run_id: &str) -> TxResult<(i64, RunInfo)> {
     let row = tx.query_opt(
         &format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_id = $1"),
         &[&run_id],
@@ -597,7 +620,7 @@ fn find_run(tx: &mut impl GenericClient, run_id: &str) -> TxResult<(i64, RunInfo
         .ok_or_else(|| TxError::Store(StoreError::run_not_found(run_id)))
 }
 
-fn find_active_run(tx: &mut impl GenericClient, run_id: &str) -> TxResult<(i64, RunInfo)> {
+fn find_active_run(tx: &mut Tx<'_>, run_id: &str) -> TxResult<(i64, RunInfo)> {
     let (key, info) = find_run(tx, run_id)?;
     if info.lifecycle_stage != LifecycleStage::Active {
         return Err(run_not_active(run_id).into());
@@ -606,7 +629,7 @@ fn find_active_run(tx: &mut impl GenericClient, run_id: &str) -> TxResult<(i64, 
 }
 
 /// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
-fn load_runs(tx: &mut impl GenericClient, keys: &[i64]) -> TxResult<Vec<Run>> {
+fn load_runs(tx: &mut Tx<'_>, keys: &[i64]) -> TxResult<Vec<Run>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -663,7 +686,7 @@ fn load_runs(tx: &mut impl GenericClient, keys: &[i64]) -> TxResult<Vec<Run>> {
         .collect())
 }
 
-fn load_experiment(tx: &mut impl GenericClient, id: i64) -> TxResult<Option<Experiment>> {
+fn load_experiment(tx: &mut Tx<'_>, id: i64) -> TxResult<Option<Experiment>> {
     let row = tx.query_opt(
         "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, \
          last_update_time FROM experiments WHERE experiment_id = $1",
@@ -690,7 +713,7 @@ fn load_experiment(tx: &mut impl GenericClient, id: i64) -> TxResult<Option<Expe
 }
 
 fn get_experiment_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     id: &ExperimentId,
 ) -> TxResult<(i64, Experiment)> {
     let n = parse_experiment_id(id)?;
@@ -700,7 +723,7 @@ fn get_experiment_tx(
 }
 
 /// The key of experiment `id`, which must be active (for changing its tags).
-fn active_experiment_tx(tx: &mut impl GenericClient, id: &ExperimentId) -> TxResult<i64> {
+fn active_experiment_tx(tx: &mut Tx<'_>, id: &ExperimentId) -> TxResult<i64> {
     let (n, exp) = get_experiment_tx(tx, id)?;
     if exp.lifecycle_stage != LifecycleStage::Active {
         return Err(experiment_not_active(id, None).into());
@@ -709,7 +732,7 @@ fn active_experiment_tx(tx: &mut impl GenericClient, id: &ExperimentId) -> TxRes
 }
 
 /// Sets the last update time of experiment `n` to now.
-fn touch_experiment(tx: &mut impl GenericClient, n: i64) -> TxResult<()> {
+fn touch_experiment(tx: &mut Tx<'_>, n: i64) -> TxResult<()> {
     tx.execute(
         "UPDATE experiments SET last_update_time = $1 WHERE experiment_id = $2",
         &[&now_ms(), &n],
@@ -718,14 +741,14 @@ fn touch_experiment(tx: &mut impl GenericClient, n: i64) -> TxResult<()> {
 }
 
 /// Upserts experiment tags (the last value of a repeated key wins).
-fn upsert_experiment_tags(tx: &mut impl GenericClient, n: i64, tags: &[Tag]) -> TxResult<()> {
+fn upsert_experiment_tags(tx: &mut Tx<'_>, n: i64, tags: &[Tag]) -> TxResult<()> {
     upsert_tags_into(tx, "experiment_tags", &["experiment_id"], &[n], tags)
 }
 
 /// Upserts `tags` into `table`, whose rows are the columns `owner` (holding `ids`), `key`
 /// and `value`; the last value of a repeated key wins.
 fn upsert_tags_into(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     table: &str,
     owner: &[&str],
     ids: &[i64],
@@ -757,7 +780,7 @@ fn upsert_tags_into(
 }
 
 fn create_run_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     experiment_id: &ExperimentId,
     start: &RunStart,
     prepared: &PreparedStart,
@@ -824,7 +847,7 @@ fn create_run_tx(
 }
 
 /// Upserts run tags (the last value of a repeated key wins).
-fn upsert_tags(tx: &mut impl GenericClient, key: i64, tags: &[Tag]) -> TxResult<()> {
+fn upsert_tags(tx: &mut Tx<'_>, key: i64, tags: &[Tag]) -> TxResult<()> {
     upsert_tags_into(tx, "tags", &["run_key"], &[key], tags)
 }
 
@@ -854,7 +877,7 @@ impl<'a> FromIterator<&'a Metric> for MetricColumns<'a> {
 }
 
 fn log_batch_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     key: i64,
     run_id: &str,
     metrics: &[Metric],

@@ -5,12 +5,12 @@
 use super::super::model::*;
 use super::super::store::*;
 use super::{TxResult, find_active_run, upsert_tags_into};
-use postgres::GenericClient;
+use super::Tx;
 use std::collections::HashMap;
 
 /// The inputs of the runs `keys`, by run key.
 pub(super) fn load_inputs(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     keys: &[i64],
 ) -> TxResult<HashMap<i64, RunInputs>> {
     let mut out: HashMap<i64, RunInputs> = HashMap::new();
@@ -58,7 +58,7 @@ pub(super) fn load_inputs(
 
 /// Log `inputs` for the active run `run_id`.
 pub(super) fn log_inputs_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     run_id: &str,
     inputs: &[DatasetInput],
 ) -> TxResult<()> {

@@ -1,14 +1,22 @@
-//! The [ledger](crate::tracking::ledger) of searches in PostgreSQL (schema v5): every
-//! write to a search first takes its row's lock (`FOR UPDATE`, or the `UPDATE` of its
+//! The [ledger](crate::tracking::ledger) of searches in PostgreSQL (schema v5, its
+//! functions v6): every write to a search first takes its row's lock (the `UPDATE` of its
 //! change counter), so writes to one search are serialized in `READ COMMITTED`
 //! transactions and a trial's compare-and-set (`... AND state = 'RUNNING'`) has one
 //! winner. Heartbeats are stamped, and compared, with the database server's clock.
+//!
+//! The two writes of every trial, claiming its number and recording its end, are
+//! functions in the database (`hyperflow_claim_trial`, `hyperflow_end_trial`) called as
+//! one statement each: the search's lock, which every worker of the search waits for, is
+//! held while the server runs them and no longer (with a transaction driven from here it
+//! was held over several round trips to the client, and workers queued behind it).
 
 use std::time::Duration;
 
-use postgres::{GenericClient, Row, Transaction};
+use postgres::error::SqlState;
+use postgres::types::Type;
+use postgres::Row;
 
-use super::{PgStore, TxResult};
+use super::{PgStore, Tx, TxResult};
 use crate::tracking::ledger::{
     Ended, Ledger, LedgerStart, LedgerTrial, TrialEnd, decode_x, encode_x, parse_state, state_name,
 };
@@ -44,6 +52,79 @@ pub(super) const MIGRATION: &str = r#"
         WHERE state = 'RUNNING';
 "#;
 
+/// The migration that adds the functions that claim a trial and record its end (see the
+/// module's documentation). A search or trial that is not there raises `no_data_found`
+/// (P0002) with the message a [`StoreError::NotFound`] carries.
+pub(super) const FUNCTIONS: &str = r#"
+    CREATE OR REPLACE FUNCTION hyperflow_claim_trial(
+        p_search TEXT, p_limit BIGINT, p_x BYTEA, p_worker TEXT, p_running TEXT
+    ) RETURNS BIGINT LANGUAGE plpgsql AS $$
+    DECLARE
+        claimed BIGINT;
+        change  BIGINT;
+    BEGIN
+        UPDATE hyperflow_searches SET next_number = next_number + 1, seq = seq + 1
+         WHERE search = p_search AND (p_limit IS NULL OR next_number - released < p_limit)
+        RETURNING next_number - 1, seq INTO claimed, change;
+        IF NOT FOUND THEN
+            IF NOT EXISTS (SELECT 1 FROM hyperflow_searches WHERE search = p_search) THEN
+                RAISE no_data_found USING MESSAGE =
+                    format('search %s has no ledger in this store', p_search);
+            END IF;
+            RETURN NULL;
+        END IF;
+        INSERT INTO hyperflow_trials (search, number, state, released, x, worker, heartbeat, seq)
+        VALUES (p_search, claimed, p_running, FALSE, p_x, p_worker,
+                (extract(epoch from clock_timestamp()) * 1000)::bigint, change);
+        RETURN claimed;
+    END
+    $$;
+
+    CREATE OR REPLACE FUNCTION hyperflow_end_trial(
+        p_search TEXT, p_number BIGINT, p_state TEXT, p_released BOOLEAN,
+        p_loss DOUBLE PRECISION, p_last_step BIGINT, p_run_id TEXT
+    ) RETURNS TEXT LANGUAGE plpgsql AS $$
+    DECLARE
+        change       BIGINT;
+        before       TEXT;
+        was_released BOOLEAN;
+    BEGIN
+        UPDATE hyperflow_searches SET seq = seq + 1 WHERE search = p_search
+        RETURNING seq INTO change;
+        IF NOT FOUND THEN
+            RAISE no_data_found USING MESSAGE =
+                format('search %s has no ledger in this store', p_search);
+        END IF;
+        SELECT state, released INTO before, was_released FROM hyperflow_trials
+         WHERE search = p_search AND number = p_number;
+        IF NOT FOUND THEN
+            RAISE no_data_found USING MESSAGE =
+                format('search %s has no trial %s in its ledger', p_search, p_number);
+        END IF;
+        UPDATE hyperflow_trials SET state = p_state, released = p_released, loss = p_loss,
+               last_step = p_last_step, run_id = COALESCE(p_run_id, run_id), seq = change
+         WHERE search = p_search AND number = p_number;
+        IF p_released <> was_released THEN
+            UPDATE hyperflow_searches
+               SET released = released + CASE WHEN p_released THEN 1 ELSE -1 END
+             WHERE search = p_search;
+        END IF;
+        RETURN before;
+    END
+    $$;
+"#;
+
+/// A ledger function's answer, with its `no_data_found` (a search or trial that is not
+/// there) as the store's [`StoreError::NotFound`].
+fn called<T>(result: std::result::Result<T, postgres::Error>) -> TxResult<T> {
+    result.map_err(|e| match e.as_db_error() {
+        Some(db) if *db.code() == SqlState::NO_DATA_FOUND => {
+            StoreError::NotFound(db.message().to_string()).into()
+        }
+        _ => e.into(),
+    })
+}
+
 /// The database server's clock in milliseconds, as SQL.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
@@ -59,19 +140,8 @@ fn no_ledger(search: &str) -> StoreError {
     StoreError::NotFound(format!("search {search} has no ledger in this store"))
 }
 
-/// The search's `(next_number, released)`, locked until the transaction ends.
-fn lock_search(tx: &mut Transaction<'_>, search: &str) -> TxResult<(u64, u64)> {
-    let row = tx
-        .query_opt(
-            "SELECT next_number, released FROM hyperflow_searches WHERE search = $1 FOR UPDATE",
-            &[&search],
-        )?
-        .ok_or_else(|| no_ledger(search))?;
-    Ok((count(row.get(0)), count(row.get(1))))
-}
-
 /// Takes the search's next change number.
-fn next_seq(tx: &mut Transaction<'_>, search: &str) -> TxResult<i64> {
+fn next_seq(tx: &mut Tx<'_>, search: &str) -> TxResult<i64> {
     let row = tx
         .query_opt(
             "UPDATE hyperflow_searches SET seq = seq + 1 WHERE search = $1 RETURNING seq",
@@ -81,7 +151,7 @@ fn next_seq(tx: &mut Transaction<'_>, search: &str) -> TxResult<i64> {
     Ok(row.get(0))
 }
 
-fn add_released(tx: &mut Transaction<'_>, search: &str, delta: i64) -> TxResult<()> {
+fn add_released(tx: &mut Tx<'_>, search: &str, delta: i64) -> TxResult<()> {
     if delta != 0 {
         tx.execute(
             "UPDATE hyperflow_searches SET released = released + $2 WHERE search = $1",
@@ -94,7 +164,7 @@ fn add_released(tx: &mut Transaction<'_>, search: &str, delta: i64) -> TxResult<
 /// Writes `end` into trial `number` (only if it is running, with `only_running`);
 /// returns how many rows changed.
 fn end_row(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     search: &str,
     number: u64,
     end: &TrialEnd,
@@ -140,7 +210,7 @@ fn trial_from_row(row: &Row) -> TxResult<LedgerTrial> {
     })
 }
 
-fn find(client: &mut impl GenericClient, join_key: &str) -> TxResult<Option<String>> {
+fn find(client: &mut Tx<'_>, join_key: &str) -> TxResult<Option<String>> {
     Ok(client
         .query_opt(
             "SELECT search FROM hyperflow_searches WHERE join_key = $1",
@@ -211,54 +281,40 @@ impl Ledger for PgStore {
         worker: &str,
     ) -> Result<Option<u64>> {
         let x = encode_x(x);
-        self.write("claiming a trial number", |tx| {
-            let (next, released) = lock_search(tx, search)?;
-            if limit.is_some_and(|l| next.saturating_sub(released) >= l) {
-                return Ok(None);
-            }
-            let seq = next_seq(tx, search)?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO hyperflow_trials \
-                     (search, number, state, released, x, worker, heartbeat, seq) \
-                     VALUES ($1, $2, $3, FALSE, $4, $5, {NOW_MS}, $6)"
-                ),
+        let limit = limit.map(int);
+        self.statement("claiming a trial number", |client| {
+            let row = called(client.query_typed_one(
+                "SELECT hyperflow_claim_trial($1, $2, $3, $4, $5)",
                 &[
-                    &search,
-                    &int(next),
-                    &state_name(TrialState::Running),
-                    &x,
-                    &worker,
-                    &seq,
+                    (&search, Type::TEXT),
+                    (&limit, Type::INT8),
+                    (&x, Type::BYTEA),
+                    (&worker, Type::TEXT),
+                    (&state_name(TrialState::Running), Type::TEXT),
                 ],
-            )?;
-            tx.execute(
-                "UPDATE hyperflow_searches SET next_number = $2 WHERE search = $1",
-                &[&search, &int(next + 1)],
-            )?;
-            Ok(Some(next))
+            ))?;
+            Ok(row.get::<_, Option<i64>>(0).map(count))
         })
     }
 
     fn end_trial(&self, search: &str, number: u64, end: &TrialEnd) -> Result<Ended> {
-        self.write("recording the end of a trial in its search's ledger", |tx| {
-            lock_search(tx, search)?;
-            let row = tx
-                .query_opt(
-                    "SELECT state, released FROM hyperflow_trials WHERE search = $1 AND number = $2",
-                    &[&search, &int(number)],
-                )?
-                .ok_or_else(|| {
-                    StoreError::NotFound(format!(
-                        "search {search} has no trial {number} in its ledger"
-                    ))
-                })?;
-            let (state, released): (String, bool) = (row.get(0), row.get(1));
-            let before = parse_state(&state)?;
-            let seq = next_seq(tx, search)?;
-            end_row(tx, search, number, end, seq, false)?;
-            add_released(tx, search, i64::from(end.released) - i64::from(released))?;
-            Ok(match before {
+        let loss = end.loss.filter(|l| !l.is_nan());
+        let last_step = end.last_step.map(int);
+        self.statement("recording the end of a trial in its search's ledger", |client| {
+            let row = called(client.query_typed_one(
+                "SELECT hyperflow_end_trial($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    (&search, Type::TEXT),
+                    (&int(number), Type::INT8),
+                    (&state_name(end.state), Type::TEXT),
+                    (&end.released, Type::BOOL),
+                    (&loss, Type::FLOAT8),
+                    (&last_step, Type::INT8),
+                    (&end.run_id, Type::TEXT),
+                ],
+            ))?;
+            let before: String = row.get(0);
+            Ok(match parse_state(&before)? {
                 TrialState::Running => Ended::Now,
                 other => Ended::Overruled(other),
             })
@@ -313,12 +369,14 @@ impl Ledger for PgStore {
     }
 
     fn changes(&self, search: &str, since: u64) -> Result<Vec<LedgerTrial>> {
-        self.read("reading what changed in a search", |tx| {
-            tx.query(
-                "SELECT number, state, released, x, loss, last_step, run_id, worker, seq \
-                 FROM hyperflow_trials WHERE search = $1 AND seq > $2 ORDER BY number",
-                &[&search, &int(since)],
-            )?
+        // One statement: one snapshot, no transaction around it.
+        self.statement("reading what changed in a search", |client| {
+            client
+                .query_typed(
+                    "SELECT number, state, released, x, loss, last_step, run_id, worker, seq \
+                     FROM hyperflow_trials WHERE search = $1 AND seq > $2 ORDER BY number",
+                    &[(&search, Type::TEXT), (&int(since), Type::INT8)],
+                )?
             .iter()
             .map(trial_from_row)
             .collect()

@@ -12,7 +12,8 @@ use super::{
     TxError, TxResult, find_active_run, get_experiment_tx, log_batch_tx, metric_value, split_nan,
     stage_from, upsert_tags_into,
 };
-use postgres::{GenericClient, Row};
+use super::Tx;
+use postgres::Row;
 use std::collections::HashMap;
 
 /// The schema migration that adds logged models (with their tags, params and metric
@@ -97,7 +98,7 @@ fn model_from_row(r: &Row) -> (i64, LoggedModel) {
 /// The models read by [`model_from_row`] with their tags, params and metrics, in the
 /// order given.
 fn with_data(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     found: Vec<(i64, LoggedModel)>,
 ) -> TxResult<Vec<LoggedModel>> {
     let keys: Vec<i64> = found.iter().map(|(k, _)| *k).collect();
@@ -146,7 +147,7 @@ fn with_data(
 /// The key of model `model_id` and the model without its data; a deleted one only when
 /// `allow_deleted`.
 fn find_model_row(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     model_id: &str,
     allow_deleted: bool,
 ) -> TxResult<(i64, LoggedModel)> {
@@ -165,13 +166,13 @@ fn find_model_row(
 }
 
 /// The key of the active model `model_id`.
-pub(super) fn model_key(tx: &mut impl GenericClient, model_id: &str) -> TxResult<i64> {
+pub(super) fn model_key(tx: &mut Tx<'_>, model_id: &str) -> TxResult<i64> {
     Ok(find_model_row(tx, model_id, false)?.0)
 }
 
 /// The whole of model `model_id`; a deleted one only when `allow_deleted`.
 pub(super) fn logged_model(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     model_id: &str,
     allow_deleted: bool,
 ) -> TxResult<LoggedModel> {
@@ -179,7 +180,7 @@ pub(super) fn logged_model(
     Ok(with_data(tx, vec![found])?.remove(0))
 }
 
-fn touch_model(tx: &mut impl GenericClient, key: i64) -> TxResult<()> {
+fn touch_model(tx: &mut Tx<'_>, key: i64) -> TxResult<()> {
     tx.execute(
         "UPDATE logged_models SET last_updated_time = $1 WHERE model_key = $2",
         &[&now_ms(), &key],
@@ -189,7 +190,7 @@ fn touch_model(tx: &mut impl GenericClient, key: i64) -> TxResult<()> {
 
 /// Upsert tags of the model with key `key` (the last value of a repeated key wins).
 pub(super) fn set_model_tags_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     key: i64,
     tags: &[Tag],
 ) -> TxResult<()> {
@@ -199,7 +200,7 @@ pub(super) fn set_model_tags_tx(
 
 /// Log params of the model with key `key`: a key logged before must keep its value.
 pub(super) fn log_model_params_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     key: i64,
     model_id: &str,
     params: &[Param],
@@ -234,7 +235,7 @@ pub(super) fn log_model_params_tx(
 
 /// Create a logged model in the active experiment `experiment_id`.
 pub(super) fn create_model_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     experiment_id: &ExperimentId,
     model: &NewLoggedModel,
     name: &str,
@@ -274,7 +275,7 @@ pub(super) fn create_model_tx(
 
 /// Set the status of model `model_id`.
 pub(super) fn finalize_model_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     model_id: &str,
     status: LoggedModelStatus,
 ) -> TxResult<LoggedModel> {
@@ -287,7 +288,7 @@ pub(super) fn finalize_model_tx(
 }
 
 /// Soft-delete model `model_id`.
-pub(super) fn delete_model_tx(tx: &mut impl GenericClient, model_id: &str) -> TxResult<()> {
+pub(super) fn delete_model_tx(tx: &mut Tx<'_>, model_id: &str) -> TxResult<()> {
     let key = model_key(tx, model_id)?;
     tx.execute(
         "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_time = $1 \
@@ -299,7 +300,7 @@ pub(super) fn delete_model_tx(tx: &mut impl GenericClient, model_id: &str) -> Tx
 
 /// Delete tag `tag` of model `model_id`.
 pub(super) fn delete_model_tag_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     model_id: &str,
     tag: &str,
 ) -> TxResult<()> {
@@ -316,7 +317,7 @@ pub(super) fn delete_model_tag_tx(
 
 /// Every active model of the experiments `experiment_ids`, newest first.
 pub(super) fn models_of(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     experiment_ids: &[ExperimentId],
 ) -> TxResult<Vec<LoggedModel>> {
     let ids: Vec<i64> = experiment_ids
@@ -340,7 +341,7 @@ pub(super) fn models_of(
 /// Record `outputs` of the active run `run_id` (a model output again moves to its new
 /// step).
 pub(super) fn log_outputs_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     run_id: &str,
     outputs: &[ModelOutput],
 ) -> TxResult<()> {
@@ -359,7 +360,7 @@ pub(super) fn log_outputs_tx(
 /// Log `metrics` into the histories of their (active) runs and the metrics of their
 /// (active) logged models.
 pub(super) fn log_model_metrics_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     metrics: &[LoggedModelMetric],
 ) -> TxResult<()> {
     let (runs, model_ids) = group_model_metrics(metrics);

@@ -9,7 +9,7 @@ use super::super::model::*;
 use super::super::store::*;
 use super::models::logged_model;
 use super::{TxError, TxResult, find_run, upsert_tags_into};
-use postgres::GenericClient;
+use super::Tx;
 use std::collections::HashMap;
 
 /// The schema migration that adds the registry: registered models keyed by an integer (a
@@ -63,7 +63,7 @@ pub(super) const MIGRATION: &str = r#"
 
 /// The key of registered model `name`; `FOR UPDATE` locks its row, so that writes to one
 /// registered model (new versions, stage transitions) take turns.
-fn key_of(tx: &mut impl GenericClient, name: &str, for_update: bool) -> TxResult<i64> {
+fn key_of(tx: &mut Tx<'_>, name: &str, for_update: bool) -> TxResult<i64> {
     let lock = if for_update { " FOR UPDATE" } else { "" };
     tx.query_opt(
         &format!("SELECT registered_model_key FROM registered_models WHERE name = $1{lock}"),
@@ -74,17 +74,17 @@ fn key_of(tx: &mut impl GenericClient, name: &str, for_update: bool) -> TxResult
 }
 
 /// The key of registered model `name`.
-pub(super) fn find_key(tx: &mut impl GenericClient, name: &str) -> TxResult<i64> {
+pub(super) fn find_key(tx: &mut Tx<'_>, name: &str) -> TxResult<i64> {
     key_of(tx, name, false)
 }
 
 /// The key of registered model `name`, its row locked for this transaction's writes.
-fn lock_key(tx: &mut impl GenericClient, name: &str) -> TxResult<i64> {
+fn lock_key(tx: &mut Tx<'_>, name: &str) -> TxResult<i64> {
     key_of(tx, name, true)
 }
 
 /// The registered models with key `key` (every one when `None`), whole.
-fn load_models(tx: &mut impl GenericClient, key: Option<i64>) -> TxResult<Vec<RegisteredModel>> {
+fn load_models(tx: &mut Tx<'_>, key: Option<i64>) -> TxResult<Vec<RegisteredModel>> {
     let rows = tx.query(
         "SELECT registered_model_key, name, description, creation_time, last_updated_time \
          FROM registered_models WHERE $1::int8 IS NULL OR registered_model_key = $1 \
@@ -142,7 +142,7 @@ fn load_models(tx: &mut impl GenericClient, key: Option<i64>) -> TxResult<Vec<Re
 /// The versions of the registered model with key `key` (of every model when `None`),
 /// only version `version` when given, whole.
 fn load_versions(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     key: Option<i64>,
     version: Option<i64>,
 ) -> TxResult<Vec<ModelVersion>> {
@@ -203,23 +203,23 @@ fn load_versions(
 }
 
 /// The whole of the registered model with key `key`.
-pub(super) fn load(tx: &mut impl GenericClient, key: i64) -> TxResult<RegisteredModel> {
+pub(super) fn load(tx: &mut Tx<'_>, key: i64) -> TxResult<RegisteredModel> {
     Ok(load_models(tx, Some(key))?.remove(0))
 }
 
 /// Every registered model.
-pub(super) fn all(tx: &mut impl GenericClient) -> TxResult<Vec<RegisteredModel>> {
+pub(super) fn all(tx: &mut Tx<'_>) -> TxResult<Vec<RegisteredModel>> {
     load_models(tx, None)
 }
 
 /// Every model version.
-pub(super) fn all_versions(tx: &mut impl GenericClient) -> TxResult<Vec<ModelVersion>> {
+pub(super) fn all_versions(tx: &mut Tx<'_>) -> TxResult<Vec<ModelVersion>> {
     load_versions(tx, None, None)
 }
 
 /// Version `version` of registered model `name`, whole.
 pub(super) fn get_version(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     version: i64,
 ) -> TxResult<ModelVersion> {
@@ -228,7 +228,7 @@ pub(super) fn get_version(
 }
 
 fn load_version(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     key: i64,
     name: &str,
     version: i64,
@@ -238,7 +238,7 @@ fn load_version(
         .ok_or_else(|| model_version_not_found(name, version).into())
 }
 
-fn touch(tx: &mut impl GenericClient, key: i64) -> TxResult<()> {
+fn touch(tx: &mut Tx<'_>, key: i64) -> TxResult<()> {
     tx.execute(
         "UPDATE registered_models SET last_updated_time = $1 WHERE registered_model_key = $2",
         &[&now_ms(), &key],
@@ -246,7 +246,7 @@ fn touch(tx: &mut impl GenericClient, key: i64) -> TxResult<()> {
     Ok(())
 }
 
-fn put_tags(tx: &mut impl GenericClient, key: i64, tags: &[Tag]) -> TxResult<()> {
+fn put_tags(tx: &mut Tx<'_>, key: i64, tags: &[Tag]) -> TxResult<()> {
     upsert_tags_into(
         tx,
         "registered_model_tags",
@@ -258,7 +258,7 @@ fn put_tags(tx: &mut impl GenericClient, key: i64, tags: &[Tag]) -> TxResult<()>
 
 /// Create registered model `name`.
 pub(super) fn create_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     description: Option<&str>,
     tags: &[Tag],
@@ -279,7 +279,7 @@ pub(super) fn create_tx(
 
 /// Rename registered model `name` to `new_name`.
 pub(super) fn rename_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     new_name: &str,
 ) -> TxResult<RegisteredModel> {
@@ -300,7 +300,7 @@ pub(super) fn rename_tx(
 
 /// Set the description of registered model `name`.
 pub(super) fn describe_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     description: &str,
 ) -> TxResult<RegisteredModel> {
@@ -314,7 +314,7 @@ pub(super) fn describe_tx(
 }
 
 /// Delete registered model `name` with everything that references it.
-pub(super) fn delete_tx(tx: &mut impl GenericClient, name: &str) -> TxResult<()> {
+pub(super) fn delete_tx(tx: &mut Tx<'_>, name: &str) -> TxResult<()> {
     let key = lock_key(tx, name)?;
     for table in [
         "registered_model_tags",
@@ -332,14 +332,14 @@ pub(super) fn delete_tx(tx: &mut impl GenericClient, name: &str) -> TxResult<()>
 }
 
 /// Set a tag of registered model `name`.
-pub(super) fn set_tag_tx(tx: &mut impl GenericClient, name: &str, tag: &Tag) -> TxResult<()> {
+pub(super) fn set_tag_tx(tx: &mut Tx<'_>, name: &str, tag: &Tag) -> TxResult<()> {
     let key = lock_key(tx, name)?;
     put_tags(tx, key, std::slice::from_ref(tag))?;
     touch(tx, key)
 }
 
 /// Delete tag `tag` of registered model `name`.
-pub(super) fn delete_tag_tx(tx: &mut impl GenericClient, name: &str, tag: &str) -> TxResult<()> {
+pub(super) fn delete_tag_tx(tx: &mut Tx<'_>, name: &str, tag: &str) -> TxResult<()> {
     let key = lock_key(tx, name)?;
     tx.execute(
         "DELETE FROM registered_model_tags WHERE registered_model_key = $1 AND key = $2",
@@ -350,7 +350,7 @@ pub(super) fn delete_tag_tx(tx: &mut impl GenericClient, name: &str, tag: &str) 
 
 /// The key of registered model `name` (its row locked), checking that it has version
 /// `version`.
-fn find_version(tx: &mut impl GenericClient, name: &str, version: i64) -> TxResult<i64> {
+fn find_version(tx: &mut Tx<'_>, name: &str, version: i64) -> TxResult<i64> {
     let key = lock_key(tx, name)?;
     let exists = tx
         .query_opt(
@@ -367,7 +367,7 @@ fn find_version(tx: &mut impl GenericClient, name: &str, version: i64) -> TxResu
 /// Move a version to `stage`; with `archive_existing`, the other versions in that stage
 /// move to Archived.
 pub(super) fn transition_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     version: i64,
     stage: ModelStage,
@@ -399,7 +399,7 @@ pub(super) fn transition_tx(
 
 /// Create the next version of registered model `name`.
 pub(super) fn create_version_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     new: &NewModelVersion,
 ) -> TxResult<ModelVersion> {
@@ -441,7 +441,7 @@ pub(super) fn create_version_tx(
 }
 
 fn put_version_tags(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     key: i64,
     version: i64,
     tags: &[Tag],
@@ -455,7 +455,7 @@ fn put_version_tags(
     )
 }
 
-fn touch_version(tx: &mut impl GenericClient, key: i64, version: i64) -> TxResult<()> {
+fn touch_version(tx: &mut Tx<'_>, key: i64, version: i64) -> TxResult<()> {
     tx.execute(
         "UPDATE model_versions SET last_updated_time = $1 WHERE registered_model_key = $2 \
          AND version = $3",
@@ -466,7 +466,7 @@ fn touch_version(tx: &mut impl GenericClient, key: i64, version: i64) -> TxResul
 
 /// Set the description of a model version.
 pub(super) fn describe_version_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     version: i64,
     description: &str,
@@ -483,7 +483,7 @@ pub(super) fn describe_version_tx(
 
 /// Delete a model version, its tags and the aliases pointing at it.
 pub(super) fn delete_version_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     version: i64,
 ) -> TxResult<()> {
@@ -503,7 +503,7 @@ pub(super) fn delete_version_tx(
 
 /// Set a tag of a model version.
 pub(super) fn set_version_tag_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     version: i64,
     tag: &Tag,
@@ -515,7 +515,7 @@ pub(super) fn set_version_tag_tx(
 
 /// Delete a tag of a model version.
 pub(super) fn delete_version_tag_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     version: i64,
     tag: &str,
@@ -531,7 +531,7 @@ pub(super) fn delete_version_tag_tx(
 
 /// Where the files of a model version are.
 pub(super) fn storage_location(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     version: i64,
 ) -> TxResult<String> {
@@ -547,7 +547,7 @@ pub(super) fn storage_location(
 
 /// Point alias `alias` of registered model `name` at `version`.
 pub(super) fn set_alias_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     alias: &str,
     version: i64,
@@ -564,7 +564,7 @@ pub(super) fn set_alias_tx(
 
 /// Remove alias `alias` of registered model `name`.
 pub(super) fn delete_alias_tx(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     alias: &str,
 ) -> TxResult<()> {
@@ -578,7 +578,7 @@ pub(super) fn delete_alias_tx(
 
 /// The version alias `alias` of registered model `name` points at.
 pub(super) fn version_by_alias(
-    tx: &mut impl GenericClient,
+    tx: &mut Tx<'_>,
     name: &str,
     alias: &str,
 ) -> TxResult<ModelVersion> {

@@ -6,7 +6,7 @@ use super::super::model::{ExperimentQuery, RunQuery};
 use super::super::sql::{self, Binds, Dialect, List};
 use super::super::store::{Result, parse_experiment_id};
 use super::TxResult;
-use postgres::GenericClient;
+use super::Tx;
 use postgres::types::ToSql;
 
 /// A value bound to a search.
@@ -93,7 +93,7 @@ pub(super) type Query = sql::Query<Value>;
 
 impl sql::Query<Value> {
     /// Runs the query: the keys of the page's rows, one more when more follow.
-    pub(super) fn keys(&self, client: &mut impl GenericClient) -> TxResult<Vec<i64>> {
+    pub(super) fn keys(&self, client: &mut Tx<'_>) -> TxResult<Vec<i64>> {
         let params: Vec<&(dyn ToSql + Sync)> = self.binds.iter().map(Value::as_sql).collect();
         Ok(client
             .query(&self.sql, &params)?
