@@ -383,9 +383,6 @@ impl TrackedStudy {
         }
         let mut tags = study.system_tags.clone();
         tags.push(Role::Search.tag());
-        if let Some(name) = &tracking.name {
-            tags.push(Tag::new(schema::STUDY_TAG, name.clone()));
-        }
         if let Some(outer) = &tracking.nested_under {
             study
                 .tracker
@@ -401,6 +398,7 @@ impl TrackedStudy {
         }
         .to_params();
         params.extend(params_of(&tracking.params));
+        let study_name = tracking.name.clone();
         let record = RunRecord {
             start: RunStart {
                 run_name: tracking.name,
@@ -437,6 +435,13 @@ impl TrackedStudy {
             .try_for_each(|(path, contents)| repo.write_bytes(path, contents))
             .map_err(store_error(&context))?;
         let parent = parent.info.run_id;
+        if let Some(name) = &study_name {
+            // Found by its name only now that its space is there to be loaded.
+            study
+                .tracker
+                .set_tag(&parent, schema::STUDY_TAG, name.clone())
+                .map_err(store_error(&context))?;
+        }
         if let Some(ledger) = study.tracker.store().ledger() {
             let key = tracking
                 .join_key
@@ -781,10 +786,7 @@ impl TrackedStudy {
             run.drop_repeats(&mut metrics);
         }
         self.tracker
-            .log_batch(&run_id, &metrics, &[], &tags)
-            .map_err(store_error(&context))?;
-        self.tracker
-            .set_terminated(&run_id, status)
+            .end_run(&run_id, &metrics, &tags, status)
             .map_err(store_error(&context))?;
         if let (true, Some(parent)) = (is_best, &self.parent) {
             let (metrics, tags) = schema::best_update(trial, &run_id);
@@ -826,8 +828,7 @@ impl TrackedStudy {
         if let (Ended::Overruled(_), Some(run_id)) = (ended, run_id) {
             let (_, tags, status) = schema::trial_end(trial, now_ms());
             self.tracker
-                .log_batch(run_id, &[], &[], &tags)
-                .and_then(|()| self.tracker.set_terminated(run_id, status))
+                .end_run(run_id, &[], &tags, status)
                 .map_err(store_error(&context))?;
         }
         Ok(())
@@ -1015,8 +1016,7 @@ impl TrackedStudy {
                 } else {
                     let (metrics, tags, status) = schema::trial_end(&trial_of(number), now_ms());
                     self.tracker
-                        .log_batch(&run.info.run_id, &metrics, &[], &tags)
-                        .and_then(|()| self.tracker.set_terminated(&run.info.run_id, status))
+                        .end_run(&run.info.run_id, &metrics, &tags, status)
                         .map_err(store_error(&context))?;
                 }
             }
@@ -1081,15 +1081,12 @@ impl TrackedStudy {
         };
         let context = format!("ending the study's parent run {parent}");
         let (metrics, tags) = ending.record();
-        self.tracker
-            .log_batch(parent, &metrics, &[], &tags)
-            .map_err(store_error(&context))?;
         let status = match ending.reason {
             StopReason::Cancelled => RunStatus::Killed,
             _ => RunStatus::Finished,
         };
         self.tracker
-            .set_terminated(parent, status)
+            .end_run(parent, &metrics, &tags, status)
             .map_err(store_error(&context))?;
         self.parent_open = false;
         Ok(())
@@ -1105,8 +1102,7 @@ impl TrackedStudy {
             truncate(&format!("error: {why}"), MAX_TAG_VALUE_LENGTH),
         );
         // Best effort: the error that stopped the search is what gets reported.
-        let _ = self.tracker.log_batch(parent, &[], &[], &[tag]);
-        let _ = self.tracker.set_terminated(parent, RunStatus::Killed);
+        let _ = self.tracker.end_run(parent, &[], &[tag], RunStatus::Killed);
         self.parent_open = false;
     }
 

@@ -588,14 +588,21 @@ impl Tracker {
     /// End a run with `status` (now as end time).
     pub fn set_terminated(&self, run_id: &str, status: RunStatus) -> Result<()> {
         self.store
-            .update_run(
-                run_id,
-                RunUpdate {
-                    status: Some(status),
-                    end_time: Some(now_ms()),
-                    run_name: None,
-                },
-            )
+            .update_run(run_id, RunUpdate::ended(status, now_ms()))
+            .map(|_| ())
+    }
+
+    /// Log `metrics` and `tags` and end the run with `status` (now as end time), as one
+    /// write where the store can ([`Store::log_batch_and_update`]).
+    pub fn end_run(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[Tag],
+        status: RunStatus,
+    ) -> Result<()> {
+        self.store
+            .log_batch_and_update(run_id, metrics, tags, RunUpdate::ended(status, now_ms()))
             .map(|_| ())
     }
 

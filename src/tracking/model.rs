@@ -583,6 +583,17 @@ pub struct RunUpdate {
     pub run_name: Option<String>,
 }
 
+impl RunUpdate {
+    /// The end of a run: `status` at `end_time` (ms).
+    pub fn ended(status: RunStatus, end_time: i64) -> Self {
+        RunUpdate {
+            status: Some(status),
+            end_time: Some(end_time),
+            run_name: None,
+        }
+    }
+}
+
 /// A whole run written at once ([`crate::tracking::Store::record_run`]): what a finished
 /// trial produces. `metrics` and `params` obey the log_batch limits.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,20 +24,20 @@
 //!   version sources, the registry's and logged models' searches) is shared in
 //!   `tracking/store.rs`.
 
+mod conn;
 mod inputs;
 mod ledger;
 mod models;
-mod conn;
 mod registry;
 mod search;
 mod tls;
 
 use super::model::*;
 use super::store::*;
-use postgres::error::SqlState;
-use postgres::types::ToSql;
 use conn::{Conn, Manager, Tx};
 use postgres::Row;
+use postgres::error::SqlState;
+use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use std::collections::HashMap;
@@ -465,19 +465,11 @@ impl PgStore {
         }
     }
 
-    fn write<T>(
-        &self,
-        context: &str,
-        f: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
-    ) -> Result<T> {
+    fn write<T>(&self, context: &str, f: impl FnMut(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
         self.transaction(context, false, f)
     }
 
-    fn read<T>(
-        &self,
-        context: &str,
-        f: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
-    ) -> Result<T> {
+    fn read<T>(&self, context: &str, f: impl FnMut(&mut Tx<'_>) -> TxResult<T>) -> Result<T> {
         self.transaction(context, true, f)
     }
 }
@@ -620,6 +612,24 @@ fn find_run(tx: &mut Tx<'_>, run_id: &str) -> TxResult<(i64, RunInfo)> {
         .ok_or_else(|| TxError::Store(StoreError::run_not_found(run_id)))
 }
 
+/// Applies `update` to run `key` (whose info is `info`).
+fn update_run_tx(
+    tx: &mut Tx<'_>,
+    key: i64,
+    mut info: RunInfo,
+    update: &RunUpdate,
+) -> TxResult<RunInfo> {
+    apply_run_update(&mut info, update);
+    if let Some(name) = &update.run_name {
+        upsert_tags(tx, key, &[Tag::new(tags::RUN_NAME, name.clone())])?;
+    }
+    tx.execute(
+        "UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_key = $4",
+        &[&info.status.as_str(), &info.end_time, &info.run_name, &key],
+    )?;
+    Ok(info)
+}
+
 fn find_active_run(tx: &mut Tx<'_>, run_id: &str) -> TxResult<(i64, RunInfo)> {
     let (key, info) = find_run(tx, run_id)?;
     if info.lifecycle_stage != LifecycleStage::Active {
@@ -712,10 +722,7 @@ fn load_experiment(tx: &mut Tx<'_>, id: i64) -> TxResult<Option<Experiment>> {
     }))
 }
 
-fn get_experiment_tx(
-    tx: &mut Tx<'_>,
-    id: &ExperimentId,
-) -> TxResult<(i64, Experiment)> {
+fn get_experiment_tx(tx: &mut Tx<'_>, id: &ExperimentId) -> TxResult<(i64, Experiment)> {
     let n = parse_experiment_id(id)?;
     load_experiment(tx, n)?
         .map(|e| (n, e))
@@ -1183,20 +1190,25 @@ impl Store for PgStore {
     }
 
     fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
-        if let Some(name) = &update.run_name {
-            validate_batch(run_id, &[], &[], &[Tag::new(tags::RUN_NAME, name.clone())])?;
-        }
+        validate_update(run_id, &[], &[], &update)?;
         self.write("updating a run", |tx| {
-            let (key, mut info) = find_active_run(tx, run_id)?;
-            apply_run_update(&mut info, &update);
-            if let Some(name) = &update.run_name {
-                upsert_tags(tx, key, &[Tag::new(tags::RUN_NAME, name.clone())])?;
-            }
-            tx.execute(
-                "UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_key = $4",
-                &[&info.status.as_str(), &info.end_time, &info.run_name, &key],
-            )?;
-            Ok(info)
+            let (key, info) = find_active_run(tx, run_id)?;
+            update_run_tx(tx, key, info, &update)
+        })
+    }
+
+    fn log_batch_and_update(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[Tag],
+        update: RunUpdate,
+    ) -> Result<RunInfo> {
+        validate_update(run_id, metrics, tags, &update)?;
+        self.write("logging a batch and updating a run", |tx| {
+            let (key, info) = find_active_run(tx, run_id)?;
+            log_batch_tx(tx, key, run_id, metrics, &[], tags)?;
+            update_run_tx(tx, key, info, &update)
         })
     }
 

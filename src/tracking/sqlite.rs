@@ -1193,11 +1193,24 @@ impl Store for SqliteStore {
     }
 
     fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
-        if let Some(name) = &update.run_name {
-            validate_batch(run_id, &[], &[], &[Tag::new(tags::RUN_NAME, name.clone())])?;
-        }
+        validate_update(run_id, &[], &[], &update)?;
         self.write("updating a run", |tx| {
             let (key, info) = find_active_run(tx, run_id)?;
+            update_run_tx(tx, key, info, &update)
+        })
+    }
+
+    fn log_batch_and_update(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[Tag],
+        update: RunUpdate,
+    ) -> Result<RunInfo> {
+        validate_update(run_id, metrics, tags, &update)?;
+        self.write("logging a batch and updating a run", |tx| {
+            let (key, info) = find_active_run(tx, run_id)?;
+            log_batch_tx(tx, key, run_id, metrics, &[], tags)?;
             update_run_tx(tx, key, info, &update)
         })
     }

@@ -281,6 +281,20 @@ pub trait Store: Send + Sync {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()>;
+    /// [`log_batch`](Store::log_batch) `metrics` and `tags` into an active run, then
+    /// [`update_run`](Store::update_run) it, as one write where the store can (the SQL
+    /// stores: one transaction): a finished trial's last write, its result and its end.
+    /// The default composes the two.
+    fn log_batch_and_update(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        tags: &[Tag],
+        update: RunUpdate,
+    ) -> Result<RunInfo> {
+        self.log_batch(run_id, metrics, &[], tags)?;
+        self.update_run(run_id, update)
+    }
     /// Delete a run tag; a missing tag is [`StoreError::NotFound`].
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<()>;
     /// Every point of one metric, ordered by `(timestamp, step, value)`. Unknown key → empty.
@@ -1366,6 +1380,24 @@ pub fn last_tag_per_key(tags: &[Tag]) -> Vec<Tag> {
         }
     }
     dedup
+}
+
+/// Validates a batch of `metrics` and `tags` and an `update` of run `run_id` before
+/// anything is written (a new name is a tag, `mlflow.runName`).
+pub fn validate_update(
+    run_id: &str,
+    metrics: &[Metric],
+    batch_tags: &[Tag],
+    update: &RunUpdate,
+) -> Result<()> {
+    match &update.run_name {
+        Some(name) => {
+            let mut all = batch_tags.to_vec();
+            all.push(Tag::new(tags::RUN_NAME, name.clone()));
+            validate_batch(run_id, metrics, &[], &all)
+        }
+        None => validate_batch(run_id, metrics, &[], batch_tags),
+    }
 }
 
 /// Applies `update` to `info` (status, end time, name) as a store records it: a status

@@ -21,7 +21,8 @@ macro_rules! conformance_suite {
             tags_upsert_delete, batch_limits_and_validation, nested_runs,
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
             search_order_by, search_pagination_and_views, search_errors, search_limits,
-            record_run_in_one_go, artifacts_round_trip, registered_models_crud,
+            record_run_in_one_go, batch_and_update_in_one_go, artifacts_round_trip,
+            registered_models_crud,
             model_versions_and_aliases, model_version_stages, registry_order_by,
             logged_model_metrics, logged_models_crud);
     };
@@ -1285,6 +1286,47 @@ pub fn record_run_in_one_go(s: &dyn Store) {
     };
     assert_eq!(code(s.record_run(&exp, &bad)), "INVALID_PARAMETER_VALUE");
     assert_eq!(search(s, &exp, "", &[]).len(), before);
+}
+
+pub fn batch_and_update_in_one_go(s: &dyn Store) {
+    let exp = ExperimentId::default_experiment();
+    let r = new_run(s, &exp, "ends", 1);
+    let info = s
+        .log_batch_and_update(
+            r.id(),
+            &[m("loss", 0.5, 5, 3)],
+            &[Tag::new("outcome", "ok")],
+            RunUpdate::ended(RunStatus::Finished, 9),
+        )
+        .unwrap();
+    assert_eq!((info.status, info.end_time), (RunStatus::Finished, Some(9)));
+    let got = s.get_run(r.id()).unwrap();
+    assert_eq!(got.info, info);
+    assert_eq!(got.data.metric("loss"), Some(0.5));
+    assert_eq!(got.data.tag("outcome"), Some("ok"));
+    // An invalid batch changes nothing: the run is not ended either.
+    let open = new_run(s, &exp, "stays-open", 1);
+    let e = s
+        .log_batch_and_update(
+            open.id(),
+            &[m("../loss", 1.0, 5, 0)],
+            &[],
+            RunUpdate::ended(RunStatus::Failed, 9),
+        )
+        .unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
+    let still = s.get_run(open.id()).unwrap();
+    assert_eq!(
+        (still.info.status, still.info.end_time),
+        (RunStatus::Running, None)
+    );
+    assert!(still.data.metrics.is_empty());
+    // A deleted run takes neither.
+    s.delete_run(open.id()).unwrap();
+    let e = s
+        .log_batch_and_update(open.id(), &[], &[], RunUpdate::ended(RunStatus::Failed, 9))
+        .unwrap_err();
+    assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE", "{e}");
 }
 
 pub fn artifacts_round_trip(s: &dyn Store) {

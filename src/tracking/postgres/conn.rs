@@ -81,13 +81,21 @@ impl Tx<'_> {
     }
 
     /// Runs `sql` and returns its rows.
-    pub(super) fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, postgres::Error> {
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, postgres::Error> {
         let statement = self.prepared(sql)?;
         self.tx.query(&statement, params)
     }
 
     /// Runs `sql`, which returns exactly one row.
-    pub(super) fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, postgres::Error> {
+    pub(super) fn query_one(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Row, postgres::Error> {
         let statement = self.prepared(sql)?;
         self.tx.query_one(&statement, params)
     }
@@ -103,7 +111,11 @@ impl Tx<'_> {
     }
 
     /// Runs `sql` and returns how many rows it changed.
-    pub(super) fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, postgres::Error> {
+    pub(super) fn execute(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<u64, postgres::Error> {
         let statement = self.prepared(sql)?;
         self.tx.execute(&statement, params)
     }

@@ -4,15 +4,12 @@
 
 use super::super::model::*;
 use super::super::store::*;
-use super::{TxResult, find_active_run, upsert_tags_into};
 use super::Tx;
+use super::{TxResult, find_active_run, upsert_tags_into};
 use std::collections::HashMap;
 
 /// The inputs of the runs `keys`, by run key.
-pub(super) fn load_inputs(
-    tx: &mut Tx<'_>,
-    keys: &[i64],
-) -> TxResult<HashMap<i64, RunInputs>> {
+pub(super) fn load_inputs(tx: &mut Tx<'_>, keys: &[i64]) -> TxResult<HashMap<i64, RunInputs>> {
     let mut out: HashMap<i64, RunInputs> = HashMap::new();
     // (run key, dataset key) -> index in that run's inputs.
     let mut at: HashMap<(i64, i64), usize> = HashMap::new();

@@ -12,9 +12,9 @@
 
 use std::time::Duration;
 
+use postgres::Row;
 use postgres::error::SqlState;
 use postgres::types::Type;
-use postgres::Row;
 
 use super::{PgStore, Tx, TxResult};
 use crate::tracking::ledger::{
@@ -300,25 +300,28 @@ impl Ledger for PgStore {
     fn end_trial(&self, search: &str, number: u64, end: &TrialEnd) -> Result<Ended> {
         let loss = end.loss.filter(|l| !l.is_nan());
         let last_step = end.last_step.map(int);
-        self.statement("recording the end of a trial in its search's ledger", |client| {
-            let row = called(client.query_typed_one(
-                "SELECT hyperflow_end_trial($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    (&search, Type::TEXT),
-                    (&int(number), Type::INT8),
-                    (&state_name(end.state), Type::TEXT),
-                    (&end.released, Type::BOOL),
-                    (&loss, Type::FLOAT8),
-                    (&last_step, Type::INT8),
-                    (&end.run_id, Type::TEXT),
-                ],
-            ))?;
-            let before: String = row.get(0);
-            Ok(match parse_state(&before)? {
-                TrialState::Running => Ended::Now,
-                other => Ended::Overruled(other),
-            })
-        })
+        self.statement(
+            "recording the end of a trial in its search's ledger",
+            |client| {
+                let row = called(client.query_typed_one(
+                    "SELECT hyperflow_end_trial($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        (&search, Type::TEXT),
+                        (&int(number), Type::INT8),
+                        (&state_name(end.state), Type::TEXT),
+                        (&end.released, Type::BOOL),
+                        (&loss, Type::FLOAT8),
+                        (&last_step, Type::INT8),
+                        (&end.run_id, Type::TEXT),
+                    ],
+                ))?;
+                let before: String = row.get(0);
+                Ok(match parse_state(&before)? {
+                    TrialState::Running => Ended::Now,
+                    other => Ended::Overruled(other),
+                })
+            },
+        )
     }
 
     fn release_running(&self, search: &str, numbers: &[u64], end: &TrialEnd) -> Result<Vec<u64>> {
@@ -377,9 +380,9 @@ impl Ledger for PgStore {
                      FROM hyperflow_trials WHERE search = $1 AND seq > $2 ORDER BY number",
                     &[(&search, Type::TEXT), (&int(since), Type::INT8)],
                 )?
-            .iter()
-            .map(trial_from_row)
-            .collect()
+                .iter()
+                .map(trial_from_row)
+                .collect()
         })
     }
 }

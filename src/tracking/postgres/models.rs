@@ -8,11 +8,11 @@
 
 use super::super::model::*;
 use super::super::store::*;
+use super::Tx;
 use super::{
     TxError, TxResult, find_active_run, get_experiment_tx, log_batch_tx, metric_value, split_nan,
     stage_from, upsert_tags_into,
 };
-use super::Tx;
 use postgres::Row;
 use std::collections::HashMap;
 
@@ -97,10 +97,7 @@ fn model_from_row(r: &Row) -> (i64, LoggedModel) {
 
 /// The models read by [`model_from_row`] with their tags, params and metrics, in the
 /// order given.
-fn with_data(
-    tx: &mut Tx<'_>,
-    found: Vec<(i64, LoggedModel)>,
-) -> TxResult<Vec<LoggedModel>> {
+fn with_data(tx: &mut Tx<'_>, found: Vec<(i64, LoggedModel)>) -> TxResult<Vec<LoggedModel>> {
     let keys: Vec<i64> = found.iter().map(|(k, _)| *k).collect();
     let at: HashMap<i64, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     let mut models: Vec<LoggedModel> = found.into_iter().map(|(_, m)| m).collect();
@@ -189,11 +186,7 @@ fn touch_model(tx: &mut Tx<'_>, key: i64) -> TxResult<()> {
 }
 
 /// Upsert tags of the model with key `key` (the last value of a repeated key wins).
-pub(super) fn set_model_tags_tx(
-    tx: &mut Tx<'_>,
-    key: i64,
-    tags: &[Tag],
-) -> TxResult<()> {
+pub(super) fn set_model_tags_tx(tx: &mut Tx<'_>, key: i64, tags: &[Tag]) -> TxResult<()> {
     upsert_tags_into(tx, "logged_model_tags", &["model_key"], &[key], tags)?;
     touch_model(tx, key)
 }
@@ -299,11 +292,7 @@ pub(super) fn delete_model_tx(tx: &mut Tx<'_>, model_id: &str) -> TxResult<()> {
 }
 
 /// Delete tag `tag` of model `model_id`.
-pub(super) fn delete_model_tag_tx(
-    tx: &mut Tx<'_>,
-    model_id: &str,
-    tag: &str,
-) -> TxResult<()> {
+pub(super) fn delete_model_tag_tx(tx: &mut Tx<'_>, model_id: &str, tag: &str) -> TxResult<()> {
     let key = model_key(tx, model_id)?;
     let n = tx.execute(
         "DELETE FROM logged_model_tags WHERE model_key = $1 AND key = $2",
@@ -359,10 +348,7 @@ pub(super) fn log_outputs_tx(
 
 /// Log `metrics` into the histories of their (active) runs and the metrics of their
 /// (active) logged models.
-pub(super) fn log_model_metrics_tx(
-    tx: &mut Tx<'_>,
-    metrics: &[LoggedModelMetric],
-) -> TxResult<()> {
+pub(super) fn log_model_metrics_tx(tx: &mut Tx<'_>, metrics: &[LoggedModelMetric]) -> TxResult<()> {
     let (runs, model_ids) = group_model_metrics(metrics);
     let mut models: HashMap<&str, i64> = HashMap::new();
     for id in model_ids {

@@ -7,9 +7,9 @@
 
 use super::super::model::*;
 use super::super::store::*;
+use super::Tx;
 use super::models::logged_model;
 use super::{TxError, TxResult, find_run, upsert_tags_into};
-use super::Tx;
 use std::collections::HashMap;
 
 /// The schema migration that adds the registry: registered models keyed by an integer (a
@@ -218,21 +218,12 @@ pub(super) fn all_versions(tx: &mut Tx<'_>) -> TxResult<Vec<ModelVersion>> {
 }
 
 /// Version `version` of registered model `name`, whole.
-pub(super) fn get_version(
-    tx: &mut Tx<'_>,
-    name: &str,
-    version: i64,
-) -> TxResult<ModelVersion> {
+pub(super) fn get_version(tx: &mut Tx<'_>, name: &str, version: i64) -> TxResult<ModelVersion> {
     let key = find_key(tx, name)?;
     load_version(tx, key, name, version)
 }
 
-fn load_version(
-    tx: &mut Tx<'_>,
-    key: i64,
-    name: &str,
-    version: i64,
-) -> TxResult<ModelVersion> {
+fn load_version(tx: &mut Tx<'_>, key: i64, name: &str, version: i64) -> TxResult<ModelVersion> {
     load_versions(tx, Some(key), Some(version))?
         .pop()
         .ok_or_else(|| model_version_not_found(name, version).into())
@@ -278,11 +269,7 @@ pub(super) fn create_tx(
 }
 
 /// Rename registered model `name` to `new_name`.
-pub(super) fn rename_tx(
-    tx: &mut Tx<'_>,
-    name: &str,
-    new_name: &str,
-) -> TxResult<RegisteredModel> {
+pub(super) fn rename_tx(tx: &mut Tx<'_>, name: &str, new_name: &str) -> TxResult<RegisteredModel> {
     let key = lock_key(tx, name)?;
     if new_name != name {
         let renamed = tx.execute(
@@ -440,12 +427,7 @@ pub(super) fn create_version_tx(
     load_version(tx, key, name, version)
 }
 
-fn put_version_tags(
-    tx: &mut Tx<'_>,
-    key: i64,
-    version: i64,
-    tags: &[Tag],
-) -> TxResult<()> {
+fn put_version_tags(tx: &mut Tx<'_>, key: i64, version: i64, tags: &[Tag]) -> TxResult<()> {
     upsert_tags_into(
         tx,
         "model_version_tags",
@@ -482,11 +464,7 @@ pub(super) fn describe_version_tx(
 }
 
 /// Delete a model version, its tags and the aliases pointing at it.
-pub(super) fn delete_version_tx(
-    tx: &mut Tx<'_>,
-    name: &str,
-    version: i64,
-) -> TxResult<()> {
+pub(super) fn delete_version_tx(tx: &mut Tx<'_>, name: &str, version: i64) -> TxResult<()> {
     let key = find_version(tx, name, version)?;
     for table in [
         "model_version_tags",
@@ -530,11 +508,7 @@ pub(super) fn delete_version_tag_tx(
 }
 
 /// Where the files of a model version are.
-pub(super) fn storage_location(
-    tx: &mut Tx<'_>,
-    name: &str,
-    version: i64,
-) -> TxResult<String> {
+pub(super) fn storage_location(tx: &mut Tx<'_>, name: &str, version: i64) -> TxResult<String> {
     let key = find_key(tx, name)?;
     tx.query_opt(
         "SELECT storage_location FROM model_versions WHERE registered_model_key = $1 \
@@ -546,12 +520,7 @@ pub(super) fn storage_location(
 }
 
 /// Point alias `alias` of registered model `name` at `version`.
-pub(super) fn set_alias_tx(
-    tx: &mut Tx<'_>,
-    name: &str,
-    alias: &str,
-    version: i64,
-) -> TxResult<()> {
+pub(super) fn set_alias_tx(tx: &mut Tx<'_>, name: &str, alias: &str, version: i64) -> TxResult<()> {
     let key = find_version(tx, name, version)?;
     tx.execute(
         "INSERT INTO registered_model_aliases (registered_model_key, alias, version) \
@@ -563,11 +532,7 @@ pub(super) fn set_alias_tx(
 }
 
 /// Remove alias `alias` of registered model `name`.
-pub(super) fn delete_alias_tx(
-    tx: &mut Tx<'_>,
-    name: &str,
-    alias: &str,
-) -> TxResult<()> {
+pub(super) fn delete_alias_tx(tx: &mut Tx<'_>, name: &str, alias: &str) -> TxResult<()> {
     let key = lock_key(tx, name)?;
     tx.execute(
         "DELETE FROM registered_model_aliases WHERE registered_model_key = $1 AND alias = $2",
@@ -577,11 +542,7 @@ pub(super) fn delete_alias_tx(
 }
 
 /// The version alias `alias` of registered model `name` points at.
-pub(super) fn version_by_alias(
-    tx: &mut Tx<'_>,
-    name: &str,
-    alias: &str,
-) -> TxResult<ModelVersion> {
+pub(super) fn version_by_alias(tx: &mut Tx<'_>, name: &str, alias: &str) -> TxResult<ModelVersion> {
     let key = find_key(tx, name)?;
     let version: i64 = tx
         .query_opt(

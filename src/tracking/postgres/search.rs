@@ -5,8 +5,8 @@
 use super::super::model::{ExperimentQuery, RunQuery};
 use super::super::sql::{self, Binds, Dialect, List};
 use super::super::store::{Result, parse_experiment_id};
-use super::TxResult;
 use super::Tx;
+use super::TxResult;
 use postgres::types::ToSql;
 
 /// A value bound to a search.
