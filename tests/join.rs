@@ -18,6 +18,7 @@ use hyperflow::tracking::{Run, RunStatus, SearchRuns, Tracker, ViewType};
 use hyperflow::trials::TrialState;
 
 use common::postgres::PgServer;
+use common::server_process::ServerProcess;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperflow");
 
@@ -199,6 +200,11 @@ impl Sweeps {
     }
 
     fn spawn_with(&self, elsewhere: bool, extra: &[&str]) -> Child {
+        self.spawn_on(&self.uri, elsewhere, extra)
+    }
+
+    /// A worker tracking to `uri` (the store's, or a server's in front of it).
+    fn spawn_on(&self, uri: &str, elsewhere: bool, extra: &[&str]) -> Child {
         let mut command = if elsewhere {
             let mut c = Command::new("unshare");
             c.args(["--user", "--map-root-user", "--uts", "sh", "-c"])
@@ -212,7 +218,7 @@ impl Sweeps {
             .current_dir(self.dir.path())
             .env_remove("HYPERFLOW_TRACKING_URI")
             .env_remove("MLFLOW_TRACKING_URI")
-            .args(["--tracking-uri", &self.uri, "sweep"])
+            .args(["--tracking-uri", uri, "sweep"])
             .arg(self.config())
             .arg("--no-progress")
             .args(extra)
@@ -311,6 +317,42 @@ fn sweeps_join_one_search_on_postgresql() {
     };
     let sweeps = Sweeps::new(Some(pg.uri()), 40, "3s");
     four_workers_one_killed(&sweeps, false);
+}
+
+/// Two replicas of the server on one database, as behind one address: workers going
+/// through either join one search, share its budget and number its trials once (the
+/// servers keep no state of their own; the ledger is in the database).
+#[test]
+fn sweeps_through_two_server_replicas_join_one_search() {
+    let Some(pg) = PgServer::start("join-replicas") else {
+        return;
+    };
+    let max_evals = 40;
+    let sweeps = Sweeps::new(Some(pg.uri()), max_evals, "60s");
+    let servers: Vec<ServerProcess> = (0..2)
+        .map(|_| ServerProcess::start(BIN, sweeps.dir.path(), &pg.uri()))
+        .collect();
+    let workers: Vec<Child> = (0..4)
+        .map(|i| sweeps.spawn_on(&servers[i % 2].url, false, &[]))
+        .collect();
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a worker failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (parents, trials) = runs_of(&sweeps.tracker(), "workers");
+    assert_eq!(parents.len(), 1, "one parent run: {parents:?}");
+    assert_eq!(parents[0].info.status, RunStatus::Finished);
+    let states = trial_states(&trials, &parents[0].info.run_id);
+    assert_eq!(states.len(), max_evals, "{states:?}");
+    assert_eq!(
+        count(&states, TrialState::Complete),
+        max_evals,
+        "{states:?}"
+    );
 }
 
 /// A PostgreSQL restart in the middle of a search (every connection cut) loses nothing:
