@@ -1189,28 +1189,7 @@ impl Store for PgStore {
         })
     }
 
-    fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
-        validate_update(run_id, &[], &[], &update)?;
-        self.write("updating a run", |tx| {
-            let (key, info) = find_active_run(tx, run_id)?;
-            update_run_tx(tx, key, info, &update)
-        })
-    }
-
-    fn log_batch_and_update(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        tags: &[Tag],
-        update: RunUpdate,
-    ) -> Result<RunInfo> {
-        validate_update(run_id, metrics, tags, &update)?;
-        self.write("logging a batch and updating a run", |tx| {
-            let (key, info) = find_active_run(tx, run_id)?;
-            log_batch_tx(tx, key, run_id, metrics, &[], tags)?;
-            update_run_tx(tx, key, info, &update)
-        })
-    }
+    super::sql::run_update_methods!();
 
     fn delete_run(&self, run_id: &str) -> Result<()> {
         self.set_run_stage(run_id, LifecycleStage::Deleted)

@@ -486,6 +486,37 @@ fn offset_value(offset: usize) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
+/// The `Store` methods that update a run, the same in both SQL stores: validation, then
+/// one write transaction over the store's `find_active_run`, `log_batch_tx` and
+/// `update_run_tx`. Invoked inside each store's `impl Store`.
+macro_rules! run_update_methods {
+    () => {
+        fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
+            validate_update(run_id, &[], &[], &update)?;
+            self.write("updating a run", |tx| {
+                let (key, info) = find_active_run(tx, run_id)?;
+                update_run_tx(tx, key, info, &update)
+            })
+        }
+
+        fn log_batch_and_update(
+            &self,
+            run_id: &str,
+            metrics: &[Metric],
+            tags: &[Tag],
+            update: RunUpdate,
+        ) -> Result<RunInfo> {
+            validate_update(run_id, metrics, tags, &update)?;
+            self.write("logging a batch and updating a run", |tx| {
+                let (key, info) = find_active_run(tx, run_id)?;
+                log_batch_tx(tx, key, run_id, metrics, &[], tags)?;
+                update_run_tx(tx, key, info, &update)
+            })
+        }
+    };
+}
+pub(crate) use run_update_methods;
+
 /// The `Store` methods for run outputs, logged models and the model registry, the same
 /// in both SQL stores: validation, then one transaction (`self.write` or `self.read`)
 /// calling the store's `models` and `registry` modules, which have the same functions
