@@ -160,6 +160,33 @@ fn killed_trials_keep_their_numbers_and_do_not_count() {
     );
 }
 
+/// A trial whose run was ended (KILLED, its sweep stopping) while the ledger still had it
+/// running (the ledger's write failed: a full disk) gives its place in the budget back
+/// when the study is continued, as a sweep's resume does it.
+#[test]
+fn a_killed_trial_the_ledger_missed_gives_its_place_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.db");
+    let mut study = open(&db, "missed").unwrap();
+    ask_tell(&mut study, 3);
+    let _lost = study.ask().unwrap();
+    let run_id = study.run_id(3).unwrap().to_string();
+    drop(study);
+    let tracker = Tracker::open(&format!("sqlite:///{}", db.display())).unwrap();
+    tracker.set_terminated(&run_id, RunStatus::Killed).unwrap();
+    let mut study = open(&db, "missed").unwrap();
+    assert_eq!(study.trials().get(3).unwrap().state, TrialState::Killed);
+    study.kill_running("the sweep stopped").unwrap();
+    study
+        .optimize(|p| loss(p))
+        .max_evals(4)
+        .progress(false)
+        .run()
+        .unwrap();
+    assert_eq!(study.trials().results(), 4, "{:?}", study.trials().all());
+    assert_eq!(study.trials().len(), 5);
+}
+
 #[test]
 fn opening_checks_what_the_study_is() {
     let dir = tempfile::tempdir().unwrap();

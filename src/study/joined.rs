@@ -95,6 +95,7 @@ impl Study {
     /// that are gone (see [`kill_running`](Study::kill_running)); of another study, every
     /// running trial this handle did not ask (left by an earlier process).
     pub fn orphaned_trials(&mut self) -> Result<Vec<usize>, StudyError> {
+        self.sync()?;
         match &mut self.store {
             Some(store) if store.is_joined() => store.lost_trials(),
             store => Ok(self

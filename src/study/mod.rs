@@ -1007,12 +1007,17 @@ impl Study {
     /// [shared](Study::is_shared) study, the trials of workers that are alive are left
     /// alone: this kills the trials this handle runs and those of workers that are gone
     /// (an earlier process, a dropped handle, or one silent for the stale time).
+    /// Lost trials whose runs had ended already (their worker died after writing its run
+    /// and before the ledger heard) give their places in the budget back too.
     pub fn kill_running(&mut self, reason: &str) -> Result<Vec<usize>, StudyError> {
+        self.sync()?;
         let lost = match &mut self.store {
             Some(store) => store.lost_trials()?,
             None => Vec::new(),
         };
-        self.kill(reason, |store, n| store.is_mine(n) || lost.contains(&n))
+        let killed = self.kill(reason, |store, n| store.is_mine(n) || lost.contains(&n))?;
+        self.release_lost()?;
+        Ok(killed)
     }
 
     /// Marks the running trials `which` accepts (all of an unshared study) killed.
