@@ -16,7 +16,7 @@
 //! - `WORKERS` [`1,4,16`]: trials in flight.
 //! - `SEEDS` [`20`]: seeds 0..SEEDS per cell.
 //! - `EVALS` [`100`]: trials per search.
-//! - `PROBLEMS` [`hartmann6,branin,rosenbrock5,conditional`]: see [`Problem`].
+//! - `PROBLEMS` [`hartmann6,branin,rosenbrock5,conditional,mixed`]: see [`Problem`].
 //! - `SAMPLERS` [`tpe,noliar,random`]: `tpe` (the default TPE), `noliar` (pending trials
 //!   ignored), `random`.
 //!
@@ -46,6 +46,9 @@ enum Problem {
     Rosenbrock5,
     /// A choice between two models with their own parameters and a shared one, minimum 0.
     Conditional,
+    /// Discrete and log-scaled kinds (a rate, an integer, a quantized real, a choice),
+    /// minimum 0.
+    Mixed,
 }
 
 impl Problem {
@@ -55,6 +58,7 @@ impl Problem {
             "branin" => Problem::Branin,
             "rosenbrock5" => Problem::Rosenbrock5,
             "conditional" => Problem::Conditional,
+            "mixed" => Problem::Mixed,
             _ => return None,
         })
     }
@@ -92,6 +96,12 @@ impl Problem {
                 )
                 .uniform("shared", -1.0, 1.0)
                 .build(),
+            Problem::Mixed => Space::builder()
+                .loguniform("lr", 1e-5, 1.0)
+                .randint("depth", 1, 20)
+                .quniform("q", 0.0, 10.0, 0.5)
+                .choice("opt", ["a", "b", "c"])
+                .build(),
         }
     }
 
@@ -99,7 +109,7 @@ impl Problem {
         match self {
             Problem::Hartmann6 => -3.32237,
             Problem::Branin => 0.397887,
-            Problem::Rosenbrock5 | Problem::Conditional => 0.0,
+            Problem::Rosenbrock5 | Problem::Conditional | Problem::Mixed => 0.0,
         }
     }
 
@@ -136,6 +146,20 @@ impl Problem {
                     }
                 };
                 model + 0.5 * (shared - 0.4).powi(2)
+            }
+            Problem::Mixed => {
+                let lr: f64 = p.get("lr")?;
+                let depth: f64 = p.get("depth")?;
+                let q: f64 = p.get("q")?;
+                let opt = match p.get::<String>("opt")?.as_str() {
+                    "a" => 0.3,
+                    "b" => 0.0,
+                    _ => 0.5,
+                };
+                0.25 * (lr.log10() + 3.0).powi(2)
+                    + 0.025 * (depth - 7.0).powi(2)
+                    + 0.05 * (q - 3.5).powi(2)
+                    + opt
             }
         })
     }
@@ -202,7 +226,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let evals: usize = args.get(2).map_or(Ok(100), |s| s.parse())?;
     let problems = list(
         args.get(3),
-        "hartmann6,branin,rosenbrock5,conditional",
+        "hartmann6,branin,rosenbrock5,conditional,mixed",
         Problem::parse,
     )?;
     let algos = list(args.get(4), "tpe,noliar,random", |s| {
