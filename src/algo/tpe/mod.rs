@@ -117,13 +117,13 @@ pub enum Bandwidth {
 ///   inactive. Independent mode models every parameter on its own, as hyperopt does.
 /// - Pending trials (asked, not yet finished) count as bad ("constant liar"), so that
 ///   parallel workers asking at the same time are pushed apart: each adds a kernel to
-///   `g` as wide as [`PENDING_WIDTH`] times the good set's kernels, which repels
-///   candidates from the region it explores. The good set is also made smaller while
-///   trials are pending (see [`n_good`]): with `P` trials pending among `N + P`, what
-///   the good trials predict is `P` trials out of date, and sharper exploitation of the
-///   best ones paid off (`examples/parallel_quality.rs`). Once [`n_startup`](Tpe::n_startup)
-///   trials were asked and five have results, the model starts. Without pending trials
-///   (one worker) none of this applies: sequential searches are unchanged.
+///   `g` 4 times as wide as the good set's kernels, which repels candidates from the
+///   region it explores. With `P` trials pending and `N` with results, the good set is
+///   also made smaller, by `(N / (N + P))^2`: what the good trials predict is `P` trials
+///   out of date, and sharper exploitation of the best ones paid off
+///   (`examples/parallel_quality.rs`). Once [`n_startup`](Tpe::n_startup) trials were
+///   asked and five have results, the model starts. Without pending trials (one worker)
+///   none of this applies: sequential searches are unchanged.
 ///
 /// A search's [`Session`] keeps its estimator of the bad set (nearly the whole history)
 /// between suggestions and only inserts and removes the kernels of the trials that changed
