@@ -12,6 +12,11 @@ const SEEDS: std::ops::Range<u64> = 0..10;
 #[path = "common/search.rs"]
 mod search;
 
+#[path = "../examples/common/functions.rs"]
+mod functions;
+
+use functions::hartmann6;
+
 use search::{best_of, median};
 
 /// The GP's best values against random search's and TPE's on the same seeds, as regrets
@@ -123,30 +128,6 @@ fn gp_wins_on_a_rotated_ellipsoid_in_6d() {
             .sum::<f64>()
     };
     assert_gp_wins("ellipsoid6", contest(&space, &f, 0.0, 50), 10);
-}
-
-/// Hartmann's 6-D function (minimum -3.32237 at (0.2017, 0.15, 0.4769, 0.2753, 0.3117,
-/// 0.6573); several local minima).
-fn hartmann6(v: &[f64]) -> f64 {
-    const A: [[f64; 6]; 4] = [
-        [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
-        [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
-        [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
-        [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
-    ];
-    const P: [[f64; 6]; 4] = [
-        [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
-        [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
-        [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
-        [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
-    ];
-    const ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
-    -(0..4)
-        .map(|i| {
-            let inner: f64 = (0..6).map(|j| A[i][j] * (v[j] - P[i][j]).powi(2)).sum();
-            ALPHA[i] * (-inner).exp()
-        })
-        .sum::<f64>()
 }
 
 #[test]

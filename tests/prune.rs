@@ -263,7 +263,7 @@ fn a_replaced_pruner_is_told_the_history() {
 
 #[test]
 fn tpe_with_pending_and_pruned_trials_keeps_workers_apart() {
-    // Four workers, ASHA, TPE with constant liar: running trials are in the bad set
+    // Four workers, ASHA, TPE with constant liar: running trials count as bad
     // while pruned ones fill the ranking. A check of the bookkeeping (every trial told,
     // none proposed twice, the best region found), not of search quality, which
     // `tpe_learns_from_pruned_trials_where_few_complete` and the benchmark measure.

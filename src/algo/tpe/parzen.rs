@@ -542,6 +542,49 @@ impl Parzen {
         self.norm_ok[k] = true;
     }
 
+    /// Sets every kernel's width in each real dim to `factor` times the mean width of
+    /// `other`'s kernels there (at most the prior's width), then recomputes what depends
+    /// on the widths. `other` is fitted to the same dims.
+    pub fn widen_to(&mut self, dims: &[DimModel], other: &Parzen, factor: f64, cfg: &Tpe) {
+        for (d, dim) in dims.iter().enumerate() {
+            let DimKind::Real { prior_sigma, .. } = dim.kind else {
+                continue;
+            };
+            let theirs = &other.sigma[d * other.stride..d * other.stride + other.n];
+            if theirs.is_empty() {
+                continue;
+            }
+            let mean = theirs.iter().sum::<f64>() / theirs.len() as f64;
+            let s = (factor * mean).min(prior_sigma);
+            for k in 0..self.n {
+                self.set_width(d, k, s);
+            }
+        }
+        self.summarize(dims, cfg);
+    }
+
+    /// `ln` of the weighted sum of the observation kernels at a candidate (score keys),
+    /// the prior kernel left out: the estimator's density times its total weight, less
+    /// the prior's share. `every` and `terms` are scratch.
+    pub fn ln_kernel_sum(
+        &mut self,
+        dims: &[DimModel],
+        key: &[(f64, f64)],
+        every: &mut Vec<u32>,
+        terms: &mut Vec<f64>,
+    ) -> f64 {
+        every.clear();
+        every.extend(0..self.n as u32);
+        self.log_terms(dims, key, every, f64::NEG_INFINITY, terms);
+        log_sum_exp(terms, f64::NEG_INFINITY) + self.ln_total
+    }
+
+    /// `ln` of the sum of all weights, the prior kernel's included: the factor from the
+    /// estimator's density to the weighted sum of its kernels.
+    pub fn ln_total(&self) -> f64 {
+        self.ln_total
+    }
+
     /// The number of observation kernels.
     pub fn len(&self) -> usize {
         self.n
