@@ -12,10 +12,11 @@ script starts with initdb/pg_ctl, as `tests/common/postgres.rs` does):
    `MaxTrialsCallback(N)`. Trials per second = finished trials / wall time from the first
    start to the last exit. Checks: trial numbers finished twice (duplicates), trials lost
    (claimed and never finished), finished trials against N.
-2. **Quality**: Hartmann-6 (minimum -3.32237) with a 50 ms objective, 100 trials, 16
-   workers against 1 worker, over seeds; median regret and a Mann-Whitney U test.
-3. **Faults**: W workers, a 20 ms objective, 400 trials, `stale_after` 3 s; 4 workers
-   SIGKILLed in the middle; the search must end with exactly N complete trials.
+2. **Quality**: Hartmann-6 (minimum -3.32237) with a 20 ms objective, budgets of 100 and
+   600 trials, 16 workers (processes, and threads of one process) against 1 worker, over
+   seeds; median regret and a Mann-Whitney U test.
+3. **Faults**: W workers, a 100 ms objective, 400 trials (about 2.5 s), `stale_after` 3 s;
+   4 workers SIGKILLed after 1 s; the search must end with exactly N complete trials.
 
 Usage (from the repository root; about 10 minutes on 2 cores):
 
@@ -200,6 +201,10 @@ def main():
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--trials", type=int, default=2000)
     ap.add_argument("--quality-seeds", type=int, default=10)
+    ap.add_argument("--quality-trials", default="100,600",
+                    help="comma-separated budgets of the quality part (trials per search)")
+    ap.add_argument("--quality-sleep-ms", type=int, default=20,
+                    help="how long each trial of the quality part sleeps")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: throughput,quality,faults")
     args = ap.parse_args()
     if not WORKER.exists():
@@ -236,32 +241,36 @@ def main():
             w = args.workers
             setups = {"1 worker": (1, 1), f"{w} worker processes": (w, 1),
                       f"1 process, {w} threads (fmin parallelism)": (1, w)}
-            regret = {label: [] for label in setups}
-            for seed in range(args.quality_seeds):
-                for i, (label, (procs, threads)) in enumerate(setups.items()):
-                    uri = pg.database(f"hf_quality_{i}_{seed}")
-                    _, lines = hyperflow_workers(uri, "quality", procs, 100, seed, "hartmann6", 50,
-                                                 threads=threads)
-                    best = min(l["best"] for l in lines if l["best"] is not None)
-                    regret[label].append(best - HARTMANN6_MIN)
-            labels = list(setups)
-            p_seq = mann_whitney(regret[labels[0]], regret[labels[1]])
-            p_thr = mann_whitney(regret[labels[2]], regret[labels[1]])
-            results["quality"] = regret | {"p_1_vs_processes": p_seq, "p_threads_vs_processes": p_thr}
-            print(f"\n## Quality: Hartmann-6, 100 trials of 50 ms, {args.quality_seeds} seeds\n")
-            print("| search | median regret | mean regret |")
-            print("|---|---|---|")
-            for label, r in regret.items():
-                print(f"| {label} | {statistics.median(r):.4f} | {statistics.mean(r):.4f} |")
-            print(f"\nMann-Whitney U: 1 worker against {w} processes p = {p_seq:.2f}; "
-                  f"{w} threads in one process against {w} processes p = {p_thr:.2f}")
+            results["quality"] = {}
+            for budget in [int(b) for b in args.quality_trials.split(",")]:
+                regret = {label: [] for label in setups}
+                for seed in range(args.quality_seeds):
+                    for i, (label, (procs, threads)) in enumerate(setups.items()):
+                        uri = pg.database(f"hf_quality_{budget}_{i}_{seed}")
+                        _, lines = hyperflow_workers(uri, "quality", procs, budget, seed, "hartmann6",
+                                                     args.quality_sleep_ms, threads=threads)
+                        best = min(l["best"] for l in lines if l["best"] is not None)
+                        regret[label].append(best - HARTMANN6_MIN)
+                labels = list(setups)
+                p_seq = mann_whitney(regret[labels[0]], regret[labels[1]])
+                p_thr = mann_whitney(regret[labels[2]], regret[labels[1]])
+                results["quality"][budget] = regret | {"p_1_vs_processes": p_seq,
+                                                       "p_threads_vs_processes": p_thr}
+                print(f"\n## Quality: Hartmann-6, {budget} trials of {args.quality_sleep_ms} ms, "
+                      f"{args.quality_seeds} seeds\n")
+                print("| search | median regret | mean regret |")
+                print("|---|---|---|")
+                for label, r in regret.items():
+                    print(f"| {label} | {statistics.median(r):.4f} | {statistics.mean(r):.4f} |")
+                print(f"\nMann-Whitney U: 1 worker against {w} processes p = {p_seq:.2f}; "
+                      f"{w} threads in one process against {w} processes p = {p_thr:.2f}")
         if "faults" not in skip:
             uri = pg.database("hf_faults")
-            wall, _ = hyperflow_workers(uri, "faults", args.workers, 400, 3, "noop", 20,
-                                        stale_after=3, kill=4, kill_after=1.5)
+            wall, _ = hyperflow_workers(uri, "faults", args.workers, 400, 3, "noop", 100,
+                                        stale_after=3, kill=4, kill_after=1.0)
             states, dup, parents = hyperflow_counts(pg, uri)
             results["faults"] = {"wall": wall, "states": states, "duplicates": dup, "parents": parents}
-            print(f"\n## Faults: {args.workers} workers, 4 SIGKILLed after 1.5 s, 400 trials of 20 ms, "
+            print(f"\n## Faults: {args.workers} workers, 4 SIGKILLed after 1 s, 400 trials of 100 ms, "
                   "stale_after 3 s\n")
             print("| complete | failed (lost with their workers) | running | duplicates | parent runs | wall (s) |")
             print("|---|---|---|---|---|---|")
