@@ -178,7 +178,7 @@ fn a_killed_trial_the_ledger_missed_gives_its_place_back() {
     assert_eq!(study.trials().get(3).unwrap().state, TrialState::Killed);
     study.kill_running("the sweep stopped").unwrap();
     study
-        .optimize(|p| loss(p))
+        .optimize(loss)
         .max_evals(4)
         .progress(false)
         .run()
