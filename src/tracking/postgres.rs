@@ -379,15 +379,7 @@ impl PgStore {
         mut f: impl FnMut(&mut Tx<'_>) -> TxResult<T>,
     ) -> Result<T> {
         self.on_connection(context, |conn| {
-            let mut tx = conn.transaction(|builder| {
-                if read_only {
-                    builder
-                        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                        .read_only(true)
-                } else {
-                    builder
-                }
-            })?;
+            let mut tx = conn.transaction(read_only)?;
             let value = f(&mut tx)?;
             tx.commit()?;
             Ok(value)

@@ -23,12 +23,16 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    /// A transaction on this connection, configured by `build` (isolation, read-only).
-    pub(super) fn transaction(
-        &mut self,
-        build: impl FnOnce(postgres::TransactionBuilder<'_>) -> postgres::TransactionBuilder<'_>,
-    ) -> Result<Tx<'_>, postgres::Error> {
-        let tx = build(self.client.build_transaction()).start()?;
+    /// A transaction on this connection: read-only in `REPEATABLE READ` when `read_only`
+    /// (one snapshot for every statement), else the default `READ COMMITTED`.
+    pub(super) fn transaction(&mut self, read_only: bool) -> Result<Tx<'_>, postgres::Error> {
+        let mut builder = self.client.build_transaction();
+        if read_only {
+            builder = builder
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true);
+        }
+        let tx = builder.start()?;
         Ok(Tx {
             tx,
             statements: &mut self.statements,

@@ -161,26 +161,18 @@ fn add_released(tx: &mut Tx<'_>, search: &str, delta: i64) -> TxResult<()> {
     Ok(())
 }
 
-/// Writes `end` into trial `number` (only if it is running, with `only_running`);
-/// returns how many rows changed.
-fn end_row(
+/// Writes `end` into trial `number` if it is running; returns how many rows changed.
+fn end_running_row(
     tx: &mut Tx<'_>,
     search: &str,
     number: u64,
     end: &TrialEnd,
     seq: i64,
-    only_running: bool,
 ) -> TxResult<u64> {
-    let sql = if only_running {
+    Ok(tx.execute(
         "UPDATE hyperflow_trials SET state = $3, released = $4, loss = $5, last_step = $6, \
          run_id = COALESCE($7, run_id), seq = $8 \
-         WHERE search = $1 AND number = $2 AND state = 'RUNNING'"
-    } else {
-        "UPDATE hyperflow_trials SET state = $3, released = $4, loss = $5, last_step = $6, \
-         run_id = COALESCE($7, run_id), seq = $8 WHERE search = $1 AND number = $2"
-    };
-    Ok(tx.execute(
-        sql,
+         WHERE search = $1 AND number = $2 AND state = 'RUNNING'",
         &[
             &search,
             &int(number),
@@ -329,7 +321,7 @@ impl Ledger for PgStore {
             let seq = next_seq(tx, search)?;
             let mut ended = Vec::new();
             for &number in numbers {
-                if end_row(tx, search, number, end, seq, true)? == 1 {
+                if end_running_row(tx, search, number, end, seq)? == 1 {
                     ended.push(number);
                 }
             }
