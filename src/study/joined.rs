@@ -75,11 +75,21 @@ impl Study {
             return Ok(Vec::new());
         }
         let lost = store.lost_trials_since(recently)?;
+        self.release(&lost)
+    }
+
+    /// Gives up the trials `lost` (running trials of workers that are gone, as the
+    /// ledger says): those no other reaper ended first are marked failed and give their
+    /// places in the budget back. Returns their numbers.
+    pub(super) fn release(&mut self, lost: &[usize]) -> Result<Vec<usize>, StudyError> {
+        let Some(store) = &mut self.store else {
+            return Ok(Vec::new());
+        };
         if lost.is_empty() {
-            return Ok(lost);
+            return Ok(Vec::new());
         }
         let trials = &self.trials;
-        let ended = store.release_lost(&lost, &self.space, |number| {
+        let ended = store.release_lost(lost, &self.space, |number| {
             let mut trial = trials.get(number).cloned().unwrap_or_else(|| {
                 Trial::running(number, vec![f64::NAN; self.space.len()], Default::default())
             });

@@ -1016,7 +1016,7 @@ impl Study {
             None => Vec::new(),
         };
         let killed = self.kill(reason, |store, n| store.is_mine(n) || lost.contains(&n))?;
-        self.release_lost()?;
+        self.release(&lost)?;
         Ok(killed)
     }
 

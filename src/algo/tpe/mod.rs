@@ -568,11 +568,13 @@ impl Session for TpeSession {
         let whole = |number: usize| widths[number] as usize == np;
         let n_pruned = index.pruned().iter().filter(|p| whole(p.number)).count();
         let n = n_complete + n_pruned;
-        let n_pending = if cfg.constant_liar {
-            index.running().iter().filter(|&&i| whole(i)).count()
-        } else {
-            0
-        };
+        // The pending trials the liar models.
+        s.pending.clear();
+        if cfg.constant_liar {
+            s.pending
+                .extend(index.running().iter().copied().filter(|&i| whole(i)));
+        }
+        let n_pending = s.pending.len();
         let asked = if n >= RESULTS_BEFORE_PENDING_COUNT {
             n + n_pending
         } else {
@@ -626,11 +628,6 @@ impl Session for TpeSession {
         // The bad set: the rest. Pending trials get wide kernels of their own (the liar).
         for &i in &s.good {
             s.wanted[i] = false;
-        }
-        s.pending.clear();
-        if n_pending > 0 {
-            s.pending
-                .extend(index.running().iter().copied().filter(|&i| whole(i)));
         }
 
         let mut x = vec![f64::NAN; np];
