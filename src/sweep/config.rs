@@ -1777,6 +1777,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let number = &rest[..number_len];
+        if number.is_empty() {
+            return Err(fail(&format!("`{rest}` does not start with a number")));
+        }
         let value: f64 = number
             .parse()
             .map_err(|_| fail(&format!("`{number}` is not a number")))?;
@@ -2195,6 +2198,19 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         for bad in ["", "10", "10 minutes", "1x", "h", "-1s", "1..2s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        // The part that is not a number is named.
+        assert_eq!(
+            parse_duration("abc").unwrap_err().to_string(),
+            parse_duration("1s abc").unwrap_err().to_string()
+        );
+        assert!(
+            parse_duration("abc")
+                .unwrap_err()
+                .to_string()
+                .contains("`abc` does not start with a number"),
+            "{}",
+            parse_duration("abc").unwrap_err()
+        );
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
         assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
         assert_eq!(format_duration(Duration::from_secs(3720)), "1h02m");
