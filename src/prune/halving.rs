@@ -6,7 +6,9 @@
 //! `1/η` of every value recorded at the rung so far (asynchronous successive halving, Li
 //! et al. 2020; with fewer than `η` values the trial must be the best of them). Hyperband
 //! (Li et al. 2018) runs several such schedules at once, one per bracket `s`, and assigns
-//! each trial to a bracket at random with weights that give brackets equal budgets.
+//! each trial to a bracket at random with weights that give brackets equal budgets; the
+//! brackets differ in the first step at which they judge a trial, and share the values
+//! recorded at each step.
 
 use rand::RngExt;
 
@@ -94,18 +96,24 @@ impl Pruner for SuccessiveHalving {
     }
 
     fn session(&self, _seed: u64) -> Box<dyn PrunerSession> {
-        Box::new(Halving::new(*self))
+        Box::new(Asha {
+            schedule: Halving::new(*self),
+            rungs: Rungs::new(),
+        })
     }
 }
 
-/// One successive-halving schedule following a search (or one Hyperband bracket).
+/// Per rung `g`, judged at `min_resource · η^g` steps, the scores recorded there, ascending.
+type Rungs = Vec<Vec<f64>>;
+
+/// One successive-halving schedule following a search (or one Hyperband bracket): which
+/// rungs a trial has reached. The values recorded at the rungs are kept apart, so that
+/// Hyperband's brackets can share them.
 #[derive(Debug)]
 struct Halving {
     config: SuccessiveHalving,
     /// The minimum resource once known.
     min_resource: Option<u64>,
-    /// Per rung, the scores recorded there, ascending.
-    rungs: Vec<Vec<f64>>,
     /// Per trial, how many rungs it recorded.
     passed: Vec<usize>,
 }
@@ -118,22 +126,27 @@ impl Halving {
                 MinResource::Steps(n) => Some(n.max(1)),
             },
             config,
-            rungs: Vec::new(),
             passed: Vec::new(),
         }
     }
 
+    /// The index in [`Rungs`] of this schedule's rung `k`.
+    fn rung_index(&self, k: usize) -> usize {
+        self.config.min_early_stopping_rate as usize + k
+    }
+
     /// The step at which rung `k` is judged.
     fn rung_step(&self, min_resource: u64, k: usize) -> u64 {
-        let exponent = self.config.min_early_stopping_rate as usize + k;
-        u32::try_from(exponent)
+        u32::try_from(self.rung_index(k))
             .ok()
             .and_then(|e| self.config.reduction_factor.checked_pow(e))
             .and_then(|f| f.checked_mul(min_resource))
             .unwrap_or(u64::MAX)
     }
 
-    fn judge(&mut self, progress: &Progress, trial: usize) -> bool {
+    /// Whether `trial` stops at its last report, recording its value at each rung it
+    /// reaches in `rungs`.
+    fn judge(&mut self, progress: &Progress, trial: usize, rungs: &mut Rungs) -> bool {
         let Some(min_resource) = self.min_resource else {
             return false;
         };
@@ -152,7 +165,7 @@ impl Halving {
             if score.is_nan() {
                 return true;
             }
-            let recorded = record(&mut self.rungs, rung, score);
+            let recorded = record(rungs, self.rung_index(rung), score);
             self.passed[trial] += 1;
             if recorded.len() <= self.config.bootstrap_count {
                 return true;
@@ -166,11 +179,11 @@ impl Halving {
 
     /// Learns the minimum resource from the first complete trial, when it is automatic,
     /// and records the rungs every trial passed before it was known.
-    fn learn(&mut self, progress: &Progress, trial: usize) {
+    fn learn(&mut self, progress: &Progress, trial: usize, rungs: &mut Rungs) {
         if self.min_resource.is_none() && progress.state(trial) == Some(TrialState::Complete) {
             self.min_resource = longest_complete(progress).map(|last| (last / 100).max(1));
             for (t, _, _) in progress.iter() {
-                self.backfill(progress, t);
+                self.backfill(progress, t, rungs);
             }
         }
     }
@@ -178,7 +191,7 @@ impl Halving {
     /// Records the value trial `trial` reported at each rung it has passed (its first
     /// step at or after the rung) without judging it: for trials that ran before the
     /// schedule was known, so that they are compared with, as later trials are.
-    fn backfill(&mut self, progress: &Progress, trial: usize) {
+    fn backfill(&mut self, progress: &Progress, trial: usize, rungs: &mut Rungs) {
         let Some(min_resource) = self.min_resource else {
             return;
         };
@@ -193,7 +206,7 @@ impl Halving {
             if score.is_nan() {
                 break;
             }
-            record(&mut self.rungs, rung, score);
+            record(rungs, self.rung_index(rung), score);
             rung += 1;
         }
         if self.passed.len() <= trial {
@@ -204,7 +217,7 @@ impl Halving {
 }
 
 /// Records `score` at rung `rung` of `rungs`; returns that rung's scores, ascending.
-fn record(rungs: &mut Vec<Vec<f64>>, rung: usize, score: f64) -> &[f64] {
+fn record(rungs: &mut Rungs, rung: usize, score: f64) -> &[f64] {
     if rungs.len() <= rung {
         rungs.resize_with(rung + 1, Vec::new);
     }
@@ -221,13 +234,19 @@ fn longest_complete(progress: &Progress) -> Option<u64> {
         .max()
 }
 
-impl PrunerSession for Halving {
+/// A [`SuccessiveHalving`] session: one schedule and its rungs.
+struct Asha {
+    schedule: Halving,
+    rungs: Rungs,
+}
+
+impl PrunerSession for Asha {
     fn judge(&mut self, progress: &Progress, trial: usize) -> bool {
-        Halving::judge(self, progress, trial)
+        self.schedule.judge(progress, trial, &mut self.rungs)
     }
 
     fn finished(&mut self, progress: &Progress, trial: usize) {
-        self.learn(progress, trial);
+        self.schedule.learn(progress, trial, &mut self.rungs);
     }
 }
 
@@ -242,12 +261,16 @@ pub enum MaxResource {
     Steps(u64),
 }
 
-/// Hyperband, as optuna's `HyperbandPruner`: brackets of successive halving with minimum
-/// early-stopping rates `0, 1, ...`, as many as fit between the minimum and maximum
-/// resource; each trial is assigned a bracket at random (from the search's seed and its
-/// number), weighted so that each bracket gets an equal budget, and competes only with
-/// the trials of its bracket. Defaults: minimum resource 1, maximum automatic, reduction
-/// factor 3, no bootstrap.
+/// Hyperband: brackets of successive halving with minimum early-stopping rates `0, 1,
+/// ...`, as many as fit between the minimum and maximum resource; each trial is assigned
+/// a bracket at random (from the search's seed and its number), weighted so that each
+/// bracket gets an equal budget, as optuna's `HyperbandPruner`. A bracket decides when a
+/// trial is first judged (the least aggressive never stops one); at a given step every
+/// trial is judged against the values all brackets recorded at that step, where optuna
+/// compares it only with the trials of its own bracket: with the sampler learning from
+/// every bracket, a bracket of its own would keep too few values at a step to stop
+/// anything early in a search (measured in `bench/prune/RESULTS.md`). Defaults: minimum
+/// resource 1, maximum automatic, reduction factor 3, no bootstrap.
 ///
 /// ```
 /// use hyperflow::prune::{Hyperband, MaxResource};
@@ -346,6 +369,7 @@ impl Pruner for Hyperband {
             config: *self,
             seed,
             brackets,
+            rungs: Rungs::new(),
         })
     }
 }
@@ -355,6 +379,8 @@ struct HyperbandSession {
     seed: u64,
     /// The brackets with their budgets; empty until the maximum resource is known.
     brackets: Vec<(Halving, u64)>,
+    /// The values recorded at each step by the trials of every bracket.
+    rungs: Rungs,
 }
 
 impl HyperbandSession {
@@ -382,7 +408,7 @@ impl PrunerSession for HyperbandSession {
             return false;
         }
         let id = self.bracket_of(trial);
-        self.brackets[id].0.judge(progress, trial)
+        self.brackets[id].0.judge(progress, trial, &mut self.rungs)
     }
 
     fn finished(&mut self, progress: &Progress, trial: usize) {
@@ -391,7 +417,7 @@ impl PrunerSession for HyperbandSession {
                 self.brackets = self.config.brackets(last.saturating_add(1));
                 for (t, _, _) in progress.iter() {
                     let id = self.bracket_of(t);
-                    self.brackets[id].0.backfill(progress, t);
+                    self.brackets[id].0.backfill(progress, t, &mut self.rungs);
                 }
             }
         }
@@ -467,9 +493,43 @@ mod tests {
             config: hb,
             seed: 7,
             brackets,
+            rungs: Rungs::new(),
         };
         let zero = (0..14_300).filter(|&t| session.bracket_of(t) == 0).count();
         assert!((7_700..8_500).contains(&zero), "{zero}");
+    }
+
+    #[test]
+    fn hyperband_judges_a_step_against_every_bracket() {
+        let hb = Hyperband::new().max_resource(MaxResource::Steps(9));
+        // Brackets with first rungs at steps 1, 3 and 9 (the end: never judged); a seed
+        // that puts trial 0 in the first.
+        let session = |seed| HyperbandSession {
+            config: hb,
+            seed,
+            brackets: hb.brackets(9),
+            rungs: Rungs::new(),
+        };
+        let seed = (0..)
+            .find(|&seed| session(seed).bracket_of(0) == 0)
+            .unwrap();
+        let mut s = session(seed);
+        let mut p = Progress::new(Direction::Minimize);
+        assert_eq!(run(&mut s, &mut p, &[1.0; 9]), 9);
+        // Much worse trials: the first in bracket 1 has nothing of its own bracket to be
+        // compared with at step 3, but trial 0 recorded 1.0 there: it is stopped at its
+        // first rung. In bracket 2 it runs to the end.
+        let (mut second, mut last) = (None, None);
+        while second.is_none() || last.is_none() {
+            let bracket = s.bracket_of(p.len());
+            let steps = run(&mut s, &mut p, &[9.0; 9]);
+            match bracket {
+                1 => second = second.or(Some(steps)),
+                2 => last = last.or(Some(steps)),
+                _ => assert_eq!(steps, 2),
+            }
+        }
+        assert_eq!((second, last), (Some(4), Some(9)));
     }
 
     #[test]
