@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyperflow::algo::{Random, Tpe};
 use hyperflow::prune::{
-    Hyperband, MaxResource, Median, MinResource, Percentile, Pruner, SuccessiveHalving, Threshold,
+    Brackets, Hyperband, MaxResource, Median, MinResource, Percentile, Pruner, SuccessiveHalving,
+    Threshold,
 };
 use hyperflow::study::{Study, Tracking};
 use hyperflow::tracking::{Tracker, schema};
@@ -89,6 +90,15 @@ fn every_pruner_saves_steps_and_keeps_the_best_trial() {
         (
             "hyperband",
             Box::new(Hyperband::new().max_resource(MaxResource::Steps(EPOCHS))),
+            2,
+        ),
+        (
+            "hyperband, brackets apart",
+            Box::new(
+                Hyperband::new()
+                    .max_resource(MaxResource::Steps(EPOCHS))
+                    .brackets(Brackets::Separate),
+            ),
             2,
         ),
     ];

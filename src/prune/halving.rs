@@ -269,8 +269,9 @@ pub enum MaxResource {
 /// trial is judged against the values all brackets recorded at that step, where optuna
 /// compares it only with the trials of its own bracket: with the sampler learning from
 /// every bracket, a bracket of its own would keep too few values at a step to stop
-/// anything early in a search (measured in `bench/prune/RESULTS.md`). Defaults: minimum
-/// resource 1, maximum automatic, reduction factor 3, no bootstrap.
+/// anything early in a search (measured in `bench/prune/RESULTS.md`);
+/// [`Brackets::Separate`] gives optuna's and Li et al.'s rule. Defaults: minimum resource 1,
+/// maximum automatic, reduction factor 3, no bootstrap, brackets shared.
 ///
 /// ```
 /// use hyperflow::prune::{Hyperband, MaxResource};
@@ -284,6 +285,31 @@ pub struct Hyperband {
     max_resource: MaxResource,
     reduction_factor: u64,
     bootstrap_count: usize,
+    brackets: Brackets,
+}
+
+/// Which values a [`Hyperband`] bracket judges a trial against at a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Brackets {
+    /// The values every bracket recorded at that step.
+    #[default]
+    Shared,
+    /// Only those its own bracket recorded (Li et al., optuna's `HyperbandPruner`).
+    Separate,
+}
+
+impl Brackets {
+    /// Both, in the order error messages list them.
+    pub const ALL: [Brackets; 2] = [Brackets::Shared, Brackets::Separate];
+
+    /// The name as written in configs (`"shared"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Brackets::Shared => "shared",
+            Brackets::Separate => "separate",
+        }
+    }
 }
 
 impl Default for Hyperband {
@@ -293,6 +319,7 @@ impl Default for Hyperband {
             max_resource: MaxResource::Auto,
             reduction_factor: 3,
             bootstrap_count: 0,
+            brackets: Brackets::Shared,
         }
     }
 }
@@ -327,9 +354,15 @@ impl Hyperband {
         self
     }
 
+    /// Which values a bracket judges a trial against (default [`Brackets::Shared`]).
+    pub fn brackets(mut self, brackets: Brackets) -> Self {
+        self.brackets = brackets;
+        self
+    }
+
     /// The brackets for a maximum resource: one successive-halving schedule per
     /// minimum early-stopping rate, with the budget that weighs its share of trials.
-    fn brackets(&self, max_resource: u64) -> Vec<(Halving, u64)> {
+    fn schedules(&self, max_resource: u64) -> Vec<(Halving, u64)> {
         let eta = self.reduction_factor;
         let mut n = 1u32;
         while self
@@ -362,14 +395,14 @@ impl Pruner for Hyperband {
 
     fn session(&self, seed: u64) -> Box<dyn PrunerSession> {
         let brackets = match self.max_resource {
-            MaxResource::Steps(max) => self.brackets(max),
+            MaxResource::Steps(max) => self.schedules(max),
             MaxResource::Auto => Vec::new(),
         };
         Box::new(HyperbandSession {
             config: *self,
             seed,
             brackets,
-            rungs: Rungs::new(),
+            rungs: Vec::new(),
         })
     }
 }
@@ -379,8 +412,9 @@ struct HyperbandSession {
     seed: u64,
     /// The brackets with their budgets; empty until the maximum resource is known.
     brackets: Vec<(Halving, u64)>,
-    /// The values recorded at each step by the trials of every bracket.
-    rungs: Rungs,
+    /// The values recorded at each step: one table for all brackets, or one per bracket
+    /// ([`Brackets`]).
+    rungs: Vec<Rungs>,
 }
 
 impl HyperbandSession {
@@ -400,6 +434,19 @@ impl HyperbandSession {
         }
         self.brackets.len() - 1
     }
+
+    /// The bracket of `trial` and the rungs it records its values in.
+    fn bracket_and_rungs(&mut self, trial: usize) -> (&mut Halving, &mut Rungs) {
+        let id = self.bracket_of(trial);
+        let table = match self.config.brackets {
+            Brackets::Shared => 0,
+            Brackets::Separate => id,
+        };
+        if self.rungs.len() <= table {
+            self.rungs.resize_with(table + 1, Rungs::new);
+        }
+        (&mut self.brackets[id].0, &mut self.rungs[table])
+    }
 }
 
 impl PrunerSession for HyperbandSession {
@@ -407,17 +454,17 @@ impl PrunerSession for HyperbandSession {
         if self.brackets.is_empty() {
             return false;
         }
-        let id = self.bracket_of(trial);
-        self.brackets[id].0.judge(progress, trial, &mut self.rungs)
+        let (bracket, rungs) = self.bracket_and_rungs(trial);
+        bracket.judge(progress, trial, rungs)
     }
 
     fn finished(&mut self, progress: &Progress, trial: usize) {
         if self.brackets.is_empty() && progress.state(trial) == Some(TrialState::Complete) {
             if let Some(last) = longest_complete(progress) {
-                self.brackets = self.config.brackets(last.saturating_add(1));
+                self.brackets = self.config.schedules(last.saturating_add(1));
                 for (t, _, _) in progress.iter() {
-                    let id = self.bracket_of(t);
-                    self.brackets[id].0.backfill(progress, t, &mut self.rungs);
+                    let (bracket, rungs) = self.bracket_and_rungs(t);
+                    bracket.backfill(progress, t, rungs);
                 }
             }
         }
@@ -482,7 +529,7 @@ mod tests {
     #[test]
     fn hyperband_brackets_get_equal_budgets() {
         let hb = Hyperband::new().max_resource(MaxResource::Steps(81));
-        let brackets = hb.brackets(81);
+        let brackets = hb.schedules(81);
         // 1, 3, 9, 27, 81: five brackets; budgets ceil(5·3^s/(s+1)) for s = 4..0.
         let budgets: Vec<u64> = brackets.iter().map(|(_, b)| *b).collect();
         assert_eq!(budgets, [81, 34, 15, 8, 5]);
@@ -493,43 +540,51 @@ mod tests {
             config: hb,
             seed: 7,
             brackets,
-            rungs: Rungs::new(),
+            rungs: Vec::new(),
         };
         let zero = (0..14_300).filter(|&t| session.bracket_of(t) == 0).count();
         assert!((7_700..8_500).contains(&zero), "{zero}");
     }
 
     #[test]
-    fn hyperband_judges_a_step_against_every_bracket() {
-        let hb = Hyperband::new().max_resource(MaxResource::Steps(9));
-        // Brackets with first rungs at steps 1, 3 and 9 (the end: never judged); a seed
-        // that puts trial 0 in the first.
-        let session = |seed| HyperbandSession {
-            config: hb,
-            seed,
-            brackets: hb.brackets(9),
-            rungs: Rungs::new(),
-        };
-        let seed = (0..)
-            .find(|&seed| session(seed).bracket_of(0) == 0)
-            .unwrap();
-        let mut s = session(seed);
-        let mut p = Progress::new(Direction::Minimize);
-        assert_eq!(run(&mut s, &mut p, &[1.0; 9]), 9);
-        // Much worse trials: the first in bracket 1 has nothing of its own bracket to be
-        // compared with at step 3, but trial 0 recorded 1.0 there: it is stopped at its
-        // first rung. In bracket 2 it runs to the end.
-        let (mut second, mut last) = (None, None);
-        while second.is_none() || last.is_none() {
-            let bracket = s.bracket_of(p.len());
-            let steps = run(&mut s, &mut p, &[9.0; 9]);
-            match bracket {
-                1 => second = second.or(Some(steps)),
-                2 => last = last.or(Some(steps)),
-                _ => assert_eq!(steps, 2),
+    fn hyperband_judges_a_step_against_every_bracket_unless_separate() {
+        // The steps the first much worse trial of bracket 1 takes: stopped at its first
+        // rung (step 3) by trial 0's value there when brackets share values; with brackets
+        // apart it has nothing of its own bracket to be compared with and goes on to the end.
+        for (brackets, second_steps) in [(Brackets::Shared, 4), (Brackets::Separate, 9)] {
+            let hb = Hyperband::new()
+                .max_resource(MaxResource::Steps(9))
+                .brackets(brackets);
+            // Brackets with first rungs at steps 1, 3 and 9 (the end: never judged); a
+            // seed that puts trial 0 in the first.
+            let session = |seed| HyperbandSession {
+                config: hb,
+                seed,
+                brackets: hb.schedules(9),
+                rungs: Vec::new(),
+            };
+            let seed = (0..)
+                .find(|&seed| session(seed).bracket_of(0) == 0)
+                .unwrap();
+            let mut s = session(seed);
+            let mut p = Progress::new(Direction::Minimize);
+            assert_eq!(run(&mut s, &mut p, &[1.0; 9]), 9);
+            let (mut second, mut last) = (None, None);
+            while second.is_none() || last.is_none() {
+                let bracket = s.bracket_of(p.len());
+                let steps = run(&mut s, &mut p, &[9.0; 9]);
+                match bracket {
+                    1 => second = second.or(Some(steps)),
+                    2 => last = last.or(Some(steps)),
+                    _ => assert_eq!(steps, 2, "{brackets:?}"),
+                }
             }
+            assert_eq!(
+                (second, last),
+                (Some(second_steps), Some(9)),
+                "{brackets:?}"
+            );
         }
-        assert_eq!((second, last), (Some(4), Some(9)));
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod percentile;
 mod threshold;
 mod wilcoxon;
 
-pub use halving::{Hyperband, MaxResource, MinResource, SuccessiveHalving};
+pub use halving::{Brackets, Hyperband, MaxResource, MinResource, SuccessiveHalving};
 pub use percentile::{Median, Percentile};
 pub use threshold::{Patient, Threshold};
 pub use wilcoxon::Wilcoxon;

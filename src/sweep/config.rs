@@ -203,7 +203,7 @@ impl SearchConfig {
 /// | `median` | `startup_trials` (5), `warmup_steps` (0), `interval_steps` (1), `min_trials` (1) |
 /// | `percentile` | `percentile` (25) and the settings of `median` |
 /// | `asha` | `min_resource` (automatic), `reduction_factor` (4), `min_early_stopping_rate` (0), `bootstrap_count` (0) |
-/// | `hyperband` | `min_resource` (1), `max_resource` (automatic), `reduction_factor` (3), `bootstrap_count` (0) |
+/// | `hyperband` | `min_resource` (1), `max_resource` (automatic), `reduction_factor` (3), `bootstrap_count` (0), `brackets` (`"shared"`: a trial is judged against every bracket's values at a step; `"separate"`: its own bracket's, as optuna) |
 /// | `wilcoxon` | `p_threshold` (0.1), `startup_steps` (2) |
 /// | `threshold` | `lower`, `upper` (no bound), `warmup_steps`, `interval_steps` |
 ///
@@ -727,6 +727,7 @@ struct RawPruner {
     reduction_factor: Field<u64>,
     min_early_stopping_rate: Field<u32>,
     bootstrap_count: Field<usize>,
+    brackets: Field<String>,
     p_threshold: Field<f64>,
     startup_steps: Field<usize>,
     lower: Field<f64>,
@@ -753,6 +754,7 @@ impl RawPruner {
             at("reduction_factor", &self.reduction_factor),
             at("min_early_stopping_rate", &self.min_early_stopping_rate),
             at("bootstrap_count", &self.bootstrap_count),
+            at("brackets", &self.brackets),
             at("p_threshold", &self.p_threshold),
             at("startup_steps", &self.startup_steps),
             at("lower", &self.lower),
@@ -801,7 +803,8 @@ fn pruner_keys(kind: PrunerKind) -> &'static [&'static str] {
             "min_resource",
             "max_resource",
             "reduction_factor",
-            "bootstrap_count"
+            "bootstrap_count",
+            "brackets"
         ),
         PrunerKind::Wilcoxon => keys!("p_threshold", "startup_steps"),
         PrunerKind::Threshold => keys!("lower", "upper", "warmup_steps", "interval_steps"),
@@ -1291,6 +1294,7 @@ impl<'s> Doc<'s> {
             reduction_factor,
             min_early_stopping_rate,
             bootstrap_count,
+            brackets,
             p_threshold,
             startup_steps,
             lower,
@@ -1415,6 +1419,10 @@ impl<'s> Doc<'s> {
                 }
                 if let Some(n) = count("pruner.bootstrap_count", bootstrap_count)? {
                     p = p.bootstrap_count(n);
+                }
+                let names = prune::Brackets::ALL.map(prune::Brackets::as_str);
+                if let Some(i) = self.keyword("pruner.brackets", brackets, &names)? {
+                    p = p.brackets(prune::Brackets::ALL[i]);
                 }
                 BuiltinPruner::Hyperband(p)
             }
@@ -1983,6 +1991,23 @@ model = { kind = "choice", options = ["rf", "gbt"] }
             e.to_string()
                 .contains("`experiment.name` is string \"demo\" in the config, not a table"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn hyperband_brackets_are_shared_unless_set_apart() {
+        let hyperband = format!("{GOOD}\n[pruner]\nkind = \"hyperband\"\n");
+        let shown = |c: SweepConfig| c.pruner().expect("a pruner").to_string();
+        assert!(shown(parse(&hyperband).unwrap()).contains("brackets: Shared"));
+        let apart = Overrides::default().set("pruner.brackets=\"separate\"");
+        assert!(shown(parse_with(&hyperband, apart).unwrap()).contains("brackets: Separate"));
+        let unknown = Overrides::default().set("pruner.brackets=\"apart\"");
+        let e = parse_with(&hyperband, unknown).unwrap_err();
+        assert!(e.to_string().contains("`shared`"), "{e}");
+        assert!(e.to_string().contains("`separate`"), "{e}");
+        says(
+            &format!("{GOOD}\n[pruner]\nkind = \"asha\"\nbrackets = \"shared\"\n"),
+            "unknown key `brackets`",
         );
     }
 
