@@ -836,3 +836,87 @@ fn a_pruned_trial_that_ignores_sigterm_is_killed_after_the_grace() {
         assert_eq!(child["metrics.loss"].as_f64(), Some(5.0));
     }
 }
+
+/// Trials 0-3 report 1.0 at every step, later ones 5.0 (each number once, in
+/// `started.txt`): with the median pruner, every trial after the first four is stopped at
+/// its first report, but only by a pruner that knows the first four.
+const GOOD_THEN_BAD: &str = "echo \"$HYPERFLOW_TRIAL\" >> started.txt\n\
+if [ \"$HYPERFLOW_TRIAL\" -lt 4 ]; then v=1; else v=5; fi\n\
+for s in 0 1 2 3 4; do echo \"hyperflow: metric=loss value=$v step=$s\"; sleep 0.1; done\n\
+echo \"hyperflow: metric=loss value=$v\"\n";
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_sweep_killed_while_pruning_resumes_with_its_decisions_and_values() {
+    let d = Dir::new();
+    d.file("curve.sh", GOOD_THEN_BAD);
+    let config = d.config(
+        "sh curve.sh {x}",
+        "max_evals = 12\nparallel = 1\n\n[pruner]\nkind = \"median\"\nstartup_trials = 2",
+    );
+    let config = config.to_str().unwrap();
+    let started = || {
+        std::fs::read_to_string(d.path("started.txt"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let mut child = d.spawn(&["sweep", config, "--no-progress"]);
+    procs::wait_while_running(&mut child, "seven trials started", || started() >= 7);
+    child.kill().expect("SIGKILL hyperflow");
+    child.wait().unwrap();
+
+    // What the killed sweep recorded: each ended trial's state and history (the one it
+    // was running is ended KILLED by the resume).
+    let tracker = hyperflow::tracking::Tracker::open(&d.uri()).expect("store");
+    let recorded = |runs: &[BTreeMap<String, Value>]| -> BTreeMap<String, (String, String)> {
+        role(runs, "trial")
+            .into_iter()
+            .filter_map(|c| {
+                let state = field(c, "tags.hyperflow.state").filter(|s| *s != "RUNNING")?;
+                let state = state.to_string();
+                let run_id = field(c, "run_id").unwrap();
+                let history = tracker.get_metric_history(run_id, "loss").expect("history");
+                let history: Vec<_> = history.iter().map(|m| (m.step, m.value)).collect();
+                Some((run_id.to_string(), (state, format!("{history:?}"))))
+            })
+            .collect()
+    };
+    let before = recorded(&d.runs());
+    let pruned_before = before.values().filter(|(s, _)| s == "PRUNED").count();
+    assert!(
+        pruned_before >= 1,
+        "the kill came while pruning: {before:?}"
+    );
+
+    ok(&d.run(&["sweep", config, "--resume", "--no-progress"]));
+    let runs = d.runs();
+    let after = recorded(&runs);
+    for (run_id, kept) in &before {
+        assert_eq!(after.get(run_id), Some(kept), "trial run {run_id} changed");
+    }
+    // The resumed pruner knows the first four trials: every later trial, the new ones
+    // included, is stopped at its first report (a pruner that forgot them would let two
+    // run to the end for its start-up and then find nothing below their median).
+    let trials = role(&runs, "trial");
+    let mut counted = 0;
+    for c in &trials {
+        let number: usize = field(c, "tags.hyperflow.trial").unwrap().parse().unwrap();
+        let state = field(c, "tags.hyperflow.state");
+        if state.is_some() && field(c, "status") != Some("KILLED") {
+            counted += 1;
+        }
+        if number >= 4 && state.is_some() && field(c, "status") != Some("KILLED") {
+            assert_eq!(state, Some("PRUNED"), "trial {number}: {c:?}");
+            let history = tracker
+                .get_metric_history(field(c, "run_id").unwrap(), "loss")
+                .expect("history");
+            assert_eq!(
+                history.len(),
+                1,
+                "trial {number} stopped at its first report"
+            );
+        }
+    }
+    assert_eq!(counted, 12, "{trials:?}");
+}
