@@ -1,6 +1,7 @@
 """Per-trial overhead of a search from Python: a no-op objective on 5 parameters,
 1,000 trials, in one process: hyperflow's TPE through hyperopt's API (``fmin``) and
-through ask/tell (``Study``), against optuna's default study (``optuna.create_study()``:
+through ask/tell (``Study``), optuna's study with hyperflow's sampler, against optuna's
+default study (``optuna.create_study()``:
 its TPE), optuna's logging silenced.
 
     python python/bench/overhead.py [--trials 1000] [--repeats 3]
@@ -18,6 +19,7 @@ import time
 import optuna
 
 import hyperflow
+import hyperflow.optuna
 from hyperflow import fmin, hp, tpe
 
 
@@ -35,8 +37,8 @@ def run_study(trials: int, seed: int) -> None:
         study.tell(trial, 0.0)
 
 
-def run_optuna(trials: int, seed: int) -> None:
-    study = optuna.create_study()
+def run_optuna(trials: int, seed: int, sampler: "optuna.samplers.BaseSampler | None" = None) -> None:
+    study = optuna.create_study(sampler=sampler)
 
     def objective(trial: optuna.Trial) -> float:
         for i in range(5):
@@ -66,6 +68,9 @@ def main() -> None:
     rows = [
         ("hyperflow `fmin` (hyperopt's API), TPE", timed(run_fmin, args.trials, args.repeats)),
         ("hyperflow `Study` ask/tell, TPE", timed(run_study, args.trials, args.repeats)),
+        ("optuna 5.0 study, `sampler=hyperflow.optuna.TPESampler()`",
+         timed(lambda n, seed: run_optuna(n, seed, hyperflow.optuna.TPESampler(seed=seed)),
+               args.trials, args.repeats)),
         ("optuna 5.0 `create_study()` (default TPE)", timed(run_optuna, args.trials, args.repeats)),
     ]
     optuna_per_trial = rows[-1][1] / args.trials

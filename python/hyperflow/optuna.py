@@ -99,6 +99,10 @@ class HyperflowSampler(BaseSampler):
         self._seed = secrets.randbits(63) if seed is None else int(seed)
         self._n_startup = n_startup_trials
         self._intersection = IntersectionSearchSpace(include_pruned=True)
+        # Finished trials as history entries, by (trial id, search space): they never
+        # change, and translating the whole history on every suggestion would cost more
+        # than the engine's suggestion.
+        self._entries: dict[tuple[int, str], Optional[tuple[Any, ...]]] = {}
 
     def reseed_rng(self) -> None:
         self._seed = secrets.randbits(63)
@@ -130,13 +134,18 @@ class HyperflowSampler(BaseSampler):
         params = {name: _Param(dist) for name, dist in search_space.items()}
         space = _native.Space({name: p.spec for name, p in params.items()})
         history = []
+        key = repr(sorted(search_space.items()))
         for past in study._get_trials(deepcopy=False, states=tuple(_STATES), use_cache=True):
-            if past.number == trial.number or not all(name in past.params for name in params):
+            if past.number == trial.number:
                 continue
-            if any(not isinstance(past.distributions[name], type(dist))
-                   for name, dist in search_space.items()):
-                continue
-            history.append(_entry(past, params))
+            if past.state == TrialState.RUNNING:
+                entry = _entry(past, params, search_space)
+            elif (past._trial_id, key) in self._entries:
+                entry = self._entries[(past._trial_id, key)]
+            else:
+                entry = self._entries[(past._trial_id, key)] = _entry(past, params, search_space)
+            if entry is not None:
+                history.append(entry)
         # Each set of parameters draws from a stream of its own.
         seed = (self._seed + zlib.crc32(",".join(params).encode())) % 2**63
         direction = "maximize" if study.direction == StudyDirection.MAXIMIZE else "minimize"
@@ -145,8 +154,13 @@ class HyperflowSampler(BaseSampler):
         return {name: params[name].from_engine(value) for name, value in point.items()}
 
 
-def _entry(past: FrozenTrial, params: dict[str, _Param]) -> tuple[dict[str, Any], str, Optional[float], Optional[int]]:
-    """A past optuna trial as a history entry of ``_native.suggest``."""
+def _entry(past: FrozenTrial, params: dict[str, _Param], search_space: dict[str, BaseDistribution],
+           ) -> Optional[tuple[dict[str, Any], str, Optional[float], Optional[int]]]:
+    """A past optuna trial as a history entry of ``_native.suggest``; ``None`` when it
+    has not every parameter of the search space, or one of another kind."""
+    if any(name not in past.params or not isinstance(past.distributions[name], type(dist))
+           for name, dist in search_space.items()):
+        return None
     point = {name: p.to_engine(past.params[name]) for name, p in params.items()}
     state = _STATES[past.state]
     value: Optional[float] = past.value if state == "complete" else None

@@ -458,7 +458,7 @@ impl PyStudy {
         let recorded = py
             .detach(|| {
                 let mut study = self.lock();
-                study.tell_number(number, outcome).map(EngineTrial::clone)
+                study.tell_number(number, outcome).cloned()
             })
             .map_err(study_error)?;
         trial_to_py(py, &recorded)
