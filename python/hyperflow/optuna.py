@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from . import _native
 
-__all__ = ["TPESampler", "HyperflowSampler"]
+__all__ = ["TPESampler", "GPSampler", "HyperflowSampler"]
 
 _STATES = {
     TrialState.COMPLETE: "complete",
@@ -179,3 +179,11 @@ class TPESampler(HyperflowSampler):
     def __init__(self, *, seed: Optional[int] = None, n_startup_trials: Optional[int] = None) -> None:
         super().__init__("tpe", seed=seed, n_startup_trials=n_startup_trials)
 
+
+class GPSampler(HyperflowSampler):
+    """hyperflow's Gaussian-process sampler (Matern 5/2, log expected improvement) as an
+    optuna sampler, for small budgets of expensive objectives. Each suggestion fits the
+    model to the study's trials afresh."""
+
+    def __init__(self, *, seed: Optional[int] = None) -> None:
+        super().__init__("gp", seed=seed)

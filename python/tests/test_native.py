@@ -197,3 +197,21 @@ def test_suggest_from_a_history_matches_a_study_that_ran_it():
         study.tell(t, t.params["x"] ** 2)
         history.append(({"x": t.params["x"]}, "complete", t.params["x"] ** 2, None))
     assert hyperflow.suggest(space, history, 4, sampler="tpe") == study.ask().params
+
+
+def test_threads_share_one_study():
+    study = Study(Space({"x": {"kind": "uniform", "low": 0, "high": 1}}), sampler="tpe", seed=9)
+
+    def worker():
+        for _ in range(25):
+            t = study.ask()
+            study.tell(t, t.params["x"])
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    trials = study.trials
+    assert [t["number"] for t in trials] == list(range(100))
+    assert all(t["state"] == "complete" for t in trials)

@@ -30,6 +30,12 @@ def test_optimizes_a_two_parameter_function_better_than_random_sampling():
     assert np.median(ours) < np.median(rand) / 3, (ours, rand)
 
 
+def test_gp_sampler_optimizes_a_small_budget():
+    ours = [best_of(hyperflow.optuna.GPSampler(seed=s), 25).best_value for s in range(2)]
+    rand = [best_of(optuna.samplers.RandomSampler(seed=s), 25).best_value for s in range(2)]
+    assert max(ours) < min(rand), (ours, rand)
+
+
 def test_seed_makes_it_reproducible():
     a = best_of(hyperflow.optuna.TPESampler(seed=1), 25)
     b = best_of(hyperflow.optuna.TPESampler(seed=1), 25)
