@@ -138,23 +138,23 @@ class Trials:
         """The trials' ids."""
         return [t["tid"] for t in self._dynamic_trials]
 
+    def _by_label(self, field: str) -> dict[str, list[Any]]:
+        """``misc[field]``'s lists of every trial, joined per label."""
+        out: dict[str, list[Any]] = {}
+        for t in self._dynamic_trials:
+            for label, items in t["misc"][field].items():
+                out.setdefault(label, []).extend(items)
+        return out
+
     @property
     def vals(self) -> dict[str, list[Any]]:
         """Each label's values, over the trials where it was active."""
-        out: dict[str, list[Any]] = {}
-        for t in self._dynamic_trials:
-            for label, value in t["misc"]["vals"].items():
-                out.setdefault(label, []).extend(value)
-        return out
+        return self._by_label("vals")
 
     @property
     def idxs(self) -> dict[str, list[int]]:
         """Each label's trial ids, where it was active."""
-        out: dict[str, list[int]] = {}
-        for t in self._dynamic_trials:
-            for label, tids in t["misc"]["idxs"].items():
-                out.setdefault(label, []).extend(tids)
-        return out
+        return self._by_label("idxs")
 
     @property
     def results(self) -> list[dict[str, Any]]:

@@ -137,7 +137,7 @@ def test_failed_trials_and_exceptions():
          trials=trials, rstate=np.random.default_rng(3))
     statuses = trials.statuses()
     assert STATUS_FAIL in statuses and STATUS_OK in statuses
-    assert all((loss is None) == (s == STATUS_FAIL) for loss, s in zip(trials.losses(), statuses))
+    assert all((loss is None) == (s == STATUS_FAIL) for loss, s in zip(trials.losses(), statuses, strict=True))
 
     def raises(p):
         raise RuntimeError("boom")
