@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from os import PathLike
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, overload
 
 Value = Union[bool, int, float, str]
 TrialDict = dict[str, Any]
@@ -65,9 +65,13 @@ class Study:
         experiment: Optional[str] = None,
         tracking_uri: Optional[str] = None,
         name: Optional[str] = None,
+        join_key: Optional[str] = None,
         max_evals: Optional[int] = None,
     ) -> None: ...
+    @overload
     def ask(self) -> Trial: ...
+    @overload
+    def ask(self, budget: int) -> Optional[Trial]: ...
     def tell(
         self,
         trial: Union[Trial, int],

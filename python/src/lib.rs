@@ -358,11 +358,12 @@ impl PyStudy {
     /// "wilcoxon" or "threshold"; with `experiment`, the study is tracked in the store
     /// at `tracking_uri` (default: `HYPERFLOW_TRACKING_URI`, `MLFLOW_TRACKING_URI`, else
     /// `sqlite:///hyperflow.db`); with `name` too, an existing study of that name is
-    /// continued.
+    /// continued; with `join_key`, workers (processes, machines) creating a study with
+    /// the same key while it runs join one search, sharing its trials and budget.
     #[new]
     #[pyo3(signature = (space, *, sampler = "auto", seed = None, direction = "minimize",
         pruner = None, n_startup = None, experiment = None, tracking_uri = None, name = None,
-        max_evals = None))]
+        join_key = None, max_evals = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -375,6 +376,7 @@ impl PyStudy {
         experiment: Option<String>,
         tracking_uri: Option<String>,
         name: Option<String>,
+        join_key: Option<String>,
         max_evals: Option<usize>,
     ) -> PyResult<Self> {
         let mut builder = hyperflow::Study::builder(&space.inner)
@@ -395,8 +397,12 @@ impl PyStudy {
                     None => Ok(Tracking::from_env(experiment)),
                 }
                 .map_err(|e| TrackingError::new_err(e.to_string()))?;
-                builder = builder.tracking(match name {
+                let tracking = match name {
                     Some(name) => tracking.name(name),
+                    None => tracking,
+                };
+                builder = builder.tracking(match join_key {
+                    Some(key) => tracking.join_key(key),
                     None => tracking,
                 });
             }
@@ -427,11 +433,23 @@ impl PyStudy {
         })
     }
 
-    /// Proposes the next trial and records it as running.
-    fn ask(&self, py: Python<'_>) -> PyResult<PyTrial> {
-        let asked = py.detach(|| self.lock().ask()).map_err(study_error)?;
-        let params = point_to_py(py, asked.point())?.unbind();
-        Ok(PyTrial { asked, params })
+    /// Proposes the next trial and records it as running. With `budget`, only while
+    /// fewer than `budget` trials count towards it (results and running trials, of every
+    /// worker of a joined study, claimed atomically); `None` once they do.
+    #[pyo3(signature = (budget = None))]
+    fn ask(&self, py: Python<'_>, budget: Option<usize>) -> PyResult<Option<PyTrial>> {
+        let asked = py
+            .detach(|| match budget {
+                Some(budget) => self.lock().ask_within(budget),
+                None => self.lock().ask().map(Some),
+            })
+            .map_err(study_error)?;
+        asked
+            .map(|asked| {
+                let params = point_to_py(py, asked.point())?.unbind();
+                Ok(PyTrial { asked, params })
+            })
+            .transpose()
     }
 
     /// Records how a running trial (a `Trial` or its number) ended: `tell(trial, 0.25)`,

@@ -215,3 +215,33 @@ def test_threads_share_one_study():
     trials = study.trials
     assert [t["number"] for t in trials] == list(range(100))
     assert all(t["state"] == "complete" for t in trials)
+
+
+def _join_worker(uri: str, seed: int, barrier, results) -> None:
+    """One worker process of a joined search: joins it, waits for the others to have
+    joined too, then asks until the shared budget is spent."""
+    study = Study(Space({"x": {"kind": "uniform", "low": 0, "high": 1}}), sampler="tpe", seed=seed,
+                  experiment="joined", tracking_uri=uri, join_key="k")
+    barrier.wait()
+    numbers = []
+    while (trial := study.ask(budget=30)) is not None:
+        numbers.append(trial.number)
+        study.tell(trial, trial.params["x"])
+    study.finish()
+    results.put((study.parent_run_id, numbers))
+
+
+def test_processes_join_one_search_and_share_its_budget(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    uri = f"sqlite:///{tmp_path / 'joined.db'}"
+    barrier, results = context.Barrier(3), context.Queue()
+    workers = [context.Process(target=_join_worker, args=(uri, 1, barrier, results)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    assert len({parent for parent, _ in outcomes}) == 1
+    assert sorted(n for _, numbers in outcomes for n in numbers) == list(range(30))
