@@ -1,0 +1,247 @@
+"""The native API: spaces in hyperflow's schema, studies with ask and tell, samplers,
+pruning, errors, and the same trials as the Rust engine for the same seed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+
+import pytest
+
+import hyperflow
+from hyperflow import Space, Study
+
+from conftest import ROOT, built
+
+SPACE = {
+    "lr": {"kind": "loguniform", "low": 1e-5, "high": 1e-1},
+    "model": {
+        "kind": "choice",
+        "options": [
+            {"value": "svm", "space": {"C": {"kind": "loguniform", "low": 1e-2, "high": 1e3}}},
+            {"value": "tree", "space": {"min_leaf": {"kind": "randint", "low": 1, "high": 20}}},
+        ],
+    },
+    "n_estimators": 100,
+}
+
+
+def test_space_from_dict_toml_and_json_are_one_space():
+    toml = Space.from_toml(ROOT / "examples" / "space.toml")
+    json_space = Space.from_json(ROOT / "examples" / "space.json")
+    assert toml.names == json_space.names
+    assert json.loads(toml.to_json()) == json.loads(json_space.to_json())
+    assert Space(json.loads(json_space.to_json())).names == json_space.names
+    params = {p["name"]: p for p in toml.params()}
+    assert params["C"]["parent"] == "model" and params["C"]["active_under"] == "svm"
+    assert params["lr"]["log"] is True
+
+
+def test_bad_spaces_raise_value_errors_with_the_engines_message():
+    with pytest.raises(ValueError, match="unknown kind `logunifrom`.*did you mean `loguniform`"):
+        Space({"x": {"kind": "logunifrom", "low": 1, "high": 2}})
+    with pytest.raises(ValueError, match="must be positive"):
+        Space({"x": {"kind": "loguniform", "low": 0, "high": 2}})
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        Study(Space(SPACE), sampler="anneal")
+    with pytest.raises(ValueError, match="unknown pruner"):
+        Study(Space(SPACE), pruner="sometimes")
+
+
+def test_ask_and_tell():
+    study = Study(Space(SPACE), sampler="tpe", seed=3)
+    for n in range(30):
+        trial = study.ask()
+        assert trial.number == n
+        p = trial.params
+        assert p["n_estimators"] == 100
+        assert ("C" in p) == (p["model"] == "svm") and ("min_leaf" in p) == (p["model"] == "tree")
+        if n == 4:
+            recorded = study.tell(trial, state="failed", reason="diverged")
+            assert recorded["state"] == "failed" and recorded["error"] == "diverged"
+        else:
+            recorded = study.tell(trial, (p["lr"] - 0.01) ** 2, metrics=[("acc", 0.5)])
+            assert recorded["state"] == "complete" and recorded["metrics"] == {"acc": 0.5}
+    assert len(study) == 30
+    assert study.best_value == min(t["value"] for t in study.trials if t["state"] == "complete")
+    with pytest.raises(ValueError, match="trial 0 is complete already"):
+        study.tell(0, 1.0)
+    with pytest.raises(ValueError, match="no trial 99"):
+        study.tell(99, 1.0)
+
+
+def test_enqueued_points_come_first_and_are_checked():
+    study = Study(Space(SPACE), seed=1)
+    study.enqueue({"lr": 0.001, "model": "tree", "min_leaf": 3, "n_estimators": 100})
+    assert study.ask().params == {"lr": 0.001, "model": "tree", "min_leaf": 3, "n_estimators": 100}
+    with pytest.raises(ValueError, match="min_leaf"):
+        study.enqueue({"lr": 0.001, "model": "tree", "min_leaf": 30, "n_estimators": 100})
+
+
+@pytest.mark.parametrize("sampler", ["auto", "tpe", "gp", "random"])
+def test_every_sampler_is_reproducible(sampler):
+    def run():
+        study = Study(Space({"x": {"kind": "uniform", "low": -2, "high": 2},
+                             "k": {"kind": "randint", "low": 0, "high": 4}}), sampler=sampler, seed=5)
+        for _ in range(15):
+            t = study.ask()
+            study.tell(t, t.params["x"] ** 2 + t.params["k"])
+        return [t["params"] for t in study.trials]
+
+    assert run() == run()
+
+
+def test_grid_search_enumerates_and_then_is_exhausted():
+    study = Study(Space({"k": {"kind": "choice", "options": ["a", "b", "c"]}}), sampler="grid", seed=1)
+    seen = set()
+    for _ in range(3):
+        t = study.ask()
+        seen.add(t.params["k"])
+        study.tell(t, 0.0)
+    assert seen == {"a", "b", "c"}
+
+
+def test_median_pruner_stops_trials_below_the_median():
+    study = Study(Space({"lr": {"kind": "uniform", "low": 0, "high": 1}}), sampler="random",
+                  pruner="median", seed=2)
+    pruned = 0
+    for _ in range(30):
+        trial = study.ask()
+        lr = trial.params["lr"]
+        for step in range(10):
+            if trial.report(step, lr * (10 - step)):
+                assert trial.should_prune()
+                study.tell(trial, state="pruned")
+                pruned += 1
+                break
+        else:
+            study.tell(trial, lr)
+    assert study.pruner == "median"
+    assert pruned > 5
+    pruned_trials = [t for t in study.trials if t["state"] == "pruned"]
+    # A pruned trial keeps its last reported value and step.
+    t = pruned_trials[0]
+    assert t["value"] == study.intermediate_values(t["number"])[-1][1]
+    assert t["last_step"] == study.intermediate_values(t["number"])[-1][0]
+    # The pruner stopped the worse trials: their rates are above the complete ones' median.
+    complete = sorted(t["params"]["lr"] for t in study.trials if t["state"] == "complete")
+    assert min(t["params"]["lr"] for t in pruned_trials) > complete[0]
+
+
+def test_tracked_study_is_continued_by_name(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'h.db'}"
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+    for expected in (0, 5):
+        study = Study(space, seed=1, experiment="native", tracking_uri=uri, name="s1")
+        numbers = []
+        for _ in range(5):
+            t = study.ask()
+            assert t.run_id is not None
+            numbers.append(t.number)
+            study.tell(t, t.params["x"])
+        study.finish()
+        assert numbers == list(range(expected, expected + 5))
+        assert study.parent_run_id is not None
+    with pytest.raises(hyperflow.TrackingError):
+        Study(space, experiment="x", tracking_uri="nosuchscheme://here")
+
+
+def test_threads_ask_while_another_thread_runs():
+    # Each study in its own thread, the GIL released while the engine works: both finish.
+    results = {}
+
+    def run(seed):
+        study = Study(Space({"x": {"kind": "uniform", "low": 0, "high": 1}}), sampler="tpe", seed=seed)
+        for _ in range(200):
+            t = study.ask()
+            study.tell(t, t.params["x"])
+        results[seed] = study.best_value
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(results) == {1, 2} and all(v < 0.01 for v in results.values())
+
+
+@pytest.mark.parametrize("algo", ["tpe", "random", "auto"])
+def test_same_seed_same_trials_as_the_rust_engine(algo):
+    engine = subprocess.Popen(
+        [str(built("examples/stdio_engine")), "--space", str(ROOT / "examples" / "space.json"),
+         "--algo", algo, "--seed", "11"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    study = Study(Space.from_json(ROOT / "examples" / "space.json"), sampler=algo, seed=11)
+    try:
+        for n in range(40):
+            asked = json.loads(engine.stdout.readline())
+            trial = study.ask()
+            assert asked["number"] == trial.number == n
+            assert asked["point"] == trial.params
+            loss = (trial.params["lr"] * 100 - 1) ** 2 + trial.params["max_depth"] / 16
+            study.tell(trial, loss)
+            engine.stdin.write(f"{json.dumps(loss)}\n")
+            engine.stdin.flush()
+    finally:
+        engine.stdin.close()
+        engine.wait()
+
+
+def test_suggest_from_a_history_matches_a_study_that_ran_it():
+    space = Space({"x": {"kind": "uniform", "low": -1, "high": 1}})
+    study = Study(space, sampler="tpe", seed=4)
+    history = []
+    for _ in range(25):
+        t = study.ask()
+        study.tell(t, t.params["x"] ** 2)
+        history.append(({"x": t.params["x"]}, "complete", t.params["x"] ** 2, None))
+    assert hyperflow.suggest(space, history, 4, sampler="tpe") == study.ask().params
+
+
+def test_threads_share_one_study():
+    study = Study(Space({"x": {"kind": "uniform", "low": 0, "high": 1}}), sampler="tpe", seed=9)
+
+    def worker():
+        for _ in range(25):
+            t = study.ask()
+            study.tell(t, t.params["x"])
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    trials = study.trials
+    assert [t["number"] for t in trials] == list(range(100))
+    assert all(t["state"] == "complete" for t in trials)
+
+
+def _join_worker(uri: str, seed: int, barrier, results) -> None:
+    """One worker process of a joined search: joins it, waits for the others to have
+    joined too, then asks until the shared budget is spent."""
+    study = Study(Space({"x": {"kind": "uniform", "low": 0, "high": 1}}), sampler="tpe", seed=seed,
+                  experiment="joined", tracking_uri=uri, join_key="k")
+    barrier.wait()
+    numbers = []
+    while (trial := study.ask(budget=30)) is not None:
+        numbers.append(trial.number)
+        study.tell(trial, trial.params["x"])
+    study.finish()
+    results.put((study.parent_run_id, numbers))
+
+
+def test_processes_join_one_search_and_share_its_budget(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    uri = f"sqlite:///{tmp_path / 'joined.db'}"
+    barrier, results = context.Barrier(3), context.Queue()
+    workers = [context.Process(target=_join_worker, args=(uri, 1, barrier, results)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    assert len({parent for parent, _ in outcomes}) == 1
+    assert sorted(n for _, numbers in outcomes for n in numbers) == list(range(30))
