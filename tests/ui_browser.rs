@@ -722,9 +722,10 @@ fn ui_in_headless_chromium() {
         "run count",
         "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '22')",
     );
+    // The big experiment's real count (its 2,500 trials and their parent), no cap.
     d.wait(
-        "capped run count",
-        "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '1000+')",
+        "big run count",
+        "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '2501')",
     );
     d.screenshot("01-experiments");
     d.assert_no_js_errors("the experiments list");
@@ -1103,7 +1104,28 @@ fn ui_in_headless_chromium() {
         "[...document.querySelectorAll(\"#runs tr[data-depth='1']\")].filter(r => !r.hidden).length === 1000",
     );
     println!("big experiment: 1000-row page shown in {loaded:?}, expanded in {expand_ms} ms");
+    // The parent shows its children in all, not those on this page, and the page the runs
+    // that match in all; the parent links to its children alone, paged by the server.
+    d.wait(
+        "the sweep's size",
+        &format!(
+            "document.querySelector(\"[data-kids-of='{big_parent}']\")?.innerText === '1000 of 2500' \
+             && document.querySelector('#run-count').innerText.endsWith(', 2501 in all')"
+        ),
+    );
     d.screenshot("11-big-experiment");
+    d.js("document.querySelector('a.all-children').click()");
+    d.wait(
+        "the sweep's children alone",
+        "document.querySelector('#run-count')?.innerText === '100 runs on this page match the filter (plus 1 parent for context), 2500 in all'",
+    );
+    assert_eq!(d.visible_rows("#runs tr[data-depth='1']"), 100);
+    d.assert_no_js_errors("the sweep's children");
+    d.goto(&format!("{base}/#/experiments/{big}?size=1000"));
+    d.wait(
+        "1000 rows again",
+        "document.querySelector('#run-count')?.innerText.startsWith('1000 runs on this page')",
+    );
     d.click("#next-page");
     d.wait(
         "page 2",
