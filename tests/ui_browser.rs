@@ -1459,6 +1459,62 @@ fn searches_endpoint_describes_the_space_and_objective() {
 }
 
 #[test]
+fn count_endpoint_counts_an_experiments_runs_and_a_parents_children() {
+    let (server, sqlite, _dir) = serve();
+    let (exp, parent) = seed_big(&sqlite, 1234);
+    let a = agent();
+    let get = |query: &str| -> (u16, Value) {
+        let mut resp = a
+            .get(format!(
+                "{}/ajax-api/2.0/hyperflow/runs/count?{query}",
+                server.url()
+            ))
+            .call()
+            .expect("count");
+        let status = resp.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+        )
+    };
+    assert_eq!(
+        get(&format!("experiment_id={exp}")),
+        (200, json!({"count": 1235}))
+    );
+    assert_eq!(
+        get(&format!("parent_run_id={parent}")),
+        (200, json!({"count": 1234}))
+    );
+    // k = i % 7 is 0 for 177 of the 1,234 trials; the filter narrows either count.
+    assert_eq!(
+        get(&format!(
+            "parent_run_id={parent}&filter=params.k%20%3D%20%270%27"
+        ))
+        .1,
+        json!({"count": 177})
+    );
+    assert_eq!(
+        get(&format!(
+            "experiment_id={exp}&filter=params.k%20%3D%20%270%27"
+        ))
+        .1,
+        json!({"count": 177})
+    );
+    assert_eq!(get("parent_run_id=0123456789abcdef0123456789abcdef").0, 404);
+    assert_eq!(get("experiment_id=98765").0, 404);
+    let (status, body) = get("");
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("parent_run_id"),
+        "{body}"
+    );
+    let (status, _) = get(&format!(
+        "experiment_id={exp}&filter=params.k%20%3E%3E%3E%201"
+    ));
+    assert_eq!(status, 400, "a bad filter is the client's mistake");
+}
+
+#[test]
 fn tuning_pages_in_headless_chromium() {
     if !browser_available("tuning_pages_in_headless_chromium") {
         return;
