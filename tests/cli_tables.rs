@@ -409,7 +409,6 @@ fn seed_runs(store: &Store, n: usize) {
                     params: vec![Param::new("i", i.to_string())],
                     status: RunStatus::Finished,
                     end_time: Some(1_700_000_000_500 + i as i64),
-                    ..RunRecord::default()
                 },
             )
             .expect("run");

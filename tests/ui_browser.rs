@@ -304,6 +304,16 @@ fn agent() -> ureq::Agent {
     )
 }
 
+/// The status and JSON body of a GET of `url`.
+fn get_json(a: &ureq::Agent, url: String) -> (u16, Value) {
+    let mut resp = a.get(url).call().expect("GET");
+    let status = resp.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+    )
+}
+
 fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> String {
     resp.headers()
         .get(name)
@@ -1398,18 +1408,10 @@ fn searches_endpoint_describes_the_space_and_objective() {
     let (server, _sqlite, _dir) = serve();
     let (exp, parent, trials) = seed_tuning(&server.url());
     let a = agent();
-    let get = |query: &str| -> (u16, Value) {
-        let mut resp = a
-            .get(format!(
-                "{}/ajax-api/2.0/hyperflow/searches?{query}",
-                server.url()
-            ))
-            .call()
-            .expect("searches");
-        let status = resp.status().as_u16();
-        (
-            status,
-            serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+    let get = |query: &str| {
+        get_json(
+            &a,
+            format!("{}/ajax-api/2.0/hyperflow/searches?{query}", server.url()),
         )
     };
     let (status, by_exp) = get(&format!("experiment_id={exp}"));
@@ -1463,18 +1465,10 @@ fn count_endpoint_counts_an_experiments_runs_and_a_parents_children() {
     let (server, sqlite, _dir) = serve();
     let (exp, parent) = seed_big(&sqlite, 1234);
     let a = agent();
-    let get = |query: &str| -> (u16, Value) {
-        let mut resp = a
-            .get(format!(
-                "{}/ajax-api/2.0/hyperflow/runs/count?{query}",
-                server.url()
-            ))
-            .call()
-            .expect("count");
-        let status = resp.status().as_u16();
-        (
-            status,
-            serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+    let get = |query: &str| {
+        get_json(
+            &a,
+            format!("{}/ajax-api/2.0/hyperflow/runs/count?{query}", server.url()),
         )
     };
     assert_eq!(
