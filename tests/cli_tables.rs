@@ -5,7 +5,8 @@
 use std::process::Command;
 
 use hyperflow::tracking::{
-    ExperimentId, Metric, Param, RunOptions, RunStart, RunStatus, RunUpdate, Tracker,
+    ExperimentId, Metric, Param, RunOptions, RunRecord, RunStart, RunStatus, RunUpdate, Tag,
+    Tracker,
 };
 use serde_json::Value;
 
@@ -376,5 +377,138 @@ fn an_artifact_location_that_cannot_be_written_is_refused_at_creation() {
         std::fs::read_dir(&good).expect("list").count(),
         0,
         "no probe left"
+    );
+}
+
+/// `n` finished runs in experiment `paged`, each with a param and a metric (every run has
+/// the same columns, so pages share their header), the odd ones with a tag as well.
+fn seed_runs(store: &Store, n: usize) {
+    let tracker = Tracker::open(&store.uri()).expect("open the store");
+    let exp = tracker.create_experiment("paged").expect("experiment");
+    for i in 0..n {
+        let mut tags = vec![];
+        if i % 2 == 1 {
+            tags.push(Tag::new("odd", "yes, odd"));
+        }
+        tracker
+            .record_run(
+                &exp,
+                &RunRecord {
+                    start: RunStart {
+                        run_name: Some(format!("r{i:02}")),
+                        start_time: Some(1_700_000_000_000 + i as i64),
+                        tags,
+                        ..RunStart::default()
+                    },
+                    metrics: vec![Metric {
+                        key: "loss".into(),
+                        value: i as f64 / 10.0,
+                        timestamp: 1_700_000_000_000,
+                        step: 0,
+                    }],
+                    params: vec![Param::new("i", i.to_string())],
+                    status: RunStatus::Finished,
+                    end_time: Some(1_700_000_000_500 + i as i64),
+                },
+            )
+            .expect("run");
+    }
+}
+
+/// Standard output and the next page's token (printed on standard error), if any.
+fn page(store: &Store, args: &[&str]) -> (String, Option<String>) {
+    let out = store.output(args);
+    assert!(out.status.success(), "{args:?}");
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    let token = err
+        .split_once("--page-token ")
+        .map(|(_, rest)| rest.split_whitespace().next().expect("token").to_string());
+    (String::from_utf8(out.stdout).expect("utf-8"), token)
+}
+
+#[test]
+fn runs_list_pages_with_tokens_and_all_streams_the_same_rows() {
+    let store = Store::new();
+    seed_runs(&store, 23);
+    let base = [
+        "runs",
+        "list",
+        "-e",
+        "paged",
+        "--order-by",
+        "metrics.loss ASC",
+    ];
+
+    // Pages of 5, each continuing from the token the previous one printed.
+    let (mut csv_rows, mut json_rows, mut header) = (Vec::new(), Vec::new(), None);
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(["--max-results", "5"]);
+        if let Some(t) = &token {
+            args.extend(["--page-token", t]);
+        }
+        let (csv, next) = page(&store, &[&args[..], &["--format", "csv"]].concat());
+        let (json, json_next) = page(&store, &[&args[..], &["--format", "json"]].concat());
+        assert_eq!(next, json_next, "the same token in both formats");
+        let mut lines = csv.lines();
+        let h = lines.next().expect("header").to_string();
+        assert_eq!(header.get_or_insert_with(|| h.clone()), &h);
+        csv_rows.extend(lines.map(str::to_string));
+        let list: Vec<Value> = serde_json::from_str(&json).expect("JSON");
+        json_rows.extend(list);
+        pages += 1;
+        match next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 5, "23 runs in pages of 5");
+    assert_eq!(csv_rows.len(), 23);
+    assert!(csv_rows[0].contains(",r00,"), "{}", csv_rows[0]);
+    assert!(csv_rows[22].contains(",r22,"), "{}", csv_rows[22]);
+
+    // --all: the same header and rows in one stream, in every streaming format.
+    let all_csv = store.cli(&[&base[..], &["--all", "--format", "csv"]].concat());
+    let expected = format!("{}\n{}\n", header.expect("a page"), csv_rows.join("\n"));
+    assert_eq!(all_csv, expected);
+    let all_json: Vec<Value> =
+        serde_json::from_str(&store.cli(&[&base[..], &["--all", "--format", "json"]].concat()))
+            .expect("JSON");
+    assert_eq!(all_json, json_rows);
+    let lines: Vec<Value> = store
+        .cli(&[&base[..], &["--all", "--format", "jsonl"]].concat())
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one object per line"))
+        .collect();
+    assert_eq!(lines, json_rows);
+
+    // --all with chosen columns, and the errors.
+    let picked = store.cli(
+        &[
+            &base[..],
+            &["--all", "--format", "csv", "-c", "run_name,tags.odd"],
+        ]
+        .concat(),
+    );
+    assert!(
+        picked.starts_with("run_name,tags.odd\nr00,\nr01,\"yes, odd\"\n"),
+        "{picked}"
+    );
+    assert!(
+        store
+            .fails(&[&base[..], &["--all"]].concat())
+            .contains("--format csv, json or jsonl")
+    );
+    assert!(
+        store
+            .fails(&[&base[..], &["--all", "--max-results", "5"]].concat())
+            .contains("cannot be used with")
+    );
+    assert!(
+        store
+            .fails(&[&base[..], &["--page-token", "nonsense!"]].concat())
+            .contains("Invalid page token")
     );
 }

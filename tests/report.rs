@@ -732,3 +732,71 @@ fn at_thirty_trials_tentative_evidence_finds_what_firm_evidence_misses() {
         2 * n
     );
 }
+
+/// Circles drawn in an SVG (the scatter plots' points, and legend marks).
+fn circles(svg: &str) -> usize {
+    svg.matches("<circle").count()
+}
+
+#[test]
+fn large_sweeps_draw_a_marked_stratified_sample() {
+    // 12,000 trials: 2,400 top trials alone were more than the old cap of 2,000 points.
+    let n = 12_000;
+    let input = ReportInput::single(
+        Direction::Minimize,
+        sweep("big", &depth_space(), n, 4, depth_loss),
+    );
+    let report = analyze(&input, &ReportOptions::default()).unwrap();
+    let plots = report.plots().unwrap();
+    let scatter: Vec<_> = plots
+        .iter()
+        .filter(|p| p.file_name == "loss.svg" || p.file_name.starts_with("param-"))
+        .collect();
+    assert_eq!(scatter.len(), 4);
+    for p in &scatter {
+        assert!(
+            p.title.ends_with("(2,000 of 12,000 trials drawn)"),
+            "{}",
+            p.title
+        );
+        assert!(
+            p.svg.contains("2,000 of 12,000 trials drawn"),
+            "{}",
+            p.file_name
+        );
+        assert!(
+            p.svg.contains("a sample"),
+            "{}: the legend says so",
+            p.file_name
+        );
+        // The points plus at most one legend mark.
+        let drawn = circles(&p.svg);
+        assert!((2000..=2001).contains(&drawn), "{}: {drawn}", p.file_name);
+    }
+    // Orange (top) points are a quarter of the sample, near their share of all trials;
+    // with every top trial first, all 2,000 were orange.
+    let loss = &scatter[0].svg;
+    let top = loss.matches("#FF7F0E").count();
+    assert!((400..=600).contains(&top), "{top} top points");
+    // The same report twice draws the same points.
+    assert_eq!(
+        render::html(&report).unwrap(),
+        render::html(&report).unwrap()
+    );
+    let html = render::html(&report).unwrap();
+    assert!(html.contains("2,000 of 12,000 trials drawn"));
+
+    // A small sweep draws every trial and says nothing of samples.
+    let small = ReportInput::single(
+        Direction::Minimize,
+        sweep("small", &depth_space(), 300, 4, depth_loss),
+    );
+    let report = analyze(&small, &ReportOptions::default()).unwrap();
+    for p in report.plots().unwrap() {
+        assert!(
+            !p.title.contains("drawn") && !p.svg.contains("a sample"),
+            "{}",
+            p.title
+        );
+    }
+}

@@ -798,6 +798,11 @@ fn report_endpoint_answers_the_report_or_mlflow_errors() {
             .all(|p| p["svg"].as_str().unwrap().contains("<svg"))
     );
     assert!(v["range_legend"].as_str().unwrap().contains("range bar"));
+    // What the UI's page asks for: the same sections and plots, without the report's data.
+    let page = report(&format!("parent_run_id={parent}&page_only=true")).json();
+    assert!(page.get("report").is_none(), "{page}");
+    assert_eq!(page["sections"], v["sections"]);
+    assert_eq!(page["plots"], v["plots"]);
 
     // The experiment's trials, all of them or those a filter picks; also under /api/2.0.
     let r = report(&format!("experiment_id={exp}"));

@@ -304,6 +304,16 @@ fn agent() -> ureq::Agent {
     )
 }
 
+/// The status and JSON body of a GET of `url`.
+fn get_json(a: &ureq::Agent, url: String) -> (u16, Value) {
+    let mut resp = a.get(url).call().expect("GET");
+    let status = resp.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+    )
+}
+
 fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> String {
     resp.headers()
         .get(name)
@@ -722,9 +732,10 @@ fn ui_in_headless_chromium() {
         "run count",
         "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '22')",
     );
+    // The big experiment's real count (its 2,500 trials and their parent), no cap.
     d.wait(
-        "capped run count",
-        "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '1000+')",
+        "big run count",
+        "[...document.querySelectorAll('#experiments td')].some(td => td.innerText.trim() === '2501')",
     );
     d.screenshot("01-experiments");
     d.assert_no_js_errors("the experiments list");
@@ -1103,7 +1114,28 @@ fn ui_in_headless_chromium() {
         "[...document.querySelectorAll(\"#runs tr[data-depth='1']\")].filter(r => !r.hidden).length === 1000",
     );
     println!("big experiment: 1000-row page shown in {loaded:?}, expanded in {expand_ms} ms");
+    // The parent shows its children in all, not those on this page, and the page the runs
+    // that match in all; the parent links to its children alone, paged by the server.
+    d.wait(
+        "the sweep's size",
+        &format!(
+            "document.querySelector(\"[data-kids-of='{big_parent}']\")?.innerText === '1000 of 2500' \
+             && document.querySelector('#run-count').innerText.endsWith(', 2501 in all')"
+        ),
+    );
     d.screenshot("11-big-experiment");
+    d.js("document.querySelector('a.all-children').click()");
+    d.wait(
+        "the sweep's children alone",
+        "document.querySelector('#run-count')?.innerText === '100 runs on this page match the filter (plus 1 parent for context), 2500 in all'",
+    );
+    assert_eq!(d.visible_rows("#runs tr[data-depth='1']"), 100);
+    d.assert_no_js_errors("the sweep's children");
+    d.goto(&format!("{base}/#/experiments/{big}?size=1000"));
+    d.wait(
+        "1000 rows again",
+        "document.querySelector('#run-count')?.innerText.startsWith('1000 runs on this page')",
+    );
     d.click("#next-page");
     d.wait(
         "page 2",
@@ -1376,18 +1408,10 @@ fn searches_endpoint_describes_the_space_and_objective() {
     let (server, _sqlite, _dir) = serve();
     let (exp, parent, trials) = seed_tuning(&server.url());
     let a = agent();
-    let get = |query: &str| -> (u16, Value) {
-        let mut resp = a
-            .get(format!(
-                "{}/ajax-api/2.0/hyperflow/searches?{query}",
-                server.url()
-            ))
-            .call()
-            .expect("searches");
-        let status = resp.status().as_u16();
-        (
-            status,
-            serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+    let get = |query: &str| {
+        get_json(
+            &a,
+            format!("{}/ajax-api/2.0/hyperflow/searches?{query}", server.url()),
         )
     };
     let (status, by_exp) = get(&format!("experiment_id={exp}"));
@@ -1434,6 +1458,54 @@ fn searches_endpoint_describes_the_space_and_objective() {
         body["message"].as_str().unwrap().contains("run_id"),
         "{body}"
     );
+}
+
+#[test]
+fn count_endpoint_counts_an_experiments_runs_and_a_parents_children() {
+    let (server, sqlite, _dir) = serve();
+    let (exp, parent) = seed_big(&sqlite, 1234);
+    let a = agent();
+    let get = |query: &str| {
+        get_json(
+            &a,
+            format!("{}/ajax-api/2.0/hyperflow/runs/count?{query}", server.url()),
+        )
+    };
+    assert_eq!(
+        get(&format!("experiment_id={exp}")),
+        (200, json!({"count": 1235}))
+    );
+    assert_eq!(
+        get(&format!("parent_run_id={parent}")),
+        (200, json!({"count": 1234}))
+    );
+    // k = i % 7 is 0 for 177 of the 1,234 trials; the filter narrows either count.
+    assert_eq!(
+        get(&format!(
+            "parent_run_id={parent}&filter=params.k%20%3D%20%270%27"
+        ))
+        .1,
+        json!({"count": 177})
+    );
+    assert_eq!(
+        get(&format!(
+            "experiment_id={exp}&filter=params.k%20%3D%20%270%27"
+        ))
+        .1,
+        json!({"count": 177})
+    );
+    assert_eq!(get("parent_run_id=0123456789abcdef0123456789abcdef").0, 404);
+    assert_eq!(get("experiment_id=98765").0, 404);
+    let (status, body) = get("");
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("parent_run_id"),
+        "{body}"
+    );
+    let (status, _) = get(&format!(
+        "experiment_id={exp}&filter=params.k%20%3E%3E%3E%201"
+    ));
+    assert_eq!(status, 400, "a bad filter is the client's mistake");
 }
 
 #[test]

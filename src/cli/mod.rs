@@ -124,6 +124,8 @@ enum OutputFormat {
     Csv,
     /// A JSON list of objects.
     Json,
+    /// JSON lines: one object per line.
+    Jsonl,
 }
 
 /// Prints a listing in `format`.
@@ -132,5 +134,10 @@ fn print_table(table: &RunsTable, format: OutputFormat) {
         OutputFormat::Table => print!("{}", table.to_text()),
         OutputFormat::Csv => print!("{}", table.to_csv()),
         OutputFormat::Json => println!("{}", table.to_json_string()),
+        OutputFormat::Jsonl => {
+            for row in table.json_rows() {
+                println!("{row}");
+            }
+        }
     }
 }

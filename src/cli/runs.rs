@@ -1,8 +1,12 @@
 //! `hyperflow runs ...`
 
+use std::io::Write;
+
 use clap::Subcommand;
 use hyperflow::tracking::table::Cell;
-use hyperflow::tracking::{ExperimentQuery, OpenMode, RunsTable, SearchRuns, Tracker, ViewType};
+use hyperflow::tracking::{
+    ExperimentQuery, OpenMode, Run, RunsTable, SearchRuns, Tracker, ViewType,
+};
 
 use super::OutputFormat;
 
@@ -19,13 +23,22 @@ pub enum Command {
         /// Order, e.g. "metrics.loss ASC"; repeat for several keys.
         #[arg(long, short)]
         order_by: Vec<String>,
-        /// At most this many runs.
+        /// At most this many runs: one page; when more match, the token of the next page
+        /// is printed on standard error.
         #[arg(long, default_value_t = 100)]
         max_results: usize,
+        /// Continue a listing where a previous page ended (the token it printed).
+        #[arg(long, value_name = "TOKEN")]
+        page_token: Option<String>,
+        /// Every matching run, written page by page as the pages are read, in constant
+        /// memory (CSV, JSON or JSON lines).
+        #[arg(long, conflicts_with_all = ["max_results", "page_token"])]
+        all: bool,
         /// Include deleted runs.
         #[arg(long)]
-        all: bool,
-        /// How to print them: a table, CSV, or JSON (a list of objects keyed by column name).
+        include_deleted: bool,
+        /// How to print them: a table, CSV, JSON (a list of objects keyed by column name)
+        /// or JSON lines (one object per line).
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
         /// Only these columns, in this order, by their header names: e.g.
@@ -70,7 +83,9 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             filter,
             order_by,
             max_results,
+            page_token,
             all,
+            include_deleted,
             format,
             columns,
         } => {
@@ -84,23 +99,31 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
             };
             let mut search = SearchRuns::new()
                 .experiments(experiments.into_iter().map(|e| e.experiment_id))
-                .filter(filter)
-                .max_results(max_results);
+                .filter(filter);
             for key in order_by {
                 search = search.order_by(key);
             }
-            if all {
+            if include_deleted {
                 search = search.view_type(ViewType::All);
+            }
+            let columns: Vec<String> = columns.iter().map(|c| c.trim().to_string()).collect();
+            if all {
+                return list_all(tracker, &search, format, &columns);
+            }
+            let mut search = search.max_results(max_results);
+            if let Some(token) = page_token {
+                search = search.page_token(token);
             }
             let page = tracker.search_runs(&search)?;
             let mut table = RunsTable::from_runs(&page.items);
             if !columns.is_empty() {
-                let columns: Vec<&str> = columns.iter().map(|c| c.trim()).collect();
                 table = table.select_strictly(&columns)?;
             }
             super::print_table(&table, format);
-            if page.next_page_token.is_some() && matches!(format, OutputFormat::Table) {
-                eprintln!("(more runs match; raise --max-results to see them)");
+            if let Some(token) = page.next_page_token {
+                eprintln!(
+                    "more runs match: continue with --page-token {token} (or list them all with --all)"
+                );
             }
         }
         Command::Show { run_id, format } => {
@@ -133,4 +156,96 @@ pub fn run(cmd: Command, tracker: &Tracker) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs per page when `runs list --all` pages through the store.
+const ALL_PAGE: usize = 1000;
+
+/// `runs list --all`: every run `search` matches, read a page at a time and written as
+/// each page arrives, so memory does not grow with the runs. CSV needs its header first:
+/// without `--columns`, a first pass over the pages gathers the columns.
+fn list_all(
+    tracker: &Tracker,
+    search: &SearchRuns,
+    format: OutputFormat,
+    columns: &[String],
+) -> anyhow::Result<()> {
+    let search = search.clone().max_results(ALL_PAGE);
+    let header = if !columns.is_empty() || !matches!(format, OutputFormat::Csv) {
+        columns.to_vec()
+    } else {
+        let mut header = Vec::new();
+        for_each_page(tracker, &search, |runs| {
+            header = RunsTable::union_columns(&header, &RunsTable::from_runs(runs).columns);
+            Ok(())
+        })?;
+        header
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut written = 0usize;
+    match format {
+        OutputFormat::Table => anyhow::bail!(
+            "--all writes CSV, JSON or JSON lines (--format csv, json or jsonl): an aligned \
+             table needs every row before its first line"
+        ),
+        OutputFormat::Csv => out.write_all(
+            RunsTable {
+                columns: header.clone(),
+                rows: Vec::new(),
+            }
+            .to_csv()
+            .as_bytes(),
+        )?,
+        OutputFormat::Json => out.write_all(b"[")?,
+        OutputFormat::Jsonl => {}
+    }
+    for_each_page(tracker, &search, |runs| {
+        let mut table = RunsTable::from_runs(runs);
+        if !columns.is_empty() {
+            table.select_strictly(columns)?;
+        }
+        if !header.is_empty() {
+            table = table.with_columns(&header);
+        }
+        match format {
+            OutputFormat::Csv => out.write_all(table.csv_rows().as_bytes())?,
+            OutputFormat::Jsonl => {
+                for row in table.json_rows() {
+                    serde_json::to_writer(&mut out, &row)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            OutputFormat::Json => {
+                for row in table.json_rows() {
+                    out.write_all(if written == 0 { b"\n" } else { b",\n" })?;
+                    serde_json::to_writer_pretty(&mut out, &row)?;
+                    written += 1;
+                }
+            }
+            OutputFormat::Table => {}
+        }
+        Ok(())
+    })?;
+    if matches!(format, OutputFormat::Json) {
+        out.write_all(if written == 0 { b"]\n" } else { b"\n]\n" })?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Calls `f` with each page of `search`, in order, one page held at a time.
+fn for_each_page(
+    tracker: &Tracker,
+    search: &SearchRuns,
+    mut f: impl FnMut(&[Run]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut search = search.clone();
+    loop {
+        let page = tracker.search_runs(&search)?;
+        f(&page.items)?;
+        match page.next_page_token {
+            Some(token) => search = search.page_token(token),
+            None => return Ok(()),
+        }
+    }
 }

@@ -572,7 +572,8 @@ pub struct Endpoint {
 /// Every endpoint of the server but the web UI's pages ([`ui::routes`]): MLflow's tracking
 /// REST API (under `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`), the artifact proxy,
 /// hyperflow's report ([`report`], `/api/2.0/hyperflow/report`), the UI's search
-/// descriptions ([`ui::searches`], `/api/2.0/hyperflow/searches`), the ledger of searches
+/// descriptions ([`ui::searches`], `/api/2.0/hyperflow/searches`), its run counts
+/// ([`ui::count_runs`], `/api/2.0/hyperflow/runs/count`), the ledger of searches
 /// ([`ledger`], `/api/2.0/hyperflow/ledger/...`),
 /// `/api/3.0/mlflow/server-info` and `/health`. The router is built from this table and
 /// nothing else.
@@ -674,6 +675,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             Method::GET,
             "/hyperflow/searches".into(),
             json_route(&Method::GET, ui::searches),
+        ),
+        (
+            Prefix::V2,
+            Method::GET,
+            "/hyperflow/runs/count".into(),
+            json_route(&Method::GET, ui::count_runs),
         ),
         (
             Prefix::V3,

@@ -48,13 +48,18 @@ pub struct ReportQuery {
     /// The share of trials that counts as the top.
     #[serde(default, deserialize_with = "de::double")]
     pub top_quantile: Option<f64>,
+    /// Answer only what a page shows (sections and plots), without the report's data,
+    /// whose loss history has an entry per trial (9 MB at 100,000 trials).
+    #[serde(default, deserialize_with = "de::flag")]
+    pub page_only: bool,
 }
 
 /// The report endpoint's answer.
 #[derive(Serialize)]
 pub(crate) struct ReportReply {
-    /// The report as `hyperflow report --format json` writes it.
-    report: Report,
+    /// The report as `hyperflow report --format json` writes it (none with `page_only`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<Report>,
     /// What every renderer shows, in order.
     sections: serde_json::Value,
     /// The plots.
@@ -112,7 +117,7 @@ pub(crate) fn report(st: &AppState, q: ReportQuery) -> ApiResult<ReportReply> {
     Ok(ReportReply {
         sections: serde_json::to_value(sections(&report))
             .map_err(|e| ApiError::internal(format!("serializing the report: {e}")))?,
-        report,
+        report: (!q.page_only).then_some(report),
         plots,
         range_legend: BAR_LEGEND,
     })

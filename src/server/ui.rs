@@ -196,6 +196,59 @@ async fn asset(Path((version, file)): Path<(String, String)>, req: HeaderMap) ->
     resp
 }
 
+/// The query of [`count_runs`]: the active runs of an experiment, or the children of a
+/// parent run, that a filter matches.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CountQuery {
+    /// The experiment whose runs are counted.
+    #[serde(default, deserialize_with = "de::text")]
+    pub experiment_id: Option<String>,
+    /// Count the child runs of this run instead (a sweep's trials, for one).
+    #[serde(default, deserialize_with = "de::text")]
+    pub parent_run_id: Option<String>,
+    /// MLflow filter the runs must also match (default: none).
+    #[serde(default, deserialize_with = "de::text_or_empty")]
+    pub filter: String,
+}
+
+/// What [`count_runs`] answers.
+#[derive(Debug, serde::Serialize)]
+pub struct CountReply {
+    /// How many runs match.
+    pub count: usize,
+}
+
+/// `GET hyperflow/runs/count`: how many active runs of an experiment (or children of a
+/// parent run) match a filter, all pages together: one `COUNT` query on the SQL stores,
+/// so the UI shows a sweep's size without listing its trials. Missing runs and experiments
+/// are 404.
+pub fn count_runs(st: &AppState, q: CountQuery) -> ApiResult<CountReply> {
+    let tracker = Tracker::new(st.store().clone());
+    let (experiment_id, filter) = match (q.parent_run_id, q.experiment_id) {
+        (Some(parent), None) => {
+            let parent = tracker.store().get_run_info(&parent)?;
+            let children = schema::children_of(&parent.run_id).to_string();
+            let filter = if q.filter.trim().is_empty() {
+                children
+            } else {
+                format!("{children} AND {}", q.filter)
+            };
+            (parent.experiment_id, filter)
+        }
+        (None, Some(experiment)) => (
+            tracker.find_experiment(&experiment)?.experiment_id,
+            q.filter,
+        ),
+        _ => {
+            return Err(ApiError::invalid(
+                "Give one of 'experiment_id' or 'parent_run_id' (a parent run whose children to count)",
+            ));
+        }
+    };
+    let count = tracker.count_runs(&SearchRuns::new().experiment(&experiment_id).filter(filter))?;
+    Ok(CountReply { count })
+}
+
 /// The most recent searches [`searches`] describes for an experiment.
 pub const MAX_SEARCHES: usize = 50;
 

@@ -616,6 +616,12 @@ impl Tracker {
         self.store.search_runs(&search.query)
     }
 
+    /// How many runs a search matches, all pages together (one `COUNT` query on the SQL
+    /// stores).
+    pub fn count_runs(&self, search: &SearchRuns) -> Result<usize> {
+        self.store.count_runs(&search.query)
+    }
+
     /// All pages of a run search.
     pub fn search_all_runs(&self, search: &SearchRuns) -> Result<Vec<Run>> {
         all_pages(

@@ -1245,6 +1245,17 @@ impl Store for PgStore {
         })
     }
 
+    fn count_runs(&self, query: &RunQuery) -> Result<usize> {
+        if query.experiment_ids.is_empty() {
+            return Ok(0);
+        }
+        let search = search::count_runs(query)?;
+        self.read("counting runs", |tx| {
+            Ok(search.keys(tx)?.first().copied().unwrap_or(0))
+        })
+        .map(|n| usize::try_from(n).unwrap_or(0))
+    }
+
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
         validate_max_results(query.max_results)?;
         let offset = decode_page_token(query.page_token.as_deref())?;

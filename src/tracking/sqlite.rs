@@ -1254,6 +1254,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn count_runs(&self, query: &RunQuery) -> Result<usize> {
+        if query.experiment_ids.is_empty() {
+            return Ok(0);
+        }
+        let search = search::count_runs(query)?;
+        self.maybe_analyze();
+        self.read("counting runs", |tx| {
+            Ok(search.keys(tx)?.first().copied().unwrap_or(0))
+        })
+        .map(|n| usize::try_from(n).unwrap_or(0))
+    }
+
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
         validate_max_results(query.max_results)?;
         let offset = decode_page_token(query.page_token.as_deref())?;

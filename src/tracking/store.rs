@@ -301,6 +301,26 @@ pub trait Store: Send + Sync {
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>>;
     /// Search runs with MLflow's filter and order_by language.
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>>;
+    /// How many runs `query` matches, all pages together (its order, page size and token
+    /// play no part). The default pages through [`Store::search_runs`] with no order,
+    /// holding one page at a time; the SQL stores answer with one `COUNT` query.
+    fn count_runs(&self, query: &RunQuery) -> Result<usize> {
+        let mut page_query = RunQuery {
+            order_by: Vec::new(),
+            max_results: COUNT_PAGE,
+            page_token: None,
+            ..query.clone()
+        };
+        let mut count = 0;
+        loop {
+            let page = self.search_runs(&page_query)?;
+            count += page.items.len();
+            match page.next_page_token {
+                Some(token) => page_query.page_token = Some(token),
+                None => return Ok(count),
+            }
+        }
+    }
 
     /// Log dataset inputs of an active run. A dataset is identified within the run's
     /// experiment by name and digest (logging it again reuses it); an input already logged
@@ -1561,6 +1581,9 @@ const PAGE_TOKEN_BASE64: base64::engine::GeneralPurpose = base64::engine::Genera
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
+
+/// Runs per page when [`Store::count_runs`] counts by paging.
+const COUNT_PAGE: usize = 1000;
 
 /// Encode a page token for `offset`.
 pub fn encode_page_token(offset: usize) -> String {

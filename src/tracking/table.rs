@@ -167,6 +167,16 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// One CSV line of `fields`, quoted where needed, with its newline.
+fn csv_line<S: AsRef<str>>(fields: impl Iterator<Item = S>) -> String {
+    let mut line = fields
+        .map(|f| csv_field(f.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
+}
+
 /// A column asked for ([`RunsTable::select_strictly`]) that the table does not have.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
@@ -302,34 +312,87 @@ impl RunsTable {
         Ok(self.select(columns))
     }
 
+    /// The columns of two tables of runs (from [`RunsTable::from_runs`]) together, in
+    /// the order `from_runs` gives them: the run's fields, then metrics, params and tags,
+    /// each by key. A listing written page by page ([`RunsTable::with_columns`]) gathers
+    /// its header this way.
+    ///
+    /// ```
+    /// use hyperflow::tracking::RunsTable;
+    /// let a = ["run_id".to_string(), "params.lr".to_string()];
+    /// let b = ["run_id".to_string(), "metrics.loss".to_string()];
+    /// assert_eq!(RunsTable::union_columns(&a, &b), ["run_id", "metrics.loss", "params.lr"]);
+    /// ```
+    pub fn union_columns(a: &[String], b: &[String]) -> Vec<String> {
+        let all = || a.iter().chain(b);
+        let mut columns: Vec<String> = INFO_COLUMNS
+            .iter()
+            .filter(|c| all().any(|have| have == *c))
+            .map(|c| c.to_string())
+            .collect();
+        let data: BTreeSet<&String> = all()
+            .filter(|c| !INFO_COLUMNS.contains(&c.as_str()))
+            .collect();
+        columns.extend(data.into_iter().cloned());
+        columns
+    }
+
+    /// The table with exactly `columns`, in that order: the cells of the columns it has,
+    /// null in those it lacks. Pages of a listing written one by one
+    /// ([`RunsTable::csv_rows`]) share their columns this way.
+    ///
+    /// ```
+    /// use hyperflow::tracking::RunsTable;
+    /// let table = RunsTable::from_runs(&[]).with_columns(&["run_id", "metrics.loss"]);
+    /// assert_eq!(table.columns, ["run_id", "metrics.loss"]);
+    /// ```
+    pub fn with_columns<S: AsRef<str>>(&self, columns: &[S]) -> RunsTable {
+        let at: Vec<Option<usize>> = columns
+            .iter()
+            .map(|c| self.columns.iter().position(|have| have == c.as_ref()))
+            .collect();
+        RunsTable {
+            columns: columns.iter().map(|c| c.as_ref().to_string()).collect(),
+            rows: self
+                .rows
+                .iter()
+                .map(|row| {
+                    at.iter()
+                        .map(|i| i.and_then(|i| row.get(i)).cloned().unwrap_or(Cell::Null))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
     /// CSV with a header row (RFC 4180 quoting).
     pub fn to_csv(&self) -> String {
+        csv_line(self.columns.iter().map(String::as_str)) + &self.csv_rows()
+    }
+
+    /// The CSV of the rows alone, without the header row.
+    pub fn csv_rows(&self) -> String {
         let mut out = String::new();
-        let header: Vec<String> = self.columns.iter().map(|c| csv_field(c)).collect();
-        out.push_str(&header.join(","));
-        out.push('\n');
         for row in &self.rows {
-            let fields: Vec<String> = row.iter().map(|c| csv_field(&c.text())).collect();
-            out.push_str(&fields.join(","));
-            out.push('\n');
+            out.push_str(&csv_line(row.iter().map(Cell::text)));
         }
         out
     }
 
+    /// One object per row, keyed by column name (null for missing values).
+    pub fn json_rows(&self) -> impl Iterator<Item = Value> + '_ {
+        self.rows.iter().map(|row| {
+            let mut obj = Map::new();
+            for (c, cell) in self.columns.iter().zip(row) {
+                obj.insert(c.clone(), cell.json());
+            }
+            Value::Object(obj)
+        })
+    }
+
     /// A list of objects keyed by column name (null for missing values).
     pub fn to_json(&self) -> Value {
-        Value::Array(
-            self.rows
-                .iter()
-                .map(|row| {
-                    let mut obj = Map::new();
-                    for (c, cell) in self.columns.iter().zip(row) {
-                        obj.insert(c.clone(), cell.json());
-                    }
-                    Value::Object(obj)
-                })
-                .collect(),
-        )
+        Value::Array(self.json_rows().collect())
     }
 
     /// [`RunsTable::to_json`] as pretty-printed text.

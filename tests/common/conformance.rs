@@ -1045,22 +1045,44 @@ pub fn search_pagination_and_views(s: &dyn Store) {
         ),
         (20, 5, 25)
     );
+    // Counts agree with the searches, whatever the page size, order and token.
+    let counted = |v: ViewType, filter: &str| {
+        s.count_runs(&RunQuery {
+            experiment_ids: vec![exp.clone()],
+            view_type: v,
+            filter: filter.into(),
+            max_results: 3,
+            order_by: vec!["attributes.run_name DESC".into()],
+            page_token: Some(encode_page_token(7)),
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        (
+            counted(ViewType::ActiveOnly, ""),
+            counted(ViewType::DeletedOnly, ""),
+            counted(ViewType::All, ""),
+            counted(ViewType::All, "attributes.run_name LIKE 'run-1%'"),
+            counted(ViewType::ActiveOnly, "attributes.run_name = 'none'"),
+        ),
+        (20, 5, 25, 10, 0)
+    );
     // Several experiments; none.
     let other = s.create_experiment("pages-2", None, &[]).unwrap();
     new_run(s, &other, "elsewhere", 1);
-    let both = s
-        .search_runs(&RunQuery {
-            experiment_ids: vec![exp.clone(), other],
-            ..RunQuery::default()
-        })
-        .unwrap();
-    assert_eq!(both.items.len(), 21);
+    let both = RunQuery {
+        experiment_ids: vec![exp.clone(), other],
+        ..RunQuery::default()
+    };
+    assert_eq!(s.search_runs(&both).unwrap().items.len(), 21);
+    assert_eq!(s.count_runs(&both).unwrap(), 21);
     assert!(
         s.search_runs(&RunQuery::default())
             .unwrap()
             .items
             .is_empty()
     );
+    assert_eq!(s.count_runs(&RunQuery::default()).unwrap(), 0);
 }
 
 pub fn search_errors(s: &dyn Store) {

@@ -1,7 +1,11 @@
 //! The report's plots, drawn with plotters' SVG backend.
 //!
-//! Scatter plots show at most [`MAX_POINTS`] trials: every top trial and an even subsample
-//! of the others, so a report of 10,000 trials stays small and quick to open.
+//! Scatter plots draw at most [`MAX_POINTS`] trials, so a report of 100,000 trials stays
+//! small and quick to open. Past that, they draw a seeded stratified sample ([`sample`]):
+//! at most [`MAX_TOP_POINTS`] of the top trials and the rest of the room for the others,
+//! each part spread evenly over its strata (trial order in the loss history, loss rank in
+//! the parameter plots), and say so in their caption, legend and title ("2,000 of 100,000
+//! trials drawn").
 
 use std::error::Error;
 
@@ -18,6 +22,11 @@ use crate::space::Value;
 
 /// Most points drawn in one scatter plot.
 pub(crate) const MAX_POINTS: usize = 2000;
+/// Most top trials drawn in one scatter plot: a quarter of the points, close to the share
+/// of top trials at the default top quantile (0.2), so a sample keeps the picture's mix.
+pub(crate) const MAX_TOP_POINTS: usize = MAX_POINTS / 4;
+/// The seed of the samples: the same report draws the same points every time.
+const SAMPLE_SEED: u64 = 0x5eed_9107;
 
 const SIZE: (u32, u32) = (720, 380);
 const FONT: &str = "sans-serif";
@@ -27,6 +36,8 @@ const BEST: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 const GOOD: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 
 type DrawResult = Result<(), Box<dyn Error>>;
+/// What a plot drew: `Some` when its points are a sample.
+type SampleResult = Result<Option<Sample>, Box<dyn Error>>;
 
 /// Draws the labels of a chart's series in its upper right corner, on a light box.
 fn draw_legend<'a, CT: CoordTranslate>(
@@ -59,16 +70,17 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
         } else {
             String::new()
         };
-        let mut add = |file: String, title: String, draw: &dyn Fn(&mut String) -> DrawResult| {
+        let mut add = |file: String, title: String, draw: &dyn Fn(&mut String) -> SampleResult| {
             let file_name = format!("{prefix}{file}");
             let mut svg = String::new();
-            draw(&mut svg).map_err(|e| ReportError::Plot {
+            let sample = draw(&mut svg).map_err(|e| ReportError::Plot {
                 plot: file_name.clone(),
                 message: e.to_string(),
             })?;
+            let note = sample.map_or_else(String::new, |s| format!(" ({})", s.note()));
             out.push(Plot {
                 file_name,
-                title: format!("{title_prefix}{title}"),
+                title: format!("{title_prefix}{title}{note}"),
                 svg,
             });
             Ok::<(), ReportError>(())
@@ -80,7 +92,7 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
         }
         if group.params.iter().any(|p| p.importance.is_some()) {
             add("importance.svg".into(), "Importance".into(), &|s| {
-                importance_plot(s, group)
+                importance_plot(s, group).map(|()| None)
             })?;
         }
         for p in &group.params {
@@ -97,7 +109,10 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
             add(
                 "parallel.svg".into(),
                 "Top trials, parallel coordinates".into(),
-                &|s| parallel_plot(s, group, report.direction == crate::Direction::Maximize),
+                &|s| {
+                    parallel_plot(s, group, report.direction == crate::Direction::Maximize)
+                        .map(|()| None)
+                },
             )?;
         }
     }
@@ -125,25 +140,99 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
-/// Indices to draw out of `n`: all `keep` ones plus an even subsample of the rest, at most
-/// `MAX_POINTS` in total (fewer only when the kept ones alone exceed it).
-fn subsample(n: usize, keep: &dyn Fn(usize) -> bool) -> Vec<usize> {
-    if n <= MAX_POINTS {
-        return (0..n).collect();
+/// The points a scatter plot draws out of all it could: their indices, ascending.
+#[derive(Debug, Clone, PartialEq)]
+struct Drawn {
+    indices: Vec<usize>,
+    total: usize,
+}
+
+/// How many of how many trials a sampled plot drew.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sample {
+    drawn: usize,
+    total: usize,
+}
+
+impl Sample {
+    /// "2,000 of 100,000 trials drawn".
+    fn note(self) -> String {
+        format!(
+            "{} of {} trials drawn",
+            thousands(self.drawn),
+            thousands(self.total)
+        )
     }
-    let kept = (0..n).filter(|&i| keep(i)).count();
-    let room = MAX_POINTS.saturating_sub(kept);
-    let others = n - kept;
-    let mut seen = 0usize;
-    (0..n)
-        .filter(|&i| {
-            if keep(i) {
-                return true;
-            }
-            seen += 1;
-            // The j-th other point is drawn when it crosses the next multiple of others/room.
-            room > 0 && (seen * room) / others != ((seen - 1) * room) / others
+}
+
+impl Drawn {
+    /// `Some` when not every point is drawn.
+    fn sample(&self) -> Option<Sample> {
+        (self.indices.len() < self.total).then_some(Sample {
+            drawn: self.indices.len(),
+            total: self.total,
         })
+    }
+
+    /// The legend's label of the points: marked as a sample when it is one.
+    fn label(&self, what: &str) -> String {
+        match self.sample() {
+            Some(s) => format!("{what}, a sample: {}", s.note()),
+            None => what.to_string(),
+        }
+    }
+}
+
+/// `n` with thousands separated by commas.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The points to draw out of `n`: all of them up to [`MAX_POINTS`]; past that, a
+/// stratified sample of at most [`MAX_TOP_POINTS`] of the `top` ones and of the others
+/// to fill [`MAX_POINTS`]. Each part is ordered by `key` (ties by index) and cut into as
+/// many equal strata as it gets points; one seeded random point is drawn per stratum, so
+/// the sample follows the part's distribution over `key` and is the same every time.
+fn sample(n: usize, top: &dyn Fn(usize) -> bool, key: &dyn Fn(usize) -> f64) -> Drawn {
+    if n <= MAX_POINTS {
+        return Drawn {
+            indices: (0..n).collect(),
+            total: n,
+        };
+    }
+    let (tops, others): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| top(i));
+    let mut rng = crate::rng::TrialRng::from_seed(SAMPLE_SEED);
+    let mut indices = stratified(tops, MAX_TOP_POINTS, key, &mut rng);
+    let room = MAX_POINTS - indices.len();
+    indices.extend(stratified(others, room, key, &mut rng));
+    indices.sort_unstable();
+    Drawn { indices, total: n }
+}
+
+/// At most `k` of `items`: all when they fit, else one random item of each of `k` equal
+/// strata of `items` ordered by `key`.
+fn stratified(
+    mut items: Vec<usize>,
+    k: usize,
+    key: &dyn Fn(usize) -> f64,
+    rng: &mut crate::rng::TrialRng,
+) -> Vec<usize> {
+    use rand::RngExt;
+    if items.len() <= k {
+        return items;
+    }
+    items.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+    let len = items.len();
+    (0..k)
+        .map(|j| items[rng.random_range(j * len / k..(j + 1) * len / k)])
         .collect()
 }
 
@@ -164,14 +253,26 @@ fn loss_range(losses: &mut [f64]) -> (f64, f64) {
     padded(lo, if hi > cap && cap > lo { cap } else { hi })
 }
 
-fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResult {
+fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> SampleResult {
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let h = &group.history;
     let x_max = h.last().map_or(1, |p| p.number).max(1) as f64;
     let (y0, y1) = loss_range(&mut h.iter().map(|p| p.loss).collect::<Vec<_>>());
+    let threshold = group.top_threshold;
+    let is_top = |l: f64| {
+        threshold.is_some_and(|t| match direction {
+            "maximize" => l >= t,
+            _ => l <= t,
+        })
+    };
+    // Strata over trial order: the sample keeps the history's shape.
+    let shown = sample(h.len(), &|i| is_top(h[i].loss), &|i| i as f64);
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Loss by trial ({direction})"), (FONT, 18))
+        .caption(
+            caption(format!("Loss by trial ({direction})"), &shown),
+            (FONT, 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(64)
@@ -184,16 +285,8 @@ fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResu
         .y_label_formatter(&|y| num(*y))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    let threshold = group.top_threshold;
-    let is_top = |l: f64| {
-        threshold.is_some_and(|t| match direction {
-            "maximize" => l >= t,
-            _ => l <= t,
-        })
-    };
-    let shown = subsample(h.len(), &|i| is_top(h[i].loss));
     chart
-        .draw_series(shown.iter().map(|&i| {
+        .draw_series(shown.indices.iter().map(|&i| {
             let p = h[i];
             let color = if is_top(p.loss) { TOP } else { POINT };
             Circle::new(
@@ -202,7 +295,7 @@ fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResu
                 color.mix(0.6).filled(),
             )
         }))?
-        .label("trial (orange: top quantile)")
+        .label(shown.label("trial (orange: top quantile)"))
         .legend(|(x, y)| Circle::new((x + 10, y), 3, POINT.filled()));
     // Best so far as a step line: only where it changes, plus the last trial.
     let mut steps: Vec<(f64, f64)> = Vec::new();
@@ -223,7 +316,15 @@ fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> DrawResu
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BEST.stroke_width(2)));
     draw_legend(&mut chart)?;
     root.present()?;
-    Ok(())
+    Ok(shown.sample())
+}
+
+/// A plot's caption, with how many trials it drew when they are a sample.
+fn caption(title: String, shown: &Drawn) -> String {
+    match shown.sample() {
+        Some(s) => format!("{title}: {}", s.note()),
+        None => title,
+    }
 }
 
 fn importance_plot(svg: &mut String, group: &GroupReport) -> DrawResult {
@@ -294,7 +395,13 @@ fn param_points(p: &ParamReport, to_x: &dyn Fn(&Value) -> Option<f64>) -> Vec<(f
         .collect()
 }
 
-fn param_plot(svg: &mut String, p: &ParamReport) -> DrawResult {
+/// The points of a parameter plot to draw, strata over loss rank: the sample keeps the
+/// spread of losses.
+fn param_sample(pts: &[(f64, f64, bool)]) -> Drawn {
+    sample(pts.len(), &|i| pts[i].2, &|i| pts[i].1)
+}
+
+fn param_plot(svg: &mut String, p: &ParamReport) -> SampleResult {
     match &p.detail {
         ParamDetail::Categorical(c) => {
             let options: Vec<&Value> = c.options.iter().map(|o| &o.value).collect();
@@ -310,16 +417,20 @@ fn param_plot(svg: &mut String, p: &ParamReport) -> DrawResult {
             let hi = n.searched.high.max(n.recommended.high);
             let mut losses: Vec<f64> = pts.iter().map(|q| q.1).collect();
             let y = loss_range(&mut losses);
+            let shown = param_sample(&pts);
             let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
             root.fill(&WHITE)?;
             let mut builder = ChartBuilder::on(&root);
             builder
                 .caption(
-                    format!(
-                        "Loss vs {} ({}{})",
-                        p.name,
-                        p.kind,
-                        if p.log { ", log axis" } else { "" }
+                    caption(
+                        format!(
+                            "Loss vs {} ({}{})",
+                            p.name,
+                            p.kind,
+                            if p.log { ", log axis" } else { "" }
+                        ),
+                        &shown,
                     ),
                     (FONT, 18),
                 )
@@ -331,16 +442,16 @@ fn param_plot(svg: &mut String, p: &ParamReport) -> DrawResult {
                 let pad = ((b - a) * 0.03).max(0.01);
                 let chart = builder
                     .build_cartesian_2d(((a - pad).exp()..(b + pad).exp()).log_scale(), y.0..y.1)?;
-                numeric_body(chart, p, n, &pts, y)?;
+                numeric_body(chart, p, n, &pts, &shown, y)?;
             } else {
                 let (a, b) = padded(lo, hi);
                 let chart = builder.build_cartesian_2d(a..b, y.0..y.1)?;
-                numeric_body(chart, p, n, &pts, y)?;
+                numeric_body(chart, p, n, &pts, &shown, y)?;
             }
             root.present()?;
-            Ok(())
+            Ok(shown.sample())
         }
-        ParamDetail::Constant { .. } => Ok(()),
+        ParamDetail::Constant { .. } => Ok(None),
     }
 }
 
@@ -349,6 +460,7 @@ fn numeric_body<'a, X>(
     p: &ParamReport,
     n: &crate::report::model::NumericDetail,
     pts: &[(f64, f64, bool)],
+    shown: &Drawn,
     (y0, y1): (f64, f64),
 ) -> DrawResult
 where
@@ -380,12 +492,14 @@ where
         )?
         .label(format!("recommended ({})", p.action.as_str()))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GOOD.stroke_width(2)));
-    let shown = subsample(pts.len(), &|i| pts[i].2);
-    chart.draw_series(shown.iter().map(|&i| {
-        let (x, l, top) = pts[i];
-        let color = if top { TOP } else { POINT };
-        Circle::new((x, clamp(l, y0, y1)), 2, color.mix(0.6).filled())
-    }))?;
+    chart
+        .draw_series(shown.indices.iter().map(|&i| {
+            let (x, l, top) = pts[i];
+            let color = if top { TOP } else { POINT };
+            Circle::new((x, clamp(l, y0, y1)), 2, color.mix(0.6).filled())
+        }))?
+        .label(shown.label("trial (orange: top quantile)"))
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, POINT.filled()));
     draw_legend(&mut chart)?;
     Ok(())
 }
@@ -397,14 +511,18 @@ fn categorical_plot(
     p: &ParamReport,
     pts: &[(f64, f64, bool)],
     labels: &[String],
-) -> DrawResult {
+) -> SampleResult {
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let k = labels.len().max(1);
     let mut losses: Vec<f64> = pts.iter().map(|q| q.1).collect();
     let (y0, y1) = loss_range(&mut losses);
+    let shown = param_sample(pts);
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Loss vs {} (choice)", p.name), (FONT, 18))
+        .caption(
+            caption(format!("Loss vs {} (choice)", p.name), &shown),
+            (FONT, 18),
+        )
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(64)
@@ -419,16 +537,21 @@ fn categorical_plot(
         .y_desc("loss")
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    let shown = subsample(pts.len(), &|i| pts[i].2);
-    chart.draw_series(shown.iter().map(|&i| {
-        let (x, l, top) = pts[i];
-        // Golden-ratio sequence: evenly spread, and the same every time.
-        let jitter = ((i as f64 * 0.618_033_988_75).fract() - 0.5) * 0.5;
-        let color = if top { TOP } else { POINT };
-        Circle::new((x + jitter, clamp(l, y0, y1)), 2, color.mix(0.6).filled())
-    }))?;
+    chart
+        .draw_series(shown.indices.iter().map(|&i| {
+            let (x, l, top) = pts[i];
+            // Golden-ratio sequence: evenly spread, and the same every time.
+            let jitter = ((i as f64 * 0.618_033_988_75).fract() - 0.5) * 0.5;
+            let color = if top { TOP } else { POINT };
+            Circle::new((x + jitter, clamp(l, y0, y1)), 2, color.mix(0.6).filled())
+        }))?
+        .label(shown.label("trial (orange: top quantile)"))
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, POINT.filled()));
+    if shown.sample().is_some() {
+        draw_legend(&mut chart)?;
+    }
     root.present()?;
-    Ok(())
+    Ok(shown.sample())
 }
 
 /// Parallel coordinates of the top trials (at most 50): one axis per parameter, each
@@ -487,14 +610,13 @@ fn parallel_plot(svg: &mut String, group: &GroupReport, maximize: bool) -> DrawR
         ])?;
     }
     // The top trials (at most 50, best first) and each parameter's value in them.
-    let mut top: Vec<(usize, f64)> = Vec::new();
+    let mut top: std::collections::BTreeMap<usize, f64> = std::collections::BTreeMap::new();
     for p in &params {
         for t in p.trial_values.iter().filter(|t| t.top) {
-            if !top.iter().any(|(n, _)| *n == t.number) {
-                top.push((t.number, t.loss));
-            }
+            top.entry(t.number).or_insert(t.loss);
         }
     }
+    let mut top: Vec<(usize, f64)> = top.into_iter().collect();
     let sign = if maximize { -1.0 } else { 1.0 };
     top.sort_by(|a, b| (sign * a.1).total_cmp(&(sign * b.1)).then(a.0.cmp(&b.0)));
     top.truncate(50);
@@ -571,5 +693,61 @@ fn label_at(labels: &[String], x: f64) -> String {
         labels.get(i as usize).cloned().unwrap_or_default()
     } else {
         String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_plots_draw_every_point() {
+        let drawn = sample(MAX_POINTS, &|i| i % 2 == 0, &|i| i as f64);
+        assert_eq!(drawn.indices, (0..MAX_POINTS).collect::<Vec<_>>());
+        assert_eq!(drawn.sample(), None);
+        assert_eq!(drawn.label("trial"), "trial");
+    }
+
+    #[test]
+    fn large_plots_draw_one_point_per_stratum_of_each_part() {
+        let n = 100_000;
+        // Every fifth trial is a top trial; the key is the reverse of the index.
+        let top = |i: usize| i % 5 == 0;
+        let key = |i: usize| (n - i) as f64;
+        let drawn = sample(n, &top, &key);
+        assert_eq!(drawn.indices.len(), MAX_POINTS);
+        assert!(drawn.indices.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(drawn, sample(n, &top, &key), "seeded");
+        let tops: Vec<usize> = drawn.indices.iter().copied().filter(|&i| top(i)).collect();
+        assert_eq!(tops.len(), MAX_TOP_POINTS);
+        // 20,000 top trials in 500 strata of 40 by key: one in each.
+        let mut strata: Vec<usize> = tops.iter().map(|&i| (19_999 - i / 5) / 40).collect();
+        strata.sort_unstable();
+        assert_eq!(strata, (0..MAX_TOP_POINTS).collect::<Vec<_>>());
+        let others = MAX_POINTS - MAX_TOP_POINTS;
+        let mut strata: Vec<usize> = drawn
+            .indices
+            .iter()
+            .filter(|&&i| !top(i))
+            .map(|&i| {
+                // Rank among the non-top trials by key (descending index), then stratum.
+                let rank = 80_000 - 1 - (i - i / 5 - 1);
+                ((rank + 1) * others - 1) / 80_000
+            })
+            .collect();
+        strata.sort_unstable();
+        assert_eq!(strata, (0..others).collect::<Vec<_>>());
+        assert_eq!(
+            drawn.label("trial"),
+            "trial, a sample: 2,000 of 100,000 trials drawn"
+        );
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

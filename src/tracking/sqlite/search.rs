@@ -59,12 +59,20 @@ impl sql::Query<Value> {
 
 /// The query selecting the run keys of one page of `query`, from row `offset`.
 pub(super) fn runs(query: &RunQuery, offset: usize) -> Result<Query> {
-    let ids = query
+    sql::runs::<Sqlite>(query, experiment_keys(query)?, offset)
+}
+
+/// The query counting the runs `query` matches: one row, the count.
+pub(super) fn count_runs(query: &RunQuery) -> Result<Query> {
+    sql::count_runs::<Sqlite>(query, experiment_keys(query)?)
+}
+
+fn experiment_keys(query: &RunQuery) -> Result<Vec<i64>> {
+    query
         .experiment_ids
         .iter()
         .map(parse_experiment_id)
-        .collect::<Result<Vec<_>>>()?;
-    sql::runs::<Sqlite>(query, ids, offset)
+        .collect()
 }
 
 /// The query selecting the experiment ids of one page of `query`, from row `offset`.

@@ -92,6 +92,13 @@ export const api = {
     });
     return { runs: (r.runs || []).map(flatRun), next: r.next_page_token };
   },
+  /**
+   * How many active runs match, all pages together (one COUNT on the server): those of
+   * experiment `experimentId`, or the children of run `parentRunId`, that `filter` matches.
+   */
+  async countRuns({ experimentId, parentRunId, filter = '' }) {
+    return (await call('GET', 'hyperflow/runs/count', { experiment_id: experimentId, parent_run_id: parentRunId, filter: filter || undefined })).count;
+  },
   async getRun(id) {
     return flatRun((await call('GET', 'mlflow/runs/get', { run_id: id })).run);
   },

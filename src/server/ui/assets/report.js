@@ -20,9 +20,10 @@ export async function reportPage(main, route) {
     parent ? [h('a', { href: link('/runs/' + encodeURIComponent(parent.id)) }, parent.name), ' / '] : null);
   const title = h('h1', {}, 'Sensible ranges');
   mount(main, crumbs, title, controls(expId, parentId, settings), h('p', { class: 'muted' }, 'Analysing the runs…'));
+  // page_only: the sections and plots, without the report's per-trial data.
   const answer = await api.report(parentId
-    ? { parent_run_id: parentId, metric: settings.metric, direction: settings.direction }
-    : { experiment_id: expId, ...settings });
+    ? { parent_run_id: parentId, metric: settings.metric, direction: settings.direction, page_only: true }
+    : { experiment_id: expId, ...settings, page_only: true });
   if (!route.alive()) return;
   mount(main, crumbs, title, controls(expId, parentId, settings),
     h('div', { id: 'report' }, answer.sections.map((sec) => section(sec, answer.range_legend))),

@@ -8,13 +8,17 @@
 // Groups start collapsed, or expanded while a filter is active (the user is looking for
 // the matching trials). All view state lives in the URL hash, so links and reloads work.
 //
+// Counts: a parent shows how many children it has in all ("100 of 100000"), and the
+// page how many runs match, each one COUNT query on the server (hyperflow/runs/count); a
+// parent with children beyond this page links to its children alone, paged by the server.
+//
 // Searches: when the experiment holds searches (sweeps, fmin), the default columns are
 // what a tuner looks at: the trial number, its state, the objective (with its direction,
 // the best trial marked) and each hyperparameter of the searched space, as the server
 // describes them (hyperflow/searches). The sweep's own settings (command, env) are params
 // of the parent run and stay in the column picker.
 
-import { h, mount, errorBox, badge, timeAgo, fmtDuration, fmtNum, isNumeric, link, setTitle } from './dom.js';
+import { h, mount, errorBox, badge, timeAgo, fmtDuration, fmtNum, isNumeric, link, pool, setTitle } from './dom.js';
 import { api, ApiError, filterKey, filterString } from './api.js';
 
 const PAGE_SIZES = [50, 100, 250, 1000];
@@ -108,6 +112,9 @@ export async function runsPage(main, route) {
     }
   }
   const roots = [...top];
+  // Children in all, per parent (filled in after the table is shown).
+  const totals = new Map();
+  const childFilter = (id) => `${filterKey('tags', described.tags && described.tags.parent ? described.tags.parent : 'mlflow.parentRunId')} = ${filterString(id)}`;
   // Searches start expanded: their trials are what the page is for.
   const expanded = new Set(filter ? [...nodes.keys()] : view.searchIds);
   const selected = new Set();
@@ -229,7 +236,7 @@ export async function runsPage(main, route) {
       if (n.kids.length) {
         const tog = h('button', { type: 'button', class: 'toggle', 'aria-expanded': 'false', 'aria-label': `Show or hide ${n.kids.length} child runs of ${r.name}`,
           onclick: () => { if (expanded.has(r.id)) expanded.delete(r.id); else expanded.add(r.id); refresh(); } },
-        h('span', { 'aria-hidden': 'true' }, '▸'), h('span', { class: 'kids' }, String(n.kids.length)));
+        h('span', { 'aria-hidden': 'true' }, '▸'), h('span', { class: 'kids', dataset: { kidsOf: r.id } }, kidsText(n)));
         togglesById.set(r.id, tog);
         nameCell.append(tog);
       } else if (depth === 0) {
@@ -237,7 +244,8 @@ export async function runsPage(main, route) {
       }
       nameCell.append(h('a', { href: link('/runs/' + encodeURIComponent(r.id)) }, r.name));
       if (n.context) nameCell.append(h('span', { class: 'muted small' }, filter ? ' (parent, not matching)' : ' (parent, on another page)'));
-      if (n.kids.length) nameCell.append(' ', h('a', { class: 'small', href: link('/report/' + encodeURIComponent(expId), { parent: r.id }) }, 'report'));
+      if (n.kids.length) nameCell.append(' ', h('a', { class: 'small', href: link('/report/' + encodeURIComponent(expId), { parent: r.id }) }, 'report'),
+        h('span', { class: 'small', dataset: { allOf: r.id } }, allChildren(n)));
       const box = n.context ? '' : h('input', { type: 'checkbox', class: 'select', value: r.id, checked: selected.has(r.id), 'aria-label': 'Select ' + r.name,
         onchange: (e) => { if (e.target.checked) selected.add(r.id); else selected.delete(r.id); updateCompare(); } });
       return h('tr', { class: 'run-row' + (n.context ? ' context' : ''), dataset: { runId: r.id, depth: String(depth), parent: parentId } },
@@ -249,11 +257,46 @@ export async function runsPage(main, route) {
         h('td', { class: 'nowrap' }, fmtDuration(r.start, r.end)));
     }
 
+    // "4 of 10000" when the parent has children beyond this page.
+    function kidsText(n) {
+      const total = totals.get(n.run.id);
+      return total > n.kids.length ? `${n.kids.length} of ${total}` : String(n.kids.length);
+    }
+    // A link to the parent's children alone (the server pages them), when not all are here.
+    function allChildren(n) {
+      const total = totals.get(n.run.id);
+      if (!(total > n.kids.length)) return null;
+      return [' ', h('a', { class: 'all-children', href: link('/experiments/' + encodeURIComponent(expId), { filter: childFilter(n.run.id) }) }, `all ${total} children`)];
+    }
+    showTotals = () => {
+      for (const n of nodes.values()) {
+        if (!n.kids.length || !totals.has(n.run.id)) continue;
+        const kids = tbody.querySelector(`[data-kids-of="${CSS.escape(n.run.id)}"]`);
+        if (kids) kids.textContent = kidsText(n);
+        const all = tbody.querySelector(`[data-all-of="${CSS.escape(n.run.id)}"]`);
+        if (all) mount(all, allChildren(n));
+        const tog = togglesById.get(n.run.id);
+        if (tog) tog.setAttribute('aria-label', `Show or hide ${kidsText(n)} child runs of ${n.run.name}`);
+      }
+    };
     mount(tableSlot, matched.length || context.size ? table
       : h('p', { class: 'muted empty' }, searchError ? 'No runs: the filter has an error.' : filter ? 'No runs match the filter.' : 'No runs in this experiment yet.'));
     refresh();
   }
+  let showTotals = () => {};
   renderTable();
+
+  // Counts, after the table is shown: the runs that match, and each parent's children.
+  const parents = [...nodes.values()].filter((n) => n.kids.length);
+  const [matching] = await Promise.all([
+    (page.next || stack.length) && !searchError ? api.countRuns({ experimentId: expId, filter }).catch(() => null) : null,
+    pool(parents, 4, async (n) => {
+      try { totals.set(n.run.id, await api.countRuns({ parentRunId: n.run.id })); } catch { /* the page's count stays */ }
+    }),
+  ]);
+  if (!route.alive()) return;
+  if (matching != null) count.append(`, ${matching} in all`);
+  showTotals();
 }
 
 /**
