@@ -255,6 +255,11 @@ impl Trials {
         &self.trials
     }
 
+    /// Every trial, in the order proposed, giving up the history.
+    pub fn into_trials(self) -> Vec<Trial> {
+        self.trials
+    }
+
     /// The number of trials, pending and killed ones included.
     pub fn len(&self) -> usize {
         self.trials.len()
