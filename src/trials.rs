@@ -5,6 +5,7 @@
 //! [`Session`](crate::algo::Session)); the [`Study`](crate::study::Study) that owns a
 //! history tells them what changed.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -187,10 +188,13 @@ pub enum HistoryError {
 
 /// The history of a search: every trial proposed so far, finished or pending, numbered
 /// from 0 without gaps.
+///
+/// Cloning shares the trials (they are copied only when one of the clones changes), so
+/// the result of a long search costs no second copy of its history.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trials {
     direction: Direction,
-    trials: Vec<Trial>,
+    trials: Arc<Vec<Trial>>,
     /// How many trials are in each state (by [`state_slot`]), kept as trials are pushed
     /// and updated, so budgets are checked without a pass over the history.
     counts: [usize; 5],
@@ -212,7 +216,7 @@ impl Trials {
     pub fn new(direction: Direction) -> Self {
         Trials {
             direction,
-            trials: Vec::new(),
+            trials: Arc::default(),
             counts: [0; 5],
         }
     }
@@ -238,7 +242,7 @@ impl Trials {
         let mut trials: Vec<Trial> = trials.into_iter().collect();
         trials.sort_by_key(|t| t.number);
         let mut history = Trials::new(direction);
-        history.trials.reserve(trials.len());
+        Arc::make_mut(&mut history.trials).reserve(trials.len());
         for trial in trials {
             history.push(trial)?;
         }
@@ -255,8 +259,9 @@ impl Trials {
         &self.trials
     }
 
-    /// Every trial, in the order proposed, giving up the history.
-    pub fn into_trials(self) -> Vec<Trial> {
+    /// Every trial, in the order proposed, giving up the history (shared with its
+    /// clones, if it has any).
+    pub(crate) fn into_shared(self) -> Arc<Vec<Trial>> {
         self.trials
     }
 
@@ -327,7 +332,7 @@ impl Trials {
         match trial.number {
             n if n == len => {
                 self.counts[state_slot(trial.state)] += 1;
-                self.trials.push(trial);
+                Arc::make_mut(&mut self.trials).push(trial);
                 Ok(())
             }
             n if n < len => Err(HistoryError::Duplicate { number: n }),
@@ -338,7 +343,7 @@ impl Trials {
     /// Changes trial `number` (the study records its outcome); `false` when there is no
     /// such trial. Its number stays as it was.
     pub(crate) fn update(&mut self, number: usize, change: impl FnOnce(&mut Trial)) -> bool {
-        let Some(trial) = self.trials.get_mut(number) else {
+        let Some(trial) = Arc::make_mut(&mut self.trials).get_mut(number) else {
             return false;
         };
         self.counts[state_slot(trial.state)] -= 1;

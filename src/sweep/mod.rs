@@ -173,7 +173,8 @@ pub struct SweepSummary {
     metric: String,
     direction: Direction,
     max_evals: usize,
-    trials: Vec<Trial>,
+    /// Shared with the search's result: a long sweep's history is not copied.
+    trials: Arc<Vec<Trial>>,
     seed: u64,
     stop: StopReason,
     elapsed: Duration,
@@ -718,11 +719,19 @@ fn drive(
         max_evals,
         seed: result.seed(),
         stop: result.stop_reason(),
-        // Moved, not copied: at the end of a long sweep the history is large.
         trials: {
-            let mut trials = result.into_history().into_trials();
-            trials.retain(|t| t.state.is_finished());
-            trials
+            let trials = result.into_history().into_shared();
+            if trials.iter().all(|t| t.state.is_finished()) {
+                trials
+            } else {
+                Arc::new(
+                    trials
+                        .iter()
+                        .filter(|t| t.state.is_finished())
+                        .cloned()
+                        .collect(),
+                )
+            }
         },
         elapsed: started.elapsed(),
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
