@@ -261,6 +261,7 @@ impl Trials {
 
     /// Every trial, in the order proposed, giving up the history (shared with its
     /// clones, if it has any).
+    #[cfg(feature = "sweep")]
     pub(crate) fn into_shared(self) -> Arc<Vec<Trial>> {
         self.trials
     }

@@ -800,12 +800,13 @@ fn set_metric(metrics: &mut Vec<(String, f64)>, key: String, value: f64) {
 pub(super) fn worth_keeping(stream: &[u8], metrics_stored: bool) -> bool {
     stream.split(|&b| b == b'\n').any(|line| {
         let line = String::from_utf8_lossy(line);
-        !line.trim().is_empty()
-            && !(metrics_stored
-                && matches!(
-                    parse_metric_line(&line),
-                    Some(MetricLine::Values { .. } | MetricLine::Step { .. })
-                ))
+        let metric = || {
+            matches!(
+                parse_metric_line(&line),
+                Some(MetricLine::Values { .. } | MetricLine::Step { .. })
+            )
+        };
+        !line.trim().is_empty() && (!metrics_stored || !metric())
     })
 }
 
