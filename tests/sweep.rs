@@ -94,7 +94,8 @@ fn step_metrics_environment_and_artifacts_reach_the_trial_run() {
     let s = Sweep::new();
     s.file(
         "train.sh",
-        r#"for i in 1 2 3; do echo "hyperflow: metric=loss value=0.$i step=$i"; done
+        r#"echo "training"
+for i in 1 2 3; do echo "hyperflow: metric=loss value=0.$i step=$i"; done
 echo "hyperflow: metric=acc value=0.7"
 echo "hyperflow: metric=acc value=0.8"
 printf '%s|%s|%s|%s|%s|%s\n' "$HYPERFLOW_TRIAL" "$MLFLOW_RUN_ID" "$HYPERFLOW_RUN_ID" "$HYPERFLOW_TRACKING_URI" "$MLFLOW_TRACKING_URI" "$HYPERFLOW_PARAMS" > "env-$HYPERFLOW_TRIAL.txt"

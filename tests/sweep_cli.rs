@@ -155,19 +155,23 @@ fn sweep_logs_parent_and_children() {
                 "{error}"
             );
         }
-        // stdout and stderr are artifacts of the child.
+        // stdout and stderr are artifacts of the child when worth keeping: a failed
+        // trial's output is; a finished one printed only stored metrics, and no stderr.
         let run_id = field(child, "run_id").unwrap();
         let artifacts = d
             .path("hyperflow-artifacts")
             .join("1")
             .join(run_id)
             .join("artifacts");
-        assert!(
-            artifacts.join("stdout.txt").is_file(),
-            "{}",
-            artifacts.display()
-        );
-        assert!(artifacts.join("stderr.txt").is_file());
+        let failed = status == "FAILED";
+        for name in ["stdout.txt", "stderr.txt"] {
+            assert_eq!(
+                artifacts.join(name).is_file(),
+                failed,
+                "{name} of a {status} trial in {}",
+                artifacts.display()
+            );
+        }
     }
     // The config itself is an artifact of the parent.
     let artifacts = d
