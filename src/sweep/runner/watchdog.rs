@@ -109,6 +109,8 @@ unsafe fn watch(socket: RawFd, table: &mut Vec<libc::pollfd>, control: &mut [u8]
             libc::signal(signal, libc::SIG_DFL);
         }
         libc::setpgid(0, 0);
+        // Named for `ps` (it was forked from a trial's thread, and would carry its name).
+        libc::prctl(libc::PR_SET_NAME, c"hyperflow-watch".as_ptr());
         // Nothing of the sweep's is held open (its terminal, its pipes, its sockets).
         if socket > 0 {
             libc::syscall(libc::SYS_close_range, 0, socket - 1, 0);
