@@ -372,7 +372,8 @@ fn a_sweep_on_an_s3_experiment_keeps_every_trials_artifacts_in_the_bucket() {
         &config,
         format!(
             "[experiment]\nname = \"mlflow-trials\"\n\n\
-             [command]\nrun = \"{} {script} --lr {{lr}} --l2 {{l2}} --epochs 2\"\n\
+             [command]\nrun = \"echo training; {} {script} --lr {{lr}} --l2 {{l2}} --epochs 2\"\n\
+             shell = true\n\
              env = {{ MLFLOW_DISABLE_TELEMETRY = \"true\", DO_NOT_TRACK = \"true\", \
              MLFLOW_HTTP_REQUEST_MAX_RETRIES = \"0\" }}\n\n\
              [objective]\nmetric = \"val_loss\"\n\n\

@@ -71,8 +71,9 @@ impl Server {
     }
 }
 
-/// A trial script: it says hello on stderr and prints its loss, `(x - 0.3)^2`.
+/// A trial script: it says hello on stderr and stdout and prints its loss, `(x - 0.3)^2`.
 const TRAIN: &str = r#"echo "trial x=$1" >&2
+echo "training with x=$1"
 awk -v x="$1" 'BEGIN { printf "{\"loss\": %f}\n", (x - 0.3) ^ 2 }'
 "#;
 

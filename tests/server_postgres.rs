@@ -57,12 +57,12 @@ fn hyperflow(uri: &str, cwd: &Path, args: &[&str]) -> Output {
     run_client(BIN, uri, cwd, args)
 }
 
-/// A sweep config in `dir` (experiment `name`, 6 trials of a shell script printing its
-/// loss); returns its path.
+/// A sweep config in `dir` (experiment `name`, 6 trials of a shell script printing a
+/// line and its loss); returns its path.
 fn sweep_config(dir: &Path, name: &str) -> PathBuf {
     std::fs::write(
         dir.join("train.sh"),
-        "echo \"trial x=$1\" >&2\nawk -v x=\"$1\" 'BEGIN { printf \"{\\\"loss\\\": %f}\\n\", (x - 0.3) ^ 2 }'\n",
+        "echo \"trial x=$1\" >&2\necho \"training with x=$1\"\nawk -v x=\"$1\" 'BEGIN { printf \"{\\\"loss\\\": %f}\\n\", (x - 0.3) ^ 2 }'\n",
     )
     .expect("script");
     let config = dir.join(format!("{name}.toml"));

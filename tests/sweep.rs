@@ -94,7 +94,8 @@ fn step_metrics_environment_and_artifacts_reach_the_trial_run() {
     let s = Sweep::new();
     s.file(
         "train.sh",
-        r#"for i in 1 2 3; do echo "hyperflow: metric=loss value=0.$i step=$i"; done
+        r#"echo "training"
+for i in 1 2 3; do echo "hyperflow: metric=loss value=0.$i step=$i"; done
 echo "hyperflow: metric=acc value=0.7"
 echo "hyperflow: metric=acc value=0.8"
 printf '%s|%s|%s|%s|%s|%s\n' "$HYPERFLOW_TRIAL" "$MLFLOW_RUN_ID" "$HYPERFLOW_RUN_ID" "$HYPERFLOW_TRACKING_URI" "$MLFLOW_TRACKING_URI" "$HYPERFLOW_PARAMS" > "env-$HYPERFLOW_TRIAL.txt"
@@ -619,5 +620,87 @@ fn a_last_line_without_newline_still_counts() {
         Some(0.25),
         "{:?}",
         summary.trials()[0].error
+    );
+}
+
+/// Trial 0 prints its metric only; trial 1 prints a line, 3 MB, its metric and a warning;
+/// trial 2 fails with a message on stderr.
+const KEEP_OUTPUT: &str = r#"case "$HYPERFLOW_TRIAL" in
+  0) echo 'hyperflow: metric=loss value=1' ;;
+  1) echo 'epoch 1'; head -c 3000000 /dev/zero | tr '\0' a; echo; echo 'the end'
+     echo '{"loss": 2}'; echo 'warning' >&2 ;;
+  *) echo 'broken' >&2; exit 3 ;;
+esac
+"#;
+
+/// Runs the [`KEEP_OUTPUT`] trials with `[command] keep_output` set to `keep` (or left
+/// out), and returns, per trial, the output artifacts its run has.
+fn kept_output(keep: Option<&str>) -> (Vec<Vec<&'static str>>, Vec<u8>) {
+    let s = Sweep::new();
+    s.file("keep.sh", KEEP_OUTPUT);
+    let setting = keep.map_or_else(String::new, |k| format!("\nkeep_output = \"{k}\""));
+    let config = s.load(
+        &format!("run = \"sh keep.sh\"{setting}"),
+        "max_evals = 3",
+        X,
+    );
+    let uri = format!("sqlite:///{}", s.path("runs.db").display());
+    let tracker = Tracker::open(&uri).unwrap();
+    let done = run_tracked(&config, &tracker, quiet().tracking_uri(uri), None).unwrap();
+    assert_eq!(done.summary.failed().count(), 1);
+    let study = hyperflow::Study::load(&tracker, &done.run_id).unwrap();
+    let mut chatty = Vec::new();
+    let kept = (0..3)
+        .map(|n| {
+            let repo = tracker.artifacts(study.run_id(n).unwrap()).unwrap();
+            ["stdout.txt", "stderr.txt"]
+                .into_iter()
+                .filter(|name| match repo.read_bytes(name) {
+                    Ok(bytes) => {
+                        if n == 1 && *name == "stdout.txt" {
+                            chatty = bytes;
+                        }
+                        true
+                    }
+                    Err(_) => false,
+                })
+                .collect()
+        })
+        .collect();
+    (kept, chatty)
+}
+
+#[test]
+fn output_worth_keeping_is_kept_bounded_by_default() {
+    let (kept, stdout) = kept_output(None);
+    assert_eq!(
+        kept,
+        [vec![], vec!["stdout.txt", "stderr.txt"], vec!["stderr.txt"]],
+        "metrics alone, and empty streams, leave no file"
+    );
+    let text = String::from_utf8_lossy(&stdout);
+    assert!(
+        stdout.len() < (1 << 20) + (64 << 10) + 100,
+        "{}",
+        stdout.len()
+    );
+    assert!(text.starts_with("epoch 1\naaa"), "the head is kept");
+    assert!(text.contains("bytes ...]"), "the cut is marked");
+    assert!(
+        text.ends_with("the end\n{\"loss\": 2}\n"),
+        "the tail is kept"
+    );
+    assert_eq!(kept_output(Some("all")).0, kept, "`all` is the default");
+}
+
+#[test]
+fn keep_output_failures_and_none() {
+    assert_eq!(
+        kept_output(Some("failures")).0,
+        [vec![], vec![], vec!["stderr.txt"]]
+    );
+    assert_eq!(
+        kept_output(Some("none")).0,
+        [Vec::<&str>::new(), vec![], vec![]]
     );
 }

@@ -155,19 +155,23 @@ fn sweep_logs_parent_and_children() {
                 "{error}"
             );
         }
-        // stdout and stderr are artifacts of the child.
+        // stdout and stderr are artifacts of the child when worth keeping: a failed
+        // trial's output is; a finished one printed only stored metrics, and no stderr.
         let run_id = field(child, "run_id").unwrap();
         let artifacts = d
             .path("hyperflow-artifacts")
             .join("1")
             .join(run_id)
             .join("artifacts");
-        assert!(
-            artifacts.join("stdout.txt").is_file(),
-            "{}",
-            artifacts.display()
-        );
-        assert!(artifacts.join("stderr.txt").is_file());
+        let failed = status == "FAILED";
+        for name in ["stdout.txt", "stderr.txt"] {
+            assert_eq!(
+                artifacts.join(name).is_file(),
+                failed,
+                "{name} of a {status} trial in {}",
+                artifacts.display()
+            );
+        }
     }
     // The config itself is an artifact of the parent.
     let artifacts = d
@@ -219,6 +223,28 @@ fn dry_run_writes_nothing() {
     assert!(
         !d.path("runs.db").exists(),
         "a dry run must not create the store"
+    );
+}
+
+#[test]
+fn keep_output_is_set_on_the_command_line_and_checked() {
+    let d = Dir::new();
+    d.file("train.sh", TRAIN);
+    let config = d.config("sh train.sh {x}", "max_evals = 1");
+    let config = config.to_str().unwrap();
+    let stdout = ok(&d.run(&["sweep", config, "--dry-run"]));
+    assert!(stdout.contains("output kept: all"), "the default: {stdout}");
+    let set = ["sweep", config, "--dry-run", "--set"];
+    let stdout = ok(&d.run(&[&set[..], &["command.keep_output=none"]].concat()));
+    assert!(stdout.contains("output kept: none"), "{stdout}");
+    let out = d.run(&[&set[..], &["command.keep_output=failure"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("command.keep_output")
+            && stderr.contains("one of `all`, `failures`, `none`")
+            && stderr.contains("did you mean `failures`?"),
+        "{stderr}"
     );
 }
 
@@ -601,6 +627,34 @@ fn resume_ends_what_killed_trials_left_running_before_new_trials() {
         assert_eq!(
             seen, "group gone\nnoenv gone\nsession gone\n",
             "what trial {number} found still running when it started"
+        );
+    }
+}
+
+/// A sweep killed outright (SIGKILL) takes its running trials with it: each trial's main
+/// process is killed by the sweep's watchdog, so none runs on to finish a trial that a
+/// resume will run again.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_sweep_kills_its_running_trials() {
+    let d = Dir::new();
+    d.file(
+        "trial.sh",
+        "echo $$ > \"main-$HYPERFLOW_TRIAL.pid\"\nsleep 20\necho done > \"finished-$HYPERFLOW_TRIAL\"\n",
+    );
+    let config = d.config("sh trial.sh", "max_evals = 2\nparallel = 2");
+    let mut sweep = d.spawn(&["sweep", config.to_str().unwrap(), "--no-progress"]);
+    let pids: Vec<i32> = (0..2)
+        .map(|n| procs::wait_for_pid(&mut sweep, &d.path(&format!("main-{n}.pid"))))
+        .collect();
+    let _cleanup = procs::KillOnDrop(pids.clone());
+    sweep.kill().expect("SIGKILL hyperflow");
+    sweep.wait().unwrap();
+    for (n, &pid) in pids.iter().enumerate() {
+        procs::wait_exited(pid);
+        assert!(
+            !d.path(&format!("finished-{n}")).exists(),
+            "trial {n} ran on to the end after the sweep was killed"
         );
     }
 }

@@ -135,6 +135,10 @@ fn sweep(args: SweepArgs, tracking_uri: &str) -> anyhow::Result<()> {
             Some(pruner) => println!("pruner: {pruner}"),
             None => println!("pruner: none (add a [pruner] table to stop hopeless trials early)"),
         }
+        println!(
+            "output kept: {} (`[command] keep_output`: all | failures | none)",
+            config.command().keep_output()
+        );
         for t in plan.trials {
             println!("trial {:>3}  {}", t.number, t.point);
             println!("           {}", display_argv(&t.argv));

@@ -11,6 +11,7 @@
 //! timeout = "10m"                      # per trial (default: none)
 //! kill_grace = "5s"                    # SIGTERM -> SIGKILL grace period (default 5s)
 //! shell = false                        # true runs `sh -c <run>` (default false)
+//! keep_output = "all"                  # all | failures | none: trial output kept as artifacts
 //!
 //! [objective]
 //! metric = "val_loss"                  # required: the metric the search optimizes
@@ -80,6 +81,56 @@ pub struct CommandConfig {
     env: Vec<(String, String)>,
     timeout: Option<Duration>,
     kill_grace: Duration,
+    keep_output: KeepOutput,
+}
+
+/// `[command] keep_output`: which trials' output is saved as `stdout.txt` and
+/// `stderr.txt` artifacts of their runs.
+///
+/// Only output worth keeping is saved: an empty stream leaves no file, and neither does
+/// the stdout of a complete trial that printed nothing but the metric lines hyperflow
+/// read from it (those are stored as metrics already). A stream is saved bounded: past
+/// 1 MiB + 64 KiB, its first 64 KiB and its last 1 MiB are kept, with a line that says
+/// how many bytes were dropped between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum KeepOutput {
+    /// The output of every trial (the default).
+    #[default]
+    All,
+    /// Only the output of trials that failed or were killed.
+    Failures,
+    /// No output at all.
+    None,
+}
+
+impl KeepOutput {
+    /// Every setting, in the order of [`KeepOutput::as_str`]'s names.
+    pub const ALL: [KeepOutput; 3] = [KeepOutput::All, KeepOutput::Failures, KeepOutput::None];
+
+    /// The name in the config: `all`, `failures` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeepOutput::All => "all",
+            KeepOutput::Failures => "failures",
+            KeepOutput::None => "none",
+        }
+    }
+
+    /// Whether the output of a trial that `failed` (or was killed) is kept.
+    pub fn keeps(self, failed: bool) -> bool {
+        match self {
+            KeepOutput::All => true,
+            KeepOutput::Failures => failed,
+            KeepOutput::None => false,
+        }
+    }
+}
+
+impl fmt::Display for KeepOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl CommandConfig {
@@ -106,6 +157,11 @@ impl CommandConfig {
     /// How long a trial gets between SIGTERM and SIGKILL when it is stopped.
     pub fn kill_grace(&self) -> Duration {
         self.kill_grace
+    }
+
+    /// Which trials' output is kept as artifacts.
+    pub fn keep_output(&self) -> KeepOutput {
+        self.keep_output
     }
 }
 
@@ -683,6 +739,7 @@ struct RawCommand {
     timeout: Field<String>,
     kill_grace: Field<String>,
     shell: Field<bool>,
+    keep_output: Field<String>,
 }
 
 /// `[objective]` as written.
@@ -1206,6 +1263,10 @@ impl<'s> Doc<'s> {
         let kill_grace = self
             .duration("command.kill_grace", command.kill_grace, true)?
             .unwrap_or(Duration::from_secs(5));
+        let keep_names = KeepOutput::ALL.map(KeepOutput::as_str);
+        let keep_output = self
+            .keyword("command.keep_output", command.keep_output, &keep_names)?
+            .map_or(KeepOutput::default(), |i| KeepOutput::ALL[i]);
 
         let metric = self.text(
             "objective.metric",
@@ -1255,6 +1316,7 @@ impl<'s> Doc<'s> {
                 env,
                 timeout,
                 kill_grace,
+                keep_output,
             },
             objective: ObjectiveConfig { metric, direction },
             search: SearchConfig {

@@ -21,8 +21,9 @@
 //! | `PYTHONUNBUFFERED` | `1`, so Python prints metrics as they happen |
 //!
 //! Tracking and resuming come with the study: a tracked study (see [`tracked`]) gives each
-//! trial its run, which takes its step metrics and its `stdout.txt`/`stderr.txt`
-//! artifacts, and a study loaded back from the store continues where it stopped.
+//! trial its run, which takes its step metrics and its output as `stdout.txt`/`stderr.txt`
+//! artifacts (those worth keeping, bounded; see [`KeepOutput`]), and a study loaded back
+//! from the store continues where it stopped.
 
 mod command;
 pub mod config;
@@ -33,8 +34,8 @@ pub mod tracked;
 
 pub use command::{CommandTemplate, RenderError, TemplateError, display_argv, shell_quote};
 pub use config::{
-    CommandConfig, ConfigError, ConfigErrorKind, DurationError, Location, ObjectiveConfig, Origin,
-    Overrides, SearchConfig, SweepConfig, format_duration, parse_duration,
+    CommandConfig, ConfigError, ConfigErrorKind, DurationError, KeepOutput, Location,
+    ObjectiveConfig, Origin, Overrides, SearchConfig, SweepConfig, format_duration, parse_duration,
 };
 pub use progress::{ProgressMode, ProgressObserver, render_summary};
 pub use runner::{
@@ -47,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::algo::Sampler;
-use crate::fmin::{FminError, Observer, Outcome};
+use crate::fmin::{FminError, Observer, Outcome, Status};
 use crate::space::{Point, PointError, Space};
 use crate::study::{StopReason, Study, StudyBuilder, StudyError, TrialContext};
 use crate::tracking::schema::SearchSettings;
@@ -172,7 +173,8 @@ pub struct SweepSummary {
     metric: String,
     direction: Direction,
     max_evals: usize,
-    trials: Vec<Trial>,
+    /// Shared with the search's result: a long sweep's history is not copied.
+    trials: Arc<Vec<Trial>>,
     seed: u64,
     stop: StopReason,
     elapsed: Duration,
@@ -635,10 +637,17 @@ fn drive(
                 ctx.number()
             ));
         }
-        for (name, bytes) in [
-            ("stdout.txt", &output.stdout),
-            ("stderr.txt", &output.stderr),
-        ] {
+        let outcome = output.outcome(metric);
+        let failed = matches!(outcome.status, Status::Failed(_) | Status::Killed(_));
+        let streams = [
+            ("stdout.txt", &output.stdout, !failed),
+            ("stderr.txt", &output.stderr, false),
+        ];
+        let keep = config.command().keep_output().keeps(failed);
+        for (name, bytes, metrics_stored) in streams.into_iter().filter(|_| keep) {
+            if !runner::worth_keeping(bytes, metrics_stored) {
+                continue;
+            }
             if let Err(e) = ctx.log_artifact(name, bytes) {
                 problems.push(format!(
                     "trial {}: could not save {name}: {e}",
@@ -671,7 +680,7 @@ fn drive(
                 }
             }
         }
-        output.outcome(metric)
+        outcome
     };
 
     let progress = Arc::new(ProgressObserver::new(options.progress, metric, direction));
@@ -708,14 +717,22 @@ fn drive(
         metric: metric.to_string(),
         direction,
         max_evals,
-        trials: result
-            .trials()
-            .iter()
-            .filter(|t| t.state.is_finished())
-            .cloned()
-            .collect(),
         seed: result.seed(),
         stop: result.stop_reason(),
+        trials: {
+            let trials = result.into_history().into_shared();
+            if trials.iter().all(|t| t.state.is_finished()) {
+                trials
+            } else {
+                Arc::new(
+                    trials
+                        .iter()
+                        .filter(|t| t.state.is_finished())
+                        .cloned()
+                        .collect(),
+                )
+            }
+        },
         elapsed: started.elapsed(),
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
         resume_from: study.parent_run_id().map(str::to_string),

@@ -23,10 +23,14 @@
 //! stops everything it started: SIGTERM to the group, then SIGKILL after the grace period.
 //! When the trial's main process exits, whatever it left running in its group is killed
 //! too, so nothing leaks from one trial into the next or holds its output pipes open.
-//! On Linux, a trial's main process also gets SIGKILL when hyperflow itself dies
-//! (`PR_SET_PDEATHSIG`), so a killed sweep leaves no trial running on to completion. What
-//! that process started outlives it; [`end_leftover_trials`] ends it before a resumed
-//! sweep runs new trials.
+//! On Linux, a trial's main process also gets SIGKILL when hyperflow itself dies, even
+//! by SIGKILL: a watchdog process holds a pidfd of every running trial and kills them
+//! when the sweep is gone (`runner/watchdog.rs`), so a killed sweep leaves no trial
+//! running on to completion. What that process started outlives it;
+//! [`end_leftover_trials`] ends it before a resumed sweep runs new trials.
+//!
+//! Trials are started with `posix_spawn` (no `pre_exec` hook, which would force `fork`),
+//! so starting one costs the same however large the sweep's process has grown.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -50,6 +54,8 @@ use crate::study::CancelToken;
 use super::config::format_duration;
 
 mod leftovers;
+#[cfg(target_os = "linux")]
+mod watchdog;
 
 pub use leftovers::{Ended, RUN_ID_VAR, end_leftover_trials};
 
@@ -57,9 +63,10 @@ pub use leftovers::{Ended, RUN_ID_VAR, end_leftover_trials};
 pub const STDERR_TAIL_LINES: usize = 20;
 
 /// How much of each stream is kept from the start, and from the end, when a process
-/// prints more than both together (the middle is dropped, and the drop is marked).
-const CAPTURE_HEAD: usize = 8 << 20;
-const CAPTURE_TAIL: usize = 8 << 20;
+/// prints more than both together (the middle is dropped, and the drop is marked); this
+/// bounds the `stdout.txt` and `stderr.txt` artifacts too (see `KeepOutput`).
+const CAPTURE_HEAD: usize = 64 << 10;
+const CAPTURE_TAIL: usize = 1 << 20;
 
 /// Lines longer than this are kept in the capture but not parsed for metrics.
 const MAX_METRIC_LINE: usize = 1 << 20;
@@ -337,7 +344,7 @@ pub struct TrialOutput {
     pub metrics: Vec<(String, f64)>,
     /// Every value reported with a step, in order.
     pub steps: Vec<StepMetric>,
-    /// Its standard output (the middle dropped past 16 MiB).
+    /// Its standard output (past 1 MiB + 64 KiB, the first 64 KiB and the last 1 MiB).
     pub stdout: Vec<u8>,
     /// Its standard error (likewise).
     pub stderr: Vec<u8>,
@@ -589,31 +596,17 @@ impl TrialProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        #[cfg(target_os = "linux")]
-        {
-            // If hyperflow dies without stopping its trials (SIGKILL, a crash), the trial's
-            // main process is killed too, so that no orphan goes on to finish a trial that
-            // will be run again on resume.
-            let parent = nix::unistd::getpid();
-            // SAFETY: `pre_exec` is unavoidable here: the parent-death signal can only be
-            // armed by the child itself, after fork and before exec. The closure makes
-            // two async-signal-safe system calls (prctl, getppid) and does not allocate
-            // (an `Errno` becomes an `io::Error` without allocating).
-            unsafe {
-                command.pre_exec(move || {
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                    if nix::unistd::getppid() != parent {
-                        // hyperflow died before the signal was armed: do not run.
-                        return Err(Errno::ESRCH.into());
-                    }
-                    Ok(())
-                });
-            }
-        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => return failed(spawn_error(program, &self.workdir, &e)),
         };
+        #[cfg(target_os = "linux")]
+        if let Err(e) = watchdog::guard(child.id()) {
+            // Unguarded, it could outlive a killed sweep: it does not run.
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+            return failed(format!("cannot run `{program}`: {e}"));
+        }
         let group = Arc::new(Group {
             pgid: Pid::from_raw(child.id() as i32),
             reaped: Mutex::new(false),
@@ -802,6 +795,21 @@ fn set_metric(metrics: &mut Vec<(String, f64)>, key: String, value: f64) {
     }
 }
 
+/// Whether a captured stream says anything worth saving: it holds a line that is not
+/// blank and, when its metrics are stored (`metrics_stored`), not a metric line either.
+pub(super) fn worth_keeping(stream: &[u8], metrics_stored: bool) -> bool {
+    stream.split(|&b| b == b'\n').any(|line| {
+        let line = String::from_utf8_lossy(line);
+        let metric = || {
+            matches!(
+                parse_metric_line(&line),
+                Some(MetricLine::Values { .. } | MetricLine::Step { .. })
+            )
+        };
+        !line.trim().is_empty() && (!metrics_stored || !metric())
+    })
+}
+
 /// Waits for the group leader to exit, kills what is left of its group, then reaps it.
 fn reap(mut child: Child, group: &Group, tx: &Sender<Event>) {
     wait_exited(group.pgid);
@@ -909,8 +917,9 @@ mod tests {
 
         // Past head + tail, the middle is dropped and the drop is marked.
         let mut c = Capture::default();
-        let chunk = vec![b'a'; 1 << 20];
-        for _ in 0..(CAPTURE_HEAD + 2 * CAPTURE_TAIL) >> 20 {
+        let chunk = vec![b'a'; CAPTURE_TAIL / 4];
+        c.push(&chunk[..CAPTURE_HEAD]);
+        for _ in 0..8 {
             c.push(&chunk);
         }
         c.push(b"THE END");
@@ -924,6 +933,23 @@ mod tests {
                 CAPTURE_TAIL + 7
             )),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn output_is_worth_keeping_when_it_says_more_than_stored_metrics() {
+        let metrics_only = b"hyperflow: metric=loss value=1\n{\"acc\": 0.5}\n\n  \n";
+        assert!(!worth_keeping(metrics_only, true));
+        assert!(worth_keeping(metrics_only, false), "metrics not stored");
+        assert!(!worth_keeping(b"", false));
+        assert!(!worth_keeping(b"\n \n", false));
+        assert!(worth_keeping(
+            b"epoch 1\nhyperflow: metric=loss value=1\n",
+            true
+        ));
+        assert!(
+            worth_keeping(b"hyperflow: metric=loss value=x\n", true),
+            "a malformed metric line is kept"
         );
     }
 

@@ -20,9 +20,9 @@ pub struct Ended {
 /// exited, with what was ended.
 ///
 /// A sweep killed outright (SIGKILL, the out-of-memory killer, a closed session) cannot
-/// stop its trials. Each trial's main process dies with it (`PR_SET_PDEATHSIG`), but what
-/// that process started does not: `sh train.sh` is killed, the `python3` it started
-/// trains on. A resumed sweep must not run new trials beside such leftovers.
+/// stop its trials. Each trial's main process dies with it (the watchdog of
+/// `runner/watchdog.rs` kills it), but what that process started does not: `sh train.sh`
+/// is killed, the `python3` it started trains on. A resumed sweep must not run new trials beside such leftovers.
 ///
 /// Leftovers are found by trial, never by search, since several sweep processes may run
 /// trials of one search at the same time. A process is a leftover of one of the trials
