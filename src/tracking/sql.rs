@@ -27,7 +27,7 @@ use super::filter::{
     self, Comparator, EntityKind, ExperimentAttribute, ExperimentKey, Literal, OrderBy,
 };
 use super::model::{ExperimentQuery, RunQuery, ViewType};
-use super::store::{Result, StoreError};
+use super::store::{Result, StoreError, parse_experiment_id};
 
 /// The most comparisons a filter may hold (each one binds at most three values, which
 /// keeps a search under SQLite's 32,766).
@@ -382,15 +382,10 @@ impl<D: Dialect> RunSearch<D> {
     }
 }
 
-/// The query selecting the run keys of one page of `query`, from row `offset`, in the
-/// experiments `experiment_ids` (the query's, parsed by the store).
-pub(crate) fn runs<D: Dialect>(
-    query: &RunQuery,
-    experiment_ids: Vec<i64>,
-    offset: usize,
-) -> Result<Query<D::Value>> {
+/// The query selecting the run keys of one page of `query`, from row `offset`.
+pub(crate) fn runs<D: Dialect>(query: &RunQuery, offset: usize) -> Result<Query<D::Value>> {
     let order = filter::parse_order_by_list(&query.order_by)?;
-    let mut s = run_matches::<D>(query, experiment_ids, order.len())?;
+    let mut s = run_matches::<D>(query, order.len())?;
     s.order_by(&order)?;
     let limit = s.b.bind(page_end(query.max_results));
     let offset = s.b.bind(offset_value(offset));
@@ -407,11 +402,12 @@ pub(crate) fn runs<D: Dialect>(
 
 /// The search of the runs `query` matches (experiments, lifecycle stage, filter), before
 /// its order; `order_keys` counts against the limit on filter and order keys.
-fn run_matches<D: Dialect>(
-    query: &RunQuery,
-    experiment_ids: Vec<i64>,
-    order_keys: usize,
-) -> Result<RunSearch<D>> {
+fn run_matches<D: Dialect>(query: &RunQuery, order_keys: usize) -> Result<RunSearch<D>> {
+    let experiment_ids = query
+        .experiment_ids
+        .iter()
+        .map(parse_experiment_id)
+        .collect::<Result<Vec<_>>>()?;
     let filter = filter::parse_filter(&query.filter)?;
     check_counts(filter.clauses.len(), order_keys)?;
     let mut s = RunSearch::<D>::new();
@@ -436,11 +432,8 @@ fn run_matches<D: Dialect>(
 
 /// The query counting the runs `query` matches (its order, page size and token aside):
 /// one row, the count.
-pub(crate) fn count_runs<D: Dialect>(
-    query: &RunQuery,
-    experiment_ids: Vec<i64>,
-) -> Result<Query<D::Value>> {
-    let s = run_matches::<D>(query, experiment_ids, 0)?;
+pub(crate) fn count_runs<D: Dialect>(query: &RunQuery) -> Result<Query<D::Value>> {
+    let s = run_matches::<D>(query, 0)?;
     Ok(Query {
         sql: format!(
             "SELECT COUNT(*) FROM runs r{} WHERE {}",

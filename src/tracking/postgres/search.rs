@@ -4,7 +4,7 @@
 
 use super::super::model::{ExperimentQuery, RunQuery};
 use super::super::sql::{self, Binds, Dialect, List};
-use super::super::store::{Result, parse_experiment_id};
+use super::super::store::Result;
 use super::Tx;
 use super::TxResult;
 use postgres::types::ToSql;
@@ -105,20 +105,12 @@ impl sql::Query<Value> {
 
 /// The query selecting the run keys of one page of `query`, from row `offset`.
 pub(super) fn runs(query: &RunQuery, offset: usize) -> Result<Query> {
-    sql::runs::<Postgres>(query, experiment_keys(query)?, offset)
+    sql::runs::<Postgres>(query, offset)
 }
 
 /// The query counting the runs `query` matches: one row, the count.
 pub(super) fn count_runs(query: &RunQuery) -> Result<Query> {
-    sql::count_runs::<Postgres>(query, experiment_keys(query)?)
-}
-
-fn experiment_keys(query: &RunQuery) -> Result<Vec<i64>> {
-    query
-        .experiment_ids
-        .iter()
-        .map(parse_experiment_id)
-        .collect()
+    sql::count_runs::<Postgres>(query)
 }
 
 /// The query selecting the experiment ids of one page of `query`, from row `offset`.

@@ -4,7 +4,7 @@
 
 use super::super::model::{ExperimentQuery, RunQuery};
 use super::super::sql::{self, Binds, Dialect, List};
-use super::super::store::{Result, parse_experiment_id};
+use super::super::store::Result;
 use rusqlite::types::Value;
 
 pub use super::super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
@@ -59,20 +59,12 @@ impl sql::Query<Value> {
 
 /// The query selecting the run keys of one page of `query`, from row `offset`.
 pub(super) fn runs(query: &RunQuery, offset: usize) -> Result<Query> {
-    sql::runs::<Sqlite>(query, experiment_keys(query)?, offset)
+    sql::runs::<Sqlite>(query, offset)
 }
 
 /// The query counting the runs `query` matches: one row, the count.
 pub(super) fn count_runs(query: &RunQuery) -> Result<Query> {
-    sql::count_runs::<Sqlite>(query, experiment_keys(query)?)
-}
-
-fn experiment_keys(query: &RunQuery) -> Result<Vec<i64>> {
-    query
-        .experiment_ids
-        .iter()
-        .map(parse_experiment_id)
-        .collect()
+    sql::count_runs::<Sqlite>(query)
 }
 
 /// The query selecting the experiment ids of one page of `query`, from row `offset`.
