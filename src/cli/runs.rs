@@ -201,9 +201,7 @@ fn list_all(
     }
     for_each_page(tracker, &search, |runs| {
         let mut table = RunsTable::from_runs(runs);
-        if !columns.is_empty() {
-            table.select_strictly(columns)?;
-        }
+        table.check_columns(columns)?;
         if !header.is_empty() {
             table = table.with_columns(&header);
         }

@@ -293,6 +293,14 @@ impl RunsTable {
         &self,
         columns: &[S],
     ) -> Result<RunsTable, UnknownColumn> {
+        self.check_columns(columns)?;
+        Ok(self.select(columns))
+    }
+
+    /// Whether the table has each of `columns` (see [`RunsTable::select_strictly`], which
+    /// checks this first): an unknown name is an error naming the closest column; a table
+    /// without rows has every column.
+    pub fn check_columns<S: AsRef<str>>(&self, columns: &[S]) -> Result<(), UnknownColumn> {
         if !self.rows.is_empty()
             && let Some(name) = columns
                 .iter()
@@ -309,7 +317,7 @@ impl RunsTable {
                 columns: self.columns.clone(),
             });
         }
-        Ok(self.select(columns))
+        Ok(())
     }
 
     /// The columns of two tables of runs (from [`RunsTable::from_runs`]) together, in
