@@ -16,6 +16,7 @@ use plotters::prelude::*;
 
 use super::Plot;
 use super::fmt::{num, slug, value};
+use crate::Direction;
 use crate::report::ReportError;
 use crate::report::model::{GroupReport, ParamDetail, ParamReport, Report};
 use crate::space::Value;
@@ -87,7 +88,7 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
         };
         if !group.history.is_empty() {
             add("loss.svg".into(), "Loss by trial".into(), &|s| {
-                loss_plot(s, group, report.direction.as_str())
+                loss_plot(s, group, report.direction)
             })?;
         }
         if group.params.iter().any(|p| p.importance.is_some()) {
@@ -110,8 +111,7 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
                 "parallel.svg".into(),
                 "Top trials, parallel coordinates".into(),
                 &|s| {
-                    parallel_plot(s, group, report.direction == crate::Direction::Maximize)
-                        .map(|()| None)
+                    parallel_plot(s, group, report.direction == Direction::Maximize).map(|()| None)
                 },
             )?;
         }
@@ -253,24 +253,19 @@ fn loss_range(losses: &mut [f64]) -> (f64, f64) {
     padded(lo, if hi > cap && cap > lo { cap } else { hi })
 }
 
-fn loss_plot(svg: &mut String, group: &GroupReport, direction: &str) -> SampleResult {
+fn loss_plot(svg: &mut String, group: &GroupReport, direction: Direction) -> SampleResult {
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let h = &group.history;
     let x_max = h.last().map_or(1, |p| p.number).max(1) as f64;
     let (y0, y1) = loss_range(&mut h.iter().map(|p| p.loss).collect::<Vec<_>>());
     let threshold = group.top_threshold;
-    let is_top = |l: f64| {
-        threshold.is_some_and(|t| match direction {
-            "maximize" => l >= t,
-            _ => l <= t,
-        })
-    };
+    let is_top = |l: f64| threshold.is_some_and(|t| direction.score(l) <= direction.score(t));
     // Strata over trial order: the sample keeps the history's shape.
     let shown = sample(h.len(), &|i| is_top(h[i].loss), &|i| i as f64);
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            caption(format!("Loss by trial ({direction})"), &shown),
+            caption(format!("Loss by trial ({})", direction.as_str()), &shown),
             (FONT, 18),
         )
         .margin(12)
