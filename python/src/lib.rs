@@ -93,13 +93,17 @@ fn point_from_py(params: &Bound<'_, PyDict>) -> PyResult<Point> {
 }
 
 fn direction(name: &str) -> PyResult<Direction> {
-    match name {
-        "minimize" => Ok(Direction::Minimize),
-        "maximize" => Ok(Direction::Maximize),
-        other => Err(PyValueError::new_err(format!(
-            "unknown direction {other:?}: expected \"minimize\" or \"maximize\""
-        ))),
-    }
+    let [min, max] = [Direction::Minimize, Direction::Maximize];
+    [min, max]
+        .into_iter()
+        .find(|d| d.as_str() == name)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "unknown direction {name:?}: expected {:?} or {:?}",
+                min.as_str(),
+                max.as_str()
+            ))
+        })
 }
 
 /// The sampler called `name`; `n_startup` sets how many random trials TPE (alone or
