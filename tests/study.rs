@@ -207,7 +207,7 @@ fn opening_checks_what_the_study_is() {
         .unwrap_err();
     assert!(err.to_string().contains("minimize"), "{err}");
     let trial_run = study.run_id(0).unwrap();
-    let err = Study::load(&tracker, trial_run).unwrap_err();
+    let err = Study::load(&tracker, &trial_run).unwrap_err();
     assert!(err.to_string().contains("is a trial"), "{err}");
 }
 

@@ -138,9 +138,9 @@ fn official_client_logs_into_each_trials_run_on_the_default_store() {
         let point = &trial.point;
         let value = |k: &str| point.value(k).and_then(|v| v.as_f64()).unwrap();
         let run_id = study.run_id(trial.number).unwrap();
-        check_run(&tracker, run_id, value("lr"), value("l2"));
+        check_run(&tracker, &run_id, value("lr"), value("l2"));
         assert_eq!(
-            tracker.get_run(run_id).unwrap().data.metric("val_loss"),
+            tracker.get_run(&run_id).unwrap().data.metric("val_loss"),
             trial.loss,
             "the sweep's objective"
         );
@@ -208,7 +208,7 @@ fn sklearn_autolog_logs_params_metrics_and_model_into_each_trials_run() {
     assert_eq!(study.trials().len(), 2);
     for trial in study.trials().all() {
         let run_id = study.run_id(trial.number).unwrap();
-        let run = tracker.get_run(run_id).unwrap();
+        let run = tracker.get_run(&run_id).unwrap();
         let data = &run.data;
         // The sweep's point and autolog's estimator params live together.
         let c = trial.point.value("C").and_then(|v| v.as_f64()).unwrap();

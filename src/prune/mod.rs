@@ -22,6 +22,8 @@ pub use percentile::{Median, Percentile};
 pub use threshold::{Patient, Threshold};
 pub use wilcoxon::Wilcoxon;
 
+use smallvec::SmallVec;
+
 use crate::trials::{Direction, TrialState};
 
 /// A way of deciding which trials to stop: starts one [`PrunerSession`] per search.
@@ -54,9 +56,12 @@ pub trait PrunerSession: Send {
 
 /// The values one trial reported, by step (steps unique, kept in order; a trial may
 /// report them in any order, as folds or instances are).
+///
+/// A curve of one value (a trial that reported once, as most cheap trials do) is held
+/// inline, with no allocation: a search of many such trials keeps one curve per trial.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Curve {
-    points: Vec<(u64, f64)>,
+    points: SmallVec<[(u64, f64); 1]>,
 }
 
 impl Curve {
@@ -156,7 +161,9 @@ impl Progress {
 
     /// Trial `trial`'s reported values (empty for an unknown trial).
     pub fn curve(&self, trial: usize) -> &Curve {
-        static EMPTY: Curve = Curve { points: Vec::new() };
+        static EMPTY: Curve = Curve {
+            points: SmallVec::new_const(),
+        };
         self.trials.get(trial).map_or(&EMPTY, |e| &e.curve)
     }
 

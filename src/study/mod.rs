@@ -25,6 +25,7 @@
 //! workers, and tells as results come back. `hyperflow sweep` drives the same loop.
 
 mod joined;
+mod run_ids;
 mod tracked;
 
 pub use tracked::{DEFAULT_STALE_AFTER, Tracking};
@@ -835,7 +836,7 @@ impl Study {
 
     /// The tracking run of a trial, when the study is tracked and this process created or
     /// loaded it.
-    pub fn run_id(&self, number: usize) -> Option<&str> {
+    pub fn run_id(&self, number: usize) -> Option<String> {
         self.store.as_ref().and_then(|s| s.run_id(number))
     }
 

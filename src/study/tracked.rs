@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::run_ids::RunIds;
 use super::{StopReason, StudyError};
 use crate::space::{Point, Space};
 use crate::tracking::artifacts::{ArtifactRepo, open_once};
@@ -187,7 +188,7 @@ pub(super) struct TrackedStudy {
     /// The runs of the trials this process is running, by number.
     running: HashMap<usize, Arc<TrialRun>>,
     /// Per trial number: its run id, where known.
-    run_ids: Vec<Option<String>>,
+    run_ids: RunIds,
     /// The system tags every trial's run starts with, built once.
     system_tags: Vec<Tag>,
     user_id: String,
@@ -361,7 +362,7 @@ impl TrackedStudy {
             parent: None,
             parent_open: true,
             running: HashMap::new(),
-            run_ids: Vec::new(),
+            run_ids: RunIds::default(),
             single: None,
             unterminated: Vec::new(),
             ledger_behind: Vec::new(),
@@ -627,8 +628,8 @@ impl TrackedStudy {
         &self.experiment_id
     }
 
-    pub fn run_id(&self, number: usize) -> Option<&str> {
-        self.run_ids.get(number)?.as_deref()
+    pub fn run_id(&self, number: usize) -> Option<String> {
+        self.run_ids.get(number)
     }
 
     /// What trial `number` reported: its run's history of the objective metric (for a
@@ -639,7 +640,7 @@ impl TrackedStudy {
         };
         let history = self
             .tracker
-            .get_metric_history(run_id, &self.objective)
+            .get_metric_history(&run_id, &self.objective)
             .map_err(store_error(format!("reading what trial {number} reported")))?;
         Ok(history
             .into_iter()
@@ -740,10 +741,7 @@ impl TrackedStudy {
                     .map_err(store_error(&context))?;
             }
         }
-        if self.run_ids.len() <= trial.number {
-            self.run_ids.resize(trial.number + 1, None);
-        }
-        self.run_ids[trial.number] = Some(run.run_id.clone());
+        self.run_ids.set(trial.number, &run.run_id);
         self.running.insert(trial.number, run.clone());
         if let Some(joined) = &mut self.joined
             && joined.registered
@@ -927,11 +925,7 @@ impl TrackedStudy {
                 }
             }
             if let Some(run_id) = &row.run_id {
-                let n = row.number as usize;
-                if self.run_ids.len() <= n {
-                    self.run_ids.resize(n + 1, None);
-                }
-                self.run_ids[n] = Some(run_id.clone());
+                self.run_ids.set(row.number as usize, run_id);
             }
         }
         Ok(rows)
@@ -1028,7 +1022,7 @@ impl TrackedStudy {
     /// The run of trial `number`, found by its number when this process does not know it.
     fn find_trial_run(&mut self, number: usize) -> Result<Option<Run>, StoreError> {
         if let Some(run_id) = self.run_id(number) {
-            return self.tracker.get_run(run_id).map(Some);
+            return self.tracker.get_run(&run_id).map(Some);
         }
         let Some(parent) = &self.parent else {
             return Ok(None);
@@ -1068,7 +1062,7 @@ impl TrackedStudy {
         if recorded.data.tag(schema::BEST_TRIAL_TAG) == Some(number.as_str()) {
             return Ok(());
         }
-        let (metrics, tags) = schema::best_update(trial, run_id);
+        let (metrics, tags) = schema::best_update(trial, &run_id);
         self.tracker
             .log_batch(parent, &metrics, &[], &tags)
             .map_err(store_error(context))
@@ -1141,7 +1135,7 @@ fn trials_of(
     space: &Space,
     metric: &str,
     direction: Direction,
-) -> Result<(Trials, Vec<Option<String>>), StudyError> {
+) -> Result<(Trials, RunIds), StudyError> {
     let mut by_number: HashMap<usize, (Trial, String)> = HashMap::new();
     for child in children {
         if schema::trial_number(child).is_none() {
@@ -1156,12 +1150,12 @@ fn trials_of(
         }
     }
     let end = by_number.keys().map(|n| n + 1).max().unwrap_or(0);
-    let mut run_ids = Vec::with_capacity(end);
+    let mut run_ids = RunIds::default();
     let mut trials = Vec::with_capacity(end);
     for number in 0..end {
         match by_number.remove(&number) {
             Some((trial, run_id)) => {
-                run_ids.push(Some(run_id));
+                run_ids.set(number, &run_id);
                 trials.push(trial);
             }
             None => {
@@ -1169,7 +1163,6 @@ fn trials_of(
                     Trial::running(number, vec![f64::NAN; space.len()], Point::default());
                 lost.kill("no run of this trial was found in the store");
                 lost.started = std::time::UNIX_EPOCH;
-                run_ids.push(None);
                 trials.push(lost);
             }
         }
