@@ -73,7 +73,11 @@ fn success_with_json_metrics() {
         assert_eq!(t.state, TrialState::Complete, "{:?}", t.error);
         let x: f64 = t.point.get("x").unwrap();
         assert_eq!(t.loss, Some(x), "the objective metric is the loss");
-        assert!(t.metrics.contains(&("acc".to_string(), 0.5)));
+        assert_eq!(
+            t.metrics,
+            [("acc".to_string(), 0.5)],
+            "the objective is the loss, the other metrics further metrics"
+        );
     }
     let best = summary.best().unwrap();
     let min = summary
@@ -138,7 +142,7 @@ echo "custom=$CUSTOM" >&2
     let (mlflow_run, mlflow_uri) = (fields[1], fields[4]);
     assert_eq!(
         [fields[0], fields[2], fields[3], fields[5]],
-        ["1", run_1, uri.as_str(), r#"{"model":"rf"}"#]
+        ["1", run_1.as_str(), uri.as_str(), r#"{"model":"rf"}"#]
     );
     if cfg!(feature = "server") {
         assert_eq!(mlflow_run, run_1);
@@ -652,7 +656,7 @@ fn kept_output(keep: Option<&str>) -> (Vec<Vec<&'static str>>, Vec<u8>) {
     let mut chatty = Vec::new();
     let kept = (0..3)
         .map(|n| {
-            let repo = tracker.artifacts(study.run_id(n).unwrap()).unwrap();
+            let repo = tracker.artifacts(&study.run_id(n).unwrap()).unwrap();
             ["stdout.txt", "stderr.txt"]
                 .into_iter()
                 .filter(|name| match repo.read_bytes(name) {

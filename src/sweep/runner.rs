@@ -33,19 +33,18 @@
 //! so starting one costs the same however large the sweep's process has grown.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 use crate::fmin::Outcome;
@@ -73,6 +72,10 @@ const MAX_METRIC_LINE: usize = 1 << 20;
 
 /// How often a waiting trial checks for cancellation.
 const POLL: Duration = Duration::from_millis(50);
+
+/// How often a trial whose pipes are closed looks for its process's exit, where no
+/// pidfd tells (outside Linux).
+const EXIT_POLL: Duration = Duration::from_millis(1);
 
 /// How long to wait for the output pipes to close after the process exited (a process
 /// that escaped the group may hold them open).
@@ -155,12 +158,17 @@ impl Group {
     }
 }
 
-/// Blocks until process `pid` has exited, without reaping it (so its id stays reserved).
-fn wait_exited(pid: Pid) {
-    while matches!(
-        waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT),
-        Err(Errno::EINTR)
-    ) {}
+/// Whether process `pid` has exited, found without reaping it (so its id stays
+/// reserved); a process that cannot be waited for counts as exited.
+fn has_exited(pid: Pid) -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+    loop {
+        match waitid(Id::Pid(pid), flags) {
+            Err(Errno::EINTR) => continue,
+            Ok(WaitStatus::StillAlive) => return false,
+            Ok(_) | Err(_) => return true,
+        }
+    }
 }
 
 /// One metric value at a step, as a `hyperflow: metric=... value=... step=...` line
@@ -377,14 +385,22 @@ impl TrialOutput {
             .join("\n")
     }
 
+    /// The metrics printed besides `objective` (whose value is the trial's loss, and
+    /// whose every line is in its run's history already), as a trial read back from its
+    /// run has them.
+    fn further_metrics(&self, objective: &str) -> Vec<(String, f64)> {
+        let further = self.metrics.iter().filter(|(k, _)| k != objective);
+        further.cloned().collect()
+    }
+
     /// The trial's result for a search on `objective`: its final value as the loss and
-    /// every metric, or a failure saying why, with the tail of stderr.
+    /// the other metrics, or a failure saying why, with the tail of stderr.
     pub fn outcome(&self, objective: &str) -> Outcome {
         let reason = match &self.end {
             TrialEnd::Exited(0) => match self.metric(objective) {
                 Some(loss) => {
                     let mut outcome = Outcome::loss(loss);
-                    outcome.metrics = self.metrics.clone();
+                    outcome.metrics = self.further_metrics(objective);
                     return outcome;
                 }
                 None => {
@@ -423,8 +439,7 @@ impl TrialOutput {
             TrialEnd::SpawnFailed(reason) => return Outcome::failed(reason.clone()),
             TrialEnd::Pruned { step, value } => {
                 let mut outcome = Outcome::pruned(format!("pruned at step {step} (value {value})"));
-                outcome.metrics = self.metrics.clone();
-                outcome.metrics.retain(|(k, _)| k != objective);
+                outcome.metrics = self.further_metrics(objective);
                 return outcome;
             }
         };
@@ -492,63 +507,80 @@ impl Capture {
     }
 }
 
-enum Event {
-    Metric(MetricLine),
-    StreamDone,
-    Exited(std::io::Result<ExitStatus>),
+/// One of the trial's output pipes, read as it has data: every byte goes to the
+/// capture, and on stdout each complete line is parsed for metrics.
+struct Pipe {
+    fd: Option<OwnedFd>,
+    capture: Capture,
+    /// Whether its lines are parsed for metrics (stdout).
+    metrics: bool,
+    /// The line being read, when it is not longer than a metric line can be.
+    line: Vec<u8>,
+    overlong: bool,
 }
 
-/// Copies a pipe into `capture`, sending the metric lines of stdout as they arrive.
-fn read_stream(
-    mut pipe: impl Read,
-    capture: Arc<Mutex<Capture>>,
-    metrics: Option<Sender<Event>>,
-    done: Sender<Event>,
-) {
-    let mut buf = vec![0_u8; 64 * 1024];
-    let mut line: Vec<u8> = Vec::new();
-    let mut overlong = false;
-    let flush_line = |line: &mut Vec<u8>, overlong: &mut bool| {
-        if let Some(tx) = &metrics
-            && !*overlong
-            && let Some(m) = parse_metric_line(&String::from_utf8_lossy(line))
-        {
-            let _ = tx.send(Event::Metric(m));
+impl Pipe {
+    fn new(fd: Option<OwnedFd>, metrics: bool) -> Self {
+        Pipe {
+            fd,
+            capture: Capture::default(),
+            metrics,
+            line: Vec::new(),
+            overlong: false,
         }
-        line.clear();
-        *overlong = false;
-    };
-    loop {
-        let n = match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
+    }
+
+    /// Reads what the pipe holds now (it polled readable, so this does not block),
+    /// handing each metric line to `found`; at the end of the stream the pipe is closed.
+    fn read(&mut self, buf: &mut [u8], found: &mut impl FnMut(MetricLine)) {
+        let Some(fd) = &self.fd else {
+            return;
         };
+        let n = loop {
+            match nix::unistd::read(fd, buf) {
+                Err(Errno::EINTR) => continue,
+                Ok(n) => break n,
+                Err(_) => break 0,
+            }
+        };
+        if n == 0 {
+            self.fd = None;
+            if !self.line.is_empty() {
+                self.flush_line(found);
+            }
+            return;
+        }
         let chunk = &buf[..n];
-        lock(&capture).push(chunk);
-        if metrics.is_some() {
-            for piece in chunk.split_inclusive(|&b| b == b'\n') {
-                let (body, complete) = match piece.strip_suffix(b"\n") {
-                    Some(body) => (body, true),
-                    None => (piece, false),
-                };
-                if line.len() + body.len() > MAX_METRIC_LINE {
-                    overlong = true;
-                    line.clear();
-                } else if !overlong {
-                    line.extend_from_slice(body);
-                }
-                if complete {
-                    flush_line(&mut line, &mut overlong);
-                }
+        self.capture.push(chunk);
+        if !self.metrics {
+            return;
+        }
+        for piece in chunk.split_inclusive(|&b| b == b'\n') {
+            let (body, complete) = match piece.strip_suffix(b"\n") {
+                Some(body) => (body, true),
+                None => (piece, false),
+            };
+            if self.line.len() + body.len() > MAX_METRIC_LINE {
+                self.overlong = true;
+                self.line.clear();
+            } else if !self.overlong {
+                self.line.extend_from_slice(body);
+            }
+            if complete {
+                self.flush_line(found);
             }
         }
     }
-    if !line.is_empty() {
-        flush_line(&mut line, &mut overlong);
+
+    fn flush_line(&mut self, found: &mut impl FnMut(MetricLine)) {
+        if !self.overlong
+            && let Some(m) = parse_metric_line(&String::from_utf8_lossy(&self.line))
+        {
+            found(m);
+        }
+        self.line.clear();
+        self.overlong = false;
     }
-    let _ = done.send(Event::StreamDone);
 }
 
 /// Why a trial is being stopped.
@@ -600,49 +632,40 @@ impl TrialProcess {
             Ok(child) => child,
             Err(e) => return failed(spawn_error(program, &self.workdir, &e)),
         };
+        // On Linux the watchdog's pidfd of the process also wakes the loop when it exits.
         #[cfg(target_os = "linux")]
-        if let Err(e) = watchdog::guard(child.id()) {
-            // Unguarded, it could outlive a killed sweep: it does not run.
-            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
-            return failed(format!("cannot run `{program}`: {e}"));
-        }
+        let exit_fd = match watchdog::guard(child.id()) {
+            Ok(pidfd) => Some(pidfd),
+            Err(e) => {
+                // Unguarded, it could outlive a killed sweep: it does not run.
+                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+                let _ = child.wait();
+                return failed(format!("cannot run `{program}`: {e}"));
+            }
+        };
+        #[cfg(not(target_os = "linux"))]
+        let exit_fd: Option<OwnedFd> = None;
         let group = Arc::new(Group {
             pgid: Pid::from_raw(child.id() as i32),
             reaped: Mutex::new(false),
         });
         let registration = cancel.register(group.clone());
-        let (tx, rx) = mpsc::channel();
-        let stdout = Arc::new(Mutex::new(Capture::default()));
-        let stderr = Arc::new(Mutex::new(Capture::default()));
-        if let Some(pipe) = child.stdout.take() {
-            let (capture, metrics, done) = (stdout.clone(), tx.clone(), tx.clone());
-            thread::spawn(move || read_stream(pipe, capture, Some(metrics), done));
-        } else {
-            let _ = tx.send(Event::StreamDone);
-        }
-        if let Some(pipe) = child.stderr.take() {
-            let (capture, done) = (stderr.clone(), tx.clone());
-            thread::spawn(move || read_stream(pipe, capture, None, done));
-        } else {
-            let _ = tx.send(Event::StreamDone);
-        }
-        {
-            let (group, tx) = (group.clone(), tx.clone());
-            thread::spawn(move || reap(child, &group, &tx));
-        }
-        drop(tx);
+        let mut pipes = [
+            Pipe::new(child.stdout.take().map(OwnedFd::from), true),
+            Pipe::new(child.stderr.take().map(OwnedFd::from), false),
+        ];
+        let mut buf = vec![0_u8; 64 * 1024];
+        let mut lines: Vec<MetricLine> = Vec::new();
 
         let mut metrics: Vec<(String, f64)> = Vec::new();
         let mut steps: Vec<StepMetric> = Vec::new();
         let mut warnings = Vec::new();
         let mut exit: Option<std::io::Result<ExitStatus>> = None;
-        let mut streams_open = 2;
         let mut stopping: Option<(StopCause, Instant)> = None;
         let mut killed = false;
         let mut drain_until: Option<Instant> = None;
         let deadline = self.timeout.map(|t| started + t);
-        while exit.is_none() || streams_open > 0 {
+        while exit.is_none() || pipes.iter().any(|p| p.fd.is_some()) {
             let now = Instant::now();
             if exit.is_none() {
                 match stopping {
@@ -680,8 +703,19 @@ impl TrialProcess {
             if let Some((cause, since)) = stopping.filter(|_| !killed) {
                 wait = wait.min((since + self.grace(cause)).saturating_duration_since(now));
             }
-            match rx.recv_timeout(wait) {
-                Ok(Event::Metric(line)) => match line {
+            let watch_exit = exit_fd.as_ref().filter(|_| exit.is_none());
+            if exit.is_none() && watch_exit.is_none() && pipes.iter().all(|p| p.fd.is_none()) {
+                // Nothing to wake us when it exits: look again soon.
+                wait = wait.min(EXIT_POLL);
+            }
+            let ready = poll_pipes(&pipes, watch_exit, wait);
+            for (pipe, ready) in pipes.iter_mut().zip(ready) {
+                if ready {
+                    pipe.read(&mut buf, &mut |line| lines.push(line));
+                }
+            }
+            for line in lines.drain(..) {
+                match line {
                     MetricLine::Values { values, step: None } => {
                         for (key, value) in values {
                             set_metric(&mut metrics, key, value);
@@ -713,14 +747,11 @@ impl TrialProcess {
                     MetricLine::Malformed(reason) => {
                         warnings.push(format!("unreadable `hyperflow:` line: {reason}"));
                     }
-                },
-                Ok(Event::StreamDone) => streams_open -= 1,
-                Ok(Event::Exited(status)) => {
-                    exit = Some(status);
-                    drain_until = Some(Instant::now() + DRAIN);
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if exit.is_none() && has_exited(group.pgid) {
+                exit = Some(reap(&mut child, &group));
+                drain_until = Some(Instant::now() + DRAIN);
             }
         }
         cancel.unregister(registration);
@@ -741,8 +772,8 @@ impl TrialProcess {
             }
             (None, None) => TrialEnd::SpawnFailed("lost track of the command".to_string()),
         };
-        let stdout = lock(&stdout).take();
-        let stderr = lock(&stderr).take();
+        let [mut stdout, mut stderr] = pipes.map(|p| p.capture);
+        let (stdout, stderr) = (stdout.take(), stderr.take());
         TrialOutput {
             end,
             metrics,
@@ -810,18 +841,47 @@ pub(super) fn worth_keeping(stream: &[u8], metrics_stored: bool) -> bool {
     })
 }
 
-/// Waits for the group leader to exit, kills what is left of its group, then reaps it.
-fn reap(mut child: Child, group: &Group, tx: &Sender<Event>) {
-    wait_exited(group.pgid);
-    let status = {
-        let mut reaped = lock(&group.reaped);
-        // The leader is a zombie, so the group id is still reserved for this group.
-        let _ = killpg(group.pgid, Signal::SIGKILL);
-        let status = child.wait();
-        *reaped = true;
-        status
-    };
-    let _ = tx.send(Event::Exited(status));
+/// Reaps the group leader, which has exited: first SIGKILL to what is left of its group
+/// (whose id the unreaped leader still reserves), then the wait that frees the id, under
+/// the lock that keeps any other signal from following.
+fn reap(child: &mut Child, group: &Group) -> std::io::Result<ExitStatus> {
+    let mut reaped = lock(&group.reaped);
+    // The leader is a zombie, so the group id is still reserved for this group.
+    let _ = killpg(group.pgid, Signal::SIGKILL);
+    let status = child.wait();
+    *reaped = true;
+    status
+}
+
+/// Waits up to `wait` for either pipe to have data or to close, or for `exit_fd` (a
+/// pidfd) to say the process exited; which pipes to read.
+fn poll_pipes(pipes: &[Pipe; 2], exit_fd: Option<&OwnedFd>, wait: Duration) -> [bool; 2] {
+    let open: Vec<(usize, &OwnedFd)> = pipes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.fd.as_ref().map(|fd| (i, fd)))
+        .collect();
+    let mut fds: Vec<PollFd> = open
+        .iter()
+        .map(|(_, fd)| fd)
+        .chain(exit_fd.as_ref())
+        .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+        .collect();
+    let millis = wait.as_micros().div_ceil(1000);
+    let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
+    let mut ready = [false; 2];
+    match poll(&mut fds, timeout) {
+        Ok(_) => {
+            for ((i, _), fd) in open.iter().zip(&fds) {
+                ready[*i] = fd.revents().is_some_and(|r| !r.is_empty());
+            }
+        }
+        // Interrupted: the caller looks at everything again.
+        Err(Errno::EINTR) => {}
+        // Cannot wait: read, so that a pipe in error is closed rather than polled forever.
+        Err(_) => ready = [true; 2],
+    }
+    ready
 }
 
 /// A one-line explanation of why `program` could not be started.
@@ -978,9 +1038,15 @@ mod tests {
             "{reason}"
         );
         assert!(!reason.contains("line 9\n"), "{reason}");
+        assert_eq!(out.outcome("acc"), Outcome::loss(0.9), "acc is the loss");
+        let two = TrialOutput {
+            metrics: vec![("acc".into(), 0.9), ("loss".into(), 0.3)],
+            ..out
+        };
         assert_eq!(
-            out.outcome("acc"),
-            Outcome::loss(0.9).with_metric("acc", 0.9)
+            two.outcome("acc"),
+            Outcome::loss(0.9).with_metric("loss", 0.3),
+            "the objective is the loss, the other metrics further metrics"
         );
     }
 }

@@ -36,8 +36,8 @@ static WATCHDOG: OnceLock<Result<OwnedFd, String>> = OnceLock::new();
 
 /// Hands process `pid`, a child of this process that has not been reaped, to the
 /// watchdog (started on first use), which kills it with SIGKILL if this process dies
-/// while it runs.
-pub(super) fn guard(pid: u32) -> io::Result<()> {
+/// while it runs. Returns the caller's own pidfd of the process (readable once it exits).
+pub(super) fn guard(pid: u32) -> io::Result<OwnedFd> {
     let socket = WATCHDOG
         .get_or_init(|| start().map_err(|e| e.to_string()))
         .as_ref()
@@ -56,7 +56,7 @@ pub(super) fn guard(pid: u32) -> io::Result<()> {
         None,
     )
     .map_err(|e| io::Error::other(format!("the trials' watchdog is gone: {e}")))?;
-    Ok(())
+    Ok(pidfd)
 }
 
 /// Forks the watchdog; returns the sweep's end of the socket to it.
