@@ -1163,6 +1163,37 @@ pub fn search_pages_by_sort_key(s: &dyn Store) {
         }
     }
 
+    // Runs written and deleted between pages, in the default order (latest start first,
+    // ties by run id).
+    let writes = s.create_experiment("keyset-writes", None, &[]).unwrap();
+    let mut ids = Vec::new();
+    for (i, start) in [30, 30, 20, 20, 20, 10, 10, 10].into_iter().enumerate() {
+        ids.push(new_run(s, &writes, &format!("w{i}"), start).info.run_id);
+    }
+    let before = search(s, &writes, "", &[]);
+    let q = RunQuery {
+        experiment_ids: vec![writes.clone()],
+        max_results: 3,
+        ..RunQuery::default()
+    };
+    let paged = paged_names(s, q, |page| match page {
+        // A run before the first page (offset paging would show a row of the first page
+        // again), and one after every other.
+        1 => {
+            new_run(s, &writes, "newest", 40);
+            new_run(s, &writes, "oldest", 5);
+        }
+        // Runs already shown deleted (offset paging would skip rows not yet shown).
+        2 => {
+            s.delete_run(&ids[0]).unwrap();
+            s.delete_run(&ids[1]).unwrap();
+        }
+        _ => {}
+    });
+    let mut expected = before;
+    expected.push("oldest".into());
+    assert_eq!(paged, expected);
+
     // An MLflow offset token is still read.
     let all = search(s, &exp, "", &[]);
     let mut q = query("", &[], 3);
@@ -1175,37 +1206,6 @@ pub fn search_pages_by_sort_key(s: &dyn Store) {
     q.page_token = s.search_runs(&query("", &[], 3)).unwrap().next_page_token;
     q.order_by = vec!["params.p".into()];
     assert_eq!(code(s.search_runs(&q)), "INVALID_PARAMETER_VALUE");
-
-    // Runs written and deleted between pages, in the default order (latest start first,
-    // ties by run id).
-    let exp = s.create_experiment("keyset-writes", None, &[]).unwrap();
-    let mut ids = Vec::new();
-    for (i, start) in [30, 30, 20, 20, 20, 10, 10, 10].into_iter().enumerate() {
-        ids.push(new_run(s, &exp, &format!("w{i}"), start).info.run_id);
-    }
-    let before = search(s, &exp, "", &[]);
-    let q = RunQuery {
-        experiment_ids: vec![exp.clone()],
-        max_results: 3,
-        ..RunQuery::default()
-    };
-    let paged = paged_names(s, q, |page| match page {
-        // A run before the first page (offset paging would show a row of the first page
-        // again), and one after every other.
-        1 => {
-            new_run(s, &exp, "newest", 40);
-            new_run(s, &exp, "oldest", 5);
-        }
-        // Runs already shown deleted (offset paging would skip rows not yet shown).
-        2 => {
-            s.delete_run(&ids[0]).unwrap();
-            s.delete_run(&ids[1]).unwrap();
-        }
-        _ => {}
-    });
-    let mut expected = before;
-    expected.push("oldest".into());
-    assert_eq!(paged, expected);
 
     // Experiments page the same way (created within one millisecond, they tie on creation
     // time).
