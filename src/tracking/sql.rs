@@ -86,6 +86,7 @@ pub(crate) struct Query<V> {
 /// ([`PageQuery::sort_columns`] values), one row more than the page, which says whether
 /// more follow.
 pub(crate) struct PageQuery<V> {
+    /// The SQL and its bound values.
     pub query: Query<V>,
     /// Columns of the sort key after the row's key.
     pub sort_columns: usize,
@@ -96,7 +97,9 @@ pub(crate) struct PageQuery<V> {
 
 /// One page of a search: the keys of its rows, in order, and the next page's token.
 pub(crate) struct KeysPage {
+    /// The rows' keys (run keys, experiment ids), at most the page's size.
     pub keys: Vec<i64>,
+    /// The token of the page after it, when more rows follow.
     pub next_page_token: Option<String>,
 }
 
@@ -120,10 +123,15 @@ impl<V> PageQuery<V> {
 /// One value of a row's sort key, as a page token carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SortValue {
+    /// A value the row lacks (a metric, param or tag it does not have, no end time).
     Null,
+    /// An `IS NULL` term or a metric's `is_nan` (PostgreSQL's booleans; SQLite's are `Int`).
     Bool(bool),
+    /// An integer column (times, ids).
     Int(i64),
+    /// A metric's value.
     Real(f64),
+    /// A text column (run id, names, params, tags).
     Text(String),
 }
 
