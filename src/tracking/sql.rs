@@ -13,6 +13,12 @@
 //!   with the logarithm of their number.
 //! - Every value is bound through a numbered parameter; no text from a query is ever part of
 //!   the SQL.
+//! - Pages are found by their sort key (keyset paging): a search's order ends with a unique
+//!   key (the run id, the experiment id), a page's token carries the sort key of the page's
+//!   last row ([`SortValue`]s), and the next page is the rows after it, a condition that an
+//!   index on the leading sort key answers by seeking. A page costs the same wherever it is
+//!   in the list, and rows written or deleted between pages neither repeat nor skip others.
+//!   MLflow's offset tokens (`{"offset": N}`) are still read, as `OFFSET`.
 //!
 //! What still needs a limit, the number of filter comparisons ([`MAX_FILTER_CLAUSES`]) and
 //! of `order_by` keys ([`MAX_ORDER_BY_KEYS`]), is refused before any SQL is built, with
@@ -27,7 +33,10 @@ use super::filter::{
     self, Comparator, EntityKind, ExperimentAttribute, ExperimentKey, Literal, OrderBy,
 };
 use super::model::{ExperimentQuery, RunQuery, ViewType};
-use super::store::{Result, StoreError, parse_experiment_id};
+use super::store::{
+    Result, StoreError, encode_page_token_json, page_token_json, page_token_offset,
+    parse_experiment_id,
+};
 
 /// The most comparisons a filter may hold (each one binds at most three values, which
 /// keeps a search under SQLite's 32,766).
@@ -47,7 +56,7 @@ pub(crate) enum List {
 /// The spellings in which the SQL stores differ.
 pub(crate) trait Dialect {
     /// The type of a bound value in the store's driver.
-    type Value: From<i64> + From<f64> + From<String>;
+    type Value: From<i64> + From<f64> + From<String> + From<bool>;
     /// Placeholders are this character and the 1-based number of the value.
     const PLACEHOLDER: char;
     /// Tables joined in one search (the runs table included) before further clauses
@@ -71,6 +80,265 @@ pub(crate) trait Dialect {
 pub(crate) struct Query<V> {
     pub sql: String,
     pub binds: Vec<V>,
+}
+
+/// A compiled search of one page: SQL selecting each row's key and then its sort key
+/// ([`PageQuery::sort_columns`] values), one row more than the page, which says whether
+/// more follow.
+pub(crate) struct PageQuery<V> {
+    /// The SQL and its bound values.
+    pub query: Query<V>,
+    /// Columns of the sort key after the row's key.
+    pub sort_columns: usize,
+    max_results: usize,
+    /// The order's fingerprint, which the next page's token names.
+    order: String,
+}
+
+/// One page of a search: the keys of its rows, in order, and the next page's token.
+pub(crate) struct KeysPage {
+    /// The rows' keys (run keys, experiment ids), at most the page's size.
+    pub keys: Vec<i64>,
+    /// The token of the page after it, when more rows follow.
+    pub next_page_token: Option<String>,
+}
+
+impl<V> PageQuery<V> {
+    /// The page from the query's rows (each row's key and sort key): the next page's token
+    /// carries the sort key of this page's last row.
+    pub fn page_of(&self, mut rows: Vec<(i64, Vec<SortValue>)>) -> KeysPage {
+        let more = rows.len() > self.max_results;
+        rows.truncate(self.max_results);
+        let next_page_token = match rows.last() {
+            Some((_, key)) if more => Some(after_token(&self.order, key)),
+            _ => None,
+        };
+        KeysPage {
+            keys: rows.into_iter().map(|(key, _)| key).collect(),
+            next_page_token,
+        }
+    }
+}
+
+/// One value of a row's sort key, as a page token carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SortValue {
+    /// A value the row lacks (a metric, param or tag it does not have, no end time).
+    Null,
+    /// An `IS NULL` term or a metric's `is_nan` (PostgreSQL's booleans; SQLite's are `Int`).
+    Bool(bool),
+    /// An integer column (times, ids).
+    Int(i64),
+    /// A metric's value.
+    Real(f64),
+    /// A text column (run id, names, params, tags).
+    Text(String),
+}
+
+impl SortValue {
+    /// JSON has no NaN nor infinities: a float is written as its exact decimal text in an
+    /// object, `{"f": "2.5e-1"}`.
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            SortValue::Null => serde_json::Value::Null,
+            SortValue::Bool(v) => (*v).into(),
+            SortValue::Int(v) => (*v).into(),
+            SortValue::Real(v) => serde_json::json!({ "f": format!("{v:e}") }),
+            SortValue::Text(v) => v.as_str().into(),
+        }
+    }
+
+    fn from_json(json: &serde_json::Value) -> Option<SortValue> {
+        use serde_json::Value;
+        Some(match json {
+            Value::Null => SortValue::Null,
+            Value::Bool(v) => SortValue::Bool(*v),
+            Value::Number(v) => SortValue::Int(v.as_i64()?),
+            Value::String(v) => SortValue::Text(v.clone()),
+            Value::Object(o) if o.len() == 1 => {
+                SortValue::Real(o.get("f")?.as_str()?.parse().ok()?)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The token of the page after the row whose sort key is `key`, in the order `order`
+/// fingerprints.
+fn after_token(order: &str, key: &[SortValue]) -> String {
+    let json = serde_json::json!({
+        "after": key.iter().map(SortValue::to_json).collect::<Vec<_>>(),
+        "order": order,
+    });
+    encode_page_token_json(&json.to_string())
+}
+
+/// Where a page starts, as its token says.
+enum PageStart {
+    First,
+    /// An MLflow token: skip this many rows.
+    Offset(usize),
+    /// After the row with this sort key.
+    After(Vec<SortValue>),
+}
+
+/// A search's order: its terms (an SQL expression, in parentheses unless it is a column or
+/// a subquery, and whether ascending) ending with a unique one, so that the order is total
+/// and a sort key names one row.
+struct Order {
+    terms: Vec<(String, bool)>,
+    /// A fingerprint of the order asked for: a token names it, so that a token is not taken
+    /// by a search in another order.
+    fingerprint: String,
+}
+
+impl Order {
+    /// `asked` is the order as the search gave it (its `order_by` keys, normalized).
+    fn new(asked: &str) -> Self {
+        // FNV-1a: stable across builds and processes, unlike the standard library's hasher.
+        let hash = asked.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, byte| {
+            (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Order {
+            terms: Vec::new(),
+            fingerprint: format!("{hash:016x}"),
+        }
+    }
+
+    fn push(&mut self, expression: impl Into<String>, ascending: bool) {
+        self.terms.push((expression.into(), ascending));
+    }
+
+    /// The `ORDER BY` list.
+    fn order_by(&self) -> String {
+        let terms: Vec<String> = self
+            .terms
+            .iter()
+            .map(|(term, ascending)| format!("{term} {}", direction(*ascending)))
+            .collect();
+        terms.join(", ")
+    }
+
+    /// Where the page `token` names starts.
+    fn start(&self, token: Option<&str>) -> Result<PageStart> {
+        let Some(json) = page_token_json(token)? else {
+            return Ok(PageStart::First);
+        };
+        let token = token.unwrap_or_default();
+        if let Some(offset) = page_token_offset(&json) {
+            return Ok(PageStart::Offset(offset));
+        }
+        let key = json
+            .get("after")
+            .and_then(|a| a.as_array())
+            .and_then(|a| {
+                a.iter()
+                    .map(SortValue::from_json)
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| {
+                StoreError::InvalidParameter(format!(
+                    "Invalid page token '{token}', it has neither an 'offset' nor the sort key \
+                     of a row; pass the next_page_token of a previous page unchanged"
+                ))
+            })?;
+        let same_order = json.get("order").and_then(|o| o.as_str()) == Some(&self.fingerprint);
+        if !same_order || key.len() != self.terms.len() {
+            return Err(StoreError::InvalidParameter(format!(
+                "Invalid page token '{token}', it continues a search in another order or with \
+                 another filter; pass the next_page_token of the previous page of this search"
+            )));
+        }
+        Ok(PageStart::After(key))
+    }
+
+    /// The conditions selecting the rows after the row whose sort key is `key`: the first
+    /// term's bound (which an index on it seeks to), and the rows strictly after the key.
+    /// Terms that may be NULL follow their `IS NULL` term, so that a NULL is only compared
+    /// with rows that tie with it on that term, all NULL.
+    fn after<V>(&self, b: &mut Binds<V>, key: Vec<SortValue>) -> Vec<String>
+    where
+        V: From<i64> + From<f64> + From<String> + From<bool>,
+    {
+        let mut strict = Vec::with_capacity(key.len());
+        let mut equal = Vec::with_capacity(key.len());
+        let mut conditions = Vec::new();
+        for (i, ((term, ascending), value)) in self.terms.iter().zip(key).enumerate() {
+            let value = match value {
+                SortValue::Null => {
+                    strict.push("FALSE".to_string());
+                    equal.push(format!("{term} IS NULL"));
+                    continue;
+                }
+                SortValue::Bool(v) => b.bind(v),
+                SortValue::Int(v) => b.bind(v),
+                SortValue::Real(v) => b.bind(v),
+                SortValue::Text(v) => b.bind(v),
+            };
+            let (after, from) = if *ascending { (">", ">=") } else { ("<", "<=") };
+            if i == 0 {
+                conditions.push(format!("{term} {from} {value}"));
+            }
+            strict.push(format!("{term} {after} {value}"));
+            equal.push(format!("{term} = {value}"));
+        }
+        conditions.push(rows_after(&strict, &equal));
+        conditions
+    }
+}
+
+/// The rows after a sort key, given for each term the condition that a row is after the
+/// key's value (`strict`) and that it ties with it (`equal`): after on the first term, or
+/// tied on it and after on the rest. Split in halves, so the expression's depth grows with
+/// the logarithm of the number of terms.
+fn rows_after(strict: &[String], equal: &[String]) -> String {
+    match strict.len() {
+        0 => "FALSE".to_string(),
+        1 => strict[0].clone(),
+        n => {
+            let half = n / 2;
+            format!(
+                "({}) OR (({}) AND ({}))",
+                rows_after(&strict[..half], &equal[..half]),
+                all_of(&equal[..half]),
+                rows_after(&strict[half..], &equal[half..])
+            )
+        }
+    }
+}
+
+/// The query of one page: `key` and the order's terms of the rows of `from` where `wheres`
+/// hold, from where `token` says.
+fn page_query<V: From<i64> + From<f64> + From<String> + From<bool>>(
+    mut b: Binds<V>,
+    key: &str,
+    from: &str,
+    mut wheres: Vec<String>,
+    order: Order,
+    max_results: usize,
+    token: Option<&str>,
+) -> Result<PageQuery<V>> {
+    let mut offset = String::new();
+    match order.start(token)? {
+        PageStart::First => {}
+        PageStart::Offset(n) => offset = format!(" OFFSET {}", b.bind(offset_value(n))),
+        PageStart::After(sort_key) => wheres.extend(order.after(&mut b, sort_key)),
+    }
+    let limit = b.bind(page_end(max_results));
+    let columns: String = order.terms.iter().map(|(t, _)| format!(", {t}")).collect();
+    Ok(PageQuery {
+        query: Query {
+            sql: format!(
+                "SELECT {key}{columns} FROM {from} WHERE {} ORDER BY {} LIMIT {limit}{offset}",
+                all_of(&wheres),
+                order.order_by()
+            ),
+            binds: b.values,
+        },
+        sort_columns: order.terms.len(),
+        max_results,
+        order: order.fingerprint,
+    })
 }
 
 /// The values bound to a statement; [`Binds::bind`] returns the placeholder to write.
@@ -228,7 +496,6 @@ struct RunSearch<D: Dialect> {
     /// Filter keys that are inner-joined, with their alias: order_by reuses them.
     inner: Vec<(EntityKind, String, String)>,
     wheres: Vec<String>,
-    order: Vec<String>,
     dialect: std::marker::PhantomData<D>,
 }
 
@@ -245,7 +512,6 @@ impl<D: Dialect> RunSearch<D> {
             joins: String::new(),
             inner: Vec::new(),
             wheres: Vec::new(),
-            order: Vec::new(),
             dialect: std::marker::PhantomData,
         }
     }
@@ -317,21 +583,24 @@ impl<D: Dialect> RunSearch<D> {
         Ok(())
     }
 
-    fn order_by(&mut self, order: &[OrderBy]) -> Result<()> {
+    /// The order of `order_by`, then start time (latest first) unless it is one of the
+    /// keys, then run id.
+    fn order_by(&mut self, order_by: &[OrderBy]) -> Result<Order> {
+        let asked: Vec<String> = order_by.iter().map(ToString::to_string).collect();
+        let mut order = Order::new(&asked.join(", "));
         let mut has_start_time = false;
-        for (i, o) in order.iter().enumerate() {
-            let (kind, key) = (o.ident.kind, o.ident.key.as_str());
-            let dir = direction(o.ascending);
+        for (i, o) in order_by.iter().enumerate() {
+            let (kind, key, ascending) = (o.ident.kind, o.ident.key.as_str(), o.ascending);
             let inner = self
                 .inner
                 .iter()
                 .find(|(k, joined_key, _)| *k == kind && joined_key == key);
             if let Some((_, _, alias)) = inner {
                 // The filter inner-joins this key: every row has it.
-                self.order.push(match kind {
-                    EntityKind::Metric => format!("{alias}.is_nan, {alias}.value {dir}"),
-                    _ => format!("{alias}.value {dir}"),
-                });
+                if kind == EntityKind::Metric {
+                    order.push(format!("{alias}.is_nan"), true);
+                }
+                order.push(format!("{alias}.value"), ascending);
                 continue;
             }
             match kind {
@@ -351,19 +620,25 @@ impl<D: Dialect> RunSearch<D> {
                         Box::new(move |col| format!("(SELECT x.{col} FROM {table} x WHERE {row})"))
                     };
                     // Runs without the key last, then NaN metrics, in either direction.
-                    self.order.push(match kind {
-                        EntityKind::Metric => format!(
-                            "{0} IS NULL, {0}, {1} {dir}",
-                            column("is_nan"),
-                            column("value")
-                        ),
-                        _ => format!("{0} IS NULL, {0} {dir}", column("value")),
+                    let first = column(if kind == EntityKind::Metric {
+                        "is_nan"
+                    } else {
+                        "value"
                     });
+                    order.push(format!("({first} IS NULL)"), true);
+                    if kind == EntityKind::Metric {
+                        order.push(first, true);
+                    }
+                    order.push(column("value"), ascending);
                 }
                 EntityKind::Attribute => {
                     let col = attribute_column(key)?;
                     has_start_time |= key == "start_time";
-                    self.order.push(format!("{col} IS NULL, {col} {dir}"));
+                    // Runs without an end time last; the other attributes are never NULL.
+                    if key == "end_time" {
+                        order.push(format!("({col} IS NULL)"), true);
+                    }
+                    order.push(col, ascending);
                 }
                 EntityKind::Dataset => {
                     return Err(bad_filter(
@@ -375,29 +650,27 @@ impl<D: Dialect> RunSearch<D> {
             }
         }
         if !has_start_time {
-            self.order.push("r.start_time DESC".to_string());
+            order.push("r.start_time", false);
         }
-        self.order.push("r.run_id ASC".to_string());
-        Ok(())
+        order.push("r.run_id", true);
+        Ok(order)
     }
 }
 
-/// The query selecting the run keys of one page of `query`, from row `offset`.
-pub(crate) fn runs<D: Dialect>(query: &RunQuery, offset: usize) -> Result<Query<D::Value>> {
-    let order = filter::parse_order_by_list(&query.order_by)?;
-    let mut s = run_matches::<D>(query, order.len())?;
-    s.order_by(&order)?;
-    let limit = s.b.bind(page_end(query.max_results));
-    let offset = s.b.bind(offset_value(offset));
-    Ok(Query {
-        sql: format!(
-            "SELECT r.run_key FROM runs r{} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            s.joins,
-            all_of(&s.wheres),
-            s.order.join(", ")
-        ),
-        binds: s.b.values,
-    })
+/// The query selecting the run keys of one page of `query`, from where its page token says.
+pub(crate) fn runs<D: Dialect>(query: &RunQuery) -> Result<PageQuery<D::Value>> {
+    let order_by = filter::parse_order_by_list(&query.order_by)?;
+    let mut s = run_matches::<D>(query, order_by.len())?;
+    let order = s.order_by(&order_by)?;
+    page_query(
+        s.b,
+        "r.run_key",
+        &format!("runs r{}", s.joins),
+        s.wheres,
+        order,
+        query.max_results,
+        query.page_token.as_deref(),
+    )
 }
 
 /// The search of the runs `query` matches (experiments, lifecycle stage, filter), before
@@ -444,11 +717,9 @@ pub(crate) fn count_runs<D: Dialect>(query: &RunQuery) -> Result<Query<D::Value>
     })
 }
 
-/// The query selecting the experiment ids of one page of `query`, from row `offset`.
-pub(crate) fn experiments<D: Dialect>(
-    query: &ExperimentQuery,
-    offset: usize,
-) -> Result<Query<D::Value>> {
+/// The query selecting the experiment ids of one page of `query`, from where its page token
+/// says.
+pub(crate) fn experiments<D: Dialect>(query: &ExperimentQuery) -> Result<PageQuery<D::Value>> {
     let filter = filter::parse_experiment_filter(&query.filter)?;
     let order = filter::parse_experiment_order_by_list(&query.order_by)?;
     check_counts(filter.clauses.len(), order.len())?;
@@ -483,25 +754,24 @@ pub(crate) fn experiments<D: Dialect>(
         };
         wheres.push(sql);
     }
-    let mut order: Vec<String> = order
-        .iter()
-        .map(|o| format!("e.{} {}", o.ident.as_str(), direction(o.ascending)))
-        .collect();
-    if order.is_empty() {
-        order.push("e.creation_time DESC".into());
+    let asked: Vec<String> = order.iter().map(ToString::to_string).collect();
+    let mut terms = Order::new(&asked.join(", "));
+    for o in &order {
+        terms.push(format!("e.{}", o.ident.as_str()), o.ascending);
     }
-    order.push("e.experiment_id ASC".into());
-    let limit = b.bind(page_end(query.max_results));
-    let offset = b.bind(offset_value(offset));
-    Ok(Query {
-        sql: format!(
-            "SELECT e.experiment_id FROM experiments e WHERE {} ORDER BY {} LIMIT {limit} \
-             OFFSET {offset}",
-            all_of(&wheres),
-            order.join(", ")
-        ),
-        binds: b.values,
-    })
+    if order.is_empty() {
+        terms.push("e.creation_time", false);
+    }
+    terms.push("e.experiment_id", true);
+    page_query(
+        b,
+        "e.experiment_id",
+        "experiments e",
+        wheres,
+        terms,
+        query.max_results,
+        query.page_token.as_deref(),
+    )
 }
 
 /// `LIMIT` of a page of `max_results`: one row more, which says whether more follow.
@@ -794,5 +1064,96 @@ mod tests {
         assert_eq!(deepest, 10);
         assert_eq!(all_of(&[]), "TRUE");
         assert_eq!(all_of(&["a".to_string()]), "a");
+    }
+
+    /// An order of `terms` ascending terms, as `asked`.
+    fn order(asked: &str, terms: usize) -> Order {
+        let mut order = Order::new(asked);
+        for i in 0..terms {
+            order.push(format!("t{i}"), true);
+        }
+        order
+    }
+
+    fn after(o: &Order, token: &str) -> Result<Vec<SortValue>> {
+        match o.start(Some(token))? {
+            PageStart::After(key) => Ok(key),
+            _ => panic!("not a sort key: {token}"),
+        }
+    }
+
+    #[test]
+    fn page_tokens_carry_the_sort_key_exactly() {
+        let o = order("metrics.loss ASC", 6);
+        let key = vec![
+            SortValue::Null,
+            SortValue::Bool(true),
+            SortValue::Int(-7),
+            SortValue::Real(0.1),
+            SortValue::Text("a \"b\" ü".into()),
+            SortValue::Real(-1e-300),
+        ];
+        assert_eq!(after(&o, &after_token(&o.fingerprint, &key)).unwrap(), key);
+        for x in [f64::INFINITY, f64::NEG_INFINITY, f64::MAX, 5e-324] {
+            let key: Vec<_> = (0..6).map(|_| SortValue::Real(x)).collect();
+            assert_eq!(after(&o, &after_token(&o.fingerprint, &key)).unwrap(), key);
+        }
+        let nan = after_token(&o.fingerprint, &vec![SortValue::Real(f64::NAN); 6]);
+        assert!(matches!(after(&o, &nan).unwrap()[0], SortValue::Real(x) if x.is_nan()));
+        // MLflow's offsets are still read.
+        let offset = crate::tracking::store::encode_page_token(40);
+        assert!(matches!(o.start(Some(&offset)), Ok(PageStart::Offset(40))));
+        assert!(matches!(o.start(None), Ok(PageStart::First)));
+        assert!(matches!(o.start(Some("")), Ok(PageStart::First)));
+    }
+
+    #[test]
+    fn page_tokens_of_another_search_are_refused_in_words() {
+        let o = order("metrics.loss ASC", 2);
+        let key = [SortValue::Int(1), SortValue::Text("x".into())];
+        for (token, says) in [
+            // Another order, or another number of terms.
+            (
+                after_token(&order("metrics.loss DESC", 2).fingerprint, &key),
+                "another order",
+            ),
+            (after_token(&o.fingerprint, &key[..1]), "another order"),
+            (
+                encode_page_token_json(r#"{"after": 3}"#),
+                "neither an 'offset'",
+            ),
+            (
+                encode_page_token_json(r#"{"after": [{"f": "x"}]}"#),
+                "neither an 'offset'",
+            ),
+            (encode_page_token_json("[1"), "not JSON"),
+            ("%%%".to_string(), "could not base64-decode"),
+        ] {
+            let e = o.start(Some(&token)).err().expect(&token);
+            assert_eq!(e.error_code(), "INVALID_PARAMETER_VALUE");
+            assert!(e.to_string().contains(says), "{token}: {e}");
+        }
+    }
+
+    #[test]
+    fn rows_after_a_key_compare_each_term_once_deep() {
+        let o = order("", 3);
+        let mut b = Binds::<serde_json::Value> {
+            placeholder: '?',
+            values: Vec::new(),
+        };
+        let key = vec![
+            SortValue::Int(1),
+            SortValue::Null,
+            SortValue::Text("z".into()),
+        ];
+        assert_eq!(
+            o.after(&mut b, key),
+            [
+                "t0 >= ?1",
+                "(t0 > ?1) OR ((t0 = ?1) AND ((FALSE) OR ((t1 IS NULL) AND (t2 > ?2))))"
+            ]
+        );
+        assert_eq!(b.values.len(), 2);
     }
 }

@@ -1064,20 +1064,18 @@ impl Store for SqliteStore {
 
     fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
         validate_max_results(query.max_results)?;
-        let offset = decode_page_token(query.page_token.as_deref())?;
-        let search = search::experiments(query, offset)?;
+        let search = search::experiments(query)?;
         self.read("searching experiments", |tx| {
-            let ids = search.keys(tx)?;
-            let more = ids.len() > query.max_results;
+            let page = search.page(tx)?;
             let mut items = Vec::new();
-            for id in ids.into_iter().take(query.max_results) {
+            for id in page.keys {
                 if let Some(e) = load_experiment(tx, id)? {
                     items.push(e);
                 }
             }
             Ok(Page {
                 items,
-                next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
+                next_page_token: page.next_page_token,
             })
         })
     }
@@ -1268,20 +1266,17 @@ impl Store for SqliteStore {
 
     fn search_runs(&self, query: &RunQuery) -> Result<Page<Run>> {
         validate_max_results(query.max_results)?;
-        let offset = decode_page_token(query.page_token.as_deref())?;
         if query.experiment_ids.is_empty() {
+            page_token_json(query.page_token.as_deref())?;
             return Ok(Page::last(Vec::new()));
         }
-        let search = search::runs(query, offset)?;
+        let search = search::runs(query)?;
         self.maybe_analyze();
         self.read("searching runs", |tx| {
-            let keys = search.keys(tx)?;
-            let more = keys.len() > query.max_results;
-            let page: Vec<i64> = keys.into_iter().take(query.max_results).collect();
-            let items = load_runs(tx, &page)?;
+            let page = search.page(tx)?;
             Ok(Page {
-                items,
-                next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
+                items: load_runs(tx, &page.keys)?,
+                next_page_token: page.next_page_token,
             })
         })
     }

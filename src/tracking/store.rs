@@ -1573,7 +1573,9 @@ pub fn same_param_value(old: &str, new: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------
-// Page tokens: base64 of JSON `{"offset": N}`, like MLflow.
+// Page tokens: base64 of JSON. MLflow's are `{"offset": N}`, which the SQL stores' run and
+// experiment searches still read; they write `{"after": [...], "order": "..."}` (the last
+// row's sort key, `sql.rs`), and the other listings write offsets.
 
 /// Standard base64; decoding also takes tokens whose padding was trimmed.
 const PAGE_TOKEN_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
@@ -1587,14 +1589,19 @@ const COUNT_PAGE: usize = 1000;
 
 /// Encode a page token for `offset`.
 pub fn encode_page_token(offset: usize) -> String {
-    use base64::Engine;
-    PAGE_TOKEN_BASE64.encode(format!("{{\"offset\": {offset}}}"))
+    encode_page_token_json(&format!("{{\"offset\": {offset}}}"))
 }
 
-/// Decode a page token; `None` means offset 0.
-pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
+/// A page token carrying `json`.
+pub(crate) fn encode_page_token_json(json: &str) -> String {
+    use base64::Engine;
+    PAGE_TOKEN_BASE64.encode(json)
+}
+
+/// The JSON a page token carries; `None` for no token (the first page).
+pub(crate) fn page_token_json(token: Option<&str>) -> Result<Option<serde_json::Value>> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Ok(0);
+        return Ok(None);
     };
     use base64::Engine;
     let bytes = PAGE_TOKEN_BASE64.decode(token.trim()).map_err(|_| {
@@ -1603,18 +1610,30 @@ pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
              next_page_token of a previous page unchanged"
         ))
     })?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+    serde_json::from_slice(&bytes).map(Some).map_err(|_| {
         StoreError::InvalidParameter(format!("Invalid page token '{token}', not JSON"))
-    })?;
-    v.get("offset")
+    })
+}
+
+/// The offset in an MLflow page token `{"offset": N}`, if `json` is one.
+pub(crate) fn page_token_offset(json: &serde_json::Value) -> Option<usize> {
+    json.get("offset")
         .and_then(|o| o.as_u64())
         .filter(|o| *o <= i64::MAX as u64)
         .and_then(|o| usize::try_from(o).ok())
-        .ok_or_else(|| {
-            StoreError::InvalidParameter(format!(
-                "Invalid page token '{token}', it has no non-negative 'offset'"
-            ))
-        })
+}
+
+/// Decode an offset page token; `None` means offset 0.
+pub fn decode_page_token(token: Option<&str>) -> Result<usize> {
+    let Some(json) = page_token_json(token)? else {
+        return Ok(0);
+    };
+    page_token_offset(&json).ok_or_else(|| {
+        StoreError::InvalidParameter(format!(
+            "Invalid page token '{}', it has no non-negative 'offset'",
+            token.unwrap_or_default()
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------

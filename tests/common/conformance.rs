@@ -20,8 +20,8 @@ macro_rules! conformance_suite {
             writes_to_deleted_run_rejected, params_immutable, metrics_history_and_latest,
             tags_upsert_delete, batch_limits_and_validation, nested_runs,
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
-            search_order_by, search_pagination_and_views, search_errors, search_limits,
-            record_run_in_one_go, batch_and_update_in_one_go, artifacts_round_trip,
+            search_order_by, search_pagination_and_views, search_pages_by_sort_key,
+            search_errors, search_limits, record_run_in_one_go, batch_and_update_in_one_go, artifacts_round_trip,
             registered_models_crud,
             model_versions_and_aliases, model_version_stages, registry_order_by,
             logged_model_metrics, logged_models_crud);
@@ -1083,6 +1083,157 @@ pub fn search_pagination_and_views(s: &dyn Store) {
             .is_empty()
     );
     assert_eq!(s.count_runs(&RunQuery::default()).unwrap(), 0);
+}
+
+/// The names of the runs of every page of `q`, page after page; `between(n)` runs after
+/// the `n`th page (1-based) before the next is asked for.
+fn paged_names(s: &dyn Store, mut q: RunQuery, mut between: impl FnMut(usize)) -> Vec<String> {
+    let mut seen = Vec::new();
+    for page in 1.. {
+        let p = s
+            .search_runs(&q)
+            .unwrap_or_else(|e| panic!("page {page} of {q:?}: {e}"));
+        assert!(p.items.len() <= q.max_results);
+        seen.extend(p.items.into_iter().map(|r| r.info.run_name));
+        match p.next_page_token {
+            Some(t) => q.page_token = Some(t),
+            None => break,
+        }
+        between(page);
+    }
+    seen
+}
+
+/// Pages continue after the last row shown (its sort key, the run id breaking ties), in
+/// every order: through ties, NaN and missing values, every run once and in order, and
+/// rows written or deleted between pages neither repeat nor skip others.
+pub fn search_pages_by_sort_key(s: &dyn Store) {
+    let exp = s.create_experiment("keyset", None, &[]).unwrap();
+    for i in 0..23i64 {
+        let loss = match i {
+            _ if i % 5 == 0 => None,
+            _ if i % 7 == 0 => Some(f64::NAN),
+            _ => Some((i % 3) as f64),
+        };
+        let record = RunRecord {
+            start: RunStart {
+                run_name: Some(format!("k{i:02}")),
+                // Four start times: most runs tie with others.
+                start_time: Some(1000 + i % 4),
+                tags: vec![Tag::new("t", format!("{}", i % 3))],
+                ..RunStart::default()
+            },
+            metrics: loss.map(|l| m("loss", l, 1, 0)).into_iter().collect(),
+            params: (i % 6 != 0)
+                .then(|| Param::new("p", ["a", "b"][i as usize % 2]))
+                .into_iter()
+                .collect(),
+            status: if i % 4 == 0 {
+                RunStatus::Running
+            } else {
+                RunStatus::Finished
+            },
+            end_time: (i % 4 != 0).then_some(2000 + i % 2),
+        };
+        s.record_run(&exp, &record).unwrap();
+    }
+    let query = |filter: &str, order: &[&str], max_results: usize| RunQuery {
+        experiment_ids: vec![exp.clone()],
+        filter: filter.into(),
+        order_by: order.iter().map(|o| o.to_string()).collect(),
+        max_results,
+        ..RunQuery::default()
+    };
+    for (filter, order) in [
+        ("", &[][..]),
+        ("", &["metrics.loss ASC"][..]),
+        ("", &["metrics.loss DESC", "params.p"][..]),
+        ("", &["params.p DESC"][..]),
+        ("", &["tags.t", "attributes.end_time DESC"][..]),
+        ("", &["attributes.end_time"][..]),
+        ("", &["start_time ASC"][..]),
+        ("params.p = 'a'", &["params.p", "metrics.loss DESC"][..]),
+        ("metrics.loss >= 0", &["metrics.loss DESC"][..]),
+    ] {
+        let all = search(s, &exp, filter, order);
+        assert!(all.len() > 6, "{filter:?} {order:?}: {all:?}");
+        for max_results in [1, 3, 4] {
+            let paged = paged_names(s, query(filter, order, max_results), |_| {});
+            assert_eq!(paged, all, "{filter:?} {order:?}, pages of {max_results}");
+        }
+    }
+
+    // Runs written and deleted between pages, in the default order (latest start first,
+    // ties by run id).
+    let writes = s.create_experiment("keyset-writes", None, &[]).unwrap();
+    let mut ids = Vec::new();
+    for (i, start) in [30, 30, 20, 20, 20, 10, 10, 10].into_iter().enumerate() {
+        ids.push(new_run(s, &writes, &format!("w{i}"), start).info.run_id);
+    }
+    let before = search(s, &writes, "", &[]);
+    let q = RunQuery {
+        experiment_ids: vec![writes.clone()],
+        max_results: 3,
+        ..RunQuery::default()
+    };
+    let paged = paged_names(s, q, |page| match page {
+        // A run before the first page (offset paging would show a row of the first page
+        // again), and one after every other.
+        1 => {
+            new_run(s, &writes, "newest", 40);
+            new_run(s, &writes, "oldest", 5);
+        }
+        // Runs already shown deleted (offset paging would skip rows not yet shown).
+        2 => {
+            s.delete_run(&ids[0]).unwrap();
+            s.delete_run(&ids[1]).unwrap();
+        }
+        _ => {}
+    });
+    let mut expected = before;
+    expected.push("oldest".into());
+    assert_eq!(paged, expected);
+
+    // An MLflow offset token is still read.
+    let all = search(s, &exp, "", &[]);
+    let mut q = query("", &[], 3);
+    q.page_token = Some(encode_page_token(2));
+    let page: Vec<String> = (s.search_runs(&q).unwrap().items.into_iter())
+        .map(|r| r.info.run_name)
+        .collect();
+    assert_eq!(page, all[2..5]);
+    // A token is not taken by a search in another order.
+    q.page_token = s.search_runs(&query("", &[], 3)).unwrap().next_page_token;
+    q.order_by = vec!["params.p".into()];
+    assert_eq!(code(s.search_runs(&q)), "INVALID_PARAMETER_VALUE");
+
+    // Experiments page the same way (created within one millisecond, they tie on creation
+    // time).
+    for i in 0..5 {
+        s.create_experiment(&format!("keyset-{i}"), None, &[])
+            .unwrap();
+    }
+    for order in [vec![], vec!["name DESC".to_string()]] {
+        let mut q = ExperimentQuery {
+            order_by: order.clone(),
+            max_results: 1000,
+            ..ExperimentQuery::default()
+        };
+        let all: Vec<String> = (s.search_experiments(&q).unwrap().items.into_iter())
+            .map(|e| e.name)
+            .collect();
+        q.max_results = 2;
+        let mut paged = Vec::new();
+        loop {
+            let p = s.search_experiments(&q).unwrap();
+            paged.extend(p.items.into_iter().map(|e| e.name));
+            match p.next_page_token {
+                Some(t) => q.page_token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(paged, all, "{order:?}");
+    }
 }
 
 pub fn search_errors(s: &dyn Store) {

@@ -3,15 +3,16 @@
 //! character, numbers cast to `float8` so that they compare with integer columns too.
 
 use super::super::model::{ExperimentQuery, RunQuery};
-use super::super::sql::{self, Binds, Dialect, List};
+use super::super::sql::{self, Binds, Dialect, KeysPage, List, SortValue};
 use super::super::store::Result;
 use super::Tx;
 use super::TxResult;
-use postgres::types::ToSql;
+use postgres::types::{FromSql, ToSql, Type};
 
 /// A value bound to a search.
 #[derive(Debug)]
 pub(super) enum Value {
+    Bool(bool),
     Int(i64),
     Real(f64),
     Text(String),
@@ -37,9 +38,16 @@ impl From<String> for Value {
     }
 }
 
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
 impl Value {
     fn as_sql(&self) -> &(dyn ToSql + Sync) {
         match self {
+            Value::Bool(v) => v,
             Value::Int(v) => v,
             Value::Real(v) => v,
             Value::Text(v) => v,
@@ -92,7 +100,7 @@ impl Dialect for Postgres {
 pub(super) type Query = sql::Query<Value>;
 
 impl sql::Query<Value> {
-    /// Runs the query: the keys of the page's rows, one more when more follow.
+    /// Runs the query: each row's first column.
     pub(super) fn keys(&self, client: &mut Tx<'_>) -> TxResult<Vec<i64>> {
         let params: Vec<&(dyn ToSql + Sync)> = self.binds.iter().map(Value::as_sql).collect();
         Ok(client
@@ -103,9 +111,55 @@ impl sql::Query<Value> {
     }
 }
 
-/// The query selecting the run keys of one page of `query`, from row `offset`.
-pub(super) fn runs(query: &RunQuery, offset: usize) -> Result<Query> {
-    sql::runs::<Postgres>(query, offset)
+impl sql::PageQuery<Value> {
+    /// Runs the query: the keys of the page's rows and the next page's token.
+    pub(super) fn page(&self, client: &mut Tx<'_>) -> TxResult<KeysPage> {
+        let binds = &self.query.binds;
+        let params: Vec<&(dyn ToSql + Sync)> = binds.iter().map(Value::as_sql).collect();
+        let rows = client
+            .query(&self.query.sql, &params)?
+            .iter()
+            .map(|r| {
+                let sort_key = (1..=self.sort_columns)
+                    .map(|i| r.try_get(i))
+                    .collect::<Result<_, _>>()?;
+                Ok((r.try_get(0)?, sort_key))
+            })
+            .collect::<Result<_, postgres::Error>>()?;
+        Ok(self.page_of(rows))
+    }
+}
+
+/// A sort key's columns are booleans (`IS NULL`, `is_nan`), integers, floats and text.
+impl<'a> FromSql<'a> for SortValue {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(match *ty {
+            Type::BOOL => SortValue::Bool(bool::from_sql(ty, raw)?),
+            Type::INT8 => SortValue::Int(i64::from_sql(ty, raw)?),
+            Type::INT4 => SortValue::Int(i32::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => SortValue::Real(f64::from_sql(ty, raw)?),
+            _ => SortValue::Text(String::from_sql(ty, raw)?),
+        })
+    }
+
+    fn from_sql_null(
+        _: &Type,
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(SortValue::Null)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::BOOL | Type::INT8 | Type::INT4 | Type::FLOAT8)
+            || <String as FromSql>::accepts(ty)
+    }
+}
+
+/// The query selecting the run keys of one page of `query`, from where its token says.
+pub(super) fn runs(query: &RunQuery) -> Result<sql::PageQuery<Value>> {
+    sql::runs::<Postgres>(query)
 }
 
 /// The query counting the runs `query` matches: one row, the count.
@@ -113,7 +167,8 @@ pub(super) fn count_runs(query: &RunQuery) -> Result<Query> {
     sql::count_runs::<Postgres>(query)
 }
 
-/// The query selecting the experiment ids of one page of `query`, from row `offset`.
-pub(super) fn experiments(query: &ExperimentQuery, offset: usize) -> Result<Query> {
-    sql::experiments::<Postgres>(query, offset)
+/// The query selecting the experiment ids of one page of `query`, from where its token
+/// says.
+pub(super) fn experiments(query: &ExperimentQuery) -> Result<sql::PageQuery<Value>> {
+    sql::experiments::<Postgres>(query)
 }

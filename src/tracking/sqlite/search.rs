@@ -3,9 +3,9 @@
 //! case-sensitive `GLOB`.
 
 use super::super::model::{ExperimentQuery, RunQuery};
-use super::super::sql::{self, Binds, Dialect, List};
+use super::super::sql::{self, Binds, Dialect, KeysPage, List, SortValue};
 use super::super::store::Result;
-use rusqlite::types::Value;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, Value, ValueRef};
 
 pub use super::super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
@@ -48,7 +48,7 @@ impl Dialect for Sqlite {
 pub(super) type Query = sql::Query<Value>;
 
 impl sql::Query<Value> {
-    /// Runs the query: the keys of the page's rows, one more when more follow.
+    /// Runs the query: each row's first column.
     pub(super) fn keys(&self, conn: &rusqlite::Connection) -> rusqlite::Result<Vec<i64>> {
         let mut statement = conn.prepare_cached(&self.sql)?;
         statement
@@ -57,9 +57,37 @@ impl sql::Query<Value> {
     }
 }
 
-/// The query selecting the run keys of one page of `query`, from row `offset`.
-pub(super) fn runs(query: &RunQuery, offset: usize) -> Result<Query> {
-    sql::runs::<Sqlite>(query, offset)
+impl sql::PageQuery<Value> {
+    /// Runs the query: the keys of the page's rows and the next page's token.
+    pub(super) fn page(&self, conn: &rusqlite::Connection) -> rusqlite::Result<KeysPage> {
+        let mut statement = conn.prepare_cached(&self.query.sql)?;
+        let rows = statement
+            .query_map(rusqlite::params_from_iter(&self.query.binds), |r| {
+                let sort_key = (1..=self.sort_columns)
+                    .map(|i| r.get(i))
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok((r.get(0)?, sort_key))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(self.page_of(rows))
+    }
+}
+
+impl FromSql for SortValue {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        Ok(match value {
+            ValueRef::Null => SortValue::Null,
+            ValueRef::Integer(v) => SortValue::Int(v),
+            ValueRef::Real(v) => SortValue::Real(v),
+            ValueRef::Text(_) => SortValue::Text(String::column_result(value)?),
+            ValueRef::Blob(_) => return Err(FromSqlError::InvalidType),
+        })
+    }
+}
+
+/// The query selecting the run keys of one page of `query`, from where its token says.
+pub(super) fn runs(query: &RunQuery) -> Result<sql::PageQuery<Value>> {
+    sql::runs::<Sqlite>(query)
 }
 
 /// The query counting the runs `query` matches: one row, the count.
@@ -67,9 +95,10 @@ pub(super) fn count_runs(query: &RunQuery) -> Result<Query> {
     sql::count_runs::<Sqlite>(query)
 }
 
-/// The query selecting the experiment ids of one page of `query`, from row `offset`.
-pub(super) fn experiments(query: &ExperimentQuery, offset: usize) -> Result<Query> {
-    sql::experiments::<Sqlite>(query, offset)
+/// The query selecting the experiment ids of one page of `query`, from where its token
+/// says.
+pub(super) fn experiments(query: &ExperimentQuery) -> Result<sql::PageQuery<Value>> {
+    sql::experiments::<Sqlite>(query)
 }
 
 /// Translate a SQL LIKE pattern (`%`, `_`) into a case-sensitive GLOB pattern.
