@@ -34,6 +34,7 @@ pub use search::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 use super::artifacts::{ArtifactLocation, child_location};
 use super::model::*;
+use super::sql::KeyedRuns;
 use super::store::*;
 use connections::{Connections, TxError, TxResult, sql_error};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -616,8 +617,6 @@ fn stage_from(s: &str) -> LifecycleStage {
 }
 
 fn run_info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RunInfo)> {
-    let status: String = row.get(5)?;
-    let stage: String = row.get(9)?;
     Ok((
         row.get(0)?,
         RunInfo {
@@ -625,11 +624,11 @@ fn run_info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RunInfo)
             experiment_id: ExperimentId(row.get::<_, i64>(2)?.to_string()),
             run_name: row.get(3)?,
             user_id: row.get(4)?,
-            status: RunStatus::parse(&status).unwrap_or(RunStatus::Running),
+            status: RunStatus::parse(text(row, 5)?).unwrap_or(RunStatus::Running),
             start_time: row.get(6)?,
             end_time: row.get(7)?,
             artifact_uri: row.get(8)?,
-            lifecycle_stage: stage_from(&stage),
+            lifecycle_stage: stage_from(text(row, 9)?),
         },
     ))
 }
@@ -659,68 +658,112 @@ fn find_active_run(conn: &Connection, run_id: &str) -> TxResult<(i64, RunInfo)> 
     Ok((key, info))
 }
 
-/// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
+/// Load whole runs for `keys` (in that order) with five queries, whatever the page size.
 fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let list = format!(
-        "[{}]",
-        keys.iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let mut infos: HashMap<i64, RunInfo> = HashMap::with_capacity(keys.len());
+    let list = json_list(keys);
     let mut st = conn.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_key IN (SELECT value FROM json_each(?1))"
     ))?;
-    for row in st.query_map([&list], run_info_from_row)? {
-        let (k, info) = row?;
-        infos.insert(k, info);
+    let infos = st
+        .query_map([&list], run_info_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut runs = KeyedRuns::new(infos);
+    load_data(conn, &mut runs, &list, &RunFields::default())?;
+    let mut inputs = models::load_inputs(conn, &list)?;
+    let (run_keys, runs) = runs.finish();
+    let mut runs: HashMap<i64, Run> = run_keys.into_iter().zip(runs).collect();
+    Ok(keys
+        .iter()
+        .filter_map(|k| {
+            runs.remove(k).map(|mut run| {
+                run.inputs = inputs.remove(k).unwrap_or_default();
+                run
+            })
+        })
+        .collect())
+}
+
+/// Run keys as the JSON array `json_each` reads.
+fn json_list(keys: &[i64]) -> String {
+    let mut list = String::with_capacity(keys.len() * 8 + 2);
+    list.push('[');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list += &k.to_string();
     }
-    let mut data: HashMap<i64, RunData> = HashMap::with_capacity(keys.len());
-    let mut st = conn.prepare_cached(
-        "SELECT run_key, key, value, is_nan, timestamp, step FROM latest_metrics \
-         WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key",
-    )?;
-    let mut rows = st.query([&list])?;
+    list.push(']');
+    list
+}
+
+/// Attaches to `runs` (whose keys are the JSON array `list`) their params and the tags and
+/// latest metrics `fields` selects. Each table is read from the runs' keys in the order of
+/// its primary key (run, key), with no sort and no temporary index; rows that are not
+/// kept allocate nothing.
+fn load_data(
+    conn: &Connection,
+    runs: &mut KeyedRuns,
+    list: &str,
+    fields: &RunFields,
+) -> rusqlite::Result<()> {
+    let rows_of = |table: &str, columns: &str| {
+        format!(
+            "SELECT d.run_key, d.key, {columns} FROM json_each(?1) k \
+             CROSS JOIN {table} d ON d.run_key = k.value"
+        )
+    };
+    for (table, is_param) in [("params", true), ("tags", false)] {
+        let mut st = conn.prepare_cached(&rows_of(table, "d.value"))?;
+        let mut rows = st.query([list])?;
+        while let Some(r) = rows.next()? {
+            let key = text(r, 1)?;
+            if !is_param && !fields.wants_tag(key) {
+                continue;
+            }
+            let Some(d) = runs.data(r.get(0)?) else {
+                continue;
+            };
+            let (key, value) = (key.to_string(), r.get::<_, String>(2)?);
+            if is_param {
+                d.params.push(Param::new(key, value));
+            } else {
+                d.tags.push(Tag::new(key, value));
+            }
+        }
+    }
+    let mut st = conn.prepare_cached(&rows_of(
+        "latest_metrics",
+        "d.value, d.is_nan, d.timestamp, d.step",
+    ))?;
+    let mut rows = st.query([list])?;
     while let Some(r) = rows.next()? {
-        data.entry(r.get(0)?).or_default().metrics.push(Metric {
-            key: r.get(1)?,
+        let key = text(r, 1)?;
+        if !fields.wants_metric(key) {
+            continue;
+        }
+        let key = key.to_string();
+        let Some(d) = runs.data(r.get(0)?) else {
+            continue;
+        };
+        d.metrics.push(Metric {
+            key,
             value: metric_value(r.get(2)?, r.get(3)?),
             timestamp: r.get(4)?,
             step: r.get(5)?,
         });
     }
-    for (table, is_param) in [("params", true), ("tags", false)] {
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT run_key, key, value FROM {table} \
-             WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key"
-        ))?;
-        let mut rows = st.query([&list])?;
-        while let Some(r) = rows.next()? {
-            let d = data.entry(r.get(0)?).or_default();
-            if is_param {
-                d.params
-                    .push(Param::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
-            } else {
-                d.tags
-                    .push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
-            }
-        }
-    }
-    let mut inputs = models::load_inputs(conn, &list)?;
-    Ok(keys
-        .iter()
-        .filter_map(|k| {
-            infos.remove(k).map(|info| Run {
-                info,
-                data: data.remove(k).unwrap_or_default(),
-                inputs: inputs.remove(k).unwrap_or_default(),
-            })
-        })
-        .collect())
+    Ok(())
+}
+
+/// Column `i` of `row` as text, borrowed from the row.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn load_experiment(conn: &Connection, id: i64) -> rusqlite::Result<Option<Experiment>> {
@@ -1283,6 +1326,21 @@ impl Store for SqliteStore {
                 items,
                 next_page_token: more.then(|| encode_page_token(offset + query.max_results)),
             })
+        })
+    }
+
+    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<Vec<Run>> {
+        if query.experiment_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let matches = search::select_matching(query, RUN_COLUMNS)?;
+        self.maybe_analyze();
+        self.read("reading runs", |tx| {
+            let infos = matches.rows(tx, run_info_from_row)?;
+            let mut runs = KeyedRuns::new(infos);
+            let list = json_list(runs.keys());
+            load_data(tx, &mut runs, &list, fields)?;
+            Ok(runs.finish().1)
         })
     }
 
