@@ -647,18 +647,8 @@ fn load_runs(tx: &mut Tx<'_>, keys: &[i64]) -> TxResult<Vec<Run>> {
         .collect();
     let mut runs = KeyedRuns::new(infos);
     load_data(tx, &mut runs, &RunFields::default())?;
-    let mut inputs = inputs::load_inputs(tx, keys)?;
-    let (run_keys, runs) = runs.finish();
-    let mut runs: HashMap<i64, Run> = run_keys.into_iter().zip(runs).collect();
-    Ok(keys
-        .iter()
-        .filter_map(|k| {
-            runs.remove(k).map(|mut run| {
-                run.inputs = inputs.remove(k).unwrap_or_default();
-                run
-            })
-        })
-        .collect())
+    let inputs = inputs::load_inputs(tx, keys)?;
+    Ok(runs.in_order(keys, inputs))
 }
 
 /// Attaches to `runs` their params and the tags and latest metrics `fields` selects, one

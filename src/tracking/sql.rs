@@ -28,6 +28,7 @@ use super::filter::{
 };
 use super::model::{ExperimentQuery, Run, RunData, RunInfo, RunInputs, RunQuery, ViewType, tags};
 use super::store::{Result, StoreError, parse_experiment_id};
+use std::collections::HashMap;
 
 /// The most comparisons a filter may hold (each one binds at most three values, which
 /// keeps a search under SQLite's 32,766).
@@ -519,6 +520,21 @@ impl KeyedRuns {
             sort_by_key(&mut d.metrics, |m| &m.key);
         }
         (self.keys, self.runs)
+    }
+
+    /// The runs in the order of `keys` (those of them that are these runs'), each with its
+    /// inputs from `inputs` and its data sorted by key: a page of a search.
+    pub(crate) fn in_order(self, keys: &[i64], mut inputs: HashMap<i64, RunInputs>) -> Vec<Run> {
+        let (run_keys, runs) = self.finish();
+        let mut runs: HashMap<i64, Run> = run_keys.into_iter().zip(runs).collect();
+        keys.iter()
+            .filter_map(|k| {
+                runs.remove(k).map(|mut run| {
+                    run.inputs = inputs.remove(k).unwrap_or_default();
+                    run
+                })
+            })
+            .collect()
     }
 }
 

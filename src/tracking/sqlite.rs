@@ -39,7 +39,6 @@ use super::store::*;
 use connections::{Connections, TxError, TxResult, sql_error};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
@@ -672,18 +671,8 @@ fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut runs = KeyedRuns::new(infos);
     load_data(conn, &mut runs, &list, &RunFields::default())?;
-    let mut inputs = models::load_inputs(conn, &list)?;
-    let (run_keys, runs) = runs.finish();
-    let mut runs: HashMap<i64, Run> = run_keys.into_iter().zip(runs).collect();
-    Ok(keys
-        .iter()
-        .filter_map(|k| {
-            runs.remove(k).map(|mut run| {
-                run.inputs = inputs.remove(k).unwrap_or_default();
-                run
-            })
-        })
-        .collect())
+    let inputs = models::load_inputs(conn, &list)?;
+    Ok(runs.in_order(keys, inputs))
 }
 
 /// Run keys as the JSON array `json_each` reads.
