@@ -699,6 +699,16 @@ impl RunFields {
         wanted(self.metrics.as_deref(), key)
     }
 
+    /// The keys of the tags read; `None` for every tag.
+    pub(crate) fn tag_keys(&self) -> Option<&[String]> {
+        self.tags.as_deref()
+    }
+
+    /// The keys of the metrics read; `None` for every metric.
+    pub(crate) fn metric_keys(&self) -> Option<&[String]> {
+        self.metrics.as_deref()
+    }
+
     /// Drops from `data` the tags and metrics these fields do not read.
     pub fn keep(&self, data: &mut RunData) {
         data.tags.retain(|t| self.wants_tag(&t.key));

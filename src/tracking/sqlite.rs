@@ -699,15 +699,27 @@ fn load_data(
     list: &str,
     fields: &RunFields,
 ) -> rusqlite::Result<()> {
-    let rows_of = |table: &str, columns: &str| {
-        format!(
-            "SELECT d.run_key, d.key, {columns} FROM json_each(?1) k \
-             CROSS JOIN {table} d ON d.run_key = k.value"
-        )
+    let query = |st: &mut rusqlite::CachedStatement<'_>, bounds: Option<(&str, &str)>| {
+        st.raw_bind_parameter(1, list)?;
+        if let Some((low, high)) = bounds {
+            st.raw_bind_parameter(2, low)?;
+            st.raw_bind_parameter(3, high)?;
+        }
+        Ok::<_, rusqlite::Error>(())
     };
-    for (table, is_param) in [("params", true), ("tags", false)] {
-        let mut st = conn.prepare_cached(&rows_of(table, "d.value"))?;
-        let mut rows = st.query([list])?;
+    let tables = [
+        ("params", true, data_rows("params", "d.value", None)),
+        (
+            "tags",
+            false,
+            data_rows("tags", "d.value", fields.tag_keys()),
+        ),
+    ];
+    for (_, is_param, sql) in tables {
+        let Some((sql, bounds)) = sql else { continue };
+        let mut st = conn.prepare_cached(&sql)?;
+        query(&mut st, bounds)?;
+        let mut rows = st.raw_query();
         while let Some(r) = rows.next()? {
             let key = text(r, 1)?;
             if !is_param && !fields.wants_tag(key) {
@@ -724,11 +736,17 @@ fn load_data(
             }
         }
     }
-    let mut st = conn.prepare_cached(&rows_of(
+    let metrics = data_rows(
         "latest_metrics",
         "d.value, d.is_nan, d.timestamp, d.step",
-    ))?;
-    let mut rows = st.query([list])?;
+        fields.metric_keys(),
+    );
+    let Some((sql, bounds)) = metrics else {
+        return Ok(());
+    };
+    let mut st = conn.prepare_cached(&sql)?;
+    query(&mut st, bounds)?;
+    let mut rows = st.raw_query();
     while let Some(r) = rows.next()? {
         let key = text(r, 1)?;
         if !fields.wants_metric(key) {
@@ -746,6 +764,29 @@ fn load_data(
         });
     }
     Ok(())
+}
+
+/// The query of `columns` of `table`'s rows for the runs whose keys are bound as `?1`, and
+/// the bounds to bind as `?2` and `?3` when only `keys` are read (`None` when they are none).
+/// Only the range between the least and the greatest key is read: each run's rows are
+/// found with one seek either way, and the range skips the others.
+fn data_rows<'k>(
+    table: &str,
+    columns: &str,
+    keys: Option<&'k [String]>,
+) -> Option<(String, Option<(&'k str, &'k str)>)> {
+    let sql = format!(
+        "SELECT d.run_key, d.key, {columns} FROM json_each(?1) k \
+         CROSS JOIN {table} d ON d.run_key = k.value"
+    );
+    match keys.map(|k| (k.iter().min(), k.iter().max())) {
+        None => Some((sql, None)),
+        Some((Some(low), Some(high))) => Some((
+            sql + " AND d.key BETWEEN ?2 AND ?3",
+            Some((low.as_str(), high.as_str())),
+        )),
+        Some(_) => None,
+    }
 }
 
 /// Column `i` of `row` as text, borrowed from the row.

@@ -745,6 +745,8 @@ pub fn select_runs_reads_what_search_runs_reads(s: &dyn Store) {
         }
         let mut run_tags = vec![
             Tag::new("hyperflow.trial", i.to_string()),
+            // Between two tags that are read, and not read itself.
+            Tag::new("hyperflow.note", "left out"),
             Tag::new("mlflow.user", "alice"),
         ];
         let status = statuses[i as usize % statuses.len()];
