@@ -1,8 +1,11 @@
 //! Reports read from a real SQLite store: `fmin` with tracking writes the runs,
 //! `report::from_store` reads them back, and `hyperflow report` renders them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use hyperflow::algo::Random;
 use hyperflow::fmin::Outcome;
@@ -10,9 +13,11 @@ use hyperflow::report::{
     self, Action, ReportError, ReportOptions, ReportSource, StoreOptions, from_store,
 };
 use hyperflow::rng::TrialRng;
+use hyperflow::space::ChoiceOption;
 use hyperflow::space::Dist;
 use hyperflow::study::Tracking;
-use hyperflow::tracking::{RunRecord, RunStart, Tracker};
+use hyperflow::tracking::Result;
+use hyperflow::tracking::*;
 use hyperflow::{Direction, Point, Space, TrialContext, TrialState, fmin_with_context};
 use rand::RngExt;
 
@@ -455,4 +460,94 @@ fn errors_are_clear() {
         ),
         Err(ReportError::NoTrials(_))
     ));
+}
+
+/// The SQLite store read through the `Store` trait's default `select_runs`, which pages
+/// through `search_runs`: the read reports made before the SQL stores had their own.
+struct PagedReads(SqliteStore);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(fn $name(&self, $($arg: $ty),*) -> $ret { self.0.$name($($arg),*) })*
+    };
+}
+
+impl Store for PagedReads {
+    common::required_store_methods!(delegate);
+}
+
+/// The SQLite store's own read of a search gives a report the input the paged read gives:
+/// a sweep with a conditional param, a constant, failed and pruned trials, pooled with a
+/// second sweep of another space, a flat run elsewhere, read as a sweep, as experiments and
+/// through a filter, with the sweep's metric or another.
+#[test]
+fn the_stores_read_gives_the_input_of_the_paged_read() {
+    let db = Db::new();
+    let space = Space::builder()
+        .choice(
+            "model",
+            [
+                ChoiceOption::new("svm", Space::builder().loguniform("C", 1e-2, 1e3)),
+                ChoiceOption::new("tree", Space::builder().randint("depth", 1, 12)),
+            ],
+        )
+        .constant("seed", 3)
+        .uniform("x", -1.0, 1.0)
+        .build()
+        .unwrap();
+    let result = fmin_with_context(
+        |p: &Point, ctx: &TrialContext| match ctx.number() % 7 {
+            3 => Outcome::failed("diverged"),
+            5 => Outcome::pruned("stopped early"),
+            _ => {
+                let x: f64 = p.get("x").unwrap();
+                Outcome::loss(x * x).with_metric("accuracy", 1.0 - x.abs())
+            }
+        },
+        &space,
+    )
+    .algo(Random)
+    .max_evals(60)
+    .seed(1)
+    .progress(false)
+    .tracking(Tracking::new(db.tracker.clone(), "mixed"))
+    .run()
+    .unwrap();
+    let parent = result.parent_run_id().unwrap().to_string();
+    logged_sweep(&db, "mixed", 20, 2);
+    let flat = db.tracker.create_experiment("flat").unwrap();
+    let record = RunRecord {
+        params: vec![Param::new("model", "tree"), Param::new("depth", "4")],
+        metrics: vec![Metric::new("loss", 0.5)],
+        status: RunStatus::Finished,
+        ..RunRecord::default()
+    };
+    db.tracker.record_run(&flat, &record).unwrap();
+
+    let paged = Tracker::new(Arc::new(PagedReads(
+        SqliteStore::open(db.path("runs.db")).unwrap(),
+    )));
+    let sources = [
+        ReportSource::Parent(parent),
+        ReportSource::Experiments(vec!["mixed".into(), "flat".into()]),
+        ReportSource::Filter {
+            filter: "params.model = 'tree'".into(),
+            experiments: vec![],
+        },
+    ];
+    for source in &sources {
+        for options in [
+            StoreOptions::default(),
+            StoreOptions::default().metric("accuracy"),
+        ] {
+            let own = from_store(&db.tracker, source, &options).unwrap();
+            assert_eq!(
+                own,
+                from_store(&paged, source, &options).unwrap(),
+                "{source:?}"
+            );
+            let mut trials = own.input.groups.iter().flat_map(|g| &g.trials);
+            assert!(trials.any(|t| t.status == TrialState::Failed), "{source:?}");
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! traversal, auth, routing. Requests are written by hand over TCP so every header and
 //! byte is under the test's control.
 
+mod common;
+
 use hyperflow::server::{AppState, Limits, ServerConfig, ServerHandle, spawn_state};
 use hyperflow::tracking::*;
 use serde_json::{Value, json};
@@ -650,57 +652,7 @@ macro_rules! panics {
 }
 
 impl Store for PanicStore {
-    panics! {
-        create_experiment(name: &str, loc: Option<&str>, tags: &[Tag]) -> Result<ExperimentId>;
-        get_experiment(id: &ExperimentId) -> Result<Experiment>;
-        get_experiment_by_name(name: &str) -> Result<Option<Experiment>>;
-        search_experiments(q: &ExperimentQuery) -> Result<Page<Experiment>>;
-        rename_experiment(id: &ExperimentId, n: &str) -> Result<()>;
-        delete_experiment(id: &ExperimentId) -> Result<()>;
-        restore_experiment(id: &ExperimentId) -> Result<()>;
-        set_experiment_tag(id: &ExperimentId, t: &Tag) -> Result<()>;
-        delete_experiment_tag(id: &ExperimentId, k: &str) -> Result<()>;
-        create_run(id: &ExperimentId, s: RunStart) -> Result<Run>;
-        get_run(id: &str) -> Result<Run>;
-        update_run(id: &str, u: RunUpdate) -> Result<RunInfo>;
-        delete_run(id: &str) -> Result<()>;
-        restore_run(id: &str) -> Result<()>;
-        log_batch(id: &str, m: &[Metric], p: &[Param], t: &[Tag]) -> Result<()>;
-        delete_tag(id: &str, k: &str) -> Result<()>;
-        get_metric_history(id: &str, k: &str) -> Result<Vec<Metric>>;
-        search_runs(q: &RunQuery) -> Result<Page<Run>>;
-        log_inputs(id: &str, i: &[DatasetInput]) -> Result<()>;
-        log_outputs(id: &str, o: &[ModelOutput]) -> Result<()>;
-        create_logged_model(id: &ExperimentId, m: &NewLoggedModel) -> Result<LoggedModel>;
-        get_logged_model(id: &str, d: bool) -> Result<LoggedModel>;
-        finalize_logged_model(id: &str, s: LoggedModelStatus) -> Result<LoggedModel>;
-        delete_logged_model(id: &str) -> Result<()>;
-        set_logged_model_tags(id: &str, t: &[Tag]) -> Result<()>;
-        delete_logged_model_tag(id: &str, k: &str) -> Result<()>;
-        log_logged_model_params(id: &str, p: &[Param]) -> Result<()>;
-        search_logged_models(q: &LoggedModelQuery) -> Result<Page<LoggedModel>>;
-        create_registered_model(n: &str, d: Option<&str>, t: &[Tag]) -> Result<RegisteredModel>;
-        get_registered_model(n: &str) -> Result<RegisteredModel>;
-        rename_registered_model(n: &str, m: &str) -> Result<RegisteredModel>;
-        update_registered_model(n: &str, d: &str) -> Result<RegisteredModel>;
-        delete_registered_model(n: &str) -> Result<()>;
-        search_registered_models(q: &RegistryQuery) -> Result<Page<RegisteredModel>>;
-        set_registered_model_tag(n: &str, t: &Tag) -> Result<()>;
-        delete_registered_model_tag(n: &str, k: &str) -> Result<()>;
-        create_model_version(n: &str, v: &NewModelVersion) -> Result<ModelVersion>;
-        get_model_version(n: &str, v: i64) -> Result<ModelVersion>;
-        update_model_version(n: &str, v: i64, d: &str) -> Result<ModelVersion>;
-        delete_model_version(n: &str, v: i64) -> Result<()>;
-        search_model_versions(q: &RegistryQuery) -> Result<Page<ModelVersion>>;
-        set_model_version_tag(n: &str, v: i64, t: &Tag) -> Result<()>;
-        delete_model_version_tag(n: &str, v: i64, k: &str) -> Result<()>;
-        get_model_version_download_uri(n: &str, v: i64) -> Result<String>;
-        set_registered_model_alias(n: &str, a: &str, v: i64) -> Result<()>;
-        delete_registered_model_alias(n: &str, a: &str) -> Result<()>;
-        get_model_version_by_alias(n: &str, a: &str) -> Result<ModelVersion>;
-        log_model_metrics(m: &[LoggedModelMetric]) -> Result<()>;
-        transition_model_version_stage(n: &str, v: i64, s: ModelStage, a: bool) -> Result<ModelVersion>;
-    }
+    common::required_store_methods!(panics);
 }
 
 #[test]

@@ -28,7 +28,8 @@ conformance_suite!(skippable pg_store;
     search_metric_operators, search_param_tag_operators, search_attribute_operators,
     search_order_by, search_pagination_and_views, search_pages_by_sort_key, search_errors,
     search_limits,
-    record_run_in_one_go, batch_and_update_in_one_go, artifacts_round_trip, registered_models_crud,
+    record_run_in_one_go, batch_and_update_in_one_go, artifacts_round_trip,
+    select_runs_reads_what_search_runs_reads, registered_models_crud,
     model_versions_and_aliases, model_version_stages, registry_order_by,
     logged_model_metrics, logged_models_crud);
 

@@ -13,8 +13,10 @@
 //! - run status maps to trial state: FINISHED → Complete, FAILED → Failed, KILLED →
 //!   Pruned, RUNNING/SCHEDULED → Running; the `hyperflow.error` tag is the failure reason.
 //!
-//! Reading is one paged run search per source (50,000 runs a page) plus, per sweep parent,
-//! one small artifact read for `space.json`; there is no query per trial.
+//! Reading is one [`Tracker::select_runs`] per source, which reads only what a report
+//! looks at (params, the objective metric when it is known before the runs are read, and
+//! the tags that say a run's sweep, role, number, state and failure reason), plus, per sweep parent, one small artifact read for
+//! `space.json`; there is no query per trial.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,16 +24,29 @@ use super::input::{ReportInput, ReportTrial, TrialSet, parse_param_value};
 use super::model::Report;
 use super::{ReportError, render};
 use crate::space::{Dist, Point, Space, Value};
-use crate::tracking::model::{MAX_RESULTS_LIMIT, tags};
-use crate::tracking::{ExperimentId, ExperimentQuery, Run, SearchRuns, StoreError, Tracker};
+use crate::tracking::model::tags;
+use crate::tracking::{
+    ExperimentId, ExperimentQuery, Run, RunFields, SearchRuns, StoreError, Tracker,
+};
 use crate::trials::{Direction, TrialState};
 
 /// Artifact directory [`log_artifacts`] writes into.
 pub const REPORT_ARTIFACT_DIR: &str = "report";
 
 use crate::tracking::schema::{
-    self, DIRECTION_PARAM, ERROR_TAG, OBJECTIVE_METRIC_PARAM, Role, SPACE_ARTIFACT,
+    self, DIRECTION_PARAM, ERROR_TAG, OBJECTIVE_METRIC_PARAM, ROLE_TAG, Role, SPACE_ARTIFACT,
+    STATE_TAG, TRIAL_TAG,
 };
+
+/// The tags a report reads of each run: which sweep a trial belongs to, its role, number,
+/// state and failure reason.
+const REPORT_TAGS: [&str; 5] = [
+    tags::PARENT_RUN_ID,
+    ROLE_TAG,
+    TRIAL_TAG,
+    STATE_TAG,
+    ERROR_TAG,
+];
 
 /// Which runs a report is made of.
 ///
@@ -151,7 +166,7 @@ pub fn from_store(
             let mut groups = Vec::with_capacity(names.len());
             for name in names {
                 let (id, exp_name) = find_experiment(tracker, name)?;
-                let runs = search_all(tracker, SearchRuns::new().experiment(&id))?;
+                let runs = select_all(tracker, SearchRuns::new().experiment(&id), options)?;
                 let (trials, parents) = classify(runs);
                 if trials.is_empty() {
                     return Err(ReportError::NoTrials(format!(
@@ -258,8 +273,30 @@ fn not_found_as(e: StoreError, f: impl FnOnce() -> ReportError) -> ReportError {
     }
 }
 
-fn search_all(tracker: &Tracker, search: SearchRuns) -> Result<Vec<Run>, ReportError> {
-    Ok(tracker.search_all_runs(&search.max_results(MAX_RESULTS_LIMIT))?)
+/// The runs `search` matches, with what a report reads of them: [`REPORT_TAGS`] and the
+/// metric `options` names (every metric when it names none: each sweep's objective is
+/// known only once its parent is read).
+fn select_all(
+    tracker: &Tracker,
+    search: SearchRuns,
+    options: &StoreOptions,
+) -> Result<Vec<Run>, ReportError> {
+    select_with_metric(tracker, search, options.metric.as_deref())
+}
+
+/// The runs `search` matches, with [`REPORT_TAGS`] and metric `metric` (every metric when
+/// `None`).
+fn select_with_metric(
+    tracker: &Tracker,
+    search: SearchRuns,
+    metric: Option<&str>,
+) -> Result<Vec<Run>, ReportError> {
+    let fields = RunFields::default().tags(REPORT_TAGS);
+    let fields = match metric {
+        Some(m) => fields.metrics([m]),
+        None => fields,
+    };
+    Ok(tracker.select_runs(&search, &fields)?)
 }
 
 fn find_experiment(
@@ -281,11 +318,12 @@ fn sweep_group(
     let parent = tracker
         .get_run(run_id)
         .map_err(|e| not_found_as(e, || ReportError::RunNotFound(run_id.to_string())))?;
-    let children = search_all(
+    let children = select_with_metric(
         tracker,
         SearchRuns::new()
             .experiment(&parent.info.experiment_id)
             .filter(schema::children_of(&parent.info.run_id).to_string()),
+        Some(objective_metric(options, Some(&parent))),
     )?;
     if children.is_empty() {
         return Err(ReportError::NoTrials(format!(
@@ -316,11 +354,12 @@ fn filter_groups(
             scope.push(find_experiment(tracker, name)?);
         }
     }
-    let runs = search_all(
+    let runs = select_all(
         tracker,
         SearchRuns::new()
             .experiments(scope.iter().map(|(id, _)| id.clone()))
             .filter(filter),
+        options,
     )?;
     let matched = runs.len();
     let mut by_experiment: HashMap<ExperimentId, Vec<Run>> = HashMap::new();
@@ -349,11 +388,12 @@ fn filter_groups(
             .into_iter()
             .collect();
         for chunk in missing.chunks(500) {
-            let found = search_all(
+            let found = select_all(
                 tracker,
                 SearchRuns::new()
                     .experiment(&id)
                     .filter(schema::runs_with_ids(chunk).to_string()),
+                options,
             )?;
             parents.extend(found.into_iter().map(|r| (r.info.run_id.clone(), r)));
         }
@@ -401,6 +441,16 @@ fn classify(runs: Vec<Run>) -> (Vec<Run>, HashMap<String, Run>) {
     (trials, parents)
 }
 
+/// The metric that is a trial's loss: the one `options` names, else the one its sweep's
+/// `parent` declares, else `loss`.
+fn objective_metric<'a>(options: &'a StoreOptions, parent: Option<&'a Run>) -> &'a str {
+    options
+        .metric
+        .as_deref()
+        .or_else(|| parent.and_then(|p| p.data.param(OBJECTIVE_METRIC_PARAM)))
+        .unwrap_or(schema::LOSS_METRIC)
+}
+
 fn parse_direction(text: &str) -> Option<Direction> {
     match text.trim().to_ascii_lowercase().as_str() {
         "minimize" | "min" => Some(Direction::Minimize),
@@ -437,15 +487,30 @@ fn param_value(space: Option<&Space>, key: &str, text: &str) -> Value {
     if let Some(p) = space.and_then(|s| s.params().iter().find(|p| p.name == key)) {
         match &p.dist {
             Dist::Choice { options } => {
-                if let Some(o) = options.iter().find(|o| o.to_string() == text) {
+                if let Some(o) = options.iter().find(|o| prints_as(o, text)) {
                     return o.clone();
                 }
             }
-            Dist::Const(v) if v.to_string() == text => return v.clone(),
+            Dist::Const(v) if prints_as(v, text) => return v.clone(),
             _ => {}
         }
     }
     parse_param_value(text)
+}
+
+/// Whether `value` prints as `text`, found without printing it into a new string.
+fn prints_as(value: &Value, text: &str) -> bool {
+    /// What is left of the text to match.
+    struct Rest<'a>(&'a str);
+    impl std::fmt::Write for Rest<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let rest = self.0.strip_prefix(s).ok_or(std::fmt::Error)?;
+            self.0 = rest;
+            Ok(())
+        }
+    }
+    let mut rest = Rest(text);
+    std::fmt::write(&mut rest, format_args!("{value}")).is_ok() && rest.0.is_empty()
 }
 
 fn build_group(
@@ -512,34 +577,30 @@ fn build_group(
     // Sort key (parent's start and order, trial number, run start) and the trial.
     type Row = ((i64, usize), Option<usize>, i64, ReportTrial);
     let mut rows: Vec<Row> = Vec::with_capacity(trials.len());
-    for run in &trials {
+    // Each run is consumed as it becomes a trial: its params' names move into the point,
+    // and what is freed is reused for the next trial.
+    for mut run in trials {
         let parent = run.data.tag(tags::PARENT_RUN_ID);
-        let metric = options
-            .metric
-            .as_deref()
-            .or_else(|| {
-                parent
-                    .and_then(|id| parents.get(id))
-                    .and_then(|p| p.data.param(OBJECTIVE_METRIC_PARAM))
-            })
-            .unwrap_or(schema::LOSS_METRIC);
-        let params = Point::from_entries(
-            run.data
-                .params
-                .iter()
-                .map(|p| (p.key.clone(), param_value(space.as_ref(), &p.key, &p.value)))
-                .collect(),
-        );
-        let status = schema::trial_state(run);
+        let metric = objective_metric(options, parent.and_then(|id| parents.get(id)));
+        let order = parent
+            .and_then(|id| start_of.get(id).copied())
+            .unwrap_or((i64::MIN, 0));
+        let status = schema::trial_state(&run);
         let loss = run.data.metric(metric);
         let error = run.data.tag(ERROR_TAG).map(str::to_string).or_else(|| {
             (status == TrialState::Complete && loss.is_none())
                 .then(|| format!("metric `{metric}` was not logged"))
         });
-        let number = schema::trial_number(run);
-        let order = parent
-            .and_then(|id| start_of.get(id).copied())
-            .unwrap_or((i64::MIN, 0));
+        let number = schema::trial_number(&run);
+        let params = Point::from_entries(
+            std::mem::take(&mut run.data.params)
+                .into_iter()
+                .map(|p| {
+                    let value = param_value(space.as_ref(), &p.key, &p.value);
+                    (p.key, value)
+                })
+                .collect(),
+        );
         rows.push((
             order,
             number,
@@ -550,7 +611,7 @@ fn build_group(
                 loss,
                 status,
                 error,
-                run_id: Some(run.info.run_id.clone()),
+                run_id: Some(run.info.run_id),
             },
         ));
     }

@@ -631,6 +631,14 @@ impl Tracker {
         )
     }
 
+    /// Every run a search matches, in no particular order, with its params and the tags
+    /// and latest metrics `fields` selects (see [`Store::select_runs`]): a whole search
+    /// read at a fraction of the cost of [`Tracker::search_all_runs`]. The search's order,
+    /// page size and token play no part.
+    pub fn select_runs(&self, search: &SearchRuns, fields: &RunFields) -> Result<Vec<Run>> {
+        self.store.select_runs(&search.query, fields)
+    }
+
     /// All pages of a run search, as a table with MLflow's column names.
     pub fn search_runs_table(&self, search: &SearchRuns) -> Result<RunsTable> {
         Ok(RunsTable::from_runs(&self.search_all_runs(search)?))

@@ -657,6 +657,69 @@ impl Default for RunQuery {
     }
 }
 
+/// Which of a run's data [`Store::select_runs`](super::Store::select_runs) reads besides
+/// its info and params (which it always reads): all tags and latest metrics, or only
+/// those with the keys listed. A report of a whole search reads a few tags and one metric.
+///
+/// ```
+/// use hyperflow::tracking::{RunData, RunFields, Tag};
+/// let fields = RunFields::default().tags(["mlflow.parentRunId"]).metrics(["loss"]);
+/// assert!(fields.wants_tag("mlflow.parentRunId") && !fields.wants_tag("mlflow.user"));
+/// let mut data = RunData::default();
+/// data.tags.push(Tag::new("mlflow.user", "ada"));
+/// fields.keep(&mut data);
+/// assert!(data.tags.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFields {
+    tags: Option<Vec<String>>,
+    metrics: Option<Vec<String>>,
+}
+
+impl RunFields {
+    /// Reads only the tags with these keys (every tag by default).
+    pub fn tags<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        self.tags = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Reads only the latest metrics with these keys (every metric by default).
+    pub fn metrics<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        self.metrics = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether the tag `key` is read.
+    pub fn wants_tag(&self, key: &str) -> bool {
+        wanted(self.tags.as_deref(), key)
+    }
+
+    /// Whether the metric `key` is read.
+    pub fn wants_metric(&self, key: &str) -> bool {
+        wanted(self.metrics.as_deref(), key)
+    }
+
+    /// The keys of the tags read; `None` for every tag.
+    pub(crate) fn tag_keys(&self) -> Option<&[String]> {
+        self.tags.as_deref()
+    }
+
+    /// The keys of the metrics read; `None` for every metric.
+    pub(crate) fn metric_keys(&self) -> Option<&[String]> {
+        self.metrics.as_deref()
+    }
+
+    /// Drops from `data` the tags and metrics these fields do not read.
+    pub fn keep(&self, data: &mut RunData) {
+        data.tags.retain(|t| self.wants_tag(&t.key));
+        data.metrics.retain(|m| self.wants_metric(&m.key));
+    }
+}
+
+fn wanted(keys: Option<&[String]>, key: &str) -> bool {
+    keys.is_none_or(|keys| keys.iter().any(|k| k == key))
+}
+
 /// An experiment search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExperimentQuery {

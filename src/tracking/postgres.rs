@@ -33,6 +33,7 @@ mod search;
 mod tls;
 
 use super::model::*;
+use super::sql::KeyedRuns;
 use super::store::*;
 use conn::{Conn, Manager, Tx};
 use postgres::Row;
@@ -636,7 +637,7 @@ fn load_runs(tx: &mut Tx<'_>, keys: &[i64]) -> TxResult<Vec<Run>> {
         return Ok(Vec::new());
     }
     let list = keys.to_vec();
-    let mut infos: HashMap<i64, RunInfo> = tx
+    let infos = tx
         .query(
             &format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_key = ANY($1)"),
             &[&list],
@@ -644,48 +645,57 @@ fn load_runs(tx: &mut Tx<'_>, keys: &[i64]) -> TxResult<Vec<Run>> {
         .iter()
         .map(run_info_from_row)
         .collect();
-    let mut data: HashMap<i64, RunData> = HashMap::with_capacity(keys.len());
+    let mut runs = KeyedRuns::new(infos);
+    load_data(tx, &mut runs, &RunFields::default())?;
+    let inputs = inputs::load_inputs(tx, keys)?;
+    Ok(runs.in_order(keys, inputs))
+}
+
+/// Attaches to `runs` their params and the tags and latest metrics `fields` selects, one
+/// query per table; rows that are not kept allocate nothing.
+fn load_data(tx: &mut Tx<'_>, runs: &mut KeyedRuns, fields: &RunFields) -> TxResult<()> {
+    let list = runs.keys().to_vec();
+    for (table, is_param) in [("params", true), ("tags", false)] {
+        for r in tx.query(
+            &format!("SELECT run_key, key, value FROM {table} WHERE run_key = ANY($1)"),
+            &[&list],
+        )? {
+            let key: &str = r.get(1);
+            if !is_param && !fields.wants_tag(key) {
+                continue;
+            }
+            let Some(d) = runs.data(r.get(0)) else {
+                continue;
+            };
+            let (key, value) = (key.to_string(), r.get::<_, String>(2));
+            if is_param {
+                d.params.push(Param::new(key, value));
+            } else {
+                d.tags.push(Tag::new(key, value));
+            }
+        }
+    }
     for r in tx.query(
         "SELECT run_key, key, value, is_nan, timestamp, step FROM latest_metrics \
-         WHERE run_key = ANY($1) ORDER BY run_key, key",
+         WHERE run_key = ANY($1)",
         &[&list],
     )? {
-        data.entry(r.get(0)).or_default().metrics.push(Metric {
-            key: r.get(1),
+        let key: &str = r.get(1);
+        if !fields.wants_metric(key) {
+            continue;
+        }
+        let key = key.to_string();
+        let Some(d) = runs.data(r.get(0)) else {
+            continue;
+        };
+        d.metrics.push(Metric {
+            key,
             value: metric_value(r.get(2), r.get(3)),
             timestamp: r.get(4),
             step: r.get(5),
         });
     }
-    for (table, is_param) in [("params", true), ("tags", false)] {
-        for r in tx.query(
-            &format!(
-                "SELECT run_key, key, value FROM {table} WHERE run_key = ANY($1) \
-                 ORDER BY run_key, key"
-            ),
-            &[&list],
-        )? {
-            let d = data.entry(r.get(0)).or_default();
-            if is_param {
-                d.params
-                    .push(Param::new(r.get::<_, String>(1), r.get::<_, String>(2)));
-            } else {
-                d.tags
-                    .push(Tag::new(r.get::<_, String>(1), r.get::<_, String>(2)));
-            }
-        }
-    }
-    let mut inputs = inputs::load_inputs(tx, keys)?;
-    Ok(keys
-        .iter()
-        .filter_map(|k| {
-            infos.remove(k).map(|info| Run {
-                info,
-                data: data.remove(k).unwrap_or_default(),
-                inputs: inputs.remove(k).unwrap_or_default(),
-            })
-        })
-        .collect())
+    Ok(())
 }
 
 fn load_experiment(tx: &mut Tx<'_>, id: i64) -> TxResult<Option<Experiment>> {
@@ -1267,6 +1277,19 @@ impl Store for PgStore {
                 items: load_runs(tx, &page.keys)?,
                 next_page_token: page.next_page_token,
             })
+        })
+    }
+
+    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<Vec<Run>> {
+        if query.experiment_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let matches = search::select_matching(query, RUN_COLUMNS)?;
+        self.read("reading runs", |tx| {
+            let infos = matches.rows(tx, run_info_from_row)?;
+            let mut runs = KeyedRuns::new(infos);
+            load_data(tx, &mut runs, fields)?;
+            Ok(runs.finish().1)
         })
     }
 

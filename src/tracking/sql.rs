@@ -32,11 +32,12 @@
 use super::filter::{
     self, Comparator, EntityKind, ExperimentAttribute, ExperimentKey, Literal, OrderBy,
 };
-use super::model::{ExperimentQuery, RunQuery, ViewType};
+use super::model::{ExperimentQuery, Run, RunData, RunInfo, RunInputs, RunQuery, ViewType, tags};
 use super::store::{
     Result, StoreError, encode_page_token_json, page_token_json, page_token_offset,
     parse_experiment_id,
 };
+use std::collections::HashMap;
 
 /// The most comparisons a filter may hold (each one binds at most three values, which
 /// keeps a search under SQLite's 32,766).
@@ -496,6 +497,8 @@ struct RunSearch<D: Dialect> {
     /// Filter keys that are inner-joined, with their alias: order_by reuses them.
     inner: Vec<(EntityKind, String, String)>,
     wheres: Vec<String>,
+    /// Whether the filter asks for the child runs of one run (`tags.mlflow.parentRunId =`).
+    children: bool,
     dialect: std::marker::PhantomData<D>,
 }
 
@@ -512,6 +515,7 @@ impl<D: Dialect> RunSearch<D> {
             joins: String::new(),
             inner: Vec::new(),
             wheres: Vec::new(),
+            children: false,
             dialect: std::marker::PhantomData,
         }
     }
@@ -565,6 +569,9 @@ impl<D: Dialect> RunSearch<D> {
                         .push(exists::<D>(absent, table_of(kind), "x", &row));
                 }
                 (EntityKind::Param | EntityKind::Tag, op) => {
+                    self.children |= kind == EntityKind::Tag
+                        && op == Comparator::Eq
+                        && key == tags::PARENT_RUN_ID;
                     let sql = condition::<D>(&mut self.b, &value, op, &clause.value)?;
                     self.require(kind, key, &alias, &sql);
                 }
@@ -660,7 +667,7 @@ impl<D: Dialect> RunSearch<D> {
 /// The query selecting the run keys of one page of `query`, from where its page token says.
 pub(crate) fn runs<D: Dialect>(query: &RunQuery) -> Result<PageQuery<D::Value>> {
     let order_by = filter::parse_order_by_list(&query.order_by)?;
-    let mut s = run_matches::<D>(query, order_by.len())?;
+    let mut s = run_matches::<D>(query, order_by.len(), true)?;
     let order = s.order_by(&order_by)?;
     page_query(
         s.b,
@@ -674,8 +681,13 @@ pub(crate) fn runs<D: Dialect>(query: &RunQuery) -> Result<PageQuery<D::Value>> 
 }
 
 /// The search of the runs `query` matches (experiments, lifecycle stage, filter), before
-/// its order; `order_keys` counts against the limit on filter and order keys.
-fn run_matches<D: Dialect>(query: &RunQuery, order_keys: usize) -> Result<RunSearch<D>> {
+/// its order (`ordered`: whether it will have one); `order_keys` counts against the limit on
+/// filter and order keys.
+fn run_matches<D: Dialect>(
+    query: &RunQuery,
+    order_keys: usize,
+    ordered: bool,
+) -> Result<RunSearch<D>> {
     let experiment_ids = query
         .experiment_ids
         .iter()
@@ -684,37 +696,126 @@ fn run_matches<D: Dialect>(query: &RunQuery, order_keys: usize) -> Result<RunSea
     let filter = filter::parse_filter(&query.filter)?;
     check_counts(filter.clauses.len(), order_keys)?;
     let mut s = RunSearch::<D>::new();
-    // One experiment (the usual search) compares with `=`, so the runs' index by
-    // experiment and start time both finds the runs and orders them: a page at a large
-    // offset skips index entries instead of sorting every run.
-    let ids = match experiment_ids[..] {
-        [id] => format!("r.experiment_id = {}", s.b.bind(id)),
-        _ => in_list::<D>(
-            &mut s.b,
-            "r.experiment_id",
-            false,
-            List::Ints(experiment_ids),
-        ),
-    };
-    s.wheres.push(ids);
-    s.wheres
-        .extend(view_condition(query.view_type, "r.lifecycle_stage"));
     s.filter(&filter)?;
+    // One experiment (the usual search) compares with `=`, so the runs' index by
+    // experiment and start time both finds the runs and orders them: a page skips to its
+    // key in the index instead of sorting every run. Unordered, the children of one run are
+    // found from the index by parent instead (`+` keeps SQLite from using the
+    // experiment's): it picks them out of any number of runs, where the experiment's index
+    // reads every run of the experiment and looks each one up in the other.
+    let column = if s.children && !ordered {
+        "+r.experiment_id"
+    } else {
+        "r.experiment_id"
+    };
+    let ids = match experiment_ids[..] {
+        [id] => format!("{column} = {}", s.b.bind(id)),
+        _ => in_list::<D>(&mut s.b, column, false, List::Ints(experiment_ids)),
+    };
+    // The experiments and the stage come before the filter's conditions in the query.
+    let scope = std::iter::once(ids).chain(view_condition(query.view_type, "r.lifecycle_stage"));
+    s.wheres.splice(0..0, scope);
     Ok(s)
 }
 
 /// The query counting the runs `query` matches (its order, page size and token aside):
 /// one row, the count.
 pub(crate) fn count_runs<D: Dialect>(query: &RunQuery) -> Result<Query<D::Value>> {
-    let s = run_matches::<D>(query, 0)?;
+    select_matching::<D>(query, "COUNT(*)")
+}
+
+/// The query selecting `columns` (of the runs table, `r`) of every run `query` matches
+/// (its order, page size and token aside), in no particular order.
+pub(crate) fn select_matching<D: Dialect>(
+    query: &RunQuery,
+    columns: &str,
+) -> Result<Query<D::Value>> {
+    let s = run_matches::<D>(query, 0, false)?;
     Ok(Query {
         sql: format!(
-            "SELECT COUNT(*) FROM runs r{} WHERE {}",
+            "SELECT {columns} FROM runs r{} WHERE {}",
             s.joins,
             all_of(&s.wheres)
         ),
         binds: s.b.values,
     })
+}
+
+/// The runs a [`Store::select_runs`](super::Store::select_runs) of a SQL store is reading:
+/// their infos sorted by run key, to which the rows of their params, tags and metrics are
+/// attached by key as they come, in whatever order a table gives them.
+pub(crate) struct KeyedRuns {
+    keys: Vec<i64>,
+    runs: Vec<Run>,
+    /// Where the last row went: rows come grouped by run, so the next one usually goes
+    /// there too or to the next run.
+    at: usize,
+}
+
+impl KeyedRuns {
+    /// The runs with these keys and infos.
+    pub(crate) fn new(mut infos: Vec<(i64, RunInfo)>) -> Self {
+        infos.sort_unstable_by_key(|(k, _)| *k);
+        let (keys, runs) = infos
+            .into_iter()
+            .map(|(k, info)| {
+                let run = Run {
+                    info,
+                    data: RunData::default(),
+                    inputs: RunInputs::default(),
+                };
+                (k, run)
+            })
+            .unzip();
+        KeyedRuns { keys, runs, at: 0 }
+    }
+
+    /// The keys, ascending.
+    pub(crate) fn keys(&self) -> &[i64] {
+        &self.keys
+    }
+
+    /// The data of the run with key `key`, if it is one of these runs.
+    pub(crate) fn data(&mut self, key: i64) -> Option<&mut RunData> {
+        let at = [self.at, self.at + 1]
+            .into_iter()
+            .find(|&i| self.keys.get(i) == Some(&key))
+            .or_else(|| self.keys.binary_search(&key).ok())?;
+        self.at = at;
+        Some(&mut self.runs[at].data)
+    }
+
+    /// The keys (ascending) and the runs, each run's data sorted by key.
+    pub(crate) fn finish(mut self) -> (Vec<i64>, Vec<Run>) {
+        for d in self.runs.iter_mut().map(|r| &mut r.data) {
+            sort_by_key(&mut d.params, |p| &p.key);
+            sort_by_key(&mut d.tags, |t| &t.key);
+            sort_by_key(&mut d.metrics, |m| &m.key);
+        }
+        (self.keys, self.runs)
+    }
+
+    /// The runs in the order of `keys` (those of them that are these runs'), each with its
+    /// inputs from `inputs` and its data sorted by key: a page of a search.
+    pub(crate) fn in_order(self, keys: &[i64], mut inputs: HashMap<i64, RunInputs>) -> Vec<Run> {
+        let (run_keys, runs) = self.finish();
+        let mut runs: HashMap<i64, Run> = run_keys.into_iter().zip(runs).collect();
+        keys.iter()
+            .filter_map(|k| {
+                runs.remove(k).map(|mut run| {
+                    run.inputs = inputs.remove(k).unwrap_or_default();
+                    run
+                })
+            })
+            .collect()
+    }
+}
+
+/// Sorts `items` by `key` unless they already are.
+fn sort_by_key<T>(items: &mut [T], key: impl Fn(&T) -> &str) {
+    if !items.is_sorted_by(|a, b| key(a) <= key(b)) {
+        items.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    }
 }
 
 /// The query selecting the experiment ids of one page of `query`, from where its page token

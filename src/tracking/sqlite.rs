@@ -34,11 +34,11 @@ pub use search::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 use super::artifacts::{ArtifactLocation, child_location};
 use super::model::*;
+use super::sql::KeyedRuns;
 use super::store::*;
 use connections::{Connections, TxError, TxResult, sql_error};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
@@ -616,8 +616,6 @@ fn stage_from(s: &str) -> LifecycleStage {
 }
 
 fn run_info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RunInfo)> {
-    let status: String = row.get(5)?;
-    let stage: String = row.get(9)?;
     Ok((
         row.get(0)?,
         RunInfo {
@@ -625,11 +623,11 @@ fn run_info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RunInfo)
             experiment_id: ExperimentId(row.get::<_, i64>(2)?.to_string()),
             run_name: row.get(3)?,
             user_id: row.get(4)?,
-            status: RunStatus::parse(&status).unwrap_or(RunStatus::Running),
+            status: RunStatus::parse(text(row, 5)?).unwrap_or(RunStatus::Running),
             start_time: row.get(6)?,
             end_time: row.get(7)?,
             artifact_uri: row.get(8)?,
-            lifecycle_stage: stage_from(&stage),
+            lifecycle_stage: stage_from(text(row, 9)?),
         },
     ))
 }
@@ -659,68 +657,143 @@ fn find_active_run(conn: &Connection, run_id: &str) -> TxResult<(i64, RunInfo)> 
     Ok((key, info))
 }
 
-/// Load whole runs for `keys` (in that order) with four queries, whatever the page size.
+/// Load whole runs for `keys` (in that order) with five queries, whatever the page size.
 fn load_runs(conn: &Connection, keys: &[i64]) -> rusqlite::Result<Vec<Run>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let list = format!(
-        "[{}]",
-        keys.iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let mut infos: HashMap<i64, RunInfo> = HashMap::with_capacity(keys.len());
+    let list = json_list(keys);
     let mut st = conn.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM runs r WHERE r.run_key IN (SELECT value FROM json_each(?1))"
     ))?;
-    for row in st.query_map([&list], run_info_from_row)? {
-        let (k, info) = row?;
-        infos.insert(k, info);
+    let infos = st
+        .query_map([&list], run_info_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut runs = KeyedRuns::new(infos);
+    load_data(conn, &mut runs, &list, &RunFields::default())?;
+    let inputs = models::load_inputs(conn, &list)?;
+    Ok(runs.in_order(keys, inputs))
+}
+
+/// Run keys as the JSON array `json_each` reads.
+fn json_list(keys: &[i64]) -> String {
+    let mut list = String::with_capacity(keys.len() * 8 + 2);
+    list.push('[');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list += &k.to_string();
     }
-    let mut data: HashMap<i64, RunData> = HashMap::with_capacity(keys.len());
-    let mut st = conn.prepare_cached(
-        "SELECT run_key, key, value, is_nan, timestamp, step FROM latest_metrics \
-         WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key",
-    )?;
-    let mut rows = st.query([&list])?;
+    list.push(']');
+    list
+}
+
+/// Attaches to `runs` (whose keys are the JSON array `list`) their params and the tags and
+/// latest metrics `fields` selects. Each table is read from the runs' keys in the order of
+/// its primary key (run, key), with no sort and no temporary index; rows that are not
+/// kept allocate nothing.
+fn load_data(
+    conn: &Connection,
+    runs: &mut KeyedRuns,
+    list: &str,
+    fields: &RunFields,
+) -> rusqlite::Result<()> {
+    let query = |st: &mut rusqlite::CachedStatement<'_>, bounds: Option<(&str, &str)>| {
+        st.raw_bind_parameter(1, list)?;
+        if let Some((low, high)) = bounds {
+            st.raw_bind_parameter(2, low)?;
+            st.raw_bind_parameter(3, high)?;
+        }
+        Ok::<_, rusqlite::Error>(())
+    };
+    let tables = [
+        ("params", true, data_rows("params", "d.value", None)),
+        (
+            "tags",
+            false,
+            data_rows("tags", "d.value", fields.tag_keys()),
+        ),
+    ];
+    for (_, is_param, sql) in tables {
+        let Some((sql, bounds)) = sql else { continue };
+        let mut st = conn.prepare_cached(&sql)?;
+        query(&mut st, bounds)?;
+        let mut rows = st.raw_query();
+        while let Some(r) = rows.next()? {
+            let key = text(r, 1)?;
+            if !is_param && !fields.wants_tag(key) {
+                continue;
+            }
+            let Some(d) = runs.data(r.get(0)?) else {
+                continue;
+            };
+            let (key, value) = (key.to_string(), r.get::<_, String>(2)?);
+            if is_param {
+                d.params.push(Param::new(key, value));
+            } else {
+                d.tags.push(Tag::new(key, value));
+            }
+        }
+    }
+    let metrics = data_rows(
+        "latest_metrics",
+        "d.value, d.is_nan, d.timestamp, d.step",
+        fields.metric_keys(),
+    );
+    let Some((sql, bounds)) = metrics else {
+        return Ok(());
+    };
+    let mut st = conn.prepare_cached(&sql)?;
+    query(&mut st, bounds)?;
+    let mut rows = st.raw_query();
     while let Some(r) = rows.next()? {
-        data.entry(r.get(0)?).or_default().metrics.push(Metric {
-            key: r.get(1)?,
+        let key = text(r, 1)?;
+        if !fields.wants_metric(key) {
+            continue;
+        }
+        let key = key.to_string();
+        let Some(d) = runs.data(r.get(0)?) else {
+            continue;
+        };
+        d.metrics.push(Metric {
+            key,
             value: metric_value(r.get(2)?, r.get(3)?),
             timestamp: r.get(4)?,
             step: r.get(5)?,
         });
     }
-    for (table, is_param) in [("params", true), ("tags", false)] {
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT run_key, key, value FROM {table} \
-             WHERE run_key IN (SELECT value FROM json_each(?1)) ORDER BY run_key, key"
-        ))?;
-        let mut rows = st.query([&list])?;
-        while let Some(r) = rows.next()? {
-            let d = data.entry(r.get(0)?).or_default();
-            if is_param {
-                d.params
-                    .push(Param::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
-            } else {
-                d.tags
-                    .push(Tag::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?));
-            }
-        }
+    Ok(())
+}
+
+/// The query of `columns` of `table`'s rows for the runs whose keys are bound as `?1`, and
+/// the bounds to bind as `?2` and `?3` when only `keys` are read (`None` when they are none).
+/// Only the range between the least and the greatest key is read: each run's rows are
+/// found with one seek either way, and the range skips the others.
+fn data_rows<'k>(
+    table: &str,
+    columns: &str,
+    keys: Option<&'k [String]>,
+) -> Option<(String, Option<(&'k str, &'k str)>)> {
+    let sql = format!(
+        "SELECT d.run_key, d.key, {columns} FROM json_each(?1) k \
+         CROSS JOIN {table} d ON d.run_key = k.value"
+    );
+    match keys.map(|k| (k.iter().min(), k.iter().max())) {
+        None => Some((sql, None)),
+        Some((Some(low), Some(high))) => Some((
+            sql + " AND d.key BETWEEN ?2 AND ?3",
+            Some((low.as_str(), high.as_str())),
+        )),
+        Some(_) => None,
     }
-    let mut inputs = models::load_inputs(conn, &list)?;
-    Ok(keys
-        .iter()
-        .filter_map(|k| {
-            infos.remove(k).map(|info| Run {
-                info,
-                data: data.remove(k).unwrap_or_default(),
-                inputs: inputs.remove(k).unwrap_or_default(),
-            })
-        })
-        .collect())
+}
+
+/// Column `i` of `row` as text, borrowed from the row.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn load_experiment(conn: &Connection, id: i64) -> rusqlite::Result<Option<Experiment>> {
@@ -1278,6 +1351,21 @@ impl Store for SqliteStore {
                 items: load_runs(tx, &page.keys)?,
                 next_page_token: page.next_page_token,
             })
+        })
+    }
+
+    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<Vec<Run>> {
+        if query.experiment_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let matches = search::select_matching(query, RUN_COLUMNS)?;
+        self.maybe_analyze();
+        self.read("reading runs", |tx| {
+            let infos = matches.rows(tx, run_info_from_row)?;
+            let mut runs = KeyedRuns::new(infos);
+            let list = json_list(runs.keys());
+            load_data(tx, &mut runs, &list, fields)?;
+            Ok(runs.finish().1)
         })
     }
 

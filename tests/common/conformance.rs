@@ -22,7 +22,7 @@ macro_rules! conformance_suite {
             search_metric_operators, search_param_tag_operators, search_attribute_operators,
             search_order_by, search_pagination_and_views, search_pages_by_sort_key,
             search_errors, search_limits, record_run_in_one_go, batch_and_update_in_one_go, artifacts_round_trip,
-            registered_models_crud,
+            select_runs_reads_what_search_runs_reads, registered_models_crud,
             model_versions_and_aliases, model_version_stages, registry_order_by,
             logged_model_metrics, logged_models_crud);
     };
@@ -699,6 +699,171 @@ pub fn nested_runs(s: &dyn Store) {
         search(s, &exp, "tags.mlflow.parentRunId IS NULL", &[]),
         names(&["parent"])
     );
+}
+
+/// `select_runs` reads what `search_runs` reads (all pages, in any order), less the tags and
+/// metrics its fields leave out and the inputs: for a search's children (params that differ
+/// between runs, failed and killed trials, a metric logged at several steps, a NaN), for a
+/// whole experiment, over several experiments, and with deleted runs.
+pub fn select_runs_reads_what_search_runs_reads(s: &dyn Store) {
+    let exp = s.create_experiment("select", None, &[]).unwrap();
+    let other = s.create_experiment("select-other", None, &[]).unwrap();
+    let parent = new_run(s, &exp, "parent", 1);
+    s.log_batch(
+        parent.id(),
+        &[],
+        &[Param::new("direction", "minimize")],
+        &[Tag::new("hyperflow.role", "search")],
+    )
+    .unwrap();
+    let statuses = [
+        RunStatus::Finished,
+        RunStatus::Failed,
+        RunStatus::Killed,
+        RunStatus::Running,
+    ];
+    let mut children = Vec::new();
+    for i in 0..7i64 {
+        let child = s
+            .create_run(
+                &exp,
+                RunStart {
+                    run_name: Some(format!("trial-{i}")),
+                    start_time: Some(10 + i % 3),
+                    tags: vec![Tag::new(tags::PARENT_RUN_ID, parent.id())],
+                    ..RunStart::default()
+                },
+            )
+            .unwrap();
+        // A conditional param: only the trees have a depth.
+        let mut params = vec![Param::new(
+            "model",
+            if i % 2 == 0 { "tree" } else { "linear" },
+        )];
+        if i % 2 == 0 {
+            params.push(Param::new("depth", i.to_string()));
+        }
+        let mut run_tags = vec![
+            Tag::new("hyperflow.trial", i.to_string()),
+            // Between two tags that are read, and not read itself.
+            Tag::new("hyperflow.note", "left out"),
+            Tag::new("mlflow.user", "alice"),
+        ];
+        let status = statuses[i as usize % statuses.len()];
+        if status == RunStatus::Failed {
+            run_tags.push(Tag::new("hyperflow.error", format!("diverged at {i}")));
+        }
+        let loss = if i == 5 { f64::NAN } else { i as f64 / 2.0 };
+        let metrics = [
+            m("loss", loss + 1.0, 5, 0),
+            m("loss", loss, 6, 1),
+            m("acc", 0.5, 5, 0),
+        ];
+        s.log_batch(child.id(), &metrics, &params, &run_tags)
+            .unwrap();
+        if status != RunStatus::Running {
+            s.update_run(
+                child.id(),
+                RunUpdate {
+                    status: Some(status),
+                    end_time: Some(20 + i),
+                    run_name: None,
+                },
+            )
+            .unwrap();
+        }
+        children.push(child);
+    }
+    s.delete_run(children[3].id()).unwrap();
+    let flat = new_run(s, &other, "flat", 3);
+    s.log_batch(
+        flat.id(),
+        &[m("loss", 2.0, 1, 0)],
+        &[Param::new("model", "x")],
+        &[],
+    )
+    .unwrap();
+
+    let report = RunFields::default()
+        .tags([tags::PARENT_RUN_ID, "hyperflow.trial", "hyperflow.error"])
+        .metrics(["loss"]);
+    let children_of = format!("tags.mlflow.parentRunId = '{}'", parent.id());
+    let cases: [(Vec<ExperimentId>, &str, ViewType, RunFields, usize); 5] = [
+        (
+            vec![exp.clone()],
+            &children_of,
+            ViewType::ActiveOnly,
+            report.clone(),
+            6,
+        ),
+        (
+            vec![exp.clone()],
+            &children_of,
+            ViewType::All,
+            report.clone(),
+            7,
+        ),
+        (
+            vec![exp.clone()],
+            "",
+            ViewType::ActiveOnly,
+            RunFields::default(),
+            7,
+        ),
+        (
+            vec![exp.clone(), other.clone()],
+            "params.model != 'linear'",
+            ViewType::ActiveOnly,
+            RunFields::default()
+                .tags(Vec::<String>::new())
+                .metrics(["acc"]),
+            5,
+        ),
+        (
+            vec![other.clone()],
+            "",
+            ViewType::DeletedOnly,
+            report.clone(),
+            0,
+        ),
+    ];
+    for (experiment_ids, filter, view_type, fields, expected) in cases {
+        let query = RunQuery {
+            experiment_ids,
+            filter: filter.to_string(),
+            view_type,
+            max_results: 2,
+            order_by: vec!["attributes.run_name DESC".into()],
+            ..RunQuery::default()
+        };
+        let mut searched = Vec::new();
+        let mut page_query = query.clone();
+        loop {
+            let page = s.search_runs(&page_query).unwrap();
+            searched.extend(page.items.into_iter().map(|mut run| {
+                fields.keep(&mut run.data);
+                run.inputs = RunInputs::default();
+                run
+            }));
+            match page.next_page_token {
+                Some(token) => page_query.page_token = Some(token),
+                None => break,
+            }
+        }
+        let mut selected = s.select_runs(&query, &fields).unwrap();
+        let by_id = |a: &Run, b: &Run| a.info.run_id.cmp(&b.info.run_id);
+        searched.sort_by(by_id);
+        selected.sort_by(by_id);
+        assert_eq!(selected.len(), expected, "{filter:?} {view_type:?}");
+        // NaN != NaN: compare the runs' debug text, which prints NaN as NaN.
+        assert_eq!(
+            format!("{selected:?}"),
+            format!("{searched:?}"),
+            "{filter:?} {view_type:?}"
+        );
+    }
+    let nobody = RunQuery::default();
+    assert!(s.select_runs(&nobody, &report).unwrap().is_empty());
 }
 
 /// (name, start, loss, acc, opt param, group tag, status)

@@ -102,12 +102,17 @@ pub(super) type Query = sql::Query<Value>;
 impl sql::Query<Value> {
     /// Runs the query: each row's first column.
     pub(super) fn keys(&self, client: &mut Tx<'_>) -> TxResult<Vec<i64>> {
+        self.rows(client, |r| r.get(0))
+    }
+
+    /// Runs the query: its rows, each read with `f`.
+    pub(super) fn rows<T>(
+        &self,
+        client: &mut Tx<'_>,
+        f: impl FnMut(&postgres::Row) -> T,
+    ) -> TxResult<Vec<T>> {
         let params: Vec<&(dyn ToSql + Sync)> = self.binds.iter().map(Value::as_sql).collect();
-        Ok(client
-            .query(&self.sql, &params)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
+        Ok(client.query(&self.sql, &params)?.iter().map(f).collect())
     }
 }
 
@@ -165,6 +170,11 @@ pub(super) fn runs(query: &RunQuery) -> Result<sql::PageQuery<Value>> {
 /// The query counting the runs `query` matches: one row, the count.
 pub(super) fn count_runs(query: &RunQuery) -> Result<Query> {
     sql::count_runs::<Postgres>(query)
+}
+
+/// The query selecting `columns` (of the runs table, `r`) of every run `query` matches.
+pub(super) fn select_matching(query: &RunQuery, columns: &str) -> Result<Query> {
+    sql::select_matching::<Postgres>(query, columns)
 }
 
 /// The query selecting the experiment ids of one page of `query`, from where its token

@@ -50,9 +50,18 @@ pub(super) type Query = sql::Query<Value>;
 impl sql::Query<Value> {
     /// Runs the query: each row's first column.
     pub(super) fn keys(&self, conn: &rusqlite::Connection) -> rusqlite::Result<Vec<i64>> {
+        self.rows(conn, |r| r.get(0))
+    }
+
+    /// Runs the query: its rows, each read with `f`.
+    pub(super) fn rows<T>(
+        &self,
+        conn: &rusqlite::Connection,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
         let mut statement = conn.prepare_cached(&self.sql)?;
         statement
-            .query_map(rusqlite::params_from_iter(&self.binds), |r| r.get(0))?
+            .query_map(rusqlite::params_from_iter(&self.binds), f)?
             .collect()
     }
 }
@@ -93,6 +102,11 @@ pub(super) fn runs(query: &RunQuery) -> Result<sql::PageQuery<Value>> {
 /// The query counting the runs `query` matches: one row, the count.
 pub(super) fn count_runs(query: &RunQuery) -> Result<Query> {
     sql::count_runs::<Sqlite>(query)
+}
+
+/// The query selecting `columns` (of the runs table, `r`) of every run `query` matches.
+pub(super) fn select_matching(query: &RunQuery, columns: &str) -> Result<Query> {
+    sql::select_matching::<Sqlite>(query, columns)
 }
 
 /// The query selecting the experiment ids of one page of `query`, from where its token
