@@ -700,11 +700,13 @@ impl RunFields {
     }
 
     /// The keys of the tags read; `None` for every tag.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn tag_keys(&self) -> Option<&[String]> {
         self.tags.as_deref()
     }
 
     /// The keys of the metrics read; `None` for every metric.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn metric_keys(&self) -> Option<&[String]> {
         self.metrics.as_deref()
     }
