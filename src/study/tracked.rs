@@ -779,7 +779,7 @@ impl TrackedStudy {
                 }
             },
         };
-        let (mut metrics, tags, status) = schema::trial_end(trial, now_ms());
+        let (mut metrics, tags, status) = schema::trial_end(trial, &self.objective, now_ms());
         if let Some(run) = self.running.get(&number) {
             run.drop_repeats(&mut metrics);
         }
@@ -824,7 +824,7 @@ impl TrackedStudy {
             .end_trial(&joined.search, number, &ledger_end(trial, run_id))
             .map_err(store_error(&context))?;
         if let (Ended::Overruled(_), Some(run_id)) = (ended, run_id) {
-            let (_, tags, status) = schema::trial_end(trial, now_ms());
+            let (_, tags, status) = schema::trial_end(trial, &self.objective, now_ms());
             self.tracker
                 .end_run(run_id, &[], &tags, status)
                 .map_err(store_error(&context))?;
@@ -1008,7 +1008,8 @@ impl TrackedStudy {
                             .map_err(store_error(&context))?;
                     }
                 } else {
-                    let (metrics, tags, status) = schema::trial_end(&trial_of(number), now_ms());
+                    let (metrics, tags, status) =
+                        schema::trial_end(&trial_of(number), &self.objective, now_ms());
                     self.tracker
                         .end_run(&run.info.run_id, &metrics, &tags, status)
                         .map_err(store_error(&context))?;

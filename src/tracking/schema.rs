@@ -193,15 +193,25 @@ pub fn point_params(point: &Point) -> Vec<Param> {
         .collect()
 }
 
-/// What a finished trial writes into its run: the metrics (`loss` and the objective's
-/// others, at step 0 and `timestamp`), the tags (state, and the reason when it did not
-/// complete), and the run status.
-pub fn trial_end(trial: &Trial, timestamp: i64) -> (Vec<Metric>, Vec<Tag>, RunStatus) {
+/// What a finished trial writes into its run: the metrics (`loss`; the loss again under
+/// the search's `objective` metric when that is another name the trial's own metrics do
+/// not hold; and those, at step 0 and `timestamp`), the tags (state, and the reason when
+/// it did not complete), and the run status.
+pub fn trial_end(
+    trial: &Trial,
+    objective: &str,
+    timestamp: i64,
+) -> (Vec<Metric>, Vec<Tag>, RunStatus) {
     let at = |key: &str, value: f64| Metric {
         timestamp,
         ..Metric::new(key, value)
     };
-    let mut metrics: Vec<Metric> = trial.loss.iter().map(|&l| at(LOSS_METRIC, l)).collect();
+    let named = objective == LOSS_METRIC || trial.metrics.iter().any(|(k, _)| k == objective);
+    let names = std::iter::once(LOSS_METRIC).chain((!named).then_some(objective));
+    let mut metrics: Vec<Metric> = match trial.loss {
+        Some(loss) => names.map(|name| at(name, loss)).collect(),
+        None => Vec::new(),
+    };
     metrics.extend(trial.metrics.iter().map(|(k, v)| at(k, *v)));
     let mut tags = vec![state_tag(trial.state)];
     if let Some(error) = &trial.error {
@@ -513,5 +523,33 @@ mod tests {
         let parsed = crate::tracking::filter::parse_filter(&studies_named("x`y'z").to_string())
             .expect("the filter parses");
         assert_eq!(parsed.clauses[0].value, Literal::Str("x`y'z".into()));
+    }
+
+    #[test]
+    fn a_trials_run_gets_its_loss_under_the_objectives_name_once() {
+        let trial = |metrics: &[(&str, f64)]| {
+            let mut outcome = crate::fmin::Outcome::loss(0.3);
+            outcome.metrics = metrics.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+            Trial::running(0, vec![], crate::Point::default())
+                .finished(outcome, std::time::Duration::ZERO)
+        };
+        let written = |trial: &Trial, objective: &str| -> Vec<(String, f64)> {
+            let (metrics, _, status) = trial_end(trial, objective, 7);
+            assert_eq!(status, RunStatus::Finished);
+            metrics.into_iter().map(|m| (m.key, m.value)).collect()
+        };
+        let pair = |k: &str, v: f64| (k.to_string(), v);
+        let acc = trial(&[("acc", 0.9)]);
+        assert_eq!(
+            written(&acc, "val_loss"),
+            [pair("loss", 0.3), pair("val_loss", 0.3), pair("acc", 0.9)]
+        );
+        assert_eq!(written(&acc, "loss"), [pair("loss", 0.3), pair("acc", 0.9)]);
+        let own = trial(&[("val_loss", 0.3), ("acc", 0.9)]);
+        assert_eq!(
+            written(&own, "val_loss"),
+            [pair("loss", 0.3), pair("val_loss", 0.3), pair("acc", 0.9)],
+            "the trial's own value is not written twice"
+        );
     }
 }
