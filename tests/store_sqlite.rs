@@ -37,6 +37,35 @@ fn data_survives_reopen() {
 }
 
 #[test]
+fn stores_opened_at_once_on_a_new_file_all_open_it() {
+    // Workers of one search start together on a file none has created yet: while one
+    // creates the schema, the others must see either no database or all of it, never
+    // tables without a version ("not a hyperflow tracking database").
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..300 {
+        let db = dir.path().join(format!("new-{round}.db"));
+        let barrier = std::sync::Barrier::new(6);
+        std::thread::scope(|scope| {
+            let opened: Vec<_> = (0..6_u64)
+                .map(|worker| {
+                    let (barrier, db, root) = (&barrier, &db, dir.path());
+                    scope.spawn(move || {
+                        barrier.wait();
+                        // Staggered, so that some arrive while the first creates it.
+                        std::thread::sleep(std::time::Duration::from_micros(worker * 150));
+                        SqliteStore::open_with_artifact_root(db, root).map(|_| ())
+                    })
+                })
+                .collect();
+            for (worker, handle) in opened.into_iter().enumerate() {
+                let result = handle.join().unwrap();
+                assert!(result.is_ok(), "round {round}, worker {worker}: {result:?}");
+            }
+        });
+    }
+}
+
+#[test]
 fn newer_schema_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new.db");

@@ -456,15 +456,18 @@ pub enum DatabaseKind {
 impl DatabaseKind {
     /// Reads the kind of the database `conn` is open on, writing nothing.
     fn of(conn: &Connection) -> rusqlite::Result<DatabaseKind> {
-        let version = user_version(conn)?;
+        // One statement, so one snapshot: read apart, another process creating the
+        // database could commit its tables and version between the two reads, and the
+        // file would look like tables without a version (someone else's database).
+        let (version, has_tables): (i64, bool) = conn.query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+                    EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         if version != 0 {
             return Ok(DatabaseKind::Hyperflow(version));
         }
-        let has_tables: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table')",
-            [],
-            |r| r.get(0),
-        )?;
         if !has_tables {
             return Ok(DatabaseKind::New);
         }
@@ -509,7 +512,7 @@ impl DatabaseKind {
 /// The check of a read-only store: a schema this build reads without migrating it.
 fn check_readable(conn: &Connection, path: &Path) -> Result<()> {
     let ctx = format!("reading database {}", path.display());
-    let kind = DatabaseKind::of(conn).map_err(|e| sql_error(path, &ctx, &e))?;
+    let kind = connections::retry_open(path, &ctx, || DatabaseKind::of(conn))?;
     if let Some(refusal) = kind.refusal(path) {
         return Err(refusal);
     }
@@ -538,7 +541,7 @@ fn refuse_foreign(path: &Path) -> Result<()> {
         return Ok(());
     };
     let ctx = format!("reading database {}", path.display());
-    let kind = DatabaseKind::of(&conn).map_err(|e| sql_error(path, &ctx, &e))?;
+    let kind = connections::retry_open(path, &ctx, || DatabaseKind::of(&conn))?;
     kind.refusal(path).map_or(Ok(()), Err)
 }
 
@@ -549,7 +552,9 @@ fn migrate(conn: &Connection, path: &Path, artifact_root: &str, target: i64) -> 
         found,
         supported: SCHEMA_VERSION,
     };
-    let v = user_version(conn).map_err(|e| sql_error(path, &ctx, &e))?;
+    // Another connection may be creating the database (switching it to WAL, migrating):
+    // a busy read waits for it like a busy write does.
+    let v = connections::retry_open(path, &ctx, || user_version(conn))?;
     if v > SCHEMA_VERSION {
         return Err(too_new(v));
     }
