@@ -385,9 +385,9 @@ impl TrialOutput {
             .join("\n")
     }
 
-    /// The metrics printed besides `objective` (whose value is the trial's loss, and
-    /// whose every line is in its run's history already), as a trial read back from its
-    /// run has them.
+    /// The metrics printed besides `objective`, whose value is the trial's loss (its run
+    /// records that under the objective's name too: `schema::trial_end`), as a trial read
+    /// back from its run has them.
     fn further_metrics(&self, objective: &str) -> Vec<(String, f64)> {
         let further = self.metrics.iter().filter(|(k, _)| k != objective);
         further.cloned().collect()
