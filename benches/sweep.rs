@@ -2,14 +2,14 @@
 //!
 //! `cargo bench --bench sweep`: the same tiny command (`sh -c 'echo {"loss": 1}'`) run
 //! with a bare `std::process::Command` (spawn, read stdout, wait) and through
-//! [`TrialProcess::run`] (its own process group, stdout/stderr reader threads, metric
-//! parsing, the reaper). The difference is the runner's overhead; the target is < 2 ms.
+//! [`TrialProcess::run`] (its own process group and watchdog guard, one loop polling both
+//! pipes and the exit, metric parsing). The difference is the runner's overhead; the target is < 2 ms.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hyperflow::sweep::{Cancellation, TrialProcess};
+use hyperflow::sweep::{Cancellation, StepMetric, TrialProcess};
 
 const SCRIPT: &str = r#"echo '{"loss": 1}'"#;
 
@@ -37,7 +37,7 @@ fn overhead(c: &mut Criterion) {
     let cancel = Cancellation::new();
     group.bench_function("TrialProcess::run", |b| {
         b.iter(|| {
-            let out = process.run(&cancel, &mut |_| false);
+            let out = process.run(&cancel, &mut |_: &StepMetric| false);
             assert_eq!(out.metric("loss"), Some(1.0));
         })
     });

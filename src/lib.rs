@@ -45,6 +45,13 @@ pub mod sweep;
 pub mod tracking;
 pub mod trials;
 
+/// Locks a mutex, taking over one a panicking thread left poisoned: every critical section
+/// of the crate leaves the data it guards valid (each change is one statement, and an
+/// SQLite transaction dropped by the panic is rolled back).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub use fmin::{FminError, FminResult, Outcome, Schedule, fmin, fmin_with_context};
 pub use space::{Point, PointError, Space, SpaceError, Value};
 pub use study::{AskedTrial, CancelToken, StopReason, Study, TrialContext};

@@ -30,9 +30,10 @@ mod tracked;
 
 pub use tracked::{DEFAULT_STALE_AFTER, Tracking};
 
+use crate::lock;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::algo::{AlgoError, Algorithm, Sampler, Session};
@@ -254,6 +255,59 @@ impl TrialContext {
         Ok(prune)
     }
 
+    /// [`report`](TrialContext::report), with the value written to the trial's run later:
+    /// at the next [`flush_metrics`](TrialContext::flush_metrics), else with the trial's
+    /// end, in the same transaction as its result. For objectives that report faster
+    /// than a write per value is worth (a sweep's trial processes print values as they
+    /// go); the pruner hears the value at once either way. Values still queued when the
+    /// process dies are lost.
+    ///
+    /// ```
+    /// use hyperflow::prune::Median;
+    /// use hyperflow::study::Study;
+    /// use hyperflow::{Outcome, Space};
+    ///
+    /// let space = Space::builder().uniform("rate", 0.01, 1.0).build()?;
+    /// let mut study = Study::builder(&space).pruner(Median::new()).seed(3).create()?;
+    /// let trial = study.ask()?;
+    /// let rate: f64 = trial.point().get("rate")?;
+    /// let mut loss = 1.0;
+    /// for step in 0..100 {
+    ///     loss *= 1.0 - rate;
+    ///     if trial.context().report_later(step, loss) {
+    ///         break;
+    ///     }
+    ///     if step % 10 == 9 {
+    ///         trial.context().flush_metrics()?;
+    ///     }
+    /// }
+    /// study.tell(trial, Outcome::loss(loss))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report_later(&self, step: u64, value: f64) -> bool {
+        let prune = lock(&self.pruning).report(self.number, step, value);
+        if let Some(run) = &self.run {
+            let step = i64::try_from(step).unwrap_or(i64::MAX);
+            run.queue_metric(run.objective_metric(), value, step);
+        }
+        prune
+    }
+
+    /// [`log_metric`](TrialContext::log_metric), with the value written later, as
+    /// [`report_later`](TrialContext::report_later)'s are.
+    pub fn log_metric_later(&self, key: &str, value: f64, step: i64) {
+        if let Some(run) = &self.run {
+            run.queue_metric(key, value, step);
+        }
+    }
+
+    /// Writes the values [`report_later`](TrialContext::report_later) and
+    /// [`log_metric_later`](TrialContext::log_metric_later) queued, in one batch. When
+    /// the store refuses them they stay queued, for the next flush or the trial's end.
+    pub fn flush_metrics(&self) -> Result<(), StoreError> {
+        self.run.as_deref().map_or(Ok(()), TrialRun::flush)
+    }
+
     /// Whether the pruner said to stop this trial at its latest
     /// [`report`](TrialContext::report) (`false` before any).
     pub fn should_prune(&self) -> bool {
@@ -338,12 +392,6 @@ impl Pruning {
         self.progress = replay;
         self.name = pruner.name().to_string();
     }
-}
-
-/// Locks the pruning state; a panic elsewhere while it was held left it consistent (each
-/// change is one call), so a poisoned lock is taken over.
-fn lock(pruning: &Mutex<Pruning>) -> MutexGuard<'_, Pruning> {
-    pruning.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A trial handed out by [`Study::ask`]: evaluate its point, then hand it back with the

@@ -1,6 +1,7 @@
 //! A study kept in a tracking store: its parent run, one child run per trial, written
 //! and read through [`schema`].
 
+use crate::lock;
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -17,8 +18,8 @@ use crate::tracking::ledger::{self, Ended, Ledger, LedgerStart, LedgerTrial, Tri
 use crate::tracking::schema::{self, Role, SearchSettings, StudyParams};
 use crate::tracking::store::{MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
 use crate::tracking::{
-    ExperimentId, Param, Run, RunRecord, RunStart, RunStatus, SearchRuns, StoreError, Tag, Tracker,
-    ViewType, now_ms,
+    ExperimentId, Metric, Param, Run, RunRecord, RunStart, RunStatus, SearchRuns, StoreError, Tag,
+    Tracker, ViewType, now_ms,
 };
 use crate::trials::{Direction, Trial, Trials};
 
@@ -257,7 +258,7 @@ impl Joined {
     }
 
     fn beating(&self) -> std::sync::MutexGuard<'_, Vec<u64>> {
-        self.beating.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.beating)
     }
 }
 
@@ -280,7 +281,7 @@ impl Heartbeat {
             .name("hyperflow-heartbeat".into())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    let numbers = beating.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let numbers = lock(&beating).clone();
                     if let (false, Some(ledger)) = (numbers.is_empty(), tracker.store().ledger()) {
                         // A missed beat is retried at the next tick; only a long outage
                         // makes the trials stale, which is what stale means.
@@ -733,6 +734,7 @@ impl TrackedStudy {
             artifact_uri: run.info.artifact_uri,
             repo: OnceLock::new(),
             logged: Mutex::new(HashMap::new()),
+            queued: Mutex::new(Vec::new()),
             objective: Arc::clone(&self.objective),
         });
         if let Some(single) = &self.single {
@@ -782,6 +784,7 @@ impl TrackedStudy {
         let (mut metrics, tags, status) = schema::trial_end(trial, &self.objective, now_ms());
         if let Some(run) = self.running.get(&number) {
             run.drop_repeats(&mut metrics);
+            metrics.splice(0..0, run.take_queued());
         }
         self.tracker
             .end_run(&run_id, &metrics, &tags, status)
@@ -1180,6 +1183,10 @@ pub(crate) struct TrialRun {
     /// Per metric key the objective logged through its context: the step and value of
     /// the latest point (highest step, then latest logged).
     logged: Mutex<HashMap<String, (i64, f64)>>,
+    /// Points logged with [`queue_metric`](TrialRun::queue_metric) and not written yet:
+    /// [`flush`](TrialRun::flush) writes them in one batch, the trial's end with its
+    /// result.
+    queued: Mutex<Vec<Metric>>,
     /// The metric reported intermediate values are logged as.
     objective: Arc<str>,
 }
@@ -1199,12 +1206,51 @@ impl TrialRun {
 
     pub fn log_metric(&self, key: &str, value: f64, step: i64) -> Result<(), StoreError> {
         self.tracker.log_metric(&self.run_id, key, value, step)?;
-        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        self.logged(key, value, step);
+        Ok(())
+    }
+
+    /// Logs a point later: with the next [`flush`](TrialRun::flush), else with the
+    /// trial's end (`TrackedStudy::trial_finished`), in the same transaction. A point
+    /// queued counts as logged for [`drop_repeats`](TrialRun::drop_repeats).
+    pub fn queue_metric(&self, key: &str, value: f64, step: i64) {
+        lock(&self.queued).push(Metric {
+            key: key.to_string(),
+            value,
+            timestamp: now_ms(),
+            step,
+        });
+        self.logged(key, value, step);
+    }
+
+    /// Writes the queued points in one batch. When the store refuses them they stay
+    /// queued, for the next flush or the trial's end.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let queued = std::mem::take(&mut *lock(&self.queued));
+        if queued.is_empty() {
+            return Ok(());
+        }
+        self.tracker
+            .log_batch(&self.run_id, &queued, &[], &[])
+            .inspect_err(|_| {
+                let mut now = lock(&self.queued);
+                let later = std::mem::replace(&mut *now, queued);
+                now.extend(later);
+            })
+    }
+
+    /// Takes the points queued and not written yet.
+    fn take_queued(&self) -> Vec<Metric> {
+        std::mem::take(&mut *lock(&self.queued))
+    }
+
+    /// Notes a point logged: the latest of its metric when its step is the highest.
+    fn logged(&self, key: &str, value: f64, step: i64) {
+        let mut logged = lock(&self.logged);
         let latest = logged.entry(key.to_string()).or_insert((step, value));
         if step >= latest.0 {
             *latest = (step, value);
         }
-        Ok(())
     }
 
     pub fn log_artifact(&self, path: &str, contents: &[u8]) -> Result<(), StoreError> {
@@ -1216,7 +1262,7 @@ impl TrialRun {
     /// history then holds exactly what was logged. A final value that differs is written
     /// one step after the latest, so it is the metric's latest value.
     fn drop_repeats(&self, metrics: &mut Vec<crate::tracking::Metric>) {
-        let logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        let logged = lock(&self.logged);
         metrics.retain_mut(|m| match logged.get(&m.key) {
             Some(&(_, value)) if value.to_bits() == m.value.to_bits() => false,
             Some(&(step, _)) => {
@@ -1237,6 +1283,46 @@ mod tests {
 
     fn tracker(dir: &std::path::Path) -> Tracker {
         Tracker::open(&format!("sqlite:///{}/runs.db", dir.display())).expect("store")
+    }
+
+    /// Values logged later reach the run at a flush, or with the trial's end, each once.
+    #[test]
+    fn values_logged_later_are_written_at_a_flush_or_with_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracker = tracker(dir.path());
+        let space = Space::builder().uniform("x", 0.0, 1.0).build().unwrap();
+        let mut study = Study::builder(&space)
+            .tracking(Tracking::new(tracker.clone(), "e"))
+            .create()
+            .unwrap();
+        let trial = study.ask().unwrap();
+        let ctx = trial.context().clone();
+        let run_id = ctx.run_id().unwrap().to_string();
+        let history = |key: &str| -> Vec<(i64, f64)> {
+            let mut h: Vec<(i64, f64)> = tracker
+                .get_metric_history(&run_id, key)
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.step, m.value))
+                .collect();
+            h.sort_by_key(|p| p.0);
+            h
+        };
+        assert!(!ctx.report_later(0, 0.9));
+        ctx.log_metric_later("acc", 0.5, 0);
+        assert!(history("loss").is_empty() && history("acc").is_empty());
+        ctx.flush_metrics().unwrap();
+        assert_eq!(history("loss"), [(0, 0.9)]);
+        assert_eq!(history("acc"), [(0, 0.5)]);
+        ctx.flush_metrics().unwrap();
+        assert!(!ctx.report_later(1, 0.7));
+        assert!(!ctx.report_later(2, 0.4));
+        study.tell(trial, 0.4).unwrap();
+        // The last value reported is the loss: written once, with the end.
+        assert_eq!(history("loss"), [(0, 0.9), (1, 0.7), (2, 0.4)]);
+        assert_eq!(history("acc"), [(0, 0.5)]);
+        let run = tracker.get_run(&run_id).unwrap();
+        assert_eq!(run.info.status, crate::tracking::RunStatus::Finished);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use config::{
 };
 pub use progress::{ProgressMode, ProgressObserver, render_summary};
 pub use runner::{
-    Cancellation, Ended, MetricLine, RUN_ID_VAR, STDERR_TAIL_LINES, StepMetric, TrialEnd,
+    Cancellation, Ended, MetricLine, RUN_ID_VAR, STDERR_TAIL_LINES, StepMetric, StepSink, TrialEnd,
     TrialOutput, TrialProcess, end_leftover_trials, parse_metric_line,
 };
 
@@ -617,26 +617,8 @@ fn drive(
             kill_grace: config.command().kill_grace(),
             prune_grace: config.pruner().map_or(Duration::ZERO, |p| p.grace()),
         };
-        let mut log_failures = 0_usize;
-        let output = process.run(&cancel, &mut |m: &StepMetric| {
-            // The objective's values at steps go to the pruner (and are logged by it);
-            // other metrics, and negative steps, are only logged.
-            let reported = match u64::try_from(m.step) {
-                Ok(step) if m.key == metric => ctx.report(step, m.value),
-                _ => ctx.log_metric(&m.key, m.value, m.step).map(|()| false),
-            };
-            reported.unwrap_or_else(|_| {
-                log_failures += 1;
-                ctx.should_prune()
-            })
-        });
+        let output = process.run(&cancel, &mut TrialSteps { ctx, metric });
         let mut problems = Vec::new();
-        if log_failures > 0 {
-            problems.push(format!(
-                "trial {}: {log_failures} step metrics could not be logged",
-                ctx.number()
-            ));
-        }
         let outcome = output.outcome(metric);
         let failed = matches!(outcome.status, Status::Failed(_) | Status::Killed(_));
         let streams = [
@@ -656,10 +638,10 @@ fn drive(
             }
         }
         if !problems.is_empty() {
-            runner::lock(&warnings).extend(problems);
+            crate::lock(&warnings).extend(problems);
         }
         if output.end == TrialEnd::Exited(0) {
-            let mut first = runner::lock(&first_exit);
+            let mut first = crate::lock(&first_exit);
             if first.is_none() {
                 let missing = output.metric(metric).is_none() && !output.metrics.is_empty();
                 let printed: Vec<String> = output.metrics.iter().map(|(k, _)| k.clone()).collect();
@@ -737,6 +719,35 @@ fn drive(
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
         resume_from: study.parent_run_id().map(str::to_string),
     })
+}
+
+/// Where a sweep trial's values at steps go: the objective's to the pruner at once, every
+/// one to the trial's run in batches (a write per value would cost more than a short
+/// trial; what is not written when the process ends is written with the trial's end, in
+/// one transaction).
+struct TrialSteps<'a> {
+    ctx: &'a TrialContext,
+    /// The objective metric.
+    metric: &'a str,
+}
+
+impl StepSink for TrialSteps<'_> {
+    fn take(&mut self, m: &StepMetric) -> bool {
+        // Negative steps are no pruner's business: they are only logged.
+        match u64::try_from(m.step) {
+            Ok(step) if m.key == self.metric => self.ctx.report_later(step, m.value),
+            _ => {
+                self.ctx.log_metric_later(&m.key, m.value, m.step);
+                false
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        // Refused, the values stay queued: the trial's end writes them, or fails the
+        // search with the store's error.
+        let _ = self.ctx.flush_metrics();
+    }
 }
 
 /// The environment of one trial: hyperflow's variables, MLflow's when its official

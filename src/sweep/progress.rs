@@ -74,7 +74,7 @@ impl ProgressObserver {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.state)
     }
 
     /// Clears the bar (the search also does this when it finishes normally).

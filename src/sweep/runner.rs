@@ -32,13 +32,14 @@
 //! Trials are started with `posix_spawn` (no `pre_exec` hook, which would force `fork`),
 //! so starting one costs the same however large the sweep's process has grown.
 
+use crate::lock;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -72,6 +73,11 @@ const MAX_METRIC_LINE: usize = 1 << 20;
 
 /// How often a waiting trial checks for cancellation.
 const POLL: Duration = Duration::from_millis(50);
+
+/// How long values taken by a [`StepSink`] may wait before it is asked to write them
+/// ([`StepSink::flush`]): a trial that ends sooner has them written with its end, and one
+/// printing many values a second has them written in batches.
+const FLUSH_AFTER: Duration = Duration::from_millis(50);
 
 /// How often a trial whose pipes are closed looks for its process's exit, where no
 /// pidfd tells (outside Linux).
@@ -134,11 +140,6 @@ impl Cancellation {
     }
 }
 
-/// Locks a mutex, ignoring poisoning: every critical section here leaves its data valid.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A trial's process group. Signals go through the lock so that none is sent after the
 /// group leader was reaped, when its id could name an unrelated process.
 #[derive(Debug)]
@@ -183,6 +184,24 @@ pub struct StepMetric {
     pub step: i64,
 }
 
+/// What takes the values a trial's process reports at steps, as they arrive (on the
+/// thread that runs the process).
+pub trait StepSink {
+    /// Takes a value reported at a step; `true` says to stop the trial now (prune it).
+    fn take(&mut self, metric: &StepMetric) -> bool;
+
+    /// Called when values were taken and the output has been quiet for a while since, or
+    /// more than that has passed: a sink that holds values back for one write may write
+    /// them now. What it still holds when the process ends is its own to write.
+    fn flush(&mut self) {}
+}
+
+impl<F: FnMut(&StepMetric) -> bool> StepSink for F {
+    fn take(&mut self, metric: &StepMetric) -> bool {
+        self(metric)
+    }
+}
+
 /// What one stdout line says about metrics.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -206,6 +225,17 @@ pub enum MetricLine {
     },
     /// A `hyperflow:` line that could not be read, and why.
     Malformed(String),
+}
+
+impl MetricLine {
+    /// Whether the line reports values at a step (a `hyperflow:` line, or a JSON object
+    /// with a `"step"`), which a [`StepSink`] takes.
+    fn has_steps(&self) -> bool {
+        matches!(
+            self,
+            MetricLine::Step { .. } | MetricLine::Values { step: Some(_), .. }
+        )
+    }
 }
 
 /// Reads the metrics in one line of stdout, if it holds any: a JSON object line, or a
@@ -592,14 +622,11 @@ enum StopCause {
 }
 
 impl TrialProcess {
-    /// Runs the process to its end, calling `on_step` (on this thread) for each value
-    /// reported with a step as it arrives; when it returns `true` (the pruner says
-    /// stop), the process group gets SIGTERM, and SIGKILL after `prune_grace`.
-    pub fn run(
-        &self,
-        cancel: &Cancellation,
-        on_step: &mut dyn FnMut(&StepMetric) -> bool,
-    ) -> TrialOutput {
+    /// Runs the process to its end, handing `sink` (on this thread) each value reported
+    /// with a step as it arrives; when it says to stop (the pruner's answer), the process
+    /// group gets SIGTERM, and SIGKILL after `prune_grace`. `sink` is asked to flush at
+    /// most [`FLUSH_AFTER`] after it took a value, while the process runs.
+    pub fn run(&self, cancel: &Cancellation, sink: &mut dyn StepSink) -> TrialOutput {
         let started = Instant::now();
         let failed = |reason: String| TrialOutput {
             end: TrialEnd::SpawnFailed(reason),
@@ -664,9 +691,15 @@ impl TrialProcess {
         let mut stopping: Option<(StopCause, Instant)> = None;
         let mut killed = false;
         let mut drain_until: Option<Instant> = None;
+        // When the values taken and not yet flushed must be.
+        let mut flush_at: Option<Instant> = None;
         let deadline = self.timeout.map(|t| started + t);
         while exit.is_none() || pipes.iter().any(|p| p.fd.is_some()) {
             let now = Instant::now();
+            if flush_at.is_some_and(|at| now >= at) {
+                sink.flush();
+                flush_at = None;
+            }
             if exit.is_none() {
                 match stopping {
                     None => {
@@ -697,6 +730,9 @@ impl TrialProcess {
                 break;
             }
             let mut wait = POLL;
+            if let Some(at) = flush_at {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
             if let (None, Some(d)) = (stopping, deadline) {
                 wait = wait.min(d.saturating_duration_since(now));
             }
@@ -714,6 +750,9 @@ impl TrialProcess {
                     pipe.read(&mut buf, &mut |line| lines.push(line));
                 }
             }
+            if flush_at.is_none() && lines.iter().any(MetricLine::has_steps) {
+                flush_at = Some(now + FLUSH_AFTER);
+            }
             for line in lines.drain(..) {
                 match line {
                     MetricLine::Values { values, step: None } => {
@@ -727,14 +766,7 @@ impl TrialProcess {
                     } => {
                         for (key, value) in values {
                             let m = StepMetric { key, value, step };
-                            self.stepped(
-                                m,
-                                &mut metrics,
-                                &mut steps,
-                                &mut stopping,
-                                &group,
-                                on_step,
-                            );
+                            self.stepped(m, &mut metrics, &mut steps, &mut stopping, &group, sink);
                         }
                     }
                     MetricLine::Step { key, value, step } => {
@@ -742,7 +774,7 @@ impl TrialProcess {
                             steps.iter().filter(|s| s.key == key).count() as i64
                         });
                         let m = StepMetric { key, value, step };
-                        self.stepped(m, &mut metrics, &mut steps, &mut stopping, &group, on_step);
+                        self.stepped(m, &mut metrics, &mut steps, &mut stopping, &group, sink);
                     }
                     MetricLine::Malformed(reason) => {
                         warnings.push(format!("unreadable `hyperflow:` line: {reason}"));
@@ -793,8 +825,8 @@ impl TrialProcess {
         }
     }
 
-    /// Takes in a value reported at a step: hands it to `on_step`, and starts stopping
-    /// the process when that says to prune (unless it is being stopped already).
+    /// Takes in a value reported at a step: hands it to `sink`, and starts stopping the
+    /// process when that says to prune (unless it is being stopped already).
     fn stepped(
         &self,
         m: StepMetric,
@@ -802,9 +834,9 @@ impl TrialProcess {
         steps: &mut Vec<StepMetric>,
         stopping: &mut Option<(StopCause, Instant)>,
         group: &Group,
-        on_step: &mut dyn FnMut(&StepMetric) -> bool,
+        sink: &mut dyn StepSink,
     ) {
-        if on_step(&m) && stopping.is_none() {
+        if sink.take(&m) && stopping.is_none() {
             group.signal(Signal::SIGTERM);
             *stopping = Some((
                 StopCause::Pruned {

@@ -151,7 +151,7 @@ pub struct Worker {
 static LIVE_HANDLES: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
 
 fn live_handles() -> std::sync::MutexGuard<'static, Vec<u64>> {
-    LIVE_HANDLES.lock().unwrap_or_else(|e| e.into_inner())
+    crate::lock(&LIVE_HANDLES)
 }
 
 impl Worker {

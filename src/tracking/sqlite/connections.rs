@@ -13,11 +13,12 @@
 //!   (nobody can be writing it then, and SQLite could not create its shared-memory file).
 
 use super::super::store::{OpenMode, Result, StoreError};
+use crate::lock;
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a busy database is retried before giving up.
@@ -354,11 +355,6 @@ impl Connections {
     fn open_reader(&self) -> Result<Connection> {
         open_reader(&self.path, self.readers)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves no open transaction (dropped = rolled back).
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `f` until it does not fail with a busy database (while opening: no lock is held).

@@ -15,6 +15,14 @@ use crate::tracking::model::now_ms;
 use crate::tracking::store::{Result, StoreError};
 use crate::trials::TrialState;
 
+/// The trials of search `?1` written after change `?2`: a range of the index by change
+/// number (they are few; sorted by number after reading). The values are bound behind a
+/// unary plus, so the planner never looks at them: with the statistics `ANALYZE` leaves
+/// (SQLite's STAT4), a plan that depends on bound values makes SQLite compile the cached
+/// statement again at every execution, and every worker runs this one before each ask.
+const CHANGES: &str = "SELECT number, state, released, x, loss, last_step, run_id, worker, seq \
+     FROM hyperflow_trials WHERE search = +?1 AND seq > +?2";
+
 fn no_ledger(search: &str) -> StoreError {
     StoreError::NotFound(format!("search {search} has no ledger in this store"))
 }
@@ -217,10 +225,7 @@ impl Ledger for SqliteStore {
 
     fn changes(&self, search: &str, since: u64) -> Result<Vec<LedgerTrial>> {
         self.read("reading what changed in a search", |tx| {
-            let mut st = tx.prepare_cached(
-                "SELECT number, state, released, x, loss, last_step, run_id, worker, seq \
-                 FROM hyperflow_trials WHERE search = ?1 AND seq > ?2 ORDER BY number",
-            )?;
+            let mut st = tx.prepare_cached(CHANGES)?;
             let mut rows = st.query(params![search, since])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
@@ -238,7 +243,64 @@ impl Ledger for SqliteStore {
                     seq: r.get(8)?,
                 });
             }
+            out.sort_unstable_by_key(|t| t.number);
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracking::ledger::LedgerStart;
+
+    /// The plan of `changes` as SQLite describes it.
+    fn changes_plan(conn: &rusqlite::Connection) -> String {
+        let mut st = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {CHANGES}"))
+            .unwrap();
+        let rows = st
+            .query_map(params!["a", 0], |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    /// `changes` runs before every ask of every worker: it reads only the trials changed
+    /// (a range of the index by change number, not every trial of the search), before
+    /// and after `ANALYZE`, and it is not compiled again at each run once `ANALYZE` has
+    /// gathered statistics on the ledger.
+    #[test]
+    fn reading_changes_reads_the_changes_only_with_one_compiled_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open_with_artifact_root(&path, dir.path()).unwrap();
+        for search in ["a", "b"] {
+            store
+                .open_search(search, None, LedgerStart::default())
+                .unwrap();
+            for i in 0..300 {
+                store
+                    .claim_trial(search, None, &[f64::from(i)], "w")
+                    .unwrap();
+            }
+        }
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let by_changes =
+            "SEARCH hyperflow_trials USING INDEX hyperflow_trials_changes (search=? AND seq>?)";
+        assert_eq!(changes_plan(&conn), by_changes);
+        conn.execute_batch("ANALYZE").unwrap();
+        assert_eq!(changes_plan(&conn), by_changes);
+        let mut st = conn.prepare(CHANGES).unwrap();
+        for (search, since, expected) in [("a", 0, 300), ("b", 250, 50), ("a", 290, 10)] {
+            let n = st
+                .query_map(params![search, since], |_| Ok(()))
+                .unwrap()
+                .count();
+            assert_eq!(n, expected, "{search} since {since}");
+        }
+        let changed = store.changes("a", 290).unwrap();
+        let numbers: Vec<u64> = changed.iter().map(|t| t.number).collect();
+        assert_eq!(numbers, (290..300).collect::<Vec<_>>());
+        assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }
