@@ -87,7 +87,7 @@ fn a_study_opened_twice_continues_under_one_parent() {
     );
     let mut numbers: Vec<usize> = children
         .iter()
-        .filter_map(|c| schema::trial_number(c))
+        .filter_map(schema::trial_number)
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (0..40).collect::<Vec<_>>());
