@@ -682,13 +682,15 @@ mod tests {
             run("b", Some("p"), None),
             run("flat", None, None),
             run("lonely-parent", None, Some("search")),
-        ]);
+        ])
+        .unwrap();
         let (trials, parents) = classify(runs.iter().collect());
         assert_eq!(ids(&trials), ["a", "b"]);
         assert!(parents.contains_key("p") && parents.contains_key("lonely-parent"));
         assert_eq!(parents["p"], run("p", None, Some("search")));
 
-        let runs = SelectedRuns::from_runs(vec![run("x", None, None), run("y", None, None)]);
+        let runs =
+            SelectedRuns::from_runs(vec![run("x", None, None), run("y", None, None)]).unwrap();
         let (trials, parents) = classify(runs.iter().collect());
         assert_eq!(ids(&trials), ["x", "y"]);
         assert!(parents.is_empty());
@@ -698,7 +700,8 @@ mod tests {
             run("outer", None, None),
             run("p", Some("outer"), None),
             run("t", Some("p"), None),
-        ]);
+        ])
+        .unwrap();
         let (trials, _) = classify(runs.iter().collect());
         assert_eq!(ids(&trials), ["t"]);
     }

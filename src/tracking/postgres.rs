@@ -1293,8 +1293,9 @@ impl Store for PgStore {
             })?;
             let mut runs = KeyedSelection::new(runs, keys);
             load_data(tx, &mut runs, fields)?;
-            Ok(runs.finish())
-        })
+            Ok(runs)
+        })?
+        .finish()
     }
 
     fn ledger(&self) -> Option<&dyn crate::tracking::ledger::Ledger> {

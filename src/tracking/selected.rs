@@ -13,45 +13,53 @@ use std::ops::Range;
 use super::model::{
     ExperimentId, LifecycleStage, Metric, Param, Run, RunData, RunInfo, RunInputs, RunStatus, Tag,
 };
+use super::store::{Result, StoreError};
 
-/// Where a text is in [`SelectedRuns::text`].
+/// A part of [`SelectedRuns::text`] or of one of its tables. Offsets and indices are 32
+/// bits, which halves the tables; a read past that fails ([`SelectedRunsBuilder::finish`]).
 #[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    start: usize,
-    end: usize,
+struct Part {
+    start: u32,
+    end: u32,
+}
+
+impl Part {
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// A run's info, its texts in [`SelectedRuns::text`], and where its data is in the tables.
 #[derive(Debug, Clone)]
 struct Info {
-    run_id: Span,
-    experiment_id: Span,
-    run_name: Span,
-    user_id: Span,
-    artifact_uri: Span,
+    run_id: Part,
+    experiment_id: Part,
+    run_name: Part,
+    user_id: Part,
+    artifact_uri: Part,
     status: RunStatus,
+    lifecycle_stage: LifecycleStage,
     start_time: i64,
     end_time: Option<i64>,
-    lifecycle_stage: LifecycleStage,
-    params: Range<usize>,
-    tags: Range<usize>,
-    metrics: Range<usize>,
+    params: Part,
+    tags: Part,
+    metrics: Part,
 }
 
 /// A param or tag: its run (an index into [`SelectedRuns::runs`]), its key (an index into
 /// [`SelectedRuns::keys`]) and its value.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    run: usize,
-    key: usize,
-    value: Span,
+    run: u32,
+    key: u32,
+    value: Part,
 }
 
 /// A latest metric, as [`Entry`] with the metric's value, time and step.
 #[derive(Debug, Clone, Copy)]
 struct MetricEntry {
-    run: usize,
-    key: usize,
+    run: u32,
+    key: u32,
     value: f64,
     timestamp: i64,
     step: i64,
@@ -77,17 +85,18 @@ struct MetricEntry {
 /// };
 /// let mut run = Run { info, data: Default::default(), inputs: Default::default() };
 /// run.data.params.push(Param::new("lr", "0.1"));
-/// let runs = SelectedRuns::from_runs(vec![run.clone()]);
+/// let runs = SelectedRuns::from_runs(vec![run.clone()])?;
 /// let read = runs.iter().next().unwrap();
 /// assert_eq!((read.run_id(), read.param("lr")), ("4f0c", Some("0.1")));
 /// assert_eq!(read.to_run(), run);
+/// # Ok::<(), hyperflow::tracking::StoreError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct SelectedRuns {
     /// Every text (info, key and value) back to back.
     text: String,
     /// The keys of params, tags and metrics, each once.
-    keys: Vec<Span>,
+    keys: Vec<Part>,
     runs: Vec<Info>,
     params: Vec<Entry>,
     tags: Vec<Entry>,
@@ -95,8 +104,9 @@ pub struct SelectedRuns {
 }
 
 impl SelectedRuns {
-    /// These runs, held compactly (their inputs are not kept).
-    pub fn from_runs(runs: Vec<Run>) -> Self {
+    /// These runs, held compactly (their inputs are not kept). Fails, as a store's read
+    /// does, past 4 GiB of text.
+    pub fn from_runs(runs: Vec<Run>) -> Result<Self> {
         let mut b = SelectedRunsBuilder::default();
         for run in runs {
             b.push(&run);
@@ -126,12 +136,12 @@ impl SelectedRuns {
         self.iter().map(|r| r.to_run()).collect()
     }
 
-    fn text(&self, span: Span) -> &str {
-        &self.text[span.start..span.end]
+    fn text(&self, part: Part) -> &str {
+        &self.text[part.range()]
     }
 
-    fn key(&self, key: usize) -> &str {
-        self.text(self.keys[key])
+    fn key(&self, key: u32) -> &str {
+        self.text(self.keys[key as usize])
     }
 }
 
@@ -182,24 +192,24 @@ impl<'a> SelectedRun<'a> {
     /// Its params, sorted by key: `(key, value)`.
     pub fn params(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         let runs = self.runs;
-        runs.params[self.info.params.clone()]
+        runs.params[self.info.params.range()]
             .iter()
             .map(move |e| (runs.key(e.key), runs.text(e.value)))
     }
 
     /// The value of param `key`.
     pub fn param(&self, key: &str) -> Option<&'a str> {
-        self.find(&self.runs.params[self.info.params.clone()], key)
+        self.find(&self.runs.params[self.info.params.range()], key)
     }
 
     /// The value of tag `key`, if it was read.
     pub fn tag(&self, key: &str) -> Option<&'a str> {
-        self.find(&self.runs.tags[self.info.tags.clone()], key)
+        self.find(&self.runs.tags[self.info.tags.range()], key)
     }
 
     /// The latest value of metric `key`, if it was read.
     pub fn metric(&self, key: &str) -> Option<f64> {
-        self.runs.metrics[self.info.metrics.clone()]
+        self.runs.metrics[self.info.metrics.range()]
             .iter()
             .find(|m| self.runs.key(m.key) == key)
             .map(|m| m.value)
@@ -218,10 +228,10 @@ impl<'a> SelectedRun<'a> {
         fn entries<T>(
             runs: &SelectedRuns,
             table: &[Entry],
-            range: &Range<usize>,
+            part: Part,
             make: impl Fn(&str, &str) -> T,
         ) -> Vec<T> {
-            table[range.clone()]
+            table[part.range()]
                 .iter()
                 .map(|e| make(runs.key(e.key), runs.text(e.value)))
                 .collect()
@@ -240,7 +250,7 @@ impl<'a> SelectedRun<'a> {
         Run {
             info: row.to_info(),
             data: RunData {
-                metrics: runs.metrics[info.metrics.clone()]
+                metrics: runs.metrics[info.metrics.range()]
                     .iter()
                     .map(|m| Metric {
                         key: runs.key(m.key).to_string(),
@@ -249,8 +259,8 @@ impl<'a> SelectedRun<'a> {
                         step: m.step,
                     })
                     .collect(),
-                params: entries(runs, &runs.params, &info.params, |k, v| Param::new(k, v)),
-                tags: entries(runs, &runs.tags, &info.tags, |k, v| Tag::new(k, v)),
+                params: entries(runs, &runs.params, info.params, |k, v| Param::new(k, v)),
+                tags: entries(runs, &runs.tags, info.tags, |k, v| Tag::new(k, v)),
             },
             inputs: RunInputs::default(),
         }
@@ -308,7 +318,13 @@ impl<'r> InfoRow<'r> {
 pub(crate) struct SelectedRunsBuilder {
     runs: SelectedRuns,
     /// The index of each key in `runs.keys`.
-    key_index: HashMap<Box<str>, usize>,
+    key_index: HashMap<Box<str>, u32>,
+    /// Per key, the key that came after it last: rows come grouped by run and sorted by
+    /// key, so that is usually the next key, found without hashing.
+    next_key: Vec<Option<u32>>,
+    last_key: Option<u32>,
+    /// Whether a text, run or key went past what 32 bits index.
+    too_large: bool,
 }
 
 impl SelectedRunsBuilder {
@@ -321,12 +337,12 @@ impl SelectedRunsBuilder {
             user_id: self.text(row.user_id),
             artifact_uri: self.text(row.artifact_uri),
             status: row.status,
+            lifecycle_stage: row.lifecycle_stage,
             start_time: row.start_time,
             end_time: row.end_time,
-            lifecycle_stage: row.lifecycle_stage,
-            params: 0..0,
-            tags: 0..0,
-            metrics: 0..0,
+            params: Part::default(),
+            tags: Part::default(),
+            metrics: Part::default(),
         };
         self.runs.runs.push(info);
         self.runs.runs.len() - 1
@@ -334,19 +350,23 @@ impl SelectedRunsBuilder {
 
     /// Adds param `key` = `value` to run `run`.
     pub(crate) fn param(&mut self, run: usize, key: &str, value: &str) {
-        let entry = self.entry(run, key, value);
-        self.runs.params.push(entry);
+        if let Some(entry) = self.entry(run, key, value) {
+            self.runs.params.push(entry);
+        }
     }
 
     /// Adds tag `key` = `value` to run `run`.
     pub(crate) fn tag(&mut self, run: usize, key: &str, value: &str) {
-        let entry = self.entry(run, key, value);
-        self.runs.tags.push(entry);
+        if let Some(entry) = self.entry(run, key, value) {
+            self.runs.tags.push(entry);
+        }
     }
 
     /// Adds latest metric `key` to run `run`.
     pub(crate) fn metric(&mut self, run: usize, key: &str, value: f64, timestamp: i64, step: i64) {
-        let key = self.key(key);
+        let (Some(run), Some(key)) = (self.index(run), self.key(key)) else {
+            return;
+        };
         self.runs.metrics.push(MetricEntry {
             run,
             key,
@@ -370,24 +390,34 @@ impl SelectedRunsBuilder {
         }
     }
 
-    /// The runs, each run's data sorted by key.
-    pub(crate) fn finish(self) -> SelectedRuns {
+    /// The runs, each run's data sorted by key. Fails past 4 GiB of text (or 2^32 runs
+    /// or keys).
+    pub(crate) fn finish(self) -> Result<SelectedRuns> {
+        if self.too_large || u32::try_from(self.runs.runs.len()).is_err() {
+            return Err(StoreError::InvalidParameter(
+                "the runs read at once hold more than 4 GiB of text; read fewer (narrow the \
+                 search with a filter)"
+                    .to_string(),
+            ));
+        }
         let mut runs = self.runs;
         // Each key's rank in key order, so that entries sort by comparing numbers.
-        let mut by_text: Vec<usize> = (0..runs.keys.len()).collect();
+        let mut by_text: Vec<u32> = (0..runs.keys.len() as u32).collect();
         by_text.sort_unstable_by(|&a, &b| runs.key(a).cmp(runs.key(b)));
         let mut rank = vec![0; by_text.len()];
         for (r, &k) in by_text.iter().enumerate() {
-            rank[k] = r;
+            rank[k as usize] = r;
         }
-        let order = |run: usize, key: usize| (run, rank[key]);
+        let order = |run: u32, key: u32| (run, rank[key as usize]);
         sort_entries(&mut runs.params, |e| order(e.run, e.key));
         sort_entries(&mut runs.tags, |e| order(e.run, e.key));
         sort_entries(&mut runs.metrics, |m| order(m.run, m.key));
-        let ranges = |runs_of: &mut dyn Iterator<Item = usize>, n: usize| {
-            let mut starts = vec![0; n + 1];
+        // Where each run's entries start, in each table (the tables are fewer than 2^32
+        // entries: each has a text or a run of its own).
+        let starts = |runs_of: &mut dyn Iterator<Item = u32>, n: usize| {
+            let mut starts = vec![0u32; n + 1];
             for run in runs_of {
-                starts[run + 1] += 1;
+                starts[run as usize + 1] += 1;
             }
             for i in 0..n {
                 starts[i + 1] += starts[i];
@@ -395,43 +425,71 @@ impl SelectedRunsBuilder {
             starts
         };
         let n = runs.runs.len();
-        let params = ranges(&mut runs.params.iter().map(|e| e.run), n);
-        let tags = ranges(&mut runs.tags.iter().map(|e| e.run), n);
-        let metrics = ranges(&mut runs.metrics.iter().map(|m| m.run), n);
+        let params = starts(&mut runs.params.iter().map(|e| e.run), n);
+        let tags = starts(&mut runs.tags.iter().map(|e| e.run), n);
+        let metrics = starts(&mut runs.metrics.iter().map(|m| m.run), n);
+        let part = |starts: &[u32], i: usize| Part {
+            start: starts[i],
+            end: starts[i + 1],
+        };
         for (i, info) in runs.runs.iter_mut().enumerate() {
-            info.params = params[i]..params[i + 1];
-            info.tags = tags[i]..tags[i + 1];
-            info.metrics = metrics[i]..metrics[i + 1];
+            info.params = part(&params, i);
+            info.tags = part(&tags, i);
+            info.metrics = part(&metrics, i);
         }
-        runs
+        Ok(runs)
     }
 
-    fn text(&mut self, text: &str) -> Span {
+    /// `i` as a 32-bit index, noting when it is not one.
+    fn index(&mut self, i: usize) -> Option<u32> {
+        let index = u32::try_from(i).ok();
+        self.too_large |= index.is_none();
+        index
+    }
+
+    fn text(&mut self, text: &str) -> Part {
         let start = self.runs.text.len();
-        self.runs.text.push_str(text);
-        Span {
-            start,
-            end: self.runs.text.len(),
+        match (self.index(start), self.index(start + text.len())) {
+            (Some(start), Some(end)) => {
+                self.runs.text.push_str(text);
+                Part { start, end }
+            }
+            _ => Part::default(),
         }
     }
 
-    fn key(&mut self, key: &str) -> usize {
-        if let Some(&i) = self.key_index.get(key) {
-            return i;
+    fn key(&mut self, key: &str) -> Option<u32> {
+        let expected = self
+            .last_key
+            .and_then(|last| self.next_key[last as usize])
+            .filter(|&next| self.runs.key(next) == key);
+        let i = match expected {
+            Some(i) => i,
+            None => match self.key_index.get(key) {
+                Some(&i) => i,
+                None => {
+                    let i = self.index(self.runs.keys.len())?;
+                    let part = self.text(key);
+                    self.runs.keys.push(part);
+                    self.next_key.push(None);
+                    self.key_index.insert(key.into(), i);
+                    i
+                }
+            },
+        };
+        if let Some(last) = self.last_key {
+            self.next_key[last as usize] = Some(i);
         }
-        let span = self.text(key);
-        self.runs.keys.push(span);
-        let i = self.runs.keys.len() - 1;
-        self.key_index.insert(key.into(), i);
-        i
+        self.last_key = Some(i);
+        Some(i)
     }
 
-    fn entry(&mut self, run: usize, key: &str, value: &str) -> Entry {
-        Entry {
-            run,
-            key: self.key(key),
+    fn entry(&mut self, run: usize, key: &str, value: &str) -> Option<Entry> {
+        Some(Entry {
+            run: self.index(run)?,
+            key: self.key(key)?,
             value: self.text(value),
-        }
+        })
     }
 }
 
@@ -488,7 +546,7 @@ mod tests {
             run("b", &[], &[("a", "x")], Some(f64::NAN)),
             run("c", &[("lr", "1e-3")], &[], Some(0.5)),
         ];
-        let selected = SelectedRuns::from_runs(runs.clone());
+        let selected = SelectedRuns::from_runs(runs.clone()).unwrap();
         assert_eq!(selected.len(), 3);
         let mut sorted = runs;
         for r in &mut sorted {
@@ -535,7 +593,7 @@ mod tests {
         b.param(y, "a", "3");
         b.tag(y, "t", "u");
         b.metric(x, "m", 1.0, 0, 0);
-        let runs = b.finish();
+        let runs = b.finish().unwrap();
         let [x, y] = [0, 1].map(|i| runs.iter().nth(i).unwrap());
         assert_eq!(x.params().collect::<Vec<_>>(), [("b", "1")]);
         assert_eq!(y.params().collect::<Vec<_>>(), [("a", "3"), ("b", "2")]);

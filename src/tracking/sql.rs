@@ -894,7 +894,7 @@ impl KeyedSelection {
     }
 
     /// The runs read, each run's data sorted by key.
-    pub(crate) fn finish(self) -> SelectedRuns {
+    pub(crate) fn finish(self) -> super::store::Result<SelectedRuns> {
         self.runs.finish()
     }
 }

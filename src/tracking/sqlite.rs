@@ -1379,8 +1379,9 @@ impl Store for SqliteStore {
             let mut runs = KeyedSelection::new(runs, keys);
             let list = json_list(runs.keys());
             load_data(tx, &mut runs, &list, fields)?;
-            Ok(runs.finish())
-        })
+            Ok(runs)
+        })?
+        .finish()
     }
 
     fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {

@@ -347,7 +347,7 @@ pub trait Store: Send + Sync {
             }
             match page.next_page_token {
                 Some(token) => page_query.page_token = Some(token),
-                None => return Ok(runs.finish()),
+                None => return runs.finish(),
             }
         }
     }
