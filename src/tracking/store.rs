@@ -330,7 +330,9 @@ pub trait Store: Send + Sync {
     /// sorted by key, as in [`Store::search_runs`]. The default pages through
     /// [`Store::search_runs`] with no order and drops what `fields` leaves out; the SQL
     /// stores read the matching runs with one query and each table of their data with one
-    /// more, in the order of its primary key, allocating nothing per row.
+    /// more, in the order of its primary key, copying the texts of the rows they keep into
+    /// the selection (no allocation of their own per row). A read of more than 4 GiB of
+    /// text fails with [`StoreError::InvalidParameter`].
     fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<SelectedRuns> {
         let mut page_query = RunQuery {
             order_by: Vec::new(),
