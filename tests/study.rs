@@ -85,10 +85,7 @@ fn a_study_opened_twice_continues_under_one_parent() {
             .iter()
             .all(|c| c.info.status == RunStatus::Finished)
     );
-    let mut numbers: Vec<usize> = children
-        .iter()
-        .filter_map(|c| schema::trial_number(c))
-        .collect();
+    let mut numbers: Vec<usize> = children.iter().filter_map(schema::trial_number).collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (0..40).collect::<Vec<_>>());
     let parent_run = tracker.get_run(&parent).unwrap();

@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 
+use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
+
 use super::house;
 use super::importance::{Estimate, ped_anova};
 use super::input::{ReportInput, ReportTrial, TrialSet};
@@ -195,8 +197,9 @@ fn analyze_group(group: &TrialSet, direction: Direction, options: &ReportOptions
 
     let names = param_names(group, &trials, &mut notes);
     let enough = n_top >= options.min_top_trials;
+    // Each parameter on its own, in parallel.
     let mut params: Vec<ParamReport> = names
-        .iter()
+        .par_iter()
         .map(|(name, declared)| {
             let all_values: Vec<&Value> =
                 trials.iter().filter_map(|t| t.params.value(name)).collect();

@@ -170,8 +170,10 @@ impl Cells {
     /// distinct value its own cell when `target` ≥ n).
     fn new(values: &[f64], is_top: &[bool], target: usize) -> Cells {
         let n = values.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        // By value, ties in input order: with the index as the tie-break the order is
+        // total, so an unstable sort of the pairs gives it without indirect comparisons.
+        let mut order: Vec<(f64, usize)> = values.iter().copied().zip(0..).collect();
+        order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut cells = Cells {
             all: Vec::new(),
             top: Vec::new(),
@@ -180,11 +182,12 @@ impl Cells {
         let (mut all, mut top) = (0usize, 0usize);
         let mut i = 0;
         while i < n {
-            let v = values[order[i]];
-            while i < n && values[order[i]] == v {
-                cells.of_trial[order[i]] = cells.all.len();
+            let v = order[i].0;
+            while i < n && order[i].0 == v {
+                let trial = order[i].1;
+                cells.of_trial[trial] = cells.all.len();
                 all += 1;
-                top += usize::from(is_top[order[i]]);
+                top += usize::from(is_top[trial]);
                 i += 1;
             }
             // The cell ends once it has passed one of the boundaries `j n / target`.

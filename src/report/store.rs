@@ -26,7 +26,8 @@ use super::{ReportError, render};
 use crate::space::{Dist, Point, Space, Value};
 use crate::tracking::model::tags;
 use crate::tracking::{
-    ExperimentId, ExperimentQuery, Run, RunFields, SearchRuns, StoreError, Tracker,
+    ExperimentId, ExperimentQuery, Run, RunFields, SearchRuns, SelectedRun, SelectedRuns,
+    StoreError, Tracker,
 };
 use crate::trials::{Direction, TrialState};
 
@@ -167,7 +168,7 @@ pub fn from_store(
             for name in names {
                 let (id, exp_name) = find_experiment(tracker, name)?;
                 let runs = select_all(tracker, SearchRuns::new().experiment(&id), options)?;
-                let (trials, parents) = classify(runs);
+                let (trials, parents) = classify(runs.iter().collect());
                 if trials.is_empty() {
                     return Err(ReportError::NoTrials(format!(
                         "experiment `{exp_name}` has no trial runs"
@@ -280,7 +281,7 @@ fn select_all(
     tracker: &Tracker,
     search: SearchRuns,
     options: &StoreOptions,
-) -> Result<Vec<Run>, ReportError> {
+) -> Result<SelectedRuns, ReportError> {
     select_with_metric(tracker, search, options.metric.as_deref())
 }
 
@@ -290,7 +291,7 @@ fn select_with_metric(
     tracker: &Tracker,
     search: SearchRuns,
     metric: Option<&str>,
-) -> Result<Vec<Run>, ReportError> {
+) -> Result<SelectedRuns, ReportError> {
     let fields = RunFields::default().tags(REPORT_TAGS);
     let fields = match metric {
         Some(m) => fields.metrics([m]),
@@ -332,7 +333,7 @@ fn sweep_group(
     }
     let name = parent.info.run_name.clone();
     let parents = HashMap::from([(parent.info.run_id.clone(), parent)]);
-    build_group(tracker, name, children, &parents, options)
+    build_group(tracker, name, children.iter().collect(), &parents, options)
 }
 
 fn filter_groups(
@@ -362,16 +363,16 @@ fn filter_groups(
         options,
     )?;
     let matched = runs.len();
-    let mut by_experiment: HashMap<ExperimentId, Vec<Run>> = HashMap::new();
-    for run in runs {
+    let mut by_experiment: HashMap<&str, Vec<SelectedRun<'_>>> = HashMap::new();
+    for run in runs.iter() {
         by_experiment
-            .entry(run.info.experiment_id.clone())
+            .entry(run.experiment_id())
             .or_default()
             .push(run);
     }
     let mut groups = Vec::new();
-    for (id, name) in scope {
-        let Some(runs) = by_experiment.remove(&id) else {
+    for (id, name) in &scope {
+        let Some(runs) = by_experiment.remove(id.as_str()) else {
             continue;
         };
         let (trials, mut parents) = classify(runs);
@@ -381,7 +382,7 @@ fn filter_groups(
         // Parents the filter did not match: one search for all of them.
         let missing: Vec<String> = trials
             .iter()
-            .filter_map(|r| r.data.tag(tags::PARENT_RUN_ID))
+            .filter_map(|r| r.tag(tags::PARENT_RUN_ID))
             .filter(|p| !parents.contains_key(*p))
             .map(str::to_string)
             .collect::<HashSet<_>>()
@@ -391,13 +392,19 @@ fn filter_groups(
             let found = select_all(
                 tracker,
                 SearchRuns::new()
-                    .experiment(&id)
+                    .experiment(id)
                     .filter(schema::runs_with_ids(chunk).to_string()),
                 options,
             )?;
-            parents.extend(found.into_iter().map(|r| (r.info.run_id.clone(), r)));
+            parents.extend(found.iter().map(|r| (r.run_id().to_string(), r.to_run())));
         }
-        groups.push(build_group(tracker, name, trials, &parents, options)?);
+        groups.push(build_group(
+            tracker,
+            name.clone(),
+            trials,
+            &parents,
+            options,
+        )?);
     }
     if groups.is_empty() {
         return Err(ReportError::NoTrials(if matched == 0 {
@@ -412,31 +419,28 @@ fn filter_groups(
     Ok(groups)
 }
 
-/// Splits runs into trials and the sweep parents among them. Trials are the nested runs
-/// that have no children of their own; when no run is nested, every run that is not a
-/// search's parent.
-fn classify(runs: Vec<Run>) -> (Vec<Run>, HashMap<String, Run>) {
-    let with_children: HashSet<String> = runs
+/// Splits runs into trials and the sweep parents among them (read whole). Trials are the
+/// nested runs that have no children of their own; when no run is nested, every run that
+/// is not a search's parent.
+fn classify(runs: Vec<SelectedRun<'_>>) -> (Vec<SelectedRun<'_>>, HashMap<String, Run>) {
+    let with_children: HashSet<&str> = runs
         .iter()
-        .filter_map(|r| r.data.tag(tags::PARENT_RUN_ID))
-        .map(str::to_string)
+        .filter_map(|r| r.tag(tags::PARENT_RUN_ID))
         .collect();
-    let (parents, rest): (Vec<Run>, Vec<Run>) = runs
+    let (parents, rest): (Vec<_>, Vec<_>) = runs
         .into_iter()
-        .partition(|r| with_children.contains(&r.info.run_id) || Role::of(r) == Some(Role::Search));
-    let nested = rest
-        .iter()
-        .any(|r| r.data.tag(tags::PARENT_RUN_ID).is_some());
+        .partition(|r| with_children.contains(r.run_id()) || Role::of(r) == Some(Role::Search));
+    let nested = rest.iter().any(|r| r.tag(tags::PARENT_RUN_ID).is_some());
     let trials = if nested {
         rest.into_iter()
-            .filter(|r| r.data.tag(tags::PARENT_RUN_ID).is_some())
+            .filter(|r| r.tag(tags::PARENT_RUN_ID).is_some())
             .collect()
     } else {
         rest
     };
     let parents = parents
         .into_iter()
-        .map(|r| (r.info.run_id.clone(), r))
+        .map(|r| (r.run_id().to_string(), r.to_run()))
         .collect();
     (trials, parents)
 }
@@ -516,18 +520,21 @@ fn prints_as(value: &Value, text: &str) -> bool {
 fn build_group(
     tracker: &Tracker,
     name: String,
-    trials: Vec<Run>,
+    trials: Vec<SelectedRun<'_>>,
     parents: &HashMap<String, Run>,
     options: &StoreOptions,
 ) -> Result<Group, ReportError> {
     // The parents these trials belong to, oldest first.
-    let mut mine: Vec<&Run> = trials
-        .iter()
-        .filter_map(|r| r.data.tag(tags::PARENT_RUN_ID))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .filter_map(|id| parents.get(id))
-        .collect();
+    // A parent's trials mostly come one after another: each run of them is hashed once.
+    let mut ids: HashSet<&str> = HashSet::new();
+    let mut last = None;
+    for id in trials.iter().filter_map(|r| r.tag(tags::PARENT_RUN_ID)) {
+        if last != Some(id) {
+            ids.insert(id);
+            last = Some(id);
+        }
+    }
+    let mut mine: Vec<&Run> = ids.into_iter().filter_map(|id| parents.get(id)).collect();
     mine.sort_by(|a, b| {
         (a.info.start_time, &a.info.run_id).cmp(&(b.info.start_time, &b.info.run_id))
     });
@@ -577,41 +584,45 @@ fn build_group(
     // Sort key (parent's start and order, trial number, run start) and the trial.
     type Row = ((i64, usize), Option<usize>, i64, ReportTrial);
     let mut rows: Vec<Row> = Vec::with_capacity(trials.len());
-    // Each run is consumed as it becomes a trial: its params' names move into the point,
-    // and what is freed is reused for the next trial.
-    for mut run in trials {
-        let parent = run.data.tag(tags::PARENT_RUN_ID);
-        let metric = objective_metric(options, parent.and_then(|id| parents.get(id)));
-        let order = parent
-            .and_then(|id| start_of.get(id).copied())
-            .unwrap_or((i64::MIN, 0));
+    // What a trial takes from its parent (its metric and sort key), for the last parent
+    // seen: a parent's trials mostly come one after another.
+    let mut of_parent: Option<(Option<&str>, &str, (i64, usize))> = None;
+    for run in trials {
+        let parent = run.tag(tags::PARENT_RUN_ID);
+        let (metric, order) = match of_parent {
+            Some((p, metric, order)) if p == parent => (metric, order),
+            _ => {
+                let metric = objective_metric(options, parent.and_then(|id| parents.get(id)));
+                let order = parent
+                    .and_then(|id| start_of.get(id).copied())
+                    .unwrap_or((i64::MIN, 0));
+                of_parent = Some((parent, metric, order));
+                (metric, order)
+            }
+        };
         let status = schema::trial_state(&run);
-        let loss = run.data.metric(metric);
-        let error = run.data.tag(ERROR_TAG).map(str::to_string).or_else(|| {
+        let loss = run.metric(metric);
+        let error = run.tag(ERROR_TAG).map(str::to_string).or_else(|| {
             (status == TrialState::Complete && loss.is_none())
                 .then(|| format!("metric `{metric}` was not logged"))
         });
         let number = schema::trial_number(&run);
         let params = Point::from_entries(
-            std::mem::take(&mut run.data.params)
-                .into_iter()
-                .map(|p| {
-                    let value = param_value(space.as_ref(), &p.key, &p.value);
-                    (p.key, value)
-                })
+            run.params()
+                .map(|(key, text)| (key.to_string(), param_value(space.as_ref(), key, text)))
                 .collect(),
         );
         rows.push((
             order,
             number,
-            run.info.start_time,
+            run.start_time(),
             ReportTrial {
                 number: number.unwrap_or(0),
                 params,
                 loss,
                 status,
                 error,
-                run_id: Some(run.info.run_id),
+                run_id: Some(run.run_id().to_string()),
             },
         ));
     }
@@ -670,35 +681,41 @@ mod tests {
         }
     }
 
-    fn ids(runs: &[Run]) -> Vec<&str> {
-        let mut v: Vec<&str> = runs.iter().map(|r| r.id()).collect();
+    fn ids<'a>(runs: &[SelectedRun<'a>]) -> Vec<&'a str> {
+        let mut v: Vec<&str> = runs.iter().map(|r| r.run_id()).collect();
         v.sort_unstable();
         v
     }
 
     #[test]
     fn nested_trials_win_over_flat_runs_and_parents_are_not_trials() {
-        let runs = vec![
+        let runs = SelectedRuns::from_runs(vec![
             run("p", None, Some("search")),
             run("a", Some("p"), None),
             run("b", Some("p"), None),
             run("flat", None, None),
             run("lonely-parent", None, Some("search")),
-        ];
-        let (trials, parents) = classify(runs);
+        ])
+        .unwrap();
+        let (trials, parents) = classify(runs.iter().collect());
         assert_eq!(ids(&trials), ["a", "b"]);
         assert!(parents.contains_key("p") && parents.contains_key("lonely-parent"));
+        assert_eq!(parents["p"], run("p", None, Some("search")));
 
-        let (trials, parents) = classify(vec![run("x", None, None), run("y", None, None)]);
+        let runs =
+            SelectedRuns::from_runs(vec![run("x", None, None), run("y", None, None)]).unwrap();
+        let (trials, parents) = classify(runs.iter().collect());
         assert_eq!(ids(&trials), ["x", "y"]);
         assert!(parents.is_empty());
 
         // A sweep nested under another run: its parent is not a trial either.
-        let (trials, _) = classify(vec![
+        let runs = SelectedRuns::from_runs(vec![
             run("outer", None, None),
             run("p", Some("outer"), None),
             run("t", Some("p"), None),
-        ]);
+        ])
+        .unwrap();
+        let (trials, _) = classify(runs.iter().collect());
         assert_eq!(ids(&trials), ["t"]);
     }
 

@@ -3,6 +3,7 @@
 
 use super::artifacts::{ArtifactRepo, open_once};
 use super::model::*;
+use super::selected::SelectedRuns;
 use super::store::{
     MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_TAG_VALUE_LENGTH, OpenMode, Result,
     Store, StoreError, validate_batch_size,
@@ -635,7 +636,7 @@ impl Tracker {
     /// and latest metrics `fields` selects (see [`Store::select_runs`]): a whole search
     /// read at a fraction of the cost of [`Tracker::search_all_runs`]. The search's order,
     /// page size and token play no part.
-    pub fn select_runs(&self, search: &SearchRuns, fields: &RunFields) -> Result<Vec<Run>> {
+    pub fn select_runs(&self, search: &SearchRuns, fields: &RunFields) -> Result<SelectedRuns> {
         self.store.select_runs(&search.query, fields)
     }
 

@@ -14,6 +14,7 @@
 //! - [`mlmodel`]: the `MLmodel` file of a model directory and `models:/` / `runs:/` URIs.
 //! - [`import`] (feature `sqlite`): copying an MLflow store's history (its SQLite file or a
 //!   server) into a hyperflow store.
+//! - [`SelectedRuns`]: the runs of a whole search as a report reads them, held compactly.
 //! - [`table`]: search results as a table with MLflow's column names, CSV and JSON export.
 //! - [`postgres`] (feature `postgres`): the PostgreSQL store, for searches over many
 //!   machines.
@@ -49,6 +50,7 @@ pub mod postgres;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod schema;
+mod selected;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -71,6 +73,7 @@ pub use model::*;
 pub use postgres::PgStore;
 #[cfg(feature = "rest")]
 pub use rest::{ProxyArtifactRepo, RestAuth, RestStore};
+pub use selected::{SelectedRun, SelectedRuns};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DatabaseKind, SqliteStore};
 pub use store::{OpenMode, Result, Store, StoreError};

@@ -33,7 +33,8 @@ mod search;
 mod tls;
 
 use super::model::*;
-use super::sql::KeyedRuns;
+use super::selected::{InfoRow, SelectedRuns, SelectedRunsBuilder};
+use super::sql::{KeyedRuns, KeyedSelection, RunRows};
 use super::store::*;
 use conn::{Conn, Manager, Tx};
 use postgres::Row;
@@ -42,6 +43,7 @@ use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use super::sql::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
@@ -570,20 +572,28 @@ fn stage_from(s: &str) -> LifecycleStage {
 }
 
 fn run_info_from_row(row: &Row) -> (i64, RunInfo) {
-    let status: &str = row.get(5);
-    let stage: &str = row.get(9);
+    let mut experiment_id = String::new();
+    let (key, info) = info_row(row, &mut experiment_id);
+    (key, info.to_info())
+}
+
+/// The run key and info of a row of [`RUN_COLUMNS`], borrowed from the row; the experiment
+/// id is written into `experiment_id`.
+fn info_row<'r>(row: &'r Row, experiment_id: &'r mut String) -> (i64, InfoRow<'r>) {
+    experiment_id.clear();
+    write!(experiment_id, "{}", row.get::<_, i64>(2)).expect("writing to a String");
     (
         row.get(0),
-        RunInfo {
+        InfoRow {
             run_id: row.get(1),
-            experiment_id: ExperimentId(row.get::<_, i64>(2).to_string()),
+            experiment_id,
             run_name: row.get(3),
             user_id: row.get(4),
-            status: RunStatus::parse(status).unwrap_or(RunStatus::Running),
+            status: RunStatus::parse(row.get(5)).unwrap_or(RunStatus::Running),
             start_time: row.get(6),
             end_time: row.get(7),
             artifact_uri: row.get(8),
-            lifecycle_stage: stage_from(stage),
+            lifecycle_stage: stage_from(row.get(9)),
         },
     )
 }
@@ -653,7 +663,7 @@ fn load_runs(tx: &mut Tx<'_>, keys: &[i64]) -> TxResult<Vec<Run>> {
 
 /// Attaches to `runs` their params and the tags and latest metrics `fields` selects, one
 /// query per table; rows that are not kept allocate nothing.
-fn load_data(tx: &mut Tx<'_>, runs: &mut KeyedRuns, fields: &RunFields) -> TxResult<()> {
+fn load_data(tx: &mut Tx<'_>, runs: &mut impl RunRows, fields: &RunFields) -> TxResult<()> {
     let list = runs.keys().to_vec();
     for (table, is_param) in [("params", true), ("tags", false)] {
         for r in tx.query(
@@ -664,14 +674,11 @@ fn load_data(tx: &mut Tx<'_>, runs: &mut KeyedRuns, fields: &RunFields) -> TxRes
             if !is_param && !fields.wants_tag(key) {
                 continue;
             }
-            let Some(d) = runs.data(r.get(0)) else {
-                continue;
-            };
-            let (key, value) = (key.to_string(), r.get::<_, String>(2));
+            let (run, value) = (r.get(0), r.get(2));
             if is_param {
-                d.params.push(Param::new(key, value));
+                runs.param(run, key, value);
             } else {
-                d.tags.push(Tag::new(key, value));
+                runs.tag(run, key, value);
             }
         }
     }
@@ -684,16 +691,8 @@ fn load_data(tx: &mut Tx<'_>, runs: &mut KeyedRuns, fields: &RunFields) -> TxRes
         if !fields.wants_metric(key) {
             continue;
         }
-        let key = key.to_string();
-        let Some(d) = runs.data(r.get(0)) else {
-            continue;
-        };
-        d.metrics.push(Metric {
-            key,
-            value: metric_value(r.get(2), r.get(3)),
-            timestamp: r.get(4),
-            step: r.get(5),
-        });
+        let value = metric_value(r.get(2), r.get(3));
+        runs.metric(r.get(0), key, value, r.get(4), r.get(5));
     }
     Ok(())
 }
@@ -1280,17 +1279,23 @@ impl Store for PgStore {
         })
     }
 
-    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<Vec<Run>> {
+    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<SelectedRuns> {
         if query.experiment_ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(SelectedRuns::default());
         }
         let matches = search::select_matching(query, RUN_COLUMNS)?;
         self.read("reading runs", |tx| {
-            let infos = matches.rows(tx, run_info_from_row)?;
-            let mut runs = KeyedRuns::new(infos);
+            let mut runs = SelectedRunsBuilder::default();
+            let mut experiment_id = String::new();
+            let keys = matches.rows(tx, |row| {
+                let (key, info) = info_row(row, &mut experiment_id);
+                (key, runs.run(info))
+            })?;
+            let mut runs = KeyedSelection::new(runs, keys);
             load_data(tx, &mut runs, fields)?;
-            Ok(runs.finish().1)
-        })
+            Ok(runs)
+        })?
+        .finish()
     }
 
     fn ledger(&self) -> Option<&dyn crate::tracking::ledger::Ledger> {

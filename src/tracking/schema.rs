@@ -30,10 +30,12 @@
 //! A child's run status follows its state: RUNNING while running, FINISHED when complete
 //! or pruned, FAILED when failed, KILLED when killed.
 
+use serde::de::value::StrDeserializer;
 use serde::{Deserialize, Serialize};
 
 use super::filter::{Clause, Filter, RunAttribute};
 use super::model::{Metric, Param, Run, RunStatus, Tag, tags};
+use super::selected::SelectedRun;
 use crate::space::{Point, PointError, Space};
 use crate::study::StopReason;
 use crate::trials::{Direction, Trial, TrialState};
@@ -113,7 +115,46 @@ pub(crate) fn serde_name<T: Serialize>(value: T) -> String {
 
 /// Reads a unit enum back from its serde name.
 pub(crate) fn from_serde_name<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(text.trim().to_string())).ok()
+    T::deserialize(StrDeserializer::<serde::de::value::Error>::new(text.trim())).ok()
+}
+
+/// What this schema reads of a run to tell which trial it is: its status and its tags. A
+/// [`Run`] has them, and so has a [`SelectedRun`] of a whole search's read.
+pub trait RunTags {
+    /// The run's status.
+    fn status(&self) -> RunStatus;
+    /// The value of its tag `key`, if it has one (or, for a [`SelectedRun`], if it was read).
+    fn tag(&self, key: &str) -> Option<&str>;
+}
+
+impl<T: RunTags + ?Sized> RunTags for &T {
+    fn status(&self) -> RunStatus {
+        (**self).status()
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        (**self).tag(key)
+    }
+}
+
+impl RunTags for Run {
+    fn status(&self) -> RunStatus {
+        self.info.status
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        self.data.tag(key)
+    }
+}
+
+impl RunTags for SelectedRun<'_> {
+    fn status(&self) -> RunStatus {
+        SelectedRun::status(self)
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        SelectedRun::tag(self, key)
+    }
 }
 
 impl Role {
@@ -123,8 +164,8 @@ impl Role {
     }
 
     /// The role of `run`, if it has one.
-    pub fn of(run: &Run) -> Option<Role> {
-        run.data.tag(ROLE_TAG).and_then(from_serde_name)
+    pub fn of(run: &impl RunTags) -> Option<Role> {
+        run.tag(ROLE_TAG).and_then(from_serde_name)
     }
 }
 
@@ -147,14 +188,14 @@ pub fn run_status(state: TrialState) -> RunStatus {
 /// what its status says (FINISHED complete, FAILED failed, KILLED killed, else running).
 /// A state tag that says the trial still runs, on a run that has ended, is not believed:
 /// the run's status wins.
-pub fn trial_state(run: &Run) -> TrialState {
-    let by_status = match run.info.status {
+pub fn trial_state(run: &impl RunTags) -> TrialState {
+    let by_status = match run.status() {
         RunStatus::Finished => TrialState::Complete,
         RunStatus::Failed => TrialState::Failed,
         RunStatus::Killed => TrialState::Killed,
         RunStatus::Running | RunStatus::Scheduled => TrialState::Running,
     };
-    match run.data.tag(STATE_TAG).and_then(from_serde_name) {
+    match run.tag(STATE_TAG).and_then(from_serde_name) {
         Some(TrialState::Running) | None => by_status,
         Some(state) => state,
     }
@@ -167,8 +208,8 @@ pub fn origin_run_id(run: &Run) -> &str {
 }
 
 /// The trial number of `run`, when it is a trial.
-pub fn trial_number(run: &Run) -> Option<usize> {
-    run.data.tag(TRIAL_TAG)?.trim().parse().ok()
+pub fn trial_number(run: &impl RunTags) -> Option<usize> {
+    run.tag(TRIAL_TAG)?.trim().parse().ok()
 }
 
 /// The tags a trial's run starts with: nested under `parent` as trial `number` (role

@@ -32,7 +32,10 @@
 use super::filter::{
     self, Comparator, EntityKind, ExperimentAttribute, ExperimentKey, Literal, OrderBy,
 };
-use super::model::{ExperimentQuery, Run, RunData, RunInfo, RunInputs, RunQuery, ViewType, tags};
+use super::model::{
+    ExperimentQuery, Metric, Param, Run, RunData, RunInfo, RunInputs, RunQuery, Tag, ViewType, tags,
+};
+use super::selected::{SelectedRuns, SelectedRunsBuilder};
 use super::store::{
     Result, StoreError, encode_page_token_json, page_token_json, page_token_offset,
     parse_experiment_id,
@@ -741,15 +744,45 @@ pub(crate) fn select_matching<D: Dialect>(
     })
 }
 
-/// The runs a [`Store::select_runs`](super::Store::select_runs) of a SQL store is reading:
-/// their infos sorted by run key, to which the rows of their params, tags and metrics are
-/// attached by key as they come, in whatever order a table gives them.
-pub(crate) struct KeyedRuns {
+/// Where a SQL store puts the rows of its runs' params, tags and latest metrics as it reads
+/// them, in whatever order a table gives them: the runs of a page of a search
+/// ([`KeyedRuns`]) or of a whole search ([`KeyedSelection`]). Rows of runs that are not
+/// these are dropped.
+pub(crate) trait RunRows {
+    /// The keys of the runs, ascending.
+    fn keys(&self) -> &[i64];
+    /// A param of the run with key `run`.
+    fn param(&mut self, run: i64, key: &str, value: &str);
+    /// A tag of the run with key `run`.
+    fn tag(&mut self, run: i64, key: &str, value: &str);
+    /// A latest metric of the run with key `run`.
+    fn metric(&mut self, run: i64, key: &str, value: f64, timestamp: i64, step: i64);
+}
+
+/// Run keys, ascending, and where the last row went: rows come grouped by run, so the next
+/// one usually goes there too or to the next run.
+struct KeyIndex {
     keys: Vec<i64>,
-    runs: Vec<Run>,
-    /// Where the last row went: rows come grouped by run, so the next one usually goes
-    /// there too or to the next run.
     at: usize,
+}
+
+impl KeyIndex {
+    /// The position of `key`, if it is one of these keys.
+    fn find(&mut self, key: i64) -> Option<usize> {
+        let at = [self.at, self.at + 1]
+            .into_iter()
+            .find(|&i| self.keys.get(i) == Some(&key))
+            .or_else(|| self.keys.binary_search(&key).ok())?;
+        self.at = at;
+        Some(at)
+    }
+}
+
+/// The runs of a page of a search a SQL store is reading: their infos sorted by run key,
+/// to which their data is attached.
+pub(crate) struct KeyedRuns {
+    index: KeyIndex,
+    runs: Vec<Run>,
 }
 
 impl KeyedRuns {
@@ -767,39 +800,33 @@ impl KeyedRuns {
                 (k, run)
             })
             .unzip();
-        KeyedRuns { keys, runs, at: 0 }
-    }
-
-    /// The keys, ascending.
-    pub(crate) fn keys(&self) -> &[i64] {
-        &self.keys
-    }
-
-    /// The data of the run with key `key`, if it is one of these runs.
-    pub(crate) fn data(&mut self, key: i64) -> Option<&mut RunData> {
-        let at = [self.at, self.at + 1]
-            .into_iter()
-            .find(|&i| self.keys.get(i) == Some(&key))
-            .or_else(|| self.keys.binary_search(&key).ok())?;
-        self.at = at;
-        Some(&mut self.runs[at].data)
-    }
-
-    /// The keys (ascending) and the runs, each run's data sorted by key.
-    pub(crate) fn finish(mut self) -> (Vec<i64>, Vec<Run>) {
-        for d in self.runs.iter_mut().map(|r| &mut r.data) {
-            sort_by_key(&mut d.params, |p| &p.key);
-            sort_by_key(&mut d.tags, |t| &t.key);
-            sort_by_key(&mut d.metrics, |m| &m.key);
+        KeyedRuns {
+            index: KeyIndex { keys, at: 0 },
+            runs,
         }
-        (self.keys, self.runs)
+    }
+
+    fn data(&mut self, key: i64) -> Option<&mut RunData> {
+        let at = self.index.find(key)?;
+        Some(&mut self.runs[at].data)
     }
 
     /// The runs in the order of `keys` (those of them that are these runs'), each with its
     /// inputs from `inputs` and its data sorted by key: a page of a search.
     pub(crate) fn in_order(self, keys: &[i64], mut inputs: HashMap<i64, RunInputs>) -> Vec<Run> {
-        let (run_keys, runs) = self.finish();
-        let mut runs: HashMap<i64, Run> = run_keys.into_iter().zip(runs).collect();
+        let mut runs: HashMap<i64, Run> = self
+            .index
+            .keys
+            .into_iter()
+            .zip(self.runs)
+            .map(|(k, mut run)| {
+                let d = &mut run.data;
+                sort_by_key(&mut d.params, |p| &p.key);
+                sort_by_key(&mut d.tags, |t| &t.key);
+                sort_by_key(&mut d.metrics, |m| &m.key);
+                (k, run)
+            })
+            .collect();
         keys.iter()
             .filter_map(|k| {
                 runs.remove(k).map(|mut run| {
@@ -808,6 +835,91 @@ impl KeyedRuns {
                 })
             })
             .collect()
+    }
+}
+
+impl RunRows for KeyedRuns {
+    fn keys(&self) -> &[i64] {
+        &self.index.keys
+    }
+
+    fn param(&mut self, run: i64, key: &str, value: &str) {
+        if let Some(d) = self.data(run) {
+            d.params.push(Param::new(key, value));
+        }
+    }
+
+    fn tag(&mut self, run: i64, key: &str, value: &str) {
+        if let Some(d) = self.data(run) {
+            d.tags.push(Tag::new(key, value));
+        }
+    }
+
+    fn metric(&mut self, run: i64, key: &str, value: f64, timestamp: i64, step: i64) {
+        if let Some(d) = self.data(run) {
+            d.metrics.push(Metric {
+                key: key.to_string(),
+                value,
+                timestamp,
+                step,
+            });
+        }
+    }
+}
+
+/// The runs of a whole search a SQL store is reading
+/// ([`Store::select_runs`](super::Store::select_runs)): their infos, read first, and their
+/// data, attached by run key without allocating per row.
+pub(crate) struct KeyedSelection {
+    index: KeyIndex,
+    /// Per key (in the order of `index`), the run's index in `runs`.
+    runs_at: Vec<usize>,
+    runs: SelectedRunsBuilder,
+}
+
+impl KeyedSelection {
+    /// The runs of `runs`, whose keys are `keys`: `(key, index in runs)`.
+    pub(crate) fn new(runs: SelectedRunsBuilder, mut keys: Vec<(i64, usize)>) -> Self {
+        keys.sort_unstable();
+        let (keys, runs_at) = keys.into_iter().unzip();
+        KeyedSelection {
+            index: KeyIndex { keys, at: 0 },
+            runs_at,
+            runs,
+        }
+    }
+
+    fn run(&mut self, key: i64) -> Option<usize> {
+        self.index.find(key).map(|at| self.runs_at[at])
+    }
+
+    /// The runs read, each run's data sorted by key.
+    pub(crate) fn finish(self) -> super::store::Result<SelectedRuns> {
+        self.runs.finish()
+    }
+}
+
+impl RunRows for KeyedSelection {
+    fn keys(&self) -> &[i64] {
+        &self.index.keys
+    }
+
+    fn param(&mut self, run: i64, key: &str, value: &str) {
+        if let Some(i) = self.run(run) {
+            self.runs.param(i, key, value);
+        }
+    }
+
+    fn tag(&mut self, run: i64, key: &str, value: &str) {
+        if let Some(i) = self.run(run) {
+            self.runs.tag(i, key, value);
+        }
+    }
+
+    fn metric(&mut self, run: i64, key: &str, value: f64, timestamp: i64, step: i64) {
+        if let Some(i) = self.run(run) {
+            self.runs.metric(i, key, value, timestamp, step);
+        }
     }
 }
 

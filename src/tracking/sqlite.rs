@@ -34,11 +34,13 @@ pub use search::{MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS};
 
 use super::artifacts::{ArtifactLocation, child_location};
 use super::model::*;
-use super::sql::KeyedRuns;
+use super::selected::{InfoRow, SelectedRuns, SelectedRunsBuilder};
+use super::sql::{KeyedRuns, KeyedSelection, RunRows};
 use super::store::*;
 use connections::{Connections, TxError, TxResult, sql_error};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
@@ -621,17 +623,30 @@ fn stage_from(s: &str) -> LifecycleStage {
 }
 
 fn run_info_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RunInfo)> {
+    let mut experiment_id = String::new();
+    let (key, info) = info_row(row, &mut experiment_id)?;
+    Ok((key, info.to_info()))
+}
+
+/// The run key and info of a row of [`RUN_COLUMNS`], borrowed from the row; the experiment
+/// id is written into `experiment_id`.
+fn info_row<'r>(
+    row: &'r rusqlite::Row<'_>,
+    experiment_id: &'r mut String,
+) -> rusqlite::Result<(i64, InfoRow<'r>)> {
+    experiment_id.clear();
+    write!(experiment_id, "{}", row.get::<_, i64>(2)?).expect("writing to a String");
     Ok((
         row.get(0)?,
-        RunInfo {
-            run_id: row.get(1)?,
-            experiment_id: ExperimentId(row.get::<_, i64>(2)?.to_string()),
-            run_name: row.get(3)?,
-            user_id: row.get(4)?,
+        InfoRow {
+            run_id: text(row, 1)?,
+            experiment_id,
+            run_name: text(row, 3)?,
+            user_id: text(row, 4)?,
             status: RunStatus::parse(text(row, 5)?).unwrap_or(RunStatus::Running),
             start_time: row.get(6)?,
             end_time: row.get(7)?,
-            artifact_uri: row.get(8)?,
+            artifact_uri: text(row, 8)?,
             lifecycle_stage: stage_from(text(row, 9)?),
         },
     ))
@@ -700,7 +715,7 @@ fn json_list(keys: &[i64]) -> String {
 /// kept allocate nothing.
 fn load_data(
     conn: &Connection,
-    runs: &mut KeyedRuns,
+    runs: &mut impl RunRows,
     list: &str,
     fields: &RunFields,
 ) -> rusqlite::Result<()> {
@@ -730,14 +745,11 @@ fn load_data(
             if !is_param && !fields.wants_tag(key) {
                 continue;
             }
-            let Some(d) = runs.data(r.get(0)?) else {
-                continue;
-            };
-            let (key, value) = (key.to_string(), r.get::<_, String>(2)?);
+            let (run, value) = (r.get(0)?, text(r, 2)?);
             if is_param {
-                d.params.push(Param::new(key, value));
+                runs.param(run, key, value);
             } else {
-                d.tags.push(Tag::new(key, value));
+                runs.tag(run, key, value);
             }
         }
     }
@@ -757,16 +769,8 @@ fn load_data(
         if !fields.wants_metric(key) {
             continue;
         }
-        let key = key.to_string();
-        let Some(d) = runs.data(r.get(0)?) else {
-            continue;
-        };
-        d.metrics.push(Metric {
-            key,
-            value: metric_value(r.get(2)?, r.get(3)?),
-            timestamp: r.get(4)?,
-            step: r.get(5)?,
-        });
+        let value = metric_value(r.get(2)?, r.get(3)?);
+        runs.metric(r.get(0)?, key, value, r.get(4)?, r.get(5)?);
     }
     Ok(())
 }
@@ -1359,19 +1363,25 @@ impl Store for SqliteStore {
         })
     }
 
-    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<Vec<Run>> {
+    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<SelectedRuns> {
         if query.experiment_ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(SelectedRuns::default());
         }
         let matches = search::select_matching(query, RUN_COLUMNS)?;
         self.maybe_analyze();
         self.read("reading runs", |tx| {
-            let infos = matches.rows(tx, run_info_from_row)?;
-            let mut runs = KeyedRuns::new(infos);
+            let mut runs = SelectedRunsBuilder::default();
+            let mut experiment_id = String::new();
+            let keys = matches.rows(tx, |row| {
+                let (key, info) = info_row(row, &mut experiment_id)?;
+                Ok((key, runs.run(info)))
+            })?;
+            let mut runs = KeyedSelection::new(runs, keys);
             let list = json_list(runs.keys());
             load_data(tx, &mut runs, &list, fields)?;
-            Ok(runs.finish().1)
-        })
+            Ok(runs)
+        })?
+        .finish()
     }
 
     fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {

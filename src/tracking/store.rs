@@ -3,6 +3,7 @@
 
 use super::artifacts::ArtifactRepo;
 use super::model::*;
+use super::selected::{SelectedRuns, SelectedRunsBuilder};
 use std::cmp::Ordering;
 
 /// Result alias of the tracking module.
@@ -325,29 +326,30 @@ pub trait Store: Send + Sync {
     /// Every run `query` matches (all pages together: its order, page size and token play
     /// no part), in no particular order, each with its info, all its params and the tags
     /// and latest metrics `fields` selects, and without its inputs: the read of a whole
-    /// search that a report makes. Each run's data is sorted by key, as in
-    /// [`Store::search_runs`]. The default pages through [`Store::search_runs`] with no
-    /// order and drops what `fields` leaves out; the SQL stores read the matching runs with
-    /// one query and each table of their data with one more, in the order of its primary
-    /// key, allocating only for what is kept.
-    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<Vec<Run>> {
+    /// search that a report makes, held compactly ([`SelectedRuns`]). Each run's data is
+    /// sorted by key, as in [`Store::search_runs`]. The default pages through
+    /// [`Store::search_runs`] with no order and drops what `fields` leaves out; the SQL
+    /// stores read the matching runs with one query and each table of their data with one
+    /// more, in the order of its primary key, copying the texts of the rows they keep into
+    /// the selection (no allocation of their own per row). A read of more than 4 GiB of
+    /// text fails with [`StoreError::InvalidParameter`].
+    fn select_runs(&self, query: &RunQuery, fields: &RunFields) -> Result<SelectedRuns> {
         let mut page_query = RunQuery {
             order_by: Vec::new(),
             max_results: MAX_RESULTS_LIMIT,
             page_token: None,
             ..query.clone()
         };
-        let mut runs = Vec::new();
+        let mut runs = SelectedRunsBuilder::default();
         loop {
             let page = self.search_runs(&page_query)?;
-            runs.extend(page.items.into_iter().map(|mut run| {
+            for mut run in page.items {
                 fields.keep(&mut run.data);
-                run.inputs = RunInputs::default();
-                run
-            }));
+                runs.push(&run);
+            }
             match page.next_page_token {
                 Some(token) => page_query.page_token = Some(token),
-                None => return Ok(runs),
+                None => return runs.finish(),
             }
         }
     }

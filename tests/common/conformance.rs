@@ -850,7 +850,7 @@ pub fn select_runs_reads_what_search_runs_reads(s: &dyn Store) {
                 None => break,
             }
         }
-        let mut selected = s.select_runs(&query, &fields).unwrap();
+        let mut selected = s.select_runs(&query, &fields).unwrap().to_runs();
         let by_id = |a: &Run, b: &Run| a.info.run_id.cmp(&b.info.run_id);
         searched.sort_by(by_id);
         selected.sort_by(by_id);

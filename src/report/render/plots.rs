@@ -13,6 +13,7 @@ use plotters::coord::CoordTranslate;
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 
 use super::Plot;
 use super::fmt::{num, slug, value};
@@ -54,11 +55,39 @@ fn draw_legend<'a, CT: CoordTranslate>(
     Ok(())
 }
 
+/// How to draw a plot into an SVG text.
+type Draw<'a> = Box<dyn Fn(&mut String) -> SampleResult + Send + Sync + 'a>;
+
+/// A plot to draw: its file name, its title (without the note of a sample) and how to
+/// draw it.
+struct Job<'a> {
+    file_name: String,
+    title: String,
+    draw: Draw<'a>,
+}
+
+impl Job<'_> {
+    fn draw(self) -> Result<Plot, ReportError> {
+        let mut svg = String::new();
+        let sample = (self.draw)(&mut svg).map_err(|e| ReportError::Plot {
+            plot: self.file_name.clone(),
+            message: e.to_string(),
+        })?;
+        let note = sample.map_or_else(String::new, |s| format!(" ({})", s.note()));
+        Ok(Plot {
+            file_name: self.file_name,
+            title: format!("{}{note}", self.title),
+            svg,
+        })
+    }
+}
+
 /// Every plot of the report, in a fixed order: per group the loss history, importance
 /// bars, one plot per parameter, and the parallel coordinates of the top trials. File
 /// names are prefixed with the group's number and name when there are several groups.
-pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
-    let mut out = Vec::new();
+/// The plots are drawn in parallel.
+pub(crate) fn plots<'r>(report: &'r Report) -> Result<Vec<Plot>, ReportError> {
+    let mut jobs: Vec<Job<'r>> = Vec::new();
     let many = report.groups.len() > 1;
     for (gi, group) in report.groups.iter().enumerate() {
         let prefix = if many {
@@ -71,30 +100,26 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
         } else {
             String::new()
         };
-        let mut add = |file: String, title: String, draw: &dyn Fn(&mut String) -> SampleResult| {
-            let file_name = format!("{prefix}{file}");
-            let mut svg = String::new();
-            let sample = draw(&mut svg).map_err(|e| ReportError::Plot {
-                plot: file_name.clone(),
-                message: e.to_string(),
-            })?;
-            let note = sample.map_or_else(String::new, |s| format!(" ({})", s.note()));
-            out.push(Plot {
-                file_name,
-                title: format!("{title_prefix}{title}{note}"),
-                svg,
+        let mut add = |file: String, title: String, draw: Draw<'r>| {
+            jobs.push(Job {
+                file_name: format!("{prefix}{file}"),
+                title: format!("{title_prefix}{title}"),
+                draw,
             });
-            Ok::<(), ReportError>(())
         };
         if !group.history.is_empty() {
-            add("loss.svg".into(), "Loss by trial".into(), &|s| {
-                loss_plot(s, group, report.direction)
-            })?;
+            add(
+                "loss.svg".into(),
+                "Loss by trial".into(),
+                Box::new(|s| loss_plot(s, group, report.direction)),
+            );
         }
         if group.params.iter().any(|p| p.importance.is_some()) {
-            add("importance.svg".into(), "Importance".into(), &|s| {
-                importance_plot(s, group).map(|()| None)
-            })?;
+            add(
+                "importance.svg".into(),
+                "Importance".into(),
+                Box::new(|s| importance_plot(s, group).map(|()| None)),
+            );
         }
         for p in &group.params {
             if matches!(p.detail, ParamDetail::Constant { .. }) || p.n_values == 0 {
@@ -103,20 +128,22 @@ pub(crate) fn plots(report: &Report) -> Result<Vec<Plot>, ReportError> {
             add(
                 format!("param-{}.svg", slug(&p.name)),
                 format!("Loss vs {}", p.name),
-                &|s| param_plot(s, p),
-            )?;
+                Box::new(|s| param_plot(s, p)),
+            );
         }
         if group.n_top > 0 && varying(group).count() > 0 {
             add(
                 "parallel.svg".into(),
                 "Top trials, parallel coordinates".into(),
-                &|s| {
+                Box::new(|s| {
                     parallel_plot(s, group, report.direction == Direction::Maximize).map(|()| None)
-                },
-            )?;
+                }),
+            );
         }
     }
-    Ok(out)
+    let drawn: Vec<Result<Plot, ReportError>> = jobs.into_par_iter().map(Job::draw).collect();
+    // The first error in the plots' order, whichever thread met it first.
+    drawn.into_iter().collect()
 }
 
 fn varying(group: &GroupReport) -> impl Iterator<Item = &ParamReport> {
@@ -220,7 +247,7 @@ fn sample(n: usize, top: &dyn Fn(usize) -> bool, key: &dyn Fn(usize) -> f64) -> 
 /// At most `k` of `items`: all when they fit, else one random item of each of `k` equal
 /// strata of `items` ordered by `key`.
 fn stratified(
-    mut items: Vec<usize>,
+    items: Vec<usize>,
     k: usize,
     key: &dyn Fn(usize) -> f64,
     rng: &mut crate::rng::TrialRng,
@@ -229,10 +256,13 @@ fn stratified(
     if items.len() <= k {
         return items;
     }
-    items.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
-    let len = items.len();
+    // Each key read once; with the index as the tie-break the order is total, so an
+    // unstable sort gives the one order.
+    let mut keyed: Vec<(f64, usize)> = items.into_iter().map(|i| (key(i), i)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let len = keyed.len();
     (0..k)
-        .map(|j| items[rng.random_range(j * len / k..(j + 1) * len / k)])
+        .map(|j| keyed[rng.random_range(j * len / k..(j + 1) * len / k)].1)
         .collect()
 }
 
