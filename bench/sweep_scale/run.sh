@@ -12,7 +12,9 @@
 # per trial over its first 2,000 and its last 2,000 trials (from its runs' start and end
 # times in the store), and the sweep's peak memory (maximum resident set size, from
 # /usr/bin/time). Targets (issue 18): last 2,000 within 10% of the first 2,000; total at
-# most 1.7 x xargs; peak at most 40 MB at 20,000 trials (64 MB at 100,000).
+# most 1.7 x xargs; peak at most 40 MB at 20,000 trials (64 MB at 100,000). It also prints
+# the spread between all the run's windows of 2,000 trials (how far two windows of a flat
+# run lie apart on this machine) and the trend of a line fitted through them.
 # Needs /usr/bin/time (GNU time) and python3 (its sqlite3 module reads the store).
 set -eu
 
@@ -88,5 +90,20 @@ print(
 print(
     f"\nlast/first {last / first:.3f} (target <= 1.10); sweep/xargs {sweep_s / xargs_s:.2f} "
     f"(target <= 1.70); peak {peak_kb / 1024:.1f} MB"
+)
+# How far apart any two windows of the same run are (the machine's noise), and the trend:
+# a least-squares line through the windows' times, its change from the first window's
+# centre to the last's, relative to the mean.
+windows = [per_trial_ms(rows[i : i + window]) for i in range(0, n - window + 1, window)]
+mean = sum(windows) / len(windows)
+xs = range(len(windows))
+x_mean = (len(windows) - 1) / 2
+slope = sum((x - x_mean) * (w - mean) for x, w in zip(xs, windows)) / sum(
+    (x - x_mean) ** 2 for x in xs
+)
+print(
+    f"{len(windows)} windows of {window:,}: {min(windows):.2f} to {max(windows):.2f} ms "
+    f"(max/min {max(windows) / min(windows):.3f}); fitted trend first to last window "
+    f"{slope * (len(windows) - 1) / mean:+.1%}"
 )
 PY
