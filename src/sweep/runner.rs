@@ -625,7 +625,7 @@ impl TrialProcess {
     /// Runs the process to its end, handing `sink` (on this thread) each value reported
     /// with a step as it arrives; when it says to stop (the pruner's answer), the process
     /// group gets SIGTERM, and SIGKILL after `prune_grace`. `sink` is asked to flush at
-    /// most [`FLUSH_AFTER`] after it took a value, while the process runs.
+    /// most 50 ms after it took a value, while the process runs.
     pub fn run(&self, cancel: &Cancellation, sink: &mut dyn StepSink) -> TrialOutput {
         let started = Instant::now();
         let failed = |reason: String| TrialOutput {
