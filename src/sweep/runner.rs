@@ -190,9 +190,9 @@ pub trait StepSink {
     /// Takes a value reported at a step; `true` says to stop the trial now (prune it).
     fn take(&mut self, metric: &StepMetric) -> bool;
 
-    /// Called when values were taken and the output has been quiet for a while since, or
-    /// more than that has passed: a sink that holds values back for one write may write
-    /// them now. What it still holds when the process ends is its own to write.
+    /// Called 50 ms after the first value taken since the last flush, while the process
+    /// runs: a sink that holds values back to write them together writes them now. What
+    /// it still holds when the process ends is its own to write.
     fn flush(&mut self) {}
 }
 
