@@ -1285,16 +1285,22 @@ mod tests {
         Tracker::open(&format!("sqlite:///{}/runs.db", dir.display())).expect("store")
     }
 
+    /// A tracked study of one uniform parameter `x` in a new store in `dir`.
+    fn study_of_x(dir: &std::path::Path) -> (Tracker, Study) {
+        let tracker = tracker(dir);
+        let space = Space::builder().uniform("x", 0.0, 1.0).build().unwrap();
+        let study = Study::builder(&space)
+            .tracking(Tracking::new(tracker.clone(), "e"))
+            .create()
+            .unwrap();
+        (tracker, study)
+    }
+
     /// Values logged later reach the run at a flush, or with the trial's end, each once.
     #[test]
     fn values_logged_later_are_written_at_a_flush_or_with_the_end() {
         let dir = tempfile::tempdir().unwrap();
-        let tracker = tracker(dir.path());
-        let space = Space::builder().uniform("x", 0.0, 1.0).build().unwrap();
-        let mut study = Study::builder(&space)
-            .tracking(Tracking::new(tracker.clone(), "e"))
-            .create()
-            .unwrap();
+        let (tracker, mut study) = study_of_x(dir.path());
         let trial = study.ask().unwrap();
         let ctx = trial.context().clone();
         let run_id = ctx.run_id().unwrap().to_string();
@@ -1385,12 +1391,7 @@ mod tests {
     #[test]
     fn stepped_metrics_are_stored_as_logged() {
         let dir = tempfile::tempdir().unwrap();
-        let tracker = tracker(dir.path());
-        let space = Space::builder().uniform("x", 0.0, 1.0).build().unwrap();
-        let mut study = Study::builder(&space)
-            .tracking(Tracking::new(tracker.clone(), "e"))
-            .create()
-            .unwrap();
+        let (tracker, mut study) = study_of_x(dir.path());
         let t = study.ask().unwrap();
         for step in 0..3 {
             t.context()
