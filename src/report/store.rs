@@ -525,16 +525,13 @@ fn build_group(
     options: &StoreOptions,
 ) -> Result<Group, ReportError> {
     // The parents these trials belong to, oldest first.
-    // A parent's trials mostly come one after another: each run of them is hashed once.
-    let mut ids: HashSet<&str> = HashSet::new();
-    let mut last = None;
-    for id in trials.iter().filter_map(|r| r.tag(tags::PARENT_RUN_ID)) {
-        if last != Some(id) {
-            ids.insert(id);
-            last = Some(id);
-        }
-    }
-    let mut mine: Vec<&Run> = ids.into_iter().filter_map(|id| parents.get(id)).collect();
+    let mut mine: Vec<&Run> = trials
+        .iter()
+        .filter_map(|r| r.tag(tags::PARENT_RUN_ID))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .filter_map(|id| parents.get(id))
+        .collect();
     mine.sort_by(|a, b| {
         (a.info.start_time, &a.info.run_id).cmp(&(b.info.start_time, &b.info.run_id))
     });
@@ -584,22 +581,12 @@ fn build_group(
     // Sort key (parent's start and order, trial number, run start) and the trial.
     type Row = ((i64, usize), Option<usize>, i64, ReportTrial);
     let mut rows: Vec<Row> = Vec::with_capacity(trials.len());
-    // What a trial takes from its parent (its metric and sort key), for the last parent
-    // seen: a parent's trials mostly come one after another.
-    let mut of_parent: Option<(Option<&str>, &str, (i64, usize))> = None;
     for run in trials {
         let parent = run.tag(tags::PARENT_RUN_ID);
-        let (metric, order) = match of_parent {
-            Some((p, metric, order)) if p == parent => (metric, order),
-            _ => {
-                let metric = objective_metric(options, parent.and_then(|id| parents.get(id)));
-                let order = parent
-                    .and_then(|id| start_of.get(id).copied())
-                    .unwrap_or((i64::MIN, 0));
-                of_parent = Some((parent, metric, order));
-                (metric, order)
-            }
-        };
+        let metric = objective_metric(options, parent.and_then(|id| parents.get(id)));
+        let order = parent
+            .and_then(|id| start_of.get(id).copied())
+            .unwrap_or((i64::MIN, 0));
         let status = schema::trial_state(&run);
         let loss = run.metric(metric);
         let error = run.tag(ERROR_TAG).map(str::to_string).or_else(|| {
