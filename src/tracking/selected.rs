@@ -7,6 +7,7 @@
 //! key once; a run is read through a [`SelectedRun`] view and made a [`Run`] only when one
 //! is wanted ([`SelectedRun::to_run`]).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -409,9 +410,12 @@ impl SelectedRunsBuilder {
             rank[k as usize] = r;
         }
         let order = |run: u32, key: u32| (run, rank[key as usize]);
-        sort_entries(&mut runs.params, |e| order(e.run, e.key));
-        sort_entries(&mut runs.tags, |e| order(e.run, e.key));
-        sort_entries(&mut runs.metrics, |m| order(m.run, m.key));
+        let by = |a: &Entry, b: &Entry| order(a.run, a.key).cmp(&order(b.run, b.key));
+        sort_unless_sorted(&mut runs.params, by);
+        sort_unless_sorted(&mut runs.tags, by);
+        sort_unless_sorted(&mut runs.metrics, |a, b| {
+            order(a.run, a.key).cmp(&order(b.run, b.key))
+        });
         // Where each run's entries start, in each table (the tables are fewer than 2^32
         // entries: each has a text or a run of its own).
         let starts = |runs_of: &mut dyn Iterator<Item = u32>, n: usize| {
@@ -493,10 +497,10 @@ impl SelectedRunsBuilder {
     }
 }
 
-/// Sorts `entries` by `order` unless they already are (rows usually come sorted).
-fn sort_entries<T, K: Ord>(entries: &mut [T], order: impl Fn(&T) -> K) {
-    if !entries.is_sorted_by_key(&order) {
-        entries.sort_by_key(order);
+/// Sorts `items` by `cmp` (stably) unless they already are: rows usually come sorted.
+pub(crate) fn sort_unless_sorted<T>(items: &mut [T], cmp: impl Fn(&T, &T) -> Ordering) {
+    if !items.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+        items.sort_by(cmp);
     }
 }
 

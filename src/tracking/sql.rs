@@ -35,7 +35,7 @@ use super::filter::{
 use super::model::{
     ExperimentQuery, Metric, Param, Run, RunData, RunInfo, RunInputs, RunQuery, Tag, ViewType, tags,
 };
-use super::selected::{SelectedRuns, SelectedRunsBuilder};
+use super::selected::{SelectedRuns, SelectedRunsBuilder, sort_unless_sorted};
 use super::store::{
     Result, StoreError, encode_page_token_json, page_token_json, page_token_offset,
     parse_experiment_id,
@@ -821,9 +821,9 @@ impl KeyedRuns {
             .zip(self.runs)
             .map(|(k, mut run)| {
                 let d = &mut run.data;
-                sort_by_key(&mut d.params, |p| &p.key);
-                sort_by_key(&mut d.tags, |t| &t.key);
-                sort_by_key(&mut d.metrics, |m| &m.key);
+                sort_unless_sorted(&mut d.params, |a, b| a.key.cmp(&b.key));
+                sort_unless_sorted(&mut d.tags, |a, b| a.key.cmp(&b.key));
+                sort_unless_sorted(&mut d.metrics, |a, b| a.key.cmp(&b.key));
                 (k, run)
             })
             .collect();
@@ -920,13 +920,6 @@ impl RunRows for KeyedSelection {
         if let Some(i) = self.run(run) {
             self.runs.metric(i, key, value, timestamp, step);
         }
-    }
-}
-
-/// Sorts `items` by `key` unless they already are.
-fn sort_by_key<T>(items: &mut [T], key: impl Fn(&T) -> &str) {
-    if !items.is_sorted_by(|a, b| key(a) <= key(b)) {
-        items.sort_unstable_by(|a, b| key(a).cmp(key(b)));
     }
 }
 
