@@ -703,7 +703,7 @@ fn json_list(keys: &[i64]) -> String {
         if i > 0 {
             list.push(',');
         }
-        list += &k.to_string();
+        write!(list, "{k}").expect("writing to a String");
     }
     list.push(']');
     list
