@@ -782,13 +782,21 @@ impl TrackedStudy {
             },
         };
         let (mut metrics, tags, status) = schema::trial_end(trial, &self.objective, now_ms());
-        if let Some(run) = self.running.get(&number) {
+        let run = self.running.get(&number);
+        let mut queued = 0;
+        if let Some(run) = run {
             run.drop_repeats(&mut metrics);
-            metrics.splice(0..0, run.take_queued());
+            let points = run.take_queued();
+            queued = points.len();
+            metrics.splice(0..0, points);
         }
-        self.tracker
-            .end_run(&run_id, &metrics, &tags, status)
-            .map_err(store_error(&context))?;
+        if let Err(e) = self.tracker.end_run(&run_id, &metrics, &tags, status) {
+            // Told again, the trial writes what it had queued with its end.
+            if let Some(run) = run {
+                run.requeue(metrics.drain(..queued).collect());
+            }
+            return Err(store_error(&context)(e));
+        }
         if let (true, Some(parent)) = (is_best, &self.parent) {
             let (metrics, tags) = schema::best_update(trial, &run_id);
             self.tracker
@@ -1226,22 +1234,25 @@ impl TrialRun {
     /// Writes the queued points in one batch. When the store refuses them they stay
     /// queued, for the next flush or the trial's end.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let queued = std::mem::take(&mut *lock(&self.queued));
+        let queued = self.take_queued();
         if queued.is_empty() {
             return Ok(());
         }
         self.tracker
             .log_batch(&self.run_id, &queued, &[], &[])
-            .inspect_err(|_| {
-                let mut now = lock(&self.queued);
-                let later = std::mem::replace(&mut *now, queued);
-                now.extend(later);
-            })
+            .inspect_err(|_| self.requeue(queued))
     }
 
     /// Takes the points queued and not written yet.
     fn take_queued(&self) -> Vec<Metric> {
         std::mem::take(&mut *lock(&self.queued))
+    }
+
+    /// Puts back `points`, taken and not written, before those queued since.
+    fn requeue(&self, points: Vec<Metric>) {
+        let mut queued = lock(&self.queued);
+        let later = std::mem::replace(&mut *queued, points);
+        queued.extend(later);
     }
 
     /// Notes a point logged: the latest of its metric when its step is the highest.
