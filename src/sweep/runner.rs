@@ -47,6 +47,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
+use smallvec::SmallVec;
 
 use crate::fmin::Outcome;
 use crate::study::CancelToken;
@@ -888,12 +889,13 @@ fn reap(child: &mut Child, group: &Group) -> std::io::Result<ExitStatus> {
 /// Waits up to `wait` for either pipe to have data or to close, or for `exit_fd` (a
 /// pidfd) to say the process exited; which pipes to read.
 fn poll_pipes(pipes: &[Pipe; 2], exit_fd: Option<&OwnedFd>, wait: Duration) -> [bool; 2] {
-    let open: Vec<(usize, &OwnedFd)> = pipes
+    // At most two pipes and the pidfd: held inline, nothing allocated per wake.
+    let open: SmallVec<[(usize, &OwnedFd); 2]> = pipes
         .iter()
         .enumerate()
         .filter_map(|(i, p)| p.fd.as_ref().map(|fd| (i, fd)))
         .collect();
-    let mut fds: Vec<PollFd> = open
+    let mut fds: SmallVec<[PollFd; 3]> = open
         .iter()
         .map(|(_, fd)| fd)
         .chain(exit_fd.as_ref())
