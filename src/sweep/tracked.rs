@@ -272,7 +272,6 @@ pub fn run_tracked(
             // of live workers of a shared sweep go on.
             let orphans = study.orphaned_trials()?;
             let leftovers: Vec<String> = orphans.iter().filter_map(|&n| study.run_id(n)).collect();
-            let leftovers: Vec<&str> = leftovers.iter().map(String::as_str).collect();
             end_leftover_trials(&leftovers, config.command().kill_grace()).map_err(|e| {
                 SweepError::Resume {
                     message: format!("cannot end the processes of killed trials: {e}"),

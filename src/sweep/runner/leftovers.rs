@@ -47,7 +47,7 @@ pub struct Ended {
 /// Fails when `/proc` cannot be listed, when a process is still running a while after
 /// SIGKILL (stuck in the kernel), or when leftovers keep appearing. Without `/proc` and
 /// pidfds (systems other than Linux) it finds nothing.
-pub fn end_leftover_trials(run_ids: &[&str], grace: Duration) -> io::Result<Ended> {
+pub fn end_leftover_trials(run_ids: &[impl AsRef<str>], grace: Duration) -> io::Result<Ended> {
     #[cfg(target_os = "linux")]
     return linux::end(run_ids, grace);
     #[cfg(not(target_os = "linux"))]
@@ -78,14 +78,14 @@ mod linux {
     /// starting new processes.
     const ROUNDS: usize = 8;
 
-    pub(super) fn end(run_ids: &[&str], grace: Duration) -> io::Result<Ended> {
+    pub(super) fn end(run_ids: &[impl AsRef<str>], grace: Duration) -> io::Result<Ended> {
         let mut ended = Ended::default();
         if run_ids.is_empty() {
             return Ok(ended);
         }
         let marks: Vec<Vec<u8>> = run_ids
             .iter()
-            .map(|id| format!("{RUN_ID_VAR}={id}").into_bytes())
+            .map(|id| format!("{RUN_ID_VAR}={}", id.as_ref()).into_bytes())
             .collect();
         for _ in 0..ROUNDS {
             let found = Leftovers::find(&marks)?;
@@ -374,11 +374,12 @@ mod linux {
             let (mut shell_b, pids_b) = trial(b.path(), &id_b, false);
 
             assert_eq!(
-                end_leftover_trials(&[], Duration::ZERO).unwrap(),
+                end_leftover_trials(&[] as &[&str], Duration::ZERO).unwrap(),
                 Ended::default()
             );
             let ended =
-                end_leftover_trials(&[&id_a, "no-such-run"], Duration::from_secs(30)).unwrap();
+                end_leftover_trials(&[id_a.as_str(), "no-such-run"], Duration::from_secs(30))
+                    .unwrap();
             assert_eq!(ended.processes, 4, "{ended:?}");
             assert_eq!(
                 running(&pids_a),
