@@ -85,7 +85,7 @@ fn seed() -> Seeded {
                 RunStart {
                     run_name: Some(format!("trial-{i}")),
                     start_time: Some(t0 + 1000 * (i as i64 + 1)),
-                    tags: vec![Tag::new("mlflow.parentRunId", &pid)],
+                    tags: vec![Tag::new(tags::PARENT_RUN_ID, &pid)],
                     ..RunStart::default()
                 },
             )
@@ -270,7 +270,7 @@ fn seed_big(store: &SqliteStore, n: usize) -> (ExperimentId, String) {
                     start: RunStart {
                         run_name: Some(format!("t{i}")),
                         start_time: Some(ts),
-                        tags: vec![Tag::new("mlflow.parentRunId", &pid)],
+                        tags: vec![Tag::new(tags::PARENT_RUN_ID, &pid)],
                         ..RunStart::default()
                     },
                     metrics: vec![Metric {
