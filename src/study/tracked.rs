@@ -1343,6 +1343,39 @@ mod tests {
     }
 
     #[test]
+    fn values_a_store_refused_stay_queued_until_it_takes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tracker, mut study) = study_of_x(dir.path());
+        let trial = study.ask().unwrap();
+        let number = trial.number();
+        let ctx = trial.context().clone();
+        let run_id = ctx.run_id().unwrap().to_string();
+        assert!(!ctx.report_later(0, 0.9));
+        // A deleted run takes no writes: the flush and then the trial's end are refused.
+        tracker.delete_run(&run_id).unwrap();
+        assert!(ctx.flush_metrics().is_err());
+        assert!(!ctx.report_later(1, 0.7));
+        drop(trial);
+        assert!(study.tell_number(number, 0.4).is_err());
+        // Told again once the run takes writes, the trial writes every value it queued.
+        tracker.restore_run(&run_id).unwrap();
+        study.tell_number(number, 0.4).unwrap();
+        let mut history: Vec<(i64, f64)> = tracker
+            .get_metric_history(&run_id, "loss")
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.step, m.value))
+            .collect();
+        history.sort_by_key(|p| p.0);
+        // The loss, after the last step reported, with them.
+        assert_eq!(history, [(0, 0.9), (1, 0.7), (2, 0.4)]);
+        assert_eq!(
+            tracker.get_run(&run_id).unwrap().info.status,
+            crate::tracking::RunStatus::Finished
+        );
+    }
+
+    #[test]
     fn a_study_is_loaded_back_as_it_was_left() {
         let dir = tempfile::tempdir().unwrap();
         let tracker = tracker(dir.path());
