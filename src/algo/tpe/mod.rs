@@ -742,13 +742,16 @@ impl Session for TpeSession {
                 let option = branch(history, index.scores(), &group.dims[d], rng);
                 s.branches.push((d, option));
             }
-            cfg.pick(
+            let mut model = GroupModel {
                 space,
-                &group.dims,
-                &mut s.l,
-                &mut group.bad,
-                &s.branches,
-                liar.then_some(&mut s.liar),
+                dims: &group.dims,
+                l: &mut s.l,
+                bad: &mut group.bad,
+                forced: &s.branches,
+                liar: liar.then_some(&mut s.liar),
+            };
+            cfg.pick(
+                &mut model,
                 asked_points.filter(|_| completes == Some(at)),
                 &mut s.picking,
                 rng,
@@ -845,76 +848,50 @@ impl Tpe {
     /// would repeat an asked point are passed over; when every one would, as many are
     /// drawn from the prior and scored the same way, and only when those repeat too (the
     /// space is nearly spent) does a repeat win.
-    #[allow(clippy::too_many_arguments)]
     fn pick(
         &self,
-        space: &Space,
-        dims: &[DimModel],
-        l: &mut Parzen,
-        bad: &mut BadSet,
-        forced: &[(usize, f64)],
-        mut liar: Option<&mut Parzen>,
+        m: &mut GroupModel,
         asked: Option<&Asked>,
         p: &mut Picking,
         rng: &mut TrialRng,
         x: &mut [f64],
     ) {
-        let nd = dims.len();
+        let nd = m.dims.len();
         let mut source = Source::Good;
         let c = loop {
-            self.candidates(
-                space,
-                dims,
-                l,
-                bad,
-                forced,
-                liar.as_deref_mut(),
-                source,
-                p,
-                rng,
-            );
+            self.candidates(m, source, p, rng);
             let Some(asked) = asked else {
-                break best_candidate(dims, bad, p, |_| false);
+                break m.best_candidate(p, |_| false);
             };
             p.repeats.clear();
             for c in 0..p.l_x.len() {
                 p.point.clear();
                 p.point.extend_from_slice(x);
-                for (d, dim) in dims.iter().enumerate() {
+                for (d, dim) in m.dims.iter().enumerate() {
                     p.point[dim.param] = p.cand[c * nd + d];
                 }
                 p.repeats.push(asked.contains(&p.point));
             }
             let repeats = std::mem::take(&mut p.repeats);
-            let fresh = best_candidate(dims, bad, p, |c| repeats[c]);
+            let fresh = m.best_candidate(p, |c| repeats[c]);
             p.repeats = repeats;
             match (fresh, source) {
                 (Some(c), _) => break Some(c),
                 (None, Source::Good) => source = Source::Prior,
-                (None, Source::Prior) => break best_candidate(dims, bad, p, |_| false),
+                (None, Source::Prior) => break m.best_candidate(p, |_| false),
             }
         };
         let c = c.unwrap_or(0);
-        for (d, dim) in dims.iter().enumerate() {
+        for (d, dim) in m.dims.iter().enumerate() {
             x[dim.param] = p.cand[c * nd + d];
         }
     }
 
     /// Draws [`n_candidates`](Tpe::n_candidates) candidates from `source` into `p`, with
     /// their score keys, `ln l(x)` and their score's upper bound, highest bound first.
-    #[allow(clippy::too_many_arguments)]
-    fn candidates(
-        &self,
-        space: &Space,
-        dims: &[DimModel],
-        l: &mut Parzen,
-        bad: &mut BadSet,
-        forced: &[(usize, f64)],
-        mut liar: Option<&mut Parzen>,
-        source: Source,
-        p: &mut Picking,
-        rng: &mut TrialRng,
-    ) {
+    fn candidates(&self, m: &mut GroupModel, source: Source, p: &mut Picking, rng: &mut TrialRng) {
+        let (space, dims, forced) = (m.space, m.dims, m.forced);
+        let (l, bad, liar) = (&mut *m.l, &mut *m.bad, &mut m.liar);
         let nd = dims.len();
         let nc = self.n_candidates.max(1);
         p.cand.resize(nc * nd, 0.0);
@@ -971,46 +948,55 @@ enum Source {
     Prior,
 }
 
-/// The candidate of `p` maximizing `l(x) / g(x)` among those `skip` keeps (NaN never
-/// wins; ties go to the earliest), by branch and bound over the bounds in `p`; `None`
-/// when every one is skipped or scores NaN.
-fn best_candidate(
-    dims: &[DimModel],
-    bad: &mut BadSet,
-    p: &mut Picking,
-    skip: impl Fn(usize) -> bool,
-) -> Option<usize> {
-    let nd = dims.len();
-    let ln_bad_total = bad.estimator().ln_total();
-    let mut best: Option<(f64, usize)> = None;
-    for &(bound, c) in &p.bounds {
-        let c = c as usize;
-        // The full g misses at most 1e-6 of the density (relative): a bound this far
-        // below the best rules the candidate out however the rounding falls.
-        if let Some((best_score, _)) = best
-            && bound + 1e-5 * (1.0 + bound.abs()) <= best_score
-        {
-            break;
+/// What one group's suggestion is scored with: its dims, the good set's estimator `l`,
+/// the bad set, the options forced on its branches and the liar's kernels.
+struct GroupModel<'a> {
+    space: &'a Space,
+    dims: &'a [DimModel],
+    l: &'a mut Parzen,
+    bad: &'a mut BadSet,
+    forced: &'a [(usize, f64)],
+    liar: Option<&'a mut Parzen>,
+}
+
+impl GroupModel<'_> {
+    /// The candidate of `p` maximizing `l(x) / g(x)` among those `skip` keeps (NaN never
+    /// wins; ties go to the earliest), by branch and bound over the bounds in `p`; `None`
+    /// when every one is skipped or scores NaN.
+    fn best_candidate(&mut self, p: &mut Picking, skip: impl Fn(usize) -> bool) -> Option<usize> {
+        let (dims, bad) = (self.dims, &mut *self.bad);
+        let nd = dims.len();
+        let ln_bad_total = bad.estimator().ln_total();
+        let mut best: Option<(f64, usize)> = None;
+        for &(bound, c) in &p.bounds {
+            let c = c as usize;
+            // The full g misses at most 1e-6 of the density (relative): a bound this far
+            // below the best rules the candidate out however the rounding falls.
+            if let Some((best_score, _)) = best
+                && bound + 1e-5 * (1.0 + bound.abs()) <= best_score
+            {
+                break;
+            }
+            if skip(c) {
+                continue;
+            }
+            let keys = &p.keys[c * nd..(c + 1) * nd];
+            let (g_low, lie) = match p.lie.get(c) {
+                Some(&(g_low, lie)) => (g_low, Some(lie)),
+                None => (p.l_x[c] - bound, None),
+            };
+            let g = bad.estimator().log_density(dims, keys, g_low, &mut p.terms);
+            let score = p.l_x[c] - lie.map_or(g, |lie| with_lie(g, ln_bad_total, lie));
+            let wins = match best {
+                None => !score.is_nan(),
+                Some((b, bc)) => score > b || (score == b && c < bc),
+            };
+            if wins {
+                best = Some((score, c));
+            }
         }
-        if skip(c) {
-            continue;
-        }
-        let keys = &p.keys[c * nd..(c + 1) * nd];
-        let (g_low, lie) = match p.lie.get(c) {
-            Some(&(g_low, lie)) => (g_low, Some(lie)),
-            None => (p.l_x[c] - bound, None),
-        };
-        let g = bad.estimator().log_density(dims, keys, g_low, &mut p.terms);
-        let score = p.l_x[c] - lie.map_or(g, |lie| with_lie(g, ln_bad_total, lie));
-        let wins = match best {
-            None => !score.is_nan(),
-            Some((b, bc)) => score > b || (score == b && c < bc),
-        };
-        if wins {
-            best = Some((score, c));
-        }
+        best.map(|(_, c)| c)
     }
-    best.map(|(_, c)| c)
 }
 
 #[cfg(test)]
