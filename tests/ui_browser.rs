@@ -1164,9 +1164,14 @@ fn ui_in_headless_chromium() {
         ("#/no/such/page", "There is no page at /no/such/page."),
     ] {
         d.goto(&format!("{base}/{hash}"));
+        // The page before (another error page) stays until this one is drawn: wait for
+        // this one's sentence.
         let text = d.wait(
             &format!("error page of {hash}"),
-            "document.querySelector('main h1')?.innerText === 'Not found' && document.querySelector('main .sentence')?.innerText",
+            &format!(
+                "document.querySelector('main h1')?.innerText === 'Not found' && document.querySelector('main .sentence')?.innerText.startsWith({}) && document.querySelector('main .sentence').innerText",
+                json!(sentence)
+            ),
         );
         assert!(text.as_str().unwrap().starts_with(sentence), "{text}");
         assert_eq!(
