@@ -1307,6 +1307,18 @@ mod tests {
         (tracker, study)
     }
 
+    /// The `(step, value)` points of metric `key` of run `run_id`, by step.
+    fn history(tracker: &Tracker, run_id: &str, key: &str) -> Vec<(i64, f64)> {
+        let mut h: Vec<(i64, f64)> = tracker
+            .get_metric_history(run_id, key)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.step, m.value))
+            .collect();
+        h.sort_by_key(|p| p.0);
+        h
+    }
+
     /// Values logged later reach the run at a flush, or with the trial's end, each once.
     #[test]
     fn values_logged_later_are_written_at_a_flush_or_with_the_end() {
@@ -1315,16 +1327,7 @@ mod tests {
         let trial = study.ask().unwrap();
         let ctx = trial.context().clone();
         let run_id = ctx.run_id().unwrap().to_string();
-        let history = |key: &str| -> Vec<(i64, f64)> {
-            let mut h: Vec<(i64, f64)> = tracker
-                .get_metric_history(&run_id, key)
-                .unwrap()
-                .into_iter()
-                .map(|m| (m.step, m.value))
-                .collect();
-            h.sort_by_key(|p| p.0);
-            h
-        };
+        let history = |key: &str| history(&tracker, &run_id, key);
         assert!(!ctx.report_later(0, 0.9));
         ctx.log_metric_later("acc", 0.5, 0);
         assert!(history("loss").is_empty() && history("acc").is_empty());
@@ -1360,15 +1363,11 @@ mod tests {
         // Told again once the run takes writes, the trial writes every value it queued.
         tracker.restore_run(&run_id).unwrap();
         study.tell_number(number, 0.4).unwrap();
-        let mut history: Vec<(i64, f64)> = tracker
-            .get_metric_history(&run_id, "loss")
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.step, m.value))
-            .collect();
-        history.sort_by_key(|p| p.0);
         // The loss, after the last step reported, with them.
-        assert_eq!(history, [(0, 0.9), (1, 0.7), (2, 0.4)]);
+        assert_eq!(
+            history(&tracker, &run_id, "loss"),
+            [(0, 0.9), (1, 0.7), (2, 0.4)]
+        );
         assert_eq!(
             tracker.get_run(&run_id).unwrap().info.status,
             crate::tracking::RunStatus::Finished
