@@ -1040,12 +1040,6 @@ impl Store for PgStore {
         })
     }
 
-    fn get_experiment(&self, id: &ExperimentId) -> Result<Experiment> {
-        self.read("reading an experiment", |tx| {
-            Ok(get_experiment_tx(tx, id)?.1)
-        })
-    }
-
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
         self.read("reading an experiment", |tx| {
             let id: Option<i64> = tx
@@ -1058,24 +1052,6 @@ impl Store for PgStore {
                 Some(id) => load_experiment(tx, id),
                 None => Ok(None),
             }
-        })
-    }
-
-    fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
-        validate_max_results(query.max_results)?;
-        let search = search::experiments(query)?;
-        self.read("searching experiments", |tx| {
-            let page = search.page(tx)?;
-            let mut items = Vec::new();
-            for id in page.keys {
-                if let Some(e) = load_experiment(tx, id)? {
-                    items.push(e);
-                }
-            }
-            Ok(Page {
-                items,
-                next_page_token: page.next_page_token,
-            })
         })
     }
 
@@ -1103,14 +1079,6 @@ impl Store for PgStore {
         })
     }
 
-    fn delete_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.set_experiment_stage(id, LifecycleStage::Deleted)
-    }
-
-    fn restore_experiment(&self, id: &ExperimentId) -> Result<()> {
-        self.set_experiment_stage(id, LifecycleStage::Active)
-    }
-
     fn set_experiment_tag(&self, id: &ExperimentId, tag: &Tag) -> Result<()> {
         validate_experiment_tag(tag)?;
         self.write("setting an experiment tag", |tx| {
@@ -1134,89 +1102,7 @@ impl Store for PgStore {
         })
     }
 
-    fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
-        let prepared = prepare_run_start(&start)?;
-        self.write("creating a run", |tx| {
-            Ok(create_run_tx(
-                tx,
-                experiment_id,
-                &start,
-                &prepared,
-                RunStatus::Running,
-                None,
-            )?
-            .1)
-        })
-    }
-
-    fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
-        let (prepared, end_time) = prepare_record(record)?;
-        let mut run = self.write("recording a run", |tx| {
-            let (key, run) = create_run_tx(
-                tx,
-                experiment_id,
-                &record.start,
-                &prepared,
-                record.status,
-                end_time,
-            )?;
-            log_batch_tx(
-                tx,
-                key,
-                &run.info.run_id,
-                &record.metrics,
-                &record.params,
-                &[],
-            )?;
-            Ok(run)
-        })?;
-        // The run is new: its data is exactly the record's (latest metric per key).
-        set_recorded_data(&mut run, record);
-        Ok(run)
-    }
-
-    fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
-        self.read("reading a run", |tx| Ok(find_run(tx, run_id)?.1))
-    }
-
-    fn get_run(&self, run_id: &str) -> Result<Run> {
-        self.read("reading a run", |tx| {
-            let (key, _) = find_run(tx, run_id)?;
-            load_runs(tx, &[key])?
-                .pop()
-                .ok_or_else(|| StoreError::run_not_found(run_id).into())
-        })
-    }
-
-    super::sql::run_update_methods!();
-
-    fn delete_run(&self, run_id: &str) -> Result<()> {
-        self.set_run_stage(run_id, LifecycleStage::Deleted)
-    }
-
-    fn restore_run(&self, run_id: &str) -> Result<()> {
-        self.set_run_stage(run_id, LifecycleStage::Active)
-    }
-
-    fn log_batch(
-        &self,
-        run_id: &str,
-        metrics: &[Metric],
-        params: &[Param],
-        tags: &[Tag],
-    ) -> Result<()> {
-        validate_batch(run_id, metrics, params, tags)?;
-        if metrics.is_empty() && params.is_empty() && tags.is_empty() {
-            // Still report a missing or deleted run.
-            return self.read("logging a batch", |tx| {
-                find_active_run(tx, run_id).map(|_| ())
-            });
-        }
-        self.write("logging a batch", |tx| {
-            let (key, _) = find_active_run(tx, run_id)?;
-            log_batch_tx(tx, key, run_id, metrics, params, tags)
-        })
-    }
+    super::sql::store_methods!();
 
     fn delete_tag(&self, run_id: &str, tag_key: &str) -> Result<()> {
         self.write("deleting a tag", |tx| {
@@ -1296,10 +1182,6 @@ impl Store for PgStore {
             Ok(runs)
         })?
         .finish()
-    }
-
-    fn ledger(&self) -> Option<&dyn crate::tracking::ledger::Ledger> {
-        Some(self)
     }
 
     fn log_inputs(&self, run_id: &str, inputs: &[DatasetInput]) -> Result<()> {

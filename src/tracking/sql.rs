@@ -989,11 +989,132 @@ fn offset_value(offset: usize) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
-/// The `Store` methods that update a run, the same in both SQL stores: validation, then
-/// one write transaction over the store's `find_active_run`, `log_batch_tx` and
-/// `update_run_tx`. Invoked inside each store's `impl Store`.
-macro_rules! run_update_methods {
+/// The `Store` methods whose bodies are the same in both SQL stores: validation, then one
+/// transaction (`self.write` or `self.read`) over the functions both store modules define
+/// with the same names and meanings (`get_experiment_tx`, `find_run`, `find_active_run`,
+/// `create_run_tx`, `log_batch_tx`, `update_run_tx`, `load_runs`, ...) and the stores'
+/// own `set_experiment_stage` and `set_run_stage`. Invoked inside each store's
+/// `impl Store`.
+macro_rules! store_methods {
     () => {
+        fn get_experiment(&self, id: &ExperimentId) -> Result<Experiment> {
+            self.read("reading an experiment", |tx| {
+                Ok(get_experiment_tx(tx, id)?.1)
+            })
+        }
+
+        fn search_experiments(&self, query: &ExperimentQuery) -> Result<Page<Experiment>> {
+            validate_max_results(query.max_results)?;
+            let search = search::experiments(query)?;
+            self.read("searching experiments", |tx| {
+                let page = search.page(tx)?;
+                let mut items = Vec::new();
+                for id in page.keys {
+                    if let Some(e) = load_experiment(tx, id)? {
+                        items.push(e);
+                    }
+                }
+                Ok(Page {
+                    items,
+                    next_page_token: page.next_page_token,
+                })
+            })
+        }
+
+        fn delete_experiment(&self, id: &ExperimentId) -> Result<()> {
+            self.set_experiment_stage(id, LifecycleStage::Deleted)
+        }
+
+        fn restore_experiment(&self, id: &ExperimentId) -> Result<()> {
+            self.set_experiment_stage(id, LifecycleStage::Active)
+        }
+
+        fn create_run(&self, experiment_id: &ExperimentId, start: RunStart) -> Result<Run> {
+            let prepared = prepare_run_start(&start)?;
+            self.write("creating a run", |tx| {
+                Ok(create_run_tx(
+                    tx,
+                    experiment_id,
+                    &start,
+                    &prepared,
+                    RunStatus::Running,
+                    None,
+                )?
+                .1)
+            })
+        }
+
+        fn record_run(&self, experiment_id: &ExperimentId, record: &RunRecord) -> Result<Run> {
+            let (prepared, end_time) = prepare_record(record)?;
+            let mut run = self.write("recording a run", |tx| {
+                let (key, run) = create_run_tx(
+                    tx,
+                    experiment_id,
+                    &record.start,
+                    &prepared,
+                    record.status,
+                    end_time,
+                )?;
+                log_batch_tx(
+                    tx,
+                    key,
+                    &run.info.run_id,
+                    &record.metrics,
+                    &record.params,
+                    &[],
+                )?;
+                Ok(run)
+            })?;
+            // The run is new: its data is exactly the record's (latest metric per key).
+            set_recorded_data(&mut run, record);
+            Ok(run)
+        }
+
+        fn get_run_info(&self, run_id: &str) -> Result<RunInfo> {
+            self.read("reading a run", |tx| Ok(find_run(tx, run_id)?.1))
+        }
+
+        fn get_run(&self, run_id: &str) -> Result<Run> {
+            self.read("reading a run", |tx| {
+                let (key, _) = find_run(tx, run_id)?;
+                load_runs(tx, &[key])?
+                    .pop()
+                    .ok_or_else(|| StoreError::run_not_found(run_id).into())
+            })
+        }
+
+        fn delete_run(&self, run_id: &str) -> Result<()> {
+            self.set_run_stage(run_id, LifecycleStage::Deleted)
+        }
+
+        fn restore_run(&self, run_id: &str) -> Result<()> {
+            self.set_run_stage(run_id, LifecycleStage::Active)
+        }
+
+        fn log_batch(
+            &self,
+            run_id: &str,
+            metrics: &[Metric],
+            params: &[Param],
+            tags: &[Tag],
+        ) -> Result<()> {
+            validate_batch(run_id, metrics, params, tags)?;
+            if metrics.is_empty() && params.is_empty() && tags.is_empty() {
+                // Still report a missing or deleted run.
+                return self.read("logging a batch", |tx| {
+                    find_active_run(tx, run_id).map(|_| ())
+                });
+            }
+            self.write("logging a batch", |tx| {
+                let (key, _) = find_active_run(tx, run_id)?;
+                log_batch_tx(tx, key, run_id, metrics, params, tags)
+            })
+        }
+
+        fn ledger(&self) -> Option<&dyn crate::tracking::ledger::Ledger> {
+            Some(self)
+        }
+
         fn update_run(&self, run_id: &str, update: RunUpdate) -> Result<RunInfo> {
             validate_update(run_id, &[], &[], &update)?;
             self.write("updating a run", |tx| {
@@ -1018,7 +1139,7 @@ macro_rules! run_update_methods {
         }
     };
 }
-pub(crate) use run_update_methods;
+pub(crate) use store_methods;
 
 /// The `Store` methods for run outputs, logged models and the model registry, the same
 /// in both SQL stores: validation, then one transaction (`self.write` or `self.read`)
