@@ -7,7 +7,8 @@ Set up:  bash bench/setup.sh          (the venv with optuna 5.0.0, numpy, scipy;
          cargo build --release --example stdio_engine --example linfa_enet_curve
 Run:     nice ~/.cache/hyperflow/bench-venv/bin/python bench/prune/run.py --jobs 2
          (everything: 6 problems x 8 engines x 20 seeds; resumable)
-         run.py --summary-only             re-score what the results file holds
+         run.py --summary-only             re-score what the results file holds (the runs
+                                           of --seeds, --engines and --problems)
          run.py --smoke                    seconds: exp_decay, 2 seeds, both engines with
                                            none and asha, checks the runs (CI runs it)
 
@@ -39,6 +40,8 @@ Scores (per problem and engine, over seeds; printed and written to OUT_DIR/summa
   steps to q     the fewest steps b with med regret(b) <= q, where q = med regret(B) of the same
                  side's no-pruning engine ("equal quality"); x fewer = that engine's steps to q
                  / this engine's (>= 3 is the issue's target for asha and hyperband);
+                 its 90% interval: bootstrap over seeds (the same seeds drawn for both
+                 engines; 0 where a draw never reaches q);
                  x fewer (strict): the same with q = the better no-pruning engine's med
                  regret(B) and that engine's steps to it
   p vs optuna    hyperflow's rows: two-sided Mann-Whitney U p-value of regret(B) over seeds
@@ -211,6 +214,27 @@ def first_reached(curve, q):
     return int(hit[0]) + 1 if hit.size else None
 
 
+def seeds_of(runs):
+    return [r["seed"] for r in runs]
+
+
+def ratio_interval(ref_curves, curves, resamples=400):
+    """A 90% bootstrap interval of x fewer: seeds drawn with replacement (the same draw for
+    both engines, which ran the same seeds), the medians and the ratio computed again; a
+    draw where this engine never reaches the quality counts as 0."""
+    rng = np.random.default_rng(0)
+    n = len(curves)
+    ratios = np.empty(resamples)
+    for k in range(resamples):
+        pick = rng.integers(0, n, n)
+        ref = np.median(ref_curves[pick], axis=0)
+        q = ref[-1]
+        steps = first_reached(np.median(curves[pick], axis=0), q)
+        ratios[k] = first_reached(ref, q) / steps if steps else 0.0
+    lo, hi = np.quantile(ratios, [0.05, 0.95])
+    return float(lo), float(hi)
+
+
 def summarize(runs, budget_trials, engines, problems):
     """Rows of scores per problem and engine."""
     rows = []
@@ -244,6 +268,9 @@ def summarize(runs, budget_trials, engines, problems):
                 q = float(ref[-1])
                 ref_steps, steps = first_reached(ref, q), first_reached(medians[engine], q)
                 row.update(q=q, steps_to_q=steps, ratio=(ref_steps / steps if steps else None))
+                if pruner != "none" and \
+                        seeds_of(by_engine[engine]) == seeds_of(by_engine[side + ":none"]):
+                    row["ratio_90"] = ratio_interval(curves[side + ":none"], curves[engine])
             if best_none is not None:
                 q = float(medians[best_none][-1])
                 ref_steps, steps = first_reached(medians[best_none], q), \
@@ -277,15 +304,17 @@ def _fmt(x, digits=3):
 
 def markdown(rows, budget_trials):
     out = ["| problem | engine | seeds | regret @ B | p vs optuna | regret @ B/3 | steps to q "
-           "| x fewer | x fewer (strict) | trials | pruned | first %d trials: steps "
-           "| their regret |" % budget_trials,
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+           "| x fewer | its 90%% interval | x fewer (strict) | trials | pruned "
+           "| first %d trials: steps | their regret |" % budget_trials,
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in rows:
         p = r.get("p_vs_optuna")
-        out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |" % (
+        interval = r.get("ratio_90")
+        out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |" % (
             r["problem"], r["engine"], r["seeds"], _fmt(r["regret_B"]),
             "-" if p is None else "%.2f" % p, _fmt(r["regret_B3"]),
             _fmt(r.get("steps_to_q"), 6), _fmt(r.get("ratio"), 3),
+            "-" if interval is None else "%.2g-%.2g" % interval,
             _fmt(r.get("ratio_strict"), 3), r["trials"], r["pruned"], r["fixed_steps"],
             _fmt(r["fixed_regret"])))
     return "\n".join(out)
@@ -380,7 +409,9 @@ def main(argv=None):
     if a.smoke:
         smoke_check(runs, a.budget_trials * P.R)
         return
-    rows = summarize(runs, a.budget_trials, engines, problems)
+    wanted = set(seeds)
+    rows = summarize([r for r in runs if r["seed"] in wanted], a.budget_trials, engines,
+                     problems)
     table = markdown(rows, a.budget_trials)
     with open(os.path.join(a.out_dir, "summary.md"), "w") as fh:
         fh.write(table + "\n")
