@@ -138,8 +138,12 @@ class OptunaDriver:
         pruners = {"none": optuna.pruners.NopPruner, "asha": optuna.pruners.SuccessiveHalvingPruner,
                    "hyperband": optuna.pruners.HyperbandPruner,
                    "median": optuna.pruners.MedianPruner}
+        # HyperbandPruner draws a trial's bracket from a CRC of the study's name and the
+        # trial's number; a name made of the seed makes its runs reproducible (an unnamed
+        # study gets a random one).
         self.study = optuna.create_study(direction="minimize", pruner=pruners[pruner](),
-                                         sampler=optuna.samplers.TPESampler(seed=seed))
+                                         sampler=optuna.samplers.TPESampler(seed=seed),
+                                         study_name="prune-seed-%d" % seed)
         self.trial = None
 
     def ask(self):
@@ -313,9 +317,11 @@ def markdown(rows, budget_trials):
         out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |" % (
             r["problem"], r["engine"], r["seeds"], _fmt(r["regret_B"]),
             "-" if p is None else "%.2f" % p, _fmt(r["regret_B3"]),
-            _fmt(r.get("steps_to_q"), 6), _fmt(r.get("ratio"), 3),
+            # Without its no-pruning engine in the table a row has no quality to reach.
+            _fmt(r["steps_to_q"], 6) if "q" in r else "-", _fmt(r["ratio"], 3) if "q" in r else "-",
             "-" if interval is None else "%.2g-%.2g" % interval,
-            _fmt(r.get("ratio_strict"), 3), r["trials"], r["pruned"], r["fixed_steps"],
+            _fmt(r["ratio_strict"], 3) if "ratio_strict" in r else "-", r["trials"], r["pruned"],
+            r["fixed_steps"],
             _fmt(r["fixed_regret"])))
     return "\n".join(out)
 
