@@ -21,6 +21,10 @@ Engines (--engines, comma list): SIDE:PRUNER
                                                   auto, reduction factor 4, rate 0)
           hyperband  Hyperband::new();            HyperbandPruner() (min 1, max auto, eta 3)
           median     Median::new();               MedianPruner() (5 startup trials, no warmup)
+  Crossed (not in the default run): hyperflow+optuna:PRUNER is hyperflow's sampler with
+  optuna's pruner, optuna+hyperflow:PRUNER the other way round: the sampler's side asks and
+  is told every value (no pruner of its own), the pruner's side decides (its own points,
+  drawn at random, unused). They tell a difference of the samplers from one of the pruners.
 
 One run (problem, engine, seed)
   Trials are asked one at a time. A trial's curve has R steps (R = 81 here); the driver spends
@@ -75,6 +79,9 @@ STDIO_ENGINE = os.path.join(REPO, "target", "release", "examples", "stdio_engine
 SIDES = ("hyperflow", "optuna")
 PRUNERS = ("none", "asha", "hyperband", "median")
 ENGINES = ["%s:%s" % (s, p) for p in PRUNERS for s in SIDES]
+# One side's sampler with the other's pruner (SAMPLER+PRUNER:KIND), to tell which of the two
+# makes a difference; not in the default run.
+CROSSED = ["%s+%s:%s" % (a, b, p) for p in PRUNERS[1:] for a, b in (SIDES, SIDES[::-1])]
 STATES = ("complete", "pruned", "cut")
 
 
@@ -129,7 +136,7 @@ class HyperflowDriver:
 class OptunaDriver:
     """optuna's TPESampler with one of its pruners, through ask/tell."""
 
-    def __init__(self, space, seed, pruner):
+    def __init__(self, space, seed, pruner, sampler="tpe"):
         import optuna
         from engines import OptunaDraw, sample_space
         optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -142,7 +149,9 @@ class OptunaDriver:
         # trial's number; a name made of the seed makes its runs reproducible (an unnamed
         # study gets a random one).
         self.study = optuna.create_study(direction="minimize", pruner=pruners[pruner](),
-                                         sampler=optuna.samplers.TPESampler(seed=seed),
+                                         sampler=(optuna.samplers.TPESampler(seed=seed)
+                                                  if sampler == "tpe"
+                                                  else optuna.samplers.RandomSampler(seed)),
                                          study_name="prune-seed-%d" % seed)
         self.trial = None
 
@@ -164,14 +173,51 @@ class OptunaDriver:
         pass
 
 
+class CrossedDriver:
+    """One side's sampler (told every value, no pruner of its own) and the other side's
+    pruner (its sampler's points unused: random)."""
+
+    def __init__(self, sampler, pruner):
+        self.sampler, self.pruner = sampler, pruner
+
+    def ask(self):
+        self.pruner.ask()
+        return self.sampler.ask()
+
+    def report(self, step, value):
+        self.sampler.report(step, value)
+        return self.pruner.report(step, value)
+
+    def complete(self, value):
+        self.sampler.complete(value)
+        self.pruner.complete(value)
+
+    def pruned(self):
+        self.sampler.pruned()
+        self.pruner.pruned()
+
+    def close(self):
+        self.sampler.close()
+        self.pruner.close()
+
+
+def driver_for(side, space, seed, pruner, algo, judge_only=False):
+    if side == "hyperflow":
+        return HyperflowDriver(space, seed, pruner, "random" if judge_only else algo)
+    return OptunaDriver(space, seed, pruner, "random" if judge_only else "tpe")
+
+
 def run_one(problem_name, engine, seed, budget, algo):
     """One run; returns its record (see the module's doc)."""
     problem = P.PROBLEMS[problem_name]
     side, pruner = engine.split(":")
-    if side == "hyperflow":
-        driver = HyperflowDriver(problem.space, seed, pruner, algo)
+    if "+" in side:
+        sampler_side, pruner_side = side.split("+")
+        driver = CrossedDriver(driver_for(sampler_side, problem.space, seed, "none", algo),
+                               driver_for(pruner_side, problem.space, seed, pruner, algo,
+                                          judge_only=True))
     else:
-        driver = OptunaDriver(problem.space, seed, pruner)
+        driver = driver_for(side, problem.space, seed, pruner, algo)
     noise = np.random.default_rng([seed, 0x707275])
     t0 = time.perf_counter()
     steps, trials = 0, []
@@ -196,7 +242,7 @@ def run_one(problem_name, engine, seed, budget, algo):
     finally:
         driver.close()
     return {"problem": problem_name, "engine": engine, "seed": seed, "budget": budget,
-            "algo": algo if side == "hyperflow" else "optuna TPESampler",
+            "algo": algo if side.startswith("hyperflow") else "optuna TPESampler",
             "wall_s": round(time.perf_counter() - t0, 3), "trials": trials}
 
 
@@ -384,8 +430,9 @@ def main(argv=None):
         if p not in P.PROBLEMS:
             ap.error("unknown problem %r; expected one of %s" % (p, ", ".join(P.PROBLEMS)))
     for e in engines:
-        if e not in ENGINES:
-            ap.error("unknown engine %r; expected SIDE:PRUNER, one of %s" % (e, ", ".join(ENGINES)))
+        if e not in ENGINES + CROSSED:
+            ap.error("unknown engine %r; expected SIDE:PRUNER, one of %s" % (
+                e, ", ".join(ENGINES + CROSSED)))
     seeds = parse_range(a.seeds)
     os.makedirs(a.out_dir, exist_ok=True)
     path = os.path.join(a.out_dir, "smoke.jsonl" if a.smoke else "runs.jsonl")
