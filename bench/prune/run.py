@@ -10,7 +10,8 @@ Run:     nice ~/.cache/hyperflow/bench-venv/bin/python bench/prune/run.py --jobs
          run.py --summary-only             re-score what the results file holds (the runs
                                            of --seeds, --engines and --problems)
          run.py --smoke                    seconds: exp_decay, 2 seeds, both engines with
-                                           none and asha, checks the runs (CI runs it)
+                                           none and asha and both crossed with asha,
+                                           checks the runs (CI runs it)
 
 Engines (--engines, comma list): SIDE:PRUNER
   SIDE    hyperflow  examples/stdio_engine --algo tpe (--algo-name to change) --pruner PRUNER
@@ -394,7 +395,7 @@ def load(path):
 
 def smoke_check(runs, budget):
     """What a smoke run must show: every run spent its budget exactly and told consistent
-    trials; no pruning pruned nothing; asha pruned on both sides."""
+    trials; no pruning pruned nothing; asha pruned on both sides and crossed."""
     for r in runs:
         assert r["trials"][-1][1] == budget, (r["engine"], r["trials"][-1])
         assert sum(t[0] for t in r["trials"]) == budget, r["engine"]
@@ -422,7 +423,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.smoke:
         a.problems, a.engines, a.seeds = "exp_decay", \
-            "hyperflow:none,hyperflow:asha,optuna:none,optuna:asha", "0-1"
+            "hyperflow:none,hyperflow:asha,optuna:none,optuna:asha," \
+            "hyperflow+optuna:asha,optuna+hyperflow:asha", "0-1"
         a.budget_trials = 6
     problems = a.problems.split(",")
     engines = a.engines.split(",")
