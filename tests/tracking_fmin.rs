@@ -79,15 +79,26 @@ fn every_trial_is_a_nested_child_run_and_the_parent_tracks_the_best() {
             .any(|f| f.path == "space.json")
     );
 
+    // Each new best is lower than every one logged before it. Three workers finish in any
+    // order, so the steps (trial numbers) need not rise; two bests logged in the same
+    // millisecond are ordered by step, so only strictly later timestamps are compared.
     let history = tracker
         .get_metric_history(&parent_id, "best_loss")
         .expect("history");
     assert!(
-        history
-            .windows(2)
-            .all(|w| w[1].value < w[0].value && w[1].step > w[0].step),
+        history.iter().all(|later| history
+            .iter()
+            .filter(|earlier| earlier.timestamp < later.timestamp)
+            .all(|earlier| later.value < earlier.value)),
         "{history:?}"
     );
+    let lowest = history.iter().map(|m| m.value).min_by(f64::total_cmp);
+    assert_eq!(lowest, result.best_loss());
+    // Each was the loss of the trial whose number is its step.
+    for best in &history {
+        let trial = &result.trials()[usize::try_from(best.step).expect("step")];
+        assert_eq!(trial.loss, Some(best.value), "{best:?}");
+    }
 
     let children = tracker
         .search_all_runs(

@@ -203,6 +203,7 @@ class CrossedDriver:
 
 
 def driver_for(side, space, seed, pruner, algo, judge_only=False):
+    """A side's driver; `judge_only`: for its pruner alone (random points)."""
     if side == "hyperflow":
         return HyperflowDriver(space, seed, pruner, "random" if judge_only else algo)
     return OptunaDriver(space, seed, pruner, "random" if judge_only else "tpe")
