@@ -787,6 +787,40 @@ fn upsert_tags_into(
     Ok(())
 }
 
+/// Inserts `params` into `table`, whose rows are the columns `owner` (holding `id`), `key`
+/// and `value`, leaving the keys there already as they are; returns the stored values of
+/// those keys (none when every key was new).
+fn insert_params_into(
+    tx: &mut Tx<'_>,
+    table: &str,
+    owner: &str,
+    id: i64,
+    params: &[Param],
+) -> TxResult<HashMap<String, String>> {
+    let (keys, values): (Vec<&str>, Vec<&str>) = params
+        .iter()
+        .map(|p| (p.key.as_str(), p.value.as_str()))
+        .unzip();
+    let inserted = tx.execute(
+        &format!(
+            "INSERT INTO {table} ({owner}, key, value) \
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[]) ON CONFLICT DO NOTHING"
+        ),
+        &[&id, &keys, &values],
+    )?;
+    if inserted as usize == params.len() {
+        return Ok(HashMap::new());
+    }
+    Ok(tx
+        .query(
+            &format!("SELECT key, value FROM {table} WHERE {owner} = $1 AND key = ANY($2)"),
+            &[&id, &keys],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
 fn create_run_tx(
     tx: &mut Tx<'_>,
     experiment_id: &ExperimentId,
@@ -894,37 +928,19 @@ fn log_batch_tx(
 ) -> TxResult<()> {
     // Params first: a conflict aborts the whole transaction before anything lands.
     if !params.is_empty() {
-        let (keys, values): (Vec<&str>, Vec<&str>) = params
+        // Keys there already (logged before, or earlier in this batch) must have been
+        // logged with the same value.
+        let stored = insert_params_into(tx, "params", "run_key", key, params)?;
+        let conflicts: Vec<(String, String, String)> = params
             .iter()
-            .map(|p| (p.key.as_str(), p.value.as_str()))
-            .unzip();
-        let inserted = tx.execute(
-            "INSERT INTO params (run_key, key, value) \
-             SELECT $1, * FROM UNNEST($2::text[], $3::text[]) ON CONFLICT DO NOTHING",
-            &[&key, &keys, &values],
-        )?;
-        if (inserted as usize) < params.len() {
-            // Some keys were there already (logged before, or earlier in this batch): each
-            // must have been logged with the same value.
-            let stored: HashMap<String, String> = tx
-                .query(
-                    "SELECT key, value FROM params WHERE run_key = $1 AND key = ANY($2)",
-                    &[&key, &keys],
-                )?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
-            let conflicts: Vec<(String, String, String)> = params
-                .iter()
-                .filter_map(|p| {
-                    let old = stored.get(&p.key)?;
-                    (!same_param_value(old, &p.value))
-                        .then(|| (p.key.clone(), old.clone(), p.value.clone()))
-                })
-                .collect();
-            if let Some(e) = param_conflicts(run_id, &conflicts) {
-                return Err(e.into());
-            }
+            .filter_map(|p| {
+                let old = stored.get(&p.key)?;
+                (!same_param_value(old, &p.value))
+                    .then(|| (p.key.clone(), old.clone(), p.value.clone()))
+            })
+            .collect();
+        if let Some(e) = param_conflicts(run_id, &conflicts) {
+            return Err(e.into());
         }
     }
     if !metrics.is_empty() {

@@ -10,8 +10,8 @@ use super::super::model::*;
 use super::super::store::*;
 use super::Tx;
 use super::{
-    TxError, TxResult, find_active_run, get_experiment_tx, log_batch_tx, metric_value, split_nan,
-    stage_from, upsert_tags_into,
+    TxError, TxResult, find_active_run, get_experiment_tx, insert_params_into, log_batch_tx,
+    metric_value, split_nan, stage_from, upsert_tags_into,
 };
 use postgres::Row;
 use std::collections::HashMap;
@@ -198,29 +198,10 @@ pub(super) fn log_model_params_tx(
     model_id: &str,
     params: &[Param],
 ) -> TxResult<()> {
-    let (keys, values): (Vec<&str>, Vec<&str>) = params
-        .iter()
-        .map(|p| (p.key.as_str(), p.value.as_str()))
-        .unzip();
-    let inserted = tx.execute(
-        "INSERT INTO logged_model_params (model_key, key, value) \
-         SELECT $1, * FROM UNNEST($2::text[], $3::text[]) ON CONFLICT DO NOTHING",
-        &[&key, &keys, &values],
-    )?;
-    if (inserted as usize) < params.len() {
-        let stored: HashMap<String, String> = tx
-            .query(
-                "SELECT key, value FROM logged_model_params WHERE model_key = $1 \
-                 AND key = ANY($2)",
-                &[&key, &keys],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        for p in params {
-            if let Some(old) = stored.get(&p.key).filter(|old| **old != p.value) {
-                return Err(logged_model_param_changed(model_id, &p.key, old, &p.value).into());
-            }
+    let stored = insert_params_into(tx, "logged_model_params", "model_key", key, params)?;
+    for p in params {
+        if let Some(old) = stored.get(&p.key).filter(|old| **old != p.value) {
+            return Err(logged_model_param_changed(model_id, &p.key, old, &p.value).into());
         }
     }
     touch_model(tx, key)
