@@ -308,7 +308,9 @@ def summarize(runs, budget_trials, engines, problems):
         best_none = min(nones, key=lambda e: medians[e][-1]) if nones else None
         for engine, rs in by_engine.items():
             side, pruner = engine.split(":")
-            ref = medians.get(side + ":none")
+            # A crossed engine's quality to reach is its sampler's side without pruning.
+            none = side.split("+")[0] + ":none"
+            ref = medians.get(none)
             row = {"problem": name, "engine": engine, "seeds": len(rs),
                    "regret_B": float(medians[engine][-1]),
                    "regret_B3": float(medians[engine][budget // 3 - 1]),
@@ -320,9 +322,8 @@ def summarize(runs, budget_trials, engines, problems):
                 q = float(ref[-1])
                 ref_steps, steps = first_reached(ref, q), first_reached(medians[engine], q)
                 row.update(q=q, steps_to_q=steps, ratio=(ref_steps / steps if steps else None))
-                if pruner != "none" and \
-                        seeds_of(by_engine[engine]) == seeds_of(by_engine[side + ":none"]):
-                    row["ratio_90"] = ratio_interval(curves[side + ":none"], curves[engine])
+                if pruner != "none" and seeds_of(by_engine[engine]) == seeds_of(by_engine[none]):
+                    row["ratio_90"] = ratio_interval(curves[none], curves[engine])
             if best_none is not None:
                 q = float(medians[best_none][-1])
                 ref_steps, steps = first_reached(medians[best_none], q), \
