@@ -17,6 +17,17 @@ optimum found by differential evolution on the noise-free value at R):
                                                                t ~ 10-25)
   noisy       exp_decay + N(0, 0.1^2) on every observed value  (truth noise-free)
 
+Held out (curves.HELD_OUT: not in the default run, chosen after the choices made on the
+others, to check them; R = 81; optimum by differential evolution as above):
+  branin_decay         Branin (2-d, /20)              + (1 + x0) exp(-t / (2 + 15 x1))
+  hartmann6_power      Hartmann-6 (6-d)               + (0.5 + x1) t^-(0.3 + 0.7 x0)
+  rosenbrock4_plateau  log(1 + Rosenbrock) (4-d)      + 8 / (1 + exp((t - 5 - 30 x3) / 4)):
+                                                        a plateau, then a drop at a step set
+                                                        by x3 (a warm-up); values between
+                                                        steps 5 and 35 mislead
+  styblinski5_noisy    Styblinski-Tang (5-d, /40)     + the decay of branin_decay,
+                                                        N(0, 0.1^2) on every observed value
+
 Real (tabular: the curves come from real training on a grid of settings, computed once and
 cached in target/bench/prune/tables/; R = 81; optimum = the best final value in the table):
   gbt         examples/sweeps/python/train.py's gradient boosting (Friedman #1, 300 train,
@@ -54,23 +65,26 @@ def hartmann3(x):
     return float(-np.sum(_H3_C * np.exp(-inner)) - _H3_MIN)
 
 
-UNIT3 = {name: {"kind": "uniform", "low": 0.0, "high": 1.0} for name in ("x0", "x1", "x2")}
+def unit_space(dims):
+    """[0, 1]^dims as parameters x0, x1, ..."""
+    return {"x%d" % i: {"kind": "uniform", "low": 0.0, "high": 1.0} for i in range(dims)}
 
 
 class Synthetic:
-    """A curve family y(x, t) over UNIT3, with optional Gaussian noise on observed values."""
+    """A curve family y(x, t) over [0, 1]^dims whose value at R is `final(x)` plus what is
+    left of the curve, with optional Gaussian noise on observed values."""
 
-    def __init__(self, name, curve, noise=0.0):
-        self.name, self._curve, self.noise = name, curve, noise
-        self.space, self.max_resource = UNIT3, R
+    def __init__(self, name, curve, noise=0.0, final=hartmann3, dims=3):
+        self.name, self._curve, self.noise, self._final = name, curve, noise, final
+        self.space, self.max_resource = unit_space(dims), R
         self._optimum = None
 
     def truth(self, x, t):
-        return self._curve(x, hartmann3(x), t)
+        return self._curve(x, self._final(x), t)
 
     def curve(self, point, rng):
         """[(observed, truth)] for t = 1..R."""
-        x = [point["x0"], point["x1"], point["x2"]]
+        x = [point["x%d" % i] for i in range(len(self.space))]
         out = []
         for t in range(1, R + 1):
             y = self.truth(x, t)
@@ -81,7 +95,8 @@ class Synthetic:
     def optimum(self):
         if self._optimum is None:
             from scipy.optimize import differential_evolution
-            res = differential_evolution(lambda x: self.truth(x, R), [(0, 1)] * 3, seed=0,
+            res = differential_evolution(lambda x: self.truth(x, R), [(0, 1)] * len(self.space),
+                                         seed=0,
                                          tol=1e-12, maxiter=2000, polish=True)
             self._optimum = float(res.fun)
         return self._optimum
@@ -98,6 +113,57 @@ def _power_law(x, f, t):
 def _crossing(x, f, t):
     e = math.exp(-f)
     return f + 4 * e * math.exp(-t / (2 + 18 * e))
+
+
+# Held out (`HELD_OUT`, not in the default run): other final values, other dimensions and
+# other curve shapes, for checking a choice made on the problems above.
+
+_H6_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
+                  [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
+_H6_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886],
+                         [2329, 4135, 8307, 3736, 1004, 9991],
+                         [2348, 1451, 3522, 2883, 3047, 6650],
+                         [4047, 8828, 8732, 5743, 1091, 381]])
+_H6_MIN = -3.32236801141551
+
+
+def hartmann6(x):
+    """Hartmann-6 on [0, 1]^6, shifted so that its minimum is 0."""
+    inner = np.sum(_H6_A * (np.asarray(x, dtype=float) - _H6_P) ** 2, axis=1)
+    return float(-np.sum(_H3_C * np.exp(-inner)) - _H6_MIN)
+
+
+def branin(x):
+    """Branin on [-5, 10] x [0, 15] (from [0, 1]^2), shifted to minimum 0 and divided by 20."""
+    a, b = 15 * x[0] - 5, 15 * x[1]
+    f = (b - 5.1 / (4 * math.pi ** 2) * a * a + 5 / math.pi * a - 6) ** 2 \
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(a) + 10
+    return (f - 0.397887357729738) / 20
+
+
+def rosenbrock4(x):
+    """log(1 + Rosenbrock) on [-2, 2]^4 (from [0, 1]^4): minimum 0 at (1, 1, 1, 1)."""
+    z = 4 * np.asarray(x, dtype=float) - 2
+    return float(np.log1p(np.sum(100 * (z[1:] - z[:-1] ** 2) ** 2 + (1 - z[:-1]) ** 2)))
+
+
+def styblinski5(x):
+    """Styblinski-Tang on [-5, 5]^5 (from [0, 1]^5), shifted to minimum 0 and divided by 40."""
+    z = 10 * np.asarray(x, dtype=float) - 5
+    return float((0.5 * np.sum(z ** 4 - 16 * z ** 2 + 5 * z) + 39.16616570377142 * 5) / 40)
+
+
+def _decay(x, f, t):
+    return f + (1 + x[0]) * math.exp(-t / (2 + 15 * x[1]))
+
+
+def _slow_power(x, f, t):
+    return f + (0.5 + x[1]) * t ** -(0.3 + 0.7 * x[0])
+
+
+def _plateau(x, f, t):
+    """A plateau, then a drop at a step set by the last coordinate (as warm-up does)."""
+    return f + 8 / (1 + math.exp((t - 5 - 30 * x[-1]) / 4))
 
 
 class Tabular:
@@ -181,6 +247,15 @@ def _q(low, high, q):
     return {"kind": "quniform", "low": low, "high": high, "q": q}
 
 
+HELD_OUT = {
+    "branin_decay": Synthetic("branin_decay", _decay, final=branin, dims=2),
+    "hartmann6_power": Synthetic("hartmann6_power", _slow_power, final=hartmann6, dims=6),
+    "rosenbrock4_plateau": Synthetic("rosenbrock4_plateau", _plateau, final=rosenbrock4,
+                                     dims=4),
+    "styblinski5_noisy": Synthetic("styblinski5_noisy", _decay, noise=0.1, final=styblinski5,
+                                   dims=5),
+}
+
 PROBLEMS = {
     "exp_decay": Synthetic("exp_decay", _exp_decay),
     "power_law": Synthetic("power_law", _power_law),
@@ -193,3 +268,7 @@ PROBLEMS = {
                                          "l1_ratio": _q(0.0, 1.0, 0.1)},
                           [("penalty_exp", 0.25), ("l1_ratio", 0.1)], _linfa_curve),
 }
+
+#: Every problem by name; the default run is the suite above, not the held-out ones.
+SUITE = list(PROBLEMS)
+PROBLEMS.update(HELD_OUT)
