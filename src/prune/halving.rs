@@ -292,10 +292,14 @@ pub struct Hyperband {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Brackets {
-    /// The values every bracket recorded at that step.
+    /// The values every bracket recorded at that step: saves the most steps where values
+    /// part way rank settings as final ones do.
     #[default]
     Shared,
-    /// Only those its own bracket recorded (Li et al., optuna's `HyperbandPruner`).
+    /// Only those its own bracket recorded (Li et al., optuna's `HyperbandPruner`): the
+    /// stronger hedge where values part way mislead (a warm-up plateau, a late drop), at
+    /// the price of fewer steps saved elsewhere (`bench/prune/RESULTS.md`, "Held-out
+    /// problems").
     Separate,
 }
 
