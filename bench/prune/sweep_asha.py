@@ -5,7 +5,8 @@ seeds, real processes printing learning curves (issue 15, "must show").
 Run (after `cargo build --release` and `bash bench/setup.sh`):
 
     nice ~/.cache/hyperflow/bench-venv/bin/python bench/prune/sweep_asha.py --seeds 0-19
-    (about 5 minutes; --smoke: one seed of exp_decay, checked, as CI runs it)
+    (about 5 minutes; --smoke: one seed of exp_decay, checked, as CI runs it;
+    --pruner 'kind = "hyperband"' another table in place of ASHA's)
 
 For each program and seed, two sweeps of one config that differ only in the `[pruner]`
 table (`kind = "asha"`, nothing else): `algo = "tpe"`, `max_evals = 30`, one trial at a
@@ -52,7 +53,7 @@ PROGRAMS = {
 }
 
 
-def config(program, seed, asha):
+def config(program, seed, pruner):
     """The sweep's TOML: the same for both runs but the `[pruner]` table."""
     if PROGRAMS[program] is None:
         run = "%s %s --problem %s --x0={x0} --x1={x1} --x2={x2}" % (
@@ -65,17 +66,17 @@ def config(program, seed, asha):
             '[objective]\nmetric = "%s"\ndirection = "minimize"\n\n'
             '[search]\nalgo = "tpe"\nmax_evals = 30\nparallel = 1\nseed = %d\n\n'
             '[space]\n%s' % (run, "val_loss" if program == "gbt" else "loss", seed, space))
-    if asha:
-        text += '\n[pruner]\nkind = "asha"\n'
+    if pruner:
+        text += '\n[pruner]\n%s\n' % pruner
     return text
 
 
-def sweep(program, seed, asha):
+def sweep(program, seed, pruner):
     """Runs one sweep in a fresh directory and store; returns what it recorded."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "sweep.toml")
         with open(path, "w") as fh:
-            fh.write(config(program, seed, asha))
+            fh.write(config(program, seed, pruner))
         uri = "sqlite:///" + os.path.join(d, "runs.db")
         subprocess.run([HYPERFLOW, "sweep", path, "--tracking-uri", uri, "--no-progress"],
                        check=True, capture_output=True, text=True, cwd=d)
@@ -94,7 +95,7 @@ def sweep(program, seed, asha):
         score = P.PROBLEMS[program].truth(x, P.R)
     else:
         score = float(best[metric])
-    return {"program": program, "seed": seed, "asha": asha,
+    return {"program": program, "seed": seed, "pruned_sweep": pruner is not None,
             "total_steps": float(parent["metrics.total_steps"]),
             "pruned": sum(r.get("tags.hyperflow.state") == "PRUNED" for r in trials),
             "trials": len(trials), "best": score}
@@ -105,6 +106,9 @@ def main():
     ap.add_argument("--seeds", default="0-9")
     ap.add_argument("--programs", default=",".join(PROGRAMS))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--pruner", default='kind = "asha"',
+                    help="the [pruner] table's lines of the second sweep (default: "
+                    "kind = \"asha\")")
     ap.add_argument("--smoke", action="store_true",
                     help="one seed of exp_decay, checked: every trial of the sweep without the "
                     "pruner complete with its 81 steps, some pruned with it (CI runs it)")
@@ -115,7 +119,7 @@ def main():
     lo, _, hi = a.seeds.partition("-")
     seeds = range(int(lo), int(hi or lo) + 1)
     programs = a.programs.split(",")
-    todo = [(p, s, asha) for p in programs for s in seeds for asha in (False, True)]
+    todo = [(p, s, pruner) for p in programs for s in seeds for pruner in (None, a.pruner)]
     with cf.ThreadPoolExecutor(a.jobs) as pool:
         results = list(pool.map(lambda job: sweep(*job), todo))
     if a.smoke:
@@ -127,13 +131,14 @@ def main():
               % (asha["pruned"], asha["total_steps"], none["total_steps"]))
         return
     from scipy.stats import mannwhitneyu
-    print("| program | seeds | total steps, no pruner | with ASHA | x fewer | trials pruned "
-          "| best complete, no pruner | with ASHA | p |")
+    print("With `[pruner]` %s:\n" % a.pruner.replace("\n", "; "))
+    print("| program | seeds | total steps, no pruner | with the pruner | x fewer | trials pruned "
+          "| best complete, no pruner | with the pruner | p |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for program in programs:
-        def of(asha, key):
+        def of(pruned_sweep, key):
             return np.array([r[key] for r in results
-                             if r["program"] == program and r["asha"] == asha])
+                             if r["program"] == program and r["pruned_sweep"] == pruned_sweep])
         steps_none, steps_asha = np.median(of(False, "total_steps")), \
             np.median(of(True, "total_steps"))
         # Regret for the synthetic programs, validation MSE for gbt.
