@@ -96,8 +96,7 @@ class Synthetic:
         if self._optimum is None:
             from scipy.optimize import differential_evolution
             res = differential_evolution(lambda x: self.truth(x, R), [(0, 1)] * len(self.space),
-                                         seed=0,
-                                         tol=1e-12, maxiter=2000, polish=True)
+                                         seed=0, tol=1e-12, maxiter=2000, polish=True)
             self._optimum = float(res.fun)
         return self._optimum
 

@@ -39,33 +39,38 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import curves as P  # noqa: E402
+import run as R  # noqa: E402
 
 HYPERFLOW = os.path.join(P.REPO, "target", "release", "hyperflow")
 TRAIN = os.path.join(P.REPO, "examples", "sweeps", "python", "train.py")
 UNIT = '{ kind = "uniform", low = 0.0, high = 1.0 }'
+MAX_EVALS = 30
 
+# Per program: its command and space (None: curve_program.py over three unit parameters)
+# and the metric it prints.
 PROGRAMS = {
-    "exp_decay": None,
-    "noisy": None,
-    "gbt": ("%s %s --model gbt --n-estimators 80 --lr={lr} --max-depth={max_depth}",
-            'lr = { kind = "loguniform", low = 0.01, high = 0.5 }\n'
-            'max_depth = { kind = "randint", low = 1, high = 7 }\n'),
+    "exp_decay": (None, "loss"),
+    "noisy": (None, "loss"),
+    "gbt": (("%s %s --model gbt --n-estimators 80 --lr={lr} --max-depth={max_depth}",
+             'lr = { kind = "loguniform", low = 0.01, high = 0.5 }\n'
+             'max_depth = { kind = "randint", low = 1, high = 7 }\n'), "val_loss"),
 }
 
 
 def config(program, seed, pruner):
     """The sweep's TOML: the same for both runs but the `[pruner]` table."""
-    if PROGRAMS[program] is None:
+    command, metric = PROGRAMS[program]
+    if command is None:
         run = "%s %s --problem %s --x0={x0} --x1={x1} --x2={x2}" % (
             sys.executable, os.path.join(HERE, "curve_program.py"), program)
         space = "".join("x%d = %s\n" % (i, UNIT) for i in range(3))
     else:
-        template, space = PROGRAMS[program]
+        template, space = command
         run = template % (sys.executable, TRAIN)
     text = ('[experiment]\nname = "demo"\n\n[command]\nrun = "%s"\n\n'
             '[objective]\nmetric = "%s"\ndirection = "minimize"\n\n'
-            '[search]\nalgo = "tpe"\nmax_evals = 30\nparallel = 1\nseed = %d\n\n'
-            '[space]\n%s' % (run, "val_loss" if program == "gbt" else "loss", seed, space))
+            '[search]\nalgo = "tpe"\nmax_evals = %d\nparallel = 1\nseed = %d\n\n'
+            '[space]\n%s' % (run, metric, MAX_EVALS, seed, space))
     if pruner:
         text += '\n[pruner]\n%s\n' % pruner
     return text
@@ -86,10 +91,11 @@ def sweep(program, seed, pruner):
     runs = json.loads(out)
     parent = next(r for r in runs if r.get("tags.hyperflow.role") == "search")
     trials = [r for r in runs if r.get("tags.hyperflow.role") == "trial"]
-    metric = "metrics.val_loss" if program == "gbt" else "metrics.loss"
+    command, metric = PROGRAMS[program]
+    metric = "metrics." + metric
     complete = [r for r in trials if r.get("tags.hyperflow.state") == "COMPLETE"]
     best = min(complete, key=lambda r: float(r[metric]))
-    if PROGRAMS[program] is None:
+    if command is None:
         # The noise-free value at the last step (the table subtracts the optimum).
         x = [float(best["params.x%d" % i]) for i in range(3)]
         score = P.PROBLEMS[program].truth(x, P.R)
@@ -103,7 +109,7 @@ def sweep(program, seed, pruner):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", default="0-9")
+    ap.add_argument("--seeds", default="0-19")
     ap.add_argument("--programs", default=",".join(PROGRAMS))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--pruner", default='kind = "asha"',
@@ -116,19 +122,18 @@ def main():
     if a.smoke:
         a.seeds, a.programs = "0", "exp_decay"
 
-    lo, _, hi = a.seeds.partition("-")
-    seeds = range(int(lo), int(hi or lo) + 1)
+    seeds = R.parse_range(a.seeds)
     programs = a.programs.split(",")
     todo = [(p, s, pruner) for p in programs for s in seeds for pruner in (None, a.pruner)]
     with cf.ThreadPoolExecutor(a.jobs) as pool:
         results = list(pool.map(lambda job: sweep(*job), todo))
     if a.smoke:
         none, asha = results
-        assert none["pruned"] == 0 and none["total_steps"] == 30 * P.R, none
+        assert none["pruned"] == 0 and none["total_steps"] == MAX_EVALS * P.R, none
         assert asha["pruned"] > 0 and asha["total_steps"] < none["total_steps"], asha
-        assert none["trials"] == asha["trials"] == 30, (none, asha)
-        print("smoke: both sweeps ran; with ASHA %d of 30 trials pruned, %g steps of %g"
-              % (asha["pruned"], asha["total_steps"], none["total_steps"]))
+        assert none["trials"] == asha["trials"] == MAX_EVALS, (none, asha)
+        print("smoke: both sweeps ran; with ASHA %d of %d trials pruned, %g steps of %g"
+              % (asha["pruned"], MAX_EVALS, asha["total_steps"], none["total_steps"]))
         return
     from scipy.stats import mannwhitneyu
     print("With `[pruner]` %s:\n" % a.pruner.replace("\n", "; "))
@@ -139,15 +144,15 @@ def main():
         def of(pruned_sweep, key):
             return np.array([r[key] for r in results
                              if r["program"] == program and r["pruned_sweep"] == pruned_sweep])
-        steps_none, steps_asha = np.median(of(False, "total_steps")), \
+        steps_none, steps_pruned = np.median(of(False, "total_steps")), \
             np.median(of(True, "total_steps"))
         # Regret for the synthetic programs, validation MSE for gbt.
-        optimum = P.PROBLEMS[program].optimum if PROGRAMS[program] is None else 0.0
+        optimum = P.PROBLEMS[program].optimum if PROGRAMS[program][0] is None else 0.0
         a_best, b_best = of(False, "best") - optimum, of(True, "best") - optimum
         p = mannwhitneyu(a_best, b_best).pvalue if np.any(a_best != b_best) else 1.0
-        print("| %s | %d | %g | %g | %.1f | %g of 30 | %.3g | %.3g | %.2f |" % (
-            program, len(seeds), steps_none, steps_asha, steps_none / steps_asha,
-            np.median(of(True, "pruned")), np.median(a_best), np.median(b_best), p))
+        print("| %s | %d | %g | %g | %.1f | %g of %d | %.3g | %.3g | %.2f |" % (
+            program, len(seeds), steps_none, steps_pruned, steps_none / steps_pruned,
+            np.median(of(True, "pruned")), MAX_EVALS, np.median(a_best), np.median(b_best), p))
 
 
 if __name__ == "__main__":
