@@ -6,11 +6,15 @@
 //! `1/η` of every value recorded at the rung so far (asynchronous successive halving, Li
 //! et al. 2020; with fewer than `η` values the trial must be the best of them). Hyperband
 //! (Li et al. 2018) runs several such schedules at once, one per bracket `s`, and assigns
-//! each trial to a bracket at random with weights that give brackets equal budgets; the
-//! brackets differ in the first step at which they judge a trial, and share the values
-//! recorded at each step.
+//! each trial to a bracket at random with weights that give brackets equal budgets, scaled
+//! down for a bracket whose first rung ranks the complete trials unlike their final
+//! values; the brackets differ in the first step at which they judge a trial, and share
+//! the values recorded at each step.
+
+use std::cmp::Ordering;
 
 use rand::RngExt;
+use smallvec::SmallVec;
 
 use super::{Progress, Pruner, PrunerKind, PrunerSession, insert_sorted};
 use crate::rng::TrialRng;
@@ -264,14 +268,17 @@ pub enum MaxResource {
 /// Hyperband: brackets of successive halving with minimum early-stopping rates `0, 1,
 /// ...`, as many as fit between the minimum and maximum resource; each trial is assigned
 /// a bracket at random (from the search's seed and its number), weighted so that each
-/// bracket gets an equal budget, as optuna's `HyperbandPruner`. A bracket decides when a
-/// trial is first judged (the least aggressive never stops one); at a given step every
+/// bracket gets an equal budget, as optuna's `HyperbandPruner`, and by default scaled by
+/// how well each bracket's first rung ranks the complete trials ([`BracketWeights`]).
+/// A bracket decides when a trial is first judged (the least aggressive never stops one);
+/// at a given step every
 /// trial is judged against the values all brackets recorded at that step, where optuna
 /// compares it only with the trials of its own bracket: with the sampler learning from
 /// every bracket, a bracket of its own would keep too few values at a step to stop
 /// anything early in a search (measured in `bench/prune/RESULTS.md`);
 /// [`Brackets::Separate`] gives optuna's and Li et al.'s rule. Defaults: minimum resource 1,
-/// maximum automatic, reduction factor 3, no bootstrap, brackets shared.
+/// maximum automatic, reduction factor 3, no bootstrap, brackets shared, weighted by
+/// agreement.
 ///
 /// ```
 /// use hyperflow::prune::{Hyperband, MaxResource};
@@ -286,6 +293,7 @@ pub struct Hyperband {
     reduction_factor: u64,
     bootstrap_count: usize,
     brackets: Brackets,
+    weights: BracketWeights,
 }
 
 /// Which values a [`Hyperband`] bracket judges a trial against at a step.
@@ -316,6 +324,51 @@ impl Brackets {
     }
 }
 
+/// How [`Hyperband`] shares new trials out among its brackets.
+///
+/// Li et al. and optuna weight each bracket by its budget, so that every bracket spends
+/// about as many steps. That hedges against curves whose early values mislead (a slow
+/// starter that ends best) at a fixed price, paid also where early values rank settings
+/// well, and too small where they mislead: the aggressive brackets, which stop most trials
+/// on their first values, go on taking most new trials. [`Agreement`] (the default) asks
+/// the complete trials, which reported every step, whether each bracket's first rung can
+/// be trusted: for every pair of them, whether their values at that rung rank them as
+/// their final values do. A bracket's weight is its budget times Kendall's τ of those
+/// pairs ((alike - other ways) / all), shrunk towards full agreement by a prior worth four
+/// pairs ranked alike, and 0 when τ is 0 or less; before any pair has been seen, its
+/// budget. Where early values rank settings well the factors stay near 1 and the search
+/// saves about as many steps; where they rank them the other way round, the brackets
+/// judging early fall silent and new trials go to the patient ones.
+///
+/// A trial's bracket is drawn when it first reports (or when the maximum resource becomes
+/// known), from what the trials complete by then say; a loaded study replays its history
+/// in trial order, so it draws the same brackets for a search that ran one trial at a
+/// time.
+///
+/// [`Agreement`]: BracketWeights::Agreement
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BracketWeights {
+    /// Budgets scaled by each first rung's rank agreement with final values.
+    #[default]
+    Agreement,
+    /// Budgets alone (Li et al., optuna).
+    Budgets,
+}
+
+impl BracketWeights {
+    /// Every way, in the order of their names in configs.
+    pub const ALL: [BracketWeights; 2] = [BracketWeights::Agreement, BracketWeights::Budgets];
+
+    /// The name in configs (`agreement`, `budgets`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BracketWeights::Agreement => "agreement",
+            BracketWeights::Budgets => "budgets",
+        }
+    }
+}
+
 impl Default for Hyperband {
     fn default() -> Self {
         Hyperband {
@@ -324,6 +377,7 @@ impl Default for Hyperband {
             reduction_factor: 3,
             bootstrap_count: 0,
             brackets: Brackets::Shared,
+            weights: BracketWeights::Agreement,
         }
     }
 }
@@ -361,6 +415,13 @@ impl Hyperband {
     /// Which values a bracket judges a trial against (default [`Brackets::Shared`]).
     pub fn brackets(mut self, brackets: Brackets) -> Self {
         self.brackets = brackets;
+        self
+    }
+
+    /// How new trials are shared out among brackets (default
+    /// [`BracketWeights::Agreement`]).
+    pub fn weights(mut self, weights: BracketWeights) -> Self {
+        self.weights = weights;
         self
     }
 
@@ -402,12 +463,7 @@ impl Pruner for Hyperband {
             MaxResource::Steps(max) => self.schedules(max),
             MaxResource::Auto => Vec::new(),
         };
-        Box::new(HyperbandSession {
-            config: *self,
-            seed,
-            brackets,
-            rungs: Vec::new(),
-        })
+        Box::new(HyperbandSession::new(*self, seed, brackets))
     }
 }
 
@@ -419,33 +475,84 @@ struct HyperbandSession {
     /// The values recorded at each step: one table for all brackets, or one per bracket
     /// ([`Brackets`]).
     rungs: Vec<Rungs>,
+    /// Each trial's bracket, once drawn.
+    assigned: Vec<Option<usize>>,
+    /// How well each bracket's first rung ranks complete trials.
+    agreement: Agreement,
 }
 
 impl HyperbandSession {
-    /// The bracket of `trial`: a draw from the search's seed and the trial's number,
-    /// weighted by the brackets' budgets.
-    fn bracket_of(&self, trial: usize) -> usize {
+    fn new(config: Hyperband, seed: u64, brackets: Vec<(Halving, u64)>) -> Self {
+        let mut session = HyperbandSession {
+            config,
+            seed,
+            brackets: Vec::new(),
+            rungs: Vec::new(),
+            assigned: Vec::new(),
+            agreement: Agreement::default(),
+        };
+        session.set_brackets(brackets);
+        session
+    }
+
+    fn set_brackets(&mut self, brackets: Vec<(Halving, u64)>) {
+        let steps = brackets
+            .iter()
+            .map(|(h, _)| h.rung_step(self.config.min_resource, 0))
+            .collect();
+        self.agreement = Agreement::new(steps);
+        self.brackets = brackets;
+    }
+
+    /// The bracket of `trial`: drawn once, from the search's seed and the trial's number,
+    /// weighted by the brackets' budgets (and [`BracketWeights`]).
+    fn bracket_of(&mut self, trial: usize) -> usize {
+        if let Some(&Some(id)) = self.assigned.get(trial) {
+            return id;
+        }
         // A stream apart from the sampler's draws for the same trial.
         const SALT: u64 = 0x6879_7065_7262_616e;
-        let total: u64 = self.brackets.iter().map(|(_, b)| b).sum();
-        let mut draw =
-            TrialRng::for_trial(self.seed ^ SALT, trial as u64).random_range(0..total.max(1));
-        for (id, (_, budget)) in self.brackets.iter().enumerate() {
-            if draw < *budget {
-                return id;
+        let total: u64 = self.brackets.iter().map(|(_, b)| b).sum::<u64>().max(1);
+        let draw = TrialRng::for_trial(self.seed ^ SALT, trial as u64).random_range(0..total);
+        let weights: SmallVec<[f64; 8]> = (0..self.brackets.len())
+            .map(|id| {
+                let factor = match self.config.weights {
+                    BracketWeights::Budgets => 1.0,
+                    BracketWeights::Agreement => self.agreement.factor(id),
+                };
+                self.brackets[id].1 as f64 * factor
+            })
+            .collect();
+        // The draw as a fraction of the total budget: with every factor 1, the bracket the
+        // budgets give; past every weight (all 0), the most patient bracket.
+        let mut at = (draw as f64 + 0.5) / total as f64 * weights.iter().sum::<f64>();
+        let mut id = self.brackets.len() - 1;
+        for (i, w) in weights.iter().enumerate() {
+            if at < *w {
+                id = i;
+                break;
             }
-            draw -= budget;
+            at -= w;
         }
-        self.brackets.len() - 1
+        if self.assigned.len() <= trial {
+            self.assigned.resize(trial + 1, None);
+        }
+        self.assigned[trial] = Some(id);
+        id
+    }
+
+    /// The table of values bracket `id` records in ([`Brackets`]).
+    fn table(&self, id: usize) -> usize {
+        match self.config.brackets {
+            Brackets::Shared => 0,
+            Brackets::Separate => id,
+        }
     }
 
     /// The bracket of `trial` and the rungs it records its values in.
     fn bracket_and_rungs(&mut self, trial: usize) -> (&mut Halving, &mut Rungs) {
         let id = self.bracket_of(trial);
-        let table = match self.config.brackets {
-            Brackets::Shared => 0,
-            Brackets::Separate => id,
-        };
+        let table = self.table(id);
         if self.rungs.len() <= table {
             self.rungs.resize_with(table + 1, Rungs::new);
         }
@@ -463,15 +570,95 @@ impl PrunerSession for HyperbandSession {
     }
 
     fn finished(&mut self, progress: &Progress, trial: usize) {
-        if self.brackets.is_empty() && progress.state(trial) == Some(TrialState::Complete) {
-            if let Some(last) = longest_complete(progress) {
-                self.brackets = self.config.schedules(last.saturating_add(1));
-                for (t, _, _) in progress.iter() {
-                    let (bracket, rungs) = self.bracket_and_rungs(t);
-                    bracket.backfill(progress, t, rungs);
+        if progress.state(trial) != Some(TrialState::Complete) {
+            return;
+        }
+        if !self.brackets.is_empty() {
+            self.agreement.learn(progress, trial);
+            return;
+        }
+        let Some(last) = longest_complete(progress) else {
+            return;
+        };
+        self.set_brackets(self.config.schedules(last.saturating_add(1)));
+        for (t, state, _) in progress.iter() {
+            let (bracket, rungs) = self.bracket_and_rungs(t);
+            bracket.backfill(progress, t, rungs);
+            if state == TrialState::Complete {
+                self.agreement.learn(progress, t);
+            }
+        }
+    }
+}
+
+/// How well the values at the brackets' first rungs rank complete trials as their final
+/// values do ([`BracketWeights::Agreement`]): per rung, the pairs of complete trials it
+/// ranks alike and the pairs it ranks the other way, counted as trials complete.
+#[derive(Debug, Default)]
+struct Agreement {
+    /// The brackets' first rungs (steps).
+    steps: Vec<u64>,
+    /// Per complete trial, its score at each first rung (NaN where it has none) and then
+    /// its final score: `steps.len() + 1` values per trial.
+    scores: Vec<f64>,
+    /// Per first rung: (pairs ranked alike, pairs ranked the other way).
+    pairs: Vec<(u64, u64)>,
+}
+
+impl Agreement {
+    /// The prior, in pairs ranked alike, towards which τ is shrunk.
+    const PRIOR_PAIRS: f64 = 4.0;
+
+    fn new(steps: Vec<u64>) -> Self {
+        Agreement {
+            pairs: vec![(0, 0); steps.len()],
+            steps,
+            scores: Vec::new(),
+        }
+    }
+
+    /// Complete trial `trial`: its pairs with every complete trial learned before.
+    fn learn(&mut self, progress: &Progress, trial: usize) {
+        let points = progress.curve(trial).points();
+        let Some(last) = progress.value(trial).or(points.last().map(|&(_, v)| v)) else {
+            return;
+        };
+        let last = progress.score(last);
+        if last.is_nan() {
+            return;
+        }
+        let width = self.steps.len() + 1;
+        let start = self.scores.len();
+        for &step in &self.steps {
+            let at = points.partition_point(|&(s, _)| s < step);
+            let score = points.get(at).map_or(f64::NAN, |&(_, v)| progress.score(v));
+            self.scores.push(score);
+        }
+        self.scores.push(last);
+        let (earlier, new) = self.scores.split_at(start);
+        for other in earlier.chunks_exact(width) {
+            let other_last = other[width - 1];
+            if other_last == last {
+                continue;
+            }
+            let order = last.total_cmp(&other_last);
+            for (pairs, (&a, &b)) in self.pairs.iter_mut().zip(new.iter().zip(other)) {
+                match a.partial_cmp(&b) {
+                    // A tie, or a trial without a value there (NaN).
+                    Some(Ordering::Equal) | None => {}
+                    Some(early) if early == order => pairs.0 += 1,
+                    Some(_) => pairs.1 += 1,
                 }
             }
         }
+    }
+
+    /// The factor on bracket `id`'s weight: Kendall's τ of its first rung against final
+    /// values, shrunk towards 1 by [`PRIOR_PAIRS`](Self::PRIOR_PAIRS); 0 when negative.
+    fn factor(&self, id: usize) -> f64 {
+        let (alike, other) = self.pairs.get(id).copied().unwrap_or((0, 0));
+        let (alike, other) = (alike as f64, other as f64);
+        ((Self::PRIOR_PAIRS + alike - other) / (Self::PRIOR_PAIRS + alike + other)).max(0.0)
     }
 }
 
@@ -540,12 +727,7 @@ mod tests {
         let first_rungs: Vec<u64> = brackets.iter().map(|(h, _)| h.rung_step(1, 0)).collect();
         assert_eq!(first_rungs, [1, 3, 9, 27, 81]);
         // The draw follows the budgets: bracket 0 gets about 81/143 of the trials.
-        let session = HyperbandSession {
-            config: hb,
-            seed: 7,
-            brackets,
-            rungs: Vec::new(),
-        };
+        let mut session = HyperbandSession::new(hb, 7, brackets);
         let zero = (0..14_300).filter(|&t| session.bracket_of(t) == 0).count();
         assert!((7_700..8_500).contains(&zero), "{zero}");
     }
@@ -561,12 +743,7 @@ mod tests {
                 .brackets(brackets);
             // Brackets with first rungs at steps 1, 3 and 9 (the end: never judged); a
             // seed that puts trial 0 in the first.
-            let session = |seed| HyperbandSession {
-                config: hb,
-                seed,
-                brackets: hb.schedules(9),
-                rungs: Vec::new(),
-            };
+            let session = |seed| HyperbandSession::new(hb, seed, hb.schedules(9));
             let seed = (0..)
                 .find(|&seed| session(seed).bracket_of(0) == 0)
                 .unwrap();
@@ -589,6 +766,49 @@ mod tests {
                 "{brackets:?}"
             );
         }
+    }
+
+    /// A session of Hyperband over 9 steps (first rungs at 1, 3 and 9) weighted `weights`,
+    /// told of twenty complete trials whose values at steps 1 to 8 rank them as their final values do (`agree`)
+    /// or the other way round.
+    fn told_of_complete_trials(weights: BracketWeights, agree: bool) -> HyperbandSession {
+        let hb = Hyperband::new()
+            .max_resource(MaxResource::Steps(9))
+            .weights(weights);
+        let mut s = HyperbandSession::new(hb, 5, hb.schedules(9));
+        let mut p = Progress::new(Direction::Minimize);
+        for t in 0..20 {
+            let last = t as f64;
+            let early = if agree { last } else { -last };
+            p.push(t, TrialState::Running);
+            for step in 1..=9 {
+                p.report(t, step, if step < 9 { early } else { last });
+            }
+            p.finish(t, TrialState::Complete, Some(last));
+            s.finished(&p, t);
+        }
+        s
+    }
+
+    #[test]
+    fn hyperband_sends_no_trials_to_brackets_whose_first_rung_misranks() {
+        // Early values ranking trials against their final ones: the brackets that judge
+        // before the end (first rungs 1 and 3) get no new trials; weighted by budgets
+        // alone they get most.
+        let mut s = told_of_complete_trials(BracketWeights::Agreement, false);
+        assert_eq!(s.agreement.pairs, [(0, 190), (0, 190), (190, 0)]);
+        assert!((20..1020).all(|t| s.bracket_of(t) == 2));
+        let mut s = told_of_complete_trials(BracketWeights::Budgets, false);
+        let last = (20..1020).filter(|&t| s.bracket_of(t) == 2).count();
+        assert!((100..300).contains(&last), "{last}");
+    }
+
+    #[test]
+    fn hyperband_weighs_brackets_whose_first_rung_agrees_by_budgets() {
+        let mut agreement = told_of_complete_trials(BracketWeights::Agreement, true);
+        let mut budgets = told_of_complete_trials(BracketWeights::Budgets, true);
+        assert_eq!(agreement.agreement.pairs, [(190, 0); 3]);
+        assert!((20..1020).all(|t| agreement.bracket_of(t) == budgets.bracket_of(t)));
     }
 
     #[test]

@@ -17,7 +17,9 @@ mod percentile;
 mod threshold;
 mod wilcoxon;
 
-pub use halving::{Brackets, Hyperband, MaxResource, MinResource, SuccessiveHalving};
+pub use halving::{
+    BracketWeights, Brackets, Hyperband, MaxResource, MinResource, SuccessiveHalving,
+};
 pub use percentile::{Median, Percentile};
 pub use threshold::{Patient, Threshold};
 pub use wilcoxon::Wilcoxon;

@@ -259,7 +259,7 @@ impl SearchConfig {
 /// | `median` | `startup_trials` (5), `warmup_steps` (0), `interval_steps` (1), `min_trials` (1) |
 /// | `percentile` | `percentile` (25) and the settings of `median` |
 /// | `asha` | `min_resource` (automatic), `reduction_factor` (4), `min_early_stopping_rate` (0), `bootstrap_count` (0) |
-/// | `hyperband` | `min_resource` (1), `max_resource` (automatic), `reduction_factor` (3), `bootstrap_count` (0), `brackets` (`"shared"`: a trial is judged against every bracket's values at a step; `"separate"`: its own bracket's, as optuna) |
+/// | `hyperband` | `min_resource` (1), `max_resource` (automatic), `reduction_factor` (3), `bootstrap_count` (0), `brackets` (`"shared"`: a trial is judged against every bracket's values at a step; `"separate"`: its own bracket's, as optuna), `weights` (`"agreement"`: new trials shared out by budget and by how well each bracket's first rung ranks complete trials; `"budgets"`: by budget alone, as optuna) |
 /// | `wilcoxon` | `p_threshold` (0.1), `startup_steps` (2) |
 /// | `threshold` | `lower`, `upper` (no bound), `warmup_steps`, `interval_steps` |
 ///
@@ -785,6 +785,7 @@ struct RawPruner {
     min_early_stopping_rate: Field<u32>,
     bootstrap_count: Field<usize>,
     brackets: Field<String>,
+    weights: Field<String>,
     p_threshold: Field<f64>,
     startup_steps: Field<usize>,
     lower: Field<f64>,
@@ -812,6 +813,7 @@ impl RawPruner {
             at("min_early_stopping_rate", &self.min_early_stopping_rate),
             at("bootstrap_count", &self.bootstrap_count),
             at("brackets", &self.brackets),
+            at("weights", &self.weights),
             at("p_threshold", &self.p_threshold),
             at("startup_steps", &self.startup_steps),
             at("lower", &self.lower),
@@ -861,7 +863,8 @@ fn pruner_keys(kind: PrunerKind) -> &'static [&'static str] {
             "max_resource",
             "reduction_factor",
             "bootstrap_count",
-            "brackets"
+            "brackets",
+            "weights"
         ),
         PrunerKind::Wilcoxon => keys!("p_threshold", "startup_steps"),
         PrunerKind::Threshold => keys!("lower", "upper", "warmup_steps", "interval_steps"),
@@ -1357,6 +1360,7 @@ impl<'s> Doc<'s> {
             min_early_stopping_rate,
             bootstrap_count,
             brackets,
+            weights,
             p_threshold,
             startup_steps,
             lower,
@@ -1485,6 +1489,10 @@ impl<'s> Doc<'s> {
                 let names = prune::Brackets::ALL.map(prune::Brackets::as_str);
                 if let Some(i) = self.keyword("pruner.brackets", brackets, &names)? {
                     p = p.brackets(prune::Brackets::ALL[i]);
+                }
+                let names = prune::BracketWeights::ALL.map(prune::BracketWeights::as_str);
+                if let Some(i) = self.keyword("pruner.weights", weights, &names)? {
+                    p = p.weights(prune::BracketWeights::ALL[i]);
                 }
                 BuiltinPruner::Hyperband(p)
             }
@@ -2070,6 +2078,23 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         says(
             &format!("{GOOD}\n[pruner]\nkind = \"asha\"\nbrackets = \"shared\"\n"),
             "unknown key `brackets`",
+        );
+    }
+
+    #[test]
+    fn hyperband_weighs_brackets_by_agreement_unless_by_budgets() {
+        let hyperband = format!("{GOOD}\n[pruner]\nkind = \"hyperband\"\n");
+        let shown = |c: SweepConfig| c.pruner().expect("a pruner").to_string();
+        assert!(shown(parse(&hyperband).unwrap()).contains("weights: Agreement"));
+        let budgets = Overrides::default().set("pruner.weights=\"budgets\"");
+        assert!(shown(parse_with(&hyperband, budgets).unwrap()).contains("weights: Budgets"));
+        let unknown = Overrides::default().set("pruner.weights=\"equal\"");
+        let e = parse_with(&hyperband, unknown).unwrap_err();
+        assert!(e.to_string().contains("`agreement`"), "{e}");
+        assert!(e.to_string().contains("`budgets`"), "{e}");
+        says(
+            &format!("{GOOD}\n[pruner]\nkind = \"median\"\nweights = \"budgets\"\n"),
+            "unknown key `weights`",
         );
     }
 
