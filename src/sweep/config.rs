@@ -2065,37 +2065,36 @@ model = { kind = "choice", options = ["rf", "gbt"] }
     }
 
     #[test]
-    fn hyperband_brackets_are_shared_unless_set_apart() {
+    fn hyperband_keywords_have_defaults_overrides_and_only_hyperband_takes_them() {
         let hyperband = format!("{GOOD}\n[pruner]\nkind = \"hyperband\"\n");
         let shown = |c: SweepConfig| c.pruner().expect("a pruner").to_string();
-        assert!(shown(parse(&hyperband).unwrap()).contains("brackets: Shared"));
-        let apart = Overrides::default().set("pruner.brackets=\"separate\"");
-        assert!(shown(parse_with(&hyperband, apart).unwrap()).contains("brackets: Separate"));
-        let unknown = Overrides::default().set("pruner.brackets=\"apart\"");
-        let e = parse_with(&hyperband, unknown).unwrap_err();
-        assert!(e.to_string().contains("`shared`"), "{e}");
-        assert!(e.to_string().contains("`separate`"), "{e}");
-        says(
-            &format!("{GOOD}\n[pruner]\nkind = \"asha\"\nbrackets = \"shared\"\n"),
-            "unknown key `brackets`",
-        );
-    }
-
-    #[test]
-    fn hyperband_weighs_brackets_by_agreement_unless_by_budgets() {
-        let hyperband = format!("{GOOD}\n[pruner]\nkind = \"hyperband\"\n");
-        let shown = |c: SweepConfig| c.pruner().expect("a pruner").to_string();
-        assert!(shown(parse(&hyperband).unwrap()).contains("weights: Agreement"));
-        let budgets = Overrides::default().set("pruner.weights=\"budgets\"");
-        assert!(shown(parse_with(&hyperband, budgets).unwrap()).contains("weights: Budgets"));
-        let unknown = Overrides::default().set("pruner.weights=\"equal\"");
-        let e = parse_with(&hyperband, unknown).unwrap_err();
-        assert!(e.to_string().contains("`agreement`"), "{e}");
-        assert!(e.to_string().contains("`budgets`"), "{e}");
-        says(
-            &format!("{GOOD}\n[pruner]\nkind = \"median\"\nweights = \"budgets\"\n"),
-            "unknown key `weights`",
-        );
+        // (key, its default shown, the other keyword, it shown)
+        let keywords = [
+            (
+                "brackets",
+                "brackets: Shared",
+                "separate",
+                "brackets: Separate",
+            ),
+            (
+                "weights",
+                "weights: Agreement",
+                "budgets",
+                "weights: Budgets",
+            ),
+        ];
+        for (key, default, other, other_shown) in keywords {
+            assert!(shown(parse(&hyperband).unwrap()).contains(default), "{key}");
+            let set = Overrides::default().set(format!("pruner.{key}=\"{other}\""));
+            assert!(shown(parse_with(&hyperband, set).unwrap()).contains(other_shown));
+            let unknown = Overrides::default().set(format!("pruner.{key}=\"apart\""));
+            let e = parse_with(&hyperband, unknown).unwrap_err();
+            assert!(e.to_string().contains(&format!("`{other}`")), "{e}");
+            says(
+                &format!("{GOOD}\n[pruner]\nkind = \"asha\"\n{key} = \"{other}\"\n"),
+                &format!("unknown key `{key}`"),
+            );
+        }
     }
 
     #[test]
