@@ -170,7 +170,7 @@ fn hyperband_weighted_by_agreement_keeps_slow_starters() {
     // By budgets most trials go to brackets that judge them at epochs 1, 3 and 9, where
     // the slow starters look worst (found in 1 of 10 when written); weighted by agreement
     // those brackets fall silent once complete trials show their rungs rank the other way
-    // (9 of 10, at 68% of no pruning's steps).
+    // (10 of 10, at 70% of no pruning's steps).
     assert!(
         found[0] >= 7 && found[1] <= 3 && steps[0] < 10 * 60 * EPOCHS * 3 / 4,
         "found no pruning's best: {found:?}, steps {steps:?}"

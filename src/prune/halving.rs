@@ -7,8 +7,8 @@
 //! et al. 2020; with fewer than `η` values the trial must be the best of them). Hyperband
 //! (Li et al. 2018) runs several such schedules at once, one per bracket `s`, and assigns
 //! each trial to a bracket at random with weights that give brackets equal budgets, scaled
-//! down for a bracket whose first rung ranks the complete trials unlike their final
-//! values; the brackets differ in the first step at which they judge a trial, and share
+//! by how well the first rungs rank the complete trials as their final values do; the
+//! brackets differ in the first step at which they judge a trial, and share
 //! the values recorded at each step.
 
 use std::cmp::Ordering;
@@ -327,18 +327,25 @@ impl Brackets {
 /// How [`Hyperband`] shares new trials out among its brackets.
 ///
 /// Li et al. and optuna weight each bracket by its budget, so that every bracket spends
-/// about as many steps. That hedges against curves whose early values mislead (a slow
-/// starter that ends best) at a fixed price, paid also where early values rank settings
-/// well, and too small where they mislead: the aggressive brackets, which stop most trials
-/// on their first values, go on taking most new trials. [`Agreement`] (the default) asks
-/// the complete trials, which reported every step, whether each bracket's first rung can
-/// be trusted: for every pair of them, whether their values at that rung rank them as
-/// their final values do. A bracket's weight is its budget times Kendall's τ of those
-/// pairs ((alike - other ways) / all), shrunk towards full agreement by a prior worth four
-/// pairs ranked alike, and 0 when τ is 0 or less; before any pair has been seen, its
-/// budget. Where early values rank settings well the factors stay near 1 and the search
-/// saves about as many steps; where they rank them the other way round, the brackets
-/// judging early fall silent and new trials go to the patient ones.
+/// about as many steps: a hedge against curves whose early values mislead (a slow starter
+/// that ends best) at a fixed price, paid in full where early values rank settings well,
+/// and too small where they mislead, as the aggressive brackets, which stop most trials on
+/// their first values, go on taking most new trials. [`Agreement`] (the default) asks the
+/// complete trials, which reported every step, whether each bracket's first rung can be
+/// trusted: for every pair of them, whether their values at that rung rank them as their
+/// final values do, which gives Kendall's τ (pairs ranked alike minus pairs ranked the
+/// other way, over all). A bracket's weight is its budget times
+///
+/// - its own rung's τ shrunk towards 1 by a prior of four pairs ranked alike (trusted
+///   until shown wrong), 0 when τ is 0 or less: where early values mislead, the brackets
+///   judging early fall silent and new trials go to the patient ones;
+/// - for every bracket but the most aggressive, `1 - τ₀`, where `τ₀` is the most
+///   aggressive bracket's τ shrunk towards 0 by the same four pairs (not trusted until
+///   shown right): the patient brackets are the hedge against the earliest judgements, and
+///   once the complete trials show those rank as final values do, the hedge is needed
+///   less and its steps go to trying more settings.
+///
+/// Before any pair is seen the weights are the budgets.
 ///
 /// A trial's bracket is drawn when it first reports (or when the maximum resource becomes
 /// known), from what the trials complete by then say; a loaded study replays its history
@@ -349,7 +356,7 @@ impl Brackets {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum BracketWeights {
-    /// Budgets scaled by each first rung's rank agreement with final values.
+    /// Budgets scaled by the first rungs' rank agreement with final values.
     #[default]
     Agreement,
     /// Budgets alone (Li et al., optuna).
@@ -518,6 +525,11 @@ impl HyperbandSession {
             .map(|id| {
                 let factor = match self.config.weights {
                     BracketWeights::Budgets => 1.0,
+                    // The patient brackets hedge against the most aggressive one's first
+                    // rung: less, the more it is shown right.
+                    BracketWeights::Agreement if id > 0 => {
+                        self.agreement.factor(id) * (1.0 - self.agreement.shown())
+                    }
                     BracketWeights::Agreement => self.agreement.factor(id),
                 };
                 self.brackets[id].1 as f64 * factor
@@ -653,12 +665,25 @@ impl Agreement {
         }
     }
 
-    /// The factor on bracket `id`'s weight: Kendall's τ of its first rung against final
-    /// values, shrunk towards 1 by [`PRIOR_PAIRS`](Self::PRIOR_PAIRS); 0 when negative.
-    fn factor(&self, id: usize) -> f64 {
+    /// Kendall's τ of bracket `id`'s first rung against final values, with
+    /// [`PRIOR_PAIRS`](Self::PRIOR_PAIRS) more pairs of which `prior_alike` are ranked
+    /// alike; 0 when negative.
+    fn tau(&self, id: usize, prior_alike: f64) -> f64 {
         let (alike, other) = self.pairs.get(id).copied().unwrap_or((0, 0));
         let (alike, other) = (alike as f64, other as f64);
-        ((Self::PRIOR_PAIRS + alike - other) / (Self::PRIOR_PAIRS + alike + other)).max(0.0)
+        ((prior_alike + alike - other) / (Self::PRIOR_PAIRS + alike + other)).max(0.0)
+    }
+
+    /// The factor on bracket `id`'s weight for its own first rung: τ shrunk towards 1
+    /// (no evidence: trusted).
+    fn factor(&self, id: usize) -> f64 {
+        self.tau(id, Self::PRIOR_PAIRS)
+    }
+
+    /// How far the most aggressive first rung is shown to rank as final values do: τ
+    /// shrunk towards 0 (no evidence: not shown).
+    fn shown(&self) -> f64 {
+        self.tau(0, 0.0)
     }
 }
 
@@ -804,11 +829,23 @@ mod tests {
     }
 
     #[test]
-    fn hyperband_weighs_brackets_whose_first_rung_agrees_by_budgets() {
-        let mut agreement = told_of_complete_trials(BracketWeights::Agreement, true);
-        let mut budgets = told_of_complete_trials(BracketWeights::Budgets, true);
-        assert_eq!(agreement.agreement.pairs, [(190, 0); 3]);
-        assert!((20..1020).all(|t| agreement.bracket_of(t) == budgets.bracket_of(t)));
+    fn hyperband_hedges_less_once_the_first_rung_is_shown_right() {
+        // Every rung ranking as final values do: τ₀ = 190 / 194, so the patient brackets
+        // keep 2% of their weight and nearly every new trial goes to the most aggressive
+        // bracket, which by budgets gets 9 of 17.
+        let count = |weights| {
+            let mut s = told_of_complete_trials(weights, true);
+            assert_eq!(s.agreement.pairs, [(190, 0); 3]);
+            (20..1020).filter(|&t| s.bracket_of(t) == 0).count()
+        };
+        let (agreement, budgets) = (
+            count(BracketWeights::Agreement),
+            count(BracketWeights::Budgets),
+        );
+        assert!(
+            agreement > 950 && (450..610).contains(&budgets),
+            "{agreement} {budgets}"
+        );
     }
 
     #[test]
