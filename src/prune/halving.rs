@@ -269,7 +269,7 @@ pub enum MaxResource {
 /// ...`, as many as fit between the minimum and maximum resource; each trial is assigned
 /// a bracket at random (from the search's seed and its number), weighted so that each
 /// bracket gets an equal budget, as optuna's `HyperbandPruner`, and by default scaled by
-/// how well each bracket's first rung ranks the complete trials ([`BracketWeights`]).
+/// how well the first rungs rank the complete trials ([`BracketWeights`]).
 /// A bracket decides when a trial is first judged (the least aggressive never stops one);
 /// at a given step every
 /// trial is judged against the values all brackets recorded at that step, where optuna

@@ -259,7 +259,7 @@ impl SearchConfig {
 /// | `median` | `startup_trials` (5), `warmup_steps` (0), `interval_steps` (1), `min_trials` (1) |
 /// | `percentile` | `percentile` (25) and the settings of `median` |
 /// | `asha` | `min_resource` (automatic), `reduction_factor` (4), `min_early_stopping_rate` (0), `bootstrap_count` (0) |
-/// | `hyperband` | `min_resource` (1), `max_resource` (automatic), `reduction_factor` (3), `bootstrap_count` (0), `brackets` (`"shared"`: a trial is judged against every bracket's values at a step; `"separate"`: its own bracket's, as optuna), `weights` (`"agreement"`: new trials shared out by budget and by how well each bracket's first rung ranks complete trials; `"budgets"`: by budget alone, as optuna) |
+/// | `hyperband` | `min_resource` (1), `max_resource` (automatic), `reduction_factor` (3), `bootstrap_count` (0), `brackets` (`"shared"`: a trial is judged against every bracket's values at a step; `"separate"`: its own bracket's, as optuna), `weights` (`"agreement"`: new trials shared out by budget and by how well the first rungs rank complete trials; `"budgets"`: by budget alone, as optuna) |
 /// | `wilcoxon` | `p_threshold` (0.1), `startup_steps` (2) |
 /// | `threshold` | `lower`, `upper` (no bound), `warmup_steps`, `interval_steps` |
 ///
