@@ -269,15 +269,14 @@ pub enum MaxResource {
 /// ...`, as many as fit between the minimum and maximum resource; each trial is assigned
 /// a bracket at random (from the search's seed and its number), weighted so that each
 /// bracket gets an equal budget, as optuna's `HyperbandPruner`, and by default scaled by
-/// how well the first rungs rank the complete trials ([`BracketWeights`]).
-/// A bracket decides when a trial is first judged (the least aggressive never stops one);
-/// at a given step every
-/// trial is judged against the values all brackets recorded at that step, where optuna
-/// compares it only with the trials of its own bracket: with the sampler learning from
-/// every bracket, a bracket of its own would keep too few values at a step to stop
-/// anything early in a search (measured in `bench/prune/RESULTS.md`);
-/// [`Brackets::Separate`] gives optuna's and Li et al.'s rule. Defaults: minimum resource 1,
-/// maximum automatic, reduction factor 3, no bootstrap, brackets shared, weighted by
+/// how well the first rungs rank the complete trials ([`BracketWeights`]). A bracket
+/// decides when a trial is first judged (the least aggressive never stops one); at a
+/// given step every trial is judged against the values all brackets recorded at that
+/// step, where optuna compares it only with the trials of its own bracket: with the
+/// sampler learning from every bracket, a bracket of its own would keep too few values at
+/// a step to stop anything early in a search (measured in `bench/prune/RESULTS.md`);
+/// [`Brackets::Separate`] gives optuna's and Li et al.'s rule. Defaults: minimum resource
+/// 1, maximum automatic, reduction factor 3, no bootstrap, brackets shared, weighted by
 /// agreement.
 ///
 /// ```
