@@ -403,3 +403,33 @@ fn a_finished_search_is_not_joined_unless_asked() {
     let (parents, trials) = runs_of(&sweeps.tracker(), "workers");
     assert_eq!((parents.len(), trials.len()), (2, 6));
 }
+
+/// Two handles that each see a new best of their own: the parent ends with the best of
+/// both, whichever recorded last and at whatever trial number.
+#[test]
+fn the_parent_ends_with_the_best_of_every_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}/runs.db", dir.path().display());
+    let tracker = Tracker::open(&uri).unwrap();
+    let open = || {
+        Study::builder(&space())
+            .seed(3)
+            .tracking(Tracking::new(tracker.clone(), "best").name("shared"))
+            .open()
+            .unwrap()
+    };
+    let (mut a, mut b) = (open(), open());
+    let first = a.ask().unwrap();
+    let second = b.ask().unwrap();
+    assert_eq!((first.number(), second.number()), (0, 1));
+    // The later trial, worse, is told first: its handle records it as the best at step 1;
+    // then the better one, at step 0, by a handle that has not seen trial 1.
+    b.tell(second, 5.0).unwrap();
+    a.tell(first, 1.0).unwrap();
+    a.finish(hyperflow::StopReason::MaxEvals).unwrap();
+    b.finish(hyperflow::StopReason::MaxEvals).unwrap();
+    let (parents, _) = runs_of(&tracker, "best");
+    let parent = &parents[0];
+    assert_eq!(parent.data.metric(schema::BEST_LOSS_METRIC), Some(1.0));
+    assert_eq!(parent.data.tag(schema::BEST_TRIAL_TAG), Some("0"));
+}

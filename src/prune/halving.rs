@@ -8,8 +8,8 @@
 //! (Li et al. 2018) runs several such schedules at once, one per bracket `s`, and assigns
 //! each trial to a bracket at random with weights that give brackets equal budgets, scaled
 //! by how well the first rungs rank the complete trials as their final values do; the
-//! brackets differ in the first step at which they judge a trial, and share
-//! the values recorded at each step.
+//! brackets differ in the first step at which they judge a trial, and share the values
+//! recorded at each step.
 
 use std::cmp::Ordering;
 

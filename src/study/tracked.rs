@@ -798,7 +798,7 @@ impl TrackedStudy {
             return Err(store_error(&context)(e));
         }
         if let (true, Some(parent)) = (is_best, &self.parent) {
-            let (metrics, tags) = schema::best_update(trial, &run_id);
+            let (metrics, tags) = schema::best_update(trial, &run_id, trial.number as i64);
             self.tracker
                 .log_batch(parent, &metrics, &[], &tags)
                 .map_err(store_error(format!("{context} as the study's best")))?;
@@ -1063,18 +1063,27 @@ impl TrackedStudy {
     }
 
     /// Records a new best complete trial on the parent run (the last worker of a joined
-    /// search writes the best of all).
+    /// search writes the best of all: another worker may have recorded a best of its own,
+    /// worse, at a later trial number, so the best of all follows it).
     pub fn record_best(&mut self, trial: &Trial) -> Result<(), StudyError> {
         let (Some(parent), Some(run_id)) = (&self.parent, self.run_id(trial.number)) else {
             return Ok(());
         };
         let context = "recording the study's best trial";
         let recorded = self.tracker.get_run(parent).map_err(store_error(context))?;
+        let latest = recorded
+            .data
+            .metrics
+            .iter()
+            .find(|m| m.key == schema::BEST_LOSS_METRIC);
         let number = trial.number.to_string();
-        if recorded.data.tag(schema::BEST_TRIAL_TAG) == Some(number.as_str()) {
+        if recorded.data.tag(schema::BEST_TRIAL_TAG) == Some(number.as_str())
+            && latest.map(|m| m.value) == trial.loss
+        {
             return Ok(());
         }
-        let (metrics, tags) = schema::best_update(trial, &run_id);
+        let step = latest.map_or(0, |m| m.step + 1).max(trial.number as i64);
+        let (metrics, tags) = schema::best_update(trial, &run_id, step);
         self.tracker
             .log_batch(parent, &metrics, &[], &tags)
             .map_err(store_error(context))

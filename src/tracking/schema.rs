@@ -265,12 +265,13 @@ pub fn trial_end(
 }
 
 /// What the parent records when `trial` (whose run is `run_id`) becomes the best: the
-/// `best_loss` metric at the trial's number as step, and the `best_run_id` / `best_trial`
-/// tags.
-pub fn best_update(trial: &Trial, run_id: &str) -> (Vec<Metric>, Vec<Tag>) {
+/// `best_loss` metric at `step` (the trial's number, unless the parent holds a
+/// `best_loss` at a later step, which the new best must follow to be the latest value),
+/// and the `best_run_id` / `best_trial` tags.
+pub fn best_update(trial: &Trial, run_id: &str, step: i64) -> (Vec<Metric>, Vec<Tag>) {
     let metrics = trial
         .loss
-        .map(|loss| Metric::at_step(BEST_LOSS_METRIC, loss, trial.number as i64))
+        .map(|loss| Metric::at_step(BEST_LOSS_METRIC, loss, step))
         .into_iter()
         .collect();
     let tags = vec![
