@@ -199,13 +199,9 @@ impl Halving {
         let Some(min_resource) = self.min_resource else {
             return;
         };
-        let points = progress.curve(trial).points();
+        let curve = progress.curve(trial);
         let mut rung = 0;
-        loop {
-            let at = points.partition_point(|&(s, _)| s < self.rung_step(min_resource, rung));
-            let Some(&(_, value)) = points.get(at) else {
-                break;
-            };
+        while let Some(value) = curve.from_step(self.rung_step(min_resource, rung)) {
             let score = progress.score(value);
             if score.is_nan() {
                 break;
@@ -630,8 +626,8 @@ impl Agreement {
 
     /// Complete trial `trial`: its pairs with every complete trial learned before.
     fn learn(&mut self, progress: &Progress, trial: usize) {
-        let points = progress.curve(trial).points();
-        let Some(last) = progress.value(trial).or(points.last().map(|&(_, v)| v)) else {
+        let curve = progress.curve(trial);
+        let Some(last) = progress.value(trial).or(curve.last().map(|(_, v)| v)) else {
             return;
         };
         let last = progress.score(last);
@@ -641,8 +637,9 @@ impl Agreement {
         let width = self.steps.len() + 1;
         let start = self.scores.len();
         for &step in &self.steps {
-            let at = points.partition_point(|&(s, _)| s < step);
-            let score = points.get(at).map_or(f64::NAN, |&(_, v)| progress.score(v));
+            let score = curve
+                .from_step(step)
+                .map_or(f64::NAN, |v| progress.score(v));
             self.scores.push(score);
         }
         self.scores.push(last);

@@ -107,6 +107,13 @@ impl Curve {
             .map(|i| self.points[i].1)
     }
 
+    /// The first value reported at `step` or after it: what a trial that skipped `step`
+    /// stands at there.
+    pub fn from_step(&self, step: u64) -> Option<f64> {
+        let at = self.points.partition_point(|&(s, _)| s < step);
+        self.points.get(at).map(|&(_, v)| v)
+    }
+
     /// The highest step reported below `step`.
     fn step_before(&self, step: u64) -> Option<u64> {
         let at = self.points.partition_point(|&(s, _)| s < step);
@@ -394,6 +401,9 @@ mod tests {
         assert_eq!(c.at(2), None);
         assert_eq!(c.step_before(3), Some(1));
         assert_eq!(c.step_before(1), None);
+        assert_eq!(c.from_step(2), Some(0.3));
+        assert_eq!(c.from_step(1), Some(0.1));
+        assert_eq!(c.from_step(4), None);
     }
 
     #[test]
