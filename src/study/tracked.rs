@@ -1071,11 +1071,7 @@ impl TrackedStudy {
         };
         let context = "recording the study's best trial";
         let recorded = self.tracker.get_run(parent).map_err(store_error(context))?;
-        let latest = recorded
-            .data
-            .metrics
-            .iter()
-            .find(|m| m.key == schema::BEST_LOSS_METRIC);
+        let latest = recorded.data.latest_metric(schema::BEST_LOSS_METRIC);
         let number = trial.number.to_string();
         if recorded.data.tag(schema::BEST_TRIAL_TAG) == Some(number.as_str())
             && latest.map(|m| m.value) == trial.loss

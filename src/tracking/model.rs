@@ -314,7 +314,11 @@ pub struct RunData {
 impl RunData {
     /// The latest value of metric `key`.
     pub fn metric(&self, key: &str) -> Option<f64> {
-        self.metrics.iter().find(|m| m.key == key).map(|m| m.value)
+        self.latest_metric(key).map(|m| m.value)
+    }
+    /// The latest point of metric `key`: its value with its step and timestamp.
+    pub fn latest_metric(&self, key: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.key == key)
     }
     /// The value of param `key`.
     pub fn param(&self, key: &str) -> Option<&str> {
