@@ -65,6 +65,24 @@ fn trial_states(trials: &[Run], parent: &str) -> BTreeMap<usize, (TrialState, Op
     states
 }
 
+/// A tracker on a new SQLite file, which lives as long as the directory returned.
+fn sqlite_tracker() -> (tempfile::TempDir, Tracker) {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("sqlite:///{}/runs.db", dir.path().display());
+    let tracker = Tracker::open(&uri).unwrap();
+    (dir, tracker)
+}
+
+/// A study handle on the search named `name` in `experiment` (joining it once another
+/// handle opened it), seeded `seed`.
+fn handle(tracker: &Tracker, experiment: &str, name: &str, seed: u64) -> Study {
+    Study::builder(&space())
+        .seed(seed)
+        .tracking(Tracking::new(tracker.clone(), experiment).name(name))
+        .open()
+        .unwrap()
+}
+
 fn count(states: &BTreeMap<usize, (TrialState, Option<String>)>, state: TrialState) -> usize {
     states.values().filter(|(s, _)| *s == state).count()
 }
@@ -73,18 +91,12 @@ fn count(states: &BTreeMap<usize, (TrialState, Option<String>)>, state: TrialSta
 /// one numbering and one budget.
 #[test]
 fn study_handles_in_threads_share_one_search() {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}/runs.db", dir.path().display());
-    let tracker = Tracker::open(&uri).unwrap();
+    let (_dir, tracker) = sqlite_tracker();
     let workers: Vec<_> = (0..4)
         .map(|_| {
             let tracker = tracker.clone();
             std::thread::spawn(move || {
-                let mut study = Study::builder(&space())
-                    .seed(3)
-                    .tracking(Tracking::new(tracker, "threads").name("shared"))
-                    .open()
-                    .unwrap();
+                let mut study = handle(&tracker, "threads", "shared", 3);
                 study
                     .optimize(|p| {
                         std::thread::sleep(Duration::from_millis(5));
@@ -128,16 +140,8 @@ fn study_handles_in_threads_share_one_search() {
 /// it is marked failed and its place in the budget goes back.
 #[test]
 fn a_lost_trial_is_failed_and_its_place_goes_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}/runs.db", dir.path().display());
-    let tracker = Tracker::open(&uri).unwrap();
-    let open = || {
-        Study::builder(&space())
-            .seed(5)
-            .tracking(Tracking::new(tracker.clone(), "lost").name("s"))
-            .open()
-            .unwrap()
-    };
+    let (_dir, tracker) = sqlite_tracker();
+    let open = || handle(&tracker, "lost", "s", 5);
     let mut first = open();
     let trial = first.ask().unwrap();
     let lost = trial.number();
@@ -408,16 +412,8 @@ fn a_finished_search_is_not_joined_unless_asked() {
 /// both, whichever recorded last and at whatever trial number.
 #[test]
 fn the_parent_ends_with_the_best_of_every_handle() {
-    let dir = tempfile::tempdir().unwrap();
-    let uri = format!("sqlite:///{}/runs.db", dir.path().display());
-    let tracker = Tracker::open(&uri).unwrap();
-    let open = || {
-        Study::builder(&space())
-            .seed(3)
-            .tracking(Tracking::new(tracker.clone(), "best").name("shared"))
-            .open()
-            .unwrap()
-    };
+    let (_dir, tracker) = sqlite_tracker();
+    let open = || handle(&tracker, "best", "shared", 3);
     let (mut a, mut b) = (open(), open());
     let first = a.ask().unwrap();
     let second = b.ask().unwrap();
