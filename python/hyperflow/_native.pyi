@@ -60,7 +60,7 @@ class Study:
         sampler: str = "auto",
         seed: Optional[int] = None,
         direction: str = "minimize",
-        pruner: Optional[str] = None,
+        pruner: Union[str, dict[str, Union[str, int, float]], None] = None,
         n_startup: Optional[int] = None,
         experiment: Optional[str] = None,
         tracking_uri: Optional[str] = None,

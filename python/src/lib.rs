@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use hyperflow::algo::{self, Sampler, Tpe};
 use hyperflow::fmin::Outcome;
-use hyperflow::prune::{Pruner, PrunerKind};
+use hyperflow::prune::{Pruner, PrunerKind, PrunerSpec, SettingValue};
 use hyperflow::space::SchemaError;
 use hyperflow::study::{StopReason, StudyError, Tracking};
 use hyperflow::tracking::Tracker;
@@ -62,7 +62,7 @@ fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     } else {
         Err(PyTypeError::new_err(format!(
             "a parameter value must be a bool, int, float or str, not {}",
-            obj.get_type().name()?
+            type_name(obj)
         )))
     }
 }
@@ -118,18 +118,97 @@ fn sampler(name: &str, n_startup: Option<usize>) -> PyResult<Box<dyn Sampler>> {
     }
 }
 
-fn pruner(name: &str) -> PyResult<Box<dyn Pruner>> {
-    let kind = PrunerKind::from_name(name.trim()).ok_or_else(|| {
-        let names: Vec<String> = PrunerKind::ALL
-            .iter()
-            .map(|k| format!("{:?}", k.as_str()))
-            .collect();
-        PyValueError::new_err(format!(
-            "unknown pruner {name:?}: expected one of {}",
-            names.join(", ")
+/// The pruner `spec` names: a kind (`"asha"`) with its defaults, or a dict of a kind and
+/// its settings (`{"kind": "asha", "reduction_factor": 3}`: the keys of a sweep's
+/// `[pruner]` table but `grace`), checked by [`PrunerSpec::from_settings`].
+fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
+    if let Ok(name) = spec.extract::<String>() {
+        return Ok(PrunerSpec::new(pruner_kind(&name)?).build());
+    }
+    let settings = spec.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "pruner must be a name (\"asha\") or a dict of a kind and its settings \
+             ({{\"kind\": \"asha\", \"reduction_factor\": 3}}), not {}",
+            type_name(spec)
         ))
     })?;
-    Ok(kind.pruner())
+    let mut kind = None;
+    let mut given = Vec::new();
+    for (key, value) in settings.iter() {
+        let key: String = key.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "pruner settings are named by strings, not {}",
+                type_name(&key)
+            ))
+        })?;
+        if key == "kind" {
+            let name: String = value.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "the pruner's \"kind\" must be a string, not {}",
+                    type_name(&value)
+                ))
+            })?;
+            kind = Some(pruner_kind(&name)?);
+        } else {
+            given.push((key, setting_from_py(&value)));
+        }
+    }
+    let kind = kind.ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "the pruner dict has no \"kind\": add one of {}",
+            pruner_names()
+        ))
+    })?;
+    let spec =
+        PrunerSpec::from_settings(kind, given).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(spec.build())
+}
+
+/// The built-in pruners' names, quoted, for error messages.
+fn pruner_names() -> String {
+    let names: Vec<String> = PrunerKind::ALL
+        .iter()
+        .map(|k| format!("{:?}", k.as_str()))
+        .collect();
+    names.join(", ")
+}
+
+fn pruner_kind(name: &str) -> PyResult<PrunerKind> {
+    PrunerKind::from_name(name.trim()).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown pruner {name:?}: expected one of {}",
+            pruner_names()
+        ))
+    })
+}
+
+/// A pruner setting's value (`bool` first: it is a subclass of `int`; integers before
+/// floats, so numpy's integers stay integers).
+fn setting_from_py(obj: &Bound<'_, PyAny>) -> SettingValue {
+    if obj.is_instance_of::<PyBool>() {
+        SettingValue::Other(format!("bool {obj}"))
+    } else if obj.is_instance_of::<PyString>() {
+        obj.extract()
+            .map_or_else(|_| other_setting(obj), SettingValue::Text)
+    } else if !obj.is_instance_of::<PyFloat>()
+        && let Ok(i) = obj.extract::<i64>()
+    {
+        SettingValue::Integer(i)
+    } else if let Ok(x) = obj.extract::<f64>() {
+        SettingValue::Number(x)
+    } else {
+        other_setting(obj)
+    }
+}
+
+fn other_setting(obj: &Bound<'_, PyAny>) -> SettingValue {
+    SettingValue::Other(format!("{} {obj}", type_name(obj)))
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "an object".to_string(), |n| n.to_string())
 }
 
 /// A search space: the TOML/JSON schema of hyperflow's spaces (bounds in value space,
@@ -359,7 +438,9 @@ fn outcome(value: Option<f64>, state: Option<&str>, reason: Option<String>) -> P
 impl PyStudy {
     /// A new study. `sampler`: "auto" (default), "tpe", "gp", "random" or "grid";
     /// `pruner`: "none" (default), "median", "percentile", "asha", "hyperband",
-    /// "wilcoxon" or "threshold"; with `experiment`, the study is tracked in the store
+    /// "wilcoxon" or "threshold" with its defaults, or a dict of a kind and its settings
+    /// (`{"kind": "asha", "reduction_factor": 3}`, the keys of a sweep's `[pruner]` table
+    /// but `grace`); with `experiment`, the study is tracked in the store
     /// at `tracking_uri` (default: `HYPERFLOW_TRACKING_URI`, `MLFLOW_TRACKING_URI`, else
     /// `sqlite:///hyperflow.db`); with `name` too, an existing study of that name is
     /// continued; with `join_key`, workers (processes, machines) creating a study with
@@ -375,7 +456,7 @@ impl PyStudy {
         sampler: &str,
         seed: Option<u64>,
         direction: &str,
-        pruner: Option<&str>,
+        pruner: Option<&Bound<'_, PyAny>>,
         n_startup: Option<usize>,
         experiment: Option<String>,
         tracking_uri: Option<String>,
@@ -389,8 +470,8 @@ impl PyStudy {
         if let Some(seed) = seed {
             builder = builder.seed(seed);
         }
-        if let Some(name) = pruner {
-            builder = builder.boxed_pruner(self::pruner(name)?);
+        if let Some(spec) = pruner {
+            builder = builder.boxed_pruner(self::pruner(spec)?);
         }
         let tracked = experiment.is_some();
         let named = name.is_some();

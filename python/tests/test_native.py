@@ -129,6 +129,49 @@ def test_median_pruner_stops_trials_below_the_median():
     assert min(t["params"]["lr"] for t in pruned_trials) > complete[0]
 
 
+def test_pruner_settings_are_a_sweeps_pruner_table():
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+
+    def stopped_at(pruner, values):
+        """The step at which the study's pruner stops a trial reporting `values`."""
+        study = Study(space, sampler="random", pruner=pruner, seed=1)
+        trial = study.ask()
+        for step, value in enumerate(values):
+            if trial.report(step, value):
+                return step
+        return None
+
+    # Outside the bound, but not judged during the warm-up.
+    assert stopped_at({"kind": "threshold", "upper": 0.5, "warmup_steps": 2}, [0.9] * 5) == 2
+    assert stopped_at({"kind": "threshold", "upper": 0.5}, [0.9] * 5) == 0
+    assert stopped_at("threshold", [0.9] * 5) is None  # no bounds: only NaN is stopped
+    # With patience, only once the last 3 + 1 values are all worse than the best before.
+    patient = {"kind": "threshold", "upper": 0.5, "patience": 3}
+    assert stopped_at(patient, [0.9, 0.8, 0.7, 0.6, 0.65, 0.7, 0.7, 0.7, 0.7]) == 7
+    assert stopped_at(patient, [0.9, 0.8, 0.7, 0.6, 0.55, 0.54, 0.6, 0.6]) is None
+    assert Study(space, pruner={"kind": "hyperband", "brackets": "separate"}).pruner == "hyperband"
+
+
+def test_bad_pruner_settings_say_what_is_taken():
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+    with pytest.raises(ValueError, match="`reduction_factor` = 1 is not valid: expected an integer >= 2"):
+        Study(space, pruner={"kind": "asha", "reduction_factor": 1})
+    with pytest.raises(ValueError, match='kind "asha" has no setting `brackets`; it takes `min_resource`'):
+        Study(space, pruner={"kind": "asha", "brackets": "shared"})
+    with pytest.raises(ValueError, match="did you mean `reduction_factor`"):
+        Study(space, pruner={"kind": "asha", "reduction_factr": 3})
+    with pytest.raises(ValueError, match="must be a positive integer, found bool True"):
+        Study(space, pruner={"kind": "asha", "reduction_factor": True})
+    with pytest.raises(ValueError, match="must be an integer >= 0, found float 2.5"):
+        Study(space, pruner={"kind": "median", "startup_trials": 2.5})
+    with pytest.raises(ValueError, match='no "kind": add one of "none", "median"'):
+        Study(space, pruner={"reduction_factor": 3})
+    with pytest.raises(ValueError, match='unknown pruner "ahsa"'):
+        Study(space, pruner={"kind": "ahsa"})
+    with pytest.raises(TypeError, match="pruner must be a name"):
+        Study(space, pruner=3)
+
+
 def test_tracked_study_is_continued_by_name(tmp_path):
     uri = f"sqlite:///{tmp_path / 'h.db'}"
     space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})

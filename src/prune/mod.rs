@@ -10,10 +10,12 @@
 //!
 //! The semantics follow the literature and optuna's pruners (the same parameters and
 //! defaults): a trial is judged when it reports, from what every trial reported so far.
-//! [`PrunerKind`] names the built-in pruners for configs (a sweep's `[pruner]` table).
+//! [`PrunerKind`] names the built-in pruners for configs, and [`PrunerSpec`] reads one with
+//! its settings by name (a sweep's `[pruner]` table, the Python package's `pruner=`).
 
 mod halving;
 mod percentile;
+mod spec;
 mod threshold;
 mod wilcoxon;
 
@@ -21,6 +23,7 @@ pub use halving::{
     BracketWeights, Brackets, Hyperband, MaxResource, MinResource, SuccessiveHalving,
 };
 pub use percentile::{Median, Percentile};
+pub use spec::{DEFAULT_PERCENTILE, PrunerSpec, SettingError, SettingValue};
 pub use threshold::{Patient, Threshold};
 pub use wilcoxon::Wilcoxon;
 
@@ -342,23 +345,12 @@ impl PrunerKind {
         PrunerKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
-    /// The pruner of this kind with its defaults (optuna's; a percentile pruner keeps
-    /// the best 25 %), as a sweep's `[pruner]` table with only `kind` gives it.
+    /// The pruner of this kind with its defaults, as a sweep's `[pruner]` table with only
+    /// `kind` gives it ([`PrunerSpec::new`]; [`PrunerSpec::from_settings`] takes settings).
     pub fn pruner(self) -> Box<dyn Pruner> {
-        match self {
-            PrunerKind::None => Box::new(NoPruning),
-            PrunerKind::Median => Box::new(Median::new()),
-            PrunerKind::Percentile => Box::new(Percentile::new(DEFAULT_PERCENTILE)),
-            PrunerKind::Asha => Box::new(SuccessiveHalving::new()),
-            PrunerKind::Hyperband => Box::new(Hyperband::new()),
-            PrunerKind::Wilcoxon => Box::new(Wilcoxon::new()),
-            PrunerKind::Threshold => Box::new(Threshold::new()),
-        }
+        PrunerSpec::new(self).build()
     }
 }
-
-/// The percentile a [`Percentile`] pruner keeps when none is given (sweeps, configs).
-pub const DEFAULT_PERCENTILE: f64 = 25.0;
 
 impl std::fmt::Display for PrunerKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -136,7 +136,6 @@ impl Median {
     }
 
     /// Changes the settings it shares with [`Percentile`] through `change`.
-    #[cfg(all(unix, feature = "sweep"))]
     pub(crate) fn try_with<E>(
         self,
         change: impl FnOnce(Percentile) -> Result<Percentile, E>,

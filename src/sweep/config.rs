@@ -268,56 +268,19 @@ impl SearchConfig {
 /// takes `grace`, the time a pruned trial gets between SIGTERM and SIGKILL (default 5s).
 #[derive(Debug, Clone)]
 pub struct PrunerConfig {
-    pruner: BuiltinPruner,
-    patience: Option<(usize, f64)>,
+    spec: prune::PrunerSpec,
     grace: Duration,
-}
-
-/// A built-in pruner with its settings.
-#[derive(Debug, Clone, Copy)]
-enum BuiltinPruner {
-    None,
-    Median(prune::Median),
-    Percentile(prune::Percentile),
-    Asha(prune::SuccessiveHalving),
-    Hyperband(prune::Hyperband),
-    Wilcoxon(prune::Wilcoxon),
-    Threshold(prune::Threshold),
 }
 
 impl PrunerConfig {
     /// The kind of pruner.
     pub fn kind(&self) -> PrunerKind {
-        match self.pruner {
-            BuiltinPruner::None => PrunerKind::None,
-            BuiltinPruner::Median(_) => PrunerKind::Median,
-            BuiltinPruner::Percentile(_) => PrunerKind::Percentile,
-            BuiltinPruner::Asha(_) => PrunerKind::Asha,
-            BuiltinPruner::Hyperband(_) => PrunerKind::Hyperband,
-            BuiltinPruner::Wilcoxon(_) => PrunerKind::Wilcoxon,
-            BuiltinPruner::Threshold(_) => PrunerKind::Threshold,
-        }
+        self.spec.kind()
     }
 
     /// The pruner, ready for a study.
     pub fn build(&self) -> Box<dyn Pruner> {
-        let inner: Box<dyn Pruner> = match self.pruner {
-            BuiltinPruner::None => Box::new(prune::NoPruning),
-            BuiltinPruner::Median(p) => Box::new(p),
-            BuiltinPruner::Percentile(p) => Box::new(p),
-            BuiltinPruner::Asha(p) => Box::new(p),
-            BuiltinPruner::Hyperband(p) => Box::new(p),
-            BuiltinPruner::Wilcoxon(p) => Box::new(p),
-            BuiltinPruner::Threshold(p) => Box::new(p),
-        };
-        match self.patience {
-            Some((patience, min_delta)) => Box::new(
-                prune::Patient::new(patience)
-                    .min_delta(min_delta)
-                    .wrap_boxed(inner),
-            ),
-            None => inner,
-        }
+        self.spec.build()
     }
 
     /// How long a pruned trial gets between SIGTERM and SIGKILL.
@@ -329,19 +292,7 @@ impl PrunerConfig {
 /// The pruner and its settings, as a dry run shows them.
 impl fmt::Display for PrunerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.pruner {
-            BuiltinPruner::None => write!(f, "none")?,
-            BuiltinPruner::Median(p) => write!(f, "{p:?}")?,
-            BuiltinPruner::Percentile(p) => write!(f, "{p:?}")?,
-            BuiltinPruner::Asha(p) => write!(f, "{p:?}")?,
-            BuiltinPruner::Hyperband(p) => write!(f, "{p:?}")?,
-            BuiltinPruner::Wilcoxon(p) => write!(f, "{p:?}")?,
-            BuiltinPruner::Threshold(p) => write!(f, "{p:?}")?,
-        }
-        if let Some((patience, min_delta)) = self.patience {
-            write!(f, ", with patience {patience} (min_delta {min_delta})")?;
-        }
-        write!(f, "; grace {}", format_duration(self.grace))
+        write!(f, "{}; grace {}", self.spec, format_duration(self.grace))
     }
 }
 
@@ -765,111 +716,12 @@ struct RawSearch {
     stale_after: Field<String>,
 }
 
-/// `[pruner]` as written: the settings of every kind (which kind takes which is
-/// [`pruner_keys`]).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawPruner {
-    kind: Field<String>,
-    grace: Field<String>,
-    patience: Field<usize>,
-    min_delta: Field<f64>,
-    percentile: Field<f64>,
-    startup_trials: Field<usize>,
-    warmup_steps: Field<u64>,
-    interval_steps: Field<u64>,
-    min_trials: Field<usize>,
-    min_resource: Field<u64>,
-    max_resource: Field<u64>,
-    reduction_factor: Field<u64>,
-    min_early_stopping_rate: Field<u32>,
-    bootstrap_count: Field<usize>,
-    brackets: Field<String>,
-    weights: Field<String>,
-    p_threshold: Field<f64>,
-    startup_steps: Field<usize>,
-    lower: Field<f64>,
-    upper: Field<f64>,
-}
+/// `[pruner]` as written: `kind`, `grace` and the pruner's settings, in order, each with
+/// its span (which kind takes which setting is [`prune::PrunerSpec::settings`]).
+type RawPruner = IndexMap<Spanned<String>, Spanned<toml::Value>>;
 
-impl RawPruner {
-    /// The settings given (other than `kind`), with where.
-    fn given(&self) -> Vec<(&'static str, Range<usize>)> {
-        fn at<T>(key: &'static str, v: &Field<T>) -> Option<(&'static str, Range<usize>)> {
-            v.as_ref().map(|v| (key, v.span()))
-        }
-        [
-            at("grace", &self.grace),
-            at("patience", &self.patience),
-            at("min_delta", &self.min_delta),
-            at("percentile", &self.percentile),
-            at("startup_trials", &self.startup_trials),
-            at("warmup_steps", &self.warmup_steps),
-            at("interval_steps", &self.interval_steps),
-            at("min_trials", &self.min_trials),
-            at("min_resource", &self.min_resource),
-            at("max_resource", &self.max_resource),
-            at("reduction_factor", &self.reduction_factor),
-            at("min_early_stopping_rate", &self.min_early_stopping_rate),
-            at("bootstrap_count", &self.bootstrap_count),
-            at("brackets", &self.brackets),
-            at("weights", &self.weights),
-            at("p_threshold", &self.p_threshold),
-            at("startup_steps", &self.startup_steps),
-            at("lower", &self.lower),
-            at("upper", &self.upper),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
-    }
-}
-
-/// The `[pruner]` keys a kind takes.
-fn pruner_keys(kind: PrunerKind) -> &'static [&'static str] {
-    const SCHEDULE: [&str; 4] = [
-        "startup_trials",
-        "warmup_steps",
-        "interval_steps",
-        "min_trials",
-    ];
-    const COMMON: [&str; 4] = ["kind", "grace", "patience", "min_delta"];
-    macro_rules! keys {
-        ($($k:expr),*) => {{
-            const KEYS: &[&str] = &[COMMON[0], COMMON[1], COMMON[2], COMMON[3], $($k),*];
-            KEYS
-        }};
-    }
-    match kind {
-        PrunerKind::None => &["kind"],
-        PrunerKind::Median => keys!(SCHEDULE[0], SCHEDULE[1], SCHEDULE[2], SCHEDULE[3]),
-        PrunerKind::Percentile => {
-            keys!(
-                "percentile",
-                SCHEDULE[0],
-                SCHEDULE[1],
-                SCHEDULE[2],
-                SCHEDULE[3]
-            )
-        }
-        PrunerKind::Asha => keys!(
-            "min_resource",
-            "reduction_factor",
-            "min_early_stopping_rate",
-            "bootstrap_count"
-        ),
-        PrunerKind::Hyperband => keys!(
-            "min_resource",
-            "max_resource",
-            "reduction_factor",
-            "bootstrap_count",
-            "brackets",
-            "weights"
-        ),
-        PrunerKind::Wilcoxon => keys!("p_threshold", "startup_steps"),
-        PrunerKind::Threshold => keys!("lower", "upper", "warmup_steps", "interval_steps"),
-    }
-}
+/// The `[pruner]` keys of the sweep itself; the rest are the pruner's settings.
+const PRUNER_KEYS: [&str; 2] = ["kind", "grace"];
 
 /// An optional key holding a value of type `T`.
 type Field<T> = Option<Spanned<Loose<T>>>;
@@ -965,6 +817,28 @@ fn describe(value: &toml::Value) -> String {
         toml::Value::Datetime(d) => format!("datetime {d}"),
         toml::Value::Array(_) => "an array".to_string(),
         toml::Value::Table(_) => "a table".to_string(),
+    }
+}
+
+/// A value as a key that takes a string reads it: the string, or what was found instead.
+fn string_or_not(value: Spanned<toml::Value>) -> Spanned<Loose<String>> {
+    let span = value.span();
+    Spanned::new(
+        span,
+        match value.into_inner() {
+            toml::Value::String(s) => Loose::Is(s),
+            other => Loose::Found(describe(&other)),
+        },
+    )
+}
+
+/// A pruner setting's value as [`prune::PrunerSpec::from_settings`] reads it.
+fn setting_value(value: &toml::Value) -> prune::SettingValue {
+    match value {
+        toml::Value::Integer(i) => prune::SettingValue::Integer(*i),
+        toml::Value::Float(x) => prune::SettingValue::Number(*x),
+        toml::Value::String(s) => prune::SettingValue::Text(s.clone()),
+        other => prune::SettingValue::Other(describe(other)),
     }
 }
 
@@ -1340,32 +1214,19 @@ impl<'s> Doc<'s> {
         })
     }
 
-    /// `[pruner]`, checked: a known kind, only the settings it takes, each in range.
+    /// `[pruner]`, checked: a known kind, then its settings
+    /// ([`prune::PrunerSpec::from_settings`]: only those it takes, each of its type and in
+    /// its range), every error at the key or value it is about.
     fn pruner(&self, raw: RawPruner, table: Range<usize>) -> Result<PrunerConfig, ConfigError> {
         let names: Vec<&'static str> = PrunerKind::ALL.iter().map(|k| k.as_str()).collect();
-        let given = raw.given();
-        let RawPruner {
-            kind,
-            grace,
-            patience,
-            min_delta,
-            percentile,
-            startup_trials,
-            warmup_steps,
-            interval_steps,
-            min_trials,
-            min_resource,
-            max_resource,
-            reduction_factor,
-            min_early_stopping_rate,
-            bootstrap_count,
-            brackets,
-            weights,
-            p_threshold,
-            startup_steps,
-            lower,
-            upper,
-        } = raw;
+        let (mut kind, mut grace, mut settings) = (None, None, Vec::new());
+        for (key, value) in raw {
+            match key.get_ref().as_str() {
+                "kind" => kind = Some(string_or_not(value)),
+                "grace" => grace = Some((key.span(), string_or_not(value))),
+                _ => settings.push((key, value)),
+            }
+        }
         let kind = match self.keyword("pruner.kind", kind, &names)? {
             Some(i) => PrunerKind::ALL[i],
             None => {
@@ -1379,188 +1240,74 @@ impl<'s> Doc<'s> {
                 ));
             }
         };
-        let accepted = pruner_keys(kind);
-        if let Some((key, span)) = given.into_iter().find(|(k, _)| !accepted.contains(k)) {
-            return Err(self.error(
+        // `none` takes nothing else, not even a grace.
+        let own = if kind == PrunerKind::None {
+            &PRUNER_KEYS[..1]
+        } else {
+            &PRUNER_KEYS[..]
+        };
+        let accepted: Vec<&'static str> = own
+            .iter()
+            .chain(prune::PrunerSpec::settings(kind))
+            .copied()
+            .collect();
+        let unknown = |key: &str, span: Range<usize>| {
+            self.error(
                 ConfigErrorKind::UnknownKey {
                     key: key.to_string(),
                     section: format!("[pruner] of kind \"{kind}\""),
-                    expected: accepted.to_vec(),
                     suggestion: did_you_mean(key, accepted.iter().copied()),
+                    expected: accepted.clone(),
                 },
                 span,
-            ));
+            )
+        };
+        if let (Some((key, _)), PrunerKind::None) = (&grace, kind) {
+            return Err(unknown("grace", key.clone()));
         }
-        let int = |key: &str, v: Field<u64>| -> Result<Option<u64>, ConfigError> {
-            Ok(self
-                .typed(key, "an integer >= 0", v)?
-                .map(Spanned::into_inner))
-        };
-        let count = |key: &str, v: Field<usize>| -> Result<Option<usize>, ConfigError> {
-            Ok(self
-                .typed(key, "an integer >= 0", v)?
-                .map(Spanned::into_inner))
-        };
-        let number = |key: &str, v: Field<f64>, ok: fn(f64) -> bool, expected: &str| match self
-            .typed(key, "a number", v)?
-        {
-            Some(x) if !ok(*x.get_ref()) => {
-                Err(self.invalid(key, &x.get_ref().to_string(), expected, x.span()))
-            }
-            x => Ok(x.map(Spanned::into_inner)),
-        };
-        let positive =
-            |key: &str, v: Field<u64>, min: u64| match self.typed(key, "a positive integer", v)? {
-                Some(n) if *n.get_ref() < min => Err(self.invalid(
+        let values = settings
+            .iter()
+            .map(|(key, value)| (key.get_ref(), setting_value(value.get_ref())));
+        let spec = prune::PrunerSpec::from_settings(kind, values).map_err(|e| {
+            let (key, value) = settings
+                .iter()
+                .find(|(key, _)| key.get_ref() == e.key())
+                .expect("a setting's error names a setting given");
+            let key_of = |k: &str| format!("pruner.{k}");
+            match e {
+                prune::SettingError::Unknown { key: name, .. } => unknown(&name, key.span()),
+                prune::SettingError::WrongType {
                     key,
-                    &n.get_ref().to_string(),
-                    &format!("an integer >= {min}"),
-                    n.span(),
-                )),
-                n => Ok(n.map(Spanned::into_inner)),
-            };
-        let warmup = int("pruner.warmup_steps", warmup_steps)?;
-        let interval = positive("pruner.interval_steps", interval_steps, 1)?;
-        let percentile_like = |p: prune::Percentile| -> Result<prune::Percentile, ConfigError> {
-            let mut p = p;
-            if let Some(n) = count("pruner.startup_trials", startup_trials)? {
-                p = p.startup_trials(n);
+                    expected,
+                    found,
+                } => self.error(
+                    ConfigErrorKind::WrongType {
+                        key: key_of(key),
+                        expected,
+                        found: found.to_string(),
+                    },
+                    value.span(),
+                ),
+                prune::SettingError::Invalid {
+                    key,
+                    found,
+                    expected,
+                    suggestion,
+                } => self.error(
+                    ConfigErrorKind::InvalidValue {
+                        key: key_of(key),
+                        found,
+                        expected,
+                        suggestion: suggestion.map(str::to_string),
+                    },
+                    value.span(),
+                ),
             }
-            if let Some(n) = warmup {
-                p = p.warmup_steps(n);
-            }
-            if let Some(n) = interval {
-                p = p.interval_steps(n);
-            }
-            if let Some(n) = count("pruner.min_trials", min_trials)? {
-                p = p.min_trials(n);
-            }
-            Ok(p)
-        };
-        let pruner = match kind {
-            PrunerKind::Median => {
-                BuiltinPruner::Median(prune::Median::new().try_with(percentile_like)?)
-            }
-            PrunerKind::Percentile => {
-                let at = number(
-                    "pruner.percentile",
-                    percentile,
-                    |p| (0.0..=100.0).contains(&p),
-                    "a number from 0 to 100",
-                )?;
-                BuiltinPruner::Percentile(percentile_like(prune::Percentile::new(
-                    at.unwrap_or(prune::DEFAULT_PERCENTILE),
-                ))?)
-            }
-            PrunerKind::Asha => {
-                let mut p = prune::SuccessiveHalving::new();
-                if let Some(n) = positive("pruner.min_resource", min_resource, 1)? {
-                    p = p.min_resource(prune::MinResource::Steps(n));
-                }
-                if let Some(n) = positive("pruner.reduction_factor", reduction_factor, 2)? {
-                    p = p.reduction_factor(n);
-                }
-                if let Some(s) = self.typed(
-                    "pruner.min_early_stopping_rate",
-                    "an integer >= 0",
-                    min_early_stopping_rate,
-                )? {
-                    p = p.min_early_stopping_rate(s.into_inner());
-                }
-                if let Some(n) = count("pruner.bootstrap_count", bootstrap_count)? {
-                    p = p.bootstrap_count(n);
-                }
-                BuiltinPruner::Asha(p)
-            }
-            PrunerKind::Hyperband => {
-                let mut p = prune::Hyperband::new();
-                if let Some(n) = positive("pruner.min_resource", min_resource, 1)? {
-                    p = p.min_resource(n);
-                }
-                if let Some(n) = positive("pruner.max_resource", max_resource, 1)? {
-                    p = p.max_resource(prune::MaxResource::Steps(n));
-                }
-                if let Some(n) = positive("pruner.reduction_factor", reduction_factor, 2)? {
-                    p = p.reduction_factor(n);
-                }
-                if let Some(n) = count("pruner.bootstrap_count", bootstrap_count)? {
-                    p = p.bootstrap_count(n);
-                }
-                let names = prune::Brackets::ALL.map(prune::Brackets::as_str);
-                if let Some(i) = self.keyword("pruner.brackets", brackets, &names)? {
-                    p = p.brackets(prune::Brackets::ALL[i]);
-                }
-                let names = prune::BracketWeights::ALL.map(prune::BracketWeights::as_str);
-                if let Some(i) = self.keyword("pruner.weights", weights, &names)? {
-                    p = p.weights(prune::BracketWeights::ALL[i]);
-                }
-                BuiltinPruner::Hyperband(p)
-            }
-            PrunerKind::Wilcoxon => {
-                let mut p = prune::Wilcoxon::new();
-                if let Some(x) = number(
-                    "pruner.p_threshold",
-                    p_threshold,
-                    |p| p > 0.0 && p < 1.0,
-                    "a probability between 0 and 1",
-                )? {
-                    p = p.p_threshold(x);
-                }
-                if let Some(n) = count("pruner.startup_steps", startup_steps)? {
-                    p = p.startup_steps(n);
-                }
-                BuiltinPruner::Wilcoxon(p)
-            }
-            PrunerKind::Threshold => {
-                let mut p = prune::Threshold::new();
-                let finite = |x: f64| !x.is_nan();
-                if let Some(x) = number("pruner.lower", lower, finite, "a number")? {
-                    p = p.lower(x);
-                }
-                if let Some(x) = number("pruner.upper", upper, finite, "a number")? {
-                    p = p.upper(x);
-                }
-                if let Some(n) = warmup {
-                    p = p.warmup_steps(n);
-                }
-                if let Some(n) = interval {
-                    p = p.interval_steps(n);
-                }
-                BuiltinPruner::Threshold(p)
-            }
-            PrunerKind::None => BuiltinPruner::None,
-        };
-        let patience = match count("pruner.patience", patience)? {
-            Some(n) => Some((
-                n,
-                number(
-                    "pruner.min_delta",
-                    min_delta,
-                    |d| d >= 0.0 && d.is_finite(),
-                    "a number >= 0",
-                )?
-                .unwrap_or(0.0),
-            )),
-            None => {
-                if let Some(delta) = min_delta {
-                    return Err(self.invalid(
-                        "pruner.min_delta",
-                        "given",
-                        "to be left out, or `patience` to be set too",
-                        delta.span(),
-                    ));
-                }
-                None
-            }
-        };
+        })?;
         let grace = self
-            .duration("pruner.grace", grace, true)?
+            .duration("pruner.grace", grace.map(|(_, value)| value), true)?
             .unwrap_or(Duration::from_secs(5));
-        Ok(PrunerConfig {
-            pruner,
-            patience,
-            grace,
-        })
+        Ok(PrunerConfig { spec, grace })
     }
 
     /// The value of `key`, or an error saying it must be `expected` when it has another
@@ -2095,6 +1842,53 @@ model = { kind = "choice", options = ["rf", "gbt"] }
                 &format!("unknown key `{key}`"),
             );
         }
+    }
+
+    #[test]
+    fn pruner_settings_are_checked_where_they_are_written() {
+        // (the setting's line, the message, the column of the caret: key or value)
+        let cases = [
+            (
+                "reduction_factor = \"four\"",
+                "`pruner.reduction_factor` must be a positive integer, found string \"four\"",
+                20,
+            ),
+            (
+                "reduction_factor = 1",
+                "`pruner.reduction_factor` = 1 is not valid: expected an integer >= 2",
+                20,
+            ),
+            (
+                "reduction_factr = 3",
+                "unknown key `reduction_factr` in [pruner] of kind \"asha\"; expected one of \
+                 `kind`, `grace`, `min_resource`",
+                1,
+            ),
+            ("grace = 5", "`pruner.grace` must be a duration string", 9),
+            (
+                "min_delta = 0.1",
+                "`pruner.min_delta` = given is not valid: expected to be left out, or \
+                 `patience` to be set too",
+                13,
+            ),
+        ];
+        for (setting, message, column) in cases {
+            let source = format!("{GOOD}\n[pruner]\nkind = \"asha\"\n{setting}\n");
+            let e = parse(&source).unwrap_err();
+            assert!(e.to_string().contains(message), "{setting}: {e}");
+            let line = source.lines().count();
+            assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{e}");
+        }
+        let c = parse(&format!(
+            "{GOOD}\n[pruner]\nkind = \"asha\"\nreduction_factor = 3\npatience = 2\n"
+        ))
+        .unwrap();
+        let shown = c.pruner().expect("a pruner").to_string();
+        assert!(shown.contains("reduction_factor: 3"), "{shown}");
+        assert!(
+            shown.ends_with("with patience 2 (min_delta 0); grace 5.0s"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -1,0 +1,663 @@
+//! Built-in pruners from settings by name, as configs write them: a sweep's `[pruner]`
+//! table and the Python package's `pruner={"kind": "asha", ...}` read through
+//! [`PrunerSpec::from_settings`], which is the one place that knows which kind takes which
+//! setting, of what type and in what range.
+
+use std::fmt;
+
+use super::{
+    BracketWeights, Brackets, Hyperband, MaxResource, Median, MinResource, NoPruning, Patient,
+    Percentile, Pruner, PrunerKind, SuccessiveHalving, Threshold, Wilcoxon,
+};
+use crate::suggest::did_you_mean;
+
+/// The percentile a [`Percentile`] pruner keeps when none is given (configs).
+pub const DEFAULT_PERCENTILE: f64 = 25.0;
+
+/// A setting's value as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingValue {
+    /// A whole number (`4`).
+    Integer(i64),
+    /// A number with a fraction or exponent (`0.25`).
+    Number(f64),
+    /// A string (`"shared"`).
+    Text(String),
+    /// A value of a type no setting takes, described as error messages show it (`an
+    /// array`, `boolean true`).
+    Other(String),
+}
+
+impl fmt::Display for SettingValue {
+    /// As error messages describe it: `integer 3`, `float 0.5`, `string "x"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingValue::Integer(i) => write!(f, "integer {i}"),
+            SettingValue::Number(x) => write!(f, "float {x}"),
+            SettingValue::Text(s) => write!(f, "string {s:?}"),
+            SettingValue::Other(found) => f.write_str(found),
+        }
+    }
+}
+
+/// A setting that cannot be taken: which one and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingError {
+    /// The kind takes no setting of that name.
+    #[error(
+        "pruner of kind \"{kind}\" has no setting `{key}`; it takes {}{}",
+        list(accepted),
+        suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
+    )]
+    Unknown {
+        /// The setting as written.
+        key: String,
+        /// The pruner's kind.
+        kind: PrunerKind,
+        /// The settings that kind takes.
+        accepted: &'static [&'static str],
+        /// The closest of them, if one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// A value of a type the setting does not take.
+    #[error("pruner setting `{key}` must be {expected}, found {found}")]
+    WrongType {
+        /// The setting.
+        key: &'static str,
+        /// What it takes.
+        expected: &'static str,
+        /// What was found.
+        found: SettingValue,
+    },
+    /// A value of the right type out of range, or a word the setting does not know.
+    #[error(
+        "pruner setting `{key}` = {found} is not valid: expected {expected}{}",
+        suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
+    )]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// What was found, as written (`0`, `"apart"`).
+        found: String,
+        /// What it takes.
+        expected: String,
+        /// The closest known word, if one is close.
+        suggestion: Option<&'static str>,
+    },
+}
+
+impl SettingError {
+    /// The setting the error is about, as written.
+    pub fn key(&self) -> &str {
+        match self {
+            SettingError::Unknown { key, .. } => key,
+            SettingError::WrongType { key, .. } | SettingError::Invalid { key, .. } => key,
+        }
+    }
+}
+
+/// `a`, `a` or `b`, `a`, `b` or `c`: names in backquotes.
+fn list(names: &[&str]) -> String {
+    match names {
+        [] => "no settings".to_string(),
+        [only] => format!("`{only}`"),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(|n| format!("`{n}`")).collect();
+            format!("{} or `{last}`", init.join(", "))
+        }
+    }
+}
+
+/// A built-in pruner with its settings, optionally behind a patience wrapper: what a
+/// config names. [`build`](PrunerSpec::build) makes the pruner a study takes.
+///
+/// ```
+/// use hyperflow::prune::{PrunerKind, PrunerSpec, SettingValue};
+///
+/// let spec = PrunerSpec::from_settings(
+///     PrunerKind::Asha,
+///     [("reduction_factor", SettingValue::Integer(3))],
+/// )
+/// .unwrap();
+/// assert_eq!(spec.kind(), PrunerKind::Asha);
+/// let too_small = [("reduction_factor", SettingValue::Integer(1))];
+/// let e = PrunerSpec::from_settings(PrunerKind::Asha, too_small).unwrap_err();
+/// assert!(e.to_string().contains("expected an integer >= 2"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct PrunerSpec {
+    pruner: Builtin,
+    /// `patience` and `min_delta`, when a patience wrapper goes around the pruner.
+    patience: Option<(usize, f64)>,
+}
+
+/// A built-in pruner with its settings.
+#[derive(Debug, Clone, Copy)]
+enum Builtin {
+    None,
+    Median(Median),
+    Percentile(Percentile),
+    Asha(SuccessiveHalving),
+    Hyperband(Hyperband),
+    Wilcoxon(Wilcoxon),
+    Threshold(Threshold),
+}
+
+/// The settings every kind but `none` takes: a patience wrapper.
+const PATIENCE: [&str; 2] = ["patience", "min_delta"];
+
+impl PrunerSpec {
+    /// The pruner of `kind` with its defaults (optuna's; a percentile pruner keeps the
+    /// best [`DEFAULT_PERCENTILE`] %).
+    pub fn new(kind: PrunerKind) -> Self {
+        let pruner = match kind {
+            PrunerKind::None => Builtin::None,
+            PrunerKind::Median => Builtin::Median(Median::new()),
+            PrunerKind::Percentile => Builtin::Percentile(Percentile::new(DEFAULT_PERCENTILE)),
+            PrunerKind::Asha => Builtin::Asha(SuccessiveHalving::new()),
+            PrunerKind::Hyperband => Builtin::Hyperband(Hyperband::new()),
+            PrunerKind::Wilcoxon => Builtin::Wilcoxon(Wilcoxon::new()),
+            PrunerKind::Threshold => Builtin::Threshold(Threshold::new()),
+        };
+        PrunerSpec {
+            pruner,
+            patience: None,
+        }
+    }
+
+    /// The settings `kind` takes, by name.
+    pub fn settings(kind: PrunerKind) -> &'static [&'static str] {
+        macro_rules! with_patience {
+            ($($k:expr),*) => {{
+                const KEYS: &[&str] = &[$($k,)* PATIENCE[0], PATIENCE[1]];
+                KEYS
+            }};
+        }
+        match kind {
+            PrunerKind::None => &[],
+            PrunerKind::Median => with_patience!(
+                "startup_trials",
+                "warmup_steps",
+                "interval_steps",
+                "min_trials"
+            ),
+            PrunerKind::Percentile => with_patience!(
+                "percentile",
+                "startup_trials",
+                "warmup_steps",
+                "interval_steps",
+                "min_trials"
+            ),
+            PrunerKind::Asha => with_patience!(
+                "min_resource",
+                "reduction_factor",
+                "min_early_stopping_rate",
+                "bootstrap_count"
+            ),
+            PrunerKind::Hyperband => with_patience!(
+                "min_resource",
+                "max_resource",
+                "reduction_factor",
+                "bootstrap_count",
+                "brackets",
+                "weights"
+            ),
+            PrunerKind::Wilcoxon => with_patience!("p_threshold", "startup_steps"),
+            PrunerKind::Threshold => {
+                with_patience!("lower", "upper", "warmup_steps", "interval_steps")
+            }
+        }
+    }
+
+    /// The pruner of `kind` with `settings` over its defaults: every setting one that kind
+    /// takes ([`settings`](PrunerSpec::settings)), of its type and in its range. A later
+    /// setting of the same name wins.
+    pub fn from_settings<K: AsRef<str>>(
+        kind: PrunerKind,
+        settings: impl IntoIterator<Item = (K, SettingValue)>,
+    ) -> Result<Self, SettingError> {
+        let accepted = Self::settings(kind);
+        let mut given = Given::default();
+        for (key, value) in settings {
+            let key = key.as_ref();
+            let Some(&name) = accepted.iter().find(|&&k| k == key) else {
+                return Err(SettingError::Unknown {
+                    key: key.to_string(),
+                    kind,
+                    accepted,
+                    suggestion: did_you_mean(key, accepted.iter().copied()),
+                });
+            };
+            given.0.retain(|(k, _)| *k != name);
+            given.0.push((name, value));
+        }
+        let mut spec = Self::new(kind);
+        let warmup = given.integer("warmup_steps", 0)?;
+        let interval = given.integer("interval_steps", 1)?;
+        let schedule = |p: Percentile| -> Result<Percentile, SettingError> {
+            let mut p = p;
+            if let Some(n) = given.count("startup_trials", 0)? {
+                p = p.startup_trials(n);
+            }
+            if let Some(n) = warmup {
+                p = p.warmup_steps(n);
+            }
+            if let Some(n) = interval {
+                p = p.interval_steps(n);
+            }
+            if let Some(n) = given.count("min_trials", 0)? {
+                p = p.min_trials(n);
+            }
+            Ok(p)
+        };
+        spec.pruner = match spec.pruner {
+            Builtin::None => Builtin::None,
+            Builtin::Median(p) => Builtin::Median(p.try_with(schedule)?),
+            Builtin::Percentile(_) => {
+                let at = given.number(
+                    "percentile",
+                    |p| (0.0..=100.0).contains(&p),
+                    "a number from 0 to 100",
+                )?;
+                Builtin::Percentile(schedule(Percentile::new(at.unwrap_or(DEFAULT_PERCENTILE)))?)
+            }
+            Builtin::Asha(mut p) => {
+                if let Some(n) = given.integer("min_resource", 1)? {
+                    p = p.min_resource(MinResource::Steps(n));
+                }
+                if let Some(n) = given.integer("reduction_factor", 2)? {
+                    p = p.reduction_factor(n);
+                }
+                if let Some(s) = given.integer("min_early_stopping_rate", 0)? {
+                    let s = u32::try_from(s).map_err(|_| SettingError::Invalid {
+                        key: "min_early_stopping_rate",
+                        found: s.to_string(),
+                        expected: format!("an integer from 0 to {}", u32::MAX),
+                        suggestion: None,
+                    })?;
+                    p = p.min_early_stopping_rate(s);
+                }
+                if let Some(n) = given.count("bootstrap_count", 0)? {
+                    p = p.bootstrap_count(n);
+                }
+                Builtin::Asha(p)
+            }
+            Builtin::Hyperband(mut p) => {
+                if let Some(n) = given.integer("min_resource", 1)? {
+                    p = p.min_resource(n);
+                }
+                if let Some(n) = given.integer("max_resource", 1)? {
+                    p = p.max_resource(MaxResource::Steps(n));
+                }
+                if let Some(n) = given.integer("reduction_factor", 2)? {
+                    p = p.reduction_factor(n);
+                }
+                if let Some(n) = given.count("bootstrap_count", 0)? {
+                    p = p.bootstrap_count(n);
+                }
+                let names = Brackets::ALL.map(Brackets::as_str);
+                if let Some(i) = given.keyword("brackets", &names)? {
+                    p = p.brackets(Brackets::ALL[i]);
+                }
+                let names = BracketWeights::ALL.map(BracketWeights::as_str);
+                if let Some(i) = given.keyword("weights", &names)? {
+                    p = p.weights(BracketWeights::ALL[i]);
+                }
+                Builtin::Hyperband(p)
+            }
+            Builtin::Wilcoxon(mut p) => {
+                let probability = |p: f64| p > 0.0 && p < 1.0;
+                if let Some(x) =
+                    given.number("p_threshold", probability, "a probability between 0 and 1")?
+                {
+                    p = p.p_threshold(x);
+                }
+                if let Some(n) = given.count("startup_steps", 0)? {
+                    p = p.startup_steps(n);
+                }
+                Builtin::Wilcoxon(p)
+            }
+            Builtin::Threshold(mut p) => {
+                let not_nan = |x: f64| !x.is_nan();
+                if let Some(x) = given.number("lower", not_nan, "a number")? {
+                    p = p.lower(x);
+                }
+                if let Some(x) = given.number("upper", not_nan, "a number")? {
+                    p = p.upper(x);
+                }
+                if let Some(n) = warmup {
+                    p = p.warmup_steps(n);
+                }
+                if let Some(n) = interval {
+                    p = p.interval_steps(n);
+                }
+                Builtin::Threshold(p)
+            }
+        };
+        let finite = |d: f64| d >= 0.0 && d.is_finite();
+        spec.patience = match given.count("patience", 0)? {
+            Some(n) => Some((
+                n,
+                given
+                    .number("min_delta", finite, "a number >= 0")?
+                    .unwrap_or(0.0),
+            )),
+            None if given.get("min_delta").is_some() => {
+                return Err(SettingError::Invalid {
+                    key: "min_delta",
+                    found: "given".to_string(),
+                    expected: "to be left out, or `patience` to be set too".to_string(),
+                    suggestion: None,
+                });
+            }
+            None => None,
+        };
+        Ok(spec)
+    }
+
+    /// The kind of pruner.
+    pub fn kind(&self) -> PrunerKind {
+        match self.pruner {
+            Builtin::None => PrunerKind::None,
+            Builtin::Median(_) => PrunerKind::Median,
+            Builtin::Percentile(_) => PrunerKind::Percentile,
+            Builtin::Asha(_) => PrunerKind::Asha,
+            Builtin::Hyperband(_) => PrunerKind::Hyperband,
+            Builtin::Wilcoxon(_) => PrunerKind::Wilcoxon,
+            Builtin::Threshold(_) => PrunerKind::Threshold,
+        }
+    }
+
+    /// The pruner, ready for a study.
+    pub fn build(&self) -> Box<dyn Pruner> {
+        let inner: Box<dyn Pruner> = match self.pruner {
+            Builtin::None => Box::new(NoPruning),
+            Builtin::Median(p) => Box::new(p),
+            Builtin::Percentile(p) => Box::new(p),
+            Builtin::Asha(p) => Box::new(p),
+            Builtin::Hyperband(p) => Box::new(p),
+            Builtin::Wilcoxon(p) => Box::new(p),
+            Builtin::Threshold(p) => Box::new(p),
+        };
+        match self.patience {
+            Some((patience, min_delta)) => Box::new(
+                Patient::new(patience)
+                    .min_delta(min_delta)
+                    .wrap_boxed(inner),
+            ),
+            None => inner,
+        }
+    }
+}
+
+/// The pruner and every setting (`SuccessiveHalving { reduction_factor: 4, .. }`), and its
+/// patience when it has one.
+impl fmt::Display for PrunerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pruner {
+            Builtin::None => write!(f, "none")?,
+            Builtin::Median(p) => write!(f, "{p:?}")?,
+            Builtin::Percentile(p) => write!(f, "{p:?}")?,
+            Builtin::Asha(p) => write!(f, "{p:?}")?,
+            Builtin::Hyperband(p) => write!(f, "{p:?}")?,
+            Builtin::Wilcoxon(p) => write!(f, "{p:?}")?,
+            Builtin::Threshold(p) => write!(f, "{p:?}")?,
+        }
+        if let Some((patience, min_delta)) = self.patience {
+            write!(f, ", with patience {patience} (min_delta {min_delta})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The settings given, each name once, checked as they are read.
+#[derive(Default)]
+struct Given(Vec<(&'static str, SettingValue)>);
+
+impl Given {
+    fn get(&self, key: &str) -> Option<&SettingValue> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// An integer of at least `min`.
+    fn integer(&self, key: &'static str, min: u64) -> Result<Option<u64>, SettingError> {
+        let expected = if min == 0 {
+            "an integer >= 0"
+        } else {
+            "a positive integer"
+        };
+        match self.get(key) {
+            None => Ok(None),
+            Some(&SettingValue::Integer(i)) => match u64::try_from(i) {
+                Ok(n) if n >= min => Ok(Some(n)),
+                _ => Err(SettingError::Invalid {
+                    key,
+                    found: i.to_string(),
+                    expected: format!("an integer >= {min}"),
+                    suggestion: None,
+                }),
+            },
+            Some(found) => Err(SettingError::WrongType {
+                key,
+                expected,
+                found: found.clone(),
+            }),
+        }
+    }
+
+    /// A count of at least `min`.
+    fn count(&self, key: &'static str, min: u64) -> Result<Option<usize>, SettingError> {
+        Ok(self
+            .integer(key, min)?
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)))
+    }
+
+    /// A number (an integer is one too) for which `ok` holds.
+    fn number(
+        &self,
+        key: &'static str,
+        ok: impl Fn(f64) -> bool,
+        expected: &str,
+    ) -> Result<Option<f64>, SettingError> {
+        let x = match self.get(key) {
+            None => return Ok(None),
+            Some(&SettingValue::Number(x)) => x,
+            Some(&SettingValue::Integer(i)) => i as f64,
+            Some(found) => {
+                return Err(SettingError::WrongType {
+                    key,
+                    expected: "a number",
+                    found: found.clone(),
+                });
+            }
+        };
+        if ok(x) {
+            Ok(Some(x))
+        } else {
+            Err(SettingError::Invalid {
+                key,
+                found: x.to_string(),
+                expected: expected.to_string(),
+                suggestion: None,
+            })
+        }
+    }
+
+    /// One of `words`; its index.
+    fn keyword(
+        &self,
+        key: &'static str,
+        words: &[&'static str],
+    ) -> Result<Option<usize>, SettingError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(SettingValue::Text(word)) => match words.iter().position(|w| w == word) {
+                Some(i) => Ok(Some(i)),
+                None => Err(SettingError::Invalid {
+                    key,
+                    found: format!("{word:?}"),
+                    expected: format!("{} (a string)", list(words)),
+                    suggestion: did_you_mean(word, words.iter().copied()),
+                }),
+            },
+            Some(found) => Err(SettingError::WrongType {
+                key,
+                expected: "a string",
+                found: found.clone(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(
+        kind: PrunerKind,
+        settings: &[(&str, SettingValue)],
+    ) -> Result<PrunerSpec, SettingError> {
+        PrunerSpec::from_settings(kind, settings.iter().cloned())
+    }
+
+    #[test]
+    fn every_kind_builds_with_its_defaults_and_names_itself() {
+        for kind in PrunerKind::ALL {
+            let spec = spec(kind, &[]).unwrap();
+            assert_eq!(spec.kind(), kind);
+            let expected = if kind == PrunerKind::None {
+                "none"
+            } else {
+                kind.as_str()
+            };
+            assert_eq!(spec.build().name(), expected, "{kind}");
+        }
+    }
+
+    #[test]
+    fn settings_reach_the_pruner() {
+        use SettingValue::{Integer, Number, Text};
+        let shown =
+            |kind, settings: &[(&str, SettingValue)]| spec(kind, settings).unwrap().to_string();
+        let asha = shown(
+            PrunerKind::Asha,
+            &[
+                ("reduction_factor", Integer(3)),
+                ("min_resource", Integer(2)),
+                ("min_early_stopping_rate", Integer(1)),
+            ],
+        );
+        for part in [
+            "reduction_factor: 3",
+            "Steps(2)",
+            "min_early_stopping_rate: 1",
+        ] {
+            assert!(asha.contains(part), "{asha}");
+        }
+        let hyperband = shown(
+            PrunerKind::Hyperband,
+            &[
+                ("brackets", Text("separate".into())),
+                ("weights", Text("budgets".into())),
+            ],
+        );
+        assert!(
+            hyperband.contains("Separate") && hyperband.contains("Budgets"),
+            "{hyperband}"
+        );
+        // An integer is a number; the later of two settings of one name wins.
+        let threshold = shown(
+            PrunerKind::Threshold,
+            &[
+                ("upper", Integer(2)),
+                ("upper", Number(1.5)),
+                ("patience", Integer(3)),
+            ],
+        );
+        assert!(threshold.contains("upper: 1.5"), "{threshold}");
+        assert!(
+            threshold.ends_with("with patience 3 (min_delta 0)"),
+            "{threshold}"
+        );
+        assert!(shown(PrunerKind::Percentile, &[]).contains("percentile: 25.0"));
+    }
+
+    #[test]
+    fn bad_settings_say_which_what_and_what_is_taken() {
+        use SettingValue::{Integer, Number, Other, Text};
+        let says = |kind, setting: (&str, SettingValue), text: &str| {
+            let e = spec(kind, std::slice::from_ref(&setting)).unwrap_err();
+            assert_eq!(e.key(), setting.0);
+            assert!(e.to_string().contains(text), "{kind} {setting:?}: {e}");
+        };
+        says(
+            PrunerKind::Asha,
+            ("reduction_factr", Integer(3)),
+            "pruner of kind \"asha\" has no setting `reduction_factr`; it takes `min_resource`, \
+             `reduction_factor`, `min_early_stopping_rate`, `bootstrap_count`, `patience` or \
+             `min_delta`; did you mean `reduction_factor`?",
+        );
+        says(
+            PrunerKind::Asha,
+            ("brackets", Text("separate".into())),
+            "has no setting `brackets`",
+        );
+        says(
+            PrunerKind::None,
+            ("patience", Integer(2)),
+            "it takes no settings",
+        );
+        says(
+            PrunerKind::Asha,
+            ("reduction_factor", Integer(1)),
+            "`reduction_factor` = 1 is not valid: expected an integer >= 2",
+        );
+        says(
+            PrunerKind::Median,
+            ("startup_trials", Integer(-1)),
+            "expected an integer >= 0",
+        );
+        says(
+            PrunerKind::Median,
+            ("startup_trials", Number(2.5)),
+            "`startup_trials` must be an integer >= 0, found float 2.5",
+        );
+        says(
+            PrunerKind::Hyperband,
+            ("brackets", Text("seperate".into())),
+            "expected `shared` or `separate` (a string); did you mean `separate`?",
+        );
+        says(
+            PrunerKind::Hyperband,
+            ("weights", Integer(1)),
+            "`weights` must be a string, found integer 1",
+        );
+        says(
+            PrunerKind::Wilcoxon,
+            ("p_threshold", Number(1.0)),
+            "expected a probability between 0 and 1",
+        );
+        says(
+            PrunerKind::Percentile,
+            ("percentile", Other("boolean true".into())),
+            "`percentile` must be a number, found boolean true",
+        );
+        says(
+            PrunerKind::Threshold,
+            ("lower", Number(f64::NAN)),
+            "expected a number",
+        );
+        says(
+            PrunerKind::Median,
+            ("min_delta", Number(0.1)),
+            "`patience` to be set too",
+        );
+        let e = spec(
+            PrunerKind::Median,
+            &[("patience", Integer(2)), ("min_delta", Number(-1.0))],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("expected a number >= 0"), "{e}");
+    }
+}
