@@ -586,73 +586,76 @@ mod tests {
     #[test]
     fn bad_settings_say_which_what_and_what_is_taken() {
         use SettingValue::{Integer, Number, Other, Text};
-        let says = |kind, setting: (&str, SettingValue), text: &str| {
-            let e = spec(kind, std::slice::from_ref(&setting)).unwrap_err();
-            assert_eq!(e.key(), setting.0);
-            assert!(e.to_string().contains(text), "{kind} {setting:?}: {e}");
-        };
-        says(
-            PrunerKind::Asha,
-            ("reduction_factr", Integer(3)),
-            "pruner of kind \"asha\" has no setting `reduction_factr`; it takes `min_resource`, \
-             `reduction_factor`, `min_early_stopping_rate`, `bootstrap_count`, `patience` or \
-             `min_delta`; did you mean `reduction_factor`?",
-        );
-        says(
-            PrunerKind::Asha,
-            ("brackets", Text("separate".into())),
-            "has no setting `brackets`",
-        );
-        says(
-            PrunerKind::None,
-            ("patience", Integer(2)),
-            "it takes no settings",
-        );
-        says(
-            PrunerKind::Asha,
-            ("reduction_factor", Integer(1)),
-            "`reduction_factor` = 1 is not valid: expected an integer >= 2",
-        );
-        says(
-            PrunerKind::Median,
-            ("startup_trials", Integer(-1)),
-            "expected an integer >= 0",
-        );
-        says(
-            PrunerKind::Median,
-            ("startup_trials", Number(2.5)),
-            "`startup_trials` must be an integer >= 0, found float 2.5",
-        );
-        says(
-            PrunerKind::Hyperband,
-            ("brackets", Text("seperate".into())),
-            "expected `shared` or `separate` (a string); did you mean `separate`?",
-        );
-        says(
-            PrunerKind::Hyperband,
-            ("weights", Integer(1)),
-            "`weights` must be a string, found integer 1",
-        );
-        says(
-            PrunerKind::Wilcoxon,
-            ("p_threshold", Number(1.0)),
-            "expected a probability between 0 and 1",
-        );
-        says(
-            PrunerKind::Percentile,
-            ("percentile", Other("boolean true".into())),
-            "`percentile` must be a number, found boolean true",
-        );
-        says(
-            PrunerKind::Threshold,
-            ("lower", Number(f64::NAN)),
-            "expected a number",
-        );
-        says(
-            PrunerKind::Median,
-            ("min_delta", Number(0.1)),
-            "`patience` to be set too",
-        );
+        // (kind, the one setting given, what the error says)
+        let cases = [
+            (
+                PrunerKind::Asha,
+                ("reduction_factr", Integer(3)),
+                "pruner of kind \"asha\" has no setting `reduction_factr`; it takes `min_resource`, \
+                 `reduction_factor`, `min_early_stopping_rate`, `bootstrap_count`, `patience` or \
+                 `min_delta`; did you mean `reduction_factor`?",
+            ),
+            (
+                PrunerKind::Asha,
+                ("brackets", Text("separate".into())),
+                "has no setting `brackets`",
+            ),
+            (
+                PrunerKind::None,
+                ("patience", Integer(2)),
+                "it takes no settings",
+            ),
+            (
+                PrunerKind::Asha,
+                ("reduction_factor", Integer(1)),
+                "`reduction_factor` = 1 is not valid: expected an integer >= 2",
+            ),
+            (
+                PrunerKind::Median,
+                ("startup_trials", Integer(-1)),
+                "expected an integer >= 0",
+            ),
+            (
+                PrunerKind::Median,
+                ("startup_trials", Number(2.5)),
+                "`startup_trials` must be an integer >= 0, found float 2.5",
+            ),
+            (
+                PrunerKind::Hyperband,
+                ("brackets", Text("seperate".into())),
+                "expected `shared` or `separate` (a string); did you mean `separate`?",
+            ),
+            (
+                PrunerKind::Hyperband,
+                ("weights", Integer(1)),
+                "`weights` must be a string, found integer 1",
+            ),
+            (
+                PrunerKind::Wilcoxon,
+                ("p_threshold", Number(1.0)),
+                "expected a probability between 0 and 1",
+            ),
+            (
+                PrunerKind::Percentile,
+                ("percentile", Other("boolean true".into())),
+                "`percentile` must be a number, found boolean true",
+            ),
+            (
+                PrunerKind::Threshold,
+                ("lower", Number(f64::NAN)),
+                "expected a number",
+            ),
+            (
+                PrunerKind::Median,
+                ("min_delta", Number(0.1)),
+                "`patience` to be set too",
+            ),
+        ];
+        for (kind, (key, value), text) in cases {
+            let e = spec(kind, &[(key, value.clone())]).unwrap_err();
+            assert_eq!(e.key(), key);
+            assert!(e.to_string().contains(text), "{kind} {key} {value:?}: {e}");
+        }
         let e = spec(
             PrunerKind::Median,
             &[("patience", Integer(2)), ("min_delta", Number(-1.0))],
