@@ -23,7 +23,9 @@
 //! `--pruner KIND` gives the study a pruner: any name of `hyperflow::prune::PrunerKind`
 //! (`none`, the default, `median`, `percentile`, `asha`, `hyperband`, `wilcoxon`,
 //! `threshold`), with the same defaults as a sweep's `[pruner]` table holding only `kind`
-//! (optuna's defaults). In step 2 the driver may then, before the trial's value, send any
+//! (optuna's defaults); `--pruner KIND/KEY=VALUE/...` sets that table's settings over them
+//! (`hyperband/brackets=separate/weights=budgets`; a VALUE is an integer, a number or
+//! else a string). In step 2 the driver may then, before the trial's value, send any
 //! number of intermediate values, each answered at once:
 //!
 //! - it writes `{"report": STEP, "value": V}` (STEP a non-negative integer, V a number);
@@ -37,17 +39,18 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use hyperflow::prune::PrunerKind;
+use hyperflow::prune::{PrunerKind, PrunerSpec, SettingValue};
 use hyperflow::{AskedTrial, Outcome, Space, Study};
 
-const USAGE: &str = "usage: stdio_engine --space SPACE.json --algo NAME --seed S [--pruner KIND]";
+const USAGE: &str =
+    "usage: stdio_engine --space SPACE.json --algo NAME --seed S [--pruner KIND[/KEY=VALUE...]]";
 
 /// The command line, checked.
 struct Args {
     space: String,
     algo: String,
     seed: u64,
-    pruner: PrunerKind,
+    pruner: PrunerSpec,
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -75,16 +78,41 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             format!("`--seed {seed}`: {e}; expected a non-negative integer below 2^64")
         })?,
         pruner: match pruner {
-            None => PrunerKind::None,
-            Some(name) => PrunerKind::from_name(&name).ok_or_else(|| {
-                let known: Vec<&str> = PrunerKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!(
-                    "`--pruner {name}`: unknown; expected one of {}",
-                    known.join(", ")
-                )
-            })?,
+            None => PrunerSpec::new(PrunerKind::None),
+            Some(text) => parse_pruner(&text)?,
         },
     })
+}
+
+/// `KIND[/KEY=VALUE...]`: a built-in pruner with settings over its defaults.
+fn parse_pruner(text: &str) -> Result<PrunerSpec, String> {
+    let mut parts = text.split('/');
+    let name = parts.next().unwrap_or_default();
+    let kind = PrunerKind::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = PrunerKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!(
+            "`--pruner {text}`: unknown kind `{name}`; expected one of {}",
+            known.join(", ")
+        )
+    })?;
+    let settings = parts
+        .map(|setting| {
+            let (key, value) = setting
+                .split_once('=')
+                .ok_or_else(|| format!("`--pruner {text}`: `{setting}` is not KEY=VALUE"))?;
+            let value = value
+                .parse()
+                .map(SettingValue::Integer)
+                .unwrap_or_else(|_| {
+                    value.parse().map_or_else(
+                        |_| SettingValue::Text(value.to_string()),
+                        SettingValue::Number,
+                    )
+                });
+            Ok((key, value))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    PrunerSpec::from_settings(kind, settings).map_err(|e| format!("`--pruner {text}`: {e}"))
 }
 
 /// Reads one evaluation result: a number is a loss, `null` a failed evaluation.
@@ -180,7 +208,7 @@ fn run(args: Args) -> Result<(), String> {
     let mut study = Study::builder(&space)
         .boxed_sampler(sampler)
         .seed(args.seed)
-        .boxed_pruner(args.pruner.pruner())
+        .boxed_pruner(args.pruner.build())
         .create()
         .map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();

@@ -14,7 +14,8 @@ Run:     nice ~/.cache/hyperflow/bench-venv/bin/python bench/prune/run.py --jobs
          run.py --summary-only             re-score what the results file holds (the runs
                                            of --seeds, --engines and --problems)
          run.py --smoke                    seconds: exp_decay, 2 seeds, both engines with
-                                           none and asha and both crossed with asha,
+                                           none and asha and both crossed with asha, and
+                                           hyperflow's asha with a setting;
                                            checks the runs (CI runs it)
 
 Engines (--engines, comma list): SIDE:PRUNER
@@ -26,6 +27,9 @@ Engines (--engines, comma list): SIDE:PRUNER
                                                   auto, reduction factor 4, rate 0)
           hyperband  Hyperband::new();            HyperbandPruner() (min 1, max auto, eta 3)
           median     Median::new();               MedianPruner() (5 startup trials, no warmup)
+          hyperflow's side also takes settings over the defaults, as the stdio engine's
+          --pruner: PRUNER/KEY=VALUE/... (hyperflow:hyperband/brackets=separate; the keys
+          of a sweep's [pruner] table), which name an engine of their own
   Crossed (not in the default run): hyperflow+optuna:PRUNER is hyperflow's sampler with
   optuna's pruner, optuna+hyperflow:PRUNER the other way round: the sampler's side asks and
   is told every value (no pruner of its own), the pruner's side decides (its own points,
@@ -333,7 +337,8 @@ def summarize(runs, budget_trials, engines, problems):
                 ref_steps, steps = first_reached(medians[best_none], q), \
                     first_reached(medians[engine], q)
                 row["ratio_strict"] = ref_steps / steps if steps else None
-            peer = "optuna:" + pruner
+            # Against optuna's pruner of the same kind (hyperflow's settings aside).
+            peer = "optuna:" + pruner.split("/")[0]
             if side == "hyperflow" and peer in curves:
                 # Two-sided Mann-Whitney U over seeds: is regret @ B told apart from optuna's?
                 from scipy.stats import mannwhitneyu
@@ -430,7 +435,8 @@ def main(argv=None):
     if a.smoke:
         a.problems, a.engines, a.seeds = "exp_decay", \
             "hyperflow:none,hyperflow:asha,optuna:none,optuna:asha," \
-            "hyperflow+optuna:asha,optuna+hyperflow:asha", "0-1"
+            "hyperflow+optuna:asha,optuna+hyperflow:asha,hyperflow:asha/reduction_factor=3", \
+            "0-1"
         a.budget_trials = 6
     problems = a.problems.split(",")
     engines = a.engines.split(",")
@@ -438,9 +444,13 @@ def main(argv=None):
         if p not in P.PROBLEMS:
             ap.error("unknown problem %r; expected one of %s" % (p, ", ".join(P.PROBLEMS)))
     for e in engines:
-        if e not in ENGINES + CROSSED:
+        base, settings = e.split("/", 1) if "/" in e else (e, None)
+        if base not in ENGINES + CROSSED:
             ap.error("unknown engine %r; expected SIDE:PRUNER, one of %s" % (
                 e, ", ".join(ENGINES + CROSSED)))
+        if settings is not None and not base.split(":")[0].endswith("hyperflow"):
+            ap.error("engine %r: only hyperflow's pruner takes settings (PRUNER/KEY=VALUE)"
+                     % e)
     seeds = parse_range(a.seeds)
     os.makedirs(a.out_dir, exist_ok=True)
     path = os.path.join(a.out_dir, "smoke.jsonl" if a.smoke else "runs.jsonl")
