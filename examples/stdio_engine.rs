@@ -88,13 +88,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 fn parse_pruner(text: &str) -> Result<PrunerSpec, String> {
     let mut parts = text.split('/');
     let name = parts.next().unwrap_or_default();
-    let kind = PrunerKind::from_name(name).ok_or_else(|| {
-        let known: Vec<&str> = PrunerKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!(
-            "`--pruner {text}`: unknown kind `{name}`; expected one of {}",
-            known.join(", ")
-        )
-    })?;
+    let kind: PrunerKind = name
+        .parse()
+        .map_err(|e| format!("`--pruner {text}`: {e}"))?;
     let settings = parts
         .map(|setting| {
             let (key, value) = setting

@@ -156,7 +156,7 @@ fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
     let kind = kind.ok_or_else(|| {
         PyValueError::new_err(format!(
             "the pruner dict has no \"kind\": add one of {}",
-            pruner_names()
+            PrunerKind::listed()
         ))
     })?;
     let spec =
@@ -164,22 +164,9 @@ fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
     Ok(spec.build())
 }
 
-/// The built-in pruners' names, quoted, for error messages.
-fn pruner_names() -> String {
-    let names: Vec<String> = PrunerKind::ALL
-        .iter()
-        .map(|k| format!("{:?}", k.as_str()))
-        .collect();
-    names.join(", ")
-}
-
 fn pruner_kind(name: &str) -> PyResult<PrunerKind> {
-    PrunerKind::from_name(name.trim()).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "unknown pruner {name:?}: expected one of {}",
-            pruner_names()
-        ))
-    })
+    name.parse()
+        .map_err(|e: hyperflow::prune::UnknownPruner| PyValueError::new_err(e.to_string()))
 }
 
 /// A pruner setting's value (`bool` first: it is a subclass of `int`; integers before

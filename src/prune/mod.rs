@@ -340,9 +340,13 @@ impl PrunerKind {
         }
     }
 
-    /// The kind named `name`, if any.
-    pub fn from_name(name: &str) -> Option<PrunerKind> {
-        PrunerKind::ALL.into_iter().find(|k| k.as_str() == name)
+    /// The names, quoted and comma-separated, for messages (`"none", "median", ...`).
+    pub fn listed() -> String {
+        let names: Vec<String> = PrunerKind::ALL
+            .iter()
+            .map(|k| format!("{:?}", k.as_str()))
+            .collect();
+        names.join(", ")
     }
 
     /// The pruner of this kind with its defaults, as a sweep's `[pruner]` table with only
@@ -350,6 +354,39 @@ impl PrunerKind {
     pub fn pruner(self) -> Box<dyn Pruner> {
         PrunerSpec::new(self).build()
     }
+}
+
+impl std::str::FromStr for PrunerKind {
+    type Err = UnknownPruner;
+
+    /// Matches names case-insensitively, surrounding whitespace ignored.
+    fn from_str(name: &str) -> Result<Self, UnknownPruner> {
+        let wanted = name.trim();
+        PrunerKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| UnknownPruner {
+                name: name.to_string(),
+                suggestion: crate::suggest::did_you_mean(
+                    wanted,
+                    PrunerKind::ALL.iter().map(|k| k.as_str()),
+                ),
+            })
+    }
+}
+
+/// A name that is no built-in pruner's ([`PrunerKind`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown pruner {name:?}: expected one of {}{}",
+    PrunerKind::listed(),
+    suggestion.map_or_else(String::new, |s| format!("; did you mean {s:?}?"))
+)]
+pub struct UnknownPruner {
+    /// The name given.
+    pub name: String,
+    /// The closest known name, if one is close.
+    pub suggestion: Option<&'static str>,
 }
 
 impl std::fmt::Display for PrunerKind {
@@ -429,8 +466,15 @@ mod tests {
     #[test]
     fn kinds_round_trip_their_names() {
         for k in PrunerKind::ALL {
-            assert_eq!(PrunerKind::from_name(k.as_str()), Some(k));
+            assert_eq!(k.as_str().parse(), Ok(k));
         }
-        assert_eq!(PrunerKind::from_name("ASHA"), None);
+        assert_eq!(" ASHA ".parse(), Ok(PrunerKind::Asha));
+        let e = "ahsa".parse::<PrunerKind>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown pruner \"ahsa\": expected one of \"none\", \"median\", \"percentile\", \
+             \"asha\", \"hyperband\", \"wilcoxon\", \"threshold\"; did you mean \"asha\"?"
+        );
+        assert_eq!("x".parse::<PrunerKind>().unwrap_err().suggestion, None);
     }
 }
