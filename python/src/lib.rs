@@ -169,14 +169,19 @@ fn pruner_kind(name: &str) -> PyResult<PrunerKind> {
         .map_err(|e: hyperflow::prune::UnknownPruner| PyValueError::new_err(e.to_string()))
 }
 
-/// A pruner setting's value (`bool` first: it is a subclass of `int`; integers before
-/// floats, so numpy's integers stay integers).
+/// A pruner setting's value (`bool` first: it is a subclass of `int`; integers, numpy's
+/// too, before floats).
 fn setting_from_py(obj: &Bound<'_, PyAny>) -> SettingValue {
     if obj.is_instance_of::<PyBool>() {
         SettingValue::Other(format!("bool {obj}"))
     } else if obj.is_instance_of::<PyString>() {
         obj.extract()
             .map_or_else(|_| other_setting(obj), SettingValue::Text)
+    } else if obj.is_instance_of::<PyInt>() {
+        obj.extract().map_or_else(
+            |_| SettingValue::Other(format!("int {obj} (beyond 64 bits)")),
+            SettingValue::Integer,
+        )
     } else if !obj.is_instance_of::<PyFloat>()
         && let Ok(i) = obj.extract::<i64>()
     {

@@ -162,6 +162,8 @@ def test_bad_pruner_settings_say_what_is_taken():
         Study(space, pruner={"kind": "asha", "reduction_factr": 3})
     with pytest.raises(ValueError, match="must be a positive integer, found bool True"):
         Study(space, pruner={"kind": "asha", "reduction_factor": True})
+    with pytest.raises(ValueError, match=r"found int 1000000000000000000000 \(beyond 64 bits\)"):
+        Study(space, pruner={"kind": "median", "startup_trials": 10**21})
     with pytest.raises(ValueError, match="must be an integer >= 0, found float 2.5"):
         Study(space, pruner={"kind": "median", "startup_trials": 2.5})
     with pytest.raises(ValueError, match='no "kind": add one of "none", "median"'):
