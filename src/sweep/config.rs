@@ -604,7 +604,7 @@ pub enum ConfigErrorKind {
         /// The key, dotted (`search.max_evals`).
         key: &'static str,
         /// What is accepted there.
-        expected: &'static str,
+        expected: String,
     },
     /// A value of the wrong type.
     #[error("`{key}` must be {expected}, found {found}")]
@@ -1233,8 +1233,10 @@ impl<'s> Doc<'s> {
                 return Err(self.error(
                     ConfigErrorKind::MissingKey {
                         key: "pruner.kind",
-                        expected: "add `kind = \"median\"` (or none, percentile, asha, \
-                                   hyperband, wilcoxon, threshold) to `[pruner]`",
+                        expected: format!(
+                            "add `kind = \"median\"` (or one of {}) to `[pruner]`",
+                            PrunerKind::listed()
+                        ),
                     },
                     table,
                 ));
@@ -1497,8 +1499,11 @@ impl<'s> Doc<'s> {
         }
     }
 
-    fn missing(&self, key: &'static str, expected: &'static str) -> ConfigError {
-        self.unlocated(ConfigErrorKind::MissingKey { key, expected })
+    fn missing(&self, key: &'static str, expected: impl Into<String>) -> ConfigError {
+        self.unlocated(ConfigErrorKind::MissingKey {
+            key,
+            expected: expected.into(),
+        })
     }
 
     fn invalid(&self, key: &str, found: &str, expected: &str, span: Range<usize>) -> ConfigError {
@@ -1764,6 +1769,10 @@ model = { kind = "choice", options = ["rf", "gbt"] }
     #[test]
     fn missing_sections_say_what_to_add() {
         says("[experiment]\nname = \"x\"\n", "[space]");
+        says(
+            &format!("{GOOD}\n[pruner]\ngrace = \"1s\"\n"),
+            "missing `pruner.kind`: add `kind = \"median\"` (or one of \"none\", \"median\",",
+        );
         says(
             &GOOD.replace("metric = \"val_loss\"", ""),
             "missing `objective.metric`",
