@@ -237,7 +237,7 @@ impl PrunerSpec {
         let interval = given.integer("interval_steps", 1)?;
         let schedule = |p: Percentile| -> Result<Percentile, SettingError> {
             let mut p = p;
-            if let Some(n) = given.count("startup_trials", 0)? {
+            if let Some(n) = given.count("startup_trials")? {
                 p = p.startup_trials(n);
             }
             if let Some(n) = warmup {
@@ -246,7 +246,7 @@ impl PrunerSpec {
             if let Some(n) = interval {
                 p = p.interval_steps(n);
             }
-            if let Some(n) = given.count("min_trials", 0)? {
+            if let Some(n) = given.count("min_trials")? {
                 p = p.min_trials(n);
             }
             Ok(p)
@@ -278,7 +278,7 @@ impl PrunerSpec {
                     })?;
                     p = p.min_early_stopping_rate(s);
                 }
-                if let Some(n) = given.count("bootstrap_count", 0)? {
+                if let Some(n) = given.count("bootstrap_count")? {
                     p = p.bootstrap_count(n);
                 }
                 Builtin::Asha(p)
@@ -293,7 +293,7 @@ impl PrunerSpec {
                 if let Some(n) = given.integer("reduction_factor", 2)? {
                     p = p.reduction_factor(n);
                 }
-                if let Some(n) = given.count("bootstrap_count", 0)? {
+                if let Some(n) = given.count("bootstrap_count")? {
                     p = p.bootstrap_count(n);
                 }
                 let names = Brackets::ALL.map(Brackets::as_str);
@@ -313,7 +313,7 @@ impl PrunerSpec {
                 {
                     p = p.p_threshold(x);
                 }
-                if let Some(n) = given.count("startup_steps", 0)? {
+                if let Some(n) = given.count("startup_steps")? {
                     p = p.startup_steps(n);
                 }
                 Builtin::Wilcoxon(p)
@@ -336,7 +336,7 @@ impl PrunerSpec {
             }
         };
         let finite = |d: f64| d >= 0.0 && d.is_finite();
-        spec.patience = match given.count("patience", 0)? {
+        spec.patience = match given.count("patience")? {
             Some(n) => Some((
                 n,
                 given
@@ -446,10 +446,10 @@ impl Given {
         }
     }
 
-    /// A count of at least `min`.
-    fn count(&self, key: &'static str, min: u64) -> Result<Option<usize>, SettingError> {
+    /// A count (an integer >= 0).
+    fn count(&self, key: &'static str) -> Result<Option<usize>, SettingError> {
         Ok(self
-            .integer(key, min)?
+            .integer(key, 0)?
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)))
     }
 

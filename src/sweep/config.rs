@@ -820,16 +820,13 @@ fn describe(value: &toml::Value) -> String {
     }
 }
 
-/// A value as a key that takes a string reads it: the string, or what was found instead.
+/// A value as a key that takes a string reads it ([`LooseVisitor::fit`]): the string, or
+/// what was found instead.
 fn string_or_not(value: Spanned<toml::Value>) -> Spanned<Loose<String>> {
     let span = value.span();
-    Spanned::new(
-        span,
-        match value.into_inner() {
-            toml::Value::String(s) => Loose::Is(s),
-            other => Loose::Found(describe(&other)),
-        },
-    )
+    let Ok(loose) =
+        LooseVisitor::<String, false>::fit::<std::convert::Infallible>(value.into_inner());
+    Spanned::new(span, loose)
 }
 
 /// A pruner setting's value as [`prune::PrunerSpec::from_settings`] reads it.
