@@ -6,6 +6,10 @@
 //! cargo run --release --example tpe_cost -- styblinski 1000 50   # 50 steps after 1000 trials
 //! ```
 //!
+//! `styblinski-asha` is the same search pruned: each trial reports a learning curve of 80
+//! steps converging on its value (`f + 3 e^(-t/9)`) to ASHA with its defaults, so that most
+//! of the history is pruned trials, which TPE ranks after the complete ones.
+//!
 //! Measured as the peers' harness does (`../shared/bench`): one sequential search minimizes
 //! the problem itself, each suggestion is timed, and the figure at N trials is the median of
 //! the 25 suggestions made with N - 24 to N trials in the history. The history is the
@@ -18,9 +22,10 @@
 
 use std::time::{Duration, Instant};
 
-use hyperflow::Study;
 use hyperflow::algo::Tpe;
+use hyperflow::prune::SuccessiveHalving;
 use hyperflow::space::Space;
+use hyperflow::{Outcome, Study};
 
 /// History sizes reported in the table.
 const CHECKPOINTS: [usize; 6] = [10, 100, 500, 1000, 2000, 10000];
@@ -46,7 +51,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: tpe_cost [SPACE N STEPS]   (SPACE: styblinski or conditional)");
+    eprintln!(
+        "usage: tpe_cost [SPACE N STEPS]   (SPACE: styblinski, styblinski-asha or conditional)"
+    );
     std::process::exit(2);
 }
 
@@ -54,7 +61,7 @@ fn table() {
     let header: Vec<String> = CHECKPOINTS.iter().map(usize::to_string).collect();
     println!("| space | {} |", header.join(" | "));
     println!("|---|{}", "---:|".repeat(CHECKPOINTS.len()));
-    for name in ["styblinski", "conditional"] {
+    for name in ["styblinski", "styblinski-asha", "conditional"] {
         let problem = Problem::named(name);
         let last = CHECKPOINTS[CHECKPOINTS.len() - 1];
         // The same search three times (same seed, same trials): the machine is shared, and
@@ -77,16 +84,21 @@ fn median(times: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
 
-/// A space and the objective a search minimizes on it.
+/// A space, the objective a search minimizes on it, and whether trials report curves to
+/// a pruner.
 struct Problem {
     space: Space,
     objective: fn(&[f64]) -> f64,
+    pruned: bool,
 }
+
+/// Steps a pruned search's trials report before their value.
+const CURVE_STEPS: u64 = 80;
 
 impl Problem {
     fn named(name: &str) -> Problem {
         match name {
-            "styblinski" => Problem {
+            "styblinski" | "styblinski-asha" => Problem {
                 space: (1..=5)
                     .fold(Space::builder(), |b, i| {
                         b.uniform(format!("x{i}"), -5.0, 5.0)
@@ -94,11 +106,13 @@ impl Problem {
                     .build()
                     .expect("valid space"),
                 objective: styblinski_tang,
+                pruned: name == "styblinski-asha",
             },
             "conditional" => Problem {
                 space: Space::from_toml_str(include_str!("spaces/conditional10.toml"))
                     .expect("valid space"),
                 objective: training_like,
+                pruned: false,
             },
             other => {
                 eprintln!("unknown space {other:?}");
@@ -110,19 +124,32 @@ impl Problem {
     /// Runs a sequential search of `n` trials with the default TPE (seed 1) and returns
     /// the time of each suggestion.
     fn search(&self, n: usize) -> Vec<Duration> {
-        let mut study = Study::builder(&self.space)
-            .sampler(Tpe::default())
-            .seed(1)
-            .create()
-            .expect("TPE searches any space");
+        let mut builder = Study::builder(&self.space).sampler(Tpe::default()).seed(1);
+        if self.pruned {
+            builder = builder.pruner(SuccessiveHalving::new());
+        }
+        let mut study = builder.create().expect("TPE searches any space");
         let mut times = Vec::with_capacity(n);
         for _ in 0..n {
             let t0 = Instant::now();
             let trial = study.ask().expect("an untracked study cannot fail to ask");
             times.push(t0.elapsed());
             let loss = (self.objective)(&study.trials().all()[trial.number()].x);
+            let stopped = self.pruned
+                && (1..=CURVE_STEPS).any(|t| {
+                    let value = loss + 3.0 * (-(t as f64) / 9.0).exp();
+                    trial
+                        .context()
+                        .report(t, value)
+                        .expect("an untracked study cannot fail to record")
+                });
+            let outcome = if stopped {
+                Outcome::pruned("asha")
+            } else {
+                Outcome::loss(loss)
+            };
             study
-                .tell(trial, loss)
+                .tell(trial, outcome)
                 .expect("an untracked study cannot fail to tell");
         }
         times
