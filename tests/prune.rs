@@ -255,6 +255,8 @@ fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
         .expect("parent");
     assert_eq!(parent.data.tag(schema::PRUNED_TRIALS_TAG), Some("1"));
     assert_eq!(parent.data.metric(schema::TOTAL_STEPS_METRIC), Some(4.0));
+    let params = schema::StudyParams::read(&parent).expect("study params");
+    assert_eq!(params.pruner.as_deref(), Some("median"));
 
     let again = Study::load_named(&tracker, "pruning", "curves")
         .expect("load")

@@ -180,7 +180,7 @@ fn non_zero_exit_fails_with_the_tail_of_stderr() {
         "only the last 20 lines: {reason}"
     );
     assert!(summary.best().is_none());
-    assert!(render_summary(&summary, 5).contains("no trial succeeded"));
+    assert!(render_summary(&summary, 5).contains("no trial completed; the first failure"));
 }
 
 #[test]

@@ -848,6 +848,11 @@ fn a_pruned_sweep_stops_trials_and_records_them_pruned() {
             .filter(|c| field(c, "tags.hyperflow.state") == Some("PRUNED"))
             .collect();
         assert!(pruned.len() >= 3, "{format}: {} pruned", pruned.len());
+        // The parent records the pruner, the settings written and the grace.
+        let parent = role(&runs, "search")[0];
+        assert_eq!(field(parent, "params.pruner"), Some("median"));
+        assert_eq!(field(parent, "params.pruner.startup_trials"), Some("2"));
+        assert_eq!(field(parent, "params.pruner.grace"), Some("5.0s"));
         let tracker = hyperflow::tracking::Tracker::open(&d.uri()).expect("store");
         for child in &pruned {
             let run_id = field(child, "run_id").unwrap();
@@ -882,13 +887,53 @@ fn a_pruned_trial_that_ignores_sigterm_is_killed_after_the_grace() {
         stdout.contains("2 trials: 0 complete, 2 pruned"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("no trial completed; the pruner stopped every one (2)"),
+        "{stdout}"
+    );
     let runs = d.runs();
     let children = role(&runs, "trial");
     assert_eq!(children.len(), 2);
+    let tracker = hyperflow::tracking::Tracker::open(&d.uri()).expect("store");
     for child in children {
         assert_eq!(field(child, "tags.hyperflow.state"), Some("PRUNED"));
         assert_eq!(child["metrics.loss"].as_f64(), Some(5.0));
+        // It stays as the pruner judged it: what it printed while ignoring SIGTERM is
+        // not its history.
+        assert_eq!(
+            field(child, "tags.hyperflow.error"),
+            Some("pruned at step 0 (value 5.0)")
+        );
+        let run_id = field(child, "run_id").unwrap();
+        let history = tracker.get_metric_history(run_id, "loss").expect("history");
+        let steps: Vec<i64> = history.iter().map(|m| m.step).collect();
+        assert_eq!(steps, [0], "{history:?}");
     }
+}
+
+#[test]
+fn a_pruned_sweep_whose_program_prints_no_steps_of_its_metric_is_warned_once() {
+    let d = Dir::new();
+    d.file(
+        "other.py",
+        "print('hyperflow: metric=train_loss value=1.0 step=0')\n\
+         print('{\"step\": 1.5, \"loss\": 0.5}')\n\
+         print('{\"loss\": 0.5}')\n",
+    );
+    let config = d.config(
+        "python3 other.py",
+        "max_evals = 3\nparallel = 1\n\n[pruner]\nkind = \"median\"",
+    );
+    let out = d.run(&["sweep", config.to_str().unwrap(), "--no-progress"]);
+    ok(&out);
+    let stderr = text(&out.stderr);
+    let no_steps = "warning: trial 0 printed no value of `loss` at a step, so the pruner had \
+                    nothing to judge it by (it printed steps of: train_loss)";
+    let unreadable = "warning: trial 0: unreadable metric line: \"step\": 1.5 is not an integer";
+    for expected in [no_steps, unreadable] {
+        assert_eq!(stderr.matches(expected).count(), 1, "{stderr}");
+    }
+    assert_eq!(stderr.matches("warning: ").count(), 2, "{stderr}");
 }
 
 /// Trials 0-3 report 1.0 at every step, later ones 5.0 (each number once, in

@@ -14,7 +14,7 @@ use hyperflow::space::SchemaError;
 use hyperflow::study::{StopReason, StudyError, Tracking};
 use hyperflow::tracking::Tracker;
 use hyperflow::tracking::schema::SearchSettings;
-use hyperflow::trials::{Direction, Trial as EngineTrial, Trials};
+use hyperflow::trials::{Direction, Trial as EngineTrial, TrialState, Trials};
 use hyperflow::{AskedTrial, Point, PointError, Value};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
@@ -344,8 +344,21 @@ impl PyTrial {
 
     /// Records the value at `step` (logged as the objective metric's history of the
     /// trial's run when tracked); returns whether the study's pruner says to stop.
-    fn report(&self, py: Python<'_>, step: u64, value: f64) -> PyResult<bool> {
+    /// Raises `ValueError` for a negative step, or once the trial was told.
+    fn report(&self, py: Python<'_>, step: i64, value: f64) -> PyResult<bool> {
+        let step = u64::try_from(step).map_err(|_| {
+            PyValueError::new_err(format!(
+                "report: step must be an integer >= 0 (an epoch, a round), got {step}"
+            ))
+        })?;
         let context = self.asked.context();
+        let state = context.state();
+        if state != TrialState::Running {
+            return Err(PyValueError::new_err(format!(
+                "trial {} is {state} already; only running trials can report values",
+                context.number()
+            )));
+        }
         py.detach(|| context.report(step, value))
             .map_err(|e| TrackingError::new_err(e.to_string()))
     }

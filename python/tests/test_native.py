@@ -172,6 +172,21 @@ def test_bad_pruner_settings_say_what_is_taken():
         Study(space, pruner={"kind": "ahsa"})
     with pytest.raises(TypeError, match="pruner must be a name"):
         Study(space, pruner=3)
+    with pytest.raises(ValueError, match=r"`upper` = 1.0 is not valid: expected a number above `lower` \(3.0\)"):
+        Study(space, pruner={"kind": "threshold", "lower": 3.0, "upper": 1})
+
+
+def test_reports_must_be_of_a_running_trial_at_a_step_from_0():
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+    study = Study(space, pruner="median", seed=3)
+    trial = study.ask()
+    with pytest.raises(ValueError, match="step must be an integer >= 0 .*, got -1"):
+        trial.report(-1, 0.5)
+    assert trial.report(0, 0.5) is False
+    study.tell(trial, state="pruned")
+    with pytest.raises(ValueError, match="trial 0 is pruned already; only running trials can report"):
+        trial.report(1, 0.4)
+    assert study.intermediate_values(0) == [(0, 0.5)]
 
 
 def test_tracked_study_is_continued_by_name(tmp_path):

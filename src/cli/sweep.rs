@@ -195,7 +195,7 @@ fn run_one(args: RunArgs, tracking_uri: &str) -> anyhow::Result<()> {
 }
 
 /// Prints the summary and where the runs are; exits 130 when interrupted, 1 when no
-/// trial succeeded.
+/// trial completed.
 fn finish(done: &TrackedSweep) -> anyhow::Result<()> {
     println!("{}", render_summary(&done.summary, TOP));
     println!("{}", done.location());
@@ -207,7 +207,8 @@ fn finish(done: &TrackedSweep) -> anyhow::Result<()> {
         std::process::exit(130);
     }
     if done.summary.best().is_none() {
-        anyhow::bail!("no trial succeeded");
+        // The summary above says why; this is the exit status's reason.
+        anyhow::bail!("no trial completed, so there is no best");
     }
     Ok(())
 }

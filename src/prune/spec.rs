@@ -33,9 +33,21 @@ impl fmt::Display for SettingValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SettingValue::Integer(i) => write!(f, "integer {i}"),
-            SettingValue::Number(x) => write!(f, "float {x}"),
+            SettingValue::Number(x) => write!(f, "float {x:?}"),
             SettingValue::Text(s) => write!(f, "string {s:?}"),
             SettingValue::Other(found) => f.write_str(found),
+        }
+    }
+}
+
+impl SettingValue {
+    /// As a config writes it: `3`, `0.5`, `"shared"`.
+    pub fn as_written(&self) -> String {
+        match self {
+            SettingValue::Integer(i) => i.to_string(),
+            SettingValue::Number(x) => format!("{x:?}"),
+            SettingValue::Text(s) => format!("{s:?}"),
+            SettingValue::Other(found) => found.clone(),
         }
     }
 }
@@ -110,7 +122,8 @@ fn list(names: &[&str]) -> String {
 }
 
 /// A built-in pruner with its settings, optionally behind a patience wrapper: what a
-/// config names. [`build`](PrunerSpec::build) makes the pruner a study takes.
+/// config names. [`build`](PrunerSpec::build) makes the pruner a study takes; it displays
+/// as a config writes it, the kind and the settings given (`asha (reduction_factor = 3)`).
 ///
 /// ```
 /// use hyperflow::prune::{PrunerKind, PrunerSpec, SettingValue};
@@ -121,15 +134,18 @@ fn list(names: &[&str]) -> String {
 /// )
 /// .unwrap();
 /// assert_eq!(spec.kind(), PrunerKind::Asha);
+/// assert_eq!(spec.to_string(), "asha (reduction_factor = 3)");
 /// let too_small = [("reduction_factor", SettingValue::Integer(1))];
 /// let e = PrunerSpec::from_settings(PrunerKind::Asha, too_small).unwrap_err();
 /// assert!(e.to_string().contains("expected an integer >= 2"));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PrunerSpec {
     pruner: Builtin,
     /// `patience` and `min_delta`, when a patience wrapper goes around the pruner.
     patience: Option<(usize, f64)>,
+    /// The settings given, in the order first given, each name once.
+    given: Given,
 }
 
 /// A built-in pruner with its settings.
@@ -163,6 +179,7 @@ impl PrunerSpec {
         PrunerSpec {
             pruner,
             patience: None,
+            given: Given::default(),
         }
     }
 
@@ -229,8 +246,10 @@ impl PrunerSpec {
                     suggestion: did_you_mean(key, accepted.iter().copied()),
                 });
             };
-            given.0.retain(|(k, _)| *k != name);
-            given.0.push((name, value));
+            match given.0.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, earlier)) => *earlier = value,
+                None => given.0.push((name, value)),
+            }
         }
         let mut spec = Self::new(kind);
         let warmup = given.integer("warmup_steps", 0)?;
@@ -284,10 +303,19 @@ impl PrunerSpec {
                 Builtin::Asha(p)
             }
             Builtin::Hyperband(mut p) => {
-                if let Some(n) = given.integer("min_resource", 1)? {
+                let min = given.integer("min_resource", 1)?;
+                if let Some(n) = min {
                     p = p.min_resource(n);
                 }
                 if let Some(n) = given.integer("max_resource", 1)? {
+                    if let Some(min) = min.filter(|&min| n < min) {
+                        return Err(SettingError::Invalid {
+                            key: "max_resource",
+                            found: n.to_string(),
+                            expected: format!("an integer >= `min_resource` ({min})"),
+                            suggestion: None,
+                        });
+                    }
                     p = p.max_resource(MaxResource::Steps(n));
                 }
                 if let Some(n) = given.integer("reduction_factor", 2)? {
@@ -320,10 +348,17 @@ impl PrunerSpec {
             }
             Builtin::Threshold(mut p) => {
                 let not_nan = |x: f64| !x.is_nan();
-                if let Some(x) = given.number("lower", not_nan, "a number")? {
+                let lower = given.number("lower", not_nan, "a number")?;
+                if let Some(x) = lower {
                     p = p.lower(x);
                 }
-                if let Some(x) = given.number("upper", not_nan, "a number")? {
+                // Above the lower bound, or every value would be stopped.
+                let above = |x: f64| !x.is_nan() && lower.is_none_or(|l| x > l);
+                let expected = match lower {
+                    Some(l) => format!("a number above `lower` ({l:?})"),
+                    None => "a number".to_string(),
+                };
+                if let Some(x) = given.number("upper", above, &expected)? {
                     p = p.upper(x);
                 }
                 if let Some(n) = warmup {
@@ -343,17 +378,28 @@ impl PrunerSpec {
                     .number("min_delta", finite, "a number >= 0")?
                     .unwrap_or(0.0),
             )),
-            None if given.get("min_delta").is_some() => {
-                return Err(SettingError::Invalid {
-                    key: "min_delta",
-                    found: "given".to_string(),
-                    expected: "to be left out, or `patience` to be set too".to_string(),
-                    suggestion: None,
-                });
-            }
-            None => None,
+            None => match given.get("min_delta") {
+                Some(found) => {
+                    return Err(SettingError::Invalid {
+                        key: "min_delta",
+                        found: found.as_written(),
+                        expected: "`patience` to be set too (min_delta applies to a patience \
+                                   wrapper)"
+                            .to_string(),
+                        suggestion: None,
+                    });
+                }
+                None => None,
+            },
         };
+        spec.given = given;
         Ok(spec)
+    }
+
+    /// The settings given, as written, in the order first given (a later setting of the
+    /// same name replaced the earlier one's value).
+    pub fn given(&self) -> impl Iterator<Item = (&'static str, &SettingValue)> {
+        self.given.0.iter().map(|(k, v)| (*k, v))
     }
 
     /// The kind of pruner.
@@ -391,28 +437,24 @@ impl PrunerSpec {
     }
 }
 
-/// The pruner and every setting (`SuccessiveHalving { reduction_factor: 4, .. }`), and its
-/// patience when it has one.
 impl fmt::Display for PrunerSpec {
+    /// The kind, then the settings given (`hyperband (brackets = "separate")`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.pruner {
-            Builtin::None => write!(f, "none")?,
-            Builtin::Median(p) => write!(f, "{p:?}")?,
-            Builtin::Percentile(p) => write!(f, "{p:?}")?,
-            Builtin::Asha(p) => write!(f, "{p:?}")?,
-            Builtin::Hyperband(p) => write!(f, "{p:?}")?,
-            Builtin::Wilcoxon(p) => write!(f, "{p:?}")?,
-            Builtin::Threshold(p) => write!(f, "{p:?}")?,
-        }
-        if let Some((patience, min_delta)) = self.patience {
-            write!(f, ", with patience {patience} (min_delta {min_delta})")?;
+        f.write_str(self.kind().as_str())?;
+        let mut given = self.given();
+        if let Some((key, value)) = given.next() {
+            write!(f, " ({key} = {}", value.as_written())?;
+            for (key, value) in given {
+                write!(f, ", {key} = {}", value.as_written())?;
+            }
+            f.write_str(")")?;
         }
         Ok(())
     }
 }
 
 /// The settings given, each name once, checked as they are read.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Given(Vec<(&'static str, SettingValue)>);
 
 impl Given {
@@ -477,7 +519,7 @@ impl Given {
         } else {
             Err(SettingError::Invalid {
                 key,
-                found: x.to_string(),
+                found: format!("{x:?}"),
                 expected: expected.to_string(),
                 suggestion: None,
             })
@@ -536,51 +578,80 @@ mod tests {
     }
 
     #[test]
-    fn settings_reach_the_pruner() {
+    fn settings_reach_the_pruner_and_show_as_written() {
         use SettingValue::{Integer, Number, Text};
-        let shown =
-            |kind, settings: &[(&str, SettingValue)]| spec(kind, settings).unwrap().to_string();
-        let asha = shown(
+        let asha = spec(
             PrunerKind::Asha,
             &[
                 ("reduction_factor", Integer(3)),
                 ("min_resource", Integer(2)),
                 ("min_early_stopping_rate", Integer(1)),
             ],
+        )
+        .unwrap();
+        assert_eq!(
+            asha.to_string(),
+            "asha (reduction_factor = 3, min_resource = 2, min_early_stopping_rate = 1)"
         );
-        for part in [
-            "reduction_factor: 3",
-            "Steps(2)",
-            "min_early_stopping_rate: 1",
-        ] {
-            assert!(asha.contains(part), "{asha}");
-        }
-        let hyperband = shown(
+        assert_eq!(
+            format!("{:?}", asha.pruner),
+            format!(
+                "{:?}",
+                Builtin::Asha(
+                    SuccessiveHalving::new()
+                        .reduction_factor(3)
+                        .min_resource(MinResource::Steps(2))
+                        .min_early_stopping_rate(1)
+                )
+            )
+        );
+        let hyperband = spec(
             PrunerKind::Hyperband,
             &[
                 ("brackets", Text("separate".into())),
                 ("weights", Text("budgets".into())),
             ],
+        )
+        .unwrap();
+        assert_eq!(
+            hyperband.to_string(),
+            r#"hyperband (brackets = "separate", weights = "budgets")"#
         );
-        assert!(
-            hyperband.contains("Separate") && hyperband.contains("Budgets"),
-            "{hyperband}"
+        assert_eq!(
+            format!("{:?}", hyperband.pruner),
+            format!(
+                "{:?}",
+                Builtin::Hyperband(
+                    Hyperband::new()
+                        .brackets(Brackets::Separate)
+                        .weights(BracketWeights::Budgets)
+                )
+            )
         );
         // An integer is a number; the later of two settings of one name wins.
-        let threshold = shown(
+        let threshold = spec(
             PrunerKind::Threshold,
             &[
                 ("upper", Integer(2)),
-                ("upper", Number(1.5)),
                 ("patience", Integer(3)),
+                ("upper", Number(1.5)),
             ],
+        )
+        .unwrap();
+        assert_eq!(
+            threshold.to_string(),
+            "threshold (upper = 1.5, patience = 3)"
         );
-        assert!(threshold.contains("upper: 1.5"), "{threshold}");
-        assert!(
-            threshold.ends_with("with patience 3 (min_delta 0)"),
-            "{threshold}"
+        assert_eq!(
+            format!("{:?}", threshold.pruner),
+            format!("{:?}", Builtin::Threshold(Threshold::new().upper(1.5)))
         );
-        assert!(shown(PrunerKind::Percentile, &[]).contains("percentile: 25.0"));
+        assert_eq!(threshold.patience, Some((3, 0.0)));
+        assert_eq!(
+            spec(PrunerKind::Percentile, &[]).unwrap().to_string(),
+            "percentile"
+        );
+        assert_eq!(PrunerSpec::new(PrunerKind::None).to_string(), "none");
     }
 
     #[test]
@@ -648,7 +719,12 @@ mod tests {
             (
                 PrunerKind::Median,
                 ("min_delta", Number(0.1)),
-                "`patience` to be set too",
+                "`min_delta` = 0.1 is not valid: expected `patience` to be set too",
+            ),
+            (
+                PrunerKind::Percentile,
+                ("percentile", Number(1e300)),
+                "`percentile` = 1e300 is not valid: expected a number from 0 to 100",
             ),
         ];
         for (kind, (key, value), text) in cases {
@@ -662,5 +738,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("expected a number >= 0"), "{e}");
+        // Settings that contradict each other: the second is the one in error.
+        let e = spec(
+            PrunerKind::Threshold,
+            &[("lower", Number(3.0)), ("upper", Integer(1))],
+        )
+        .unwrap_err();
+        assert_eq!(e.key(), "upper");
+        assert!(
+            e.to_string()
+                .contains("`upper` = 1.0 is not valid: expected a number above `lower` (3.0)"),
+            "{e}"
+        );
+        let e = spec(
+            PrunerKind::Hyperband,
+            &[("max_resource", Integer(5)), ("min_resource", Integer(10))],
+        )
+        .unwrap_err();
+        assert_eq!(e.key(), "max_resource");
+        assert!(
+            e.to_string().contains(
+                "`max_resource` = 5 is not valid: expected an integer >= `min_resource` (10)"
+            ),
+            "{e}"
+        );
     }
 }

@@ -42,7 +42,7 @@ use crate::prune::{NoPruning, Progress, Pruner, PrunerSession};
 use crate::rng::TrialRng;
 use crate::space::{Point, PointError, Space};
 use crate::tracking::ledger::LedgerStart;
-use crate::tracking::schema::{Ending, SchemaError};
+use crate::tracking::schema::{Ending, SchemaError, StudyParams};
 use crate::tracking::{ExperimentId, StoreError, Tracker};
 use crate::trials::{Direction, HistoryError, Trial, TrialState, Trials};
 
@@ -313,6 +313,15 @@ impl TrialContext {
     pub fn should_prune(&self) -> bool {
         lock(&self.pruning).should_prune(self.number)
     }
+
+    /// The trial's state as the study has it: [`TrialState::Running`] until it is told.
+    /// A pruner takes no value reported after that.
+    pub fn state(&self) -> TrialState {
+        lock(&self.pruning)
+            .progress
+            .state(self.number)
+            .unwrap_or(TrialState::Running)
+    }
 }
 
 /// The pruner's side of a study, shared with the contexts of running trials (they report
@@ -563,14 +572,18 @@ impl StudyBuilder {
                     next_number: trials.len() as u64,
                     released: trials.count(TrialState::Killed) as u64,
                 };
-                match TrackedStudy::create(
-                    tracking,
-                    &self.space,
-                    sampler.name(),
+                let params = StudyParams {
+                    algo: sampler.name().to_string(),
                     seed,
                     direction,
-                    start,
-                )? {
+                    pruner: Some(
+                        self.pruner
+                            .as_deref()
+                            .map_or(NoPruning.name(), |p| p.name())
+                            .to_string(),
+                    ),
+                };
+                match TrackedStudy::create(tracking, &self.space, params, start)? {
                     Created::New(store) => Some(*store),
                     Created::Join(parent) => {
                         self.sampler = Some(sampler);

@@ -343,9 +343,7 @@ impl TrackedStudy {
     pub fn create(
         tracking: Tracking,
         space: &Space,
-        algo: &str,
-        seed: u64,
-        direction: Direction,
+        study_params: StudyParams,
         start: LedgerStart,
     ) -> Result<Created, StudyError> {
         let tracker = tracking.tracker()?;
@@ -393,12 +391,7 @@ impl TrackedStudy {
             tags.push(Tag::new(schema::PARENT_TAG, outer.clone()));
         }
         tags.extend(tracking.tags.iter().map(|(k, v)| Tag::new(k, v.clone())));
-        let mut params = StudyParams {
-            algo: algo.to_string(),
-            seed,
-            direction,
-        }
-        .to_params();
+        let mut params = study_params.to_params();
         params.extend(params_of(&tracking.params));
         let study_name = tracking.name.clone();
         let record = RunRecord {

@@ -264,8 +264,8 @@ impl SearchConfig {
 /// | `threshold` | `lower`, `upper` (no bound), `warmup_steps`, `interval_steps` |
 ///
 /// Every kind but `none` also takes `patience` (and `min_delta`): stop only after that
-/// many steps without improvement ([`Patient`](crate::prune::Patient)); and every kind
-/// takes `grace`, the time a pruned trial gets between SIGTERM and SIGKILL (default 5s).
+/// many steps without improvement ([`Patient`](crate::prune::Patient)), and `grace`, the
+/// time a pruned trial gets between SIGTERM and SIGKILL (default 5s).
 #[derive(Debug, Clone)]
 pub struct PrunerConfig {
     spec: prune::PrunerSpec,
@@ -283,16 +283,26 @@ impl PrunerConfig {
         self.spec.build()
     }
 
+    /// The pruner's kind and the settings given.
+    pub fn spec(&self) -> &prune::PrunerSpec {
+        &self.spec
+    }
+
     /// How long a pruned trial gets between SIGTERM and SIGKILL.
     pub fn grace(&self) -> Duration {
         self.grace
     }
 }
 
-/// The pruner and its settings, as a dry run shows them.
+/// The pruner and the settings given, as a dry run shows them: `asha (reduction_factor =
+/// 3); grace 5s`.
 impl fmt::Display for PrunerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}; grace {}", self.spec, format_duration(self.grace))
+        write!(f, "{}", self.spec)?;
+        if self.kind() != PrunerKind::None {
+            write!(f, "; grace {}", format_duration(self.grace))?;
+        }
+        Ok(())
     }
 }
 
@@ -721,7 +731,11 @@ struct RawSearch {
 type RawPruner = IndexMap<Spanned<String>, Spanned<toml::Value>>;
 
 /// The `[pruner]` keys of the sweep itself; the rest are the pruner's settings.
-const PRUNER_KEYS: [&str; 2] = ["kind", "grace"];
+const PRUNER_KEYS: [&str; 2] = [PRUNER_KIND, PRUNER_GRACE];
+/// `[pruner]`'s key naming the pruner.
+const PRUNER_KIND: &str = "kind";
+/// `[pruner]`'s key for the time between SIGTERM and SIGKILL.
+pub(crate) const PRUNER_GRACE: &str = "grace";
 
 /// An optional key holding a value of type `T`.
 type Field<T> = Option<Spanned<Loose<T>>>;
@@ -1219,8 +1233,8 @@ impl<'s> Doc<'s> {
         let (mut kind, mut grace, mut settings) = (None, None, Vec::new());
         for (key, value) in raw {
             match key.get_ref().as_str() {
-                "kind" => kind = Some(string_or_not(value)),
-                "grace" => grace = Some((key.span(), string_or_not(value))),
+                PRUNER_KIND => kind = Some(string_or_not(value)),
+                PRUNER_GRACE => grace = Some((key.span(), string_or_not(value))),
                 _ => settings.push((key, value)),
             }
         }
@@ -1262,7 +1276,7 @@ impl<'s> Doc<'s> {
             )
         };
         if let (Some((key, _)), PrunerKind::None) = (&grace, kind) {
-            return Err(unknown("grace", key.clone()));
+            return Err(unknown(PRUNER_GRACE, key.clone()));
         }
         let values = settings
             .iter()
@@ -1820,7 +1834,8 @@ model = { kind = "choice", options = ["rf", "gbt"] }
     #[test]
     fn hyperband_keywords_have_defaults_overrides_and_only_hyperband_takes_them() {
         let hyperband = format!("{GOOD}\n[pruner]\nkind = \"hyperband\"\n");
-        let shown = |c: SweepConfig| c.pruner().expect("a pruner").to_string();
+        // The pruner built, with every setting (the dry run shows those given).
+        let shown = |c: SweepConfig| format!("{:?}", c.pruner().expect("a pruner").spec());
         // (key, its default shown, the other keyword, it shown)
         let keywords = [
             (
@@ -1873,8 +1888,7 @@ model = { kind = "choice", options = ["rf", "gbt"] }
             ("grace = 5", "`pruner.grace` must be a duration string", 9),
             (
                 "min_delta = 0.1",
-                "`pruner.min_delta` = given is not valid: expected to be left out, or \
-                 `patience` to be set too",
+                "`pruner.min_delta` = 0.1 is not valid: expected `patience` to be set too",
                 13,
             ),
         ];
@@ -1890,11 +1904,12 @@ model = { kind = "choice", options = ["rf", "gbt"] }
         ))
         .unwrap();
         let shown = c.pruner().expect("a pruner").to_string();
-        assert!(shown.contains("reduction_factor: 3"), "{shown}");
-        assert!(
-            shown.ends_with("with patience 2 (min_delta 0); grace 5.0s"),
-            "{shown}"
+        assert_eq!(
+            shown,
+            "asha (reduction_factor = 3, patience = 2); grace 5.0s"
         );
+        let none = parse(&format!("{GOOD}\n[pruner]\nkind = \"none\"\n")).unwrap();
+        assert_eq!(none.pruner().expect("a pruner").to_string(), "none");
     }
 
     #[test]

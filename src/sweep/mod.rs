@@ -44,6 +44,7 @@ pub use runner::{
 };
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -261,7 +262,7 @@ impl SweepSummary {
         self.is_interrupted().then(|| {
             format!(
                 "interrupted after {} of {} trials; continue with `hyperflow sweep {} --resume{}`",
-                self.trials.len(),
+                self.trials.iter().filter(|t| t.state.is_result()).count(),
                 self.max_evals,
                 shell_quote(&self.config_path.display().to_string()),
                 self.resume_from
@@ -603,6 +604,12 @@ fn drive(
     // Decided by the first trial that exits 0: `Some(None)` when it printed the objective
     // (or nothing at all), `Some(Some(error))` when it printed other metrics only.
     let first_exit: Mutex<Option<Option<SweepError>>> = Mutex::new(None);
+    // Problems worth a warning once per sweep, not once per trial.
+    let noted_unreadable = AtomicBool::new(false);
+    let noted_no_steps = AtomicBool::new(false);
+    let pruning = config
+        .pruner()
+        .is_some_and(|p| p.kind() != crate::prune::PrunerKind::None);
 
     let objective = |point: &Point, ctx: &TrialContext| -> Outcome {
         let argv = match config.command().template().render(point) {
@@ -617,7 +624,14 @@ fn drive(
             kill_grace: config.command().kill_grace(),
             prune_grace: config.pruner().map_or(Duration::ZERO, |p| p.grace()),
         };
-        let output = process.run(&cancel, &mut TrialSteps { ctx, metric });
+        let output = process.run(
+            &cancel,
+            &mut TrialSteps {
+                ctx,
+                metric,
+                condemned: false,
+            },
+        );
         let mut problems = Vec::new();
         let outcome = output.outcome(metric);
         let failed = matches!(outcome.status, Status::Failed(_) | Status::Killed(_));
@@ -636,6 +650,37 @@ fn drive(
                     ctx.number()
                 ));
             }
+        }
+        if let Some(w) = output.warnings.first()
+            && !noted_unreadable.swap(true, Ordering::Relaxed)
+        {
+            problems.push(format!(
+                "trial {}: {w} (the line was skipped; the first such line of the sweep)",
+                ctx.number()
+            ));
+        }
+        if pruning
+            && output.end == TrialEnd::Exited(0)
+            && !output.steps.iter().any(|m| m.key == metric)
+            && !noted_no_steps.swap(true, Ordering::Relaxed)
+        {
+            let mut stepped: Vec<&str> = Vec::new();
+            for m in &output.steps {
+                if !stepped.contains(&m.key.as_str()) {
+                    stepped.push(&m.key);
+                }
+            }
+            problems.push(format!(
+                "trial {} printed no value of `{metric}` at a step, so the pruner had nothing \
+                 to judge it by{}; print `hyperflow: metric={metric} value=V step=S` lines, or \
+                 JSON lines with an integer \"step\", to stdout as it trains",
+                ctx.number(),
+                if stepped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it printed steps of: {})", stepped.join(", "))
+                }
+            ));
         }
         if !problems.is_empty() {
             crate::lock(&warnings).extend(problems);
@@ -729,13 +774,21 @@ struct TrialSteps<'a> {
     ctx: &'a TrialContext,
     /// The objective metric.
     metric: &'a str,
+    /// Whether the pruner said to stop the trial: the objective's values after that are
+    /// those of a process being stopped, and the trial stays as the pruner judged it (its
+    /// last step and value the condemned ones).
+    condemned: bool,
 }
 
 impl StepSink for TrialSteps<'_> {
     fn take(&mut self, m: &StepMetric) -> bool {
         // Negative steps are no pruner's business: they are only logged.
         match u64::try_from(m.step) {
-            Ok(step) if m.key == self.metric => self.ctx.report_later(step, m.value),
+            Ok(_) if m.key == self.metric && self.condemned => true,
+            Ok(step) if m.key == self.metric => {
+                self.condemned = self.ctx.report_later(step, m.value);
+                self.condemned
+            }
             _ => {
                 self.ctx.log_metric_later(&m.key, m.value, m.step);
                 false

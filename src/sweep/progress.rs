@@ -300,13 +300,13 @@ pub fn render_summary(summary: &SweepSummary, top: usize) -> String {
     } else {
         String::new()
     };
-    let pruned = summary
+    let n_pruned = summary
         .trials()
         .iter()
         .filter(|t| t.state == TrialState::Pruned)
         .count();
-    let pruned = if pruned > 0 {
-        format!(", {pruned} pruned")
+    let pruned = if n_pruned > 0 {
+        format!(", {n_pruned} pruned")
     } else {
         String::new()
     };
@@ -324,9 +324,14 @@ pub fn render_summary(summary: &SweepSummary, top: usize) -> String {
             best.point
         )),
         None => {
-            out.push_str("\nno trial succeeded");
+            out.push_str("\nno trial completed");
             if let Some(reason) = summary.failed().find_map(|t| t.error.as_deref()) {
                 out.push_str(&format!("; the first failure:\n{reason}"));
+            } else if n_pruned > 0 {
+                out.push_str(&format!(
+                    "; the pruner stopped every one ({n_pruned}): are its settings what you \
+                     meant (`--dry-run` shows them)?"
+                ));
             }
         }
     }

@@ -7,8 +7,8 @@
 //!
 //! - a JSON object, `{"val_loss": 0.23, "acc": 0.91}`: every numeric entry is a metric
 //!   (Python's bare `NaN` and `Infinity` are accepted; other entries are ignored); with an
-//!   integer `"step"` entry, `{"step": 3, "val_loss": 0.23}`, each value is reported at
-//!   that step, as the next form does;
+//!   integer `"step"` entry, `{"step": 3, "val_loss": 0.23}` (`3.0` is taken as 3), each
+//!   value is reported at that step, as the next form does;
 //! - `hyperflow: metric=val_loss value=0.23 step=3`: one value at a step (e.g. per epoch),
 //!   forwarded as it arrives so tracking can log it live. Without `step=`, steps count
 //!   0, 1, 2, ... per metric.
@@ -224,7 +224,8 @@ pub enum MetricLine {
         /// The step, if the line gave one.
         step: Option<i64>,
     },
-    /// A `hyperflow:` line that could not be read, and why.
+    /// A `hyperflow:` line, or a JSON line's `"step"`, that could not be read, and why
+    /// (the line is skipped).
     Malformed(String),
 }
 
@@ -279,13 +280,28 @@ pub fn parse_metric_line(line: &str) -> Option<MetricLine> {
         )
         .ok()?,
     };
-    // A `"step"` entry is the step of the others, not a metric.
+    // A `"step"` entry is the step of the others, not a metric: an integer (`3`, or `3.0`
+    // as Python writes a float that holds one).
     let mut step = None;
+    if let Some(v) = object.get("step") {
+        match v.as_i64().or_else(|| {
+            v.as_f64()
+                .filter(|x| x.fract() == 0.0 && x.abs() < 2f64.powi(53))
+                .map(|x| x as i64)
+        }) {
+            Some(s) => step = Some(s),
+            None => {
+                return Some(MetricLine::Malformed(format!(
+                    "\"step\": {v} is not an integer (a JSON line's \"step\" must be one, \
+                     as in {{\"step\": 3, \"loss\": 0.2}})"
+                )));
+            }
+        }
+    }
     let values: Vec<(String, f64)> = object
         .into_iter()
         .filter_map(|(k, v)| {
             if k == "step" {
-                step = v.as_i64();
                 return None;
             }
             let x = match &v {
@@ -469,7 +485,8 @@ impl TrialOutput {
             }
             TrialEnd::SpawnFailed(reason) => return Outcome::failed(reason.clone()),
             TrialEnd::Pruned { step, value } => {
-                let mut outcome = Outcome::pruned(format!("pruned at step {step} (value {value})"));
+                let mut outcome =
+                    Outcome::pruned(format!("pruned at step {step} (value {value:?})"));
                 outcome.metrics = self.further_metrics(objective);
                 return outcome;
             }
@@ -778,7 +795,7 @@ impl TrialProcess {
                         self.stepped(m, &mut metrics, &mut steps, &mut stopping, &group, sink);
                     }
                     MetricLine::Malformed(reason) => {
-                        warnings.push(format!("unreadable `hyperflow:` line: {reason}"));
+                        warnings.push(format!("unreadable metric line: {reason}"));
                     }
                 }
             }
@@ -994,12 +1011,22 @@ mod tests {
             "hyperflow: metric=a value=1 step=1.5",
             "hyperflow: metric=a value=1 epoch=2",
             "hyperflow: nonsense",
+            r#"{"step": 1.5, "loss": 0.2}"#,
+            r#"{"step": "2", "loss": 0.2}"#,
         ] {
             assert!(
                 matches!(parse_metric_line(bad), Some(MetricLine::Malformed(_))),
                 "{bad}"
             );
         }
+        // Python writes a float step as `2.0`: it is the step 2.
+        assert_eq!(
+            parse_metric_line(r#"{"step": 2.0, "loss": 0.2}"#),
+            Some(MetricLine::Values {
+                values: vec![("loss".into(), 0.2)],
+                step: Some(2)
+            })
+        );
     }
 
     #[test]

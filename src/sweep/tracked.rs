@@ -22,11 +22,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::prune::PrunerKind;
 use crate::space::Point;
 use crate::study::{Study, Tracking};
 use crate::tracking::schema::{self, CONFIG_TAG, SWEEP_KEY_TAG};
 use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, TrackingUri};
 
+use super::config::{PRUNER_GRACE, PrunerConfig};
 use super::endpoint::TrialEndpoint;
 use super::{
     SweepConfig, SweepError, SweepOptions, SweepSummary, check_program, drive, end_leftover_trials,
@@ -165,6 +167,26 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
         ),
         ("space".into(), config.space().to_json().to_string()),
     ]
+    .into_iter()
+    .chain(config.pruner().into_iter().flat_map(pruner_params))
+    .collect()
+}
+
+/// A `[pruner]` table's settings as written, and its grace, as `pruner.KEY` params (its
+/// kind is the study's `pruner` param).
+fn pruner_params(pruner: &PrunerConfig) -> Vec<(String, String)> {
+    let grace = (pruner.kind() != PrunerKind::None).then(|| {
+        (
+            format!("pruner.{}", PRUNER_GRACE),
+            super::format_duration(pruner.grace()),
+        )
+    });
+    pruner
+        .spec()
+        .given()
+        .map(|(key, value)| (format!("pruner.{key}"), value.as_written()))
+        .chain(grace)
+        .collect()
 }
 
 /// Checks everything that can be checked before a run is created: the sampler fits the

@@ -9,7 +9,7 @@
 //! |---|---|---|---|
 //! | parent | `hyperflow.role` | tag | `search` ([`Role`]) |
 //! | parent | `hyperflow.study` | tag | the study's name, for loading it by name |
-//! | parent | `algo`, `seed`, `direction` | params | the study ([`StudyParams`]) |
+//! | parent | `algo`, `seed`, `direction`, `pruner` | params | the study ([`StudyParams`]) |
 //! | parent | `objective.metric` | param | the metric that is the loss (sweeps) |
 //! | parent | `max_evals`, `parallelism`, ... | params | the driver's settings ([`SearchSettings`]) |
 //! | parent | `space.json` | artifact | the searched space |
@@ -83,6 +83,8 @@ pub const PARENT_TAG: &str = tags::PARENT_RUN_ID;
 
 /// Parent-run param: the sampler's name.
 pub const ALGO_PARAM: &str = "algo";
+/// Parent-run param: the pruner's name (`none` without one).
+pub const PRUNER_PARAM: &str = "pruner";
 /// Parent-run param: the search's seed.
 pub const SEED_PARAM: &str = "seed";
 /// Parent-run param: `minimize` or `maximize`.
@@ -327,6 +329,9 @@ pub struct StudyParams {
     pub seed: u64,
     /// Whether the loss is minimized or maximized.
     pub direction: Direction,
+    /// The pruner's name (`none`, `asha`, ...) it started with; `None` for a search stored
+    /// before pruners were recorded.
+    pub pruner: Option<String>,
 }
 
 impl StudyParams {
@@ -337,6 +342,9 @@ impl StudyParams {
             Param::new(SEED_PARAM, self.seed.to_string()),
             Param::new(DIRECTION_PARAM, self.direction.as_str()),
         ]
+        .into_iter()
+        .chain(self.pruner.as_ref().map(|p| Param::new(PRUNER_PARAM, p)))
+        .collect()
     }
 
     /// Reads them from a search's parent run.
@@ -363,6 +371,7 @@ impl StudyParams {
                 .map_err(|_| invalid(SEED_PARAM, seed, "an unsigned 64-bit integer"))?,
             direction: from_serde_name(direction)
                 .ok_or_else(|| invalid(DIRECTION_PARAM, direction, "`minimize` or `maximize`"))?,
+            pruner: parent.data.param(PRUNER_PARAM).map(str::to_string),
         })
     }
 }
