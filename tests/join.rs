@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hyperflow::Space;
-use hyperflow::study::{Study, Tracking};
+use hyperflow::prune::{MinResource, SuccessiveHalving};
+use hyperflow::study::{StopReason, Study, Tracking};
 use hyperflow::tracking::schema::{self, Role};
 use hyperflow::tracking::{Run, RunStatus, SearchRuns, Tracker, ViewType};
 use hyperflow::trials::TrialState;
+use hyperflow::{Outcome, Space};
 
 use common::postgres::PgServer;
 use common::server_process::ServerProcess;
@@ -134,6 +135,48 @@ fn study_handles_in_threads_share_one_search() {
     // And a handle opened afterwards sees it all.
     let again = Study::load(&tracker, &parent.info.run_id).unwrap();
     assert_eq!(again.trials().results(), 60);
+}
+
+/// A worker's rung-based pruner judges against the trials other workers ran, those that
+/// ended after it opened the search too: their reports reach its rungs.
+#[test]
+fn a_workers_asha_judges_against_trials_other_workers_ran() {
+    let (_dir, tracker) = sqlite_tracker();
+    let open = || {
+        Study::builder(&space())
+            .seed(1)
+            .pruner(SuccessiveHalving::new().min_resource(MinResource::Steps(1)))
+            .tracking(Tracking::new(tracker.clone(), "asha").name("shared"))
+            .open()
+            .unwrap()
+    };
+    // Opened before any trial ended: what it knows of the others comes by syncing.
+    let mut late = open();
+    let mut early = open();
+    for _ in 0..8 {
+        let trial = early.ask().unwrap();
+        let mut stopped = false;
+        for step in 1..=16 {
+            if trial.context().report(step, 1.0 / step as f64).unwrap() {
+                stopped = true;
+                break;
+            }
+        }
+        let outcome = if stopped {
+            Outcome::pruned("asha")
+        } else {
+            Outcome::loss(1.0 / 16.0)
+        };
+        early.tell(trial, outcome).unwrap();
+    }
+    let trial = late.ask().unwrap();
+    assert!(
+        trial.context().report(1, 10.0).unwrap(),
+        "ten times worse at the first rung than the other worker's eight trials"
+    );
+    late.tell(trial, Outcome::pruned("asha")).unwrap();
+    early.finish(StopReason::MaxEvals).unwrap();
+    late.finish(StopReason::MaxEvals).unwrap();
 }
 
 /// A handle dropped with a trial running (its worker gone) leaves the trial to the others:

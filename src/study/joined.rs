@@ -212,7 +212,9 @@ impl Study {
         trial
     }
 
-    /// Reads what another worker's trial reported, for the pruner (nothing without one).
+    /// Reads what another worker's trial reported, for the pruner (nothing without one),
+    /// as if this worker had watched it: each value goes through the pruner's session,
+    /// which is how rung-based pruners (ASHA, Hyperband) record it at their rungs.
     fn take_reports(&mut self, number: usize) -> Result<(), StudyError> {
         let Some(store) = &self.store else {
             return Ok(());
@@ -222,7 +224,7 @@ impl Study {
             return Ok(());
         }
         for (step, value) in store.reported(number)? {
-            pruning.progress.report(number, step, value);
+            pruning.report(number, step, value);
         }
         Ok(())
     }
