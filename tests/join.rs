@@ -179,6 +179,61 @@ fn a_workers_asha_judges_against_trials_other_workers_ran() {
     late.finish(StopReason::MaxEvals).unwrap();
 }
 
+/// A trial that runs long is judged against the trials other workers ended while it ran:
+/// its driver syncs the shared study while waiting for it.
+#[test]
+fn a_long_trial_is_judged_against_trials_other_workers_ended_meanwhile() {
+    let (_dir, tracker) = sqlite_tracker();
+    let open = || {
+        Study::builder(&space())
+            .seed(1)
+            .pruner(SuccessiveHalving::new().min_resource(MinResource::Steps(1)))
+            .tracking(Tracking::new(tracker.clone(), "long").name("shared"))
+            .open()
+            .unwrap()
+    };
+    let mut late = open();
+    let mut early = open();
+    let (asked, asked_rx) = std::sync::mpsc::channel::<()>();
+    let (ended, ended_rx) = std::sync::mpsc::channel::<()>();
+    let ended_rx = std::sync::Mutex::new(ended_rx);
+    let worker = std::thread::spawn(move || {
+        late.optimize_with_context(|_, ctx| {
+            asked.send(()).unwrap();
+            ended_rx.lock().unwrap().recv().unwrap();
+            // Time for the driver to sync once or twice.
+            std::thread::sleep(Duration::from_millis(2500));
+            if ctx.report(1, 10.0).unwrap() {
+                Outcome::pruned("asha")
+            } else {
+                Outcome::loss(10.0)
+            }
+        })
+        .max_evals(1)
+        .parallelism(1)
+        .progress(false)
+        .run()
+        .unwrap();
+        late
+    });
+    asked_rx.recv().unwrap();
+    for _ in 0..8 {
+        let trial = early.ask().unwrap();
+        let stopped = trial.context().report(1, 1.0).unwrap();
+        let outcome = if stopped {
+            Outcome::pruned("asha")
+        } else {
+            Outcome::loss(1.0)
+        };
+        early.tell(trial, outcome).unwrap();
+    }
+    ended.send(()).unwrap();
+    let late = worker.join().unwrap();
+    let first = late.trials().get(0).expect("the long trial");
+    assert_eq!(first.state, TrialState::Pruned, "{first:?}");
+    early.finish(StopReason::MaxEvals).unwrap();
+}
+
 /// A handle dropped with a trial running (its worker gone) leaves the trial to the others:
 /// it is marked failed and its place in the budget goes back.
 #[test]

@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::algo::Sampler;
-use crate::prune::Pruner;
+use crate::prune::{NoPruning, Pruner};
 use crate::space::{Point, PointError, Space};
 use crate::study::{AskedTrial, Study, StudyError, Tracking};
 use crate::tracking::schema::SearchSettings;
@@ -601,6 +601,9 @@ enum Next {
 
 /// How long the loop waits before asking again while other workers run the last trials.
 const WAIT_FOR_OTHERS: Duration = Duration::from_millis(200);
+/// How often the driver of a shared, pruned study syncs it with the other workers while
+/// its trials run, so that trials they end reach its pruner before its next ask.
+const SYNC_WHILE_RUNNING: Duration = Duration::from_secs(1);
 
 /// A finished evaluation on its way back from a worker.
 struct Evaluated {
@@ -672,7 +675,7 @@ impl<'s, 'a> Search<'s, 'a> {
         for o in &self.settings.observers {
             o.search_started(&info).map_err(FminError::Observer)?;
         }
-        let outcome = if self.parallelism == 1 {
+        let outcome = if self.parallelism == 1 && !self.syncs_while_running() {
             self.run_inline(objective)
         } else {
             self.run_on_pool(objective)
@@ -723,8 +726,37 @@ impl<'s, 'a> Search<'s, 'a> {
                 message: e.to_string(),
             })?;
         match self.settings.schedule {
-            Schedule::Async => self.run_async(objective, &pool),
-            Schedule::Batch => self.run_batches(objective, &pool),
+            // With one worker the schedules are the same.
+            Schedule::Batch if self.parallelism > 1 => self.run_batches(objective, &pool),
+            Schedule::Async | Schedule::Batch => self.run_async(objective, &pool),
+        }
+    }
+
+    /// Whether the driver syncs the study while its trials run: a shared study with a
+    /// pruner, whose trials may run long while other workers end theirs. (A trial's
+    /// worker otherwise learns of them at its next ask, after the trial.)
+    fn syncs_while_running(&self) -> bool {
+        self.study.is_shared() && self.study.pruner() != NoPruning.name()
+    }
+
+    /// The next evaluated trial, syncing a shared, pruned study every
+    /// [`SYNC_WHILE_RUNNING`] while waiting for it. A failed sync is left to the next
+    /// ask, which syncs again and reports it.
+    fn next_evaluated(
+        &mut self,
+        receiver: &mpsc::Receiver<Evaluated>,
+    ) -> Result<Evaluated, mpsc::RecvError> {
+        if !self.syncs_while_running() {
+            return receiver.recv();
+        }
+        loop {
+            match receiver.recv_timeout(SYNC_WHILE_RUNNING) {
+                Ok(done) => return Ok(done),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.study.sync();
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(mpsc::RecvError),
+            }
         }
     }
 
@@ -766,7 +798,9 @@ impl<'s, 'a> Search<'s, 'a> {
                     }
                     break;
                 }
-                let Ok(done) = receiver.recv() else { break };
+                let Ok(done) = self.next_evaluated(&receiver) else {
+                    break;
+                };
                 in_flight -= 1;
                 if let Err(e) = self.record(done) {
                     failure.get_or_insert(e);
