@@ -578,6 +578,14 @@ impl PyStudy {
         self.lock().enqueue(&point).map_err(study_error)
     }
 
+    /// Reads what the search's other workers did since the last sync (the trials they
+    /// asked and ended, and what those reported, for the pruner); `ask` does it too. Call
+    /// it now and then during a long trial of a shared search, so that the pruner judges
+    /// it against trials that ended elsewhere meanwhile. Returns how many changes it read.
+    fn sync(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| self.lock().sync()).map_err(study_error)
+    }
+
     /// Ends the study: a tracked study's parent run is marked FINISHED with its best
     /// trial. The study can still be asked afterwards.
     fn finish(&self, py: Python<'_>) -> PyResult<()> {

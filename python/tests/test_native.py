@@ -277,6 +277,29 @@ def test_threads_share_one_study():
     assert all(t["state"] == "complete" for t in trials)
 
 
+def test_a_long_trial_is_judged_against_trials_another_worker_ended_after_a_sync(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'long.db'}"
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+
+    def worker():
+        return Study(space, seed=1, pruner={"kind": "asha", "min_resource": 1},
+                     experiment="long", tracking_uri=uri, join_key="k")
+
+    late, early = worker(), worker()
+    trial = late.ask()
+    for _ in range(8):
+        other = early.ask()
+        if other.report(1, 1.0):
+            early.tell(other, state="pruned")
+        else:
+            early.tell(other, 1.0)
+    assert late.sync() > 0
+    assert trial.report(1, 10.0), "ten times worse at the first rung than the other worker's trials"
+    late.tell(trial, state="pruned")
+    early.finish()
+    late.finish()
+
+
 def _join_worker(uri: str, seed: int, barrier, results) -> None:
     """One worker process of a joined search: joins it, waits for the others to have
     joined too, then asks until the shared budget is spent."""
