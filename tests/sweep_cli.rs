@@ -1018,4 +1018,18 @@ fn a_sweep_killed_while_pruning_resumes_with_its_decisions_and_values() {
         }
     }
     assert_eq!(counted, 12, "{trials:?}");
+    // The parent's total steps count every value reported, the killed trial's too.
+    let reported: usize = trials
+        .iter()
+        .map(|c| {
+            let run_id = field(c, "run_id").unwrap();
+            tracker.get_metric_history(run_id, "loss").unwrap().len()
+        })
+        .sum();
+    let parent = role(&runs, "search")[0];
+    assert_eq!(
+        parent["metrics.total_steps"].as_f64(),
+        Some(reported as f64),
+        "{parent:?}"
+    );
 }

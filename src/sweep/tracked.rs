@@ -286,9 +286,6 @@ pub fn run_tracked(
                 });
             }
             study.set_sampler(&*sampler(config))?;
-            if let Some(pruner) = config.pruner() {
-                study.set_pruner(&*pruner.build())?;
-            }
             // What the trials of a sweep that died left running ends before they are
             // marked killed, so a failure here leaves them for the next resume. Trials
             // of live workers of a shared sweep go on.
@@ -300,6 +297,12 @@ pub fn run_tracked(
                 }
             })?;
             study.kill_running("the sweep that ran it stopped before it finished")?;
+            // After the killed trials are marked: what they reported before the sweep
+            // died is read back with the rest (their values count in `total_steps`, and
+            // reached the rungs, as an uninterrupted sweep's would have).
+            if let Some(pruner) = config.pruner() {
+                study.set_pruner(&*pruner.build())?;
+            }
             let counted = study.trials().results();
             let killed = study
                 .trials()
