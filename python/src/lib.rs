@@ -449,7 +449,9 @@ impl PyStudy {
     /// at `tracking_uri` (default: `HYPERFLOW_TRACKING_URI`, `MLFLOW_TRACKING_URI`, else
     /// `sqlite:///hyperflow.db`); with `name` too, an existing study of that name is
     /// continued; with `join_key`, workers (processes, machines) creating a study with
-    /// the same key while it runs join one search, sharing its trials and budget.
+    /// the same key while it runs join one search, sharing its trials and budget;
+    /// `max_evals` is recorded as the tracked search's budget (the parent's `max_evals`
+    /// param, `none` without it; the budget itself is what `ask(budget=...)` is given).
     #[new]
     #[pyo3(signature = (space, *, sampler = "auto", seed = None, direction = "minimize",
         pruner = None, n_startup = None, experiment = None, tracking_uri = None, name = None,
@@ -505,7 +507,7 @@ impl PyStudy {
             if tracked && study.trials().is_empty() {
                 study
                     .log_settings(&SearchSettings {
-                        max_evals: max_evals.unwrap_or(0),
+                        max_evals,
                         parallelism: 1,
                         schedule: "async",
                         timeout: None,

@@ -405,7 +405,7 @@ impl<'a> Fmin<'a> {
         if created_here {
             study
                 .log_settings(&SearchSettings {
-                    max_evals: settings.max_evals,
+                    max_evals: Some(settings.max_evals),
                     parallelism,
                     schedule: settings.schedule.as_str(),
                     timeout: settings.timeout,

@@ -577,7 +577,7 @@ pub fn run_sweep(
 fn settings(config: &SweepConfig, options: &SweepOptions<'_>) -> SearchSettings {
     let search = config.search();
     SearchSettings {
-        max_evals: options.max_evals.unwrap_or(search.max_evals()),
+        max_evals: Some(options.max_evals.unwrap_or(search.max_evals())),
         parallelism: options.parallel.unwrap_or(search.parallel()),
         schedule: search.schedule().as_str(),
         timeout: search.timeout(),

@@ -389,8 +389,9 @@ pub fn objective_metric(parent: &Run) -> &str {
 /// params record them when the search starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchSettings {
-    /// The total number of trials.
-    pub max_evals: usize,
+    /// The total number of trials, if the driver knows it (a hand-driven study's budget
+    /// may come with each ask instead).
+    pub max_evals: Option<usize>,
     /// How many trials run at once.
     pub parallelism: usize,
     /// `async` or `batch`.
@@ -410,7 +411,7 @@ impl SearchSettings {
     pub fn to_params(&self) -> Vec<Param> {
         let optional = |v: Option<String>| v.unwrap_or_else(|| "none".to_string());
         vec![
-            Param::new("max_evals", self.max_evals.to_string()),
+            Param::new("max_evals", optional(self.max_evals.map(|n| n.to_string()))),
             Param::new("parallelism", self.parallelism.to_string()),
             Param::new("schedule", self.schedule),
             Param::new(
