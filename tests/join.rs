@@ -137,38 +137,40 @@ fn study_handles_in_threads_share_one_search() {
     assert_eq!(again.trials().results(), 60);
 }
 
-/// A worker's rung-based pruner judges against the trials other workers ran, those that
-/// ended after it opened the search too: their reports reach its rungs.
-#[test]
-fn a_workers_asha_judges_against_trials_other_workers_ran() {
-    let (_dir, tracker) = sqlite_tracker();
-    let open = || {
-        Study::builder(&space())
-            .seed(1)
-            .pruner(SuccessiveHalving::new().min_resource(MinResource::Steps(1)))
-            .tracking(Tracking::new(tracker.clone(), "asha").name("shared"))
-            .open()
-            .unwrap()
-    };
-    // Opened before any trial ended: what it knows of the others comes by syncing.
-    let mut late = open();
-    let mut early = open();
-    for _ in 0..8 {
-        let trial = early.ask().unwrap();
-        let mut stopped = false;
-        for step in 1..=16 {
-            if trial.context().report(step, 1.0 / step as f64).unwrap() {
-                stopped = true;
-                break;
-            }
-        }
+/// A handle on the search `shared` in `experiment`, with ASHA judging from step 1.
+fn asha_handle(tracker: &Tracker, experiment: &str) -> Study {
+    Study::builder(&space())
+        .seed(1)
+        .pruner(SuccessiveHalving::new().min_resource(MinResource::Steps(1)))
+        .tracking(Tracking::new(tracker.clone(), experiment).name("shared"))
+        .open()
+        .unwrap()
+}
+
+/// Runs `n` trials of `study` to their end or their pruning, each reporting `1 / step`
+/// at steps 1 to 16.
+fn run_good_trials(study: &mut Study, n: usize) {
+    for _ in 0..n {
+        let trial = study.ask().unwrap();
+        let stopped = (1..=16).any(|step| trial.context().report(step, 1.0 / step as f64).unwrap());
         let outcome = if stopped {
             Outcome::pruned("asha")
         } else {
             Outcome::loss(1.0 / 16.0)
         };
-        early.tell(trial, outcome).unwrap();
+        study.tell(trial, outcome).unwrap();
     }
+}
+
+/// A worker's rung-based pruner judges against the trials other workers ran, those that
+/// ended after it opened the search too: their reports reach its rungs.
+#[test]
+fn a_workers_asha_judges_against_trials_other_workers_ran() {
+    let (_dir, tracker) = sqlite_tracker();
+    // Opened before any trial ended: what it knows of the others comes by syncing.
+    let mut late = asha_handle(&tracker, "asha");
+    let mut early = asha_handle(&tracker, "asha");
+    run_good_trials(&mut early, 8);
     let trial = late.ask().unwrap();
     assert!(
         trial.context().report(1, 10.0).unwrap(),
@@ -184,16 +186,8 @@ fn a_workers_asha_judges_against_trials_other_workers_ran() {
 #[test]
 fn a_long_trial_is_judged_against_trials_other_workers_ended_meanwhile() {
     let (_dir, tracker) = sqlite_tracker();
-    let open = || {
-        Study::builder(&space())
-            .seed(1)
-            .pruner(SuccessiveHalving::new().min_resource(MinResource::Steps(1)))
-            .tracking(Tracking::new(tracker.clone(), "long").name("shared"))
-            .open()
-            .unwrap()
-    };
-    let mut late = open();
-    let mut early = open();
+    let mut late = asha_handle(&tracker, "long");
+    let mut early = asha_handle(&tracker, "long");
     let (asked, asked_rx) = std::sync::mpsc::channel::<()>();
     let (ended, ended_rx) = std::sync::mpsc::channel::<()>();
     let ended_rx = std::sync::Mutex::new(ended_rx);
@@ -217,16 +211,7 @@ fn a_long_trial_is_judged_against_trials_other_workers_ended_meanwhile() {
         late
     });
     asked_rx.recv().unwrap();
-    for _ in 0..8 {
-        let trial = early.ask().unwrap();
-        let stopped = trial.context().report(1, 1.0).unwrap();
-        let outcome = if stopped {
-            Outcome::pruned("asha")
-        } else {
-            Outcome::loss(1.0)
-        };
-        early.tell(trial, outcome).unwrap();
-    }
+    run_good_trials(&mut early, 8);
     ended.send(()).unwrap();
     let late = worker.join().unwrap();
     let first = late.trials().get(0).expect("the long trial");
