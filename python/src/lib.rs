@@ -123,7 +123,7 @@ fn sampler(name: &str, n_startup: Option<usize>) -> PyResult<Box<dyn Sampler>> {
 /// `[pruner]` table but `grace`), checked by [`PrunerSpec::from_settings`].
 fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
     if let Ok(name) = spec.extract::<String>() {
-        return Ok(PrunerSpec::new(pruner_kind(&name)?).build());
+        return Ok(pruner_kind(&name)?.pruner());
     }
     let settings = spec.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
@@ -141,10 +141,11 @@ fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
                 type_name(&key)
             ))
         })?;
-        if key == "kind" {
+        if key == PrunerSpec::KIND {
             let name: String = value.extract().map_err(|_| {
                 PyTypeError::new_err(format!(
-                    "the pruner's \"kind\" must be a string, not {}",
+                    "the pruner's {:?} must be a string, not {}",
+                    PrunerSpec::KIND,
                     type_name(&value)
                 ))
             })?;
@@ -155,7 +156,8 @@ fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
     }
     let kind = kind.ok_or_else(|| {
         PyValueError::new_err(format!(
-            "the pruner dict has no \"kind\": add one of {}",
+            "the pruner dict has no {:?}: add one of {}",
+            PrunerSpec::KIND,
             PrunerKind::listed()
         ))
     })?;

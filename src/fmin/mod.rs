@@ -622,6 +622,10 @@ struct Search<'s, 'a> {
     stop: Option<StopReason>,
     started: Instant,
     progress: ProgressBar,
+    /// Whether the driver syncs the study while its trials run: a shared study with a
+    /// pruner, whose trials may run long while other workers end theirs. (A trial's
+    /// worker otherwise learns of them at its next ask, after the trial.)
+    syncs_while_running: bool,
 }
 
 impl<'s, 'a> Search<'s, 'a> {
@@ -645,6 +649,7 @@ impl<'s, 'a> Search<'s, 'a> {
         if let Some(best) = study.best() {
             show_best(&progress, best);
         }
+        let syncs_while_running = study.is_shared() && study.pruner() != NoPruning.name();
         Ok(Search {
             study,
             settings,
@@ -654,6 +659,7 @@ impl<'s, 'a> Search<'s, 'a> {
             stop: None,
             started: Instant::now(),
             progress,
+            syncs_while_running,
         })
     }
 
@@ -675,7 +681,7 @@ impl<'s, 'a> Search<'s, 'a> {
         for o in &self.settings.observers {
             o.search_started(&info).map_err(FminError::Observer)?;
         }
-        let outcome = if self.parallelism == 1 && !self.syncs_while_running() {
+        let outcome = if self.parallelism == 1 && !self.syncs_while_running {
             self.run_inline(objective)
         } else {
             self.run_on_pool(objective)
@@ -732,13 +738,6 @@ impl<'s, 'a> Search<'s, 'a> {
         }
     }
 
-    /// Whether the driver syncs the study while its trials run: a shared study with a
-    /// pruner, whose trials may run long while other workers end theirs. (A trial's
-    /// worker otherwise learns of them at its next ask, after the trial.)
-    fn syncs_while_running(&self) -> bool {
-        self.study.is_shared() && self.study.pruner() != NoPruning.name()
-    }
-
     /// The next evaluated trial, syncing a shared, pruned study every
     /// [`SYNC_WHILE_RUNNING`] while waiting for it. A failed sync is left to the next
     /// ask, which syncs again and reports it.
@@ -746,7 +745,7 @@ impl<'s, 'a> Search<'s, 'a> {
         &mut self,
         receiver: &mpsc::Receiver<Evaluated>,
     ) -> Result<Evaluated, mpsc::RecvError> {
-        if !self.syncs_while_running() {
+        if !self.syncs_while_running {
             return receiver.recv();
         }
         loop {

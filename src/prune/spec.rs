@@ -164,6 +164,10 @@ enum Builtin {
 const PATIENCE: [&str; 2] = ["patience", "min_delta"];
 
 impl PrunerSpec {
+    /// The key that names the kind where a config writes a pruner with its settings (a
+    /// sweep's `[pruner]` table, the Python package's `pruner={"kind": ...}` dict).
+    pub const KIND: &str = "kind";
+
     /// The pruner of `kind` with its defaults (optuna's; a percentile pruner keeps the
     /// best [`DEFAULT_PERCENTILE`] %).
     pub fn new(kind: PrunerKind) -> Self {

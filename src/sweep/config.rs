@@ -733,7 +733,7 @@ type RawPruner = IndexMap<Spanned<String>, Spanned<toml::Value>>;
 /// The `[pruner]` keys of the sweep itself; the rest are the pruner's settings.
 const PRUNER_KEYS: [&str; 2] = [PRUNER_KIND, PRUNER_GRACE];
 /// `[pruner]`'s key naming the pruner.
-const PRUNER_KIND: &str = "kind";
+const PRUNER_KIND: &str = prune::PrunerSpec::KIND;
 /// `[pruner]`'s key for the time between SIGTERM and SIGKILL.
 pub(crate) const PRUNER_GRACE: &str = "grace";
 
