@@ -79,6 +79,11 @@ eval "$commands"
 
 # The example folder, read-only as compose and Kubernetes mount it.
 cp -R "$deploy/example" "$tmp/work"
+# Its trials take milliseconds: 24 of them could end before the last worker has started,
+# and a worker starting after its search finished starts a new one (slurm/sweep-array.sh
+# says so). Here each trial takes 0.1 s more, so the workers started together meet.
+sed -i 's/^awk /sleep 0.1; awk /' "$tmp/work/objective.sh"
+grep -q '^sleep 0.1; awk ' "$tmp/work/objective.sh" || fail "example/objective.sh: no awk line to slow down"
 chmod -R a-w "$tmp/work"
 mkdir "$tmp/home"
 
