@@ -23,7 +23,7 @@ pub use halving::{
     BracketWeights, Brackets, Hyperband, MaxResource, MinResource, SuccessiveHalving,
 };
 pub use percentile::{Median, Percentile};
-pub use spec::{DEFAULT_PERCENTILE, PrunerSpec, SettingError, SettingValue};
+pub use spec::{DEFAULT_PERCENTILE, PrunerSpec, Setting, SettingError, SettingValue};
 pub use threshold::{Patient, Threshold};
 pub use wilcoxon::Wilcoxon;
 

@@ -14,6 +14,86 @@ use crate::suggest::did_you_mean;
 /// The percentile a [`Percentile`] pruner keeps when none is given (configs).
 pub const DEFAULT_PERCENTILE: f64 = 25.0;
 
+/// A pruner setting, by the name configs write (`reduction_factor`): each name is spelled
+/// here once, for the list of what a kind takes ([`PrunerSpec::settings`]), the reader that
+/// applies it and the messages that name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Setting {
+    /// Percentile: keep trials within the best this percent (0 to 100) of the complete
+    /// trials at each step.
+    Percentile,
+    /// Median and percentile: trials that complete before any is judged.
+    StartupTrials,
+    /// Median, percentile and threshold: steps before which a trial is never stopped.
+    WarmupSteps,
+    /// Median, percentile and threshold: judge once per this many steps.
+    IntervalSteps,
+    /// Median and percentile: complete trials that must have reported a step for it to be
+    /// judged.
+    MinTrials,
+    /// Successive halving and Hyperband: the steps of the first rung.
+    MinResource,
+    /// Hyperband: the steps of a complete trial.
+    MaxResource,
+    /// Successive halving and Hyperband: how many trials a rung keeps one of (η).
+    ReductionFactor,
+    /// Successive halving: `s`, the first rung at `min_resource · η^s`.
+    MinEarlyStoppingRate,
+    /// Successive halving and Hyperband: values a rung must hold before any trial passes
+    /// it.
+    BootstrapCount,
+    /// Hyperband: whether brackets share a rung's values ([`Brackets`]).
+    Brackets,
+    /// Hyperband: how new trials are shared out among brackets ([`BracketWeights`]).
+    Weights,
+    /// Wilcoxon: the p-value under which a trial is stopped.
+    PThreshold,
+    /// Wilcoxon: steps a trial must share with the best trial before it is judged.
+    StartupSteps,
+    /// Threshold: values below it stop a trial.
+    Lower,
+    /// Threshold: values above it stop a trial.
+    Upper,
+    /// Every kind but `none`: a patience wrapper, which lets the pruner stop a trial only
+    /// after this many steps without improvement ([`Patient`]).
+    Patience,
+    /// With `patience`: the least change that counts as an improvement.
+    MinDelta,
+}
+
+impl Setting {
+    /// The name as configs write it (`"reduction_factor"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Setting::Percentile => "percentile",
+            Setting::StartupTrials => "startup_trials",
+            Setting::WarmupSteps => "warmup_steps",
+            Setting::IntervalSteps => "interval_steps",
+            Setting::MinTrials => "min_trials",
+            Setting::MinResource => "min_resource",
+            Setting::MaxResource => "max_resource",
+            Setting::ReductionFactor => "reduction_factor",
+            Setting::MinEarlyStoppingRate => "min_early_stopping_rate",
+            Setting::BootstrapCount => "bootstrap_count",
+            Setting::Brackets => "brackets",
+            Setting::Weights => "weights",
+            Setting::PThreshold => "p_threshold",
+            Setting::StartupSteps => "startup_steps",
+            Setting::Lower => "lower",
+            Setting::Upper => "upper",
+            Setting::Patience => "patience",
+            Setting::MinDelta => "min_delta",
+        }
+    }
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A setting's value as written.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SettingValue {
@@ -59,7 +139,7 @@ pub enum SettingError {
     /// The kind takes no setting of that name.
     #[error(
         "pruner of kind \"{kind}\" has no setting `{key}`; it takes {}{}",
-        list(accepted),
+        list(&accepted.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
         suggestion.map_or_else(String::new, |s| format!("; did you mean `{s}`?"))
     )]
     Unknown {
@@ -68,7 +148,7 @@ pub enum SettingError {
         /// The pruner's kind.
         kind: PrunerKind,
         /// The settings that kind takes.
-        accepted: &'static [&'static str],
+        accepted: &'static [Setting],
         /// The closest of them, if one is close.
         suggestion: Option<&'static str>,
     },
@@ -76,7 +156,7 @@ pub enum SettingError {
     #[error("pruner setting `{key}` must be {expected}, found {found}")]
     WrongType {
         /// The setting.
-        key: &'static str,
+        key: Setting,
         /// What it takes.
         expected: &'static str,
         /// What was found.
@@ -89,7 +169,7 @@ pub enum SettingError {
     )]
     Invalid {
         /// The setting.
-        key: &'static str,
+        key: Setting,
         /// What was found, as written (`0`, `"apart"`).
         found: String,
         /// What it takes.
@@ -104,7 +184,7 @@ impl SettingError {
     pub fn key(&self) -> &str {
         match self {
             SettingError::Unknown { key, .. } => key,
-            SettingError::WrongType { key, .. } | SettingError::Invalid { key, .. } => key,
+            SettingError::WrongType { key, .. } | SettingError::Invalid { key, .. } => key.as_str(),
         }
     }
 }
@@ -161,7 +241,7 @@ enum Builtin {
 }
 
 /// The settings every kind but `none` takes: a patience wrapper.
-const PATIENCE: [&str; 2] = ["patience", "min_delta"];
+const PATIENCE: [Setting; 2] = [Setting::Patience, Setting::MinDelta];
 
 impl PrunerSpec {
     /// The key that names the kind where a config writes a pruner with its settings (a
@@ -187,47 +267,43 @@ impl PrunerSpec {
         }
     }
 
-    /// The settings `kind` takes, by name.
-    pub fn settings(kind: PrunerKind) -> &'static [&'static str] {
+    /// The settings `kind` takes.
+    pub fn settings(kind: PrunerKind) -> &'static [Setting] {
+        use Setting::*;
         macro_rules! with_patience {
             ($($k:expr),*) => {{
-                const KEYS: &[&str] = &[$($k,)* PATIENCE[0], PATIENCE[1]];
+                const KEYS: &[Setting] = &[$($k,)* PATIENCE[0], PATIENCE[1]];
                 KEYS
             }};
         }
         match kind {
             PrunerKind::None => &[],
-            PrunerKind::Median => with_patience!(
-                "startup_trials",
-                "warmup_steps",
-                "interval_steps",
-                "min_trials"
-            ),
+            PrunerKind::Median => {
+                with_patience!(StartupTrials, WarmupSteps, IntervalSteps, MinTrials)
+            }
             PrunerKind::Percentile => with_patience!(
-                "percentile",
-                "startup_trials",
-                "warmup_steps",
-                "interval_steps",
-                "min_trials"
+                Percentile,
+                StartupTrials,
+                WarmupSteps,
+                IntervalSteps,
+                MinTrials
             ),
             PrunerKind::Asha => with_patience!(
-                "min_resource",
-                "reduction_factor",
-                "min_early_stopping_rate",
-                "bootstrap_count"
+                MinResource,
+                ReductionFactor,
+                MinEarlyStoppingRate,
+                BootstrapCount
             ),
             PrunerKind::Hyperband => with_patience!(
-                "min_resource",
-                "max_resource",
-                "reduction_factor",
-                "bootstrap_count",
-                "brackets",
-                "weights"
+                MinResource,
+                MaxResource,
+                ReductionFactor,
+                BootstrapCount,
+                Brackets,
+                Weights
             ),
-            PrunerKind::Wilcoxon => with_patience!("p_threshold", "startup_steps"),
-            PrunerKind::Threshold => {
-                with_patience!("lower", "upper", "warmup_steps", "interval_steps")
-            }
+            PrunerKind::Wilcoxon => with_patience!(PThreshold, StartupSteps),
+            PrunerKind::Threshold => with_patience!(Lower, Upper, WarmupSteps, IntervalSteps),
         }
     }
 
@@ -242,12 +318,12 @@ impl PrunerSpec {
         let mut given = Given::default();
         for (key, value) in settings {
             let key = key.as_ref();
-            let Some(&name) = accepted.iter().find(|&&k| k == key) else {
+            let Some(&name) = accepted.iter().find(|k| k.as_str() == key) else {
                 return Err(SettingError::Unknown {
                     key: key.to_string(),
                     kind,
                     accepted,
-                    suggestion: did_you_mean(key, accepted.iter().copied()),
+                    suggestion: did_you_mean(key, accepted.iter().map(|k| k.as_str())),
                 });
             };
             match given.0.iter_mut().find(|(k, _)| *k == name) {
@@ -256,11 +332,11 @@ impl PrunerSpec {
             }
         }
         let mut spec = Self::new(kind);
-        let warmup = given.integer("warmup_steps", 0)?;
-        let interval = given.integer("interval_steps", 1)?;
+        let warmup = given.integer(Setting::WarmupSteps, 0)?;
+        let interval = given.integer(Setting::IntervalSteps, 1)?;
         let schedule = |p: Percentile| -> Result<Percentile, SettingError> {
             let mut p = p;
-            if let Some(n) = given.count("startup_trials")? {
+            if let Some(n) = given.count(Setting::StartupTrials)? {
                 p = p.startup_trials(n);
             }
             if let Some(n) = warmup {
@@ -269,7 +345,7 @@ impl PrunerSpec {
             if let Some(n) = interval {
                 p = p.interval_steps(n);
             }
-            if let Some(n) = given.count("min_trials")? {
+            if let Some(n) = given.count(Setting::MinTrials)? {
                 p = p.min_trials(n);
             }
             Ok(p)
@@ -279,42 +355,42 @@ impl PrunerSpec {
             Builtin::Median(p) => Builtin::Median(p.try_with(schedule)?),
             Builtin::Percentile(_) => {
                 let at = given.number(
-                    "percentile",
+                    Setting::Percentile,
                     |p| (0.0..=100.0).contains(&p),
                     "a number from 0 to 100",
                 )?;
                 Builtin::Percentile(schedule(Percentile::new(at.unwrap_or(DEFAULT_PERCENTILE)))?)
             }
             Builtin::Asha(mut p) => {
-                if let Some(n) = given.integer("min_resource", 1)? {
+                if let Some(n) = given.integer(Setting::MinResource, 1)? {
                     p = p.min_resource(MinResource::Steps(n));
                 }
-                if let Some(n) = given.integer("reduction_factor", 2)? {
+                if let Some(n) = given.integer(Setting::ReductionFactor, 2)? {
                     p = p.reduction_factor(n);
                 }
-                if let Some(s) = given.integer("min_early_stopping_rate", 0)? {
+                if let Some(s) = given.integer(Setting::MinEarlyStoppingRate, 0)? {
                     let s = u32::try_from(s).map_err(|_| SettingError::Invalid {
-                        key: "min_early_stopping_rate",
+                        key: Setting::MinEarlyStoppingRate,
                         found: s.to_string(),
                         expected: format!("an integer from 0 to {}", u32::MAX),
                         suggestion: None,
                     })?;
                     p = p.min_early_stopping_rate(s);
                 }
-                if let Some(n) = given.count("bootstrap_count")? {
+                if let Some(n) = given.count(Setting::BootstrapCount)? {
                     p = p.bootstrap_count(n);
                 }
                 Builtin::Asha(p)
             }
             Builtin::Hyperband(mut p) => {
-                let min = given.integer("min_resource", 1)?;
+                let min = given.integer(Setting::MinResource, 1)?;
                 if let Some(n) = min {
                     p = p.min_resource(n);
                 }
-                if let Some(n) = given.integer("max_resource", 1)? {
+                if let Some(n) = given.integer(Setting::MaxResource, 1)? {
                     if let Some(min) = min.filter(|&min| n < min) {
                         return Err(SettingError::Invalid {
-                            key: "max_resource",
+                            key: Setting::MaxResource,
                             found: n.to_string(),
                             expected: format!("an integer >= `min_resource` ({min})"),
                             suggestion: None,
@@ -322,37 +398,39 @@ impl PrunerSpec {
                     }
                     p = p.max_resource(MaxResource::Steps(n));
                 }
-                if let Some(n) = given.integer("reduction_factor", 2)? {
+                if let Some(n) = given.integer(Setting::ReductionFactor, 2)? {
                     p = p.reduction_factor(n);
                 }
-                if let Some(n) = given.count("bootstrap_count")? {
+                if let Some(n) = given.count(Setting::BootstrapCount)? {
                     p = p.bootstrap_count(n);
                 }
                 let names = Brackets::ALL.map(Brackets::as_str);
-                if let Some(i) = given.keyword("brackets", &names)? {
+                if let Some(i) = given.keyword(Setting::Brackets, &names)? {
                     p = p.brackets(Brackets::ALL[i]);
                 }
                 let names = BracketWeights::ALL.map(BracketWeights::as_str);
-                if let Some(i) = given.keyword("weights", &names)? {
+                if let Some(i) = given.keyword(Setting::Weights, &names)? {
                     p = p.weights(BracketWeights::ALL[i]);
                 }
                 Builtin::Hyperband(p)
             }
             Builtin::Wilcoxon(mut p) => {
                 let probability = |p: f64| p > 0.0 && p < 1.0;
-                if let Some(x) =
-                    given.number("p_threshold", probability, "a probability between 0 and 1")?
-                {
+                if let Some(x) = given.number(
+                    Setting::PThreshold,
+                    probability,
+                    "a probability between 0 and 1",
+                )? {
                     p = p.p_threshold(x);
                 }
-                if let Some(n) = given.count("startup_steps")? {
+                if let Some(n) = given.count(Setting::StartupSteps)? {
                     p = p.startup_steps(n);
                 }
                 Builtin::Wilcoxon(p)
             }
             Builtin::Threshold(mut p) => {
                 let not_nan = |x: f64| !x.is_nan();
-                let lower = given.number("lower", not_nan, "a number")?;
+                let lower = given.number(Setting::Lower, not_nan, "a number")?;
                 if let Some(x) = lower {
                     p = p.lower(x);
                 }
@@ -362,7 +440,7 @@ impl PrunerSpec {
                     Some(l) => format!("a number above `lower` ({l:?})"),
                     None => "a number".to_string(),
                 };
-                if let Some(x) = given.number("upper", above, &expected)? {
+                if let Some(x) = given.number(Setting::Upper, above, &expected)? {
                     p = p.upper(x);
                 }
                 if let Some(n) = warmup {
@@ -375,17 +453,17 @@ impl PrunerSpec {
             }
         };
         let finite = |d: f64| d >= 0.0 && d.is_finite();
-        spec.patience = match given.count("patience")? {
+        spec.patience = match given.count(Setting::Patience)? {
             Some(n) => Some((
                 n,
                 given
-                    .number("min_delta", finite, "a number >= 0")?
+                    .number(Setting::MinDelta, finite, "a number >= 0")?
                     .unwrap_or(0.0),
             )),
-            None => match given.get("min_delta") {
+            None => match given.get(Setting::MinDelta) {
                 Some(found) => {
                     return Err(SettingError::Invalid {
-                        key: "min_delta",
+                        key: Setting::MinDelta,
                         found: found.as_written(),
                         expected: "`patience` to be set too (min_delta applies to a patience \
                                    wrapper)"
@@ -402,7 +480,7 @@ impl PrunerSpec {
 
     /// The settings given, as written, in the order first given (a later setting of the
     /// same name replaced the earlier one's value).
-    pub fn given(&self) -> impl Iterator<Item = (&'static str, &SettingValue)> {
+    pub fn given(&self) -> impl Iterator<Item = (Setting, &SettingValue)> {
         self.given.0.iter().map(|(k, v)| (*k, v))
     }
 
@@ -459,15 +537,15 @@ impl fmt::Display for PrunerSpec {
 
 /// The settings given, each name once, checked as they are read.
 #[derive(Debug, Clone, Default)]
-struct Given(Vec<(&'static str, SettingValue)>);
+struct Given(Vec<(Setting, SettingValue)>);
 
 impl Given {
-    fn get(&self, key: &str) -> Option<&SettingValue> {
+    fn get(&self, key: Setting) -> Option<&SettingValue> {
         self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// An integer of at least `min`.
-    fn integer(&self, key: &'static str, min: u64) -> Result<Option<u64>, SettingError> {
+    fn integer(&self, key: Setting, min: u64) -> Result<Option<u64>, SettingError> {
         let expected = if min == 0 {
             "an integer >= 0"
         } else {
@@ -493,7 +571,7 @@ impl Given {
     }
 
     /// A count (an integer >= 0).
-    fn count(&self, key: &'static str) -> Result<Option<usize>, SettingError> {
+    fn count(&self, key: Setting) -> Result<Option<usize>, SettingError> {
         Ok(self
             .integer(key, 0)?
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)))
@@ -502,7 +580,7 @@ impl Given {
     /// A number (an integer is one too) for which `ok` holds.
     fn number(
         &self,
-        key: &'static str,
+        key: Setting,
         ok: impl Fn(f64) -> bool,
         expected: &str,
     ) -> Result<Option<f64>, SettingError> {
@@ -531,11 +609,7 @@ impl Given {
     }
 
     /// One of `words`; its index.
-    fn keyword(
-        &self,
-        key: &'static str,
-        words: &[&'static str],
-    ) -> Result<Option<usize>, SettingError> {
+    fn keyword(&self, key: Setting, words: &[&'static str]) -> Result<Option<usize>, SettingError> {
         match self.get(key) {
             None => Ok(None),
             Some(SettingValue::Text(word)) => match words.iter().position(|w| w == word) {
@@ -656,6 +730,26 @@ mod tests {
             "percentile"
         );
         assert_eq!(PrunerSpec::new(PrunerKind::None).to_string(), "none");
+    }
+
+    #[test]
+    fn every_setting_a_kind_takes_is_read() {
+        // A value of a type no setting takes is an error where the setting is read, so a
+        // setting a kind lists and no reader applies would pass here silently.
+        let array = || SettingValue::Other("an array".into());
+        for kind in PrunerKind::ALL {
+            for &setting in PrunerSpec::settings(kind) {
+                let mut given = vec![(setting.as_str(), array())];
+                if setting == Setting::MinDelta {
+                    given.insert(0, (Setting::Patience.as_str(), SettingValue::Integer(1)));
+                }
+                let e = spec(kind, &given).unwrap_err();
+                assert!(
+                    matches!(e, SettingError::WrongType { key, .. } if key == setting),
+                    "{kind} {setting}: {e}"
+                );
+            }
+        }
     }
 
     #[test]

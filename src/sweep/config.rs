@@ -737,6 +737,12 @@ const PRUNER_KIND: &str = prune::PrunerSpec::KIND;
 /// `[pruner]`'s key for the time between SIGTERM and SIGKILL.
 pub(crate) const PRUNER_GRACE: &str = "grace";
 
+/// A `[pruner]` key as `--set`, messages and a sweep's recorded params name it
+/// (`pruner.grace`).
+pub(crate) fn pruner_key(key: impl fmt::Display) -> String {
+    format!("pruner.{key}")
+}
+
 /// An optional key holding a value of type `T`.
 type Field<T> = Option<Spanned<Loose<T>>>;
 
@@ -1261,8 +1267,8 @@ impl<'s> Doc<'s> {
         };
         let accepted: Vec<&'static str> = own
             .iter()
-            .chain(prune::PrunerSpec::settings(kind))
             .copied()
+            .chain(prune::PrunerSpec::settings(kind).iter().map(|s| s.as_str()))
             .collect();
         let unknown = |key: &str, span: Range<usize>| {
             self.error(
@@ -1286,7 +1292,6 @@ impl<'s> Doc<'s> {
                 .iter()
                 .find(|(key, _)| key.get_ref() == e.key())
                 .expect("a setting's error names a setting given");
-            let key_of = |k: &str| format!("pruner.{k}");
             match e {
                 prune::SettingError::Unknown { key: name, .. } => unknown(&name, key.span()),
                 prune::SettingError::WrongType {
@@ -1295,7 +1300,7 @@ impl<'s> Doc<'s> {
                     found,
                 } => self.error(
                     ConfigErrorKind::WrongType {
-                        key: key_of(key),
+                        key: pruner_key(key),
                         expected,
                         found: found.to_string(),
                     },
@@ -1308,7 +1313,7 @@ impl<'s> Doc<'s> {
                     suggestion,
                 } => self.error(
                     ConfigErrorKind::InvalidValue {
-                        key: key_of(key),
+                        key: pruner_key(key),
                         found,
                         expected,
                         suggestion: suggestion.map(str::to_string),

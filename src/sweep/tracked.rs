@@ -28,7 +28,7 @@ use crate::study::{Study, Tracking};
 use crate::tracking::schema::{self, CONFIG_TAG, SWEEP_KEY_TAG};
 use crate::tracking::{ExperimentId, Run, SearchRuns, StoreError, Tracker, TrackingUri};
 
-use super::config::{PRUNER_GRACE, PrunerConfig};
+use super::config::{PRUNER_GRACE, PrunerConfig, pruner_key};
 use super::endpoint::TrialEndpoint;
 use super::{
     SweepConfig, SweepError, SweepOptions, SweepSummary, check_program, drive, end_leftover_trials,
@@ -177,14 +177,14 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
 fn pruner_params(pruner: &PrunerConfig) -> Vec<(String, String)> {
     let grace = (pruner.kind() != PrunerKind::None).then(|| {
         (
-            format!("pruner.{}", PRUNER_GRACE),
+            pruner_key(PRUNER_GRACE),
             super::format_duration(pruner.grace()),
         )
     });
     pruner
         .spec()
         .given()
-        .map(|(key, value)| (format!("pruner.{key}"), value.as_written()))
+        .map(|(key, value)| (pruner_key(key), value.as_written()))
         .chain(grace)
         .collect()
 }
