@@ -269,7 +269,8 @@ impl SearchConfig {
 #[derive(Debug, Clone)]
 pub struct PrunerConfig {
     spec: prune::PrunerSpec,
-    grace: Duration,
+    /// None for kind `none`, which stops nothing.
+    grace: Option<Duration>,
 }
 
 impl PrunerConfig {
@@ -288,8 +289,9 @@ impl PrunerConfig {
         &self.spec
     }
 
-    /// How long a pruned trial gets between SIGTERM and SIGKILL.
-    pub fn grace(&self) -> Duration {
+    /// How long a pruned trial gets between SIGTERM and SIGKILL; none for kind `none`,
+    /// which prunes nothing.
+    pub fn grace(&self) -> Option<Duration> {
         self.grace
     }
 }
@@ -299,8 +301,8 @@ impl PrunerConfig {
 impl fmt::Display for PrunerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.spec)?;
-        if self.kind() != PrunerKind::None {
-            write!(f, "; grace {}", format_duration(self.grace))?;
+        if let Some(grace) = self.grace {
+            write!(f, "; grace {}", format_duration(grace))?;
         }
         Ok(())
     }
@@ -1325,6 +1327,7 @@ impl<'s> Doc<'s> {
         let grace = self
             .duration("pruner.grace", grace.map(|(_, value)| value), true)?
             .unwrap_or(Duration::from_secs(5));
+        let grace = (kind != PrunerKind::None).then_some(grace);
         Ok(PrunerConfig { spec, grace })
     }
 

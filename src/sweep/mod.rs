@@ -622,7 +622,10 @@ fn drive(
             env: trial_env(config, point, ctx, tracking_uri, mlflow_uri),
             timeout: config.command().timeout(),
             kill_grace: config.command().kill_grace(),
-            prune_grace: config.pruner().map_or(Duration::ZERO, |p| p.grace()),
+            prune_grace: config
+                .pruner()
+                .and_then(|p| p.grace())
+                .unwrap_or(Duration::ZERO),
         };
         let output = process.run(
             &cancel,

@@ -22,7 +22,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::prune::PrunerKind;
 use crate::space::Point;
 use crate::study::{Study, Tracking};
 use crate::tracking::schema::{self, CONFIG_TAG, SWEEP_KEY_TAG};
@@ -175,12 +174,9 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
 /// A `[pruner]` table's settings as written, and its grace, as `pruner.KEY` params (its
 /// kind is the study's `pruner` param).
 fn pruner_params(pruner: &PrunerConfig) -> Vec<(String, String)> {
-    let grace = (pruner.kind() != PrunerKind::None).then(|| {
-        (
-            pruner_key(PRUNER_GRACE),
-            super::format_duration(pruner.grace()),
-        )
-    });
+    let grace = pruner
+        .grace()
+        .map(|grace| (pruner_key(PRUNER_GRACE), super::format_duration(grace)));
     pruner
         .spec()
         .given()
