@@ -27,6 +27,20 @@ pub(crate) fn did_you_mean<'a>(
         .map(|(_, candidate)| candidate)
 }
 
+/// The one of `all` that `name` names (`name_of`), case-insensitively and ignoring
+/// surrounding whitespace; else the closest name, if one is close ([`did_you_mean`]).
+pub(crate) fn by_name<T: Copy>(
+    name: &str,
+    all: &[T],
+    name_of: impl Fn(T) -> &'static str,
+) -> Result<T, Option<&'static str>> {
+    let wanted = name.trim();
+    all.iter()
+        .copied()
+        .find(|&t| name_of(t).eq_ignore_ascii_case(wanted))
+        .ok_or_else(|| did_you_mean(wanted, all.iter().map(|&t| name_of(t))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::did_you_mean;

@@ -156,13 +156,12 @@ impl std::str::FromStr for Algorithm {
 
     /// Matches names case-insensitively, surrounding whitespace ignored.
     fn from_str(name: &str) -> Result<Self, AlgoError> {
-        let wanted = name.trim();
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| AlgoError::Unknown {
+        crate::suggest::by_name(name, &Algorithm::ALL, Algorithm::as_str).map_err(|suggestion| {
+            AlgoError::Unknown {
                 name: name.to_string(),
-            })
+                suggestion,
+            }
+        })
     }
 }
 
@@ -171,10 +170,16 @@ impl std::str::FromStr for Algorithm {
 #[non_exhaustive]
 pub enum AlgoError {
     /// The name is not a known sampler.
-    #[error("unknown algorithm {name:?}: expected one of {}", Algorithm::listed())]
+    #[error(
+        "unknown algorithm {name:?}: expected one of {}{}",
+        Algorithm::listed(),
+        suggestion.map_or_else(String::new, |s| format!("; did you mean {s:?}?"))
+    )]
     Unknown {
         /// The name given.
         name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<&'static str>,
     },
     /// Grid search was asked for on a space it cannot enumerate.
     #[error("grid search: {0}")]
@@ -194,6 +199,8 @@ pub enum AlgoError {
 /// assert_eq!(by_name("TPE")?.name(), "tpe");
 /// assert!(by_name("grid")?.session(&space).is_err()); // x is continuous
 /// assert!(by_name("anneal").is_err());
+/// let typo = by_name("rnadom").err().unwrap().to_string();
+/// assert!(typo.ends_with(r#"; did you mean "random"?"#), "{typo}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn by_name(name: &str) -> Result<Box<dyn Sampler>, AlgoError> {

@@ -361,17 +361,12 @@ impl std::str::FromStr for PrunerKind {
 
     /// Matches names case-insensitively, surrounding whitespace ignored.
     fn from_str(name: &str) -> Result<Self, UnknownPruner> {
-        let wanted = name.trim();
-        PrunerKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| UnknownPruner {
+        crate::suggest::by_name(name, &PrunerKind::ALL, PrunerKind::as_str).map_err(|suggestion| {
+            UnknownPruner {
                 name: name.to_string(),
-                suggestion: crate::suggest::did_you_mean(
-                    wanted,
-                    PrunerKind::ALL.iter().map(|k| k.as_str()),
-                ),
-            })
+                suggestion,
+            }
+        })
     }
 }
 
