@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hyperflow::prune::{MinResource, SuccessiveHalving};
+use hyperflow::prune::{Median, MinResource, SuccessiveHalving};
 use hyperflow::study::{StopReason, Study, Tracking};
 use hyperflow::tracking::schema::{self, Role};
 use hyperflow::tracking::{Run, RunStatus, SearchRuns, Tracker, ViewType};
@@ -179,6 +179,38 @@ fn a_workers_asha_judges_against_trials_other_workers_ran() {
     late.tell(trial, Outcome::pruned("asha")).unwrap();
     early.finish(StopReason::MaxEvals).unwrap();
     late.finish(StopReason::MaxEvals).unwrap();
+}
+
+/// A worker whose pruner is not the one a running search was created with is refused,
+/// as one with another space, direction or seed is: its trials would be judged by another
+/// rule than the rest. Once the search ended, reopening it by name may take another.
+#[test]
+fn a_worker_with_another_pruner_is_refused_a_running_search() {
+    let (_dir, tracker) = sqlite_tracker();
+    let handle = |pruner: Option<Median>| {
+        let builder = Study::builder(&space())
+            .seed(1)
+            .tracking(Tracking::new(tracker.clone(), "mixed").name("shared"));
+        match pruner {
+            Some(p) => builder.pruner(p),
+            None => builder,
+        }
+        .open()
+    };
+    let mut creator = asha_handle(&tracker, "mixed");
+    for (pruner, named) in [(Some(Median::new()), "median"), (None, "none")] {
+        let e = handle(pruner).expect_err("refused").to_string();
+        assert!(
+            e.contains(&format!("prunes with `asha`, this worker with `{named}`")),
+            "{e}"
+        );
+    }
+    let mut same = asha_handle(&tracker, "mixed");
+    run_good_trials(&mut same, 2);
+    same.finish(StopReason::MaxEvals).unwrap();
+    creator.finish(StopReason::MaxEvals).unwrap();
+    let reopened = handle(Some(Median::new())).expect("an ended search takes a new pruner");
+    assert_eq!(reopened.trials().len(), 2);
 }
 
 /// A trial that runs long is judged against the trials other workers ended while it ran:

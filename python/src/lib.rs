@@ -451,7 +451,8 @@ impl PyStudy {
     /// at `tracking_uri` (default: `HYPERFLOW_TRACKING_URI`, `MLFLOW_TRACKING_URI`, else
     /// `sqlite:///hyperflow.db`); with `name` too, an existing study of that name is
     /// continued; with `join_key`, workers (processes, machines) creating a study with
-    /// the same key while it runs join one search, sharing its trials and budget;
+    /// the same key while it runs join one search, sharing its trials and budget (each
+    /// with the search's space, direction and pruner, else `ValueError`);
     /// `max_evals` is recorded as the tracked search's budget (the parent's `max_evals`
     /// param, `none` without it; the budget itself is what `ask(budget=...)` is given).
     #[new]

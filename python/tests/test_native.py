@@ -300,6 +300,20 @@ def test_a_long_trial_is_judged_against_trials_another_worker_ended_after_a_sync
     late.finish()
 
 
+def test_a_worker_with_another_pruner_is_refused_a_running_search(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mixed.db'}"
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+
+    def worker(pruner):
+        return Study(space, seed=1, pruner=pruner, experiment="mixed", tracking_uri=uri, join_key="k")
+
+    creator = worker("asha")
+    with pytest.raises(ValueError, match="prunes with `asha`, this worker with `median`"):
+        worker("median")
+    worker({"kind": "asha", "reduction_factor": 3}).finish()
+    creator.finish()
+
+
 def _join_worker(uri: str, seed: int, barrier, results) -> None:
     """One worker process of a joined search: joins it, waits for the others to have
     joined too, then asks until the shared budget is spent."""

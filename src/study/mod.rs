@@ -511,7 +511,9 @@ impl StudyBuilder {
     }
 
     /// The pruner that judges the values trials [report](TrialContext::report) (default
-    /// [`NoPruning`]); see [`prune`](crate::prune).
+    /// [`NoPruning`]); see [`prune`](crate::prune). A worker joining a running search
+    /// must have the pruner the search was created with (by [name](Pruner::name)); a
+    /// search reopened by name once it ended may take another.
     pub fn pruner(self, pruner: impl Pruner + 'static) -> Self {
         self.boxed_pruner(Box::new(pruner))
     }
@@ -626,7 +628,21 @@ impl StudyBuilder {
         what: &str,
         key: Option<&str>,
     ) -> Result<Study, StudyError> {
-        let mut study = Study::load_inner(tracker, parent, self.sampler.as_deref())?;
+        let (mut study, created_pruner) =
+            Study::load_inner(tracker, parent, self.sampler.as_deref())?;
+        // Found by its join key, the search is running: every worker's pruner must be the
+        // one it was created with, or some trials are judged by another rule than the
+        // rest (a search reopened by name may take a new one).
+        let pruner = self
+            .pruner
+            .as_deref()
+            .map_or(NoPruning.name(), |p| p.name());
+        if let Some(created) = created_pruner.filter(|c| key.is_none() && c != pruner) {
+            return Err(StudyError::Mismatch(format!(
+                "{what} (run {parent}) prunes with `{created}`, this worker with `{pruner}`: \
+                 give every worker of a search the same pruner"
+            )));
+        }
         if let (Some(key), Some(store)) = (key, &mut study.store) {
             let holder = store.register_key(key)?;
             if holder != parent {
@@ -717,7 +733,7 @@ impl Study {
     /// Trials still running (in another process, or left by one that died) stay running;
     /// [`kill_running`](Study::kill_running) ends them.
     pub fn load(tracker: &Tracker, parent_run_id: &str) -> Result<Study, StudyError> {
-        Study::load_inner(tracker, parent_run_id, None)
+        Study::load_inner(tracker, parent_run_id, None).map(|(study, _)| study)
     }
 
     /// Like [`load`](Study::load), with `sampler` instead of the one the study was created
@@ -727,14 +743,16 @@ impl Study {
         parent_run_id: &str,
         sampler: &dyn Sampler,
     ) -> Result<Study, StudyError> {
-        Study::load_inner(tracker, parent_run_id, Some(sampler))
+        Study::load_inner(tracker, parent_run_id, Some(sampler)).map(|(study, _)| study)
     }
 
+    /// The study, and the name of the pruner it was created with (none when stored before
+    /// pruners were recorded).
     fn load_inner(
         tracker: &Tracker,
         parent_run_id: &str,
         sampler: Option<&dyn Sampler>,
-    ) -> Result<Study, StudyError> {
+    ) -> Result<(Study, Option<String>), StudyError> {
         let loaded = TrackedStudy::load(tracker, parent_run_id)?;
         let stored;
         let sampler = match sampler {
@@ -755,7 +773,7 @@ impl Study {
         );
         // The ledger knows trials whose runs are behind (or not yet created).
         study.sync()?;
-        Ok(study)
+        Ok((study, loaded.params.pruner))
     }
 
     /// Loads the latest tracked study named `name` in `experiment` (see
