@@ -213,6 +213,31 @@ fn a_worker_with_another_pruner_is_refused_a_running_search() {
     assert_eq!(reopened.trials().len(), 2);
 }
 
+/// Without a pruner the workers do not read each other's reports as trials end; the last
+/// to finish reads them, so the parent's `total_steps` counts every worker's.
+#[test]
+fn total_steps_counts_every_workers_reports_without_a_pruner() {
+    let (_dir, tracker) = sqlite_tracker();
+    let handle = || {
+        Study::builder(&space())
+            .seed(1)
+            .tracking(Tracking::new(tracker.clone(), "steps").name("shared"))
+            .open()
+            .unwrap()
+    };
+    let (mut first, mut last) = (handle(), handle());
+    run_good_trials(&mut first, 3);
+    run_good_trials(&mut last, 2);
+    first.finish(StopReason::MaxEvals).unwrap();
+    last.finish(StopReason::MaxEvals).unwrap();
+    assert_eq!(last.total_steps(), 5 * 16);
+    let parent = tracker.get_run(last.parent_run_id().unwrap()).unwrap();
+    assert_eq!(
+        parent.data.metric(schema::TOTAL_STEPS_METRIC),
+        Some(5.0 * 16.0)
+    );
+}
+
 /// A trial that runs long is judged against the trials other workers ended while it ran:
 /// its driver syncs the shared study while waiting for it.
 #[test]

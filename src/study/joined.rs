@@ -212,6 +212,32 @@ impl Study {
         trial
     }
 
+    /// Before the last worker of a shared study records `total_steps`: reads what the
+    /// other workers' trials reported where no pruner read it as they ended, in a search
+    /// whose trials report steps at all (this worker's own tell whether they do).
+    pub(super) fn read_others_reports(&mut self) -> Result<(), StudyError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let mut pruning = lock(&self.pruning);
+        let stepped = pruning.progress.iter().any(|(_, _, c)| !c.is_empty());
+        if pruning.name != NoPruning.name() || !stepped {
+            return Ok(());
+        }
+        for trial in self.trials.all() {
+            let number = trial.number;
+            if trial.state.is_finished()
+                && !store.is_mine(number)
+                && pruning.progress.curve(number).is_empty()
+            {
+                for (step, value) in store.reported(number)? {
+                    pruning.progress.report(number, step, value);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads what another worker's trial reported, for the pruner (nothing without one),
     /// as if this worker had watched it: each value goes through the pruner's session,
     /// which is how rung-based pruners (ASHA, Hyperband) record it at their rungs.

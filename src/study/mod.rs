@@ -1140,6 +1140,7 @@ impl Study {
             if self.others_running() {
                 return Ok(());
             }
+            self.read_others_reports()?;
         }
         let ending = Ending {
             reason,
@@ -1161,8 +1162,10 @@ impl Study {
         store.finish(ending)
     }
 
-    /// How many intermediate values the trials reported (those this process ran, and
-    /// those read back with [`set_pruner`](Study::set_pruner)).
+    /// How many intermediate values the trials reported: those this process ran, and
+    /// those read back with [`set_pruner`](Study::set_pruner), of a shared study's other
+    /// workers as their trials end when it has a pruner, and when the last worker
+    /// [finishes](Study::finish) when not.
     pub fn total_steps(&self) -> usize {
         let pruning = lock(&self.pruning);
         pruning.progress.iter().map(|(_, _, c)| c.len()).sum()
