@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hyperflow::algo::{Random, Sampler, Tpe};
+use hyperflow::algo::{Gp, Random, Sampler, Tpe};
 use hyperflow::prune::{
     BracketWeights, Brackets, Hyperband, MaxResource, Median, MinResource, Percentile, Pruner,
     SuccessiveHalving, Threshold,
@@ -304,6 +304,109 @@ fn tpe_learns_from_pruned_trials_where_few_complete() {
         .count();
     // The prior puts 30 % of its draws there.
     assert!(near >= 20, "only {near} of 30 near 0.8");
+}
+
+/// A trial that has run as long as a complete one is not stopped, whatever its pruner
+/// says at that step: its work is done (a sweep's program prints its final value as its
+/// last step, which may fall on a rung).
+#[test]
+fn a_trial_that_ran_as_long_as_a_complete_one_ends_complete() {
+    // Rungs at steps 1, 2 and 4, the last at the curves' last step.
+    let asha = SuccessiveHalving::new()
+        .min_resource(MinResource::Steps(1))
+        .reduction_factor(2);
+    let mut study = Study::builder(&space())
+        .sampler(Random)
+        .pruner(asha)
+        .seed(4)
+        .create()
+        .expect("study");
+    for _ in 0..4 {
+        let trial = study.ask().expect("ask");
+        for step in 1..=4 {
+            assert!(
+                !trial
+                    .context()
+                    .report(step, 1.0 / step as f64)
+                    .expect("report")
+            );
+        }
+        study.tell(trial, 0.25).expect("tell");
+    }
+    // Worst at the rung of step 2, which is not its last: stopped.
+    let trial = study.ask().expect("ask");
+    assert!(!trial.context().report(1, 0.9).expect("report"));
+    assert!(trial.context().report(2, 10.0).expect("report"));
+    study.tell(trial, Outcome::pruned("asha")).expect("tell");
+    // Ahead at steps 1 to 3, worst at step 4, the rung on the last step: complete.
+    let trial = study.ask().expect("ask");
+    for step in 1..=3 {
+        assert!(
+            !trial
+                .context()
+                .report(step, 0.9 / step as f64)
+                .expect("report")
+        );
+    }
+    assert!(
+        !trial.context().report(4, 10.0).expect("report"),
+        "stopped at the step complete trials ended at"
+    );
+    study.tell(trial, 10.0).expect("tell");
+}
+
+/// The GP models final values, which pruned trials lack: it counts them as the worst
+/// complete trial where they ran, so it does not propose stopped settings again and
+/// again (ignoring them, it asked for the one setting always pruned on 18 trials in a
+/// row, and for a pruned region on 25 of 25).
+#[test]
+fn gp_does_not_return_to_pruned_settings() {
+    // A grid whose lowest setting, which would be the best, is always pruned.
+    let grid = Space::builder().randint("a", 0, 6).build().expect("valid");
+    let mut study = Study::builder(&grid)
+        .sampler(Gp::new())
+        .seed(1)
+        .create()
+        .expect("study");
+    let mut pruned_late = 0;
+    for n in 0..40 {
+        let trial = study.ask().expect("ask");
+        let a: i64 = trial.point().get("a").expect("a");
+        if a == 0 {
+            trial.context().report(0, 100.0).expect("report");
+            study.tell(trial, Outcome::pruned("stopped")).expect("tell");
+            pruned_late += usize::from(n >= 12);
+        } else {
+            study.tell(trial, a as f64).expect("tell");
+        }
+    }
+    assert!(
+        pruned_late <= 4,
+        "{pruned_late} of the last 28 asked for the pruned setting"
+    );
+
+    // A continuous range whose low end, where the loss would be lowest, is pruned.
+    let mut study = Study::builder(&space())
+        .sampler(Gp::new())
+        .seed(2)
+        .create()
+        .expect("study");
+    let mut pruned_late = 0;
+    for n in 0..40 {
+        let trial = study.ask().expect("ask");
+        let x: f64 = trial.point().get("x").expect("x");
+        if x < 0.2 {
+            trial.context().report(0, 100.0).expect("report");
+            study.tell(trial, Outcome::pruned("stopped")).expect("tell");
+            pruned_late += usize::from(n >= 15);
+        } else {
+            study.tell(trial, x).expect("tell");
+        }
+    }
+    assert!(
+        pruned_late <= 8,
+        "{pruned_late} of the last 25 in the pruned range"
+    );
 }
 
 #[test]

@@ -139,6 +139,8 @@ pub struct Progress {
     direction: Direction,
     trials: Vec<Entry>,
     complete: usize,
+    /// The highest last step of a complete trial.
+    full: Option<u64>,
 }
 
 impl Progress {
@@ -148,6 +150,7 @@ impl Progress {
             direction,
             trials: Vec::new(),
             complete: 0,
+            full: None,
         }
     }
 
@@ -169,6 +172,17 @@ impl Progress {
     /// How many trials are complete.
     pub fn complete(&self) -> usize {
         self.complete
+    }
+
+    /// Whether trial `trial` has reported a step at or past the last step of a complete
+    /// trial: it has run as long as a trial that completed, and stopping it would save
+    /// nothing (a study never stops it there, whatever its pruner says, so that a trial
+    /// that did all its work, its last report on a rung, say, ends complete).
+    pub fn ran_full(&self, trial: usize) -> bool {
+        let last = self.curve(trial).last();
+        self.full
+            .zip(last)
+            .is_some_and(|(full, (step, _))| step >= full)
     }
 
     /// Trial `trial`'s reported values (empty for an unknown trial).
@@ -221,7 +235,12 @@ impl Progress {
             self.complete -= usize::from(e.state == TrialState::Complete);
             e.state = state;
             e.value = value;
-            self.complete += usize::from(state == TrialState::Complete);
+            if state == TrialState::Complete {
+                self.complete += 1;
+                if let Some((last, _)) = e.curve.last() {
+                    self.full = Some(self.full.map_or(last, |full| full.max(last)));
+                }
+            }
         }
     }
 

@@ -56,9 +56,10 @@ pub enum Setting {
     /// Threshold: values above it stop a trial.
     Upper,
     /// Every kind but `none`: a patience wrapper, which lets the pruner stop a trial only
-    /// after this many steps without improvement ([`Patient`]).
+    /// when its best value over its last `patience + 1` steps is worse than its best
+    /// before them ([`Patient`]).
     Patience,
-    /// With `patience`: the least change that counts as an improvement.
+    /// With `patience`: by how much more than this the recent best must be worse.
     MinDelta,
 }
 

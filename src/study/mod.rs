@@ -360,7 +360,7 @@ impl Pruning {
     fn report(&mut self, number: usize, step: u64, value: f64) -> bool {
         let running = self.progress.state(number) == Some(TrialState::Running);
         if running && self.progress.report(number, step, value) {
-            self.stop[number] = self.session.judge(&self.progress, number);
+            self.stop[number] = stops(&mut *self.session, &self.progress, number);
         }
         self.should_prune(number)
     }
@@ -390,7 +390,7 @@ impl Pruning {
             replay.push(number, TrialState::Running);
             for &(step, value) in curve.points() {
                 replay.report(number, step, value);
-                self.stop[number] = session.judge(&replay, number);
+                self.stop[number] = stops(&mut *session, &replay, number);
             }
             if state.is_finished() {
                 replay.finish(number, state, self.progress.value(number));
@@ -401,6 +401,12 @@ impl Pruning {
         self.progress = replay;
         self.name = pruner.name().to_string();
     }
+}
+
+/// Whether `session` stops trial `number` at the step it just reported: as it judges,
+/// but never a trial that ran as long as a complete one ([`Progress::ran_full`]).
+fn stops(session: &mut dyn PrunerSession, progress: &Progress, number: usize) -> bool {
+    session.judge(progress, number) && !progress.ran_full(number)
 }
 
 /// A trial handed out by [`Study::ask`]: evaluate its point, then hand it back with the

@@ -58,7 +58,12 @@ use crate::trials::{TrialState, Trials};
 /// without pretending to know how the pending trial will turn out (a lie of the best
 /// value would make its neighbourhood look better than the data say; optuna's sampler
 /// averages over sampled outcomes instead, at many times the cost).
-/// Failed, pruned and killed trials are ignored.
+/// **Pruned trials** have no final value, which is what the GP models; each counts as the
+/// worst complete trial at its point, so that a stopped setting is not proposed again
+/// (ignored, a pruned point looked as promising as before, and on a small grid the GP
+/// proposed it again and again). Failed and killed trials are ignored. (With a pruner
+/// [`Auto`](super::Auto) hands over to TPE, which ranks pruned trials by how far they
+/// got.)
 ///
 /// **Reproducibility.** A suggestion depends only on the history and the trial's random
 /// stream. The hyperparameter fit is warm-started, so that a suggestion takes a few
@@ -187,8 +192,8 @@ struct Chain {
 enum Holds {
     /// Nothing usable.
     Nothing,
-    /// The chain's training set (the complete trials of the settled prefix) at the
-    /// chain's hyperparameters.
+    /// The chain's training set (the complete and pruned trials of the settled prefix)
+    /// at the chain's hyperparameters.
     Chain,
     /// Something else (more complete trials, pending ones).
     Other,
@@ -286,6 +291,10 @@ impl GpSession {
             .map_or(trials.len(), |p| from + p);
         for (j, trial) in trials.iter().enumerate().take(end).skip(from) {
             if history.score(trial).is_none() {
+                if trial.state == TrialState::Pruned {
+                    // Part of the training set from now on: not yet in the model.
+                    self.holds = Holds::Other;
+                }
                 continue;
             }
             self.chain.complete += 1;
@@ -303,7 +312,7 @@ impl GpSession {
     fn condition(&mut self, history: &Trials) -> Option<Vec<f64>> {
         let beyond = history.all()[self.chain.settled..]
             .iter()
-            .any(|t| history.score(t).is_some());
+            .any(|t| history.score(t).is_some() || t.state == TrialState::Pruned);
         let mut theta = if self.chain.theta.is_empty() {
             model::default_theta(self.dims.len())
         } else {
@@ -329,16 +338,26 @@ impl GpSession {
     }
 
     /// Loads the complete trials numbered below `end` into the model (standardized
-    /// scores); returns how many.
+    /// scores), and the pruned ones at the worst complete score; returns how many.
     fn load(&mut self, history: &Trials, end: usize) -> usize {
         let Training {
             rows, scores, y, ..
         } = &mut self.train;
         rows.clear();
         scores.clear();
-        for trial in &history.all()[..end] {
-            let Some(score) = history.score(trial) else {
-                continue;
+        let trials = &history.all()[..end];
+        let worst = trials
+            .iter()
+            .filter_map(|t| history.score(t))
+            .max_by(f64::total_cmp);
+        for trial in trials {
+            let score = match (history.score(trial), trial.state) {
+                (Some(score), _) => score,
+                (None, TrialState::Pruned) => match worst {
+                    Some(worst) => worst,
+                    None => continue,
+                },
+                (None, _) => continue,
             };
             if trial.x.len() != self.space.len() {
                 continue;
