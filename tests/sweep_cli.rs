@@ -509,8 +509,9 @@ fn ctrl_c_marks_parent_killed_and_resume_finishes() {
     d.file("slow.sh", SLOW);
     let config = d.config("sh slow.sh {x}", "max_evals = 8\nparallel = 2");
     let config = config.to_str().unwrap();
+    let overrides = ["--max-evals", "6", "--set", "pruner.kind=median"];
     let mut child = d
-        .command(&["sweep", config, "--no-progress"])
+        .command(&[&["sweep", config, "--no-progress"][..], &overrides].concat())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -523,7 +524,6 @@ fn ctrl_c_marks_parent_killed_and_resume_finishes() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("--resume"), "{stdout}");
     let runs = d.runs();
     let parent = role(&runs, "search")[0];
     assert_eq!(field(parent, "status"), Some("KILLED"));
@@ -532,9 +532,41 @@ fn ctrl_c_marks_parent_killed_and_resume_finishes() {
             .iter()
             .all(|c| field(c, "status") != Some("RUNNING"))
     );
+    // The printed command goes on with the store and the overrides the sweep ran with.
+    let resume = stdout
+        .split_once("continue with `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(command, _)| command)
+        .unwrap_or_else(|| panic!("a resume command: {stdout}"));
+    let id = field(parent, "run_id").unwrap();
+    assert!(
+        resume.ends_with(&format!(
+            "--resume {id} --set pruner.kind=median --max-evals 6"
+        )) && resume.contains(&format!("--tracking-uri {}", d.uri())),
+        "{resume}"
+    );
+    // Without its pruner the sweep is not resumed, and nothing is changed.
+    let other = d.run(&["sweep", config, "--resume", "--no-progress"]);
+    assert!(
+        text(&other.stderr).contains(&format!(
+            "run {id} ran with pruner `median`, the config gives `none`"
+        )),
+        "{}",
+        text(&other.stderr)
+    );
+    assert_eq!(d.runs(), runs);
 
-    ok(&d.run(&["sweep", config, "--resume", "--no-progress"]));
-    check_resumed(&d, 8);
+    let command = resume.replacen("hyperflow", BIN, 1);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{command} --no-progress"))
+        .current_dir(d.dir.path())
+        .env_remove("HYPERFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .unwrap();
+    ok(&out);
+    check_resumed(&d, 6);
 }
 
 /// A trial that, until the file `resumed` exists, leaves three processes behind and

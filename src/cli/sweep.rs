@@ -100,6 +100,22 @@ fn options(args: &ConfigArgs, tracking_uri: &str) -> anyhow::Result<SweepOptions
         .progress(progress))
 }
 
+/// The overrides of the command line, which a resumed sweep needs to go on as it ran (the
+/// store it adds itself).
+fn resume_args(args: &SweepArgs) -> Vec<String> {
+    let sets = args.config.set.iter().map(|s| ("--set", s.clone()));
+    let numbers = [
+        ("--max-evals", args.max_evals.map(|n| n.to_string())),
+        ("--parallel", args.parallel.map(|n| n.to_string())),
+        ("--seed", args.seed.map(|n| n.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(flag, value)| Some((flag, value?)));
+    sets.chain(numbers)
+        .flat_map(|(flag, value)| [flag.to_string(), value])
+        .collect()
+}
+
 fn open(uri: &str) -> anyhow::Result<Tracker> {
     Tracker::open(uri).with_context(|| format!("cannot open tracking store {uri}"))
 }
@@ -147,6 +163,7 @@ fn sweep(args: SweepArgs, tracking_uri: &str) -> anyhow::Result<()> {
     }
     hyperflow::sweep::tracked::validate(&config)?;
     let tracker = open(tracking_uri)?;
+    let options = options(&args.config, tracking_uri)?.resume_args(resume_args(&args));
     let resume = match (args.resume, args.join) {
         (_, Some(id)) if id.is_empty() => Some(Resume::LatestOrNew),
         (_, Some(id)) => Some(Resume::Run(id)),
@@ -154,12 +171,7 @@ fn sweep(args: SweepArgs, tracking_uri: &str) -> anyhow::Result<()> {
         (Some(id), None) => Some(Resume::Run(id)),
         (None, None) => None,
     };
-    let done = run_tracked(
-        &config,
-        &tracker,
-        options(&args.config, tracking_uri)?,
-        resume,
-    )?;
+    let done = run_tracked(&config, &tracker, options, resume)?;
     if done.joined {
         println!(
             "joined the running search of this config (parent run {}) as one more worker",

@@ -170,7 +170,6 @@ pub fn study(config: &SweepConfig) -> Result<StudyBuilder, SweepError> {
 #[derive(Debug, Clone)]
 pub struct SweepSummary {
     experiment: String,
-    config_path: std::path::PathBuf,
     metric: String,
     direction: Direction,
     max_evals: usize,
@@ -180,7 +179,8 @@ pub struct SweepSummary {
     stop: StopReason,
     elapsed: Duration,
     warnings: Vec<String>,
-    resume_from: Option<String>,
+    /// The command that continues the sweep (tracked sweeps).
+    resume_command: Option<String>,
 }
 
 impl SweepSummary {
@@ -260,15 +260,12 @@ impl SweepSummary {
     /// How to continue an interrupted sweep, for people.
     pub fn resume_hint(&self) -> Option<String> {
         self.is_interrupted().then(|| {
-            format!(
-                "interrupted after {} of {} trials; continue with `hyperflow sweep {} --resume{}`",
-                self.trials.iter().filter(|t| t.state.is_result()).count(),
-                self.max_evals,
-                shell_quote(&self.config_path.display().to_string()),
-                self.resume_from
-                    .as_deref()
-                    .map_or_else(String::new, |id| format!(" {id}"))
-            )
+            let counted = self.trials.iter().filter(|t| t.state.is_result()).count();
+            let hint = format!("interrupted after {counted} of {} trials", self.max_evals);
+            match &self.resume_command {
+                Some(command) => format!("{hint}; continue with `{command}`"),
+                None => hint,
+            }
         })
     }
 }
@@ -287,6 +284,7 @@ pub struct SweepOptions<'a> {
     max_evals: Option<usize>,
     /// Replaces the config's `parallel`.
     parallel: Option<usize>,
+    resume_args: Vec<String>,
 }
 
 impl Default for SweepOptions<'_> {
@@ -294,6 +292,7 @@ impl Default for SweepOptions<'_> {
         SweepOptions {
             max_evals: None,
             parallel: None,
+            resume_args: Vec::new(),
             observers: Vec::new(),
             points: Vec::new(),
             cancel: Cancellation::new(),
@@ -326,6 +325,15 @@ impl<'a> SweepOptions<'a> {
     /// How progress is shown (default [`ProgressMode::Auto`]).
     pub fn progress(mut self, mode: ProgressMode) -> Self {
         self.progress = mode;
+        self
+    }
+
+    /// What the command a tracked sweep prints to continue it (when interrupted, or
+    /// stopped by its store) adds to `hyperflow --tracking-uri URI sweep CONFIG --resume
+    /// RUN_ID`, so that it goes on with the settings it ran with: the command line's
+    /// overrides (`--set KEY=VALUE`, `--max-evals N`, ...).
+    pub fn resume_args(mut self, args: impl IntoIterator<Item = String>) -> Self {
+        self.resume_args.extend(args);
         self
     }
 
@@ -743,7 +751,6 @@ fn drive(
     }
     Ok(SweepSummary {
         experiment: config.experiment().to_string(),
-        config_path: config.path().to_path_buf(),
         metric: metric.to_string(),
         direction,
         max_evals,
@@ -765,7 +772,7 @@ fn drive(
         },
         elapsed: started.elapsed(),
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
-        resume_from: study.parent_run_id().map(str::to_string),
+        resume_command: None,
     })
 }
 

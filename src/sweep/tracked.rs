@@ -22,6 +22,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::prune::{self, PrunerKind};
 use crate::space::Point;
 use crate::study::{Study, Tracking};
 use crate::tracking::schema::{self, CONFIG_TAG, SWEEP_KEY_TAG};
@@ -281,6 +282,23 @@ pub fn run_tracked(
                     ),
                 });
             }
+            // Its trials so far were judged by the pruner it ran with; another would judge
+            // the rest by another rule, and its record would name the first.
+            let given = config.pruner().map_or(PrunerKind::None, |p| p.kind());
+            if let Some(ran) = parent
+                .data
+                .param(schema::PRUNER_PARAM)
+                .filter(|&ran| ran != given.as_str())
+            {
+                return Err(SweepError::Resume {
+                    message: format!(
+                        "run {} ran with pruner `{ran}`, the config gives `{given}`; resume it \
+                         with the pruner it ran with (`--set {}={ran}`), or start a new sweep",
+                        parent.id(),
+                        pruner_key(prune::PrunerSpec::KIND),
+                    ),
+                });
+            }
             study.set_sampler(&*sampler(config))?;
             // What the trials of a sweep that died left running ends before they are
             // marked killed, so a failure here leaves them for the next resume. Trials
@@ -327,7 +345,9 @@ pub fn run_tracked(
     };
     // Serves the store to the trials until the sweep returns.
     let _endpoint = trial_endpoint(tracker, &tracking_uri, &study, &mut options)?;
-    let summary = drive(config, &mut study, options).map_err(|error| {
+    let resume_args = std::mem::take(&mut options.resume_args);
+    let resume = |parent: &str| resume_command(config, &tracking_uri, parent, &resume_args);
+    let mut summary = drive(config, &mut study, options).map_err(|error| {
         if let SweepError::ObjectiveNotPrinted { .. } = error {
             // A config to fix, not a store to wait for: resuming would not help.
             return error;
@@ -336,9 +356,10 @@ pub fn run_tracked(
         SweepError::Stopped {
             error: Box::new(error),
             store: absolute_tracking_uri(&tracking_uri),
-            resume: resume_command(config, &tracking_uri, parent),
+            resume: resume(parent),
         }
     })?;
+    summary.resume_command = study.parent_run_id().map(resume);
     let experiment_id = study
         .experiment_id()
         .cloned()
@@ -385,13 +406,23 @@ fn trial_endpoint(
 }
 
 /// The command that resumes the sweep of `config` whose parent run is `parent`, in the
-/// store at `tracking_uri`.
-fn resume_command(config: &SweepConfig, tracking_uri: &str, parent: &str) -> String {
-    format!(
+/// store at `tracking_uri`, with the command line's `args` (overrides) it ran with.
+fn resume_command(
+    config: &SweepConfig,
+    tracking_uri: &str,
+    parent: &str,
+    args: &[String],
+) -> String {
+    let mut command = format!(
         "hyperflow{} sweep {} --resume {parent}",
         uri_arg(tracking_uri),
         super::shell_quote(&config.path().display().to_string())
-    )
+    );
+    for arg in args {
+        command.push(' ');
+        command.push_str(&super::shell_quote(arg));
+    }
+    command
 }
 
 /// The `--tracking-uri` argument that names `tracking_uri` on a command line (none for
