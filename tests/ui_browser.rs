@@ -1741,6 +1741,27 @@ fn tuning_pages_in_headless_chromium() {
     );
     d.screenshot("25-pruned-curves");
     d.assert_no_js_errors("the pruned curves");
+    // Compared, a pruned trial is never the best (its value is the one it was stopped
+    // on) and its dots are hollow.
+    for (runs, has_best) in [
+        (pruned.clone(), false),
+        (format!("{complete},{pruned}"), true),
+    ] {
+        d.goto(&format!("{base}/#/compare?runs={runs}&exp={pruned_exp}"));
+        d.wait(
+            "the objective plots",
+            "document.querySelector('#objective-note')",
+        );
+        let note = d.js("return document.querySelector('#objective-note').innerText");
+        let note = note.as_str().unwrap();
+        assert_eq!(note.contains("The best run"), has_best, "{note}");
+        assert!(note.contains("Pruned trials"), "{note}");
+        assert_eq!(
+            d.js("return [document.querySelectorAll('#objective-plots circle.dot.pruned').length, document.querySelectorAll('#objective-plots circle.dot.pruned.best').length]"),
+            json!([1, 0])
+        );
+    }
+    d.assert_no_js_errors("comparing a pruned trial");
 
     // Models: the registered model with its alias and version, the logged model, each
     // linked to the run that made it.

@@ -214,7 +214,8 @@ export const INACTIVE = 'inactive';
 const absent = (v) => v == null || v === '';
 
 /**
- * Scatter of items [{x, y, label, best}]; x may be categorical (strings). Items whose x
+ * Scatter of items [{x, y, label, best, pruned}] (pruned ones hollow); x may be
+ * categorical (strings). Items whose x
  * is absent (a conditional parameter inactive in that run) are drawn in a separate
  * "inactive" lane at the right, never dropped and never at 0. `xLog` puts a positive
  * numeric x on a log axis; `xOrder` orders categories (a choice's options).
@@ -240,8 +241,8 @@ export function scatter(items, { xLabel = '', yLabel = '', width = 460, height =
     const jitter = ((i * 7919) % 11 - 5) * 1.5; // spread points of one category or lane
     const off = absent(p.x);
     const px = off ? x1 + 10 + (lane - 10) / 2 + jitter : numeric ? x(Number(p.x)) : x(String(p.x)) + jitter;
-    svg.append(s('circle', { cx: px.toFixed(1), cy: y(p.y).toFixed(1), r: p.best ? 5 : 3.5, class: 'dot' + (off ? ' inactive' : '') + (p.best ? ' best' : '') },
-      s('title', {}, `${p.label}: ${xLabel}=${off ? INACTIVE : numeric ? fmtNum(p.x) : p.x}, ${yLabel}=${fmtNum(p.y)}`)));
+    svg.append(s('circle', { cx: px.toFixed(1), cy: y(p.y).toFixed(1), r: p.best ? 5 : 3.5, class: 'dot' + (off ? ' inactive' : '') + (p.best ? ' best' : '') + (p.pruned ? ' pruned' : '') },
+      s('title', {}, `${p.label}${p.pruned ? ' (pruned)' : ''}: ${xLabel}=${off ? INACTIVE : numeric ? fmtNum(p.x) : p.x}, ${yLabel}=${fmtNum(p.y)}`)));
   });
   const axisName = xLabel + (x.log ? ' (log)' : '');
   svg.append(s('text', { x: (m.l + x1) / 2, y: height - 4, class: 'axis-label', 'text-anchor': 'middle' }, axisName));

@@ -26,6 +26,11 @@ export async function describeRuns(runs) {
   return { search: { metric: searches[0].metric, direction: searches[0].direction, params: [...params.values()] }, tags };
 }
 
+/** Whether `run` is a pruned trial, by the state tag the searches endpoint names (`tags`). */
+export function isPruned(tags, run) {
+  return tags.state != null && run.tags[tags.state] === tags.pruned;
+}
+
 export async function comparePage(main, route) {
   setTitle('Compare runs');
   const ids = (route.query.get('runs') || '').split(',').filter(Boolean).slice(0, MAX_RUNS);
@@ -35,7 +40,7 @@ export async function comparePage(main, route) {
   if (!route.alive()) return;
   const failed = runs.filter((r) => r.error);
   const ok = runs.filter((r) => !r.error);
-  const { search } = await describeRuns(ok);
+  const { search, tags } = await describeRuns(ok);
   if (!route.alive()) return;
 
   const params = [...new Set(ok.flatMap((r) => Object.keys(r.params)))].sort();
@@ -52,11 +57,14 @@ export async function comparePage(main, route) {
   const objective = metrics.includes(asked) ? asked : search && metrics.includes(search.metric) ? search.metric : metrics[0];
   const direction = search && objective === search.metric ? search.direction : null;
   const better = direction === 'maximize' ? (a, b) => a > b : (a, b) => a < b;
+  // A pruned trial's value is the one at the step it was stopped, not a result: it is
+  // never the best, and its dot is hollow.
   let best = null;
   for (const r of ok) {
     const v = r.metrics[objective];
-    if (direction && Number.isFinite(v) && (!best || better(v, best.metrics[objective]))) best = r;
+    if (direction && !isPruned(tags, r) && Number.isFinite(v) && (!best || better(v, best.metrics[objective]))) best = r;
   }
+  const anyPruned = ok.some((r) => isPruned(tags, r));
   const objSel = h('select', { id: 'objective-metric', 'aria-label': 'Metric plotted against each parameter',
     onchange: (e) => { location.hash = link('/compare', { runs: ids.join(','), exp: route.query.get('exp'), metric: e.target.value }); } },
   metrics.map((m) => h('option', { value: m, selected: m === objective }, m)));
@@ -66,7 +74,7 @@ export async function comparePage(main, route) {
   if (objective) {
     for (const p of hyper) {
       const pts = ok.filter((r) => Number.isFinite(r.metrics[objective]))
-        .map((r) => ({ x: r.params[p], y: r.metrics[objective], label: r.name, best: r === best }));
+        .map((r) => ({ x: r.params[p], y: r.metrics[objective], label: r.name, best: r === best, pruned: isPruned(tags, r) }));
       perParam.append(h('figure', { class: 'chart-card', dataset: { param: p } },
         scatter(pts, { xLabel: p, yLabel: objective, xLog: logParams.includes(p), xOrder: options.get(p), width: 420, height: 240 })));
     }
@@ -92,7 +100,7 @@ export async function comparePage(main, route) {
   const drawScatter = () => {
     if (!metrics.length) { mount(scSlot, h('p', { class: 'muted' }, 'These runs have no metrics.')); return; }
     const pts = ok.filter((r) => value(r, ySel.value) != null)
-      .map((r) => ({ x: value(r, xSel.value), y: Number(value(r, ySel.value)), label: r.name }));
+      .map((r) => ({ x: value(r, xSel.value), y: Number(value(r, ySel.value)), label: r.name, pruned: isPruned(tags, r) }));
     mount(scSlot, scatter(pts, { xLabel: label(xSel.value), yLabel: label(ySel.value), xLog: logParams.includes(label(xSel.value)) }));
   };
   xSel.addEventListener('change', drawScatter);
@@ -123,7 +131,9 @@ export async function comparePage(main, route) {
     failed.map((f) => errorBox(f.error)),
     objective && hyper.length ? h('section', {}, h('h2', {}, `${objective}${dirText} against each ${search ? 'hyperparameter' : 'parameter'}`),
       h('div', { class: 'toolbar' }, h('label', {}, 'metric ', objSel),
-        h('span', { class: 'muted' }, (best ? `The best run, ${best.name}, is the larger green dot. ` : '') + `Runs without a parameter (inactive in that run) are in its "${INACTIVE}" lane.`)),
+        h('span', { class: 'muted', id: 'objective-note' }, (best ? `The best run, ${best.name}, is the larger green dot. ` : '')
+          + (anyPruned ? 'Pruned trials, at the value they were stopped on, are hollow. ' : '')
+          + `Runs without a parameter (inactive in that run) are in its "${INACTIVE}" lane.`)),
       perParam) : null,
     h('section', {}, h('h2', {}, 'Parallel coordinates'), h('div', { class: 'toolbar' }, axisPicker, h('span', { class: 'muted' }, 'Lines are coloured by the last metric axis (blue = low).')), pcSlot),
     h('section', {}, h('h2', {}, 'Scatter'), h('div', { class: 'toolbar' }, h('label', {}, 'x ', xSel), h('label', {}, 'y ', ySel)), scSlot),

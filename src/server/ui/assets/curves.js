@@ -6,7 +6,7 @@
 import { h, mount, errorBox, link, pool, setTitle } from './dom.js';
 import { api } from './api.js';
 import { linesChart } from './charts.js';
-import { describeRuns } from './compare.js';
+import { describeRuns, isPruned } from './compare.js';
 
 const MAX_RUNS = 50;
 
@@ -50,9 +50,8 @@ export async function curvesPage(main, route) {
   setTitle('Learning curves', metric);
 
   // A pruned trial's curve stops where the pruner stopped it: drawn dashed, its end marked.
-  const prunedRun = (r) => tags.state != null && r.tags[tags.state] === tags.pruned;
   const series = await pool(runs, 4, async (r) => {
-    const pruned = prunedRun(r);
+    const pruned = isPruned(tags, r);
     if (!(metric in r.metrics)) return { label: nameOf(r), points: [], pruned };
     const points = await api.metricHistory(r.id, metric);
     const last = points.reduce((m, p) => Math.max(m, p.step), -Infinity);
