@@ -229,6 +229,8 @@ fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
     study.tell(first, 1.0 / 3.0).expect("tell");
     let second = study.ask().expect("ask");
     assert!(second.context().report(0, 2.0).expect("report"));
+    // A step reported again keeps its first value, for the pruner and in the history.
+    assert!(second.context().report(0, 0.5).expect("report"));
     let run_id = second.context().run_id().expect("tracked").to_string();
     study
         .tell(second, Outcome::pruned("worse than the median"))

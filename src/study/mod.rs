@@ -243,16 +243,20 @@ impl TrialContext {
     ///
     /// The answer is decided before the value is logged: when logging fails, the error
     /// is returned and [`should_prune`](TrialContext::should_prune) still has the answer.
+    ///
+    /// A step reported already keeps its first value (as optuna), and a trial that was
+    /// told takes no more: such a report is neither judged nor logged, so the run's
+    /// history is what the pruner saw.
     pub fn report(&self, step: u64, value: f64) -> Result<bool, StoreError> {
-        let prune = lock(&self.pruning).report(self.number, step, value);
-        if let Some(run) = &self.run {
+        let report = lock(&self.pruning).report(self.number, step, value);
+        if let (true, Some(run)) = (report.taken, &self.run) {
             run.log_metric(
                 run.objective_metric(),
                 value,
                 i64::try_from(step).unwrap_or(i64::MAX),
             )?;
         }
-        Ok(prune)
+        Ok(report.stop)
     }
 
     /// [`report`](TrialContext::report), with the value written to the trial's run later:
@@ -285,12 +289,12 @@ impl TrialContext {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn report_later(&self, step: u64, value: f64) -> bool {
-        let prune = lock(&self.pruning).report(self.number, step, value);
-        if let Some(run) = &self.run {
+        let report = lock(&self.pruning).report(self.number, step, value);
+        if let (true, Some(run)) = (report.taken, &self.run) {
             let step = i64::try_from(step).unwrap_or(i64::MAX);
             run.queue_metric(run.objective_metric(), value, step);
         }
-        prune
+        report.stop
     }
 
     /// [`log_metric`](TrialContext::log_metric), with the value written later, as
@@ -357,12 +361,16 @@ impl Pruning {
         self.stop.push(false);
     }
 
-    fn report(&mut self, number: usize, step: u64, value: f64) -> bool {
+    fn report(&mut self, number: usize, step: u64, value: f64) -> Report {
         let running = self.progress.state(number) == Some(TrialState::Running);
-        if running && self.progress.report(number, step, value) {
+        let taken = running && self.progress.report(number, step, value);
+        if taken {
             self.stop[number] = stops(&mut *self.session, &self.progress, number);
         }
-        self.should_prune(number)
+        Report {
+            taken,
+            stop: self.should_prune(number),
+        }
     }
 
     fn should_prune(&self, number: usize) -> bool {
@@ -401,6 +409,14 @@ impl Pruning {
         self.progress = replay;
         self.name = pruner.name().to_string();
     }
+}
+
+/// What became of a report.
+struct Report {
+    /// Whether it was recorded: the trial runs, and had not reported that step.
+    taken: bool,
+    /// Whether the pruner says to stop the trial (at its latest recorded step).
+    stop: bool,
 }
 
 /// Whether `session` stops trial `number` at the step it just reported: as it judges,
