@@ -561,7 +561,11 @@ impl PyStudy {
         metrics: Option<Vec<(String, f64)>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let number = match trial.cast::<PyTrial>() {
-            Ok(t) => t.get().asked.number(),
+            Ok(t) => {
+                let asked = &t.get().asked;
+                self.lock().check_asked(asked).map_err(study_error)?;
+                asked.number()
+            }
             Err(_) => trial.extract::<usize>().map_err(|_| {
                 PyTypeError::new_err("tell takes a Trial from ask() or a trial number")
             })?,

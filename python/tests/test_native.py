@@ -289,15 +289,25 @@ def test_a_long_trial_is_judged_against_trials_another_worker_ended_after_a_sync
     trial = late.ask()
     for _ in range(8):
         other = early.ask()
-        if other.report(1, 1.0):
+        if any(other.report(step, 1.0 / step) for step in range(1, 5)):
             early.tell(other, state="pruned")
         else:
-            early.tell(other, 1.0)
+            early.tell(other, 0.25)
     assert late.sync() > 0
     assert trial.report(1, 10.0), "ten times worse at the first rung than the other worker's trials"
     late.tell(trial, state="pruned")
     early.finish()
     late.finish()
+
+
+def test_a_trial_is_told_only_to_the_study_that_asked_it():
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+    one, other = Study(space, seed=1), Study(space, seed=2)
+    a, b = one.ask(), other.ask()
+    with pytest.raises(ValueError, match="trial 0 was asked of another study"):
+        other.tell(a, 0.5)
+    assert other.tell(b, 0.25)["state"] == "complete"
+    assert one.tell(a, 0.5)["state"] == "complete"
 
 
 def test_a_worker_with_another_pruner_is_refused_a_running_search(tmp_path):

@@ -1059,14 +1059,27 @@ impl Study {
         }))
     }
 
+    /// Checks that `trial` was asked of this study, not of another one (whose trials are
+    /// numbered from 0 too).
+    pub fn check_asked(&self, trial: &AskedTrial) -> Result<(), StudyError> {
+        if Arc::ptr_eq(&trial.context.pruning, &self.pruning) {
+            return Ok(());
+        }
+        Err(StudyError::Mismatch(format!(
+            "trial {} was asked of another study; tell it to the study that asked it",
+            trial.number()
+        )))
+    }
+
     /// Records the outcome of a trial from [`ask`](Study::ask) (`f64`, `Result<f64, E>`,
     /// an [`Outcome`](crate::fmin::Outcome), ...; an error, NaN or infinite loss fails the
-    /// trial) and returns it as recorded.
+    /// trial) and returns it as recorded. A trial another study asked is an error.
     pub fn tell(
         &mut self,
         trial: AskedTrial,
         outcome: impl IntoOutcome,
     ) -> Result<&Trial, StudyError> {
+        self.check_asked(&trial)?;
         let number = trial.number();
         drop(trial);
         self.tell_number(number, outcome)
@@ -1262,6 +1275,25 @@ mod tests {
             .uniform("x", -5.0, 5.0)
             .build()
             .expect("valid")
+    }
+
+    #[test]
+    fn a_trial_is_told_only_to_the_study_that_asked_it() {
+        let mut one = Study::builder(&space()).seed(1).create().unwrap();
+        let mut other = Study::builder(&space()).seed(2).create().unwrap();
+        let (a, b) = (one.ask().unwrap(), other.ask().unwrap());
+        assert_eq!((a.number(), b.number()), (0, 0));
+        let e = other.tell(a, 0.5).unwrap_err();
+        assert!(
+            e.to_string().contains("trial 0 was asked of another study"),
+            "{e}"
+        );
+        assert_eq!(
+            other.trials().running().count(),
+            1,
+            "its own trial still runs"
+        );
+        other.tell(b, 0.25).unwrap();
     }
 
     #[test]
