@@ -257,7 +257,8 @@ impl SweepSummary {
         &self.warnings
     }
 
-    /// How to continue an interrupted sweep, for people.
+    /// How far an interrupted sweep got and, tracked, the command that continues it, for
+    /// people.
     pub fn resume_hint(&self) -> Option<String> {
         self.is_interrupted().then(|| {
             let counted = self.trials.iter().filter(|t| t.state.is_result()).count();

@@ -306,7 +306,16 @@ fn loss_plot(svg: &mut String, group: &GroupReport, direction: Direction) -> Sam
         .configure_mesh()
         .x_desc("trial")
         .y_desc("loss")
-        .x_label_formatter(&|x| num(x.round()))
+        // Trial numbers are whole: a short history's half-step ticks stay unlabelled
+        // (rounded, they read 0 1 1 2 2).
+        .x_labels((x_max as usize + 1).clamp(2, 10))
+        .x_label_formatter(&|x| {
+            if x.fract() == 0.0 {
+                num(*x)
+            } else {
+                String::new()
+            }
+        })
         .y_label_formatter(&|y| num(*y))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
@@ -766,6 +775,38 @@ mod tests {
             drawn.label("trial"),
             "trial, a sample: 2,000 of 100,000 trials drawn"
         );
+    }
+
+    #[test]
+    fn a_short_history_labels_each_trial_number_once() {
+        use crate::report::model::{HistoryPoint, TrialCounts};
+        let point = |number, loss| HistoryPoint {
+            number,
+            loss,
+            best_so_far: loss,
+        };
+        let group = GroupReport {
+            name: "g".into(),
+            counts: TrialCounts::default(),
+            n_top: 1,
+            top_threshold: Some(0.25),
+            best: Vec::new(),
+            history: vec![point(1, 0.5), point(3, 0.25)],
+            failures: Vec::new(),
+            params: Vec::new(),
+            notes: Vec::new(),
+            space: None,
+        };
+        let mut svg = String::new();
+        loss_plot(&mut svg, &group, Direction::Minimize).unwrap();
+        // Every text's content; the whole numbers are the trial axis' labels (the losses
+        // are 0.25 to 0.5).
+        let whole: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.trim()))
+            .filter(|t| t.parse::<i64>().is_ok())
+            .collect();
+        assert_eq!(whole, ["0", "1", "2", "3"]);
     }
 
     #[test]
