@@ -9,11 +9,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use hyperflow::algo::{self, Sampler, Tpe};
 use hyperflow::fmin::Outcome;
-use hyperflow::prune::{Pruner, PrunerKind, PrunerSpec, SettingValue};
+use hyperflow::prune::{PrunerKind, PrunerSpec, SettingValue};
 use hyperflow::space::SchemaError;
 use hyperflow::study::{StopReason, StudyError, Tracking};
 use hyperflow::tracking::Tracker;
-use hyperflow::tracking::schema::SearchSettings;
+use hyperflow::tracking::schema::{self, SearchSettings};
 use hyperflow::trials::{Direction, Trial as EngineTrial, TrialState, Trials};
 use hyperflow::{AskedTrial, Point, PointError, Value};
 use pyo3::create_exception;
@@ -121,9 +121,9 @@ fn sampler(name: &str, n_startup: Option<usize>) -> PyResult<Box<dyn Sampler>> {
 /// The pruner `spec` names: a kind (`"asha"`) with its defaults, or a dict of a kind and
 /// its settings (`{"kind": "asha", "reduction_factor": 3}`: the keys of a sweep's
 /// `[pruner]` table but `grace`), checked by [`PrunerSpec::from_settings`].
-fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
+fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<PrunerSpec> {
     if let Ok(name) = spec.extract::<String>() {
-        return Ok(pruner_kind(&name)?.pruner());
+        return Ok(PrunerSpec::new(pruner_kind(&name)?));
     }
     let settings = spec.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
@@ -161,9 +161,7 @@ fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Pruner>> {
             PrunerKind::listed()
         ))
     })?;
-    let spec =
-        PrunerSpec::from_settings(kind, given).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(spec.build())
+    PrunerSpec::from_settings(kind, given).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 fn pruner_kind(name: &str) -> PyResult<PrunerKind> {
@@ -480,8 +478,9 @@ impl PyStudy {
         if let Some(seed) = seed {
             builder = builder.seed(seed);
         }
-        if let Some(spec) = pruner {
-            builder = builder.boxed_pruner(self::pruner(spec)?);
+        let pruner = pruner.map(self::pruner).transpose()?;
+        if let Some(spec) = &pruner {
+            builder = builder.boxed_pruner(spec.build());
         }
         let tracked = experiment.is_some();
         let named = name.is_some();
@@ -492,10 +491,14 @@ impl PyStudy {
                     None => Ok(Tracking::from_env(experiment)),
                 }
                 .map_err(|e| TrackingError::new_err(e.to_string()))?;
-                let tracking = match name {
+                let mut tracking = match name {
                     Some(name) => tracking.name(name),
                     None => tracking,
                 };
+                // The settings given, as a sweep records its `[pruner]` table's.
+                for (key, value) in pruner.iter().flat_map(schema::pruner_params) {
+                    tracking = tracking.param(key, value);
+                }
                 builder = builder.tracking(match join_key {
                     Some(key) => tracking.join_key(key),
                     None => tracking,

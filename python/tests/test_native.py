@@ -300,6 +300,21 @@ def test_a_long_trial_is_judged_against_trials_another_worker_ended_after_a_sync
     late.finish()
 
 
+def test_a_tracked_study_records_its_pruner_and_the_settings_given(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "pruned.db"
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+    study = Study(space, seed=1, pruner={"kind": "asha", "reduction_factor": 3, "patience": 2},
+                  experiment="recorded", tracking_uri=f"sqlite:///{db}")
+    parent = study.parent_run_id
+    study.finish()
+    params = dict(sqlite3.connect(db).execute(
+        "SELECT p.key, p.value FROM params p JOIN runs r ON r.run_key = p.run_key "
+        "WHERE r.run_id = ? AND p.key LIKE 'pruner%'", (parent,)).fetchall())
+    assert params == {"pruner": "asha", "pruner.reduction_factor": "3", "pruner.patience": "2"}
+
+
 def test_a_trial_is_told_only_to_the_study_that_asked_it():
     space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
     one, other = Study(space, seed=1), Study(space, seed=2)

@@ -175,13 +175,14 @@ pub fn config_params(config: &SweepConfig) -> Vec<(String, String)> {
 /// A `[pruner]` table's settings as written, and its grace, as `pruner.KEY` params (its
 /// kind is the study's `pruner` param).
 fn pruner_params(pruner: &PrunerConfig) -> Vec<(String, String)> {
-    let grace = pruner
-        .grace()
-        .map(|grace| (pruner_key(PRUNER_GRACE), super::format_duration(grace)));
-    pruner
-        .spec()
-        .given()
-        .map(|(key, value)| (pruner_key(key), value.as_written()))
+    let grace = pruner.grace().map(|grace| {
+        (
+            schema::pruner_setting_param(PRUNER_GRACE),
+            super::format_duration(grace),
+        )
+    });
+    schema::pruner_params(pruner.spec())
+        .into_iter()
         .chain(grace)
         .collect()
 }

@@ -87,6 +87,20 @@ pub const ALGO_PARAM: &str = "algo";
 pub const PRUNER_PARAM: &str = "pruner";
 /// Parent-run param: the search's seed.
 pub const SEED_PARAM: &str = "seed";
+
+/// The parent-run param of a pruner setting, beside the kind's [`PRUNER_PARAM`]
+/// (`pruner.reduction_factor`; a sweep's `pruner.grace` too).
+pub fn pruner_setting_param(key: impl std::fmt::Display) -> String {
+    format!("{PRUNER_PARAM}.{key}")
+}
+
+/// The parent-run params of the settings a pruner was given, each as written (`pruner.
+/// reduction_factor` = `3`); defaults are not written.
+pub fn pruner_params(spec: &crate::prune::PrunerSpec) -> Vec<(String, String)> {
+    spec.given()
+        .map(|(key, value)| (pruner_setting_param(key), value.as_written()))
+        .collect()
+}
 /// Parent-run param: `minimize` or `maximize`.
 pub const DIRECTION_PARAM: &str = "direction";
 /// Parent-run param: the metric whose value is the loss (default [`LOSS_METRIC`]).
