@@ -323,16 +323,17 @@ fn a_trial_that_ran_as_long_as_a_complete_one_ends_complete() {
         .seed(4)
         .create()
         .expect("study");
+    // Reports `scale / step` at `steps`, none of them stopped.
+    let goes_on =
+        |trial: &hyperflow::AskedTrial, steps: std::ops::RangeInclusive<u64>, scale: f64| {
+            for step in steps {
+                let stop = trial.context().report(step, scale / step as f64);
+                assert!(!stop.expect("report"), "stopped at step {step}");
+            }
+        };
     for _ in 0..4 {
         let trial = study.ask().expect("ask");
-        for step in 1..=4 {
-            assert!(
-                !trial
-                    .context()
-                    .report(step, 1.0 / step as f64)
-                    .expect("report")
-            );
-        }
+        goes_on(&trial, 1..=4, 1.0);
         study.tell(trial, 0.25).expect("tell");
     }
     // Worst at the rung of step 2, which is not its last: stopped.
@@ -342,14 +343,7 @@ fn a_trial_that_ran_as_long_as_a_complete_one_ends_complete() {
     study.tell(trial, Outcome::pruned("asha")).expect("tell");
     // Ahead at steps 1 to 3, worst at step 4, the rung on the last step: complete.
     let trial = study.ask().expect("ask");
-    for step in 1..=3 {
-        assert!(
-            !trial
-                .context()
-                .report(step, 0.9 / step as f64)
-                .expect("report")
-        );
-    }
+    goes_on(&trial, 1..=3, 0.9);
     assert!(
         !trial.context().report(4, 10.0).expect("report"),
         "stopped at the step complete trials ended at"
@@ -365,50 +359,50 @@ fn a_trial_that_ran_as_long_as_a_complete_one_ends_complete() {
 fn gp_does_not_return_to_pruned_settings() {
     // A grid whose lowest setting, which would be the best, is always pruned.
     let grid = Space::builder().randint("a", 0, 6).build().expect("valid");
-    let mut study = Study::builder(&grid)
-        .sampler(Gp::new())
-        .seed(1)
-        .create()
-        .expect("study");
-    let mut pruned_late = 0;
-    for n in 0..40 {
-        let trial = study.ask().expect("ask");
-        let a: i64 = trial.point().get("a").expect("a");
-        if a == 0 {
-            trial.context().report(0, 100.0).expect("report");
-            study.tell(trial, Outcome::pruned("stopped")).expect("tell");
-            pruned_late += usize::from(n >= 12);
-        } else {
-            study.tell(trial, a as f64).expect("tell");
-        }
-    }
+    let late = gp_pruned_from(&grid, 1, 12, |p| {
+        let a: i64 = p.get("a").expect("a");
+        (a != 0).then_some(a as f64)
+    });
     assert!(
-        pruned_late <= 4,
-        "{pruned_late} of the last 28 asked for the pruned setting"
+        late <= 4,
+        "{late} of the last 28 asked for the pruned setting"
     );
-
     // A continuous range whose low end, where the loss would be lowest, is pruned.
-    let mut study = Study::builder(&space())
+    let late = gp_pruned_from(&space(), 2, 15, |p| {
+        let x: f64 = p.get("x").expect("x");
+        (x >= 0.2).then_some(x)
+    });
+    assert!(late <= 8, "{late} of the last 25 in the pruned range");
+}
+
+/// Runs 40 trials of the GP on `space`, each pruned where `loss` gives none; returns how
+/// many trials from number `from` on were pruned.
+fn gp_pruned_from(
+    space: &Space,
+    seed: u64,
+    from: usize,
+    loss: impl Fn(&Point) -> Option<f64>,
+) -> usize {
+    let mut study = Study::builder(space)
         .sampler(Gp::new())
-        .seed(2)
+        .seed(seed)
         .create()
         .expect("study");
-    let mut pruned_late = 0;
+    let mut pruned = 0;
     for n in 0..40 {
         let trial = study.ask().expect("ask");
-        let x: f64 = trial.point().get("x").expect("x");
-        if x < 0.2 {
-            trial.context().report(0, 100.0).expect("report");
-            study.tell(trial, Outcome::pruned("stopped")).expect("tell");
-            pruned_late += usize::from(n >= 15);
-        } else {
-            study.tell(trial, x).expect("tell");
+        match loss(trial.point()) {
+            Some(loss) => {
+                study.tell(trial, loss).expect("tell");
+            }
+            None => {
+                trial.context().report(0, 100.0).expect("report");
+                study.tell(trial, Outcome::pruned("stopped")).expect("tell");
+                pruned += usize::from(n >= from);
+            }
         }
     }
-    assert!(
-        pruned_late <= 8,
-        "{pruned_late} of the last 25 in the pruned range"
-    );
+    pruned
 }
 
 #[test]
