@@ -344,13 +344,21 @@ impl PyTrial {
 
     /// Records the value at `step` (logged as the objective metric's history of the
     /// trial's run when tracked); returns whether the study's pruner says to stop.
-    /// Raises `ValueError` for a negative step, or once the trial was told.
-    fn report(&self, py: Python<'_>, step: i64, value: f64) -> PyResult<bool> {
-        let step = u64::try_from(step).map_err(|_| {
-            PyValueError::new_err(format!(
-                "report: step must be an integer >= 0 (an epoch, a round), got {step}"
-            ))
-        })?;
+    /// Raises `ValueError` for a negative step, or once the trial was told, and
+    /// `TypeError` for a step that is no integer (optuna's `trial.report` takes the
+    /// value first: the message says so).
+    fn report(&self, py: Python<'_>, step: &Bound<'_, PyAny>, value: f64) -> PyResult<bool> {
+        let expected = "report(step, value): step must be an integer >= 0 (an epoch, a round)";
+        let is_bool = step.is_instance_of::<pyo3::types::PyBool>();
+        let Some(step) = step.extract::<i64>().ok().filter(|_| !is_bool) else {
+            return Err(PyTypeError::new_err(format!(
+                "{expected}, not {} {step}; the step comes first here, where optuna's \
+                 trial.report(value, step) takes the value first",
+                type_name(step)
+            )));
+        };
+        let step = u64::try_from(step)
+            .map_err(|_| PyValueError::new_err(format!("{expected}, got {step}")))?;
         let context = self.asked.context();
         let state = context.state();
         if state != TrialState::Running {

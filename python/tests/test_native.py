@@ -315,6 +315,17 @@ def test_a_tracked_study_records_its_pruner_and_the_settings_given(tmp_path):
     assert params == {"pruner": "asha", "pruner.reduction_factor": "3", "pruner.patience": "2"}
 
 
+def test_a_report_whose_step_is_no_integer_says_which_comes_first():
+    study = Study(Space({"x": {"kind": "uniform", "low": 0, "high": 1}}), seed=1)
+    trial = study.ask()
+    for step in (0.37, True, "3"):
+        with pytest.raises(TypeError, match=r"report\(step, value\): step must be an integer >= 0.*optuna"):
+            trial.report(step, 5)
+    with pytest.raises(ValueError, match="step must be an integer >= 0 .*, got -1"):
+        trial.report(-1, 1.0)
+    assert trial.report(2, 0.5) is False
+
+
 def test_a_trial_is_told_only_to_the_study_that_asked_it():
     space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
     one, other = Study(space, seed=1), Study(space, seed=2)
