@@ -41,6 +41,12 @@ pub(crate) fn by_name<T: Copy>(
         .ok_or_else(|| did_you_mean(wanted, all.iter().map(|&t| name_of(t))))
 }
 
+/// The names of `all`, quoted and comma-separated, for messages (`"none", "median"`).
+pub(crate) fn quoted_list<T: Copy>(all: &[T], name_of: impl Fn(T) -> &'static str) -> String {
+    let names: Vec<String> = all.iter().map(|&t| format!("{:?}", name_of(t))).collect();
+    names.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::did_you_mean;

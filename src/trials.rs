@@ -62,6 +62,31 @@ pub enum TrialState {
 }
 
 impl TrialState {
+    /// Every state, in the order a trial can pass through them.
+    pub const ALL: [TrialState; 5] = [
+        TrialState::Running,
+        TrialState::Complete,
+        TrialState::Failed,
+        TrialState::Pruned,
+        TrialState::Killed,
+    ];
+
+    /// The state's name in words: `running`, `complete`, `failed`, `pruned`, `killed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialState::Running => "running",
+            TrialState::Complete => "complete",
+            TrialState::Failed => "failed",
+            TrialState::Pruned => "pruned",
+            TrialState::Killed => "killed",
+        }
+    }
+
+    /// The names, quoted and comma-separated, for messages.
+    pub fn listed() -> String {
+        crate::suggest::quoted_list(&TrialState::ALL, TrialState::as_str)
+    }
+
     /// Whether the trial has ended (any state but [`Running`](TrialState::Running)).
     pub fn is_finished(self) -> bool {
         self != TrialState::Running
@@ -80,14 +105,41 @@ impl TrialState {
 /// The state in words, for messages: `running`, `complete`, `failed`, `pruned`, `killed`.
 impl std::fmt::Display for TrialState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TrialState::Running => "running",
-            TrialState::Complete => "complete",
-            TrialState::Failed => "failed",
-            TrialState::Pruned => "pruned",
-            TrialState::Killed => "killed",
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TrialState {
+    type Err = UnknownState;
+
+    /// Matches the names [`Display`](std::fmt::Display) writes case-insensitively
+    /// (`COMPLETE`, the stored form, too), and `fail`, optuna's and hyperopt's word for
+    /// [`Failed`](TrialState::Failed).
+    fn from_str(name: &str) -> Result<Self, UnknownState> {
+        if name.trim().eq_ignore_ascii_case("fail") {
+            return Ok(TrialState::Failed);
+        }
+        crate::suggest::by_name(name, &TrialState::ALL, TrialState::as_str).map_err(|suggestion| {
+            UnknownState {
+                name: name.to_string(),
+                suggestion,
+            }
         })
     }
+}
+
+/// A name that is no trial state's ([`TrialState`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown trial state {name:?}: expected one of {}{}",
+    TrialState::listed(),
+    suggestion.map_or_else(String::new, |s| format!("; did you mean {s:?}?"))
+)]
+pub struct UnknownState {
+    /// The name given.
+    pub name: String,
+    /// The closest state's name, if one is close.
+    pub suggestion: Option<&'static str>,
 }
 
 /// One evaluation of the objective.

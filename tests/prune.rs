@@ -226,7 +226,9 @@ fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
                 .expect("report")
         );
     }
-    study.tell(first, 1.0 / 3.0).expect("tell");
+    // Its final value is not its last report: written after the reports, it is the
+    // metric's latest value, and no report.
+    study.tell(first, 0.3).expect("tell");
     let second = study.ask().expect("ask");
     assert!(second.context().report(0, 2.0).expect("report"));
     // A step reported again keeps its first value, for the pruner and in the history.
@@ -245,10 +247,11 @@ fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
     let history = tracker
         .get_metric_history(&first_run, "loss")
         .expect("history");
+    let points: Vec<(i64, f64)> = history.iter().map(|m| (m.step, m.value)).collect();
     assert_eq!(
-        history.len(),
-        3,
-        "three epochs; the final value repeats the last"
+        points,
+        [(0, 1.0), (1, 0.5), (2, 1.0 / 3.0), (3, 0.3)],
+        "three epochs, then the final value"
     );
 
     study.finish(StopReason::MaxEvals).expect("finish");
@@ -266,7 +269,17 @@ fn tracked_reports_are_the_objective_metrics_history_and_load_back() {
     let pruned = again.trials().get(1).expect("trial 1");
     assert_eq!(pruned.state, TrialState::Pruned);
     assert_eq!((pruned.loss, pruned.last_step), (Some(2.0), Some(0)));
+    let complete = again.trials().get(0).expect("trial 0");
+    assert_eq!((complete.loss, complete.last_step), (Some(0.3), Some(2)));
     assert_eq!(again.best().map(|t| t.number), Some(0));
+    // A pruner given to the loaded study reads the reports back, not the final value.
+    let mut again = again;
+    again.set_pruner(&Median::new()).expect("reads the store");
+    assert_eq!(
+        again.intermediate_values(0),
+        [(0, 1.0), (1, 0.5), (2, 1.0 / 3.0)]
+    );
+    assert_eq!(again.intermediate_values(1), [(0, 2.0)]);
 }
 
 #[test]

@@ -46,10 +46,35 @@ fn point_error(e: PointError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// A Python scalar as a point value (`bool` before `int`: it is a subclass of it).
+/// Whether `obj` is a bool, Python's or numpy's (`numpy.bool_` is no `int`, but converts
+/// to one and to a float, so it would pass for a number).
+fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyBool>()
+        || obj
+            .get_type()
+            .name()
+            .is_ok_and(|n| n.to_str().is_ok_and(|n| n == "bool" || n == "bool_"))
+}
+
+/// A whole-number argument that must fit `T` (`seed`, `budget`, a trial number): a
+/// `ValueError` naming it for a negative or too large one, where pyo3's own conversion
+/// raises an `OverflowError` that names no argument.
+fn unsigned<T: TryFrom<i128>>(what: &str, value: i128) -> PyResult<T> {
+    T::try_from(value).map_err(|_| {
+        let max = u128::MAX >> (128 - 8 * std::mem::size_of::<T>());
+        let wanted = if value < 0 {
+            ">= 0".to_string()
+        } else {
+            format!("<= {max}")
+        };
+        PyValueError::new_err(format!("{what} must be an integer {wanted}, got {value}"))
+    })
+}
+
+/// A Python scalar as a point value (bools first: Python's is a subclass of `int`).
 fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
-    if obj.is_instance_of::<PyBool>() {
-        Ok(Value::Bool(obj.extract()?))
+    if is_bool(obj) {
+        Ok(Value::Bool(obj.is_truthy()?))
     } else if obj.is_instance_of::<PyInt>() {
         Ok(Value::Int(obj.extract()?))
     } else if obj.is_instance_of::<PyFloat>() {
@@ -172,7 +197,7 @@ fn pruner_kind(name: &str) -> PyResult<PrunerKind> {
 /// A pruner setting's value (`bool` first: it is a subclass of `int`; integers, numpy's
 /// too, before floats).
 fn setting_from_py(obj: &Bound<'_, PyAny>) -> SettingValue {
-    if obj.is_instance_of::<PyBool>() {
+    if is_bool(obj) {
         SettingValue::Other(format!("bool {obj}"))
     } else if obj.is_instance_of::<PyString>() {
         obj.extract()
@@ -195,6 +220,12 @@ fn setting_from_py(obj: &Bound<'_, PyAny>) -> SettingValue {
 
 fn other_setting(obj: &Bound<'_, PyAny>) -> SettingValue {
     SettingValue::Other(format!("{} {obj}", type_name(obj)))
+}
+
+/// `repr(obj)`, for messages.
+fn repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr()
+        .map_or_else(|_| "?".to_string(), |r| r.to_string())
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -347,10 +378,14 @@ impl PyTrial {
     /// Raises `ValueError` for a negative step, or once the trial was told, and
     /// `TypeError` for a step that is no integer (optuna's `trial.report` takes the
     /// value first: the message says so).
-    fn report(&self, py: Python<'_>, step: &Bound<'_, PyAny>, value: f64) -> PyResult<bool> {
+    fn report(
+        &self,
+        py: Python<'_>,
+        step: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
         let expected = "report(step, value): step must be an integer >= 0 (an epoch, a round)";
-        let is_bool = step.is_instance_of::<pyo3::types::PyBool>();
-        let Some(step) = step.extract::<i64>().ok().filter(|_| !is_bool) else {
+        let Some(step) = step.extract::<i64>().ok().filter(|_| !is_bool(step)) else {
             return Err(PyTypeError::new_err(format!(
                 "{expected}, not {} {step}; the step comes first here, where optuna's \
                  trial.report(value, step) takes the value first",
@@ -359,6 +394,7 @@ impl PyTrial {
         };
         let step = u64::try_from(step)
             .map_err(|_| PyValueError::new_err(format!("{expected}, got {step}")))?;
+        let value = number_from_py("a reported value", value)?;
         let context = self.asked.context();
         let state = context.state();
         if state != TrialState::Running {
@@ -427,22 +463,51 @@ fn trial_to_py<'py>(py: Python<'py>, trial: &EngineTrial) -> PyResult<Bound<'py,
     Ok(dict)
 }
 
-/// The outcome `Study.tell` was given: a value, or a state with an optional value.
-fn outcome(value: Option<f64>, state: Option<&str>, reason: Option<String>) -> PyResult<Outcome> {
-    let reason = || reason.clone().unwrap_or_default();
-    match (state.unwrap_or("complete"), value) {
-        ("complete", Some(v)) => Ok(Outcome::loss(v)),
-        ("complete", None) => Err(PyValueError::new_err(
+/// The state a name gives (`"complete"`, `"failed"`, ...; [`TrialState`]'s `FromStr`).
+fn trial_state(name: &str) -> PyResult<TrialState> {
+    name.parse()
+        .map_err(|e: hyperflow::trials::UnknownState| PyValueError::new_err(e.to_string()))
+}
+
+/// A trial's value, told or reported: a number (a bool, which Python would count as 0 or
+/// 1, is refused).
+fn number_from_py(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<f64> {
+    obj.extract::<f64>()
+        .ok()
+        .filter(|_| !is_bool(obj))
+        .ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "{what} must be a number, not {} {}",
+                type_name(obj),
+                repr(obj)
+            ))
+        })
+}
+
+/// The outcome a trial was told: a value, or a state with an optional value.
+fn outcome(value: Option<f64>, state: TrialState, reason: Option<String>) -> PyResult<Outcome> {
+    let reason = reason.unwrap_or_default();
+    match (state, value) {
+        (TrialState::Complete, Some(v)) => Ok(Outcome::loss(v)),
+        (TrialState::Complete, None) => Err(PyValueError::new_err(
             "a complete trial needs a value: tell(trial, value) or tell(trial, state=\"failed\")",
         )),
-        ("failed" | "fail", _) => Ok(Outcome::failed(reason())),
-        ("pruned", v) => {
-            let mut o = Outcome::pruned(reason());
+        (TrialState::Failed, None) => Ok(Outcome::failed(reason)),
+        (TrialState::Failed, Some(v)) => Err(PyValueError::new_err(format!(
+            "a failed trial has no value, got {v}: tell(trial, state=\"failed\", reason=...), \
+             or tell(trial, {v}) if it completed"
+        ))),
+        (TrialState::Pruned, v) => {
+            let mut o = Outcome::pruned(reason);
             o.loss = v;
             Ok(o)
         }
         (other, _) => Err(PyValueError::new_err(format!(
-            "unknown trial state {other:?}: expected \"complete\", \"failed\" or \"pruned\""
+            "a trial is told {:?}, {:?} or {:?}, not {:?}",
+            TrialState::Complete.as_str(),
+            TrialState::Failed.as_str(),
+            TrialState::Pruned.as_str(),
+            other.as_str()
         ))),
     }
 }
@@ -470,16 +535,19 @@ impl PyStudy {
         py: Python<'_>,
         space: &PySpace,
         sampler: &str,
-        seed: Option<u64>,
+        seed: Option<i128>,
         direction: &str,
         pruner: Option<&Bound<'_, PyAny>>,
-        n_startup: Option<usize>,
+        n_startup: Option<i128>,
         experiment: Option<String>,
         tracking_uri: Option<String>,
         name: Option<String>,
         join_key: Option<String>,
-        max_evals: Option<usize>,
+        max_evals: Option<i128>,
     ) -> PyResult<Self> {
+        let seed: Option<u64> = seed.map(|s| unsigned("seed", s)).transpose()?;
+        let n_startup = n_startup.map(|n| unsigned("n_startup", n)).transpose()?;
+        let max_evals = max_evals.map(|n| unsigned("max_evals", n)).transpose()?;
         let mut builder = hyperflow::Study::builder(&space.inner)
             .direction(self::direction(direction)?)
             .boxed_sampler(self::sampler(sampler, n_startup)?);
@@ -543,7 +611,8 @@ impl PyStudy {
     /// fewer than `budget` trials count towards it (results and running trials, of every
     /// worker of a joined study, claimed atomically); `None` once they do.
     #[pyo3(signature = (budget = None))]
-    fn ask(&self, py: Python<'_>, budget: Option<usize>) -> PyResult<Option<PyTrial>> {
+    fn ask(&self, py: Python<'_>, budget: Option<i128>) -> PyResult<Option<PyTrial>> {
+        let budget: Option<usize> = budget.map(|b| unsigned("budget", b)).transpose()?;
         let asked = py
             .detach(|| match budget {
                 Some(budget) => self.lock().ask_within(budget),
@@ -559,14 +628,16 @@ impl PyStudy {
     }
 
     /// Records how a running trial (a `Trial` or its number) ended: `tell(trial, 0.25)`,
-    /// `tell(trial, state="failed", reason=...)`, `tell(trial, state="pruned")` (its
-    /// value is then the last one it reported). Returns the trial as recorded.
+    /// `tell(trial, state="failed", reason=...)` (no value; optuna's `"fail"` is taken
+    /// too, states in any case), `tell(trial, state="pruned")` (its value is then the
+    /// last one it reported). Returns the trial as recorded. A bool is no value
+    /// (`TypeError`).
     #[pyo3(signature = (trial, value = None, *, state = None, reason = None, metrics = None))]
     fn tell<'py>(
         &self,
         py: Python<'py>,
         trial: &Bound<'py, PyAny>,
-        value: Option<f64>,
+        value: Option<&Bound<'py, PyAny>>,
         state: Option<&str>,
         reason: Option<String>,
         metrics: Option<Vec<(String, f64)>>,
@@ -577,10 +648,21 @@ impl PyStudy {
                 self.lock().check_asked(asked).map_err(study_error)?;
                 asked.number()
             }
-            Err(_) => trial.extract::<usize>().map_err(|_| {
-                PyTypeError::new_err("tell takes a Trial from ask() or a trial number")
-            })?,
+            Err(_) => unsigned(
+                "the trial number",
+                trial.extract::<i128>().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "tell takes a Trial from ask() or a trial number, not {} {}",
+                        type_name(trial),
+                        repr(trial)
+                    ))
+                })?,
+            )?,
         };
+        let value = value
+            .map(|v| number_from_py("a trial's value", v))
+            .transpose()?;
+        let state = state.map_or(Ok(TrialState::Complete), trial_state)?;
         let mut outcome = outcome(value, state, reason)?;
         outcome.metrics = metrics.unwrap_or_default();
         let recorded = py
@@ -646,9 +728,19 @@ impl PyStudy {
         self.lock().best().and_then(|t| t.loss)
     }
 
-    /// The values trial `number` reported, as `(step, value)` pairs.
-    fn intermediate_values(&self, number: usize) -> Vec<(u64, f64)> {
-        self.lock().intermediate_values(number)
+    /// The values trial `number` reported, as `(step, value)` pairs; `ValueError` for a
+    /// number the study has no trial of.
+    fn intermediate_values(&self, number: i128) -> PyResult<Vec<(u64, f64)>> {
+        let number = unsigned("the trial number", number)?;
+        let study = self.lock();
+        let trials = study.trials().len();
+        if number >= trials {
+            return Err(PyValueError::new_err(format!(
+                "the study has no trial {number}: its trials are numbered 0 to {}",
+                trials as i128 - 1
+            )));
+        }
+        Ok(study.intermediate_values(number))
     }
 
     /// The seed trial `i` draws its randomness from, with `i`.
@@ -707,9 +799,9 @@ fn history(
         let point = point_from_py(&params)?;
         let x = space.encode(&point).map_err(point_error)?;
         let running = EngineTrial::running(number, x, point);
-        let mut trial = match state.as_str() {
-            "running" => running,
-            state => running.finished(outcome(value, Some(state), None)?, Default::default()),
+        let mut trial = match trial_state(&state)? {
+            TrialState::Running => running,
+            state => running.finished(outcome(value, state, None)?, Default::default()),
         };
         trial.last_step = last_step;
         trials
@@ -729,11 +821,13 @@ fn suggest<'py>(
     py: Python<'py>,
     space: &PySpace,
     history: Vec<HistoryEntry<'py>>,
-    seed: u64,
+    seed: i128,
     sampler: &str,
     direction: &str,
-    n_startup: Option<usize>,
+    n_startup: Option<i128>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let seed: u64 = unsigned("seed", seed)?;
+    let n_startup = n_startup.map(|n| unsigned("n_startup", n)).transpose()?;
     let direction = self::direction(direction)?;
     let trials = self::history(&space.inner, direction, history)?;
     let sampler = self::sampler(sampler, n_startup)?;

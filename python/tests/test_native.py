@@ -7,6 +7,7 @@ import json
 import subprocess
 import threading
 
+import numpy as np
 import pytest
 
 import hyperflow
@@ -187,6 +188,45 @@ def test_reports_must_be_of_a_running_trial_at_a_step_from_0():
     with pytest.raises(ValueError, match="trial 0 is pruned already; only running trials can report"):
         trial.report(1, 0.4)
     assert study.intermediate_values(0) == [(0, 0.5)]
+
+
+def test_bad_arguments_say_which_and_what_is_taken():
+    space = Space({"x": {"kind": "uniform", "low": 0, "high": 1}})
+    for kwargs, name in [({"seed": -1}, "seed"), ({"max_evals": -5}, "max_evals"),
+                         ({"sampler": "tpe", "n_startup": -1}, "n_startup")]:
+        with pytest.raises(ValueError, match=f"^{name} must be an integer >= 0, got -"):
+            Study(space, **kwargs)
+    with pytest.raises(ValueError, match="^seed must be an integer <= 18446744073709551615, got 18446744073709551616"):
+        Study(space, seed=2**64)
+    study = Study(space, seed=1)
+    with pytest.raises(ValueError, match="^budget must be an integer >= 0, got -1"):
+        study.ask(budget=-1)
+    trial = study.ask()
+    # A bool is no value, though Python counts True as 1.
+    for flag in (True, np.True_):
+        with pytest.raises(TypeError, match="a trial's value must be a number, not bool"):
+            study.tell(trial, flag)
+        with pytest.raises(TypeError, match="a reported value must be a number, not bool"):
+            trial.report(0, flag)
+    with pytest.raises(ValueError, match="a failed trial has no value, got 0.5"):
+        study.tell(trial, 0.5, state="failed")
+    with pytest.raises(ValueError, match='unknown trial state "pruend".*did you mean "pruned"'):
+        study.tell(trial, state="pruend")
+    with pytest.raises(ValueError, match='a trial is told "complete", "failed" or "pruned", not "running"'):
+        study.tell(trial, state="running")
+    with pytest.raises(ValueError, match="^the trial number must be an integer >= 0, got -1"):
+        study.tell(-1, 0.5)
+    with pytest.raises(TypeError, match="tell takes a Trial from ask.. or a trial number, not str '0'"):
+        study.tell("0", 0.5)
+    # optuna's spelling of the states, in any case, is taken; nothing above was recorded.
+    assert study.tell(trial, state="FAIL")["state"] == "failed"
+    assert [t["state"] for t in study.trials] == ["failed"]
+    with pytest.raises(ValueError, match="the study has no trial 7: its trials are numbered 0 to 0"):
+        study.intermediate_values(7)
+    # A numpy bool in a point is a bool, not the float 1.0.
+    flags = Study(Space({"flag": {"kind": "choice", "options": [False, True]}}), seed=1)
+    flags.enqueue({"flag": np.True_})
+    assert flags.ask().params == {"flag": True}
 
 
 def test_tracked_study_is_continued_by_name(tmp_path):

@@ -137,11 +137,7 @@ impl Algorithm {
 
     /// The names, quoted and comma-separated, for messages.
     fn listed() -> String {
-        let names: Vec<String> = Algorithm::ALL
-            .iter()
-            .map(|a| format!("{:?}", a.as_str()))
-            .collect();
-        names.join(", ")
+        crate::suggest::quoted_list(&Algorithm::ALL, Algorithm::as_str)
     }
 }
 

@@ -361,11 +361,7 @@ impl PrunerKind {
 
     /// The names, quoted and comma-separated, for messages (`"none", "median", ...`).
     pub fn listed() -> String {
-        let names: Vec<String> = PrunerKind::ALL
-            .iter()
-            .map(|k| format!("{:?}", k.as_str()))
-            .collect();
-        names.join(", ")
+        crate::suggest::quoted_list(&PrunerKind::ALL, PrunerKind::as_str)
     }
 
     /// The pruner of this kind with its defaults, as a sweep's `[pruner]` table with only

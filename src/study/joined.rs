@@ -182,7 +182,7 @@ impl Study {
             }
         }
         if trial.state.is_finished() {
-            self.take_reports(number)?;
+            self.take_reports(&trial)?;
             let score = self.trials.score(&trial);
             self.commit(trial);
             if let Some(s) = score
@@ -230,7 +230,7 @@ impl Study {
                 && !store.is_mine(number)
                 && pruning.progress.curve(number).is_empty()
             {
-                for (step, value) in store.reported(number)? {
+                for (step, value) in store.reported(trial)? {
                     pruning.progress.report(number, step, value);
                 }
             }
@@ -241,16 +241,16 @@ impl Study {
     /// Reads what another worker's trial reported, for the pruner (nothing without one),
     /// as if this worker had watched it: each value goes through the pruner's session,
     /// which is how rung-based pruners (ASHA, Hyperband) record it at their rungs.
-    fn take_reports(&mut self, number: usize) -> Result<(), StudyError> {
+    fn take_reports(&mut self, trial: &Trial) -> Result<(), StudyError> {
         let Some(store) = &self.store else {
             return Ok(());
         };
         let mut pruning = lock(&self.pruning);
-        if pruning.name == NoPruning.name() || !pruning.progress.curve(number).is_empty() {
+        if pruning.name == NoPruning.name() || !pruning.progress.curve(trial.number).is_empty() {
             return Ok(());
         }
-        for (step, value) in store.reported(number)? {
-            pruning.report(number, step, value);
+        for (step, value) in store.reported(trial)? {
+            pruning.report(trial.number, step, value);
         }
         Ok(())
     }

@@ -546,6 +546,14 @@ impl StudyBuilder {
         self
     }
 
+    /// The name of the pruner the study gets (`none` without one), as its parent run
+    /// records it.
+    fn pruner_name(&self) -> &str {
+        self.pruner
+            .as_deref()
+            .map_or(NoPruning.name(), |p| p.name())
+    }
+
     /// How long another worker of a shared study may stay silent before its running
     /// trials count as lost: they are marked failed and their places in the budget go
     /// back to the search (default [`DEFAULT_STALE_AFTER`]). Workers send heartbeats four
@@ -600,12 +608,7 @@ impl StudyBuilder {
                     algo: sampler.name().to_string(),
                     seed,
                     direction,
-                    pruner: Some(
-                        self.pruner
-                            .as_deref()
-                            .map_or(NoPruning.name(), |p| p.name())
-                            .to_string(),
-                    ),
+                    pruner: Some(self.pruner_name().to_string()),
                 };
                 match TrackedStudy::create(tracking, &self.space, params, start)? {
                     Created::New(store) => Some(*store),
@@ -655,10 +658,7 @@ impl StudyBuilder {
         // Found by its join key, the search is running: every worker's pruner must be the
         // one it was created with, or some trials are judged by another rule than the
         // rest (a search reopened by name may take a new one).
-        let pruner = self
-            .pruner
-            .as_deref()
-            .map_or(NoPruning.name(), |p| p.name());
+        let pruner = self.pruner_name();
         if let Some(created) = created_pruner.filter(|c| key.is_none() && c != pruner) {
             return Err(StudyError::Mismatch(format!(
                 "{what} (run {parent}) prunes with `{created}`, this worker with `{pruner}`: \
@@ -861,7 +861,7 @@ impl Study {
         if let Some(store) = &self.store {
             for trial in self.trials.all() {
                 if trial.state.is_finished() && pruning.progress.curve(trial.number).is_empty() {
-                    for (step, value) in store.reported(trial.number)? {
+                    for (step, value) in store.reported(trial)? {
                         pruning.progress.report(trial.number, step, value);
                     }
                 }

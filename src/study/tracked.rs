@@ -21,7 +21,7 @@ use crate::tracking::{
     ExperimentId, Metric, Param, Run, RunRecord, RunStart, RunStatus, SearchRuns, StoreError, Tag,
     Tracker, ViewType, now_ms,
 };
-use crate::trials::{Direction, Trial, Trials};
+use crate::trials::{Direction, Trial, TrialState, Trials};
 
 /// Where a study is tracked and how its runs are named and tagged; hand it to
 /// [`StudyBuilder::tracking`](super::StudyBuilder::tracking) (or to `fmin`'s
@@ -626,9 +626,19 @@ impl TrackedStudy {
         self.run_ids.get(number)
     }
 
-    /// What trial `number` reported: its run's history of the objective metric (for a
-    /// complete trial, the final value too when it differs from the last report).
-    pub fn reported(&self, number: usize) -> Result<Vec<(u64, f64)>, StudyError> {
+    /// What `trial` reported: its run's history of the objective metric, up to its
+    /// `last_step` for a complete trial (whose final value is written after its reports).
+    pub fn reported(&self, trial: &Trial) -> Result<Vec<(u64, f64)>, StudyError> {
+        let number = trial.number;
+        // A complete trial's final value follows its reports in the same history; it
+        // reported up to its `last_step`, or nothing.
+        let last = match trial.state {
+            TrialState::Complete => match trial.last_step {
+                Some(step) => step,
+                None => return Ok(Vec::new()),
+            },
+            _ => u64::MAX,
+        };
         let Some(run_id) = self.run_id(number) else {
             return Ok(Vec::new());
         };
@@ -639,6 +649,7 @@ impl TrackedStudy {
         Ok(history
             .into_iter()
             .filter_map(|m| Some((u64::try_from(m.step).ok()?, m.value)))
+            .filter(|&(step, _)| step <= last)
             .collect())
     }
 

@@ -739,8 +739,9 @@ const PRUNER_KIND: &str = prune::PrunerSpec::KIND;
 /// `[pruner]`'s key for the time between SIGTERM and SIGKILL.
 pub(crate) const PRUNER_GRACE: &str = "grace";
 
-/// A `[pruner]` key as `--set`, messages and a sweep's recorded params name it
-/// (`pruner.grace`).
+/// A `[pruner]` key as `--set` and messages name it (`pruner.grace`; the parent run's
+/// params of the settings are
+/// [`pruner_setting_param`](crate::tracking::schema::pruner_setting_param)'s, of the same form).
 pub(crate) fn pruner_key(key: impl fmt::Display) -> String {
     format!("pruner.{key}")
 }

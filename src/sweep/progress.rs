@@ -184,11 +184,7 @@ impl Observer for ProgressObserver {
             }
             (state, _) => format!(
                 "{}{took}: {}",
-                match state {
-                    TrialState::Pruned => "PRUNED",
-                    TrialState::Killed => "KILLED",
-                    _ => "FAILED",
-                },
+                state.as_str().to_ascii_uppercase(),
                 first_line(trial.error.as_deref().unwrap_or("no reason given"))
             ),
         };

@@ -46,6 +46,10 @@ pub const ROLE_TAG: &str = "hyperflow.role";
 pub const TRIAL_TAG: &str = "hyperflow.trial";
 /// Child-run tag holding the trial's [`TrialState`].
 pub const STATE_TAG: &str = "hyperflow.state";
+/// Child-run tag holding the highest step the trial reported an intermediate value at,
+/// when it reported any: the objective metric's points up to it are the reports, a later
+/// one is the trial's final value.
+pub const LAST_STEP_TAG: &str = "hyperflow.last_step";
 /// Tag holding why a run failed (also set by [`Tracker::with_run`](super::Tracker::with_run)).
 pub const ERROR_TAG: &str = "hyperflow.error";
 /// Parent-run tag holding the study's name.
@@ -87,6 +91,10 @@ pub const ALGO_PARAM: &str = "algo";
 pub const PRUNER_PARAM: &str = "pruner";
 /// Parent-run param: the search's seed.
 pub const SEED_PARAM: &str = "seed";
+/// Parent-run param: `minimize` or `maximize`.
+pub const DIRECTION_PARAM: &str = "direction";
+/// Parent-run param: the metric whose value is the loss (default [`LOSS_METRIC`]).
+pub const OBJECTIVE_METRIC_PARAM: &str = "objective.metric";
 
 /// The parent-run param of a pruner setting, beside the kind's [`PRUNER_PARAM`]
 /// (`pruner.reduction_factor`; a sweep's `pruner.grace` too).
@@ -101,10 +109,6 @@ pub fn pruner_params(spec: &crate::prune::PrunerSpec) -> Vec<(String, String)> {
         .map(|(key, value)| (pruner_setting_param(key), value.as_written()))
         .collect()
 }
-/// Parent-run param: `minimize` or `maximize`.
-pub const DIRECTION_PARAM: &str = "direction";
-/// Parent-run param: the metric whose value is the loss (default [`LOSS_METRIC`]).
-pub const OBJECTIVE_METRIC_PARAM: &str = "objective.metric";
 
 /// What a run is in a search, as its [`ROLE_TAG`] says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,7 +257,7 @@ pub fn point_params(point: &Point) -> Vec<Param> {
 /// What a finished trial writes into its run: the metrics (`loss`; the loss again under
 /// the search's `objective` metric when that is another name the trial's own metrics do
 /// not hold; and those, at step 0 and `timestamp`), the tags (state, and the reason when
-/// it did not complete), and the run status.
+/// it did not complete, and the [`LAST_STEP_TAG`] when it reported), and the run status.
 pub fn trial_end(
     trial: &Trial,
     objective: &str,
@@ -271,6 +275,9 @@ pub fn trial_end(
     };
     metrics.extend(trial.metrics.iter().map(|(k, v)| at(k, *v)));
     let mut tags = vec![state_tag(trial.state)];
+    if let Some(step) = trial.last_step {
+        tags.push(Tag::new(LAST_STEP_TAG, step.to_string()));
+    }
     if let Some(error) = &trial.error {
         tags.push(Tag::new(
             ERROR_TAG,
@@ -477,6 +484,7 @@ pub fn read_trial(run: &Run, space: &Space, metric: &str) -> Result<Trial, Schem
         .map(|end| std::time::Duration::from_millis((end - run.info.start_time).max(0) as u64));
     trial.state = trial_state(run);
     trial.error = run.data.tag(ERROR_TAG).map(str::to_string);
+    trial.last_step = run.data.tag(LAST_STEP_TAG).and_then(|s| s.parse().ok());
     trial.metrics = run
         .data
         .metrics
@@ -491,10 +499,11 @@ pub fn read_trial(run: &Run, space: &Space, metric: &str) -> Result<Trial, Schem
             trial.state = TrialState::Failed;
             trial.error = Some(format!("metric `{metric}` was never logged"));
         }
-        // A pruned trial's loss is its last reported value, logged at its last step.
+        // A pruned trial's loss is its last reported value, logged at its last step
+        // (which runs written before the `LAST_STEP_TAG` only tell this way).
         (TrialState::Pruned, Some(m)) => {
             trial.loss = Some(m.value);
-            trial.last_step = u64::try_from(m.step).ok();
+            trial.last_step = trial.last_step.or(u64::try_from(m.step).ok());
         }
         _ => {}
     }
