@@ -55,4 +55,5 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub use fmin::{FminError, FminResult, Outcome, Schedule, fmin, fmin_with_context};
 pub use space::{Point, PointError, Space, SpaceError, Value};
 pub use study::{AskedTrial, CancelToken, StopReason, Study, TrialContext};
+pub use suggest::UnknownName;
 pub use trials::{Direction, Trial, TrialState, Trials};

@@ -41,6 +41,41 @@ pub(crate) fn by_name<T: Copy>(
         .ok_or_else(|| did_you_mean(wanted, all.iter().map(|&t| name_of(t))))
 }
 
+/// A name that is none of a kind's names (a [`TrialState`](crate::TrialState)'s, a
+/// [`StopReason`](crate::StopReason)'s): what was given, what is taken, the closest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown {what} {name:?}: expected one of {expected}{}",
+    suggestion.map_or_else(String::new, |s| format!("; did you mean {s:?}?"))
+)]
+pub struct UnknownName {
+    /// What the name was to name (`trial state`).
+    pub what: &'static str,
+    /// The name given.
+    pub name: String,
+    /// The names taken, quoted and comma-separated.
+    pub expected: String,
+    /// The closest name taken, if one is close.
+    pub suggestion: Option<&'static str>,
+}
+
+impl UnknownName {
+    /// The one of `all` that `name` names ([`by_name`]), else the error saying so.
+    pub(crate) fn parse<T: Copy>(
+        what: &'static str,
+        name: &str,
+        all: &[T],
+        name_of: impl Fn(T) -> &'static str + Copy,
+    ) -> Result<T, UnknownName> {
+        by_name(name, all, name_of).map_err(|suggestion| UnknownName {
+            what,
+            name: name.to_string(),
+            expected: quoted_list(all, name_of),
+            suggestion,
+        })
+    }
+}
+
 /// The names of `all`, quoted and comma-separated, for messages (`"none", "median"`).
 pub(crate) fn quoted_list<T: Copy>(all: &[T], name_of: impl Fn(T) -> &'static str) -> String {
     let names: Vec<String> = all.iter().map(|&t| format!("{:?}", name_of(t))).collect();

@@ -82,11 +82,6 @@ impl TrialState {
         }
     }
 
-    /// The names, quoted and comma-separated, for messages.
-    pub fn listed() -> String {
-        crate::suggest::quoted_list(&TrialState::ALL, TrialState::as_str)
-    }
-
     /// Whether the trial has ended (any state but [`Running`](TrialState::Running)).
     pub fn is_finished(self) -> bool {
         self != TrialState::Running
@@ -110,36 +105,22 @@ impl std::fmt::Display for TrialState {
 }
 
 impl std::str::FromStr for TrialState {
-    type Err = UnknownState;
+    type Err = crate::suggest::UnknownName;
 
     /// Matches the names [`Display`](std::fmt::Display) writes case-insensitively
     /// (`COMPLETE`, the stored form, too), and `fail`, optuna's and hyperopt's word for
     /// [`Failed`](TrialState::Failed).
-    fn from_str(name: &str) -> Result<Self, UnknownState> {
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
         if name.trim().eq_ignore_ascii_case("fail") {
             return Ok(TrialState::Failed);
         }
-        crate::suggest::by_name(name, &TrialState::ALL, TrialState::as_str).map_err(|suggestion| {
-            UnknownState {
-                name: name.to_string(),
-                suggestion,
-            }
-        })
+        crate::suggest::UnknownName::parse(
+            "trial state",
+            name,
+            &TrialState::ALL,
+            TrialState::as_str,
+        )
     }
-}
-
-/// A name that is no trial state's ([`TrialState`]'s `FromStr`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown trial state {name:?}: expected one of {}{}",
-    TrialState::listed(),
-    suggestion.map_or_else(String::new, |s| format!("; did you mean {s:?}?"))
-)]
-pub struct UnknownState {
-    /// The name given.
-    pub name: String,
-    /// The closest state's name, if one is close.
-    pub suggestion: Option<&'static str>,
 }
 
 /// One evaluation of the objective.

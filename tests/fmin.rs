@@ -467,3 +467,61 @@ fn an_exhausted_grid_stops_the_search_after_every_combination() {
         .collect();
     assert_eq!((result.trials().len(), distinct.len()), (6, 6));
 }
+
+#[test]
+fn integer_and_quantized_ranges_of_billions_of_values_are_searched_without_listing_them() {
+    // 2^40 integers, 10^12 multiples of 1: every sampler used to list each range's values
+    // (the grid's, the GP's dimensions, TPE's check for a discrete space), which asked for
+    // terabytes and aborted the process.
+    let wide = 1i64 << 40;
+    let integers = Space::builder().randint("n", 0, wide);
+    let space = integers
+        .clone()
+        .quniform("q", 0.0, 1e12, 1.0)
+        .qloguniform("l", 1.0, 1e12, 1.0)
+        .build()
+        .expect("valid space");
+    // The grid of all three has more than 2^64 points; of the integers alone, 2^40.
+    let integers = integers.build().expect("valid space");
+    for algo in hyperflow::algo::Algorithm::ALL {
+        let space = match algo {
+            hyperflow::algo::Algorithm::Grid => &integers,
+            _ => &space,
+        };
+        let result = fmin(
+            |p: &Point| {
+                let n: i64 = p.get("n").expect("n");
+                let q: f64 = p.get("q").unwrap_or(0.6e12);
+                (n as f64 / wide as f64 - 0.3).powi(2) + (q / 1e12 - 0.6).powi(2)
+            },
+            space,
+        )
+        .boxed_algo(algo.sampler())
+        .seed(7)
+        .max_evals(30)
+        .run()
+        .unwrap_or_else(|e| panic!("{algo}: {e}"));
+        let ns: Vec<i64> = result
+            .trials()
+            .iter()
+            .map(|t| t.point.get("n").expect("n"))
+            .collect();
+        assert_eq!(ns.len(), 30, "{algo}");
+        assert!(ns.iter().all(|n| (0..wide).contains(n)), "{algo}: {ns:?}");
+        for t in result.trials() {
+            for (name, low) in [("q", 0.0), ("l", 1.0)] {
+                if let Ok(v) = t.point.get::<f64>(name) {
+                    assert!(
+                        v.fract() == 0.0 && (low..=1e12).contains(&v),
+                        "{algo}: {name} = {v}"
+                    );
+                }
+            }
+        }
+        let spread = ns.iter().max().unwrap() - ns.iter().min().unwrap();
+        assert!(
+            spread > wide / 4,
+            "{algo}: values over the whole range, {ns:?}"
+        );
+    }
+}

@@ -173,15 +173,21 @@ class Trials:
 
     @property
     def best_trial(self) -> dict[str, Any]:
-        """The successful trial with the lowest loss (the first on ties)."""
+        """The successful trial with the lowest loss (the first on ties). A NaN or infinite
+        loss is passed over, as the engine records such a trial failed (hyperopt passes
+        over NaN)."""
         ok = [
             t
             for t in self._dynamic_trials
             if t["result"].get("status") == STATUS_OK and t["result"].get("loss") is not None
         ]
-        if not ok:
-            raise AllTrialsFailed("no trial succeeded")
-        return min(ok, key=lambda t: float(t["result"]["loss"]))
+        finite = [t for t in ok if math.isfinite(float(t["result"]["loss"]))]
+        if not finite:
+            raise AllTrialsFailed(
+                "no trial succeeded"
+                + (f" ({len(ok)} returned a NaN or infinite loss)" if ok else "")
+            )
+        return min(finite, key=lambda t: float(t["result"]["loss"]))
 
     @property
     def argmin(self) -> dict[str, Any]:
@@ -339,12 +345,19 @@ def fmin(
         )
         for point in points_to_evaluate or []:
             trials._study.enqueue(point)
+    elif trials._compiled is not None and (
+            _Compiled(space).space.to_json() != trials._compiled.space.to_json()):
+        raise ValueError(
+            "these Trials hold a search over another space; pass a new Trials() to search this one")
     study = trials._study
     deadline = None if timeout is None else time.monotonic() + timeout
     early_stop_args: list[Any] = []
+    # Why the search stopped, as the parent run's `hyperflow.stop_reason` says it.
+    stop = "max_evals reached"
     try:
         while len(trials) < max_evals:
             if deadline is not None and time.monotonic() >= deadline:
+                stop = "timeout"
                 break
             started = datetime.datetime.now(datetime.timezone.utc)
             trial = study.ask()
@@ -365,16 +378,20 @@ def fmin(
             trials._record(trial.number, params, result, JOB_STATE_DONE, started, None)
             if (loss_threshold is not None and result["status"] == STATUS_OK
                     and result["loss"] <= loss_threshold):
+                stop = "loss threshold reached"
                 break
             if early_stop_fn is not None:
-                stop, early_stop_args = early_stop_fn(trials, *early_stop_args)
-                if stop:
+                stopping, early_stop_args = early_stop_fn(trials, *early_stop_args)
+                if stopping:
+                    stop = "no improvement"
                     break
+    except BaseException:
+        # An objective's exception, or Ctrl-C (KeyboardInterrupt) during a trial: the
+        # trial it interrupted is marked killed, not left running.
+        stop = "cancelled"
+        raise
     finally:
-        if experiment is not None:
-            study.finish()
+        study.finish(stop)
     if not return_argmin:
         return trials
-    if not any(s == STATUS_OK for s in trials.statuses()):
-        raise AllTrialsFailed("no trial succeeded")
     return trials.argmin

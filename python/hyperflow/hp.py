@@ -89,9 +89,21 @@ def uniform(label: str, low: float, high: float) -> Param:
     return Param(label, {"kind": "uniform", "low": float(low), "high": float(high)})
 
 
+def _exp_bounds(label: str, low: float, high: float) -> tuple[float, float]:
+    """``exp(low)``, ``exp(high)`` of log-space bounds, or a ``ValueError`` naming the label
+    where one overflows (bounds written in value space, ``0, 1000`` for ``1..1000``)."""
+    try:
+        return math.exp(low), math.exp(high)
+    except OverflowError:
+        raise ValueError(
+            f"{label}: bounds ({low}, {high}) are in log space, as in hyperopt, and exp({high}) "
+            f"overflows; for values from a to b write math.log(a), math.log(b)") from None
+
+
 def loguniform(label: str, low: float, high: float) -> Param:
     """``exp(uniform(low, high))``: ``low`` and ``high`` are in log space."""
-    return Param(label, {"kind": "loguniform", "low": math.exp(low), "high": math.exp(high)})
+    low, high = _exp_bounds(label, low, high)
+    return Param(label, {"kind": "loguniform", "low": low, "high": high})
 
 
 def quniform(label: str, low: float, high: float, q: float) -> Param:
@@ -101,10 +113,8 @@ def quniform(label: str, low: float, high: float, q: float) -> Param:
 
 def qloguniform(label: str, low: float, high: float, q: float) -> Param:
     """``round(exp(uniform(low, high)) / q) * q``: ``low`` and ``high`` in log space."""
-    return Param(
-        label,
-        {"kind": "qloguniform", "low": math.exp(low), "high": math.exp(high), "q": float(q)},
-    )
+    low, high = _exp_bounds(label, low, high)
+    return Param(label, {"kind": "qloguniform", "low": low, "high": high, "q": float(q)})
 
 
 def normal(label: str, mu: float, sigma: float) -> Param:

@@ -234,6 +234,20 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "an object".to_string(), |n| n.to_string())
 }
 
+/// `json.dumps`'s `default` for a space dict: a numpy scalar as the Python number it
+/// holds (`.item()`), else a `TypeError` saying what a space holds.
+#[pyfunction]
+fn json_default<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if obj.hasattr("item")? {
+        return obj.call_method0("item");
+    }
+    Err(PyTypeError::new_err(format!(
+        "a space holds numbers, strings, bools, lists and dicts, not {} {}",
+        type_name(obj),
+        repr(obj)
+    )))
+}
+
 /// A search space: the TOML/JSON schema of hyperflow's spaces (bounds in value space,
 /// `choice` options with conditional sub-spaces, `randint`'s `high` exclusive).
 #[pyclass(frozen, module = "hyperflow._native", name = "Space")]
@@ -248,10 +262,25 @@ impl PySpace {
     /// (`{"lr": {"kind": "loguniform", "low": 1e-5, "high": 0.1}, ...}`).
     #[new]
     fn new(py: Python<'_>, spec: &Bound<'_, PyDict>) -> PyResult<Self> {
-        let text: String = py
+        // numpy scalars become Python numbers; NaN and infinities, which JSON cannot
+        // hold, are refused here rather than as a parse error in text the user never wrote.
+        let numpy = wrap_pyfunction!(json_default, py)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("default", numpy)?;
+        kwargs.set_item("allow_nan", false)?;
+        let text: String = match py
             .import("json")?
-            .call_method1("dumps", (spec,))?
-            .extract()?;
+            .call_method("dumps", (spec,), Some(&kwargs))
+        {
+            Ok(text) => text.extract()?,
+            Err(e) if e.is_instance_of::<PyValueError>(py) => {
+                return Err(PyValueError::new_err(format!(
+                    "a space's numbers must be finite: it holds a NaN or an infinity ({})",
+                    e.value(py)
+                )));
+            }
+            Err(e) => return Err(e),
+        };
         PySpace::from_json_str(&text)
     }
 
@@ -466,7 +495,7 @@ fn trial_to_py<'py>(py: Python<'py>, trial: &EngineTrial) -> PyResult<Bound<'py,
 /// The state a name gives (`"complete"`, `"failed"`, ...; [`TrialState`]'s `FromStr`).
 fn trial_state(name: &str) -> PyResult<TrialState> {
     name.parse()
-        .map_err(|e: hyperflow::trials::UnknownState| PyValueError::new_err(e.to_string()))
+        .map_err(|e: hyperflow::UnknownName| PyValueError::new_err(e.to_string()))
 }
 
 /// A trial's value, told or reported: a number (a bool, which Python would count as 0 or
@@ -689,10 +718,27 @@ impl PyStudy {
     }
 
     /// Ends the study: a tracked study's parent run is marked FINISHED with its best
-    /// trial. The study can still be asked afterwards.
-    fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.lock().finish(StopReason::MaxEvals))
-            .map_err(study_error)
+    /// trial and why the search stopped, its `hyperflow.stop_reason`: `"max_evals
+    /// reached"` (the default), `"timeout"`, `"loss threshold reached"`, `"no
+    /// improvement"`, `"search space exhausted"`, or `"cancelled"`, which marks this
+    /// handle's running trials killed (they can run again) and the parent KILLED. The
+    /// study can still be asked afterwards.
+    #[pyo3(signature = (reason = None))]
+    fn finish(&self, py: Python<'_>, reason: Option<&str>) -> PyResult<()> {
+        let reason = match reason {
+            Some(name) => name
+                .parse()
+                .map_err(|e: hyperflow::UnknownName| PyValueError::new_err(e.to_string()))?,
+            None => StopReason::MaxEvals,
+        };
+        py.detach(|| {
+            let mut study = self.lock();
+            if reason == StopReason::Cancelled {
+                study.kill_running("the search was cancelled while it ran")?;
+            }
+            study.finish(reason)
+        })
+        .map_err(study_error)
     }
 
     /// Every trial, in order, as dicts (`number`, `state`, `params`, `value`, `metrics`,

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from hyperflow import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand, space_eval, tpe
+from hyperflow import STATUS_FAIL, STATUS_OK, AllTrialsFailed, Trials, fmin, hp, rand, space_eval, tpe
 from hyperflow.pyll import scope
 
 SPACE = {
@@ -124,6 +124,8 @@ def test_bounds_follow_hyperopt():
     assert set(vals["r1"]) == {10, 11, 12}
     assert set(vals["u"]) == {1, 2, 3}  # uniformint includes both bounds
     assert min(vals["ln"]) > 0
+    with pytest.raises(ValueError, match=r"lr: bounds \(0, 1000\) are in log space.*math.log\(a\)"):
+        hp.loguniform("lr", 0, 1000)
 
 
 def test_failed_trials_and_exceptions():
@@ -148,6 +150,25 @@ def test_failed_trials_and_exceptions():
     assert len(trials) == 1 and "boom" in trials.trials[0]["misc"]["error"]
 
 
+def test_a_nan_loss_is_never_the_best():
+    # The first trial's NaN would win a plain min(); hyperopt passes over NaN, and the
+    # engine records the trial failed.
+    calls = []
+
+    def nan_first(p):
+        calls.append(p["x"])
+        return float("nan") if len(calls) == 1 else p["x"]
+
+    trials = Trials()
+    best = fmin(nan_first, {"x": hp.uniform("x", 0, 1)}, max_evals=10, trials=trials,
+                rstate=np.random.default_rng(1))
+    assert best["x"] == min(calls[1:])
+    assert trials.best_trial["tid"] != 0
+    assert trials._study.trials[0]["state"] == "failed"
+    with pytest.raises(AllTrialsFailed, match=r"no trial succeeded \(3 returned a NaN or infinite loss\)"):
+        fmin(lambda p: float("nan"), {"x": hp.uniform("x", 0, 1)}, max_evals=3)
+
+
 def test_trials_continue_and_partial_tpe():
     trials = Trials()
     algo = partial(tpe.suggest, n_startup_jobs=5)
@@ -155,6 +176,8 @@ def test_trials_continue_and_partial_tpe():
     fmin(lambda p: p["x"] ** 2, space, algo=algo, max_evals=10, trials=trials, rstate=np.random.default_rng(0))
     fmin(lambda p: p["x"] ** 2, space, algo=algo, max_evals=25, trials=trials, rstate=np.random.default_rng(0))
     assert trials.tids == list(range(25))
+    with pytest.raises(ValueError, match="these Trials hold a search over another space"):
+        fmin(lambda p: p["y"], {"y": hp.uniform("y", 5, 6)}, max_evals=30, trials=trials)
 
 
 def test_space_errors_are_value_errors_with_the_engines_message():
@@ -176,3 +199,34 @@ def test_experiment_logs_a_parent_and_a_child_run_per_trial(tmp_path):
     assert dict(statuses) == {"FINISHED": 13}
     accuracy = con.execute("SELECT count(*) FROM latest_metrics WHERE key = 'accuracy'").fetchone()
     assert accuracy == (12,)
+
+
+def test_a_tracked_search_records_why_it_stopped_and_ctrl_c_kills_the_running_trial(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'hyperflow.db'}"
+    space = {"x": hp.uniform("x", 0, 1)}
+
+    def interrupted_at_the_third(p, calls=[]):
+        calls.append(p)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return p["x"]
+
+    with pytest.raises(KeyboardInterrupt):
+        fmin(interrupted_at_the_third, space, max_evals=10, experiment="stops",
+             tracking_uri=uri, study_name="interrupted")
+    fmin(lambda p: p["x"], space, max_evals=10, loss_threshold=2.0, experiment="stops",
+         tracking_uri=uri, study_name="threshold")
+    con = sqlite3.connect(tmp_path / "hyperflow.db")
+
+    def parent(name):
+        return con.execute(
+            "SELECT r.status, s.value FROM runs r JOIN tags n ON n.run_key = r.run_key "
+            "AND n.key = 'hyperflow.study' AND n.value = ? JOIN tags s ON s.run_key = r.run_key "
+            "AND s.key = 'hyperflow.stop_reason'", (name,)).fetchone()
+
+    assert parent("interrupted") == ("KILLED", "cancelled")
+    assert parent("threshold") == ("FINISHED", "loss threshold reached")
+    states = con.execute(
+        "SELECT value, count(*) FROM tags WHERE key = 'hyperflow.state' GROUP BY value").fetchall()
+    # Two complete trials and the interrupted one killed (none left RUNNING), then one.
+    assert dict(states) == {"COMPLETE": 3, "KILLED": 1}

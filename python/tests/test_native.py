@@ -48,6 +48,15 @@ def test_bad_spaces_raise_value_errors_with_the_engines_message():
         Study(Space(SPACE), sampler="anneal")
     with pytest.raises(ValueError, match="unknown pruner"):
         Study(Space(SPACE), pruner="sometimes")
+    with pytest.raises(ValueError, match="a space's numbers must be finite: it holds a NaN"):
+        Space({"x": {"kind": "uniform", "low": float("nan"), "high": 1}})
+    with pytest.raises(TypeError, match="a space holds numbers, .* not object"):
+        Space({"x": {"kind": "uniform", "low": 0, "high": object()}})
+    with pytest.raises(ValueError, match="wider than a float can span"):
+        Space({"x": {"kind": "uniform", "low": -1e308, "high": 1e308}})
+    # numpy's numbers are numbers.
+    numpy_bounds = Space({"x": {"kind": "uniform", "low": np.float32(0), "high": np.int64(3)}})
+    assert json.loads(numpy_bounds.to_json())["x"]["high"] == 3
 
 
 def test_ask_and_tell():

@@ -65,8 +65,9 @@ impl Grid {
 /// The combinations of one discrete space, numbered in mixed radix.
 #[derive(Debug, Clone)]
 struct Lattice {
-    /// Grid values (encoded) of each non-choice parameter; empty for choices.
-    values: Vec<Vec<f64>>,
+    /// Each parameter's distribution: a choice, or a kind whose values are counted and
+    /// found by position ([`Dist::grid_value`]), never listed.
+    dists: Vec<Dist>,
     /// Number of sub-combinations each parameter contributes.
     count: Vec<u64>,
     /// Per choice parameter: combinations under each option (1 for an empty sub-space).
@@ -86,7 +87,7 @@ impl Lattice {
         let params = space.params();
         let mut keys: Vec<Option<Condition>> = vec![None];
         let mut scopes: Vec<Vec<usize>> = vec![Vec::new()];
-        let mut values = Vec::with_capacity(params.len());
+        let mut dists = Vec::with_capacity(params.len());
         for (i, p) in params.iter().enumerate() {
             let s = match keys.iter().position(|k| *k == p.parent) {
                 Some(s) => s,
@@ -97,13 +98,13 @@ impl Lattice {
                 }
             };
             scopes[s].push(i);
-            values.push(match &p.dist {
-                Dist::Choice { .. } => Vec::new(),
-                dist => dist.grid().ok_or(GridError::Continuous {
+            if p.dist.grid_len().is_none() {
+                return Err(GridError::Continuous {
                     param: p.name.clone(),
-                    kind: dist.kind(),
-                })?,
-            });
+                    kind: p.dist.kind(),
+                });
+            }
+            dists.push(p.dist.clone());
         }
         let scope_of: HashMap<(usize, usize), usize> = keys
             .iter()
@@ -133,7 +134,7 @@ impl Lattice {
                     option_counts[i] = per_option;
                     total
                 }
-                _ => values[i].len() as u64,
+                dist => dist.grid_len().unwrap_or(0),
             };
         }
         for (s, scope) in scopes.iter().enumerate() {
@@ -141,7 +142,7 @@ impl Lattice {
         }
         let size = scope_size[0].ok_or(GridError::TooLarge)?;
         Ok(Lattice {
-            values,
+            dists,
             count,
             option_counts,
             scopes,
@@ -161,7 +162,7 @@ impl Lattice {
         for &p in &self.scopes[scope] {
             let mut r = index % self.count[p];
             index /= self.count[p];
-            if self.values[p].is_empty() {
+            if let Dist::Choice { .. } = self.dists[p] {
                 let mut option = 0;
                 for (o, &c) in self.option_counts[p].iter().enumerate() {
                     if r < c {
@@ -175,14 +176,14 @@ impl Lattice {
                     self.decode_into(child, r, x);
                 }
             } else {
-                x[p] = self.values[p][r as usize];
+                x[p] = self.dists[p].grid_value(r);
             }
         }
     }
 
     /// The combination with this index, as an encoded point.
     fn decode(&self, index: u64) -> Vec<f64> {
-        let mut x = vec![f64::NAN; self.values.len()];
+        let mut x = vec![f64::NAN; self.dists.len()];
         self.decode_into(self.top, index, &mut x);
         x
     }
@@ -192,7 +193,7 @@ impl Lattice {
         let (mut index, mut radix) = (0u64, 1u64);
         for &p in &self.scopes[scope] {
             let v = x[p];
-            let r = if self.values[p].is_empty() {
+            let r = if let Dist::Choice { .. } = self.dists[p] {
                 let counts = &self.option_counts[p];
                 if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < counts.len()) {
                     return None;
@@ -205,15 +206,7 @@ impl Lattice {
                 };
                 offset + inner
             } else {
-                let grid = &self.values[p];
-                let at = grid.partition_point(|&g| g < v);
-                // The nearest grid value within float-rounding distance, on either side.
-                [at.checked_sub(1), Some(at)]
-                    .into_iter()
-                    .flatten()
-                    .filter(|&j| j < grid.len())
-                    .find(|&j| (grid[j] - v).abs() <= 1e-9 * grid[j].abs().max(1.0))?
-                    as u64
+                self.dists[p].grid_index(v)?
             };
             index += r * radix;
             radix = radix.saturating_mul(self.count[p]);
@@ -250,7 +243,7 @@ impl Session for GridSession {
         let Some(trial) = history.get(number) else {
             return;
         };
-        let now = (trial.state != TrialState::Killed && trial.x.len() == self.lattice.values.len())
+        let now = (trial.state != TrialState::Killed && trial.x.len() == self.lattice.dists.len())
             .then(|| self.lattice.encode(self.lattice.top, &trial.x))
             .flatten();
         if self.at.len() <= trial.number {

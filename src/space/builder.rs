@@ -212,15 +212,22 @@ fn validate_dist(name: &str, dist: &Dist) -> Result<(), SpaceError> {
     let range = |low: f64, high: f64| {
         finite("low", low)?;
         finite("high", high)?;
-        if low < high {
-            Ok(())
-        } else {
+        if low >= high {
             Err(SpaceError::EmptyRange {
                 param: param(),
                 kind,
                 low,
                 high,
             })
+        } else if (high - low).is_infinite() {
+            Err(SpaceError::RangeTooWide {
+                param: param(),
+                kind,
+                low,
+                high,
+            })
+        } else {
+            Ok(())
         }
     };
     let positive_low = |low: f64| {

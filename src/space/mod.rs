@@ -147,19 +147,65 @@ impl Dist {
         (first, last)
     }
 
-    /// Every value of a discrete kind, in order, as encoded numbers (see [`Space::encode`]);
-    /// `None` for continuous kinds.
-    pub fn grid(&self) -> Option<Vec<f64>> {
+    /// How many values a discrete kind takes (`None` for continuous kinds), counted
+    /// without listing them: an integer range may hold billions.
+    pub fn grid_len(&self) -> Option<u64> {
         match *self {
             Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
                 let (first, last) = Dist::grid_bounds(low, high, q);
-                Some((first as i64..=last as i64).map(|k| k as f64 * q).collect())
+                // Saturating: a grid beyond 2^64 values counts as 2^64 - 1.
+                Some((last - first + 1.0).max(0.0) as u64)
             }
-            Dist::RandInt { low, high } => Some((low..high).map(|i| i as f64).collect()),
-            Dist::Choice { ref options } => Some((0..options.len()).map(|i| i as f64).collect()),
-            Dist::Const(_) => Some(vec![0.0]),
+            Dist::RandInt { low, high } => Some((i128::from(high) - i128::from(low)) as u64),
+            Dist::Choice { ref options } => Some(options.len() as u64),
+            Dist::Const(_) => Some(1),
             _ => None,
         }
+    }
+
+    /// The `k`-th value of a discrete kind in ascending order, encoded (see
+    /// [`Space::encode`]); `k` below [`grid_len`](Dist::grid_len). NaN for continuous kinds.
+    pub fn grid_value(&self, k: u64) -> f64 {
+        match *self {
+            Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+                let (first, _) = Dist::grid_bounds(low, high, q);
+                (first as i64 + k as i64) as f64 * q
+            }
+            Dist::RandInt { low, .. } => (i128::from(low) + i128::from(k)) as f64,
+            Dist::Choice { .. } => k as f64,
+            Dist::Const(_) => 0.0,
+            _ => f64::NAN,
+        }
+    }
+
+    /// The position of encoded value `x` among the kind's [grid values](Dist::grid_value),
+    /// within float rounding; `None` off the grid or for continuous kinds.
+    pub fn grid_index(&self, x: f64) -> Option<u64> {
+        let len = self.grid_len()?;
+        let guess = match *self {
+            Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+                (x / q).round() - Dist::grid_bounds(low, high, q).0
+            }
+            Dist::RandInt { low, .. } => x.round() - low as f64,
+            _ => x.round(),
+        };
+        // `x / q` is rounded too: the value may sit at the neighbouring position.
+        [guess - 1.0, guess, guess + 1.0]
+            .into_iter()
+            .filter(|&k| k >= 0.0 && k < len as f64)
+            .map(|k| k as u64)
+            .find(|&k| {
+                let v = self.grid_value(k);
+                (v - x).abs() <= 1e-9 * v.abs().max(1.0)
+            })
+    }
+
+    /// Every value of a discrete kind, in order, as encoded numbers (see [`Space::encode`]);
+    /// `None` for continuous kinds. As long as [`grid_len`](Dist::grid_len): check it first
+    /// where a range may be wide.
+    pub fn grid(&self) -> Option<Vec<f64>> {
+        let len = self.grid_len()?;
+        Some((0..len).map(|k| self.grid_value(k)).collect())
     }
 
     /// Draws an encoded value from the prior.
@@ -493,6 +539,22 @@ pub enum SpaceError {
     /// The lower bound is not below the upper bound.
     #[error("parameter `{param}`: {kind} needs low < high, got low = {low}, high = {high}")]
     EmptyRange {
+        /// The parameter.
+        param: String,
+        /// Its kind, as written in TOML/JSON.
+        kind: &'static str,
+        /// The lower bound given.
+        low: f64,
+        /// The upper bound given.
+        high: f64,
+    },
+    /// The bounds are so far apart that `high - low` is beyond the largest float: no
+    /// value between them could be drawn.
+    #[error(
+        "parameter `{param}`: {kind} from {low} to {high} is wider than a float can span \
+         (high - low overflows); narrow the range"
+    )]
+    RangeTooWide {
         /// The parameter.
         param: String,
         /// Its kind, as written in TOML/JSON.

@@ -68,7 +68,18 @@ pub enum StopReason {
 }
 
 impl StopReason {
-    /// A short lowercase description.
+    /// Every reason.
+    pub const ALL: [StopReason; 6] = [
+        StopReason::MaxEvals,
+        StopReason::Timeout,
+        StopReason::LossThreshold,
+        StopReason::NoImprovement,
+        StopReason::Exhausted,
+        StopReason::Cancelled,
+    ];
+
+    /// A short lowercase description, as the parent run's `hyperflow.stop_reason` tag
+    /// holds it.
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::MaxEvals => "max_evals reached",
@@ -78,6 +89,20 @@ impl StopReason {
             StopReason::Exhausted => "search space exhausted",
             StopReason::Cancelled => "cancelled",
         }
+    }
+}
+
+impl std::str::FromStr for StopReason {
+    type Err = crate::suggest::UnknownName;
+
+    /// Matches [`as_str`](StopReason::as_str)'s descriptions case-insensitively.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        crate::suggest::UnknownName::parse(
+            "stop reason",
+            name,
+            &StopReason::ALL,
+            StopReason::as_str,
+        )
     }
 }
 

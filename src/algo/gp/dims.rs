@@ -60,6 +60,11 @@ pub(super) struct Dim {
 /// refined by steps to neighbouring values; smaller ones are searched exhaustively.
 pub(super) const EXHAUSTIVE: usize = 16;
 
+/// Integer and quantized kinds with more values than this are modelled as real numbers
+/// whose proposals are rounded onto the grid ([`Dist::snap`]): a list of every value would
+/// outgrow memory (a `randint` up to 2^32) long before it helped the search.
+const LISTED: u64 = 1 << 16;
+
 /// Half the width of the box that stands for the bounds of a normal kind, in sigmas.
 const NORMAL_HALF_WIDTH: f64 = 3.0;
 
@@ -95,8 +100,8 @@ impl Dim {
                 ),
             ),
             Dist::QUniform { q, .. } | Dist::QLogUniform { q, .. } => {
-                let values = p.dist.grid()?;
-                let (first, last) = (*values.first()?, *values.last()?);
+                let len = p.dist.grid_len()?;
+                let (first, last) = (p.dist.grid_value(0), p.dist.grid_value(len.checked_sub(1)?));
                 let (lo, hi) = (first - 0.5 * q, last + 0.5 * q);
                 let scale = if p.dist.is_log() {
                     // The first value is at least q (low > 0), so lo >= q / 2 > 0.
@@ -104,12 +109,13 @@ impl Dim {
                 } else {
                     affine(false, lo, hi)
                 };
-                Dim::grid(values, scale)?
+                Dim::discrete(&p.dist, len, scale)?
             }
-            Dist::RandInt { low, high } => {
-                let values = p.dist.grid()?;
-                Dim::grid(values, affine(false, low as f64 - 0.5, high as f64 - 0.5))?
-            }
+            Dist::RandInt { low, high } => Dim::discrete(
+                &p.dist,
+                p.dist.grid_len()?,
+                affine(false, low as f64 - 0.5, high as f64 - 0.5),
+            )?,
             Dist::Choice { ref options } => {
                 if options.len() < 2 {
                     return None;
@@ -139,6 +145,15 @@ impl Dim {
             scale,
             dist: p.dist.clone(),
         })
+    }
+
+    /// An integer or quantized dimension of `len` values: a grid, or a real dimension past
+    /// [`LISTED`] values.
+    fn discrete(dist: &Dist, len: u64, scale: Scale) -> Option<(Kind, Scale)> {
+        if len > LISTED {
+            return Some((Kind::Real, scale));
+        }
+        Dim::grid(dist.grid()?, scale)
     }
 
     /// A grid dimension over `values` (in ascending feature order), `None` for one value.

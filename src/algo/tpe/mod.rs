@@ -600,7 +600,7 @@ impl Sampler for Tpe {
         let finite = space
             .params()
             .iter()
-            .all(|p| p.parent.is_none() && p.dist.grid().is_some());
+            .all(|p| p.parent.is_none() && p.dist.grid_len().is_some());
         Ok(Box::new(TpeSession {
             cfg: self.clone(),
             space: space.clone(),

@@ -634,6 +634,9 @@ mod tests {
             invalid("x = { kind = \"normal\", mu = 0, sigma = 0 }"),
             SpaceError::NonPositiveSigma { .. }
         ));
+        let e = invalid("x = { kind = \"uniform\", low = -1e308, high = 1e308 }");
+        assert!(matches!(e, SpaceError::RangeTooWide { .. }), "{e:?}");
+        assert!(e.to_string().contains("narrow the range"), "{e}");
         assert!(matches!(
             invalid("x = { kind = \"uniform\", low = -inf, high = 0 }"),
             SpaceError::NotFinite { field: "low", .. }
