@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --release --example parallel_speedup`
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hyperflow::algo::Algorithm;
@@ -35,22 +35,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .progress(false)
                 .run()?;
             let wall = started.elapsed();
-            let distinct: HashSet<String> = result
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            let repeats: Vec<String> = result
                 .trials()
                 .iter()
-                .map(|t| t.point.to_string())
+                .filter_map(|t| {
+                    let first = *seen.entry(t.point.to_string()).or_insert(t.number);
+                    (first != t.number)
+                        .then(|| format!("trial {} repeats trial {first}: {}", t.number, t.point))
+                })
                 .collect();
             println!(
                 "{algo}, parallelism {workers}: {:.2} s wall, {} trials, {} distinct points, best {:.4}",
                 wall.as_secs_f64(),
                 result.trials().len(),
-                distinct.len(),
+                seen.len(),
                 result.best_loss().unwrap_or(f64::NAN)
             );
-            if distinct.len() != result.trials().len() {
+            if !repeats.is_empty() {
                 return Err(format!(
-                    "{algo}: {} duplicate points proposed",
-                    result.trials().len() - distinct.len()
+                    "{algo}: {} duplicate points proposed: {}",
+                    repeats.len(),
+                    repeats.join("; ")
                 )
                 .into());
             }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 import math
+import numbers
 import os
 import time
 from typing import Any, Callable, Iterator, Optional
@@ -201,7 +202,8 @@ class Trials:
         return sum(1 for t in self._dynamic_trials if t["state"] in states)
 
     def _record(self, number: int, params: dict[str, Any], result: dict[str, Any],
-                state: int, started: datetime.datetime, error: Optional[str]) -> dict[str, Any]:
+                state: int, started: Optional[datetime.datetime],
+                error: Optional[str]) -> dict[str, Any]:
         assert self._compiled is not None
         labels = self._compiled.labels
         misc: dict[str, Any] = {
@@ -283,7 +285,8 @@ def _metrics(result: dict[str, Any]) -> list[tuple[str, float]]:
     for key, value in result.items():
         if key in ("loss", "status") or isinstance(value, bool):
             continue
-        if isinstance(value, (int, float)) and math.isfinite(value):
+        # numbers.Real: numpy's integers and floats too.
+        if isinstance(value, numbers.Real) and math.isfinite(value):
             out.append((str(key), float(value)))
     return out
 
@@ -321,7 +324,9 @@ def fmin(
     ``experiment`` logs the search into a tracking store (``tracking_uri``, default
     ``HYPERFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_URI``, else ``sqlite:///hyperflow.db``):
     a parent run and a child run per trial, as the CLI's searches. ``study_name`` names
-    the study, so a later ``fmin`` with the same name continues it."""
+    the study, so a later ``fmin`` with the same name continues it: given a new
+    ``Trials``, it fills it with the stored trials first, so that they count towards
+    ``max_evals`` and the best point is the whole search's."""
     if max_evals is None:
         max_evals = 2**63 - 1 if timeout is not None else None
     if max_evals is None:
@@ -343,6 +348,15 @@ def fmin(
             name=study_name,
             max_evals=max_evals,
         )
+        # A study continued by name: its results are the Trials' first ones, so that
+        # max_evals counts them and the best is of the whole search.
+        for past in trials._study.trials:
+            if past["state"] in ("complete", "failed", "pruned"):
+                ok = past["state"] == "complete"
+                result = {"loss": past["value"], "status": STATUS_OK} if ok else {"status": STATUS_FAIL}
+                result.update(past["metrics"])
+                trials._record(past["number"], past["params"], result,
+                               JOB_STATE_DONE if ok else JOB_STATE_ERROR, None, past["error"])
         for point in points_to_evaluate or []:
             trials._study.enqueue(point)
     elif trials._compiled is not None and (

@@ -22,3 +22,11 @@ def built(name: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _in_a_temporary_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tracked studies keep artifacts under the working directory
+    (``./hyperflow-artifacts``, as MLflow's ``./mlruns``): each test runs in its own
+    temporary directory, so none writes into the checkout."""
+    monkeypatch.chdir(tmp_path)

@@ -230,3 +230,24 @@ def test_a_tracked_search_records_why_it_stopped_and_ctrl_c_kills_the_running_tr
         "SELECT value, count(*) FROM tags WHERE key = 'hyperflow.state' GROUP BY value").fetchall()
     # Two complete trials and the interrupted one killed (none left RUNNING), then one.
     assert dict(states) == {"COMPLETE": 3, "KILLED": 1}
+
+
+def test_a_named_search_continued_by_a_new_fmin_counts_and_ranks_its_stored_trials(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'hyperflow.db'}"
+    space = {"x": hp.uniform("x", -1, 1), "kind": hp.choice("kind", ["a", "b"])}
+
+    def f(p):
+        return {"loss": p["x"] ** 2 + (p["kind"] == "b"), "status": STATUS_OK, "n": np.int64(3)}
+
+    first = Trials()
+    fmin(f, space, max_evals=8, trials=first, experiment="continued", tracking_uri=uri,
+         study_name="s", rstate=np.random.default_rng(2))
+    later = Trials()
+    best = fmin(f, space, max_evals=12, trials=later, experiment="continued", tracking_uri=uri,
+                study_name="s", rstate=np.random.default_rng(2))
+    assert later.tids == list(range(12)), "8 stored trials and 4 new ones"
+    assert later.trials[3]["misc"]["vals"] == first.trials[3]["misc"]["vals"]
+    assert min(later.losses()) == later.best_trial["result"]["loss"]
+    assert best == later.argmin
+    # numpy numbers in a result are metrics too.
+    assert later.trials[0]["result"]["n"] == 3.0

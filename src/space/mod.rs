@@ -168,8 +168,9 @@ impl Dist {
     pub fn grid_value(&self, k: u64) -> f64 {
         match *self {
             Dist::QUniform { low, high, q } | Dist::QLogUniform { low, high, q } => {
+                // In floats: exact below 2^53, and no overflow for grids beyond 2^63.
                 let (first, _) = Dist::grid_bounds(low, high, q);
-                (first as i64 + k as i64) as f64 * q
+                (first + k as f64) * q
             }
             Dist::RandInt { low, .. } => (i128::from(low) + i128::from(k)) as f64,
             Dist::Choice { .. } => k as f64,
@@ -656,6 +657,58 @@ pub enum SpaceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grid_values_are_found_by_position_without_listing_them() {
+        let small = [
+            Dist::QUniform {
+                low: -29.7,
+                high: -20.0,
+                q: 0.1,
+            },
+            Dist::QLogUniform {
+                low: 1.0,
+                high: 100.0,
+                q: 3.0,
+            },
+            Dist::RandInt { low: -3, high: 7 },
+            Dist::Choice {
+                options: vec![Value::from("a"), Value::from("b")],
+            },
+        ];
+        for dist in small {
+            let grid = dist.grid().expect("discrete");
+            assert_eq!(grid.len() as u64, dist.grid_len().expect("discrete"));
+            for (k, &v) in grid.iter().enumerate() {
+                assert_eq!(dist.grid_value(k as u64), v, "{dist:?}");
+                assert_eq!(dist.grid_index(v), Some(k as u64), "{dist:?} at {v}");
+            }
+            assert_eq!(dist.grid_index(grid[0] - 1e3), None, "{dist:?}");
+        }
+        assert_eq!(
+            Dist::Uniform {
+                low: 0.0,
+                high: 1.0
+            }
+            .grid_len(),
+            None
+        );
+        // Wider than memory, or than 2^64 values: counted (saturating) and found.
+        let wide = Dist::RandInt {
+            low: i64::MIN,
+            high: i64::MAX,
+        };
+        assert_eq!(wide.grid_len(), Some(u64::MAX));
+        assert_eq!(wide.grid_index(0.0), Some(1 << 63));
+        let huge = Dist::QUniform {
+            low: -1e300,
+            high: 1e300,
+            q: 1.0,
+        };
+        assert_eq!(huge.grid_len(), Some(u64::MAX));
+        assert_eq!(huge.grid_value(0), -1e300);
+        assert!(huge.grid_value(u64::MAX).is_finite());
+    }
 
     #[test]
     fn quantized_grids_stay_inside_decimal_bounds() {

@@ -17,7 +17,7 @@ mod model;
 mod optimize;
 mod qmc;
 
-use dims::Dim;
+use dims::{Dim, Kind};
 use lbfgs::Lbfgs;
 use model::Model;
 use optimize::{Budget, Optimizer};
@@ -25,7 +25,7 @@ use optimize::{Budget, Optimizer};
 use super::{AlgoError, Sampler, Session};
 use crate::rng::TrialRng;
 use crate::space::Space;
-use crate::trials::{TrialState, Trials};
+use crate::trials::{Trial, TrialState, Trials};
 
 /// The Gaussian-process sampler: Bayesian optimization with a Matérn 5/2 kernel and log
 /// expected improvement. Strong on small budgets of smooth problems; its cost per
@@ -269,6 +269,18 @@ impl Session for GpSession {
             if x[i].is_nan() && self.space.is_active(i, &x) {
                 x[i] = p.dist.sample_prior(rng);
             }
+        }
+        // With a real dimension, a point asked before comes back only when the
+        // acquisition's maximum did not move (an incumbent the optimizer could not better,
+        // or concurrent suggestions without believers): a prior draw instead. (Grids
+        // repeat points by design once few are left.)
+        let same = |t: &Trial| {
+            t.x.iter()
+                .map(|v| v.to_bits())
+                .eq(x.iter().map(|v| v.to_bits()))
+        };
+        if self.dims.iter().any(|d| d.kind == Kind::Real) && history.all().iter().any(same) {
+            return self.space.sample_prior(rng);
         }
         x
     }
@@ -518,12 +530,13 @@ mod tests {
             .sum::<f64>()
             .sqrt();
         assert!(dist > 0.02, "{first:?} then {second:?}");
-        // Without believers the same stream gives the same point again.
+        // Without believers the same stream lands on the pending point again, which is
+        // never proposed twice: a prior draw instead.
         let liarless = gp.clone().constant_liar(false);
         let again = liarless
             .suggest_once(&space, study.trials(), &mut rng.clone())
             .expect("any space");
-        assert_eq!(again, first);
+        assert_ne!(again, first);
     }
 
     #[test]
