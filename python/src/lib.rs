@@ -17,7 +17,7 @@ use hyperflow::tracking::schema::{self, SearchSettings};
 use hyperflow::trials::{Direction, Trial as EngineTrial, TrialState, Trials};
 use hyperflow::{AskedTrial, Point, PointError, Value};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyTypeError, PyUserWarning, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
@@ -406,7 +406,8 @@ impl PyTrial {
     /// trial's run when tracked); returns whether the study's pruner says to stop.
     /// Raises `ValueError` for a negative step, or once the trial was told, and
     /// `TypeError` for a step that is no integer (optuna's `trial.report` takes the
-    /// value first: the message says so).
+    /// value first: the message says so). A step reported again keeps its first value,
+    /// with a `UserWarning`, as optuna's.
     fn report(
         &self,
         py: Python<'_>,
@@ -431,6 +432,15 @@ impl PyTrial {
                 "trial {} is {state} already; only running trials can report values",
                 context.number()
             )));
+        }
+        if context.has_reported(step) {
+            // As optuna warns: the value is dropped, which a loop's bug would hide.
+            let message = std::ffi::CString::new(format!(
+                "trial {} reported step {step} already: this value ({value}) is ignored, \
+                 the first one kept",
+                context.number()
+            ))?;
+            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 1)?;
         }
         py.detach(|| context.report(step, value))
             .map_err(|e| TrackingError::new_err(e.to_string()))
@@ -831,25 +841,35 @@ impl PyStudy {
 }
 
 /// One trial of a history handed to `suggest`: `(params, state, value, last_step)`.
-type HistoryEntry<'py> = (Bound<'py, PyDict>, String, Option<f64>, Option<u64>);
+type HistoryEntry<'py> = (Bound<'py, PyDict>, String, Option<f64>, Option<i128>);
 
 /// Builds an engine history from `(params, state, value, last_step)` entries, numbered
-/// in the order given.
+/// in the order given; an entry's error names it (`history[3]: ...`).
 fn history(
+    py: Python<'_>,
     space: &hyperflow::Space,
     direction: Direction,
     entries: Vec<HistoryEntry<'_>>,
 ) -> PyResult<Trials> {
     let mut trials = Trials::new(direction);
     for (number, (params, state, value, last_step)) in entries.into_iter().enumerate() {
-        let point = point_from_py(&params)?;
-        let x = space.encode(&point).map_err(point_error)?;
-        let running = EngineTrial::running(number, x, point);
-        let mut trial = match trial_state(&state)? {
-            TrialState::Running => running,
-            state => running.finished(outcome(value, state, None)?, Default::default()),
-        };
-        trial.last_step = last_step;
+        let trial = (|| {
+            let point = point_from_py(&params)?;
+            let x = space.encode(&point).map_err(point_error)?;
+            let running = EngineTrial::running(number, x, point);
+            let mut trial = match trial_state(&state)? {
+                TrialState::Running => running,
+                state => running.finished(outcome(value, state, None)?, Default::default()),
+            };
+            trial.last_step = last_step.map(|s| unsigned("last_step", s)).transpose()?;
+            Ok(trial)
+        })()
+        .map_err(|e: PyErr| {
+            PyErr::from_type(
+                e.get_type(py),
+                format!("history[{number}]: {}", e.value(py)),
+            )
+        })?;
         trials
             .push(trial)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -875,7 +895,7 @@ fn suggest<'py>(
     let seed: u64 = unsigned("seed", seed)?;
     let n_startup = n_startup.map(|n| unsigned("n_startup", n)).transpose()?;
     let direction = self::direction(direction)?;
-    let trials = self::history(&space.inner, direction, history)?;
+    let trials = self::history(py, &space.inner, direction, history)?;
     let sampler = self::sampler(sampler, n_startup)?;
     let point = py
         .detach(|| {

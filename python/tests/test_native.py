@@ -193,6 +193,8 @@ def test_reports_must_be_of_a_running_trial_at_a_step_from_0():
     with pytest.raises(ValueError, match="step must be an integer >= 0 .*, got -1"):
         trial.report(-1, 0.5)
     assert trial.report(0, 0.5) is False
+    with pytest.warns(UserWarning, match="trial 0 reported step 0 already: this value .0.25. is ignored"):
+        trial.report(0, 0.25)
     study.tell(trial, state="pruned")
     with pytest.raises(ValueError, match="trial 0 is pruned already; only running trials can report"):
         trial.report(1, 0.4)
@@ -306,6 +308,13 @@ def test_suggest_from_a_history_matches_a_study_that_ran_it():
         study.tell(t, t.params["x"] ** 2)
         history.append(({"x": t.params["x"]}, "complete", t.params["x"] ** 2, None))
     assert hyperflow.suggest(space, history, 4, sampler="tpe") == study.ask().params
+    # A bad entry is named.
+    bad = history[:3] + [({"y": 0.5}, "complete", 0.2, None)]
+    with pytest.raises(ValueError, match=r"^history\[3\]: .*`y`"):
+        hyperflow.suggest(space, bad, 4)
+    bad = history[:2] + [({"x": 0.5}, "pruned", 0.2, -1)]
+    with pytest.raises(ValueError, match=r"^history\[2\]: last_step must be an integer >= 0, got -1"):
+        hyperflow.suggest(space, bad, 4)
 
 
 def test_threads_share_one_study():

@@ -343,6 +343,17 @@ impl TrialContext {
         lock(&self.pruning).should_prune(self.number)
     }
 
+    /// Whether this trial reported a value at `step` already: a
+    /// [`report`](TrialContext::report) of it again is ignored, the first value kept.
+    pub fn has_reported(&self, step: u64) -> bool {
+        lock(&self.pruning)
+            .progress
+            .curve(self.number)
+            .points()
+            .binary_search_by_key(&step, |&(s, _)| s)
+            .is_ok()
+    }
+
     /// The trial's state as the study has it: [`TrialState::Running`] until it is told.
     /// A pruner takes no value reported after that.
     pub fn state(&self) -> TrialState {
