@@ -148,7 +148,7 @@ fn sampler(name: &str, n_startup: Option<usize>) -> PyResult<Box<dyn Sampler>> {
 /// `[pruner]` table but `grace`), checked by [`PrunerSpec::from_settings`].
 fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<PrunerSpec> {
     if let Ok(name) = spec.extract::<String>() {
-        return Ok(PrunerSpec::new(pruner_kind(&name)?));
+        return Ok(PrunerSpec::new(named::<PrunerKind>(&name)?));
     }
     let settings = spec.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
@@ -174,7 +174,7 @@ fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<PrunerSpec> {
                     type_name(&value)
                 ))
             })?;
-            kind = Some(pruner_kind(&name)?);
+            kind = Some(named::<PrunerKind>(&name)?);
         } else {
             given.push((key, setting_from_py(&value)));
         }
@@ -189,9 +189,14 @@ fn pruner(spec: &Bound<'_, PyAny>) -> PyResult<PrunerSpec> {
     PrunerSpec::from_settings(kind, given).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-fn pruner_kind(name: &str) -> PyResult<PrunerKind> {
+/// What `name` names (a pruner kind, a trial state, a stop reason: the engine's `FromStr`),
+/// else a `ValueError` with the engine's message.
+fn named<T: std::str::FromStr>(name: &str) -> PyResult<T>
+where
+    T::Err: std::fmt::Display,
+{
     name.parse()
-        .map_err(|e: hyperflow::prune::UnknownPruner| PyValueError::new_err(e.to_string()))
+        .map_err(|e: T::Err| PyValueError::new_err(e.to_string()))
 }
 
 /// A pruner setting's value (`bool` first: it is a subclass of `int`; integers, numpy's
@@ -502,12 +507,6 @@ fn trial_to_py<'py>(py: Python<'py>, trial: &EngineTrial) -> PyResult<Bound<'py,
     Ok(dict)
 }
 
-/// The state a name gives (`"complete"`, `"failed"`, ...; [`TrialState`]'s `FromStr`).
-fn trial_state(name: &str) -> PyResult<TrialState> {
-    name.parse()
-        .map_err(|e: hyperflow::UnknownName| PyValueError::new_err(e.to_string()))
-}
-
 /// A trial's value, told or reported: a number (a bool, which Python would count as 0 or
 /// 1, is refused).
 fn number_from_py(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<f64> {
@@ -701,7 +700,7 @@ impl PyStudy {
         let value = value
             .map(|v| number_from_py("a trial's value", v))
             .transpose()?;
-        let state = state.map_or(Ok(TrialState::Complete), trial_state)?;
+        let state = state.map_or(Ok(TrialState::Complete), named)?;
         let mut outcome = outcome(value, state, reason)?;
         outcome.metrics = metrics.unwrap_or_default();
         let recorded = py
@@ -735,12 +734,7 @@ impl PyStudy {
     /// study can still be asked afterwards.
     #[pyo3(signature = (reason = None))]
     fn finish(&self, py: Python<'_>, reason: Option<&str>) -> PyResult<()> {
-        let reason = match reason {
-            Some(name) => name
-                .parse()
-                .map_err(|e: hyperflow::UnknownName| PyValueError::new_err(e.to_string()))?,
-            None => StopReason::MaxEvals,
-        };
+        let reason = reason.map_or(Ok(StopReason::MaxEvals), named)?;
         py.detach(|| {
             let mut study = self.lock();
             if reason == StopReason::Cancelled {
@@ -857,7 +851,7 @@ fn history(
             let point = point_from_py(&params)?;
             let x = space.encode(&point).map_err(point_error)?;
             let running = EngineTrial::running(number, x, point);
-            let mut trial = match trial_state(&state)? {
+            let mut trial = match named(&state)? {
                 TrialState::Running => running,
                 state => running.finished(outcome(value, state, None)?, Default::default()),
             };

@@ -82,6 +82,11 @@ impl Curve {
         }
     }
 
+    /// Whether a value was reported at `step`.
+    pub fn contains(&self, step: u64) -> bool {
+        self.points.binary_search_by_key(&step, |&(s, _)| s).is_ok()
+    }
+
     /// Every `(step, value)`, by step.
     pub fn points(&self) -> &[(u64, f64)] {
         &self.points

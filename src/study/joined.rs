@@ -224,18 +224,9 @@ impl Study {
         if pruning.name != NoPruning.name() || !stepped {
             return Ok(());
         }
-        for trial in self.trials.all() {
-            let number = trial.number;
-            if trial.state.is_finished()
-                && !store.is_mine(number)
-                && pruning.progress.curve(number).is_empty()
-            {
-                for (step, value) in store.reported(trial)? {
-                    pruning.progress.report(number, step, value);
-                }
-            }
-        }
-        Ok(())
+        super::read_back(&mut pruning.progress, store, &self.trials, |t| {
+            !store.is_mine(t.number)
+        })
     }
 
     /// Reads what another worker's trial reported, for the pruner (nothing without one),

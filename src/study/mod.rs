@@ -349,9 +349,7 @@ impl TrialContext {
         lock(&self.pruning)
             .progress
             .curve(self.number)
-            .points()
-            .binary_search_by_key(&step, |&(s, _)| s)
-            .is_ok()
+            .contains(step)
     }
 
     /// The trial's state as the study has it: [`TrialState::Running`] until it is told.
@@ -445,6 +443,25 @@ impl Pruning {
         self.progress = replay;
         self.name = pruner.name().to_string();
     }
+}
+
+/// Reads into `progress` what the finished trials `which` accepts reported, for those it
+/// holds nothing of yet: their runs' histories ([`TrackedStudy::reported`]), with no
+/// pruner session hearing them.
+fn read_back(
+    progress: &mut Progress,
+    store: &TrackedStudy,
+    trials: &Trials,
+    which: impl Fn(&Trial) -> bool,
+) -> Result<(), StudyError> {
+    for trial in trials.all() {
+        if trial.state.is_finished() && progress.curve(trial.number).is_empty() && which(trial) {
+            for (step, value) in store.reported(trial)? {
+                progress.report(trial.number, step, value);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What became of a report.
@@ -895,13 +912,7 @@ impl Study {
     pub fn set_pruner(&mut self, pruner: &dyn Pruner) -> Result<(), StudyError> {
         let mut pruning = lock(&self.pruning);
         if let Some(store) = &self.store {
-            for trial in self.trials.all() {
-                if trial.state.is_finished() && pruning.progress.curve(trial.number).is_empty() {
-                    for (step, value) in store.reported(trial)? {
-                        pruning.progress.report(trial.number, step, value);
-                    }
-                }
-            }
+            read_back(&mut pruning.progress, store, &self.trials, |_| true)?;
         }
         pruning.replace(pruner, self.seed);
         Ok(())
